@@ -1,0 +1,307 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+// One case per verifier rule of the problem ops.
+
+func.func @zero_heads(%q: memref<?x0x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x0x128xbf16>) {
+  // expected-error @+1 {{'num_heads' must be positive, got 0}}
+  attn.varlen_prefill q(%q : memref<?x0x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x0x128xbf16>)
+      {num_heads = 0, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @zero_kv_heads(%q: memref<?x16x128xbf16>, %k: memref<?x0x128xbf16>, %v: memref<?x0x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'num_kv_heads' must be positive, got 0}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x0x128xbf16>) v(%v : memref<?x0x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 0, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @heads_not_multiple(%q: memref<?x12x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x12x128xbf16>) {
+  // expected-error @+1 {{'num_heads' (12) must be a multiple of 'num_kv_heads' (8)}}
+  attn.varlen_prefill q(%q : memref<?x12x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x12x128xbf16>)
+      {num_heads = 12, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @head_dim_not_multiple_of_16(%q: memref<?x16x100xbf16>, %k: memref<?x8x100xbf16>, %v: memref<?x8x100xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x100xbf16>) {
+  // expected-error @+1 {{'head_dim' must be a multiple of 16 in [16, 256], got 100}}
+  attn.varlen_prefill q(%q : memref<?x16x100xbf16>) k(%k : memref<?x8x100xbf16>) v(%v : memref<?x8x100xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x100xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 100, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @head_dim_too_large(%q: memref<?x16x272xbf16>, %k: memref<?x8x272xbf16>, %v: memref<?x8x272xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x272xbf16>) {
+  // expected-error @+1 {{'head_dim' must be a multiple of 16 in [16, 256], got 272}}
+  attn.varlen_prefill q(%q : memref<?x16x272xbf16>) k(%k : memref<?x8x272xbf16>) v(%v : memref<?x8x272xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x272xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 272, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @scale_not_positive(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'scale' must be positive and finite, got -1}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = -1.0 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @page_size_not_multiple_of_16(%q: memref<?x16x128xbf16>, %k: memref<?x24x8x128xbf16>, %v: memref<?x24x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'page_size' must be 0 (contiguous K/V) or a positive multiple of 16, got 24}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x24x8x128xbf16>) v(%v : memref<?x24x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 24}
+  return
+}
+
+// -----
+
+func.func @paged_without_block_table(%q: memref<?x16x128xbf16>, %k: memref<?x16x8x128xbf16>, %v: memref<?x16x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'block_table' is required when 'page_size' is non-zero (paged K/V), page_size = 16}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x16x8x128xbf16>) v(%v : memref<?x16x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 16}
+  return
+}
+
+// -----
+
+func.func @contiguous_with_block_table(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'block_table' must be absent when 'page_size' is 0 (contiguous K/V)}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @q_f32(%q: memref<?x16x128xf32>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xf32>) {
+  // expected-error @+1 {{'q' element type must be f16 or bf16, got 'f32'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xf32>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xf32>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @k_type_mismatch(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'k' element type must match 'q' ('bf16'), got 'f16'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @v_type_mismatch(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'v' element type must match 'q' ('bf16'), got 'f16'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @out_type_mismatch(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xf16>) {
+  // expected-error @+1 {{'out' element type must match 'q' ('bf16'), got 'f16'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @q_rank(%q: memref<?x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x128xbf16>) {
+  // expected-error @+1 {{'q' must have rank 3 ([total_q, num_heads, head_dim]), got rank 2}}
+  attn.varlen_prefill q(%q : memref<?x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @q_heads_dim(%q: memref<?x8x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x8x128xbf16>) {
+  // expected-error @+1 {{'q' dimension 1 must be 16 ([total_q, num_heads, head_dim]), got 8}}
+  attn.varlen_prefill q(%q : memref<?x8x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x8x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @q_head_dim_dim(%q: memref<?x16x64xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x64xbf16>) {
+  // expected-error @+1 {{'q' dimension 2 must be 128 ([total_q, num_heads, head_dim]), got 64}}
+  attn.varlen_prefill q(%q : memref<?x16x64xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x64xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @k_kv_heads_dim(%q: memref<?x16x128xbf16>, %k: memref<?x4x128xbf16>, %v: memref<?x4x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'k' dimension 1 must be 8 ([total_k, num_kv_heads, head_dim]), got 4}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x4x128xbf16>) v(%v : memref<?x4x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @paged_k_rank(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'k' must have rank 4 ([num_blocks, page_size, num_kv_heads, head_dim]), got rank 3}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 16}
+  return
+}
+
+// -----
+
+func.func @paged_k_page_dim(%q: memref<?x16x128xbf16>, %k: memref<?x32x8x128xbf16>, %v: memref<?x32x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'k' dimension 1 must be 16 ([num_blocks, page_size, num_kv_heads, head_dim]), got 32}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x32x8x128xbf16>) v(%v : memref<?x32x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 16}
+  return
+}
+
+// -----
+
+func.func @kv_shape_mismatch(%q: memref<?x16x128xbf16>, %k: memref<64x8x128xbf16>, %v: memref<32x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'v' dimension 0 must match 'k' (64), got 32}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<64x8x128xbf16>) v(%v : memref<32x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @out_shape_mismatch(%q: memref<10x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<12x16x128xbf16>) {
+  // expected-error @+1 {{'out' dimension 0 must match 'q' (10), got 12}}
+  attn.varlen_prefill q(%q : memref<10x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<12x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @cu_seqlens_i64(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi64>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'cu_seqlens_q' must be a rank-1 memref of i32, got 'memref<?xi64>'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi64>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @cu_seqlens_k_rank(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'cu_seqlens_k' must be a rank-1 memref of i32, got 'memref<?x?xi32>'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @block_table_rank(%q: memref<?x16x128xbf16>, %k: memref<?x16x8x128xbf16>, %v: memref<?x16x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'block_table' must be a rank-2 memref of i32, got 'memref<?xi32>'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x16x8x128xbf16>) v(%v : memref<?x16x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 16}
+  return
+}
+
+// -----
+
+func.func @lse_f16(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>, %lse: memref<16x?xf16>) {
+  // expected-error @+1 {{'lse' element type must be f32, got 'f16'}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>) lse(%lse : memref<16x?xf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @lse_shape(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>, %lse: memref<8x?xf32>) {
+  // expected-error @+1 {{'lse' dimension 0 must be 16 ([num_heads, total_q]), got 8}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>) lse(%lse : memref<8x?xf32>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @non_contiguous_head_dim(%q: memref<?x16x128xbf16, strided<[4096, 256, 2]>>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'q' must be contiguous in its last dimension (stride 1), got stride 2}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16, strided<[4096, 256, 2]>>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @decode_q_rank(%q: memref<?x16x128xbf16>, %kc: memref<?x256x8x128xbf16>, %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'q' must have rank 4 ([B, Lq, num_heads, head_dim]), got rank 3}}
+  attn.paged_decode q(%q : memref<?x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>) v_cache(%vc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
+  return
+}
+
+// -----
+
+func.func @decode_contiguous_cache_rank(%q: memref<?x1x16x128xbf16>, %kc: memref<?x8x128xbf16>, %vc: memref<?x8x128xbf16>, %lens: memref<?xi32>, %o: memref<?x1x16x128xbf16>) {
+  // expected-error @+1 {{'k_cache' must have rank 4 ([B, Lmax, num_kv_heads, head_dim]), got rank 3}}
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x8x128xbf16>) v_cache(%vc : memref<?x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @decode_page_dim(%q: memref<?x1x16x128xbf16>, %kc: memref<?x16x8x128xbf16>, %vc: memref<?x16x8x128xbf16>, %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>) {
+  // expected-error @+1 {{'k_cache' dimension 1 must be 256 ([num_blocks, page_size, num_kv_heads, head_dim]), got 16}}
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x16x8x128xbf16>) v_cache(%vc : memref<?x16x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
+  return
+}
+
+// -----
+
+func.func @decode_cache_seqlens_i64(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>, %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi64>, %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>) {
+  // expected-error @+1 {{'cache_seqlens' must be a rank-1 memref of i32, got 'memref<?xi64>'}}
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>) v_cache(%vc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi64>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
+  return
+}
+
+// -----
+
+func.func @decode_block_table_missing(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>, %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>, %o: memref<?x1x16x128xbf16>) {
+  // expected-error @+1 {{'block_table' is required when 'page_size' is non-zero (paged K/V), page_size = 256}}
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>) v_cache(%vc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
+  return
+}
+
+// -----
+
+func.func @decode_lse_shape(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>, %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>, %lse: memref<?x16x4xf32>) {
+  // expected-error @+1 {{'lse' dimension 2 must be 1 ([B, num_heads, Lq]), got 4}}
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>) v_cache(%vc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>) lse(%lse : memref<?x16x4xf32>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
+  return
+}
+
+// -----
+
+func.func @decode_v_cache_mismatch(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>, %vc: memref<?x256x8x128xf16>, %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>) {
+  // expected-error @+1 {{'v_cache' element type must match 'q' ('bf16'), got 'f16'}}
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>) v_cache(%vc : memref<?x256x8x128xf16>) cache_seqlens(%lens : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
+  return
+}
