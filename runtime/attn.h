@@ -1,0 +1,102 @@
+/* attn.h: the C API of libattnrt, the runtime that launches the attention
+ * kernels of the kernel pack through the CUDA driver API.
+ *
+ * No CUDA header is needed to use it: streams are passed as `void *`
+ * (a CUstream, NULL for the legacy default stream). Every call uses the
+ * caller's current CUDA context. Calls never allocate, synchronise or read
+ * device memory, so they can be captured in a CUDA graph; launch decisions
+ * use only the host-known sizes in the argument structs.
+ *
+ * Errors: every call returns an attn_status; on failure attn_last_error()
+ * returns a thread-local message naming the argument, the expected and the
+ * actual value (or the driver call, its error name and string). Nothing is
+ * launched for a rejected call.
+ */
+#ifndef ATTN_RUNTIME_ATTN_H
+#define ATTN_RUNTIME_ATTN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ATTN_API_VERSION 1
+
+typedef enum attn_status {
+  ATTN_SUCCESS = 0,
+  ATTN_ERROR_INVALID_ARGUMENT = 1, /* null pointer, bad shape or stride */
+  ATTN_ERROR_UNSUPPORTED = 2,      /* valid, but no kernel in the pack */
+  ATTN_ERROR_DRIVER = 3,           /* libcuda missing or a driver call failed */
+  ATTN_ERROR_PACK = 4,             /* the kernel pack is missing or corrupt */
+  ATTN_ERROR_WORKSPACE = 5,        /* workspace missing or too small */
+} attn_status;
+
+typedef enum attn_dtype {
+  ATTN_DTYPE_F16 = 0,
+  ATTN_DTYPE_BF16 = 1,
+} attn_dtype;
+
+/* ATTN_API_VERSION of the library. */
+int attn_api_version(void);
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *attn_last_error(void);
+
+/* One decode step (flash-attn 2's flash_attn_with_kvcache).
+ * Strides are in elements; the last dimension of every tensor is contiguous.
+ *   q        [B, Lq, Hq, D]       q_strides = {batch, token, head}
+ *   paged (page_size > 0):
+ *     k_cache, v_cache [num_blocks, page_size, Hkv, D]  strides = {block, row, head}
+ *     block_table [B, >= ceil(max_seqlen_k / page_size)] int32, row stride
+ *       block_table_stride; entries past a sequence's length may be -1.
+ *   contiguous (page_size == 0):
+ *     k_cache, v_cache [B, >= max_seqlen_k, Hkv, D]    strides = {batch, row, head}
+ *     block_table must be NULL.
+ *   cache_seqlens [B] int32, each in [0, max_seqlen_k]; 0 writes zeros.
+ *   out      [B, Lq, Hq, D]       out_strides = {batch, token, head}
+ *   lse      NULL or [B, Hq, Lq] float32, contiguous; +inf for rows that see no key.
+ * Query i of Lq sees keys j <= i + cache_seqlens[b] - Lq when causal. */
+typedef struct attn_paged_decode_args {
+  attn_dtype dtype;
+  int32_t batch;        /* B >= 1 */
+  int32_t seqlen_q;     /* Lq >= 1 */
+  int32_t num_heads;    /* Hq >= 1 */
+  int32_t num_kv_heads; /* Hkv >= 1, Hq % Hkv == 0, Hq / Hkv <= 16 */
+  int32_t head_dim;     /* D, 64 or 128 in the pack */
+  int32_t page_size;    /* 0 = contiguous, else a multiple of 16 */
+  int32_t max_seqlen_k; /* host-known upper bound of cache_seqlens */
+  int32_t causal;       /* 0 or 1 */
+  float softmax_scale;  /* > 0; usually 1/sqrt(D) */
+  int32_t num_splits;   /* 0 = chosen by the runtime from the sizes above */
+  const void *q;
+  int64_t q_strides[3];
+  const void *k_cache;
+  int64_t k_strides[3];
+  const void *v_cache;
+  int64_t v_strides[3];
+  const int32_t *cache_seqlens;
+  const int32_t *block_table;
+  int64_t block_table_stride;
+  void *out;
+  int64_t out_strides[3];
+  float *lse;
+} attn_paged_decode_args;
+
+/* Bytes of workspace attn_paged_decode needs for these arguments (0 when it
+ * needs none). The workspace is scratch for split-KV partial results. */
+attn_status attn_paged_decode_workspace_size(const attn_paged_decode_args *args,
+                                             size_t *bytes);
+
+/* Launches the decode on `stream`. `workspace` must hold at least
+ * attn_paged_decode_workspace_size() bytes, 256-byte aligned. */
+attn_status attn_paged_decode(const attn_paged_decode_args *args,
+                              void *workspace, size_t workspace_bytes,
+                              void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTN_RUNTIME_ATTN_H */
