@@ -21,6 +21,7 @@ def Attn_Dialect : Dialect {
     no key writes zeros (and `+inf` to the log-sum-exp).
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
+  let useDefaultTypePrinterParser = 1;
 }
 
 class Attn_Op<string mnemonic, list<Trait> traits = []>

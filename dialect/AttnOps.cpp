@@ -13,6 +13,8 @@ using namespace mlir::attn;
 
 namespace {
 
+constexpr int64_t kDynamicPageSize = -1;
+
 std::string dimString(int64_t d) {
   return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
 }
@@ -43,11 +45,12 @@ public:
     if (!(scale > 0.0f) || !std::isfinite(scale))
       return op->emitOpError("'scale' must be positive and finite, got ")
              << scale;
-    if (pageSize < 0 || pageSize % 16 != 0)
-      return op->emitOpError("'page_size' must be 0 (contiguous K/V) or a "
-                             "positive multiple of 16, got ")
+    if (pageSize != kDynamicPageSize && (pageSize < 0 || pageSize % 16 != 0))
+      return op->emitOpError("'page_size' must be 0 (contiguous K/V), -1 "
+                             "(paged, size known at run time) or a positive "
+                             "multiple of 16, got ")
              << pageSize;
-    if (pageSize > 0 && !hasBlockTable)
+    if (pageSize != 0 && !hasBlockTable)
       return op->emitOpError("'block_table' is required when 'page_size' is "
                              "non-zero (paged K/V), page_size = ")
              << pageSize;
@@ -171,7 +174,7 @@ LogicalResult VarlenPrefillOp::verify() {
       if (failed(check.checkBuffer(
               value, name,
               "[num_blocks, page_size, num_kv_heads, head_dim]",
-              {kDyn, page, hkv, d}, elt)))
+              {kDyn, page == kDynamicPageSize ? kDyn : page, hkv, d}, elt)))
         return failure();
     if (failed(check.checkIndexBuffer(getBlockTable(), "block_table", 2)))
       return failure();
@@ -207,13 +210,13 @@ LogicalResult PagedDecodeOp::verify() {
                               ? "[B, Lmax, num_kv_heads, head_dim]"
                               : "[num_blocks, page_size, num_kv_heads, "
                                 "head_dim]";
-  int64_t rowsPerBlock = page == 0 ? kDyn : page;
+  int64_t rowsPerBlock = page <= 0 ? kDyn : page;
   for (auto [value, name] : {std::pair<Value, StringRef>{getKCache(), "k_cache"},
                              {getVCache(), "v_cache"}})
     if (failed(check.checkBuffer(value, name, cacheLayout,
                                  {kDyn, rowsPerBlock, hkv, d}, elt)))
       return failure();
-  if (page > 0 &&
+  if (page != 0 &&
       failed(check.checkIndexBuffer(getBlockTable(), "block_table", 2)))
     return failure();
   if (failed(check.checkSameShape(getKCache(), "k_cache", getVCache(),
@@ -229,6 +232,35 @@ LogicalResult PagedDecodeOp::verify() {
                               {qType.getDimSize(0), hq, qType.getDimSize(1)})))
       return failure();
   }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Tile-level ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult LoadQOp::verify() {
+  auto qType = cast<MemRefType>(getQ().getType());
+  auto tile = cast<RankedTensorType>(getTile().getType());
+  if (qType.getRank() != 4 && qType.getRank() != 3)
+    return emitOpError("'q' must have rank 4 ([B, Lq, H, D]) or 3 "
+                       "([T, H, D]), got rank ")
+           << qType.getRank();
+  if (tile.getRank() != 2 || tile.getDimSize(1) != qType.getShape().back())
+    return emitOpError("result must be [rows, ")
+           << qType.getShape().back() << "], got " << tile;
+  return success();
+}
+
+LogicalResult QKOp::verify() {
+  auto q = cast<RankedTensorType>(getQ().getType());
+  auto k = cast<RankedTensorType>(getK().getType());
+  auto s = cast<RankedTensorType>(getScores().getType());
+  if (q.getRank() != 2 || k.getRank() != 2 || s.getRank() != 2 ||
+      q.getDimSize(1) != k.getDimSize(1) ||
+      s.getDimSize(0) != q.getDimSize(0) || s.getDimSize(1) != k.getDimSize(0))
+    return emitOpError("expects [M, D] x [N, D] -> [M, N], got ")
+           << q << ", " << k << " -> " << s;
   return success();
 }
 

@@ -134,4 +134,6 @@ def Attn_PagedDecodeOp : Attn_ProblemOp<"paged_decode"> {
   }];
 }
 
+include "dialect/AttnTileOps.td"
+
 #endif // ATTN_OPS_TD

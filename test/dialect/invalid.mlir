@@ -57,7 +57,7 @@ func.func @scale_not_positive(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16
 // -----
 
 func.func @page_size_not_multiple_of_16(%q: memref<?x16x128xbf16>, %k: memref<?x24x8x128xbf16>, %v: memref<?x24x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x16x128xbf16>) {
-  // expected-error @+1 {{'page_size' must be 0 (contiguous K/V) or a positive multiple of 16, got 24}}
+  // expected-error @+1 {{'page_size' must be 0 (contiguous K/V), -1 (paged, size known at run time) or a positive multiple of 16, got 24}}
   attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x24x8x128xbf16>) v(%v : memref<?x24x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?x?xi32>) out(%o : memref<?x16x128xbf16>)
       {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 24}
   return

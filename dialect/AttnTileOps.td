@@ -1,0 +1,259 @@
+// The tile-level attn ops that the attn passes produce and the GPU/CPU
+// lowerings consume. Tiles are tensors with static shapes: M query rows
+// (the G query heads of one KV head, packed by attn-gqa-broadcast), N keys of
+// one KV tile, D = head_dim.
+#ifndef ATTN_TILE_OPS_TD
+#define ATTN_TILE_OPS_TD
+
+include "dialect/AttnDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def Attn_SoftmaxState : TypeDef<Attn_Dialect, "SoftmaxState"> {
+  let mnemonic = "softmax_state";
+  let summary = "softmax-weighted accumulation of V over key tiles (M rows, D columns)";
+  let description = [{
+    The state of `softmax(S) V` accumulated over key tiles in any order, before
+    `attn-online-softmax` makes it explicit as the running (max, sum, acc).
+  }];
+  let parameters = (ins "int64_t":$rows, "int64_t":$cols);
+  let assemblyFormat = "`<` $rows `,` $cols `>`";
+}
+
+def Attn_F32Tile : RankedTensorOf<[F32]>;
+
+def Attn_SeqLenOp : Attn_Op<"seq_len", [Pure]> {
+  let summary = "the key count of one sequence, read from an i32 length buffer";
+  let description = [{
+    `%len = attn.seq_len %lens[%b]` is `index_cast(lens[b])`; with
+    `cumulative`, it is `lens[b+1] - lens[b]` (cu_seqlens form).
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[I32], [1]>, "", [MemRead]>:$lengths,
+                   Index:$batch, UnitAttr:$cumulative);
+  let results = (outs Index:$length);
+  let assemblyFormat = "$lengths `[` $batch `]` attr-dict `:` type($lengths)";
+}
+
+def Attn_LoadQOp : Attn_Op<"load_q"> {
+  let summary = "loads the query rows of one KV head's group as an f32 tile";
+  let description = [{
+    Row `i` of the result is `q[batch, token, head + i, :]` converted to f32:
+    the `M` query heads that share one KV head, packed into the rows of a tile
+    so that every K/V byte is read once for all of them.
+  }];
+  let arguments = (ins Arg<AnyMemRef, "", [MemRead]>:$q, Index:$batch,
+                   Index:$token, Index:$head);
+  let results = (outs Attn_F32Tile:$tile);
+  let assemblyFormat = [{
+    $q `[` $batch `,` $token `,` $head `]` attr-dict `:` type($q) `->` type($tile)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_SplitRangeOp : Attn_Op<"split_range", [Pure]> {
+  let summary = "the key range of one split of a sequence";
+  let description = [{
+    With `per = ceil(ceil(length / num_splits) / align) * align`, split `s`
+    owns keys `[min(s * per, length), min((s + 1) * per, length))`.
+  }];
+  let arguments = (ins Index:$length, Index:$split, Index:$num_splits,
+                   I64Attr:$align);
+  let results = (outs Index:$begin, Index:$end);
+  let assemblyFormat = [{
+    $split `of` $num_splits `over` $length attr-dict
+  }];
+}
+
+def Attn_AttendOp : Attn_Op<"attend"> {
+  let summary = "softmax(scale * Q K^T, masked) V over a key range of one sequence";
+  let description = [{
+    Attends the query tile `q` (M rows) to keys `[key_begin, key_end)` of
+    sequence `batch`, KV head `kv_head`. With `causal`, row `i` additionally
+    sees only keys `j <= diagonal + i / rows_per_token` (bottom-right aligned
+    causal masking). Returns the normalised output rows (zeros for a row that
+    sees no key) and their natural-log log-sum-exp (`-inf` for such a row).
+    `page_size`: 0 for contiguous caches `[B, L, Hkv, D]`, else paged caches
+    `[blocks, page, Hkv, D]` addressed through `block_table` (-1: the page
+    size is the caches' dimension 1, known at run time).
+  }];
+  let arguments = (ins Attn_F32Tile:$q,
+                   Arg<AnyMemRef, "", [MemRead]>:$k_cache,
+                   Arg<AnyMemRef, "", [MemRead]>:$v_cache,
+                   Arg<Optional<AnyMemRef>, "", [MemRead]>:$block_table,
+                   Index:$batch, Index:$kv_head, Index:$key_begin,
+                   Index:$key_end, Index:$diagonal, F32Attr:$scale,
+                   BoolAttr:$causal, I64Attr:$rows_per_token,
+                   I64Attr:$page_size);
+  let results = (outs Attn_F32Tile:$out, Attn_F32Tile:$lse);
+  let assemblyFormat = [{
+    $q `keys` `(` $k_cache `,` $v_cache (`block_table` $block_table^)? `)`
+    `[` $batch `,` $kv_head `]` `range` `[` $key_begin `,` $key_end `)`
+    `diagonal` $diagonal attr-dict `:` type($q) `,` type($k_cache) `,`
+    type($v_cache) (`,` type($block_table)^)? `->` type($out) `,` type($lse)
+  }];
+}
+
+def Attn_KvTileOp : Attn_Op<"kv_tile"> {
+  let summary = "loads N consecutive key (or value) rows of one sequence and KV head";
+  let description = [{
+    Row `n` of the result is the cache row of key `start + n` of sequence
+    `batch`, head `kv_head`: `cache[batch, start + n, kv_head, :]` when
+    contiguous, `cache[block_table[batch, p / page], p % page, kv_head, :]`
+    with `p = start + n` when paged. Rows with `start + n >= limit` are zero
+    and their addresses (and block_table entries) are never read.
+  }];
+  let arguments = (ins Arg<AnyMemRef, "", [MemRead]>:$cache,
+                   Arg<Optional<AnyMemRef>, "", [MemRead]>:$block_table,
+                   Index:$batch, Index:$kv_head, Index:$start, Index:$limit,
+                   I64Attr:$page_size);
+  let results = (outs AnyRankedTensor:$tile);
+  let assemblyFormat = [{
+    $cache (`block_table` $block_table^)? `[` $batch `,` $kv_head `,` $start `]`
+    `limit` $limit attr-dict `:` type($cache) (`,` type($block_table)^)?
+    `->` type($tile)
+  }];
+}
+
+def Attn_QKOp : Attn_Op<"qk", [Pure]> {
+  let summary = "S = scale * Q K^T for one tile, in f32";
+  let arguments = (ins Attn_F32Tile:$q, AnyRankedTensor:$k, F32Attr:$scale);
+  let results = (outs Attn_F32Tile:$scores);
+  let assemblyFormat = [{
+    $q `,` $k attr-dict `:` type($q) `,` type($k) `->` type($scores)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_MaskOp : Attn_Op<"mask", [Pure, AllTypesMatch<["scores", "masked"]>]> {
+  let summary = "sets the scores of keys a row must not see to -inf";
+  let description = [{
+    Column `j` of the tile is key `start + j`. Row `i` keeps it iff
+    `start + j < end` and, with `causal`, `start + j <= diagonal + i / rows_per_token`.
+  }];
+  let arguments = (ins Attn_F32Tile:$scores, Index:$start, Index:$end,
+                   Index:$diagonal, BoolAttr:$causal, I64Attr:$rows_per_token);
+  let results = (outs Attn_F32Tile:$masked);
+  let assemblyFormat = [{
+    $scores `keys` `[` $start `,` $end `)` `diagonal` $diagonal attr-dict
+    `:` type($scores)
+  }];
+}
+
+def Attn_SoftmaxInitOp : Attn_Op<"softmax_init", [Pure]> {
+  let summary = "an empty softmax accumulation";
+  let results = (outs Attn_SoftmaxState:$state);
+  let assemblyFormat = "attr-dict `:` type($state)";
+}
+
+def Attn_SoftmaxUpdateOp : Attn_Op<"softmax_update", [Pure, AllTypesMatch<["state", "updated"]>]> {
+  let summary = "adds one tile's scores and values to a softmax accumulation";
+  let arguments = (ins Attn_SoftmaxState:$state, Attn_F32Tile:$scores,
+                   AnyRankedTensor:$v);
+  let results = (outs Attn_SoftmaxState:$updated);
+  let assemblyFormat = [{
+    $state `,` $scores `,` $v attr-dict `:` type($state) `,` type($scores) `,`
+    type($v)
+  }];
+}
+
+def Attn_SoftmaxFinalizeOp : Attn_Op<"softmax_finalize", [Pure]> {
+  let summary = "the normalised output and the log-sum-exp of an accumulation";
+  let arguments = (ins Attn_SoftmaxState:$state);
+  let results = (outs Attn_F32Tile:$out, Attn_F32Tile:$lse);
+  let assemblyFormat = "$state attr-dict `:` type($state) `->` type($out) `,` type($lse)";
+}
+
+def Attn_RowMaxOp : Attn_Op<"row_max", [Pure]> {
+  let summary = "the maximum of each row of a tile";
+  let arguments = (ins Attn_F32Tile:$tile);
+  let results = (outs Attn_F32Tile:$max);
+  let assemblyFormat = "$tile attr-dict `:` type($tile) `->` type($max)";
+}
+
+def Attn_RowSumOp : Attn_Op<"row_sum", [Pure]> {
+  let summary = "the sum of each row of a tile";
+  let arguments = (ins Attn_F32Tile:$tile);
+  let results = (outs Attn_F32Tile:$sum);
+  let assemblyFormat = "$tile attr-dict `:` type($tile) `->` type($sum)";
+}
+
+def Attn_Exp2DiffOp : Attn_Op<"exp2_diff", [Pure, AllTypesMatch<["x", "result"]>]> {
+  let summary = "exp2(x - m), m broadcast along each row; 0 where m is -inf";
+  let description = [{
+    `x` is `[M]` or `[M, N]` and `m` is `[M]`. The guard makes rows that have
+    seen no key yet (running max -inf) contribute 0 instead of NaN.
+  }];
+  let arguments = (ins Attn_F32Tile:$x, Attn_F32Tile:$m);
+  let results = (outs Attn_F32Tile:$result);
+  let assemblyFormat = "$x `,` $m attr-dict `:` type($x) `,` type($m)";
+}
+
+def Attn_PVOp : Attn_Op<"pv", [Pure]> {
+  let summary = "P V for one tile: [M, N] x [N, D] -> [M, D], in f32";
+  let arguments = (ins Attn_F32Tile:$p, AnyRankedTensor:$v);
+  let results = (outs Attn_F32Tile:$out);
+  let assemblyFormat = "$p `,` $v attr-dict `:` type($p) `,` type($v) `->` type($out)";
+}
+
+def Attn_ScaleRowsOp : Attn_Op<"scale_rows", [Pure, AllTypesMatch<["tile", "result"]>]> {
+  let summary = "multiplies row i of a [M, D] tile by factor[i]";
+  let arguments = (ins Attn_F32Tile:$tile, Attn_F32Tile:$factor);
+  let results = (outs Attn_F32Tile:$result);
+  let assemblyFormat = "$tile `,` $factor attr-dict `:` type($tile) `,` type($factor)";
+}
+
+def Attn_NormalizeOp : Attn_Op<"normalize", [Pure, AllTypesMatch<["max", "sum", "lse"]>, AllTypesMatch<["acc", "out"]>]> {
+  let summary = "output acc / sum and lse = (max + log2(sum)) * ln 2 of each row";
+  let description = [{
+    The end of the online-softmax recurrence, whose max is in log2 units (the
+    scores were scaled by `scale * log2(e)`). A row with sum 0 (no key) gives
+    zeros and lse `-inf`.
+  }];
+  let arguments = (ins Attn_F32Tile:$acc, Attn_F32Tile:$max, Attn_F32Tile:$sum);
+  let results = (outs Attn_F32Tile:$out, Attn_F32Tile:$lse);
+  let assemblyFormat = [{
+    $acc `,` $max `,` $sum attr-dict `:` type($acc) `,` type($max)
+  }];
+}
+
+def Attn_StoreOp : Attn_Op<"store", [AttrSizedOperandSegments]> {
+  let summary = "stores output rows (and their lse) of one group";
+  let description = [{
+    Row `i` goes to `out[batch, token, head + i, :]`, converted to `out`'s
+    element type. Without `partial`, `lse[batch, head + i, token]` gets the
+    row's lse with `-inf` (no key) written as `+inf`, flash-attn's convention.
+    With `partial`, `out` and `lse` are the split-KV workspace
+    `[S, B, Lq, Hq, D]` and `[S, B, Lq, Hq]` indexed by `split` first.
+  }];
+  let arguments = (ins Attn_F32Tile:$tile, Attn_F32Tile:$lse_tile,
+                   Arg<AnyMemRef, "", [MemWrite]>:$out,
+                   Arg<Optional<AnyMemRef>, "", [MemWrite]>:$lse,
+                   Optional<Index>:$split, Index:$batch, Index:$token,
+                   Index:$head);
+  let assemblyFormat = [{
+    $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` ($split^ `,`)? $batch `,`
+    $token `,` $head `]` attr-dict `:` type($tile) `,` type($lse_tile) `,`
+    type($out) (`,` type($lse)^)?
+  }];
+}
+
+def Attn_CombineOp : Attn_Op<"combine"> {
+  let summary = "merges split-KV partial results by their log-sum-exp";
+  let description = [{
+    For every (batch, token, head): with `w_s = exp(lse_s - max_s lse_s)`,
+    `out = sum_s w_s o_s / sum_s w_s` and `lse = max + log(sum_s w_s)`; a row
+    whose splits all saw no key writes zeros and `+inf`.
+  }];
+  let arguments = (ins Arg<AnyMemRef, "", [MemRead]>:$partial_out,
+                   Arg<AnyMemRef, "", [MemRead]>:$partial_lse,
+                   Index:$num_splits,
+                   Arg<AnyMemRef, "", [MemWrite]>:$out,
+                   Arg<Optional<AnyMemRef>, "", [MemWrite]>:$lse);
+  let assemblyFormat = [{
+    $partial_out `,` $partial_lse `splits` $num_splits `to` $out (`lse` $lse^)?
+    attr-dict `:` type($partial_out) `,` type($partial_lse) `,` type($out)
+    (`,` type($lse)^)?
+  }];
+}
+
+#endif // ATTN_TILE_OPS_TD

@@ -1,0 +1,941 @@
+// attn-lower-to-gpu: maps the tiled online-softmax decode program onto CTAs,
+// row groups of threads, cp.async shared-memory stages and warp shuffles.
+//
+// Thread layout (docs/runtime_abi.md has the kernel parameters): a row of
+// head_dim elements is covered by TPR = head_dim / 8 threads holding 16 bytes
+// each; the CTA's threads form NG = threads / TPR row groups. Key n of a KV
+// tile belongs to row group n % NG, which copies it into its own slots of the
+// shared-memory stage with cp.async and later reads only those slots, so the
+// pipeline needs no CTA barrier. Each row group runs the online-softmax
+// recurrence of the IR on its share of every tile (the recurrence is
+// associative), and attn.normalize merges the NG partial states through
+// shared memory, like attn.combine merges splits.
+#include "dialect/AttnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <limits>
+
+namespace mlir {
+namespace attn {
+#define GEN_PASS_DEF_ATTNLOWERTOGPU
+#include "passes/Passes.h.inc"
+} // namespace attn
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr unsigned kGlobal = 1, kShared = 3;
+constexpr double kLn2 = 0.6931471805599453;
+
+/// A tile distributed over the threads of a CTA. For a [M, D] tile each
+/// thread holds rows x 8 columns (its 16-byte chunk); for a [M, N] score tile
+/// rows x keysPerThread; for a [M] tile one value per row. `merged` tiles
+/// (after attn.normalize) hold the rows `rowGroup + NG * j` only.
+struct Fragment {
+  SmallVector<Value> values;
+};
+
+/// A kernel parameter that stands for a memref: base pointer and strides.
+struct Tensor {
+  Value ptr;
+  SmallVector<Value> strides; // in elements, outermost first (not the last)
+};
+
+class DecodeKernelEmitter {
+public:
+  DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
+                      LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+      : func(func), module(module), smem(smem), stages(stages),
+        threads(threads), b(func.getContext()), loc(func.getLoc()) {}
+
+  LogicalResult emit();
+
+private:
+  // Kernel construction.
+  LogicalResult analyse();
+  void createKernel();
+  void createCombineKernel(CombineOp combine);
+
+  // Small emission helpers.
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+  }
+  Value f32(double v) {
+    return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
+                                          APFloat(static_cast<float>(v)));
+  }
+  Value toI64(Value v) {
+    if (v.getType().isIndex())
+      return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+    if (v.getType().isInteger(32))
+      return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
+    return v;
+  }
+  Value toIndex(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+  Value gep(Value base, Type elt, Value offset) {
+    return LLVM::GEPOp::create(b, loc, base.getType(), elt, base,
+                               ValueRange{toI64(offset)});
+  }
+  Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value select(Value c, Value t, Value f) {
+    return arith::SelectOp::create(b, loc, c, t, f);
+  }
+  /// ex2.approx / lg2.approx: the SFU instructions, no libdevice.
+  Value intrinsic(StringRef name, Value x) {
+    return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
+                                         b.getStringAttr(name), ValueRange{x})
+        .getResult(0);
+  }
+  Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", x); }
+  Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", x); }
+  Value isNegInf(Value x) {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
+                                 f32(-std::numeric_limits<float>::infinity()));
+  }
+  Value shflXor(Value v, int64_t offset) {
+    return NVVM::ShflOp::create(b, loc, v.getType(), i32(-1), v, i32(offset),
+                                i32(31), NVVM::ShflKind::bfly, UnitAttr());
+  }
+  /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
+  SmallVector<Value> load8(Value ptr, Type elt);
+  void store8(Value ptr, Type elt, ArrayRef<Value> values);
+  Value elementOffset(const Tensor &t, ArrayRef<Value> indices);
+
+  // IR walking.
+  LogicalResult emitBlock(Block &block);
+  LogicalResult emitOp(Operation *op);
+  LogicalResult emitKvLoop(scf::ForOp loop);
+  void issueTileCopies(Value tileStart, Value limit, Value stage,
+                       ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
+  Fragment lookup(Value v) { return fragments.lookup(v.getAsOpaquePointer()); }
+  void bind(Value v, Fragment f) { fragments[v.getAsOpaquePointer()] = f; }
+  Value mapped(Value v) { return mapping.lookupOrDefault(v); }
+  Tensor &tensorFor(Value memref) { return tensors[memref]; }
+
+  func::FuncOp func;
+  gpu::GPUModuleOp module;
+  LLVM::GlobalOp smem;
+  int64_t stages, threads;
+  OpBuilder b;
+  Location loc;
+
+  // Problem facts read from the tiled IR.
+  int64_t rows = 0, headDim = 0, blockN = 0, numKvHeads = 0;
+  int64_t threadsPerRow = 0, rowGroups = 0, keysPerThread = 0;
+  Type elementType;
+  Value qArg, kArg, vArg, lensArg, tableArg, outArg, lseArg, partOutArg,
+      partLseArg, splitsArg;
+  scf::ParallelOp grid;
+
+  // Emission state.
+  IRMapping mapping;
+  llvm::DenseMap<void *, Fragment> fragments;
+  llvm::DenseMap<Value, Tensor> tensors;
+  Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  Value currentStage;        // stage of the tile being computed
+  Value numHeads;            // Hq as an index
+};
+
+LogicalResult DecodeKernelEmitter::analyse() {
+  func.walk([&](Operation *op) {
+    if (auto p = dyn_cast<scf::ParallelOp>(op))
+      if (p->hasAttr("attn.grid"))
+        grid = p;
+    if (auto q = dyn_cast<LoadQOp>(op)) {
+      qArg = q.getQ();
+      auto t = cast<RankedTensorType>(q.getType());
+      rows = t.getDimSize(0);
+      headDim = t.getDimSize(1);
+    }
+    if (auto k = dyn_cast<KvTileOp>(op)) {
+      blockN = cast<RankedTensorType>(k.getType()).getDimSize(0);
+      elementType = cast<RankedTensorType>(k.getType()).getElementType();
+      tableArg = k.getBlockTable();
+    }
+    if (auto s = dyn_cast<SeqLenOp>(op))
+      lensArg = s.getLengths();
+    if (auto s = dyn_cast<StoreOp>(op)) {
+      if (s.getSplit()) {
+        partOutArg = s.getOut();
+        partLseArg = s.getLse();
+      } else {
+        outArg = s.getOut();
+        lseArg = s.getLse();
+      }
+    }
+    if (auto q = dyn_cast<QKOp>(op))
+      kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
+    if (auto pv = dyn_cast<PVOp>(op))
+      vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
+  });
+  for (BlockArgument arg : func.getArguments())
+    if (func.getArgAttr(arg.getArgNumber(), "attn.num_splits"))
+      splitsArg = arg;
+  if (!grid || !qArg || !kArg || !vArg || !lensArg || !outArg || !partOutArg ||
+      !splitsArg)
+    return func.emitError("attn-lower-to-gpu expects a split, tiled, "
+                          "online-softmax decode program (run attn-gqa-"
+                          "broadcast, attn-split-kv, attn-tile and "
+                          "attn-online-softmax first)");
+  auto names = cast<ArrayAttr>(grid->getAttr("attn.grid"));
+  if (names.size() != 4)
+    return grid.emitError("expected the grid (split, batch, token, kv_head)");
+  numKvHeads = *getConstantIntValue(grid.getUpperBound()[3]);
+  threadsPerRow = headDim / 8;
+  rowGroups = threads / threadsPerRow;
+  if (headDim % 8 != 0 || threads % threadsPerRow != 0 ||
+      threadsPerRow > 32 || 32 % threadsPerRow != 0)
+    return func.emitError("attn-lower-to-gpu: head_dim / 8 must divide 32 "
+                          "and the thread count, got head_dim ")
+           << headDim << ", threads " << threads;
+  if (blockN % rowGroups != 0)
+    return func.emitError("attn-lower-to-gpu: block-n (")
+           << blockN << ") must be a multiple of the row groups (" << rowGroups
+           << ")";
+  keysPerThread = blockN / rowGroups;
+  return success();
+}
+
+SmallVector<Value> DecodeKernelEmitter::load8(Value ptr, Type elt) {
+  auto vecType = VectorType::get({8}, elt);
+  Value vec = LLVM::LoadOp::create(b, loc, vecType, ptr, /*alignment=*/16);
+  SmallVector<Value> out;
+  if (!elt.isF32())
+    vec = arith::ExtFOp::create(b, loc, VectorType::get({8}, b.getF32Type()),
+                                vec);
+  for (int64_t i = 0; i < 8; ++i)
+    out.push_back(vector::ExtractOp::create(b, loc, vec, i));
+  return out;
+}
+
+void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
+  auto f32Vec = VectorType::get({8}, b.getF32Type());
+  Value vec = LLVM::PoisonOp::create(b, loc, f32Vec);
+  for (auto [i, v] : llvm::enumerate(values))
+    vec = vector::InsertOp::create(b, loc, v, vec, static_cast<int64_t>(i));
+  if (!elt.isF32())
+    vec = arith::TruncFOp::create(b, loc, VectorType::get({8}, elt), vec);
+  LLVM::StoreOp::create(b, loc, vec, ptr, /*alignment=*/elt.isF32() ? 16 : 16);
+}
+
+Value DecodeKernelEmitter::elementOffset(const Tensor &t,
+                                         ArrayRef<Value> indices) {
+  Value offset = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 0);
+  for (auto [i, index] : llvm::enumerate(indices))
+    offset = add(offset, mul(toI64(index), t.strides[i]));
+  return offset;
+}
+
+void DecodeKernelEmitter::createKernel() {
+  MLIRContext *ctx = func.getContext();
+  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobal);
+  Type i64 = b.getI64Type(), i32t = b.getI32Type();
+  // docs/runtime_abi.md, "Decode kernel".
+  SmallVector<Type> params(9, gptr);
+  params.append(13, i64);
+  params.append(3, i32t);
+  b.setInsertionPointToEnd(module.getBody());
+  auto kernel = gpu::GPUFuncOp::create(b, loc, func.getSymName(),
+                                       b.getFunctionType(params, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  auto arg = [&](unsigned i) { return entry.getArgument(i); };
+  auto bind3 = [&](Value memref, Value ptr, unsigned first) {
+    if (memref)
+      tensors[memref] = {ptr, {arg(first), arg(first + 1), arg(first + 2)}};
+  };
+  bind3(qArg, arg(0), 9);
+  bind3(kArg, arg(1), 12);
+  bind3(vArg, arg(2), 15);
+  tensors[lensArg] = {arg(3), {}};
+  if (tableArg)
+    tensors[tableArg] = {arg(4), {arg(18)}};
+  bind3(outArg, arg(5), 19);
+  if (lseArg)
+    tensors[lseArg] = {arg(6), {}};
+  tensors[partOutArg] = {arg(7), {}};
+  tensors[partLseArg] = {arg(8), {}};
+  seqlenQ = toIndex(arg(22));
+  pageSize = toIndex(arg(23));
+  numSplits = toIndex(arg(24));
+  mapping.map(splitsArg, numSplits);
+  numHeads = idx(numKvHeads * rows);
+
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
+  lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
+  smemBase = LLVM::AddressOfOp::create(b, loc, smem);
+  batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
+
+  // Grid: x = split, y = token * Hkv + kv_head, z = batch.
+  Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  ValueRange ivs = grid.getInductionVars();
+  mapping.map(ivs[0], bx);
+  mapping.map(ivs[1], bz);
+  mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, idx(numKvHeads)));
+  mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, idx(numKvHeads)));
+  gpu::ReturnOp::create(b, loc);
+  b.setInsertionPoint(entry.getTerminator());
+}
+
+LogicalResult DecodeKernelEmitter::emit() {
+  if (failed(analyse()))
+    return failure();
+  createKernel();
+  // Values computed before the grid that the kernel needs: the dims of q.
+  for (Operation &op : func.getBody().front()) {
+    if (&op == grid.getOperation())
+      break;
+    if (auto dim = dyn_cast<memref::DimOp>(op)) {
+      std::optional<int64_t> index = dim.getConstantIndex();
+      if (dim.getSource() != qArg || !index || *index > 1)
+        return dim.emitError("attn-lower-to-gpu: unexpected memref.dim");
+      mapping.map(dim.getResult(), *index == 0 ? batchCount : seqlenQ);
+      continue;
+    }
+    if (failed(emitOp(&op)))
+      return failure();
+  }
+  if (failed(emitBlock(*grid.getBody())))
+    return failure();
+  CombineOp combine;
+  func.walk([&](CombineOp c) { combine = c; });
+  if (combine)
+    createCombineKernel(combine);
+  return success();
+}
+
+LogicalResult DecodeKernelEmitter::emitBlock(Block &block) {
+  for (Operation &op : block.without_terminator())
+    if (failed(emitOp(&op)))
+      return failure();
+  return success();
+}
+
+LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
+  Type f32t = b.getF32Type();
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
+      auto type = cast<RankedTensorType>(c.getType());
+      int64_t count = type.getRank() == 1 ? rows : rows * 8;
+      Value v = f32(dense.getSplatValue<APFloat>().convertToFloat());
+      bind(c, Fragment{SmallVector<Value>(count, v)});
+      return success();
+    }
+    b.clone(*op, mapping);
+    return success();
+  }
+  // Elementwise float ops on fragments.
+  if (isa<arith::MaximumFOp, arith::AddFOp, arith::MulFOp>(op) &&
+      isa<RankedTensorType>(op->getResult(0).getType())) {
+    Fragment lhs = lookup(op->getOperand(0)), rhs = lookup(op->getOperand(1));
+    Fragment out;
+    for (auto [x, y] : llvm::zip(lhs.values, rhs.values)) {
+      if (isa<arith::MaximumFOp>(op))
+        out.values.push_back(arith::MaximumFOp::create(b, loc, x, y));
+      else if (isa<arith::AddFOp>(op))
+        out.values.push_back(arith::AddFOp::create(b, loc, x, y));
+      else
+        out.values.push_back(arith::MulFOp::create(b, loc, x, y));
+    }
+    bind(op->getResult(0), out);
+    return success();
+  }
+  if (isa<arith::ArithDialect>(op->getDialect())) {
+    b.clone(*op, mapping);
+    return success();
+  }
+  if (auto seqLen = dyn_cast<SeqLenOp>(op)) {
+    Value ptr = gep(tensorFor(lensArg).ptr, b.getI32Type(),
+                    mapped(seqLen.getBatch()));
+    Value len = LLVM::LoadOp::create(b, loc, b.getI32Type(), ptr);
+    mapping.map(seqLen.getResult(), toIndex(len));
+    return success();
+  }
+  if (auto loadQ = dyn_cast<LoadQOp>(op)) {
+    Tensor &q = tensorFor(qArg);
+    Fragment frag;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value head = add(mapped(loadQ.getHead()), idx(r));
+      Value offset = add(elementOffset(q, {mapped(loadQ.getBatch()),
+                                           mapped(loadQ.getToken()), head}),
+                         toI64(mul(lane, idx(8))));
+      llvm::append_range(frag.values,
+                         load8(gep(q.ptr, elementType, offset), elementType));
+    }
+    bind(loadQ, frag);
+    return success();
+  }
+  if (auto range = dyn_cast<SplitRangeOp>(op)) {
+    // per = ceil(ceil(len / S) / align) * align.
+    Value len = mapped(range.getLength()), s = mapped(range.getSplit());
+    Value splits = mapped(range.getNumSplits());
+    Value align = idx(range.getAlign());
+    Value perSplit = arith::CeilDivUIOp::create(b, loc, len, splits);
+    Value per =
+        mul(arith::CeilDivUIOp::create(b, loc, perSplit, align), align);
+    Value begin = arith::MinUIOp::create(b, loc, mul(s, per), len);
+    Value end = arith::MinUIOp::create(b, loc, add(begin, per), len);
+    mapping.map(range.getBegin(), begin);
+    mapping.map(range.getEnd(), end);
+    return success();
+  }
+  if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    if (!loop->hasAttr("attn.kv_loop"))
+      return loop.emitError("attn-lower-to-gpu: unexpected scf.for");
+    return emitKvLoop(loop);
+  }
+  if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
+    // Results are fragments (the masked scores) or nothing (the stores).
+    SmallVector<Type> types;
+    SmallVector<unsigned> sizes;
+    for (Value r : ifOp.getResults()) {
+      (void)r;
+      sizes.push_back(rows * keysPerThread);
+      types.append(rows * keysPerThread, f32t);
+    }
+    auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
+                                   /*withElseRegion=*/true);
+    for (auto [from, to] : {std::pair{&ifOp.getThenRegion().front(),
+                                      &newIf.getThenRegion().front()},
+                            {&ifOp.getElseRegion().front(),
+                             &newIf.getElseRegion().front()}}) {
+      if (!from)
+        continue;
+      OpBuilder::InsertionGuard guard(b);
+      if (to->empty() || !to->mightHaveTerminator())
+        b.setInsertionPointToEnd(to);
+      else
+        b.setInsertionPoint(to->getTerminator());
+      if (failed(emitBlock(*from)))
+        return failure();
+      SmallVector<Value> yielded;
+      for (Value v : from->getTerminator()->getOperands())
+        llvm::append_range(yielded, lookup(v).values);
+      if (to->mightHaveTerminator())
+        to->getTerminator()->erase();
+      b.setInsertionPointToEnd(to);
+      scf::YieldOp::create(b, loc, yielded);
+    }
+    unsigned next = 0;
+    for (auto [r, size] : llvm::zip(ifOp.getResults(), sizes)) {
+      Fragment f;
+      for (unsigned i = 0; i < size; ++i)
+        f.values.push_back(newIf.getResult(next++));
+      bind(r, f);
+    }
+    return success();
+  }
+  if (auto qk = dyn_cast<QKOp>(op)) {
+    Fragment q = lookup(qk.getQ());
+    Fragment scores;
+    scores.values.resize(rows * keysPerThread);
+    Value kStage = gep(smemBase, elementType,
+                       mul(currentStage, idx(2 * blockN * headDim)));
+    for (int64_t i = 0; i < keysPerThread; ++i) {
+      Value key = add(rowGroup, idx(rowGroups * i));
+      Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
+      SmallVector<Value> k = load8(gep(kStage, elementType, offset),
+                                   elementType);
+      for (int64_t r = 0; r < rows; ++r) {
+        Value dot = arith::MulFOp::create(b, loc, q.values[r * 8], k[0]);
+        for (int64_t j = 1; j < 8; ++j)
+          dot = math::FmaOp::create(b, loc, q.values[r * 8 + j], k[j], dot);
+        // Butterfly over the threads of the row: every lane gets the sum.
+        for (int64_t off = threadsPerRow / 2; off > 0; off /= 2)
+          dot = arith::AddFOp::create(b, loc, dot, shflXor(dot, off));
+        scores.values[r * keysPerThread + i] = arith::MulFOp::create(
+            b, loc, dot, f32(qk.getScale().convertToFloat()));
+      }
+    }
+    bind(qk, scores);
+    return success();
+  }
+  if (auto mask = dyn_cast<MaskOp>(op)) {
+    Fragment in = lookup(mask.getScores()), out;
+    Value start = mapped(mask.getStart()), end = mapped(mask.getEnd());
+    Value diagonal = mapped(mask.getDiagonal());
+    Value negInf = f32(-std::numeric_limits<float>::infinity());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < keysPerThread; ++i) {
+        Value key = add(start, add(rowGroup, idx(rowGroups * i)));
+        Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                           key, end);
+        if (mask.getCausal()) {
+          Value last = add(diagonal, idx(r / mask.getRowsPerToken()));
+          keep = arith::AndIOp::create(
+              b, loc, keep,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, key,
+                                    last));
+        }
+        out.values.push_back(
+            select(keep, in.values[r * keysPerThread + i], negInf));
+      }
+    bind(mask, out);
+    return success();
+  }
+  if (auto rowMax = dyn_cast<RowMaxOp>(op)) {
+    Fragment in = lookup(rowMax.getTile()), out;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value m = in.values[r * keysPerThread];
+      for (int64_t i = 1; i < keysPerThread; ++i)
+        m = arith::MaximumFOp::create(b, loc, m,
+                                      in.values[r * keysPerThread + i]);
+      out.values.push_back(m);
+    }
+    bind(rowMax, out);
+    return success();
+  }
+  if (auto rowSum = dyn_cast<RowSumOp>(op)) {
+    Fragment in = lookup(rowSum.getTile()), out;
+    for (int64_t r = 0; r < rows; ++r) {
+      Value s = in.values[r * keysPerThread];
+      for (int64_t i = 1; i < keysPerThread; ++i)
+        s = arith::AddFOp::create(b, loc, s, in.values[r * keysPerThread + i]);
+      out.values.push_back(s);
+    }
+    bind(rowSum, out);
+    return success();
+  }
+  if (auto diff = dyn_cast<Exp2DiffOp>(op)) {
+    Fragment x = lookup(diff.getX()), m = lookup(diff.getM()), out;
+    int64_t perRow = x.values.size() / rows;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < perRow; ++i) {
+        Value e = exp2(arith::SubFOp::create(b, loc, x.values[r * perRow + i],
+                                             m.values[r]));
+        out.values.push_back(select(isNegInf(m.values[r]), f32(0.0), e));
+      }
+    bind(diff, out);
+    return success();
+  }
+  if (auto pv = dyn_cast<PVOp>(op)) {
+    Fragment p = lookup(pv.getP()), out;
+    out.values.assign(rows * 8, f32(0.0));
+    Value vStage =
+        gep(smemBase, elementType,
+            add(mul(currentStage, idx(2 * blockN * headDim)),
+                idx(blockN * headDim)));
+    for (int64_t i = 0; i < keysPerThread; ++i) {
+      Value key = add(rowGroup, idx(rowGroups * i));
+      Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
+      SmallVector<Value> v = load8(gep(vStage, elementType, offset),
+                                   elementType);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < 8; ++j)
+          out.values[r * 8 + j] =
+              math::FmaOp::create(b, loc, p.values[r * keysPerThread + i],
+                                  v[j], out.values[r * 8 + j]);
+    }
+    bind(pv, out);
+    return success();
+  }
+  if (auto scale = dyn_cast<ScaleRowsOp>(op)) {
+    Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 8; ++j)
+        out.values.push_back(
+            arith::MulFOp::create(b, loc, t.values[r * 8 + j], f.values[r]));
+    bind(scale, out);
+    return success();
+  }
+  if (auto normalize = dyn_cast<NormalizeOp>(op)) {
+    // Merge the row groups' (m, l, acc) through shared memory: every thread
+    // writes its state, then thread (g, lane) merges rows g, g + NG, ...
+    Fragment acc = lookup(normalize.getAcc()), m = lookup(normalize.getMax());
+    Fragment l = lookup(normalize.getSum());
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    gpu::BarrierOp::create(b, loc);
+    Type f32Type = b.getF32Type();
+    // Layout: acc [NG][rows][D] then m [NG][rows], l [NG][rows], all f32.
+    Value accBase = smemBase;
+    Value mBase = gep(smemBase, f32Type, idx(rowGroups * rows * headDim));
+    Value lBase = gep(mBase, f32Type, idx(rowGroups * rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      Value slot = add(mul(rowGroup, idx(rows)), idx(r));
+      Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
+      store8(gep(accBase, f32Type, accOffset), f32Type,
+             ArrayRef<Value>(acc.values).slice(r * 8, 8));
+      LLVM::StoreOp::create(b, loc, m.values[r], gep(mBase, f32Type, slot));
+      LLVM::StoreOp::create(b, loc, l.values[r], gep(lBase, f32Type, slot));
+    }
+    gpu::BarrierOp::create(b, loc);
+    Fragment out, lse;
+    int64_t rowsPerGroup = (rows + rowGroups - 1) / rowGroups;
+    for (int64_t j = 0; j < rowsPerGroup; ++j) {
+      // Row rowGroup + NG * j; rows past the end read row 0 and are never
+      // stored.
+      Value row = add(rowGroup, idx(rowGroups * j));
+      Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            row, idx(rows));
+      row = select(inRange, row, idx(0));
+      Value maxAll = f32(-std::numeric_limits<float>::infinity());
+      for (int64_t g = 0; g < rowGroups; ++g) {
+        Value slot = add(idx(g * rows), row);
+        maxAll = arith::MaximumFOp::create(
+            b, loc, maxAll,
+            LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot)));
+      }
+      Value sum = f32(0.0);
+      SmallVector<Value> merged(8, f32(0.0));
+      Value noKey = isNegInf(maxAll);
+      for (int64_t g = 0; g < rowGroups; ++g) {
+        Value slot = add(idx(g * rows), row);
+        Value mg =
+            LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
+        Value lg =
+            LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
+        Value w = select(isNegInf(mg), f32(0.0),
+                         exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
+        sum = math::FmaOp::create(b, loc, w, lg, sum);
+        Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
+        SmallVector<Value> a =
+            load8(gep(accBase, f32Type, accOffset), f32Type);
+        for (int64_t d = 0; d < 8; ++d)
+          merged[d] = math::FmaOp::create(b, loc, w, a[d], merged[d]);
+      }
+      Value empty = arith::OrIOp::create(
+          b, loc, noKey,
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
+                                f32(0.0)));
+      Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
+      for (int64_t d = 0; d < 8; ++d)
+        out.values.push_back(
+            select(empty, f32(0.0), arith::MulFOp::create(b, loc, merged[d],
+                                                          inv)));
+      Value logSum = arith::MulFOp::create(
+          b, loc, arith::AddFOp::create(b, loc, maxAll, log2(sum)),
+          f32(kLn2));
+      lse.values.push_back(
+          select(empty, f32(-std::numeric_limits<float>::infinity()), logSum));
+    }
+    bind(normalize.getOut(), out);
+    bind(normalize.getLse(), lse);
+    return success();
+  }
+  if (auto store = dyn_cast<StoreOp>(op)) {
+    Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
+    int64_t rowsPerGroup = (rows + rowGroups - 1) / rowGroups;
+    Value bIdx = mapped(store.getBatch()), token = mapped(store.getToken());
+    Value head0 = mapped(store.getHead());
+    for (int64_t j = 0; j < rowsPerGroup; ++j) {
+      Value row = add(rowGroup, idx(rowGroups * j));
+      Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            row, idx(rows));
+      auto ifRow = scf::IfOp::create(b, loc, inRange);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
+      Value head = add(head0, row);
+      ArrayRef<Value> values = ArrayRef<Value>(o.values).slice(j * 8, 8);
+      Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            lane, idx(0));
+      if (!store.getSplit()) {
+        Tensor &out = tensorFor(outArg);
+        Value offset = add(elementOffset(out, {bIdx, token, head}),
+                           toI64(mul(lane, idx(8))));
+        store8(gep(out.ptr, elementType, offset), elementType, values);
+        if (lseArg) {
+          // lse [B, Hq, Lq]; a row without keys gets +inf.
+          Value lsePtr = tensorFor(lseArg).ptr;
+          Value nonNull = LLVM::ICmpOp::create(
+              b, loc, LLVM::ICmpPredicate::ne, lsePtr,
+              LLVM::ZeroOp::create(b, loc, lsePtr.getType()));
+          Value write = arith::AndIOp::create(b, loc, isLane0, nonNull);
+          auto ifLse = scf::IfOp::create(b, loc, write);
+          b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+          Value index = add(mul(add(mul(bIdx, numHeads), head), seqlenQ),
+                            token);
+          Value value = select(isNegInf(lse.values[j]),
+                               f32(std::numeric_limits<float>::infinity()),
+                               lse.values[j]);
+          LLVM::StoreOp::create(b, loc, value,
+                                gep(lsePtr, b.getF32Type(), index));
+        }
+        continue;
+      }
+      // Partial: [S, B, Lq, Hq, D] and [S, B, Lq, Hq].
+      Value split = mapped(store.getSplit());
+      Value rowIndex = add(
+          mul(add(mul(add(mul(split, batchCount), bIdx), seqlenQ), token),
+              numHeads),
+          head);
+      Value offset =
+          add(mul(rowIndex, idx(headDim)), mul(lane, idx(8)));
+      store8(gep(tensorFor(partOutArg).ptr, b.getF32Type(), offset),
+             b.getF32Type(), values);
+      auto ifLse = scf::IfOp::create(b, loc, isLane0);
+      b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+      LLVM::StoreOp::create(
+          b, loc, lse.values[j],
+          gep(tensorFor(partLseArg).ptr, b.getF32Type(), rowIndex));
+    }
+    return success();
+  }
+  return op->emitError("attn-lower-to-gpu: unsupported op");
+}
+
+void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
+                                          Value stage,
+                                          ArrayRef<KvTileOp> loads,
+                                          Value batch, Value kvHead) {
+  for (auto [which, constLoad] : llvm::enumerate(loads)) {
+    KvTileOp load = constLoad;
+    Tensor &cache = tensorFor(load.getCache());
+    Value stageBase =
+        gep(smemBase, elementType,
+            add(mul(stage, idx(2 * blockN * headDim)),
+                idx(static_cast<int64_t>(which) * blockN * headDim)));
+    for (int64_t i = 0; i < keysPerThread; ++i) {
+      Value key = add(rowGroup, idx(rowGroups * i));
+      Value pos = add(tileStart, key);
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                          pos, limit);
+      // Invalid rows read nothing (source size 0 zero-fills); clamp their
+      // position so that no block_table entry past the end is touched.
+      Value safePos = select(valid, pos, idx(0));
+      Value rowOffset;
+      if (load.getPageSize() != 0) {
+        Tensor &table = tensorFor(load.getBlockTable());
+        Value entry = gep(table.ptr, b.getI32Type(),
+                          add(mul(toI64(batch), table.strides[0]),
+                              toI64(arith::DivUIOp::create(b, loc, safePos,
+                                                           pageSize))));
+        Value page = toIndex(LLVM::LoadOp::create(b, loc, b.getI32Type(),
+                                                  entry));
+        page = select(valid, page, idx(0));
+        Value inPage = arith::RemUIOp::create(b, loc, safePos, pageSize);
+        rowOffset = elementOffset(cache, {page, inPage, kvHead});
+      } else {
+        rowOffset = elementOffset(cache, {batch, safePos, kvHead});
+      }
+      Value src = gep(cache.ptr, elementType,
+                      add(rowOffset, toI64(mul(lane, idx(8)))));
+      Value dst = gep(stageBase, elementType,
+                      add(mul(key, idx(headDim)), mul(lane, idx(8))));
+      Value srcSize = select(valid, i32(16), i32(0));
+      NVVM::CpAsyncOp::create(b, loc, dst, src, 16,
+                              NVVM::LoadCacheModifierKind::CG, srcSize);
+    }
+  }
+}
+
+LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
+  SmallVector<KvTileOp> loads;
+  loop.getBody()->walk([&](KvTileOp load) { loads.push_back(load); });
+  if (loads.size() != 2)
+    return loop.emitError("attn-lower-to-gpu expects a K and a V tile load");
+  Value begin = mapped(loop.getLowerBound()), end = mapped(loop.getUpperBound());
+  Value limit = mapped(loads[0].getLimit());
+  Value batch = mapped(loads[0].getBatch());
+  Value kvHead = mapped(loads[0].getKvHead());
+  Value bn = idx(blockN);
+  // Number of tiles (0 when the range is empty).
+  Value span = arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, end,
+                                                                    begin),
+                                      idx(0));
+  Value numTiles = arith::CeilDivUIOp::create(b, loc, span, bn);
+  auto issue = [&](Value tile) {
+    Value has = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tile,
+                                      numTiles);
+    auto ifOp = scf::IfOp::create(b, loc, has);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+      issueTileCopies(add(begin, mul(tile, bn)), limit, stage, loads, batch,
+                      kvHead);
+    }
+    // Commit a group per tile slot, empty or not, so that wait_group counts
+    // tiles.
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  };
+  for (int64_t s = 0; s + 1 < stages; ++s)
+    issue(idx(s));
+
+  SmallVector<Value> inits;
+  SmallVector<unsigned> sizes;
+  for (Value init : loop.getInitArgs()) {
+    Fragment f = lookup(init);
+    sizes.push_back(f.values.size());
+    llvm::append_range(inits, f.values);
+  }
+  auto newLoop = scf::ForOp::create(b, loc, idx(0), numTiles, idx(1), inits);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *body = newLoop.getBody();
+    b.setInsertionPointToStart(body);
+    Value tile = newLoop.getInductionVar();
+    issue(add(tile, idx(stages - 1)));
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
+    currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+    mapping.map(loop.getInductionVar(), add(begin, mul(tile, bn)));
+    unsigned next = 0;
+    for (auto [arg, size] : llvm::zip(loop.getRegionIterArgs(), sizes)) {
+      Fragment f;
+      for (unsigned i = 0; i < size; ++i)
+        f.values.push_back(newLoop.getRegionIterArgs()[next++]);
+      bind(arg, f);
+    }
+    for (Operation &op : loop.getBody()->without_terminator()) {
+      if (isa<KvTileOp>(op))
+        continue; // copied by `issue`, read by qk / pv from the stage
+      if (failed(emitOp(&op)))
+        return failure();
+    }
+    SmallVector<Value> yielded;
+    for (Value v : loop.getBody()->getTerminator()->getOperands())
+      llvm::append_range(yielded, lookup(v).values);
+    if (body->mightHaveTerminator())
+      body->getTerminator()->erase();
+    b.setInsertionPointToEnd(body);
+    scf::YieldOp::create(b, loc, yielded);
+  }
+  unsigned next = 0;
+  for (auto [result, size] : llvm::zip(loop.getResults(), sizes)) {
+    Fragment f;
+    for (unsigned i = 0; i < size; ++i)
+      f.values.push_back(newLoop.getResult(next++));
+    bind(result, f);
+  }
+  return success();
+}
+
+void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
+  MLIRContext *ctx = func.getContext();
+  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobal);
+  Type i64 = b.getI64Type(), f32t = b.getF32Type();
+  // docs/runtime_abi.md, "Combine kernel".
+  SmallVector<Type> params{gptr, gptr, gptr, gptr, i64, i64, i64,
+                           b.getI32Type()};
+  b.setInsertionPointToEnd(module.getBody());
+  auto kernel = gpu::GPUFuncOp::create(b, loc,
+                                       (func.getSymName() + "_combine").str(),
+                                       b.getFunctionType(params, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(headDim), 1, 1}));
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  auto arg = [&](unsigned i) { return entry.getArgument(i); };
+  Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value hq = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  Value lq = gpu::GridDimOp::create(b, loc, gpu::Dimension::y);
+  Value batches = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
+  Value splits = toIndex(arg(7));
+  auto rowOf = [&](Value s) {
+    return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
+  };
+  Value negInf = f32(-std::numeric_limits<float>::infinity());
+  // Pass 1: the largest lse.
+  auto maxLoop = scf::ForOp::create(b, loc, idx(0), splits, idx(1),
+                                    ValueRange{negInf});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(maxLoop.getBody());
+    Value lse = LLVM::LoadOp::create(
+        b, loc, f32t, gep(arg(1), f32t, rowOf(maxLoop.getInductionVar())));
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::MaximumFOp::create(
+                             b, loc, maxLoop.getRegionIterArgs()[0], lse)});
+  }
+  Value maxLse = maxLoop.getResult(0);
+  // Pass 2: weights exp(lse_s - max) (natural log units, via exp2).
+  auto sumLoop = scf::ForOp::create(b, loc, idx(0), splits, idx(1),
+                                    ValueRange{f32(0.0), f32(0.0)});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(sumLoop.getBody());
+    Value row = rowOf(sumLoop.getInductionVar());
+    Value lse = LLVM::LoadOp::create(b, loc, f32t, gep(arg(1), f32t, row));
+    Value w = select(
+        isNegInf(lse), f32(0.0),
+        exp2(arith::MulFOp::create(b, loc,
+                                   arith::SubFOp::create(b, loc, lse, maxLse),
+                                   f32(1.4426950408889634))));
+    Value o = LLVM::LoadOp::create(
+        b, loc, f32t, gep(arg(0), f32t, add(mul(row, idx(headDim)), d)));
+    Value sum = arith::AddFOp::create(b, loc, sumLoop.getRegionIterArgs()[0], w);
+    Value acc = math::FmaOp::create(b, loc, w, o, sumLoop.getRegionIterArgs()[1]);
+    scf::YieldOp::create(b, loc, ValueRange{sum, acc});
+  }
+  Value sum = sumLoop.getResult(0), acc = sumLoop.getResult(1);
+  Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
+                                      f32(0.0));
+  Value result = select(empty, f32(0.0), arith::DivFOp::create(b, loc, acc, sum));
+  Tensor out{arg(2), {arg(4), arg(5), arg(6)}};
+  Value outOffset = add(elementOffset(out, {bIdx, t, h}), toI64(d));
+  Value narrowed = arith::TruncFOp::create(b, loc, elementType, result);
+  LLVM::StoreOp::create(b, loc, narrowed, gep(arg(2), elementType, outOffset));
+  if (combine.getLse()) {
+    Value nonNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne,
+                                         arg(3),
+                                         LLVM::ZeroOp::create(b, loc, gptr));
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d,
+                                        idx(0));
+    auto ifLse = scf::IfOp::create(
+        b, loc, arith::AndIOp::create(b, loc, nonNull, first));
+    b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+    Value lse = arith::AddFOp::create(
+        b, loc, maxLse, arith::MulFOp::create(b, loc, log2(sum), f32(kLn2)));
+    lse = select(empty, f32(std::numeric_limits<float>::infinity()), lse);
+    Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
+    LLVM::StoreOp::create(b, loc, lse, gep(arg(3), f32t, index));
+  }
+  b.setInsertionPointToEnd(&entry);
+  gpu::ReturnOp::create(b, loc);
+}
+
+struct AttnLowerToGpuPass
+    : public attn::impl::AttnLowerToGpuBase<AttnLowerToGpuPass> {
+  using AttnLowerToGpuBase::AttnLowerToGpuBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> funcs;
+    module.walk([&](func::FuncOp f) {
+      bool hasGrid = false;
+      f.walk([&](scf::ParallelOp p) { hasGrid |= p->hasAttr("attn.grid"); });
+      if (hasGrid)
+        funcs.push_back(f);
+    });
+    if (funcs.empty())
+      return;
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    auto gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), "attn_kernels");
+    b.setInsertionPointToStart(gpuModule.getBody());
+    // The dynamic shared memory of every kernel of the module.
+    auto smemType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
+    auto smem = LLVM::GlobalOp::create(
+        b, module.getLoc(), smemType, /*isConstant=*/false,
+        LLVM::Linkage::External, "attn_dynamic_smem", Attribute(),
+        /*alignment=*/16, kShared);
+    for (func::FuncOp func : funcs) {
+      DecodeKernelEmitter emitter(func, gpuModule, smem, stages, threads);
+      if (failed(emitter.emit()))
+        return signalPassFailure();
+      func.erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,58 @@
+// Declarations of the attn passes (generated from Passes.td) and pipelines.
+#ifndef ATTN_PASSES_PASSES_H
+#define ATTN_PASSES_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir {
+namespace attn {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// Options of the attn pipelines; the tuner and attn-pack set them per kernel.
+struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("sm_89 or sm_90"),
+                             llvm::cl::init("sm_89")};
+  Option<int64_t> blockN{*this, "block-n", llvm::cl::desc("Keys per KV tile"),
+                         llvm::cl::init(64)};
+  Option<int64_t> stages{*this, "stages",
+                         llvm::cl::desc("cp.async pipeline depth"),
+                         llvm::cl::init(3)};
+};
+
+/// attn-gqa-broadcast, attn-split-kv, attn-tile, attn-online-softmax: the
+/// target-independent part shared by both pipelines.
+void buildAttnTiledProgramPipeline(OpPassManager &pm,
+                                   const AttnPipelineOptions &options);
+
+/// The tiled program, mapped onto the GPU and lowered through NVVM to PTX
+/// (`gpu.binary` with format=isa).
+void buildAttnToPTXPipeline(OpPassManager &pm,
+                            const AttnPipelineOptions &options);
+
+/// The tiled program lowered to the LLVM dialect for host execution.
+void buildAttnToCPUPipeline(OpPassManager &pm,
+                            const AttnPipelineOptions &options);
+
+void registerAttnPipelines();
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_PASSES_PASSES_H

@@ -1,0 +1,120 @@
+// The attn passes, from problem ops to a tiled online-softmax program and on
+// to GPU kernels or host code.
+#ifndef ATTN_PASSES_TD
+#define ATTN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
+  let summary = "Maps query heads onto KV heads and packs each group into one tile";
+  let description = [{
+    Rewrites `attn.paged_decode` into a parallel loop over (batch, query token,
+    KV head) whose body loads the `G = num_heads / num_kv_heads` query heads
+    that share the KV head as the rows of one tile and attends them together,
+    so that every K/V byte is read once for the whole group.
+
+    Before:
+    ```mlir
+    attn.paged_decode q(%q : memref<?x1x16x128xbf16>) ... {num_heads = 16, num_kv_heads = 8, ...}
+    ```
+    After:
+    ```mlir
+    scf.parallel (%b, %t, %kvh) = (%c0, %c0, %c0) to (%B, %Lq, %c8) step (%c1, %c1, %c1) {
+      %len = attn.seq_len %lens[%b] : memref<?xi32>
+      %h = arith.muli %kvh, %c2 : index
+      %qt = attn.load_q %q[%b, %t, %h] : memref<?x1x16x128xbf16> -> tensor<2x128xf32>
+      %o, %lse = attn.attend %qt keys(%kc, %vc block_table %bt) [%b, %kvh]
+          range [%c0, %len) diagonal %diag {...} : ...
+      attn.store %o, %lse to %out [%b, %t, %h] : ...
+    } {attn.grid = ["batch", "token", "kv_head"]}
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def AttnSplitKv : Pass<"attn-split-kv", "ModuleOp"> {
+  let summary = "Splits each sequence's keys over CTAs and merges them with attn.combine";
+  let description = [{
+    Adds a leading `split` dimension to the attention grid. Split `s` of
+    `num_splits` attends keys `attn.split_range` (chunks aligned to
+    `chunk-align` keys) and, when there is more than one split, writes a
+    partial (output, lse) to a workspace that `attn.combine` merges by
+    log-sum-exp. The function gains three arguments, marked `attn.workspace`:
+    the partial outputs `[S, B, Lq, Hq, D]` f32, the partial lse
+    `[S, B, Lq, Hq]` f32, and the split count (an index chosen at launch from
+    host-known sizes). With one split the output is stored directly.
+  }];
+  let options = [
+    Option<"chunkAlign", "chunk-align", "int64_t", /*default=*/"64",
+           "Split ranges start at multiples of this many keys (a KV tile size)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
+def AttnTile : Pass<"attn-tile", "ModuleOp"> {
+  let summary = "Materialises the loop over KV tiles; masks only the tiles that need it";
+  let description = [{
+    Rewrites `attn.attend` into an `scf.for` over tiles of `block-n` keys that
+    loads K and V tiles (`attn.kv_tile`), computes the scores (`attn.qk`),
+    applies `attn.mask` only on tiles that reach the causal diagonal or the
+    end of the range (behind an `scf.if`), and accumulates
+    `attn.softmax_update`. Tiles that every row must skip are not visited: the
+    loop ends at the last row's visible end.
+  }];
+  let options = [
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64", "Keys per KV tile">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
+def AttnOnlineSoftmax : Pass<"attn-online-softmax", "ModuleOp"> {
+  let summary = "Rewrites the tiled softmax into the running (max, sum, acc) recurrence";
+  let description = [{
+    Replaces the softmax state carried through the KV tile loop by three
+    loop-carried values: the running row max `m` (log2 units), the running
+    sum `l` and the unnormalised output `acc`. Per tile:
+    `m' = max(m, rowmax(s))`, `p = exp2(s - m')`, `alpha = exp2(m - m')`,
+    `l' = alpha * l + rowsum(p)`, `acc' = alpha * acc + p V`; after the loop
+    `attn.normalize` gives `acc / l` and `lse = (m + log2 l) ln 2`. The
+    `attn.qk` scale is multiplied by log2(e) so that exp2 replaces exp.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def AttnLowerToCpu : Pass<"attn-lower-to-cpu", "ModuleOp"> {
+  let summary = "Lowers the tiled attn program to scf/memref/arith loops for the host";
+  let description = [{
+    Gives every tile a stack buffer (hoisted to the function entry), turns
+    each tile op into loops over it, loop-carried and `scf.if` tiles into
+    buffers copied at the yields, and the grid `scf.parallel` into sequential
+    loops. The result lowers to LLVM with upstream passes and runs on the
+    host, so CI checks the numerics of every attn pass without a GPU.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::math::MathDialect"];
+}
+
+def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
+  let summary = "Maps the tiled decode program onto CTAs, warps and threads";
+  let description = [{
+    Turns each attention function into a `gpu.module` with the split-KV decode
+    kernel and the combine kernel, whose parameters follow
+    docs/runtime_abi.md. The grid `scf.parallel` becomes the CTA grid; a KV
+    tile is spread over row groups of `head_dim / 8` threads, each thread
+    owning 16 bytes of `stages` cp.async-pipelined shared-memory stages; the
+    online-softmax recurrence runs per row group on its share of the keys,
+    scores are reduced with warp shuffles, exp2 uses ex2.approx, and the row
+    groups are merged through shared memory at the end.
+  }];
+  let options = [
+    Option<"stages", "stages", "int64_t", /*default=*/"3", "cp.async pipeline depth">,
+    Option<"threads", "threads", "int64_t", /*default=*/"128", "Threads per CTA">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::vector::VectorDialect"];
+}
+
+#endif // ATTN_PASSES_TD

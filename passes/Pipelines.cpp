@@ -1,0 +1,77 @@
+// The named attn pipelines: attn-to-ptx and attn-to-cpu.
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+void mlir::attn::buildAttnTiledProgramPipeline(
+    OpPassManager &pm, const AttnPipelineOptions &options) {
+  pm.addPass(createAttnGqaBroadcast());
+  pm.addPass(createAttnSplitKv(AttnSplitKvOptions{options.blockN}));
+  pm.addPass(createAttnTile(AttnTileOptions{options.blockN}));
+  pm.addPass(createAttnOnlineSoftmax());
+}
+
+void mlir::attn::buildAttnToPTXPipeline(OpPassManager &pm,
+                                        const AttnPipelineOptions &options) {
+  buildAttnTiledProgramPipeline(pm, options);
+  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{options.stages}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.target;
+  target.features = "+ptx80";
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+
+  OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
+  gpu.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.indexBitwidth = 64;
+  gpu.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  gpu.addPass(createConvertVectorToLLVMPass());
+  gpu.addPass(createConvertMathToLLVMPass());
+  gpu.addPass(createArithToLLVMConversionPass());
+  gpu.addPass(createConvertIndexToLLVMPass());
+  gpu.addPass(createCanonicalizerPass());
+  gpu.addPass(createCSEPass());
+  gpu.addPass(createReconcileUnrealizedCastsPass());
+
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = "isa";
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void mlir::attn::buildAttnToCPUPipeline(OpPassManager &pm,
+                                        const AttnPipelineOptions &options) {
+  buildAttnTiledProgramPipeline(pm, options);
+  pm.addPass(createAttnLowerToCpu());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::attn::registerAttnPipelines() {
+  PassPipelineRegistration<AttnPipelineOptions>(
+      "attn-to-tiled", "The target-independent attn passes",
+      buildAttnTiledProgramPipeline);
+  PassPipelineRegistration<AttnPipelineOptions>(
+      "attn-to-ptx", "attn problem ops to PTX (gpu.binary, format=isa)",
+      buildAttnToPTXPipeline);
+  PassPipelineRegistration<AttnPipelineOptions>(
+      "attn-to-cpu", "attn problem ops to the LLVM dialect for the host",
+      buildAttnToCPUPipeline);
+}
