@@ -130,7 +130,7 @@ private:
   Location loc;
 
   // Problem facts read from the tiled IR.
-  int64_t rows = 0, headDim = 0, blockN = 0, numKvHeads = 0;
+  int64_t rows = 0, headDim = 0, blockN = 0;
   int64_t threadsPerRow = 0, rowGroups = 0, keysPerThread = 0;
   Type elementType;
   Value qArg, kArg, vArg, lensArg, tableArg, outArg, lseArg, partOutArg,
@@ -142,8 +142,9 @@ private:
   llvm::DenseMap<void *, Fragment> fragments;
   llvm::DenseMap<Value, Tensor> tensors;
   Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
-  Value currentStage;        // stage of the tile being computed
-  Value numHeads;            // Hq as an index
+  Value currentStage; // stage of the tile being computed
+  Value numHeads;     // Hq as an index
+  Value runtimeScale; // softmax_scale kernel parameter
 };
 
 LogicalResult DecodeKernelEmitter::analyse() {
@@ -190,7 +191,6 @@ LogicalResult DecodeKernelEmitter::analyse() {
   auto names = cast<ArrayAttr>(grid->getAttr("attn.grid"));
   if (names.size() != 4)
     return grid.emitError("expected the grid (split, batch, token, kv_head)");
-  numKvHeads = *getConstantIntValue(grid.getUpperBound()[3]);
   threadsPerRow = headDim / 8;
   rowGroups = threads / threadsPerRow;
   if (headDim % 8 != 0 || threads % threadsPerRow != 0 ||
@@ -244,6 +244,7 @@ void DecodeKernelEmitter::createKernel() {
   SmallVector<Type> params(9, gptr);
   params.append(13, i64);
   params.append(3, i32t);
+  params.push_back(b.getF32Type());
   b.setInsertionPointToEnd(module.getBody());
   auto kernel = gpu::GPUFuncOp::create(b, loc, func.getSymName(),
                                        b.getFunctionType(params, {}));
@@ -271,8 +272,8 @@ void DecodeKernelEmitter::createKernel() {
   seqlenQ = toIndex(arg(22));
   pageSize = toIndex(arg(23));
   numSplits = toIndex(arg(24));
+  runtimeScale = arg(25);
   mapping.map(splitsArg, numSplits);
-  numHeads = idx(numKvHeads * rows);
 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
@@ -281,14 +282,19 @@ void DecodeKernelEmitter::createKernel() {
   batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
 
   // Grid: x = split, y = token * Hkv + kv_head, z = batch.
+  // The KV head count comes from the launch (gridDim.y = Lq * Hkv), so one
+  // kernel serves every head count with its group size.
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value kvHeads = arith::DivUIOp::create(
+      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::y), seqlenQ);
+  numHeads = mul(kvHeads, idx(rows));
   ValueRange ivs = grid.getInductionVars();
   mapping.map(ivs[0], bx);
   mapping.map(ivs[1], bz);
-  mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, idx(numKvHeads)));
-  mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, idx(numKvHeads)));
+  mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, kvHeads));
+  mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, kvHeads));
   gpu::ReturnOp::create(b, loc);
   b.setInsertionPoint(entry.getTerminator());
 }
@@ -445,6 +451,9 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     Fragment q = lookup(qk.getQ());
     Fragment scores;
     scores.values.resize(rows * keysPerThread);
+    // The op's scale (log2(e) folded in) times the launch's softmax_scale.
+    Value scale = arith::MulFOp::create(
+        b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
     Value kStage = gep(smemBase, elementType,
                        mul(currentStage, idx(2 * blockN * headDim)));
     for (int64_t i = 0; i < keysPerThread; ++i) {
@@ -459,8 +468,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
         // Butterfly over the threads of the row: every lane gets the sum.
         for (int64_t off = threadsPerRow / 2; off > 0; off /= 2)
           dot = arith::AddFOp::create(b, loc, dot, shflXor(dot, off));
-        scores.values[r * keysPerThread + i] = arith::MulFOp::create(
-            b, loc, dot, f32(qk.getScale().convertToFloat()));
+        scores.values[r * keysPerThread + i] =
+            arith::MulFOp::create(b, loc, dot, scale);
       }
     }
     bind(qk, scores);

@@ -1,0 +1,117 @@
+// Building the problem module, compiling it to PTX, assembling cubins.
+#include "codegen/Codegen.h"
+
+#include "dialect/AttnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <nvJitLink.h>
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace attn {
+
+OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
+                                               const KernelSpec &spec) {
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  int64_t dyn = ShapedType::kDynamic;
+  // The kernel is specialised on G; the KV head count is read from the
+  // launch grid, so the problem is written with one KV head. The scale is 1:
+  // the softmax_scale kernel parameter multiplies it at run time.
+  Type elt = spec.dtype == "f16" ? Type(b.getF16Type()) : b.getBF16Type();
+  int64_t hkv = 1, hq = spec.group;
+  auto qType = MemRefType::get({dyn, dyn, hq, spec.headDim}, elt);
+  auto cacheType = MemRefType::get({dyn, dyn, hkv, spec.headDim}, elt);
+  auto lensType = MemRefType::get({dyn}, b.getI32Type());
+  auto tableType = MemRefType::get({dyn, dyn}, b.getI32Type());
+  SmallVector<Type> args{qType, cacheType, cacheType, lensType};
+  if (spec.paged)
+    args.push_back(tableType);
+  args.push_back(qType);
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = func::FuncOp::create(b, loc, spec.name(),
+                                   b.getFunctionType(args, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  unsigned next = 0;
+  Value q = entry->getArgument(next++), k = entry->getArgument(next++);
+  Value v = entry->getArgument(next++), lens = entry->getArgument(next++);
+  Value table = spec.paged ? entry->getArgument(next++) : Value();
+  Value out = entry->getArgument(next++);
+  mlir::attn::PagedDecodeOp::create(
+      b, loc, q, k, v, lens, table, out, /*lse=*/Value(),
+      b.getI64IntegerAttr(hq), b.getI64IntegerAttr(hkv),
+      b.getI64IntegerAttr(spec.headDim), b.getBoolAttr(spec.causal),
+      b.getF32FloatAttr(1.0f), b.getI64IntegerAttr(spec.paged ? -1 : 0));
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+llvm::Expected<std::string> compileToPTX(ModuleOp module,
+                                               const KernelSpec &spec,
+                                               const std::string &target) {
+  PassManager pm(module.getContext());
+  mlir::attn::AttnPipelineOptions options;
+  options.target = target;
+  options.blockN = spec.blockN;
+  options.stages = spec.stages;
+  mlir::attn::buildAttnToPTXPipeline(pm, options);
+  if (failed(pm.run(module)))
+    return llvm::createStringError("attn-to-ptx failed for " + spec.name() +
+                                   " (" + target + ")");
+  std::string ptx;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute object : binary.getObjects())
+      ptx = cast<gpu::ObjectAttr>(object).getObject().str();
+  });
+  if (ptx.empty())
+    return llvm::createStringError("no PTX produced for " + spec.name());
+  return ptx;
+}
+
+static std::string jitLinkLog(nvJitLinkHandle handle) {
+  size_t size = 0;
+  if (nvJitLinkGetErrorLogSize(handle, &size) != NVJITLINK_SUCCESS || !size)
+    return "";
+  std::string log(size, '\0');
+  nvJitLinkGetErrorLog(handle, log.data());
+  return log;
+}
+
+llvm::Expected<std::vector<char>>
+assembleCubin(const std::string &ptx, const std::string &target) {
+  std::string arch = "-arch=" + target;
+  const char *options[] = {arch.c_str(), "-O3"};
+  nvJitLinkHandle handle;
+  if (nvJitLinkCreate(&handle, 2, options) != NVJITLINK_SUCCESS)
+    return llvm::createStringError("nvJitLinkCreate failed for " + target);
+  auto fail = [&](const char *what) {
+    std::string log = jitLinkLog(handle);
+    nvJitLinkDestroy(&handle);
+    return llvm::createStringError(std::string(what) + " (" + target +
+                                   "): " + log);
+  };
+  if (nvJitLinkAddData(handle, NVJITLINK_INPUT_PTX, ptx.data(), ptx.size(),
+                       "attn.ptx") != NVJITLINK_SUCCESS)
+    return fail("nvJitLinkAddData");
+  if (nvJitLinkComplete(handle) != NVJITLINK_SUCCESS)
+    return fail("nvJitLinkComplete");
+  size_t size = 0;
+  if (nvJitLinkGetLinkedCubinSize(handle, &size) != NVJITLINK_SUCCESS)
+    return fail("nvJitLinkGetLinkedCubinSize");
+  std::vector<char> cubin(size);
+  if (nvJitLinkGetLinkedCubin(handle, cubin.data()) != NVJITLINK_SUCCESS)
+    return fail("nvJitLinkGetLinkedCubin");
+  nvJitLinkDestroy(&handle);
+  return cubin;
+}
+
+} // namespace attn

@@ -1,0 +1,17 @@
+// Kernel names and shared-memory sizes of a KernelSpec.
+#include "codegen/KernelSpec.h"
+
+#include <algorithm>
+
+std::string attn::KernelSpec::name() const {
+  return "attn_decode_" + dtype + "_d" + std::to_string(headDim) + "_g" +
+         std::to_string(group) + (paged ? "_paged" : "_contig") +
+         (causal ? "_causal" : "");
+}
+
+int64_t attn::KernelSpec::sharedMemoryBytes() const {
+  int64_t pipeline = stages * 2 * blockN * headDim * 2;
+  int64_t rowGroups = threads / (headDim / 8);
+  int64_t merge = rowGroups * group * (headDim + 2) * 4;
+  return std::max(pipeline, merge);
+}

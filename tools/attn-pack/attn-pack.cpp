@@ -1,0 +1,138 @@
+// attn-pack: compiles every kernel the pack ships, for sm_89 and sm_90, into
+// <out>/<target>/{manifest.txt, <kernel>.ptx, <kernel>.cubin}.
+#include "codegen/Codegen.h"
+#include "passes/Registration.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <set>
+#include <vector>
+
+using namespace llvm;
+
+static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
+                                      cl::init("attn_pack"));
+static cl::list<std::string> targets("target", cl::desc("sm_89, sm_90"),
+                                     cl::CommaSeparated);
+
+namespace {
+
+/// The decode variants the pack ships (until the tuning tables land).
+std::vector<attn::KernelSpec> packSpecs() {
+  std::vector<attn::KernelSpec> specs;
+  for (const char *dtype : {"f16", "bf16"})
+    for (int64_t headDim : {64, 128})
+      for (int64_t group : {1, 2, 4, 8})
+        for (bool paged : {false, true}) {
+          attn::KernelSpec spec;
+          spec.dtype = dtype;
+          spec.headDim = headDim;
+          spec.group = group;
+          spec.paged = paged;
+          specs.push_back(spec);
+        }
+  return specs;
+}
+
+bool writeFile(const std::string &path, StringRef bytes) {
+  std::error_code ec;
+  raw_fd_ostream os(path, ec);
+  if (ec) {
+    errs() << "attn-pack: cannot write " << path << ": " << ec.message()
+           << "\n";
+    return false;
+  }
+  os << bytes;
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::ParseCommandLineOptions(argc, argv, "attn-pack: build the kernel pack\n");
+  std::vector<std::string> targetList(targets.begin(), targets.end());
+  if (targetList.empty())
+    targetList = {"sm_89", "sm_90"};
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialectsAndPasses(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::vector<attn::KernelSpec> specs = packSpecs();
+  auto start = std::chrono::steady_clock::now();
+  for (const std::string &target : targetList) {
+    if (target != "sm_89" && target != "sm_90") {
+      errs() << "attn-pack: --target must be sm_89 or sm_90, got '" << target
+             << "'\n";
+      return 1;
+    }
+    SmallString<128> dir(outputDir);
+    sys::path::append(dir, target);
+    if (std::error_code ec = sys::fs::create_directories(dir)) {
+      errs() << "attn-pack: cannot create " << dir << ": " << ec.message()
+             << "\n";
+      return 1;
+    }
+    std::string manifest = "attn-pack 1 target=" + target + "\n";
+    std::set<std::string> combines;
+    for (auto [i, spec] : llvm::enumerate(specs)) {
+      outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
+             << spec.name() << "\n";
+      outs().flush();
+      auto module = attn::buildDecodeProblem(context, spec);
+      Expected<std::string> ptx = attn::compileToPTX(*module, spec, target);
+      if (!ptx) {
+        errs() << "attn-pack: " << toString(ptx.takeError()) << "\n";
+        return 1;
+      }
+      Expected<std::vector<char>> cubin = attn::assembleCubin(*ptx, target);
+      if (!cubin) {
+        errs() << "attn-pack: " << toString(cubin.takeError()) << "\n";
+        return 1;
+      }
+      std::string stem = spec.name();
+      SmallString<128> ptxPath(dir), cubinPath(dir);
+      sys::path::append(ptxPath, stem + ".ptx");
+      sys::path::append(cubinPath, stem + ".cubin");
+      if (!writeFile(std::string(ptxPath), *ptx) ||
+          !writeFile(std::string(cubinPath),
+                     StringRef(cubin->data(), cubin->size())))
+        return 1;
+      std::string files = " ptx=" + stem + ".ptx cubin=" + stem + ".cubin\n";
+      manifest += "kernel name=" + stem + " op=decode dtype=" + spec.dtype +
+                  " head_dim=" + std::to_string(spec.headDim) +
+                  " group=" + std::to_string(spec.group) +
+                  " paged=" + std::to_string(spec.paged) +
+                  " causal=" + std::to_string(spec.causal) +
+                  " block_m=" + std::to_string(spec.group) +
+                  " block_n=" + std::to_string(spec.blockN) +
+                  " stages=" + std::to_string(spec.stages) +
+                  " threads=" + std::to_string(spec.threads) +
+                  " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
+      // Every module also holds the combine kernel of its dtype and D.
+      std::string combineKey = spec.dtype + std::to_string(spec.headDim);
+      if (combines.insert(combineKey).second)
+        manifest += "kernel name=" + stem + "_combine op=combine dtype=" +
+                    spec.dtype + " head_dim=" + std::to_string(spec.headDim) +
+                    " threads=" + std::to_string(spec.headDim) + " smem=0" +
+                    files;
+    }
+    SmallString<128> manifestPath(dir);
+    sys::path::append(manifestPath, "manifest.txt");
+    if (!writeFile(std::string(manifestPath), manifest))
+      return 1;
+  }
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  outs() << "attn-pack: " << specs.size() * targetList.size()
+         << " kernels in " << format("%.1f", seconds) << " s -> " << outputDir
+         << "\n";
+  return 0;
+}
