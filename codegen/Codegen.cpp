@@ -36,6 +36,9 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   if (spec.paged)
     args.push_back(tableType);
   args.push_back(qType);
+  // lse [B, Hq, Lq]: the kernel writes it when the launch passes a non-null
+  // pointer.
+  args.push_back(MemRefType::get({dyn, hq, dyn}, b.getF32Type()));
   b.setInsertionPointToEnd(module->getBody());
   auto func = func::FuncOp::create(b, loc, spec.name(),
                                    b.getFunctionType(args, {}));
@@ -46,8 +49,9 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   Value v = entry->getArgument(next++), lens = entry->getArgument(next++);
   Value table = spec.paged ? entry->getArgument(next++) : Value();
   Value out = entry->getArgument(next++);
+  Value lse = entry->getArgument(next++);
   mlir::attn::PagedDecodeOp::create(
-      b, loc, q, k, v, lens, table, out, /*lse=*/Value(),
+      b, loc, q, k, v, lens, table, out, lse,
       b.getI64IntegerAttr(hq), b.getI64IntegerAttr(hkv),
       b.getI64IntegerAttr(spec.headDim), b.getBoolAttr(spec.causal),
       b.getF32FloatAttr(1.0f), b.getI64IntegerAttr(spec.paged ? -1 : 0));

@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
                      StringRef(cubin->data(), cubin->size())))
         return 1;
       std::string files = " ptx=" + stem + ".ptx cubin=" + stem + ".cubin\n";
-      manifest += "kernel name=" + stem + " op=decode dtype=" + spec.dtype +
+      manifest += "name=" + stem + " op=decode dtype=" + spec.dtype +
                   " head_dim=" + std::to_string(spec.headDim) +
                   " group=" + std::to_string(spec.group) +
                   " paged=" + std::to_string(spec.paged) +
@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
       // Every module also holds the combine kernel of its dtype and D.
       std::string combineKey = spec.dtype + std::to_string(spec.headDim);
       if (combines.insert(combineKey).second)
-        manifest += "kernel name=" + stem + "_combine op=combine dtype=" +
+        manifest += "name=" + stem + "_combine op=combine dtype=" +
                     spec.dtype + " head_dim=" + std::to_string(spec.headDim) +
                     " threads=" + std::to_string(spec.headDim) + " smem=0" +
                     files;

@@ -1,0 +1,19 @@
+// The CUDA driver entry points the runtime uses, as an X-macro table.
+//
+// Include after defining ATTN_CU_SYMBOL(name). Names are spelled as in the
+// driver API; where cuda.h maps a name to a versioned one (cuFoo -> cuFoo_v2),
+// the macro argument expands to it, so the versioned entry point is the one
+// declared and resolved. cuCtxGetId needs a CUDA 12.0 driver.
+ATTN_CU_SYMBOL(cuInit)
+ATTN_CU_SYMBOL(cuGetErrorName)
+ATTN_CU_SYMBOL(cuGetErrorString)
+ATTN_CU_SYMBOL(cuCtxGetCurrent)
+ATTN_CU_SYMBOL(cuCtxGetId)
+ATTN_CU_SYMBOL(cuCtxGetDevice)
+ATTN_CU_SYMBOL(cuDeviceGetAttribute)
+ATTN_CU_SYMBOL(cuModuleLoadDataEx)
+ATTN_CU_SYMBOL(cuModuleGetFunction)
+ATTN_CU_SYMBOL(cuModuleUnload)
+ATTN_CU_SYMBOL(cuFuncGetAttribute)
+ATTN_CU_SYMBOL(cuFuncSetAttribute)
+ATTN_CU_SYMBOL(cuLaunchKernel)

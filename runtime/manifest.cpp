@@ -1,0 +1,241 @@
+// Parses manifest.txt; corrupt input is an error naming the file and line.
+#include "runtime/manifest.h"
+
+#include <charconv>
+#include <climits>
+#include <map>
+
+namespace attn {
+
+const char *dtypeName(attn_dtype dtype) {
+  switch (dtype) {
+  case ATTN_DTYPE_F16:
+    return "f16";
+  case ATTN_DTYPE_BF16:
+    return "bf16";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr int kPackVersion = 1;
+
+std::vector<std::string> splitWhitespace(const std::string &line) {
+  std::vector<std::string> tokens;
+  const char *spaces = " \t\r\v\f";
+  size_t begin = line.find_first_not_of(spaces);
+  while (begin != std::string::npos) {
+    size_t end = line.find_first_of(spaces, begin);
+    tokens.push_back(line.substr(begin, end - begin));
+    begin = line.find_first_not_of(spaces, end);
+  }
+  return tokens;
+}
+
+Status parseHeader(const std::vector<std::string> &tokens,
+                   const std::string &target) {
+  if (tokens.size() != 3 || tokens[0] != "attn-pack") {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "not a kernel pack manifest: the first line must be "
+                      "'attn-pack %d target=%s'",
+                      kPackVersion, target.c_str());
+  }
+  if (tokens[1] != std::to_string(kPackVersion)) {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "pack format version '%s', this runtime reads version %d",
+                      tokens[1].c_str(), kPackVersion);
+  }
+  if (tokens[2] != "target=" + target) {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "header says '%s' but the manifest is the %s one",
+                      tokens[2].c_str(), target.c_str());
+  }
+  return Status();
+}
+
+// The key=value pairs of one kernel line, with typed, checked accessors.
+class KernelFields {
+public:
+  Status parse(const std::vector<std::string> &tokens) {
+    for (const std::string &token : tokens) {
+      size_t equals = token.find('=');
+      if (equals == std::string::npos || equals == 0 ||
+          equals + 1 == token.size()) {
+        return makeStatus(ATTN_ERROR_PACK, "expected key=value, got '%s'",
+                          token.c_str());
+      }
+      std::string key = token.substr(0, equals);
+      if (!fields_.emplace(key, token.substr(equals + 1)).second) {
+        return makeStatus(ATTN_ERROR_PACK, "key '%s' appears twice",
+                          key.c_str());
+      }
+    }
+    return Status();
+  }
+
+  bool has(const char *key) const { return fields_.count(key) != 0; }
+
+  Status getString(const char *key, std::string *value) const {
+    auto it = fields_.find(key);
+    if (it == fields_.end())
+      return makeStatus(ATTN_ERROR_PACK, "missing key '%s'", key);
+    *value = it->second;
+    return Status();
+  }
+
+  Status getInt(const char *key, int min, int max, int *value) const {
+    std::string text;
+    ATTN_RETURN_IF_ERROR(getString(key, &text));
+    const char *end = text.data() + text.size();
+    auto [parsedEnd, error] = std::from_chars(text.data(), end, *value);
+    if (error != std::errc() || parsedEnd != end || *value < min ||
+        *value > max) {
+      return makeStatus(ATTN_ERROR_PACK,
+                        "'%s' must be an integer in [%d, %d], got '%s'", key,
+                        min, max, text.c_str());
+    }
+    return Status();
+  }
+
+  // A kernel file: a plain name, resolved in the manifest's own directory.
+  Status getFileName(const char *key, std::string *value) const {
+    ATTN_RETURN_IF_ERROR(getString(key, value));
+    if (value->find('/') != std::string::npos || *value == "." ||
+        *value == "..") {
+      return makeStatus(ATTN_ERROR_PACK,
+                        "'%s' must be a file name in the manifest's directory, "
+                        "got '%s'",
+                        key, value->c_str());
+    }
+    return Status();
+  }
+
+private:
+  std::map<std::string, std::string> fields_;
+};
+
+// Reads the keys the runtime launches a kernel with; other keys (tile sizes,
+// pipeline depth) describe the kernel for people and tools and are skipped.
+Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
+  KernelFields fields;
+  ATTN_RETURN_IF_ERROR(fields.parse(tokens));
+  ATTN_RETURN_IF_ERROR(fields.getString("name", &kernel->name));
+
+  std::string op;
+  ATTN_RETURN_IF_ERROR(fields.getString("op", &op));
+  if (op == "decode") {
+    kernel->op = KernelOp::Decode;
+  } else if (op == "combine") {
+    kernel->op = KernelOp::Combine;
+  } else {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "unknown op '%s' (expected decode or combine)",
+                      op.c_str());
+  }
+
+  std::string dtype;
+  ATTN_RETURN_IF_ERROR(fields.getString("dtype", &dtype));
+  if (dtype == "f16") {
+    kernel->dtype = ATTN_DTYPE_F16;
+  } else if (dtype == "bf16") {
+    kernel->dtype = ATTN_DTYPE_BF16;
+  } else {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "unknown dtype '%s' (expected f16 or bf16)",
+                      dtype.c_str());
+  }
+
+  ATTN_RETURN_IF_ERROR(fields.getInt("head_dim", 1, 1024, &kernel->headDim));
+  ATTN_RETURN_IF_ERROR(fields.getFileName("ptx", &kernel->ptxFile));
+  if (fields.has("cubin"))
+    ATTN_RETURN_IF_ERROR(fields.getFileName("cubin", &kernel->cubinFile));
+
+  if (kernel->op == KernelOp::Combine) {
+    // The ABI fixes the combine launch; a manifest that says otherwise was
+    // written for a different kernel than the one the runtime would launch.
+    kernel->threads = kernel->headDim;
+    kernel->sharedBytes = 0;
+    int value = 0;
+    if (fields.has("threads")) {
+      ATTN_RETURN_IF_ERROR(
+          fields.getInt("threads", kernel->headDim, kernel->headDim, &value));
+    }
+    if (fields.has("smem"))
+      ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, 0, &value));
+    return Status();
+  }
+
+  int paged = 0;
+  int causal = 0;
+  ATTN_RETURN_IF_ERROR(fields.getInt("group", 1, 1024, &kernel->groupSize));
+  ATTN_RETURN_IF_ERROR(fields.getInt("paged", 0, 1, &paged));
+  ATTN_RETURN_IF_ERROR(fields.getInt("causal", 0, 1, &causal));
+  ATTN_RETURN_IF_ERROR(fields.getInt("threads", 1, 1024, &kernel->threads));
+  ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, INT_MAX, &kernel->sharedBytes));
+  kernel->paged = paged != 0;
+  kernel->causal = causal != 0;
+  return Status();
+}
+
+bool sameVariant(const KernelInfo &a, const KernelInfo &b) {
+  return a.op == b.op && a.dtype == b.dtype && a.headDim == b.headDim &&
+         a.groupSize == b.groupSize && a.paged == b.paged &&
+         a.causal == b.causal;
+}
+
+} // namespace
+
+Status parseManifest(const std::string &text, const std::string &path,
+                     const std::string &target, Manifest *manifest) {
+  if (text.empty()) {
+    return makeStatus(ATTN_ERROR_PACK, "%s: the manifest is empty",
+                      path.c_str());
+  }
+  manifest->target = target;
+  manifest->kernels.clear();
+  // The line each kernel was declared on, for duplicate diagnostics.
+  std::vector<int> kernelLines;
+
+  int lineNumber = 0;
+  for (size_t begin = 0; begin < text.size();) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos)
+      end = text.size();
+    std::vector<std::string> tokens =
+        splitWhitespace(text.substr(begin, end - begin));
+    begin = end + 1;
+    ++lineNumber;
+
+    Status status;
+    if (lineNumber == 1) {
+      status = parseHeader(tokens, target);
+    } else if (!tokens.empty() && tokens[0][0] != '#') {
+      KernelInfo kernel;
+      status = parseKernel(tokens, &kernel);
+      for (size_t i = 0; status.ok() && i < manifest->kernels.size(); ++i) {
+        const KernelInfo &other = manifest->kernels[i];
+        if (other.name == kernel.name) {
+          status = makeStatus(ATTN_ERROR_PACK,
+                              "kernel '%s' is already declared on line %d",
+                              kernel.name.c_str(), kernelLines[i]);
+        } else if (sameVariant(other, kernel)) {
+          status = makeStatus(ATTN_ERROR_PACK,
+                              "kernel '%s' is the same variant as '%s' on "
+                              "line %d",
+                              kernel.name.c_str(), other.name.c_str(),
+                              kernelLines[i]);
+        }
+      }
+      if (status.ok()) {
+        manifest->kernels.push_back(std::move(kernel));
+        kernelLines.push_back(lineNumber);
+      }
+    }
+    if (!status.ok())
+      return withContext(status, path + ":" + std::to_string(lineNumber));
+  }
+  return Status();
+}
+
+} // namespace attn

@@ -1,0 +1,160 @@
+// Finds the kernel pack, chooses its target and reads manifests and images.
+#include "runtime/pack.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace attn {
+
+namespace {
+
+struct Target {
+  const char *name;
+  int arch;
+};
+constexpr Target kTargets[] = {{"sm_89", 89}, {"sm_90", 90}};
+constexpr int kMinArch = 89;
+
+std::string archName(const DeviceInfo &device) {
+  return "sm_" + std::to_string(device.computeMajor) +
+         std::to_string(device.computeMinor);
+}
+
+const Target *findTarget(const std::string &name) {
+  for (const Target &target : kTargets) {
+    if (name == target.name)
+      return &target;
+  }
+  return nullptr;
+}
+
+struct PackLocation {
+  std::string dir;
+  Status status;
+};
+
+PackLocation locatePack() {
+  PackLocation location;
+  const char *dir = std::getenv("ATTN_PACK_DIR");
+  if (dir != nullptr && *dir != '\0') {
+    location.dir = dir;
+    return location;
+  }
+  // Any address inside this library names the file it was loaded from.
+  static const char anchor = 0;
+  Dl_info info;
+  if (dladdr(&anchor, &info) == 0 || info.dli_fname == nullptr) {
+    location.status =
+        makeStatus(ATTN_ERROR_PACK, "cannot find the path of libattnrt.so to "
+                                    "locate attn_pack/ beside it; set "
+                                    "ATTN_PACK_DIR");
+    return location;
+  }
+  std::string library = info.dli_fname;
+  size_t slash = library.rfind('/');
+  location.dir = (slash == std::string::npos ? "." : library.substr(0, slash)) +
+                 "/attn_pack";
+  return location;
+}
+
+Status readFile(const std::string &path, std::string *contents) {
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return makeStatus(ATTN_ERROR_PACK, "cannot read %s: %s", path.c_str(),
+                      std::strerror(errno));
+  }
+  contents->clear();
+  char buffer[1 << 16];
+  size_t count = 0;
+  while ((count = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
+    contents->append(buffer, count);
+  int error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (error != 0) {
+    return makeStatus(ATTN_ERROR_PACK, "cannot read %s: %s", path.c_str(),
+                      std::strerror(error));
+  }
+  return Status();
+}
+
+} // namespace
+
+Status chooseTarget(const DeviceInfo &device, std::string *target) {
+  static const std::string requested = [] {
+    const char *value = std::getenv("ATTN_TARGET");
+    return std::string(value == nullptr ? "" : value);
+  }();
+  const Target *forced = nullptr;
+  if (!requested.empty()) {
+    forced = findTarget(requested);
+    if (forced == nullptr) {
+      return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                        "ATTN_TARGET='%s' is not a pack target (expected sm_89 "
+                        "or sm_90)",
+                        requested.c_str());
+    }
+  }
+  if (device.arch() < kMinArch) {
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "the GPU is %s; the kernel pack needs sm_89 or newer",
+                      archName(device).c_str());
+  }
+  if (forced != nullptr) {
+    // PTX runs on its own arch and newer ones, never on older ones.
+    if (forced->arch > device.arch()) {
+      return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                        "ATTN_TARGET=%s cannot run on this %s GPU",
+                        forced->name, archName(device).c_str());
+    }
+    *target = forced->name;
+    return Status();
+  }
+  *target = device.arch() == 90 ? "sm_90" : "sm_89";
+  return Status();
+}
+
+Status getManifest(const std::string &target, const Manifest **manifest) {
+  static const PackLocation location = locatePack();
+  ATTN_RETURN_IF_ERROR(location.status);
+
+  // Manifests are never erased, so the pointers handed out stay valid. A
+  // failed read is not cached: fixing the pack does not need a restart.
+  static std::mutex mutex;
+  static auto *manifests = new std::map<std::string, std::unique_ptr<Manifest>>;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<Manifest> &cached = (*manifests)[target];
+  if (cached == nullptr) {
+    auto parsed = std::make_unique<Manifest>();
+    parsed->dir = location.dir + "/" + target;
+    std::string path = parsed->dir + "/manifest.txt";
+    std::string text;
+    Status status = readFile(path, &text);
+    if (!status.ok()) {
+      return Status(status.code(), status.message() +
+                                       " (the pack is found through "
+                                       "ATTN_PACK_DIR, else attn_pack/ beside "
+                                       "libattnrt.so)");
+    }
+    ATTN_RETURN_IF_ERROR(parseManifest(text, path, target, parsed.get()));
+    cached = std::move(parsed);
+  }
+  *manifest = cached.get();
+  return Status();
+}
+
+Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
+                       const DeviceInfo &device, KernelImage *image) {
+  image->isCubin = !kernel.cubinFile.empty() &&
+                   findTarget(manifest.target)->arch == device.arch();
+  image->path =
+      manifest.dir + "/" + (image->isCubin ? kernel.cubinFile : kernel.ptxFile);
+  return readFile(image->path, &image->bytes);
+}
+
+} // namespace attn

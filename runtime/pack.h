@@ -1,0 +1,33 @@
+// The kernel pack on disk: its location, a device's target, kernel images.
+#ifndef ATTN_RUNTIME_PACK_H
+#define ATTN_RUNTIME_PACK_H
+
+#include "runtime/device.h"
+#include "runtime/manifest.h"
+
+namespace attn {
+
+// The pack target for `device`: $ATTN_TARGET when set, else sm_90 for a
+// compute capability 9.0 device and sm_89 (PTX, JIT-compiled by the driver
+// where the arch differs) for any other of 8.9 or newer.
+Status chooseTarget(const DeviceInfo &device, std::string *target);
+
+// The manifest of `target`, read once from $ATTN_PACK_DIR/<target>/, else
+// from attn_pack/<target>/ beside libattnrt.so. The result lives as long as
+// the process.
+Status getManifest(const std::string &target, const Manifest **manifest);
+
+struct KernelImage {
+  std::string path;
+  std::string bytes; // NUL-terminated through std::string, as PTX must be
+  bool isCubin = false;
+};
+
+// The image to load `kernel` from on `device`: its cubin when the device's
+// arch is exactly the manifest's target, else its PTX.
+Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
+                       const DeviceInfo &device, KernelImage *image);
+
+} // namespace attn
+
+#endif // ATTN_RUNTIME_PACK_H

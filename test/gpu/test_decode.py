@@ -1,0 +1,508 @@
+"""GPU correctness suite of attn_kernels.paged_decode.
+
+Each case draws fresh random inputs, runs paged_decode on NaN-poisoned outputs and
+compares with the float64 reference by ||out - ref|| / ||ref||: the error must stay
+within 1.1x FlashAttention-2's on the same inputs (torch's internal FA2 on the keys
+gathered into varlen form) and under a per-dtype ceiling; rows that see no key must be 0
+with lse +inf; lse must match the reference. Then a CUDA-graph capture replayed with new
+inputs, and the argument checks. The kernels are those of $ATTN_TARGET (sm_90, sm_89) or
+of the device. From the repository root, with the runtime built:
+
+    PYTHONPATH=python python3 test/gpu/test_decode.py --out summary.md
+
+prints one line per case and "N passed, N failed" last; exits 1 if any case failed.
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import os
+import pathlib
+import sys
+
+import torch
+
+from attn_kernels import paged_decode, reference_decode
+
+# Ceilings on ||out - ref|| / ||ref|| whatever FA2 gets.
+MAX_ERROR = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
+# Our error may be at most FA2_FACTOR times FA2's on the same rows; the slack keeps a
+# rounding-level difference from failing where FA2 is exact (a one-key softmax).
+FA2_FACTOR, FA2_SLACK = 1.1, 1e-6
+MAX_LSE_ERROR = 1e-3
+# Blocks in a paged cache that no sequence uses, so the used ones are scattered.
+SPARE_BLOCKS = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    batch: int
+    lengths: tuple[int, int]  # cache_seqlens drawn uniformly from [lo, hi] per sequence
+    heads: tuple[int, int]  # (Hq, Hkv)
+    head_dim: int
+    dtype: torch.dtype
+    page_size: int  # 0: contiguous [B, Lmax, Hkv, D] caches
+    seqlen_q: int = 1
+    empty: int = 0  # sequences whose cache_seqlens is then set to 0
+    num_splits: int = 0
+    softmax_scale: float | None = None
+    strided_q: bool = False  # q a view into a packed qkv tensor, as nano-vllm passes it
+
+    def __str__(self):
+        lo, hi = self.lengths
+        parts = [
+            f"B={self.batch}",
+            f"L={lo}" if lo == hi else f"L={lo}..{hi}",
+            f"H={self.heads[0]}/{self.heads[1]}",
+            f"D={self.head_dim}",
+            str(self.dtype).removeprefix("torch."),
+            f"page={self.page_size}" if self.page_size else "contiguous",
+            f"Lq={self.seqlen_q}",
+        ]
+        if self.empty:
+            parts.append(f"empty={self.empty}")
+        if self.num_splits:
+            parts.append(f"splits={self.num_splits}")
+        if self.softmax_scale is not None:
+            parts.append(f"scale={self.softmax_scale}")
+        if self.strided_q:
+            parts.append("strided q")
+        return " ".join(parts)
+
+
+F16, BF16 = torch.float16, torch.bfloat16
+CASES = [
+    Case(1, (1, 1), (16, 8), 128, BF16, 256),
+    Case(1, (17, 17), (32, 8), 64, F16, 16),
+    Case(4, (128, 128), (32, 32), 128, BF16, 16),
+    Case(4, (512, 512), (8, 1), 64, BF16, 256),
+    Case(16, (2048, 2048), (16, 8), 128, F16, 256),
+    Case(16, (4096, 4096), (32, 8), 128, BF16, 0),
+    Case(1, (32768, 32768), (16, 8), 128, BF16, 256),
+    Case(4, (32768, 32768), (8, 1), 128, F16, 16),
+    Case(16, (512, 512), (32, 8), 64, F16, 0),
+    # nano-vllm's decode: Qwen3-0.6B heads, page 256, batch padded with empty rows.
+    Case(32, (1, 4096), (16, 8), 128, BF16, 256, empty=5),
+    Case(256, (100, 2048), (16, 8), 128, BF16, 256),
+    Case(256, (1, 512), (32, 8), 64, F16, 16, empty=32),
+    Case(32, (1, 1000), (32, 32), 64, BF16, 0, empty=4),
+    Case(4, (0, 0), (16, 8), 128, BF16, 256),
+    Case(16, (1, 600), (16, 8), 128, BF16, 16, seqlen_q=4, empty=2),
+    Case(4, (0, 300), (32, 32), 64, BF16, 0, seqlen_q=4, empty=1),
+    Case(32, (17, 17), (8, 1), 128, F16, 256, seqlen_q=4),
+    Case(1, (4096, 4096), (32, 32), 128, F16, 0, seqlen_q=4),
+    # Fewer keys than queries: the first rows see no key.
+    Case(4, (1, 4), (16, 8), 64, F16, 16, seqlen_q=4),
+    Case(4, (1, 4096), (16, 8), 128, BF16, 256, empty=1, num_splits=7),
+    Case(16, (2048, 2048), (32, 8), 64, BF16, 16, num_splits=1),
+    Case(16, (1, 2048), (8, 1), 128, BF16, 256, softmax_scale=0.3),
+    Case(32, (128, 128), (16, 8), 64, BF16, 16, strided_q=True),
+]
+
+
+@dataclasses.dataclass
+class Inputs:
+    q: torch.Tensor
+    k_cache: torch.Tensor
+    v_cache: torch.Tensor
+    cache_seqlens: torch.Tensor
+    block_table: torch.Tensor | None  # on the device; None for contiguous caches
+    lengths: list[int]  # cache_seqlens on the host
+    table: torch.Tensor | None  # block_table on the host
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the report."""
+
+    name: str
+    failures: list[str]
+    err: float | None = None
+    err_fa2_rows: float | None = None  # ours on the rows FA2 ran
+    fa2: float | None = None
+    lse: float | None = None
+
+    @property
+    def passed(self):
+        return not self.failures
+
+
+def random_block_table(lengths, page_size, num_columns, num_blocks):
+    """Host block table: each sequence's pages drawn without replacement from a random
+    permutation of the cache's blocks, -1 past its last page."""
+    pages = (lengths + page_size - 1) // page_size
+    table = torch.full((len(lengths), num_columns), -1, dtype=torch.int32)
+    used = torch.arange(num_columns) < pages[:, None]
+    table[used] = torch.randperm(num_blocks, dtype=torch.int32)[: int(pages.sum())]
+    return table
+
+
+def make_inputs(case):
+    lo, hi = case.lengths
+    lengths = torch.randint(lo, hi + 1, (case.batch,))
+    lengths[torch.randperm(case.batch)[: case.empty]] = 0
+    num_heads, num_kv_heads = case.heads
+    q_shape = (case.batch, case.seqlen_q, num_heads, case.head_dim)
+    if case.strided_q:
+        qkv = torch.randn(
+            (*q_shape[:2], num_heads + 2 * num_kv_heads, case.head_dim),
+            dtype=case.dtype,
+            device="cuda",
+        )
+        q = qkv[:, :, :num_heads]
+    else:
+        q = torch.randn(q_shape, dtype=case.dtype, device="cuda")
+    if case.page_size:
+        pages = (lengths + case.page_size - 1) // case.page_size
+        num_blocks = int(pages.sum()) + SPARE_BLOCKS
+        table = random_block_table(
+            lengths, case.page_size, max(1, int(pages.max())), num_blocks
+        )
+        cache_shape = (num_blocks, case.page_size, num_kv_heads, case.head_dim)
+    else:
+        table = None
+        cache_shape = (
+            case.batch,
+            max(1, int(lengths.max())),
+            num_kv_heads,
+            case.head_dim,
+        )
+    return Inputs(
+        q=q,
+        k_cache=torch.randn(cache_shape, dtype=case.dtype, device="cuda"),
+        v_cache=torch.randn(cache_shape, dtype=case.dtype, device="cuda"),
+        cache_seqlens=lengths.to(device="cuda", dtype=torch.int32),
+        block_table=None if table is None else table.cuda(),
+        lengths=lengths.tolist(),
+        table=table,
+    )
+
+
+@contextlib.contextmanager
+def poisoned_allocations():
+    """Inside, torch.empty fills floating-point tensors with NaN and integer ones with
+    their maximum (torch.utils.deterministic.fill_uninitialized_memory, on by default),
+    so every output paged_decode allocates starts poisoned."""
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def rel_error(x, ref):
+    diff = (x.double() - ref).norm().item()
+    norm = ref.norm().item()
+    return diff / norm if norm > 0 else diff
+
+
+def key_rows(inputs, seqs):
+    """Row of each key of the sequences `seqs` (in order) in the caches flattened to
+    [rows, Hkv, D]."""
+    lengths = torch.tensor([inputs.lengths[b] for b in seqs])
+    seq = torch.repeat_interleave(torch.tensor(seqs), lengths)
+    starts = torch.repeat_interleave(lengths.cumsum(0) - lengths, lengths)
+    pos = torch.arange(int(lengths.sum())) - starts
+    rows_per_seq = inputs.k_cache.shape[1]  # page_size, or Lmax when contiguous
+    if inputs.table is None:
+        return seq * rows_per_seq + pos
+    return (
+        inputs.table[seq, pos // rows_per_seq].long() * rows_per_seq
+        + pos % rows_per_seq
+    )
+
+
+def flash_attention_2(inputs, scale):
+    """torch's FlashAttention-2 (varlen, causal) on the sequences it accepts, those
+    with at least Lq keys: (their batch indices on the device, out [n, Lq, Hq, D]), or
+    None when there are none."""
+    seqlen_q = inputs.q.shape[1]
+    seqs = [b for b, length in enumerate(inputs.lengths) if length >= seqlen_q]
+    if not seqs:
+        return None
+    rows = key_rows(inputs, seqs).cuda()
+    keys = inputs.k_cache.flatten(0, 1)[rows]
+    values = inputs.v_cache.flatten(0, 1)[rows]
+    index = torch.tensor(seqs, device="cuda")
+    lengths = torch.tensor([inputs.lengths[b] for b in seqs])
+    cu_seqlens_k = torch.nn.functional.pad(lengths.cumsum(0), (1, 0))
+    cu_seqlens_q = torch.arange(len(seqs) + 1) * seqlen_q
+    out = torch.ops.aten._flash_attention_forward(
+        inputs.q[index].flatten(0, 1),
+        keys,
+        values,
+        cu_seqlens_q.to(device="cuda", dtype=torch.int32),
+        cu_seqlens_k.to(device="cuda", dtype=torch.int32),
+        seqlen_q,
+        int(lengths.max()),
+        0.0,
+        True,
+        False,
+        scale=scale,
+    )[0]
+    return index, out.unflatten(0, (len(seqs), seqlen_q))
+
+
+def evaluate(name, inputs, out, lse, softmax_scale=None):
+    """Checks paged_decode's (out, lse) on `inputs` against the reference and FA2."""
+    dtype = inputs.q.dtype
+    scale = inputs.q.shape[3] ** -0.5 if softmax_scale is None else softmax_scale
+    ref_out, ref_lse = reference_decode(
+        inputs.q,
+        inputs.k_cache,
+        inputs.v_cache,
+        inputs.cache_seqlens,
+        inputs.block_table,
+        softmax_scale=scale,
+    )
+    row = Row(name, [])
+    if not torch.isfinite(out).all():
+        row.failures.append("out has NaN or inf (unwritten elements?)")
+    empty = torch.isinf(ref_lse)  # [B, Hq, Lq]: rows that see no key
+    if (out.transpose(1, 2)[empty] != 0).any():
+        row.failures.append("rows that see no key are not 0")
+    if not (lse[empty] == float("inf")).all():
+        row.failures.append("lse of rows that see no key is not +inf")
+    if (~empty).any():
+        row.lse = (lse[~empty].double() - ref_lse[~empty]).abs().max().item()
+        if not row.lse < MAX_LSE_ERROR:
+            row.failures.append(f"lse error {row.lse:.2e} >= {MAX_LSE_ERROR:.0e}")
+    row.err = rel_error(out, ref_out)
+    if not row.err < MAX_ERROR[dtype]:
+        row.failures.append(f"error {row.err:.2e} >= {MAX_ERROR[dtype]:.0e}")
+    fa2 = flash_attention_2(inputs, scale)
+    if fa2 is not None:
+        index, fa2_out = fa2
+        row.fa2 = rel_error(fa2_out, ref_out[index])
+        row.err_fa2_rows = rel_error(out[index], ref_out[index])
+        if not row.err_fa2_rows <= FA2_FACTOR * row.fa2 + FA2_SLACK:
+            row.failures.append(
+                f"error {row.err_fa2_rows:.2e} > {FA2_FACTOR} x FA2's {row.fa2:.2e}"
+            )
+    return row
+
+
+def run_case(case):
+    inputs = make_inputs(case)
+    call = dict(
+        q=inputs.q,
+        k_cache=inputs.k_cache,
+        v_cache=inputs.v_cache,
+        cache_seqlens=inputs.cache_seqlens,
+        block_table=inputs.block_table,
+        softmax_scale=case.softmax_scale,
+        num_splits=case.num_splits,
+    )
+    with poisoned_allocations():
+        out, lse = paged_decode(**call, return_lse=True)
+        out_alone = paged_decode(**call)
+    torch.cuda.synchronize()
+    row = evaluate(str(case), inputs, out, lse, case.softmax_scale)
+    if not torch.equal(out_alone, out):
+        row.failures.append("out differs between calls with and without lse")
+    return [row]
+
+
+def run_graph_case():
+    """Captures paged_decode once (B=32, Qwen3-0.6B heads, page 256, a block table
+    padded with -1, some lengths 0) and replays it with new lengths, pages, q and caches
+    written into the captured buffers; one row per replay."""
+    batch, page_size, max_blocks = 32, 256, 16
+    num_heads, num_kv_heads, head_dim, dtype = 16, 8, 128, BF16
+    num_blocks = batch * max_blocks
+    q = torch.empty((batch, 1, num_heads, head_dim), dtype=dtype, device="cuda")
+    cache_shape = (num_blocks, page_size, num_kv_heads, head_dim)
+    k_cache = torch.empty(cache_shape, dtype=dtype, device="cuda")
+    v_cache = torch.empty(cache_shape, dtype=dtype, device="cuda")
+    cache_seqlens = torch.empty(batch, dtype=torch.int32, device="cuda")
+    block_table = torch.empty((batch, max_blocks), dtype=torch.int32, device="cuda")
+
+    def refill(lengths):
+        for tensor in (q, k_cache, v_cache):
+            tensor.normal_()
+        table = random_block_table(lengths, page_size, max_blocks, num_blocks)
+        cache_seqlens.copy_(lengths)
+        block_table.copy_(table)
+        return Inputs(
+            q, k_cache, v_cache, cache_seqlens, block_table, lengths.tolist(), table
+        )
+
+    max_len = page_size * max_blocks
+    mixed = torch.randint(1, max_len + 1, (batch,))
+    mixed[torch.randperm(batch)[:6]] = 0
+    one = torch.zeros(batch, dtype=torch.int64)
+    one[batch // 2] = 1
+    replays = {
+        "mixed, 6 empty": mixed,
+        "all full": torch.full((batch,), max_len),
+        "all empty but one key": one,
+        "short": torch.randint(0, 18, (batch,)),
+    }
+    refill(mixed)
+    args = (q, k_cache, v_cache, cache_seqlens, block_table)
+    # Warm up outside the capture (module loads), on a side stream as torch advises.
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        paged_decode(*args, return_lse=True)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out, lse = paged_decode(*args, return_lse=True)
+    rows = []
+    for name, lengths in replays.items():
+        inputs = refill(lengths)
+        out.fill_(float("nan"))
+        lse.fill_(float("nan"))
+        graph.replay()
+        torch.cuda.synchronize()
+        rows.append(evaluate(f"CUDA graph replay: {name}", inputs, out, lse))
+    return rows
+
+
+def validation_rows():
+    """Calls that the wrapper or the runtime must reject: one row each, passing when the
+    expected exception is raised and its message starts with the argument's name (the
+    runtime's RuntimeError: with the failing call, and it gives the status)."""
+    lengths = torch.tensor([5, 0])
+    q = torch.randn((2, 1, 16, 128), dtype=BF16, device="cuda")
+    cache = torch.randn((3, 16, 8, 128), dtype=BF16, device="cuda")
+    lens = lengths.to(device="cuda", dtype=torch.int32)
+    table = random_block_table(lengths, 16, 2, 3).cuda()
+    valid = dict(
+        q=q, k_cache=cache, v_cache=cache, cache_seqlens=lens, block_table=table
+    )
+    cases = [
+        ("q float32", TypeError, dict(q=q.float())),
+        ("q on the CPU", ValueError, dict(q=q.cpu())),
+        ("q 3-D", ValueError, dict(q=q[:, 0])),
+        ("k_cache float16", TypeError, dict(k_cache=cache.half())),
+        ("k_cache D=64", ValueError, dict(k_cache=cache[..., :64])),
+        ("v_cache shorter", ValueError, dict(v_cache=cache[:2])),
+        ("cache_seqlens int64", TypeError, dict(cache_seqlens=lens.long())),
+        ("cache_seqlens on the CPU", ValueError, dict(cache_seqlens=lens.cpu())),
+        ("cache_seqlens of 3", ValueError, dict(cache_seqlens=lens.repeat(2)[:3])),
+        ("block_table int64", TypeError, dict(block_table=table.long())),
+        (
+            "block_table strided",
+            ValueError,
+            dict(block_table=table.repeat(1, 2)[:, ::2]),
+        ),
+        ("max_seqlen_k past the table", ValueError, dict(max_seqlen_k=33)),
+        ("Hq % Hkv != 0", RuntimeError, dict(q=q[:, :, :12])),
+        ("page_size 8", RuntimeError, dict(k_cache=cache[:, :8], v_cache=cache[:, :8])),
+    ]
+    rows = []
+    for name, expected, changes in cases:
+        row = Row(f"rejects {name}", [])
+        from_runtime = expected is RuntimeError
+        prefix = "attn_paged_decode" if from_runtime else f"{next(iter(changes))}:"
+        try:
+            paged_decode(**{**valid, **changes})
+        except Exception as error:  # another type fails the case below
+            message = str(error)
+            if type(error) is not expected:
+                row.failures.append(f"raised {type(error).__name__}: {message}")
+            elif not message.startswith(prefix):
+                row.failures.append(f"message {message!r} does not start with {prefix}")
+            elif from_runtime and "(ATTN_ERROR_" not in message:
+                row.failures.append(f"message {message!r} gives no status")
+        else:
+            row.failures.append(f"accepted (expected {expected.__name__})")
+        rows.append(row)
+    return rows
+
+
+def guarded(name, function, *args):
+    """Runs `function(*args)`, which returns rows; an exception is one failed row."""
+    try:
+        return function(*args)
+    except Exception as error:  # report it and go on with the next case
+        return [Row(name, [f"{type(error).__name__}: {error}"])]
+
+
+def fmt(value):
+    return "-" if value is None else f"{value:.2e}"
+
+
+def report(rows):
+    """Prints one line per row; returns the rows."""
+    for row in rows:
+        numbers = ""
+        if row.err is not None:
+            numbers = (
+                f": err={fmt(row.err)} fa2={fmt(row.fa2)} "
+                f"ours@fa2={fmt(row.err_fa2_rows)} lse={fmt(row.lse)}"
+            )
+        details = "" if row.passed else "  <- " + "; ".join(row.failures)
+        print(f"{'PASS' if row.passed else 'FAIL'} {row.name}{numbers}{details}")
+    return rows
+
+
+def write_markdown(path, target, rows):
+    passed = sum(row.passed for row in rows)
+    lines = [
+        f"# paged_decode GPU suite, {target} kernels",
+        "",
+        f"- GPU: {torch.cuda.get_device_name()}",
+        f"- torch {torch.__version__} (CUDA {torch.version.cuda})",
+        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- bar: error <= {FA2_FACTOR} x FA2's on the same rows (+ {FA2_SLACK:.0e}); "
+        f"error < {MAX_ERROR[F16]:.0e} (fp16), {MAX_ERROR[BF16]:.0e} (bf16); "
+        f"lse error < {MAX_LSE_ERROR:.0e}",
+        f"- result: {passed} passed, {len(rows) - passed} failed",
+        "",
+        "error: ||out - ref|| / ||ref|| against the float64 reference, on all rows or "
+        "on the sequences that FA2 runs (those with at least Lq keys).",
+        "",
+        "| case | error | on FA2's rows | FA2's error | max lse error | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        result = "pass" if row.passed else "FAIL: " + "; ".join(row.failures)
+        result = result.replace("|", "\\|")
+        lines.append(
+            f"| {row.name} | {fmt(row.err)} | {fmt(row.err_fa2_rows)} | {fmt(row.fa2)} "
+            f"| {fmt(row.lse)} | {result} |"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", type=pathlib.Path, help="write the summary as markdown here"
+    )
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("test_decode: no CUDA device")
+        return 1
+    target = os.environ.get("ATTN_TARGET", "native")
+    print(
+        f"paged_decode on {torch.cuda.get_device_name()}, {target} kernels, "
+        f"torch {torch.__version__}"
+    )
+    with poisoned_allocations():
+        if not torch.empty(8, dtype=BF16, device="cuda").isnan().all():
+            print("test_decode: torch.empty is not NaN-poisoned, outputs go unchecked")
+            return 1
+
+    rows = []
+    for seed, case in enumerate(CASES):
+        torch.manual_seed(seed)
+        rows += report(guarded(str(case), run_case, case))
+    torch.manual_seed(len(CASES))
+    rows += report(guarded("CUDA graph", run_graph_case))
+    rows += report(guarded("argument checks", validation_rows))
+
+    if args.out:
+        write_markdown(args.out, target, rows)
+    passed = sum(row.passed for row in rows)
+    print(f"{target}: {passed} passed, {len(rows) - passed} failed")
+    return 0 if passed == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,528 @@
+// Paged decode tests: kernel choice, splits, grid, parameters, bad input.
+#include "test/unit/runtime/RuntimeTestSupport.h"
+
+#include <gmock/gmock.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+namespace attn::test {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+using Dims = std::array<unsigned, 3>;
+
+Dims dims(const unsigned (&values)[3]) {
+  return {values[0], values[1], values[2]};
+}
+
+uint64_t address(const void *pointer) {
+  return reinterpret_cast<uintptr_t>(pointer);
+}
+
+class DecodeTest : public RuntimeTest {};
+
+TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
+  attn_paged_decode_args args = validArgs();
+  args.lse = static_cast<float *>(deviceAddress(0x8000000000));
+  // 4 sequences x 8 KV heads = 32 CTAs on 132 SMs: min(ceil(264 / 32),
+  // ceil(2048 / 256)) = 8 splits.
+  const uint64_t rows = uint64_t{8} * 4 * 1 * 16;
+  const uint64_t partOBytes = rows * 128 * sizeof(float);
+  size_t bytes = 0;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(bytes, partOBytes + rows * sizeof(float));
+
+  void *stream = deviceAddress(0x5eed);
+  ASSERT_EQ(
+      runtime->pagedDecode(&args, deviceAddress(kWorkspace), bytes, stream),
+      ATTN_SUCCESS)
+      << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+
+  const fakecuda::Launch &decode = launches[0];
+  EXPECT_EQ(decode.function, "decode_bf16_d128_g2_paged_causal");
+  EXPECT_EQ(dims(decode.grid), (Dims{8, 8, 4}));
+  EXPECT_EQ(dims(decode.block), (Dims{128, 1, 1}));
+  EXPECT_EQ(decode.sharedBytes, 32u * 1024);
+  EXPECT_EQ(decode.stream, stream);
+  ASSERT_EQ(decode.params.size(), decodeParamSizes().size());
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeQ), address(args.q));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeKCache), address(args.k_cache));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeVCache), address(args.v_cache));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeCacheSeqlens),
+            address(args.cache_seqlens));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeBlockTable),
+            address(args.block_table));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeOut), address(args.out));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodeLse), address(args.lse));
+  EXPECT_EQ(param<uint64_t>(decode, kDecodePartO), kWorkspace);
+  EXPECT_EQ(param<uint64_t>(decode, kDecodePartLse), kWorkspace + partOBytes);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(param<int64_t>(decode, kDecodeQStrides + i), args.q_strides[i]);
+    EXPECT_EQ(param<int64_t>(decode, kDecodeKStrides + i), args.k_strides[i]);
+    EXPECT_EQ(param<int64_t>(decode, kDecodeVStrides + i), args.v_strides[i]);
+    EXPECT_EQ(param<int64_t>(decode, kDecodeOutStrides + i),
+              args.out_strides[i]);
+  }
+  EXPECT_EQ(param<int64_t>(decode, kDecodeBlockTableStride), 8);
+  EXPECT_EQ(param<int32_t>(decode, kDecodeSeqlenQ), 1);
+  EXPECT_EQ(param<int32_t>(decode, kDecodePageSize), 256);
+  EXPECT_EQ(param<int32_t>(decode, kDecodeNumSplits), 8);
+  EXPECT_EQ(param<float>(decode, kDecodeSoftmaxScale), args.softmax_scale);
+
+  const fakecuda::Launch &combine = launches[1];
+  EXPECT_EQ(combine.function, "combine_bf16_d128");
+  EXPECT_EQ(dims(combine.grid), (Dims{16, 1, 4}));
+  EXPECT_EQ(dims(combine.block), (Dims{128, 1, 1}));
+  EXPECT_EQ(combine.sharedBytes, 0u);
+  EXPECT_EQ(combine.stream, stream);
+  ASSERT_EQ(combine.params.size(), combineParamSizes().size());
+  EXPECT_EQ(param<uint64_t>(combine, kCombinePartO), kWorkspace);
+  EXPECT_EQ(param<uint64_t>(combine, kCombinePartLse), kWorkspace + partOBytes);
+  EXPECT_EQ(param<uint64_t>(combine, kCombineOut), address(args.out));
+  EXPECT_EQ(param<uint64_t>(combine, kCombineLse), address(args.lse));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + i),
+              args.out_strides[i]);
+  }
+  EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits), 8);
+}
+
+TEST_F(DecodeTest, SingleSplitWritesOutDirectlyWithoutWorkspace) {
+  attn_paged_decode_args args = validArgs();
+  args.batch = 256; // 2048 CTAs already fill 132 SMs
+  size_t bytes = 1;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(bytes, 0u);
+  ASSERT_EQ(runtime->pagedDecode(&args, nullptr, 0, nullptr), ATTN_SUCCESS)
+      << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_EQ(dims(launches[0].grid), (Dims{1, 8, 256}));
+  EXPECT_EQ(param<uint64_t>(launches[0], kDecodePartO), 0u);
+  EXPECT_EQ(param<uint64_t>(launches[0], kDecodePartLse), 0u);
+  EXPECT_EQ(param<uint64_t>(launches[0], kDecodeLse), 0u);
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodeNumSplits), 1);
+}
+
+TEST_F(DecodeTest, ContiguousCachePassesNoBlockTable) {
+  attn_paged_decode_args args = validArgs();
+  args.page_size = 0;
+  args.block_table = nullptr;
+  args.block_table_stride = 0;
+  args.batch = 256;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_EQ(launches[0].function, "decode_bf16_d128_g2_contiguous_causal");
+  EXPECT_EQ(param<uint64_t>(launches[0], kDecodeBlockTable), 0u);
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodePageSize), 0);
+}
+
+TEST_F(DecodeTest, EmptyCachesLaunchOneSplit) {
+  attn_paged_decode_args args = validArgs();
+  args.max_seqlen_k = 0;
+  args.num_splits = 8; // nothing to split, whatever was asked
+  size_t bytes = 1;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(bytes, 0u);
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_EQ(dims(launches[0].grid), (Dims{1, 8, 4}));
+}
+
+TEST_F(DecodeTest, PartLseStartsAtTheNext256ByteBoundary) {
+  TestKernel smallHead;
+  smallHead.headDim = 16;
+  writePack(packDir(), "sm_90", {smallHead, combineKernel("bf16", 16)});
+  attn_paged_decode_args args = validArgs();
+  args.batch = 1;
+  args.num_heads = 2;
+  args.num_kv_heads = 1;
+  args.head_dim = 16;
+  args.num_splits = 3;
+  // part_o: 3 splits x 2 heads x 16 floats = 384 bytes, so part_lse at 512.
+  size_t bytes = 0;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(bytes, 512 + sizeof(float) * 3 * 2);
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(param<uint64_t>(launches[0], kDecodePartLse), kWorkspace + 512);
+  EXPECT_EQ(param<uint64_t>(launches[1], kCombinePartLse), kWorkspace + 512);
+}
+
+struct SplitCase {
+  const char *label;
+  int smCount;
+  int32_t batch;
+  int32_t numKvHeads;
+  int32_t seqlenQ;
+  int32_t maxSeqlenK;
+  int32_t numSplits;
+  int expectedSplits;
+};
+
+class SplitHeuristicTest : public RuntimeTest,
+                           public ::testing::WithParamInterface<SplitCase> {};
+
+TEST_P(SplitHeuristicTest, ChoosesSplitsAndGrid) {
+  const SplitCase &c = GetParam();
+  fakeConfig.smCount = c.smCount;
+  resetFake();
+  attn_paged_decode_args args = validArgs();
+  args.batch = c.batch;
+  args.num_kv_heads = c.numKvHeads;
+  args.num_heads = 2 * c.numKvHeads;
+  args.seqlen_q = c.seqlenQ;
+  args.max_seqlen_k = c.maxSeqlenK;
+  args.block_table_stride = std::max(1, (c.maxSeqlenK + 255) / 256);
+  args.num_splits = c.numSplits;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), c.expectedSplits > 1 ? 2u : 1u);
+  EXPECT_EQ(dims(launches[0].grid),
+            (Dims{unsigned(c.expectedSplits),
+                  unsigned(c.numKvHeads * c.seqlenQ), unsigned(c.batch)}));
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodeNumSplits), c.expectedSplits);
+  if (c.expectedSplits > 1) {
+    EXPECT_EQ(dims(launches[1].grid),
+              (Dims{unsigned(args.num_heads), unsigned(c.seqlenQ),
+                    unsigned(c.batch)}));
+  }
+}
+
+// splits = min(ceil(2 * SMs / CTAs), ceil(max_seqlen_k / 256), 64), >= 1,
+// with CTAs = B * Hkv * Lq; num_splits > 0 overrides it, capped at 64.
+INSTANTIATE_TEST_SUITE_P(
+    Decode, SplitHeuristicTest,
+    ::testing::Values(
+        SplitCase{"nanovllm_step", 132, 4, 8, 1, 2048, 0, 8},
+        SplitCase{"large_batch", 132, 256, 8, 1, 2048, 0, 1},
+        SplitCase{"one_long_sequence", 132, 1, 8, 1, 32768, 0, 33},
+        SplitCase{"capped_at_64", 132, 1, 1, 1, 1 << 20, 0, 64},
+        SplitCase{"short_keys", 132, 4, 8, 1, 300, 0, 2},
+        SplitCase{"one_chunk_of_keys", 132, 4, 8, 1, 256, 0, 1},
+        SplitCase{"no_keys", 132, 4, 8, 1, 0, 0, 1},
+        SplitCase{"few_sms", 16, 4, 8, 1, 2048, 0, 1},
+        SplitCase{"multi_query", 132, 1, 8, 4, 4096, 0, 9},
+        SplitCase{"requested", 132, 4, 8, 1, 2048, 5, 5},
+        SplitCase{"requested_capped", 132, 4, 8, 1, 2048, 100, 64},
+        SplitCase{"requested_no_keys", 132, 4, 8, 1, 0, 5, 1}),
+    [](const ::testing::TestParamInfo<SplitCase> &info) {
+      return std::string(info.param.label);
+    });
+
+TEST_F(DecodeTest, SelectsTheVariantOfDtypeLayoutHeadDimAndGroup) {
+  struct Case {
+    std::function<void(attn_paged_decode_args &)> change;
+    const char *decodeKernel;
+    const char *combineKernel;
+  };
+  const Case cases[] = {
+      {[](attn_paged_decode_args &) {}, "decode_bf16_d128_g2_paged_causal",
+       "combine_bf16_d128"},
+      {[](attn_paged_decode_args &a) { a.dtype = ATTN_DTYPE_F16; },
+       "decode_f16_d128_g2_paged_causal", "combine_f16_d128"},
+      {[](attn_paged_decode_args &a) {
+         a.page_size = 0;
+         a.block_table = nullptr;
+       },
+       "decode_bf16_d128_g2_contiguous_causal", "combine_bf16_d128"},
+      {[](attn_paged_decode_args &a) {
+         a.head_dim = 64;
+         a.num_heads = 32;
+         for (int64_t *strides : {a.q_strides, a.out_strides}) {
+           strides[0] = strides[1] = int64_t{32} * 64;
+           strides[2] = 64;
+         }
+       },
+       "decode_bf16_d64_g4_paged_causal", "combine_bf16_d64"},
+      // One query sees every key under the causal mask too.
+      {[](attn_paged_decode_args &a) { a.causal = 0; },
+       "decode_bf16_d128_g2_paged_causal", "combine_bf16_d128"},
+  };
+  for (const Case &c : cases) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    c.change(args);
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    ASSERT_EQ(launches.size(), 2u);
+    EXPECT_EQ(launches[0].function, c.decodeKernel);
+    EXPECT_EQ(launches[1].function, c.combineKernel);
+  }
+}
+
+TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  TestKernel nonCausal;
+  nonCausal.causal = 0;
+  kernels.push_back(nonCausal);
+  writePack(packDir(), "sm_90", kernels);
+  attn_paged_decode_args args = validArgs();
+  args.causal = 0;
+  for (int32_t seqlenQ : {1, 4}) {
+    resetFake();
+    args.seqlen_q = seqlenQ;
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    EXPECT_EQ(fakecuda::launches().at(0).function, "decode_bf16_d128_g2_paged");
+  }
+}
+
+TEST_F(DecodeTest, NonCausalMultiQueryWithoutNonCausalKernelIsUnsupported) {
+  attn_paged_decode_args args = validArgs();
+  args.causal = 0;
+  args.seqlen_q = 4;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              AllOf(StartsWith("attn_paged_decode_workspace_size: "),
+                    HasSubstr("no non-causal decode kernel"),
+                    HasSubstr("causal=0"), HasSubstr("seqlen_q=4")));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(DecodeTest, UnsupportedConfigsListWhatThePackHas) {
+  struct Case {
+    const char *label;
+    std::function<void(attn_paged_decode_args &)> change;
+    std::vector<const char *> messageParts;
+  };
+  const Case cases[] = {
+      {"head_dim",
+       [](attn_paged_decode_args &a) { a.head_dim = 96; },
+       {"no decode kernel for dtype=bf16 head_dim=96 group=2 paged=1 causal=1",
+        "its bf16 decode kernels: ",
+        "dtype=bf16 head_dim=128 group=2 paged=1 causal=1",
+        "dtype=bf16 head_dim=128 group=2 paged=0 causal=1",
+        "dtype=bf16 head_dim=64 group=4 paged=1 causal=1"}},
+      {"group",
+       [](attn_paged_decode_args &a) { a.num_heads = 24; },
+       {"head_dim=128 group=3 paged=1", "head_dim=128 group=2 paged=1"}},
+      {"dtype",
+       [](attn_paged_decode_args &a) {
+         a.dtype = ATTN_DTYPE_F16;
+         a.head_dim = 64;
+         a.num_heads = 32;
+       },
+       {"dtype=f16 head_dim=64 group=4", "its f16 decode kernels: ",
+        "dtype=f16 head_dim=128 group=2 paged=1 causal=1"}},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.label);
+    attn_paged_decode_args args = validArgs();
+    c.change(args);
+    size_t bytes = 0;
+    EXPECT_EQ(workspaceSize(args, &bytes), ATTN_ERROR_UNSUPPORTED);
+    EXPECT_EQ(runtime->pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30,
+                                   nullptr),
+              ATTN_ERROR_UNSUPPORTED);
+    EXPECT_THAT(lastError(), StartsWith("attn_paged_decode: the sm_90 pack "));
+    for (const char *part : c.messageParts)
+      EXPECT_THAT(lastError(), HasSubstr(part));
+  }
+  // The f16 list holds no bf16 kernel.
+  EXPECT_THAT(lastError(), ::testing::Not(HasSubstr("dtype=bf16")));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(DecodeTest, DtypeWithoutKernelsSaysSo) {
+  writePack(packDir(), "sm_90", {TestKernel(), combineKernel("bf16", 128)});
+  attn_paged_decode_args args = validArgs();
+  args.dtype = ATTN_DTYPE_F16;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("its f16 decode kernels: none for f16"));
+}
+
+TEST_F(DecodeTest, SplitsNeedACombineKernel) {
+  writePack(packDir(), "sm_90", {TestKernel()});
+  attn_paged_decode_args args = validArgs();
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("no combine kernel for dtype=bf16 head_dim=128, "
+                        "which 8 splits need"));
+  args.num_splits = 1;
+  EXPECT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+}
+
+TEST_F(DecodeTest, WorkspaceMissingTooSmallOrMisalignedLaunchesNothing) {
+  attn_paged_decode_args args = validArgs();
+  size_t bytes = 0;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(bytes, 264192u);
+  void *workspace = deviceAddress(kWorkspace);
+
+  EXPECT_EQ(runtime->pagedDecode(&args, nullptr, bytes, nullptr),
+            ATTN_ERROR_WORKSPACE);
+  EXPECT_EQ(lastError(), "attn_paged_decode: 'workspace' must hold 264192 "
+                         "bytes for 8 splits, got 0 bytes (NULL)");
+  EXPECT_EQ(runtime->pagedDecode(&args, workspace, bytes - 1, nullptr),
+            ATTN_ERROR_WORKSPACE);
+  EXPECT_EQ(lastError(), "attn_paged_decode: 'workspace' must hold 264192 "
+                         "bytes for 8 splits, got 264191 bytes");
+  EXPECT_EQ(runtime->pagedDecode(&args, deviceAddress(kWorkspace + 128), bytes,
+                                 nullptr),
+            ATTN_ERROR_WORKSPACE);
+  EXPECT_THAT(lastError(), HasSubstr("'workspace' must be 256-byte aligned"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+}
+
+TEST_F(DecodeTest, GridLimitsAreUnsupported) {
+  attn_paged_decode_args args = validArgs();
+  args.batch = 70000;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("'batch' must be at most 65535"));
+  args = validArgs();
+  args.seqlen_q = 10000;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("'num_kv_heads' * 'seqlen_q' must be at most 65535"));
+}
+
+struct InvalidCase {
+  const char *label;
+  std::function<void(attn_paged_decode_args &)> change;
+  const char *message; // after "attn_paged_decode: "
+};
+
+void *misaligned(const void *pointer, uintptr_t offset) {
+  return deviceAddress(address(pointer) + offset);
+}
+
+const InvalidCase kInvalidCases[] = {
+    {"dtype",
+     [](auto &a) {
+       // What a C caller can store; a C++ enum load of 7 would be undefined.
+       const int dtype = 7;
+       std::memcpy(&a.dtype, &dtype, sizeof(dtype));
+     },
+     "'dtype' must be ATTN_DTYPE_F16 (0) or ATTN_DTYPE_BF16 (1), got 7"},
+    {"batch", [](auto &a) { a.batch = 0; }, "'batch' must be >= 1, got 0"},
+    {"seqlen_q", [](auto &a) { a.seqlen_q = -1; },
+     "'seqlen_q' must be >= 1, got -1"},
+    {"num_heads", [](auto &a) { a.num_heads = 0; },
+     "'num_heads' must be >= 1, got 0"},
+    {"num_kv_heads", [](auto &a) { a.num_kv_heads = 0; },
+     "'num_kv_heads' must be >= 1, got 0"},
+    {"gqa_ratio", [](auto &a) { a.num_heads = 20; },
+     "'num_heads' must be a multiple of 'num_kv_heads', got 20 and 8"},
+    {"group_size",
+     [](auto &a) {
+       a.num_heads = 32;
+       a.num_kv_heads = 1;
+     },
+     "'num_heads' / 'num_kv_heads' must be at most 16, got 32 / 1 = 32"},
+    {"head_dim_zero", [](auto &a) { a.head_dim = 0; },
+     "'head_dim' must be a multiple of 16 in [16, 256], got 0"},
+    {"head_dim_odd", [](auto &a) { a.head_dim = 100; },
+     "'head_dim' must be a multiple of 16 in [16, 256], got 100"},
+    {"head_dim_large", [](auto &a) { a.head_dim = 272; },
+     "'head_dim' must be a multiple of 16 in [16, 256], got 272"},
+    {"page_size", [](auto &a) { a.page_size = 24; },
+     "'page_size' must be 0 or a multiple of 16, got 24"},
+    {"page_size_negative", [](auto &a) { a.page_size = -16; },
+     "'page_size' must be 0 or a multiple of 16, got -16"},
+    {"max_seqlen_k", [](auto &a) { a.max_seqlen_k = -1; },
+     "'max_seqlen_k' must be >= 0, got -1"},
+    {"causal", [](auto &a) { a.causal = 2; }, "'causal' must be 0 or 1, got 2"},
+    {"softmax_scale_zero", [](auto &a) { a.softmax_scale = 0; },
+     "'softmax_scale' must be positive and finite, got 0"},
+    {"softmax_scale_negative", [](auto &a) { a.softmax_scale = -0.5f; },
+     "'softmax_scale' must be positive and finite, got -0.5"},
+    {"softmax_scale_nan",
+     [](auto &a) { a.softmax_scale = std::numeric_limits<float>::quiet_NaN(); },
+     "'softmax_scale' must be positive and finite, got nan"},
+    {"softmax_scale_inf",
+     [](auto &a) { a.softmax_scale = std::numeric_limits<float>::infinity(); },
+     "'softmax_scale' must be positive and finite, got inf"},
+    {"num_splits", [](auto &a) { a.num_splits = -1; },
+     "'num_splits' must be >= 0 (0 = chosen by the runtime), got -1"},
+    {"q", [](auto &a) { a.q = nullptr; }, "'q' must not be NULL"},
+    {"k_cache", [](auto &a) { a.k_cache = nullptr; },
+     "'k_cache' must not be NULL"},
+    {"v_cache", [](auto &a) { a.v_cache = nullptr; },
+     "'v_cache' must not be NULL"},
+    {"cache_seqlens", [](auto &a) { a.cache_seqlens = nullptr; },
+     "'cache_seqlens' must not be NULL"},
+    {"out", [](auto &a) { a.out = nullptr; }, "'out' must not be NULL"},
+    {"q_aligned", [](auto &a) { a.q = misaligned(a.q, 8); },
+     "'q' must be 16-byte aligned, got 0x1000000008"},
+    {"out_aligned", [](auto &a) { a.out = misaligned(a.out, 2); },
+     "'out' must be 16-byte aligned, got 0x6000000002"},
+    {"lse_aligned",
+     [](auto &a) { a.lse = static_cast<float *>(misaligned(nullptr, 0x102)); },
+     "'lse' must be 4-byte aligned, got 0x102"},
+    {"block_table_missing", [](auto &a) { a.block_table = nullptr; },
+     "'block_table' must not be NULL when page_size is 256 (paged cache)"},
+    {"block_table_unexpected", [](auto &a) { a.page_size = 0; },
+     "'block_table' must be NULL when page_size is 0 (contiguous cache)"},
+    {"block_table_stride", [](auto &a) { a.block_table_stride = 0; },
+     "'block_table_stride' must be >= 1, got 0"},
+    {"q_strides", [](auto &a) { a.q_strides[0] = 0; },
+     "'q_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 0"},
+    {"k_strides", [](auto &a) { a.k_strides[1] = -1024; },
+     "'k_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
+     "got -1024"},
+    {"v_strides", [](auto &a) { a.v_strides[2] = 132; },
+     "'v_strides[2]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 132"},
+    {"out_strides", [](auto &a) { a.out_strides[1] = 4; },
+     "'out_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 4"},
+};
+
+class InvalidArgumentTest : public RuntimeTest,
+                            public ::testing::WithParamInterface<InvalidCase> {
+};
+
+TEST_P(InvalidArgumentTest, NamesTheArgumentAndLaunchesNothing) {
+  attn_paged_decode_args args = validArgs();
+  GetParam().change(args);
+  size_t bytes = 0;
+  EXPECT_EQ(workspaceSize(args, &bytes), ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(), std::string("attn_paged_decode_workspace_size: ") +
+                             GetParam().message);
+  EXPECT_EQ(
+      runtime->pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
+      ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            std::string("attn_paged_decode: ") + GetParam().message);
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Decode, InvalidArgumentTest,
+                         ::testing::ValuesIn(kInvalidCases),
+                         [](const ::testing::TestParamInfo<InvalidCase> &info) {
+                           return std::string(info.param.label);
+                         });
+
+TEST_F(DecodeTest, NullArgumentsAreInvalid) {
+  size_t bytes = 0;
+  EXPECT_EQ(runtime->workspaceSize(nullptr, &bytes),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            "attn_paged_decode_workspace_size: 'args' must not be NULL");
+  attn_paged_decode_args args = validArgs();
+  EXPECT_EQ(runtime->workspaceSize(&args, nullptr),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            "attn_paged_decode_workspace_size: 'bytes' must not be NULL");
+  EXPECT_EQ(runtime->pagedDecode(nullptr, nullptr, 0, nullptr),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(), "attn_paged_decode: 'args' must not be NULL");
+}
+
+} // namespace
+} // namespace attn::test

@@ -1,0 +1,248 @@
+// Pack tests: where the pack is, which target and image a GPU gets, bad input.
+#include "test/unit/runtime/RuntimeTestSupport.h"
+
+#include <gmock/gmock.h>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace attn::test {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class PackTest : public RuntimeTest {
+protected:
+  // Runs the default decode step and returns the image its decode kernel was
+  // loaded from, e.g. "cubin decode_bf16_... .target sm_90".
+  std::string decodeImage() {
+    EXPECT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::ModuleLoad> loads = fakecuda::moduleLoads();
+    return loads.empty() ? "" : loads.front().image;
+  }
+
+  void setDevice(int major, int minor) {
+    fakeConfig.computeMajor = major;
+    fakeConfig.computeMinor = minor;
+    resetFake();
+  }
+};
+
+TEST_F(PackTest, Sm90UsesTheSm90Cubin) {
+  setDevice(9, 0);
+  EXPECT_THAT(decodeImage(),
+              AllOf(StartsWith("cubin "), HasSubstr(".target sm_90")));
+}
+
+TEST_F(PackTest, Sm89UsesTheSm89Cubin) {
+  setDevice(8, 9);
+  EXPECT_THAT(decodeImage(),
+              AllOf(StartsWith("cubin "), HasSubstr(".target sm_89")));
+}
+
+TEST_F(PackTest, Sm120JitCompilesTheSm89Ptx) {
+  setDevice(12, 0);
+  EXPECT_THAT(decodeImage(),
+              AllOf(StartsWith("ptx "), HasSubstr(".target sm_89")));
+}
+
+TEST_F(PackTest, KernelWithoutCubinUsesItsPtx) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (TestKernel &kernel : kernels)
+    kernel.cubin = false;
+  writePack(packDir(), "sm_90", kernels);
+  EXPECT_THAT(decodeImage(),
+              AllOf(StartsWith("ptx "), HasSubstr(".target sm_90")));
+}
+
+TEST_F(PackTest, TargetOverrideRunsSm89PtxOnSm90) {
+  setenv("ATTN_TARGET", "sm_89", 1);
+  EXPECT_THAT(decodeImage(),
+              AllOf(StartsWith("ptx "), HasSubstr(".target sm_89")));
+}
+
+TEST_F(PackTest, TargetOverrideMustNameAPackTarget) {
+  setenv("ATTN_TARGET", "sm_80", 1);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            "attn_paged_decode_workspace_size: ATTN_TARGET='sm_80' "
+            "is not a pack target (expected sm_89 or sm_90)");
+}
+
+TEST_F(PackTest, TargetOverrideCannotRunOnAnOlderArch) {
+  setDevice(8, 9);
+  setenv("ATTN_TARGET", "sm_90", 1);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("ATTN_TARGET=sm_90 cannot run on this sm_89 GPU"));
+}
+
+TEST_F(PackTest, ArchBelowSm89IsUnsupported) {
+  setDevice(8, 6);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_EQ(lastError(), "attn_paged_decode_workspace_size: the GPU is sm_86; "
+                         "the kernel pack needs sm_89 or newer");
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+}
+
+TEST_F(PackTest, PackDirOverride) {
+  std::string elsewhere = tempDir + "/elsewhere";
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (TestKernel &kernel : kernels) {
+    if (kernel.op == "decode")
+      kernel.threads = 256;
+  }
+  writePack(elsewhere, "sm_90", kernels);
+  setenv("ATTN_PACK_DIR", elsewhere.c_str(), 1);
+  ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches().at(0).block[0], 256u);
+}
+
+TEST_F(PackTest, MissingPackNamesThePathAndHowItIsFound) {
+  std::filesystem::remove_all(packDir());
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(),
+              AllOf(HasSubstr("cannot read " + packDir() +
+                              "/sm_90/manifest.txt: No such file or directory"),
+                    HasSubstr("ATTN_PACK_DIR")));
+}
+
+TEST_F(PackTest, MissingKernelImageIsAPackError) {
+  std::remove(
+      (packDir() + "/sm_90/decode_bf16_d128_g2_paged_causal.cubin").c_str());
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(),
+              HasSubstr("cannot read " + packDir() +
+                        "/sm_90/decode_bf16_d128_g2_paged_causal.cubin"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(PackTest, ManifestCommentsBlankLinesCrlfAndUnknownKeysAreAccepted) {
+  writePack(packDir(), "sm_90", defaultKernels());
+  TestKernel kernel;
+  writeFile(packDir() + "/sm_90/manifest.txt",
+            "attn-pack 1 target=sm_90\r\n"
+            "\r\n"
+            "   # a comment\n"
+            "\tname=" +
+                kernel.name() +
+                " op=decode dtype=bf16 head_dim=128 "
+                "group=2 paged=1 causal=1 threads=128 smem=32768 chunk=512 "
+                "ptx=" +
+                kernel.name() +
+                ".ptx\r\n"
+                "name=combine_bf16_d128 op=combine dtype=bf16 head_dim=128 "
+                "ptx=combine_bf16_d128.ptx");
+  EXPECT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+}
+
+TEST_F(PackTest, FixedManifestIsReadAgain) {
+  std::string manifest = packDir() + "/sm_90/manifest.txt";
+  std::rename(manifest.c_str(), (manifest + ".good").c_str());
+  writeFile(manifest, "attn-pack 1 target=sm_90\nname=x op=decode\n");
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  std::rename((manifest + ".good").c_str(), manifest.c_str());
+  EXPECT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+}
+
+struct CorruptCase {
+  const char *label;
+  std::string manifest;
+  const char *message; // after "<path>:"
+};
+
+const std::string kHeader = "attn-pack 1 target=sm_90\n";
+const std::string kDecodeLine =
+    "name=k op=decode dtype=bf16 head_dim=128 group=2 paged=1 causal=1 "
+    "threads=128 smem=0 ptx=k.ptx";
+
+std::string decodeLineWith(const std::string &from, const std::string &to) {
+  std::string line = kDecodeLine;
+  size_t at = line.find(from);
+  return line.replace(at, from.size(), to);
+}
+
+const CorruptCase kCorruptCases[] = {
+    {"empty", "", " the manifest is empty"},
+    {"truncated_header", "attn-pa",
+     "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
+     "target=sm_90'"},
+    {"binary",
+     std::string("\x7f"
+                 "ELF\x02\x01\x01\0\0\0",
+                 10),
+     "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
+     "target=sm_90'"},
+    {"kernel_line_first", kDecodeLine + "\n",
+     "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
+     "target=sm_90'"},
+    {"version", "attn-pack 2 target=sm_90\n",
+     "1: pack format version '2', this runtime reads version 1"},
+    {"target", "attn-pack 1 target=sm_89\n",
+     "1: header says 'target=sm_89' but the manifest is the sm_90 one"},
+    {"truncated_line", kHeader + "name=k op=decode dtype=bf16 head_di",
+     "2: expected key=value, got 'head_di'"},
+    {"empty_key", kHeader + kDecodeLine + " =1",
+     "2: expected key=value, got '=1'"},
+    {"empty_value",
+     kHeader + kDecodeLine + " cubin=", "2: expected key=value, got 'cubin='"},
+    {"duplicate_key", kHeader + kDecodeLine + " smem=0",
+     "2: key 'smem' appears twice"},
+    {"missing_ptx", kHeader + decodeLineWith(" ptx=k.ptx", ""),
+     "2: missing key 'ptx'"},
+    {"missing_group", kHeader + decodeLineWith(" group=2", ""),
+     "2: missing key 'group'"},
+    {"missing_name", kHeader + decodeLineWith("name=k ", ""),
+     "2: missing key 'name'"},
+    {"non_numeric", kHeader + decodeLineWith("head_dim=128", "head_dim=abc"),
+     "2: 'head_dim' must be an integer in [1, 1024], got 'abc'"},
+    {"trailing_garbage",
+     kHeader + decodeLineWith("head_dim=128", "head_dim=12x"),
+     "2: 'head_dim' must be an integer in [1, 1024], got '12x'"},
+    {"overflow", kHeader + decodeLineWith("threads=128", "threads=99999999999"),
+     "2: 'threads' must be an integer in [1, 1024], got '99999999999'"},
+    {"negative_smem", kHeader + decodeLineWith("smem=0", "smem=-1"),
+     "2: 'smem' must be an integer in [0, 2147483647], got '-1'"},
+    {"flag", kHeader + decodeLineWith("paged=1", "paged=2"),
+     "2: 'paged' must be an integer in [0, 1], got '2'"},
+    {"op", kHeader + decodeLineWith("op=decode", "op=prefill"),
+     "2: unknown op 'prefill' (expected decode or combine)"},
+    {"dtype", kHeader + decodeLineWith("dtype=bf16", "dtype=fp8"),
+     "2: unknown dtype 'fp8' (expected f16 or bf16)"},
+    {"path", kHeader + decodeLineWith("ptx=k.ptx", "ptx=../k.ptx"),
+     "2: 'ptx' must be a file name in the manifest's directory, got "
+     "'../k.ptx'"},
+    {"duplicate_name",
+     kHeader + kDecodeLine + "\n" + decodeLineWith("paged=1", "paged=0"),
+     "3: kernel 'k' is already declared on line 2"},
+    {"duplicate_variant",
+     kHeader + kDecodeLine + "\n# again\n" + decodeLineWith("name=k", "name=j"),
+     "4: kernel 'j' is the same variant as 'k' on line 2"},
+    {"combine_threads",
+     kHeader + "name=c op=combine dtype=bf16 head_dim=128 threads=64 ptx=c.ptx",
+     "2: 'threads' must be an integer in [128, 128], got '64'"},
+};
+
+class CorruptManifestTest : public RuntimeTest,
+                            public ::testing::WithParamInterface<CorruptCase> {
+};
+
+TEST_P(CorruptManifestTest, IsAPackErrorNamingFileAndLine) {
+  std::string path = packDir() + "/sm_90/manifest.txt";
+  writeFile(path, GetParam().manifest);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_EQ(lastError(), "attn_paged_decode_workspace_size: " + path + ":" +
+                             GetParam().message);
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Pack, CorruptManifestTest,
+                         ::testing::ValuesIn(kCorruptCases),
+                         [](const ::testing::TestParamInfo<CorruptCase> &info) {
+                           return std::string(info.param.label);
+                         });
+
+} // namespace
+} // namespace attn::test

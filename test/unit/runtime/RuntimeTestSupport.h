@@ -1,0 +1,150 @@
+// Fixtures of the libattnrt host tests: library copies, test packs, arguments.
+#ifndef ATTN_TEST_UNIT_RUNTIME_RUNTIMETESTSUPPORT_H
+#define ATTN_TEST_UNIT_RUNTIME_RUNTIMETESTSUPPORT_H
+
+#include "runtime/attn.h"
+#include "test/unit/runtime/fake_cuda.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attn::test {
+
+// Parameter byte sizes in the order of docs/runtime_abi.md.
+const std::vector<size_t> &decodeParamSizes();
+const std::vector<size_t> &combineParamSizes();
+
+// Indices into the decode kernel's parameters.
+enum DecodeParam {
+  kDecodeQ = 0,
+  kDecodeKCache = 1,
+  kDecodeVCache = 2,
+  kDecodeCacheSeqlens = 3,
+  kDecodeBlockTable = 4,
+  kDecodeOut = 5,
+  kDecodeLse = 6,
+  kDecodePartO = 7,
+  kDecodePartLse = 8,
+  kDecodeQStrides = 9,
+  kDecodeKStrides = 12,
+  kDecodeVStrides = 15,
+  kDecodeBlockTableStride = 18,
+  kDecodeOutStrides = 19,
+  kDecodeSeqlenQ = 22,
+  kDecodePageSize = 23,
+  kDecodeNumSplits = 24,
+  kDecodeSoftmaxScale = 25,
+};
+
+// Indices into the combine kernel's parameters.
+enum CombineParam {
+  kCombinePartO = 0,
+  kCombinePartLse = 1,
+  kCombineOut = 2,
+  kCombineLse = 3,
+  kCombineOutStrides = 4,
+  kCombineNumSplits = 7,
+};
+
+// The value of parameter `index` of a recorded launch.
+template <typename T> T param(const fakecuda::Launch &launch, size_t index) {
+  T value{};
+  EXPECT_LT(index, launch.params.size());
+  if (index < launch.params.size()) {
+    EXPECT_EQ(launch.params[index].size(), sizeof(T)) << "parameter " << index;
+    std::memcpy(&value, launch.params[index].data(),
+                std::min(sizeof(T), launch.params[index].size()));
+  }
+  return value;
+}
+
+// A made-up device address; the runtime passes addresses on and never
+// dereferences them.
+void *deviceAddress(uintptr_t value);
+
+// One kernel line of a test pack, with a fake image per file.
+struct TestKernel {
+  std::string op = "decode";
+  std::string dtype = "bf16";
+  int headDim = 128;
+  int group = 2;
+  int paged = 1;
+  int causal = 1;
+  int threads = 128;
+  int smem = 32 * 1024;
+  bool cubin = true;
+
+  // Unique per variant, e.g. "decode_bf16_d128_g2_paged_causal".
+  std::string name() const;
+};
+
+TestKernel combineKernel(const std::string &dtype, int headDim);
+
+// Decode kernels for bf16 and f16 (D=128, G=2, paged and contiguous),
+// bf16 D=64 G=4, and the combine kernels of those dtypes and head dims.
+std::vector<TestKernel> defaultKernels();
+
+void writeFile(const std::string &path, const std::string &contents);
+
+// Writes <packDir>/<target>/manifest.txt and the kernels' fake images.
+void writePack(const std::string &packDir, const std::string &target,
+               const std::vector<TestKernel> &kernels);
+
+// A copy of libattnrt.so loaded on its own, so that each test starts with
+// none of the state the library caches process-wide (driver, environment,
+// manifests, modules).
+class RuntimeLibrary {
+public:
+  // Copies the library into `dir` and loads it from there.
+  explicit RuntimeLibrary(const std::string &dir);
+  ~RuntimeLibrary();
+  RuntimeLibrary(const RuntimeLibrary &) = delete;
+  RuntimeLibrary &operator=(const RuntimeLibrary &) = delete;
+
+  decltype(&attn_api_version) apiVersion = nullptr;
+  decltype(&attn_last_error) lastError = nullptr;
+  decltype(&attn_paged_decode_workspace_size) workspaceSize = nullptr;
+  decltype(&attn_paged_decode) pagedDecode = nullptr;
+
+private:
+  void *handle_ = nullptr;
+};
+
+class RuntimeTest : public ::testing::Test {
+protected:
+  // A temporary directory holding lib/libattnrt.so and the default pack for
+  // sm_89 and sm_90 beside it in lib/attn_pack/; the fake driver reset to
+  // `fakeConfig`, current on every thread; ATTN_TARGET and ATTN_PACK_DIR
+  // unset. Tests change the environment, the pack or the fake before their
+  // first call into the runtime, which reads them then.
+  void SetUp() override;
+  void TearDown() override;
+
+  std::string packDir() const { return tempDir + "/lib/attn_pack"; }
+  void resetFake() { fakecuda::reset(fakeConfig); }
+
+  // nano-vllm's decode step on Qwen3-0.6B: bf16, B=4, Lq=1, Hq=16, Hkv=8,
+  // D=128, 256-token pages, max_seqlen_k=2048, causal.
+  static attn_paged_decode_args validArgs();
+
+  // Queries the workspace size and launches on the legacy stream, with
+  // kWorkspace as the workspace when one is needed.
+  attn_status decode(const attn_paged_decode_args &args);
+  attn_status workspaceSize(const attn_paged_decode_args &args, size_t *bytes);
+  std::string lastError() const { return runtime->lastError(); }
+
+  static constexpr uintptr_t kWorkspace = 0x7000000000;
+
+  fakecuda::Config fakeConfig;
+  std::string tempDir;
+  std::unique_ptr<RuntimeLibrary> runtime;
+};
+
+} // namespace attn::test
+
+#endif // ATTN_TEST_UNIT_RUNTIME_RUNTIMETESTSUPPORT_H

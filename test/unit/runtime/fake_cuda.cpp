@@ -1,0 +1,363 @@
+// A fake CUDA driver with controllable devices and failures; records launches.
+#include "test/unit/runtime/fake_cuda.h"
+
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+struct CUctx_st {
+  CUdevice device;
+  uint64_t id;
+};
+
+struct CUfunc_st {
+  CUmod_st *module = nullptr;
+  // Raised by
+  // cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES).
+  int maxDynamicShared = 48 * 1024;
+};
+
+// One entry point per module is all the pack needs.
+struct CUmod_st {
+  CUctx_st *context = nullptr;
+  std::string kind;
+  std::string entry;
+  std::vector<size_t> paramSizes;
+  CUfunc_st function;
+  bool unloaded = false;
+};
+
+namespace fakecuda {
+
+namespace {
+
+struct State {
+  std::mutex mutex;
+  Config config;
+  // Never freed: handles given to earlier runtime instances stay valid.
+  std::deque<CUctx_st> contexts;
+  std::deque<CUmod_st> modules;
+  CUctx_st *defaultContext = nullptr;
+  // Bumped by reset(), which drops every thread's setCurrentContext().
+  uint64_t generation = 0;
+  std::vector<ModuleLoad> moduleLoads;
+  std::vector<Launch> launches;
+  std::vector<AttributeSet> attributeSets;
+  int moduleUnloads = 0;
+};
+
+State &state() {
+  static State *instance = new State;
+  return *instance;
+}
+
+struct ThreadContext {
+  uint64_t generation = UINT64_MAX;
+  CUctx_st *context = nullptr;
+};
+thread_local ThreadContext threadContext;
+
+// Call with the state's mutex held.
+CUctx_st *currentContext(State &s) {
+  return threadContext.generation == s.generation ? threadContext.context
+                                                  : s.defaultContext;
+}
+
+CUctx_st *newContext(State &s, CUdevice device) {
+  s.contexts.push_back(CUctx_st{device, s.contexts.size() + 1});
+  return &s.contexts.back();
+}
+
+// The configured failure of `call`, or CUDA_SUCCESS. Call with the mutex held.
+CUresult injected(State &s, const char *call) {
+  return s.config.failingCall == call ? s.config.failure : CUDA_SUCCESS;
+}
+
+const std::map<CUresult, std::pair<const char *, const char *>> &errorTexts() {
+  static const auto *texts =
+      new std::map<CUresult, std::pair<const char *, const char *>>{
+          {CUDA_SUCCESS, {"CUDA_SUCCESS", "no error"}},
+          {CUDA_ERROR_INVALID_VALUE,
+           {"CUDA_ERROR_INVALID_VALUE", "invalid argument"}},
+          {CUDA_ERROR_OUT_OF_MEMORY,
+           {"CUDA_ERROR_OUT_OF_MEMORY", "out of memory"}},
+          {CUDA_ERROR_NO_DEVICE,
+           {"CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"}},
+          {CUDA_ERROR_INVALID_IMAGE,
+           {"CUDA_ERROR_INVALID_IMAGE", "device kernel image is invalid"}},
+          {CUDA_ERROR_INVALID_CONTEXT,
+           {"CUDA_ERROR_INVALID_CONTEXT", "invalid device context"}},
+          {CUDA_ERROR_INVALID_PTX,
+           {"CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed"}},
+          {CUDA_ERROR_INVALID_HANDLE,
+           {"CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"}},
+          {CUDA_ERROR_NOT_FOUND,
+           {"CUDA_ERROR_NOT_FOUND", "named symbol not found"}},
+          {CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES,
+           {"CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+            "too many resources requested for launch"}},
+      };
+  return *texts;
+}
+
+} // namespace
+
+void reset(const Config &config) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.config = config;
+  s.defaultContext = newContext(s, 0);
+  ++s.generation;
+  s.moduleLoads.clear();
+  s.launches.clear();
+  s.attributeSets.clear();
+  s.moduleUnloads = 0;
+}
+
+CUcontext createContext(CUdevice device) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return newContext(s, device);
+}
+
+void setCurrentContext(CUcontext context) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  threadContext = {s.generation, context};
+}
+
+uint64_t contextId(CUcontext context) { return context->id; }
+
+std::vector<ModuleLoad> moduleLoads() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().moduleLoads;
+}
+
+std::vector<Launch> launches() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().launches;
+}
+
+std::vector<AttributeSet> attributeSets() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().attributeSets;
+}
+
+int moduleUnloads() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().moduleUnloads;
+}
+
+} // namespace fakecuda
+
+using fakecuda::injected;
+using fakecuda::state;
+
+extern "C" {
+
+CUresult cuInit(unsigned int flags) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  if (flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  return injected(state(), "cuInit");
+}
+
+CUresult cuGetErrorName(CUresult error, const char **name) {
+  auto it = fakecuda::errorTexts().find(error);
+  if (it == fakecuda::errorTexts().end())
+    return CUDA_ERROR_INVALID_VALUE;
+  *name = it->second.first;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorString(CUresult error, const char **description) {
+  auto it = fakecuda::errorTexts().find(error);
+  if (it == fakecuda::errorTexts().end())
+    return CUDA_ERROR_INVALID_VALUE;
+  *description = it->second.second;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext *context) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, "cuCtxGetCurrent"))
+    return result;
+  *context = fakecuda::currentContext(s);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetId(CUcontext context, unsigned long long *id) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  if (CUresult result = injected(state(), "cuCtxGetId"))
+    return result;
+  *id = context->id;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetDevice(CUdevice *device) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  CUctx_st *context = fakecuda::currentContext(s);
+  if (context == nullptr)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  *device = context->device;
+  return injected(s, "cuCtxGetDevice");
+}
+
+CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
+                              CUdevice device) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, "cuDeviceGetAttribute"))
+    return result;
+  switch (attribute) {
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+    *value = s.config.computeMajor;
+    return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+    *value = s.config.computeMinor;
+    return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+    *value = s.config.smCount;
+    return CUDA_SUCCESS;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+    *value = s.config.maxSharedOptin;
+    return CUDA_SUCCESS;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
+                            unsigned int numOptions, CUjit_option *options,
+                            void **optionValues) {
+  fakecuda::State &s = state();
+  std::unique_lock<std::mutex> lock(s.mutex);
+  std::chrono::milliseconds loadTime = s.config.loadTime;
+  lock.unlock();
+  std::this_thread::sleep_for(loadTime);
+  lock.lock();
+  CUctx_st *context = fakecuda::currentContext(s);
+  if (context == nullptr)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (CUresult result = injected(s, "cuModuleLoadDataEx")) {
+    char *log = nullptr;
+    size_t logSize = 0;
+    for (unsigned i = 0; i < numOptions; ++i) {
+      if (options[i] == CU_JIT_ERROR_LOG_BUFFER)
+        log = static_cast<char *>(optionValues[i]);
+      if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+        logSize = reinterpret_cast<uintptr_t>(optionValues[i]);
+    }
+    if (log != nullptr && logSize > 0)
+      std::snprintf(log, logSize, "%s", s.config.jitLog.c_str());
+    return result;
+  }
+
+  std::string text(static_cast<const char *>(image));
+  s.moduleLoads.push_back({context->id, text});
+  std::istringstream tokens(text);
+  std::string kind;
+  std::string entry;
+  if (!(tokens >> kind >> entry))
+    return CUDA_ERROR_INVALID_IMAGE;
+  CUmod_st &loaded = s.modules.emplace_back();
+  loaded.context = context;
+  loaded.kind = kind;
+  loaded.entry = entry;
+  for (size_t size = 0; tokens >> size;)
+    loaded.paramSizes.push_back(size);
+  loaded.function.module = &loaded;
+  *module = &loaded;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleUnload(CUmodule module) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  if (module->unloaded)
+    return CUDA_ERROR_INVALID_HANDLE;
+  module->unloaded = true;
+  ++state().moduleUnloads;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  if (CUresult result = injected(state(), "cuModuleGetFunction"))
+    return result;
+  if (module->unloaded)
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (module->entry != name)
+    return CUDA_ERROR_NOT_FOUND;
+  *function = &module->function;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuFuncGetAttribute(int *value, CUfunction_attribute attribute,
+                            CUfunction function) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (attribute != CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK)
+    return CUDA_ERROR_INVALID_VALUE;
+  *value = s.config.maxThreadsPerBlock;
+  return injected(s, "cuFuncGetAttribute");
+}
+
+CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute attribute,
+                            int value) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, "cuFuncSetAttribute"))
+    return result;
+  if (attribute != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES ||
+      value > s.config.maxSharedOptin)
+    return CUDA_ERROR_INVALID_VALUE;
+  function->maxDynamicShared = value;
+  s.attributeSets.push_back({function->module->entry, attribute, value});
+  return CUDA_SUCCESS;
+}
+
+// Checks the launch as the driver would (context, block size, shared memory
+// opt-in) and records it with a copy of each parameter's bytes.
+CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
+                        unsigned int gridY, unsigned int gridZ,
+                        unsigned int blockX, unsigned int blockY,
+                        unsigned int blockZ, unsigned int sharedBytes,
+                        CUstream stream, void **params, void **extra) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, "cuLaunchKernel"))
+    return result;
+  const CUmod_st &module = *function->module;
+  if (module.unloaded || module.context != fakecuda::currentContext(s))
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (gridX == 0 || gridY == 0 || gridZ == 0 || gridY > 65535 ||
+      gridZ > 65535 || blockX * blockY * blockZ == 0 ||
+      blockX * blockY * blockZ >
+          static_cast<unsigned>(s.config.maxThreadsPerBlock) ||
+      sharedBytes > static_cast<unsigned>(function->maxDynamicShared) ||
+      params == nullptr || extra != nullptr)
+    return CUDA_ERROR_INVALID_VALUE;
+
+  fakecuda::Launch launch{module.entry,
+                          module.kind,
+                          module.context->id,
+                          {gridX, gridY, gridZ},
+                          {blockX, blockY, blockZ},
+                          sharedBytes,
+                          stream,
+                          {}};
+  for (size_t i = 0; i < module.paramSizes.size(); ++i) {
+    const auto *bytes = static_cast<const unsigned char *>(params[i]);
+    launch.params.emplace_back(bytes, bytes + module.paramSizes[i]);
+  }
+  s.launches.push_back(std::move(launch));
+  return CUDA_SUCCESS;
+}
+
+} // extern "C"
