@@ -2,6 +2,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -54,6 +55,10 @@ void mlir::attn::buildAttnToCPUPipeline(OpPassManager &pm,
   buildAttnTiledProgramPipeline(pm, options);
   pm.addPass(createAttnLowerToCpu());
   pm.addPass(createCanonicalizerPass());
+  // bf16 <-> f32 as integer ops: the host has no bf16 conversion instructions.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());

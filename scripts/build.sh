@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 cmake --build build --target mlir-doc >/dev/null
-# The main job: compile the example problem through the attn pipeline.
-build/bin/attn-opt examples/qwen3_decode.mlir
+# The main job: the kernel pack for sm_89 and sm_90 (PTX + cubins + manifests).
+build/bin/attn-pack -o build/attn_pack
