@@ -11,8 +11,6 @@
 
 #include <nvJitLink.h>
 
-#include <cmath>
-
 using namespace mlir;
 
 namespace attn {

@@ -225,7 +225,7 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
     vec = vector::InsertOp::create(b, loc, v, vec, static_cast<int64_t>(i));
   if (!elt.isF32())
     vec = arith::TruncFOp::create(b, loc, VectorType::get({8}, elt), vec);
-  LLVM::StoreOp::create(b, loc, vec, ptr, /*alignment=*/elt.isF32() ? 16 : 16);
+  LLVM::StoreOp::create(b, loc, vec, ptr, /*alignment=*/16);
 }
 
 Value DecodeKernelEmitter::elementOffset(const Tensor &t,
@@ -408,13 +408,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
     // Results are fragments (the masked scores) or nothing (the stores).
-    SmallVector<Type> types;
-    SmallVector<unsigned> sizes;
-    for (Value r : ifOp.getResults()) {
-      (void)r;
-      sizes.push_back(rows * keysPerThread);
-      types.append(rows * keysPerThread, f32t);
-    }
+    SmallVector<Type> types(ifOp.getNumResults() * rows * keysPerThread, f32t);
+    SmallVector<unsigned> sizes(ifOp.getNumResults(), rows * keysPerThread);
     auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
                                    /*withElseRegion=*/true);
     for (auto [from, to] : {std::pair{&ifOp.getThenRegion().front(),
