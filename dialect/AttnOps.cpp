@@ -1,6 +1,7 @@
 // Verifiers and memory effects of the attn problem ops.
 #include "dialect/AttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
@@ -262,6 +263,21 @@ LogicalResult QKOp::verify() {
     return emitOpError("expects [M, D] x [N, D] -> [M, N], got ")
            << q << ", " << k << " -> " << s;
   return success();
+}
+
+std::pair<Value, Value> SplitRangeOp::expand(OpBuilder &b, Location loc,
+                                             Value length, Value split,
+                                             Value numSplits, int64_t align) {
+  Value alignment = arith::ConstantIndexOp::create(b, loc, align);
+  Value perSplit = arith::CeilDivUIOp::create(b, loc, length, numSplits);
+  Value per = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, perSplit, alignment),
+      alignment);
+  Value begin = arith::MinUIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, split, per), length);
+  Value end = arith::MinUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, begin, per), length);
+  return {begin, end};
 }
 
 #define GET_OP_CLASSES

@@ -62,6 +62,12 @@ def Attn_SplitRangeOp : Attn_Op<"split_range", [Pure]> {
   let assemblyFormat = [{
     $split `of` $num_splits `over` $length attr-dict
   }];
+  let extraClassDeclaration = [{
+    /// Emits the range's arithmetic on index values (shared by the lowerings).
+    static std::pair<::mlir::Value, ::mlir::Value>
+    expand(::mlir::OpBuilder &b, ::mlir::Location loc, ::mlir::Value length,
+           ::mlir::Value split, ::mlir::Value numSplits, int64_t align);
+  }];
 }
 
 def Attn_AttendOp : Attn_Op<"attend"> {

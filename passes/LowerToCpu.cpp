@@ -194,16 +194,9 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto range = dyn_cast<SplitRangeOp>(op)) {
-    Value len = mapped(range.getLength()), s = mapped(range.getSplit());
-    Value align = idx(range.getAlign());
-    Value perSplit =
-        arith::CeilDivUIOp::create(b, loc, len, mapped(range.getNumSplits()));
-    Value per = arith::MulIOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, perSplit, align), align);
-    Value begin = arith::MinUIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, s, per), len);
-    Value end = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, begin, per), len);
+    auto [begin, end] = SplitRangeOp::expand(
+        b, loc, mapped(range.getLength()), mapped(range.getSplit()),
+        mapped(range.getNumSplits()), range.getAlign());
     mapping.map(range.getBegin(), begin);
     mapping.map(range.getEnd(), end);
     return success();

@@ -118,6 +118,29 @@ private:
   void issueTileCopies(Value tileStart, Value limit, Value stage,
                        ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
   Fragment lookup(Value v) { return fragments.lookup(v.getAsOpaquePointer()); }
+  /// Replaces `to`'s terminator by an scf.yield of the fragments of `from`'s
+  /// terminator operands, flattened.
+  void yieldFlattened(Block *from, Block *to) {
+    SmallVector<Value> yielded;
+    for (Value v : from->getTerminator()->getOperands())
+      llvm::append_range(yielded, lookup(v).values);
+    if (to->mightHaveTerminator())
+      to->getTerminator()->erase();
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(to);
+    scf::YieldOp::create(b, loc, yielded);
+  }
+  /// Binds each of `values` to the next `sizes[i]` values of `flat`.
+  void bindFlattened(ValueRange values, ValueRange flat,
+                     ArrayRef<unsigned> sizes) {
+    unsigned next = 0;
+    for (auto [v, size] : llvm::zip(values, sizes)) {
+      Fragment f;
+      for (unsigned i = 0; i < size; ++i)
+        f.values.push_back(flat[next++]);
+      bind(v, f);
+    }
+  }
   void bind(Value v, Fragment f) { fragments[v.getAsOpaquePointer()] = f; }
   Value mapped(Value v) { return mapping.lookupOrDefault(v); }
   Tensor &tensorFor(Value memref) { return tensors[memref]; }
@@ -388,15 +411,9 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto range = dyn_cast<SplitRangeOp>(op)) {
-    // per = ceil(ceil(len / S) / align) * align.
-    Value len = mapped(range.getLength()), s = mapped(range.getSplit());
-    Value splits = mapped(range.getNumSplits());
-    Value align = idx(range.getAlign());
-    Value perSplit = arith::CeilDivUIOp::create(b, loc, len, splits);
-    Value per =
-        mul(arith::CeilDivUIOp::create(b, loc, perSplit, align), align);
-    Value begin = arith::MinUIOp::create(b, loc, mul(s, per), len);
-    Value end = arith::MinUIOp::create(b, loc, add(begin, per), len);
+    auto [begin, end] = SplitRangeOp::expand(
+        b, loc, mapped(range.getLength()), mapped(range.getSplit()),
+        mapped(range.getNumSplits()), range.getAlign());
     mapping.map(range.getBegin(), begin);
     mapping.map(range.getEnd(), end);
     return success();
@@ -425,21 +442,9 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
         b.setInsertionPoint(to->getTerminator());
       if (failed(emitBlock(*from)))
         return failure();
-      SmallVector<Value> yielded;
-      for (Value v : from->getTerminator()->getOperands())
-        llvm::append_range(yielded, lookup(v).values);
-      if (to->mightHaveTerminator())
-        to->getTerminator()->erase();
-      b.setInsertionPointToEnd(to);
-      scf::YieldOp::create(b, loc, yielded);
+      yieldFlattened(from, to);
     }
-    unsigned next = 0;
-    for (auto [r, size] : llvm::zip(ifOp.getResults(), sizes)) {
-      Fragment f;
-      for (unsigned i = 0; i < size; ++i)
-        f.values.push_back(newIf.getResult(next++));
-      bind(r, f);
-    }
+    bindFlattened(ifOp.getResults(), newIf.getResults(), sizes);
     return success();
   }
   if (auto qk = dyn_cast<QKOp>(op)) {
@@ -788,34 +793,16 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
     currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
     mapping.map(loop.getInductionVar(), add(begin, mul(tile, bn)));
-    unsigned next = 0;
-    for (auto [arg, size] : llvm::zip(loop.getRegionIterArgs(), sizes)) {
-      Fragment f;
-      for (unsigned i = 0; i < size; ++i)
-        f.values.push_back(newLoop.getRegionIterArgs()[next++]);
-      bind(arg, f);
-    }
+    bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);
     for (Operation &op : loop.getBody()->without_terminator()) {
       if (isa<KvTileOp>(op))
         continue; // copied by `issue`, read by qk / pv from the stage
       if (failed(emitOp(&op)))
         return failure();
     }
-    SmallVector<Value> yielded;
-    for (Value v : loop.getBody()->getTerminator()->getOperands())
-      llvm::append_range(yielded, lookup(v).values);
-    if (body->mightHaveTerminator())
-      body->getTerminator()->erase();
-    b.setInsertionPointToEnd(body);
-    scf::YieldOp::create(b, loc, yielded);
+    yieldFlattened(loop.getBody(), body);
   }
-  unsigned next = 0;
-  for (auto [result, size] : llvm::zip(loop.getResults(), sizes)) {
-    Fragment f;
-    for (unsigned i = 0; i < size; ++i)
-      f.values.push_back(newLoop.getResult(next++));
-    bind(result, f);
-  }
+  bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
   return success();
 }
 
