@@ -95,6 +95,60 @@ attn_status attn_paged_decode(const attn_paged_decode_args *args,
                               void *workspace, size_t workspace_bytes,
                               void *stream);
 
+/* Variable-length prefill (flash-attn 2's flash_attn_varlen_func).
+ * Strides are in elements; the last dimension of every tensor is contiguous.
+ *   q        [total_q, Hq, D]     q_strides = {token, head}
+ *   cu_seqlens_q [B+1] int32, cu_seqlens_q[0] = 0, non-decreasing, last = total_q.
+ *   cu_seqlens_k [B+1] int32: sequence b has Lk = cu_seqlens_k[b+1] - cu_seqlens_k[b]
+ *     keys (cached + new), Lk >= Lq when causal, Lk <= max_seqlen_k.
+ *   packed (page_size == 0):
+ *     k, v [total_k, Hkv, D]    k_strides = {0, token, head}; key j of sequence b
+ *     is row cu_seqlens_k[b] + j. block_table must be NULL.
+ *   paged (page_size > 0, a multiple of 16):
+ *     k, v [num_blocks, page_size, Hkv, D]  k_strides = {block, row, head}
+ *     block_table [B, >= ceil(max_seqlen_k / page_size)] int32, row stride
+ *       block_table_stride; entries past a sequence's length may be -1.
+ *   out      [total_q, Hq, D]     out_strides = {token, head}
+ *   lse      NULL or [Hq, total_q] float32, contiguous; +inf for rows that see no key.
+ * Query i of a sequence sees keys j <= i + Lk - Lq when causal. */
+typedef struct attn_varlen_prefill_args {
+  attn_dtype dtype;
+  int32_t batch;        /* B >= 1 */
+  int32_t total_q;      /* rows of q and out, >= 0 */
+  int32_t num_heads;    /* Hq >= 1 */
+  int32_t num_kv_heads; /* Hkv >= 1, Hq % Hkv == 0 */
+  int32_t head_dim;     /* D, 64 or 128 in the pack */
+  int32_t page_size;    /* 0 = packed k, v; else a multiple of 16 */
+  int32_t max_seqlen_q; /* host-known upper bound of every Lq */
+  int32_t max_seqlen_k; /* host-known upper bound of every Lk */
+  int32_t causal;       /* 0 or 1 */
+  float softmax_scale;  /* > 0; usually 1/sqrt(D) */
+  const void *q;
+  int64_t q_strides[2];
+  const void *k;
+  int64_t k_strides[3];
+  const void *v;
+  int64_t v_strides[3];
+  const int32_t *cu_seqlens_q;
+  const int32_t *cu_seqlens_k;
+  const int32_t *block_table;
+  int64_t block_table_stride;
+  void *out;
+  int64_t out_strides[2];
+  float *lse;
+} attn_varlen_prefill_args;
+
+/* Bytes of workspace attn_varlen_prefill needs for these arguments (0 when it
+ * needs none; today it needs none). */
+attn_status attn_varlen_prefill_workspace_size(
+    const attn_varlen_prefill_args *args, size_t *bytes);
+
+/* Launches the prefill on `stream`. `workspace` must hold at least
+ * attn_varlen_prefill_workspace_size() bytes (may be NULL when that is 0). */
+attn_status attn_varlen_prefill(const attn_varlen_prefill_args *args,
+                                void *workspace, size_t workspace_bytes,
+                                void *stream);
+
 #ifdef __cplusplus
 }
 #endif
