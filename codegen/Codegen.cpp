@@ -15,8 +15,10 @@ using namespace mlir;
 
 namespace attn {
 
+namespace {
+
 OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
-                                               const KernelSpec &spec) {
+                                         const KernelSpec &spec) {
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
@@ -57,12 +59,61 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   return module;
 }
 
+OwningOpRef<ModuleOp> buildPrefillProblem(MLIRContext &context,
+                                          const KernelSpec &spec) {
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  int64_t dyn = ShapedType::kDynamic;
+  // One head each: the kernel maps query heads onto KV heads with the
+  // launch's head counts (attn.kv_head), so it serves every group size. The
+  // scale is 1, as for decode.
+  Type elt = spec.dtype == "f16" ? Type(b.getF16Type()) : b.getBF16Type();
+  auto qType = MemRefType::get({dyn, 1, spec.headDim}, elt);
+  auto kvType = spec.paged ? MemRefType::get({dyn, dyn, 1, spec.headDim}, elt)
+                           : MemRefType::get({dyn, 1, spec.headDim}, elt);
+  auto cuType = MemRefType::get({dyn}, b.getI32Type());
+  SmallVector<Type> args{qType, kvType, kvType, cuType, cuType};
+  if (spec.paged)
+    args.push_back(MemRefType::get({dyn, dyn}, b.getI32Type()));
+  args.push_back(qType);
+  args.push_back(MemRefType::get({1, dyn}, b.getF32Type())); // lse [Hq, T]
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = func::FuncOp::create(b, loc, spec.name(),
+                                   b.getFunctionType(args, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  unsigned next = 0;
+  Value q = entry->getArgument(next++), k = entry->getArgument(next++);
+  Value v = entry->getArgument(next++), cuQ = entry->getArgument(next++);
+  Value cuK = entry->getArgument(next++);
+  Value table = spec.paged ? entry->getArgument(next++) : Value();
+  Value out = entry->getArgument(next++);
+  Value lse = entry->getArgument(next++);
+  mlir::attn::VarlenPrefillOp::create(
+      b, loc, q, k, v, cuQ, cuK, table, out, lse, b.getI64IntegerAttr(1),
+      b.getI64IntegerAttr(1), b.getI64IntegerAttr(spec.headDim),
+      b.getBoolAttr(spec.causal), b.getF32FloatAttr(1.0f),
+      b.getI64IntegerAttr(spec.paged ? -1 : 0));
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildProblem(MLIRContext &context,
+                                   const KernelSpec &spec) {
+  return spec.op == KernelSpec::Op::Decode ? buildDecodeProblem(context, spec)
+                                           : buildPrefillProblem(context, spec);
+}
+
 llvm::Expected<std::string> compileToPTX(ModuleOp module,
                                                const KernelSpec &spec,
                                                const std::string &target) {
   PassManager pm(module.getContext());
   mlir::attn::AttnPipelineOptions options;
   options.target = target;
+  options.blockM = spec.blockM;
   options.blockN = spec.blockN;
   options.stages = spec.stages;
   mlir::attn::buildAttnToPTXPipeline(pm, options);

@@ -4,13 +4,18 @@
 #include <algorithm>
 
 std::string attn::KernelSpec::name() const {
+  std::string layout = paged ? "_paged" : "_contig";
+  if (op == Op::Prefill)
+    return "attn_prefill_" + dtype + "_d" + std::to_string(headDim) + layout +
+           (causal ? "_causal" : "_full");
   return "attn_decode_" + dtype + "_d" + std::to_string(headDim) + "_g" +
-         std::to_string(group) + (paged ? "_paged" : "_contig") +
-         (causal ? "_causal" : "");
+         std::to_string(group) + layout + (causal ? "_causal" : "");
 }
 
 int64_t attn::KernelSpec::sharedMemoryBytes() const {
   int64_t pipeline = stages * 2 * blockN * headDim * 2;
+  if (op == Op::Prefill)
+    return pipeline;
   int64_t rowGroups = threads / (headDim / 8);
   int64_t merge = rowGroups * group * (headDim + 2) * 4;
   return std::max(pipeline, merge);

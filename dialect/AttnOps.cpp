@@ -243,10 +243,18 @@ LogicalResult PagedDecodeOp::verify() {
 LogicalResult LoadQOp::verify() {
   auto qType = cast<MemRefType>(getQ().getType());
   auto tile = cast<RankedTensorType>(getTile().getType());
-  if (qType.getRank() != 4 && qType.getRank() != 3)
-    return emitOpError("'q' must have rank 4 ([B, Lq, H, D]) or 3 "
-                       "([T, H, D]), got rank ")
+  if (qType.getRank() != 4)
+    return emitOpError("'q' must have rank 4 ([B, Lq, H, D]), got rank ")
            << qType.getRank();
+  if (tile.getRank() != 2 || tile.getDimSize(1) != qType.getShape().back())
+    return emitOpError("result must be [rows, ")
+           << qType.getShape().back() << "], got " << tile;
+  return success();
+}
+
+LogicalResult LoadQRowsOp::verify() {
+  auto qType = cast<MemRefType>(getQ().getType());
+  auto tile = cast<RankedTensorType>(getTile().getType());
   if (tile.getRank() != 2 || tile.getDimSize(1) != qType.getShape().back())
     return emitOpError("result must be [rows, ")
            << qType.getShape().back() << "], got " << tile;

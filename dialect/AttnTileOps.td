@@ -50,6 +50,67 @@ def Attn_LoadQOp : Attn_Op<"load_q"> {
   let hasVerifier = 1;
 }
 
+def Attn_SeqStartOp : Attn_Op<"seq_start", [Pure]> {
+  let summary = "the first packed row of one sequence, read from cu_seqlens";
+  let description = [{
+    `%row = attn.seq_start %cu_seqlens[%b]` is `index_cast(cu_seqlens[b])`:
+    where sequence `b`'s rows start in a tensor packed along its token
+    dimension.
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[I32], [1]>, "", [MemRead]>:$cu_seqlens,
+                   Index:$batch);
+  let results = (outs Index:$row);
+  let assemblyFormat = "$cu_seqlens `[` $batch `]` attr-dict `:` type($cu_seqlens)";
+}
+
+def Attn_KvHeadOp : Attn_Op<"kv_head", [Pure]> {
+  let summary = "the KV head a query head reads (GQA)";
+  let description = [{
+    `%kvh = attn.kv_head %head {group = G}` is `head / G`. A GPU lowering may
+    take `G` from the launch's head counts instead (`Hq / Hkv`), so that one
+    kernel serves every group size.
+  }];
+  let arguments = (ins Index:$head, I64Attr:$group);
+  let results = (outs Index:$kv_head);
+  let assemblyFormat = "$head attr-dict";
+}
+
+def Attn_LoadQRowsOp : Attn_Op<"load_q_rows"> {
+  let summary = "loads consecutive query rows of one head as an f32 tile";
+  let description = [{
+    Row `i` of the `[M, D]` result is `q[row + i, head, :]` converted to f32
+    for `i < count`, and zero for the rows past `count`, whose addresses are
+    never read. `q` is packed along its token dimension (`[total_q, Hq, D]`).
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[AnyFloat], [3]>, "", [MemRead]>:$q,
+                   Index:$row, Index:$head, Index:$count);
+  let results = (outs Attn_F32Tile:$tile);
+  let assemblyFormat = [{
+    $q `[` $row `,` $head `]` `count` $count attr-dict `:` type($q) `->`
+    type($tile)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_StoreRowsOp : Attn_Op<"store_rows"> {
+  let summary = "stores consecutive output rows (and their lse) of one head";
+  let description = [{
+    For `i < count`, row `i` of `tile` goes to `out[row + i, head, :]`,
+    converted to `out`'s element type, and `lse[head, row + i]` gets the
+    row's lse with `-inf` (no key) written as `+inf`, flash-attn's
+    convention. Rows past `count` are not written.
+  }];
+  let arguments = (ins Attn_F32Tile:$tile, Attn_F32Tile:$lse_tile,
+                   Arg<MemRefRankOf<[AnyFloat], [3]>, "", [MemWrite]>:$out,
+                   Arg<Optional<MemRefRankOf<[F32], [2]>>, "", [MemWrite]>:$lse,
+                   Index:$row, Index:$head, Index:$count);
+  let assemblyFormat = [{
+    $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` $row `,` $head `]`
+    `count` $count attr-dict `:` type($tile) `,` type($lse_tile) `,`
+    type($out) (`,` type($lse)^)?
+  }];
+}
+
 def Attn_SplitRangeOp : Attn_Op<"split_range", [Pure]> {
   let summary = "the key range of one split of a sequence";
   let description = [{
@@ -80,7 +141,9 @@ def Attn_AttendOp : Attn_Op<"attend"> {
     sees no key) and their natural-log log-sum-exp (`-inf` for such a row).
     `page_size`: 0 for contiguous caches `[B, L, Hkv, D]`, else paged caches
     `[blocks, page, Hkv, D]` addressed through `block_table` (-1: the page
-    size is the caches' dimension 1, known at run time).
+    size is the caches' dimension 1, known at run time). A contiguous cache of
+    rank 3, `[total, Hkv, D]`, is packed along its token dimension: key
+    positions are its rows and `batch` only names the sequence.
   }];
   let arguments = (ins Attn_F32Tile:$q,
                    Arg<AnyMemRef, "", [MemRead]>:$k_cache,
@@ -105,7 +168,8 @@ def Attn_KvTileOp : Attn_Op<"kv_tile"> {
     Row `n` of the result is the cache row of key `start + n` of sequence
     `batch`, head `kv_head`: `cache[batch, start + n, kv_head, :]` when
     contiguous, `cache[block_table[batch, p / page], p % page, kv_head, :]`
-    with `p = start + n` when paged. Rows with `start + n >= limit` are zero
+    with `p = start + n` when paged, `cache[start + n, kv_head, :]` when the
+    cache is packed (rank 3). Rows with `start + n >= limit` are zero
     and their addresses (and block_table entries) are never read.
   }];
   let arguments = (ins Arg<AnyMemRef, "", [MemRead]>:$cache,

@@ -1,5 +1,6 @@
-// attn-gqa-broadcast: a grid over (batch, token, KV head) whose tiles pack the
-// query heads of one KV head.
+// attn-gqa-broadcast: the CTA grid and the query tile of each CTA. Decode: a
+// grid over (batch, token, KV head) whose tiles pack the query heads of one KV
+// head. Prefill: a grid over (batch, query row tile, query head).
 #include "dialect/AttnOps.h"
 #include "passes/Passes.h"
 
@@ -57,13 +58,96 @@ void broadcastDecode(PagedDecodeOp op) {
   op.erase();
 }
 
+/// Prefill: a grid over (batch, query row tile, query head); each CTA
+/// attends `blockM` consecutive query rows of one head to the keys of the KV
+/// head its group shares.
+void broadcastPrefill(VarlenPrefillOp op, int64_t blockM) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  int64_t group = op.getNumHeads() / op.getNumKvHeads();
+  int64_t headDim = op.getHeadDim();
+  auto c = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value zero = c(0), one = c(1);
+  Value batch = arith::SubIOp::create(
+      b, loc, memref::DimOp::create(b, loc, op.getCuSeqlensQ(), 0), one);
+  // No sequence has more rows than q: a bound on the row tiles that needs no
+  // device read (the launch uses max_seqlen_q instead).
+  Value rowTiles = arith::CeilDivUIOp::create(
+      b, loc, memref::DimOp::create(b, loc, op.getQ(), 0), c(blockM));
+  auto grid = scf::ParallelOp::create(
+      b, loc, ValueRange{zero, zero, zero},
+      ValueRange{batch, rowTiles, c(op.getNumHeads())},
+      ValueRange{one, one, one});
+  grid->setAttr("attn.grid", b.getStrArrayAttr({"batch", "q_block", "head"}));
+
+  b.setInsertionPoint(grid.getBody()->getTerminator());
+  Value bIdx = grid.getInductionVars()[0];
+  Value first = arith::MulIOp::create(b, loc, grid.getInductionVars()[1],
+                                      c(blockM));
+  Value head = grid.getInductionVars()[2];
+  Value lenQ = SeqLenOp::create(b, loc, b.getIndexType(), op.getCuSeqlensQ(),
+                                bIdx, b.getUnitAttr());
+  Value lenK = SeqLenOp::create(b, loc, b.getIndexType(), op.getCuSeqlensK(),
+                                bIdx, b.getUnitAttr());
+  Value hasRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                        first, lenQ);
+  auto ifRows = scf::IfOp::create(b, loc, hasRows);
+  b.setInsertionPoint(ifRows.thenBlock()->getTerminator());
+  Value row = arith::AddIOp::create(
+      b, loc,
+      SeqStartOp::create(b, loc, b.getIndexType(), op.getCuSeqlensQ(), bIdx),
+      first);
+  Value count = arith::SubIOp::create(b, loc, lenQ, first);
+  Value kvHead = KvHeadOp::create(b, loc, b.getIndexType(), head,
+                                  b.getI64IntegerAttr(group));
+  auto tileType = RankedTensorType::get({blockM, headDim}, b.getF32Type());
+  auto lseType = RankedTensorType::get({blockM}, b.getF32Type());
+  Value q = LoadQRowsOp::create(b, loc, tileType, op.getQ(), row, head, count);
+  // Packed K/V: key positions are rows of k and v; paged: positions within
+  // the sequence.
+  Value keyBegin =
+      op.getPageSize() == 0
+          ? SeqStartOp::create(b, loc, b.getIndexType(), op.getCuSeqlensK(),
+                               bIdx)
+                .getResult()
+          : zero;
+  Value keyEnd = arith::AddIOp::create(b, loc, keyBegin, lenK);
+  // Bottom-right causal alignment: query row i sees key positions
+  // j <= keyBegin + i + lenK - lenQ; the tile's first row is `first`.
+  Value diagonal = arith::AddIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, keyEnd, lenQ), first);
+  auto attend = AttendOp::create(
+      b, loc, tileType, lseType, q, op.getK(), op.getV(), op.getBlockTable(),
+      bIdx, kvHead, keyBegin, keyEnd, diagonal, op.getScaleAttr(),
+      op.getCausalAttr(), b.getI64IntegerAttr(1), op.getPageSizeAttr());
+  StoreRowsOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
+                      op.getLse(), row, head, count);
+  op.erase();
+}
+
 struct AttnGqaBroadcastPass
     : public attn::impl::AttnGqaBroadcastBase<AttnGqaBroadcastPass> {
+  using AttnGqaBroadcastBase::AttnGqaBroadcastBase;
   void runOnOperation() override {
-    SmallVector<PagedDecodeOp> ops;
-    getOperation().walk([&](PagedDecodeOp op) { ops.push_back(op); });
-    for (PagedDecodeOp op : ops)
-      broadcastDecode(op);
+    if (blockM <= 0 || blockM % 16 != 0) {
+      getOperation().emitError("attn-gqa-broadcast: 'block-m' must be a "
+                               "positive multiple of 16, got ")
+          << blockM;
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<PagedDecodeOp, VarlenPrefillOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      if (auto decode = dyn_cast<PagedDecodeOp>(op))
+        broadcastDecode(decode);
+      else
+        broadcastPrefill(cast<VarlenPrefillOp>(op), blockM);
+    }
   }
 };
 

@@ -193,6 +193,39 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
     buffers[loadQ] = out;
     return success();
   }
+  if (auto kvHead = dyn_cast<KvHeadOp>(op)) {
+    mapping.map(kvHead.getKvHead(),
+                arith::DivUIOp::create(b, loc, mapped(kvHead.getHead()),
+                                       idx(kvHead.getGroup())));
+    return success();
+  }
+  if (auto start = dyn_cast<SeqStartOp>(op)) {
+    Value row = load(mapped(start.getCuSeqlens()), {mapped(start.getBatch())});
+    mapping.map(start.getRow(),
+                arith::IndexCastOp::create(b, loc, b.getIndexType(), row));
+    return success();
+  }
+  if (auto loadQ = dyn_cast<LoadQRowsOp>(op)) {
+    Value out = allocate(loadQ.getType());
+    Value q = mapped(loadQ.getQ());
+    auto shape = loadQ.getType().getShape();
+    loops({shape[0]}, [&](ValueRange r) {
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                          r[0], mapped(loadQ.getCount()));
+      auto ifOp = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value row = arith::AddIOp::create(b, loc, mapped(loadQ.getRow()), r[0]);
+      loops({shape[1]}, [&](ValueRange d) {
+        store(toF32(load(q, {row, mapped(loadQ.getHead()), d[0]})), out,
+              {r[0], d[0]});
+      });
+      b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+      loops({shape[1]}, [&](ValueRange d) { store(f32(0.0), out, {r[0], d[0]}); });
+    });
+    buffers[loadQ] = out;
+    return success();
+  }
   if (auto range = dyn_cast<SplitRangeOp>(op)) {
     auto [begin, end] = SplitRangeOp::expand(
         b, loc, mapped(range.getLength()), mapped(range.getSplit()),
@@ -216,16 +249,23 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       Value block = mapped(tile.getBatch()), row = pos;
-      if (tile.getPageSize() != 0) {
+      SmallVector<Value> at;
+      if (cast<MemRefType>(cache.getType()).getRank() == 3) {
+        at = {pos}; // packed: positions are rows
+      } else if (tile.getPageSize() != 0) {
         Value page = memref::DimOp::create(b, loc, cache, 1);
         Value entryIdx = arith::DivUIOp::create(b, loc, pos, page);
         Value id = load(mapped(tile.getBlockTable()), {block, entryIdx});
         block = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
         row = arith::RemUIOp::create(b, loc, pos, page);
       }
+      if (at.empty())
+        at = {block, row};
+      at.push_back(mapped(tile.getKvHead()));
       loops({type.getDimSize(1)}, [&](ValueRange d) {
-        store(load(cache, {block, row, mapped(tile.getKvHead()), d[0]}), out,
-              {n[0], d[0]});
+        SmallVector<Value> indices(at);
+        indices.push_back(d[0]);
+        store(load(cache, indices), out, {n[0], d[0]});
       });
       b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
       loops({type.getDimSize(1)},
@@ -469,6 +509,37 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
         store(arith::SelectOp::create(b, loc, none, posInf, lse),
               mapped(st.getLse()), {bIdx, head, token});
       }
+    });
+    return success();
+  }
+  if (auto st = dyn_cast<StoreRowsOp>(op)) {
+    Value tile = buffer(st.getTile()), lseTile = buffer(st.getLseTile());
+    Value out = mapped(st.getOut());
+    auto shape = st.getTile().getType().getShape();
+    Type elt = cast<MemRefType>(out.getType()).getElementType();
+    Value posInf = f32(std::numeric_limits<float>::infinity());
+    Value negInf = f32(-std::numeric_limits<float>::infinity());
+    Value head = mapped(st.getHead());
+    loops({shape[0]}, [&](ValueRange r) {
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                          r[0], mapped(st.getCount()));
+      auto ifOp = scf::IfOp::create(b, loc, valid);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      Value row = arith::AddIOp::create(b, loc, mapped(st.getRow()), r[0]);
+      loops({shape[1]}, [&](ValueRange d) {
+        Value v = load(tile, {r[0], d[0]});
+        if (elt != f32t)
+          v = arith::TruncFOp::create(b, loc, elt, v);
+        store(v, out, {row, head, d[0]});
+      });
+      if (!st.getLse())
+        return;
+      Value lse = load(lseTile, {r[0]});
+      Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                         lse, negInf);
+      store(arith::SelectOp::create(b, loc, none, posInf, lse),
+            mapped(st.getLse()), {head, row});
     });
     return success();
   }

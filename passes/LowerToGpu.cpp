@@ -1,7 +1,9 @@
-// attn-lower-to-gpu: maps the tiled online-softmax decode program onto CTAs,
-// row groups of threads, cp.async shared-memory stages and warp shuffles.
+// attn-lower-to-gpu: maps the tiled online-softmax programs onto CTAs. This
+// file has the pass and the decode kernel (row groups of threads, cp.async
+// shared-memory stages, warp shuffles); LowerPrefillToGpu.cpp the prefill
+// kernel (warps of mma.sync tensor-core tiles).
 //
-// Thread layout (docs/runtime_abi.md has the kernel parameters): a row of
+// Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row of
 // head_dim elements is covered by TPR = head_dim / 8 threads holding 16 bytes
 // each; the CTA's threads form NG = threads / TPR row groups. Key n of a KV
 // tile belongs to row group n % NG, which copies it into its own slots of the
@@ -10,13 +12,7 @@
 // recurrence of the IR on its share of every tile (the recurrence is
 // associative), and attn.normalize merges the NG partial states through
 // shared memory, like attn.combine merges splits.
-#include "dialect/AttnOps.h"
-#include "passes/Passes.h"
-
-#include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
-
-#include <limits>
+#include "passes/GpuEmitter.h"
 
 namespace mlir {
 namespace attn {
@@ -30,29 +26,16 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr unsigned kGlobal = 1, kShared = 3;
-constexpr double kLn2 = 0.6931471805599453;
-
-/// A tile distributed over the threads of a CTA. For a [M, D] tile each
-/// thread holds rows x 8 columns (its 16-byte chunk); for a [M, N] score tile
-/// rows x keysPerThread; for a [M] tile one value per row. `merged` tiles
-/// (after attn.normalize) hold the rows `rowGroup + NG * j` only.
-struct Fragment {
-  SmallVector<Value> values;
-};
-
-/// A kernel parameter that stands for a memref: base pointer and strides.
-struct Tensor {
-  Value ptr;
-  SmallVector<Value> strides; // in elements, outermost first (not the last)
-};
-
-class DecodeKernelEmitter {
+/// Decode fragments: for a [M, D] tile each thread holds rows x 8 columns
+/// (its 16-byte chunk); for a [M, N] score tile rows x keysPerThread; for a
+/// [M] tile one value per row. `merged` tiles (after attn.normalize) hold the
+/// rows `rowGroup + NG * j` only.
+class DecodeKernelEmitter : public KernelEmitterBase {
 public:
   DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
                       LLVM::GlobalOp smem, int64_t stages, int64_t threads)
-      : func(func), module(module), smem(smem), stages(stages),
-        threads(threads), b(func.getContext()), loc(func.getLoc()) {}
+      : KernelEmitterBase(func, module, smem), stages(stages),
+        threads(threads) {}
 
   LogicalResult emit();
 
@@ -62,54 +45,9 @@ private:
   void createKernel();
   void createCombineKernel(CombineOp combine);
 
-  // Small emission helpers.
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value i32(int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
-  }
-  Value f32(double v) {
-    return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
-                                          APFloat(static_cast<float>(v)));
-  }
-  Value toI64(Value v) {
-    if (v.getType().isIndex())
-      return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
-    if (v.getType().isInteger(32))
-      return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
-    return v;
-  }
-  Value toIndex(Value v) {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
-  }
-  Value gep(Value base, Type elt, Value offset) {
-    return LLVM::GEPOp::create(b, loc, base.getType(), elt, base,
-                               ValueRange{toI64(offset)});
-  }
-  Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
-  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
-  Value select(Value c, Value t, Value f) {
-    return arith::SelectOp::create(b, loc, c, t, f);
-  }
-  /// ex2.approx / lg2.approx: the SFU instructions, no libdevice.
-  Value intrinsic(StringRef name, Value x) {
-    return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
-                                         b.getStringAttr(name), ValueRange{x})
-        .getResult(0);
-  }
-  Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", x); }
-  Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", x); }
-  Value isNegInf(Value x) {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
-                                 f32(-std::numeric_limits<float>::infinity()));
-  }
-  Value shflXor(Value v, int64_t offset) {
-    return NVVM::ShflOp::create(b, loc, v.getType(), i32(-1), v, i32(offset),
-                                i32(31), NVVM::ShflKind::bfly, UnitAttr());
-  }
   /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
   SmallVector<Value> load8(Value ptr, Type elt);
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
-  Value elementOffset(const Tensor &t, ArrayRef<Value> indices);
 
   // IR walking.
   LogicalResult emitBlock(Block &block);
@@ -117,40 +55,8 @@ private:
   LogicalResult emitKvLoop(scf::ForOp loop);
   void issueTileCopies(Value tileStart, Value limit, Value stage,
                        ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
-  Fragment lookup(Value v) { return fragments.lookup(v.getAsOpaquePointer()); }
-  /// Replaces `to`'s terminator by an scf.yield of the fragments of `from`'s
-  /// terminator operands, flattened.
-  void yieldFlattened(Block *from, Block *to) {
-    SmallVector<Value> yielded;
-    for (Value v : from->getTerminator()->getOperands())
-      llvm::append_range(yielded, lookup(v).values);
-    if (to->mightHaveTerminator())
-      to->getTerminator()->erase();
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(to);
-    scf::YieldOp::create(b, loc, yielded);
-  }
-  /// Binds each of `values` to the next `sizes[i]` values of `flat`.
-  void bindFlattened(ValueRange values, ValueRange flat,
-                     ArrayRef<unsigned> sizes) {
-    unsigned next = 0;
-    for (auto [v, size] : llvm::zip(values, sizes)) {
-      Fragment f;
-      for (unsigned i = 0; i < size; ++i)
-        f.values.push_back(flat[next++]);
-      bind(v, f);
-    }
-  }
-  void bind(Value v, Fragment f) { fragments[v.getAsOpaquePointer()] = f; }
-  Value mapped(Value v) { return mapping.lookupOrDefault(v); }
-  Tensor &tensorFor(Value memref) { return tensors[memref]; }
 
-  func::FuncOp func;
-  gpu::GPUModuleOp module;
-  LLVM::GlobalOp smem;
   int64_t stages, threads;
-  OpBuilder b;
-  Location loc;
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0;
@@ -161,9 +67,6 @@ private:
   scf::ParallelOp grid;
 
   // Emission state.
-  IRMapping mapping;
-  llvm::DenseMap<void *, Fragment> fragments;
-  llvm::DenseMap<Value, Tensor> tensors;
   Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
   Value currentStage; // stage of the tile being computed
   Value numHeads;     // Hq as an index
@@ -251,31 +154,16 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
   LLVM::StoreOp::create(b, loc, vec, ptr, /*alignment=*/16);
 }
 
-Value DecodeKernelEmitter::elementOffset(const Tensor &t,
-                                         ArrayRef<Value> indices) {
-  Value offset = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 0);
-  for (auto [i, index] : llvm::enumerate(indices))
-    offset = add(offset, mul(toI64(index), t.strides[i]));
-  return offset;
-}
-
 void DecodeKernelEmitter::createKernel() {
   MLIRContext *ctx = func.getContext();
-  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobal);
+  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
   Type i64 = b.getI64Type(), i32t = b.getI32Type();
   // docs/runtime_abi.md, "Decode kernel".
   SmallVector<Type> params(9, gptr);
   params.append(13, i64);
   params.append(3, i32t);
   params.push_back(b.getF32Type());
-  b.setInsertionPointToEnd(module.getBody());
-  auto kernel = gpu::GPUFuncOp::create(b, loc, func.getSymName(),
-                                       b.getFunctionType(params, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  kernel.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  Block &entry = kernel.getBody().front();
-  b.setInsertionPointToStart(&entry);
+  Block &entry = createKernelFunc(func.getSymName(), params, threads);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
   auto bind3 = [&](Value memref, Value ptr, unsigned first) {
     if (memref)
@@ -318,8 +206,6 @@ void DecodeKernelEmitter::createKernel() {
   mapping.map(ivs[1], bz);
   mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, kvHeads));
   mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, kvHeads));
-  gpu::ReturnOp::create(b, loc);
-  b.setInsertionPoint(entry.getTerminator());
 }
 
 LogicalResult DecodeKernelEmitter::emit() {
@@ -602,7 +488,6 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
       }
       Value sum = f32(0.0);
       SmallVector<Value> merged(8, f32(0.0));
-      Value noKey = isNegInf(maxAll);
       for (int64_t g = 0; g < rowGroups; ++g) {
         Value slot = add(idx(g * rows), row);
         Value mg =
@@ -618,20 +503,13 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
         for (int64_t d = 0; d < 8; ++d)
           merged[d] = math::FmaOp::create(b, loc, w, a[d], merged[d]);
       }
-      Value empty = arith::OrIOp::create(
-          b, loc, noKey,
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
-                                f32(0.0)));
+      auto [rowLseValue, empty] = rowLse(maxAll, sum);
       Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
       for (int64_t d = 0; d < 8; ++d)
         out.values.push_back(
             select(empty, f32(0.0), arith::MulFOp::create(b, loc, merged[d],
                                                           inv)));
-      Value logSum = arith::MulFOp::create(
-          b, loc, arith::AddFOp::create(b, loc, maxAll, log2(sum)),
-          f32(kLn2));
-      lse.values.push_back(
-          select(empty, f32(-std::numeric_limits<float>::infinity()), logSum));
+      lse.values.push_back(rowLseValue);
     }
     bind(normalize.getOut(), out);
     bind(normalize.getLse(), lse);
@@ -714,31 +592,13 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
       Value pos = add(tileStart, key);
       Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
                                           pos, limit);
-      // Invalid rows read nothing (source size 0 zero-fills); clamp their
-      // position so that no block_table entry past the end is touched.
-      Value safePos = select(valid, pos, idx(0));
-      Value rowOffset;
-      if (load.getPageSize() != 0) {
-        Tensor &table = tensorFor(load.getBlockTable());
-        Value entry = gep(table.ptr, b.getI32Type(),
-                          add(mul(toI64(batch), table.strides[0]),
-                              toI64(arith::DivUIOp::create(b, loc, safePos,
-                                                           pageSize))));
-        Value page = toIndex(LLVM::LoadOp::create(b, loc, b.getI32Type(),
-                                                  entry));
-        page = select(valid, page, idx(0));
-        Value inPage = arith::RemUIOp::create(b, loc, safePos, pageSize);
-        rowOffset = elementOffset(cache, {page, inPage, kvHead});
-      } else {
-        rowOffset = elementOffset(cache, {batch, safePos, kvHead});
-      }
+      Value rowOffset =
+          keyRowOffset(load, batch, kvHead, pos, valid, pageSize);
       Value src = gep(cache.ptr, elementType,
                       add(rowOffset, toI64(mul(lane, idx(8)))));
       Value dst = gep(stageBase, elementType,
                       add(mul(key, idx(headDim)), mul(lane, idx(8))));
-      Value srcSize = select(valid, i32(16), i32(0));
-      NVVM::CpAsyncOp::create(b, loc, dst, src, 16,
-                              NVVM::LoadCacheModifierKind::CG, srcSize);
+      copyAsync(dst, src, valid);
     }
   }
 }
@@ -808,20 +668,13 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
 
 void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
   MLIRContext *ctx = func.getContext();
-  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobal);
+  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
   Type i64 = b.getI64Type(), f32t = b.getF32Type();
   // docs/runtime_abi.md, "Combine kernel".
   SmallVector<Type> params{gptr, gptr, gptr, gptr, i64, i64, i64,
                            b.getI32Type()};
-  b.setInsertionPointToEnd(module.getBody());
-  auto kernel = gpu::GPUFuncOp::create(b, loc,
-                                       (func.getSymName() + "_combine").str(),
-                                       b.getFunctionType(params, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  kernel.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(headDim), 1, 1}));
-  Block &entry = kernel.getBody().front();
-  b.setInsertionPointToStart(&entry);
+  Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
+                                  params, headDim);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
   Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
@@ -890,8 +743,6 @@ void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
     Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
     LLVM::StoreOp::create(b, loc, lse, gep(arg(3), f32t, index));
   }
-  b.setInsertionPointToEnd(&entry);
-  gpu::ReturnOp::create(b, loc);
 }
 
 struct AttnLowerToGpuPass
@@ -919,10 +770,15 @@ struct AttnLowerToGpuPass
     auto smem = LLVM::GlobalOp::create(
         b, module.getLoc(), smemType, /*isConstant=*/false,
         LLVM::Linkage::External, "attn_dynamic_smem", Attribute(),
-        /*alignment=*/16, kShared);
+        /*alignment=*/16, kSharedSpace);
     for (func::FuncOp func : funcs) {
-      DecodeKernelEmitter emitter(func, gpuModule, smem, stages, threads);
-      if (failed(emitter.emit()))
+      bool prefill = false;
+      func.walk([&](StoreRowsOp) { prefill = true; });
+      LogicalResult emitted =
+          prefill ? emitPrefillKernel(func, gpuModule, smem, stages)
+                  : DecodeKernelEmitter(func, gpuModule, smem, stages, threads)
+                        .emit();
+      if (failed(emitted))
         return signalPassFailure();
       func.erase();
     }

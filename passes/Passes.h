@@ -29,6 +29,9 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
   Option<std::string> target{*this, "target",
                              llvm::cl::desc("sm_89 or sm_90"),
                              llvm::cl::init("sm_89")};
+  Option<int64_t> blockM{*this, "block-m",
+                         llvm::cl::desc("Query rows per prefill tile"),
+                         llvm::cl::init(64)};
   Option<int64_t> blockN{*this, "block-n", llvm::cl::desc("Keys per KV tile"),
                          llvm::cl::init(64)};
   Option<int64_t> stages{*this, "stages",

@@ -28,9 +28,21 @@ def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
       attn.store %o, %lse to %out [%b, %t, %h] : ...
     } {attn.grid = ["batch", "token", "kv_head"]}
     ```
+
+    Rewrites `attn.varlen_prefill` into a parallel loop over (batch, query
+    row tile, query head): each iteration loads `block-m` consecutive query
+    rows of one head (`attn.load_q_rows`), attends them to the keys of KV head
+    `head / G`, and stores them (`attn.store_rows`); tiles past the end of a
+    sequence do nothing. Packed K/V are addressed by row (the key range starts
+    at `cu_seqlens_k[b]`), paged K/V by position in the sequence; the causal
+    diagonal is bottom-right aligned either way.
   }];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"64",
+           "Query rows per prefill tile (a multiple of 16)">
+  ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
-                           "::mlir::tensor::TensorDialect"];
+                           "::mlir::tensor::TensorDialect", "::mlir::memref::MemRefDialect"];
 }
 
 def AttnSplitKv : Pass<"attn-split-kv", "ModuleOp"> {

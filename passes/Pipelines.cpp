@@ -13,7 +13,7 @@ using namespace mlir::attn;
 
 void mlir::attn::buildAttnTiledProgramPipeline(
     OpPassManager &pm, const AttnPipelineOptions &options) {
-  pm.addPass(createAttnGqaBroadcast());
+  pm.addPass(createAttnGqaBroadcast(AttnGqaBroadcastOptions{options.blockM}));
   pm.addPass(createAttnSplitKv(AttnSplitKvOptions{options.blockN}));
   pm.addPass(createAttnTile(AttnTileOptions{options.blockN}));
   pm.addPass(createAttnOnlineSoftmax());

@@ -135,8 +135,11 @@ struct AttnSplitKvPass : public attn::impl::AttnSplitKvBase<AttnSplitKvPass> {
     SmallVector<scf::ParallelOp> grids;
     getOperation().walk([&](scf::ParallelOp op) {
       auto names = op->getAttrOfType<ArrayAttr>("attn.grid");
-      if (names && !llvm::is_contained(names, StringAttr::get(op.getContext(),
-                                                               "split")))
+      auto has = [&](StringRef name) {
+        return llvm::is_contained(names, StringAttr::get(op.getContext(), name));
+      };
+      // Prefill grids (over query row tiles) are not split.
+      if (names && !has("split") && !has("q_block"))
         grids.push_back(op);
     });
     for (scf::ParallelOp grid : grids)

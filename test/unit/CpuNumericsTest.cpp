@@ -1,7 +1,8 @@
-// Runs the tiled, split, online-softmax decode program on the host (the
-// attn-to-cpu pipeline, JIT-compiled) and compares it with a float64
-// reference on random problems: empty sequences, Lq > 1, several group sizes,
-// page sizes 16 and 256, contiguous caches, several split counts.
+// Runs the tiled, split, online-softmax programs on the host (the attn-to-cpu
+// pipeline, JIT-compiled) and compares them with a float64 reference on random
+// problems. Decode: empty sequences, Lq > 1, several group sizes, page sizes
+// 16 and 256, contiguous caches, several split counts. Prefill: causal and
+// not, Lk > Lq (prefix cache), empty sequences, GQA, packed and paged K/V.
 #include "passes/Passes.h"
 #include "passes/Registration.h"
 
@@ -80,27 +81,46 @@ std::string moduleText(const Problem &p) {
          " : f32, page_size = " + page + "}\n  return\n}\n";
 }
 
+/// Compiles `text` with attn-to-cpu (16-row, 16-key tiles: many tiles per
+/// sequence exercise the recurrence) and returns `_mlir_ciface_<name>`.
+class HostProgram {
+public:
+  void compile(const std::string &text, const std::string &name) {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    attn::registerAttnDialectsAndPasses(registry);
+    context = std::make_unique<MLIRContext>(registry);
+    context->loadAllAvailableDialects();
+    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, context.get());
+    ASSERT_TRUE(module);
+    PassManager pm(context.get());
+    attn::AttnPipelineOptions options;
+    options.blockM = 16;
+    options.blockN = 16;
+    attn::buildAttnToCPUPipeline(pm, options);
+    ASSERT_TRUE(succeeded(pm.run(*module)));
+    auto created = ExecutionEngine::create(*module);
+    ASSERT_TRUE(static_cast<bool>(created)) << llvm::toString(created.takeError());
+    engine = std::move(*created);
+    auto fn = engine->lookup("_mlir_ciface_" + name);
+    ASSERT_TRUE(static_cast<bool>(fn)) << llvm::toString(fn.takeError());
+    entry = *fn;
+  }
+  void *entry = nullptr;
+
+private:
+  DialectRegistry registry;
+  std::unique_ptr<MLIRContext> context;
+  std::unique_ptr<ExecutionEngine> engine;
+};
+
 class CpuNumericsTest : public ::testing::TestWithParam<Problem> {};
 
 TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
   const Problem &p = GetParam();
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  DialectRegistry registry;
-  attn::registerAttnDialectsAndPasses(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(moduleText(p), &context);
-  ASSERT_TRUE(module);
-  PassManager pm(&context);
-  attn::AttnPipelineOptions options;
-  options.blockN = 16; // many tiles per split: exercises the recurrence
-  attn::buildAttnToCPUPipeline(pm, options);
-  ASSERT_TRUE(succeeded(pm.run(*module)));
-  auto engine = ExecutionEngine::create(*module);
-  ASSERT_TRUE(static_cast<bool>(engine)) << llvm::toString(engine.takeError());
-  auto fn = (*engine)->lookup("_mlir_ciface_decode");
-  ASSERT_TRUE(static_cast<bool>(fn)) << llvm::toString(fn.takeError());
+  HostProgram program;
+  ASSERT_NO_FATAL_FAILURE(program.compile(moduleText(p), "decode"));
+  void *fn = program.entry;
 
   std::mt19937 rng(p.batch * 131 + p.numHeads * 7 + p.pageSize + p.seqlenQ);
   std::normal_distribution<float> normal;
@@ -137,7 +157,7 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
   auto plv = view<float, 4>(partLse, {p.splits, B, Lq, Hq});
   using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *, void *,
                       void *, int64_t);
-  reinterpret_cast<Fn>(*fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv, p.splits);
+  reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv, p.splits);
 
   // float64 reference, bottom-right causal.
   double errNum = 0, errDen = 0;
@@ -170,8 +190,9 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
             ref += s[j] * fromBf16(v[row(j) + d]) / sum;
           float got = fromBf16(out[((b * Lq + t) * Hq + h) * D + d]);
           ASSERT_FALSE(std::isnan(got)) << "unwritten output b=" << b << " h=" << h;
-          if (visible == 0)
+          if (visible == 0) {
             ASSERT_EQ(got, 0.0f);
+          }
           errNum += (got - ref) * (got - ref);
           errDen += ref * ref;
         }
@@ -195,5 +216,147 @@ INSTANTIATE_TEST_SUITE_P(
         Problem{3, 4, 6, 2, 32, 16, 2, {40, 3, 0}},        // G=3, Lq=4 causal, Lk<Lq
         Problem{2, 1, 8, 2, 32, 0, 4, {70, 1}},            // G=4, contiguous
         Problem{2, 2, 8, 1, 16, 16, 1, {33, 64}}));        // G=8, Lq=2
+
+struct PrefillProblem {
+  int numHeads, numKvHeads, headDim, pageSize;
+  bool causal;
+  std::vector<int> lensQ, lensK;
+};
+
+std::string prefillText(const PrefillProblem &p) {
+  std::string hq = std::to_string(p.numHeads), hkv = std::to_string(p.numKvHeads);
+  std::string d = std::to_string(p.headDim), page = std::to_string(p.pageSize);
+  std::string q = "memref<?x" + hq + "x" + d + "xbf16>";
+  std::string kv = p.pageSize ? "memref<?x" + page + "x" + hkv + "x" + d + "xbf16>"
+                              : "memref<?x" + hkv + "x" + d + "xbf16>";
+  std::string lse = "memref<" + hq + "x?xf32>";
+  std::string scale = std::to_string(1.0 / std::sqrt(p.headDim));
+  return "func.func @prefill(%q: " + q + ", %k: " + kv + ", %v: " + kv +
+         ", %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: " + q +
+         ", %lse: " + lse + ") attributes {llvm.emit_c_interface} {\n" +
+         "  attn.varlen_prefill q(%q : " + q + ") k(%k : " + kv + ") v(%v : " + kv +
+         ") cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) " +
+         (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") + "out(%o : " + q +
+         ") lse(%lse : " + lse + ") {num_heads = " + hq + ", num_kv_heads = " + hkv +
+         ", head_dim = " + d + ", causal = " + (p.causal ? "true" : "false") +
+         ", scale = " + scale + " : f32, page_size = " + page + "}\n  return\n}\n";
+}
+
+class CpuPrefillTest : public ::testing::TestWithParam<PrefillProblem> {};
+
+TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
+  const PrefillProblem &p = GetParam();
+  HostProgram program;
+  ASSERT_NO_FATAL_FAILURE(program.compile(prefillText(p), "prefill"));
+
+  int B = p.lensQ.size(), Hq = p.numHeads, Hkv = p.numKvHeads, D = p.headDim;
+  std::mt19937 rng(Hq * 31 + D + p.pageSize + p.causal);
+  std::normal_distribution<float> normal;
+  std::vector<int32_t> cq(B + 1, 0), ck(B + 1, 0);
+  for (int b = 0; b < B; ++b) {
+    cq[b + 1] = cq[b] + p.lensQ[b];
+    ck[b + 1] = ck[b] + p.lensK[b];
+  }
+  int totalQ = cq[B], totalK = ck[B];
+  int maxK = *std::max_element(p.lensK.begin(), p.lensK.end());
+  int page = p.pageSize, blocksPerSeq = page ? (maxK + page - 1) / page + 1 : 1;
+  int numBlocks = B * blocksPerSeq;
+  int kvRows = page ? numBlocks * page : std::max(totalK, 1);
+  std::vector<uint16_t> q(std::max(totalQ, 1) * Hq * D), k(kvRows * Hkv * D), v(k.size()),
+      out(q.size(), 0x7fc0 /* NaN: unwritten rows show */);
+  for (auto *t : {&q, &k, &v})
+    for (uint16_t &x : *t)
+      x = toBf16(normal(rng));
+  std::vector<int32_t> table(B * blocksPerSeq, -1), perm(numBlocks);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  if (page)
+    for (int b = 0; b < B; ++b)
+      for (int j = 0; j * page < p.lensK[b]; ++j)
+        table[b * blocksPerSeq + j] = perm[b * blocksPerSeq + j];
+  std::vector<float> lse(Hq * std::max(totalQ, 1), std::nanf(""));
+
+  auto qv = view<uint16_t, 3>(q, {totalQ, Hq, D});
+  StridedMemRefType<uint16_t, 3> kv3, vv3;
+  StridedMemRefType<uint16_t, 4> kv4, vv4;
+  void *kArg, *vArg;
+  if (page) {
+    kv4 = view<uint16_t, 4>(k, {numBlocks, page, Hkv, D});
+    vv4 = view<uint16_t, 4>(v, {numBlocks, page, Hkv, D});
+    kArg = &kv4, vArg = &vv4;
+  } else {
+    kv3 = view<uint16_t, 3>(k, {totalK, Hkv, D});
+    vv3 = view<uint16_t, 3>(v, {totalK, Hkv, D});
+    kArg = &kv3, vArg = &vv3;
+  }
+  auto cqv = view<int32_t, 1>(cq, {B + 1});
+  auto ckv = view<int32_t, 1>(ck, {B + 1});
+  auto bv = view<int32_t, 2>(table, {B, blocksPerSeq});
+  auto ov = view<uint16_t, 3>(out, {totalQ, Hq, D});
+  auto sv = view<float, 2>(lse, {Hq, totalQ});
+  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *, void *);
+  reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov, &sv);
+
+  double errNum = 0, errDen = 0, scale = 1.0 / std::sqrt(D);
+  int G = Hq / Hkv;
+  for (int b = 0; b < B; ++b) {
+    int Lq = p.lensQ[b], Lk = p.lensK[b];
+    auto keyRow = [&](int j) {
+      int64_t r = page ? static_cast<int64_t>(table[b * blocksPerSeq + j / page]) * page +
+                             j % page
+                       : ck[b] + j;
+      return r;
+    };
+    for (int i = 0; i < Lq; ++i)
+      for (int h = 0; h < Hq; ++h) {
+        int visible = p.causal ? std::min(Lk, std::max(0, i + Lk - Lq + 1)) : Lk;
+        int64_t qRow = cq[b] + i;
+        std::vector<double> s(visible);
+        double mx = -INFINITY;
+        for (int j = 0; j < visible; ++j) {
+          double dot = 0;
+          for (int d = 0; d < D; ++d)
+            dot += fromBf16(q[(qRow * Hq + h) * D + d]) *
+                   fromBf16(k[(keyRow(j) * Hkv + h / G) * D + d]);
+          s[j] = dot * scale;
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (double &x : s)
+          sum += (x = std::exp(x - mx));
+        for (int d = 0; d < D; ++d) {
+          double ref = 0;
+          for (int j = 0; j < visible; ++j)
+            ref += s[j] * fromBf16(v[(keyRow(j) * Hkv + h / G) * D + d]) / sum;
+          float got = fromBf16(out[(qRow * Hq + h) * D + d]);
+          ASSERT_FALSE(std::isnan(got)) << "unwritten output b=" << b << " i=" << i;
+          if (visible == 0) {
+            ASSERT_EQ(got, 0.0f);
+          }
+          errNum += (got - ref) * (got - ref);
+          errDen += ref * ref;
+        }
+        float gotLse = lse[h * totalQ + qRow];
+        if (visible == 0)
+          EXPECT_EQ(gotLse, std::numeric_limits<float>::infinity());
+        else
+          EXPECT_NEAR(gotLse, mx + std::log(sum), 1e-3);
+      }
+  }
+  double rel = errDen > 0 ? std::sqrt(errNum / errDen) : 0.0;
+  EXPECT_LT(rel, 1e-2) << "relative error " << rel;
+  RecordProperty("relative_error", std::to_string(rel));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Prefill, CpuPrefillTest,
+    ::testing::Values(
+        // Hq, Hkv, D, page, causal, lensQ, lensK
+        PrefillProblem{2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}},       // an empty sequence
+        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {20, 33}},          // non-causal, GQA
+        PrefillProblem{6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}},     // prefix cache, G=3
+        PrefillProblem{2, 1, 32, 256, true, {40}, {300}},                // page 256, Lk > Lq
+        PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}},             // Lk < Lq: rows see nothing
+        PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}}));        // paged, non-causal
 
 } // namespace

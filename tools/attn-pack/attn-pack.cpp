@@ -5,6 +5,7 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -23,13 +24,14 @@ static cl::list<std::string> targets("target", cl::desc("sm_89, sm_90"),
 
 namespace {
 
-/// The decode variants the pack ships (until the tuning tables land).
+/// The variants the pack ships (until the tuning tables land): decode
+/// kernels specialised per group size, prefill kernels for every group size.
 std::vector<attn::KernelSpec> packSpecs() {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
     for (int64_t headDim : {64, 128})
-      for (int64_t group : {1, 2, 4, 8})
-        for (bool paged : {false, true}) {
+      for (bool paged : {false, true}) {
+        for (int64_t group : {1, 2, 4, 8}) {
           attn::KernelSpec spec;
           spec.dtype = dtype;
           spec.headDim = headDim;
@@ -37,7 +39,27 @@ std::vector<attn::KernelSpec> packSpecs() {
           spec.paged = paged;
           specs.push_back(spec);
         }
+        for (bool causal : {true, false}) {
+          attn::KernelSpec spec;
+          spec.op = attn::KernelSpec::Op::Prefill;
+          spec.dtype = dtype;
+          spec.headDim = headDim;
+          spec.paged = paged;
+          spec.causal = causal;
+          spec.stages = 2;
+          specs.push_back(spec);
+        }
+      }
   return specs;
+}
+
+/// FNV-1a 64 over `bytes`, continuing from `hash`.
+uint64_t fnv1a(StringRef bytes, uint64_t hash = 0xcbf29ce484222325ull) {
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
 }
 
 bool writeFile(const std::string &path, StringRef bytes) {
@@ -79,13 +101,14 @@ int main(int argc, char **argv) {
              << "\n";
       return 1;
     }
-    std::string manifest = "attn-pack 1 target=" + target + "\n";
+    std::string manifest = "attn-pack 1 target=" + target +
+                           " compiler=" ATTN_COMPILER_VERSION "\n";
     std::set<std::string> combines;
     for (auto [i, spec] : llvm::enumerate(specs)) {
       outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
              << spec.name() << "\n";
       outs().flush();
-      auto module = attn::buildDecodeProblem(context, spec);
+      auto module = attn::buildProblem(context, spec);
       Expected<std::string> ptx = attn::compileToPTX(*module, spec, target);
       if (!ptx) {
         errs() << "attn-pack: " << toString(ptx.takeError()) << "\n";
@@ -104,20 +127,29 @@ int main(int argc, char **argv) {
           !writeFile(std::string(cubinPath),
                      StringRef(cubin->data(), cubin->size())))
         return 1;
-      std::string files = " ptx=" + stem + ".ptx cubin=" + stem + ".cubin\n";
-      manifest += "name=" + stem + " op=decode dtype=" + spec.dtype +
+      StringRef cubinBytes(cubin->data(), cubin->size());
+      std::string files = " ptx=" + stem + ".ptx cubin=" + stem + ".cubin" +
+                          " hash=" + utohexstr(fnv1a(cubinBytes, fnv1a(*ptx)),
+                                               /*LowerCase=*/true, 16) +
+                          "\n";
+      manifest += "name=" + stem + " op=" + spec.opName() +
+                  " dtype=" + spec.dtype +
                   " head_dim=" + std::to_string(spec.headDim) +
-                  " group=" + std::to_string(spec.group) +
+                  " group=" +
+                  std::to_string(spec.op == attn::KernelSpec::Op::Decode
+                                     ? spec.group
+                                     : 0) +
                   " paged=" + std::to_string(spec.paged) +
                   " causal=" + std::to_string(spec.causal) +
-                  " block_m=" + std::to_string(spec.group) +
+                  " block_m=" + std::to_string(spec.rowsPerCta()) +
                   " block_n=" + std::to_string(spec.blockN) +
                   " stages=" + std::to_string(spec.stages) +
-                  " threads=" + std::to_string(spec.threads) +
+                  " threads=" + std::to_string(spec.blockThreads()) +
                   " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
-      // Every module also holds the combine kernel of its dtype and D.
+      // Every decode module also holds the combine kernel of its dtype and D.
       std::string combineKey = spec.dtype + std::to_string(spec.headDim);
-      if (combines.insert(combineKey).second)
+      if (spec.op == attn::KernelSpec::Op::Decode &&
+          combines.insert(combineKey).second)
         manifest += "name=" + stem + "_combine op=combine dtype=" +
                     spec.dtype + " head_dim=" + std::to_string(spec.headDim) +
                     " threads=" + std::to_string(spec.headDim) + " smem=0" +

@@ -1,0 +1,87 @@
+// The helpers the decode and prefill kernel emitters share.
+#include "passes/GpuEmitter.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+Block &KernelEmitterBase::createKernelFunc(StringRef name,
+                                           ArrayRef<Type> params,
+                                           int64_t threads) {
+  b.setInsertionPointToEnd(module.getBody());
+  auto kernel =
+      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(params, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  gpu::ReturnOp::create(b, loc);
+  b.setInsertionPoint(entry.getTerminator());
+  return entry;
+}
+
+Value KernelEmitterBase::toI64(Value v) {
+  if (v.getType().isIndex())
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  if (v.getType().isInteger(32))
+    return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
+  return v;
+}
+
+Value KernelEmitterBase::elementOffset(const Tensor &t,
+                                       ArrayRef<Value> indices) {
+  Value offset = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 0);
+  for (auto [i, index] : llvm::enumerate(indices))
+    offset = add(offset, mul(toI64(index), t.strides[i]));
+  return offset;
+}
+
+Value KernelEmitterBase::keyRowOffset(KvTileOp load, Value batch,
+                                      Value kvHead, Value pos, Value valid,
+                                      Value pageSize) {
+  Tensor &cache = tensorFor(load.getCache());
+  Value safePos = select(valid, pos, idx(0));
+  if (load.getPageSize() != 0) {
+    Tensor &table = tensorFor(load.getBlockTable());
+    Value entry = add(mul(toI64(batch), table.strides[0]),
+                      toI64(arith::DivUIOp::create(b, loc, safePos, pageSize)));
+    Value page = select(valid, toIndex(loadI32(table.ptr, entry)), idx(0));
+    Value inPage = arith::RemUIOp::create(b, loc, safePos, pageSize);
+    return elementOffset(cache, {page, inPage, kvHead});
+  }
+  if (cast<MemRefType>(load.getCache().getType()).getRank() == 3)
+    return elementOffset(cache, {safePos, kvHead});
+  return elementOffset(cache, {batch, safePos, kvHead});
+}
+
+std::pair<Value, Value> KernelEmitterBase::rowLse(Value max, Value sum) {
+  Value noKey = arith::OrIOp::create(
+      b, loc, isNegInf(max),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0)));
+  Value lse = arith::MulFOp::create(
+      b, loc, arith::AddFOp::create(b, loc, max, log2(sum)), f32(kLn2));
+  return {select(noKey, f32(-std::numeric_limits<float>::infinity()), lse),
+          noKey};
+}
+
+void KernelEmitterBase::yieldFlattened(Block *from, Block *to) {
+  SmallVector<Value> yielded;
+  for (Value v : from->getTerminator()->getOperands())
+    llvm::append_range(yielded, lookup(v).values);
+  if (to->mightHaveTerminator())
+    to->getTerminator()->erase();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(to);
+  scf::YieldOp::create(b, loc, yielded);
+}
+
+void KernelEmitterBase::bindFlattened(ValueRange values, ValueRange flat,
+                                      ArrayRef<unsigned> sizes) {
+  unsigned next = 0;
+  for (auto [v, size] : llvm::zip(values, sizes)) {
+    Fragment f;
+    for (unsigned i = 0; i < size; ++i)
+      f.values.push_back(flat[next++]);
+    bind(v, f);
+  }
+}

@@ -1,0 +1,138 @@
+// What the decode and prefill kernel emitters of attn-lower-to-gpu share: the
+// IR-to-kernel value mapping, per-thread fragments of tiles, kernel parameters
+// standing for memrefs, and small emission helpers.
+#ifndef ATTN_PASSES_GPUEMITTER_H
+#define ATTN_PASSES_GPUEMITTER_H
+
+#include "dialect/AttnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <limits>
+
+namespace mlir {
+namespace attn {
+
+constexpr unsigned kGlobalSpace = 1, kSharedSpace = 3;
+constexpr double kLn2 = 0.6931471805599453;
+
+/// The values one thread holds of a tile; each emitter documents its layout.
+struct Fragment {
+  SmallVector<Value> values;
+};
+
+/// A kernel parameter that stands for a memref: base pointer and strides.
+struct Tensor {
+  Value ptr;
+  SmallVector<Value> strides; // in elements, outermost first (not the last)
+};
+
+class KernelEmitterBase {
+protected:
+  KernelEmitterBase(func::FuncOp func, gpu::GPUModuleOp module,
+                    LLVM::GlobalOp smem)
+      : func(func), module(module), smem(smem), b(func.getContext()),
+        loc(func.getLoc()) {}
+
+  /// A kernel in `module` named after the function, with `params` and a
+  /// known block size; the builder is left before its terminator.
+  Block &createKernelFunc(StringRef name, ArrayRef<Type> params,
+                          int64_t threads);
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+  }
+  Value f32(double v) {
+    return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
+                                          APFloat(static_cast<float>(v)));
+  }
+  Value toI64(Value v);
+  Value toIndex(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+  Value gep(Value base, Type elt, Value offset) {
+    return LLVM::GEPOp::create(b, loc, base.getType(), elt, base,
+                               ValueRange{toI64(offset)});
+  }
+  Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value select(Value c, Value t, Value f) {
+    return arith::SelectOp::create(b, loc, c, t, f);
+  }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  /// ex2.approx / lg2.approx: the SFU instructions, no libdevice.
+  Value intrinsic(StringRef name, Value x) {
+    return LLVM::CallIntrinsicOp::create(b, loc, b.getF32Type(),
+                                         b.getStringAttr(name), ValueRange{x})
+        .getResult(0);
+  }
+  Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", x); }
+  Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", x); }
+  Value isNegInf(Value x) {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
+                                 f32(-std::numeric_limits<float>::infinity()));
+  }
+  Value shflXor(Value v, int64_t offset) {
+    return NVVM::ShflOp::create(b, loc, v.getType(), i32(-1), v, i32(offset),
+                                i32(31), NVVM::ShflKind::bfly, UnitAttr());
+  }
+  Value elementOffset(const Tensor &t, ArrayRef<Value> indices);
+  /// The natural-log lse of a row from its log2-unit max and its sum, -inf
+  /// (no key) when the max is -inf or the sum is not positive; also returns
+  /// that "no key" condition.
+  std::pair<Value, Value> rowLse(Value max, Value sum);
+  /// Copies 16 bytes from global `src` to shared `dst` (zero-filled when
+  /// `valid` is false, in which case `src` is never read).
+  void copyAsync(Value dst, Value src, Value valid) {
+    NVVM::CpAsyncOp::create(b, loc, dst, src, 16,
+                            NVVM::LoadCacheModifierKind::CG,
+                            select(valid, i32(16), i32(0)));
+  }
+  /// The element offset of the row of key position `pos` in `load`'s cache
+  /// for `kvHead`: through block_table when paged (pages of `pageSize`
+  /// rows), row `pos` when packed, row `pos` of sequence `batch` otherwise.
+  /// Where `valid` is false, position 0 stands in, so that no block_table
+  /// entry past a sequence's end is read.
+  Value keyRowOffset(KvTileOp load, Value batch, Value kvHead, Value pos,
+                     Value valid, Value pageSize);
+  /// The i32 element `index` of the int32 buffer at `ptr`.
+  Value loadI32(Value ptr, Value index) {
+    return LLVM::LoadOp::create(b, loc, b.getI32Type(),
+                                gep(ptr, b.getI32Type(), index));
+  }
+
+  Fragment lookup(Value v) { return fragments.lookup(v.getAsOpaquePointer()); }
+  void bind(Value v, Fragment f) { fragments[v.getAsOpaquePointer()] = f; }
+  Value mapped(Value v) { return mapping.lookupOrDefault(v); }
+  Tensor &tensorFor(Value memref) { return tensors[memref]; }
+  /// Replaces `to`'s terminator by an scf.yield of the fragments of `from`'s
+  /// terminator operands, flattened.
+  void yieldFlattened(Block *from, Block *to);
+  /// Binds each of `values` to the next `sizes[i]` values of `flat`.
+  void bindFlattened(ValueRange values, ValueRange flat,
+                     ArrayRef<unsigned> sizes);
+
+  func::FuncOp func;
+  gpu::GPUModuleOp module;
+  LLVM::GlobalOp smem;
+  OpBuilder b;
+  Location loc;
+  IRMapping mapping;
+  llvm::DenseMap<void *, Fragment> fragments;
+  llvm::DenseMap<Value, Tensor> tensors;
+};
+
+/// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
+/// (batch, q_block, head) grid) into `module`.
+LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
+                                LLVM::GlobalOp smem, int64_t stages);
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_PASSES_GPUEMITTER_H
