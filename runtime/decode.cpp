@@ -1,9 +1,7 @@
 // The paged decode C API: plan, workspace check, decode and combine launches.
 #include "runtime/decode_plan.h"
-#include "runtime/device.h"
-#include "runtime/driver.h"
 #include "runtime/kernel_cache.h"
-#include "runtime/pack.h"
+#include "runtime/launch.h"
 
 #include <cstdint>
 
@@ -15,21 +13,15 @@ constexpr size_t kWorkspaceAlignment = 256;
 
 // What a validated call resolved to on the current context.
 struct DecodeCall {
-  const Driver *driver = nullptr;
-  CurrentContext current;
-  const Manifest *manifest = nullptr;
+  LaunchTarget target;
   DecodePlan plan;
 };
 
 Status prepareDecode(const attn_paged_decode_args *args, DecodeCall *call) {
   ATTN_RETURN_IF_ERROR(validateDecodeArgs(args));
-  ATTN_RETURN_IF_ERROR(getDriver(&call->driver));
-  ATTN_RETURN_IF_ERROR(getCurrentContext(*call->driver, &call->current));
-  std::string target;
-  ATTN_RETURN_IF_ERROR(chooseTarget(*call->current.info, &target));
-  ATTN_RETURN_IF_ERROR(getManifest(target, &call->manifest));
-  return planDecode(*args, *call->manifest, call->current.info->smCount,
-                    &call->plan);
+  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(&call->target));
+  return planDecode(*args, *call->target.manifest,
+                    call->target.current.info->smCount, &call->plan);
 }
 
 Status checkWorkspace(const DecodePlan &plan, const void *workspace,
@@ -52,45 +44,18 @@ Status checkWorkspace(const DecodePlan &plan, const void *workspace,
   return Status();
 }
 
-CUdeviceptr devicePointer(const void *pointer) {
-  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(pointer));
-}
-
-// cuLaunchKernel takes non-const pointers to parameter values it only reads.
-template <typename T> void *param(const T &value) {
-  return const_cast<T *>(&value);
-}
-
-// Launches `kernel` with its block shape and dynamic shared memory; a failure
-// names the kernel.
-Status launchKernel(const Driver &driver, CUfunction function,
-                    const KernelInfo &kernel, unsigned gridX, unsigned gridY,
-                    unsigned gridZ, CUstream stream, void **params) {
-  CUresult result =
-      driver.cuLaunchKernel(function, gridX, gridY, gridZ, kernel.threads, 1, 1,
-                            kernel.sharedBytes, stream, params, nullptr);
-  if (result == CUDA_SUCCESS)
-    return Status();
-  return withContext(driverError(driver, result,
-                                 "cuLaunchKernel(function, grid, block, "
-                                 "sharedBytes, stream, params, nullptr)",
-                                 __FILE__, __LINE__),
-                     "kernel '" + kernel.name + "'");
-}
-
 Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
               void *workspace, CUstream stream) {
-  const Driver &driver = *call.driver;
+  const Driver &driver = *call.target.driver;
   const DecodePlan &plan = call.plan;
   // Both kernels are loaded before either is launched, so a failed load
   // launches nothing.
   CUfunction decode = nullptr;
   CUfunction combine = nullptr;
-  ATTN_RETURN_IF_ERROR(getKernelFunction(driver, call.current, *call.manifest,
-                                         *plan.decode, &decode));
+  ATTN_RETURN_IF_ERROR(getKernelFunction(call.target, *plan.decode, &decode));
   if (plan.combine != nullptr) {
-    ATTN_RETURN_IF_ERROR(getKernelFunction(driver, call.current, *call.manifest,
-                                           *plan.combine, &combine));
+    ATTN_RETURN_IF_ERROR(
+        getKernelFunction(call.target, *plan.combine, &combine));
   }
 
   CUdeviceptr q = devicePointer(args.q);

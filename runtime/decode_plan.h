@@ -8,6 +8,9 @@
 
 namespace attn {
 
+// A decode CTA holds the query heads of one KV head: at most this many.
+constexpr int kMaxDecodeGroupSize = 16;
+
 struct DecodePlan {
   const KernelInfo *decode = nullptr;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
@@ -17,6 +20,15 @@ struct DecodePlan {
   size_t partLseOffset = 0;
   size_t workspaceBytes = 0;
 };
+
+// The decode kernel for a launch of `wanted` with `seqlenQ` query tokens; a
+// causal kernel serves a non-causal launch of one query token.
+Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
+                    int seqlenQ, const KernelInfo **kernel);
+
+// The combine kernel of `dtype` and `headDim`, which split-KV decode needs.
+Status selectCombine(const Manifest &manifest, attn_dtype dtype, int headDim,
+                     const KernelInfo **kernel);
 
 // Checks every field of `args`; a failure names the field, what it must be
 // and what it is.

@@ -62,19 +62,13 @@ Status loadModule(const Driver &driver, const KernelImage &image,
   return status;
 }
 
-Status loadKernel(const Driver &driver, const CurrentContext &current,
-                  const Manifest &manifest, const KernelInfo &kernel,
+Status loadKernel(const LaunchTarget &target, const KernelInfo &kernel,
                   CUfunction *function) {
-  const DeviceInfo &device = *current.info;
-  if (kernel.sharedBytes > device.maxSharedOptin) {
-    return makeStatus(ATTN_ERROR_UNSUPPORTED,
-                      "needs %d bytes of dynamic shared memory per block; "
-                      "this GPU allows at most %d",
-                      kernel.sharedBytes, device.maxSharedOptin);
-  }
-
+  const Driver &driver = *target.driver;
+  ATTN_RETURN_IF_ERROR(checkSharedMemory(kernel, *target.current.info));
   KernelImage image;
-  ATTN_RETURN_IF_ERROR(readKernelImage(manifest, kernel, device, &image));
+  ATTN_RETURN_IF_ERROR(
+      readKernelImage(*target.manifest, kernel, *target.current.info, &image));
   CUmodule module = nullptr;
   ATTN_RETURN_IF_ERROR(
       withContext(loadModule(driver, image, &module), "loading " + image.path));
@@ -114,8 +108,17 @@ struct LoadedKernel {
 
 } // namespace
 
-Status getKernelFunction(const Driver &driver, const CurrentContext &current,
-                         const Manifest &manifest, const KernelInfo &kernel,
+Status checkSharedMemory(const KernelInfo &kernel, const DeviceInfo &device) {
+  if (kernel.sharedBytes > device.maxSharedOptin) {
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "needs %d bytes of dynamic shared memory per block; "
+                      "this GPU allows at most %d",
+                      kernel.sharedBytes, device.maxSharedOptin);
+  }
+  return Status();
+}
+
+Status getKernelFunction(const LaunchTarget &target, const KernelInfo &kernel,
                          CUfunction *function) {
   // Entries are never erased; modules live as long as their context. Keyed
   // by the context's id, since a CUcontext handle can be reused.
@@ -126,7 +129,7 @@ Status getKernelFunction(const Driver &driver, const CurrentContext &current,
   {
     std::lock_guard<std::mutex> lock(mutex);
     std::unique_ptr<LoadedKernel> &entry =
-        (*kernels)[Key(current.contextId, &kernel)];
+        (*kernels)[Key(target.current.contextId, &kernel)];
     if (entry == nullptr)
       entry = std::make_unique<LoadedKernel>();
     loaded = entry.get();
@@ -135,9 +138,9 @@ Status getKernelFunction(const Driver &driver, const CurrentContext &current,
   // launches of kernels already loaded go on meanwhile.
   std::lock_guard<std::mutex> lock(loaded->mutex);
   if (loaded->function == nullptr) {
-    ATTN_RETURN_IF_ERROR(withContext(
-        loadKernel(driver, current, manifest, kernel, &loaded->function),
-        "kernel '" + kernel.name + "' of " + manifest.dir));
+    ATTN_RETURN_IF_ERROR(
+        withContext(loadKernel(target, kernel, &loaded->function),
+                    "kernel '" + kernel.name + "' of " + target.manifest->dir));
   }
   *function = loaded->function;
   return Status();

@@ -2,18 +2,20 @@
 #ifndef ATTN_RUNTIME_KERNEL_CACHE_H
 #define ATTN_RUNTIME_KERNEL_CACHE_H
 
-#include "runtime/device.h"
-#include "runtime/manifest.h"
+#include "runtime/launch.h"
 
 namespace attn {
 
-// The CUfunction of `kernel` (from `manifest`) in the current context. The
+// ATTN_ERROR_UNSUPPORTED when `kernel` needs more dynamic shared memory than
+// `device` lets a kernel opt in to.
+Status checkSharedMemory(const KernelInfo &kernel, const DeviceInfo &device);
+
+// The CUfunction of `kernel` (from `target`'s manifest) in its context. The
 // first call for a context loads the module, checks the kernel's launch
 // shape against the device and opts it in to more than 48 KB of dynamic
 // shared memory when it needs that; later calls return the cached function.
 // Thread-safe.
-Status getKernelFunction(const Driver &driver, const CurrentContext &current,
-                         const Manifest &manifest, const KernelInfo &kernel,
+Status getKernelFunction(const LaunchTarget &target, const KernelInfo &kernel,
                          CUfunction *function);
 
 } // namespace attn

@@ -1,11 +1,24 @@
 // Parses manifest.txt; corrupt input is an error naming the file and line.
 #include "runtime/manifest.h"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <map>
 
 namespace attn {
+
+const char *opName(KernelOp op) {
+  switch (op) {
+  case KernelOp::Decode:
+    return "decode";
+  case KernelOp::Combine:
+    return "combine";
+  case KernelOp::Prefill:
+    return "prefill";
+  }
+  return "unknown";
+}
 
 const char *dtypeName(attn_dtype dtype) {
   switch (dtype) {
@@ -17,9 +30,31 @@ const char *dtypeName(attn_dtype dtype) {
   return "unknown";
 }
 
+KernelVariant wantedVariant(KernelOp op, attn_dtype dtype, int headDim,
+                            int numHeads, int numKvHeads, bool paged,
+                            bool causal) {
+  KernelVariant variant;
+  variant.op = op;
+  variant.dtype = dtype;
+  variant.headDim = headDim;
+  variant.groupSize = numHeads / numKvHeads;
+  variant.paged = paged;
+  variant.causal = causal;
+  return variant;
+}
+
+std::string describeVariant(const KernelVariant &variant) {
+  return std::string("dtype=") + dtypeName(variant.dtype) +
+         " head_dim=" + std::to_string(variant.headDim) +
+         " group=" + std::to_string(variant.groupSize) +
+         " paged=" + std::to_string(variant.paged) +
+         " causal=" + std::to_string(variant.causal);
+}
+
 namespace {
 
 constexpr int kPackVersion = 1;
+constexpr size_t kHashDigits = 16;
 
 std::vector<std::string> splitWhitespace(const std::string &line) {
   std::vector<std::string> tokens;
@@ -33,12 +68,21 @@ std::vector<std::string> splitWhitespace(const std::string &line) {
   return tokens;
 }
 
+bool isKeyValue(const std::string &token) {
+  size_t equals = token.find('=');
+  return equals != std::string::npos && equals != 0 &&
+         equals + 1 != token.size();
+}
+
+// "attn-pack 1 target=<target>", then key=value tokens (compiler=<version>)
+// that the runtime does not need.
 Status parseHeader(const std::vector<std::string> &tokens,
                    const std::string &target) {
-  if (tokens.size() != 3 || tokens[0] != "attn-pack") {
+  if (tokens.size() < 3 || tokens[0] != "attn-pack" ||
+      !std::all_of(tokens.begin() + 2, tokens.end(), isKeyValue)) {
     return makeStatus(ATTN_ERROR_PACK,
                       "not a kernel pack manifest: the first line must be "
-                      "'attn-pack %d target=%s'",
+                      "'attn-pack %d target=%s [key=value ...]'",
                       kPackVersion, target.c_str());
   }
   if (tokens[1] != std::to_string(kPackVersion)) {
@@ -59,12 +103,11 @@ class KernelFields {
 public:
   Status parse(const std::vector<std::string> &tokens) {
     for (const std::string &token : tokens) {
-      size_t equals = token.find('=');
-      if (equals == std::string::npos || equals == 0 ||
-          equals + 1 == token.size()) {
+      if (!isKeyValue(token)) {
         return makeStatus(ATTN_ERROR_PACK, "expected key=value, got '%s'",
                           token.c_str());
       }
+      size_t equals = token.find('=');
       std::string key = token.substr(0, equals);
       if (!fields_.emplace(key, token.substr(equals + 1)).second) {
         return makeStatus(ATTN_ERROR_PACK, "key '%s' appears twice",
@@ -98,6 +141,18 @@ public:
     return Status();
   }
 
+  // 16 lowercase hex digits, as docs/runtime_abi.md writes a hash.
+  Status getHash(const char *key, std::string *value) const {
+    ATTN_RETURN_IF_ERROR(getString(key, value));
+    if (value->size() != kHashDigits ||
+        value->find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return makeStatus(ATTN_ERROR_PACK,
+                        "'%s' must be %zu lowercase hex digits, got '%s'", key,
+                        kHashDigits, value->c_str());
+    }
+    return Status();
+  }
+
   // A kernel file: a plain name, resolved in the manifest's own directory.
   Status getFileName(const char *key, std::string *value) const {
     ATTN_RETURN_IF_ERROR(getString(key, value));
@@ -121,67 +176,72 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   KernelFields fields;
   ATTN_RETURN_IF_ERROR(fields.parse(tokens));
   ATTN_RETURN_IF_ERROR(fields.getString("name", &kernel->name));
+  KernelVariant &variant = kernel->variant;
 
   std::string op;
   ATTN_RETURN_IF_ERROR(fields.getString("op", &op));
   if (op == "decode") {
-    kernel->op = KernelOp::Decode;
+    variant.op = KernelOp::Decode;
   } else if (op == "combine") {
-    kernel->op = KernelOp::Combine;
+    variant.op = KernelOp::Combine;
+  } else if (op == "prefill") {
+    variant.op = KernelOp::Prefill;
   } else {
     return makeStatus(ATTN_ERROR_PACK,
-                      "unknown op '%s' (expected decode or combine)",
+                      "unknown op '%s' (expected decode, combine or prefill)",
                       op.c_str());
   }
 
   std::string dtype;
   ATTN_RETURN_IF_ERROR(fields.getString("dtype", &dtype));
   if (dtype == "f16") {
-    kernel->dtype = ATTN_DTYPE_F16;
+    variant.dtype = ATTN_DTYPE_F16;
   } else if (dtype == "bf16") {
-    kernel->dtype = ATTN_DTYPE_BF16;
+    variant.dtype = ATTN_DTYPE_BF16;
   } else {
     return makeStatus(ATTN_ERROR_PACK,
                       "unknown dtype '%s' (expected f16 or bf16)",
                       dtype.c_str());
   }
 
-  ATTN_RETURN_IF_ERROR(fields.getInt("head_dim", 1, 1024, &kernel->headDim));
+  ATTN_RETURN_IF_ERROR(fields.getInt("head_dim", 1, 1024, &variant.headDim));
   ATTN_RETURN_IF_ERROR(fields.getFileName("ptx", &kernel->ptxFile));
   if (fields.has("cubin"))
     ATTN_RETURN_IF_ERROR(fields.getFileName("cubin", &kernel->cubinFile));
+  if (fields.has("hash"))
+    ATTN_RETURN_IF_ERROR(fields.getHash("hash", &kernel->hash));
 
-  if (kernel->op == KernelOp::Combine) {
+  if (variant.op == KernelOp::Combine) {
     // The ABI fixes the combine launch; a manifest that says otherwise was
     // written for a different kernel than the one the runtime would launch.
-    kernel->threads = kernel->headDim;
+    kernel->threads = variant.headDim;
     kernel->sharedBytes = 0;
     int value = 0;
     if (fields.has("threads")) {
       ATTN_RETURN_IF_ERROR(
-          fields.getInt("threads", kernel->headDim, kernel->headDim, &value));
+          fields.getInt("threads", variant.headDim, variant.headDim, &value));
     }
     if (fields.has("smem"))
       ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, 0, &value));
     return Status();
   }
 
+  // A decode CTA holds the G query heads of one KV head; a prefill kernel may
+  // serve any G.
+  int minGroup = variant.op == KernelOp::Prefill ? 0 : 1;
   int paged = 0;
   int causal = 0;
-  ATTN_RETURN_IF_ERROR(fields.getInt("group", 1, 1024, &kernel->groupSize));
+  ATTN_RETURN_IF_ERROR(
+      fields.getInt("group", minGroup, 1024, &variant.groupSize));
   ATTN_RETURN_IF_ERROR(fields.getInt("paged", 0, 1, &paged));
   ATTN_RETURN_IF_ERROR(fields.getInt("causal", 0, 1, &causal));
   ATTN_RETURN_IF_ERROR(fields.getInt("threads", 1, 1024, &kernel->threads));
   ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, INT_MAX, &kernel->sharedBytes));
-  kernel->paged = paged != 0;
-  kernel->causal = causal != 0;
+  if (variant.op == KernelOp::Prefill)
+    ATTN_RETURN_IF_ERROR(fields.getInt("block_m", 1, 1024, &kernel->blockM));
+  variant.paged = paged != 0;
+  variant.causal = causal != 0;
   return Status();
-}
-
-bool sameVariant(const KernelInfo &a, const KernelInfo &b) {
-  return a.op == b.op && a.dtype == b.dtype && a.headDim == b.headDim &&
-         a.groupSize == b.groupSize && a.paged == b.paged &&
-         a.causal == b.causal;
 }
 
 } // namespace
@@ -219,7 +279,7 @@ Status parseManifest(const std::string &text, const std::string &path,
           status = makeStatus(ATTN_ERROR_PACK,
                               "kernel '%s' is already declared on line %d",
                               kernel.name.c_str(), kernelLines[i]);
-        } else if (sameVariant(other, kernel)) {
+        } else if (other.variant == kernel.variant) {
           status = makeStatus(ATTN_ERROR_PACK,
                               "kernel '%s' is the same variant as '%s' on "
                               "line %d",
@@ -236,6 +296,45 @@ Status parseManifest(const std::string &text, const std::string &path,
       return withContext(status, path + ":" + std::to_string(lineNumber));
   }
   return Status();
+}
+
+const KernelInfo *findKernel(const Manifest &manifest,
+                             const KernelVariant &wanted) {
+  const KernelInfo *anyGroup = nullptr;
+  for (const KernelInfo &kernel : manifest.kernels) {
+    KernelVariant variant = kernel.variant;
+    if (variant.groupSize == 0)
+      variant.groupSize = wanted.groupSize;
+    if (!(variant == wanted))
+      continue;
+    if (kernel.variant.groupSize != 0)
+      return &kernel;
+    anyGroup = &kernel;
+  }
+  return anyGroup;
+}
+
+Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
+                    const KernelInfo **kernel) {
+  *kernel = findKernel(manifest, wanted);
+  if (*kernel != nullptr)
+    return Status();
+  std::string available;
+  for (const KernelInfo &other : manifest.kernels) {
+    if (other.variant.op == wanted.op && other.variant.dtype == wanted.dtype) {
+      available +=
+          (available.empty() ? "" : "; ") + describeVariant(other.variant);
+    }
+  }
+  if (available.empty())
+    available = std::string("none for ") + dtypeName(wanted.dtype);
+  const char *op = opName(wanted.op);
+  return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                    "the %s pack has no %s kernel for %s; its %s %s kernels: "
+                    "%s",
+                    manifest.target.c_str(), op,
+                    describeVariant(wanted).c_str(), dtypeName(wanted.dtype),
+                    op, available.c_str());
 }
 
 } // namespace attn

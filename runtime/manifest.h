@@ -1,4 +1,5 @@
-// The kernel pack manifest (docs/runtime_abi.md): one target's kernel list.
+// The kernel pack manifest (docs/runtime_abi.md): one target's kernel list,
+// and the kernel a launch asks it for.
 #ifndef ATTN_RUNTIME_MANIFEST_H
 #define ATTN_RUNTIME_MANIFEST_H
 
@@ -9,31 +10,56 @@
 
 namespace attn {
 
-enum class KernelOp { Decode, Combine };
+enum class KernelOp { Decode, Combine, Prefill };
 
+const char *opName(KernelOp op);
 const char *dtypeName(attn_dtype dtype);
 
-struct KernelInfo {
-  std::string name;
+// What a kernel is compiled for, or what a launch needs.
+struct KernelVariant {
   KernelOp op = KernelOp::Decode;
   attn_dtype dtype = ATTN_DTYPE_F16;
   int headDim = 0;
-  // Decode only: the query heads per KV head, and the variant flags.
+  // Decode and prefill: the query heads per KV head (a kernel's 0 serves any)
+  // and the flags; combine kernels leave them 0.
   int groupSize = 0;
   bool paged = false;
   bool causal = false;
+
+  bool operator==(const KernelVariant &other) const {
+    return op == other.op && dtype == other.dtype && headDim == other.headDim &&
+           groupSize == other.groupSize && paged == other.paged &&
+           causal == other.causal;
+  }
+};
+
+// The variant a launch of validated sizes needs: group Hq / Hkv.
+KernelVariant wantedVariant(KernelOp op, attn_dtype dtype, int headDim,
+                            int numHeads, int numKvHeads, bool paged,
+                            bool causal);
+
+// "dtype=bf16 head_dim=128 group=2 paged=1 causal=1".
+std::string describeVariant(const KernelVariant &variant);
+
+struct KernelInfo {
+  std::string name;
+  KernelVariant variant;
   // The launch shape. For combine kernels these are the ABI's fixed block
   // (head_dim threads) and no dynamic shared memory.
   int threads = 0;
   int sharedBytes = 0;
+  // Prefill only: the query rows per CTA.
+  int blockM = 0;
   // File names in the manifest's directory; cubinFile may be empty.
   std::string ptxFile;
   std::string cubinFile;
+  // FNV-1a 64 of the ptx then the cubin bytes, 16 hex digits; may be empty.
+  std::string hash;
 };
 
 struct Manifest {
   std::string target; // "sm_89" or "sm_90"
-  std::string dir;    // the directory holding manifest.txt and the kernels
+  std::string dir;    // where manifest.txt and the kernels are (pack.h)
   std::vector<KernelInfo> kernels;
 };
 
@@ -41,6 +67,16 @@ struct Manifest {
 // `target`. Every error names `path` and the offending line.
 Status parseManifest(const std::string &text, const std::string &path,
                      const std::string &target, Manifest *manifest);
+
+// The decode or prefill kernel of `manifest` for a launch of `wanted`: the one
+// specialised for its group size, else one for any group size; null if none.
+const KernelInfo *findKernel(const Manifest &manifest,
+                             const KernelVariant &wanted);
+
+// findKernel, or ATTN_ERROR_UNSUPPORTED listing the manifest's kernels of the
+// wanted op and dtype.
+Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
+                    const KernelInfo **kernel);
 
 } // namespace attn
 

@@ -2,6 +2,7 @@
 #include "runtime/pack.h"
 
 #include <cerrno>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -61,6 +62,18 @@ PackLocation locatePack() {
   location.dir = (slash == std::string::npos ? "." : library.substr(0, slash)) +
                  "/attn_pack";
   return location;
+}
+
+constexpr uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
+
+// FNV-1a 64 of `bytes`, continuing from `hash`.
+uint64_t fnv1a64(const std::string &bytes, uint64_t hash = kFnvOffsetBasis) {
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= kFnvPrime;
+  }
+  return hash;
 }
 
 Status readFile(const std::string &path, std::string *contents) {
@@ -152,9 +165,30 @@ Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
                        const DeviceInfo &device, KernelImage *image) {
   image->isCubin = !kernel.cubinFile.empty() &&
                    findTarget(manifest.target)->arch == device.arch();
-  image->path =
-      manifest.dir + "/" + (image->isCubin ? kernel.cubinFile : kernel.ptxFile);
-  return readFile(image->path, &image->bytes);
+  std::string ptxPath = manifest.dir + "/" + kernel.ptxFile;
+  std::string cubinPath = manifest.dir + "/" + kernel.cubinFile;
+  image->path = image->isCubin ? cubinPath : ptxPath;
+  if (kernel.hash.empty())
+    return readFile(image->path, &image->bytes);
+
+  std::string ptx;
+  std::string cubin;
+  ATTN_RETURN_IF_ERROR(readFile(ptxPath, &ptx));
+  if (!kernel.cubinFile.empty())
+    ATTN_RETURN_IF_ERROR(readFile(cubinPath, &cubin));
+  char actual[17];
+  std::snprintf(actual, sizeof(actual), "%016" PRIx64,
+                fnv1a64(cubin, fnv1a64(ptx)));
+  if (kernel.hash != actual) {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "the manifest's hash=%s does not match its files, which "
+                      "hash to %s (%s%s%s)",
+                      kernel.hash.c_str(), actual, kernel.ptxFile.c_str(),
+                      kernel.cubinFile.empty() ? "" : " then ",
+                      kernel.cubinFile.c_str());
+  }
+  image->bytes = std::move(image->isCubin ? cubin : ptx);
+  return Status();
 }
 
 } // namespace attn

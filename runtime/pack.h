@@ -24,7 +24,8 @@ struct KernelImage {
 };
 
 // The image to load `kernel` from on `device`: its cubin when the device's
-// arch is exactly the manifest's target, else its PTX.
+// arch is exactly the manifest's target, else its PTX. ATTN_ERROR_PACK when
+// the kernel's files do not have its manifest hash.
 Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
                        const DeviceInfo &device, KernelImage *image);
 

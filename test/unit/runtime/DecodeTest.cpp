@@ -350,7 +350,7 @@ TEST_F(DecodeTest, SplitsNeedACombineKernel) {
   EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
   EXPECT_THAT(lastError(),
               HasSubstr("no combine kernel for dtype=bf16 head_dim=128, "
-                        "which 8 splits need"));
+                        "which split-KV decode needs"));
   args.num_splits = 1;
   EXPECT_EQ(decode(args), ATTN_SUCCESS) << lastError();
 }
@@ -416,7 +416,7 @@ const InvalidCase kInvalidCases[] = {
     {"num_kv_heads", [](auto &a) { a.num_kv_heads = 0; },
      "'num_kv_heads' must be >= 1, got 0"},
     {"gqa_ratio", [](auto &a) { a.num_heads = 20; },
-     "'num_heads' must be a multiple of 'num_kv_heads', got 20 and 8"},
+     "'num_heads' (20) must be a multiple of 'num_kv_heads' (8)"},
     {"group_size",
      [](auto &a) {
        a.num_heads = 32;

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace attn::test {
 namespace {
@@ -119,6 +121,51 @@ TEST_F(PackTest, MissingKernelImageIsAPackError) {
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 
+std::string readFile(const std::string &path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+TEST_F(PackTest, KernelFilesThatDoNotMatchTheirHashAreAPackError) {
+  const std::string kernel = "decode_bf16_d128_g2_paged_causal";
+  const std::string stem = packDir() + "/sm_90/" + kernel;
+  const std::string ptx = readFile(stem + ".ptx");
+  const std::string cubin = readFile(stem + ".cubin");
+  const std::string truncated = cubin.substr(0, cubin.size() / 2);
+  writeFile(stem + ".cubin", truncated);
+  const std::string expected = fnv1a64(ptx + cubin);
+  const std::string actual = fnv1a64(ptx + truncated);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_EQ(lastError(),
+            "attn_paged_decode: kernel '" + kernel + "' of " + packDir() +
+                "/sm_90: the manifest's hash=" + expected +
+                " does not match its files, which hash to " + actual + " (" +
+                kernel + ".ptx then " + kernel + ".cubin)");
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+  EXPECT_TRUE(fakecuda::launches().empty());
+
+  // The hash covers the cubin when the PTX is what would be loaded.
+  setenv("ATTN_TARGET", "sm_89", 1);
+  writeFile(packDir() + "/sm_89/" + kernel + ".cubin", "");
+  RuntimeLibrary fresh(tempDir + "/fresh");
+  attn_paged_decode_args args = validArgs();
+  EXPECT_EQ(
+      fresh.pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
+      ATTN_ERROR_PACK);
+  EXPECT_THAT(fresh.lastError(),
+              AllOf(HasSubstr("kernel '" + kernel + "' of " + packDir() +
+                              "/sm_89: the manifest's hash="),
+                    HasSubstr("does not match its files")));
+}
+
+TEST_F(PackTest, KernelsWithoutAHashAreLoadedUnchecked) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (TestKernel &kernel : kernels)
+    kernel.hash = false;
+  writePack(packDir(), "sm_90", kernels);
+  EXPECT_THAT(decodeImage(), StartsWith("cubin "));
+}
+
 TEST_F(PackTest, ManifestCommentsBlankLinesCrlfAndUnknownKeysAreAccepted) {
   writePack(packDir(), "sm_90", defaultKernels());
   TestKernel kernel;
@@ -158,6 +205,11 @@ const std::string kDecodeLine =
     "name=k op=decode dtype=bf16 head_dim=128 group=2 paged=1 causal=1 "
     "threads=128 smem=0 ptx=k.ptx";
 
+// Without its group and block_m.
+const std::string kPrefillLine =
+    "name=p op=prefill dtype=bf16 head_dim=128 paged=0 causal=1 threads=128 "
+    "smem=0 ptx=p.ptx";
+
 std::string decodeLineWith(const std::string &from, const std::string &to) {
   std::string line = kDecodeLine;
   size_t at = line.find(from);
@@ -168,16 +220,19 @@ const CorruptCase kCorruptCases[] = {
     {"empty", "", " the manifest is empty"},
     {"truncated_header", "attn-pa",
      "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
-     "target=sm_90'"},
+     "target=sm_90 [key=value ...]'"},
     {"binary",
      std::string("\x7f"
                  "ELF\x02\x01\x01\0\0\0",
                  10),
      "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
-     "target=sm_90'"},
+     "target=sm_90 [key=value ...]'"},
     {"kernel_line_first", kDecodeLine + "\n",
      "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
-     "target=sm_90'"},
+     "target=sm_90 [key=value ...]'"},
+    {"header_token", "attn-pack 1 target=sm_90 compiler\n",
+     "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
+     "target=sm_90 [key=value ...]'"},
     {"version", "attn-pack 2 target=sm_90\n",
      "1: pack format version '2', this runtime reads version 1"},
     {"target", "attn-pack 1 target=sm_89\n",
@@ -207,8 +262,18 @@ const CorruptCase kCorruptCases[] = {
      "2: 'smem' must be an integer in [0, 2147483647], got '-1'"},
     {"flag", kHeader + decodeLineWith("paged=1", "paged=2"),
      "2: 'paged' must be an integer in [0, 1], got '2'"},
-    {"op", kHeader + decodeLineWith("op=decode", "op=prefill"),
-     "2: unknown op 'prefill' (expected decode or combine)"},
+    {"op", kHeader + decodeLineWith("op=decode", "op=encode"),
+     "2: unknown op 'encode' (expected decode, combine or prefill)"},
+    {"decode_any_group", kHeader + decodeLineWith("group=2", "group=0"),
+     "2: 'group' must be an integer in [1, 1024], got '0'"},
+    {"prefill_group", kHeader + kPrefillLine + " group=-1",
+     "2: 'group' must be an integer in [0, 1024], got '-1'"},
+    {"prefill_block_m", kHeader + kPrefillLine + " group=0",
+     "2: missing key 'block_m'"},
+    {"short_hash", kHeader + kDecodeLine + " hash=0123456789abcde",
+     "2: 'hash' must be 16 lowercase hex digits, got '0123456789abcde'"},
+    {"upper_case_hash", kHeader + kDecodeLine + " hash=0123456789ABCDEF",
+     "2: 'hash' must be 16 lowercase hex digits, got '0123456789ABCDEF'"},
     {"dtype", kHeader + decodeLineWith("dtype=bf16", "dtype=fp8"),
      "2: unknown dtype 'fp8' (expected f16 or bf16)"},
     {"path", kHeader + decodeLineWith("ptx=k.ptx", "ptx=../k.ptx"),

@@ -2,6 +2,7 @@
 #include "test/unit/runtime/RuntimeTestSupport.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <filesystem>
@@ -30,13 +31,23 @@ const std::vector<size_t> &combineParamSizes() {
   return sizes;
 }
 
+const std::vector<size_t> &prefillParamSizes() {
+  // 8 pointers, 11 i64 strides, 3 i32 scalars, the f32 softmax_scale.
+  static const std::vector<size_t> sizes = [] {
+    std::vector<size_t> result(8 + 11, 8);
+    result.insert(result.end(), 3 + 1, 4);
+    return result;
+  }();
+  return sizes;
+}
+
 void *deviceAddress(uintptr_t value) {
   return reinterpret_cast<void *>(value); // NOLINT(performance-no-int-to-ptr)
 }
 
 std::string TestKernel::name() const {
   std::string name = op + "_" + dtype + "_d" + std::to_string(headDim);
-  if (op == "decode") {
+  if (op != "combine") {
     name += "_g" + std::to_string(group) + (paged ? "_paged" : "_contiguous") +
             (causal ? "_causal" : "");
   }
@@ -50,6 +61,20 @@ TestKernel combineKernel(const std::string &dtype, int headDim) {
   kernel.headDim = headDim;
   kernel.threads = headDim;
   kernel.smem = 0;
+  return kernel;
+}
+
+TestKernel prefillKernel(const std::string &dtype, int headDim, int paged,
+                         int causal) {
+  TestKernel kernel;
+  kernel.op = "prefill";
+  kernel.dtype = dtype;
+  kernel.headDim = headDim;
+  kernel.group = 0;
+  kernel.paged = paged;
+  kernel.causal = causal;
+  kernel.smem = 64 * 1024;
+  kernel.blockM = 64;
   return kernel;
 }
 
@@ -69,7 +94,24 @@ std::vector<TestKernel> defaultKernels() {
   smallHead.group = 4;
   kernels.push_back(smallHead);
   kernels.push_back(combineKernel("bf16", 64));
+  for (const char *dtype : {"bf16", "f16"}) {
+    for (int paged : {0, 1})
+      kernels.push_back(prefillKernel(dtype, 128, paged, /*causal=*/1));
+  }
+  kernels.push_back(prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/0));
   return kernels;
+}
+
+std::string fnv1a64(const std::string &bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(hash));
+  return hex;
 }
 
 void writeFile(const std::string &path, const std::string &contents) {
@@ -83,31 +125,36 @@ void writePack(const std::string &packDir, const std::string &target,
                const std::vector<TestKernel> &kernels) {
   std::string dir = packDir + "/" + target;
   std::ostringstream manifest;
-  manifest << "attn-pack 1 target=" << target << "\n"
+  manifest << "attn-pack 1 target=" << target << " compiler=test\n"
            << "# written by the runtime tests\n";
   for (const TestKernel &kernel : kernels) {
     const std::vector<size_t> &sizes =
-        kernel.op == "decode" ? decodeParamSizes() : combineParamSizes();
+        kernel.op == "decode"    ? decodeParamSizes()
+        : kernel.op == "prefill" ? prefillParamSizes()
+                                 : combineParamSizes();
     // Like PTX, the image names its entry, parameters and target.
     std::string signature = kernel.name();
     for (size_t size : sizes)
       signature += " " + std::to_string(size);
-    signature += " .target " + target;
-    writeFile(dir + "/" + kernel.name() + ".ptx", "ptx " + signature + "\n");
+    signature += " .target " + target + "\n";
+    std::string ptx = "ptx " + signature;
+    std::string cubin = kernel.cubin ? "cubin " + signature : "";
+    writeFile(dir + "/" + kernel.name() + ".ptx", ptx);
     manifest << "name=" << kernel.name() << " op=" << kernel.op
              << " dtype=" << kernel.dtype << " head_dim=" << kernel.headDim;
-    if (kernel.op == "decode") {
+    if (kernel.op != "combine") {
       manifest << " group=" << kernel.group << " paged=" << kernel.paged
-               << " causal=" << kernel.causal << " block_m=16 block_n=64"
-               << " stages=2";
+               << " causal=" << kernel.causal << " block_m=" << kernel.blockM
+               << " block_n=64 stages=2";
     }
     manifest << " threads=" << kernel.threads << " smem=" << kernel.smem
              << " ptx=" << kernel.name() << ".ptx";
     if (kernel.cubin) {
-      writeFile(dir + "/" + kernel.name() + ".cubin",
-                "cubin " + signature + "\n");
+      writeFile(dir + "/" + kernel.name() + ".cubin", cubin);
       manifest << " cubin=" << kernel.name() << ".cubin";
     }
+    if (kernel.hash)
+      manifest << " hash=" << fnv1a64(ptx + cubin);
     manifest << "\n";
   }
   writeFile(dir + "/manifest.txt", manifest.str());
@@ -130,6 +177,8 @@ RuntimeLibrary::RuntimeLibrary(const std::string &dir) {
   resolve(&lastError, "attn_last_error");
   resolve(&workspaceSize, "attn_paged_decode_workspace_size");
   resolve(&pagedDecode, "attn_paged_decode");
+  resolve(&prefillWorkspaceSize, "attn_varlen_prefill_workspace_size");
+  resolve(&varlenPrefill, "attn_varlen_prefill");
 }
 
 RuntimeLibrary::~RuntimeLibrary() { dlclose(handle_); }
@@ -143,7 +192,7 @@ void RuntimeTest::SetUp() {
   tempDir = pattern;
   setenv("ATTN_LIBCUDA", FAKE_CUDA_LIBRARY, 1);
   unsetenv("ATTN_TARGET");
-  unsetenv("ATTN_PACK_DIR");
+  setenv("ATTN_PACK_DIR", packDir().c_str(), 1);
   resetFake();
   writePack(packDir(), "sm_89", defaultKernels());
   writePack(packDir(), "sm_90", defaultKernels());
@@ -156,7 +205,7 @@ void RuntimeTest::TearDown() {
   fs::remove_all(tempDir, ignored);
 }
 
-attn_paged_decode_args RuntimeTest::validArgs() {
+attn_paged_decode_args validArgs() {
   attn_paged_decode_args args = {};
   args.dtype = ATTN_DTYPE_BF16;
   args.batch = 4;
@@ -188,6 +237,54 @@ attn_paged_decode_args RuntimeTest::validArgs() {
   for (int i = 0; i < 3; ++i)
     args.out_strides[i] = args.q_strides[i];
   return args;
+}
+
+attn_varlen_prefill_args validPrefillArgs() {
+  attn_varlen_prefill_args args = {};
+  args.dtype = ATTN_DTYPE_BF16;
+  args.batch = 16;
+  args.total_q = 4000;
+  args.num_heads = 16;
+  args.num_kv_heads = 8;
+  args.head_dim = 128;
+  args.max_seqlen_q = 1024;
+  args.max_seqlen_k = 1024;
+  args.causal = 1;
+  args.softmax_scale = 1.0f / std::sqrt(128.0f);
+  args.q = deviceAddress(0x1000000000);
+  args.k = deviceAddress(0x2000000000);
+  args.v = deviceAddress(0x3000000000);
+  args.cu_seqlens_q = static_cast<const int32_t *>(deviceAddress(0x4000000000));
+  args.cu_seqlens_k = static_cast<const int32_t *>(deviceAddress(0x4100000000));
+  args.out = deviceAddress(0x6000000000);
+  args.q_strides[0] = int64_t{16} * 128;
+  args.q_strides[1] = 128;
+  for (int64_t *strides : {args.k_strides, args.v_strides}) {
+    strides[0] = 0;
+    strides[1] = int64_t{8} * 128;
+    strides[2] = 128;
+  }
+  args.out_strides[0] = args.q_strides[0];
+  args.out_strides[1] = args.q_strides[1];
+  return args;
+}
+
+attn_varlen_prefill_args validPagedPrefillArgs() {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.page_size = 256;
+  args.block_table = static_cast<const int32_t *>(deviceAddress(0x5000000000));
+  args.block_table_stride = 1024 / 256;
+  for (int64_t *strides : {args.k_strides, args.v_strides})
+    strides[0] = int64_t{256} * 8 * 128;
+  return args;
+}
+
+attn_status RuntimeTest::prefill(const attn_varlen_prefill_args &args) {
+  size_t bytes = 1;
+  if (attn_status status = runtime->prefillWorkspaceSize(&args, &bytes))
+    return status;
+  EXPECT_EQ(bytes, 0u);
+  return runtime->varlenPrefill(&args, nullptr, 0, nullptr);
 }
 
 attn_status RuntimeTest::workspaceSize(const attn_paged_decode_args &args,

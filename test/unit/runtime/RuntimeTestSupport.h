@@ -18,6 +18,7 @@ namespace attn::test {
 // Parameter byte sizes in the order of docs/runtime_abi.md.
 const std::vector<size_t> &decodeParamSizes();
 const std::vector<size_t> &combineParamSizes();
+const std::vector<size_t> &prefillParamSizes();
 
 // Indices into the decode kernel's parameters.
 enum DecodeParam {
@@ -51,6 +52,27 @@ enum CombineParam {
   kCombineNumSplits = 7,
 };
 
+// Indices into the prefill kernel's parameters.
+enum PrefillParam {
+  kPrefillQ = 0,
+  kPrefillK = 1,
+  kPrefillV = 2,
+  kPrefillCuSeqlensQ = 3,
+  kPrefillCuSeqlensK = 4,
+  kPrefillBlockTable = 5,
+  kPrefillOut = 6,
+  kPrefillLse = 7,
+  kPrefillQStrides = 8,
+  kPrefillKStrides = 10,
+  kPrefillVStrides = 13,
+  kPrefillBlockTableStride = 16,
+  kPrefillOutStrides = 17,
+  kPrefillNumKvHeads = 19,
+  kPrefillPageSize = 20,
+  kPrefillTotalQ = 21,
+  kPrefillSoftmaxScale = 22,
+};
+
 // The value of parameter `index` of a recorded launch.
 template <typename T> T param(const fakecuda::Launch &launch, size_t index) {
   T value{};
@@ -77,23 +99,44 @@ struct TestKernel {
   int causal = 1;
   int threads = 128;
   int smem = 32 * 1024;
+  int blockM = 16;
   bool cubin = true;
+  // Whether the line carries the hash of the kernel's files.
+  bool hash = true;
 
   // Unique per variant, e.g. "decode_bf16_d128_g2_paged_causal".
   std::string name() const;
 };
 
 TestKernel combineKernel(const std::string &dtype, int headDim);
+TestKernel prefillKernel(const std::string &dtype, int headDim, int paged,
+                         int causal);
 
 // Decode kernels for bf16 and f16 (D=128, G=2, paged and contiguous),
-// bf16 D=64 G=4, and the combine kernels of those dtypes and head dims.
+// bf16 D=64 G=4, and the combine kernels of those dtypes and head dims;
+// prefill kernels for any group size (G=0), bf16 and f16, D=128, packed and
+// paged, causal, and bf16 D=128 packed non-causal.
 std::vector<TestKernel> defaultKernels();
+
+// FNV-1a 64 of `bytes`, as docs/runtime_abi.md hashes a kernel's files.
+std::string fnv1a64(const std::string &bytes);
 
 void writeFile(const std::string &path, const std::string &contents);
 
 // Writes <packDir>/<target>/manifest.txt and the kernels' fake images.
 void writePack(const std::string &packDir, const std::string &target,
                const std::vector<TestKernel> &kernels);
+
+// nano-vllm's decode step on Qwen3-0.6B: bf16, B=4, Lq=1, Hq=16, Hkv=8,
+// D=128, 256-token pages, max_seqlen_k=2048, causal.
+attn_paged_decode_args validArgs();
+
+// nano-vllm's prefill on Qwen3-0.6B: bf16, 16 prompts, total_q=4000,
+// max_seqlen_q=max_seqlen_k=1024, Hq=16, Hkv=8, D=128, packed k and v,
+// causal.
+attn_varlen_prefill_args validPrefillArgs();
+// validPrefillArgs() reading k and v from 256-token pages.
+attn_varlen_prefill_args validPagedPrefillArgs();
 
 // A copy of libattnrt.so loaded on its own, so that each test starts with
 // none of the state the library caches process-wide (driver, environment,
@@ -110,6 +153,8 @@ public:
   decltype(&attn_last_error) lastError = nullptr;
   decltype(&attn_paged_decode_workspace_size) workspaceSize = nullptr;
   decltype(&attn_paged_decode) pagedDecode = nullptr;
+  decltype(&attn_varlen_prefill_workspace_size) prefillWorkspaceSize = nullptr;
+  decltype(&attn_varlen_prefill) varlenPrefill = nullptr;
 
 private:
   void *handle_ = nullptr;
@@ -118,24 +163,22 @@ private:
 class RuntimeTest : public ::testing::Test {
 protected:
   // A temporary directory holding lib/libattnrt.so and the default pack for
-  // sm_89 and sm_90 beside it in lib/attn_pack/; the fake driver reset to
-  // `fakeConfig`, current on every thread; ATTN_TARGET and ATTN_PACK_DIR
-  // unset. Tests change the environment, the pack or the fake before their
-  // first call into the runtime, which reads them then.
+  // sm_89 and sm_90 in pack/, which ATTN_PACK_DIR names; the fake driver
+  // reset to `fakeConfig`, current on every thread; ATTN_TARGET unset. Tests
+  // change the environment, the pack or the fake before their first call
+  // into the runtime, which reads them then.
   void SetUp() override;
   void TearDown() override;
 
-  std::string packDir() const { return tempDir + "/lib/attn_pack"; }
+  std::string packDir() const { return tempDir + "/pack"; }
   void resetFake() { fakecuda::reset(fakeConfig); }
-
-  // nano-vllm's decode step on Qwen3-0.6B: bf16, B=4, Lq=1, Hq=16, Hkv=8,
-  // D=128, 256-token pages, max_seqlen_k=2048, causal.
-  static attn_paged_decode_args validArgs();
 
   // Queries the workspace size and launches on the legacy stream, with
   // kWorkspace as the workspace when one is needed.
   attn_status decode(const attn_paged_decode_args &args);
   attn_status workspaceSize(const attn_paged_decode_args &args, size_t *bytes);
+  // Queries the workspace size (none) and launches on the legacy stream.
+  attn_status prefill(const attn_varlen_prefill_args &args);
   std::string lastError() const { return runtime->lastError(); }
 
   static constexpr uintptr_t kWorkspace = 0x7000000000;

@@ -32,7 +32,8 @@ foreach(line IN LISTS lines)
   list(APPEND exported ${symbol})
 endforeach()
 foreach(api attn_api_version attn_last_error attn_paged_decode
-        attn_paged_decode_workspace_size)
+        attn_paged_decode_workspace_size attn_varlen_prefill
+        attn_varlen_prefill_workspace_size)
   if(NOT api IN_LIST exported)
     message(FATAL_ERROR "${LIBRARY} does not export ${api}")
   endif()

@@ -1,0 +1,56 @@
+// Argument checks shared by the C API calls; each failure names the argument,
+// what it must be and what it is.
+#ifndef ATTN_RUNTIME_CHECKS_H
+#define ATTN_RUNTIME_CHECKS_H
+
+#include "runtime/status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace attn {
+
+// Kernels move rows in 16-byte vectors: 8 elements of a 2-byte dtype.
+constexpr int kVectorBytes = 16;
+constexpr int kVectorElements = kVectorBytes / 2;
+
+// An enum field of an argument struct as a C or ctypes caller may have
+// stored it: any int. (Loading one outside the enum's range as the enum type
+// would be undefined in C++.)
+template <typename Enum> int storedValue(const Enum &field) {
+  int value = 0;
+  static_assert(sizeof(value) == sizeof(field), "C enums are ints");
+  std::memcpy(&value, &field, sizeof(value));
+  return value;
+}
+
+Status checkDtype(const attn_dtype &dtype);
+Status checkPositive(const char *name, int32_t value);
+Status checkNonNegative(const char *name, int32_t value);
+Status checkFlag(const char *name, int32_t value);
+// Hq % Hkv == 0 and, when maxGroupSize > 0, Hq / Hkv <= maxGroupSize.
+Status checkHeads(int32_t numHeads, int32_t numKvHeads, int maxGroupSize);
+Status checkHeadDim(int32_t headDim);
+Status checkPageSize(int32_t pageSize);
+Status checkSoftmaxScale(float softmaxScale);
+// A non-NULL device pointer aligned to `alignment` bytes.
+Status checkPointer(const char *name, const void *pointer, size_t alignment);
+// NULL, or a pointer as checkPointer wants it.
+Status checkOptionalPointer(const char *name, const void *pointer,
+                            size_t alignment);
+// block_table is NULL iff the keys are not paged; a paged one has a row
+// stride. `layout` names the unpaged layout ("contiguous cache").
+Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
+                       int64_t blockTableStride, const char *layout);
+// ATTN_ERROR_UNSUPPORTED when `value`, the size of grid dimension `dimension`
+// ('y' or 'z') that `what` (quoted argument names) gives, exceeds its limit.
+Status checkGridYZ(const char *what, int64_t value, char dimension);
+// Strides of a [.., D] tensor moved in 16-byte vectors: positive multiples of
+// kVectorElements, from index `first` on.
+Status checkRowStrides(const char *name, const int64_t *strides, int count,
+                       int first = 0);
+
+} // namespace attn
+
+#endif // ATTN_RUNTIME_CHECKS_H

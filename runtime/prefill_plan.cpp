@@ -1,0 +1,94 @@
+// Validates varlen prefill arguments and plans its kernel and grid.
+#include "runtime/prefill_plan.h"
+
+#include "runtime/checks.h"
+#include "runtime/launch.h"
+
+#include <cinttypes>
+#include <cstdint>
+
+namespace attn {
+
+namespace {
+
+constexpr const char *kPackedLayout = "packed k and v";
+
+// Packed k and v are [total_k, Hkv, D] and take the ABI's (0, token, head)
+// strides; paged ones [num_blocks, page_size, Hkv, D] (block, row, head).
+Status checkKeyStrides(const char *name, const int64_t (&strides)[3],
+                       int32_t pageSize) {
+  if (pageSize > 0)
+    return checkRowStrides(name, strides, 3);
+  if (strides[0] != 0) {
+    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                      "'%s[0]' must be 0 when page_size is 0 (%s), got "
+                      "%" PRId64,
+                      name, kPackedLayout, strides[0]);
+  }
+  return checkRowStrides(name, strides, 3, /*first=*/1);
+}
+
+} // namespace
+
+Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
+  if (args == nullptr)
+    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT, "'args' must not be NULL");
+  const attn_varlen_prefill_args &a = *args;
+  ATTN_RETURN_IF_ERROR(checkDtype(a.dtype));
+  ATTN_RETURN_IF_ERROR(checkPositive("batch", a.batch));
+  ATTN_RETURN_IF_ERROR(checkNonNegative("total_q", a.total_q));
+  ATTN_RETURN_IF_ERROR(
+      checkHeads(a.num_heads, a.num_kv_heads, /*maxGroupSize=*/0));
+  ATTN_RETURN_IF_ERROR(checkHeadDim(a.head_dim));
+  ATTN_RETURN_IF_ERROR(checkPageSize(a.page_size));
+  ATTN_RETURN_IF_ERROR(checkNonNegative("max_seqlen_q", a.max_seqlen_q));
+  ATTN_RETURN_IF_ERROR(checkNonNegative("max_seqlen_k", a.max_seqlen_k));
+  // The grid covers max_seqlen_q rows per sequence; a smaller bound would
+  // leave rows unwritten.
+  int64_t maxRows = int64_t{a.batch} * a.max_seqlen_q;
+  if (a.total_q > maxRows) {
+    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                      "'total_q' (%d) must be at most 'batch' * "
+                      "'max_seqlen_q' (%d * %d = %" PRId64 ")",
+                      a.total_q, a.batch, a.max_seqlen_q, maxRows);
+  }
+  ATTN_RETURN_IF_ERROR(checkFlag("causal", a.causal));
+  ATTN_RETURN_IF_ERROR(checkSoftmaxScale(a.softmax_scale));
+
+  // With no query row nothing is read or written, and torch gives an empty
+  // tensor a NULL data pointer.
+  auto checkTensor = a.total_q == 0 ? checkOptionalPointer : checkPointer;
+  ATTN_RETURN_IF_ERROR(checkTensor("q", a.q, kVectorBytes));
+  ATTN_RETURN_IF_ERROR(checkTensor("k", a.k, kVectorBytes));
+  ATTN_RETURN_IF_ERROR(checkTensor("v", a.v, kVectorBytes));
+  ATTN_RETURN_IF_ERROR(
+      checkPointer("cu_seqlens_q", a.cu_seqlens_q, sizeof(int32_t)));
+  ATTN_RETURN_IF_ERROR(
+      checkPointer("cu_seqlens_k", a.cu_seqlens_k, sizeof(int32_t)));
+  ATTN_RETURN_IF_ERROR(checkTensor("out", a.out, kVectorBytes));
+  ATTN_RETURN_IF_ERROR(checkOptionalPointer("lse", a.lse, sizeof(float)));
+  ATTN_RETURN_IF_ERROR(checkBlockTable(a.page_size, a.block_table,
+                                       a.block_table_stride, kPackedLayout));
+  ATTN_RETURN_IF_ERROR(checkRowStrides("q_strides", a.q_strides, 2));
+  ATTN_RETURN_IF_ERROR(checkKeyStrides("k_strides", a.k_strides, a.page_size));
+  ATTN_RETURN_IF_ERROR(checkKeyStrides("v_strides", a.v_strides, a.page_size));
+  ATTN_RETURN_IF_ERROR(checkRowStrides("out_strides", a.out_strides, 2));
+  return Status();
+}
+
+Status planPrefill(const attn_varlen_prefill_args &args,
+                   const Manifest &manifest, PrefillPlan *plan) {
+  ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
+  ATTN_RETURN_IF_ERROR(checkGridYZ("'num_heads'", args.num_heads, 'y'));
+  KernelVariant wanted = wantedVariant(
+      KernelOp::Prefill, args.dtype, args.head_dim, args.num_heads,
+      args.num_kv_heads, args.page_size > 0, args.causal != 0);
+  ATTN_RETURN_IF_ERROR(selectKernel(manifest, wanted, &plan->kernel));
+  plan->gridX = args.total_q == 0
+                    ? 0
+                    : static_cast<unsigned>(
+                          ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
+  return Status();
+}
+
+} // namespace attn

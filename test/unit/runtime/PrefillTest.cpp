@@ -1,0 +1,448 @@
+// Varlen prefill tests: kernel choice, grid, parameters, empty input, bad
+// input.
+#include "test/unit/runtime/RuntimeTestSupport.h"
+
+#include <gmock/gmock.h>
+
+#include <array>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+namespace attn::test {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+using Dims = std::array<unsigned, 3>;
+
+Dims dims(const unsigned (&values)[3]) {
+  return {values[0], values[1], values[2]};
+}
+
+uint64_t address(const void *pointer) {
+  return reinterpret_cast<uintptr_t>(pointer);
+}
+
+class PrefillTest : public RuntimeTest {};
+
+TEST_F(PrefillTest, LaunchesThePackedKernelWithAbiGridAndParameters) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.lse = static_cast<float *>(deviceAddress(0x8000000000));
+  void *stream = deviceAddress(0x5eed);
+  ASSERT_EQ(runtime->varlenPrefill(&args, nullptr, 0, stream), ATTN_SUCCESS)
+      << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+
+  const fakecuda::Launch &launch = launches[0];
+  EXPECT_EQ(launch.function, "prefill_bf16_d128_g0_contiguous_causal");
+  // ceil(1024 / block_m=64) row blocks, Hq, B.
+  EXPECT_EQ(dims(launch.grid), (Dims{16, 16, 16}));
+  EXPECT_EQ(dims(launch.block), (Dims{128, 1, 1}));
+  EXPECT_EQ(launch.sharedBytes, 64u * 1024);
+  EXPECT_EQ(launch.stream, stream);
+  ASSERT_EQ(launch.params.size(), prefillParamSizes().size());
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillQ), address(args.q));
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillK), address(args.k));
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillV), address(args.v));
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillCuSeqlensQ),
+            address(args.cu_seqlens_q));
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillCuSeqlensK),
+            address(args.cu_seqlens_k));
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillBlockTable), 0u);
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillOut), address(args.out));
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillLse), address(args.lse));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(param<int64_t>(launch, kPrefillQStrides + i), args.q_strides[i]);
+    EXPECT_EQ(param<int64_t>(launch, kPrefillOutStrides + i),
+              args.out_strides[i]);
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(param<int64_t>(launch, kPrefillKStrides + i), args.k_strides[i]);
+    EXPECT_EQ(param<int64_t>(launch, kPrefillVStrides + i), args.v_strides[i]);
+  }
+  EXPECT_EQ(param<int64_t>(launch, kPrefillKStrides), 0);
+  EXPECT_EQ(param<int64_t>(launch, kPrefillBlockTableStride), 0);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillNumKvHeads), 8);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillPageSize), 0);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillTotalQ), 4000);
+  EXPECT_EQ(param<float>(launch, kPrefillSoftmaxScale), args.softmax_scale);
+  // 64 KB of dynamic shared memory needs the opt-in.
+  std::vector<fakecuda::AttributeSet> sets = fakecuda::attributeSets();
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets[0].function, launch.function);
+  EXPECT_EQ(sets[0].value, 64 * 1024);
+}
+
+TEST_F(PrefillTest, PagedKeysPassTheBlockTableAndPageSize) {
+  attn_varlen_prefill_args args = validPagedPrefillArgs();
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_EQ(launches[0].function, "prefill_bf16_d128_g0_paged_causal");
+  EXPECT_EQ(param<uint64_t>(launches[0], kPrefillBlockTable),
+            address(args.block_table));
+  EXPECT_EQ(param<int64_t>(launches[0], kPrefillBlockTableStride), 4);
+  EXPECT_EQ(param<int64_t>(launches[0], kPrefillKStrides), 256 * 8 * 128);
+  EXPECT_EQ(param<int64_t>(launches[0], kPrefillVStrides), 256 * 8 * 128);
+  EXPECT_EQ(param<int32_t>(launches[0], kPrefillPageSize), 256);
+}
+
+TEST_F(PrefillTest, GridCoversMaxSeqlenQInBlockMRows) {
+  struct Case {
+    int32_t batch;
+    int32_t totalQ;
+    int32_t maxSeqlenQ;
+    Dims grid;
+  };
+  const Case cases[] = {
+      {16, 4000, 1024, {16, 16, 16}}, {16, 4000, 1000, {16, 16, 16}},
+      {4, 4, 1, {1, 16, 4}},          {1, 65, 65, {2, 16, 1}},
+      {3, 200, 128, {2, 16, 3}},
+  };
+  for (const Case &c : cases) {
+    resetFake();
+    attn_varlen_prefill_args args = validPrefillArgs();
+    args.batch = c.batch;
+    args.total_q = c.totalQ;
+    args.max_seqlen_q = c.maxSeqlenQ;
+    ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+    ASSERT_EQ(fakecuda::launches().size(), 1u);
+    EXPECT_EQ(dims(fakecuda::launches()[0].grid), c.grid)
+        << c.totalQ << " rows of at most " << c.maxSeqlenQ;
+  }
+}
+
+TEST_F(PrefillTest, SelectsTheVariantOfDtypeLayoutAndMask) {
+  struct Case {
+    std::function<void(attn_varlen_prefill_args &)> change;
+    const char *kernel;
+  };
+  const Case cases[] = {
+      {[](attn_varlen_prefill_args &) {},
+       "prefill_bf16_d128_g0_contiguous_causal"},
+      {[](attn_varlen_prefill_args &a) { a.dtype = ATTN_DTYPE_F16; },
+       "prefill_f16_d128_g0_contiguous_causal"},
+      {[](attn_varlen_prefill_args &a) { a = validPagedPrefillArgs(); },
+       "prefill_bf16_d128_g0_paged_causal"},
+      {[](attn_varlen_prefill_args &a) {
+         a = validPagedPrefillArgs();
+         a.dtype = ATTN_DTYPE_F16;
+       },
+       "prefill_f16_d128_g0_paged_causal"},
+      {[](attn_varlen_prefill_args &a) { a.causal = 0; },
+       "prefill_bf16_d128_g0_contiguous"},
+  };
+  for (const Case &c : cases) {
+    resetFake();
+    attn_varlen_prefill_args args = validPrefillArgs();
+    c.change(args);
+    ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+    ASSERT_EQ(fakecuda::launches().size(), 1u);
+    EXPECT_EQ(fakecuda::launches()[0].function, c.kernel);
+  }
+}
+
+TEST_F(PrefillTest, AnyGroupKernelServesEveryGroupSize) {
+  for (int32_t numKvHeads : {16, 8, 4, 1}) {
+    resetFake();
+    attn_varlen_prefill_args args = validPrefillArgs();
+    args.num_kv_heads = numKvHeads;
+    ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+    ASSERT_EQ(fakecuda::launches().size(), 1u);
+    EXPECT_EQ(param<int32_t>(fakecuda::launches()[0], kPrefillNumKvHeads),
+              numKvHeads);
+  }
+}
+
+TEST_F(PrefillTest, PrefersTheKernelOfTheCallsGroupSize) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  TestKernel grouped = prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/1);
+  grouped.group = 2;
+  grouped.blockM = 128;
+  kernels.push_back(grouped);
+  writePack(packDir(), "sm_90", kernels);
+  attn_varlen_prefill_args args = validPrefillArgs();
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches().at(0).function,
+            "prefill_bf16_d128_g2_contiguous_causal");
+  EXPECT_EQ(fakecuda::launches().at(0).grid[0], 8u); // block_m=128
+
+  args.num_kv_heads = 4;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches().at(1).function,
+            "prefill_bf16_d128_g0_contiguous_causal");
+}
+
+TEST_F(PrefillTest, UnsupportedConfigsListThePrefillKernels) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.head_dim = 64;
+  args.q_strides[0] = args.out_strides[0] = 16 * 64;
+  args.q_strides[1] = args.out_strides[1] = 64;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(
+      lastError(),
+      AllOf(StartsWith("attn_varlen_prefill_workspace_size: the sm_90 pack "
+                       "has no prefill kernel for dtype=bf16 head_dim=64 "
+                       "group=2 paged=0 causal=1; its bf16 prefill kernels: "),
+            HasSubstr("dtype=bf16 head_dim=128 group=0 paged=0 causal=1; "
+                      "dtype=bf16 head_dim=128 group=0 paged=1 causal=1; "
+                      "dtype=bf16 head_dim=128 group=0 paged=0 causal=0"),
+            Not(HasSubstr("dtype=f16")), Not(HasSubstr("group=4"))));
+  EXPECT_EQ(runtime->varlenPrefill(&args, nullptr, 0, nullptr),
+            ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), StartsWith("attn_varlen_prefill: the sm_90 pack"));
+
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(PrefillTest, PackWithoutPrefillKernelsSaysSo) {
+  writePack(packDir(), "sm_90", {TestKernel(), combineKernel("bf16", 128)});
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("its bf16 prefill kernels: none for bf16"));
+}
+
+TEST_F(PrefillTest, NoQueryRowLaunchesNothingAndSucceeds) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.total_q = 0;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  args.max_seqlen_q = 0;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  // Empty torch tensors have no data.
+  args.q = args.k = args.v = args.out = nullptr;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_TRUE(fakecuda::launches().empty());
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+  // An empty call still needs a kernel for its configuration.
+  args.head_dim = 64;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+}
+
+TEST_F(PrefillTest, NeedsNoWorkspaceAndIgnoresOne) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  size_t bytes = 1;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(bytes, 0u);
+  ASSERT_EQ(
+      runtime->varlenPrefill(&args, deviceAddress(kWorkspace + 3), 5, nullptr),
+      ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(fakecuda::launches().size(), 1u);
+}
+
+TEST_F(PrefillTest, GridLimitsAreUnsupported) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.batch = 70000;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("'batch' must be at most 65535 (the "
+                                     "grid's z dimension), got 70000"));
+  args = validPrefillArgs();
+  args.num_heads = 70000;
+  args.num_kv_heads = 70000;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("'num_heads' must be at most 65535 (the "
+                                     "grid's y dimension), got 70000"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(PrefillTest, LaunchFailureNamesTheKernel) {
+  fakeConfig.failingCall = "cuLaunchKernel";
+  fakeConfig.failure = CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+  resetFake();
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_ERROR_DRIVER);
+  EXPECT_THAT(lastError(),
+              StartsWith("attn_varlen_prefill: kernel "
+                         "'prefill_bf16_d128_g0_contiguous_causal': "
+                         "cuLaunchKernel("));
+}
+
+TEST_F(PrefillTest, SharedMemoryAboveTheDeviceLimitIsUnsupported) {
+  fakeConfig.maxSharedOptin = 48 * 1024;
+  resetFake();
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("kernel 'prefill_bf16_d128_g0_contiguous_causal' of " +
+                        packDir() +
+                        "/sm_90: needs 65536 bytes of dynamic shared memory "
+                        "per block; this GPU allows at most 49152"));
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+}
+
+struct InvalidCase {
+  const char *label;
+  std::function<void(attn_varlen_prefill_args &)> change;
+  const char *message; // after "attn_varlen_prefill: "
+};
+
+void *misaligned(const void *pointer, uintptr_t offset) {
+  return deviceAddress(address(pointer) + offset);
+}
+
+const InvalidCase kInvalidCases[] = {
+    {"dtype",
+     [](auto &a) {
+       const int dtype = -1;
+       std::memcpy(&a.dtype, &dtype, sizeof(dtype));
+     },
+     "'dtype' must be ATTN_DTYPE_F16 (0) or ATTN_DTYPE_BF16 (1), got -1"},
+    {"batch", [](auto &a) { a.batch = 0; }, "'batch' must be >= 1, got 0"},
+    {"total_q", [](auto &a) { a.total_q = -1; },
+     "'total_q' must be >= 0, got -1"},
+    {"num_heads", [](auto &a) { a.num_heads = -16; },
+     "'num_heads' must be >= 1, got -16"},
+    {"num_kv_heads", [](auto &a) { a.num_kv_heads = 0; },
+     "'num_kv_heads' must be >= 1, got 0"},
+    {"gqa_ratio",
+     [](auto &a) {
+       a.num_heads = 32;
+       a.num_kv_heads = 5;
+     },
+     "'num_heads' (32) must be a multiple of 'num_kv_heads' (5)"},
+    {"head_dim", [](auto &a) { a.head_dim = 120; },
+     "'head_dim' must be a multiple of 16 in [16, 256], got 120"},
+    {"page_size", [](auto &a) { a.page_size = 8; },
+     "'page_size' must be 0 or a multiple of 16, got 8"},
+    {"max_seqlen_q", [](auto &a) { a.max_seqlen_q = -1; },
+     "'max_seqlen_q' must be >= 0, got -1"},
+    {"max_seqlen_k", [](auto &a) { a.max_seqlen_k = -2; },
+     "'max_seqlen_k' must be >= 0, got -2"},
+    {"total_q_bound", [](auto &a) { a.max_seqlen_q = 200; },
+     "'total_q' (4000) must be at most 'batch' * 'max_seqlen_q' (16 * 200 = "
+     "3200)"},
+    {"total_q_without_rows", [](auto &a) { a.max_seqlen_q = 0; },
+     "'total_q' (4000) must be at most 'batch' * 'max_seqlen_q' (16 * 0 = "
+     "0)"},
+    {"causal", [](auto &a) { a.causal = -1; },
+     "'causal' must be 0 or 1, got -1"},
+    {"softmax_scale", [](auto &a) { a.softmax_scale = 0; },
+     "'softmax_scale' must be positive and finite, got 0"},
+    {"softmax_scale_nan",
+     [](auto &a) { a.softmax_scale = std::numeric_limits<float>::quiet_NaN(); },
+     "'softmax_scale' must be positive and finite, got nan"},
+    {"q", [](auto &a) { a.q = nullptr; }, "'q' must not be NULL"},
+    {"k", [](auto &a) { a.k = nullptr; }, "'k' must not be NULL"},
+    {"v", [](auto &a) { a.v = nullptr; }, "'v' must not be NULL"},
+    {"cu_seqlens_q", [](auto &a) { a.cu_seqlens_q = nullptr; },
+     "'cu_seqlens_q' must not be NULL"},
+    {"cu_seqlens_k", [](auto &a) { a.cu_seqlens_k = nullptr; },
+     "'cu_seqlens_k' must not be NULL"},
+    {"cu_seqlens_k_empty_batch",
+     [](auto &a) {
+       a.total_q = 0;
+       a.cu_seqlens_k = nullptr;
+     },
+     "'cu_seqlens_k' must not be NULL"},
+    {"out", [](auto &a) { a.out = nullptr; }, "'out' must not be NULL"},
+    {"q_aligned", [](auto &a) { a.q = misaligned(a.q, 2); },
+     "'q' must be 16-byte aligned, got 0x1000000002"},
+    {"q_aligned_empty_batch",
+     [](auto &a) {
+       a.total_q = 0;
+       a.q = misaligned(a.q, 2);
+     },
+     "'q' must be 16-byte aligned, got 0x1000000002"},
+    {"k_aligned", [](auto &a) { a.k = misaligned(a.k, 8); },
+     "'k' must be 16-byte aligned, got 0x2000000008"},
+    {"v_aligned", [](auto &a) { a.v = misaligned(a.v, 4); },
+     "'v' must be 16-byte aligned, got 0x3000000004"},
+    {"cu_seqlens_q_aligned",
+     [](auto &a) {
+       a.cu_seqlens_q =
+           static_cast<const int32_t *>(misaligned(a.cu_seqlens_q, 2));
+     },
+     "'cu_seqlens_q' must be 4-byte aligned, got 0x4000000002"},
+    {"out_aligned", [](auto &a) { a.out = misaligned(a.out, 1); },
+     "'out' must be 16-byte aligned, got 0x6000000001"},
+    {"lse_aligned",
+     [](auto &a) { a.lse = static_cast<float *>(misaligned(nullptr, 0x12)); },
+     "'lse' must be 4-byte aligned, got 0x12"},
+    {"block_table_unexpected",
+     [](auto &a) { a.block_table = validPagedPrefillArgs().block_table; },
+     "'block_table' must be NULL when page_size is 0 (packed k and v)"},
+    {"block_table_missing",
+     [](auto &a) {
+       a = validPagedPrefillArgs();
+       a.block_table = nullptr;
+     },
+     "'block_table' must not be NULL when page_size is 256 (paged cache)"},
+    {"block_table_stride",
+     [](auto &a) {
+       a = validPagedPrefillArgs();
+       a.block_table_stride = -4;
+     },
+     "'block_table_stride' must be >= 1, got -4"},
+    {"packed_k_block_stride", [](auto &a) { a.k_strides[0] = 1024; },
+     "'k_strides[0]' must be 0 when page_size is 0 (packed k and v), got "
+     "1024"},
+    {"packed_v_block_stride", [](auto &a) { a.v_strides[0] = -1; },
+     "'v_strides[0]' must be 0 when page_size is 0 (packed k and v), got -1"},
+    {"packed_k_token_stride", [](auto &a) { a.k_strides[1] = 0; },
+     "'k_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 0"},
+    {"packed_v_head_stride", [](auto &a) { a.v_strides[2] = 129; },
+     "'v_strides[2]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 129"},
+    {"paged_k_block_stride",
+     [](auto &a) {
+       a = validPagedPrefillArgs();
+       a.k_strides[0] = 0;
+     },
+     "'k_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 0"},
+    {"q_strides", [](auto &a) { a.q_strides[0] = 2044; },
+     "'q_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 2044"},
+    {"out_strides", [](auto &a) { a.out_strides[1] = 0; },
+     "'out_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 0"},
+};
+
+class PrefillInvalidArgumentTest
+    : public RuntimeTest,
+      public ::testing::WithParamInterface<InvalidCase> {};
+
+TEST_P(PrefillInvalidArgumentTest, NamesTheArgumentAndLaunchesNothing) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  GetParam().change(args);
+  size_t bytes = 0;
+  EXPECT_EQ(runtime->prefillWorkspaceSize(&args, &bytes),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(), std::string("attn_varlen_prefill_workspace_size: ") +
+                             GetParam().message);
+  EXPECT_EQ(runtime->varlenPrefill(&args, nullptr, 0, nullptr),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            std::string("attn_varlen_prefill: ") + GetParam().message);
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Prefill, PrefillInvalidArgumentTest,
+                         ::testing::ValuesIn(kInvalidCases),
+                         [](const ::testing::TestParamInfo<InvalidCase> &info) {
+                           return std::string(info.param.label);
+                         });
+
+TEST_F(PrefillTest, NullArgumentsAreInvalid) {
+  size_t bytes = 0;
+  EXPECT_EQ(runtime->prefillWorkspaceSize(nullptr, &bytes),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            "attn_varlen_prefill_workspace_size: 'args' must not be NULL");
+  attn_varlen_prefill_args args = validPrefillArgs();
+  EXPECT_EQ(runtime->prefillWorkspaceSize(&args, nullptr),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            "attn_varlen_prefill_workspace_size: 'bytes' must not be NULL");
+  EXPECT_EQ(runtime->varlenPrefill(nullptr, nullptr, 0, nullptr),
+            ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(), "attn_varlen_prefill: 'args' must not be NULL");
+}
+
+} // namespace
+} // namespace attn::test
