@@ -305,3 +305,11 @@ func.func @decode_v_cache_mismatch(%q: memref<?x1x16x128xbf16>, %kc: memref<?x25
       {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 256}
   return
 }
+
+// -----
+
+func.func @load_q_rows_bad_width(%q: memref<?x4x64xbf16>, %r: index) {
+  // expected-error @+1 {{result must be [rows, 64], got 'tensor<16x32xf32>'}}
+  %t = attn.load_q_rows %q[%r, %r] count %r : memref<?x4x64xbf16> -> tensor<16x32xf32>
+  return
+}

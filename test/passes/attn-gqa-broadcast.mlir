@@ -45,3 +45,68 @@ func.func @decode_contiguous_mha(%q: memref<?x4x8x64xf16>, %kc: memref<?x?x8x64x
        scale = 0.125 : f32, page_size = 0}
   return
 }
+
+// -----
+
+// Prefill, packed K/V: a grid over (batch, row tile, query head); each tile
+// holds block-m rows of one head and reads KV head head / G; the key range
+// starts at the sequence's first packed row; the diagonal is bottom-right.
+// CHECK-LABEL: func @prefill_packed
+// CHECK-DAG: %[[NB:.*]] = arith.subi %{{.*}}, %c1
+// CHECK-DAG: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK: scf.parallel (%[[BI:.*]], %[[QB:.*]], %[[H:.*]]) = {{.*}} to (%[[NB]], %[[TILES]], %c16)
+// CHECK: %[[FIRST:.*]] = arith.muli %[[QB]], %c64
+// CHECK: %[[LQ:.*]] = attn.seq_len %arg3[%[[BI]]] {cumulative}
+// CHECK: %[[LK:.*]] = attn.seq_len %arg4[%[[BI]]] {cumulative}
+// CHECK: %[[HAS:.*]] = arith.cmpi slt, %[[FIRST]], %[[LQ]]
+// CHECK: scf.if %[[HAS]]
+// CHECK: %[[QS:.*]] = attn.seq_start %arg3[%[[BI]]]
+// CHECK: %[[ROW:.*]] = arith.addi %[[QS]], %[[FIRST]]
+// CHECK: %[[COUNT:.*]] = arith.subi %[[LQ]], %[[FIRST]]
+// CHECK: %[[KVH:.*]] = attn.kv_head %[[H]] {group = 2 : i64}
+// CHECK: %[[QT:.*]] = attn.load_q_rows %arg0[%[[ROW]], %[[H]]] count %[[COUNT]] : memref<?x16x128xbf16> -> tensor<64x128xf32>
+// CHECK: %[[KS:.*]] = attn.seq_start %arg4[%[[BI]]]
+// CHECK: %[[KE:.*]] = arith.addi %[[KS]], %[[LK]]
+// CHECK: %[[D0:.*]] = arith.subi %[[KE]], %[[LQ]]
+// CHECK: %[[DIAG:.*]] = arith.addi %[[D0]], %[[FIRST]]
+// CHECK: %[[O:.*]], %[[LSE:.*]] = attn.attend %[[QT]] keys(%arg1, %arg2) [%[[BI]], %[[KVH]]] range[%[[KS]], %[[KE]]) diagonal %[[DIAG]]
+// CHECK-SAME: rows_per_token = 1
+// CHECK: attn.store_rows %[[O]], %[[LSE]] to %arg5 lse %arg6[%[[ROW]], %[[H]]] count %[[COUNT]]
+// CHECK: attn.grid = ["batch", "q_block", "head"]
+// CHECK-NOT: attn.varlen_prefill
+func.func @prefill_packed(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,
+                          %v: memref<?x8x128xbf16>, %cq: memref<?xi32>,
+                          %ck: memref<?xi32>, %o: memref<?x16x128xbf16>,
+                          %lse: memref<16x?xf32>) {
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>)
+      v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>)
+      cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      lse(%lse : memref<16x?xf32>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true,
+       scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+// Prefill, paged K/V (a prefix-cache hit): key positions count from 0 within
+// the sequence and go through the block table.
+// CHECK-LABEL: func @prefill_paged
+// CHECK: %[[LK:.*]] = attn.seq_len %arg4
+// CHECK: attn.kv_head %{{.*}} {group = 4 : i64}
+// CHECK-NOT: attn.seq_start %arg4
+// CHECK: %[[KE:.*]] = arith.addi %c0{{.*}}, %[[LK]]
+// CHECK: attn.attend {{.*}} keys(%arg1, %arg2 block_table %arg5) {{.*}} range[%c0{{.*}}, %[[KE]])
+// CHECK-SAME: page_size = 16
+func.func @prefill_paged(%q: memref<?x8x64xf16>, %k: memref<?x16x2x64xf16>,
+                         %v: memref<?x16x2x64xf16>, %cq: memref<?xi32>,
+                         %ck: memref<?xi32>, %bt: memref<?x?xi32>,
+                         %o: memref<?x8x64xf16>) {
+  attn.varlen_prefill q(%q : memref<?x8x64xf16>) k(%k : memref<?x16x2x64xf16>)
+      v(%v : memref<?x16x2x64xf16>) cu_seqlens_q(%cq : memref<?xi32>)
+      cu_seqlens_k(%ck : memref<?xi32>) block_table(%bt : memref<?x?xi32>)
+      out(%o : memref<?x8x64xf16>)
+      {num_heads = 8, num_kv_heads = 2, head_dim = 64, causal = true,
+       scale = 0.125 : f32, page_size = 16}
+  return
+}

@@ -52,3 +52,39 @@ func.func @decode_noncausal(%q: memref<?x1x8x64xf16>, %kc: memref<?x?x8x64xf16>,
        scale = 0.125 : f32, page_size = 0}
   return
 }
+
+// -----
+
+// Causal prefill with block-m = 64 rows: the loop starts at the sequence's
+// first key row and stops at the last row's visible end (tiles above the
+// diagonal are never visited); only the tiles that reach past the first
+// row's visible end, the ones crossing the diagonal, are masked.
+// CHECK-LABEL: func @prefill_causal
+// CHECK: %[[QT:.*]] = attn.load_q_rows
+// CHECK: %[[KS:.*]] = attn.seq_start %arg4
+// CHECK: %[[KE:.*]] = arith.addi %[[KS]], %{{.*}}
+// CHECK: arith.subi %[[KE]]
+// CHECK: %[[DIAG:.*]] = arith.addi
+// CHECK-DAG: %[[FIRST:.*]] = arith.addi %[[DIAG]], %c1
+// CHECK-DAG: %[[LAST:.*]] = arith.addi %[[DIAG]], %c64
+// CHECK-DAG: %[[MASKFROM:.*]] = arith.minsi %[[KE]], %[[FIRST]]
+// CHECK-DAG: %[[VISEND:.*]] = arith.minsi %[[KE]], %[[LAST]]
+// CHECK: scf.for %[[N0:.*]] = %[[KS]] to %[[VISEND]] step %c32
+// CHECK:   attn.kv_tile %arg1[%{{.*}}, %{{.*}}, %[[N0]]] limit %[[VISEND]] {page_size = 0 : i64} : memref<?x2x64xbf16> -> tensor<32x64xbf16>
+// CHECK:   %[[SC:.*]] = attn.qk %[[QT]], {{.*}} -> tensor<64x32xf32>
+// CHECK:   %[[TEND:.*]] = arith.addi %[[N0]], %c32
+// CHECK:   %[[NEEDS:.*]] = arith.cmpi sgt, %[[TEND]], %[[MASKFROM]]
+// CHECK:   scf.if %[[NEEDS]]
+// CHECK:     attn.mask %[[SC]] keys[%[[N0]], %[[KE]]) diagonal %[[DIAG]] {causal = true, rows_per_token = 1 : i64}
+// CHECK: attn.softmax_finalize
+// CHECK: attn.store_rows
+func.func @prefill_causal(%q: memref<?x4x64xbf16>, %k: memref<?x2x64xbf16>,
+                          %v: memref<?x2x64xbf16>, %cq: memref<?xi32>,
+                          %ck: memref<?xi32>, %o: memref<?x4x64xbf16>) {
+  attn.varlen_prefill q(%q : memref<?x4x64xbf16>) k(%k : memref<?x2x64xbf16>)
+      v(%v : memref<?x2x64xbf16>) cu_seqlens_q(%cq : memref<?xi32>)
+      cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x4x64xbf16>)
+      {num_heads = 4, num_kv_heads = 2, head_dim = 64, causal = true,
+       scale = 0.125 : f32, page_size = 0}
+  return
+}

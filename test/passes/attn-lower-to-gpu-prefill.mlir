@@ -1,0 +1,44 @@
+// RUN: attn-opt %s -attn-to-tiled=block-m=64 -attn-lower-to-gpu=stages=2 | FileCheck %s
+
+// The prefill kernel, with the parameters of docs/runtime_abi.md: four warps
+// of 16 rows (block-m 64); Q loaded once as mma A fragments; K/V tiles
+// staged by cp.async, one barrier per tile; QK^T from ldmatrix'ed K and PV
+// from ldmatrix.trans'ed V on m16n8k16 tensor-core MMAs (bf16 in, f32
+// accumulate), P repacked to bf16 pairs in registers; row max and sum across
+// each quad by xor shuffles 1 and 2; the KV head taken from the launch.
+// CHECK: gpu.func @qwen3_prefill(%{{.*}}: !llvm.ptr<1>
+// CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK: gpu.grid_dim y
+// CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
+// CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: scf.for
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<row>, num = 4 : i32
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK: nvvm.shfl.sync bfly {{.*}}, %c1
+// CHECK: nvvm.shfl.sync bfly {{.*}}, %c2
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
+// CHECK: arith.truncf {{.*}} : vector<2xf32> to vector<2xbf16>
+// CHECK: nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<col>, num = 4 : i32
+// CHECK: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
+// CHECK: llvm.store {{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
+// CHECK-NOT: gpu.func @qwen3_prefill_combine
+// CHECK-NOT: attn.
+// CHECK-NOT: func.func
+func.func @qwen3_prefill(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,
+                         %v: memref<?x8x128xbf16>, %cq: memref<?xi32>,
+                         %ck: memref<?xi32>, %o: memref<?x16x128xbf16>,
+                         %lse: memref<16x?xf32>) {
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>)
+      v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>)
+      cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      lse(%lse : memref<16x?xf32>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true,
+       scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
