@@ -1,9 +1,9 @@
 """ctypes bindings of libattnrt's C API (runtime/attn.h), loaded on first use."""
 
 import ctypes
-import functools
 import os
 import pathlib
+import threading
 
 API_VERSION = 1
 
@@ -12,6 +12,7 @@ DTYPE_F16 = 0
 DTYPE_BF16 = 1
 
 # enum attn_status
+STATUS_UNSUPPORTED = 2
 _STATUS_NAMES = {
     0: "ATTN_SUCCESS",
     1: "ATTN_ERROR_INVALID_ARGUMENT",
@@ -20,8 +21,11 @@ _STATUS_NAMES = {
     4: "ATTN_ERROR_PACK",
     5: "ATTN_ERROR_WORKSPACE",
 }
+# The `attn_status` of the RuntimeError raised when the library cannot be used at all.
+LOAD_FAILED = -1
 
-_Strides = ctypes.c_int64 * 3
+_Strides2 = ctypes.c_int64 * 2
+_Strides3 = ctypes.c_int64 * 3
 
 
 class PagedDecodeArgs(ctypes.Structure):
@@ -40,69 +44,152 @@ class PagedDecodeArgs(ctypes.Structure):
         ("softmax_scale", ctypes.c_float),
         ("num_splits", ctypes.c_int32),
         ("q", ctypes.c_void_p),
-        ("q_strides", _Strides),
+        ("q_strides", _Strides3),
         ("k_cache", ctypes.c_void_p),
-        ("k_strides", _Strides),
+        ("k_strides", _Strides3),
         ("v_cache", ctypes.c_void_p),
-        ("v_strides", _Strides),
+        ("v_strides", _Strides3),
         ("cache_seqlens", ctypes.POINTER(ctypes.c_int32)),
         ("block_table", ctypes.POINTER(ctypes.c_int32)),
         ("block_table_stride", ctypes.c_int64),
         ("out", ctypes.c_void_p),
-        ("out_strides", _Strides),
+        ("out_strides", _Strides3),
+        ("lse", ctypes.POINTER(ctypes.c_float)),
+    ]
+
+
+class VarlenPrefillArgs(ctypes.Structure):
+    """struct attn_varlen_prefill_args, field for field (strides in elements)."""
+
+    _fields_ = [
+        ("dtype", ctypes.c_int),  # enum attn_dtype
+        ("batch", ctypes.c_int32),
+        ("total_q", ctypes.c_int32),
+        ("num_heads", ctypes.c_int32),
+        ("num_kv_heads", ctypes.c_int32),
+        ("head_dim", ctypes.c_int32),
+        ("page_size", ctypes.c_int32),
+        ("max_seqlen_q", ctypes.c_int32),
+        ("max_seqlen_k", ctypes.c_int32),
+        ("causal", ctypes.c_int32),
+        ("softmax_scale", ctypes.c_float),
+        ("q", ctypes.c_void_p),
+        ("q_strides", _Strides2),
+        ("k", ctypes.c_void_p),
+        ("k_strides", _Strides3),
+        ("v", ctypes.c_void_p),
+        ("v_strides", _Strides3),
+        ("cu_seqlens_q", ctypes.POINTER(ctypes.c_int32)),
+        ("cu_seqlens_k", ctypes.POINTER(ctypes.c_int32)),
+        ("block_table", ctypes.POINTER(ctypes.c_int32)),
+        ("block_table_stride", ctypes.c_int64),
+        ("out", ctypes.c_void_p),
+        ("out_strides", _Strides2),
         ("lse", ctypes.POINTER(ctypes.c_float)),
     ]
 
 
 def library_path() -> pathlib.Path:
-    """$ATTN_LIB, else the repository's build/lib/libattnrt.so, else the package's."""
+    """$ATTN_LIB, else the libattnrt.so bundled in the package (pip install), else the
+    repository's build/lib/libattnrt.so (running from a checkout)."""
     if env := os.environ.get("ATTN_LIB"):
         return pathlib.Path(env)
     package = pathlib.Path(__file__).resolve().parent
-    built = package.parents[1] / "build" / "lib" / "libattnrt.so"
-    return built if built.exists() else package / "libattnrt.so"
+    bundled = package / "libattnrt.so"
+    if bundled.exists():
+        return bundled
+    return package.parents[1] / "build" / "lib" / "libattnrt.so"
 
 
-@functools.cache
-def lib() -> ctypes.CDLL:
-    """libattnrt with attn.h's prototypes declared, once its API version is checked."""
-    path = library_path()
-    try:
-        handle = ctypes.CDLL(str(path))
-    except OSError as error:
-        raise RuntimeError(
-            f"libattnrt: cannot load {path} (set ATTN_LIB to the library): {error}"
-        ) from error
-    args = ctypes.POINTER(PagedDecodeArgs)
-    prototypes = {
+def _prototypes():
+    decode = ctypes.POINTER(PagedDecodeArgs)
+    prefill = ctypes.POINTER(VarlenPrefillArgs)
+    size = ctypes.POINTER(ctypes.c_size_t)
+    launch = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    return {
         "attn_api_version": (ctypes.c_int, []),
         "attn_last_error": (ctypes.c_char_p, []),
-        "attn_paged_decode_workspace_size": (
-            ctypes.c_int,
-            [args, ctypes.POINTER(ctypes.c_size_t)],
-        ),
-        "attn_paged_decode": (
-            ctypes.c_int,
-            [args, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p],
-        ),
+        "attn_paged_decode_workspace_size": (ctypes.c_int, [decode, size]),
+        "attn_paged_decode": (ctypes.c_int, [decode, *launch]),
+        "attn_varlen_prefill_workspace_size": (ctypes.c_int, [prefill, size]),
+        "attn_varlen_prefill": (ctypes.c_int, [prefill, *launch]),
     }
-    for name, (restype, argtypes) in prototypes.items():
-        function = getattr(handle, name)
-        function.restype, function.argtypes = restype, argtypes
-    version = handle.attn_api_version()
-    if version != API_VERSION:
-        raise RuntimeError(
-            f"libattnrt at {path}: expected API version {API_VERSION}, got {version}"
+
+
+# Required by every call; the others are checked when first used, so a library built
+# before attn_varlen_prefill existed still serves decode.
+_REQUIRED = ("attn_api_version", "attn_last_error")
+
+_lock = threading.Lock()
+_loaded = None  # (handle, path) once loaded
+_load_error = None  # the RuntimeError of a failed load, raised again on every call
+
+
+def _load_error_for(message):
+    error = RuntimeError(message)
+    error.attn_status = LOAD_FAILED
+    return error
+
+
+def lib() -> ctypes.CDLL:
+    """libattnrt with attn.h's prototypes declared, once its API version is checked.
+
+    A failure is remembered: every later call raises the same RuntimeError (its
+    `attn_status` is LOAD_FAILED) without trying the load again.
+    """
+    global _loaded, _load_error
+    with _lock:
+        if _loaded is not None:
+            return _loaded[0]
+        if _load_error is not None:
+            raise _load_error
+        path = library_path()
+        try:
+            handle = ctypes.CDLL(str(path))
+        except OSError as error:
+            _load_error = _load_error_for(
+                f"libattnrt: cannot load {path} (set ATTN_LIB to the library): {error}"
+            )
+            raise _load_error from error
+        for name, (restype, argtypes) in _prototypes().items():
+            function = getattr(handle, name, None)
+            if function is None:
+                if name in _REQUIRED:
+                    _load_error = _load_error_for(f"libattnrt at {path} has no {name}")
+                    raise _load_error
+                continue
+            function.restype, function.argtypes = restype, argtypes
+        version = handle.attn_api_version()
+        if version != API_VERSION:
+            _load_error = _load_error_for(
+                f"libattnrt at {path}: expected API version {API_VERSION}, "
+                f"got {version}"
+            )
+            raise _load_error
+        _loaded = (handle, path)
+        return handle
+
+
+def function(name):
+    """The C function `name` of libattnrt; RuntimeError (LOAD_FAILED) if this build of
+    the library lacks it."""
+    handle = lib()
+    if not hasattr(handle, name) or getattr(handle, name).argtypes is None:
+        raise _load_error_for(
+            f"libattnrt at {_loaded[1]} has no {name} (rebuild it: cmake --build build)"
         )
-    return handle
+    return getattr(handle, name)
 
 
 def check(status: int, call: str) -> None:
-    """Raises RuntimeError with attn_last_error() unless `status` is ATTN_SUCCESS."""
+    """Raises RuntimeError with attn_last_error() unless `status` is ATTN_SUCCESS; the
+    error's `attn_status` attribute holds the status."""
     if status != 0:
         name = _STATUS_NAMES.get(status, f"status {status}")
         message = (lib().attn_last_error() or b"").decode(errors="replace")
         # libattnrt's messages start with the failing call; add it where one does not.
         if not message.startswith(call):
             message = f"{call}: {message}"
-        raise RuntimeError(f"{message} ({name})")
+        error = RuntimeError(f"{message} ({name})")
+        error.attn_status = status
+        raise error

@@ -43,3 +43,59 @@ def reference_decode(
     probs = torch.exp(scores - lse.masked_fill(empty, 0.0)[..., None])
     out = torch.einsum("bhgqk,bkhd->bqhgd", probs, values.double()).flatten(2, 3)
     return out, lse.masked_fill(empty, float("inf")).flatten(1, 2)
+
+
+def reference_varlen(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    block_table=None,
+    softmax_scale=None,
+    causal=True,
+):
+    """flash_attn_varlen_func's contract computed naively in float64, one sequence at a
+    time: the oracle the tests hold every backend to.
+
+    Same layouts as flash_attn_varlen_func (block_table None for packed k, v). Returns
+    (out [total_q, Hq, D], lse [Hq, total_q]), both float64 on q's device; a row that
+    sees no key has out 0 and lse +inf. Reads the lengths and the block table back to
+    the host, so it is for tests only.
+    """
+    total_q, num_heads, head_dim = q.shape
+    num_kv_heads = k.shape[-2]
+    group = num_heads // num_kv_heads
+    scale = head_dim**-0.5 if softmax_scale is None else softmax_scale
+    out = torch.zeros(q.shape, dtype=torch.float64, device=q.device)
+    lse = torch.full(
+        (num_heads, total_q), float("inf"), dtype=torch.float64, device=q.device
+    )
+    starts_q, starts_k = cu_seqlens_q.tolist(), cu_seqlens_k.tolist()
+    table = None if block_table is None else block_table.tolist()
+    for b in range(len(starts_q) - 1):
+        q0, q1 = starts_q[b], starts_q[b + 1]
+        seqlen_q, seqlen_k = q1 - q0, starts_k[b + 1] - starts_k[b]
+        if seqlen_q == 0:
+            continue
+        if table is None:
+            keys = k[starts_k[b] : starts_k[b + 1]]
+            values = v[starts_k[b] : starts_k[b + 1]]
+        else:
+            page_size = k.shape[1]
+            pages = [table[b][j // page_size] for j in range(seqlen_k)]
+            rows = [j % page_size for j in range(seqlen_k)]
+            keys, values = k[pages, rows], v[pages, rows]
+        for h in range(num_heads):
+            queries = q[q0:q1, h].double()  # [Lq, D]
+            scores = queries @ keys[:, h // group].double().T * scale  # [Lq, Lk]
+            if causal:
+                i = torch.arange(seqlen_q, device=q.device)[:, None]
+                j = torch.arange(seqlen_k, device=q.device)[None, :]
+                scores = scores.masked_fill(j > i + seqlen_k - seqlen_q, float("-inf"))
+            row_lse = scores.logsumexp(-1)
+            seen = torch.isfinite(row_lse)
+            probs = torch.exp(scores[seen] - row_lse[seen, None])
+            out[q0:q1, h][seen] = probs @ values[:, h // group].double()
+            lse[h, q0:q1][seen] = row_lse[seen]
+    return out, lse

@@ -1,0 +1,124 @@
+"""Argument checks shared by the entry points: each raises TypeError or ValueError
+naming the argument, the expected and the actual value; none reads the device."""
+
+import operator
+
+import torch
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def tensor(name, value, dims, dtypes, device=None):
+    """Raises unless `value` is a tensor of one of `dtypes` with the dimensions `dims`
+    (names, for the message), on `device` (when given), with a contiguous last
+    dimension."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if value.dtype not in dtypes:
+        expected = " or ".join(str(dtype) for dtype in dtypes)
+        raise TypeError(f"{name}: expected dtype {expected}, got {value.dtype}")
+    if value.dim() != len(dims):
+        raise ValueError(
+            f"{name}: expected a {len(dims)}-D tensor [{', '.join(dims)}], "
+            f"got shape {tuple(value.shape)}"
+        )
+    if device is not None and value.device != device:
+        raise ValueError(f"{name}: expected device {device} (q's), got {value.device}")
+    if value.shape[-1] > 1 and value.stride(-1) != 1:
+        raise ValueError(
+            f"{name}: expected a contiguous last dimension (stride 1), "
+            f"got strides {value.stride()}"
+        )
+
+
+def cuda(name, value):
+    """Raises unless `value` lives on a CUDA device."""
+    if value.device.type != "cuda":
+        raise ValueError(
+            f"{name}: expected a CUDA tensor (ATTN_BACKEND=torch runs on any device), "
+            f"got device {value.device}"
+        )
+
+
+def rows(name, value, batch, what="B, from q"):
+    """Raises unless `value` has `batch` rows in dimension 0."""
+    if value.shape[0] != batch:
+        raise ValueError(
+            f"{name}: expected {batch} rows in dimension 0 ({what}), "
+            f"got shape {tuple(value.shape)}"
+        )
+
+
+def host_int(name, value, minimum=0, maximum=None, bound_note=""):
+    """`value` as a Python int; TypeError unless it is a host integer (a tensor would
+    have to be read back from the device), ValueError outside [minimum, maximum]."""
+    if isinstance(value, torch.Tensor) or isinstance(value, bool):
+        raise TypeError(
+            f"{name}: expected a host int, got {type(value).__name__}"
+            + (
+                " (pass a Python int: reading a tensor would sync with the device)"
+                if isinstance(value, torch.Tensor)
+                else ""
+            )
+        )
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: expected a host int, got {type(value).__name__}"
+        ) from None
+    if number < minimum or (maximum is not None and number > maximum):
+        upper = "" if maximum is None else f"..{maximum}"
+        raise ValueError(
+            f"{name}: expected {minimum}{upper if upper else ' or more'}{bound_note}, "
+            f"got {number}"
+        )
+    return number
+
+
+def head_dims(name, value, head_dim, dim):
+    """Raises unless dimension `dim` of `value` is q's head_dim."""
+    if value.shape[dim] != head_dim:
+        raise ValueError(
+            f"{name}: expected head_dim {head_dim} (q's) in dimension {dim}, "
+            f"got shape {tuple(value.shape)}"
+        )
+
+
+def same_shape(name, value, other_name, other):
+    if value.shape != other.shape:
+        raise ValueError(
+            f"{name}: expected {other_name}'s shape {tuple(other.shape)}, "
+            f"got {tuple(value.shape)}"
+        )
+
+
+def kv_heads(name, num_kv_heads, num_heads):
+    """Raises unless the KV head count divides q's head count (GQA)."""
+    if num_kv_heads < 1 or num_heads % num_kv_heads != 0:
+        raise ValueError(
+            f"{name}: expected a KV head count that divides q's {num_heads} heads, "
+            f"got {num_kv_heads}"
+        )
+
+
+def softmax_scale(value, head_dim):
+    """The scale as a float: head_dim**-0.5 for None; raises unless a positive finite
+    host number."""
+    if value is None:
+        return head_dim**-0.5
+    if isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"softmax_scale: expected a host float or None, got {type(value).__name__}"
+        )
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"softmax_scale: expected a host float or None, got {type(value).__name__}"
+        ) from None
+    if not 0.0 < scale < float("inf"):
+        raise ValueError(
+            f"softmax_scale: expected a positive finite number, got {value}"
+        )
+    return scale
