@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest).
+# Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest,
+# then the Python package's CPU tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -7,3 +8,6 @@ cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 cmake --build build --target mlir-doc >/dev/null
 ctest --test-dir build --output-on-failure -j "$(nproc)"
+# The Python package: argument checks, the torch backend against float64, the ctypes
+# layout (makes build/pyvenv with torch once: about 75 s, then about 5 s).
+./test/python/run.sh
