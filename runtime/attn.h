@@ -7,6 +7,10 @@
  * device memory, so they can be captured in a CUDA graph; launch decisions
  * use only the host-known sizes in the argument structs.
  *
+ * Kernels come from the kernel pack built into the library; with
+ * ATTN_PACK_DIR=<dir> set they come from <dir>/<target>/ instead.
+ * ATTN_TARGET=sm_89|sm_90 overrides the target chosen from the device.
+ *
  * Errors: every call returns an attn_status; on failure attn_last_error()
  * returns a thread-local message naming the argument, the expected and the
  * actual value (or the driver call, its error name and string). Nothing is

@@ -1,12 +1,13 @@
 // Finds the kernel pack, chooses its target and reads manifests and images.
 #include "runtime/pack.h"
 
+#include "runtime/embedded_pack.h"
+
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,33 +36,13 @@ const Target *findTarget(const std::string &name) {
   return nullptr;
 }
 
-struct PackLocation {
-  std::string dir;
-  Status status;
-};
+// Paths in the pack built into the library start with this.
+const char kEmbeddedDir[] = "<embedded>";
 
-PackLocation locatePack() {
-  PackLocation location;
+// $ATTN_PACK_DIR when set, else the embedded pack.
+std::string packDir() {
   const char *dir = std::getenv("ATTN_PACK_DIR");
-  if (dir != nullptr && *dir != '\0') {
-    location.dir = dir;
-    return location;
-  }
-  // Any address inside this library names the file it was loaded from.
-  static const char anchor = 0;
-  Dl_info info;
-  if (dladdr(&anchor, &info) == 0 || info.dli_fname == nullptr) {
-    location.status =
-        makeStatus(ATTN_ERROR_PACK, "cannot find the path of libattnrt.so to "
-                                    "locate attn_pack/ beside it; set "
-                                    "ATTN_PACK_DIR");
-    return location;
-  }
-  std::string library = info.dli_fname;
-  size_t slash = library.rfind('/');
-  location.dir = (slash == std::string::npos ? "." : library.substr(0, slash)) +
-                 "/attn_pack";
-  return location;
+  return dir != nullptr && *dir != '\0' ? dir : kEmbeddedDir;
 }
 
 constexpr uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ULL;
@@ -76,7 +57,32 @@ uint64_t fnv1a64(const std::string &bytes, uint64_t hash = kFnvOffsetBasis) {
   return hash;
 }
 
+Status readEmbeddedFile(const std::string &path, std::string *contents) {
+  // The name after "<embedded>/".
+  std::string name = path.substr(sizeof(kEmbeddedDir));
+  for (uint64_t i = 0; i < attnrt_pack_file_count; ++i) {
+    const EmbeddedFile &file = attnrt_pack_files[i];
+    if (name == file.name) {
+      contents->assign(file.data, file.size);
+      return Status();
+    }
+  }
+  if (attnrt_pack_file_count == 0) {
+    return makeStatus(ATTN_ERROR_PACK,
+                      "cannot read %s: libattnrt.so was built without the "
+                      "kernel pack (ATTN_EMBED_PACK=OFF); set ATTN_PACK_DIR",
+                      path.c_str());
+  }
+  return makeStatus(ATTN_ERROR_PACK,
+                    "cannot read %s: no such file in the pack built into "
+                    "libattnrt.so",
+                    path.c_str());
+}
+
+// Reads a file of the pack: `path` is one under packDir().
 Status readFile(const std::string &path, std::string *contents) {
+  if (path.compare(0, sizeof(kEmbeddedDir) - 1, kEmbeddedDir) == 0)
+    return readEmbeddedFile(path, contents);
   std::FILE *file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     return makeStatus(ATTN_ERROR_PACK, "cannot read %s: %s", path.c_str(),
@@ -133,8 +139,7 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
 }
 
 Status getManifest(const std::string &target, const Manifest **manifest) {
-  static const PackLocation location = locatePack();
-  ATTN_RETURN_IF_ERROR(location.status);
+  static const std::string dir = packDir();
 
   // Manifests are never erased, so the pointers handed out stay valid. A
   // failed read is not cached: fixing the pack does not need a restart.
@@ -144,16 +149,17 @@ Status getManifest(const std::string &target, const Manifest **manifest) {
   std::unique_ptr<Manifest> &cached = (*manifests)[target];
   if (cached == nullptr) {
     auto parsed = std::make_unique<Manifest>();
-    parsed->dir = location.dir + "/" + target;
+    parsed->dir = dir + "/" + target;
     std::string path = parsed->dir + "/manifest.txt";
     std::string text;
     Status status = readFile(path, &text);
-    if (!status.ok()) {
-      return Status(status.code(), status.message() +
-                                       " (the pack is found through "
-                                       "ATTN_PACK_DIR, else attn_pack/ beside "
-                                       "libattnrt.so)");
+    if (!status.ok() && dir != kEmbeddedDir) {
+      status = Status(status.code(), status.message() +
+                                         " (the pack is read from "
+                                         "ATTN_PACK_DIR when set, else from "
+                                         "libattnrt.so itself)");
     }
+    ATTN_RETURN_IF_ERROR(status);
     ATTN_RETURN_IF_ERROR(parseManifest(text, path, target, parsed.get()));
     cached = std::move(parsed);
   }

@@ -1,4 +1,4 @@
-// The kernel pack on disk: its location, a device's target, kernel images.
+// The kernel pack: its location, a device's target, kernel images.
 #ifndef ATTN_RUNTIME_PACK_H
 #define ATTN_RUNTIME_PACK_H
 
@@ -12,9 +12,10 @@ namespace attn {
 // where the arch differs) for any other of 8.9 or newer.
 Status chooseTarget(const DeviceInfo &device, std::string *target);
 
-// The manifest of `target`, read once from $ATTN_PACK_DIR/<target>/, else
-// from attn_pack/<target>/ beside libattnrt.so. The result lives as long as
-// the process.
+// The manifest of `target`, read once from $ATTN_PACK_DIR/<target>/ when
+// ATTN_PACK_DIR is set, else from the pack built into libattnrt.so, whose
+// Manifest::dir is "<embedded>/<target>". The result lives as long as the
+// process.
 Status getManifest(const std::string &target, const Manifest **manifest);
 
 struct KernelImage {

@@ -15,6 +15,11 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+std::string readFile(const std::string &path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
 class PackTest : public RuntimeTest {
 protected:
   // Runs the default decode step and returns the image its decode kernel was
@@ -102,6 +107,34 @@ TEST_F(PackTest, PackDirOverride) {
   EXPECT_EQ(fakecuda::launches().at(0).block[0], 256u);
 }
 
+TEST_F(PackTest, WithoutPackDirThePackBuiltIntoTheLibraryIsRead) {
+  unsetenv("ATTN_PACK_DIR");
+#if ATTNRT_EMBEDS_PACK
+  // The fake driver cannot run a real image, but records the one it gets.
+  setenv("ATTN_TARGET", "sm_89", 1);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_DRIVER);
+  EXPECT_THAT(lastError(), AllOf(HasSubstr(" of <embedded>/sm_89: "),
+                                 HasSubstr("CUDA_ERROR_NOT_FOUND")));
+  std::vector<fakecuda::ModuleLoad> loads = fakecuda::moduleLoads();
+  ASSERT_EQ(loads.size(), 1u);
+  EXPECT_THAT(loads[0].image, HasSubstr(".target sm_89"));
+  // It is the PTX of one of the kernels the build wrote.
+  bool found = false;
+  for (const auto &entry :
+       std::filesystem::directory_iterator(ATTN_BUILT_PACK_DIR "/sm_89")) {
+    found = found || (entry.path().extension() == ".ptx" &&
+                      readFile(entry.path()) == loads[0].image);
+  }
+  EXPECT_TRUE(found) << loads[0].image.substr(0, 200);
+#else
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_EQ(lastError(), "attn_paged_decode_workspace_size: cannot read "
+                         "<embedded>/sm_90/manifest.txt: libattnrt.so was "
+                         "built without the kernel pack (ATTN_EMBED_PACK=OFF); "
+                         "set ATTN_PACK_DIR");
+#endif
+}
+
 TEST_F(PackTest, MissingPackNamesThePathAndHowItIsFound) {
   std::filesystem::remove_all(packDir());
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
@@ -119,11 +152,6 @@ TEST_F(PackTest, MissingKernelImageIsAPackError) {
               HasSubstr("cannot read " + packDir() +
                         "/sm_90/decode_bf16_d128_g2_paged_causal.cubin"));
   EXPECT_TRUE(fakecuda::launches().empty());
-}
-
-std::string readFile(const std::string &path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(file), {});
 }
 
 TEST_F(PackTest, KernelFilesThatDoNotMatchTheirHashAreAPackError) {
