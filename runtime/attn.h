@@ -42,6 +42,11 @@ typedef enum attn_dtype {
   ATTN_DTYPE_BF16 = 1,
 } attn_dtype;
 
+typedef enum attn_op {
+  ATTN_OP_PAGED_DECODE = 0,   /* attn_paged_decode */
+  ATTN_OP_VARLEN_PREFILL = 1, /* attn_varlen_prefill */
+} attn_op;
+
 /* ATTN_API_VERSION of the library. */
 int attn_api_version(void);
 
@@ -152,6 +157,28 @@ attn_status attn_varlen_prefill_workspace_size(
 attn_status attn_varlen_prefill(const attn_varlen_prefill_args *args,
                                 void *workspace, size_t workspace_bytes,
                                 void *stream);
+
+/* A configuration to ask attn_query_support about: the fields of the call's
+ * argument struct that choose its kernels. */
+typedef struct attn_support_query {
+  attn_op op;
+  attn_dtype dtype;
+  int32_t num_heads;    /* Hq */
+  int32_t num_kv_heads; /* Hkv */
+  int32_t head_dim;     /* D */
+  int32_t paged;        /* 1: page_size > 0; 0: contiguous or packed k, v */
+  int32_t causal;       /* 0 or 1 */
+  int32_t seqlen_q;     /* decode: Lq >= 1 (a causal kernel serves causal=0
+                           when Lq == 1); ignored for prefill */
+} attn_support_query;
+
+/* Whether the kernel pack has what a call of this configuration launches on
+ * the device of the caller's current context (ATTN_TARGET honoured), so that
+ * a caller can choose another backend before it allocates or calls. Loads no
+ * kernel. Returns ATTN_SUCCESS when it does; ATTN_ERROR_UNSUPPORTED when it
+ * does not, with attn_last_error() saying what the pack has; the other codes
+ * as the calls would (a bad field, no driver or context, a corrupt pack). */
+attn_status attn_query_support(const attn_support_query *query);
 
 #ifdef __cplusplus
 }

@@ -179,6 +179,7 @@ RuntimeLibrary::RuntimeLibrary(const std::string &dir) {
   resolve(&pagedDecode, "attn_paged_decode");
   resolve(&prefillWorkspaceSize, "attn_varlen_prefill_workspace_size");
   resolve(&varlenPrefill, "attn_varlen_prefill");
+  resolve(&querySupport, "attn_query_support");
 }
 
 RuntimeLibrary::~RuntimeLibrary() { dlclose(handle_); }

@@ -155,6 +155,7 @@ public:
   decltype(&attn_paged_decode) pagedDecode = nullptr;
   decltype(&attn_varlen_prefill_workspace_size) prefillWorkspaceSize = nullptr;
   decltype(&attn_varlen_prefill) varlenPrefill = nullptr;
+  decltype(&attn_query_support) querySupport = nullptr;
 
 private:
   void *handle_ = nullptr;
