@@ -119,11 +119,12 @@ attn_status attn_paged_decode(const attn_paged_decode_args *args,
  *       block_table_stride; entries past a sequence's length may be -1.
  *   out      [total_q, Hq, D]     out_strides = {token, head}
  *   lse      NULL or [Hq, total_q] float32, contiguous; +inf for rows that see no key.
- * Query i of a sequence sees keys j <= i + Lk - Lq when causal. */
+ * Query i of a sequence sees keys j <= i + Lk - Lq when causal.
+ * With total_q == 0 nothing is launched, and q, k, v and out may be NULL. */
 typedef struct attn_varlen_prefill_args {
   attn_dtype dtype;
   int32_t batch;        /* B >= 1 */
-  int32_t total_q;      /* rows of q and out, >= 0 */
+  int32_t total_q;      /* rows of q and out, 0 <= total_q <= B * max_seqlen_q */
   int32_t num_heads;    /* Hq >= 1 */
   int32_t num_kv_heads; /* Hkv >= 1, Hq % Hkv == 0 */
   int32_t head_dim;     /* D, 64 or 128 in the pack */
