@@ -252,6 +252,14 @@ Status parseManifest(const std::string &text, const std::string &path,
     return makeStatus(ATTN_ERROR_PACK, "%s: the manifest is empty",
                       path.c_str());
   }
+  // attn-pack ends every line with a newline: a file cut short does not.
+  if (text.back() != '\n') {
+    long lastLine = 1 + std::count(text.begin(), text.end(), '\n');
+    return makeStatus(ATTN_ERROR_PACK,
+                      "%s:%ld: the manifest is truncated (its last line has "
+                      "no newline)",
+                      path.c_str(), lastLine);
+  }
   manifest->target = target;
   manifest->kernels.clear();
   // The line each kernel was declared on, for duplicate diagnostics.

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 
 #include <atomic>
+#include <map>
+#include <set>
 #include <thread>
 
 namespace attn::test {
@@ -202,21 +204,34 @@ TEST_F(DriverTest, DevicePropertiesAreQueriedOncePerDevice) {
   EXPECT_EQ(fakecuda::launches().back().grid[0], 1u);
 }
 
-TEST_F(DriverTest, SixteenThreadsLaunchConcurrently) {
+TEST_F(DriverTest, SixteenThreadsDecodeAndPrefillConcurrently) {
   constexpr int kThreads = 16;
   constexpr int kCallsPerThread = 50;
   fakeConfig.loadTime = std::chrono::milliseconds(50);
   resetFake();
   CUcontext contexts[] = {fakecuda::createContext(0),
                           fakecuda::createContext(0)};
+  // Thread t's calls carry t in their output address and their sizes, so
+  // each recorded launch can be checked against the call that made it.
+  auto outAddress = [](int t) { return deviceAddress(0x6000000000 + t * 256); };
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       fakecuda::setCurrentContext(contexts[t % 2]);
+      attn_paged_decode_args decodeArgs = validArgs();
+      decodeArgs.batch = t + 1;
+      decodeArgs.num_splits = 2;
+      decodeArgs.out = outAddress(t);
+      attn_varlen_prefill_args prefillArgs = validPrefillArgs();
+      prefillArgs.batch = t + 1;
+      prefillArgs.total_q = t + 1;
+      prefillArgs.max_seqlen_q = 64 * (t + 1);
+      prefillArgs.out = outAddress(t);
       for (int i = 0; i < kCallsPerThread; ++i) {
-        if (decode(validArgs()) != ATTN_SUCCESS)
+        if (decode(decodeArgs) != ATTN_SUCCESS ||
+            prefill(prefillArgs) != ATTN_SUCCESS)
           ++failures;
       }
     });
@@ -224,9 +239,39 @@ TEST_F(DriverTest, SixteenThreadsLaunchConcurrently) {
   for (std::thread &thread : threads)
     thread.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(fakecuda::launches().size(), 2u * kThreads * kCallsPerThread);
-  // Decode and combine, once in each context.
-  EXPECT_EQ(fakecuda::moduleLoads().size(), 4u);
+
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  EXPECT_EQ(launches.size(), 3u * kThreads * kCallsPerThread);
+  std::map<std::string, int> counts;
+  for (const fakecuda::Launch &launch : launches) {
+    ++counts[launch.function];
+    bool isPrefill = launch.function.rfind("prefill", 0) == 0;
+    size_t outParam = isPrefill ? size_t{kPrefillOut}
+                      : launch.function.rfind("decode", 0) == 0
+                          ? size_t{kDecodeOut}
+                          : size_t{kCombineOut};
+    uint64_t t = (param<uint64_t>(launch, outParam) - 0x6000000000) / 256;
+    ASSERT_LT(t, uint64_t{kThreads}) << launch.function;
+    EXPECT_EQ(launch.contextId, fakecuda::contextId(contexts[t % 2]));
+    EXPECT_EQ(launch.grid[2], t + 1) << launch.function;
+    if (isPrefill) {
+      EXPECT_EQ(launch.grid[0], t + 1); // ceil(64 (t + 1) / block_m=64)
+      EXPECT_EQ(param<int32_t>(launch, kPrefillTotalQ), int32_t(t + 1));
+    }
+  }
+  for (const char *function :
+       {"decode_bf16_d128_g2_paged_causal", "combine_bf16_d128",
+        "prefill_bf16_d128_g0_contiguous_causal"})
+    EXPECT_EQ(counts[function], kThreads * kCallsPerThread) << function;
+  // Each kernel loaded once in each context, however many threads raced.
+  std::vector<fakecuda::ModuleLoad> loads = fakecuda::moduleLoads();
+  EXPECT_EQ(loads.size(), 3u * 2);
+  std::set<std::pair<uint64_t, std::string>> unique;
+  for (const fakecuda::ModuleLoad &load : loads)
+    unique.emplace(load.contextId, load.image);
+  EXPECT_EQ(unique.size(), loads.size());
+  // The 64 KB prefill kernel is opted in once per context.
+  EXPECT_EQ(fakecuda::attributeSets().size(), 2u);
 }
 
 TEST_F(DriverTest, LastErrorIsPerThreadAndKeptUntilTheNextFailure) {

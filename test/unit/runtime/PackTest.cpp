@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 namespace attn::test {
 namespace {
@@ -186,6 +187,68 @@ TEST_F(PackTest, KernelFilesThatDoNotMatchTheirHashAreAPackError) {
                     HasSubstr("does not match its files")));
 }
 
+TEST_F(PackTest, EveryTruncationOfAKernelFileIsAPackError) {
+  const std::string stem =
+      packDir() + "/sm_90/decode_bf16_d128_g2_paged_causal";
+  for (const char *extension : {".ptx", ".cubin"}) {
+    const std::string path = stem + extension;
+    const std::string bytes = readFile(path);
+    for (size_t size = 0; size < bytes.size(); ++size) {
+      writeFile(path, bytes.substr(0, size));
+      EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK) << path << " " << size;
+      EXPECT_THAT(lastError(), HasSubstr("does not match its files"));
+    }
+    // One flipped bit anywhere.
+    for (size_t at = 0; at < bytes.size(); ++at) {
+      std::string flipped = bytes;
+      flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+      writeFile(path, flipped);
+      EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK) << path << " " << at;
+    }
+    writeFile(path, bytes);
+  }
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+  EXPECT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+}
+
+TEST_F(PackTest, EveryTruncationOfTheManifestIsAPackError) {
+  // Cut anywhere but after a newline; a manifest read whole is cached, so
+  // the cuts that leave whole lines are the CorruptManifestTest cases.
+  const std::string path = packDir() + "/sm_90/manifest.txt";
+  const std::string text = readFile(path);
+  for (size_t size = 0; size < text.size(); ++size) {
+    if (size > 0 && text[size - 1] == '\n')
+      continue;
+    writeFile(path, text.substr(0, size));
+    EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK) << size;
+    EXPECT_THAT(lastError(), HasSubstr(size == 0 ? "the manifest is empty"
+                                                 : "the manifest is truncated"))
+        << size;
+  }
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+  writeFile(path, text);
+  EXPECT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+}
+
+TEST_F(PackTest, GarbageKernelLinesAreAPackError) {
+  const std::string path = packDir() + "/sm_90/manifest.txt";
+  std::mt19937 random(20261124);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> length(0, 300);
+  for (int i = 0; i < 500; ++i) {
+    std::string line(length(random), '\0');
+    for (char &c : line) {
+      c = static_cast<char>(byte(random));
+      // One line; '=' makes key=value tokens of some of it.
+      if (c == '\n')
+        c = '=';
+    }
+    writeFile(path, "attn-pack 1 target=sm_90\nname=a " + line + "\n");
+    EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK) << i;
+  }
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+}
+
 TEST_F(PackTest, KernelsWithoutAHashAreLoadedUnchecked) {
   std::vector<TestKernel> kernels = defaultKernels();
   for (TestKernel &kernel : kernels)
@@ -209,7 +272,7 @@ TEST_F(PackTest, ManifestCommentsBlankLinesCrlfAndUnknownKeysAreAccepted) {
                 kernel.name() +
                 ".ptx\r\n"
                 "name=combine_bf16_d128 op=combine dtype=bf16 head_dim=128 "
-                "ptx=combine_bf16_d128.ptx");
+                "ptx=combine_bf16_d128.ptx\r\n");
   EXPECT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
 }
 
@@ -247,12 +310,15 @@ std::string decodeLineWith(const std::string &from, const std::string &to) {
 const CorruptCase kCorruptCases[] = {
     {"empty", "", " the manifest is empty"},
     {"truncated_header", "attn-pa",
+     "1: the manifest is truncated (its last line has no newline)"},
+    {"cut_header", "attn-pa\n",
      "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
      "target=sm_90 [key=value ...]'"},
     {"binary",
      std::string("\x7f"
                  "ELF\x02\x01\x01\0\0\0",
-                 10),
+                 10) +
+         "\n",
      "1: not a kernel pack manifest: the first line must be 'attn-pack 1 "
      "target=sm_90 [key=value ...]'"},
     {"kernel_line_first", kDecodeLine + "\n",
@@ -266,55 +332,63 @@ const CorruptCase kCorruptCases[] = {
     {"target", "attn-pack 1 target=sm_89\n",
      "1: header says 'target=sm_89' but the manifest is the sm_90 one"},
     {"truncated_line", kHeader + "name=k op=decode dtype=bf16 head_di",
+     "2: the manifest is truncated (its last line has no newline)"},
+    {"truncated_kernel_list", kHeader + kDecodeLine + "\n" + kDecodeLine,
+     "3: the manifest is truncated (its last line has no newline)"},
+    {"cut_line", kHeader + "name=k op=decode dtype=bf16 head_di\n",
      "2: expected key=value, got 'head_di'"},
-    {"empty_key", kHeader + kDecodeLine + " =1",
+    {"empty_key", kHeader + kDecodeLine + " =1\n",
      "2: expected key=value, got '=1'"},
-    {"empty_value",
-     kHeader + kDecodeLine + " cubin=", "2: expected key=value, got 'cubin='"},
-    {"duplicate_key", kHeader + kDecodeLine + " smem=0",
+    {"empty_value", kHeader + kDecodeLine + " cubin=\n",
+     "2: expected key=value, got 'cubin='"},
+    {"duplicate_key", kHeader + kDecodeLine + " smem=0\n",
      "2: key 'smem' appears twice"},
-    {"missing_ptx", kHeader + decodeLineWith(" ptx=k.ptx", ""),
+    {"missing_ptx", kHeader + decodeLineWith(" ptx=k.ptx", "") + "\n",
      "2: missing key 'ptx'"},
-    {"missing_group", kHeader + decodeLineWith(" group=2", ""),
+    {"missing_group", kHeader + decodeLineWith(" group=2", "") + "\n",
      "2: missing key 'group'"},
-    {"missing_name", kHeader + decodeLineWith("name=k ", ""),
+    {"missing_name", kHeader + decodeLineWith("name=k ", "") + "\n",
      "2: missing key 'name'"},
-    {"non_numeric", kHeader + decodeLineWith("head_dim=128", "head_dim=abc"),
+    {"non_numeric",
+     kHeader + decodeLineWith("head_dim=128", "head_dim=abc") + "\n",
      "2: 'head_dim' must be an integer in [1, 1024], got 'abc'"},
     {"trailing_garbage",
-     kHeader + decodeLineWith("head_dim=128", "head_dim=12x"),
+     kHeader + decodeLineWith("head_dim=128", "head_dim=12x") + "\n",
      "2: 'head_dim' must be an integer in [1, 1024], got '12x'"},
-    {"overflow", kHeader + decodeLineWith("threads=128", "threads=99999999999"),
+    {"overflow",
+     kHeader + decodeLineWith("threads=128", "threads=99999999999") + "\n",
      "2: 'threads' must be an integer in [1, 1024], got '99999999999'"},
-    {"negative_smem", kHeader + decodeLineWith("smem=0", "smem=-1"),
+    {"negative_smem", kHeader + decodeLineWith("smem=0", "smem=-1") + "\n",
      "2: 'smem' must be an integer in [0, 2147483647], got '-1'"},
-    {"flag", kHeader + decodeLineWith("paged=1", "paged=2"),
+    {"flag", kHeader + decodeLineWith("paged=1", "paged=2") + "\n",
      "2: 'paged' must be an integer in [0, 1], got '2'"},
-    {"op", kHeader + decodeLineWith("op=decode", "op=encode"),
+    {"op", kHeader + decodeLineWith("op=decode", "op=encode") + "\n",
      "2: unknown op 'encode' (expected decode, combine or prefill)"},
-    {"decode_any_group", kHeader + decodeLineWith("group=2", "group=0"),
+    {"decode_any_group", kHeader + decodeLineWith("group=2", "group=0") + "\n",
      "2: 'group' must be an integer in [1, 1024], got '0'"},
-    {"prefill_group", kHeader + kPrefillLine + " group=-1",
+    {"prefill_group", kHeader + kPrefillLine + " group=-1\n",
      "2: 'group' must be an integer in [0, 1024], got '-1'"},
-    {"prefill_block_m", kHeader + kPrefillLine + " group=0",
+    {"prefill_block_m", kHeader + kPrefillLine + " group=0\n",
      "2: missing key 'block_m'"},
-    {"short_hash", kHeader + kDecodeLine + " hash=0123456789abcde",
+    {"short_hash", kHeader + kDecodeLine + " hash=0123456789abcde\n",
      "2: 'hash' must be 16 lowercase hex digits, got '0123456789abcde'"},
-    {"upper_case_hash", kHeader + kDecodeLine + " hash=0123456789ABCDEF",
+    {"upper_case_hash", kHeader + kDecodeLine + " hash=0123456789ABCDEF\n",
      "2: 'hash' must be 16 lowercase hex digits, got '0123456789ABCDEF'"},
-    {"dtype", kHeader + decodeLineWith("dtype=bf16", "dtype=fp8"),
+    {"dtype", kHeader + decodeLineWith("dtype=bf16", "dtype=fp8") + "\n",
      "2: unknown dtype 'fp8' (expected f16 or bf16)"},
-    {"path", kHeader + decodeLineWith("ptx=k.ptx", "ptx=../k.ptx"),
+    {"path", kHeader + decodeLineWith("ptx=k.ptx", "ptx=../k.ptx") + "\n",
      "2: 'ptx' must be a file name in the manifest's directory, got "
      "'../k.ptx'"},
     {"duplicate_name",
-     kHeader + kDecodeLine + "\n" + decodeLineWith("paged=1", "paged=0"),
+     kHeader + kDecodeLine + "\n" + decodeLineWith("paged=1", "paged=0") + "\n",
      "3: kernel 'k' is already declared on line 2"},
     {"duplicate_variant",
-     kHeader + kDecodeLine + "\n# again\n" + decodeLineWith("name=k", "name=j"),
+     kHeader + kDecodeLine + "\n# again\n" +
+         decodeLineWith("name=k", "name=j") + "\n",
      "4: kernel 'j' is the same variant as 'k' on line 2"},
     {"combine_threads",
-     kHeader + "name=c op=combine dtype=bf16 head_dim=128 threads=64 ptx=c.ptx",
+     kHeader +
+         "name=c op=combine dtype=bf16 head_dim=128 threads=64 ptx=c.ptx\n",
      "2: 'threads' must be an integer in [128, 128], got '64'"},
 };
 
