@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# On the GPU machine, from the repository root: the Python API suite and nano-vllm end to
+# end on a random-weight Qwen3-0.6B; logs and results go to $OUT.
+#
+#   OUT=results bash scripts/gpu_e2e.sh [stage ...]      (no stage: all, in this order)
+#
+#   api          test/gpu/test_api.py: both backends on the sm_90 kernels, then the
+#                libattnrt backend on the sm_89 kernels (ATTN_TARGET)
+#   eager        nano-vllm eager: prefix-cache run (ours, torch), next-token logits of
+#                ours against torch, bench.py's first 16 sequences (ours, torch, seed)
+#   eager-bench  nano-vllm eager: bench.py's workload, ours and torch
+#   graph        nano-vllm with CUDA graphs on ours: prefix-cache run, bench.py's workload
+#   graph-torch  nano-vllm with CUDA graphs on the torch backend: bench.py's workload
+#
+# Each stage is one or two processes capped at $STAGE_TIMEOUT seconds (default 570), so
+# one stage fits a 10-minute call. Needs the runtime ($ATTN_LIB, default
+# build/lib/libattnrt.so; $ATTN_PACK_DIR, default build/attn_pack/ where it exists),
+# python/, third_party/nano-vllm/ and .whl/ (the
+# wheels nano-vllm needs that the machine lacks; installed offline into /tmp/site). The
+# model is written once to $E2E_MODEL (default /tmp/attn_e2e/qwen3-random, 1.2 GB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${OUT:?set OUT to the folder for the logs and results}"
+mkdir -p "$OUT"
+model=${E2E_MODEL:-/tmp/attn_e2e/qwen3-random}
+limit=${STAGE_TIMEOUT:-570}
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(api eager eager-bench graph graph-torch)
+
+export ATTN_LIB="${ATTN_LIB:-$PWD/build/lib/libattnrt.so}"
+for need in "$ATTN_LIB" third_party/nano-vllm/nanovllm .whl/e2e; do
+  [ -e "$need" ] || { echo "gpu_e2e: missing $need" >&2; exit 1; }
+done
+
+# Offline wheels: everything in .whl/ and .whl/e2e/; those in .whl/e2e/fallback/ (numpy
+# and torch's own dependencies) only where the machine lacks the module, so the versions
+# torch was installed with stay.
+site=/tmp/site
+if [ ! -f "$site/.attn_e2e" ]; then
+  wheels=(.whl/*.whl .whl/e2e/*.whl)
+  for wheel in .whl/e2e/fallback/*.whl; do
+    [ -e "$wheel" ] || continue
+    module=$(basename "$wheel" | cut -d- -f1)
+    python3 -c "import $module" 2>/dev/null || wheels+=("$wheel")
+  done
+  python3 -m pip install -q --no-index --no-deps --upgrade --target "$site" "${wheels[@]}"
+  touch "$site/.attn_e2e"
+fi
+export PYTHONPATH="$site:$PWD/python${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+if [ -z "${ATTN_PACK_DIR:-}" ] && [ -d build/attn_pack ]; then
+  export ATTN_PACK_DIR="$PWD/build/attn_pack"
+fi
+nvidia-smi | tee "$OUT/nvidia-smi.txt"
+
+make_model() {
+  if [ ! -f "$model/model.safetensors" ]; then
+    python3 scripts/e2e/make_random_qwen3.py --out "$model" 2>&1 | tee "$OUT/make_model.log"
+  fi
+}
+
+nanovllm() {  # log name, then run_nanovllm.py's arguments
+  local log=$1
+  shift
+  make_model
+  timeout "$limit" python3 scripts/e2e/run_nanovllm.py --model "$model" --out "$OUT/e2e" \
+    "$@" 2>&1 | tee "$OUT/$log.log"
+}
+
+status=0
+for stage in "${stages[@]}"; do
+  echo "== gpu_e2e: $stage"
+  start=$(date +%s)
+  case $stage in
+    api)
+      ATTN_TARGET=sm_90 timeout "$limit" python3 test/gpu/test_api.py \
+        --out "$OUT/test_api_sm_90.md" 2>&1 | tee "$OUT/test_api_sm_90.log" || status=1
+      ATTN_TARGET=sm_89 timeout "$limit" python3 test/gpu/test_api.py --backend attn \
+        --out "$OUT/test_api_sm_89.md" 2>&1 | tee "$OUT/test_api_sm_89.log" || status=1
+      ;;
+    eager)
+      nanovllm e2e_eager --mode eager --backends ours,torch,seed \
+        --phases prefix,logits,bench-small || status=1
+      ;;
+    eager-bench)
+      nanovllm e2e_eager_bench --mode eager --backends ours,torch --phases bench || status=1
+      ;;
+    graph)
+      nanovllm e2e_graph --mode graph --backends ours --phases prefix,bench || status=1
+      ;;
+    graph-torch)
+      nanovllm e2e_graph_torch --mode graph --backends torch --phases bench || status=1
+      ;;
+    *)
+      echo "gpu_e2e: unknown stage $stage" >&2
+      status=1
+      ;;
+  esac
+  echo "== gpu_e2e: $stage took $(( $(date +%s) - start )) s"
+done
+exit "$status"
