@@ -4,20 +4,20 @@
 #
 #   OUT=results bash scripts/gpu_e2e.sh [stage ...]      (no stage: all, in this order)
 #
-#   api          test/gpu/test_api.py: both backends on the sm_90 kernels, then the
-#                libattnrt backend on the sm_89 kernels (ATTN_TARGET)
+#   api          test/gpu/test_api.py: both backends, the sm_90 kernels (ATTN_TARGET)
+#   api-sm89     test/gpu/test_api.py: the libattnrt backend on the sm_89 kernels
 #   eager        nano-vllm eager: prefix-cache run (ours, torch), next-token logits of
 #                ours against torch, bench.py's first 16 sequences (ours, torch, seed)
 #   eager-bench  nano-vllm eager: bench.py's workload, ours and torch
 #   graph        nano-vllm with CUDA graphs on ours: prefix-cache run, bench.py's workload
 #   graph-torch  nano-vllm with CUDA graphs on the torch backend: bench.py's workload
 #
-# Each stage is one or two processes capped at $STAGE_TIMEOUT seconds (default 570), so
-# one stage fits a 10-minute call. Needs the runtime ($ATTN_LIB, default
-# build/lib/libattnrt.so; $ATTN_PACK_DIR, default build/attn_pack/ where it exists),
-# python/, third_party/nano-vllm/ and .whl/ (the
-# wheels nano-vllm needs that the machine lacks; installed offline into /tmp/site). The
-# model is written once to $E2E_MODEL (default /tmp/attn_e2e/qwen3-random, 1.2 GB).
+# Each stage is one process capped at $STAGE_TIMEOUT seconds (default 570), so one stage
+# fits a 10-minute call. Needs the runtime ($ATTN_LIB, default build/lib/libattnrt.so;
+# $ATTN_PACK_DIR, default build/attn_pack/ where it exists), python/,
+# third_party/nano-vllm/ and .whl/ (the wheels nano-vllm needs that the machine lacks,
+# installed offline into /tmp/site). The model is written once to $E2E_MODEL (default
+# /tmp/attn_e2e/qwen3-random, 1.2 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the logs and results}"
@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 model=${E2E_MODEL:-/tmp/attn_e2e/qwen3-random}
 limit=${STAGE_TIMEOUT:-570}
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(api eager eager-bench graph graph-torch)
+[ ${#stages[@]} -gt 0 ] || stages=(api api-sm89 eager eager-bench graph graph-torch)
 
 export ATTN_LIB="${ATTN_LIB:-$PWD/build/lib/libattnrt.so}"
 for need in "$ATTN_LIB" third_party/nano-vllm/nanovllm .whl/e2e; do
@@ -74,6 +74,8 @@ for stage in "${stages[@]}"; do
     api)
       ATTN_TARGET=sm_90 timeout "$limit" python3 test/gpu/test_api.py \
         --out "$OUT/test_api_sm_90.md" 2>&1 | tee "$OUT/test_api_sm_90.log" || status=1
+      ;;
+    api-sm89)
       ATTN_TARGET=sm_89 timeout "$limit" python3 test/gpu/test_api.py --backend attn \
         --out "$OUT/test_api_sm_89.md" 2>&1 | tee "$OUT/test_api_sm_89.log" || status=1
       ;;
