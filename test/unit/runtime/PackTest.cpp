@@ -111,22 +111,26 @@ TEST_F(PackTest, PackDirOverride) {
 TEST_F(PackTest, WithoutPackDirThePackBuiltIntoTheLibraryIsRead) {
   unsetenv("ATTN_PACK_DIR");
 #if ATTNRT_EMBEDS_PACK
-  // The fake driver cannot run a real image, but records the one it gets.
+  // The fake driver cannot run a real image, but records the one it gets:
+  // the PTX of a kernel the build wrote, its hash checked.
   setenv("ATTN_TARGET", "sm_89", 1);
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_DRIVER);
   EXPECT_THAT(lastError(), AllOf(HasSubstr(" of <embedded>/sm_89: "),
                                  HasSubstr("CUDA_ERROR_NOT_FOUND")));
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_ERROR_DRIVER);
+  EXPECT_THAT(lastError(), HasSubstr("CUDA_ERROR_NOT_FOUND"));
   std::vector<fakecuda::ModuleLoad> loads = fakecuda::moduleLoads();
-  ASSERT_EQ(loads.size(), 1u);
-  EXPECT_THAT(loads[0].image, HasSubstr(".target sm_89"));
-  // It is the PTX of one of the kernels the build wrote.
-  bool found = false;
-  for (const auto &entry :
-       std::filesystem::directory_iterator(ATTN_BUILT_PACK_DIR "/sm_89")) {
-    found = found || (entry.path().extension() == ".ptx" &&
-                      readFile(entry.path()) == loads[0].image);
+  ASSERT_EQ(loads.size(), 2u);
+  for (const fakecuda::ModuleLoad &load : loads) {
+    EXPECT_THAT(load.image, HasSubstr(".target sm_89"));
+    bool found = false;
+    for (const auto &entry :
+         std::filesystem::directory_iterator(ATTN_BUILT_PACK_DIR "/sm_89")) {
+      found = found || (entry.path().extension() == ".ptx" &&
+                        readFile(entry.path()) == load.image);
+    }
+    EXPECT_TRUE(found) << load.image.substr(0, 200);
   }
-  EXPECT_TRUE(found) << loads[0].image.substr(0, 200);
 #else
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
   EXPECT_EQ(lastError(), "attn_paged_decode_workspace_size: cannot read "
