@@ -18,9 +18,11 @@ class BundleRuntime(build_py):
     def run(self):
         super().run()
         package = pathlib.Path(self.build_lib) / "attn_kernels"
-        library = pathlib.Path(os.environ.get("ATTN_LIB", BUILD / "lib" / "libattnrt.so"))
+        library = pathlib.Path(
+            os.environ.get("ATTN_LIB", BUILD / "lib" / "libattnrt.so")
+        )
         if not library.exists():
-            print(f"attn_kernels: no {library}; the package will need ATTN_LIB at run time")
+            print(f"attn_kernels: no {library}; the package needs ATTN_LIB at run time")
             return
         shutil.copy2(library, package / "libattnrt.so")
         # The runtime looks for attn_pack/ beside libattnrt.so (unless it embeds one).

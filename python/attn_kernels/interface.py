@@ -101,6 +101,7 @@ def flash_attn_varlen_func(
     def on_attn():
         if shape.total_q == 0 or shape.max_seqlen_q == 0 or shape.max_seqlen_k == 0:
             return on_torch()  # nothing to launch: zeros, lse +inf
+        _check_kernel_limits("attn_varlen_prefill", shape.head_dim)
         result = launch_prefill(shape, **call)
         return result if want_lse else (result, None)
 
@@ -198,6 +199,8 @@ def flash_attn_with_kvcache(
     def on_attn():
         if max_seqlen_k == 0:
             return on_torch()  # nothing to launch: zeros, lse +inf
+        group = shape.num_heads // shape.num_kv_heads
+        _check_kernel_limits("attn_paged_decode", shape.head_dim, group)
         result = launch_decode(shape, num_splits=num_splits, **call)
         return result if want_lse else (result, None)
 
@@ -231,6 +234,31 @@ def _dispatch(backend, entry, on_attn, on_torch):
             raise
         _warn_fallback(entry, error)
         return on_torch()
+
+
+# What the kernels can be compiled for (runtime/checks.cpp, decode_plan.h), narrower
+# than what flash-attn accepts: outside it a call is valid but has no kernel.
+_HEAD_DIM_MULTIPLE, _MAX_HEAD_DIM, _MAX_DECODE_GROUP = 16, 256, 16
+
+
+def _check_kernel_limits(call, head_dim, group=None):
+    """Raises RuntimeError with attn_status ATTN_ERROR_UNSUPPORTED (so auto falls back)
+    for a head_dim or a decode group size no kernel can have."""
+    reason = None
+    if head_dim % _HEAD_DIM_MULTIPLE or not 0 < head_dim <= _MAX_HEAD_DIM:
+        reason = (
+            f"head_dim {head_dim}: the kernels take multiples of {_HEAD_DIM_MULTIPLE} "
+            f"up to {_MAX_HEAD_DIM}"
+        )
+    elif group is not None and group > _MAX_DECODE_GROUP:
+        reason = (
+            f"Hq / Hkv = {group}: the decode kernels take at most {_MAX_DECODE_GROUP} "
+            "query heads per KV head"
+        )
+    if reason is not None:
+        error = RuntimeError(f"{call}: {reason}")
+        error.attn_status = _lib.STATUS_UNSUPPORTED
+        raise error
 
 
 def _warn_fallback(entry, error):

@@ -143,3 +143,18 @@ def test_attn_backend_never_falls_back(status):
 
 def test_torch_backend_skips_the_library():
     assert interface._dispatch("torch", "f", failing(3), lambda: "torch") == "torch"
+
+
+@pytest.mark.parametrize(
+    "head_dim, group, limited",
+    [(64, 8, False), (128, 16, False), (72, 1, True), (272, 1, True), (64, 32, True)],
+)
+def test_kernel_limits(head_dim, group, limited):
+    """Valid for flash-attn but beyond what a kernel can have: ATTN_ERROR_UNSUPPORTED,
+    so auto falls back and attn raises."""
+    if not limited:
+        interface._check_kernel_limits("attn_paged_decode", head_dim, group)
+        return
+    with pytest.raises(RuntimeError, match="^attn_paged_decode: ") as error:
+        interface._check_kernel_limits("attn_paged_decode", head_dim, group)
+    assert error.value.attn_status == _lib.STATUS_UNSUPPORTED

@@ -1,5 +1,6 @@
-"""flash_attn shim: `from flash_attn import flash_attn_varlen_func, flash_attn_with_kvcache`
-served by attn_kernels, so that code written for flash-attn 2 (nano-vllm) runs unmodified.
+"""flash_attn shim: flash_attn_varlen_func and flash_attn_with_kvcache imported from
+flash_attn are attn_kernels', so code written for flash-attn 2 (nano-vllm) runs
+unmodified.
 
 Put this directory's parent (python/flash_attn_shim) on PYTHONPATH, or pip install it.
 Only the two inference entry points exist; flash-attn's other functions raise
