@@ -29,7 +29,6 @@ import subprocess
 import time
 
 import torch
-from matplotlib.figure import Figure
 
 from attn_kernels import paged_decode, reference_decode
 
@@ -347,6 +346,8 @@ def write_markdown(path, facts, bandwidth, measured, date):
 
 def plot(path, facts, bandwidth, measured):
     """Grouped bars: % of the copy bandwidth per workload and implementation."""
+    from matplotlib.figure import Figure
+
     names = list(dict.fromkeys(r.implementation for m in measured for r in m.results))
     fig = Figure(figsize=(10, 5), layout="constrained")
     ax = fig.subplots()

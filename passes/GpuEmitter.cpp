@@ -36,22 +36,25 @@ Value KernelEmitterBase::elementOffset(const Tensor &t,
   return offset;
 }
 
-Value KernelEmitterBase::keyRowOffset(KvTileOp load, Value batch,
-                                      Value kvHead, Value pos, Value valid,
-                                      Value pageSize) {
-  Tensor &cache = tensorFor(load.getCache());
+KernelEmitterBase::KeyLocation
+KernelEmitterBase::locateKey(KvTileOp load, Value batch, Value pos,
+                             Value valid, Value pageSize) {
   Value safePos = select(valid, pos, idx(0));
   if (load.getPageSize() != 0) {
     Tensor &table = tensorFor(load.getBlockTable());
+    // Positions and page sizes fit in 32 bits, whose division is far cheaper.
+    Type i32t = b.getI32Type();
+    Value pos32 = arith::IndexCastUIOp::create(b, loc, i32t, safePos);
+    Value page32 = arith::IndexCastUIOp::create(b, loc, i32t, pageSize);
     Value entry = add(mul(toI64(batch), table.strides[0]),
-                      toI64(arith::DivUIOp::create(b, loc, safePos, pageSize)));
+                      toI64(arith::DivUIOp::create(b, loc, pos32, page32)));
     Value page = select(valid, toIndex(loadI32(table.ptr, entry)), idx(0));
-    Value inPage = arith::RemUIOp::create(b, loc, safePos, pageSize);
-    return elementOffset(cache, {page, inPage, kvHead});
+    Value inPage = arith::RemUIOp::create(b, loc, pos32, page32);
+    return {page, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage)};
   }
   if (cast<MemRefType>(load.getCache().getType()).getRank() == 3)
-    return elementOffset(cache, {safePos, kvHead});
-  return elementOffset(cache, {batch, safePos, kvHead});
+    return {Value(), safePos};
+  return {batch, safePos};
 }
 
 std::pair<Value, Value> KernelEmitterBase::rowLse(Value max, Value sum) {

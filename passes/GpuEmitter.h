@@ -93,13 +93,25 @@ protected:
                             NVVM::LoadCacheModifierKind::CG,
                             select(valid, i32(16), i32(0)));
   }
-  /// The element offset of the row of key position `pos` in `load`'s cache
-  /// for `kvHead`: through block_table when paged (pages of `pageSize`
-  /// rows), row `pos` when packed, row `pos` of sequence `batch` otherwise.
-  /// Where `valid` is false, position 0 stands in, so that no block_table
-  /// entry past a sequence's end is read.
-  Value keyRowOffset(KvTileOp load, Value batch, Value kvHead, Value pos,
-                     Value valid, Value pageSize);
+  /// Where key position `pos` of a sequence lives in a KV cache: the outer
+  /// index (page, sequence, or none when packed) and the row within it.
+  struct KeyLocation {
+    Value outer, row;
+  };
+  /// Locates `pos` for `load`: through block_table when paged (pages of
+  /// `pageSize` rows, 32-bit division), row `pos` when packed, row `pos` of
+  /// sequence `batch` otherwise. Where `valid` is false, position 0 stands
+  /// in, so that no block_table entry past a sequence's end is read. K and V
+  /// tiles of one position share the location.
+  KeyLocation locateKey(KvTileOp load, Value batch, Value pos, Value valid,
+                        Value pageSize);
+  /// The element offset of `at` for `kvHead` in `load`'s cache.
+  Value keyRowOffset(KvTileOp load, const KeyLocation &at, Value kvHead) {
+    Tensor &cache = tensorFor(load.getCache());
+    if (!at.outer)
+      return elementOffset(cache, {at.row, kvHead});
+    return elementOffset(cache, {at.outer, at.row, kvHead});
+  }
   /// The i32 element `index` of the int32 buffer at `ptr`.
   Value loadI32(Value ptr, Value index) {
     return LLVM::LoadOp::create(b, loc, b.getI32Type(),

@@ -17,7 +17,9 @@
 // c of row n lives at chunk c ^ (n % 8) (the XOR swizzle makes the 8 rows an
 // ldmatrix reads hit distinct banks). K tiles feed QK^T through ldmatrix
 // (B fragments), V tiles feed PV through ldmatrix.trans. One barrier per tile
-// separates the readers of a stage from its next writers.
+// separates the readers of a stage from its next writers. Paged K/V rows are
+// located through block_table once per tile, a stage ahead, into a small
+// table in shared memory after the stages.
 #include "passes/GpuEmitter.h"
 
 using namespace mlir;
@@ -39,8 +41,14 @@ private:
   LogicalResult emitBlock(Block &block);
   LogicalResult emitOp(Operation *op);
   LogicalResult emitKvLoop(scf::ForOp loop);
-  void issueTileCopies(Value tileStart, Value limit, Value stage,
+  /// Issues the cp.async copies of K/V tile `tile` into its stage.
+  void issueTileCopies(Value tile, Value tileStart, Value limit,
                        ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
+  /// Paged: writes where the keys of `tile` live into its location slot.
+  void locateTile(Value tile, Value tileStart, Value limit, KvTileOp load,
+                  Value batch);
+  /// The (outer, row) i32 pair of `key` in the location slot of `tile`.
+  Value locationSlot(Value tile, Value key);
 
   /// The shared-memory address of 16-byte chunk `chunk` of row `row` of
   /// tile `which` (0 = K, 1 = V) of `stage`, swizzled.
@@ -72,6 +80,11 @@ private:
   Value currentStage;
   /// attn.pv ops whose product is accumulated by the attn.addf that uses it.
   llvm::DenseSet<Operation *> fusedPV;
+  /// Score tiles whose fragments hold the raw QK^T accumulators, still to be
+  /// multiplied by scoreScale (which row_max and exp2_diff fold in).
+  llvm::DenseSet<Value> unscaledScores;
+  Value scoreScale;
+  bool isUnscaled(Value v) { return unscaledScores.contains(v); }
 };
 
 LogicalResult PrefillKernelEmitter::analyse() {
@@ -116,6 +129,10 @@ LogicalResult PrefillKernelEmitter::analyse() {
                           "K/V, got ")
            << elementType;
   warps = rows / 16;
+  if (tableArg && blockN > 32 * warps)
+    return func.emitError("attn-lower-to-gpu: paged prefill locates a key per "
+                          "thread, so block_n (")
+           << blockN << ") must not exceed the " << 32 * warps << " threads";
   if ((blockN * headDim / 8) % (32 * warps) != 0)
     return func.emitError("attn-lower-to-gpu: the 16-byte chunks of a KV "
                           "tile (")
@@ -313,6 +330,11 @@ Fragment PrefillKernelEmitter::emitPV(PVOp pv, Fragment acc) {
 }
 
 LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
+  for (Value operand : op->getOperands())
+    if (isUnscaled(operand) && !isa<MaskOp, RowMaxOp, Exp2DiffOp>(op))
+      return op->emitError("attn-lower-to-gpu: the prefill lowering folds the "
+                           "score scale into row_max and exp2_diff; this use "
+                           "of the scores is not supported");
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
@@ -428,6 +450,11 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
       yieldFlattened(from, to);
     }
     bindFlattened(ifOp.getResults(), newIf.getResults(), sizes);
+    for (auto [i, result] : llvm::enumerate(ifOp.getResults()))
+      if (ifOp.elseBlock() &&
+          isUnscaled(ifOp.thenYield().getOperand(i)) &&
+          isUnscaled(ifOp.elseYield().getOperand(i)))
+        unscaledScores.insert(result);
     return success();
   }
   if (auto qk = dyn_cast<QKOp>(op)) {
@@ -456,13 +483,13 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
         }
       }
     }
-    // The op's scale (log2(e) folded in) times the launch's softmax_scale.
-    Value scale = arith::MulFOp::create(
+    // The op's scale (log2(e) folded in) times the launch's softmax_scale,
+    // applied by the consumers: row_max scales its two results, exp2_diff
+    // folds it into an fma.
+    scoreScale = arith::MulFOp::create(
         b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
-    Fragment scores;
-    for (Value v : s)
-      scores.values.push_back(arith::MulFOp::create(b, loc, v, scale));
-    bind(qk, scores);
+    unscaledScores.insert(qk.getResult());
+    bind(qk, Fragment{s});
     return success();
   }
   if (auto mask = dyn_cast<MaskOp>(op)) {
@@ -485,11 +512,18 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
       }
       out.values.push_back(select(keep, in.values[k], negInf));
     }
+    if (isUnscaled(mask.getScores()))
+      unscaledScores.insert(mask.getResult());
     bind(mask, out);
     return success();
   }
   if (auto rowMax = dyn_cast<RowMaxOp>(op)) {
-    bind(rowMax, reduceRows(lookup(rowMax.getTile()), /*max=*/true));
+    // The scale is positive: the max of the raw scores, scaled, is the max.
+    Fragment max = reduceRows(lookup(rowMax.getTile()), /*max=*/true);
+    if (isUnscaled(rowMax.getTile()))
+      for (Value &v : max.values)
+        v = arith::MulFOp::create(b, loc, v, scoreScale);
+    bind(rowMax, max);
     return success();
   }
   if (auto rowSum = dyn_cast<RowSumOp>(op)) {
@@ -499,10 +533,21 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   if (auto diff = dyn_cast<Exp2DiffOp>(op)) {
     Fragment x = lookup(diff.getX()), m = lookup(diff.getM()), out;
     bool rowVector = cast<RankedTensorType>(diff.getType()).getRank() == 1;
+    bool unscaled = isUnscaled(diff.getX());
+    // exp2(x - m), 0 where m is -inf: subtracting +inf instead gives that 0
+    // with one select per row rather than per element.
+    SmallVector<Value> negMax;
+    for (Value mv : m.values)
+      negMax.push_back(select(isNegInf(mv),
+                              f32(-std::numeric_limits<float>::infinity()),
+                              arith::NegFOp::create(b, loc, mv)));
     for (size_t k = 0; k < x.values.size(); ++k) {
-      Value rowMaxValue = m.values[rowVector ? k : (k % 4) / 2];
-      Value e = exp2(arith::SubFOp::create(b, loc, x.values[k], rowMaxValue));
-      out.values.push_back(select(isNegInf(rowMaxValue), f32(0.0), e));
+      Value bias = negMax[rowVector ? k : (k % 4) / 2];
+      Value arg =
+          unscaled ? math::FmaOp::create(b, loc, x.values[k], scoreScale, bias)
+                         .getResult()
+                   : arith::AddFOp::create(b, loc, x.values[k], bias).getResult();
+      out.values.push_back(exp2(arg));
     }
     bind(diff, out);
     return success();
@@ -586,24 +631,63 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   return op->emitError("attn-lower-to-gpu: unsupported op in prefill");
 }
 
-void PrefillKernelEmitter::issueTileCopies(Value tileStart, Value limit,
-                                           Value stage,
-                                           ArrayRef<KvTileOp> loads,
+Value PrefillKernelEmitter::locationSlot(Value tile, Value key) {
+  // After the K/V stages: `stages` slots of blockN (outer, row) i32 pairs.
+  Value base = gep(smemBase, elementType, idx(stages * 2 * blockN * headDim));
+  Value slot = arith::RemUIOp::create(b, loc, tile, idx(stages));
+  return gep(base, b.getI32Type(),
+             mul(add(mul(slot, idx(blockN)), key), idx(2)));
+}
+
+void PrefillKernelEmitter::locateTile(Value tile, Value tileStart, Value limit,
+                                      KvTileOp load, Value batch) {
+  // Thread n < blockN locates key tileStart + n for every thread.
+  Value key = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  auto ifOp = scf::IfOp::create(b, loc,
+                                cmp(arith::CmpIPredicate::ult, key, idx(blockN)));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  Value pos = add(tileStart, key);
+  KeyLocation at = locateKey(load, batch, pos,
+                             cmp(arith::CmpIPredicate::slt, pos, limit),
+                             pageSize);
+  Value slot = locationSlot(tile, key);
+  Type i32t = b.getI32Type();
+  LLVM::StoreOp::create(b, loc, arith::IndexCastOp::create(b, loc, i32t, at.outer),
+                        slot);
+  LLVM::StoreOp::create(b, loc, arith::IndexCastOp::create(b, loc, i32t, at.row),
+                        gep(slot, i32t, idx(1)));
+}
+
+void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
+                                           Value limit, ArrayRef<KvTileOp> loads,
                                            Value batch, Value kvHead) {
   int64_t chunksPerRow = headDim / 8, threads = 32 * warps;
+  bool paged = KvTileOp(loads[0]).getPageSize() != 0;
+  Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  for (auto [which, constLoad] : llvm::enumerate(loads)) {
-    KvTileOp load = constLoad;
-    Tensor &cache = tensorFor(load.getCache());
-    for (int64_t i = 0; i < blockN * chunksPerRow / threads; ++i) {
-      Value chunkId = add(tid, idx(threads * i));
-      Value key = arith::DivUIOp::create(b, loc, chunkId, idx(chunksPerRow));
-      Value chunk = arith::RemUIOp::create(b, loc, chunkId, idx(chunksPerRow));
-      Value pos = add(tileStart, key);
-      Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
-      Value rowOffset = keyRowOffset(load, batch, kvHead, pos, valid, pageSize);
-      Value src = gep(cache.ptr, elementType,
-                      add(rowOffset, toI64(mul(chunk, idx(8)))));
+  for (int64_t i = 0; i < blockN * chunksPerRow / threads; ++i) {
+    // The same chunk of one key row of K and of V, located once (paged: by
+    // locateTile, through shared memory).
+    Value chunkId = add(tid, idx(threads * i));
+    Value key = arith::DivUIOp::create(b, loc, chunkId, idx(chunksPerRow));
+    Value chunk = arith::RemUIOp::create(b, loc, chunkId, idx(chunksPerRow));
+    Value pos = add(tileStart, key);
+    Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
+    KeyLocation at;
+    if (paged) {
+      Value slot = locationSlot(tile, key);
+      at.outer = toIndex(LLVM::LoadOp::create(b, loc, b.getI32Type(), slot));
+      at.row = toIndex(LLVM::LoadOp::create(b, loc, b.getI32Type(),
+                                            gep(slot, b.getI32Type(), idx(1))));
+    } else {
+      at = locateKey(KvTileOp(loads[0]), batch, pos, valid, pageSize);
+    }
+    for (auto [which, constLoad] : llvm::enumerate(loads)) {
+      KvTileOp load = constLoad;
+      Value src = gep(tensorFor(load.getCache()).ptr, elementType,
+                      add(keyRowOffset(load, at, kvHead),
+                          toI64(mul(chunk, idx(8)))));
       copyAsync(tileChunk(stage, static_cast<int64_t>(which), key, chunk), src,
                 valid);
     }
@@ -623,19 +707,35 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   Value span = arith::MaxSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, end, begin), idx(0));
   Value numTiles = arith::CeilDivUIOp::create(b, loc, span, bn);
-  auto issue = [&](Value tile) {
+  bool paged = loads[0].getPageSize() != 0;
+  auto tileStart = [&](Value tile) { return add(begin, mul(tile, bn)); };
+  auto ifTile = [&](Value tile, function_ref<void()> body) {
     auto ifOp = scf::IfOp::create(b, loc,
                                   cmp(arith::CmpIPredicate::ult, tile, numTiles));
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      issueTileCopies(add(begin, mul(tile, bn)), limit,
-                      arith::RemUIOp::create(b, loc, tile, idx(stages)), loads,
-                      batch, kvHead);
-    }
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    body();
+  };
+  // Paged: each tile's rows are located through block_table once, a stage
+  // ahead of their copies, into a shared-memory slot that the barrier of the
+  // next iteration publishes.
+  auto locate = [&](Value tile) {
+    if (paged)
+      ifTile(tile, [&] {
+        locateTile(tile, tileStart(tile), limit, loads[0], batch);
+      });
+  };
+  auto issue = [&](Value tile) {
+    ifTile(tile, [&] {
+      issueTileCopies(tile, tileStart(tile), limit, loads, batch, kvHead);
+    });
     // A group per tile slot, empty or not, so that wait_group counts tiles.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
   };
+  for (int64_t s = 0; s < stages; ++s)
+    locate(idx(s));
+  if (paged)
+    gpu::BarrierOp::create(b, loc);
   for (int64_t s = 0; s + 1 < stages; ++s)
     issue(idx(s));
 
@@ -657,6 +757,7 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 2);
     gpu::BarrierOp::create(b, loc);
     issue(add(tile, idx(stages - 1)));
+    locate(add(tile, idx(stages)));
     currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
     mapping.map(loop.getInductionVar(), add(begin, mul(tile, bn)));
     bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);

@@ -592,8 +592,8 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
       Value pos = add(tileStart, key);
       Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
                                           pos, limit);
-      Value rowOffset =
-          keyRowOffset(load, batch, kvHead, pos, valid, pageSize);
+      Value rowOffset = keyRowOffset(
+          load, locateKey(load, batch, pos, valid, pageSize), kvHead);
       Value src = gep(cache.ptr, elementType,
                       add(rowOffset, toI64(mul(lane, idx(8)))));
       Value dst = gep(stageBase, elementType,

@@ -16,9 +16,10 @@ Phases (--phases, in this order):
                same inputs and cache; the relative error of the next-token logits and
                the agreement of their argmax, per step kind (prefill, prefill over a
                cached prefix, decode)
-  bench-small  the first --small-seqs sequences of bench.py's workload, outputs capped
-               at --small-max-tokens, for every backend given (the seed plan is too
-               slow for the full workload)
+  bench-small  the first --small-seqs (16) sequences of bench.py's workload, for every
+               backend given (the seed plan is too slow for the full workload); a run
+               still going after --small-deadline seconds is stopped and its rate so
+               far reported
   bench        bench.py's workload: 256 sequences, input and output lengths random in
                100-1024 (seed 0), throughput = output tokens / time, as bench.py
 Every result is appended to OUT/results.jsonl as it comes, and OUT/nanovllm_e2e.md is
@@ -388,8 +389,11 @@ def main():
     parser.add_argument("--ours-env", default="attn", help="ATTN_BACKEND for ours")
     parser.add_argument("--logits-steps", type=int, default=8)
     parser.add_argument("--small-seqs", type=int, default=16)
-    parser.add_argument("--small-max-tokens", type=int, default=128)
+    parser.add_argument("--small-max-tokens", type=int, default=1024)
     parser.add_argument("--deadline", type=float, default=300.0, help="s per bench run")
+    parser.add_argument(
+        "--small-deadline", type=float, default=180.0, help="s per bench-small run"
+    )
     args = parser.parse_args()
     backends = args.backends.split(",")
     phases = args.phases.split(",")
@@ -432,16 +436,16 @@ def main():
                 record(args.out, {**row, **phase_prefix(llm, attention, backend)})
                 continue
             prompts, params = bench_workload()
-            workload = "bench.py"
+            workload, deadline = "bench.py", args.deadline
             if phase == "bench-small":
+                deadline = args.small_deadline
                 prompts, params = prompts[: args.small_seqs], params[: args.small_seqs]
                 for sp in params:
                     sp.max_tokens = min(sp.max_tokens, args.small_max_tokens)
-                workload = (
-                    f"bench.py's first {args.small_seqs}, outputs <= "
-                    f"{args.small_max_tokens}"
-                )
-            result = phase_bench(llm, prompts, params, args.deadline)
+                workload = f"bench.py's first {args.small_seqs}"
+                if args.small_max_tokens < 1024:
+                    workload += f", outputs <= {args.small_max_tokens}"
+            result = phase_bench(llm, prompts, params, deadline)
             record(args.out, {**row, "workload": workload, **result})
     print(f"run_nanovllm: calls by kind {attention.counts}", flush=True)
 

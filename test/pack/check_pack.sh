@@ -8,7 +8,7 @@ rm -rf "$out"
 count=0
 for target in sm_89 sm_90; do
   manifest="$out/$target/manifest.txt"
-  head -1 "$manifest" | grep -qx "attn-pack 1 target=$target"
+  head -1 "$manifest" | grep -q "^attn-pack 1 target=$target compiler=attn-"
   for ptx in "$out/$target"/*.ptx; do
     "$ptxas" -arch="$target" "$ptx" -o /dev/null
     [ -s "${ptx%.ptx}.cubin" ] || { echo "missing cubin for $ptx"; exit 1; }

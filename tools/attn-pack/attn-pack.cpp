@@ -21,6 +21,16 @@ static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
                                       cl::init("attn_pack"));
 static cl::list<std::string> targets("target", cl::desc("sm_89, sm_90"),
                                      cl::CommaSeparated);
+// Prefill tiling (what the tuning tables will set): for sweeps by hand.
+static cl::opt<int64_t> prefillBlockM("prefill-block-m",
+                                      cl::desc("Query rows per prefill CTA"),
+                                      cl::init(64));
+static cl::opt<int64_t> prefillBlockN("prefill-block-n",
+                                      cl::desc("Keys per prefill KV tile"),
+                                      cl::init(64));
+static cl::opt<int64_t> prefillStages("prefill-stages",
+                                      cl::desc("Prefill cp.async stages"),
+                                      cl::init(2));
 
 namespace {
 
@@ -46,7 +56,9 @@ std::vector<attn::KernelSpec> packSpecs() {
           spec.headDim = headDim;
           spec.paged = paged;
           spec.causal = causal;
-          spec.stages = 2;
+          spec.blockM = prefillBlockM;
+          spec.blockN = prefillBlockN;
+          spec.stages = prefillStages;
           specs.push_back(spec);
         }
       }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# On the GPU machine, from the repository root: the decode and prefill correctness
+# suites for the sm_90 and the sm_89 kernels, then the decode and prefill benchmarks;
+# logs and results go to $OUT. Usage: scripts/gpu_check.sh [tests|bench|all] (default
+# all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so) and the
+# pack ($ATTN_PACK_DIR, default build/attn_pack), and for the plots the wheels in .whl/
+# where matplotlib is missing; the Triton decode peer is read from third_party/peers/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${OUT:?set OUT to the folder for the logs and results}"
+what=${1:-all}
+mkdir -p "$OUT"
+
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export ATTN_LIB="${ATTN_LIB:-$PWD/build/lib/libattnrt.so}"
+export ATTN_PACK_DIR="${ATTN_PACK_DIR:-$PWD/build/attn_pack}"
+export PYTHONPATH="$PWD/python:$PWD/bench${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+nvidia-smi
+
+status=0
+if [ "$what" != bench ]; then
+  for suite in prefill decode; do
+    for target in sm_90 sm_89; do
+      echo "== test_$suite.py, ATTN_TARGET=$target"
+      ATTN_TARGET=$target python3 "test/gpu/test_$suite.py" \
+        --out "$OUT/test_${suite}_$target.md" 2>&1 | tee "$OUT/test_${suite}_$target.log" \
+        || status=1
+    done
+  done
+fi
+if [ "$what" != tests ]; then
+  for bench in prefill decode; do
+    echo "== bench_$bench.py"
+    python3 "bench/bench_$bench.py" --out "$OUT" 2>&1 | tee "$OUT/bench_$bench.log" || status=1
+  done
+fi
+exit "$status"

@@ -1,0 +1,245 @@
+"""GPU correctness suite of attn_kernels.varlen_prefill.
+
+Each case draws fresh random inputs, runs varlen_prefill on NaN-poisoned outputs and
+compares with the float64 reference (reference_varlen) by ||out - ref|| / ||ref||: the
+error must stay within 1.1x FlashAttention-2's on the same inputs (torch's internal FA2
+varlen kernel, on the keys gathered into packed form) and under a per-dtype ceiling;
+rows that see no key must be 0 with lse +inf; lse must match the reference. The kernels
+are those of $ATTN_TARGET (sm_90, sm_89) or of the device. From the repository root,
+with the runtime built:
+
+    PYTHONPATH=python python3 test/gpu/test_prefill.py --out summary.md
+
+prints one line per case and "N passed, N failed" last; exits 1 if any case failed.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import os
+import pathlib
+import sys
+
+import torch
+
+from attn_kernels import reference_varlen, varlen_prefill
+
+MAX_ERROR = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
+FA2_FACTOR, FA2_SLACK = 1.1, 1e-6
+MAX_LSE_ERROR = 1e-3
+SPARE_BLOCKS = 7
+F16, BF16 = torch.float16, torch.bfloat16
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    lengths: tuple[int, ...]  # query rows per sequence
+    heads: tuple[int, int]  # (Hq, Hkv)
+    head_dim: int
+    dtype: torch.dtype
+    causal: bool = True
+    prefix: tuple[int, ...] = ()  # cached keys before each sequence's queries
+    page_size: int = 0  # 0: packed k, v [total_k, Hkv, D]
+    lse: bool = True
+
+    def __str__(self):
+        lengths = self.lengths
+        shown = (
+            f"L={lengths[0]}x{len(lengths)}"
+            if len(set(lengths)) == 1
+            else f"L={','.join(map(str, lengths))}"
+            if len(lengths) <= 6
+            else f"L={min(lengths)}..{max(lengths)} B={len(lengths)}"
+        )
+        parts = [
+            shown,
+            f"H={self.heads[0]}/{self.heads[1]}",
+            f"D={self.head_dim}",
+            str(self.dtype).removeprefix("torch."),
+            "causal" if self.causal else "full",
+        ]
+        if self.prefix:
+            parts.append(f"prefix={max(self.prefix)}")
+        parts.append(f"page={self.page_size}" if self.page_size else "packed")
+        return " ".join(parts)
+
+
+def irregular(batch, lo, hi, seed):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randint(lo, hi + 1, (batch,), generator=g).tolist())
+
+
+CASES = [
+    Case((1,), (8, 8), 64, F16),
+    Case((128,), (16, 8), 128, BF16),
+    Case((512,) * 4, (32, 8), 64, BF16),
+    Case((2048,) * 4, (32, 32), 128, F16),
+    Case((4096,), (16, 8), 128, BF16),
+    Case((4096,) * 4, (32, 8), 128, BF16, causal=False),
+    Case(irregular(16, 1, 1024, 1), (16, 8), 128, BF16),  # nano-vllm's prompt mix
+    Case(irregular(32, 1, 300, 2), (8, 8), 64, F16, causal=False),
+    Case((100, 0, 37, 0, 513), (32, 8), 128, F16),  # empty sequences
+    Case(irregular(16, 1, 600, 3), (16, 8), 64, F16, lse=False),
+    # Prefix-cache hits and chunked prefill: paged K/V with Lk > Lq.
+    Case((300, 17, 1), (16, 8), 128, BF16, prefix=(256, 512, 1000), page_size=256),
+    Case(irregular(4, 1, 700, 4), (32, 8), 64, F16, prefix=(16, 32, 48, 0), page_size=16),
+    Case(irregular(8, 1, 1200, 5), (16, 8), 128, BF16, prefix=irregular(8, 0, 900, 6),
+         page_size=16),
+    Case((2048,), (32, 32), 128, F16, causal=False, prefix=(2048,), page_size=256),
+    Case(irregular(32, 1, 256, 7), (8, 8), 128, BF16, prefix=irregular(32, 0, 256, 8),
+         page_size=256),
+    # Packed K/V with more keys than queries (prefix in the packed form).
+    Case((64, 200), (16, 8), 64, BF16, prefix=(100, 7)),
+]
+
+
+def make_inputs(case):
+    num_heads, num_kv_heads = case.heads
+    seqlen_q = torch.tensor(case.lengths)
+    prefix = torch.tensor(case.prefix or (0,) * len(case.lengths))
+    seqlen_k = seqlen_q + prefix
+    cu_q = torch.zeros(len(case.lengths) + 1, dtype=torch.int32)
+    cu_q[1:] = seqlen_q.cumsum(0)
+    cu_k = torch.zeros_like(cu_q)
+    cu_k[1:] = seqlen_k.cumsum(0)
+    total_q, total_k = int(cu_q[-1]), int(cu_k[-1])
+    q = torch.randn((total_q, num_heads, case.head_dim), dtype=case.dtype, device="cuda")
+    table = None
+    if case.page_size:
+        pages = (seqlen_k + case.page_size - 1) // case.page_size
+        num_blocks = int(pages.sum()) + SPARE_BLOCKS
+        columns = max(1, int(pages.max()))
+        table = torch.full((len(case.lengths), columns), -1, dtype=torch.int32)
+        used = torch.arange(columns) < pages[:, None]
+        table[used] = torch.randperm(num_blocks, dtype=torch.int32)[: int(pages.sum())]
+        kv_shape = (num_blocks, case.page_size, num_kv_heads, case.head_dim)
+    else:
+        kv_shape = (max(total_k, 1), num_kv_heads, case.head_dim)
+    k = torch.randn(kv_shape, dtype=case.dtype, device="cuda")
+    v = torch.randn(kv_shape, dtype=case.dtype, device="cuda")
+    return dict(
+        q=q,
+        k=k,
+        v=v,
+        cu_seqlens_q=cu_q.cuda(),
+        cu_seqlens_k=cu_k.cuda(),
+        block_table=None if table is None else table.cuda(),
+        max_seqlen_q=int(seqlen_q.max()),
+        max_seqlen_k=int(seqlen_k.max()),
+    )
+
+
+def packed_keys(inputs):
+    """k, v and cu_seqlens_k in packed form (gathered through the block table)."""
+    k, v, table = inputs["k"], inputs["v"], inputs["block_table"]
+    if table is None:
+        return k, v
+    page_size = k.shape[1]
+    cu_k = inputs["cu_seqlens_k"].tolist()
+    rows = []
+    for b in range(len(cu_k) - 1):
+        j = torch.arange(cu_k[b + 1] - cu_k[b], device="cuda")
+        rows.append(table[b, j // page_size].long() * page_size + j % page_size)
+    index = torch.cat(rows)
+    return k.flatten(0, 1)[index], v.flatten(0, 1)[index]
+
+
+def flash_attention_2(inputs, causal):
+    keys, values = packed_keys(inputs)
+    return torch.ops.aten._flash_attention_forward(
+        inputs["q"],
+        keys,
+        values,
+        inputs["cu_seqlens_q"],
+        inputs["cu_seqlens_k"],
+        inputs["max_seqlen_q"],
+        inputs["max_seqlen_k"],
+        0.0,
+        causal,
+        False,
+    )[0]
+
+
+def rel_error(x, ref):
+    diff = (x.double() - ref).norm().item()
+    norm = ref.norm().item()
+    return diff / norm if norm > 0 else diff
+
+
+def run_case(case):
+    inputs = make_inputs(case)
+    failures = []
+    torch.use_deterministic_algorithms(True)  # torch.empty outputs start as NaN
+    try:
+        result = varlen_prefill(
+            inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
+            inputs["cu_seqlens_k"], inputs["max_seqlen_q"], inputs["max_seqlen_k"],
+            causal=case.causal, block_table=inputs["block_table"], return_lse=case.lse,
+        )
+    finally:
+        torch.use_deterministic_algorithms(False)
+    out, lse = result if case.lse else (result, None)
+    ref, ref_lse = reference_varlen(
+        inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
+        inputs["cu_seqlens_k"], inputs["block_table"], causal=case.causal,
+    )
+    if out.isnan().any():
+        failures.append(f"{int(out.isnan().sum())} output elements unwritten (NaN)")
+    err = rel_error(out, ref)
+    fa2 = None
+    if inputs["q"].shape[0]:
+        fa2 = rel_error(flash_attention_2(inputs, case.causal), ref)
+        if err > FA2_FACTOR * fa2 + FA2_SLACK:
+            failures.append(f"error {err:.3e} > {FA2_FACTOR} x FA2's {fa2:.3e}")
+    if err > MAX_ERROR[case.dtype]:
+        failures.append(f"error {err:.3e} > {MAX_ERROR[case.dtype]:.0e}")
+    lse_err = None
+    if lse is not None:
+        unseen = torch.isinf(ref_lse)
+        if not torch.equal(torch.isinf(lse) & (lse > 0), unseen):
+            failures.append("lse is not +inf exactly on the rows that see no key")
+        if out[unseen.T].abs().sum().item() != 0:
+            failures.append("rows that see no key are not zero")
+        seen = ~unseen
+        lse_err = (lse[seen].double() - ref_lse[seen]).abs().max().item() if seen.any() else 0
+        if lse_err > MAX_LSE_ERROR:
+            failures.append(f"lse error {lse_err:.2e} > {MAX_LSE_ERROR:.0e}")
+    return err, fa2, lse_err, failures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, help="markdown summary to write")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    lines, failed = [], 0
+    for case in CASES:
+        try:
+            err, fa2, lse_err, failures = run_case(case)
+        except Exception as error:  # report and go on
+            err = fa2 = lse_err = None
+            failures = [f"{type(error).__name__}: {error}"]
+        failed += bool(failures)
+        fmt = lambda x, f: "-" if x is None else format(x, f)
+        line = (
+            f"| {case} | {fmt(err, '.3e')} | {fmt(fa2, '.3e')} | {fmt(lse_err, '.1e')} "
+            f"| {'PASS' if not failures else 'FAIL: ' + '; '.join(failures)} |"
+        )
+        print(line, flush=True)
+        lines.append(line)
+    summary = f"{len(CASES) - failed} passed, {failed} failed"
+    print(summary)
+    if args.out:
+        target = os.environ.get("ATTN_TARGET", "native")
+        args.out.write_text(
+            f"# varlen_prefill GPU suite, kernels {target}\n\n"
+            f"{torch.cuda.get_device_name()}, torch {torch.__version__}, "
+            f"{datetime.date.today()}\n\n"
+            "| case | error vs float64 | FA2 error | lse max abs error | result |\n"
+            "|---|---|---|---|---|\n" + "\n".join(lines) + f"\n\n{summary}\n"
+        )
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
