@@ -23,6 +23,9 @@ cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the logs and results}"
 mkdir -p "$OUT"
 model=${E2E_MODEL:-/tmp/attn_e2e/qwen3-random}
+# Kept on the machine across calls: each call's OUT/e2e/nanovllm_e2e.md covers every
+# nano-vllm run since the machine started (OUT/e2e/results.jsonl: this call's only).
+ledger=${E2E_LEDGER:-/tmp/attn_e2e/results.jsonl}
 limit=${STAGE_TIMEOUT:-570}
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(api api-sm89 eager eager-bench graph graph-torch)
@@ -63,7 +66,7 @@ nanovllm() {  # log name, then run_nanovllm.py's arguments
   shift
   make_model
   timeout "$limit" python3 scripts/e2e/run_nanovllm.py --model "$model" --out "$OUT/e2e" \
-    "$@" 2>&1 | tee "$OUT/$log.log"
+    --ledger "$ledger" "$@" 2>&1 | tee "$OUT/$log.log"
 }
 
 status=0

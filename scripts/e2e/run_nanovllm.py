@@ -22,8 +22,9 @@ Phases (--phases, in this order):
                far reported
   bench        bench.py's workload: 256 sequences, input and output lengths random in
                100-1024 (seed 0), throughput = output tokens / time, as bench.py
-Every result is appended to OUT/results.jsonl as it comes, and OUT/nanovllm_e2e.md is
-rewritten from all of them (so runs in separate processes add up).
+Every result is appended to OUT/results.jsonl (and to --ledger) as it comes, and
+OUT/nanovllm_e2e.md is rewritten from all of them, the ledger's where given (so runs in
+separate processes, or separate calls to a GPU machine, add up).
 
     python3 scripts/e2e/run_nanovllm.py --model /tmp/qwen3-random --out OUT \\
         --mode eager --backends ours,torch,seed --phases prefix,logits,bench-small
@@ -287,16 +288,25 @@ def environment():
     }
 
 
-def record(out, result):
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.jsonl", "a") as file:
-        file.write(json.dumps(result) + "\n")
-    write_report(out)
-    print(f"run_nanovllm: {json.dumps(result)}", flush=True)
+def record(args, result):
+    """Appends `result` to OUT/results.jsonl and to the ledger, and writes
+    OUT/nanovllm_e2e.md from every result in the ledger (or in OUT without one)."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(result) + "\n"
+    with open(args.out / "results.jsonl", "a") as file:
+        file.write(line)
+    source = args.out / "results.jsonl"
+    if args.ledger is not None:
+        args.ledger.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.ledger, "a") as file:
+            file.write(line)
+        source = args.ledger
+    results = [json.loads(text) for text in open(source)]
+    write_report(args.out / "nanovllm_e2e.md", results)
+    print(f"run_nanovllm: {line.strip()}", flush=True)
 
 
-def write_report(out):
-    results = [json.loads(line) for line in open(out / "results.jsonl")]
+def write_report(path, results):
     env = results[-1]["env"]
     lines = [
         "# nano-vllm end to end: random-weight Qwen3-0.6B",
@@ -376,13 +386,18 @@ def write_report(out):
                 f"| {s['mean_rel_error']:.2e} | {s['argmax_agreement']:.3f} |"
             )
         lines.append("")
-    (out / "nanovllm_e2e.md").write_text("\n".join(lines))
+    path.write_text("\n".join(lines))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=pathlib.Path, required=True)
     parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument(
+        "--ledger",
+        type=pathlib.Path,
+        help="a results.jsonl kept across runs (and calls); the report covers it all",
+    )
     parser.add_argument("--mode", choices=("eager", "graph"), required=True)
     parser.add_argument("--backends", default="ours,torch")
     parser.add_argument("--phases", default="prefix,bench")
@@ -423,9 +438,7 @@ def main():
     for phase in phases:
         if phase == "logits":
             result = phase_logits(llm, attention, args.logits_steps)
-            record(
-                args.out, {**base, "phase": phase, "backend": "ours vs torch", **result}
-            )
+            record(args, {**base, "phase": phase, "backend": "ours vs torch", **result})
             continue
         for backend in switchable:
             if backend == "seed" and phase != "bench-small":
@@ -433,7 +446,7 @@ def main():
             attention.use(backend)
             row = {**base, "phase": phase, "backend": backend}
             if phase == "prefix":
-                record(args.out, {**row, **phase_prefix(llm, attention, backend)})
+                record(args, {**row, **phase_prefix(llm, attention, backend)})
                 continue
             prompts, params = bench_workload()
             workload, deadline = "bench.py", args.deadline
@@ -446,7 +459,7 @@ def main():
                 if args.small_max_tokens < 1024:
                     workload += f", outputs <= {args.small_max_tokens}"
             result = phase_bench(llm, prompts, params, deadline)
-            record(args.out, {**row, "workload": workload, **result})
+            record(args, {**row, "workload": workload, **result})
     print(f"run_nanovllm: calls by kind {attention.counts}", flush=True)
 
 
