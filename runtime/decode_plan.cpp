@@ -12,8 +12,15 @@ namespace attn {
 namespace {
 
 constexpr int kMaxSplits = 64;
-constexpr int kMinKeysPerSplit = 256;
+constexpr int kMinKeysPerSplit = 1024;
 constexpr size_t kPartLseAlignment = 256;
+
+int64_t nextPowerOfTwo(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p *= 2;
+  return p;
+}
 
 int chooseNumSplits(const attn_paged_decode_args &args, int smCount) {
   // No key to split: every row writes zeros.
@@ -21,10 +28,12 @@ int chooseNumSplits(const attn_paged_decode_args &args, int smCount) {
     return 1;
   if (args.num_splits > 0)
     return std::min(args.num_splits, kMaxSplits);
-  // Split the keys until there are about two CTAs per SM, but keep at least
-  // kMinKeysPerSplit keys per split so each pays for its combine traffic.
+  // Split the keys until there are about four CTAs per SM (rounded up to a
+  // power of two), but keep at least kMinKeysPerSplit keys per split so each
+  // pays for its combine traffic: the best counts of the H100 split sweep
+  // (bench/results/decode_split_sweep_h100_2026-11-24.md).
   int64_t ctas = int64_t{args.batch} * args.num_kv_heads * args.seqlen_q;
-  int64_t forOccupancy = ceilDiv(2 * int64_t{smCount}, ctas);
+  int64_t forOccupancy = nextPowerOfTwo(ceilDiv(4 * int64_t{smCount}, ctas));
   int64_t forLength = ceilDiv(args.max_seqlen_k, kMinKeysPerSplit);
   int64_t splits = std::min({forOccupancy, forLength, int64_t{kMaxSplits}});
   return static_cast<int>(std::max<int64_t>(splits, 1));

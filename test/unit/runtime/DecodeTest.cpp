@@ -31,8 +31,10 @@ class DecodeTest : public RuntimeTest {};
 TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   attn_paged_decode_args args = validArgs();
   args.lse = static_cast<float *>(deviceAddress(0x8000000000));
-  // 4 sequences x 8 KV heads = 32 CTAs on 132 SMs: min(ceil(264 / 32),
-  // ceil(2048 / 256)) = 8 splits.
+  args.max_seqlen_k = 8192;
+  args.block_table_stride = 8192 / 256;
+  // 4 sequences x 8 KV heads = 32 CTAs on 132 SMs:
+  // min(next_pow2(ceil(528 / 32)), ceil(8192 / 1024)) = 8 splits.
   const uint64_t rows = uint64_t{8} * 4 * 1 * 16;
   const uint64_t partOBytes = rows * 128 * sizeof(float);
   size_t bytes = 0;
@@ -72,7 +74,7 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
     EXPECT_EQ(param<int64_t>(decode, kDecodeOutStrides + i),
               args.out_strides[i]);
   }
-  EXPECT_EQ(param<int64_t>(decode, kDecodeBlockTableStride), 8);
+  EXPECT_EQ(param<int64_t>(decode, kDecodeBlockTableStride), 32);
   EXPECT_EQ(param<int32_t>(decode, kDecodeSeqlenQ), 1);
   EXPECT_EQ(param<int32_t>(decode, kDecodePageSize), 256);
   EXPECT_EQ(param<int32_t>(decode, kDecodeNumSplits), 8);
@@ -202,20 +204,22 @@ TEST_P(SplitHeuristicTest, ChoosesSplitsAndGrid) {
   }
 }
 
-// splits = min(ceil(2 * SMs / CTAs), ceil(max_seqlen_k / 256), 64), >= 1,
-// with CTAs = B * Hkv * Lq; num_splits > 0 overrides it, capped at 64.
+// splits = min(next_pow2(ceil(4 * SMs / CTAs)), ceil(max_seqlen_k / 1024), 64),
+// >= 1, with CTAs = B * Hkv * Lq; num_splits > 0 overrides it, capped at 64.
 INSTANTIATE_TEST_SUITE_P(
     Decode, SplitHeuristicTest,
     ::testing::Values(
-        SplitCase{"nanovllm_step", 132, 4, 8, 1, 2048, 0, 8},
+        SplitCase{"nanovllm_step", 132, 4, 8, 1, 2048, 0, 2},
         SplitCase{"large_batch", 132, 256, 8, 1, 2048, 0, 1},
-        SplitCase{"one_long_sequence", 132, 1, 8, 1, 32768, 0, 33},
+        SplitCase{"long_batch", 132, 32, 8, 1, 8192, 0, 4},
+        SplitCase{"one_long_sequence", 132, 1, 8, 1, 32768, 0, 32},
         SplitCase{"capped_at_64", 132, 1, 1, 1, 1 << 20, 0, 64},
-        SplitCase{"short_keys", 132, 4, 8, 1, 300, 0, 2},
-        SplitCase{"one_chunk_of_keys", 132, 4, 8, 1, 256, 0, 1},
+        SplitCase{"short_keys", 132, 4, 8, 1, 1500, 0, 2},
+        SplitCase{"one_chunk_of_keys", 132, 4, 8, 1, 1024, 0, 1},
         SplitCase{"no_keys", 132, 4, 8, 1, 0, 0, 1},
-        SplitCase{"few_sms", 16, 4, 8, 1, 2048, 0, 1},
-        SplitCase{"multi_query", 132, 1, 8, 4, 4096, 0, 9},
+        SplitCase{"few_sms", 16, 4, 8, 1, 2048, 0, 2},
+        SplitCase{"occupancy_bound", 16, 8, 8, 1, 8192, 0, 1},
+        SplitCase{"multi_query", 132, 1, 8, 4, 4096, 0, 4},
         SplitCase{"requested", 132, 4, 8, 1, 2048, 5, 5},
         SplitCase{"requested_capped", 132, 4, 8, 1, 2048, 100, 64},
         SplitCase{"requested_no_keys", 132, 4, 8, 1, 0, 5, 1}),
@@ -357,6 +361,8 @@ TEST_F(DecodeTest, SplitsNeedACombineKernel) {
 
 TEST_F(DecodeTest, WorkspaceMissingTooSmallOrMisalignedLaunchesNothing) {
   attn_paged_decode_args args = validArgs();
+  args.max_seqlen_k = 8192; // 8 splits
+  args.block_table_stride = 8192 / 256;
   size_t bytes = 0;
   ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
   ASSERT_EQ(bytes, 264192u);

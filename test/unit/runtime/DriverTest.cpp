@@ -191,17 +191,21 @@ TEST_F(DriverTest, ModulesLoadOncePerContext) {
 }
 
 TEST_F(DriverTest, DevicePropertiesAreQueriedOncePerDevice) {
-  ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+  // 32 CTAs over 8192 keys: 8 splits on 132 SMs, 2 on 16.
+  attn_paged_decode_args args = validArgs();
+  args.max_seqlen_k = 8192;
+  args.block_table_stride = 8192 / 256;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
   EXPECT_EQ(fakecuda::launches().at(0).grid[0], 8u);
 
   // Device 0 keeps its cached 132 SMs; device 1 is queried and has 16.
   fakeConfig.smCount = 16;
   resetFake();
-  ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
   EXPECT_EQ(fakecuda::launches().at(0).grid[0], 8u);
   fakecuda::setCurrentContext(fakecuda::createContext(1));
-  ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
-  EXPECT_EQ(fakecuda::launches().back().grid[0], 1u);
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches().at(2).grid[0], 2u); // decode, combine, decode
 }
 
 TEST_F(DriverTest, SixteenThreadsDecodeAndPrefillConcurrently) {
