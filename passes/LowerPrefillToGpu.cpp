@@ -43,7 +43,7 @@ private:
   LogicalResult emitKvLoop(scf::ForOp loop);
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
   void issueTileCopies(Value tile, Value tileStart, Value limit,
-                       ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
+                       ArrayRef<KvTileOp> loads, Value kvHead);
   /// Paged: writes where the keys of `tile` live into its location slot.
   void locateTile(Value tile, Value tileStart, Value limit, KvTileOp load,
                   Value batch);
@@ -59,6 +59,16 @@ private:
   /// the result four f32 values.
   SmallVector<Value> mma(ArrayRef<Value> a, Value b0, Value b1,
                          ArrayRef<Value> c);
+  /// a * b for a non-negative index or i32 and an i64 stride below 2^31, as
+  /// a 32 x 32 -> 64-bit multiply.
+  Value wideMul(Value a, Value stride) {
+    Type i32t = b.getI32Type(), i64t = b.getI64Type();
+    if (a.getType().isIndex())
+      a = arith::IndexCastUIOp::create(b, loc, i32t, a);
+    Value narrow = arith::TruncIOp::create(b, loc, i32t, stride);
+    return arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64t, a),
+                                 arith::ExtUIOp::create(b, loc, i64t, narrow));
+  }
   /// Two f32 values as one b32 register of two elements of elementType.
   Value pack(Value lo, Value hi);
   /// Row-wise reduction of a [M, X] fragment within each quad.
@@ -661,35 +671,47 @@ void PrefillKernelEmitter::locateTile(Value tile, Value tileStart, Value limit,
 
 void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
                                            Value limit, ArrayRef<KvTileOp> loads,
-                                           Value batch, Value kvHead) {
+                                           Value kvHead) {
   int64_t chunksPerRow = headDim / 8, threads = 32 * warps;
   bool paged = KvTileOp(loads[0]).getPageSize() != 0;
   Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   for (int64_t i = 0; i < blockN * chunksPerRow / threads; ++i) {
-    // The same chunk of one key row of K and of V, located once (paged: by
-    // locateTile, through shared memory).
+    // The same chunk of one key row of K and of V (paged: located by
+    // locateTile, read from shared memory).
     Value chunkId = add(tid, idx(threads * i));
     Value key = arith::DivUIOp::create(b, loc, chunkId, idx(chunksPerRow));
     Value chunk = arith::RemUIOp::create(b, loc, chunkId, idx(chunksPerRow));
     Value pos = add(tileStart, key);
     Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
-    KeyLocation at;
+    Value page, row;
     if (paged) {
       Value slot = locationSlot(tile, key);
-      at.outer = toIndex(LLVM::LoadOp::create(b, loc, b.getI32Type(), slot));
-      at.row = toIndex(LLVM::LoadOp::create(b, loc, b.getI32Type(),
-                                            gep(slot, b.getI32Type(), idx(1))));
-    } else {
-      at = locateKey(KvTileOp(loads[0]), batch, pos, valid, pageSize);
+      page = LLVM::LoadOp::create(b, loc, b.getI32Type(), slot);
+      row = LLVM::LoadOp::create(b, loc, b.getI32Type(),
+                                 gep(slot, b.getI32Type(), idx(1)));
     }
     for (auto [which, constLoad] : llvm::enumerate(loads)) {
       KvTileOp load = constLoad;
-      Value src = gep(tensorFor(load.getCache()).ptr, elementType,
-                      add(keyRowOffset(load, at, kvHead),
-                          toI64(mul(chunk, idx(8)))));
-      copyAsync(tileChunk(stage, static_cast<int64_t>(which), key, chunk), src,
-                valid);
+      Tensor &cache = tensorFor(load.getCache());
+      // Written so that the part that does not change from tile to tile
+      // (head and chunk, and the key's row when packed) is loop-invariant.
+      // Indices and strides (checked by the runtime) fit in 32 bits: their
+      // products are single mul.wide.u32s.
+      Value offset = add(mul(toI64(kvHead), cache.strides.back()),
+                         toI64(mul(chunk, idx(8))));
+      if (paged) {
+        offset = add(add(wideMul(page, cache.strides[0]),
+                         wideMul(row, cache.strides[1])),
+                     offset);
+      } else {
+        // Rows past the limit copy nothing (source size 0), so their
+        // addresses need no clamping.
+        offset = add(wideMul(tileStart, cache.strides[0]),
+                     add(wideMul(key, cache.strides[0]), offset));
+      }
+      copyAsync(tileChunk(stage, static_cast<int64_t>(which), key, chunk),
+                gep(cache.ptr, elementType, offset), valid);
     }
   }
 }
@@ -727,7 +749,7 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   };
   auto issue = [&](Value tile) {
     ifTile(tile, [&] {
-      issueTileCopies(tile, tileStart(tile), limit, loads, batch, kvHead);
+      issueTileCopies(tile, tileStart(tile), limit, loads, kvHead);
     });
     // A group per tile slot, empty or not, so that wait_group counts tiles.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);

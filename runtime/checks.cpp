@@ -159,6 +159,12 @@ Status checkRowStrides(const char *name, const int64_t *strides, int count,
                         "(%d bytes), got %" PRId64,
                         name, i, kVectorElements, kVectorBytes, strides[i]);
     }
+    // The kernels multiply row and page indices by strides in 32 bits.
+    if (strides[i] > INT32_MAX) {
+      return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                        "'%s[%d]' must be below 2^31 elements, got %" PRId64,
+                        name, i, strides[i]);
+    }
   }
   return Status();
 }
