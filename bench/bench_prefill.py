@@ -5,7 +5,7 @@ SDPA with its cuDNN backend one sequence at a time, the seed plan (SDPA's defaul
 choice, one call per sequence) and the floor (causal FLOPs over the measured bf16 GEMM
 rate), on four workloads: (a) 16 prompts of 100-1024 tokens, (b) 4 x 4096, (c) 8
 prompts of 100-4096, (d) (c) with the first half of every prompt already in a paged
-prefix cache (page 256). From the repository root, with the runtime built:
+prefix cache (page 256), (e) (d) with the cache packed instead of paged. From the repository root, with the runtime built:
 
     PYTHONPATH=python:bench python3 bench/bench_prefill.py --out bench/results
 
@@ -41,7 +41,8 @@ class Workload:
     name: str
     batch: int
     lengths: tuple[int, int]  # prompt lengths drawn uniformly, seed 0
-    cached_half: bool = False  # first half of each prompt in a paged prefix cache
+    cached_half: bool = False  # first half of each prompt in a prefix cache
+    paged: bool = True  # the prefix cache paged (else packed K/V with Lk > Lq)
 
 
 WORKLOADS = [
@@ -49,6 +50,7 @@ WORKLOADS = [
     Workload("(b) 4 x 4096", 4, (4096, 4096)),
     Workload("(c) 8 x 100-4096", 8, (100, 4096)),
     Workload("(d) (c), half cached, page 256", 8, (100, 4096), cached_half=True),
+    Workload("(e) (d) with packed K/V", 8, (100, 4096), cached_half=True, paged=False),
 ]
 
 
@@ -73,7 +75,7 @@ class InputSet:
         return max(k for _, k in self.seqlens)
 
 
-def make_set(prompts, cached_half):
+def make_set(prompts, cached_half, paged):
     seqlens = [(p - p // 2, p) if cached_half else (p, p) for p in prompts]
     cu_q = torch.tensor([0] + [q for q, _ in seqlens]).cumsum(0).to(torch.int32)
     cu_k = torch.tensor([0] + [k for _, k in seqlens]).cumsum(0).to(torch.int32)
@@ -82,7 +84,7 @@ def make_set(prompts, cached_half):
     k_packed = torch.randn((total_k, NUM_KV_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda")
     v_packed = torch.randn_like(k_packed)
     k, v, table = k_packed, v_packed, None
-    if cached_half:
+    if cached_half and paged:
         # Each sequence's keys on its own pages, in a shuffled block order.
         pages = [math.ceil(lk / PAGE_SIZE) for _, lk in seqlens]
         order = torch.randperm(sum(pages))
@@ -175,10 +177,10 @@ def gemm_rate():
 def run_workload(workload):
     rng = random.Random(0)
     prompts = [rng.randint(*workload.lengths) for _ in range(workload.batch)]
-    first = make_set(prompts, workload.cached_half)
+    first = make_set(prompts, workload.cached_half, workload.paged)
     bytes_per_set = sum(t.numel() * t.element_size()
                         for t in (first.q, first.k_packed, first.v_packed))
-    sets = [first] + [make_set(prompts, workload.cached_half)
+    sets = [first] + [make_set(prompts, workload.cached_half, workload.paged)
                       for _ in range(max(1, math.ceil(4 * L2_BYTES / bytes_per_set)) - 1)]
     ref, _ = reference_varlen(first.q, first.k, first.v, first.cu_q, first.cu_k,
                               first.block_table, softmax_scale=SCALE, causal=True)

@@ -116,6 +116,7 @@ llvm::Expected<std::string> compileToPTX(ModuleOp module,
   options.blockM = spec.blockM;
   options.blockN = spec.blockN;
   options.stages = spec.stages;
+  options.threads = spec.threads;
   mlir::attn::buildAttnToPTXPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError("attn-to-ptx failed for " + spec.name() +

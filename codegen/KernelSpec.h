@@ -16,10 +16,10 @@ struct KernelSpec {
   bool paged = true;   // paged caches (page size at run time) or contiguous
   bool causal = true;
   // Tuning knobs (pass options).
-  int64_t blockM = 64; // prefill query rows per CTA (16 per warp)
+  int64_t blockM = 64; // prefill query rows per CTA (16 x warps x row blocks)
   int64_t blockN = 64;
   int64_t stages = 3;
-  int64_t threads = 128; // decode; prefill runs blockM / 16 warps
+  int64_t threads = 128;
 
   /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal or
   /// attn_prefill_bf16_d128_contig_causal.
@@ -27,13 +27,12 @@ struct KernelSpec {
   /// `decode` or `prefill`, the manifest's op.
   const char *opName() const { return op == Op::Decode ? "decode" : "prefill"; }
   /// Threads per CTA.
-  int64_t blockThreads() const {
-    return op == Op::Decode ? threads : blockM / 16 * 32;
-  }
+  int64_t blockThreads() const { return threads; }
   /// Query rows per CTA: the G heads of one token for decode.
   int64_t rowsPerCta() const { return op == Op::Decode ? group : blockM; }
-  /// Dynamic shared memory: the cp.async stages of K and V tiles; for decode
-  /// the row-group merge buffers of the epilogue if larger.
+  /// Dynamic shared memory: the cp.async stages of K and V tiles; for
+  /// prefill also the Q tile (and the paged row locations), for decode the
+  /// row-group merge buffers of the epilogue if larger.
   int64_t sharedMemoryBytes() const;
 };
 

@@ -140,9 +140,10 @@ protected:
 };
 
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
-/// (batch, q_block, head) grid) into `module`.
+/// (batch, q_block, head) grid) into `module`, with `threads` / 32 warps.
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
-                                LLVM::GlobalOp smem, int64_t stages);
+                                LLVM::GlobalOp smem, int64_t stages,
+                                int64_t threads);
 
 } // namespace attn
 } // namespace mlir

@@ -1,25 +1,26 @@
 // attn-lower-to-gpu, prefill: the tiled online-softmax program over a
 // (batch, q_block, head) grid mapped onto tensor-core warps.
 //
-// A CTA of W warps owns block_m = 16 W query rows of one head; warp w owns
-// rows 16 w .. 16 w + 15, the M of one mma.sync.m16n8k16. Lane l = 4 g + t
-// (g = l / 4, t = l % 4) holds, of every [M, X] f32 tile (scores, P, acc),
-// the accumulator fragments of the X / 8 n8 blocks: value 4 j + e is row
-// 16 w + g + 8 (e / 2), column 8 j + 2 t + e % 2. A [M] tile (max, sum, lse)
-// is two values per lane: rows 16 w + g and 16 w + g + 8, whose four owners
-// (the lanes of a quad) reduce with two xor shuffles. The Q tile stays in
-// registers as mma A fragments (four 32-bit registers of two 16-bit elements
-// per k16 chunk); P is repacked from its accumulator fragments into A
-// fragments without leaving registers.
+// A CTA of W warps owns block_m = 16 W R query rows of one head: warp w owns
+// the R row blocks 16 (r W + w) .. + 15, each the M of an
+// mma.sync.m16n8k16, so that every K or V fragment a warp loads from shared
+// memory feeds R MMAs. Lane l = 4 g + t (g = l / 4, t = l % 4) holds, of
+// every [M, X] f32 tile (scores, P, acc), the accumulator fragments of the
+// R x X / 8 blocks: value 4 (r X / 8 + j) + e is row 16 (r W + w) + g +
+// 8 (e / 2), column 8 j + 2 t + e % 2. A [M] tile (max, sum, lse) is 2 R
+// values per lane: slot 2 r + h is row 16 (r W + w) + g + 8 h; the four
+// owners of a row (a quad) reduce with two xor shuffles. P is repacked from
+// its accumulator fragments into A fragments without leaving registers.
 //
-// K and V tiles are copied by all threads with 16-byte cp.async into a
-// multi-stage ring in shared memory, rows of D elements whose 16-byte chunk
-// c of row n lives at chunk c ^ (n % 8) (the XOR swizzle makes the 8 rows an
-// ldmatrix reads hit distinct banks). K tiles feed QK^T through ldmatrix
-// (B fragments), V tiles feed PV through ldmatrix.trans. One barrier per tile
-// separates the readers of a stage from its next writers. Paged K/V rows are
-// located through block_table once per tile, a stage ahead, into a small
-// table in shared memory after the stages.
+// Q, and the K and V tiles of a multi-stage ring, are copied by all threads
+// with 16-byte cp.async into shared memory as rows of D elements whose
+// 16-byte chunk c of row n lives at chunk c ^ (n % 8) (the XOR swizzle makes
+// the 8 rows an ldmatrix reads hit distinct banks). Q feeds QK^T through
+// ldmatrix (A fragments), K tiles through ldmatrix (B fragments), V tiles
+// feed PV through ldmatrix.trans. One barrier per tile separates the readers
+// of a stage from its next writers. Paged K/V rows are located through
+// block_table once per tile, a stage ahead, into a small table of row
+// offsets in shared memory after the stages.
 #include "passes/GpuEmitter.h"
 
 using namespace mlir;
@@ -30,8 +31,9 @@ namespace {
 class PrefillKernelEmitter : public KernelEmitterBase {
 public:
   PrefillKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
-                       LLVM::GlobalOp smem, int64_t stages)
-      : KernelEmitterBase(func, module, smem), stages(stages) {}
+                       LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+      : KernelEmitterBase(func, module, smem), stages(stages),
+        warps(threads / 32) {}
 
   LogicalResult emit();
 
@@ -44,15 +46,33 @@ private:
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
   void issueTileCopies(Value tile, Value tileStart, Value limit,
                        ArrayRef<KvTileOp> loads, Value kvHead);
-  /// Paged: writes where the keys of `tile` live into its location slot.
-  void locateTile(Value tile, Value tileStart, Value limit, KvTileOp load,
-                  Value batch);
-  /// The (outer, row) i32 pair of `key` in the location slot of `tile`.
+  /// Paged: where the keys of `tile` live, as the element offsets of this
+  /// thread's key row in K and in V (threads past the first blockN get
+  /// zeros).
+  std::pair<Value, Value> findTile(Value tile, Value numTiles, Value tileStart,
+                                   Value limit, ArrayRef<KvTileOp> loads,
+                                   Value batch);
+  /// Writes what findTile returned into the location slot of `tile`.
+  void storeLocation(Value tile, std::pair<Value, Value> at);
+  /// The (K, V) i64 offset pair of `key` in the location slot of `tile`.
   Value locationSlot(Value tile, Value key);
 
   /// The shared-memory address of 16-byte chunk `chunk` of row `row` of
   /// tile `which` (0 = K, 1 = V) of `stage`, swizzled.
   Value tileChunk(Value stage, int64_t which, Value row, Value chunk);
+  /// The same for the Q tile, which precedes the stages.
+  Value qChunk(Value row, Value chunk);
+  /// The swizzled byte offset of a chunk in a tile of D-element rows.
+  Value swizzled(Value row, Value chunk);
+  /// Row of row block r (0 .. R-1) and half h of this lane, within the tile.
+  Value fragmentRow(int64_t r, int64_t half) {
+    return add(add(mul(warp, idx(16)), groupRow),
+               idx(16 * warps * r + 8 * half));
+  }
+  /// The [M] slot (2 r + h) of value k of a [M, cols] fragment.
+  int64_t rowSlot(size_t k, int64_t cols) const {
+    return 2 * (k / (cols / 2)) + (k % 4) / 2;
+  }
   /// ldmatrix .x4 (transposed with `trans`): four b32 registers.
   SmallVector<Value> loadMatrices(Value ptr, bool trans);
   /// D = A B + C for one m16n8k16 tile: A four, B two b32 registers, C and
@@ -76,17 +96,18 @@ private:
   /// Accumulates P V into `acc` (an [M, D] fragment).
   Fragment emitPV(PVOp pv, Fragment acc);
 
-  int64_t stages;
+  int64_t stages, warps;
 
   // Problem facts read from the tiled IR.
-  int64_t rows = 0, headDim = 0, blockN = 0, warps = 0;
+  int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;
   Type elementType;
   Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg;
   scf::ParallelOp grid;
 
   // Emission state.
   Value warp, groupRow, quadLane, lane;
-  Value smemBase, pageSize, totalQ, numKvHeads, numHeads, runtimeScale;
+  Value smemBase, stagesBase, pageSize, totalQ, numKvHeads, numHeads,
+      runtimeScale;
   Value currentStage;
   /// attn.pv ops whose product is accumulated by the attn.addf that uses it.
   llvm::DenseSet<Operation *> fusedPV;
@@ -138,16 +159,24 @@ LogicalResult PrefillKernelEmitter::analyse() {
     return func.emitError("attn-lower-to-gpu: prefill needs f16 or bf16 "
                           "K/V, got ")
            << elementType;
-  warps = rows / 16;
+  if (warps < 1 || rows % (16 * warps) != 0)
+    return func.emitError("attn-lower-to-gpu: prefill block_m (")
+           << rows << ") must be a multiple of 16 x the " << warps << " warps";
+  rowBlocks = rows / (16 * warps);
   if (tableArg && blockN > 32 * warps)
     return func.emitError("attn-lower-to-gpu: paged prefill locates a key per "
                           "thread, so block_n (")
            << blockN << ") must not exceed the " << 32 * warps << " threads";
-  if ((blockN * headDim / 8) % (32 * warps) != 0)
-    return func.emitError("attn-lower-to-gpu: the 16-byte chunks of a KV "
-                          "tile (")
-           << blockN * headDim / 8 << ") must spread evenly over "
-           << 32 * warps << " threads";
+  // Copies: every thread takes a chunk of a row per pass, passes of a
+  // multiple of 8 rows (one swizzle pattern) that divide the tiles.
+  int64_t rowsPerPass = 32 * warps / (headDim / 8);
+  if ((32 * warps) % (headDim / 8) != 0 || rowsPerPass % 8 != 0 ||
+      blockN % rowsPerPass != 0 || rows % rowsPerPass != 0)
+    return func.emitError("attn-lower-to-gpu: ")
+           << 32 * warps << " threads copy rows of " << headDim / 8
+           << " chunks in passes of " << rowsPerPass
+           << " rows, which must be a multiple of 8 that divides block_m ("
+           << rows << ") and block_n (" << blockN << ")";
   return success();
 }
 
@@ -189,16 +218,19 @@ void PrefillKernelEmitter::createKernel() {
   groupRow = arith::DivUIOp::create(b, loc, lane, idx(4));
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
-  numHeads = gpu::GridDimOp::create(b, loc, gpu::Dimension::y);
+  stagesBase = gep(smemBase, elementType, idx(rows * headDim));
+  numHeads = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
 
-  // Grid: x = row tile, longest causal rows first; y = head; z = batch.
-  Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  // Grid: x = head, y = batch, z = row tile from the last: the hardware
+  // starts CTAs in x, y, z order, so the row tiles with the most keys (the
+  // last ones, under a causal mask) of every sequence and head go first.
+  Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value lastTile = arith::SubIOp::create(
-      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x), idx(1));
+      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::z), idx(1));
   ValueRange ivs = grid.getInductionVars();
-  mapping.map(ivs[0], gpu::BlockIdOp::create(b, loc, gpu::Dimension::z));
-  mapping.map(ivs[1], arith::SubIOp::create(b, loc, lastTile, bx));
-  mapping.map(ivs[2], gpu::BlockIdOp::create(b, loc, gpu::Dimension::y));
+  mapping.map(ivs[0], gpu::BlockIdOp::create(b, loc, gpu::Dimension::y));
+  mapping.map(ivs[1], arith::SubIOp::create(b, loc, lastTile, bz));
+  mapping.map(ivs[2], gpu::BlockIdOp::create(b, loc, gpu::Dimension::x));
 }
 
 LogicalResult PrefillKernelEmitter::emit() {
@@ -224,17 +256,24 @@ LogicalResult PrefillKernelEmitter::emitBlock(Block &block) {
   return success();
 }
 
-Value PrefillKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
-                                      Value chunk) {
+Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
   int64_t chunksPerRow = headDim / 8;
-  Value swizzled = arith::XOrIOp::create(
+  Value xorred = arith::XOrIOp::create(
       b, loc, chunk,
       arith::AndIOp::create(b, loc, row,
                             idx(std::min<int64_t>(chunksPerRow, 8) - 1)));
-  Value element =
-      add(add(mul(stage, idx(2 * blockN * headDim)), idx(which * blockN * headDim)),
-          add(mul(row, idx(headDim)), mul(swizzled, idx(8))));
-  return gep(smemBase, elementType, element);
+  return add(mul(row, idx(headDim * 2)), mul(xorred, idx(16)));
+}
+
+Value PrefillKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
+                                      Value chunk) {
+  Value tile = add(mul(stage, idx(2 * blockN * headDim * 2)),
+                   idx(which * blockN * headDim * 2));
+  return gep(stagesBase, b.getI8Type(), add(tile, swizzled(row, chunk)));
+}
+
+Value PrefillKernelEmitter::qChunk(Value row, Value chunk) {
+  return gep(smemBase, b.getI8Type(), swizzled(row, chunk));
 }
 
 SmallVector<Value> PrefillKernelEmitter::loadMatrices(Value ptr, bool trans) {
@@ -294,46 +333,50 @@ Fragment PrefillKernelEmitter::reduceRows(const Fragment &in, bool max) {
       return arith::MaximumFOp::create(b, loc, x, y);
     return arith::AddFOp::create(b, loc, x, y);
   };
+  int64_t cols = 2 * in.values.size() / rowBlocks;
   Fragment out;
-  for (int64_t half = 0; half < 2; ++half) {
-    Value r;
-    for (size_t k = 0; k < in.values.size(); ++k)
-      if ((k % 4) / 2 == static_cast<size_t>(half))
-        r = r ? combine(r, in.values[k]) : in.values[k];
+  out.values.resize(2 * rowBlocks);
+  for (size_t k = 0; k < in.values.size(); ++k) {
+    Value &r = out.values[rowSlot(k, cols)];
+    r = r ? combine(r, in.values[k]) : in.values[k];
+  }
+  for (Value &r : out.values)
     for (int64_t off : {1, 2})
       r = combine(r, shflXor(r, off));
-    out.values.push_back(r);
-  }
   return out;
 }
 
 Fragment PrefillKernelEmitter::emitPV(PVOp pv, Fragment acc) {
   Fragment p = lookup(pv.getP());
-  for (int64_t kk = 0; kk < blockN / 16; ++kk) {
-    ArrayRef<Value> s(p.values);
-    SmallVector<Value> a{pack(s[8 * kk], s[8 * kk + 1]),
-                        pack(s[8 * kk + 2], s[8 * kk + 3]),
-                        pack(s[8 * kk + 4], s[8 * kk + 5]),
-                        pack(s[8 * kk + 6], s[8 * kk + 7])};
-    // Lanes 8 i .. 8 i + 7 address matrix i: keys 16 kk + 8 (i % 2) + r of
-    // the d chunks 2 dp + i / 2.
-    Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
-    Value key = add(idx(16 * kk),
-                    add(mul(arith::RemUIOp::create(b, loc, matrix, idx(2)),
+  int64_t pPerBlock = blockN / 2, accPerBlock = headDim / 2;
+  // Lanes 8 i .. 8 i + 7 address matrix i: keys 16 kk + 8 (i % 2) + r of
+  // the d chunks 2 dp + i / 2.
+  Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
+  Value keyOffset = add(mul(arith::RemUIOp::create(b, loc, matrix, idx(2)),
                             idx(8)),
-                        arith::RemUIOp::create(b, loc, lane, idx(8))));
-    Value chunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
+                        arith::RemUIOp::create(b, loc, lane, idx(8)));
+  Value chunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
+  for (int64_t kk = 0; kk < blockN / 16; ++kk) {
+    // A fragments of P for keys 16 kk .. 16 kk + 15, one per row block.
+    SmallVector<SmallVector<Value>> a;
+    for (int64_t r = 0; r < rowBlocks; ++r) {
+      ArrayRef<Value> s =
+          ArrayRef<Value>(p.values).slice(r * pPerBlock + 8 * kk, 8);
+      a.push_back({pack(s[0], s[1]), pack(s[2], s[3]), pack(s[4], s[5]),
+                   pack(s[6], s[7])});
+    }
+    Value key = add(idx(16 * kk), keyOffset);
     for (int64_t dp = 0; dp < headDim / 16; ++dp) {
       SmallVector<Value> v = loadMatrices(
           tileChunk(currentStage, 1, key, add(idx(2 * dp), chunkOffset)),
           /*trans=*/true);
-      for (int64_t half = 0; half < 2; ++half) {
-        int64_t block = 2 * dp + half;
-        SmallVector<Value> c(
-            ArrayRef<Value>(acc.values).slice(4 * block, 4));
-        SmallVector<Value> d = mma(a, v[2 * half], v[2 * half + 1], c);
-        std::copy(d.begin(), d.end(), acc.values.begin() + 4 * block);
-      }
+      for (int64_t r = 0; r < rowBlocks; ++r)
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t first = r * accPerBlock + 4 * (2 * dp + half);
+          SmallVector<Value> c(ArrayRef<Value>(acc.values).slice(first, 4));
+          SmallVector<Value> d = mma(a[r], v[2 * half], v[2 * half + 1], c);
+          std::copy(d.begin(), d.end(), acc.values.begin() + first);
+        }
     }
   }
   return acc;
@@ -348,7 +391,7 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
-      int64_t count = type.getRank() == 1 ? 2 : type.getDimSize(1) / 2;
+      int64_t count = rowBlocks * (type.getRank() == 1 ? 2 : type.getDimSize(1) / 2);
       Value v = f32(dense.getSplatValue<APFloat>().convertToFloat());
       bind(c, Fragment{SmallVector<Value>(count, v)});
       return success();
@@ -400,35 +443,35 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto kvHead = dyn_cast<KvHeadOp>(op)) {
-    // The group from the launch (Hq = gridDim.y): one kernel for every G.
+    // The group from the launch (Hq = gridDim.x): one kernel for every G.
     Value group = arith::DivUIOp::create(b, loc, numHeads, numKvHeads);
     mapping.map(kvHead.getKvHead(),
                 arith::DivUIOp::create(b, loc, mapped(kvHead.getHead()), group));
     return success();
   }
   if (auto loadQ = dyn_cast<LoadQRowsOp>(op)) {
-    // A fragments straight from global memory: register i of chunk kk holds
-    // row g + 8 (i % 2), columns 16 kk + 8 (i / 2) + 2 t, +1.
+    // Copied into shared memory as its own cp.async group (the K/V pipeline
+    // waits for it with its first tile); qk reads it with ldmatrix. Rows past
+    // `count` are zero-filled without being read.
     Tensor &q = tensorFor(qArg);
     Value head = mapped(loadQ.getHead()), count = mapped(loadQ.getCount());
-    Fragment frag;
-    SmallVector<Value> rowPtr, rowValid;
-    for (int64_t half = 0; half < 2; ++half) {
-      Value r = add(add(mul(warp, idx(16)), groupRow), idx(8 * half));
-      Value valid = cmp(arith::CmpIPredicate::slt, r, count);
-      Value row = add(mapped(loadQ.getRow()), select(valid, r, idx(0)));
-      rowPtr.push_back(gep(q.ptr, elementType, elementOffset(q, {row, head})));
-      rowValid.push_back(valid);
+    int64_t chunksPerRow = headDim / 8, threads = 32 * warps;
+    int64_t rowsPerPass = threads / chunksPerRow;
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value firstRow = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
+    Value chunk = arith::RemUIOp::create(b, loc, tid, idx(chunksPerRow));
+    Value base = add(add(wideMul(add(mapped(loadQ.getRow()), firstRow),
+                                 q.strides[0]),
+                         mul(toI64(head), q.strides[1])),
+                     toI64(mul(chunk, idx(8))));
+    for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
+      Value row = add(firstRow, idx(rowsPerPass * i));
+      Value offset = add(base, mul(toI64(idx(rowsPerPass * i)), q.strides[0]));
+      copyAsync(qChunk(row, chunk), gep(q.ptr, elementType, offset),
+                cmp(arith::CmpIPredicate::slt, row, count));
     }
-    Value zero = i32(0);
-    for (int64_t kk = 0; kk < headDim / 16; ++kk)
-      for (int64_t i = 0; i < 4; ++i) {
-        Value col = add(idx(16 * kk + 8 * (i / 2)), mul(quadLane, idx(2)));
-        Value ptr = gep(rowPtr[i % 2], elementType, col);
-        Value v = LLVM::LoadOp::create(b, loc, b.getI32Type(), ptr, 4);
-        frag.values.push_back(select(rowValid[i % 2], v, zero));
-      }
-    bind(loadQ, frag);
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    bind(loadQ, Fragment{});
     return success();
   }
   if (auto loop = dyn_cast<scf::ForOp>(op)) {
@@ -441,7 +484,7 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     SmallVector<unsigned> sizes;
     SmallVector<Type> types;
     for (Type t : ifOp.getResultTypes()) {
-      sizes.push_back(cast<RankedTensorType>(t).getDimSize(1) / 2);
+      sizes.push_back(rowBlocks * cast<RankedTensorType>(t).getDimSize(1) / 2);
       types.append(sizes.back(), b.getF32Type());
     }
     auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
@@ -468,33 +511,42 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto qk = dyn_cast<QKOp>(op)) {
-    Fragment q = lookup(qk.getQ());
-    SmallVector<Value> s(blockN / 2, f32(0.0));
-    // Lanes 8 i .. 8 i + 7 address matrix i: keys 16 jp + 8 (i / 2) + r of
-    // the d chunk 2 kk + i % 2.
+    int64_t perBlock = blockN / 2;
+    SmallVector<Value> s(rowBlocks * perBlock, f32(0.0));
+    // Lanes 8 i .. 8 i + 7 address matrix i. K (B fragments): keys
+    // 16 jp + 8 (i / 2) + r of the d chunk 2 kk + i % 2. Q (A fragments):
+    // rows 8 (i % 2) + r of the row block, d chunk 2 kk + i / 2.
     Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
-    Value chunkOffset = arith::RemUIOp::create(b, loc, matrix, idx(2));
-    Value keyOffset =
-        add(mul(arith::DivUIOp::create(b, loc, matrix, idx(2)), idx(8)),
-            arith::RemUIOp::create(b, loc, lane, idx(8)));
+    Value inMatrix = arith::RemUIOp::create(b, loc, lane, idx(8));
+    Value kChunk = arith::RemUIOp::create(b, loc, matrix, idx(2));
+    Value kKey = add(mul(arith::DivUIOp::create(b, loc, matrix, idx(2)),
+                         idx(8)),
+                     inMatrix);
+    Value qChunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
+    Value qRow = add(add(mul(warp, idx(16)), mul(kChunk, idx(8))), inMatrix);
     for (int64_t kk = 0; kk < headDim / 16; ++kk) {
-      ArrayRef<Value> a = ArrayRef<Value>(q.values).slice(4 * kk, 4);
+      SmallVector<SmallVector<Value>> a;
+      for (int64_t r = 0; r < rowBlocks; ++r)
+        a.push_back(loadMatrices(qChunk(add(qRow, idx(16 * warps * r)),
+                                        add(idx(2 * kk), qChunkOffset)),
+                                 /*trans=*/false));
       for (int64_t jp = 0; jp < blockN / 16; ++jp) {
         SmallVector<Value> k = loadMatrices(
-            tileChunk(currentStage, 0, add(idx(16 * jp), keyOffset),
-                      add(idx(2 * kk), chunkOffset)),
+            tileChunk(currentStage, 0, add(idx(16 * jp), kKey),
+                      add(idx(2 * kk), kChunk)),
             /*trans=*/false);
-        for (int64_t half = 0; half < 2; ++half) {
-          int64_t block = 2 * jp + half;
-          SmallVector<Value> d =
-              mma(a, k[2 * half], k[2 * half + 1],
-                  ArrayRef<Value>(s).slice(4 * block, 4));
-          std::copy(d.begin(), d.end(), s.begin() + 4 * block);
-        }
+        for (int64_t r = 0; r < rowBlocks; ++r)
+          for (int64_t half = 0; half < 2; ++half) {
+            int64_t first = r * perBlock + 4 * (2 * jp + half);
+            SmallVector<Value> d =
+                mma(a[r], k[2 * half], k[2 * half + 1],
+                    ArrayRef<Value>(s).slice(first, 4));
+            std::copy(d.begin(), d.end(), s.begin() + first);
+          }
       }
     }
     // The op's scale (log2(e) folded in) times the launch's softmax_scale,
-    // applied by the consumers: row_max scales its two results, exp2_diff
+    // applied by the consumers: row_max scales its results, exp2_diff
     // folds it into an fma.
     scoreScale = arith::MulFOp::create(
         b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
@@ -508,18 +560,20 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     Value diagonal = mapped(mask.getDiagonal());
     Value negInf = f32(-std::numeric_limits<float>::infinity());
     Value firstKey = add(start, mul(quadLane, idx(2)));
-    Value firstRow = add(mul(warp, idx(16)), groupRow);
+    SmallVector<Value> lastKey; // the last key each row slot sees
+    for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot)
+      lastKey.push_back(add(diagonal,
+                            arith::DivUIOp::create(
+                                b, loc, fragmentRow(slot / 2, slot % 2),
+                                idx(mask.getRowsPerToken()))));
     for (size_t k = 0; k < in.values.size(); ++k) {
-      int64_t block = k / 4, e = k % 4;
-      Value key = add(firstKey, idx(8 * block + e % 2));
+      int64_t block = (k % (blockN / 2)) / 4;
+      Value key = add(firstKey, idx(8 * block + k % 2));
       Value keep = cmp(arith::CmpIPredicate::slt, key, end);
-      if (mask.getCausal()) {
-        Value row = add(firstRow, idx(8 * (e / 2)));
-        Value last = add(diagonal, arith::DivUIOp::create(
-                                       b, loc, row, idx(mask.getRowsPerToken())));
-        keep = arith::AndIOp::create(b, loc, keep,
-                                     cmp(arith::CmpIPredicate::sle, key, last));
-      }
+      if (mask.getCausal())
+        keep = arith::AndIOp::create(
+            b, loc, keep,
+            cmp(arith::CmpIPredicate::sle, key, lastKey[rowSlot(k, blockN)]));
       out.values.push_back(select(keep, in.values[k], negInf));
     }
     if (isUnscaled(mask.getScores()))
@@ -551,8 +605,9 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
       negMax.push_back(select(isNegInf(mv),
                               f32(-std::numeric_limits<float>::infinity()),
                               arith::NegFOp::create(b, loc, mv)));
+    int64_t cols = rowVector ? 0 : cast<RankedTensorType>(diff.getType()).getDimSize(1);
     for (size_t k = 0; k < x.values.size(); ++k) {
-      Value bias = negMax[rowVector ? k : (k % 4) / 2];
+      Value bias = negMax[rowVector ? k : rowSlot(k, cols)];
       Value arg =
           unscaled ? math::FmaOp::create(b, loc, x.values[k], scoreScale, bias)
                          .getResult()
@@ -567,14 +622,15 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
       fusedPV.insert(pv);
       return success();
     }
-    bind(pv, emitPV(pv, Fragment{SmallVector<Value>(headDim / 2, f32(0.0))}));
+    bind(pv, emitPV(pv, Fragment{SmallVector<Value>(rowBlocks * headDim / 2,
+                                                    f32(0.0))}));
     return success();
   }
   if (auto scale = dyn_cast<ScaleRowsOp>(op)) {
     Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
     for (size_t k = 0; k < t.values.size(); ++k)
-      out.values.push_back(
-          arith::MulFOp::create(b, loc, t.values[k], f.values[(k % 4) / 2]));
+      out.values.push_back(arith::MulFOp::create(
+          b, loc, t.values[k], f.values[rowSlot(k, headDim)]));
     bind(scale, out);
     return success();
   }
@@ -583,17 +639,17 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     Fragment acc = lookup(normalize.getAcc()), m = lookup(normalize.getMax());
     Fragment l = lookup(normalize.getSum()), out, lse;
     SmallVector<Value> inv, empty;
-    for (int64_t half = 0; half < 2; ++half) {
-      auto [value, noKey] = rowLse(m.values[half], l.values[half]);
+    for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot) {
+      auto [value, noKey] = rowLse(m.values[slot], l.values[slot]);
       lse.values.push_back(value);
       empty.push_back(noKey);
-      inv.push_back(arith::DivFOp::create(b, loc, f32(1.0), l.values[half]));
+      inv.push_back(arith::DivFOp::create(b, loc, f32(1.0), l.values[slot]));
     }
     for (size_t k = 0; k < acc.values.size(); ++k) {
-      int64_t half = (k % 4) / 2;
+      int64_t slot = rowSlot(k, headDim);
       out.values.push_back(select(
-          empty[half], f32(0.0),
-          arith::MulFOp::create(b, loc, acc.values[k], inv[half])));
+          empty[slot], f32(0.0),
+          arith::MulFOp::create(b, loc, acc.values[k], inv[slot])));
     }
     bind(normalize.getOut(), out);
     bind(normalize.getLse(), lse);
@@ -603,8 +659,9 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
     Tensor &out = tensorFor(outArg);
     Value head = mapped(store.getHead()), count = mapped(store.getCount());
-    for (int64_t half = 0; half < 2; ++half) {
-      Value r = add(add(mul(warp, idx(16)), groupRow), idx(8 * half));
+    for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot) {
+      int64_t half = slot % 2;
+      Value r = fragmentRow(slot / 2, half);
       auto ifRow = scf::IfOp::create(b, loc,
                                      cmp(arith::CmpIPredicate::slt, r, count));
       OpBuilder::InsertionGuard guard(b);
@@ -612,10 +669,12 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
       Value row = add(mapped(store.getRow()), r);
       Value rowPtr =
           gep(out.ptr, elementType, elementOffset(out, {row, head}));
+      ArrayRef<Value> values =
+          ArrayRef<Value>(o.values).slice(slot / 2 * headDim / 2, headDim / 2);
       for (int64_t block = 0; block < headDim / 8; ++block) {
         Value col = add(idx(8 * block), mul(quadLane, idx(2)));
-        Value pair = pack(o.values[4 * block + 2 * half],
-                          o.values[4 * block + 2 * half + 1]);
+        Value pair = pack(values[4 * block + 2 * half],
+                          values[4 * block + 2 * half + 1]);
         LLVM::StoreOp::create(b, loc, pair, gep(rowPtr, elementType, col), 4);
       }
       if (!lseArg)
@@ -629,9 +688,9 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
           b, loc, nonNull, cmp(arith::CmpIPredicate::eq, quadLane, idx(0)));
       auto ifLse = scf::IfOp::create(b, loc, write);
       b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
-      Value value = select(isNegInf(lse.values[half]),
+      Value value = select(isNegInf(lse.values[slot]),
                            f32(std::numeric_limits<float>::infinity()),
-                           lse.values[half]);
+                           lse.values[slot]);
       LLVM::StoreOp::create(
           b, loc, value,
           gep(lsePtr, b.getF32Type(), add(mul(head, totalQ), row)));
@@ -642,73 +701,93 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
 }
 
 Value PrefillKernelEmitter::locationSlot(Value tile, Value key) {
-  // After the K/V stages: `stages` slots of blockN (outer, row) i32 pairs.
-  Value base = gep(smemBase, elementType, idx(stages * 2 * blockN * headDim));
+  // After the K/V stages: `stages` slots of blockN (K, V) i64 row offsets.
+  Value base = gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
   Value slot = arith::RemUIOp::create(b, loc, tile, idx(stages));
-  return gep(base, b.getI32Type(),
+  return gep(base, b.getI64Type(),
              mul(add(mul(slot, idx(blockN)), key), idx(2)));
 }
 
-void PrefillKernelEmitter::locateTile(Value tile, Value tileStart, Value limit,
-                                      KvTileOp load, Value batch) {
-  // Thread n < blockN locates key tileStart + n for every thread.
+std::pair<Value, Value>
+PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
+                               Value limit, ArrayRef<KvTileOp> loads,
+                               Value batch) {
+  // Thread n < blockN locates key tileStart + n for every thread: the
+  // element offsets of its K and V rows (head 0, chunk 0).
+  Type i64t = b.getI64Type();
   Value key = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  auto ifOp = scf::IfOp::create(b, loc,
-                                cmp(arith::CmpIPredicate::ult, key, idx(blockN)));
+  Value locates = arith::AndIOp::create(
+      b, loc, cmp(arith::CmpIPredicate::ult, key, idx(blockN)),
+      cmp(arith::CmpIPredicate::ult, tile, numTiles));
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{i64t, i64t}, locates,
+                                /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  b.setInsertionPointToStart(ifOp.thenBlock());
   Value pos = add(tileStart, key);
-  KeyLocation at = locateKey(load, batch, pos,
+  KeyLocation at = locateKey(loads[0], batch, pos,
                              cmp(arith::CmpIPredicate::slt, pos, limit),
                              pageSize);
+  SmallVector<Value> offsets;
+  for (KvTileOp load : loads) {
+    Tensor &cache = tensorFor(load.getCache());
+    offsets.push_back(add(wideMul(at.outer, cache.strides[0]),
+                          wideMul(at.row, cache.strides[1])));
+  }
+  scf::YieldOp::create(b, loc, offsets);
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  Value zero = arith::ConstantIntOp::create(b, loc, i64t, 0);
+  scf::YieldOp::create(b, loc, ValueRange{zero, zero});
+  return {ifOp.getResult(0), ifOp.getResult(1)};
+}
+
+void PrefillKernelEmitter::storeLocation(Value tile,
+                                         std::pair<Value, Value> at) {
+  Value key = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  auto ifOp = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::ult, key, idx(blockN)));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   Value slot = locationSlot(tile, key);
-  Type i32t = b.getI32Type();
-  LLVM::StoreOp::create(b, loc, arith::IndexCastOp::create(b, loc, i32t, at.outer),
-                        slot);
-  LLVM::StoreOp::create(b, loc, arith::IndexCastOp::create(b, loc, i32t, at.row),
-                        gep(slot, i32t, idx(1)));
+  LLVM::StoreOp::create(b, loc, at.first, slot, 8);
+  LLVM::StoreOp::create(b, loc, at.second, gep(slot, b.getI64Type(), idx(1)),
+                        8);
 }
 
 void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
                                            Value limit, ArrayRef<KvTileOp> loads,
                                            Value kvHead) {
+  // Thread t copies chunk t % C of rows t / C + P i (C chunks a row, P rows
+  // a pass): one base address per tensor and constant steps, and, P being a
+  // multiple of 8, the same swizzled chunk in every pass.
   int64_t chunksPerRow = headDim / 8, threads = 32 * warps;
+  int64_t rowsPerPass = threads / chunksPerRow;
   bool paged = KvTileOp(loads[0]).getPageSize() != 0;
   Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  for (int64_t i = 0; i < blockN * chunksPerRow / threads; ++i) {
-    // The same chunk of one key row of K and of V (paged: located by
-    // locateTile, read from shared memory).
-    Value chunkId = add(tid, idx(threads * i));
-    Value key = arith::DivUIOp::create(b, loc, chunkId, idx(chunksPerRow));
-    Value chunk = arith::RemUIOp::create(b, loc, chunkId, idx(chunksPerRow));
-    Value pos = add(tileStart, key);
-    Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
-    Value page, row;
-    if (paged) {
-      Value slot = locationSlot(tile, key);
-      page = LLVM::LoadOp::create(b, loc, b.getI32Type(), slot);
-      row = LLVM::LoadOp::create(b, loc, b.getI32Type(),
-                                 gep(slot, b.getI32Type(), idx(1)));
-    }
+  Value firstKey = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
+  Value chunk = arith::RemUIOp::create(b, loc, tid, idx(chunksPerRow));
+  for (int64_t i = 0; i < blockN / rowsPerPass; ++i) {
+    Value key = add(firstKey, idx(rowsPerPass * i));
+    Value valid = cmp(arith::CmpIPredicate::slt, add(tileStart, key), limit);
+    Value slot = paged ? locationSlot(tile, key) : Value();
     for (auto [which, constLoad] : llvm::enumerate(loads)) {
       KvTileOp load = constLoad;
       Tensor &cache = tensorFor(load.getCache());
-      // Written so that the part that does not change from tile to tile
-      // (head and chunk, and the key's row when packed) is loop-invariant.
       // Indices and strides (checked by the runtime) fit in 32 bits: their
       // products are single mul.wide.u32s.
       Value offset = add(mul(toI64(kvHead), cache.strides.back()),
                          toI64(mul(chunk, idx(8))));
       if (paged) {
-        offset = add(add(wideMul(page, cache.strides[0]),
-                         wideMul(row, cache.strides[1])),
-                     offset);
+        Value rowOffset = LLVM::LoadOp::create(
+            b, loc, b.getI64Type(),
+            gep(slot, b.getI64Type(), idx(static_cast<int64_t>(which))), 8);
+        offset = add(rowOffset, offset);
       } else {
         // Rows past the limit copy nothing (source size 0), so their
         // addresses need no clamping.
-        offset = add(wideMul(tileStart, cache.strides[0]),
-                     add(wideMul(key, cache.strides[0]), offset));
+        offset = add(add(wideMul(add(tileStart, firstKey), cache.strides[0]),
+                         mul(toI64(idx(rowsPerPass * i)), cache.strides[0])),
+                     offset);
       }
       copyAsync(tileChunk(stage, static_cast<int64_t>(which), key, chunk),
                 gep(cache.ptr, elementType, offset), valid);
@@ -740,12 +819,11 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   };
   // Paged: each tile's rows are located through block_table once, a stage
   // ahead of their copies, into a shared-memory slot that the barrier of the
-  // next iteration publishes.
-  auto locate = [&](Value tile) {
-    if (paged)
-      ifTile(tile, [&] {
-        locateTile(tile, tileStart(tile), limit, loads[0], batch);
-      });
+  // next iteration publishes. In the loop, the block_table load is issued
+  // before the tile's compute and its result stored after it, so that its
+  // latency hides behind the MMAs.
+  auto find = [&](Value tile) {
+    return findTile(tile, numTiles, tileStart(tile), limit, loads, batch);
   };
   auto issue = [&](Value tile) {
     ifTile(tile, [&] {
@@ -754,10 +832,11 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
     // A group per tile slot, empty or not, so that wait_group counts tiles.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
   };
-  for (int64_t s = 0; s < stages; ++s)
-    locate(idx(s));
-  if (paged)
+  if (paged) {
+    for (int64_t s = 0; s < stages; ++s)
+      storeLocation(idx(s), find(idx(s)));
     gpu::BarrierOp::create(b, loc);
+  }
   for (int64_t s = 0; s + 1 < stages; ++s)
     issue(idx(s));
 
@@ -779,7 +858,10 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 2);
     gpu::BarrierOp::create(b, loc);
     issue(add(tile, idx(stages - 1)));
-    locate(add(tile, idx(stages)));
+    Value ahead = add(tile, idx(stages));
+    std::pair<Value, Value> location;
+    if (paged)
+      location = find(ahead);
     currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
     mapping.map(loop.getInductionVar(), add(begin, mul(tile, bn)));
     bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);
@@ -789,6 +871,8 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
       if (failed(emitOp(&op)))
         return failure();
     }
+    if (paged)
+      storeLocation(ahead, location);
     yieldFlattened(loop.getBody(), body);
   }
   bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
@@ -799,11 +883,11 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
 
 LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
                                             gpu::GPUModuleOp module,
-                                            LLVM::GlobalOp smem,
-                                            int64_t stages) {
+                                            LLVM::GlobalOp smem, int64_t stages,
+                                            int64_t threads) {
   if (stages < 2)
     return func.emitError("attn-lower-to-gpu: prefill needs at least 2 "
                           "stages, got ")
            << stages;
-  return PrefillKernelEmitter(func, module, smem, stages).emit();
+  return PrefillKernelEmitter(func, module, smem, stages, threads).emit();
 }

@@ -775,7 +775,7 @@ struct AttnLowerToGpuPass
       bool prefill = false;
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
-          prefill ? emitPrefillKernel(func, gpuModule, smem, stages)
+          prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads)
                   : DecodeKernelEmitter(func, gpuModule, smem, stages, threads)
                         .emit();
       if (failed(emitted))

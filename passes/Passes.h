@@ -37,6 +37,9 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
   Option<int64_t> stages{*this, "stages",
                          llvm::cl::desc("cp.async pipeline depth"),
                          llvm::cl::init(3)};
+  Option<int64_t> threads{*this, "threads",
+                          llvm::cl::desc("Threads per CTA"),
+                          llvm::cl::init(128)};
 };
 
 /// attn-gqa-broadcast, attn-split-kv, attn-tile, attn-online-softmax: the

@@ -22,7 +22,8 @@ void mlir::attn::buildAttnTiledProgramPipeline(
 void mlir::attn::buildAttnToPTXPipeline(OpPassManager &pm,
                                         const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
-  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{options.stages}));
+  pm.addPass(createAttnLowerToGpu(
+      AttnLowerToGpuOptions{options.stages, options.threads}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

@@ -61,8 +61,10 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
       param(args.total_q),
       param(args.softmax_scale),
   };
-  return launchKernel(*call.target.driver, prefill, *plan.kernel, plan.gridX,
-                      args.num_heads, args.batch, stream, params);
+  // docs/runtime_abi.md: grid (Hq, B, row tiles).
+  return launchKernel(*call.target.driver, prefill, *plan.kernel,
+                      args.num_heads, args.batch, plan.rowTiles, stream,
+                      params);
 }
 
 Status workspaceSize(const attn_varlen_prefill_args *args, size_t *bytes) {
@@ -79,7 +81,7 @@ Status varlenPrefill(const attn_varlen_prefill_args *args, void *stream) {
   PrefillCall call;
   ATTN_RETURN_IF_ERROR(preparePrefill(args, &call));
   // No query row: nothing to compute, nothing to load.
-  if (call.plan.gridX == 0)
+  if (call.plan.rowTiles == 0)
     return Status();
   return launch(*args, call, static_cast<CUstream>(stream));
 }

@@ -78,17 +78,16 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
 
 Status planPrefill(const attn_varlen_prefill_args &args,
                    const Manifest &manifest, PrefillPlan *plan) {
-  ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
-  ATTN_RETURN_IF_ERROR(checkGridYZ("'num_heads'", args.num_heads, 'y'));
+  ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'y'));
   KernelVariant wanted = wantedVariant(
       KernelOp::Prefill, args.dtype, args.head_dim, args.num_heads,
       args.num_kv_heads, args.page_size > 0, args.causal != 0);
   ATTN_RETURN_IF_ERROR(selectKernel(manifest, wanted, &plan->kernel));
-  plan->gridX = args.total_q == 0
-                    ? 0
-                    : static_cast<unsigned>(
-                          ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
-  return Status();
+  plan->rowTiles = args.total_q == 0
+                       ? 0
+                       : static_cast<unsigned>(
+                             ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
+  return checkGridYZ("ceil('max_seqlen_q' / block_m)", plan->rowTiles, 'z');
 }
 
 } // namespace attn

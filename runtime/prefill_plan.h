@@ -9,7 +9,7 @@ namespace attn {
 struct PrefillPlan {
   const KernelInfo *kernel = nullptr;
   // ceil(max_seqlen_q / block_m); 0 when there is no query row to launch.
-  unsigned gridX = 0;
+  unsigned rowTiles = 0; // the grid's z dimension
 };
 
 // Checks every field of `args`; a failure names the field, what it must be

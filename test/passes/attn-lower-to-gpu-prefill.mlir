@@ -1,23 +1,32 @@
-// RUN: attn-opt %s -attn-to-tiled=block-m=64 -attn-lower-to-gpu=stages=2 | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled=block-m=128 -attn-lower-to-gpu=stages=2 | FileCheck %s
 
 // The prefill kernel, with the parameters of docs/runtime_abi.md: four warps
-// of 16 rows (block-m 64); Q loaded once as mma A fragments; K/V tiles
-// staged by cp.async, one barrier per tile; QK^T from ldmatrix'ed K and PV
-// from ldmatrix.trans'ed V on m16n8k16 tensor-core MMAs (bf16 in, f32
-// accumulate), P repacked to bf16 pairs in registers; row max and sum across
-// each quad by xor shuffles 1 and 2; the KV head taken from the launch.
+// of two 16-row blocks each (block-m 128); Q copied once into shared memory
+// by cp.async; K/V tiles staged by cp.async, one barrier per tile; QK^T from
+// ldmatrix'ed Q and K and PV from ldmatrix.trans'ed V on m16n8k16
+// tensor-core MMAs (bf16 in, f32 accumulate), each K or V fragment feeding
+// one MMA per row block; P repacked to bf16 pairs in registers; row max and
+// sum across each quad by xor shuffles 1 and 2; the KV head taken from the
+// launch.
 // CHECK: gpu.func @qwen3_prefill(%{{.*}}: !llvm.ptr<1>
 // CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK: gpu.grid_dim y
-// CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
+// CHECK: gpu.grid_dim x
+// CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
+// CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
 // CHECK: nvvm.cp.async.wait.group 0
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<row>, num = 4 : i32
-// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK: nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<row>, num = 4 : i32
+// CHECK: %[[KFRAG:.*]] = nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<row>, num = 4 : i32
+// CHECK: %[[B0:.*]] = llvm.extractvalue %[[KFRAG]][0]
+// CHECK: %[[B1:.*]] = llvm.extractvalue %[[KFRAG]][1]
+// CHECK: nvvm.mma.sync A[{{.*}}] B[%[[B0]], %[[B1]]]
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}]
+// CHECK: nvvm.mma.sync A[{{.*}}] B[%[[B0]], %[[B1]]] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
 // CHECK: nvvm.shfl.sync bfly {{.*}}, %c1
 // CHECK: nvvm.shfl.sync bfly {{.*}}, %c2
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"

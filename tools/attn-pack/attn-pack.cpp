@@ -21,13 +21,14 @@ static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
                                       cl::init("attn_pack"));
 static cl::list<std::string> targets("target", cl::desc("sm_89, sm_90"),
                                      cl::CommaSeparated);
-// Prefill tiling (what the tuning tables will set): for sweeps by hand.
+// Prefill tiling (what the tuning tables will set): the defaults are the
+// best of the H100 sweep (bench/results/prefill_sweep_h100_2026-11-24.md).
 static cl::opt<int64_t> prefillBlockM("prefill-block-m",
                                       cl::desc("Query rows per prefill CTA"),
-                                      cl::init(64));
+                                      cl::init(128));
 static cl::opt<int64_t> prefillBlockN("prefill-block-n",
                                       cl::desc("Keys per prefill KV tile"),
-                                      cl::init(64));
+                                      cl::init(32));
 static cl::opt<int64_t> prefillStages("prefill-stages",
                                       cl::desc("Prefill cp.async stages"),
                                       cl::init(2));

@@ -257,10 +257,12 @@ TEST_F(DriverTest, SixteenThreadsDecodeAndPrefillConcurrently) {
     uint64_t t = (param<uint64_t>(launch, outParam) - 0x6000000000) / 256;
     ASSERT_LT(t, uint64_t{kThreads}) << launch.function;
     EXPECT_EQ(launch.contextId, fakecuda::contextId(contexts[t % 2]));
-    EXPECT_EQ(launch.grid[2], t + 1) << launch.function;
     if (isPrefill) {
-      EXPECT_EQ(launch.grid[0], t + 1); // ceil(64 (t + 1) / block_m=64)
+      EXPECT_EQ(launch.grid[1], t + 1); // batch
+      EXPECT_EQ(launch.grid[2], t + 1); // ceil(64 (t + 1) / block_m=64)
       EXPECT_EQ(param<int32_t>(launch, kPrefillTotalQ), int32_t(t + 1));
+    } else {
+      EXPECT_EQ(launch.grid[2], t + 1) << launch.function; // batch
     }
   }
   for (const char *function :

@@ -40,7 +40,7 @@ TEST_F(PrefillTest, LaunchesThePackedKernelWithAbiGridAndParameters) {
 
   const fakecuda::Launch &launch = launches[0];
   EXPECT_EQ(launch.function, "prefill_bf16_d128_g0_contiguous_causal");
-  // ceil(1024 / block_m=64) row blocks, Hq, B.
+  // Hq, B, ceil(1024 / block_m=64) row tiles.
   EXPECT_EQ(dims(launch.grid), (Dims{16, 16, 16}));
   EXPECT_EQ(dims(launch.block), (Dims{128, 1, 1}));
   EXPECT_EQ(launch.sharedBytes, 64u * 1024);
@@ -101,8 +101,8 @@ TEST_F(PrefillTest, GridCoversMaxSeqlenQInBlockMRows) {
   };
   const Case cases[] = {
       {16, 4000, 1024, {16, 16, 16}}, {16, 4000, 1000, {16, 16, 16}},
-      {4, 4, 1, {1, 16, 4}},          {1, 65, 65, {2, 16, 1}},
-      {3, 200, 128, {2, 16, 3}},
+      {4, 4, 1, {16, 4, 1}},          {1, 65, 65, {16, 1, 2}},
+      {3, 200, 128, {16, 3, 2}},
   };
   for (const Case &c : cases) {
     resetFake();
@@ -170,7 +170,7 @@ TEST_F(PrefillTest, PrefersTheKernelOfTheCallsGroupSize) {
   ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
   EXPECT_EQ(fakecuda::launches().at(0).function,
             "prefill_bf16_d128_g2_contiguous_causal");
-  EXPECT_EQ(fakecuda::launches().at(0).grid[0], 8u); // block_m=128
+  EXPECT_EQ(fakecuda::launches().at(0).grid[2], 8u); // block_m=128
 
   args.num_kv_heads = 4;
   ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
@@ -241,13 +241,14 @@ TEST_F(PrefillTest, GridLimitsAreUnsupported) {
   args.batch = 70000;
   EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
   EXPECT_THAT(lastError(), HasSubstr("'batch' must be at most 65535 (the "
-                                     "grid's z dimension), got 70000"));
-  args = validPrefillArgs();
-  args.num_heads = 70000;
-  args.num_kv_heads = 70000;
-  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
-  EXPECT_THAT(lastError(), HasSubstr("'num_heads' must be at most 65535 (the "
                                      "grid's y dimension), got 70000"));
+  args = validPrefillArgs();
+  args.max_seqlen_q = 65536 * 64;
+  args.total_q = args.max_seqlen_q;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("ceil('max_seqlen_q' / block_m) must be at most 65535 "
+                        "(the grid's z dimension), got 65536"));
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 
