@@ -2,9 +2,10 @@
 # On the GPU machine, from the repository root: the decode and prefill correctness
 # suites for the sm_90 and the sm_89 kernels, then the decode and prefill benchmarks;
 # logs and results go to $OUT. Usage: scripts/gpu_check.sh [tests|bench|all] (default
-# all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so) and the
-# pack ($ATTN_PACK_DIR, default build/attn_pack), and for the plots the wheels in .whl/
-# where matplotlib is missing; the Triton decode peer is read from third_party/peers/.
+# all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which
+# holds the pack; $ATTN_PACK_DIR, when set, replaces it), and for the plots the wheels
+# in .whl/ where matplotlib is missing; the Triton decode peer is read from
+# third_party/peers/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the logs and results}"
@@ -16,7 +17,6 @@ if [ -d .whl ]; then
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export ATTN_LIB="${ATTN_LIB:-$PWD/build/lib/libattnrt.so}"
-export ATTN_PACK_DIR="${ATTN_PACK_DIR:-$PWD/build/attn_pack}"
 export PYTHONPATH="$PWD/python:$PWD/bench${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi
 

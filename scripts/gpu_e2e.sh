@@ -14,7 +14,7 @@
 #
 # Each stage is one process capped at $STAGE_TIMEOUT seconds (default 570), so one stage
 # fits a 10-minute call. Needs the runtime ($ATTN_LIB, default build/lib/libattnrt.so;
-# $ATTN_PACK_DIR, default build/attn_pack/ where it exists), python/,
+# the pack built into it, or $ATTN_PACK_DIR when set), python/,
 # third_party/nano-vllm/ and .whl/ (the wheels nano-vllm needs that the machine lacks,
 # installed offline into /tmp/site). The model is written once to $E2E_MODEL (default
 # /tmp/attn_e2e/qwen3-random, 1.2 GB).
@@ -50,9 +50,6 @@ if [ ! -f "$site/.attn_e2e" ]; then
   touch "$site/.attn_e2e"
 fi
 export PYTHONPATH="$site:$PWD/python${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-if [ -z "${ATTN_PACK_DIR:-}" ] && [ -d build/attn_pack ]; then
-  export ATTN_PACK_DIR="$PWD/build/attn_pack"
-fi
 nvidia-smi | tee "$OUT/nvidia-smi.txt"
 
 make_model() {
