@@ -56,6 +56,7 @@ def AttnSplitKv : Pass<"attn-split-kv", "ModuleOp"> {
     the partial outputs `[S, B, Lq, Hq, D]` f32, the partial lse
     `[S, B, Lq, Hq]` f32, and the split count (an index chosen at launch from
     host-known sizes). With one split the output is stored directly.
+    Prefill grids (over query row tiles) are left unsplit.
   }];
   let options = [
     Option<"chunkAlign", "chunk-align", "int64_t", /*default=*/"64",
@@ -109,16 +110,26 @@ def AttnLowerToCpu : Pass<"attn-lower-to-cpu", "ModuleOp"> {
 }
 
 def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
-  let summary = "Maps the tiled decode program onto CTAs, warps and threads";
+  let summary = "Maps the tiled decode and prefill programs onto CTAs, warps and threads";
   let description = [{
-    Turns each attention function into a `gpu.module` with the split-KV decode
-    kernel and the combine kernel, whose parameters follow
-    docs/runtime_abi.md. The grid `scf.parallel` becomes the CTA grid; a KV
-    tile is spread over row groups of `head_dim / 8` threads, each thread
-    owning 16 bytes of `stages` cp.async-pipelined shared-memory stages; the
-    online-softmax recurrence runs per row group on its share of the keys,
-    scores are reduced with warp shuffles, exp2 uses ex2.approx, and the row
-    groups are merged through shared memory at the end.
+    Turns each attention function into a kernel of a `gpu.module`, with the
+    parameters of docs/runtime_abi.md; the grid `scf.parallel` becomes the
+    CTA grid.
+
+    Decode (a split-KV grid): the split-KV decode kernel and the combine
+    kernel. A KV tile is spread over row groups of `head_dim / 8` threads,
+    each thread owning 16 bytes of `stages` cp.async-pipelined shared-memory
+    stages; the online-softmax recurrence runs per row group on its share of
+    the keys, scores are reduced with warp shuffles, exp2 uses ex2.approx, and
+    the row groups are merged through shared memory at the end.
+
+    Prefill (a grid over query row tiles): `threads / 32` warps, each owning
+    `block_m / (16 * warps)` blocks of 16 query rows. Q and `stages` K/V tiles
+    are staged in XOR-swizzled shared memory by cp.async; QK^T and PV are
+    `mma.sync.m16n8k16` with f32 accumulators fed by ldmatrix (ldmatrix.trans
+    for V), P stays in registers, row max and sum reduce across quads, the
+    score scale is folded into the exp2's fma, and paged rows are located
+    through block_table once per tile.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", /*default=*/"3", "cp.async pipeline depth">,
