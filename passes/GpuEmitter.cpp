@@ -4,6 +4,52 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+LogicalResult KernelEmitterBase::emitBlock(Block &block) {
+  for (Operation &op : block.without_terminator())
+    if (failed(emitOp(&op)))
+      return failure();
+  return success();
+}
+
+LogicalResult KernelEmitterBase::emitIf(scf::IfOp ifOp,
+                                        ArrayRef<unsigned> sizes) {
+  unsigned total = 0;
+  for (unsigned size : sizes)
+    total += size;
+  SmallVector<Type> types(total, b.getF32Type());
+  auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
+                                 /*withElseRegion=*/ifOp.elseBlock());
+  for (auto [from, to] : {std::pair{ifOp.thenBlock(), newIf.thenBlock()},
+                          {ifOp.elseBlock(), newIf.elseBlock()}}) {
+    if (!from)
+      continue;
+    OpBuilder::InsertionGuard guard(b);
+    if (to->empty() || !to->mightHaveTerminator())
+      b.setInsertionPointToEnd(to);
+    else
+      b.setInsertionPoint(to->getTerminator());
+    if (failed(emitBlock(*from)))
+      return failure();
+    yieldFlattened(from, to);
+  }
+  bindFlattened(ifOp.getResults(), newIf.getResults(), sizes);
+  return success();
+}
+
+Fragment KernelEmitterBase::emitElementwise(Operation *op) {
+  Fragment lhs = lookup(op->getOperand(0)), rhs = lookup(op->getOperand(1));
+  Fragment out;
+  for (auto [x, y] : llvm::zip(lhs.values, rhs.values)) {
+    if (isa<arith::MaximumFOp>(op))
+      out.values.push_back(arith::MaximumFOp::create(b, loc, x, y));
+    else if (isa<arith::AddFOp>(op))
+      out.values.push_back(arith::AddFOp::create(b, loc, x, y));
+    else
+      out.values.push_back(arith::MulFOp::create(b, loc, x, y));
+  }
+  return out;
+}
+
 Block &KernelEmitterBase::createKernelFunc(StringRef name,
                                            ArrayRef<Type> params,
                                            int64_t threads) {

@@ -35,6 +35,20 @@ protected:
                     LLVM::GlobalOp smem)
       : func(func), module(module), smem(smem), b(func.getContext()),
         loc(func.getLoc()) {}
+  virtual ~KernelEmitterBase() = default;
+
+  /// Emits one op of the tiled program (each emitter's fragment layout).
+  virtual LogicalResult emitOp(Operation *op) = 0;
+  LogicalResult emitBlock(Block &block);
+  /// An scf.if whose results are fragments of `sizes[i]` values each (or
+  /// none): the new if yields them flattened.
+  LogicalResult emitIf(scf::IfOp ifOp, ArrayRef<unsigned> sizes);
+  /// maximumf, addf or mulf of two fragments, value by value.
+  Fragment emitElementwise(Operation *op);
+  static bool isElementwise(Operation *op) {
+    return isa<arith::MaximumFOp, arith::AddFOp, arith::MulFOp>(op) &&
+           isa<RankedTensorType>(op->getResult(0).getType());
+  }
 
   /// A kernel in `module` named after the function, with `params` and a
   /// known block size; the builder is left before its terminator.

@@ -40,8 +40,7 @@ public:
 private:
   LogicalResult analyse();
   void createKernel();
-  LogicalResult emitBlock(Block &block);
-  LogicalResult emitOp(Operation *op);
+  LogicalResult emitOp(Operation *op) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
   void issueTileCopies(Value tile, Value tileStart, Value limit,
@@ -249,13 +248,6 @@ LogicalResult PrefillKernelEmitter::emit() {
   return emitBlock(*grid.getBody());
 }
 
-LogicalResult PrefillKernelEmitter::emitBlock(Block &block) {
-  for (Operation &op : block.without_terminator())
-    if (failed(emitOp(&op)))
-      return failure();
-  return success();
-}
-
 Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
   int64_t chunksPerRow = headDim / 8;
   Value xorred = arith::XOrIOp::create(
@@ -399,8 +391,7 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     b.clone(*op, mapping);
     return success();
   }
-  if (isa<arith::MaximumFOp, arith::AddFOp, arith::MulFOp>(op) &&
-      isa<RankedTensorType>(op->getResult(0).getType())) {
+  if (isElementwise(op)) {
     // acc * alpha + P V: the mma accumulates onto the rescaled acc.
     for (unsigned i = 0; i < 2 && isa<arith::AddFOp>(op); ++i)
       if (auto pv = op->getOperand(i).getDefiningOp<PVOp>();
@@ -408,17 +399,7 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
         bind(op->getResult(0), emitPV(pv, lookup(op->getOperand(1 - i))));
         return success();
       }
-    Fragment lhs = lookup(op->getOperand(0)), rhs = lookup(op->getOperand(1));
-    Fragment out;
-    for (auto [x, y] : llvm::zip(lhs.values, rhs.values)) {
-      if (isa<arith::MaximumFOp>(op))
-        out.values.push_back(arith::MaximumFOp::create(b, loc, x, y));
-      else if (isa<arith::AddFOp>(op))
-        out.values.push_back(arith::AddFOp::create(b, loc, x, y));
-      else
-        out.values.push_back(arith::MulFOp::create(b, loc, x, y));
-    }
-    bind(op->getResult(0), out);
+    bind(op->getResult(0), emitElementwise(op));
     return success();
   }
   if (isa<arith::ArithDialect>(op->getDialect())) {
@@ -482,27 +463,10 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
     // Results are score fragments (the masked scores) or nothing.
     SmallVector<unsigned> sizes;
-    SmallVector<Type> types;
-    for (Type t : ifOp.getResultTypes()) {
+    for (Type t : ifOp.getResultTypes())
       sizes.push_back(rowBlocks * cast<RankedTensorType>(t).getDimSize(1) / 2);
-      types.append(sizes.back(), b.getF32Type());
-    }
-    auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
-                                   /*withElseRegion=*/ifOp.elseBlock());
-    for (auto [from, to] : {std::pair{ifOp.thenBlock(), newIf.thenBlock()},
-                            {ifOp.elseBlock(), newIf.elseBlock()}}) {
-      if (!from)
-        continue;
-      OpBuilder::InsertionGuard guard(b);
-      if (to->empty() || !to->mightHaveTerminator())
-        b.setInsertionPointToEnd(to);
-      else
-        b.setInsertionPoint(to->getTerminator());
-      if (failed(emitBlock(*from)))
-        return failure();
-      yieldFlattened(from, to);
-    }
-    bindFlattened(ifOp.getResults(), newIf.getResults(), sizes);
+    if (failed(emitIf(ifOp, sizes)))
+      return failure();
     for (auto [i, result] : llvm::enumerate(ifOp.getResults()))
       if (ifOp.elseBlock() &&
           isUnscaled(ifOp.thenYield().getOperand(i)) &&

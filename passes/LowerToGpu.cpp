@@ -50,8 +50,7 @@ private:
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
   // IR walking.
-  LogicalResult emitBlock(Block &block);
-  LogicalResult emitOp(Operation *op);
+  LogicalResult emitOp(Operation *op) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
   void issueTileCopies(Value tileStart, Value limit, Value stage,
                        ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
@@ -235,13 +234,6 @@ LogicalResult DecodeKernelEmitter::emit() {
   return success();
 }
 
-LogicalResult DecodeKernelEmitter::emitBlock(Block &block) {
-  for (Operation &op : block.without_terminator())
-    if (failed(emitOp(&op)))
-      return failure();
-  return success();
-}
-
 LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   Type f32t = b.getF32Type();
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
@@ -255,20 +247,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     b.clone(*op, mapping);
     return success();
   }
-  // Elementwise float ops on fragments.
-  if (isa<arith::MaximumFOp, arith::AddFOp, arith::MulFOp>(op) &&
-      isa<RankedTensorType>(op->getResult(0).getType())) {
-    Fragment lhs = lookup(op->getOperand(0)), rhs = lookup(op->getOperand(1));
-    Fragment out;
-    for (auto [x, y] : llvm::zip(lhs.values, rhs.values)) {
-      if (isa<arith::MaximumFOp>(op))
-        out.values.push_back(arith::MaximumFOp::create(b, loc, x, y));
-      else if (isa<arith::AddFOp>(op))
-        out.values.push_back(arith::AddFOp::create(b, loc, x, y));
-      else
-        out.values.push_back(arith::MulFOp::create(b, loc, x, y));
-    }
-    bind(op->getResult(0), out);
+  if (isElementwise(op)) {
+    bind(op->getResult(0), emitElementwise(op));
     return success();
   }
   if (isa<arith::ArithDialect>(op->getDialect())) {
@@ -311,27 +291,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
     // Results are fragments (the masked scores) or nothing (the stores).
-    SmallVector<Type> types(ifOp.getNumResults() * rows * keysPerThread, f32t);
-    SmallVector<unsigned> sizes(ifOp.getNumResults(), rows * keysPerThread);
-    auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
-                                   /*withElseRegion=*/true);
-    for (auto [from, to] : {std::pair{&ifOp.getThenRegion().front(),
-                                      &newIf.getThenRegion().front()},
-                            {&ifOp.getElseRegion().front(),
-                             &newIf.getElseRegion().front()}}) {
-      if (!from)
-        continue;
-      OpBuilder::InsertionGuard guard(b);
-      if (to->empty() || !to->mightHaveTerminator())
-        b.setInsertionPointToEnd(to);
-      else
-        b.setInsertionPoint(to->getTerminator());
-      if (failed(emitBlock(*from)))
-        return failure();
-      yieldFlattened(from, to);
-    }
-    bindFlattened(ifOp.getResults(), newIf.getResults(), sizes);
-    return success();
+    return emitIf(ifOp, SmallVector<unsigned>(ifOp.getNumResults(),
+                                              rows * keysPerThread));
   }
   if (auto qk = dyn_cast<QKOp>(op)) {
     Fragment q = lookup(qk.getQ());
