@@ -1,5 +1,7 @@
 // attn-pack: compiles every kernel the pack ships, for sm_89 and sm_90, into
-// <out>/<target>/{manifest.txt, <kernel>.ptx, <kernel>.cubin}.
+// <out>/<target>/{manifest.txt, <kernel>.ptx, <kernel>.cubin}, tiled as the
+// tuning tables autotune/tables/<target>.json say.
+#include "autotune/Tuning.h"
 #include "codegen/Codegen.h"
 #include "passes/Registration.h"
 
@@ -21,22 +23,25 @@ static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
                                       cl::init("attn_pack"));
 static cl::list<std::string> targets("target", cl::desc("sm_89, sm_90"),
                                      cl::CommaSeparated);
-// Prefill tiling (what the tuning tables will set): the defaults are the
-// best of the H100 sweep (bench/results/prefill_sweep_h100_2026-11-24.md).
+static cl::opt<std::string>
+    tablesDir("tables",
+              cl::desc("Directory of the tuning tables <target>.json"),
+              cl::init(ATTN_SOURCE_DIR "/autotune/tables"));
+// Overrides of the tables' prefill tiling, for sweeps (0: from the table).
 static cl::opt<int64_t> prefillBlockM("prefill-block-m",
                                       cl::desc("Query rows per prefill CTA"),
-                                      cl::init(128));
+                                      cl::init(0));
 static cl::opt<int64_t> prefillBlockN("prefill-block-n",
                                       cl::desc("Keys per prefill KV tile"),
-                                      cl::init(32));
+                                      cl::init(0));
 static cl::opt<int64_t> prefillStages("prefill-stages",
                                       cl::desc("Prefill cp.async stages"),
-                                      cl::init(2));
+                                      cl::init(0));
 
 namespace {
 
-/// The variants the pack ships (until the tuning tables land): decode
-/// kernels specialised per group size, prefill kernels for every group size.
+/// The variants the pack ships: decode kernels specialised per group size,
+/// prefill kernels for every group size.
 std::vector<attn::KernelSpec> packSpecs() {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
@@ -57,13 +62,37 @@ std::vector<attn::KernelSpec> packSpecs() {
           spec.headDim = headDim;
           spec.paged = paged;
           spec.causal = causal;
-          spec.blockM = prefillBlockM;
-          spec.blockN = prefillBlockN;
-          spec.stages = prefillStages;
           specs.push_back(spec);
         }
       }
   return specs;
+}
+
+/// Sets the knobs of `spec` from the most specific entry of `table`.
+bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
+  attn::tune::KernelKey key{spec.opName(), spec.dtype, spec.headDim,
+                            spec.group, spec.paged, spec.causal};
+  const attn::tune::TableEntry *entry = table.lookup(key);
+  if (!entry) {
+    errs() << "attn-pack: the " << table.target << " tuning table has no entry "
+           << "for " << spec.name() << " (and no default entry for op "
+           << spec.opName() << ")\n";
+    return false;
+  }
+  if (spec.op == attn::KernelSpec::Op::Prefill)
+    spec.blockM = entry->knobs.blockM;
+  spec.blockN = entry->knobs.blockN;
+  spec.stages = entry->knobs.stages;
+  spec.threads = entry->knobs.threads;
+  if (spec.op == attn::KernelSpec::Op::Prefill) {
+    if (prefillBlockM)
+      spec.blockM = prefillBlockM;
+    if (prefillBlockN)
+      spec.blockN = prefillBlockN;
+    if (prefillStages)
+      spec.stages = prefillStages;
+  }
+  return true;
 }
 
 /// FNV-1a 64 over `bytes`, continuing from `hash`.
@@ -99,14 +128,31 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  std::vector<attn::KernelSpec> specs = packSpecs();
   auto start = std::chrono::steady_clock::now();
+  size_t numKernels = 0;
   for (const std::string &target : targetList) {
     if (target != "sm_89" && target != "sm_90") {
       errs() << "attn-pack: --target must be sm_89 or sm_90, got '" << target
              << "'\n";
       return 1;
     }
+    SmallString<128> tablePath(tablesDir);
+    sys::path::append(tablePath, target + ".json");
+    Expected<attn::tune::Table> table = attn::tune::readTable(tablePath);
+    if (!table) {
+      errs() << "attn-pack: " << toString(table.takeError()) << "\n";
+      return 1;
+    }
+    if (table->target != target) {
+      errs() << "attn-pack: " << tablePath << " is the table of "
+             << table->target << ", not " << target << "\n";
+      return 1;
+    }
+    std::vector<attn::KernelSpec> specs = packSpecs();
+    for (attn::KernelSpec &spec : specs)
+      if (!applyTable(*table, spec))
+        return 1;
+    numKernels += specs.size();
     SmallString<128> dir(outputDir);
     sys::path::append(dir, target);
     if (std::error_code ec = sys::fs::create_directories(dir)) {
@@ -176,8 +222,7 @@ int main(int argc, char **argv) {
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
                        .count();
-  outs() << "attn-pack: " << specs.size() * targetList.size()
-         << " kernels in " << format("%.1f", seconds) << " s -> " << outputDir
+  outs() << "attn-pack: " << numKernels << " kernels in " << format("%.1f", seconds) << " s -> " << outputDir
          << "\n";
   return 0;
 }
