@@ -304,6 +304,16 @@ Expected<KernelResources> parsePtxasInfo(StringRef log, StringRef kernel) {
 Verdict checkResources(const KernelResources &r, const TargetLimits &limits,
                        int64_t maxSpillBytes) {
   Verdict v;
+  int64_t warps = std::max<int64_t>((r.threads + 31) / 32, 1);
+  int64_t regsPerWarp = (std::max<int64_t>(r.registers, 1) * 32 +
+                         limits.regAllocUnit - 1) /
+                        limits.regAllocUnit * limits.regAllocUnit;
+  int64_t smem = r.staticSmemBytes + r.dynamicSmemBytes;
+  int64_t byRegs = limits.regsPerSm / (regsPerWarp * warps);
+  int64_t bySmem = limits.smemPerSm / (smem + limits.smemReservedPerBlock);
+  int64_t byThreads = limits.maxThreadsPerSm / std::max<int64_t>(r.threads, 1);
+  // Occupancy is reported for pruned kernels too (the model ranks baselines).
+  v.blocksPerSm = std::min({byRegs, bySmem, byThreads, limits.maxBlocksPerSm});
   auto prune = [&](std::string reason) {
     v.ok = false;
     v.reason = std::move(reason);
@@ -314,7 +324,6 @@ Verdict checkResources(const KernelResources &r, const TargetLimits &limits,
     return prune("spills " + std::to_string(r.spillStoreBytes) +
                  " B stores / " + std::to_string(r.spillLoadBytes) +
                  " B loads (limit " + std::to_string(maxSpillBytes) + " B)");
-  int64_t smem = r.staticSmemBytes + r.dynamicSmemBytes;
   if (smem > limits.smemPerBlockOptIn)
     return prune("shared memory " + std::to_string(smem) + " B > " +
                  std::to_string(limits.smemPerBlockOptIn) + " B per block on " +
@@ -325,19 +334,12 @@ Verdict checkResources(const KernelResources &r, const TargetLimits &limits,
   if (r.registers > limits.regsPerThread)
     return prune(std::to_string(r.registers) + " registers > " +
                  std::to_string(limits.regsPerThread) + " per thread");
-  int64_t warps = (r.threads + 31) / 32;
-  int64_t regsPerWarp = (r.registers * 32 + limits.regAllocUnit - 1) /
-                        limits.regAllocUnit * limits.regAllocUnit;
   if (regsPerWarp * warps > limits.regsPerBlock)
-    return prune(std::to_string(regsPerWarp * warps) + " registers per block > " +
+    return prune(std::to_string(regsPerWarp * warps) +
+                 " registers per block > " +
                  std::to_string(limits.regsPerBlock));
-  int64_t byRegs = limits.regsPerSm / (regsPerWarp * warps);
-  int64_t bySmem = limits.smemPerSm / (smem + limits.smemReservedPerBlock);
-  int64_t byThreads = limits.maxThreadsPerSm / std::max<int64_t>(r.threads, 1);
-  v.blocksPerSm =
-      std::min({byRegs, bySmem, byThreads, limits.maxBlocksPerSm});
   if (v.blocksPerSm < 1)
-    return prune("no block fits on an SM (registers " +
+    return prune("no block fits on an SM (registers allow " +
                  std::to_string(byRegs) + ", shared memory " +
                  std::to_string(bySmem) + ")");
   return v;
@@ -476,6 +478,8 @@ constexpr double kDramLatencySeconds = 1.0e-6;
 constexpr double kSfuPerClock = 16;
 // Warps per SM that keep the tensor cores busy (two per scheduler).
 constexpr double kSaturatingWarps = 8;
+// Shared-memory bytes per clock per SM (32 banks of 4 bytes).
+constexpr double kSharedBytesPerClock = 128;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -514,9 +518,16 @@ double modelTimeMs(const TargetLimits &limits, const Knobs &knobs,
     int64_t m = knobs.blockM, n = knobs.blockN, d = w.headDim;
     // One pipeline stage cannot overlap the next tile's load with the MMAs.
     double overlap = knobs.stages >= 2 ? 1.0 : 0.75;
-    double mma = 4.0 * m * n * d / (smFlops * warpUse * overlap / blocksPerSm);
-    double exp = double(m) * n / (kSfuPerClock * clock / blocksPerSm);
-    double tile = mma + exp + kIterationCycles / clock;
+    // Per K/V tile: the MMAs, or every warp reading the K and V tiles from
+    // shared memory (each warp's R row blocks reuse them), whichever is
+    // longer; then the exponentials and the loop's fixed cost. The SM's
+    // resident CTAs share all of it.
+    double mma = 4.0 * m * n * d / (smFlops * warpUse * overlap);
+    double shared = double(warps) * 2 * n * d * bytes /
+                    (kSharedBytesPerClock * clock);
+    double exp = double(m) * n / (kSfuPerClock * clock);
+    double tile = blocksPerSm * (std::max(mma, shared) + exp) +
+                  kIterationCycles / clock;
     // Grid (Hq, B, row tiles), heaviest row tiles first.
     int64_t maxTiles = 0;
     for (auto [lq, lk] : w.seqlens)

@@ -241,7 +241,7 @@ def copy_bandwidth():
     return 2 * COPY_BYTES / (median_ms([lambda: dst.copy_(src)]) * 1e-3)
 
 
-def run_workload(workload, peer):
+def run_workload(workload, peer, only_ours=False):
     rng = random.Random(0)
     lengths = [rng.randint(*workload.lengths) for _ in range(workload.batch)]
     measured = Measured(workload, lengths, 0, [])
@@ -257,7 +257,8 @@ def run_workload(workload, peer):
         softmax_scale=SCALE,
     )
     ref = ref.flatten(0, 1)  # [B, Hq, D]
-    for name, function in implementations(peer, workload):
+    found = implementations(peer, workload)
+    for name, function in found[:1] if only_ours else found:
         result = Result(name)
         try:
             out = function(first).reshape(ref.shape)
@@ -384,7 +385,23 @@ def main():
         default=REPO / "bench" / "results",
         help="folder for the markdown table and the plot (default: bench/results)",
     )
+    parser.add_argument(
+        "--only-ours",
+        metavar="LABEL",
+        help="time attn alone and print one table row per workload, labelled LABEL "
+        "(for sweeps over packs, as bench_prefill.py); writes nothing",
+    )
     args = parser.parse_args()
+    if args.only_ours:
+        for workload in WORKLOADS:
+            r = run_workload(workload, None, only_ours=True).results[0]
+            print(
+                f"| {args.only_ours} | {workload.name} | "
+                + (r.failure or f"{r.ms:.3f} ms | {r.error:.2e}")
+                + " |",
+                flush=True,
+            )
+        return
     facts = gpu_facts()
     peer = load_peer()
     if peer is None:
