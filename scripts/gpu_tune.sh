@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the timings and the log}"
 bundle=${BUNDLE:-build/tune_bundle}
+[ -d "$bundle" ] || [ -n "${BUNDLE:-}" ] || bundle=build-tune/tune_bundle
 mkdir -p "$OUT"
 [ -f "$bundle/candidates.json" ] || { echo "gpu_tune: no $bundle/candidates.json" >&2; exit 1; }
 
