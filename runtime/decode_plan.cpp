@@ -12,7 +12,6 @@ namespace attn {
 namespace {
 
 constexpr int kMaxSplits = 64;
-constexpr int kMinKeysPerSplit = 1024;
 constexpr size_t kPartLseAlignment = 256;
 
 int64_t nextPowerOfTwo(int64_t v) {
@@ -22,19 +21,23 @@ int64_t nextPowerOfTwo(int64_t v) {
   return p;
 }
 
-int chooseNumSplits(const attn_paged_decode_args &args, int smCount) {
+int chooseNumSplits(const attn_paged_decode_args &args,
+                    const SplitPolicy &policy, int smCount) {
   // No key to split: every row writes zeros.
   if (args.max_seqlen_k == 0)
     return 1;
   if (args.num_splits > 0)
     return std::min(args.num_splits, kMaxSplits);
-  // Split the keys until there are about four CTAs per SM (rounded up to a
-  // power of two), but keep at least kMinKeysPerSplit keys per split so each
-  // pays for its combine traffic: the best counts of the H100 split sweep
+  // Split the keys until there are about policy.ctasPerSm CTAs per SM
+  // (rounded up to a power of two), but keep at least policy.minKeysPerSplit
+  // keys per split so each pays for its combine traffic. The policy comes
+  // from the tuning table through the manifest; the defaults (4, 1024) are
+  // the best counts of the H100 split sweep
   // (bench/results/decode_split_sweep_h100_2026-11-24.md).
   int64_t ctas = int64_t{args.batch} * args.num_kv_heads * args.seqlen_q;
-  int64_t forOccupancy = nextPowerOfTwo(ceilDiv(4 * int64_t{smCount}, ctas));
-  int64_t forLength = ceilDiv(args.max_seqlen_k, kMinKeysPerSplit);
+  int64_t forOccupancy = nextPowerOfTwo(
+      ceilDiv(int64_t{policy.ctasPerSm} * smCount, ctas));
+  int64_t forLength = ceilDiv(args.max_seqlen_k, policy.minKeysPerSplit);
   int64_t splits = std::min({forOccupancy, forLength, int64_t{kMaxSplits}});
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }
@@ -129,7 +132,7 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                     args.num_kv_heads, args.page_size > 0, args.causal != 0);
   ATTN_RETURN_IF_ERROR(
       selectDecode(manifest, wanted, args.seqlen_q, &plan->decode));
-  plan->numSplits = chooseNumSplits(args, smCount);
+  plan->numSplits = chooseNumSplits(args, manifest.split, smCount);
   plan->combine = nullptr;
   plan->partLseOffset = 0;
   plan->workspaceBytes = 0;

@@ -74,10 +74,11 @@ bool isKeyValue(const std::string &token) {
          equals + 1 != token.size();
 }
 
-// "attn-pack 1 target=<target>", then key=value tokens (compiler=<version>)
-// that the runtime does not need.
+// "attn-pack 1 target=<target>", then key=value tokens: the split policy
+// (split_ctas_per_sm, split_min_keys; defaults when absent) and others
+// (compiler=<version>) that the runtime does not need.
 Status parseHeader(const std::vector<std::string> &tokens,
-                   const std::string &target) {
+                   const std::string &target, SplitPolicy *split) {
   if (tokens.size() < 3 || tokens[0] != "attn-pack" ||
       !std::all_of(tokens.begin() + 2, tokens.end(), isKeyValue)) {
     return makeStatus(ATTN_ERROR_PACK,
@@ -94,6 +95,24 @@ Status parseHeader(const std::vector<std::string> &tokens,
     return makeStatus(ATTN_ERROR_PACK,
                       "header says '%s' but the manifest is the %s one",
                       tokens[2].c_str(), target.c_str());
+  }
+  for (size_t i = 3; i < tokens.size(); ++i) {
+    size_t equals = tokens[i].find('=');
+    std::string key = tokens[i].substr(0, equals);
+    int *field = key == "split_ctas_per_sm" ? &split->ctasPerSm
+                 : key == "split_min_keys"  ? &split->minKeysPerSplit
+                                            : nullptr;
+    if (!field)
+      continue;
+    char *end = nullptr;
+    long value = std::strtol(tokens[i].c_str() + equals + 1, &end, 10);
+    if (*end != '\0' || value < 1 || value > (1 << 24)) {
+      return makeStatus(ATTN_ERROR_PACK,
+                        "header's '%s' must be an integer in [1, 2^24], got "
+                        "'%s'",
+                        key.c_str(), tokens[i].c_str() + equals + 1);
+    }
+    *field = static_cast<int>(value);
   }
   return Status();
 }
@@ -277,7 +296,7 @@ Status parseManifest(const std::string &text, const std::string &path,
 
     Status status;
     if (lineNumber == 1) {
-      status = parseHeader(tokens, target);
+      status = parseHeader(tokens, target, &manifest->split);
     } else if (!tokens.empty() && tokens[0][0] != '#') {
       KernelInfo kernel;
       status = parseKernel(tokens, &kernel);

@@ -57,8 +57,16 @@ struct KernelInfo {
   std::string hash;
 };
 
+// The split-KV heuristic's parameters (decode_plan.cpp), from the tuning
+// table through the manifest header.
+struct SplitPolicy {
+  int ctasPerSm = 4;        // split until about this many CTAs per SM
+  int minKeysPerSplit = 1024; // but keep at least this many keys per split
+};
+
 struct Manifest {
   std::string target; // "sm_89" or "sm_90"
+  SplitPolicy split;
   std::string dir;    // where manifest.txt and the kernels are (pack.h)
   std::vector<KernelInfo> kernels;
 };

@@ -160,8 +160,12 @@ int main(int argc, char **argv) {
              << "\n";
       return 1;
     }
-    std::string manifest = "attn-pack 1 target=" + target +
-                           " compiler=" ATTN_COMPILER_VERSION "\n";
+    // The header carries the table's split-KV heuristic for the runtime.
+    std::string manifest =
+        "attn-pack 1 target=" + target + " compiler=" ATTN_COMPILER_VERSION +
+        " split_ctas_per_sm=" + std::to_string(table->split.ctasPerSm) +
+        " split_min_keys=" + std::to_string(table->split.minKeysPerSplit) +
+        "\n";
     std::set<std::string> combines;
     for (auto [i, spec] : llvm::enumerate(specs)) {
       outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "

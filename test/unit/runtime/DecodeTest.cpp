@@ -530,5 +530,24 @@ TEST_F(DecodeTest, NullArgumentsAreInvalid) {
   EXPECT_EQ(lastError(), "attn_paged_decode: 'args' must not be NULL");
 }
 
+// The manifest header's split policy (from the tuning table) replaces the
+// defaults: 2 CTAs per SM and 512 keys per split give min(next_pow2(
+// ceil(264 / 32)), ceil(2048 / 512)) = 4 splits where the defaults give 2
+// (SplitHeuristicTest's nanovllm_step).
+TEST_F(DecodeTest, SplitPolicyComesFromTheManifestHeader) {
+  writePack(packDir(), "sm_90", defaultKernels(),
+            " split_ctas_per_sm=2 split_min_keys=512");
+  ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches().at(0).grid[0], 4u);
+}
+
+TEST_F(DecodeTest, BadSplitPolicyIsAPackError) {
+  writePack(packDir(), "sm_90", defaultKernels(), " split_min_keys=0");
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(), HasSubstr("header's 'split_min_keys' must be an "
+                                     "integer in [1, 2^24], got '0'"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
 } // namespace
 } // namespace attn::test

@@ -122,10 +122,12 @@ void writeFile(const std::string &path, const std::string &contents) {
 }
 
 void writePack(const std::string &packDir, const std::string &target,
-               const std::vector<TestKernel> &kernels) {
+               const std::vector<TestKernel> &kernels,
+               const std::string &headerExtra) {
   std::string dir = packDir + "/" + target;
   std::ostringstream manifest;
-  manifest << "attn-pack 1 target=" << target << " compiler=test\n"
+  manifest << "attn-pack 1 target=" << target << " compiler=test"
+           << headerExtra << "\n"
            << "# written by the runtime tests\n";
   for (const TestKernel &kernel : kernels) {
     const std::vector<size_t> &sizes =

@@ -123,9 +123,11 @@ std::string fnv1a64(const std::string &bytes);
 
 void writeFile(const std::string &path, const std::string &contents);
 
-// Writes <packDir>/<target>/manifest.txt and the kernels' fake images.
+// Writes <packDir>/<target>/manifest.txt (with `headerExtra` appended to its
+// first line) and the kernels' fake images.
 void writePack(const std::string &packDir, const std::string &target,
-               const std::vector<TestKernel> &kernels);
+               const std::vector<TestKernel> &kernels,
+               const std::string &headerExtra = "");
 
 // nano-vllm's decode step on Qwen3-0.6B: bf16, B=4, Lq=1, Hq=16, Hkv=8,
 // D=128, 256-token pages, max_seqlen_k=2048, causal.
