@@ -9,6 +9,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 #include <nvJitLink.h>
 
 using namespace mlir;
@@ -129,6 +131,39 @@ llvm::Expected<std::string> compileToPTX(ModuleOp module,
   if (ptx.empty())
     return llvm::createStringError("no PTX produced for " + spec.name());
   return ptx;
+}
+
+static uint64_t fnv1a(llvm::StringRef bytes,
+                      uint64_t hash = 0xcbf29ce484222325ull) {
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
+                          llvm::StringRef cubin, bool combine) {
+  std::string stem = spec.name();
+  std::string files =
+      " ptx=" + stem + ".ptx cubin=" + stem + ".cubin hash=" +
+      llvm::utohexstr(fnv1a(cubin, fnv1a(ptx)), /*LowerCase=*/true, 16) + "\n";
+  std::string lines =
+      "name=" + stem + " op=" + spec.opName() + " dtype=" + spec.dtype +
+      " head_dim=" + std::to_string(spec.headDim) + " group=" +
+      std::to_string(spec.op == KernelSpec::Op::Decode ? spec.group : 0) +
+      " paged=" + std::to_string(spec.paged) +
+      " causal=" + std::to_string(spec.causal) +
+      " block_m=" + std::to_string(spec.rowsPerCta()) +
+      " block_n=" + std::to_string(spec.blockN) +
+      " stages=" + std::to_string(spec.stages) +
+      " threads=" + std::to_string(spec.blockThreads()) +
+      " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
+  if (combine)
+    lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
+             " head_dim=" + std::to_string(spec.headDim) +
+             " threads=" + std::to_string(spec.headDim) + " smem=0" + files;
+  return lines;
 }
 
 static std::string jitLinkLog(nvJitLinkHandle handle) {

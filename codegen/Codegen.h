@@ -23,6 +23,13 @@ llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,
                                          const KernelSpec &spec,
                                          const std::string &target);
 
+/// The manifest line of `spec`'s kernel, whose files are <name>.ptx and
+/// <name>.cubin holding `ptx` and `cubin` (docs/runtime_abi.md, with the
+/// content hash); with `combine`, also the line of the combine kernel that a
+/// decode module holds.
+std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
+                          llvm::StringRef cubin, bool combine);
+
 /// Assembles PTX into a cubin for `target` with nvJitLink.
 llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
                                                 const std::string &target);

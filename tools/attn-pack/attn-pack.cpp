@@ -7,7 +7,6 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -93,15 +92,6 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
       spec.stages = prefillStages;
   }
   return true;
-}
-
-/// FNV-1a 64 over `bytes`, continuing from `hash`.
-uint64_t fnv1a(StringRef bytes, uint64_t hash = 0xcbf29ce484222325ull) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
 }
 
 bool writeFile(const std::string &path, StringRef bytes) {
@@ -190,33 +180,12 @@ int main(int argc, char **argv) {
           !writeFile(std::string(cubinPath),
                      StringRef(cubin->data(), cubin->size())))
         return 1;
-      StringRef cubinBytes(cubin->data(), cubin->size());
-      std::string files = " ptx=" + stem + ".ptx cubin=" + stem + ".cubin" +
-                          " hash=" + utohexstr(fnv1a(cubinBytes, fnv1a(*ptx)),
-                                               /*LowerCase=*/true, 16) +
-                          "\n";
-      manifest += "name=" + stem + " op=" + spec.opName() +
-                  " dtype=" + spec.dtype +
-                  " head_dim=" + std::to_string(spec.headDim) +
-                  " group=" +
-                  std::to_string(spec.op == attn::KernelSpec::Op::Decode
-                                     ? spec.group
-                                     : 0) +
-                  " paged=" + std::to_string(spec.paged) +
-                  " causal=" + std::to_string(spec.causal) +
-                  " block_m=" + std::to_string(spec.rowsPerCta()) +
-                  " block_n=" + std::to_string(spec.blockN) +
-                  " stages=" + std::to_string(spec.stages) +
-                  " threads=" + std::to_string(spec.blockThreads()) +
-                  " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
       // Every decode module also holds the combine kernel of its dtype and D.
-      std::string combineKey = spec.dtype + std::to_string(spec.headDim);
-      if (spec.op == attn::KernelSpec::Op::Decode &&
-          combines.insert(combineKey).second)
-        manifest += "name=" + stem + "_combine op=combine dtype=" +
-                    spec.dtype + " head_dim=" + std::to_string(spec.headDim) +
-                    " threads=" + std::to_string(spec.headDim) + " smem=0" +
-                    files;
+      bool combine = spec.op == attn::KernelSpec::Op::Decode &&
+                     combines.insert(spec.dtype + std::to_string(spec.headDim))
+                         .second;
+      manifest += attn::manifestLines(
+          spec, *ptx, StringRef(cubin->data(), cubin->size()), combine);
     }
     SmallString<128> manifestPath(dir);
     sys::path::append(manifestPath, "manifest.txt");

@@ -7,7 +7,6 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -337,14 +336,6 @@ Error assembleWithInfo(const std::string &ptx, StringRef arch,
   return Error::success();
 }
 
-uint64_t fnv1a(StringRef bytes, uint64_t hash = 0xcbf29ce484222325ull) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
 /// Compiles every kernel of `c`, reads its resources, prunes, and writes its
 /// pack <bundle>/<id>/<target>/ in attn-pack's format (docs/runtime_abi.md).
 void compileCandidate(mlir::MLIRContext &context, Candidate &c,
@@ -388,27 +379,12 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
       c.reason = spec.name() + ": " + verdict.reason;
     }
     std::string stem = spec.name();
-    StringRef cubinBytes(cubin.data(), cubin.size());
-    std::string fileKeys =
-        " ptx=" + stem + ".ptx cubin=" + stem + ".cubin hash=" +
-        utohexstr(fnv1a(cubinBytes, fnv1a(*ptx)), /*LowerCase=*/true, 16) + "\n";
-    manifest += "name=" + stem + " op=" + spec.opName() + " dtype=" +
-                spec.dtype + " head_dim=" + std::to_string(spec.headDim) +
-                " group=" + std::to_string(key.op == "decode" ? spec.group : 0) +
-                " paged=" + std::to_string(spec.paged) +
-                " causal=" + std::to_string(spec.causal) +
-                " block_m=" + std::to_string(spec.rowsPerCta()) +
-                " block_n=" + std::to_string(spec.blockN) +
-                " stages=" + std::to_string(spec.stages) +
-                " threads=" + std::to_string(spec.blockThreads()) +
-                " smem=" + std::to_string(spec.sharedMemoryBytes()) + fileKeys;
-    if (key.op == "decode") // the module also holds the combine kernel
-      manifest += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
-                  " head_dim=" + std::to_string(spec.headDim) +
-                  " threads=" + std::to_string(spec.headDim) + " smem=0" +
-                  fileKeys;
+    // The module of a decode kernel also holds the combine kernel.
+    manifest += attn::manifestLines(spec, *ptx,
+                                    StringRef(cubin.data(), cubin.size()),
+                                    key.op == "decode");
     files.push_back({stem + ".ptx", *ptx});
-    files.push_back({stem + ".cubin", cubinBytes.str()});
+    files.push_back({stem + ".cubin", std::string(cubin.begin(), cubin.end())});
   }
   if (!c.hasPack())
     return;
