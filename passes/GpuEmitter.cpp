@@ -36,6 +36,38 @@ LogicalResult KernelEmitterBase::emitIf(scf::IfOp ifOp,
   return success();
 }
 
+LogicalResult KernelEmitterBase::emitTileLoop(
+    scf::ForOp loop, Value begin, Value numTiles, int64_t blockN,
+    function_ref<void(Value)> head, function_ref<void()> tail) {
+  SmallVector<Value> inits;
+  SmallVector<unsigned> sizes;
+  for (Value init : loop.getInitArgs()) {
+    Fragment f = lookup(init);
+    sizes.push_back(f.values.size());
+    llvm::append_range(inits, f.values);
+  }
+  auto newLoop = scf::ForOp::create(b, loc, idx(0), numTiles, idx(1), inits);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *body = newLoop.getBody();
+    b.setInsertionPointToStart(body);
+    Value tile = newLoop.getInductionVar();
+    head(tile);
+    mapping.map(loop.getInductionVar(), add(begin, mul(tile, idx(blockN))));
+    bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);
+    for (Operation &op : loop.getBody()->without_terminator()) {
+      if (isa<KvTileOp>(op))
+        continue; // copied by `head`, read by qk / pv from shared memory
+      if (failed(emitOp(&op)))
+        return failure();
+    }
+    tail();
+    yieldFlattened(loop.getBody(), body);
+  }
+  bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
+  return success();
+}
+
 Fragment KernelEmitterBase::emitElementwise(Operation *op) {
   Fragment lhs = lookup(op->getOperand(0)), rhs = lookup(op->getOperand(1));
   Fragment out;

@@ -43,6 +43,13 @@ protected:
   /// An scf.if whose results are fragments of `sizes[i]` values each (or
   /// none): the new if yields them flattened.
   LogicalResult emitIf(scf::IfOp ifOp, ArrayRef<unsigned> sizes);
+  /// The KV tile loop: an scf.for over tiles 0 .. numTiles carrying `loop`'s
+  /// fragments, flattened. Its body is `head(tile)`, then `loop`'s ops but
+  /// the kv_tile loads (which `head` turns into copies), then `tail()`; the
+  /// IR's induction variable maps to begin + tile * blockN.
+  LogicalResult emitTileLoop(scf::ForOp loop, Value begin, Value numTiles,
+                             int64_t blockN, function_ref<void(Value)> head,
+                             function_ref<void()> tail);
   /// maximumf, addf or mulf of two fragments, value by value.
   Fragment emitElementwise(Operation *op);
   static bool isElementwise(Operation *op) {

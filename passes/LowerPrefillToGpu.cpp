@@ -804,43 +804,25 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   for (int64_t s = 0; s + 1 < stages; ++s)
     issue(idx(s));
 
-  SmallVector<Value> inits;
-  SmallVector<unsigned> sizes;
-  for (Value init : loop.getInitArgs()) {
-    Fragment f = lookup(init);
-    sizes.push_back(f.values.size());
-    llvm::append_range(inits, f.values);
-  }
-  auto newLoop = scf::ForOp::create(b, loc, idx(0), numTiles, idx(1), inits);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    Block *body = newLoop.getBody();
-    b.setInsertionPointToStart(body);
-    Value tile = newLoop.getInductionVar();
-    // Tile `tile` has landed for every thread, and every warp is done with
-    // tile - 1, whose stage the next copies overwrite.
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 2);
-    gpu::BarrierOp::create(b, loc);
-    issue(add(tile, idx(stages - 1)));
-    Value ahead = add(tile, idx(stages));
-    std::pair<Value, Value> location;
-    if (paged)
-      location = find(ahead);
-    currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
-    mapping.map(loop.getInductionVar(), add(begin, mul(tile, bn)));
-    bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);
-    for (Operation &op : loop.getBody()->without_terminator()) {
-      if (isa<KvTileOp>(op))
-        continue; // copied by `issue`, read by qk / pv from the stage
-      if (failed(emitOp(&op)))
-        return failure();
-    }
-    if (paged)
-      storeLocation(ahead, location);
-    yieldFlattened(loop.getBody(), body);
-  }
-  bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
-  return success();
+  Value ahead;
+  std::pair<Value, Value> location;
+  return emitTileLoop(
+      loop, begin, numTiles, blockN,
+      [&](Value tile) {
+        // Tile `tile` has landed for every thread, and every warp is done
+        // with tile - 1, whose stage the next copies overwrite.
+        NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 2);
+        gpu::BarrierOp::create(b, loc);
+        issue(add(tile, idx(stages - 1)));
+        ahead = add(tile, idx(stages));
+        if (paged)
+          location = find(ahead);
+        currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+      },
+      [&] {
+        if (paged)
+          storeLocation(ahead, location);
+      });
 }
 
 } // namespace

@@ -235,7 +235,6 @@ LogicalResult DecodeKernelEmitter::emit() {
 }
 
 LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
-  Type f32t = b.getF32Type();
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
@@ -597,34 +596,14 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
   for (int64_t s = 0; s + 1 < stages; ++s)
     issue(idx(s));
 
-  SmallVector<Value> inits;
-  SmallVector<unsigned> sizes;
-  for (Value init : loop.getInitArgs()) {
-    Fragment f = lookup(init);
-    sizes.push_back(f.values.size());
-    llvm::append_range(inits, f.values);
-  }
-  auto newLoop = scf::ForOp::create(b, loc, idx(0), numTiles, idx(1), inits);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    Block *body = newLoop.getBody();
-    b.setInsertionPointToStart(body);
-    Value tile = newLoop.getInductionVar();
-    issue(add(tile, idx(stages - 1)));
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
-    currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
-    mapping.map(loop.getInductionVar(), add(begin, mul(tile, bn)));
-    bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);
-    for (Operation &op : loop.getBody()->without_terminator()) {
-      if (isa<KvTileOp>(op))
-        continue; // copied by `issue`, read by qk / pv from the stage
-      if (failed(emitOp(&op)))
-        return failure();
-    }
-    yieldFlattened(loop.getBody(), body);
-  }
-  bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
-  return success();
+  return emitTileLoop(
+      loop, begin, numTiles, blockN,
+      [&](Value tile) {
+        issue(add(tile, idx(stages - 1)));
+        NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
+        currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+      },
+      [] {});
 }
 
 void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
