@@ -12,7 +12,8 @@
 #   graph        nano-vllm with CUDA graphs on ours: prefix-cache run, bench.py's workload
 #   graph-torch  nano-vllm with CUDA graphs on the torch backend: bench.py's workload
 #
-# Each stage is one process capped at $STAGE_TIMEOUT seconds (default 570), so one stage
+# Each stage is one process capped at $STAGE_TIMEOUT seconds (default 570; a bench run
+# inside it stops after $E2E_DEADLINE seconds, default 300), so one stage
 # fits a 10-minute call. Needs the runtime ($ATTN_LIB, default build/lib/libattnrt.so;
 # the pack built into it, or $ATTN_PACK_DIR when set), python/,
 # third_party/nano-vllm/ and .whl/ (the wheels nano-vllm needs that the machine lacks,
@@ -63,7 +64,7 @@ nanovllm() {  # log name, then run_nanovllm.py's arguments
   shift
   make_model
   timeout "$limit" python3 scripts/e2e/run_nanovllm.py --model "$model" --out "$OUT/e2e" \
-    --ledger "$ledger" "$@" 2>&1 | tee "$OUT/$log.log"
+    --ledger "$ledger" --deadline "${E2E_DEADLINE:-300}" "$@" 2>&1 | tee "$OUT/$log.log"
 }
 
 status=0
