@@ -227,8 +227,9 @@ TEST(Model, WorkloadsAndMonotonicity) {
     EXPECT_GT(t, 0) << w.name;
     // Halving the resident CTAs of a compute-bound prefill costs time (wave
     // quantization aside, which decode's uneven lengths expose).
-    if (w.op == "prefill")
+    if (w.op == "prefill") {
       EXPECT_GT(modelTimeMs(sm90, knobs, r, 1, w, DecodeSplit()), t) << w.name;
+    }
   }
   // Decode reads the KV cache: the long-context step is near its DRAM floor.
   const Workload &longStep = workloads->back();
