@@ -36,6 +36,24 @@ LogicalResult KernelEmitterBase::emitIf(scf::IfOp ifOp,
   return success();
 }
 
+FailureOr<KernelEmitterBase::KvLoop>
+KernelEmitterBase::mapKvLoop(scf::ForOp loop, int64_t blockN) {
+  KvLoop kv;
+  loop.getBody()->walk([&](KvTileOp load) { kv.loads.push_back(load); });
+  if (kv.loads.size() != 2)
+    return loop.emitError("attn-lower-to-gpu expects a K and a V tile load");
+  kv.begin = mapped(loop.getLowerBound());
+  kv.limit = mapped(kv.loads[0].getLimit());
+  kv.batch = mapped(kv.loads[0].getBatch());
+  kv.kvHead = mapped(kv.loads[0].getKvHead());
+  Value span = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, mapped(loop.getUpperBound()),
+                                    kv.begin),
+      idx(0));
+  kv.numTiles = arith::CeilDivUIOp::create(b, loc, span, idx(blockN));
+  return kv;
+}
+
 LogicalResult KernelEmitterBase::emitTileLoop(
     scf::ForOp loop, Value begin, Value numTiles, int64_t blockN,
     function_ref<void(Value)> head, function_ref<void()> tail) {

@@ -43,6 +43,14 @@ protected:
   /// An scf.if whose results are fragments of `sizes[i]` values each (or
   /// none): the new if yields them flattened.
   LogicalResult emitIf(scf::IfOp ifOp, ArrayRef<unsigned> sizes);
+  /// What a KV tile loop of the tiled IR reads: its K and V tile loads and
+  /// their shared operands, mapped into the kernel, and the tile count
+  /// (0 when the key range is empty).
+  struct KvLoop {
+    SmallVector<KvTileOp> loads; // K, then V
+    Value begin, limit, batch, kvHead, numTiles;
+  };
+  FailureOr<KvLoop> mapKvLoop(scf::ForOp loop, int64_t blockN);
   /// The KV tile loop: an scf.for over tiles 0 .. numTiles carrying `loop`'s
   /// fragments, flattened. Its body is `head(tile)`, then `loop`'s ops but
   /// the kv_tile loads (which `head` turns into copies), then `tail()`; the

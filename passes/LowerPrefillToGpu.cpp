@@ -760,18 +760,14 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
 }
 
 LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
-  SmallVector<KvTileOp> loads;
-  loop.getBody()->walk([&](KvTileOp load) { loads.push_back(load); });
-  if (loads.size() != 2)
-    return loop.emitError("attn-lower-to-gpu expects a K and a V tile load");
-  Value begin = mapped(loop.getLowerBound()), end = mapped(loop.getUpperBound());
-  Value limit = mapped(loads[0].getLimit());
-  Value batch = mapped(loads[0].getBatch());
-  Value kvHead = mapped(loads[0].getKvHead());
+  FailureOr<KvLoop> kv = mapKvLoop(loop, blockN);
+  if (failed(kv))
+    return failure();
+  // Plain copies: lambdas below capture them.
+  SmallVector<KvTileOp> loads = kv->loads;
+  Value begin = kv->begin, limit = kv->limit, batch = kv->batch,
+        kvHead = kv->kvHead, numTiles = kv->numTiles;
   Value bn = idx(blockN);
-  Value span = arith::MaxSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, end, begin), idx(0));
-  Value numTiles = arith::CeilDivUIOp::create(b, loc, span, bn);
   bool paged = loads[0].getPageSize() != 0;
   auto tileStart = [&](Value tile) { return add(begin, mul(tile, bn)); };
   auto ifTile = [&](Value tile, function_ref<void()> body) {

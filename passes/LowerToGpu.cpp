@@ -564,20 +564,14 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
 }
 
 LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
-  SmallVector<KvTileOp> loads;
-  loop.getBody()->walk([&](KvTileOp load) { loads.push_back(load); });
-  if (loads.size() != 2)
-    return loop.emitError("attn-lower-to-gpu expects a K and a V tile load");
-  Value begin = mapped(loop.getLowerBound()), end = mapped(loop.getUpperBound());
-  Value limit = mapped(loads[0].getLimit());
-  Value batch = mapped(loads[0].getBatch());
-  Value kvHead = mapped(loads[0].getKvHead());
+  FailureOr<KvLoop> kv = mapKvLoop(loop, blockN);
+  if (failed(kv))
+    return failure();
+  // Plain copies: lambdas below capture them.
+  SmallVector<KvTileOp> loads = kv->loads;
+  Value begin = kv->begin, limit = kv->limit, batch = kv->batch,
+        kvHead = kv->kvHead, numTiles = kv->numTiles;
   Value bn = idx(blockN);
-  // Number of tiles (0 when the range is empty).
-  Value span = arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, end,
-                                                                    begin),
-                                      idx(0));
-  Value numTiles = arith::CeilDivUIOp::create(b, loc, span, bn);
   auto issue = [&](Value tile) {
     Value has = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tile,
                                       numTiles);
