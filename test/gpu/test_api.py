@@ -19,7 +19,6 @@ prints one line per case and "N passed, N failed" last; exits 1 if any case fail
 """
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import os
@@ -35,6 +34,7 @@ from attn_kernels import (
     reference_decode,
     reference_varlen,
 )
+from gpu_common import poisoned_allocations, rel_error
 
 MAX_ERROR = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
 FA2_FACTOR, FA2_SLACK = 1.1, 1e-6
@@ -274,23 +274,6 @@ def make_decode(case):
         num_splits=case.num_splits,
     )
     return args, lengths
-
-
-@contextlib.contextmanager
-def poisoned_allocations():
-    """torch.empty fills floating-point tensors with NaN inside (deterministic mode), so
-    an output element the kernels do not write shows up."""
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(False)
-
-
-def rel_error(x, ref):
-    diff = (x.double() - ref).norm().item()
-    norm = ref.norm().item()
-    return diff / norm if norm > 0 else diff
 
 
 def packed_keys(k, v, cu_k, table, seqs):

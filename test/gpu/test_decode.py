@@ -14,7 +14,6 @@ prints one line per case and "N passed, N failed" last; exits 1 if any case fail
 """
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import os
@@ -24,6 +23,7 @@ import sys
 import torch
 
 from attn_kernels import paged_decode, reference_decode
+from gpu_common import poisoned_allocations, rel_error
 
 # Ceilings on ||out - ref|| / ||ref|| whatever FA2 gets.
 MAX_ERROR = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
@@ -177,24 +177,6 @@ def make_inputs(case):
         lengths=lengths.tolist(),
         table=table,
     )
-
-
-@contextlib.contextmanager
-def poisoned_allocations():
-    """Inside, torch.empty fills floating-point tensors with NaN and integer ones with
-    their maximum (torch.utils.deterministic.fill_uninitialized_memory, on by default),
-    so every output paged_decode allocates starts poisoned."""
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(False)
-
-
-def rel_error(x, ref):
-    diff = (x.double() - ref).norm().item()
-    norm = ref.norm().item()
-    return diff / norm if norm > 0 else diff
 
 
 def key_rows(inputs, seqs):

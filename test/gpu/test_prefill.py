@@ -23,6 +23,7 @@ import sys
 import torch
 
 from attn_kernels import reference_varlen, varlen_prefill
+from gpu_common import poisoned_allocations, rel_error
 
 MAX_ERROR = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
 FA2_FACTOR, FA2_SLACK = 1.1, 1e-6
@@ -160,24 +161,15 @@ def flash_attention_2(inputs, causal):
     )[0]
 
 
-def rel_error(x, ref):
-    diff = (x.double() - ref).norm().item()
-    norm = ref.norm().item()
-    return diff / norm if norm > 0 else diff
-
-
 def run_case(case):
     inputs = make_inputs(case)
     failures = []
-    torch.use_deterministic_algorithms(True)  # torch.empty outputs start as NaN
-    try:
+    with poisoned_allocations():
         result = varlen_prefill(
             inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
             inputs["cu_seqlens_k"], inputs["max_seqlen_q"], inputs["max_seqlen_k"],
             causal=case.causal, block_table=inputs["block_table"], return_lse=case.lse,
         )
-    finally:
-        torch.use_deterministic_algorithms(False)
     out, lse = result if case.lse else (result, None)
     ref, ref_lse = reference_varlen(
         inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
