@@ -25,11 +25,13 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   int64_t dyn = ShapedType::kDynamic;
-  // The kernel is specialised on G; the KV head count is read from the
-  // launch grid, so the problem is written with one KV head. The scale is 1:
-  // the softmax_scale kernel parameter multiplies it at run time.
+  // The kernel is specialised on G (or, with group 0, serves every G with
+  // blockM heads per CTA: the problem is written with G = blockM and
+  // attn-gqa-broadcast's heads-per-cta reads G at run time). The head counts
+  // are launch parameters, so the problem is written with one KV head. The
+  // scale is 1: the softmax_scale kernel parameter multiplies it at run time.
   Type elt = spec.dtype == "f16" ? Type(b.getF16Type()) : b.getBF16Type();
-  int64_t hkv = 1, hq = spec.group;
+  int64_t hkv = 1, hq = spec.rowsPerCta();
   auto qType = MemRefType::get({dyn, dyn, hq, spec.headDim}, elt);
   auto cacheType = MemRefType::get({dyn, dyn, hkv, spec.headDim}, elt);
   auto lensType = MemRefType::get({dyn}, b.getI32Type());
@@ -115,7 +117,10 @@ llvm::Expected<std::string> compileToPTX(ModuleOp module,
   PassManager pm(module.getContext());
   mlir::attn::AttnPipelineOptions options;
   options.target = target;
-  options.blockM = spec.blockM;
+  if (spec.op == KernelSpec::Op::Prefill)
+    options.blockM = spec.blockM;
+  else if (spec.group == 0)
+    options.headsPerCta = spec.blockM;
   options.blockN = spec.blockN;
   options.stages = spec.stages;
   options.threads = spec.threads;

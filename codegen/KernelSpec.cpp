@@ -8,8 +8,9 @@ std::string attn::KernelSpec::name() const {
   if (op == Op::Prefill)
     return "attn_prefill_" + dtype + "_d" + std::to_string(headDim) + layout +
            (causal ? "_causal" : "_full");
-  return "attn_decode_" + dtype + "_d" + std::to_string(headDim) + "_g" +
-         std::to_string(group) + layout + (causal ? "_causal" : "");
+  return "attn_decode_" + dtype + "_d" + std::to_string(headDim) +
+         (group ? "_g" + std::to_string(group) : std::string("_gany")) +
+         layout + (causal ? "_causal" : "_full");
 }
 
 int64_t attn::KernelSpec::sharedMemoryBytes() const {
@@ -17,6 +18,6 @@ int64_t attn::KernelSpec::sharedMemoryBytes() const {
   if (op == Op::Prefill) // Q; paged: a slot per stage of blockN K, V offsets
     return blockM * headDim * 2 + pipeline + (paged ? stages * blockN * 16 : 0);
   int64_t rowGroups = threads / (headDim / 8);
-  int64_t merge = rowGroups * group * (headDim + 2) * 4;
+  int64_t merge = rowGroups * rowsPerCta() * (headDim + 2) * 4;
   return std::max(pipeline, merge);
 }

@@ -9,27 +9,39 @@ namespace attn {
 
 struct KernelSpec {
   enum class Op { Decode, Prefill };
+  /// Query heads per CTA of the any-group decode kernel when the tuning
+  /// table does not say: G <= 8 reads each K/V byte once.
+  static constexpr int64_t kAnyGroupHeads = 8;
   Op op = Op::Decode;
   std::string dtype = "bf16"; // f16 or bf16
   int64_t headDim = 128;
-  int64_t group = 2;   // Hq / Hkv (decode; a prefill kernel serves any G)
+  /// Hq / Hkv of a decode kernel specialised on G; 0 for a decode kernel
+  /// that serves every G with blockM query heads per CTA. A prefill kernel
+  /// serves any G.
+  int64_t group = 2;
   bool paged = true;   // paged caches (page size at run time) or contiguous
   bool causal = true;
   // Tuning knobs (pass options).
-  int64_t blockM = 64; // prefill query rows per CTA (16 x warps x row blocks)
+  /// Prefill: query rows per CTA (16 x warps x row blocks). Decode with
+  /// group 0: query heads per CTA.
+  int64_t blockM = 64;
   int64_t blockN = 64;
   int64_t stages = 3;
   int64_t threads = 128;
 
-  /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal or
+  /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal,
+  /// attn_decode_f16_d64_gany_contig_full or
   /// attn_prefill_bf16_d128_contig_causal.
   std::string name() const;
   /// `decode` or `prefill`, the manifest's op.
   const char *opName() const { return op == Op::Decode ? "decode" : "prefill"; }
   /// Threads per CTA.
   int64_t blockThreads() const { return threads; }
-  /// Query rows per CTA: the G heads of one token for decode.
-  int64_t rowsPerCta() const { return op == Op::Decode ? group : blockM; }
+  /// Query rows per CTA: for decode the query heads of one token (G, or
+  /// blockM for the kernel that serves every G).
+  int64_t rowsPerCta() const {
+    return op == Op::Decode && group ? group : blockM;
+  }
   /// Dynamic shared memory: the cp.async stages of K and V tiles; for
   /// prefill also the Q tile (and the paged row locations), for decode the
   /// row-group merge buffers of the epilogue if larger.

@@ -39,13 +39,16 @@ def Attn_LoadQOp : Attn_Op<"load_q"> {
   let description = [{
     Row `i` of the result is `q[batch, token, head + i, :]` converted to f32:
     the `M` query heads that share one KV head, packed into the rows of a tile
-    so that every K/V byte is read once for all of them.
+    so that every K/V byte is read once for all of them. With `count`, only
+    rows `i < count` are read; the rows past it repeat row `count - 1` (they
+    are computed but never stored, see `attn.store`).
   }];
   let arguments = (ins Arg<AnyMemRef, "", [MemRead]>:$q, Index:$batch,
-                   Index:$token, Index:$head);
+                   Index:$token, Index:$head, Optional<Index>:$count);
   let results = (outs Attn_F32Tile:$tile);
   let assemblyFormat = [{
-    $q `[` $batch `,` $token `,` $head `]` attr-dict `:` type($q) `->` type($tile)
+    $q `[` $batch `,` $token `,` $head `]` (`count` $count^)? attr-dict `:`
+    type($q) `->` type($tile)
   }];
   let hasVerifier = 1;
 }
@@ -73,6 +76,18 @@ def Attn_KvHeadOp : Attn_Op<"kv_head", [Pure]> {
   let arguments = (ins Index:$head, I64Attr:$group);
   let results = (outs Index:$kv_head);
   let assemblyFormat = "$head attr-dict";
+}
+
+def Attn_GroupSizeOp : Attn_Op<"group_size", [Pure]> {
+  let summary = "the GQA group size G = Hq / Hkv of the launch";
+  let description = [{
+    `%g = attn.group_size {group = G}` is `G`. A GPU lowering takes it from
+    the launch's head counts (`Hq / Hkv`) instead, so that a kernel whose
+    tiles hold a fixed number of query heads serves every group size.
+  }];
+  let arguments = (ins I64Attr:$group);
+  let results = (outs Index:$size);
+  let assemblyFormat = "attr-dict";
 }
 
 def Attn_LoadQRowsOp : Attn_Op<"load_q_rows"> {
@@ -290,20 +305,21 @@ def Attn_StoreOp : Attn_Op<"store", [AttrSizedOperandSegments]> {
   let summary = "stores output rows (and their lse) of one group";
   let description = [{
     Row `i` goes to `out[batch, token, head + i, :]`, converted to `out`'s
-    element type. Without `partial`, `lse[batch, head + i, token]` gets the
-    row's lse with `-inf` (no key) written as `+inf`, flash-attn's convention.
-    With `partial`, `out` and `lse` are the split-KV workspace
-    `[S, B, Lq, Hq, D]` and `[S, B, Lq, Hq]` indexed by `split` first.
+    element type; with `count`, only the rows `i < count`. Without `partial`,
+    `lse[batch, head + i, token]` gets the row's lse with `-inf` (no key)
+    written as `+inf`, flash-attn's convention. With `partial`, `out` and
+    `lse` are the split-KV workspace `[S, B, Lq, Hq, D]` and `[S, B, Lq, Hq]`
+    indexed by `split` first.
   }];
   let arguments = (ins Attn_F32Tile:$tile, Attn_F32Tile:$lse_tile,
                    Arg<AnyMemRef, "", [MemWrite]>:$out,
                    Arg<Optional<AnyMemRef>, "", [MemWrite]>:$lse,
                    Optional<Index>:$split, Index:$batch, Index:$token,
-                   Index:$head);
+                   Index:$head, Optional<Index>:$count);
   let assemblyFormat = [{
     $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` ($split^ `,`)? $batch `,`
-    $token `,` $head `]` attr-dict `:` type($tile) `,` type($lse_tile) `,`
-    type($out) (`,` type($lse)^)?
+    $token `,` $head `]` (`count` $count^)? attr-dict `:` type($tile) `,`
+    type($lse_tile) `,` type($out) (`,` type($lse)^)?
   }];
 }
 

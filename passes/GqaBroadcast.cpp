@@ -18,10 +18,17 @@ using namespace mlir::attn;
 
 namespace {
 
-void broadcastDecode(PagedDecodeOp op) {
+/// Decode: a grid over (batch, token, head block). Without `headsPerCta` a
+/// head block is one KV head and its tile the G query heads that share it
+/// (the kernel is specialised on G). With `headsPerCta = R`, the G heads of a
+/// KV head are cut into ceil(G / R) tiles of R rows, G read at run time
+/// through attn.group_size, so one kernel serves every group size; the last
+/// tile of a KV head loads and stores only its `count` valid rows.
+void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   int64_t group = op.getNumHeads() / op.getNumKvHeads();
+  int64_t rows = headsPerCta ? headsPerCta : group;
   int64_t headDim = op.getHeadDim();
   auto c = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
@@ -29,32 +36,51 @@ void broadcastDecode(PagedDecodeOp op) {
   Value zero = c(0), one = c(1);
   Value batch = memref::DimOp::create(b, loc, op.getQ(), 0);
   Value tokens = memref::DimOp::create(b, loc, op.getQ(), 1);
+  int64_t blocksPerKvHead = (group + rows - 1) / rows;
   auto grid = scf::ParallelOp::create(
       b, loc, ValueRange{zero, zero, zero},
-      ValueRange{batch, tokens, c(op.getNumKvHeads())},
+      ValueRange{batch, tokens, c(op.getNumKvHeads() * blocksPerKvHead)},
       ValueRange{one, one, one});
-  grid->setAttr("attn.grid", b.getStrArrayAttr({"batch", "token", "kv_head"}));
+  grid->setAttr("attn.grid",
+                b.getStrArrayAttr({"batch", "token",
+                                   headsPerCta ? "head_block" : "kv_head"}));
 
   b.setInsertionPoint(grid.getBody()->getTerminator());
   Value bIdx = grid.getInductionVars()[0];
   Value token = grid.getInductionVars()[1];
-  Value kvHead = grid.getInductionVars()[2];
+  Value block = grid.getInductionVars()[2];
   Value len = SeqLenOp::create(b, loc, b.getIndexType(),
                                op.getCacheSeqlens(), bIdx, UnitAttr());
-  Value head = arith::MulIOp::create(b, loc, kvHead, c(group));
-  auto tileType = RankedTensorType::get({group, headDim}, b.getF32Type());
-  auto lseType = RankedTensorType::get({group}, b.getF32Type());
-  Value q = LoadQOp::create(b, loc, tileType, op.getQ(), bIdx, token, head);
+  Value kvHead = block, head, count;
+  if (!headsPerCta) {
+    head = arith::MulIOp::create(b, loc, kvHead, c(group));
+  } else {
+    // blocks = ceil(G / R) per KV head; block = kv_head * blocks + part.
+    Value g = GroupSizeOp::create(b, loc, b.getIndexType(),
+                                  b.getI64IntegerAttr(group));
+    Value blocks = arith::CeilDivUIOp::create(b, loc, g, c(rows));
+    kvHead = arith::DivUIOp::create(b, loc, block, blocks);
+    Value first = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, block, blocks), c(rows));
+    head = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, kvHead, g), first);
+    count = arith::MinUIOp::create(
+        b, loc, c(rows), arith::SubIOp::create(b, loc, g, first));
+  }
+  auto tileType = RankedTensorType::get({rows, headDim}, b.getF32Type());
+  auto lseType = RankedTensorType::get({rows}, b.getF32Type());
+  Value q = LoadQOp::create(b, loc, tileType, op.getQ(), bIdx, token, head,
+                            count);
   // Bottom-right causal alignment: query token t of Lq sees keys
-  // j <= t + len - Lq.
+  // j <= t + len - Lq. All rows of a tile belong to one token.
   Value diagonal = arith::AddIOp::create(
       b, loc, arith::SubIOp::create(b, loc, len, tokens), token);
   auto attend = AttendOp::create(
       b, loc, tileType, lseType, q, op.getKCache(), op.getVCache(),
       op.getBlockTable(), bIdx, kvHead, zero, len, diagonal, op.getScaleAttr(),
-      op.getCausalAttr(), b.getI64IntegerAttr(group), op.getPageSizeAttr());
+      op.getCausalAttr(), b.getI64IntegerAttr(rows), op.getPageSizeAttr());
   StoreOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
-                  op.getLse(), /*split=*/Value(), bIdx, token, head);
+                  op.getLse(), /*split=*/Value(), bIdx, token, head, count);
   op.erase();
 }
 
@@ -137,6 +163,12 @@ struct AttnGqaBroadcastPass
           << blockM;
       return signalPassFailure();
     }
+    if (headsPerCta < 0) {
+      getOperation().emitError("attn-gqa-broadcast: 'heads-per-cta' must be "
+                               "0 (all G heads) or positive, got ")
+          << headsPerCta;
+      return signalPassFailure();
+    }
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<PagedDecodeOp, VarlenPrefillOp>(op))
@@ -144,7 +176,7 @@ struct AttnGqaBroadcastPass
     });
     for (Operation *op : ops) {
       if (auto decode = dyn_cast<PagedDecodeOp>(op))
-        broadcastDecode(decode);
+        broadcastDecode(decode, headsPerCta);
       else
         broadcastPrefill(cast<VarlenPrefillOp>(op), blockM);
     }

@@ -185,12 +185,22 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
     Value out = allocate(loadQ.getType());
     Value q = mapped(loadQ.getQ());
     loops(loadQ.getType().getShape(), [&](ValueRange ivs) {
-      Value head = arith::AddIOp::create(b, loc, mapped(loadQ.getHead()), ivs[0]);
+      // With a count, rows past it repeat row count - 1.
+      Value row = ivs[0];
+      if (loadQ.getCount())
+        row = arith::MinUIOp::create(
+            b, loc, row,
+            arith::SubIOp::create(b, loc, mapped(loadQ.getCount()), idx(1)));
+      Value head = arith::AddIOp::create(b, loc, mapped(loadQ.getHead()), row);
       store(toF32(load(q, {mapped(loadQ.getBatch()), mapped(loadQ.getToken()),
                            head, ivs[1]})),
             out, ivs);
     });
     buffers[loadQ] = out;
+    return success();
+  }
+  if (auto size = dyn_cast<GroupSizeOp>(op)) {
+    mapping.map(size.getSize(), idx(size.getGroup()));
     return success();
   }
   if (auto kvHead = dyn_cast<KvHeadOp>(op)) {
@@ -484,6 +494,14 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
     Value posInf = f32(std::numeric_limits<float>::infinity());
     Value negInf = f32(-std::numeric_limits<float>::infinity());
     loops({shape[0]}, [&](ValueRange r) {
+      OpBuilder::InsertionGuard guard(b);
+      if (st.getCount()) {
+        auto ifRow = scf::IfOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r[0],
+                                  mapped(st.getCount())));
+        b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
+      }
       Value head = arith::AddIOp::create(b, loc, mapped(st.getHead()), r[0]);
       SmallVector<Value> prefix;
       if (st.getSplit())

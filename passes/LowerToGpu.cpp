@@ -68,7 +68,7 @@ private:
   // Emission state.
   Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
   Value currentStage; // stage of the tile being computed
-  Value numHeads;     // Hq as an index
+  Value numHeads, numKvHeads; // Hq, Hkv as indices
   Value runtimeScale; // softmax_scale kernel parameter
 };
 
@@ -162,6 +162,7 @@ void DecodeKernelEmitter::createKernel() {
   params.append(13, i64);
   params.append(3, i32t);
   params.push_back(b.getF32Type());
+  params.append(2, i32t);
   Block &entry = createKernelFunc(func.getSymName(), params, threads);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
   auto bind3 = [&](Value memref, Value ptr, unsigned first) {
@@ -183,6 +184,8 @@ void DecodeKernelEmitter::createKernel() {
   pageSize = toIndex(arg(23));
   numSplits = toIndex(arg(24));
   runtimeScale = arg(25);
+  numHeads = toIndex(arg(26));
+  numKvHeads = toIndex(arg(27));
   mapping.map(splitsArg, numSplits);
 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -191,20 +194,19 @@ void DecodeKernelEmitter::createKernel() {
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
 
-  // Grid: x = split, y = token * Hkv + kv_head, z = batch.
-  // The KV head count comes from the launch (gridDim.y = Lq * Hkv), so one
-  // kernel serves every head count with its group size.
+  // Grid: x = split, y = token * blocks + head block, z = batch, with
+  // blocks = Hkv (one KV head per CTA) or Hkv * ceil(G / rows). The head
+  // counts are launch parameters, so one kernel serves every head count.
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
-  Value kvHeads = arith::DivUIOp::create(
+  Value blocks = arith::DivUIOp::create(
       b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::y), seqlenQ);
-  numHeads = mul(kvHeads, idx(rows));
   ValueRange ivs = grid.getInductionVars();
   mapping.map(ivs[0], bx);
   mapping.map(ivs[1], bz);
-  mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, kvHeads));
-  mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, kvHeads));
+  mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, blocks));
+  mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, blocks));
 }
 
 LogicalResult DecodeKernelEmitter::emit() {
@@ -261,11 +263,22 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     mapping.map(seqLen.getResult(), toIndex(len));
     return success();
   }
+  if (auto size = dyn_cast<GroupSizeOp>(op)) {
+    mapping.map(size.getSize(),
+                arith::DivUIOp::create(b, loc, numHeads, numKvHeads));
+    return success();
+  }
   if (auto loadQ = dyn_cast<LoadQOp>(op)) {
     Tensor &q = tensorFor(qArg);
     Fragment frag;
+    // With a count, rows past it repeat row count - 1 (never stored).
+    Value lastRow =
+        loadQ.getCount() ? sub(mapped(loadQ.getCount()), idx(1)) : Value();
     for (int64_t r = 0; r < rows; ++r) {
-      Value head = add(mapped(loadQ.getHead()), idx(r));
+      Value row = idx(r);
+      if (lastRow && r > 0)
+        row = arith::MinUIOp::create(b, loc, row, lastRow);
+      Value head = add(mapped(loadQ.getHead()), row);
       Value offset = add(elementOffset(q, {mapped(loadQ.getBatch()),
                                            mapped(loadQ.getToken()), head}),
                          toI64(mul(lane, idx(8))));
@@ -480,10 +493,11 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     int64_t rowsPerGroup = (rows + rowGroups - 1) / rowGroups;
     Value bIdx = mapped(store.getBatch()), token = mapped(store.getToken());
     Value head0 = mapped(store.getHead());
+    Value count = store.getCount() ? mapped(store.getCount()) : idx(rows);
     for (int64_t j = 0; j < rowsPerGroup; ++j) {
       Value row = add(rowGroup, idx(rowGroups * j));
       Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            row, idx(rows));
+                                            row, count);
       auto ifRow = scf::IfOp::create(b, loc, inRange);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifRow.thenBlock()->getTerminator());

@@ -32,6 +32,11 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
   Option<int64_t> blockM{*this, "block-m",
                          llvm::cl::desc("Query rows per prefill tile"),
                          llvm::cl::init(64)};
+  Option<int64_t> headsPerCta{
+      *this, "heads-per-cta",
+      llvm::cl::desc("Query heads per decode tile (0: the G heads of one KV "
+                     "head; R > 0: a kernel for every group size)"),
+      llvm::cl::init(0)};
   Option<int64_t> blockN{*this, "block-n", llvm::cl::desc("Keys per KV tile"),
                          llvm::cl::init(64)};
   Option<int64_t> stages{*this, "stages",

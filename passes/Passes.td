@@ -39,7 +39,10 @@ def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", /*default=*/"64",
-           "Query rows per prefill tile (a multiple of 16)">
+           "Query rows per prefill tile (a multiple of 16)">,
+    Option<"headsPerCta", "heads-per-cta", "int64_t", /*default=*/"0",
+           "Query heads per decode tile: 0 = the G heads of one KV head (a "
+           "kernel specialised on G); R > 0 = R heads, G read at run time">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect", "::mlir::memref::MemRefDialect"];

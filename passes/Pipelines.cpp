@@ -13,7 +13,8 @@ using namespace mlir::attn;
 
 void mlir::attn::buildAttnTiledProgramPipeline(
     OpPassManager &pm, const AttnPipelineOptions &options) {
-  pm.addPass(createAttnGqaBroadcast(AttnGqaBroadcastOptions{options.blockM}));
+  pm.addPass(createAttnGqaBroadcast(
+      AttnGqaBroadcastOptions{options.blockM, options.headsPerCta}));
   pm.addPass(createAttnSplitKv(AttnSplitKvOptions{options.blockN}));
   pm.addPass(createAttnTile(AttnTileOptions{options.blockN}));
   pm.addPass(createAttnOnlineSoftmax());

@@ -110,7 +110,7 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
   StoreOp::create(b, loc, store.getTile(), store.getLseTile(), ws.partialOut,
                   ws.partialLse, splitIdx, store.getBatch(), store.getToken(),
-                  store.getHead());
+                  store.getHead(), store.getCount());
 
   b.setInsertionPointAfter(split);
   Value several = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,

@@ -101,9 +101,11 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
       param(args.page_size),
       &numSplits,
       param(args.softmax_scale),
+      param(args.num_heads),
+      param(args.num_kv_heads),
   };
   ATTN_RETURN_IF_ERROR(launchKernel(driver, decode, *plan.decode, numSplits,
-                                    args.num_kv_heads * args.seqlen_q,
+                                    plan.headBlocks * args.seqlen_q,
                                     args.batch, stream, decodeParams));
   if (combine == nullptr)
     return Status();

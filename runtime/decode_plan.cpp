@@ -21,7 +21,7 @@ int64_t nextPowerOfTwo(int64_t v) {
   return p;
 }
 
-int chooseNumSplits(const attn_paged_decode_args &args,
+int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
                     const SplitPolicy &policy, int smCount) {
   // No key to split: every row writes zeros.
   if (args.max_seqlen_k == 0)
@@ -34,7 +34,7 @@ int chooseNumSplits(const attn_paged_decode_args &args,
   // from the tuning table through the manifest; the defaults (4, 1024) are
   // the best counts of the H100 split sweep
   // (bench/results/decode_split_sweep_h100_2026-11-24.md).
-  int64_t ctas = int64_t{args.batch} * args.num_kv_heads * args.seqlen_q;
+  int64_t ctas = int64_t{args.batch} * args.seqlen_q * headBlocks;
   int64_t forOccupancy = nextPowerOfTwo(
       ceilDiv(int64_t{policy.ctasPerSm} * smCount, ctas));
   int64_t forLength = ceilDiv(args.max_seqlen_k, policy.minKeysPerSplit);
@@ -122,17 +122,26 @@ Status validateDecodeArgs(const attn_paged_decode_args *args) {
 
 Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                   int smCount, DecodePlan *plan) {
-  ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
-  ATTN_RETURN_IF_ERROR(checkGridYZ("'num_kv_heads' * 'seqlen_q'",
-                                   int64_t{args.num_kv_heads} * args.seqlen_q,
-                                   'y'));
-
   KernelVariant wanted =
       wantedVariant(KernelOp::Decode, args.dtype, args.head_dim, args.num_heads,
                     args.num_kv_heads, args.page_size > 0, args.causal != 0);
   ATTN_RETURN_IF_ERROR(
       selectDecode(manifest, wanted, args.seqlen_q, &plan->decode));
-  plan->numSplits = chooseNumSplits(args, manifest.split, smCount);
+  // A kernel specialised on G takes the G heads of a KV head in one CTA; the
+  // any-group kernel (group 0) takes block_m heads per CTA.
+  int group = args.num_heads / args.num_kv_heads;
+  plan->headBlocks =
+      args.num_kv_heads * (plan->decode->variant.groupSize != 0
+                               ? 1
+                               : ceilDiv(group, plan->decode->blockM));
+  ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
+  ATTN_RETURN_IF_ERROR(checkGridYZ(
+      plan->decode->variant.groupSize != 0
+          ? "'num_kv_heads' * 'seqlen_q'"
+          : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
+      int64_t{plan->headBlocks} * args.seqlen_q, 'y'));
+  plan->numSplits =
+      chooseNumSplits(args, plan->headBlocks, manifest.split, smCount);
   plan->combine = nullptr;
   plan->partLseOffset = 0;
   plan->workspaceBytes = 0;

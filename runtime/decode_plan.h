@@ -15,6 +15,8 @@ struct DecodePlan {
   const KernelInfo *decode = nullptr;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
   int numSplits = 1;
+  // CTAs per (split, batch, query token): the grid's y extent over seqlen_q.
+  int headBlocks = 1;
   // Workspace (docs/runtime_abi.md): part_o at offset 0, part_lse at
   // partLseOffset; no workspace when numSplits == 1.
   size_t partLseOffset = 0;

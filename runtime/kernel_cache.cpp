@@ -17,25 +17,6 @@ namespace {
 // Dynamic shared memory any kernel may use; more needs an explicit opt-in.
 constexpr int kDefaultSharedLimit = 48 * 1024;
 
-// Unloads a module on the failure paths of loadKernel.
-class ModuleUnloader {
-public:
-  ModuleUnloader(const Driver &driver, CUmodule module)
-      : driver_(driver), module_(module) {}
-  ModuleUnloader(const ModuleUnloader &) = delete;
-  ModuleUnloader &operator=(const ModuleUnloader &) = delete;
-  ~ModuleUnloader() {
-    // The load already failed with a more useful error than this one.
-    if (module_ != nullptr)
-      (void)driver_.cuModuleUnload(module_);
-  }
-  void release() { module_ = nullptr; }
-
-private:
-  const Driver &driver_;
-  CUmodule module_;
-};
-
 Status loadModule(const Driver &driver, const KernelImage &image,
                   CUmodule *module) {
   // For PTX the JIT log says what did not compile.
@@ -62,18 +43,18 @@ Status loadModule(const Driver &driver, const KernelImage &image,
   return status;
 }
 
-Status loadKernel(const LaunchTarget &target, const KernelInfo &kernel,
-                  CUfunction *function) {
-  const Driver &driver = *target.driver;
-  ATTN_RETURN_IF_ERROR(checkSharedMemory(kernel, *target.current.info));
+Status loadImage(const LaunchTarget &target, const KernelInfo &kernel,
+                 CUmodule *module) {
   KernelImage image;
   ATTN_RETURN_IF_ERROR(
       readKernelImage(*target.manifest, kernel, *target.current.info, &image));
-  CUmodule module = nullptr;
-  ATTN_RETURN_IF_ERROR(
-      withContext(loadModule(driver, image, &module), "loading " + image.path));
-  ModuleUnloader unloader(driver, module);
+  return withContext(loadModule(*target.driver, image, module),
+                     "loading " + image.path);
+}
 
+Status getFunction(const LaunchTarget &target, const KernelInfo &kernel,
+                   CUmodule module, CUfunction *function) {
+  const Driver &driver = *target.driver;
   CUfunction loaded = nullptr;
   ATTN_CU_RETURN_IF_ERROR(
       driver, cuModuleGetFunction(&loaded, module, kernel.name.c_str()));
@@ -96,14 +77,31 @@ Status loadKernel(const LaunchTarget &target, const KernelInfo &kernel,
                     loaded, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                     kernel.sharedBytes));
   }
-  unloader.release();
   *function = loaded;
   return Status();
 }
 
-struct LoadedKernel {
-  std::mutex mutex;
-  CUfunction function = nullptr; // null until loaded
+/// Lazily loaded entries, each behind its own lock: a load (a PTX JIT can
+/// take seconds) blocks only the callers of that entry. Entries are never
+/// erased; modules live as long as their context. Keys start with the
+/// context's id, since a CUcontext handle can be reused.
+template <typename Key, typename Value> class LazyMap {
+public:
+  struct Entry {
+    std::mutex mutex;
+    Value value = nullptr; // null until loaded
+  };
+  Entry &at(const Key &key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_ptr<Entry> &entry = entries_[key];
+    if (entry == nullptr)
+      entry = std::make_unique<Entry>();
+    return *entry;
+  }
+
+private:
+  std::mutex mutex_;
+  std::map<Key, std::unique_ptr<Entry>> entries_;
 };
 
 } // namespace
@@ -120,29 +118,40 @@ Status checkSharedMemory(const KernelInfo &kernel, const DeviceInfo &device) {
 
 Status getKernelFunction(const LaunchTarget &target, const KernelInfo &kernel,
                          CUfunction *function) {
-  // Entries are never erased; modules live as long as their context. Keyed
-  // by the context's id, since a CUcontext handle can be reused.
-  using Key = std::pair<uint64_t, const KernelInfo *>;
-  static std::mutex mutex;
-  static auto *kernels = new std::map<Key, std::unique_ptr<LoadedKernel>>;
-  LoadedKernel *loaded = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::unique_ptr<LoadedKernel> &entry =
-        (*kernels)[Key(target.current.contextId, &kernel)];
-    if (entry == nullptr)
-      entry = std::make_unique<LoadedKernel>();
-    loaded = entry.get();
-  }
-  // A load (a PTX JIT can take seconds) holds only its own kernel's lock:
-  // launches of kernels already loaded go on meanwhile.
-  std::lock_guard<std::mutex> lock(loaded->mutex);
-  if (loaded->function == nullptr) {
+  // Kernels whose manifest lines name the same files (a decode kernel and
+  // the combine kernel compiled into its module) share one module.
+  using ModuleKey = std::pair<uint64_t, std::string>;
+  using FunctionKey = std::pair<uint64_t, const KernelInfo *>;
+  static auto *modules = new LazyMap<ModuleKey, CUmodule>;
+  static auto *functions = new LazyMap<FunctionKey, CUfunction>;
+  uint64_t context = target.current.contextId;
+  auto &loaded = functions->at(FunctionKey(context, &kernel));
+  std::lock_guard<std::mutex> lock(loaded.mutex);
+  if (loaded.value == nullptr) {
+    std::string where =
+        "kernel '" + kernel.name + "' of " + target.manifest->dir;
     ATTN_RETURN_IF_ERROR(
-        withContext(loadKernel(target, kernel, &loaded->function),
-                    "kernel '" + kernel.name + "' of " + target.manifest->dir));
+        withContext(checkSharedMemory(kernel, *target.current.info), where));
+    auto &module = modules->at(
+        ModuleKey(context, kernel.ptxFile + "\n" + kernel.cubinFile));
+    std::lock_guard<std::mutex> moduleLock(module.mutex);
+    bool fresh = module.value == nullptr;
+    if (fresh) {
+      ATTN_RETURN_IF_ERROR(
+          withContext(loadImage(target, kernel, &module.value), where));
+    }
+    Status status = getFunction(target, kernel, module.value, &loaded.value);
+    if (!status.ok()) {
+      // A module loaded for nothing is unloaded (the error says more than a
+      // failed unload would); one that serves another kernel stays.
+      if (fresh) {
+        (void)target.driver->cuModuleUnload(module.value);
+        module.value = nullptr;
+      }
+      return withContext(status, where);
+    }
   }
-  *function = loaded->function;
+  *function = loaded.value;
   return Status();
 }
 

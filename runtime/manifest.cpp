@@ -245,18 +245,17 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
     return Status();
   }
 
-  // A decode CTA holds the G query heads of one KV head; a prefill kernel may
-  // serve any G.
-  int minGroup = variant.op == KernelOp::Prefill ? 0 : 1;
+  // group=G: a decode kernel whose CTA holds the G query heads of one KV
+  // head; group=0: a kernel for every G (prefill; the any-group decode
+  // kernel, block_m heads per CTA).
   int paged = 0;
   int causal = 0;
-  ATTN_RETURN_IF_ERROR(
-      fields.getInt("group", minGroup, 1024, &variant.groupSize));
+  ATTN_RETURN_IF_ERROR(fields.getInt("group", 0, 1024, &variant.groupSize));
   ATTN_RETURN_IF_ERROR(fields.getInt("paged", 0, 1, &paged));
   ATTN_RETURN_IF_ERROR(fields.getInt("causal", 0, 1, &causal));
   ATTN_RETURN_IF_ERROR(fields.getInt("threads", 1, 1024, &kernel->threads));
   ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, INT_MAX, &kernel->sharedBytes));
-  if (variant.op == KernelOp::Prefill)
+  if (variant.op == KernelOp::Prefill || variant.groupSize == 0)
     ATTN_RETURN_IF_ERROR(fields.getInt("block_m", 1, 1024, &kernel->blockM));
   variant.paged = paged != 0;
   variant.causal = causal != 0;

@@ -48,6 +48,7 @@ class Case:
     num_splits: int = 0
     softmax_scale: float | None = None
     strided_q: bool = False  # q a view into a packed qkv tensor, as nano-vllm passes it
+    causal: bool = True
 
     def __str__(self):
         lo, hi = self.lengths
@@ -68,6 +69,8 @@ class Case:
             parts.append(f"scale={self.softmax_scale}")
         if self.strided_q:
             parts.append("strided q")
+        if not self.causal:
+            parts.append("not causal")
         return " ".join(parts)
 
 
@@ -98,6 +101,18 @@ CASES = [
     Case(16, (2048, 2048), (32, 8), 64, BF16, 16, num_splits=1),
     Case(16, (1, 2048), (8, 1), 128, BF16, 256, softmax_scale=0.3),
     Case(32, (128, 128), (16, 8), 64, BF16, 16, strided_q=True),
+    # Not causal, Lq > 1: every query sees every key.
+    Case(16, (1, 600), (16, 8), 128, BF16, 16, seqlen_q=4, empty=2, causal=False),
+    Case(4, (1, 4096), (32, 32), 64, F16, 0, seqlen_q=4, causal=False),
+    # Group sizes without a specialised kernel: the any-group kernel (8 heads per
+    # CTA; G > 8 takes several head blocks per KV head).
+    Case(8, (1, 2048), (12, 4), 128, BF16, 256),
+    Case(4, (1, 4096), (10, 2), 64, F16, 16, empty=1),
+    Case(16, (100, 1000), (24, 4), 128, F16, 0),
+    Case(4, (500, 500), (7, 1), 64, BF16, 16, seqlen_q=4),
+    Case(2, (8192, 8192), (12, 1), 128, BF16, 256),
+    Case(4, (1, 2048), (16, 1), 128, F16, 256, seqlen_q=4, causal=False),
+    Case(32, (1, 512), (32, 2), 64, BF16, 0, empty=3),
 ]
 
 
@@ -195,10 +210,10 @@ def key_rows(inputs, seqs):
     )
 
 
-def flash_attention_2(inputs, scale):
-    """torch's FlashAttention-2 (varlen, causal) on the sequences it accepts, those
-    with at least Lq keys: (their batch indices on the device, out [n, Lq, Hq, D]), or
-    None when there are none."""
+def flash_attention_2(inputs, scale, causal):
+    """torch's FlashAttention-2 (varlen) on the sequences it accepts, those with at
+    least Lq keys: (their batch indices on the device, out [n, Lq, Hq, D]), or None when
+    there are none."""
     seqlen_q = inputs.q.shape[1]
     seqs = [b for b, length in enumerate(inputs.lengths) if length >= seqlen_q]
     if not seqs:
@@ -219,14 +234,14 @@ def flash_attention_2(inputs, scale):
         seqlen_q,
         int(lengths.max()),
         0.0,
-        True,
+        causal,
         False,
         scale=scale,
     )[0]
     return index, out.unflatten(0, (len(seqs), seqlen_q))
 
 
-def evaluate(name, inputs, out, lse, softmax_scale=None):
+def evaluate(name, inputs, out, lse, softmax_scale=None, causal=True):
     """Checks paged_decode's (out, lse) on `inputs` against the reference and FA2."""
     dtype = inputs.q.dtype
     scale = inputs.q.shape[3] ** -0.5 if softmax_scale is None else softmax_scale
@@ -237,6 +252,7 @@ def evaluate(name, inputs, out, lse, softmax_scale=None):
         inputs.cache_seqlens,
         inputs.block_table,
         softmax_scale=scale,
+        causal=causal,
     )
     row = Row(name, [])
     if not torch.isfinite(out).all():
@@ -253,7 +269,7 @@ def evaluate(name, inputs, out, lse, softmax_scale=None):
     row.err = rel_error(out, ref_out)
     if not row.err < MAX_ERROR[dtype]:
         row.failures.append(f"error {row.err:.2e} >= {MAX_ERROR[dtype]:.0e}")
-    fa2 = flash_attention_2(inputs, scale)
+    fa2 = flash_attention_2(inputs, scale, causal)
     if fa2 is not None:
         index, fa2_out = fa2
         row.fa2 = rel_error(fa2_out, ref_out[index])
@@ -275,12 +291,13 @@ def run_case(case):
         block_table=inputs.block_table,
         softmax_scale=case.softmax_scale,
         num_splits=case.num_splits,
+        causal=case.causal,
     )
     with poisoned_allocations():
         out, lse = paged_decode(**call, return_lse=True)
         out_alone = paged_decode(**call)
     torch.cuda.synchronize()
-    row = evaluate(str(case), inputs, out, lse, case.softmax_scale)
+    row = evaluate(str(case), inputs, out, lse, case.softmax_scale, case.causal)
     if not torch.equal(out_alone, out):
         row.failures.append("out differs between calls with and without lse")
     return [row]

@@ -110,3 +110,37 @@ func.func @prefill_paged(%q: memref<?x8x64xf16>, %k: memref<?x16x2x64xf16>,
        scale = 0.125 : f32, page_size = 16}
   return
 }
+
+// -----
+
+// heads-per-cta=4 for G = 6 (Hq 12, Hkv 2): G comes from attn.group_size (a GPU
+// kernel reads it from the launch), each KV head's heads are cut into
+// ceil(G / 4) = 2 blocks, and the second block loads and stores only its
+// count = min(4, G - 4) = 2 valid rows.
+// RUN: attn-opt %s -split-input-file -attn-gqa-broadcast=heads-per-cta=4 | FileCheck %s --check-prefix=ANY
+// ANY-LABEL: func @decode_any_group
+// ANY: scf.parallel (%[[BI:.*]], %[[T:.*]], %[[BLK:.*]]) = {{.*}} to ({{.*}}, {{.*}}, %c4)
+// ANY: %[[G:.*]] = attn.group_size {group = 6 : i64}
+// ANY: %[[NB:.*]] = arith.ceildivui %[[G]], %c4
+// ANY: %[[KVH:.*]] = arith.divui %[[BLK]], %[[NB]]
+// ANY: %[[PART:.*]] = arith.remui %[[BLK]], %[[NB]]
+// ANY: %[[FIRST:.*]] = arith.muli %[[PART]], %c4
+// ANY: %[[BASE:.*]] = arith.muli %[[KVH]], %[[G]]
+// ANY: %[[H:.*]] = arith.addi %[[BASE]], %[[FIRST]]
+// ANY: %[[REST:.*]] = arith.subi %[[G]], %[[FIRST]]
+// ANY: %[[N:.*]] = arith.minui %c4{{.*}}, %[[REST]]
+// ANY: attn.load_q %{{.*}}[%[[BI]], %[[T]], %[[H]]] count %[[N]] : {{.*}} -> tensor<4x64xf32>
+// ANY: attn.attend {{.*}} [%[[BI]], %[[KVH]]]
+// ANY-SAME: rows_per_token = 4
+// ANY: attn.store {{.*}}[{{ ?}}%[[BI]], %[[T]], %[[H]]] count %[[N]]
+// ANY: attn.grid = ["batch", "token", "head_block"]
+func.func @decode_any_group(%q: memref<?x1x12x64xbf16>, %kc: memref<?x16x2x64xbf16>,
+                            %vc: memref<?x16x2x64xbf16>, %lens: memref<?xi32>,
+                            %bt: memref<?x?xi32>, %o: memref<?x1x12x64xbf16>) {
+  attn.paged_decode q(%q : memref<?x1x12x64xbf16>) k_cache(%kc : memref<?x16x2x64xbf16>)
+      v_cache(%vc : memref<?x16x2x64xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x12x64xbf16>)
+      {num_heads = 12, num_kv_heads = 2, head_dim = 64, causal = true,
+       scale = 0.125 : f32, page_size = 16}
+  return
+}

@@ -1,4 +1,22 @@
 // RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled=heads-per-cta=8 -attn-lower-to-gpu | FileCheck %s --check-prefix=ANY
+
+// The any-group kernel (heads-per-cta=8): G = Hq / Hkv from parameters 26
+// and 27, the head block's first head and its count of valid rows; query
+// rows past the count repeat the last valid one; stores are predicated on
+// the count.
+// ANY: gpu.func @qwen3_decode({{.*}}%[[HQ:arg26]]: i32, %[[HKV:arg27]]: i32) kernel
+// ANY-DAG: %[[HQI:.*]] = arith.index_cast %[[HQ]] : i32 to index
+// ANY-DAG: %[[HKVI:.*]] = arith.index_cast %[[HKV]] : i32 to index
+// ANY: %[[G:.*]] = arith.divui %[[HQI]], %[[HKVI]] : index
+// ANY: %[[NB:.*]] = arith.ceildivui %[[G]], %c8
+// ANY: %[[COUNT:.*]] = arith.minui %c8{{.*}}, %{{.*}} : index
+// ANY: %[[LAST:.*]] = arith.subi %[[COUNT]], %c1
+// ANY: arith.minui %c1{{.*}}, %[[LAST]] : index
+// ANY: arith.minui %c7{{.*}}, %[[LAST]] : index
+// ANY: gpu.barrier
+// ANY: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[COUNT]] : index
+// ANY-NEXT: scf.if %[[IN]]
 
 // The decode kernel and the combine kernel, with the parameters of
 // docs/runtime_abi.md; the KV tiles go through cp.async stages, the scores
@@ -7,7 +25,7 @@
 // CHECK: gpu.module @attn_kernels
 // CHECK: llvm.mlir.global external @attn_dynamic_smem() {addr_space = 3 : i32
 // CHECK: gpu.func @qwen3_decode(%{{.*}}: !llvm.ptr<1>
-// CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel
+// CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32, %{{.*}}: i32) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
 // CHECK: nvvm.cp.async.commit.group

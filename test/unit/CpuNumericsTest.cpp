@@ -33,6 +33,8 @@ namespace {
 struct Problem {
   int batch, seqlenQ, numHeads, numKvHeads, headDim, pageSize, splits;
   std::vector<int> lens;
+  int headsPerCta = 0; // attn-gqa-broadcast's heads-per-cta (0: G)
+  bool causal = true;
 };
 
 uint16_t toBf16(float f) {
@@ -77,7 +79,8 @@ std::string moduleText(const Problem &p) {
          ") cache_seqlens(%lens : memref<?xi32>) " +
          (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") + "out(%o : " + q +
          ") lse(%lse : " + lse + ") {num_heads = " + hq + ", num_kv_heads = " + hkv +
-         ", head_dim = " + d + ", causal = true, scale = " + scale +
+         ", head_dim = " + d + ", causal = " + (p.causal ? "true" : "false") +
+         ", scale = " + scale +
          " : f32, page_size = " + page + "}\n  return\n}\n";
 }
 
@@ -85,7 +88,8 @@ std::string moduleText(const Problem &p) {
 /// sequence exercise the recurrence) and returns `_mlir_ciface_<name>`.
 class HostProgram {
 public:
-  void compile(const std::string &text, const std::string &name) {
+  void compile(const std::string &text, const std::string &name,
+               int headsPerCta = 0) {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     attn::registerAttnDialectsAndPasses(registry);
@@ -97,6 +101,7 @@ public:
     attn::AttnPipelineOptions options;
     options.blockM = 16;
     options.blockN = 16;
+    options.headsPerCta = headsPerCta;
     attn::buildAttnToCPUPipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     auto created = ExecutionEngine::create(*module);
@@ -119,7 +124,8 @@ class CpuNumericsTest : public ::testing::TestWithParam<Problem> {};
 TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
   const Problem &p = GetParam();
   HostProgram program;
-  ASSERT_NO_FATAL_FAILURE(program.compile(moduleText(p), "decode"));
+  ASSERT_NO_FATAL_FAILURE(
+      program.compile(moduleText(p), "decode", p.headsPerCta));
   void *fn = program.entry;
 
   std::mt19937 rng(p.batch * 131 + p.numHeads * 7 + p.pageSize + p.seqlenQ);
@@ -159,14 +165,15 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
                       void *, int64_t);
   reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv, p.splits);
 
-  // float64 reference, bottom-right causal.
+  // float64 reference, bottom-right causal or not.
   double errNum = 0, errDen = 0;
   int G = Hq / Hkv;
   double scale = 1.0 / std::sqrt(D);
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < Lq; ++t)
       for (int h = 0; h < Hq; ++h) {
-        int L = p.lens[b], visible = std::min(L, std::max(0, t + L - Lq + 1));
+        int L = p.lens[b];
+        int visible = p.causal ? std::min(L, std::max(0, t + L - Lq + 1)) : L;
         auto row = [&](int j) {
           int block = p.pageSize ? table[b * blocksPerSeq + j / page] : b;
           int r = p.pageSize ? j % page : j;
@@ -215,7 +222,15 @@ INSTANTIATE_TEST_SUITE_P(
         Problem{2, 1, 4, 2, 64, 256, 3, {300, 17}},        // G=2, page 256, 3 splits
         Problem{3, 4, 6, 2, 32, 16, 2, {40, 3, 0}},        // G=3, Lq=4 causal, Lk<Lq
         Problem{2, 1, 8, 2, 32, 0, 4, {70, 1}},            // G=4, contiguous
-        Problem{2, 2, 8, 1, 16, 16, 1, {33, 64}}));        // G=8, Lq=2
+        Problem{2, 2, 8, 1, 16, 16, 1, {33, 64}},          // G=8, Lq=2
+        Problem{3, 3, 4, 2, 32, 16, 2, {40, 2, 0}, 0, false}, // not causal, Lq=3
+        // The any-group kernel's program: heads-per-cta R, G from
+        // attn.group_size; the last head block of a KV head is partial.
+        Problem{2, 1, 6, 2, 32, 16, 1, {37, 5}, 4},        // G=3 < R=4
+        Problem{2, 2, 10, 2, 32, 16, 3, {50, 9}, 2},       // G=5: 3 blocks
+        Problem{2, 1, 12, 1, 16, 0, 2, {33, 0}, 8},        // G=12: 8 + 4
+        Problem{1, 4, 16, 1, 16, 256, 1, {300}, 8, false}, // G=16, not causal
+        Problem{2, 1, 7, 7, 32, 16, 1, {20, 1}, 4}));      // G=1, R=4
 
 struct PrefillProblem {
   int numHeads, numKvHeads, headDim, pageSize;

@@ -39,22 +39,24 @@ static cl::opt<int64_t> prefillStages("prefill-stages",
 
 namespace {
 
-/// The variants the pack ships: decode kernels specialised per group size,
-/// prefill kernels for every group size.
+/// The variants the pack ships: decode kernels specialised per group size
+/// and one for every group size (group 0), prefill kernels for every group
+/// size; causal and not.
 std::vector<attn::KernelSpec> packSpecs() {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
     for (int64_t headDim : {64, 128})
-      for (bool paged : {false, true}) {
-        for (int64_t group : {1, 2, 4, 8}) {
-          attn::KernelSpec spec;
-          spec.dtype = dtype;
-          spec.headDim = headDim;
-          spec.group = group;
-          spec.paged = paged;
-          specs.push_back(spec);
-        }
+      for (bool paged : {false, true})
         for (bool causal : {true, false}) {
+          for (int64_t group : {1, 2, 4, 8, 0}) {
+            attn::KernelSpec spec;
+            spec.dtype = dtype;
+            spec.headDim = headDim;
+            spec.group = group;
+            spec.paged = paged;
+            spec.causal = causal;
+            specs.push_back(spec);
+          }
           attn::KernelSpec spec;
           spec.op = attn::KernelSpec::Op::Prefill;
           spec.dtype = dtype;
@@ -63,7 +65,6 @@ std::vector<attn::KernelSpec> packSpecs() {
           spec.causal = causal;
           specs.push_back(spec);
         }
-      }
   return specs;
 }
 
@@ -80,6 +81,9 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   }
   if (spec.op == attn::KernelSpec::Op::Prefill)
     spec.blockM = entry->knobs.blockM;
+  else if (spec.group == 0) // heads per CTA of the any-group decode kernel
+    spec.blockM = entry->knobs.blockM > 0 ? entry->knobs.blockM
+                                          : attn::KernelSpec::kAnyGroupHeads;
   spec.blockN = entry->knobs.blockN;
   spec.stages = entry->knobs.stages;
   spec.threads = entry->knobs.threads;

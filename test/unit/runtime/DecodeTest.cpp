@@ -79,6 +79,8 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   EXPECT_EQ(param<int32_t>(decode, kDecodePageSize), 256);
   EXPECT_EQ(param<int32_t>(decode, kDecodeNumSplits), 8);
   EXPECT_EQ(param<float>(decode, kDecodeSoftmaxScale), args.softmax_scale);
+  EXPECT_EQ(param<int32_t>(decode, kDecodeNumHeads), 16);
+  EXPECT_EQ(param<int32_t>(decode, kDecodeNumKvHeads), 8);
 
   const fakecuda::Launch &combine = launches[1];
   EXPECT_EQ(combine.function, "combine_bf16_d128");
@@ -265,6 +267,52 @@ TEST_F(DecodeTest, SelectsTheVariantOfDtypeLayoutHeadDimAndGroup) {
     ASSERT_EQ(launches.size(), 2u);
     EXPECT_EQ(launches[0].function, c.decodeKernel);
     EXPECT_EQ(launches[1].function, c.combineKernel);
+  }
+}
+
+TEST_F(DecodeTest, GroupSizesWithoutAKernelUseTheAnyGroupKernel) {
+  // The pack of defaultKernels() plus an any-group kernel with 4 heads per
+  // CTA: G = 2 keeps its specialised kernel, other G take head blocks of 4.
+  std::vector<TestKernel> kernels = defaultKernels();
+  TestKernel anyGroup;
+  anyGroup.group = 0;
+  anyGroup.blockM = 4;
+  kernels.push_back(anyGroup);
+  writePack(packDir(), "sm_90", kernels);
+  struct Case {
+    int numHeads, numKvHeads;
+    const char *kernel;
+    unsigned gridY; // Hkv (specialised) or Hkv * ceil(G / 4), times Lq = 1
+  };
+  const Case cases[] = {
+      {16, 8, "decode_bf16_d128_g2_paged_causal", 8},
+      {12, 4, "decode_bf16_d128_g0_paged_causal", 4},   // G=3: 1 block
+      {20, 4, "decode_bf16_d128_g0_paged_causal", 8},   // G=5: 2 blocks
+      {16, 1, "decode_bf16_d128_g0_paged_causal", 4},   // G=16: 4 blocks
+      {8, 8, "decode_bf16_d128_g0_paged_causal", 8},    // G=1
+  };
+  for (const Case &c : cases) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    args.num_heads = c.numHeads;
+    args.num_kv_heads = c.numKvHeads;
+    args.max_seqlen_k = 256; // one split: no workspace
+    for (int64_t *strides : {args.q_strides, args.out_strides}) {
+      strides[0] = strides[1] = int64_t{c.numHeads} * 128;
+      strides[2] = 128;
+    }
+    for (int64_t *strides : {args.k_strides, args.v_strides}) {
+      strides[0] = int64_t{256} * c.numKvHeads * 128;
+      strides[1] = int64_t{c.numKvHeads} * 128;
+      strides[2] = 128;
+    }
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    ASSERT_EQ(launches.size(), 1u) << c.numHeads << "/" << c.numKvHeads;
+    EXPECT_EQ(launches[0].function, c.kernel);
+    EXPECT_EQ(dims(launches[0].grid), (Dims{1, c.gridY, 4}));
+    EXPECT_EQ(param<int32_t>(launches[0], kDecodeNumHeads), c.numHeads);
+    EXPECT_EQ(param<int32_t>(launches[0], kDecodeNumKvHeads), c.numKvHeads);
   }
 }
 

@@ -16,10 +16,11 @@ namespace attn::test {
 namespace fs = std::filesystem;
 
 const std::vector<size_t> &decodeParamSizes() {
-  // 9 pointers, 13 i64 strides, 3 i32 scalars, the f32 softmax_scale.
+  // 9 pointers, 13 i64 strides, 3 i32 scalars, the f32 softmax_scale, the
+  // i32 head counts.
   static const std::vector<size_t> sizes = [] {
     std::vector<size_t> result(9 + 13, 8);
-    result.insert(result.end(), 3 + 1, 4);
+    result.insert(result.end(), 3 + 1 + 2, 4);
     return result;
   }();
   return sizes;

@@ -40,6 +40,8 @@ enum DecodeParam {
   kDecodePageSize = 23,
   kDecodeNumSplits = 24,
   kDecodeSoftmaxScale = 25,
+  kDecodeNumHeads = 26,
+  kDecodeNumKvHeads = 27,
 };
 
 // Indices into the combine kernel's parameters.
