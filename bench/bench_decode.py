@@ -241,9 +241,14 @@ def copy_bandwidth():
     return 2 * COPY_BYTES / (median_ms([lambda: dst.copy_(src)]) * 1e-3)
 
 
-def run_workload(workload, peer, only_ours=False):
+def draw_lengths(workload):
+    """The workload's context lengths (seed 0)."""
     rng = random.Random(0)
-    lengths = [rng.randint(*workload.lengths) for _ in range(workload.batch)]
+    return [rng.randint(*workload.lengths) for _ in range(workload.batch)]
+
+
+def run_workload(workload, peer, only_ours=False):
+    lengths = draw_lengths(workload)
     measured = Measured(workload, lengths, 0, [])
     measured.num_sets = max(2, math.ceil(4 * L2_BYTES / measured.kv_bytes))
     sets = [make_set(lengths) for _ in range(measured.num_sets)]

@@ -617,10 +617,9 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
 void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
   MLIRContext *ctx = func.getContext();
   Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
-  Type i64 = b.getI64Type(), f32t = b.getF32Type();
+  Type i64 = b.getI64Type(), f32t = b.getF32Type(), i32t = b.getI32Type();
   // docs/runtime_abi.md, "Combine kernel".
-  SmallVector<Type> params{gptr, gptr, gptr, gptr, i64, i64, i64,
-                           b.getI32Type()};
+  SmallVector<Type> params{gptr, gptr, gptr, gptr, i64, i64, i64, i32t};
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
                                   params, headDim);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
@@ -636,39 +635,69 @@ void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
     return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
   };
   Value negInf = f32(-std::numeric_limits<float>::infinity());
-  // Pass 1: the largest lse.
-  auto maxLoop = scf::ForOp::create(b, loc, idx(0), splits, idx(1),
-                                    ValueRange{negInf});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(maxLoop.getBody());
-    Value lse = LLVM::LoadOp::create(
-        b, loc, f32t, gep(arg(1), f32t, rowOf(maxLoop.getInductionVar())));
-    scf::YieldOp::create(b, loc,
-                         ValueRange{arith::MaximumFOp::create(
-                             b, loc, maxLoop.getRegionIterArgs()[0], lse)});
+  // Every warp computes the split weights on its own, without shared memory
+  // or barriers: lane l holds the lse of splits l and l + 32 (at most 64
+  // splits, the runtime's limit), and butterfly shuffles give every lane
+  // their max and the weights' sum.
+  Value lane = arith::RemUIOp::create(b, loc, d, idx(32));
+  SmallVector<Value, 2> lse;
+  for (int64_t half = 0; half < 2; ++half) {
+    Value s = add(lane, idx(32 * half));
+    Value has = cmp(arith::CmpIPredicate::ult, s, splits);
+    auto ifHas = scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifHas.thenBlock());
+      Value v = LLVM::LoadOp::create(b, loc, f32t, gep(arg(1), f32t, rowOf(s)));
+      scf::YieldOp::create(b, loc, v);
+      b.setInsertionPointToStart(ifHas.elseBlock());
+      scf::YieldOp::create(b, loc, negInf);
+    }
+    lse.push_back(ifHas.getResult(0));
   }
-  Value maxLse = maxLoop.getResult(0);
-  // Pass 2: weights exp(lse_s - max) (natural log units, via exp2).
-  auto sumLoop = scf::ForOp::create(b, loc, idx(0), splits, idx(1),
-                                    ValueRange{f32(0.0), f32(0.0)});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(sumLoop.getBody());
-    Value row = rowOf(sumLoop.getInductionVar());
-    Value lse = LLVM::LoadOp::create(b, loc, f32t, gep(arg(1), f32t, row));
-    Value w = select(
-        isNegInf(lse), f32(0.0),
+  Value maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
+  for (int64_t off = 16; off > 0; off /= 2)
+    maxLse = arith::MaximumFOp::create(b, loc, maxLse, shflXor(maxLse, off));
+  // Weights exp(lse_s - max) (natural log units, via exp2); 0 for a split
+  // without keys or past the last.
+  SmallVector<Value, 2> weight;
+  for (Value l : lse)
+    weight.push_back(select(
+        isNegInf(l), f32(0.0),
         exp2(arith::MulFOp::create(b, loc,
-                                   arith::SubFOp::create(b, loc, lse, maxLse),
-                                   f32(1.4426950408889634))));
-    Value o = LLVM::LoadOp::create(
-        b, loc, f32t, gep(arg(0), f32t, add(mul(row, idx(headDim)), d)));
-    Value sum = arith::AddFOp::create(b, loc, sumLoop.getRegionIterArgs()[0], w);
-    Value acc = math::FmaOp::create(b, loc, w, o, sumLoop.getRegionIterArgs()[1]);
-    scf::YieldOp::create(b, loc, ValueRange{sum, acc});
+                                   arith::SubFOp::create(b, loc, l, maxLse),
+                                   f32(1.4426950408889634)))));
+  Value sum = arith::AddFOp::create(b, loc, weight[0], weight[1]);
+  for (int64_t off = 16; off > 0; off /= 2)
+    sum = arith::AddFOp::create(b, loc, sum, shflXor(sum, off));
+  // Thread d accumulates column d over the splits, kUnroll independent loads
+  // in flight per step; split s's weight comes from lane s % 32.
+  constexpr int64_t kUnroll = 8;
+  auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
+                                 ValueRange{f32(0.0)});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value acc = loop.getRegionIterArgs()[0];
+    for (int64_t j = 0; j < kUnroll; ++j) {
+      Value s = add(loop.getInductionVar(), idx(j));
+      Value valid = cmp(arith::CmpIPredicate::ult, s, splits);
+      s = select(valid, s, idx(0)); // split 0 always exists
+      Value fromLane = arith::IndexCastOp::create(
+          b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
+      Value w = NVVM::ShflOp::create(
+          b, loc, f32t, i32(-1),
+          select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weight[0],
+                 weight[1]),
+          fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
+      w = select(valid, w, f32(0.0));
+      Value o = LLVM::LoadOp::create(
+          b, loc, f32t, gep(arg(0), f32t, add(mul(rowOf(s), idx(headDim)), d)));
+      acc = math::FmaOp::create(b, loc, w, o, acc);
+    }
+    scf::YieldOp::create(b, loc, ValueRange{acc});
   }
-  Value sum = sumLoop.getResult(0), acc = sumLoop.getResult(1);
+  Value acc = loop.getResult(0);
   Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
                                       f32(0.0));
   Value result = select(empty, f32(0.0), arith::DivFOp::create(b, loc, acc, sum));

@@ -11,6 +11,8 @@ namespace attn {
 
 namespace {
 
+// The combine kernel holds the lse of at most 64 splits in a warp
+// (docs/runtime_abi.md).
 constexpr int kMaxSplits = 64;
 constexpr size_t kPartLseAlignment = 256;
 

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root: the decode and prefill correctness
-# suites for the sm_90 and the sm_89 kernels, then the decode and prefill benchmarks;
-# logs and results go to $OUT. Usage: scripts/gpu_check.sh [tests|bench|all] (default
-# all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which
+# suites for the sm_90 and the sm_89 kernels, then the decode and prefill benchmarks
+# ($BENCHES, default "prefill decode") and the decode kernel profile; results go to
+# $OUT, the logs to $OUT/logs.tgz. Usage: scripts/gpu_check.sh [tests|bench|profile|all]
+# (default all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which
 # holds the pack; $ATTN_PACK_DIR, when set, replaces it), and for the plots the wheels
-# in .whl/ where matplotlib is missing; the Triton decode peer is read from
+# in .whl/plot/ where matplotlib is missing; the Triton decode peer is read from
 # third_party/peers/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the logs and results}"
 what=${1:-all}
 mkdir -p "$OUT"
+logs=$(mktemp -d)/logs
+mkdir -p "$logs"
+trap 'tar czf "$OUT/logs.tgz" -C "$(dirname "$logs")" logs' EXIT
 
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
+if [ -d .whl/plot ]; then
+  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/plot/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export ATTN_LIB="${ATTN_LIB:-$PWD/build/lib/libattnrt.so}"
@@ -21,20 +25,25 @@ export PYTHONPATH="$PWD/python:$PWD/bench${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBU
 nvidia-smi
 
 status=0
-if [ "$what" != bench ]; then
+if [ "$what" = all ] || [ "$what" = tests ]; then
   for suite in prefill decode; do
     for target in sm_90 sm_89; do
       echo "== test_$suite.py, ATTN_TARGET=$target"
       ATTN_TARGET=$target python3 "test/gpu/test_$suite.py" \
-        --out "$OUT/test_${suite}_$target.md" 2>&1 | tee "$OUT/test_${suite}_$target.log" \
+        --out "$OUT/test_${suite}_$target.md" 2>&1 | tee "$logs/test_${suite}_$target.log" \
         || status=1
     done
   done
 fi
-if [ "$what" != tests ]; then
-  for bench in prefill decode; do
+if [ "$what" = all ] || [ "$what" = bench ]; then
+  for bench in ${BENCHES:-prefill decode}; do
     echo "== bench_$bench.py"
-    python3 "bench/bench_$bench.py" --out "$OUT" 2>&1 | tee "$OUT/bench_$bench.log" || status=1
+    python3 "bench/bench_$bench.py" --out "$OUT" 2>&1 | tee "$logs/bench_$bench.log" || status=1
   done
+fi
+if [ "$what" = all ] || [ "$what" = profile ]; then
+  echo "== profile_decode.py"
+  python3 bench/profile_decode.py --out "$OUT/profile_decode.md" --splits 0,16,32,64 \
+    2>&1 | tee "$logs/profile_decode.log" || status=1
 fi
 exit "$status"

@@ -16,7 +16,7 @@
 # inside it stops after $E2E_DEADLINE seconds, default 300), so one stage
 # fits a 10-minute call. Needs the runtime ($ATTN_LIB, default build/lib/libattnrt.so;
 # the pack built into it, or $ATTN_PACK_DIR when set), python/,
-# third_party/nano-vllm/ and .whl/ (the wheels nano-vllm needs that the machine lacks,
+# third_party/nano-vllm/ and .whl/e2e/ (the wheels nano-vllm needs that the machine lacks,
 # installed offline into /tmp/site). The model is written once to $E2E_MODEL (default
 # /tmp/attn_e2e/qwen3-random, 1.2 GB).
 set -euo pipefail
@@ -36,12 +36,13 @@ for need in "$ATTN_LIB" third_party/nano-vllm/nanovllm .whl/e2e; do
   [ -e "$need" ] || { echo "gpu_e2e: missing $need" >&2; exit 1; }
 done
 
-# Offline wheels: everything in .whl/ and .whl/e2e/; those in .whl/e2e/fallback/ (numpy
+# Offline wheels: everything in .whl/e2e/ (and .whl/plot/ when carried); those in .whl/e2e/fallback/ (numpy
 # and torch's own dependencies) only where the machine lacks the module, so the versions
 # torch was installed with stay.
 site=/tmp/site
 if [ ! -f "$site/.attn_e2e" ]; then
-  wheels=(.whl/*.whl .whl/e2e/*.whl)
+  wheels=(.whl/e2e/*.whl)
+  [ -d .whl/plot ] && wheels+=(.whl/plot/*.whl)
   for wheel in .whl/e2e/fallback/*.whl; do
     [ -e "$wheel" ] || continue
     module=$(basename "$wheel" | cut -d- -f1)
