@@ -2,6 +2,7 @@
 #include "autotune/Tuning.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <queue>
 
@@ -109,7 +111,15 @@ Expected<Table> parseTable(StringRef text) {
         requireInt(*s, "min_keys_per_split", "decode_split");
     if (!keys)
       return keys.takeError();
-    table.split = {*ctas, *keys};
+    table.split.ctasPerSm = *ctas;
+    table.split.minKeysPerSplit = *keys;
+    if (*ctas <= 0 || *keys <= 0)
+      return tableError("decode_split: 'ctas_per_sm' and 'min_keys_per_split' "
+                        "must be positive");
+    table.split.source = optString(*s, "source");
+    if (table.split.source.empty())
+      table.split.source = "default";
+    table.split.note = optString(*s, "note");
   }
   const json::Array *entries = root->getArray("entries");
   if (!entries)
@@ -178,6 +188,9 @@ std::string printTable(const Table &table) {
     j.attributeObject("decode_split", [&] {
       j.attribute("ctas_per_sm", table.split.ctasPerSm);
       j.attribute("min_keys_per_split", table.split.minKeysPerSplit);
+      j.attribute("source", table.split.source);
+      if (!table.split.note.empty())
+        j.attribute("note", table.split.note);
     });
     j.attributeArray("entries", [&] {
       for (const TableEntry &e : table.entries) {
@@ -301,6 +314,66 @@ Expected<KernelResources> parsePtxasInfo(StringRef log, StringRef kernel) {
   return r;
 }
 
+Expected<InstructionCounts> countPtxInstructions(StringRef ptx,
+                                                 StringRef kernel) {
+  SmallVector<StringRef> lines;
+  ptx.split(lines, '\n');
+  std::string entry = (".entry " + kernel + "(").str();
+  size_t i = 0;
+  while (i < lines.size() && !lines[i].contains(entry))
+    ++i;
+  while (i < lines.size() && lines[i].trim() != "{")
+    ++i;
+  if (i == lines.size())
+    return createStringError(inconvertibleErrorCode(),
+                             "no entry " + kernel.str() + " in the PTX");
+  // The body ends at the "}" line closing the entry's "{" line (a vector
+  // operand's braces stay inside its line).
+  std::vector<StringRef> body;
+  for (int depth = 0; i < lines.size(); ++i) {
+    StringRef line = lines[i].trim();
+    if (line == "{" || line == "}") {
+      depth += line == "{" ? 1 : -1;
+      if (depth == 0)
+        break;
+      continue;
+    }
+    body.push_back(line);
+  }
+  auto isInstruction = [](StringRef line) {
+    return line.ends_with(";") && !line.starts_with(".") &&
+           !line.starts_with("//");
+  };
+  // A loop is a label and the last branch back to it.
+  Regex branch("(^|[ \t])bra(\\.uni)?[ \t]+([$A-Za-z0-9_]+);");
+  StringMap<size_t> labels;
+  std::map<size_t, size_t> loops; // first line -> last line
+  std::vector<size_t> waits;
+  InstructionCounts counts;
+  for (auto [index, line] : llvm::enumerate(body)) {
+    counts.kernel += isInstruction(line);
+    if (line.ends_with(":"))
+      labels[line.drop_back()] = index;
+    if (line.contains("cp.async.wait_group"))
+      waits.push_back(index);
+    SmallVector<StringRef> m;
+    if (branch.match(line, &m))
+      if (auto it = labels.find(m[3]); it != labels.end())
+        loops[it->second] = index;
+  }
+  std::optional<std::pair<size_t, size_t>> kvLoop;
+  for (auto [begin, end] : loops) {
+    bool hasWait =
+        llvm::any_of(waits, [&](size_t w) { return w > begin && w < end; });
+    if (hasWait && (!kvLoop || end - begin < kvLoop->second - kvLoop->first))
+      kvLoop = {begin, end};
+  }
+  if (kvLoop)
+    for (size_t k = kvLoop->first; k <= kvLoop->second; ++k)
+      counts.kvLoop += isInstruction(body[k]);
+  return counts;
+}
+
 Verdict checkResources(const KernelResources &r, const TargetLimits &limits,
                        int64_t maxSpillBytes) {
   Verdict v;
@@ -344,6 +417,82 @@ Verdict checkResources(const KernelResources &r, const TargetLimits &limits,
                  std::to_string(bySmem) + ")");
   return v;
 }
+
+//===----------------------------------------------------------------------===//
+// Search space
+//===----------------------------------------------------------------------===//
+
+int64_t DecodeSplit::numSplits(int64_t ctas, int64_t smCount,
+                               int64_t maxSeqlenK) const {
+  // As chooseNumSplits in runtime/decode_plan.cpp, at most 64 splits.
+  if (maxSeqlenK <= 0 || ctas <= 0)
+    return 1;
+  int64_t forOccupancy = 1;
+  while (forOccupancy < (ctasPerSm * smCount + ctas - 1) / ctas)
+    forOccupancy *= 2;
+  int64_t forLength = (maxSeqlenK + minKeysPerSplit - 1) / minKeysPerSplit;
+  return std::max<int64_t>(1, std::min({forOccupancy, forLength, int64_t{64}}));
+}
+
+bool decodeKnobsValid(int64_t headDim, const Knobs &knobs) {
+  int64_t threadsPerRow = headDim / 8;
+  if (headDim < 8 || headDim % 8 != 0 || 32 % threadsPerRow != 0 ||
+      knobs.threads % threadsPerRow != 0)
+    return false;
+  int64_t rowGroups = knobs.threads / threadsPerRow;
+  return knobs.blockN > 0 && knobs.blockN % rowGroups == 0;
+}
+
+std::vector<SpaceGroup> searchSpace(StringRef space) {
+  bool wide = space == "wide";
+  using Ints = std::vector<int64_t>;
+  std::vector<std::string> dtypes =
+      wide ? std::vector<std::string>{"bf16", "f16"}
+           : std::vector<std::string>{"bf16"};
+  Ints dims = wide ? Ints{128, 64} : Ints{128};
+  // G 2 is the benchmark's (Qwen3-0.6B); G 8 spills with the default knobs.
+  Ints groups = wide ? Ints{1, 2, 4, 8} : Ints{2, 8};
+  std::vector<Knobs> prefill, decode;
+  // The prefill lowering keeps 4 warps: block_m = 64 R (R row blocks a warp).
+  for (int64_t m : {64, 128})
+    for (int64_t n : wide ? Ints{32, 64, 128} : Ints{32, 64})
+      for (int64_t s : wide ? Ints{2, 3, 4} : Ints{2, 3})
+        prefill.push_back({m, n, s, 128});
+  // Decode: 4 or 8 warps of row groups.
+  for (int64_t t : {128, 256})
+    for (int64_t n : {16, 32, 64, 128})
+      for (int64_t s : {2, 3, 4})
+        decode.push_back({0, n, s, t});
+  std::vector<SpaceGroup> result;
+  for (const std::string &dtype : dtypes)
+    for (int64_t d : dims) {
+      result.push_back({{{"prefill", dtype, d, 0, false, true},
+                         {"prefill", dtype, d, 0, true, true}},
+                        prefill});
+      for (int64_t g : groups) {
+        SpaceGroup group{{{"decode", dtype, d, g, true, true}}, {}};
+        for (const Knobs &knobs : decode)
+          if (decodeKnobsValid(d, knobs))
+            group.grid.push_back(knobs);
+        result.push_back(std::move(group));
+      }
+    }
+  return result;
+}
+
+std::vector<DecodeSplit> splitSpace() {
+  std::vector<DecodeSplit> splits;
+  for (int64_t ctas : {2, 4, 8})
+    for (int64_t keys : {512, 1024, 2048}) {
+      DecodeSplit split;
+      split.ctasPerSm = ctas;
+      split.minKeysPerSplit = keys;
+      splits.push_back(split);
+    }
+  return splits;
+}
+
+KernelKey splitKernelKey() { return {"decode", "bf16", 128, 2, true, true}; }
 
 //===----------------------------------------------------------------------===//
 // Workloads, selection, rank correlation
@@ -392,6 +541,62 @@ Expected<std::vector<Workload>> parseWorkloads(StringRef text) {
     workloads.push_back(std::move(w));
   }
   return workloads;
+}
+
+static bool sameKernel(const KernelKey &a, const KernelKey &b) {
+  return a.op == b.op && a.dtype == b.dtype && a.headDim == b.headDim &&
+         (a.op != "decode" || a.group == b.group) && a.paged == b.paged &&
+         a.causal == b.causal;
+}
+
+std::vector<Workload> workloadsFor(const std::vector<Workload> &all,
+                                   const KernelKey &key) {
+  std::vector<Workload> own;
+  for (const Workload &w : all)
+    if (sameKernel(w.kernelKey(), key))
+      own.push_back(w);
+  if (!own.empty())
+    return own;
+  std::vector<const Workload *> sources;
+  for (const Workload &w : all)
+    if (w.op == key.op && w.paged == key.paged)
+      sources.push_back(&w);
+  if (sources.empty())
+    for (const Workload &w : all)
+      if (w.op == key.op)
+        sources.push_back(&w);
+  std::vector<Workload> derived;
+  for (const Workload *source : sources) {
+    Workload w = *source;
+    std::string changed;
+    auto note = [&](const std::string &field) {
+      changed += (changed.empty() ? "" : ", ") + field;
+    };
+    if (w.dtype != key.dtype) {
+      w.dtype = key.dtype;
+      note(key.dtype);
+    }
+    if (w.headDim != key.headDim) {
+      w.headDim = key.headDim;
+      note("D " + std::to_string(key.headDim));
+    }
+    if (key.op == "decode" && key.group > 0 &&
+        w.numHeads != w.numKvHeads * key.group) {
+      w.numHeads = w.numKvHeads * key.group;
+      note("G " + std::to_string(key.group));
+    }
+    if (w.paged != key.paged) {
+      w.paged = key.paged;
+      note(key.paged ? "paged" : "contiguous");
+    }
+    if (w.causal != key.causal) {
+      w.causal = key.causal;
+      note(key.causal ? "causal" : "full");
+    }
+    w.name += " [" + changed + "]";
+    derived.push_back(std::move(w));
+  }
+  return derived;
 }
 
 std::string
@@ -480,6 +685,13 @@ constexpr double kSfuPerClock = 16;
 constexpr double kSaturatingWarps = 8;
 // Shared-memory bytes per clock per SM (32 banks of 4 bytes).
 constexpr double kSharedBytesPerClock = 128;
+// Cycles before a warp can issue an instruction that depends on the previous
+// one: the Programming Guide's typical arithmetic latency, for which 16 warps
+// per SM (4 per scheduler) hide it ("Maximize Utilization", "Multiprocessor
+// Level").
+constexpr double kDependentIssueCycles = 4;
+// Warp schedulers per SM (compute capabilities 8.x and 9.0).
+constexpr double kWarpSchedulers = 4;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -504,75 +716,195 @@ double makespan(const std::vector<double> &durations, int64_t slots) {
 double modelTimeMs(const TargetLimits &limits, const Knobs &knobs,
                    const KernelResources &resources, int64_t blocksPerSm,
                    const Workload &w, const DecodeSplit &split) {
+  if (w.op == "decode") {
+    int64_t maxLen = 0, ctas = 0;
+    for (auto [lq, lk] : w.seqlens) {
+      maxLen = std::max(maxLen, lk);
+      ctas += lq * w.numKvHeads;
+    }
+    return modelDecodeTimeMs(limits, knobs, resources, blocksPerSm, w,
+                             split.numSplits(ctas, limits.smCount, maxLen));
+  }
   blocksPerSm = std::max<int64_t>(blocksPerSm, 1);
   double clock = limits.clockHz;
   int64_t slots = limits.smCount * blocksPerSm;
   int64_t warps = std::max<int64_t>(resources.threads / 32, 1);
-  // The SM's resident CTAs share its tensor cores and its DRAM bandwidth.
+  // The SM's resident CTAs share its tensor cores.
   double smFlops = limits.mmaFlopsPerSecond / limits.smCount;
-  double smBytes = limits.dramBytesPerSecond / limits.smCount;
   double warpUse = std::min(1.0, double(blocksPerSm * warps) / kSaturatingWarps);
   std::vector<double> durations;
   int64_t bytes = 2; // bf16 and f16
-  if (w.op == "prefill") {
-    int64_t m = knobs.blockM, n = knobs.blockN, d = w.headDim;
-    // One pipeline stage cannot overlap the next tile's load with the MMAs.
-    double overlap = knobs.stages >= 2 ? 1.0 : 0.75;
-    // Per K/V tile: the MMAs, or every warp reading the K and V tiles from
-    // shared memory (each warp's R row blocks reuse them), whichever is
-    // longer; then the exponentials and the loop's fixed cost. The SM's
-    // resident CTAs share all of it.
-    double mma = 4.0 * m * n * d / (smFlops * warpUse * overlap);
-    double shared = double(warps) * 2 * n * d * bytes /
-                    (kSharedBytesPerClock * clock);
-    double exp = double(m) * n / (kSfuPerClock * clock);
-    double tile = blocksPerSm * (std::max(mma, shared) + exp) +
-                  kIterationCycles / clock;
-    // Grid (Hq, B, row tiles), heaviest row tiles first.
-    int64_t maxTiles = 0;
-    for (auto [lq, lk] : w.seqlens)
-      maxTiles = std::max(maxTiles, ceilDiv(lq, m));
-    for (int64_t z = 0; z < maxTiles; ++z)
-      for (auto [lq, lk] : w.seqlens) {
-        int64_t tileIndex = maxTiles - 1 - z;
-        int64_t m0 = tileIndex * m;
-        if (m0 >= lq)
-          continue;
-        int64_t keys = w.causal ? std::min(lk, m0 + m + lk - lq) : lk;
-        double cta = double(ceilDiv(std::max<int64_t>(keys, 0), n)) * tile;
-        durations.insert(durations.end(), w.numHeads, cta);
-      }
-    return makespan(durations, slots) * 1e3;
-  }
-  // Decode: splits as runtime/decode_plan.cpp chooses them.
-  int64_t maxLen = 0;
+  int64_t m = knobs.blockM, n = knobs.blockN, d = w.headDim;
+  // One pipeline stage cannot overlap the next tile's load with the MMAs.
+  double overlap = knobs.stages >= 2 ? 1.0 : 0.75;
+  // Per K/V tile: the MMAs, or every warp reading the K and V tiles from
+  // shared memory (each warp's R row blocks reuse them), whichever is
+  // longer; then the exponentials and the loop's fixed cost. The SM's
+  // resident CTAs share all of it.
+  double mma = 4.0 * m * n * d / (smFlops * warpUse * overlap);
+  double shared =
+      double(warps) * 2 * n * d * bytes / (kSharedBytesPerClock * clock);
+  double exp = double(m) * n / (kSfuPerClock * clock);
+  double tile =
+      blocksPerSm * (std::max(mma, shared) + exp) + kIterationCycles / clock;
+  // Grid (Hq, B, row tiles), heaviest row tiles first.
+  int64_t maxTiles = 0;
   for (auto [lq, lk] : w.seqlens)
-    maxLen = std::max(maxLen, lk);
-  int64_t ctas = int64_t(w.seqlens.size()) * w.numKvHeads;
-  int64_t forOccupancy = 1;
-  while (forOccupancy < ceilDiv(split.ctasPerSm * limits.smCount, ctas))
-    forOccupancy *= 2;
-  int64_t splits = std::max<int64_t>(
-      1, std::min({forOccupancy, ceilDiv(maxLen, split.minKeysPerSplit),
-                   int64_t{64}}));
-  int64_t n = knobs.blockN;
-  double tileBytes = 2.0 * n * w.headDim * bytes;
-  // Little's law: a CTA keeps `stages` tiles in flight.
-  double ctaBytes = std::min(smBytes / blocksPerSm,
-                             knobs.stages * tileBytes / kDramLatencySeconds);
-  double tile = tileBytes / ctaBytes + kIterationCycles / clock;
-  for (int64_t s = 0; s < splits; ++s)
+    maxTiles = std::max(maxTiles, ceilDiv(lq, m));
+  for (int64_t z = 0; z < maxTiles; ++z)
     for (auto [lq, lk] : w.seqlens) {
-      int64_t per = ceilDiv(ceilDiv(lk, splits), n) * n;
-      int64_t keys = std::max<int64_t>(0, std::min(lk, (s + 1) * per) - s * per);
-      durations.insert(durations.end(), w.numKvHeads,
-                       double(ceilDiv(keys, n)) * tile);
+      int64_t tileIndex = maxTiles - 1 - z;
+      int64_t m0 = tileIndex * m;
+      if (m0 >= lq)
+        continue;
+      int64_t keys = w.causal ? std::min(lk, m0 + m + lk - lq) : lk;
+      double cta = double(ceilDiv(std::max<int64_t>(keys, 0), n)) * tile;
+      durations.insert(durations.end(), w.numHeads, cta);
     }
-  double seconds = makespan(durations, slots);
-  if (splits > 1) // part_o written and read back by the combine kernel
-    seconds += 2.0 * splits * w.seqlens.size() * w.numHeads * w.headDim * 4 /
-               limits.dramBytesPerSecond;
-  return seconds * 1e3;
+  return makespan(durations, slots) * 1e3;
+}
+
+double modelDecodeTimeMs(const TargetLimits &limits, const Knobs &knobs,
+                         const KernelResources &resources, int64_t blocksPerSm,
+                         const Workload &w, int64_t numSplits) {
+  blocksPerSm = std::max<int64_t>(blocksPerSm, 1);
+  int64_t splits = std::max<int64_t>(numSplits, 1);
+  int64_t n = knobs.blockN;
+  double keyBytes = 2.0 * w.headDim * 2; // a K and a V row, 2-byte elements
+  // CTAs in launch order: grid (splits, Hkv x Lq, B), x fastest; split s
+  // takes keys [s per, (s + 1) per) with per a multiple of block_n.
+  struct Cta {
+    double bytes;
+    int64_t tiles;
+  };
+  std::vector<Cta> ctas;
+  for (auto [lq, lk] : w.seqlens) {
+    int64_t per = ceilDiv(ceilDiv(lk, splits), n) * n;
+    for (int64_t y = 0; y < lq * w.numKvHeads; ++y)
+      for (int64_t s = 0; s < splits; ++s) {
+        int64_t keys = std::clamp<int64_t>(lk - s * per, 0, per);
+        ctas.push_back({keys * keyBytes, ceilDiv(keys, n)});
+      }
+  }
+  // A CTA runs three phases: its code outside the KV loop (Q, the pipeline's
+  // prologue, the epilogue's merge and store) at its warps' issue rate; one
+  // DRAM latency until its first tile lands; then its K/V bytes, at the
+  // least of its issue rate (loop instructions per tile), Little's law
+  // (`stages` tiles in flight) and its share of the DRAM bandwidth, which
+  // the streaming CTAs of all SMs split evenly (water-filling).
+  double clock = limits.clockHz;
+  double warps = std::max<int64_t>(resources.threads / 32, 1);
+  double loop = double(resources.loopInstructions);
+  double outside = std::max<double>(
+      0, double(resources.kernelInstructions - resources.loopInstructions));
+  double tileBytes = n * keyBytes;
+  double littleBytes = knobs.stages * tileBytes / kDramLatencySeconds;
+  // Instructions per second of one warp of an SM where `issuing` CTAs issue:
+  // a warp issues at most every kDependentIssueCycles (no ILP assumed), and
+  // a scheduler one instruction a cycle.
+  auto warpRate = [&](int64_t issuing) {
+    double perScheduler = issuing * warps / kWarpSchedulers;
+    return clock / std::max(kDependentIssueCycles, perScheduler);
+  };
+  enum Phase { Outside, Latency, Stream };
+  struct Running {
+    int64_t sm;
+    Phase phase;
+    double left; // instructions, seconds or bytes
+    double bytes, bytesPerTile;
+  };
+  std::vector<Running> running;
+  size_t next = 0;
+  auto launch = [&](int64_t sm) {
+    const Cta &c = ctas[next++];
+    running.push_back({sm, Outside, outside, c.bytes,
+                       c.tiles ? c.bytes / double(c.tiles) : 0.0});
+  };
+  // Moves a CTA past the phases it has finished; false once it is done.
+  auto settle = [&](Running &r) {
+    if (r.phase == Outside && r.left <= 0) {
+      r.phase = Latency;
+      r.left = r.bytes > 0 ? kDramLatencySeconds : 0;
+    }
+    if (r.phase == Latency && r.left <= 0) {
+      r.phase = Stream;
+      r.left = r.bytes;
+    }
+    return !(r.phase == Stream && r.left <= 0);
+  };
+  // The block scheduler fills the SMs breadth first, then refills a slot as
+  // its CTA retires.
+  for (int64_t j = 0; j < blocksPerSm; ++j)
+    for (int64_t sm = 0; sm < limits.smCount && next < ctas.size(); ++sm)
+      launch(sm);
+  std::vector<int64_t> issuing(limits.smCount);
+  std::vector<double> rate;
+  std::vector<size_t> streaming;
+  double now = 0;
+  while (!running.empty()) {
+    for (size_t i = 0; i < running.size();) {
+      if (settle(running[i])) {
+        ++i;
+        continue;
+      }
+      int64_t sm = running[i].sm;
+      running[i] = running.back();
+      running.pop_back();
+      if (next < ctas.size())
+        launch(sm);
+    }
+    if (running.empty())
+      break;
+    std::fill(issuing.begin(), issuing.end(), 0);
+    for (const Running &r : running)
+      issuing[r.sm] += r.phase != Latency;
+    rate.assign(running.size(), 0);
+    streaming.clear();
+    for (auto [i, r] : llvm::enumerate(running)) {
+      if (r.phase == Outside)
+        rate[i] = warpRate(issuing[r.sm]);
+      else if (r.phase == Latency)
+        rate[i] = 1;
+      else {
+        double cap = littleBytes;
+        if (loop > 0)
+          cap = std::min(cap, warpRate(issuing[r.sm]) / loop * r.bytesPerTile);
+        rate[i] = cap;
+        streaming.push_back(i);
+      }
+    }
+    // Water-filling: the least capped CTAs take their cap, the others an
+    // even share of what is left.
+    llvm::sort(streaming,
+               [&](size_t a, size_t b) { return rate[a] < rate[b]; });
+    double bandwidth = limits.dramBytesPerSecond;
+    for (auto [q, i] : llvm::enumerate(streaming)) {
+      rate[i] = std::min(rate[i], bandwidth / double(streaming.size() - q));
+      bandwidth -= rate[i];
+    }
+    size_t first = 0;
+    double dt = std::numeric_limits<double>::infinity();
+    for (auto [i, r] : llvm::enumerate(running))
+      if (rate[i] > 0 && r.left / rate[i] < dt) {
+        dt = r.left / rate[i];
+        first = i;
+      }
+    for (auto [i, r] : llvm::enumerate(running)) {
+      r.left -= rate[i] * dt;
+      // Rounding must not leave a sliver of a phase behind.
+      if (i == first || r.left <= 1e-9 * rate[i] * dt)
+        r.left = 0;
+    }
+    now += dt;
+  }
+  // With splits, the combine kernel reads back the part_o the splits wrote.
+  if (splits > 1) {
+    double rows = 0;
+    for (auto [lq, lk] : w.seqlens)
+      rows += double(lq) * w.numHeads;
+    now += 2.0 * splits * rows * w.headDim * 4 / limits.dramBytesPerSecond;
+  }
+  return now * 1e3;
 }
 
 } // namespace attn::tune

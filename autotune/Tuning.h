@@ -69,6 +69,17 @@ struct Provenance {
 struct DecodeSplit {
   int64_t ctasPerSm = 4;
   int64_t minKeysPerSplit = 1024;
+  /// How the policy was chosen ("default", "measured" or "modelled"), with a
+  /// line saying from what (the winner's time, the kernel it was timed with).
+  std::string source = "default";
+  std::string note;
+
+  bool samePolicy(const DecodeSplit &o) const {
+    return ctasPerSm == o.ctasPerSm && minKeysPerSplit == o.minKeysPerSplit;
+  }
+  /// The splits the runtime chooses for `ctas` CTAs (batch x KV heads x query
+  /// tokens) on `smCount` SMs, the longest sequence having `maxSeqlenK` keys.
+  int64_t numSplits(int64_t ctas, int64_t smCount, int64_t maxSeqlenK) const;
 };
 
 struct Table {
@@ -119,7 +130,8 @@ struct TargetLimits {
 /// sm_89 or sm_90; null for another target.
 const TargetLimits *limitsFor(llvm::StringRef target);
 
-/// What ptxas reports for one kernel, and what the launch adds.
+/// What ptxas reports for one kernel, what the launch adds, and the size of
+/// its code (the model's issue time).
 struct KernelResources {
   int64_t registers = 0;
   int64_t spillStoreBytes = 0;
@@ -128,12 +140,28 @@ struct KernelResources {
   int64_t staticSmemBytes = 0;
   int64_t dynamicSmemBytes = 0;
   int64_t threads = 0;
+  /// PTX instructions of the kernel, and of one iteration of its KV tile
+  /// loop (countPtxInstructions); 0 when unknown.
+  int64_t kernelInstructions = 0;
+  int64_t loopInstructions = 0;
 };
 
 /// Parses the ptxas lines of `log` (ptxas -v, or nvJitLink -verbose) about
 /// `kernel`: "Used N registers", "N bytes spill stores", "N bytes smem".
 llvm::Expected<KernelResources> parsePtxasInfo(llvm::StringRef log,
                                                llvm::StringRef kernel);
+
+struct InstructionCounts {
+  int64_t kernel = 0; // instruction statements of the entry's body
+  int64_t kvLoop = 0; // of the innermost loop holding a cp.async.wait_group
+};
+
+/// Counts the PTX instructions of entry `kernel` and of its KV tile loop (the
+/// innermost backward branch whose body waits on cp.async groups; 0 when
+/// there is none). A conditional block in the loop (the prefetch, the mask of
+/// a partial tile) counts as executed.
+llvm::Expected<InstructionCounts> countPtxInstructions(llvm::StringRef ptx,
+                                                       llvm::StringRef kernel);
 
 struct Verdict {
   bool ok = true;
@@ -145,6 +173,35 @@ struct Verdict {
 /// `limits`; else gives its resident blocks per SM.
 Verdict checkResources(const KernelResources &resources,
                        const TargetLimits &limits, int64_t maxSpillBytes = 0);
+
+//===----------------------------------------------------------------------===//
+// Search space
+//===----------------------------------------------------------------------===//
+
+/// Kernels tuned together (prefill: the packed and the paged kernel of a
+/// dtype, D and mask; decode: one kernel) and the knob grid they share.
+struct SpaceGroup {
+  std::vector<KernelKey> keys;
+  std::vector<Knobs> grid;
+};
+
+/// Whether the decode lowering accepts `knobs` for head dimension `headDim`:
+/// a row of D elements takes D / 8 threads (16 bytes each), which must divide
+/// a warp, and block_n must be a multiple of the row groups, threads / (D / 8)
+/// (passes/LowerToGpu.cpp).
+bool decodeKnobsValid(int64_t headDim, const Knobs &knobs);
+
+/// The search space `space` ("gpu": small enough to time; "wide": for the
+/// model) as groups of kernels and their knob grids.
+std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
+
+/// The split-KV policies searched: ctas_per_sm {2, 4, 8} x min_keys_per_split
+/// {512, 1024, 2048}, in that order.
+std::vector<DecodeSplit> splitSpace();
+
+/// The decode kernel key the split policy is timed with: the decode
+/// benchmark's (bf16, D 128, G 2, paged, causal).
+KernelKey splitKernelKey();
 
 //===----------------------------------------------------------------------===//
 // Selection and the model
@@ -162,6 +219,14 @@ struct Workload {
 
 llvm::Expected<std::vector<Workload>> parseWorkloads(llvm::StringRef json);
 
+/// The workloads that rank kernel `key`: its benchmark workloads of `all`, or
+/// for a kernel without any, its op's benchmark workloads (those of its
+/// layout, `paged`, when there are) with its dtype, D and mask, and for decode
+/// G query heads per KV head (the KV heads kept), each named after its source
+/// with the changed fields, e.g. "1 seq, context 32768 [G 8]".
+std::vector<Workload> workloadsFor(const std::vector<Workload> &all,
+                                   const KernelKey &key);
+
 /// Picks, among `candidates`, the one with the least geometric-mean time over
 /// `workloads`; candidates without a time for each of them are skipped, ties go
 /// to the smaller name. `times[candidate][workload]` in ms. Returns "" when
@@ -176,10 +241,17 @@ selectFastest(const std::vector<std::string> &candidates,
 double spearman(const std::vector<double> &a, const std::vector<double> &b);
 
 /// The roofline + occupancy model's time in ms of `knobs` (with `resources`
-/// and `blocksPerSm` from the resource model) on `workload`.
+/// and `blocksPerSm` from the resource model) on `workload`, decode split as
+/// `split` says on the model's device.
 double modelTimeMs(const TargetLimits &limits, const Knobs &knobs,
                    const KernelResources &resources, int64_t blocksPerSm,
                    const Workload &workload, const DecodeSplit &split);
+
+/// The model's time in ms of a decode kernel on `workload` with `numSplits`
+/// splits (the runtime's num_splits argument).
+double modelDecodeTimeMs(const TargetLimits &limits, const Knobs &knobs,
+                         const KernelResources &resources, int64_t blocksPerSm,
+                         const Workload &workload, int64_t numSplits);
 
 } // namespace attn::tune
 

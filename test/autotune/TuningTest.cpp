@@ -1,11 +1,14 @@
-// Tuning tables (round trip, lookup), pruning, selection and the model.
+// Tuning tables (round trip, lookup), pruning, the search space, selection
+// and the model.
 #include "autotune/Tuning.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 using namespace attn::tune;
 
@@ -16,7 +19,10 @@ Table sampleTable() {
   table.target = "sm_90";
   table.provenance = {"measured", "NVIDIA H100 80GB HBM3", "580.159.04",
                       "2026-11-24", "attn-0.2.0", "test"};
-  table.split = {8, 512};
+  table.split.ctasPerSm = 8;
+  table.split.minKeysPerSplit = 512;
+  table.split.source = "measured";
+  table.split.note = "split_c8_k512: fastest";
   TableEntry prefill;
   prefill.op = "prefill";
   prefill.knobs = {128, 32, 2, 128};
@@ -45,6 +51,9 @@ TEST(TuningTable, RoundTrip) {
   EXPECT_EQ(printTable(*parsed), text);
   EXPECT_EQ(parsed->provenance.gpu, "NVIDIA H100 80GB HBM3");
   EXPECT_EQ(parsed->split.ctasPerSm, 8);
+  EXPECT_EQ(parsed->split.minKeysPerSplit, 512);
+  EXPECT_EQ(parsed->split.source, "measured");
+  EXPECT_EQ(parsed->split.note, "split_c8_k512: fastest");
   ASSERT_EQ(parsed->entries.size(), 3u);
   EXPECT_EQ(parsed->entries[2].group, 2);
   EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128}));
@@ -238,6 +247,288 @@ TEST(Model, WorkloadsAndMonotonicity) {
   double t = modelTimeMs(sm90, {0, 64, 3, 128}, r, 2, longStep, DecodeSplit());
   EXPECT_GE(t, floorMs);
   EXPECT_LE(t, 3 * floorMs);
+}
+
+TEST(TuningTable, SplitPolicyWithoutProvenanceIsTheDefault) {
+  llvm::Expected<Table> table = parseTable(
+      R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "decode_split": {"ctas_per_sm": 2, "min_keys_per_split": 2048},
+          "entries": []})");
+  ASSERT_TRUE(bool(table)) << llvm::toString(table.takeError());
+  EXPECT_EQ(table->split.ctasPerSm, 2);
+  EXPECT_EQ(table->split.source, "default");
+  EXPECT_EQ(table->split.note, "");
+  llvm::Expected<Table> zero = parseTable(
+      R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "decode_split": {"ctas_per_sm": 0, "min_keys_per_split": 1024},
+          "entries": []})");
+  ASSERT_FALSE(bool(zero));
+  EXPECT_NE(llvm::toString(zero.takeError()).find("positive"),
+            std::string::npos);
+}
+
+TEST(SearchSpace, DecodeVariesWarpsPrefillKeepsFour) {
+  std::vector<SpaceGroup> gpu = searchSpace("gpu");
+  int decodeGroups = 0;
+  for (const SpaceGroup &group : gpu) {
+    const KernelKey &key = group.keys.front();
+    ASSERT_FALSE(group.grid.empty());
+    std::set<int64_t> threads;
+    for (const Knobs &knobs : group.grid)
+      threads.insert(knobs.threads);
+    if (key.op == "prefill") {
+      // The prefill lowering keeps 4 warps (block_m = 64 R).
+      EXPECT_EQ(threads, (std::set<int64_t>{128}));
+      EXPECT_EQ(group.keys.size(), 2u);
+      continue;
+    }
+    ++decodeGroups;
+    EXPECT_EQ(threads, (std::set<int64_t>{128, 256})) << key.group;
+    for (const Knobs &knobs : group.grid)
+      EXPECT_TRUE(decodeKnobsValid(key.headDim, knobs));
+    // G 8 keeps block_n 16 and 32 and 256 threads, which do not spill.
+    if (key.group == 8) {
+      EXPECT_TRUE(llvm::is_contained(group.grid, (Knobs{0, 16, 4, 128})));
+      EXPECT_TRUE(llvm::is_contained(group.grid, (Knobs{0, 32, 4, 256})));
+    }
+  }
+  EXPECT_EQ(decodeGroups, 2); // G 2 (the benchmark's) and G 8
+}
+
+TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
+  // D 128: 16 threads a row; 128 threads = 8 row groups, 256 = 16.
+  EXPECT_TRUE(decodeKnobsValid(128, {0, 16, 2, 128}));
+  EXPECT_TRUE(decodeKnobsValid(128, {0, 16, 2, 256}));
+  EXPECT_FALSE(decodeKnobsValid(128, {0, 8, 2, 256}));
+  // D 64: 8 threads a row; 256 threads = 32 row groups.
+  EXPECT_FALSE(decodeKnobsValid(64, {0, 16, 2, 256}));
+  EXPECT_TRUE(decodeKnobsValid(64, {0, 32, 2, 256}));
+  // A row must fit a warp: D 512 would take 64 threads.
+  EXPECT_FALSE(decodeKnobsValid(512, {0, 64, 2, 128}));
+  EXPECT_FALSE(decodeKnobsValid(128, {0, 32, 2, 100}));
+  // The wide space leaves out what the lowering rejects.
+  for (const SpaceGroup &group : searchSpace("wide")) {
+    if (group.keys.front().op == "decode" &&
+        group.keys.front().headDim == 64) {
+      EXPECT_FALSE(llvm::is_contained(group.grid, (Knobs{0, 16, 2, 256})));
+    }
+  }
+}
+
+TEST(SearchSpace, SplitPolicies) {
+  std::vector<DecodeSplit> splits = splitSpace();
+  ASSERT_EQ(splits.size(), 9u);
+  EXPECT_TRUE(llvm::any_of(splits, [](const DecodeSplit &s) {
+    return s.samePolicy(DecodeSplit());
+  }));
+  std::set<std::pair<int64_t, int64_t>> policies;
+  for (const DecodeSplit &s : splits)
+    policies.insert({s.ctasPerSm, s.minKeysPerSplit});
+  EXPECT_EQ(policies.size(), 9u);
+  EXPECT_TRUE(policies.count({2, 512}) && policies.count({8, 2048}));
+}
+
+TEST(SearchSpace, SplitCountsAsTheRuntime) {
+  DecodeSplit policy; // (4, 1024)
+  // 256 sequences x 8 KV heads fill 132 SMs: no split.
+  EXPECT_EQ(policy.numSplits(256 * 8, 132, 2045), 1);
+  // 32 x 8 CTAs: ceil(528 / 256) = 3 -> 4; 8076 keys allow 8.
+  EXPECT_EQ(policy.numSplits(32 * 8, 132, 8076), 4);
+  // One sequence: 128 for occupancy, 32 for its 32768 keys.
+  EXPECT_EQ(policy.numSplits(8, 132, 32768), 32);
+  DecodeSplit wide;
+  wide.ctasPerSm = 8;
+  wide.minKeysPerSplit = 512;
+  EXPECT_EQ(wide.numSplits(8, 132, 32768), 64); // at most 64
+  EXPECT_EQ(wide.numSplits(8, 132, 0), 1);
+}
+
+TEST(Workloads, DerivedForKernelsWithoutTheirOwn) {
+  auto buffer =
+      llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR "/autotune/workloads.json");
+  ASSERT_TRUE(bool(buffer));
+  llvm::Expected<std::vector<Workload>> all =
+      parseWorkloads((*buffer)->getBuffer());
+  ASSERT_TRUE(bool(all)) << llvm::toString(all.takeError());
+  std::vector<Workload> own =
+      workloadsFor(*all, {"decode", "bf16", 128, 2, true, true});
+  ASSERT_EQ(own.size(), 3u);
+  EXPECT_EQ(own[2].name, "1 seq, context 32768");
+  std::vector<Workload> g8 =
+      workloadsFor(*all, {"decode", "bf16", 128, 8, true, true});
+  ASSERT_EQ(g8.size(), 3u);
+  EXPECT_EQ(g8[2].name, "1 seq, context 32768 [G 8]");
+  EXPECT_EQ(g8[2].numHeads, 64);
+  EXPECT_EQ(g8[2].numKvHeads, 8);
+  EXPECT_EQ(g8[2].kernelKey().group, 8);
+  EXPECT_EQ(g8[2].seqlens, own[2].seqlens);
+  std::vector<Workload> f16 =
+      workloadsFor(*all, {"prefill", "f16", 64, 0, true, true});
+  ASSERT_EQ(f16.size(), 1u); // (d), the paged one
+  EXPECT_EQ(f16[0].name, "(d) (c), half cached, page 256 [f16, D 64]");
+}
+
+TEST(Selection, SplitPolicyDeterministic) {
+  // Policies that give the same splits time alike; the smaller id wins.
+  std::map<std::string, std::map<std::string, double>> times{
+      {"split_c4_k1024", {{"w1", 0.29}, {"w2", 0.058}}},
+      {"split_c8_k1024", {{"w1", 0.29}, {"w2", 0.058}}},
+      {"split_c2_k512", {{"w1", 0.32}, {"w2", 0.068}}},
+  };
+  std::vector<std::string> ids{"split_c8_k1024", "split_c2_k512",
+                               "split_c4_k1024"};
+  EXPECT_EQ(selectFastest(ids, {"w1", "w2"}, times), "split_c4_k1024");
+  times["split_c8_k1024"]["w2"] = 0.057;
+  EXPECT_EQ(selectFastest(ids, {"w1", "w2"}, times), "split_c8_k1024");
+}
+
+TEST(ResourceModel, CountsPtxInstructions) {
+  // A rotated loop: the back edge goes to a label above the wait.
+  const char *ptx = R"(
+.visible .entry k_combine(
+	.param .u64 k_combine_param_0
+)
+{
+	ret;
+}
+.visible .entry k(
+	.param .u64 k_param_0
+)
+{
+	.reg .b32 	%r<9>;
+	mov.u32 	%r1, %tid.x;
+	ld.shared.v4.b32 	{%r2, %r3, %r4, %r5}, [%r1];
+$L__BB0_1:
+	add.s32 	%r1, %r1, 1;
+	@%p1 bra 	$L__BB0_3;
+	cp.async.ca.shared.global [%r1], [%rd1], 16;
+$L__BB0_3:
+	cp.async.wait_group 	1;
+	fma.rn.f32 	%r2, %r3, %r4, %r2;
+	@%p2 bra 	$L__BB0_1;
+$L__BB0_2:
+	.pragma "nounroll";
+	add.s32 	%r6, %r6, 1;
+	@%p3 bra 	$L__BB0_2;
+	st.global.b32 	[%rd2], %r2;
+	ret;
+}
+)";
+  llvm::Expected<InstructionCounts> k = countPtxInstructions(ptx, "k");
+  ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
+  EXPECT_EQ(k->kernel, 12);
+  EXPECT_EQ(k->kvLoop, 6); // add, bra, cp.async, wait, fma, bra
+  llvm::Expected<InstructionCounts> combine =
+      countPtxInstructions(ptx, "k_combine");
+  ASSERT_TRUE(bool(combine));
+  EXPECT_EQ(combine->kernel, 1);
+  EXPECT_EQ(combine->kvLoop, 0); // no loop waits on cp.async
+  llvm::Expected<InstructionCounts> missing = countPtxInstructions(ptx, "kk");
+  EXPECT_FALSE(bool(missing));
+  llvm::consumeError(missing.takeError());
+}
+
+/// The decode kernel of the H100 split sweep: block_n 64, 3 stages, 128
+/// threads, 2 CTAs per SM; instructions as attn-tune counted them.
+KernelResources sweepKernel() {
+  KernelResources r{143, 0, 0, 0, 0, 98304, 128};
+  r.kernelInstructions = 2016;
+  r.loopInstructions = 1014;
+  return r;
+}
+
+std::vector<Workload> decodeWorkloads() {
+  auto buffer =
+      llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR "/autotune/workloads.json");
+  std::vector<Workload> decode;
+  if (!buffer)
+    return decode;
+  llvm::Expected<std::vector<Workload>> all =
+      parseWorkloads((*buffer)->getBuffer());
+  if (!all) {
+    llvm::consumeError(all.takeError());
+    return decode;
+  }
+  for (const Workload &w : *all)
+    if (w.op == "decode")
+      decode.push_back(w);
+  return decode;
+}
+
+TEST(Model, DecodeRewardsResidentWarpsNotBigTiles) {
+  // The fault of the former model: one CTA per SM with big tiles ranked
+  // first. Four warps alone issue at most every 4 cycles, so with the same
+  // instructions per key, 4 CTAs per SM of block_n 32 beat 1 of block_n 128.
+  const TargetLimits &sm90 = *limitsFor("sm_90");
+  KernelResources small{128, 0, 0, 0, 0, 32768, 128};
+  small.kernelInstructions = 1135;
+  small.loopInstructions = 542;
+  KernelResources big{204, 0, 0, 0, 0, 131072, 128};
+  big.kernelInstructions = 3055;
+  big.loopInstructions = 1970;
+  for (const Workload &w : decodeWorkloads()) {
+    double tSmall =
+        modelTimeMs(sm90, {0, 32, 2, 128}, small, 4, w, DecodeSplit());
+    double tBig = modelTimeMs(sm90, {0, 128, 2, 128}, big, 1, w, DecodeSplit());
+    EXPECT_LT(tSmall, tBig) << w.name;
+  }
+}
+
+TEST(Model, DecodeGridSmallerThanTheSlots) {
+  // 1 sequence x 8 KV heads x 32 splits = 256 CTAs fill neither 2 nor 4
+  // slots on each of 132 SMs: more slots must not slow each CTA down.
+  const TargetLimits &sm90 = *limitsFor("sm_90");
+  std::vector<Workload> decode = decodeWorkloads();
+  ASSERT_EQ(decode.size(), 3u);
+  KernelResources r = sweepKernel();
+  double two =
+      modelTimeMs(sm90, {0, 64, 3, 128}, r, 2, decode[2], DecodeSplit());
+  double four =
+      modelTimeMs(sm90, {0, 64, 3, 128}, r, 4, decode[2], DecodeSplit());
+  EXPECT_NEAR(two, four, 0.01 * two);
+  // The KV cache at the DRAM bandwidth is the floor.
+  double floorMs = 32768.0 * 8 * 128 * 2 * 2 / sm90.dramBytesPerSecond * 1e3;
+  EXPECT_GE(two, floorMs);
+  EXPECT_LE(two, 1.5 * floorMs);
+}
+
+TEST(Model, RanksTheH100SplitSweep) {
+  // bench/results/decode_split_sweep_h100_2026-11-24.md, ms per split count.
+  const std::map<int64_t, double> sweep[3] = {{{1, .424},
+                                               {2, .421},
+                                               {4, .447},
+                                               {8, .505},
+                                               {16, .613},
+                                               {32, .850},
+                                               {64, 1.221}},
+                                              {{1, .342},
+                                               {2, .318},
+                                               {4, .290},
+                                               {8, .294},
+                                               {16, .303},
+                                               {32, .330},
+                                               {64, .379}},
+                                              {{1, .993},
+                                               {2, .503},
+                                               {4, .256},
+                                               {8, .134},
+                                               {16, .072},
+                                               {32, .058},
+                                               {64, .068}}};
+  const TargetLimits &sm90 = *limitsFor("sm_90");
+  std::vector<Workload> decode = decodeWorkloads();
+  ASSERT_EQ(decode.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    std::vector<double> measured, modelled;
+    for (auto [splits, ms] : sweep[i]) {
+      measured.push_back(ms);
+      modelled.push_back(modelDecodeTimeMs(sm90, {0, 64, 3, 128}, sweepKernel(),
+                                           2, decode[i], splits));
+    }
+    EXPECT_GE(spearman(measured, modelled), 0.9) << decode[i].name;
+  }
 }
 
 } // namespace
