@@ -29,6 +29,12 @@ def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
     } {attn.grid = ["batch", "token", "kv_head"]}
     ```
 
+    With `heads-per-cta=R`, the grid is over (batch, query token, head
+    block) instead: the G heads of a KV head are cut into ceil(G / R) tiles of
+    R rows, G is read through `attn.group_size` (a GPU kernel takes it from
+    the launch, so one kernel serves every group size), and the last tile of
+    a KV head loads and stores only its `count = min(R, G - first)` rows.
+
     Rewrites `attn.varlen_prefill` into a parallel loop over (batch, query
     row tile, query head): each iteration loads `block-m` consecutive query
     rows of one head (`attn.load_q_rows`), attends them to the keys of KV head
