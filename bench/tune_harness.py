@@ -1,30 +1,61 @@
-"""Times every candidate pack of an attn-tune bundle on the benchmark workloads.
+"""Times the candidates of an attn-tune bundle on their workloads.
 
-For each candidate of <bundle>/candidates.json that has a pack, runs
-bench_prefill.py or bench_decode.py --only-ours in a subprocess with ATTN_PACK_DIR at
-the candidate's pack (CUDA events, median of many runs, input sets rotated and together
-larger than the L2), and writes <bundle>/timings.json, which `attn-tune --ingest`
-reads. Resumable: candidates already in timings.json are skipped. From the repository
+For each candidate of <bundle>/candidates.json that has a pack, a subprocess with
+ATTN_PACK_DIR at the pack times it on its workloads: prefill with bench_prefill.py
+--only-ours, decode with this script's --child mode (bench_decode's inputs and timing on
+the candidate's workloads, whose head counts may differ from the benchmark's). CUDA
+events, median of up to 200 runs, input sets rotated and together 4x the L2; a result
+more than MAX_ERROR off the float64 reference is a failure, not a time. Then the split-KV
+policies: each gets a pack of the fastest decode kernel of the bundle's split_key (by
+`attn-tune --ingest`'s rule) whose manifest header carries the policy, and is timed as
+a decode kernel. <bundle>/timings.json (or --out) is written after each candidate, which
+`attn-tune --ingest` reads; a run resumes where the last stopped. From the repository
 root, with the runtime built:
 
-    PYTHONPATH=python:bench python3 bench/tune_harness.py build/tune_bundle
+    PYTHONPATH=python:bench python3 bench/tune_harness.py build-tune/tune_bundle_v2
 
-`--write-workloads PATH` instead writes the benchmark workloads (autotune/workloads.json).
+--deadline SECONDS starts no candidate that would end past it (exit status 3: run the
+same command again to go on); --only prefill,decode,split times those kinds alone.
+--check parses the bundle, checks every pack and prints the plan with an estimate of
+its time, without a GPU. --write-workloads PATH writes the benchmark workloads
+(autotune/workloads.json).
 """
 
 import argparse
 import datetime
 import json
+import math
 import os
 import pathlib
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-ROW = re.compile(r"^\| (?P<label>[^|]+) \| (?P<workload>[^|]+) \| (?P<ms>[0-9.]+) ms \|")
+ROW = re.compile(r"^\| (?P<label>[^|]+) \| (?P<workload>[^|]+) \| (?P<rest>.*)$")
+TIME = re.compile(r"^(?P<ms>[0-9.]+) ms \|")
+# bf16 rounds to 2^-8 relative; a kernel further off than this is wrong, not slow.
+MAX_ERROR = 2e-2
+# Seconds a candidate takes on an H100 (process start, inputs, warm-up and timing of
+# its workloads), from the run of 2026-11-24: 5 prefill candidates in 72 s, 8 decode
+# candidates of 3 workloads in 51 s. A split candidate is timed as a decode kernel.
+SECONDS = {"prefill": 15.0, "decode": 7.0, "split": 7.0}
+EXIT_DEADLINE = 3
+
+
+def kind_of(candidate):
+    """prefill, decode or split."""
+    if candidate.get("kind") == "split":
+        return "split"
+    return candidate["keys"][0]["op"]
+
+
+def same_key(a, b):
+    fields = ("op", "dtype", "head_dim", "group", "paged", "causal")
+    return all(a.get(f) == b.get(f) for f in fields)
 
 
 def gpu_facts():
@@ -41,24 +72,261 @@ def gpu_facts():
             "date": datetime.date.today().isoformat()}
 
 
-def time_candidate(bundle, candidate, target):
-    """{workload: ms} of one candidate pack, from a bench subprocess."""
-    script = "bench_prefill.py" if candidate["id"].startswith("prefill") else "bench_decode.py"
-    env = dict(os.environ, ATTN_PACK_DIR=str(bundle / candidate["pack"]), ATTN_TARGET=target)
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), "--only-ours", candidate["id"]],
-        env=env, capture_output=True, text=True,
-    )
+def pack_dir(bundle_dir, bundle, candidate):
+    return bundle_dir / candidate["pack"] / bundle["target"]
+
+
+def parse_rows(stdout, label):
+    """{workload: ms} and failures from the bench's table rows labelled `label`."""
     times, failures = {}, []
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         match = ROW.match(line)
-        if match and match["label"].strip() == candidate["id"]:
-            times[match["workload"].strip()] = float(match["ms"])
-        elif line.startswith(f"| {candidate['id']} |"):
+        if not match or match["label"].strip() != label:
+            continue
+        workload, rest = match["workload"].strip(), match["rest"]
+        timed = TIME.match(rest)
+        errors = re.findall(r"[0-9.]+e[-+][0-9]+", rest)
+        if not timed:
             failures.append(line)
+        elif errors and float(errors[-1]) > MAX_ERROR:
+            failures.append(f"{workload}: error {errors[-1]} > {MAX_ERROR}")
+        else:
+            times[workload] = float(timed["ms"])
+    return times, failures
+
+
+def time_candidate(bundle_dir, bundle, candidate):
+    """{workload: ms} and failures of one candidate pack, from a subprocess."""
+    cid = candidate["id"]
+    env = dict(os.environ, ATTN_PACK_DIR=str(bundle_dir / candidate["pack"]),
+               ATTN_TARGET=bundle["target"])
+    if kind_of(candidate) == "prefill":
+        command = [sys.executable, str(REPO / "bench" / "bench_prefill.py"),
+                   "--only-ours", cid]
+    else:
+        command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child",
+                   str(bundle_dir), cid]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    times, failures = parse_rows(proc.stdout, cid)
     if proc.returncode != 0:
         failures.append(f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    missing = [w for w in candidate["workloads"] if w not in times]
+    if missing and not failures:
+        failures.append(f"no time for {missing}")
     return times, failures
+
+
+def child(bundle_dir, cid):
+    """Times decode candidate `cid` (ATTN_PACK_DIR set by the parent) on its workloads
+    with bench_decode's inputs and timing, one table row per workload."""
+    import functools
+
+    import torch
+
+    import bench_decode
+    from attn_kernels import reference_decode
+
+    bundle = json.loads((bundle_dir / "candidates.json").read_text())
+    candidate = next(c for c in bundle["candidates"] if c["id"] == cid)
+    definitions = {w["name"]: w for w in bundle["workloads"]}
+    for name in candidate["workloads"]:
+        w = definitions[name]
+        try:
+            if not w["paged"] or any(lq != 1 for lq, _ in w["seqlens"]):
+                raise ValueError("bench_decode times one paged decode step")
+            # make_set and ours read these module globals.
+            bench_decode.NUM_HEADS = w["num_heads"]
+            bench_decode.NUM_KV_HEADS = w["num_kv_heads"]
+            bench_decode.HEAD_DIM = w["head_dim"]
+            bench_decode.DTYPE = {"bf16": torch.bfloat16, "f16": torch.float16}[w["dtype"]]
+            bench_decode.SCALE = w["head_dim"] ** -0.5
+            lengths = [lk for _, lk in w["seqlens"]]
+            kv_bytes = sum(lengths) * w["num_kv_heads"] * w["head_dim"] * 2 * 2
+            num_sets = max(2, math.ceil(4 * bench_decode.L2_BYTES / kv_bytes))
+            sets = [bench_decode.make_set(lengths) for _ in range(num_sets)]
+            first = sets[0]
+            ref, _ = reference_decode(first.q, first.k_cache, first.v_cache,
+                                      first.cache_seqlens, first.block_table,
+                                      softmax_scale=bench_decode.SCALE)
+            ref = ref.flatten(0, 1)
+            out = bench_decode.ours(first).reshape(ref.shape)
+            error = ((out.double() - ref).norm() / ref.norm()).item()
+            ms = bench_decode.median_ms([functools.partial(bench_decode.ours, s)
+                                         for s in sets])
+            print(f"| {cid} | {name} | {ms:.3f} ms | {error:.2e} |", flush=True)
+            del sets, first, ref, out
+            torch.cuda.empty_cache()
+        except Exception as error:  # record it and go on
+            failure = " ".join(f"{type(error).__name__}: {error}".split())
+            print(f"| {cid} | {name} | failed: {failure} |", flush=True)
+
+
+def fastest_kernel(bundle, timings, key):
+    """The fastest kernel candidate of `key` timed on each of its workloads, as
+    `attn-tune --ingest` chooses (least mean log time, ties to the smaller id); None
+    while one that may still be timed is not."""
+    best = None
+    for c in bundle["candidates"]:
+        if kind_of(c) == "split" or c["status"] != "ok":
+            continue
+        if not any(same_key(k, key) for k in c["keys"]):
+            continue
+        times = timings["timings"].get(c["id"], {})
+        if any(not times.get(w, 0) > 0 for w in c["workloads"]):
+            if c["id"] not in timings["failures"]:
+                return None
+            continue
+        score = sum(math.log(times[w]) for w in c["workloads"]) / len(c["workloads"])
+        if best is None or (score, c["id"]) < best:
+            best = (score, c["id"])
+    return best and best[1]
+
+
+def make_split_pack(bundle_dir, bundle, split, kernel_id):
+    """Writes the pack of split candidate `split`: the files of kernel_id's pack, its
+    manifest under the split's header."""
+    kernel = next(c for c in bundle["candidates"] if c["id"] == kernel_id)
+    source, dest = pack_dir(bundle_dir, bundle, kernel), pack_dir(bundle_dir, bundle, split)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for f in source.iterdir():
+        if f.name != "manifest.txt":
+            shutil.copyfile(f, dest / f.name)
+    lines = (source / "manifest.txt").read_text().splitlines(keepends=True)
+    (dest / "manifest.txt").write_text(split["manifest_header"] + "".join(lines[1:]))
+
+
+def check(bundle_dir, bundle):
+    """Problems of the bundle (missing packs, files, workloads), as strings."""
+    problems = []
+    definitions = {w["name"]: w for w in bundle.get("workloads", [])}
+    target = bundle["target"]
+    for c in bundle["candidates"]:
+        cid, kind = c["id"], kind_of(c)
+        for name in c.get("workloads", []):
+            if name not in definitions:
+                problems.append(f"{cid}: workload '{name}' is not defined")
+            elif kind == "prefill" and "[" in name:
+                problems.append(f"{cid}: bench_prefill.py times only its own workloads, "
+                                f"not '{name}'")
+        if not c.get("workloads"):
+            problems.append(f"{cid}: no workloads")
+        if kind == "split":
+            if not c.get("manifest_header", "").startswith(f"attn-pack 1 target={target} "):
+                problems.append(f"{cid}: no manifest header for {target}")
+            if not any(kind_of(k) != "split" and k["status"] == "ok"
+                       and any(same_key(x, bundle["split_key"]) for x in k["keys"])
+                       for k in bundle["candidates"]):
+                problems.append(f"{cid}: no decode kernel of the split key to time it with")
+            continue
+        if not c.get("pack"):
+            continue
+        manifest = pack_dir(bundle_dir, bundle, c) / "manifest.txt"
+        if not manifest.is_file():
+            problems.append(f"{cid}: no {manifest}")
+            continue
+        lines = manifest.read_text().splitlines()
+        if not lines or not lines[0].startswith(f"attn-pack 1 target={target}"):
+            problems.append(f"{cid}: {manifest} does not start with the {target} header")
+        for line in lines[1:]:
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = dict(token.split("=", 1) for token in line.split())
+            for key in ("ptx", "cubin"):
+                if not (manifest.parent / fields.get(key, "?")).is_file():
+                    problems.append(f"{cid}: {fields.get('name')}: no {key} file")
+    return problems
+
+
+def bundle_bytes(bundle_dir):
+    return sum(f.stat().st_size for f in bundle_dir.rglob("*") if f.is_file())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=pathlib.Path, nargs="?")
+    parser.add_argument("--out", type=pathlib.Path,
+                        help="timings file (default <bundle>/timings.json)")
+    parser.add_argument("--deadline", type=float, metavar="SECONDS",
+                        help="start no candidate that would end later than this")
+    parser.add_argument("--only", default="prefill,decode,split",
+                        help="the kinds to time, comma-separated")
+    parser.add_argument("--check", action="store_true",
+                        help="check the bundle and print the plan; time nothing")
+    parser.add_argument("--child", metavar="CANDIDATE", help=argparse.SUPPRESS)
+    parser.add_argument("--write-workloads", type=pathlib.Path, metavar="PATH")
+    args = parser.parse_args()
+    if args.write_workloads:
+        write_workloads(args.write_workloads)
+        return 0
+    if args.bundle is None:
+        parser.error("the bundle directory is required")
+    if args.child:
+        child(args.bundle, args.child)
+        return 0
+    bundle = json.loads((args.bundle / "candidates.json").read_text())
+    out = args.out or args.bundle / "timings.json"
+    timings = json.loads(out.read_text()) if out.exists() else {}
+    timings.setdefault("format", "attn-tune-timings 1")
+    timings.setdefault("timings", {})
+    timings.setdefault("failures", {})
+    timings.setdefault("split_kernel", {})
+    kinds = set(args.only.split(","))
+    todo = [c for c in bundle["candidates"] if c.get("pack") and kind_of(c) in kinds]
+    # Kernels first: the split policies run with the fastest decode kernel.
+    todo.sort(key=lambda c: kind_of(c) == "split")
+
+    if args.check:
+        problems = check(args.bundle, bundle)
+        for problem in problems:
+            print(f"tune_harness: {problem}")
+        left = [c for c in todo if c["id"] not in timings["timings"]]
+        counts = {k: sum(kind_of(c) == k for c in left) for k in SECONDS}
+        estimate = sum(SECONDS[k] * n for k, n in counts.items())
+        print(f"tune_harness: {args.bundle}: {bundle['target']}, "
+              f"{len(bundle['candidates'])} candidates, {len(todo)} to time "
+              f"({len(todo) - len(left)} timed), {bundle_bytes(args.bundle) / 2**20:.1f} MiB")
+        print("tune_harness: left: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+              + f"; about {estimate:.0f} s on an H100 ({SECONDS} s each)")
+        return 1 if problems else 0
+
+    timings.update(target=bundle["target"], **gpu_facts())
+    start = time.monotonic()
+    for i, candidate in enumerate(todo, 1):
+        cid, kind = candidate["id"], kind_of(candidate)
+        if kind == "split":
+            kernel = fastest_kernel(bundle, timings, bundle["split_key"])
+            if kernel is None:
+                print(f"[{i}/{len(todo)}] {cid}: the decode kernels of the split key are "
+                      "not all timed yet; run with decode first", flush=True)
+                continue
+            if timings["split_kernel"].get(cid) != kernel:
+                timings["timings"].pop(cid, None)
+                timings["failures"].pop(cid, None)
+        if cid in timings["timings"] or cid in timings["failures"]:
+            print(f"[{i}/{len(todo)}] {cid}: already timed", flush=True)
+            continue
+        elapsed = time.monotonic() - start
+        if args.deadline is not None and elapsed + SECONDS[kind] > args.deadline:
+            print(f"tune_harness: stopped at the deadline ({elapsed:.0f} s of "
+                  f"{args.deadline:.0f}) before {cid}; run again to go on", flush=True)
+            return EXIT_DEADLINE
+        if kind == "split":
+            make_split_pack(args.bundle, bundle, candidate, kernel)
+            timings["split_kernel"][cid] = kernel
+        times, failures = time_candidate(args.bundle, bundle, candidate)
+        if failures:
+            timings["failures"][cid] = failures
+        if times:
+            timings["timings"][cid] = times
+        # Written after each candidate, so an interrupted run resumes here.
+        out.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
+        summary = ", ".join(f"{w.split(' ')[0]} {ms:.3f}" for w, ms in times.items())
+        print(f"[{i}/{len(todo)} {time.monotonic() - start:.0f} s] {cid}: {summary}"
+              + (f" FAILED: {failures}" if failures else ""), flush=True)
+    print(f"tune_harness: {len(timings['timings'])} candidates timed -> {out}")
+    return 0
 
 
 def write_workloads(path):
@@ -87,44 +355,5 @@ def write_workloads(path):
                     + "\n")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", type=pathlib.Path, nargs="?")
-    parser.add_argument("--out", type=pathlib.Path,
-                        help="timings file (default <bundle>/timings.json)")
-    parser.add_argument("--write-workloads", type=pathlib.Path, metavar="PATH")
-    args = parser.parse_args()
-    if args.write_workloads:
-        write_workloads(args.write_workloads)
-        return
-    if args.bundle is None:
-        parser.error("the bundle directory is required")
-    bundle = json.loads((args.bundle / "candidates.json").read_text())
-    out = args.out or args.bundle / "timings.json"
-    timings = json.loads(out.read_text()) if out.exists() else {}
-    timings.setdefault("format", "attn-tune-timings 1")
-    timings.update(target=bundle["target"], **gpu_facts())
-    timings.setdefault("timings", {})
-    timings.setdefault("failures", {})
-    todo = [c for c in bundle["candidates"] if c.get("pack")]
-    start = time.monotonic()
-    for i, candidate in enumerate(todo, 1):
-        cid = candidate["id"]
-        if cid in timings["timings"]:
-            print(f"[{i}/{len(todo)}] {cid}: already timed", flush=True)
-            continue
-        times, failures = time_candidate(args.bundle, candidate, bundle["target"])
-        if failures:
-            timings["failures"][cid] = failures
-        if times:
-            timings["timings"][cid] = times
-        # Written after each candidate, so an interrupted run resumes here.
-        out.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
-        summary = ", ".join(f"{w.split(' ')[0]} {ms:.3f}" for w, ms in times.items())
-        print(f"[{i}/{len(todo)} {time.monotonic() - start:.0f} s] {cid}: {summary}"
-              + (f" FAILED: {failures}" if failures else ""), flush=True)
-    print(f"tune_harness: {len(timings['timings'])} candidates timed -> {out}")
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

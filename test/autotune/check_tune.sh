@@ -1,43 +1,107 @@
 #!/usr/bin/env bash
-# attn-tune end to end on the host: bundle, pruning reasons, resume, ingest of
-# timings, and attn-pack building from the table it wrote.
+# attn-tune end to end on the host: bundle (warps, G 8, split policies), pruning
+# reasons, resume, the timing harness with a stand-in for the GPU (deadline,
+# resume, the split packs), ingest of its timings (twice: the same table), and
+# attn-pack building from the table it wrote.
 # Usage: check_tune.sh <attn-tune> <attn-pack> <work dir>
 set -euo pipefail
 tune=$1 pack=$2 work=$3
 src=$(cd "$(dirname "$0")/../.." && pwd)
-rm -rf "$work" && mkdir -p "$work/tables"
-cp "$src/autotune/tables/sm_89.json" "$work/tables/sm_89.json"
-"$tune" --target sm_89 --bundle "$work/bundle" --table "$work/tables/sm_89.json" > "$work/first.log"
-grep -q "decode_bf16_d128_g2_paged_causal_n128_s3_t128: pruned (.*B per block on sm_89)" "$work/first.log"
-grep -q "^\[17/17 .*candidates for sm_89" "$work/first.log" || grep -q "17 candidates for sm_89" "$work/first.log"
-"$tune" --target sm_89 --bundle "$work/bundle" --table "$work/tables/sm_89.json" > "$work/second.log"
-[ "$(grep -c '(resumed)' "$work/second.log")" = 17 ]
-# Timings that favour decode block_n 32, stages 2 and prefill 64 x 32, 3 stages.
-python3 - "$work/bundle" "$src/autotune/workloads.json" <<'PY'
-import json, sys
-bundle, workloads = sys.argv[1], json.load(open(sys.argv[2]))["workloads"]
-cands = json.load(open(f"{bundle}/candidates.json"))["candidates"]
-times = {}
-for c in cands:
-    if not c["pack"]:
-        continue
-    k = c["knobs"]
-    best = (k["block_n"], k["stages"]) == ((32, 2) if c["id"].startswith("decode") else (32, 3))
-    times[c["id"]] = {w["name"]: 1.0 if best else 2.0 for w in workloads
-                      if c["id"].startswith(w["op"])}
-json.dump({"gpu": "test GPU", "driver": "1", "date": "2026-01-01", "timings": times},
-          open(f"{bundle}/timings.json", "w"))
+rm -rf "$work" && mkdir -p "$work/tables" "$work/tables2"
+cp "$src/autotune/tables/sm_90.json" "$work/tables/sm_90.json"
+cp "$src/autotune/tables/sm_90.json" "$work/tables2/sm_90.json"
+"$tune" --target sm_90 --bundle "$work/bundle" --table "$work/tables/sm_90.json" > "$work/first.log"
+log=$work/first.log
+grep -q "decode_bf16_d128_g2_paged_causal_n128_s4_t128: pruned (.*B per block on sm_90)" "$log"
+grep -q "decode_bf16_d128_g8_paged_causal_n64_s3_t128: pruned (attn_decode_bf16_d128_g8_paged_causal: spills .*(limit 0 B)).*\[baseline: today's table\]" "$log"
+grep -q "decode_bf16_d128_g2_paged_causal_n32_s2_t256: ok" "$log"
+grep -q "split_c8_k2048: ok \[split policy (8, 2048)" "$log"
+grep -q "split_c4_k1024: ok .*\[baseline: today's table\]" "$log"
+grep -q "65 candidates for sm_90 (56 kernel configurations, 9 split policies)" "$log"
+"$tune" --target sm_90 --bundle "$work/bundle" --table "$work/tables/sm_90.json" > "$work/second.log"
+[ "$(grep -c '(resumed)' "$work/second.log")" = 56 ]
+python3 "$src/bench/tune_harness.py" "$work/bundle" --check > "$work/check.log"
+
+# The harness with a stand-in for the GPU: timings that favour decode block_n 32,
+# 2 stages, 128 threads, prefill 64 x 32, 3 stages, and the split policy (8, 512).
+python3 - "$src/bench/tune_harness.py" "$work/bundle" <<'PY'
+import importlib.util, json, pathlib, sys
+spec = importlib.util.spec_from_file_location("tune_harness", sys.argv[1])
+harness = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(harness)
+bundle_dir = pathlib.Path(sys.argv[2])
+calls = []
+
+def fake_time(bundle_dir, bundle, c):
+    calls.append(c["id"])
+    kind, k = harness.kind_of(c), c.get("knobs", {})
+    if kind == "split":
+        manifest = (harness.pack_dir(bundle_dir, bundle, c) / "manifest.txt").read_text()
+        assert manifest.startswith(c["manifest_header"]), manifest
+        assert "name=attn_decode_bf16_d128_g2_paged_causal op=decode" in manifest
+        t = 1.0 if c["id"] == "split_c8_k512" else 2.0
+    elif kind == "prefill":
+        t = 1.0 if (k["block_m"], k["block_n"], k["stages"]) == (64, 32, 3) else 2.0
+    else:
+        t = 1.0 + (k["block_n"] != 32) + (k["stages"] != 2) + (k["threads"] != 128)
+    return {w: t for w in c["workloads"]}, []
+
+harness.time_candidate = fake_time
+harness.gpu_facts = lambda: {"gpu": "test GPU", "driver": "1", "date": "2026-01-01"}
+def run(*args):
+    sys.argv = ["tune_harness.py", str(bundle_dir), *args]
+    return harness.main()
+assert run("--deadline", "1") == harness.EXIT_DEADLINE and not calls
+assert run("--only", "split") == 0 and not calls  # the decode kernels come first
+assert run() == 0
+timings = json.loads((bundle_dir / "timings.json").read_text())
+kernel = "decode_bf16_d128_g2_paged_causal_n32_s2_t128"
+assert set(timings["split_kernel"].values()) == {kernel}, timings["split_kernel"]
+timed = len(calls)
+assert run() == 0 and len(calls) == timed  # all timed: nothing again
 PY
-"$tune" --target sm_89 --bundle "$work/bundle" --table "$work/tables/sm_89.json" \
-  --ingest "$work/bundle/timings.json" --report "$work/report.md" > "$work/ingest.log"
-grep -q '"method": "measured"' "$work/tables/sm_89.json"
-grep -q '"gpu": "test GPU"' "$work/tables/sm_89.json"
-grep -q "decode_bf16_d128_g2_paged_causal -> decode_bf16_d128_g2_paged_causal_n32_s2_t128" "$work/ingest.log"
-grep -q "(b) 4 x 4096 | 2.000 | 1.000 | 2.00x" "$work/report.md"
-"$pack" --target sm_89 --tables "$work/tables" -o "$work/pack" > "$work/pack.log"
-m="$work/pack/sm_89/manifest.txt"
-grep -q "name=attn_decode_bf16_d128_g2_paged_causal .* block_n=32 stages=2 " "$m"
+
+for tables in tables tables2; do
+  "$tune" --target sm_90 --bundle "$work/bundle" --table "$work/$tables/sm_90.json" \
+    --ingest "$work/bundle/timings.json" --report "$work/report_$tables.md" > "$work/ingest_$tables.log"
+done
+cmp "$work/tables/sm_90.json" "$work/tables2/sm_90.json"
+cmp "$work/report_tables.md" "$work/report_tables2.md"
+table=$work/tables/sm_90.json
+grep -q '"method": "measured"' "$table"
+grep -q '"gpu": "test GPU"' "$table"
+grep -q "decode_bf16_d128_g2_paged_causal -> decode_bf16_d128_g2_paged_causal_n32_s2_t128" "$work/ingest_tables.log"
+grep -q "decode_split -> (8, 512) (split_c8_k512" "$work/ingest_tables.log"
+grep -q "(b) 4 x 4096 | 2.000 | 1.000 | 2.00x" "$work/report_tables.md"
+grep -q "split_c8_k512 (8, 512) \*\*tuned\*\*" "$work/report_tables.md"
+python3 - "$table" "$work/bundle/candidates.json" "$work/ingest_tables.log" <<'PY'
+import json, re, sys
+table, bundle, log = (open(p).read() for p in sys.argv[1:])
+split = json.loads(table)["decode_split"]
+assert (split["ctas_per_sm"], split["min_keys_per_split"], split["source"]) == (8, 512, "measured"), split
+assert "decode_bf16_d128_g2_paged_causal_n32_s2_t128" in split["note"], split
+# G 8 takes a candidate that does not spill, and its entry is the same for
+# every layout and mask.
+g8 = re.search(r"decode_bf16_d128_g8_paged_causal -> (\S+)", log).group(1)
+record = next(c for c in json.loads(bundle)["candidates"] if c["id"] == g8)
+assert record["status"] == "ok" and record["kernels"][0]["spill_stores"] == 0, record
+entry = next(e for e in json.loads(table)["entries"] if e.get("group") == 8)
+assert "paged" not in entry and "causal" not in entry, entry
+PY
+read -r g8n g8s g8t < <(python3 - "$table" <<'PY'
+import json, sys
+e = next(e for e in json.load(open(sys.argv[1]))["entries"] if e.get("group") == 8)
+print(e["block_n"], e["stages"], e["threads"])
+PY
+)
+"$pack" --target sm_90 --tables "$work/tables" -o "$work/pack" > "$work/pack.log"
+m="$work/pack/sm_90/manifest.txt"
+head -1 "$m" | grep -q "split_ctas_per_sm=8 split_min_keys=512"
+grep -q "name=attn_decode_bf16_d128_g2_paged_causal .* block_n=32 stages=2 threads=128 " "$m"
 grep -q "name=attn_decode_bf16_d128_g4_paged_causal .* block_n=64 stages=3 " "$m"
+for layout in paged_causal contig_causal; do
+  grep -q "name=attn_decode_bf16_d128_g8_${layout} .* block_n=$g8n stages=$g8s threads=$g8t " "$m"
+done
 grep -q "name=attn_prefill_bf16_d128_contig_causal .* block_m=64 block_n=32 stages=3 " "$m"
 grep -q "name=attn_prefill_f16_d64_contig_full .* block_m=128 block_n=32 stages=2 " "$m"
 echo "check_tune: ok"

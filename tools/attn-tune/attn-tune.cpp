@@ -37,6 +37,10 @@ static cl::opt<int64_t>
     maxSpillBytes("max-spill-bytes",
                   cl::desc("Prune candidates spilling more (bytes)"),
                   cl::init(0));
+static cl::opt<int64_t> maxPrefillSpillBytes(
+    "max-prefill-spill-bytes",
+    cl::desc("The limit for prefill kernels (default: --max-spill-bytes)"),
+    cl::init(-1));
 static cl::opt<std::string> tablePath(
     "table", cl::desc("Tuning table to update (default "
                       "autotune/tables/<target>.json)"),
@@ -76,19 +80,27 @@ struct KernelRecord {
   int64_t blocksPerSm = 0;
 };
 
-/// One pipeline configuration applied to the kernels of one group (prefill:
-/// the packed and the paged kernel of a dtype, D and mask; decode: one kernel).
+/// A candidate: one pipeline configuration applied to the kernels of one
+/// group (prefill: the packed and the paged kernel of a dtype, D and mask;
+/// decode: one kernel), or one split-KV policy (`split`), timed with the
+/// fastest decode kernel of tune::splitKernelKey().
 struct Candidate {
   std::string id;
+  std::string kind = "kernel"; // kernel or split
   std::vector<tune::KernelKey> keys;
   tune::Knobs knobs;
-  std::string status = "new"; // ok, pruned, failed
+  tune::DecodeSplit split;            // of a split candidate
+  std::vector<std::string> workloads; // the names of those that rank it
+  std::string status = "new";         // ok, pruned, failed
   std::string reason;
-  bool baseline = false; // the knobs of today's table: timed even if pruned
+  bool baseline = false; // today's table: timed even if pruned
   std::vector<KernelRecord> kernels;
 
+  bool isSplit() const { return kind == "split"; }
   const std::string &op() const { return keys.front().op; }
-  bool hasPack() const { return status == "ok" || (baseline && status == "pruned"); }
+  bool hasPack() const {
+    return status == "ok" || (baseline && status == "pruned");
+  }
 };
 
 std::string groupId(const tune::KernelKey &key) {
@@ -99,6 +111,9 @@ std::string groupId(const tune::KernelKey &key) {
 }
 
 std::string candidateId(const Candidate &c) {
+  if (c.isSplit())
+    return "split_c" + std::to_string(c.split.ctasPerSm) + "_k" +
+           std::to_string(c.split.minKeysPerSplit);
   const tune::Knobs &k = c.knobs;
   return groupId(c.keys.front()) +
          (c.op() == "prefill" ? "_m" + std::to_string(k.blockM) : "") + "_n" +
@@ -106,51 +121,59 @@ std::string candidateId(const Candidate &c) {
          std::to_string(k.threads);
 }
 
-/// The search space: groups of kernel keys and, per op, the knob grid.
-std::vector<Candidate> enumerate(StringRef spaceName, const tune::Table &table) {
-  bool wide = spaceName == "wide";
-  std::vector<std::vector<tune::KernelKey>> groups;
-  std::vector<std::string> dtypes = wide ? std::vector<std::string>{"bf16", "f16"}
-                                         : std::vector<std::string>{"bf16"};
-  std::vector<int64_t> dims = wide ? std::vector<int64_t>{128, 64}
-                                   : std::vector<int64_t>{128};
-  for (const std::string &dtype : dtypes)
-    for (int64_t d : dims) {
-      groups.push_back({{"prefill", dtype, d, 0, false, true},
-                        {"prefill", dtype, d, 0, true, true}});
-      for (int64_t g : wide ? std::vector<int64_t>{1, 2, 4, 8}
-                            : std::vector<int64_t>{2})
-        groups.push_back({{"decode", dtype, d, g, true, true}});
-    }
+std::vector<std::string>
+workloadNames(const std::vector<tune::Workload> &all,
+              const std::vector<tune::KernelKey> &keys) {
+  std::vector<std::string> names;
+  for (const tune::KernelKey &key : keys)
+    for (const tune::Workload &w : tune::workloadsFor(all, key))
+      if (!llvm::is_contained(names, w.name))
+        names.push_back(w.name);
+  return names;
+}
+
+/// The candidates of `spaceName`: the knob grids of tune::searchSpace, then
+/// the split policies of tune::splitSpace.
+std::vector<Candidate> enumerate(StringRef spaceName, const tune::Table &table,
+                                 const std::vector<tune::Workload> &workloads) {
   std::vector<Candidate> candidates;
-  for (const auto &keys : groups) {
-    const tune::TableEntry *current = table.lookup(keys.front());
-    std::vector<tune::Knobs> grid;
-    if (keys.front().op == "prefill") {
-      // The lowering keeps 4 warps: block_m = 64 R (R row blocks per warp).
-      for (int64_t m : {64, 128})
-        for (int64_t n : wide ? std::vector<int64_t>{32, 64, 128}
-                              : std::vector<int64_t>{32, 64})
-          for (int64_t s : wide ? std::vector<int64_t>{2, 3, 4}
-                                : std::vector<int64_t>{2, 3})
-            grid.push_back({m, n, s, 128});
-    } else {
-      for (int64_t t : wide ? std::vector<int64_t>{128, 256}
-                            : std::vector<int64_t>{128})
-        for (int64_t n : {32, 64, 128})
-          for (int64_t s : {2, 3, 4})
-            grid.push_back({0, n, s, t});
-    }
-    for (const tune::Knobs &knobs : grid) {
+  for (const tune::SpaceGroup &group : tune::searchSpace(spaceName)) {
+    const tune::TableEntry *current = table.lookup(group.keys.front());
+    std::vector<std::string> names = workloadNames(workloads, group.keys);
+    for (const tune::Knobs &knobs : group.grid) {
       Candidate c;
-      c.keys = keys;
+      c.keys = group.keys;
       c.knobs = knobs;
       c.baseline = current && current->knobs == knobs;
+      c.workloads = names;
       c.id = candidateId(c);
       candidates.push_back(std::move(c));
     }
   }
+  std::vector<std::string> names =
+      workloadNames(workloads, {tune::splitKernelKey()});
+  for (const tune::DecodeSplit &split : tune::splitSpace()) {
+    Candidate c;
+    c.kind = "split";
+    c.keys = {tune::splitKernelKey()};
+    c.split = split;
+    c.baseline = split.samePolicy(table.split);
+    c.workloads = names;
+    c.status = "ok";
+    c.id = candidateId(c);
+    candidates.push_back(std::move(c));
+  }
   return candidates;
+}
+
+/// The first line of a pack's manifest, carrying a split policy.
+std::string manifestHeader(StringRef target, const tune::DecodeSplit &split,
+                           StringRef id) {
+  return ("attn-pack 1 target=" + target +
+          " compiler=" ATTN_COMPILER_VERSION " split_ctas_per_sm=" +
+          Twine(split.ctasPerSm) + " split_min_keys=" +
+          Twine(split.minKeysPerSplit) + " tune=" + id + "\n")
+      .str();
 }
 
 attn::KernelSpec specOf(const tune::KernelKey &key, const tune::Knobs &knobs) {
@@ -187,50 +210,93 @@ tune::KernelKey keyFromJson(const json::Object &o) {
           o.getBoolean("causal").value_or(false)};
 }
 
+json::Value splitToJson(const tune::DecodeSplit &split) {
+  return json::Object{{"ctas_per_sm", split.ctasPerSm},
+                      {"min_keys_per_split", split.minKeysPerSplit}};
+}
+
+json::Value workloadToJson(const tune::Workload &w) {
+  json::Array seqlens;
+  for (auto [lq, lk] : w.seqlens)
+    seqlens.push_back(json::Array{lq, lk});
+  return json::Object{{"name", w.name},
+                      {"op", w.op},
+                      {"dtype", w.dtype},
+                      {"head_dim", w.headDim},
+                      {"num_heads", w.numHeads},
+                      {"num_kv_heads", w.numKvHeads},
+                      {"paged", w.paged},
+                      {"causal", w.causal},
+                      {"seqlens", std::move(seqlens)}};
+}
+
 json::Value candidateToJson(const Candidate &c) {
-  json::Array keys, kernels;
+  json::Array keys, kernels, workloads;
   for (const tune::KernelKey &k : c.keys)
     keys.push_back(keyToJson(k));
+  for (const std::string &name : c.workloads)
+    workloads.push_back(name);
   for (const KernelRecord &k : c.kernels) {
     const tune::KernelResources &r = k.resources;
-    kernels.push_back(json::Object{
-        {"name", k.name},
-        {"key", keyToJson(k.key)},
-        {"registers", r.registers},
-        {"spill_stores", r.spillStoreBytes},
-        {"spill_loads", r.spillLoadBytes},
-        {"stack", r.stackBytes},
-        {"static_smem", r.staticSmemBytes},
-        {"dynamic_smem", r.dynamicSmemBytes},
-        {"threads", r.threads},
-        {"blocks_per_sm", k.blocksPerSm}});
+    kernels.push_back(
+        json::Object{{"name", k.name},
+                     {"key", keyToJson(k.key)},
+                     {"registers", r.registers},
+                     {"spill_stores", r.spillStoreBytes},
+                     {"spill_loads", r.spillLoadBytes},
+                     {"stack", r.stackBytes},
+                     {"static_smem", r.staticSmemBytes},
+                     {"dynamic_smem", r.dynamicSmemBytes},
+                     {"threads", r.threads},
+                     {"kernel_instructions", r.kernelInstructions},
+                     {"loop_instructions", r.loopInstructions},
+                     {"blocks_per_sm", k.blocksPerSm}});
   }
-  return json::Object{
+  json::Object o{
       {"id", c.id},
+      {"kind", c.kind},
       {"keys", std::move(keys)},
-      {"knobs", json::Object{{"block_m", c.knobs.blockM},
-                             {"block_n", c.knobs.blockN},
-                             {"stages", c.knobs.stages},
-                             {"threads", c.knobs.threads}}},
+      {"workloads", std::move(workloads)},
       {"status", c.status},
       {"reason", c.reason},
       {"baseline", c.baseline},
-      {"pack", c.hasPack() ? json::Value(c.id) : json::Value(nullptr)},
-      {"kernels", std::move(kernels)}};
+      {"pack", c.hasPack() ? json::Value(c.id) : json::Value(nullptr)}};
+  if (c.isSplit()) {
+    o["split"] = splitToJson(c.split);
+    // The harness writes the pack: this line, then the manifest lines and
+    // files of the fastest decode kernel of the split's key.
+    o["manifest_header"] = manifestHeader(target.getValue(), c.split, c.id);
+  } else {
+    o["knobs"] = json::Object{{"block_m", c.knobs.blockM},
+                              {"block_n", c.knobs.blockN},
+                              {"stages", c.knobs.stages},
+                              {"threads", c.knobs.threads}};
+    o["kernels"] = std::move(kernels);
+  }
+  return o;
 }
 
 Candidate candidateFromJson(const json::Object &o) {
   Candidate c;
   c.id = o.getString("id").value_or("").str();
+  c.kind = o.getString("kind").value_or("kernel").str();
   if (const json::Array *keys = o.getArray("keys"))
     for (const json::Value &k : *keys)
       if (const json::Object *ko = k.getAsObject())
         c.keys.push_back(keyFromJson(*ko));
+  if (const json::Array *names = o.getArray("workloads"))
+    for (const json::Value &name : *names)
+      if (std::optional<StringRef> s = name.getAsString())
+        c.workloads.push_back(s->str());
   if (const json::Object *k = o.getObject("knobs"))
     c.knobs = {k->getInteger("block_m").value_or(0),
                k->getInteger("block_n").value_or(0),
                k->getInteger("stages").value_or(0),
                k->getInteger("threads").value_or(0)};
+  if (const json::Object *s = o.getObject("split")) {
+    c.split.ctasPerSm = s->getInteger("ctas_per_sm").value_or(0);
+    c.split.minKeysPerSplit = s->getInteger("min_keys_per_split").value_or(0);
+  }
   c.status = o.getString("status").value_or("new").str();
   c.reason = o.getString("reason").value_or("").str();
   c.baseline = o.getBoolean("baseline").value_or(false);
@@ -243,13 +309,16 @@ Candidate candidateFromJson(const json::Object &o) {
       rec.name = k->getString("name").value_or("").str();
       if (const json::Object *key = k->getObject("key"))
         rec.key = keyFromJson(*key);
-      rec.resources = {k->getInteger("registers").value_or(0),
-                       k->getInteger("spill_stores").value_or(0),
-                       k->getInteger("spill_loads").value_or(0),
-                       k->getInteger("stack").value_or(0),
-                       k->getInteger("static_smem").value_or(0),
-                       k->getInteger("dynamic_smem").value_or(0),
-                       k->getInteger("threads").value_or(0)};
+      tune::KernelResources &r = rec.resources;
+      r.registers = k->getInteger("registers").value_or(0);
+      r.spillStoreBytes = k->getInteger("spill_stores").value_or(0);
+      r.spillLoadBytes = k->getInteger("spill_loads").value_or(0);
+      r.stackBytes = k->getInteger("stack").value_or(0);
+      r.staticSmemBytes = k->getInteger("static_smem").value_or(0);
+      r.dynamicSmemBytes = k->getInteger("dynamic_smem").value_or(0);
+      r.threads = k->getInteger("threads").value_or(0);
+      r.kernelInstructions = k->getInteger("kernel_instructions").value_or(0);
+      r.loopInstructions = k->getInteger("loop_instructions").value_or(0);
       rec.blocksPerSm = k->getInteger("blocks_per_sm").value_or(0);
       c.kernels.push_back(std::move(rec));
     }
@@ -338,12 +407,34 @@ Error assembleWithInfo(const std::string &ptx, StringRef arch,
 
 /// Compiles every kernel of `c`, reads its resources, prunes, and writes its
 /// pack <bundle>/<id>/<target>/ in attn-pack's format (docs/runtime_abi.md).
+/// The spill limit of kernels of `op`.
+int64_t spillLimit(StringRef op) {
+  return op == "prefill" && maxPrefillSpillBytes >= 0 ? maxPrefillSpillBytes
+                                                      : maxSpillBytes;
+}
+
+/// Prunes a compiled candidate whose kernel spills more than its limit or
+/// exceeds a limit of the target, and records each kernel's CTAs per SM.
+void judge(Candidate &c, const tune::TargetLimits &limits) {
+  c.status = "ok";
+  c.reason.clear();
+  for (KernelRecord &k : c.kernels) {
+    tune::Verdict verdict =
+        tune::checkResources(k.resources, limits, spillLimit(k.key.op));
+    k.blocksPerSm = verdict.blocksPerSm;
+    if (!verdict.ok && c.status == "ok") {
+      c.status = "pruned";
+      c.reason = k.name + ": " + verdict.reason;
+    }
+  }
+}
+
+/// Its header carries `split`, today's table's policy.
 void compileCandidate(mlir::MLIRContext &context, Candidate &c,
-                      const tune::TargetLimits &limits) {
+                      const tune::TargetLimits &limits,
+                      const tune::DecodeSplit &split) {
   c.kernels.clear();
-  std::string manifest = "attn-pack 1 target=" + limits.target +
-                         " compiler=" ATTN_COMPILER_VERSION " tune=" + c.id +
-                         "\n";
+  std::string manifest = manifestHeader(limits.target, split, c.id);
   SmallString<128> dir(bundleDir);
   sys::path::append(dir, c.id, limits.target);
   std::vector<std::pair<std::string, std::string>> files; // path, bytes
@@ -372,12 +463,14 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
     }
     resources->dynamicSmemBytes = spec.sharedMemoryBytes();
     resources->threads = spec.blockThreads();
-    tune::Verdict verdict = tune::checkResources(*resources, limits, maxSpillBytes);
-    c.kernels.push_back({key, spec.name(), *resources, verdict.blocksPerSm});
-    if (!verdict.ok && c.status == "ok") {
-      c.status = "pruned";
-      c.reason = spec.name() + ": " + verdict.reason;
+    if (Expected<tune::InstructionCounts> counts =
+            tune::countPtxInstructions(*ptx, spec.name())) {
+      resources->kernelInstructions = counts->kernel;
+      resources->loopInstructions = counts->kvLoop;
+    } else {
+      consumeError(counts.takeError());
     }
+    c.kernels.push_back({key, spec.name(), *resources, 0});
     std::string stem = spec.name();
     // The module of a decode kernel also holds the combine kernel.
     manifest += attn::manifestLines(spec, *ptx,
@@ -386,6 +479,7 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
     files.push_back({stem + ".ptx", *ptx});
     files.push_back({stem + ".cubin", std::string(cubin.begin(), cubin.end())});
   }
+  judge(c, limits);
   if (!c.hasPack())
     return;
   if (std::error_code ec = sys::fs::create_directories(dir)) {
@@ -423,6 +517,27 @@ std::string defaultTablePath() {
              : std::string(tablePath);
 }
 
+/// Counts the instructions of the kernels of `c` in its pack, for a record
+/// written before attn-tune counted them.
+void countFromPack(Candidate &c, StringRef packTarget) {
+  for (KernelRecord &k : c.kernels) {
+    if (k.resources.kernelInstructions > 0 || !c.hasPack())
+      continue;
+    SmallString<128> ptxPath(bundleDir);
+    sys::path::append(ptxPath, c.id, packTarget, k.name + ".ptx");
+    ErrorOr<std::unique_ptr<MemoryBuffer>> ptx = MemoryBuffer::getFile(ptxPath);
+    if (!ptx)
+      continue;
+    if (Expected<tune::InstructionCounts> counts =
+            tune::countPtxInstructions((*ptx)->getBuffer(), k.name)) {
+      k.resources.kernelInstructions = counts->kernel;
+      k.resources.loopInstructions = counts->kvLoop;
+    } else {
+      consumeError(counts.takeError());
+    }
+  }
+}
+
 Expected<std::vector<Candidate>> readBundle(std::string &bundleTarget) {
   SmallString<128> path(bundleDir);
   sys::path::append(path, "candidates.json");
@@ -439,18 +554,50 @@ Expected<std::vector<Candidate>> readBundle(std::string &bundleTarget) {
   for (const json::Value &v : *list)
     if (const json::Object *o = v.getAsObject())
       candidates.push_back(candidateFromJson(*o));
+  // A bundle written before attn-tune counted instructions: count them in
+  // the candidates' packs.
+  for (Candidate &c : candidates)
+    countFromPack(c, bundleTarget);
   return candidates;
 }
 
-int writeCandidates(const std::vector<Candidate> &candidates) {
-  json::Array list;
-  for (const Candidate &c : candidates)
+Expected<std::vector<tune::Workload>> loadWorkloads() {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
+      MemoryBuffer::getFile(workloadsPath);
+  if (!buffer)
+    return createStringError(buffer.getError(),
+                             "cannot read " + workloadsPath + ": " +
+                                 buffer.getError().message());
+  Expected<std::vector<tune::Workload>> workloads =
+      tune::parseWorkloads((*buffer)->getBuffer());
+  if (!workloads)
+    return createStringError(inconvertibleErrorCode(),
+                             workloadsPath + ": " +
+                                 toString(workloads.takeError()));
+  return workloads;
+}
+
+int writeCandidates(const std::vector<Candidate> &candidates,
+                    const std::vector<tune::Workload> &workloads) {
+  json::Array list, used;
+  std::vector<std::string> usedNames;
+  for (const Candidate &c : candidates) {
     list.push_back(candidateToJson(c));
+    for (const tune::KernelKey &key : c.keys)
+      for (const tune::Workload &w : tune::workloadsFor(workloads, key))
+        if (!llvm::is_contained(usedNames, w.name)) {
+          usedNames.push_back(w.name);
+          used.push_back(workloadToJson(w));
+        }
+  }
   json::Object root{{"format", "attn-tune-bundle 1"},
                     {"target", std::string(target)},
                     {"compiler", ATTN_COMPILER_VERSION},
                     {"space", std::string(space)},
                     {"max_spill_bytes", int64_t(maxSpillBytes)},
+                    {"max_prefill_spill_bytes", spillLimit("prefill")},
+                    {"split_key", keyToJson(tune::splitKernelKey())},
+                    {"workloads", std::move(used)},
                     {"candidates", std::move(list)}};
   SmallString<128> path(bundleDir);
   sys::path::append(path, "candidates.json");
@@ -467,7 +614,12 @@ int compileBundle(const tune::TargetLimits &limits) {
     errs() << "attn-tune: " << toString(table.takeError()) << "\n";
     return 1;
   }
-  std::vector<Candidate> candidates = enumerate(space, *table);
+  Expected<std::vector<tune::Workload>> workloads = loadWorkloads();
+  if (!workloads) {
+    errs() << "attn-tune: " << toString(workloads.takeError()) << "\n";
+    return 1;
+  }
+  std::vector<Candidate> candidates = enumerate(space, *table, *workloads);
   if (std::error_code ec = sys::fs::create_directories(bundleDir)) {
     errs() << "attn-tune: cannot create " << bundleDir << ": " << ec.message()
            << "\n";
@@ -479,30 +631,42 @@ int compileBundle(const tune::TargetLimits &limits) {
   context.loadAllAvailableDialects();
   auto start = std::chrono::steady_clock::now();
   int counts[3] = {0, 0, 0}; // ok, pruned, failed
+  int splits = 0;
   for (auto [i, c] : llvm::enumerate(candidates)) {
-    SmallString<128> record(bundleDir);
-    sys::path::append(record, c.id, "candidate.json");
     bool resumed = false;
-    if (Expected<json::Value> old = readJson(record)) {
-      if (const json::Object *o = old->getAsObject()) {
-        Candidate previous = candidateFromJson(*o);
-        if (previous.id == c.id && previous.knobs == c.knobs &&
-            previous.status != "failed") {
-          previous.baseline = c.baseline;
-          c = previous;
-          resumed = true;
-        }
-      }
+    if (c.isSplit()) {
+      ++splits;
     } else {
-      consumeError(old.takeError());
-    }
-    if (!resumed) {
-      compileCandidate(context, c, limits);
-      SmallString<128> dir(bundleDir);
-      sys::path::append(dir, c.id);
-      sys::fs::create_directories(dir);
-      if (!writeFile(record, jsonText(candidateToJson(c))))
-        return 1;
+      SmallString<128> record(bundleDir);
+      sys::path::append(record, c.id, "candidate.json");
+      if (Expected<json::Value> old = readJson(record)) {
+        if (const json::Object *o = old->getAsObject()) {
+          Candidate previous = candidateFromJson(*o);
+          if (previous.id == c.id && previous.knobs == c.knobs &&
+              previous.status != "failed") {
+            previous.baseline = c.baseline;
+            previous.workloads = c.workloads;
+            c = previous;
+            countFromPack(c, limits.target);
+            // The limits may have changed since: compile again when the
+            // candidate now needs the pack it was not given.
+            judge(c, limits);
+            SmallString<128> manifest(bundleDir);
+            sys::path::append(manifest, c.id, limits.target, "manifest.txt");
+            resumed = !c.hasPack() || sys::fs::exists(manifest);
+          }
+        }
+      } else {
+        consumeError(old.takeError());
+      }
+      if (!resumed) {
+        compileCandidate(context, c, limits, table->split);
+        SmallString<128> dir(bundleDir);
+        sys::path::append(dir, c.id);
+        sys::fs::create_directories(dir);
+        if (!writeFile(record, jsonText(candidateToJson(c))))
+          return 1;
+      }
     }
     counts[c.status == "ok" ? 0 : c.status == "pruned" ? 1 : 2]++;
     double seconds = std::chrono::duration<double>(
@@ -515,16 +679,22 @@ int compileBundle(const tune::TargetLimits &limits) {
       outs() << " (" << c.reason << ")";
     if (!c.kernels.empty())
       outs() << " [" << describe(c) << "]";
+    if (c.isSplit())
+      outs() << " [split policy (" << c.split.ctasPerSm << ", "
+             << c.split.minKeysPerSplit << "), timed with the fastest "
+             << groupId(c.keys.front()) << " kernel]";
     if (c.baseline)
       outs() << " [baseline: today's table]";
     outs() << "\n";
     outs().flush();
   }
-  if (writeCandidates(candidates))
+  if (writeCandidates(candidates, *workloads))
     return 1;
   outs() << "attn-tune: " << candidates.size() << " candidates for " << target
-         << ": " << counts[0] << " ok, " << counts[1] << " pruned, " << counts[2]
-         << " failed -> " << bundleDir << "/candidates.json\n";
+         << " (" << candidates.size() - splits << " kernel configurations, "
+         << splits << " split policies): " << counts[0] << " ok, " << counts[1]
+         << " pruned, " << counts[2] << " failed -> " << bundleDir
+         << "/candidates.json\n";
   return 0;
 }
 
@@ -533,6 +703,8 @@ using Times = std::map<std::string, std::map<std::string, double>>;
 struct Timings {
   std::string gpu, driver, date;
   Times times;
+  /// The decode kernel each split candidate was timed with.
+  std::map<std::string, std::string> splitKernel;
 };
 
 Expected<Timings> readTimings(StringRef path) {
@@ -547,64 +719,112 @@ Expected<Timings> readTimings(StringRef path) {
   Timings t{root->getString("gpu").value_or("").str(),
             root->getString("driver").value_or("").str(),
             root->getString("date").value_or("").str(),
+            {},
             {}};
   for (const auto &[id, perWorkload] : *times)
     if (const json::Object *o = perWorkload.getAsObject())
       for (const auto &[workload, ms] : *o)
         if (std::optional<double> v = ms.getAsNumber())
           t.times[id.str()][workload.str()] = *v;
+  if (const json::Object *kernels = root->getObject("split_kernel"))
+    for (const auto &[id, kernel] : *kernels)
+      if (std::optional<StringRef> k = kernel.getAsString())
+        t.splitKernel[id.str()] = k->str();
   return t;
 }
 
-/// The benchmark workloads of `key`, by name.
-std::vector<std::string> workloadsOf(const std::vector<tune::Workload> &all,
-                                     const tune::KernelKey &key) {
-  std::vector<std::string> names;
-  for (const tune::Workload &w : all) {
-    tune::KernelKey k = w.kernelKey();
-    if (k.op == key.op && k.dtype == key.dtype && k.headDim == key.headDim &&
-        (k.op != "decode" || k.group == key.group) && k.paged == key.paged &&
-        k.causal == key.causal)
-      names.push_back(w.name);
-  }
-  return names;
+std::vector<std::string>
+nameList(const std::vector<tune::Workload> &workloads) {
+  std::vector<std::string> result;
+  for (const tune::Workload &w : workloads)
+    result.push_back(w.name);
+  return result;
 }
 
 double geomean(const std::map<std::string, double> &times,
-               const std::vector<std::string> &names) {
+               const std::vector<std::string> &workloads) {
   double logSum = 0;
-  for (const std::string &name : names) {
+  for (const std::string &name : workloads) {
     auto it = times.find(name);
     if (it == times.end() || !(it->second > 0))
       return std::nan("");
     logSum += std::log(it->second);
   }
-  return names.empty() ? std::nan("") : std::exp(logSum / names.size());
+  return workloads.empty() ? std::nan("") : std::exp(logSum / workloads.size());
 }
 
-/// Model times of every candidate with resources on every workload.
+std::string ms(double value) {
+  return std::isnan(value) ? std::string("-") : formatv("{0:F3}", value).str();
+}
+
+const Candidate *findCandidate(const std::vector<Candidate> &candidates,
+                               StringRef id) {
+  auto it =
+      llvm::find_if(candidates, [&](const Candidate &c) { return c.id == id; });
+  return it == candidates.end() ? nullptr : &*it;
+}
+
+/// Model times of every kernel candidate with resources on its workloads.
 Times modelTimes(const std::vector<Candidate> &candidates,
                  const std::vector<tune::Workload> &workloads,
-                 const tune::TargetLimits &limits, const tune::DecodeSplit &split) {
+                 const tune::TargetLimits &limits,
+                 const tune::DecodeSplit &split) {
   Times times;
   for (const Candidate &c : candidates)
     for (const KernelRecord &k : c.kernels)
-      for (const tune::Workload &w : workloads)
-        if (!workloadsOf({w}, k.key).empty())
-          times[c.id][w.name] = tune::modelTimeMs(limits, c.knobs, k.resources,
-                                                  k.blocksPerSm, w, split);
+      for (const tune::Workload &w : tune::workloadsFor(workloads, k.key))
+        times[c.id][w.name] = tune::modelTimeMs(limits, c.knobs, k.resources,
+                                                k.blocksPerSm, w, split);
   return times;
 }
 
-/// Chooses per kernel key and updates the table; returns the report.
-std::string choose(const std::vector<Candidate> &candidates,
-                   const std::vector<tune::Workload> &workloads,
-                   const Times &times, tune::Table &table, StringRef source,
-                   const Times *baselineTimes) {
-  std::string report;
-  raw_string_ostream os(report);
-  std::vector<std::pair<tune::KernelKey, std::vector<const Candidate *>>> keys;
+/// Model times of the split candidates, run with kernel candidate `kernel`.
+void modelSplitTimes(const std::vector<Candidate> &candidates,
+                     const Candidate &kernel,
+                     const std::vector<tune::Workload> &workloads,
+                     const tune::TargetLimits &limits, Times &times) {
+  const KernelRecord &k = kernel.kernels.front();
   for (const Candidate &c : candidates)
+    if (c.isSplit())
+      for (const tune::Workload &w : tune::workloadsFor(workloads, k.key))
+        times[c.id][w.name] = tune::modelTimeMs(
+            limits, kernel.knobs, k.resources, k.blocksPerSm, w, c.split);
+}
+
+/// The table entry for kernel `key`. A decode entry names dtype, D and G
+/// only: the contiguous and the non-causal kernels differ from the paged
+/// causal one that the benchmark times only in a key's address and the
+/// mask, so they take its knobs.
+tune::TableEntry entryFor(const tune::KernelKey &key) {
+  tune::TableEntry entry;
+  entry.op = key.op;
+  entry.dtype = key.dtype;
+  entry.headDim = key.headDim;
+  if (key.op == "decode") {
+    entry.group = key.group;
+  } else {
+    entry.paged = key.paged;
+    entry.causal = key.causal;
+  }
+  return entry;
+}
+
+bool sameFields(const tune::TableEntry &a, const tune::TableEntry &b) {
+  return a.op == b.op && a.dtype == b.dtype && a.headDim == b.headDim &&
+         a.group == b.group && a.paged == b.paged && a.causal == b.causal;
+}
+
+/// Chooses the fastest unpruned candidate per kernel key, updates the table
+/// (a modelled choice leaves a measured entry as it is) and writes the
+/// report's rows. Returns the winner per kernel name.
+std::map<std::string, std::string>
+chooseKernels(const std::vector<Candidate> &candidates,
+              const std::vector<tune::Workload> &workloads, const Times &times,
+              tune::Table &table, StringRef source, raw_ostream &os) {
+  std::vector<std::pair<tune::KernelKey, std::vector<const Candidate *>>> keys;
+  for (const Candidate &c : candidates) {
+    if (c.isSplit())
+      continue;
     for (const tune::KernelKey &key : c.keys) {
       auto it = llvm::find_if(keys, [&](auto &p) {
         return groupId(p.first) == groupId(key) && p.first.paged == key.paged;
@@ -615,10 +835,15 @@ std::string choose(const std::vector<Candidate> &candidates,
       }
       it->second.push_back(&c);
     }
+  }
+  std::map<std::string, std::string> winners;
+  std::string resources;
+  raw_string_ostream rs(resources);
   os << "| kernel | workload | default (ms) | tuned (ms) | speed-up | tuned "
         "knobs |\n|---|---|---|---|---|---|\n";
   for (auto &[key, group] : keys) {
-    std::vector<std::string> names = workloadsOf(workloads, key);
+    std::vector<std::string> workloadNames =
+        nameList(tune::workloadsFor(workloads, key));
     std::vector<std::string> ok;
     const Candidate *baseline = nullptr;
     for (const Candidate *c : group) {
@@ -627,52 +852,218 @@ std::string choose(const std::vector<Candidate> &candidates,
       if (c->baseline)
         baseline = c;
     }
-    std::string best = tune::selectFastest(ok, names, times);
     std::string kernelName =
         groupId(key) + (key.op == "prefill" ? (key.paged ? " paged" : " packed")
                                             : "");
+    std::string best = tune::selectFastest(ok, workloadNames, times);
     if (best.empty()) {
-      outs() << "attn-tune: " << kernelName
-             << ": no candidate with a time for each of its "
-             << names.size() << " workloads; its entry is left as it was\n";
+      std::string why = "no candidate with a time for each of its " +
+                        std::to_string(workloadNames.size()) + " workloads";
+      if (ok.empty()) {
+        // Say how far the nearest one is from the limits.
+        const Candidate *least = nullptr;
+        auto spill = [](const Candidate *c) {
+          int64_t bytes = 0;
+          for (const KernelRecord &k : c->kernels)
+            bytes = std::max(bytes, k.resources.spillStoreBytes);
+          return bytes;
+        };
+        for (const Candidate *c : group)
+          if (c->status == "pruned" && (!least || spill(c) < spill(least)))
+            least = c;
+        why = "all " + std::to_string(group.size()) + " candidates pruned" +
+              (least ? "; the least spilling, " + least->id + ", spills " +
+                           std::to_string(spill(least)) + " B"
+                     : std::string());
+      }
+      outs() << "attn-tune: " << kernelName << ": " << why
+             << "; its entry is left as it was\n";
+      rs << "| " << kernelName << " | - (" << why << ") | - | "
+         << (baseline ? baseline->id + ": " + baseline->status : "-") << " |\n";
       continue;
     }
-    const Candidate &winner =
-        **llvm::find_if(group, [&](const Candidate *c) { return c->id == best; });
-    double score = geomean(times.at(best), names);
-    tune::TableEntry entry;
-    entry.op = key.op;
-    entry.dtype = key.dtype;
-    entry.headDim = key.headDim;
-    if (key.op == "decode")
-      entry.group = key.group;
-    entry.paged = key.paged;
-    entry.causal = key.causal;
+    winners[kernelName] = best;
+    const Candidate &winner = *findCandidate(candidates, best);
+    double score = geomean(times.at(best), workloadNames);
+    tune::TableEntry entry = entryFor(key);
     entry.knobs = winner.knobs;
     entry.source = source.str();
     entry.note = best + ": geometric mean " + formatv("{0:F3}", score).str() +
-                 " ms over " + std::to_string(names.size()) + " workload(s), " +
-                 std::to_string(ok.size()) + " candidates";
-    table.upsert(entry);
-    outs() << "attn-tune: " << kernelName << " -> " << best << " ("
-           << formatv("{0:F3}", score) << " ms)\n";
-    const Times &base = baselineTimes ? *baselineTimes : times;
-    for (const std::string &name : names) {
+                 " ms over " + std::to_string(workloadNames.size()) +
+                 " workload(s), " + std::to_string(ok.size()) + " candidates";
+    auto existing =
+        llvm::find_if(table.entries, [&](const tune::TableEntry &e) {
+          return sameFields(e, entry);
+        });
+    if (source == "modelled" && existing != table.entries.end() &&
+        existing->source == "measured") {
+      outs() << "attn-tune: " << kernelName << " -> " << best
+             << " by the model; its measured entry stays\n";
+    } else {
+      // A decode entry of dtype, D and G replaces those naming the layout or
+      // the mask as well (tables before the decode entries were per dtype,
+      // D and G), except measured ones when it is modelled.
+      if (key.op == "decode")
+        llvm::erase_if(table.entries, [&](const tune::TableEntry &e) {
+          return e.op == "decode" && e.dtype == entry.dtype &&
+                 e.headDim == entry.headDim && e.group == entry.group &&
+                 (e.paged || e.causal) &&
+                 (source == "measured" || e.source != "measured");
+        });
+      table.upsert(entry);
+      outs() << "attn-tune: " << kernelName << " -> " << best << " ("
+             << formatv("{0:F3}", score) << " ms)\n";
+    }
+    for (const std::string &name : workloadNames) {
       double tuned = times.at(best).at(name);
       double before = std::nan("");
-      if (baseline && base.count(baseline->id) &&
-          base.at(baseline->id).count(name))
-        before = base.at(baseline->id).at(name);
-      os << "| " << kernelName << " | " << name << " | "
-         << (std::isnan(before) ? std::string("-")
-                                : formatv("{0:F3}", before).str())
-         << " | " << formatv("{0:F3}", tuned) << " | "
+      if (baseline && times.count(baseline->id) &&
+          times.at(baseline->id).count(name))
+        before = times.at(baseline->id).at(name);
+      os << "| " << kernelName << " | " << name << " | " << ms(before) << " | "
+         << ms(tuned) << " | "
          << (std::isnan(before) ? std::string("-")
                                 : formatv("{0:F2}x", before / tuned).str())
          << " | " << best << " |\n";
     }
+    rs << "| " << kernelName << " | " << best << " | " << describe(winner)
+       << " | "
+       << (baseline
+               ? baseline->id + ": " + baseline->status +
+                     (baseline->reason.empty() ? std::string()
+                                               : " (" + baseline->reason + ")")
+               : std::string("-"))
+       << " |\n";
   }
-  return report;
+  os << "\n| kernel | tuned | its resources | default |\n|---|---|---|---|\n"
+     << resources;
+  return winners;
+}
+
+/// Chooses the fastest split policy, writes it into the table's decode_split
+/// (a modelled choice leaves a measured policy as it is) and the report's
+/// rows; `kernel` is the decode kernel the policies ran with.
+void chooseSplit(const std::vector<Candidate> &candidates,
+                 const std::vector<tune::Workload> &workloads,
+                 const Times &times, tune::Table &table, StringRef source,
+                 StringRef kernel, const tune::TargetLimits &limits,
+                 raw_ostream &os) {
+  std::vector<const Candidate *> splits;
+  std::vector<std::string> ids;
+  for (const Candidate &c : candidates)
+    if (c.isSplit()) {
+      splits.push_back(&c);
+      ids.push_back(c.id);
+    }
+  if (splits.empty())
+    return;
+  std::vector<tune::Workload> splitWorkloads =
+      tune::workloadsFor(workloads, splits.front()->keys.front());
+  std::vector<std::string> workloadNames = nameList(splitWorkloads);
+  std::string best = tune::selectFastest(ids, workloadNames, times);
+  os << "\n## Decode split policy\n\n";
+  if (best.empty()) {
+    os << "No split policy has a time for each of its workloads; "
+          "decode_split is left as it was.\n";
+    outs() << "attn-tune: no split policy timed on every workload; "
+              "decode_split is left as it was\n";
+    return;
+  }
+  const Candidate &winner = *findCandidate(candidates, best);
+  tune::DecodeSplit defaults;
+  const Candidate *baseline = nullptr;
+  for (const Candidate *c : splits)
+    if (c->split.samePolicy(defaults))
+      baseline = c;
+  double score = geomean(times.at(best), workloadNames);
+  double defaultScore = baseline && times.count(baseline->id)
+                            ? geomean(times.at(baseline->id), workloadNames)
+                            : std::nan("");
+  os << "Each policy's pack holds the decode kernel " << kernel
+     << "; splits are the runtime's choice on " << limits.smCount << " SMs ("
+     << limits.modelDevice << "). Default = (4, 1024), the "
+     << "runtime's.\n\n| policy (ctas_per_sm, min_keys_per_split) |";
+  for (const std::string &name : workloadNames)
+    os << " " << name << " (ms, splits) |";
+  os << " geometric mean (ms) |\n|---|";
+  for (size_t i = 0; i <= workloadNames.size(); ++i)
+    os << "---|";
+  os << "\n";
+  for (const Candidate *c : splits) {
+    os << "| " << c->id << " (" << c->split.ctasPerSm << ", "
+       << c->split.minKeysPerSplit << ")" << (c->id == best ? " **tuned**" : "")
+       << (c->split.samePolicy(defaults) ? " default" : "") << " |";
+    for (const tune::Workload &w : splitWorkloads) {
+      int64_t maxLen = 0, ctas = 0;
+      for (auto [lq, lk] : w.seqlens) {
+        maxLen = std::max(maxLen, lk);
+        ctas += lq * w.numKvHeads;
+      }
+      double t = times.count(c->id) && times.at(c->id).count(w.name)
+                     ? times.at(c->id).at(w.name)
+                     : std::nan("");
+      os << " " << ms(t) << " ("
+         << c->split.numSplits(ctas, limits.smCount, maxLen) << ") |";
+    }
+    os << " "
+       << ms(times.count(c->id) ? geomean(times.at(c->id), workloadNames)
+                                : std::nan(""))
+       << " |\n";
+  }
+  std::string summary = best + ": geometric mean " +
+                        formatv("{0:F3}", score).str() + " ms over " +
+                        std::to_string(workloadNames.size()) +
+                        " workload(s) with " + kernel.str() +
+                        "; default (4, 1024) " + ms(defaultScore) + " ms";
+  os << "\nTuned: " << summary << ".\n";
+  // A table measured on a GPU keeps its policy: the model fills in kernels.
+  if (source == "modelled" && (table.split.source == "measured" ||
+                               table.provenance.method == "measured")) {
+    outs() << "attn-tune: split policy " << best << " by the model; the "
+           << table.target << " table is measured, its decode_split stays\n";
+    return;
+  }
+  table.split.ctasPerSm = winner.split.ctasPerSm;
+  table.split.minKeysPerSplit = winner.split.minKeysPerSplit;
+  table.split.source = source.str();
+  table.split.note = summary;
+  outs() << "attn-tune: decode_split -> (" << winner.split.ctasPerSm << ", "
+         << winner.split.minKeysPerSplit << ") (" << best << ", "
+         << formatv("{0:F3}", score) << " ms; default " << ms(defaultScore)
+         << " ms)\n";
+}
+
+/// Spearman's rho of the model against measurement per workload, over the
+/// candidates of `ids` that have both times; returns the report's rows.
+std::string correlate(const std::vector<tune::Workload> &workloads,
+                      const std::vector<std::string> &ids,
+                      const Times &modelled, const Times &measured,
+                      StringRef what, double &sum, int &count) {
+  std::string rows;
+  for (const tune::Workload &w : workloads) {
+    std::vector<double> m, p;
+    for (const std::string &id : ids) {
+      auto mi = measured.find(id), pi = modelled.find(id);
+      if (mi == measured.end() || pi == modelled.end() ||
+          !mi->second.count(w.name) || !pi->second.count(w.name))
+        continue;
+      m.push_back(mi->second.at(w.name));
+      p.push_back(pi->second.at(w.name));
+    }
+    if (m.empty())
+      continue;
+    double rho = tune::spearman(m, p);
+    if (!std::isnan(rho)) {
+      sum += rho;
+      ++count;
+    }
+    rows += "| " + what.str() + " | " + w.name + " | " +
+            std::to_string(m.size()) + " | " + formatv("{0:F2}", rho).str() +
+            " |\n";
+    outs() << "attn-tune: Spearman rho " << formatv("{0:F2}", rho) << " on "
+           << w.name << " (" << m.size() << " " << what << ")\n";
+  }
+  return rows;
 }
 
 int ingestOrModel(const tune::TargetLimits &limits) {
@@ -687,14 +1078,7 @@ int ingestOrModel(const tune::TargetLimits &limits) {
            << limits.target << "\n";
     return 1;
   }
-  Expected<json::Value> workloadJson = readJson(workloadsPath);
-  if (!workloadJson) {
-    errs() << "attn-tune: " << toString(workloadJson.takeError()) << "\n";
-    return 1;
-  }
-  std::string workloadText = jsonText(*workloadJson);
-  Expected<std::vector<tune::Workload>> workloads =
-      tune::parseWorkloads(workloadText);
+  Expected<std::vector<tune::Workload>> workloads = loadWorkloads();
   if (!workloads) {
     errs() << "attn-tune: " << toString(workloads.takeError()) << "\n";
     return 1;
@@ -705,73 +1089,108 @@ int ingestOrModel(const tune::TargetLimits &limits) {
     errs() << "attn-tune: " << toString(table.takeError()) << "\n";
     return 1;
   }
-  std::string report;
-  if (!ingest.empty()) {
-    Expected<Timings> timings = readTimings(ingest);
-    if (!timings) {
-      errs() << "attn-tune: " << toString(timings.takeError()) << "\n";
+  std::optional<Timings> timings;
+  if (StringRef file = !ingest.empty() ? ingest : timingsPath; !file.empty()) {
+    Expected<Timings> read = readTimings(file);
+    if (!read) {
+      errs() << "attn-tune: " << toString(read.takeError()) << "\n";
       return 1;
     }
-    report = "# Tuned against untuned, " + limits.target + " on " +
-             timings->gpu + " (driver " + timings->driver + "), " +
-             timings->date + "\n\n`attn-tune --ingest` over the bundle's " +
-             std::to_string(candidates->size()) +
-             " candidates; default = today's table before tuning (the "
-             "baseline candidate), tuned = the fastest unpruned candidate "
-             "(geometric mean over the kernel's benchmark workloads).\n\n" +
-             choose(*candidates, *workloads, timings->times, *table,
-                    "measured", nullptr);
-    table->provenance = {"measured", timings->gpu, timings->driver,
-                         timings->date, ATTN_COMPILER_VERSION,
+    timings = std::move(*read);
+  }
+  std::string splitGroup = groupId(tune::splitKernelKey());
+  std::string report;
+  raw_string_ostream os(report);
+  if (!ingest.empty()) {
+    os << "# Tuned against untuned, " << limits.target << " on " << timings->gpu
+       << " (driver " << timings->driver << "), " << timings->date
+       << "\n\n`attn-tune --ingest` over the bundle's " << candidates->size()
+       << " candidates; default = today's table before tuning (the baseline "
+          "candidate, timed even when pruned), tuned = the fastest unpruned "
+          "candidate (geometric mean over the kernel's workloads).\n\n";
+    std::map<std::string, std::string> winners = chooseKernels(
+        *candidates, *workloads, timings->times, *table, "measured", os);
+    // The harness timed the policies with the decode kernel it found fastest,
+    // by the same rule.
+    std::string kernel = winners.count(splitGroup) ? winners[splitGroup] : "";
+    for (const auto &[id, used] : timings->splitKernel)
+      if (used != kernel) {
+        outs() << "attn-tune: warning: " << id << " was timed with " << used
+               << ", not the chosen " << kernel << "\n";
+        os << "\nWarning: " << id << " was timed with " << used
+           << ", not the chosen " << kernel << ".\n";
+        kernel = used;
+      }
+    chooseSplit(*candidates, *workloads, timings->times, *table, "measured",
+                kernel, limits, os);
+    table->provenance = {"measured",
+                         timings->gpu,
+                         timings->driver,
+                         timings->date,
+                         ATTN_COMPILER_VERSION,
                          "attn-tune --ingest: fastest unpruned candidate per "
-                         "kernel over the benchmark workloads (CUDA events, "
-                         "median); other kernels keep the default entries"};
+                         "kernel over its workloads (CUDA events, median), "
+                         "then the fastest split policy with the chosen decode "
+                         "kernel; entries with source modelled or default are "
+                         "not from this GPU run"};
   } else {
     Times modelled = modelTimes(*candidates, *workloads, limits, table->split);
-    report = "# Model ranking, " + limits.target + " (" + limits.modelDevice +
-             " figures), " + today() + "\n\nTimes are the model's "
-             "(docs/autotune.md); default = today's table.\n\n" +
-             choose(*candidates, *workloads, modelled, *table, "modelled",
-                    nullptr);
-    table->provenance = {"modelled", limits.modelDevice + " (model figures)",
-                         "", today(), ATTN_COMPILER_VERSION,
-                         "attn-tune --model: roofline + occupancy model of "
-                         "docs/autotune.md over the benchmark workloads; "
-                         "other kernels keep the default entries"};
-    if (!timingsPath.empty()) {
-      Expected<Timings> timings = readTimings(timingsPath);
-      if (!timings) {
-        errs() << "attn-tune: " << toString(timings.takeError()) << "\n";
-        return 1;
-      }
-      // Rank correlation per benchmark workload over the candidates timed.
-      report += "\n## Model against measurement (" + timings->gpu + ")\n\n"
-                "| workload | candidates | Spearman rho |\n|---|---|---|\n";
-      double sum = 0;
-      int count = 0;
-      for (const tune::Workload &w : *workloads) {
-        std::vector<double> measured, predicted;
-        for (const Candidate &c : *candidates) {
-          if (c.status != "ok" || !modelled.count(c.id) ||
-              !modelled[c.id].count(w.name) || !timings->times.count(c.id) ||
-              !timings->times[c.id].count(w.name))
-            continue;
-          measured.push_back(timings->times[c.id][w.name]);
-          predicted.push_back(modelled[c.id][w.name]);
-        }
-        double rho = tune::spearman(measured, predicted);
-        if (!std::isnan(rho)) {
-          sum += rho;
-          ++count;
-        }
-        report += "| " + w.name + " | " + std::to_string(measured.size()) +
-                  " | " + formatv("{0:F2}", rho).str() + " |\n";
-        outs() << "attn-tune: Spearman rho " << formatv("{0:F2}", rho) << " on "
-               << w.name << " (" << measured.size() << " candidates)\n";
-      }
-      if (count)
-        outs() << "attn-tune: mean Spearman rho " << formatv("{0:F2}", sum / count)
-               << " over " << count << " workloads\n";
+    os << "# Model ranking, " << limits.target << " (" << limits.modelDevice
+       << " figures), " << today()
+       << "\n\nTimes are the model's (docs/autotune.md); default = today's "
+          "table.\n\n";
+    std::map<std::string, std::string> winners = chooseKernels(
+        *candidates, *workloads, modelled, *table, "modelled", os);
+    // The split policies run with the model's decode kernel, or with the one
+    // the harness timed them with when the model is checked against it.
+    std::string kernel = winners.count(splitGroup) ? winners[splitGroup] : "";
+    if (timings && !timings->splitKernel.empty())
+      kernel = timings->splitKernel.begin()->second;
+    if (const Candidate *k = findCandidate(*candidates, kernel);
+        k && !k->kernels.empty()) {
+      modelSplitTimes(*candidates, *k, *workloads, limits, modelled);
+      chooseSplit(*candidates, *workloads, modelled, *table, "modelled", kernel,
+                  limits, os);
+    }
+    if (table->provenance.method != "measured")
+      table->provenance = {"modelled",
+                           limits.modelDevice + " (model figures)",
+                           "",
+                           today(),
+                           ATTN_COMPILER_VERSION,
+                           "attn-tune --model: roofline + occupancy model of "
+                           "docs/autotune.md over the benchmark workloads; "
+                           "other kernels keep the default entries"};
+    if (timings) {
+      std::vector<std::string> kernelIds, splitIds;
+      for (const Candidate &c : *candidates)
+        if (c.status == "ok")
+          (c.isSplit() ? splitIds : kernelIds).push_back(c.id);
+      std::vector<tune::Workload> all;
+      for (const Candidate &c : *candidates)
+        for (const tune::KernelKey &key : c.keys)
+          for (const tune::Workload &w : tune::workloadsFor(*workloads, key))
+            if (!llvm::any_of(all, [&](const tune::Workload &x) {
+                  return x.name == w.name;
+                }))
+              all.push_back(w);
+      double kernelSum = 0, splitSum = 0;
+      int kernelCount = 0, splitCount = 0;
+      os << "\n## Model against measurement (" << timings->gpu
+         << ")\n\n| candidates | workload | timed | Spearman rho |\n"
+            "|---|---|---|---|\n"
+         << correlate(all, kernelIds, modelled, timings->times, "kernels",
+                      kernelSum, kernelCount)
+         << correlate(all, splitIds, modelled, timings->times, "split policies",
+                      splitSum, splitCount);
+      if (kernelCount)
+        outs() << "attn-tune: mean Spearman rho "
+               << formatv("{0:F2}", kernelSum / kernelCount) << " over "
+               << kernelCount << " workloads (kernels)\n";
+      if (splitCount)
+        outs() << "attn-tune: mean Spearman rho "
+               << formatv("{0:F2}", splitSum / splitCount) << " over "
+               << splitCount << " workloads (split policies)\n";
     }
   }
   if (!reportPath.empty() && !writeFile(reportPath, report))
