@@ -166,7 +166,7 @@ std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
       " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
   if (combine)
     lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
-             " head_dim=" + std::to_string(spec.headDim) +
+             " head_dim=" + std::to_string(spec.headDim) + " for=" + stem +
              " threads=" + std::to_string(spec.headDim) + " smem=0" + files;
   return lines;
 }

@@ -68,16 +68,27 @@ Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
   return selectKernel(manifest, wanted, kernel);
 }
 
-Status selectCombine(const Manifest &manifest, attn_dtype dtype, int headDim,
+Status selectCombine(const Manifest &manifest, const KernelInfo &decode,
                      const KernelInfo **kernel) {
+  // The combine kernel compiled into the decode kernel's module (no second
+  // module to load), else any of its dtype and head_dim.
+  attn_dtype dtype = decode.variant.dtype;
+  int headDim = decode.variant.headDim;
+  *kernel = nullptr;
   for (const KernelInfo &candidate : manifest.kernels) {
-    if (candidate.variant.op == KernelOp::Combine &&
-        candidate.variant.dtype == dtype &&
-        candidate.variant.headDim == headDim) {
+    if (candidate.variant.op != KernelOp::Combine ||
+        candidate.variant.dtype != dtype ||
+        candidate.variant.headDim != headDim)
+      continue;
+    if (candidate.combineFor == decode.name) {
       *kernel = &candidate;
       return Status();
     }
+    if (*kernel == nullptr && candidate.combineFor.empty())
+      *kernel = &candidate;
   }
+  if (*kernel != nullptr)
+    return Status();
   return makeStatus(ATTN_ERROR_UNSUPPORTED,
                     "the %s pack has no combine kernel for dtype=%s "
                     "head_dim=%d, which split-KV decode needs (num_splits=1 "
@@ -151,7 +162,7 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
     return Status();
 
   ATTN_RETURN_IF_ERROR(
-      selectCombine(manifest, args.dtype, args.head_dim, &plan->combine));
+      selectCombine(manifest, *plan->decode, &plan->combine));
   // The grid checks above bound these products far below 2^63.
   size_t rows = size_t(plan->numSplits) * size_t(args.batch) *
                 size_t(args.seqlen_q) * size_t(args.num_heads);

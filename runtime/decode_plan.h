@@ -28,8 +28,9 @@ struct DecodePlan {
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel);
 
-// The combine kernel of `dtype` and `headDim`, which split-KV decode needs.
-Status selectCombine(const Manifest &manifest, attn_dtype dtype, int headDim,
+// The combine kernel for `decode`'s splits: the one its manifest line names
+// (`for=`, same module), else one of its dtype and head_dim.
+Status selectCombine(const Manifest &manifest, const KernelInfo &decode,
                      const KernelInfo **kernel);
 
 // Checks every field of `args`; a failure names the field, what it must be

@@ -242,6 +242,8 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
     }
     if (fields.has("smem"))
       ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, 0, &value));
+    if (fields.has("for"))
+      ATTN_RETURN_IF_ERROR(fields.getString("for", &kernel->combineFor));
     return Status();
   }
 
@@ -305,7 +307,8 @@ Status parseManifest(const std::string &text, const std::string &path,
           status = makeStatus(ATTN_ERROR_PACK,
                               "kernel '%s' is already declared on line %d",
                               kernel.name.c_str(), kernelLines[i]);
-        } else if (other.variant == kernel.variant) {
+        } else if (other.variant == kernel.variant &&
+                   other.combineFor == kernel.combineFor) {
           status = makeStatus(ATTN_ERROR_PACK,
                               "kernel '%s' is the same variant as '%s' on "
                               "line %d",

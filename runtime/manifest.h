@@ -48,8 +48,11 @@ struct KernelInfo {
   // (head_dim threads) and no dynamic shared memory.
   int threads = 0;
   int sharedBytes = 0;
-  // Prefill only: the query rows per CTA.
+  // Query rows (prefill) or heads (any-group decode) per CTA.
   int blockM = 0;
+  // Combine only: the decode kernel it belongs to (its module holds both);
+  // empty: any decode kernel of its dtype and head_dim.
+  std::string combineFor;
   // File names in the manifest's directory; cubinFile may be empty.
   std::string ptxFile;
   std::string cubinFile;

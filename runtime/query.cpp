@@ -47,7 +47,7 @@ Status querySupport(const attn_support_query *query) {
     // Whether a call splits depends on its sizes, so a decode needs both.
     const KernelInfo *combine = nullptr;
     ATTN_RETURN_IF_ERROR(
-        selectCombine(manifest, query->dtype, query->head_dim, &combine));
+        selectCombine(manifest, *kernel, &combine));
   } else {
     ATTN_RETURN_IF_ERROR(selectKernel(manifest, wanted, &kernel));
   }

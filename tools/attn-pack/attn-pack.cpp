@@ -13,7 +13,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
-#include <set>
 #include <vector>
 
 using namespace llvm;
@@ -160,7 +159,6 @@ int main(int argc, char **argv) {
         " split_ctas_per_sm=" + std::to_string(table->split.ctasPerSm) +
         " split_min_keys=" + std::to_string(table->split.minKeysPerSplit) +
         "\n";
-    std::set<std::string> combines;
     for (auto [i, spec] : llvm::enumerate(specs)) {
       outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
              << spec.name() << "\n";
@@ -184,10 +182,9 @@ int main(int argc, char **argv) {
           !writeFile(std::string(cubinPath),
                      StringRef(cubin->data(), cubin->size())))
         return 1;
-      // Every decode module also holds the combine kernel of its dtype and D.
-      bool combine = spec.op == attn::KernelSpec::Op::Decode &&
-                     combines.insert(spec.dtype + std::to_string(spec.headDim))
-                         .second;
+      // Every decode module also holds its combine kernel, which the runtime
+      // launches from the same module.
+      bool combine = spec.op == attn::KernelSpec::Op::Decode;
       manifest += attn::manifestLines(
           spec, *ptx, StringRef(cubin->data(), cubin->size()), combine);
     }

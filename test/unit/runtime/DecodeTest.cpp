@@ -316,6 +316,28 @@ TEST_F(DecodeTest, GroupSizesWithoutAKernelUseTheAnyGroupKernel) {
   }
 }
 
+TEST_F(DecodeTest, SplitsUseTheCombineKernelOfTheDecodeModule) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  TestKernel own = combineKernel("bf16", 128);
+  own.combineFor = "decode_bf16_d128_g2_paged_causal";
+  kernels.push_back(own);
+  writePack(packDir(), "sm_90", kernels);
+  attn_paged_decode_args args = validArgs();
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(fakecuda::launches().size(), 2u);
+  EXPECT_EQ(fakecuda::launches()[1].function,
+            "combine_bf16_d128_for_decode_bf16_d128_g2_paged_causal");
+  // A decode kernel without its own combine takes the one for any kernel.
+  resetFake();
+  args.page_size = 0;
+  args.block_table = nullptr;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(fakecuda::launches().size(), 2u);
+  EXPECT_EQ(fakecuda::launches()[0].function,
+            "decode_bf16_d128_g2_contiguous_causal");
+  EXPECT_EQ(fakecuda::launches()[1].function, "combine_bf16_d128");
+}
+
 TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {
   std::vector<TestKernel> kernels = defaultKernels();
   TestKernel nonCausal;

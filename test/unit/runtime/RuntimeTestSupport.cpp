@@ -51,6 +51,8 @@ std::string TestKernel::name() const {
   if (op != "combine") {
     name += "_g" + std::to_string(group) + (paged ? "_paged" : "_contiguous") +
             (causal ? "_causal" : "");
+  } else if (!combineFor.empty()) {
+    name += "_for_" + combineFor;
   }
   return name;
 }
@@ -150,6 +152,8 @@ void writePack(const std::string &packDir, const std::string &target,
                << " causal=" << kernel.causal << " block_m=" << kernel.blockM
                << " block_n=64 stages=2";
     }
+    if (!kernel.combineFor.empty())
+      manifest << " for=" << kernel.combineFor;
     manifest << " threads=" << kernel.threads << " smem=" << kernel.smem
              << " ptx=" << kernel.name() << ".ptx";
     if (kernel.cubin) {
