@@ -468,9 +468,16 @@ std::vector<SpaceGroup> searchSpace(StringRef space) {
     for (int64_t d : dims) {
       result.push_back({{{"prefill", dtype, d, 0, false, true},
                          {"prefill", dtype, d, 0, true, true}},
+                        {},
                         prefill});
       for (int64_t g : groups) {
-        SpaceGroup group{{{"decode", dtype, d, g, true, true}}, {}};
+        // A decode entry names dtype, D and G: it sets the four layouts and
+        // masks, of which the benchmark times the paged causal one.
+        SpaceGroup group{{{"decode", dtype, d, g, true, true}},
+                         {{"decode", dtype, d, g, true, false},
+                          {"decode", dtype, d, g, false, true},
+                          {"decode", dtype, d, g, false, false}},
+                         {}};
         for (const Knobs &knobs : decode)
           if (decodeKnobsValid(d, knobs))
             group.grid.push_back(knobs);

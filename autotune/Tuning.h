@@ -26,6 +26,10 @@ struct KernelKey {
   int64_t group = 0; // decode only
   bool paged = false;
   bool causal = false;
+  bool operator==(const KernelKey &o) const {
+    return op == o.op && dtype == o.dtype && headDim == o.headDim &&
+           group == o.group && paged == o.paged && causal == o.causal;
+  }
 };
 
 /// The pass options of one kernel (AttnPipelineOptions).
@@ -178,10 +182,14 @@ Verdict checkResources(const KernelResources &resources,
 // Search space
 //===----------------------------------------------------------------------===//
 
-/// Kernels tuned together (prefill: the packed and the paged kernel of a
-/// dtype, D and mask; decode: one kernel) and the knob grid they share.
+/// Kernels tuned together and the knob grid they share. `keys` are timed
+/// (prefill: the packed and the paged kernel of a dtype, D and mask; decode:
+/// the paged causal kernel); `checked` take the same knobs from the table
+/// entry and are compiled only to be pruned with the others (decode: the
+/// paged non-causal and the contiguous kernels).
 struct SpaceGroup {
   std::vector<KernelKey> keys;
+  std::vector<KernelKey> checked;
   std::vector<Knobs> grid;
 };
 

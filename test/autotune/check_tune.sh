@@ -99,7 +99,7 @@ m="$work/pack/sm_90/manifest.txt"
 head -1 "$m" | grep -q "split_ctas_per_sm=8 split_min_keys=512"
 grep -q "name=attn_decode_bf16_d128_g2_paged_causal .* block_n=32 stages=2 threads=128 " "$m"
 grep -q "name=attn_decode_bf16_d128_g4_paged_causal .* block_n=64 stages=3 " "$m"
-for layout in paged_causal contig_causal; do
+for layout in paged_causal paged_full contig_causal contig_full; do
   grep -q "name=attn_decode_bf16_d128_g8_${layout} .* block_n=$g8n stages=$g8s threads=$g8t " "$m"
 done
 grep -q "name=attn_prefill_bf16_d128_contig_causal .* block_m=64 block_n=32 stages=3 " "$m"

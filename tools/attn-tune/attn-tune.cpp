@@ -87,7 +87,8 @@ struct KernelRecord {
 struct Candidate {
   std::string id;
   std::string kind = "kernel"; // kernel or split
-  std::vector<tune::KernelKey> keys;
+  std::vector<tune::KernelKey> keys;    // timed
+  std::vector<tune::KernelKey> checked; // compiled and judged, not timed
   tune::Knobs knobs;
   tune::DecodeSplit split;            // of a split candidate
   std::vector<std::string> workloads; // the names of those that rank it
@@ -143,6 +144,7 @@ std::vector<Candidate> enumerate(StringRef spaceName, const tune::Table &table,
     for (const tune::Knobs &knobs : group.grid) {
       Candidate c;
       c.keys = group.keys;
+      c.checked = group.checked;
       c.knobs = knobs;
       c.baseline = current && current->knobs == knobs;
       c.workloads = names;
@@ -231,9 +233,11 @@ json::Value workloadToJson(const tune::Workload &w) {
 }
 
 json::Value candidateToJson(const Candidate &c) {
-  json::Array keys, kernels, workloads;
+  json::Array keys, checked, kernels, workloads;
   for (const tune::KernelKey &k : c.keys)
     keys.push_back(keyToJson(k));
+  for (const tune::KernelKey &k : c.checked)
+    checked.push_back(keyToJson(k));
   for (const std::string &name : c.workloads)
     workloads.push_back(name);
   for (const KernelRecord &k : c.kernels) {
@@ -271,6 +275,7 @@ json::Value candidateToJson(const Candidate &c) {
                               {"block_n", c.knobs.blockN},
                               {"stages", c.knobs.stages},
                               {"threads", c.knobs.threads}};
+    o["checked_keys"] = std::move(checked);
     o["kernels"] = std::move(kernels);
   }
   return o;
@@ -284,6 +289,10 @@ Candidate candidateFromJson(const json::Object &o) {
     for (const json::Value &k : *keys)
       if (const json::Object *ko = k.getAsObject())
         c.keys.push_back(keyFromJson(*ko));
+  if (const json::Array *keys = o.getArray("checked_keys"))
+    for (const json::Value &k : *keys)
+      if (const json::Object *ko = k.getAsObject())
+        c.checked.push_back(keyFromJson(*ko));
   if (const json::Array *names = o.getArray("workloads"))
     for (const json::Value &name : *names)
       if (std::optional<StringRef> s = name.getAsString())
@@ -439,7 +448,9 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
   sys::path::append(dir, c.id, limits.target);
   std::vector<std::pair<std::string, std::string>> files; // path, bytes
   c.status = "ok";
-  for (const tune::KernelKey &key : c.keys) {
+  std::vector<tune::KernelKey> all = c.keys;
+  all.insert(all.end(), c.checked.begin(), c.checked.end());
+  for (auto [index, key] : llvm::enumerate(all)) {
     attn::KernelSpec spec = specOf(key, c.knobs);
     auto module = attn::buildProblem(context, spec);
     Expected<std::string> ptx = attn::compileToPTX(*module, spec, limits.target);
@@ -471,6 +482,8 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
       consumeError(counts.takeError());
     }
     c.kernels.push_back({key, spec.name(), *resources, 0});
+    if (index >= c.keys.size())
+      continue; // checked, not timed: not in the pack
     std::string stem = spec.name();
     // The module of a decode kernel also holds the combine kernel.
     manifest += attn::manifestLines(spec, *ptx,
@@ -499,15 +512,28 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
   }
 }
 
+/// The resources of the timed kernels, then the worst of the checked ones.
 std::string describe(const Candidate &c) {
   std::string text;
-  for (const KernelRecord &k : c.kernels)
-    text += (text.empty() ? "" : "; ") + std::to_string(k.resources.registers) +
-            " regs, " + std::to_string(k.resources.spillStoreBytes) +
-            " B spills, " +
-            std::to_string((k.resources.staticSmemBytes +
-                            k.resources.dynamicSmemBytes + 1023) / 1024) +
-            " KB smem, " + std::to_string(k.blocksPerSm) + " CTAs/SM";
+  int64_t checked = 0, registers = 0, spills = 0;
+  for (const KernelRecord &k : c.kernels) {
+    const tune::KernelResources &r = k.resources;
+    if (!llvm::is_contained(c.keys, k.key)) {
+      ++checked;
+      registers = std::max(registers, r.registers);
+      spills = std::max(spills, r.spillStoreBytes);
+      continue;
+    }
+    text +=
+        (text.empty() ? "" : "; ") + std::to_string(r.registers) + " regs, " +
+        std::to_string(r.spillStoreBytes) + " B spills, " +
+        std::to_string((r.staticSmemBytes + r.dynamicSmemBytes + 1023) / 1024) +
+        " KB smem, " + std::to_string(k.blocksPerSm) + " CTAs/SM";
+  }
+  if (checked)
+    text += "; " + std::to_string(checked) + " more of its entry: up to " +
+            std::to_string(registers) + " regs, " + std::to_string(spills) +
+            " B spills";
   return text;
 }
 
@@ -643,7 +669,7 @@ int compileBundle(const tune::TargetLimits &limits) {
         if (const json::Object *o = old->getAsObject()) {
           Candidate previous = candidateFromJson(*o);
           if (previous.id == c.id && previous.knobs == c.knobs &&
-              previous.status != "failed") {
+              previous.checked == c.checked && previous.status != "failed") {
             previous.baseline = c.baseline;
             previous.workloads = c.workloads;
             c = previous;
@@ -772,9 +798,10 @@ Times modelTimes(const std::vector<Candidate> &candidates,
   Times times;
   for (const Candidate &c : candidates)
     for (const KernelRecord &k : c.kernels)
-      for (const tune::Workload &w : tune::workloadsFor(workloads, k.key))
-        times[c.id][w.name] = tune::modelTimeMs(limits, c.knobs, k.resources,
-                                                k.blocksPerSm, w, split);
+      if (llvm::is_contained(c.keys, k.key))
+        for (const tune::Workload &w : tune::workloadsFor(workloads, k.key))
+          times[c.id][w.name] = tune::modelTimeMs(limits, c.knobs, k.resources,
+                                                  k.blocksPerSm, w, split);
   return times;
 }
 
