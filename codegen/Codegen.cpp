@@ -150,8 +150,10 @@ static uint64_t fnv1a(llvm::StringRef bytes,
 std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
                           llvm::StringRef cubin, bool combine) {
   std::string stem = spec.name();
+  // No cubin: a PTX-only target (the driver JIT-compiles it).
   std::string files =
-      " ptx=" + stem + ".ptx cubin=" + stem + ".cubin hash=" +
+      " ptx=" + stem + ".ptx" +
+      (cubin.empty() ? "" : " cubin=" + stem + ".cubin") + " hash=" +
       llvm::utohexstr(fnv1a(cubin, fnv1a(ptx)), /*LowerCase=*/true, 16) + "\n";
   std::string lines =
       "name=" + stem + " op=" + spec.opName() + " dtype=" + spec.dtype +

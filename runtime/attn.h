@@ -9,7 +9,8 @@
  *
  * Kernels come from the kernel pack built into the library; with
  * ATTN_PACK_DIR=<dir> set they come from <dir>/<target>/ instead.
- * ATTN_TARGET=sm_89|sm_90 overrides the target chosen from the device.
+ * ATTN_TARGET=sm_80|sm_89|sm_90 overrides the target chosen from the device
+ * (sm_80: PTX only, what sm_80 to sm_88 GPUs run through the driver's JIT).
  *
  * Errors: every call returns an attn_status; on failure attn_last_error()
  * returns a thread-local message naming the argument, the expected and the

@@ -20,8 +20,9 @@ struct Target {
   const char *name;
   int arch;
 };
-constexpr Target kTargets[] = {{"sm_89", 89}, {"sm_90", 90}};
-constexpr int kMinArch = 89;
+// sm_80 holds PTX only, for the JIT on sm_80 to sm_88 GPUs.
+constexpr Target kTargets[] = {{"sm_80", 80}, {"sm_89", 89}, {"sm_90", 90}};
+constexpr int kMinArch = 80;
 
 std::string archName(const DeviceInfo &device) {
   return "sm_" + std::to_string(device.computeMajor) +
@@ -114,14 +115,14 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
     forced = findTarget(requested);
     if (forced == nullptr) {
       return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
-                        "ATTN_TARGET='%s' is not a pack target (expected sm_89 "
-                        "or sm_90)",
+                        "ATTN_TARGET='%s' is not a pack target (expected "
+                        "sm_80, sm_89 or sm_90)",
                         requested.c_str());
     }
   }
   if (device.arch() < kMinArch) {
     return makeStatus(ATTN_ERROR_UNSUPPORTED,
-                      "the GPU is %s; the kernel pack needs sm_89 or newer",
+                      "the GPU is %s; the kernel pack needs sm_80 or newer",
                       archName(device).c_str());
   }
   if (forced != nullptr) {
@@ -134,7 +135,9 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
     *target = forced->name;
     return Status();
   }
-  *target = device.arch() == 90 ? "sm_90" : "sm_89";
+  *target = device.arch() == 90 ? "sm_90"
+            : device.arch() < 89  ? "sm_80"
+                                  : "sm_89";
   return Status();
 }
 

@@ -8,8 +8,9 @@
 namespace attn {
 
 // The pack target for `device`: $ATTN_TARGET when set, else sm_90 for a
-// compute capability 9.0 device and sm_89 (PTX, JIT-compiled by the driver
-// where the arch differs) for any other of 8.9 or newer.
+// compute capability 9.0 device, sm_80 (PTX only, JIT-compiled by the
+// driver) for 8.0 to 8.8, and sm_89 (PTX JIT-compiled where the arch
+// differs) for any other of 8.9 or newer.
 Status chooseTarget(const DeviceInfo &device, std::string *target);
 
 // The manifest of `target`, read once from $ATTN_PACK_DIR/<target>/ when

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root: the decode and prefill correctness
-# suites for the sm_90 and the sm_89 kernels, then the decode and prefill benchmarks
-# ($BENCHES, default "prefill decode") and the decode kernel profile; results go to
-# $OUT, the logs to $OUT/logs.tgz. Usage: scripts/gpu_check.sh [tests|bench|profile|all]
-# (default all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which
+# suites for the sm_90, sm_89 and sm_80 kernels (the last two JIT-compiled from PTX on
+# an H100), then the decode and prefill benchmarks ($BENCHES, default "prefill decode")
+# and the decode kernel profile; benchmark results go to $OUT, the suites' reports
+# and every log to $OUT/logs.tgz (few files come back from a lent machine).
+# Usage: scripts/gpu_check.sh [tests|bench|profile|all] (default all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which
 # holds the pack; $ATTN_PACK_DIR, when set, replaces it), and for the plots the wheels
 # in .whl/plot/ where matplotlib is missing; the Triton decode peer is read from
 # third_party/peers/.
@@ -27,10 +28,10 @@ nvidia-smi
 status=0
 if [ "$what" = all ] || [ "$what" = tests ]; then
   for suite in prefill decode; do
-    for target in sm_90 sm_89; do
+    for target in sm_90 sm_89 sm_80; do
       echo "== test_$suite.py, ATTN_TARGET=$target"
       ATTN_TARGET=$target python3 "test/gpu/test_$suite.py" \
-        --out "$OUT/test_${suite}_$target.md" 2>&1 | tee "$logs/test_${suite}_$target.log" \
+        --out "$logs/test_${suite}_$target.md" 2>&1 | tee "$logs/test_${suite}_$target.log" \
         || status=1
     done
   done

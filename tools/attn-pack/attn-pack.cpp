@@ -1,6 +1,8 @@
 // attn-pack: compiles every kernel the pack ships, for sm_89 and sm_90, into
 // <out>/<target>/{manifest.txt, <kernel>.ptx, <kernel>.cubin}, tiled as the
-// tuning tables autotune/tables/<target>.json say.
+// tuning tables autotune/tables/<target>.json say; and for sm_80 PTX only,
+// which the driver JIT-compiles on the sm_80 to sm_88 GPUs (A100, RTX 30),
+// tiled like sm_89 (the same 99 KB of shared memory per block on sm_86).
 #include "autotune/Tuning.h"
 #include "codegen/Codegen.h"
 #include "passes/Registration.h"
@@ -19,7 +21,8 @@ using namespace llvm;
 
 static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
                                       cl::init("attn_pack"));
-static cl::list<std::string> targets("target", cl::desc("sm_89, sm_90"),
+static cl::list<std::string> targets("target",
+                                     cl::desc("sm_80, sm_89, sm_90 (default: all)"),
                                      cl::CommaSeparated);
 static cl::opt<std::string>
     tablesDir("tables",
@@ -115,7 +118,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "attn-pack: build the kernel pack\n");
   std::vector<std::string> targetList(targets.begin(), targets.end());
   if (targetList.empty())
-    targetList = {"sm_89", "sm_90"};
+    targetList = {"sm_80", "sm_89", "sm_90"};
   mlir::DialectRegistry registry;
   mlir::attn::registerAttnDialectsAndPasses(registry);
   mlir::MLIRContext context(registry);
@@ -124,19 +127,22 @@ int main(int argc, char **argv) {
   auto start = std::chrono::steady_clock::now();
   size_t numKernels = 0;
   for (const std::string &target : targetList) {
-    if (target != "sm_89" && target != "sm_90") {
-      errs() << "attn-pack: --target must be sm_89 or sm_90, got '" << target
-             << "'\n";
+    if (target != "sm_80" && target != "sm_89" && target != "sm_90") {
+      errs() << "attn-pack: --target must be sm_80, sm_89 or sm_90, got '"
+             << target << "'\n";
       return 1;
     }
+    // sm_80 ships PTX only, tiled by the sm_89 table.
+    bool ptxOnly = target == "sm_80";
+    std::string tableTarget = ptxOnly ? "sm_89" : target;
     SmallString<128> tablePath(tablesDir);
-    sys::path::append(tablePath, target + ".json");
+    sys::path::append(tablePath, tableTarget + ".json");
     Expected<attn::tune::Table> table = attn::tune::readTable(tablePath);
     if (!table) {
       errs() << "attn-pack: " << toString(table.takeError()) << "\n";
       return 1;
     }
-    if (table->target != target) {
+    if (table->target != tableTarget) {
       errs() << "attn-pack: " << tablePath << " is the table of "
              << table->target << ", not " << target << "\n";
       return 1;
@@ -169,24 +175,29 @@ int main(int argc, char **argv) {
         errs() << "attn-pack: " << toString(ptx.takeError()) << "\n";
         return 1;
       }
-      Expected<std::vector<char>> cubin = attn::assembleCubin(*ptx, target);
-      if (!cubin) {
-        errs() << "attn-pack: " << toString(cubin.takeError()) << "\n";
-        return 1;
+      std::vector<char> cubin;
+      if (!ptxOnly) {
+        Expected<std::vector<char>> assembled =
+            attn::assembleCubin(*ptx, target);
+        if (!assembled) {
+          errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
+          return 1;
+        }
+        cubin = std::move(*assembled);
       }
       std::string stem = spec.name();
       SmallString<128> ptxPath(dir), cubinPath(dir);
       sys::path::append(ptxPath, stem + ".ptx");
       sys::path::append(cubinPath, stem + ".cubin");
       if (!writeFile(std::string(ptxPath), *ptx) ||
-          !writeFile(std::string(cubinPath),
-                     StringRef(cubin->data(), cubin->size())))
+          (!ptxOnly && !writeFile(std::string(cubinPath),
+                                  StringRef(cubin.data(), cubin.size()))))
         return 1;
       // Every decode module also holds its combine kernel, which the runtime
       // launches from the same module.
       bool combine = spec.op == attn::KernelSpec::Op::Decode;
       manifest += attn::manifestLines(
-          spec, *ptx, StringRef(cubin->data(), cubin->size()), combine);
+          spec, *ptx, StringRef(cubin.data(), cubin.size()), combine);
     }
     SmallString<128> manifestPath(dir);
     sys::path::append(manifestPath, "manifest.txt");

@@ -72,11 +72,11 @@ TEST_F(PackTest, TargetOverrideRunsSm89PtxOnSm90) {
 }
 
 TEST_F(PackTest, TargetOverrideMustNameAPackTarget) {
-  setenv("ATTN_TARGET", "sm_80", 1);
+  setenv("ATTN_TARGET", "sm_86", 1);
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(lastError(),
-            "attn_paged_decode_workspace_size: ATTN_TARGET='sm_80' "
-            "is not a pack target (expected sm_89 or sm_90)");
+            "attn_paged_decode_workspace_size: ATTN_TARGET='sm_86' "
+            "is not a pack target (expected sm_80, sm_89 or sm_90)");
 }
 
 TEST_F(PackTest, TargetOverrideCannotRunOnAnOlderArch) {
@@ -87,11 +87,24 @@ TEST_F(PackTest, TargetOverrideCannotRunOnAnOlderArch) {
               HasSubstr("ATTN_TARGET=sm_90 cannot run on this sm_89 GPU"));
 }
 
-TEST_F(PackTest, ArchBelowSm89IsUnsupported) {
-  setDevice(8, 6);
+TEST_F(PackTest, Sm80To88GpusJitTheSm80Ptx) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (TestKernel &kernel : kernels)
+    kernel.cubin = false;
+  writePack(packDir(), "sm_80", kernels);
+  for (int minor : {0, 6, 7}) {
+    setDevice(8, minor);
+    EXPECT_THAT(decodeImage(),
+                AllOf(StartsWith("ptx "), HasSubstr(".target sm_80")))
+        << "sm_8" << minor;
+  }
+}
+
+TEST_F(PackTest, ArchBelowSm80IsUnsupported) {
+  setDevice(7, 5);
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_UNSUPPORTED);
-  EXPECT_EQ(lastError(), "attn_paged_decode_workspace_size: the GPU is sm_86; "
-                         "the kernel pack needs sm_89 or newer");
+  EXPECT_EQ(lastError(), "attn_paged_decode_workspace_size: the GPU is sm_75; "
+                         "the kernel pack needs sm_80 or newer");
   EXPECT_TRUE(fakecuda::moduleLoads().empty());
 }
 

@@ -125,11 +125,12 @@ TEST_F(QueryTest, AnswersForTheDevicesTarget) {
   EXPECT_EQ(query(prefillQuery()), ATTN_ERROR_UNSUPPORTED);
   EXPECT_THAT(lastError(), HasSubstr("the sm_89 pack has no prefill kernel"));
 
-  fakeConfig.computeMinor = 6;
+  fakeConfig.computeMajor = 7;
+  fakeConfig.computeMinor = 5;
   resetFake();
   fakecuda::setCurrentContext(fakecuda::createContext(1));
   EXPECT_EQ(query(decodeQuery()), ATTN_ERROR_UNSUPPORTED);
-  EXPECT_THAT(lastError(), HasSubstr("the kernel pack needs sm_89 or newer"));
+  EXPECT_THAT(lastError(), HasSubstr("the kernel pack needs sm_80 or newer"));
 }
 
 TEST_F(QueryTest, KernelNeedingMoreSharedMemoryThanTheGpuHasIsUnsupported) {
