@@ -4,10 +4,10 @@
 # an H100), then the decode and prefill benchmarks ($BENCHES, default "prefill decode")
 # and the decode kernel profile; benchmark results go to $OUT, the suites' reports
 # and every log to $OUT/logs.tgz (few files come back from a lent machine).
-# Usage: scripts/gpu_check.sh [tests|bench|profile|all] (default all). Needs the runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which
-# holds the pack; $ATTN_PACK_DIR, when set, replaces it), and for the plots the wheels
-# in .whl/plot/ where matplotlib is missing; the Triton decode peer is read from
-# third_party/peers/.
+# Usage: scripts/gpu_check.sh [tests|bench|profile|all] (default all). Needs the
+# runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which holds the pack;
+# $ATTN_PACK_DIR, when set, replaces it), and for the plots the wheels in .whl/plot/
+# where matplotlib is missing; the Triton decode peer is read from third_party/peers/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the logs and results}"
