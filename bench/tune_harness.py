@@ -9,8 +9,8 @@ more than MAX_ERROR off the float64 reference is a failure, not a time. Then the
 policies: each gets a pack of the fastest decode kernel of the bundle's split_key (by
 `attn-tune --ingest`'s rule) whose manifest header carries the policy, and is timed as
 a decode kernel. <bundle>/timings.json (or --out) is written after each candidate, which
-`attn-tune --ingest` reads; a run resumes where the last stopped. From the repository
-root, with the runtime built:
+`attn-tune --ingest` reads; a run skips the candidates timed on each of their workloads
+and tries the others again. From the repository root, with the runtime built:
 
     PYTHONPATH=python:bench python3 bench/tune_harness.py build-tune/tune_bundle_v2
 
@@ -161,21 +161,27 @@ def child(bundle_dir, cid):
             print(f"| {cid} | {name} | failed: {failure} |", flush=True)
 
 
+def complete(timings, candidate):
+    """Whether `candidate` has a time for each of its workloads."""
+    times = timings["timings"].get(candidate["id"], {})
+    return all(times.get(w, 0) > 0 for w in candidate["workloads"])
+
+
 def fastest_kernel(bundle, timings, key):
     """The fastest kernel candidate of `key` timed on each of its workloads, as
     `attn-tune --ingest` chooses (least mean log time, ties to the smaller id); None
-    while one that may still be timed is not."""
+    while one that may still be timed is not (neither timed nor failed)."""
     best = None
     for c in bundle["candidates"]:
         if kind_of(c) == "split" or c["status"] != "ok":
             continue
         if not any(same_key(k, key) for k in c["keys"]):
             continue
-        times = timings["timings"].get(c["id"], {})
-        if any(not times.get(w, 0) > 0 for w in c["workloads"]):
+        if not complete(timings, c):
             if c["id"] not in timings["failures"]:
                 return None
             continue
+        times = timings["timings"][c["id"]]
         score = sum(math.log(times[w]) for w in c["workloads"]) / len(c["workloads"])
         if best is None or (score, c["id"]) < best:
             best = (score, c["id"])
@@ -281,7 +287,7 @@ def main():
         problems = check(args.bundle, bundle)
         for problem in problems:
             print(f"tune_harness: {problem}")
-        left = [c for c in todo if c["id"] not in timings["timings"]]
+        left = [c for c in todo if not complete(timings, c)]
         counts = {k: sum(kind_of(c) == k for c in left) for k in SECONDS}
         estimate = sum(SECONDS[k] * n for k, n in counts.items())
         print(f"tune_harness: {args.bundle}: {bundle['target']}, "
@@ -292,6 +298,10 @@ def main():
         return 1 if problems else 0
 
     timings.update(target=bundle["target"], **gpu_facts())
+    # A run tries again what an earlier one could not time.
+    for c in todo:
+        if not complete(timings, c):
+            timings["failures"].pop(c["id"], None)
     start = time.monotonic()
     for i, candidate in enumerate(todo, 1):
         cid, kind = candidate["id"], kind_of(candidate)
@@ -304,7 +314,7 @@ def main():
             if timings["split_kernel"].get(cid) != kernel:
                 timings["timings"].pop(cid, None)
                 timings["failures"].pop(cid, None)
-        if cid in timings["timings"] or cid in timings["failures"]:
+        if complete(timings, candidate):
             print(f"[{i}/{len(todo)}] {cid}: already timed", flush=True)
             continue
         elapsed = time.monotonic() - start
@@ -320,6 +330,8 @@ def main():
             timings["failures"][cid] = failures
         if times:
             timings["timings"][cid] = times
+        else:
+            timings["timings"].pop(cid, None)
         # Written after each candidate, so an interrupted run resumes here.
         out.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
         summary = ", ".join(f"{w.split(' ')[0]} {ms:.3f}" for w, ms in times.items())
