@@ -23,8 +23,9 @@ void mlir::attn::buildAttnTiledProgramPipeline(
 void mlir::attn::buildAttnToPTXPipeline(OpPassManager &pm,
                                         const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
-  pm.addPass(createAttnLowerToGpu(
-      AttnLowerToGpuOptions{options.stages, options.threads}));
+  // griddepcontrol needs sm_90.
+  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
+      options.stages, options.threads, options.target == "sm_90"}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
