@@ -166,12 +166,9 @@ std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
       " stages=" + std::to_string(spec.stages) +
       " threads=" + std::to_string(spec.blockThreads()) +
       " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
-  // pdl=1: the combine kernel waits for the decode grid itself, so the
-  // runtime may launch it early (programmatic dependent launch).
   if (combine)
     lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
              " head_dim=" + std::to_string(spec.headDim) + " for=" + stem +
-             (ptx.contains("griddepcontrol.wait") ? " pdl=1" : "") +
              " threads=" + std::to_string(spec.headDim) + " smem=0" + files;
   return lines;
 }

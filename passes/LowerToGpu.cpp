@@ -33,10 +33,9 @@ namespace {
 class DecodeKernelEmitter : public KernelEmitterBase {
 public:
   DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
-                      LLVM::GlobalOp smem, int64_t stages, int64_t threads,
-                      bool pdl)
+                      LLVM::GlobalOp smem, int64_t stages, int64_t threads)
       : KernelEmitterBase(func, module, smem), stages(stages),
-        threads(threads), pdl(pdl) {}
+        threads(threads) {}
 
   LogicalResult emit();
 
@@ -57,7 +56,6 @@ private:
                        ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
 
   int64_t stages, threads;
-  bool pdl; // griddepcontrol between the decode and the combine kernel
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0;
@@ -190,11 +188,6 @@ void DecodeKernelEmitter::createKernel() {
   numKvHeads = toIndex(arg(27));
   mapping.map(splitsArg, numSplits);
 
-  // The combine grid may launch once every decode CTA has started: it
-  // waits for this grid's results itself (griddepcontrol.wait).
-  if (pdl)
-    NVVM::GriddepcontrolOp::create(b, loc,
-                                   NVVM::GridDepActionKind::launch_dependents);
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
   lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
@@ -630,10 +623,6 @@ void DecodeKernelEmitter::createCombineKernel(CombineOp combine) {
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
                                   params, headDim);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
-  // Launched early (programmatic stream serialization): wait until the
-  // decode grid has finished and its partials are visible.
-  if (pdl)
-    NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
   Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
@@ -764,8 +753,7 @@ struct AttnLowerToGpuPass
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
           prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads)
-                  : DecodeKernelEmitter(func, gpuModule, smem, stages, threads,
-                                        pdl)
+                  : DecodeKernelEmitter(func, gpuModule, smem, stages, threads)
                         .emit();
       if (failed(emitted))
         return signalPassFailure();

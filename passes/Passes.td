@@ -139,18 +139,10 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     for V), P stays in registers, row max and sum reduce across quads, the
     score scale is folded into the exp2's fma, and paged rows are located
     through block_table once per tile.
-
-    With `pdl` (sm_90), the decode kernel lets its dependent grid launch
-    early (`griddepcontrol.launch_dependents`) and the combine kernel waits
-    for the decode grid's results (`griddepcontrol.wait`), so a combine
-    launched with programmatic stream serialization overlaps its launch with
-    the decode kernel's tail.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", /*default=*/"3", "cp.async pipeline depth">,
-    Option<"threads", "threads", "int64_t", /*default=*/"128", "Threads per CTA">,
-    Option<"pdl", "pdl", "bool", /*default=*/"false",
-           "Programmatic dependent launch of the combine kernel (sm_90)">
+    Option<"threads", "threads", "int64_t", /*default=*/"128", "Threads per CTA">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",

@@ -23,9 +23,8 @@ void mlir::attn::buildAttnTiledProgramPipeline(
 void mlir::attn::buildAttnToPTXPipeline(OpPassManager &pm,
                                         const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
-  // griddepcontrol needs sm_90.
-  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
-      options.stages, options.threads, options.target == "sm_90"}));
+  pm.addPass(createAttnLowerToGpu(
+      AttnLowerToGpuOptions{options.stages, options.threads}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

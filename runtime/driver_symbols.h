@@ -3,8 +3,7 @@
 // Include after defining ATTN_CU_SYMBOL(name). Names are spelled as in the
 // driver API; where cuda.h maps a name to a versioned one (cuFoo -> cuFoo_v2),
 // the macro argument expands to it, so the versioned entry point is the one
-// declared and resolved. cuCtxGetId and cuLaunchKernelEx need a CUDA 12.0
-// driver.
+// declared and resolved. cuCtxGetId needs a CUDA 12.0 driver.
 ATTN_CU_SYMBOL(cuInit)
 ATTN_CU_SYMBOL(cuGetErrorName)
 ATTN_CU_SYMBOL(cuGetErrorString)
@@ -18,4 +17,3 @@ ATTN_CU_SYMBOL(cuModuleUnload)
 ATTN_CU_SYMBOL(cuFuncGetAttribute)
 ATTN_CU_SYMBOL(cuFuncSetAttribute)
 ATTN_CU_SYMBOL(cuLaunchKernel)
-ATTN_CU_SYMBOL(cuLaunchKernelEx)

@@ -16,33 +16,6 @@ Status resolveLaunchTarget(LaunchTarget *target) {
 Status launchKernel(const Driver &driver, CUfunction function,
                     const KernelInfo &kernel, unsigned gridX, unsigned gridY,
                     unsigned gridZ, CUstream stream, void **params) {
-  if (kernel.programmatic) {
-    // Programmatic dependent launch: the kernel may start before the
-    // previous one on the stream ends; it waits for its results itself.
-    CUlaunchAttribute attribute = {};
-    attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-    attribute.value.programmaticStreamSerializationAllowed = 1;
-    CUlaunchConfig config = {};
-    config.gridDimX = gridX;
-    config.gridDimY = gridY;
-    config.gridDimZ = gridZ;
-    config.blockDimX = kernel.threads;
-    config.blockDimY = config.blockDimZ = 1;
-    config.sharedMemBytes = kernel.sharedBytes;
-    config.hStream = stream;
-    config.attrs = &attribute;
-    config.numAttrs = 1;
-    CUresult result =
-        driver.cuLaunchKernelEx(&config, function, params, nullptr);
-    if (result == CUDA_SUCCESS)
-      return Status();
-    return withContext(
-        driverError(driver, result,
-                    "cuLaunchKernelEx(config with programmatic stream "
-                    "serialization, function, params, nullptr)",
-                    __FILE__, __LINE__),
-        "kernel '" + kernel.name + "'");
-  }
   CUresult result =
       driver.cuLaunchKernel(function, gridX, gridY, gridZ, kernel.threads, 1, 1,
                             kernel.sharedBytes, stream, params, nullptr);

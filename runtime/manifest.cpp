@@ -244,10 +244,6 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
       ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, 0, &value));
     if (fields.has("for"))
       ATTN_RETURN_IF_ERROR(fields.getString("for", &kernel->combineFor));
-    if (fields.has("pdl")) {
-      ATTN_RETURN_IF_ERROR(fields.getInt("pdl", 0, 1, &value));
-      kernel->programmatic = value != 0;
-    }
     return Status();
   }
 

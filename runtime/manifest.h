@@ -53,10 +53,6 @@ struct KernelInfo {
   // Combine only: the decode kernel it belongs to (its module holds both);
   // empty: any decode kernel of its dtype and head_dim.
   std::string combineFor;
-  // Combine only (manifest pdl=1): the kernel waits for the preceding grid
-  // itself (griddepcontrol.wait), so it may be launched with programmatic
-  // stream serialization and overlap that grid's tail.
-  bool programmatic = false;
   // File names in the manifest's directory; cubinFile may be empty.
   std::string ptxFile;
   std::string cubinFile;

@@ -1,15 +1,5 @@
 // RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s -attn-to-tiled=heads-per-cta=8 -attn-lower-to-gpu | FileCheck %s --check-prefix=ANY
-// RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu=pdl=1 | FileCheck %s --check-prefix=PDL
-
-// With pdl, the decode kernel first lets the combine grid launch, and the
-// combine kernel first waits for the decode grid's results.
-// PDL: gpu.func @qwen3_decode(
-// PDL-NOT: nvvm.cp.async
-// PDL: nvvm.griddepcontrol launch_dependents
-// PDL: nvvm.cp.async
-// PDL: gpu.func @qwen3_decode_combine(
-// PDL-NEXT: nvvm.griddepcontrol wait
 
 // The any-group kernel (heads-per-cta=8): G = Hq / Hkv from parameters 26
 // and 27, the head block's first head and its count of valid rows; query

@@ -84,8 +84,6 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
 
   const fakecuda::Launch &combine = launches[1];
   EXPECT_EQ(combine.function, "combine_bf16_d128");
-  EXPECT_FALSE(decode.programmatic);
-  EXPECT_FALSE(combine.programmatic); // no pdl=1 in its manifest line
   EXPECT_EQ(dims(combine.grid), (Dims{16, 1, 4}));
   EXPECT_EQ(dims(combine.block), (Dims{128, 1, 1}));
   EXPECT_EQ(combine.sharedBytes, 0u);
@@ -338,24 +336,6 @@ TEST_F(DecodeTest, SplitsUseTheCombineKernelOfTheDecodeModule) {
   EXPECT_EQ(fakecuda::launches()[0].function,
             "decode_bf16_d128_g2_contiguous_causal");
   EXPECT_EQ(fakecuda::launches()[1].function, "combine_bf16_d128");
-}
-
-TEST_F(DecodeTest, CombineMarkedPdlIsLaunchedProgrammatically) {
-  // (Without pdl=1 both kernels go through cuLaunchKernel: see
-  // LaunchesSplitDecodeThenCombineWithAbiParameters.)
-  std::vector<TestKernel> kernels = defaultKernels();
-  for (TestKernel &kernel : kernels)
-    kernel.pdl = kernel.op == "combine";
-  writePack(packDir(), "sm_90", kernels);
-  ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
-  std::vector<fakecuda::Launch> launches = fakecuda::launches();
-  ASSERT_EQ(launches.size(), 2u);
-  EXPECT_FALSE(launches[0].programmatic);
-  EXPECT_TRUE(launches[1].programmatic);
-  EXPECT_EQ(launches[1].function, "combine_bf16_d128");
-  EXPECT_EQ(dims(launches[1].grid), (Dims{16, 1, 4}));
-  EXPECT_EQ(param<int32_t>(launches[1], kCombineNumSplits),
-            param<int32_t>(launches[0], kDecodeNumSplits));
 }
 
 TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {

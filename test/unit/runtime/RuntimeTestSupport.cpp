@@ -154,8 +154,6 @@ void writePack(const std::string &packDir, const std::string &target,
     }
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;
-    if (kernel.pdl)
-      manifest << " pdl=1";
     manifest << " threads=" << kernel.threads << " smem=" << kernel.smem
              << " ptx=" << kernel.name() << ".ptx";
     if (kernel.cubin) {

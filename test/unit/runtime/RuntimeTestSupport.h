@@ -102,10 +102,8 @@ struct TestKernel {
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;
-  // Combine only: the manifest's for= (the decode kernel it belongs to) and
-  // pdl= (launched with programmatic stream serialization).
+  // Combine only: the manifest's for= (the decode kernel it belongs to).
   std::string combineFor;
-  bool pdl = false;
   bool cubin = true;
   // Whether the line carries the hash of the kernel's files.
   bool hash = true;

@@ -46,8 +46,6 @@ struct Launch {
   unsigned sharedBytes;
   CUstream stream;
   std::vector<std::vector<unsigned char>> params;
-  // Launched by cuLaunchKernelEx with programmatic stream serialization.
-  bool programmatic = false;
 };
 
 struct AttributeSet {
