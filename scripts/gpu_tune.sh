@@ -8,8 +8,8 @@
 # or $BUNDLE/timings.json when one exists. Starts no candidate that would end after
 # $TUNE_DEADLINE seconds (default 540) and then exits with status 3: copy
 # $OUT/timings.json to $BUNDLE/timings.json and run it again. Needs
-# build/lib/libattnrt.so ($ATTN_LIB overrides) and, for torch's absent wheels, .whl/
-# as gpu_check.sh does.
+# build/lib/libattnrt.so ($ATTN_LIB overrides); installs .whl/plot/ when carried, as
+# gpu_check.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for the timings and the log}"
@@ -19,8 +19,8 @@ mkdir -p "$OUT"
 [ -f "$bundle/candidates.json" ] || { echo "gpu_tune: no $bundle/candidates.json" >&2; exit 1; }
 python3 bench/tune_harness.py "$bundle" --check
 
-if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
+if [ -d .whl/plot ]; then
+  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/plot/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export ATTN_LIB="${ATTN_LIB:-$PWD/build/lib/libattnrt.so}"
