@@ -104,8 +104,8 @@ def time_candidate(bundle_dir, bundle, candidate):
         command = [sys.executable, str(REPO / "bench" / "bench_prefill.py"),
                    "--only-ours", cid]
     else:
-        command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child",
-                   str(bundle_dir), cid]
+        command = [sys.executable, str(pathlib.Path(__file__).resolve()),
+                   str(bundle_dir), "--child", cid]
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
     times, failures = parse_rows(proc.stdout, cid)
     if proc.returncode != 0:
