@@ -148,6 +148,11 @@ Expected<Table> parseTable(StringRef text) {
       if (!m)
         return m.takeError();
       entry.knobs.blockM = *m;
+    } else if (std::optional<int64_t> m = e->getInteger("block_m")) {
+      // Decode: the query heads per CTA of the any-group kernel (group 0).
+      if (*m <= 0)
+        return tableError(where + ": 'block_m' must be positive");
+      entry.knobs.blockM = *m;
     }
     for (auto [key, field] :
          {std::pair<StringRef, int64_t *>{"block_n", &entry.knobs.blockN},
@@ -206,7 +211,7 @@ std::string printTable(const Table &table) {
             j.attribute("paged", *e.paged);
           if (e.causal)
             j.attribute("causal", *e.causal);
-          if (e.op == "prefill")
+          if (e.op == "prefill" || e.knobs.blockM > 0)
             j.attribute("block_m", e.knobs.blockM);
           j.attribute("block_n", e.knobs.blockN);
           j.attribute("stages", e.knobs.stages);

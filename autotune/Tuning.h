@@ -34,7 +34,7 @@ struct KernelKey {
 
 /// The pass options of one kernel (AttnPipelineOptions).
 struct Knobs {
-  int64_t blockM = 0; // prefill only
+  int64_t blockM = 0; // prefill; decode: heads per CTA of the any-group kernel
   int64_t blockN = 0;
   int64_t stages = 0;
   int64_t threads = 0;
