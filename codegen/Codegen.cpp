@@ -148,7 +148,7 @@ static uint64_t fnv1a(llvm::StringRef bytes,
 }
 
 std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
-                          llvm::StringRef cubin, bool combine) {
+                          llvm::StringRef cubin) {
   std::string stem = spec.name();
   // No cubin: a PTX-only target (the driver JIT-compiles it).
   std::string files =
@@ -166,7 +166,7 @@ std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
       " stages=" + std::to_string(spec.stages) +
       " threads=" + std::to_string(spec.blockThreads()) +
       " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
-  if (combine)
+  if (spec.op == KernelSpec::Op::Decode)
     lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
              " head_dim=" + std::to_string(spec.headDim) + " for=" + stem +
              " threads=" + std::to_string(spec.headDim) + " smem=0" + files;

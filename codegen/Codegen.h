@@ -25,10 +25,10 @@ llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,
 
 /// The manifest line of `spec`'s kernel, whose files are <name>.ptx and
 /// <name>.cubin holding `ptx` and `cubin` (docs/runtime_abi.md, with the
-/// content hash; an empty `cubin` is left out); with `combine`, also the line
-/// of the combine kernel that a decode module holds.
+/// content hash; an empty `cubin` is left out); for decode, also the line of
+/// the combine kernel that every decode module holds.
 std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
-                          llvm::StringRef cubin, bool combine);
+                          llvm::StringRef cubin);
 
 /// Assembles PTX into a cubin for `target` with nvJitLink.
 llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,

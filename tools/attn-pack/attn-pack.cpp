@@ -193,11 +193,8 @@ int main(int argc, char **argv) {
           (!ptxOnly && !writeFile(std::string(cubinPath),
                                   StringRef(cubin.data(), cubin.size()))))
         return 1;
-      // Every decode module also holds its combine kernel, which the runtime
-      // launches from the same module.
-      bool combine = spec.op == attn::KernelSpec::Op::Decode;
-      manifest += attn::manifestLines(
-          spec, *ptx, StringRef(cubin.data(), cubin.size()), combine);
+      manifest += attn::manifestLines(spec, *ptx,
+                                      StringRef(cubin.data(), cubin.size()));
     }
     SmallString<128> manifestPath(dir);
     sys::path::append(manifestPath, "manifest.txt");

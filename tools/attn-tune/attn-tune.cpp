@@ -485,10 +485,8 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
     if (index >= c.keys.size())
       continue; // checked, not timed: not in the pack
     std::string stem = spec.name();
-    // The module of a decode kernel also holds the combine kernel.
     manifest += attn::manifestLines(spec, *ptx,
-                                    StringRef(cubin.data(), cubin.size()),
-                                    key.op == "decode");
+                                    StringRef(cubin.data(), cubin.size()));
     files.push_back({stem + ".ptx", *ptx});
     files.push_back({stem + ".cubin", std::string(cubin.begin(), cubin.end())});
   }
