@@ -12,6 +12,10 @@
 // CHECK-SAME: shfl.sync.bfly
 // CHECK-SAME: ex2.approx
 // CHECK-SAME: .visible .entry qwen3_decode_combine(
+// The combine reduces the split lse values in each warp by shuffles and
+// reads each split's weight from its lane.
+// CHECK-SAME: shfl.sync.bfly
+// CHECK-SAME: shfl.sync.idx
 // CHECK-NOT: .local
 func.func @qwen3_decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
                         %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>,
