@@ -166,8 +166,8 @@ std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
       " stages=" + std::to_string(spec.stages) +
       " threads=" + std::to_string(spec.blockThreads()) +
       " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
-  if (spec.op == KernelSpec::Op::Decode)
-    lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
+  // Every kernel's module also holds the combine kernel of its splits.
+  lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
              " head_dim=" + std::to_string(spec.headDim) + " for=" + stem +
              " threads=" + std::to_string(spec.headDim) + " smem=0" + files;
   return lines;

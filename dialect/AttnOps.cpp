@@ -261,6 +261,31 @@ LogicalResult LoadQRowsOp::verify() {
   return success();
 }
 
+LogicalResult StoreRowsOp::verify() {
+  // Direct: out [total_q, Hq, D], lse [Hq, total_q]; partial (with split):
+  // out [S, total_q, Hq, D] and lse [S, total_q, Hq], both f32.
+  bool partial = static_cast<bool>(getSplit());
+  int64_t rank = partial ? 4 : 3;
+  auto outType = cast<MemRefType>(getOut().getType());
+  if (outType.getRank() != rank)
+    return emitOpError("'out' must have rank ")
+           << rank << (partial ? " ([S, total_q, Hq, D], with a split)"
+                               : " ([total_q, Hq, D])")
+           << ", got rank " << outType.getRank();
+  if (partial && !outType.getElementType().isF32())
+    return emitOpError("partial 'out' must be f32, got ")
+           << outType.getElementType();
+  if (getLse()) {
+    auto lseType = cast<MemRefType>(getLse().getType());
+    if (lseType.getRank() != rank - 1 || !lseType.getElementType().isF32())
+      return emitOpError("'lse' must be an f32 memref of rank ")
+             << rank - 1
+             << (partial ? " ([S, total_q, Hq])" : " ([Hq, total_q])")
+             << ", got " << lseType;
+  }
+  return success();
+}
+
 LogicalResult QKOp::verify() {
   auto q = cast<RankedTensorType>(getQ().getType());
   auto k = cast<RankedTensorType>(getK().getType());

@@ -107,23 +107,27 @@ def Attn_LoadQRowsOp : Attn_Op<"load_q_rows"> {
   let hasVerifier = 1;
 }
 
-def Attn_StoreRowsOp : Attn_Op<"store_rows"> {
+def Attn_StoreRowsOp : Attn_Op<"store_rows", [AttrSizedOperandSegments]> {
   let summary = "stores consecutive output rows (and their lse) of one head";
   let description = [{
     For `i < count`, row `i` of `tile` goes to `out[row + i, head, :]`,
     converted to `out`'s element type, and `lse[head, row + i]` gets the
     row's lse with `-inf` (no key) written as `+inf`, flash-attn's
-    convention. Rows past `count` are not written.
+    convention. Rows past `count` are not written. With `split`, `out` and
+    `lse` are the split-KV workspace `[S, total_q, Hq, D]` and
+    `[S, total_q, Hq]` indexed by `split` first, and the lse is stored as is.
   }];
   let arguments = (ins Attn_F32Tile:$tile, Attn_F32Tile:$lse_tile,
-                   Arg<MemRefRankOf<[AnyFloat], [3]>, "", [MemWrite]>:$out,
-                   Arg<Optional<MemRefRankOf<[F32], [2]>>, "", [MemWrite]>:$lse,
-                   Index:$row, Index:$head, Index:$count);
+                   Arg<AnyMemRef, "", [MemWrite]>:$out,
+                   Arg<Optional<AnyMemRef>, "", [MemWrite]>:$lse,
+                   Optional<Index>:$split, Index:$row, Index:$head,
+                   Index:$count);
   let assemblyFormat = [{
-    $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` $row `,` $head `]`
-    `count` $count attr-dict `:` type($tile) `,` type($lse_tile) `,`
+    $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` (`split` $split^ `,`)? $row `,`
+    $head `]` `count` $count attr-dict `:` type($tile) `,` type($lse_tile) `,`
     type($out) (`,` type($lse)^)?
   }];
+  let hasVerifier = 1;
 }
 
 def Attn_SplitRangeOp : Attn_Op<"split_range", [Pure]> {
@@ -317,7 +321,7 @@ def Attn_StoreOp : Attn_Op<"store", [AttrSizedOperandSegments]> {
                    Optional<Index>:$split, Index:$batch, Index:$token,
                    Index:$head, Optional<Index>:$count);
   let assemblyFormat = [{
-    $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` ($split^ `,`)? $batch `,`
+    $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` (`split` $split^ `,`)? $batch `,`
     $token `,` $head `]` (`count` $count^)? attr-dict `:` type($tile) `,`
     type($lse_tile) `,` type($out) (`,` type($lse)^)?
   }];

@@ -65,6 +65,10 @@ protected:
            isa<RankedTensorType>(op->getResult(0).getType());
   }
 
+  /// The combine kernel of `combine` (named after the function, suffix
+  /// `_combine`): merges the split partials of rows of headDim elements into
+  /// `combine`'s output of `elementType`.
+  void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
   /// A kernel in `module` named after the function, with `params` and a
   /// known block size; the builder is left before its terminator.
   Block &createKernelFunc(StringRef name, ArrayRef<Type> params,

@@ -149,7 +149,7 @@ void broadcastPrefill(VarlenPrefillOp op, int64_t blockM) {
       bIdx, kvHead, keyBegin, keyEnd, diagonal, op.getScaleAttr(),
       op.getCausalAttr(), b.getI64IntegerAttr(1), op.getPageSizeAttr());
   StoreRowsOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
-                      op.getLse(), row, head, count);
+                      op.getLse(), /*split=*/Value(), row, head, count);
   op.erase();
 }
 

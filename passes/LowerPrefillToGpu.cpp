@@ -1,5 +1,6 @@
 // attn-lower-to-gpu, prefill: the tiled online-softmax program over a
-// (batch, q_block, head) grid mapped onto tensor-core warps.
+// (split, batch, q_block, head) grid mapped onto tensor-core warps, and the
+// combine kernel of its splits.
 //
 // A CTA of W warps owns block_m = 16 W R query rows of one head: warp w owns
 // the R row blocks 16 (r W + w) .. + 15, each the M of an
@@ -94,13 +95,17 @@ private:
   Fragment reduceRows(const Fragment &in, bool max);
   /// Accumulates P V into `acc` (an [M, D] fragment).
   Fragment emitPV(PVOp pv, Fragment acc);
+  /// A split's rows into the workspace: [S, total_q, Hq, D] f32 pairs and
+  /// [S, total_q, Hq] lse, -inf kept (the combine weighs it 0).
+  LogicalResult emitPartialStore(StoreRowsOp store);
 
   int64_t stages, warps;
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;
   Type elementType;
-  Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg;
+  Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg,
+      partOutArg, partLseArg, splitsArg;
   scf::ParallelOp grid;
 
   // Emission state.
@@ -138,18 +143,25 @@ LogicalResult PrefillKernelEmitter::analyse() {
     else if (s && s.getLengths() != cuQArg)
       cuKArg = s.getLengths();
     if (auto s = dyn_cast<StoreRowsOp>(op)) {
-      outArg = s.getOut();
-      lseArg = s.getLse();
+      (s.getSplit() ? partOutArg : outArg) = s.getOut();
+      (s.getSplit() ? partLseArg : lseArg) = s.getLse();
     }
     if (auto q = dyn_cast<QKOp>(op))
       kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
     if (auto pv = dyn_cast<PVOp>(op))
       vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
   });
-  if (!grid || !qArg || !kArg || !vArg || !cuQArg || !cuKArg || !outArg)
-    return func.emitError("attn-lower-to-gpu expects a tiled, online-softmax "
-                          "prefill program (run attn-gqa-broadcast, attn-tile "
-                          "and attn-online-softmax first)");
+  for (BlockArgument arg : func.getArguments())
+    if (func.getArgAttr(arg.getArgNumber(), "attn.num_splits"))
+      splitsArg = arg;
+  if (!grid || !qArg || !kArg || !vArg || !cuQArg || !cuKArg || !outArg ||
+      !partOutArg || !splitsArg)
+    return func.emitError("attn-lower-to-gpu expects a split, tiled, "
+                          "online-softmax prefill program (run attn-gqa-"
+                          "broadcast, attn-split-kv, attn-tile and "
+                          "attn-online-softmax first)");
+  if (cast<ArrayAttr>(grid->getAttr("attn.grid")).size() != 4)
+    return grid.emitError("expected the grid (split, batch, q_block, head)");
   if (rows % 16 != 0 || blockN % 16 != 0 || headDim % 16 != 0)
     return func.emitError("attn-lower-to-gpu: prefill tiles must be multiples "
                           "of 16, got block_m ")
@@ -187,7 +199,7 @@ void PrefillKernelEmitter::createKernel() {
   SmallVector<Type> params(8, gptr);
   params.append(11, i64);
   params.append(3, i32t);
-  params.push_back(b.getF32Type());
+  params.append({b.getF32Type(), gptr, gptr, i32t});
   Block &entry = createKernelFunc(func.getSymName(), params, 32 * warps);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
   tensors[qArg] = {arg(0), {arg(8), arg(9)}};
@@ -210,6 +222,10 @@ void PrefillKernelEmitter::createKernel() {
   pageSize = toIndex(arg(20));
   totalQ = toIndex(arg(21));
   runtimeScale = arg(22);
+  tensors[partOutArg] = {arg(23), {}};
+  tensors[partLseArg] = {arg(24), {}};
+  Value numSplits = toIndex(arg(25));
+  mapping.map(splitsArg, numSplits);
 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   warp = arith::DivUIOp::create(b, loc, tid, idx(32));
@@ -218,18 +234,23 @@ void PrefillKernelEmitter::createKernel() {
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   stagesBase = gep(smemBase, elementType, idx(rows * headDim));
-  numHeads = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  numHeads = arith::DivUIOp::create(
+      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x), numSplits);
 
-  // Grid: x = head, y = batch, z = row tile from the last: the hardware
-  // starts CTAs in x, y, z order, so the row tiles with the most keys (the
-  // last ones, under a causal mask) of every sequence and head go first.
+  // Grid: x = split * Hq + head, y = batch, z = row tile from the last: the
+  // hardware starts CTAs in x, y, z order, so the row tiles with the most
+  // keys (the last ones, under a causal mask) of every sequence and head go
+  // first.
+  Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value lastTile = arith::SubIOp::create(
       b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::z), idx(1));
+  Value split = arith::DivUIOp::create(b, loc, bx, numHeads);
   ValueRange ivs = grid.getInductionVars();
-  mapping.map(ivs[0], gpu::BlockIdOp::create(b, loc, gpu::Dimension::y));
-  mapping.map(ivs[1], arith::SubIOp::create(b, loc, lastTile, bz));
-  mapping.map(ivs[2], gpu::BlockIdOp::create(b, loc, gpu::Dimension::x));
+  mapping.map(ivs[0], split);
+  mapping.map(ivs[1], gpu::BlockIdOp::create(b, loc, gpu::Dimension::y));
+  mapping.map(ivs[2], arith::SubIOp::create(b, loc, lastTile, bz));
+  mapping.map(ivs[3], sub(bx, mul(split, numHeads)));
 }
 
 LogicalResult PrefillKernelEmitter::emit() {
@@ -245,7 +266,15 @@ LogicalResult PrefillKernelEmitter::emit() {
     else if (!isa<arith::ArithDialect, memref::MemRefDialect>(op.getDialect()))
       return op.emitError("attn-lower-to-gpu: unexpected op before the grid");
   }
-  return emitBlock(*grid.getBody());
+  if (failed(emitBlock(*grid.getBody())))
+    return failure();
+  CombineOp combine;
+  func.walk([&](CombineOp c) { combine = c; });
+  if (!combine)
+    return func.emitError("attn-lower-to-gpu: the split prefill program has "
+                          "no attn.combine");
+  emitCombineKernel(combine, elementType, headDim);
+  return success();
 }
 
 Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
@@ -620,6 +649,8 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto store = dyn_cast<StoreRowsOp>(op)) {
+    if (store.getSplit())
+      return emitPartialStore(store);
     Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
     Tensor &out = tensorFor(outArg);
     Value head = mapped(store.getHead()), count = mapped(store.getCount());
@@ -662,6 +693,43 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   return op->emitError("attn-lower-to-gpu: unsupported op in prefill");
+}
+
+LogicalResult PrefillKernelEmitter::emitPartialStore(StoreRowsOp store) {
+  Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
+  Type f32t = b.getF32Type();
+  Value head = mapped(store.getHead()), count = mapped(store.getCount());
+  Value split = mapped(store.getSplit());
+  auto f32x2 = VectorType::get({2}, f32t);
+  for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot) {
+    int64_t half = slot % 2;
+    Value r = fragmentRow(slot / 2, half);
+    auto ifRow = scf::IfOp::create(b, loc,
+                                   cmp(arith::CmpIPredicate::slt, r, count));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
+    Value row = add(mapped(store.getRow()), r);
+    Value rowIndex = add(mul(add(mul(split, totalQ), row), numHeads), head);
+    Value rowPtr = gep(tensorFor(partOutArg).ptr, f32t,
+                       mul(rowIndex, idx(headDim)));
+    ArrayRef<Value> values =
+        ArrayRef<Value>(o.values).slice(slot / 2 * headDim / 2, headDim / 2);
+    for (int64_t block = 0; block < headDim / 8; ++block) {
+      Value col = add(idx(8 * block), mul(quadLane, idx(2)));
+      Value pair = LLVM::PoisonOp::create(b, loc, f32x2);
+      for (int64_t e = 0; e < 2; ++e)
+        pair = vector::InsertOp::create(
+            b, loc, values[4 * block + 2 * half + e], pair, e);
+      LLVM::StoreOp::create(b, loc, pair, gep(rowPtr, f32t, col), 8);
+    }
+    auto ifLse = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::eq, quadLane, idx(0)));
+    b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+    LLVM::StoreOp::create(
+        b, loc, lse.values[slot],
+        gep(tensorFor(partLseArg).ptr, f32t, rowIndex));
+  }
+  return success();
 }
 
 Value PrefillKernelEmitter::locationSlot(Value tile, Value key) {

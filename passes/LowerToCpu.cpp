@@ -545,15 +545,26 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       Value row = arith::AddIOp::create(b, loc, mapped(st.getRow()), r[0]);
+      // Partial: [S, total_q, Hq, D] and [S, total_q, Hq], lse as is.
+      SmallVector<Value> prefix;
+      if (st.getSplit())
+        prefix.push_back(mapped(st.getSplit()));
+      prefix.append({row, head});
       loops({shape[1]}, [&](ValueRange d) {
         Value v = load(tile, {r[0], d[0]});
         if (elt != f32t)
           v = arith::TruncFOp::create(b, loc, elt, v);
-        store(v, out, {row, head, d[0]});
+        SmallVector<Value> indices(prefix);
+        indices.push_back(d[0]);
+        store(v, out, indices);
       });
       if (!st.getLse())
         return;
       Value lse = load(lseTile, {r[0]});
+      if (st.getSplit()) {
+        store(lse, mapped(st.getLse()), prefix);
+        return;
+      }
       Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
                                          lse, negInf);
       store(arith::SelectOp::create(b, loc, none, posInf, lse),
@@ -566,29 +577,36 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
     Value pl = mapped(combine.getPartialLse());
     Value out = mapped(combine.getOut());
     Value splits = mapped(combine.getNumSplits());
+    // out is [B, Lq, Hq, D] (decode) or [total_q, Hq, D] (prefill); the
+    // partials put the split first, and lse is [B, Hq, Lq] or [Hq, total_q].
     auto poType = cast<MemRefType>(po.getType());
+    int64_t outRank = cast<MemRefType>(out.getType()).getRank();
     SmallVector<Value> ubs;
-    for (unsigned d = 1; d < 4; ++d)
-      ubs.push_back(memref::DimOp::create(b, loc, out, d - 1));
+    for (int64_t d = 0; d + 1 < outRank; ++d)
+      ubs.push_back(memref::DimOp::create(b, loc, out, d));
     Value negInf = f32(-std::numeric_limits<float>::infinity());
     Value posInf = f32(std::numeric_limits<float>::infinity());
     int64_t headDim = poType.getShape().back();
     Type elt = cast<MemRefType>(out.getType()).getElementType();
-    loopsTo(ubs, [&](ValueRange bth) {
+    loopsTo(ubs, [&](ValueRange rowIdx) {
+      auto at = [&](Value s) {
+        SmallVector<Value> indices{s};
+        llvm::append_range(indices, rowIdx);
+        return indices;
+      };
       auto maxLoop = scf::ForOp::create(b, loc, idx(0), splits, idx(1),
                                         ValueRange{negInf});
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(maxLoop.getBody());
-        Value lse = load(pl, {maxLoop.getInductionVar(), bth[0], bth[1],
-                              bth[2]});
+        Value lse = load(pl, at(maxLoop.getInductionVar()));
         scf::YieldOp::create(b, loc,
                              ValueRange{arith::MaximumFOp::create(
                                  b, loc, maxLoop.getRegionIterArgs()[0], lse)});
       }
       Value mx = maxLoop.getResult(0);
       auto weight = [&](Value s) {
-        Value lse = load(pl, {s, bth[0], bth[1], bth[2]});
+        Value lse = load(pl, at(s));
         Value w = math::ExpOp::create(b, loc,
                                       arith::SubFOp::create(b, loc, lse, mx));
         Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
@@ -616,7 +634,9 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(accLoop.getBody());
           Value s = accLoop.getInductionVar();
-          Value o = load(po, {s, bth[0], bth[1], bth[2], d[0]});
+          SmallVector<Value> indices = at(s);
+          indices.push_back(d[0]);
+          Value o = load(po, indices);
           scf::YieldOp::create(
               b, loc,
               ValueRange{arith::AddFOp::create(
@@ -628,13 +648,17 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
             arith::DivFOp::create(b, loc, accLoop.getResult(0), sum));
         if (elt != f32t)
           v = arith::TruncFOp::create(b, loc, elt, v);
-        store(v, out, {bth[0], bth[1], bth[2], d[0]});
+        SmallVector<Value> indices(rowIdx);
+        indices.push_back(d[0]);
+        store(v, out, indices);
       });
       if (combine.getLse()) {
         Value lse = arith::AddFOp::create(b, loc, mx,
                                           math::LogOp::create(b, loc, sum));
+        SmallVector<Value> indices(rowIdx);
+        std::swap(indices[outRank - 2], indices[outRank - 3]);
         store(arith::SelectOp::create(b, loc, empty, posInf, lse),
-              mapped(combine.getLse()), {bth[0], bth[2], bth[1]});
+              mapped(combine.getLse()), indices);
       }
     });
     return success();

@@ -57,15 +57,16 @@ def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
 def AttnSplitKv : Pass<"attn-split-kv", "ModuleOp"> {
   let summary = "Splits each sequence's keys over CTAs and merges them with attn.combine";
   let description = [{
-    Adds a leading `split` dimension to the attention grid. Split `s` of
-    `num_splits` attends keys `attn.split_range` (chunks aligned to
-    `chunk-align` keys) and, when there is more than one split, writes a
-    partial (output, lse) to a workspace that `attn.combine` merges by
-    log-sum-exp. The function gains three arguments, marked `attn.workspace`:
-    the partial outputs `[S, B, Lq, Hq, D]` f32, the partial lse
-    `[S, B, Lq, Hq]` f32, and the split count (an index chosen at launch from
-    host-known sizes). With one split the output is stored directly.
-    Prefill grids (over query row tiles) are left unsplit.
+    Adds a leading `split` dimension to the attention grid (decode and
+    prefill). Split `s` of `num_splits` attends its `attn.split_range` share
+    (chunks aligned to `chunk-align` keys) of the keys that the grid point can
+    see (under the causal mask, those up to its last row's diagonal) and,
+    when there is more than one split, writes a partial (output, lse) to a
+    workspace that `attn.combine` merges by log-sum-exp. The function gains
+    three arguments, marked `attn.workspace`: the partial outputs (decode
+    `[S, B, Lq, Hq, D]`, prefill `[S, total_q, Hq, D]`, f32), their lse
+    (the same without D), and the split count (an index chosen at launch
+    from host-known sizes). With one split the output is stored directly.
   }];
   let options = [
     Option<"chunkAlign", "chunk-align", "int64_t", /*default=*/"64",
@@ -125,14 +126,15 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     parameters of docs/runtime_abi.md; the grid `scf.parallel` becomes the
     CTA grid.
 
-    Decode (a split-KV grid): the split-KV decode kernel and the combine
-    kernel. A KV tile is spread over row groups of `head_dim / 8` threads,
-    each thread owning 16 bytes of `stages` cp.async-pipelined shared-memory
-    stages; the online-softmax recurrence runs per row group on its share of
+    Every split-KV program also gets the combine kernel that merges its
+    partials. Decode: a KV tile is spread over row groups of `head_dim / 8`
+    threads, each thread owning 16 bytes of `stages` cp.async-pipelined
+    shared-memory stages; the online-softmax recurrence runs per row group on its share of
     the keys, scores are reduced with warp shuffles, exp2 uses ex2.approx, and
     the row groups are merged through shared memory at the end.
 
-    Prefill (a grid over query row tiles): `threads / 32` warps, each owning
+    Prefill (a grid over query row tiles, its splits folded into the CTA
+    grid's x with the heads): `threads / 32` warps, each owning
     `block_m / (16 * warps)` blocks of 16 query rows. Q and `stages` K/V tiles
     are staged in XOR-swizzled shared memory by cp.async; QK^T and PV are
     `mma.sync.m16n8k16` with f32 accumulators fed by ldmatrix (ldmatrix.trans

@@ -22,50 +22,90 @@ struct Workspace {
 };
 
 /// Appends the workspace arguments for a grid whose store writes `out`
-/// ([B, Lq, Hq, D]).
+/// ([B, Lq, Hq, D] for decode, [total_q, Hq, D] for prefill): partial
+/// outputs with a leading split dimension, [S, ..., Hq, D], and their lse,
+/// [S, ..., Hq].
 Workspace addWorkspaceArguments(func::FuncOp func, MemRefType outType) {
   MLIRContext *ctx = func.getContext();
   Type f32 = Float32Type::get(ctx);
-  int64_t dyn = ShapedType::kDynamic;
   ArrayRef<int64_t> shape = outType.getShape();
-  auto partialOutType =
-      MemRefType::get({dyn, dyn, dyn, shape[2], shape[3]}, f32);
-  auto partialLseType = MemRefType::get({dyn, dyn, dyn, shape[2]}, f32);
+  SmallVector<int64_t> partialShape(shape.size() - 1, ShapedType::kDynamic);
+  llvm::append_range(partialShape, shape.take_back(2));
+  auto partialOutType = MemRefType::get(partialShape, f32);
+  auto partialLseType =
+      MemRefType::get(ArrayRef<int64_t>(partialShape).drop_back(), f32);
   unsigned first = func.getNumArguments();
   Location loc = func.getLoc();
-  auto workspace = UnitAttr::get(ctx);
-  (void)func.insertArguments({first, first, first},
-                             {partialOutType, partialLseType,
-                              IndexType::get(ctx)},
-                             {DictionaryAttr::get(ctx, {NamedAttribute(
-                                  StringAttr::get(ctx, "attn.workspace"),
-                                  workspace)}),
-                              DictionaryAttr::get(ctx, {NamedAttribute(
-                                  StringAttr::get(ctx, "attn.workspace"),
-                                  workspace)}),
-                              DictionaryAttr::get(ctx, {NamedAttribute(
-                                  StringAttr::get(ctx, "attn.num_splits"),
-                                  workspace)})},
-                             {loc, loc, loc});
+  auto marked = [&](StringRef name) {
+    return DictionaryAttr::get(
+        ctx, {NamedAttribute(StringAttr::get(ctx, name), UnitAttr::get(ctx))});
+  };
+  (void)func.insertArguments(
+      {first, first, first},
+      {partialOutType, partialLseType, IndexType::get(ctx)},
+      {marked("attn.workspace"), marked("attn.workspace"),
+       marked("attn.num_splits")},
+      {loc, loc, loc});
   return {func.getArgument(first), func.getArgument(first + 1),
           func.getArgument(first + 2)};
 }
 
+/// The end of the keys some row of `attend` can see: under the causal mask,
+/// its last row sees none past diagonal + (rows - 1) / rows_per_token, so
+/// the splits share the visible keys instead of leaving the last ones empty.
+Value visibleEnd(OpBuilder &b, Location loc, AttendOp attend) {
+  if (!attend.getCausal())
+    return attend.getKeyEnd();
+  int64_t rows = attend.getQ().getType().getDimSize(0);
+  Value lastRowEnd = arith::AddIOp::create(
+      b, loc, attend.getDiagonal(),
+      arith::ConstantIndexOp::create(
+          b, loc, (rows - 1) / attend.getRowsPerToken() + 1));
+  return arith::MinSIOp::create(b, loc, attend.getKeyEnd(), lastRowEnd);
+}
+
+/// The same store into the workspace, indexed by `split` first.
+void storePartial(OpBuilder &b, Operation *store, const Workspace &ws,
+                  Value split) {
+  Location loc = store->getLoc();
+  if (auto s = dyn_cast<StoreOp>(store)) {
+    StoreOp::create(b, loc, s.getTile(), s.getLseTile(), ws.partialOut,
+                    ws.partialLse, split, s.getBatch(), s.getToken(),
+                    s.getHead(), s.getCount());
+    return;
+  }
+  auto s = cast<StoreRowsOp>(store);
+  StoreRowsOp::create(b, loc, s.getTile(), s.getLseTile(), ws.partialOut,
+                      ws.partialLse, split, s.getRow(), s.getHead(),
+                      s.getCount());
+}
+
 LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   AttendOp attend;
-  StoreOp store;
+  Operation *store = nullptr;
+  Value out, lse;
+  bool split = false;
   grid.getBody()->walk([&](Operation *op) {
     if (auto a = dyn_cast<AttendOp>(op))
       attend = a;
-    if (auto s = dyn_cast<StoreOp>(op))
+    if (auto s = dyn_cast<StoreOp>(op)) {
       store = s;
+      out = s.getOut();
+      lse = s.getLse();
+      split |= static_cast<bool>(s.getSplit());
+    }
+    if (auto s = dyn_cast<StoreRowsOp>(op)) {
+      store = s;
+      out = s.getOut();
+      lse = s.getLse();
+      split |= static_cast<bool>(s.getSplit());
+    }
   });
-  if (!attend || !store || store.getSplit())
+  if (!attend || !store || split)
     return grid.emitError("attn-split-kv expects a grid with one attn.attend "
-                          "and one unsplit attn.store");
+                          "and one unsplit attn.store or attn.store_rows");
   auto func = grid->getParentOfType<func::FuncOp>();
-  Workspace ws = addWorkspaceArguments(
-      func, cast<MemRefType>(store.getOut().getType()));
+  Workspace ws = addWorkspaceArguments(func, cast<MemRefType>(out.getType()));
 
   OpBuilder b(grid);
   Location loc = grid.getLoc();
@@ -75,31 +115,37 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   llvm::append_range(lbs, grid.getLowerBound());
   llvm::append_range(ubs, grid.getUpperBound());
   llvm::append_range(steps, grid.getStep());
-  auto split = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
+  auto splitGrid = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
   SmallVector<Attribute> names{b.getStringAttr("split")};
   llvm::append_range(names, cast<ArrayAttr>(grid->getAttr("attn.grid")));
-  split->setAttr("attn.grid", b.getArrayAttr(names));
+  splitGrid->setAttr("attn.grid", b.getArrayAttr(names));
 
   // Move the body over, the old induction variables becoming the new ones
   // after the split index.
   Block *oldBody = grid.getBody();
-  Block *newBody = split.getBody();
-  for (auto [oldIv, newIv] : llvm::zip(
-           grid.getInductionVars(), llvm::drop_begin(split.getInductionVars())))
+  Block *newBody = splitGrid.getBody();
+  for (auto [oldIv, newIv] :
+       llvm::zip(grid.getInductionVars(),
+                 llvm::drop_begin(splitGrid.getInductionVars())))
     oldIv.replaceAllUsesWith(newIv);
   newBody->getOperations().splice(newBody->begin(), oldBody->getOperations(),
                                   oldBody->begin(),
                                   std::prev(oldBody->end()));
-  Value splitIdx = split.getInductionVars().front();
+  Value splitIdx = splitGrid.getInductionVars().front();
 
-  // Restrict the attention to this split's keys.
+  // Restrict the attention to this split's share of the visible keys.
   b.setInsertionPoint(attend);
+  Value begin = attend.getKeyBegin();
+  Value visible = arith::SubIOp::create(b, loc, visibleEnd(b, loc, attend),
+                                        begin);
   auto range = SplitRangeOp::create(b, loc, b.getIndexType(),
-                                    b.getIndexType(), attend.getKeyEnd(), splitIdx,
+                                    b.getIndexType(), visible, splitIdx,
                                     ws.numSplits,
                                     b.getI64IntegerAttr(chunkAlign));
-  attend.getKeyBeginMutable().assign(range.getBegin());
-  attend.getKeyEndMutable().assign(range.getEnd());
+  attend.getKeyBeginMutable().assign(
+      arith::AddIOp::create(b, loc, begin, range.getBegin()));
+  attend.getKeyEndMutable().assign(
+      arith::AddIOp::create(b, loc, begin, range.getEnd()));
 
   // One split stores the result directly; several store partials.
   b.setInsertionPoint(store);
@@ -108,17 +154,15 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   auto ifOp = scf::IfOp::create(b, loc, single, /*withElseRegion=*/true);
   store->moveBefore(ifOp.thenBlock()->getTerminator());
   b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
-  StoreOp::create(b, loc, store.getTile(), store.getLseTile(), ws.partialOut,
-                  ws.partialLse, splitIdx, store.getBatch(), store.getToken(),
-                  store.getHead(), store.getCount());
+  storePartial(b, store, ws, splitIdx);
 
-  b.setInsertionPointAfter(split);
+  b.setInsertionPointAfter(splitGrid);
   Value several = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
                                         ws.numSplits, one);
   auto combineIf = scf::IfOp::create(b, loc, several);
   b.setInsertionPoint(combineIf.thenBlock()->getTerminator());
-  CombineOp::create(b, loc, ws.partialOut, ws.partialLse, ws.numSplits,
-                    store.getOut(), store.getLse());
+  CombineOp::create(b, loc, ws.partialOut, ws.partialLse, ws.numSplits, out,
+                    lse);
   grid.erase();
   return success();
 }
@@ -138,8 +182,7 @@ struct AttnSplitKvPass : public attn::impl::AttnSplitKvBase<AttnSplitKvPass> {
       auto has = [&](StringRef name) {
         return llvm::is_contained(names, StringAttr::get(op.getContext(), name));
       };
-      // Prefill grids (over query row tiles) are not split.
-      if (names && !has("split") && !has("q_block"))
+      if (names && !has("split"))
         grids.push_back(op);
     });
     for (scf::ParallelOp grid : grids)

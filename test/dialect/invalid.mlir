@@ -313,3 +313,27 @@ func.func @load_q_rows_bad_width(%q: memref<?x4x64xbf16>, %r: index) {
   %t = attn.load_q_rows %q[%r, %r] count %r : memref<?x4x64xbf16> -> tensor<16x32xf32>
   return
 }
+
+// -----
+
+func.func @store_rows_partial_rank(%t: tensor<16x64xf32>, %l: tensor<16xf32>, %po: memref<?x4x64xf32>, %pl: memref<?x?x4xf32>, %r: index) {
+  // expected-error @+1 {{'out' must have rank 4 ([S, total_q, Hq, D], with a split), got rank 3}}
+  attn.store_rows %t, %l to %po lse %pl[split %r, %r, %r] count %r : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xf32>, memref<?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @store_rows_partial_bf16(%t: tensor<16x64xf32>, %l: tensor<16xf32>, %po: memref<?x?x4x64xbf16>, %pl: memref<?x?x4xf32>, %r: index) {
+  // expected-error @+1 {{partial 'out' must be f32, got 'bf16'}}
+  attn.store_rows %t, %l to %po lse %pl[split %r, %r, %r] count %r : tensor<16x64xf32>, tensor<16xf32>, memref<?x?x4x64xbf16>, memref<?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @store_rows_lse_rank(%t: tensor<16x64xf32>, %l: tensor<16xf32>, %o: memref<?x4x64xbf16>, %lse: memref<?xf32>, %r: index) {
+  // expected-error @+1 {{'lse' must be an f32 memref of rank 2 ([Hq, total_q]), got 'memref<?xf32>'}}
+  attn.store_rows %t, %l to %o lse %lse[%r, %r] count %r : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xbf16>, memref<?xf32>
+  return
+}

@@ -96,15 +96,19 @@ func.func @decode_contiguous_lse(%q: memref<?x4x8x64xf16>, %kc: memref<?x?x1x64x
 // CHECK: attn.seq_start %{{.*}}[%{{.*}}] : memref<?xi32>
 // CHECK: attn.kv_head %{{.*}} {group = 2 : i64}
 // CHECK: attn.load_q_rows %{{.*}}[%{{.*}}, %{{.*}}] count %{{.*}} : memref<?x4x64xbf16> -> tensor<16x64xf32>
-// CHECK: attn.store_rows %{{.*}}, %{{.*}} to %{{.*}} lse %{{.*}}[%{{.*}}, %{{.*}}] count %{{.*}} : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xbf16>, memref<4x?xf32>
+// CHECK: attn.store_rows %{{.*}}, %{{.*}} to %{{.*}} lse %{{.*}}[{{ ?}}%{{.*}}, %{{.*}}] count %{{.*}} : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xbf16>, memref<4x?xf32>
+// CHECK: attn.store_rows %{{.*}}, %{{.*}} to %{{.*}} lse %{{.*}}[split %{{.*}}, %{{.*}}, %{{.*}}] count %{{.*}} : tensor<16x64xf32>, tensor<16xf32>, memref<?x?x4x64xf32>, memref<?x?x4xf32>
 func.func @prefill_tile_ops(%q: memref<?x4x64xbf16>, %cu: memref<?xi32>,
                             %o: memref<?x4x64xbf16>, %lse: memref<4x?xf32>,
-                            %b: index, %h: index, %n: index,
+                            %po: memref<?x?x4x64xf32>, %pl: memref<?x?x4xf32>,
+                            %b: index, %h: index, %n: index, %s: index,
                             %lt: tensor<16xf32>) {
   %row = attn.seq_start %cu[%b] : memref<?xi32>
   %kvh = attn.kv_head %h {group = 2}
   %t = attn.load_q_rows %q[%row, %h] count %n : memref<?x4x64xbf16> -> tensor<16x64xf32>
   attn.store_rows %t, %lt to %o lse %lse[%row, %h] count %n
       : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xbf16>, memref<4x?xf32>
+  attn.store_rows %t, %lt to %po lse %pl[split %s, %row, %h] count %n
+      : tensor<16x64xf32>, tensor<16xf32>, memref<?x?x4x64xf32>, memref<?x?x4xf32>
   return
 }

@@ -7,11 +7,17 @@
 // tensor-core MMAs (bf16 in, f32 accumulate), each K or V fragment feeding
 // one MMA per row block; P repacked to bf16 pairs in registers; row max and
 // sum across each quad by xor shuffles 1 and 2; the KV head taken from the
-// launch.
-// CHECK: gpu.func @qwen3_prefill(%{{.*}}: !llvm.ptr<1>
-// CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel
+// launch. The splits are folded into the grid's x with the heads (Hq =
+// gridDim.x / num_splits); one split stores its rows (bf16 pairs), several
+// store f32 partials that the module's combine kernel merges.
+// CHECK: gpu.func @qwen3_prefill(%{{[a-z0-9]+}}: !llvm.ptr<1>
+// CHECK-SAME: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: f32, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: !llvm.ptr<1>, %[[SPLITS:[a-z0-9]+]]: i32) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK: gpu.grid_dim x
+// CHECK: %[[S:.*]] = arith.index_cast %[[SPLITS]] : i32 to index
+// CHECK: %[[GX:.*]] = gpu.grid_dim x
+// CHECK: %[[HQ:.*]] = arith.divui %[[GX]], %[[S]]
+// CHECK: %[[BX:.*]] = gpu.block_id x
+// CHECK: %[[SPLIT:.*]] = arith.divui %[[BX]], %[[HQ]]
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
@@ -36,7 +42,11 @@
 // CHECK: scf.yield
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
 // CHECK: llvm.store {{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
-// CHECK-NOT: gpu.func @qwen3_prefill_combine
+// CHECK: llvm.store {{.*}} {alignment = 8 : i64} : vector<2xf32>, !llvm.ptr<1>
+// CHECK: gpu.func @qwen3_prefill_combine(%{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: !llvm.ptr<1>, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32) kernel
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK: nvvm.shfl.sync bfly
+// CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK-NOT: attn.
 // CHECK-NOT: func.func
 func.func @qwen3_prefill(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,

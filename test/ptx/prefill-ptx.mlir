@@ -5,7 +5,9 @@
 // holds what the design promises: cp.async 16-byte copies into shared memory,
 // a CTA barrier per tile, ldmatrix (plain for K, .trans for V), m16n8k16
 // tensor-core MMAs with f32 accumulation, the SFU's ex2, quad shuffles, P
-// packed to 16-bit pairs in registers, and no local memory (no spills).
+// packed to 16-bit pairs in registers, f32 pair stores of split partials,
+// the combine kernel of the splits in the same module, and no local memory
+// (no spills).
 // CHECK-LABEL: .visible .entry qwen3_prefill(
 // CHECK-DAG: cp.async.cg.shared.global
 // CHECK-DAG: bar.sync
@@ -16,6 +18,10 @@
 // CHECK-DAG: shfl.sync.bfly.b32 {{.*}}, 2, 31, -1;
 // CHECK-DAG: ex2.approx
 // CHECK-DAG: cvt.rn.bf16x2.f32
+// CHECK-DAG: st.global.v2.b32
+// CHECK-LABEL: .visible .entry qwen3_prefill_combine(
+// CHECK-DAG: shfl.sync.bfly.b32
+// CHECK-DAG: shfl.sync.idx.b32
 // CHECK-LABEL: .visible .entry fp16_prefill(
 // CHECK-DAG: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // CHECK-DAG: cvt.rn.f16x2.f32

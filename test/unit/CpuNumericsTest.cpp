@@ -2,7 +2,8 @@
 // pipeline, JIT-compiled) and compares them with a float64 reference on random
 // problems. Decode: empty sequences, Lq > 1, several group sizes, page sizes
 // 16 and 256, contiguous caches, several split counts. Prefill: causal and
-// not, Lk > Lq (prefix cache), empty sequences, GQA, packed and paged K/V.
+// not, Lk > Lq (prefix cache), empty sequences, GQA, packed and paged K/V,
+// several split counts (empty splits included).
 #include "passes/Passes.h"
 #include "passes/Registration.h"
 
@@ -236,6 +237,7 @@ struct PrefillProblem {
   int numHeads, numKvHeads, headDim, pageSize;
   bool causal;
   std::vector<int> lensQ, lensK;
+  int splits = 1;
 };
 
 std::string prefillText(const PrefillProblem &p) {
@@ -290,6 +292,10 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
       for (int j = 0; j * page < p.lensK[b]; ++j)
         table[b * blocksPerSeq + j] = perm[b * blocksPerSeq + j];
   std::vector<float> lse(Hq * std::max(totalQ, 1), std::nanf(""));
+  // Split-KV partials, NaN so that a partial the combine reads unwritten
+  // shows in the output.
+  std::vector<float> partO(p.splits * std::max(totalQ, 1) * Hq * D, std::nanf("")),
+      partLse(p.splits * std::max(totalQ, 1) * Hq, std::nanf(""));
 
   auto qv = view<uint16_t, 3>(q, {totalQ, Hq, D});
   StridedMemRefType<uint16_t, 3> kv3, vv3;
@@ -309,8 +315,12 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
   auto bv = view<int32_t, 2>(table, {B, blocksPerSeq});
   auto ov = view<uint16_t, 3>(out, {totalQ, Hq, D});
   auto sv = view<float, 2>(lse, {Hq, totalQ});
-  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *, void *);
-  reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov, &sv);
+  auto pov = view<float, 4>(partO, {p.splits, totalQ, Hq, D});
+  auto plv = view<float, 3>(partLse, {p.splits, totalQ, Hq});
+  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *, void *,
+                      void *, void *, int64_t);
+  reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov, &sv, &pov,
+                                      &plv, p.splits);
 
   double errNum = 0, errDen = 0, scale = 1.0 / std::sqrt(D);
   int G = Hq / Hkv;
@@ -366,12 +376,19 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(
     Prefill, CpuPrefillTest,
     ::testing::Values(
-        // Hq, Hkv, D, page, causal, lensQ, lensK
+        // Hq, Hkv, D, page, causal, lensQ, lensK[, splits]
         PrefillProblem{2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}},       // an empty sequence
         PrefillProblem{4, 2, 32, 0, false, {20, 33}, {20, 33}},          // non-causal, GQA
         PrefillProblem{6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}},     // prefix cache, G=3
         PrefillProblem{2, 1, 32, 256, true, {40}, {300}},                // page 256, Lk > Lq
         PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}},             // Lk < Lq: rows see nothing
-        PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}}));        // paged, non-causal
+        PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}},          // paged, non-causal
+        // Split-KV: each split attends a share of the keys its row tile sees.
+        PrefillProblem{2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}, 2},    // empty sequence
+        PrefillProblem{6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}, 3},  // prefix cache
+        PrefillProblem{2, 1, 32, 256, true, {40}, {300}, 5},             // page 256, Lk > Lq
+        PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}, 7},          // empty splits
+        PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}, 4},       // paged, non-causal
+        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {90, 33}, 64}));    // 64 splits
 
 } // namespace
