@@ -5,7 +5,11 @@ SDPA with its cuDNN backend one sequence at a time, the seed plan (SDPA's defaul
 choice, one call per sequence) and the floor (causal FLOPs over the measured bf16 GEMM
 rate), on four workloads: (a) 16 prompts of 100-1024 tokens, (b) 4 x 4096, (c) 8
 prompts of 100-4096, (d) (c) with the first half of every prompt already in a paged
-prefix cache (page 256), (e) (d) with the cache packed instead of paged. From the repository root, with the runtime built:
+prefix cache (page 256), (e) (d) with the cache packed instead of paged, and two
+grids too small for the GPU, which the runtime splits over the keys (split-KV): (f) one
+prompt of 512 new tokens after a 16384-token paged prefix, (g) 2 x 128 new tokens after
+8192 cached ones; "attn, one split" is our kernel with num_splits=1. From the repository
+root, with the runtime built:
 
     PYTHONPATH=python:bench python3 bench/bench_prefill.py --out bench/results
 
@@ -43,6 +47,7 @@ class Workload:
     lengths: tuple[int, int]  # prompt lengths drawn uniformly, seed 0
     cached_half: bool = False  # first half of each prompt in a prefix cache
     paged: bool = True  # the prefix cache paged (else packed K/V with Lk > Lq)
+    prefix: int = 0  # cached keys before every prompt (paged)
 
 
 WORKLOADS = [
@@ -51,6 +56,8 @@ WORKLOADS = [
     Workload("(c) 8 x 100-4096", 8, (100, 4096)),
     Workload("(d) (c), half cached, page 256", 8, (100, 4096), cached_half=True),
     Workload("(e) (d) with packed K/V", 8, (100, 4096), cached_half=True, paged=False),
+    Workload("(f) 1 x 512 after 16384 cached", 1, (512, 512), prefix=16384),
+    Workload("(g) 2 x 128 after 8192 cached", 2, (128, 128), prefix=8192),
 ]
 
 
@@ -75,8 +82,8 @@ class InputSet:
         return max(k for _, k in self.seqlens)
 
 
-def make_set(prompts, cached_half, paged):
-    seqlens = [(p - p // 2, p) if cached_half else (p, p) for p in prompts]
+def make_set(prompts, cached_half, paged, prefix=0):
+    seqlens = [(p - p // 2, p) if cached_half else (p, p + prefix) for p in prompts]
     cu_q = torch.tensor([0] + [q for q, _ in seqlens]).cumsum(0).to(torch.int32)
     cu_k = torch.tensor([0] + [k for _, k in seqlens]).cumsum(0).to(torch.int32)
     q = torch.randn((int(cu_q[-1]), NUM_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda")
@@ -84,7 +91,7 @@ def make_set(prompts, cached_half, paged):
     k_packed = torch.randn((total_k, NUM_KV_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda")
     v_packed = torch.randn_like(k_packed)
     k, v, table = k_packed, v_packed, None
-    if cached_half and paged:
+    if (cached_half or prefix) and paged:
         # Each sequence's keys on its own pages, in a shuffled block order.
         pages = [math.ceil(lk / PAGE_SIZE) for _, lk in seqlens]
         order = torch.randperm(sum(pages))
@@ -113,9 +120,10 @@ def causal_flops(seqlens):
     return 4 * HEAD_DIM * NUM_HEADS * pairs
 
 
-def ours(s):
+def ours(s, num_splits=0):
     return varlen_prefill(s.q, s.k, s.v, s.cu_q, s.cu_k, s.max_q, s.max_k,
-                          softmax_scale=SCALE, causal=True, block_table=s.block_table)
+                          softmax_scale=SCALE, causal=True, block_table=s.block_table,
+                          num_splits=num_splits)
 
 
 def flash_attention_2(s):
@@ -160,6 +168,7 @@ def seed_plan(s):
 
 IMPLEMENTATIONS = [
     ("attn (ours)", ours),
+    ("attn, one split", functools.partial(ours, num_splits=1)),
     ("FlashAttention-2 (torch internal, varlen)", flash_attention_2),
     ("SDPA cuDNN per sequence", functools.partial(per_sequence_sdpa,
                                                   backend=SDPBackend.CUDNN_ATTENTION)),
@@ -177,10 +186,12 @@ def gemm_rate():
 def run_workload(workload):
     rng = random.Random(0)
     prompts = [rng.randint(*workload.lengths) for _ in range(workload.batch)]
-    first = make_set(prompts, workload.cached_half, workload.paged)
+    make = functools.partial(make_set, prompts, workload.cached_half, workload.paged,
+                             workload.prefix)
+    first = make()
     bytes_per_set = sum(t.numel() * t.element_size()
                         for t in (first.q, first.k_packed, first.v_packed))
-    sets = [first] + [make_set(prompts, workload.cached_half, workload.paged)
+    sets = [first] + [make()
                       for _ in range(max(1, math.ceil(4 * L2_BYTES / bytes_per_set)) - 1)]
     ref, _ = reference_varlen(first.q, first.k, first.v, first.cu_q, first.cu_k,
                               first.block_table, softmax_scale=SCALE, causal=True)

@@ -15,8 +15,9 @@ std::string attn::KernelSpec::name() const {
 
 int64_t attn::KernelSpec::sharedMemoryBytes() const {
   int64_t pipeline = stages * 2 * blockN * headDim * 2;
-  if (op == Op::Prefill) // Q; paged: a slot per stage of blockN K, V offsets
-    return blockM * headDim * 2 + pipeline + (paged ? stages * blockN * 16 : 0);
+  if (op == Op::Prefill) // Q; paged: a slot per stage of the K, V offsets of
+                         // blockN / 16 granules
+    return blockM * headDim * 2 + pipeline + (paged ? stages * blockN : 0);
   int64_t rowGroups = threads / (headDim / 8);
   int64_t merge = rowGroups * rowsPerCta() * (headDim + 2) * 4;
   return std::max(pipeline, merge);

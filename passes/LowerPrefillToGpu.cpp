@@ -19,9 +19,11 @@
 // the 8 rows an ldmatrix reads hit distinct banks). Q feeds QK^T through
 // ldmatrix (A fragments), K tiles through ldmatrix (B fragments), V tiles
 // feed PV through ldmatrix.trans. One barrier per tile separates the readers
-// of a stage from its next writers. Paged K/V rows are located through
-// block_table once per tile, a stage ahead, into a small table of row
-// offsets in shared memory after the stages.
+// of a stage from its next writers. Paged K/V: tiles start at multiples of 16
+// keys and pages hold multiples of 16 rows, so each 16-key granule of a tile
+// lies in one page; its first row is located through block_table once per
+// tile, a stage ahead, into a small table of granule offsets in shared memory
+// after the stages, and the copies add the row within the granule.
 #include "passes/GpuEmitter.h"
 
 using namespace mlir;
@@ -46,16 +48,17 @@ private:
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
   void issueTileCopies(Value tile, Value tileStart, Value limit,
                        ArrayRef<KvTileOp> loads, Value kvHead);
-  /// Paged: where the keys of `tile` live, as the element offsets of this
-  /// thread's key row in K and in V (threads past the first blockN get
-  /// zeros).
+  /// Paged: where the keys of `tile` live, as the element offsets of the
+  /// first row of this thread's 16-key granule in K and in V (threads past
+  /// the tile's blockN / 16 granules get zeros).
   std::pair<Value, Value> findTile(Value tile, Value numTiles, Value tileStart,
                                    Value limit, ArrayRef<KvTileOp> loads,
                                    Value batch);
   /// Writes what findTile returned into the location slot of `tile`.
   void storeLocation(Value tile, std::pair<Value, Value> at);
-  /// The (K, V) i64 offset pair of `key` in the location slot of `tile`.
-  Value locationSlot(Value tile, Value key);
+  /// The (K, V) i64 offset pair of 16-key granule `granule` in the location
+  /// slot of `tile`.
+  Value locationSlot(Value tile, Value granule);
 
   /// The shared-memory address of 16-byte chunk `chunk` of row `row` of
   /// tile `which` (0 = K, 1 = V) of `stage`, swizzled.
@@ -174,10 +177,11 @@ LogicalResult PrefillKernelEmitter::analyse() {
     return func.emitError("attn-lower-to-gpu: prefill block_m (")
            << rows << ") must be a multiple of 16 x the " << warps << " warps";
   rowBlocks = rows / (16 * warps);
-  if (tableArg && blockN > 32 * warps)
-    return func.emitError("attn-lower-to-gpu: paged prefill locates a key per "
-                          "thread, so block_n (")
-           << blockN << ") must not exceed the " << 32 * warps << " threads";
+  if (tableArg && blockN / 16 > 32 * warps)
+    return func.emitError("attn-lower-to-gpu: paged prefill locates a 16-key "
+                          "granule per thread, so block_n / 16 (")
+           << blockN / 16 << ") must not exceed the " << 32 * warps
+           << " threads";
   // Copies: every thread takes a chunk of a row per pass, passes of a
   // multiple of 8 rows (one swizzle pattern) that divide the tiles.
   int64_t rowsPerPass = 32 * warps / (headDim / 8);
@@ -732,30 +736,31 @@ LogicalResult PrefillKernelEmitter::emitPartialStore(StoreRowsOp store) {
   return success();
 }
 
-Value PrefillKernelEmitter::locationSlot(Value tile, Value key) {
-  // After the K/V stages: `stages` slots of blockN (K, V) i64 row offsets.
+Value PrefillKernelEmitter::locationSlot(Value tile, Value granule) {
+  // After the K/V stages: `stages` slots of blockN / 16 (K, V) i64 offsets.
   Value base = gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
   Value slot = arith::RemUIOp::create(b, loc, tile, idx(stages));
   return gep(base, b.getI64Type(),
-             mul(add(mul(slot, idx(blockN)), key), idx(2)));
+             mul(add(mul(slot, idx(blockN / 16)), granule), idx(2)));
 }
 
 std::pair<Value, Value>
 PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
                                Value limit, ArrayRef<KvTileOp> loads,
                                Value batch) {
-  // Thread n < blockN locates key tileStart + n for every thread: the
-  // element offsets of its K and V rows (head 0, chunk 0).
+  // Thread g < blockN / 16 locates granule g (keys tileStart + 16 g ..
+  // + 15) for every thread: the element offsets of its first K and V rows
+  // (head 0, chunk 0).
   Type i64t = b.getI64Type();
-  Value key = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value granule = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value locates = arith::AndIOp::create(
-      b, loc, cmp(arith::CmpIPredicate::ult, key, idx(blockN)),
+      b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)),
       cmp(arith::CmpIPredicate::ult, tile, numTiles));
   auto ifOp = scf::IfOp::create(b, loc, TypeRange{i64t, i64t}, locates,
                                 /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
-  Value pos = add(tileStart, key);
+  Value pos = add(tileStart, mul(granule, idx(16)));
   KeyLocation at = locateKey(loads[0], batch, pos,
                              cmp(arith::CmpIPredicate::slt, pos, limit),
                              pageSize);
@@ -774,12 +779,12 @@ PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
 
 void PrefillKernelEmitter::storeLocation(Value tile,
                                          std::pair<Value, Value> at) {
-  Value key = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value granule = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   auto ifOp = scf::IfOp::create(
-      b, loc, cmp(arith::CmpIPredicate::ult, key, idx(blockN)));
+      b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-  Value slot = locationSlot(tile, key);
+  Value slot = locationSlot(tile, granule);
   LLVM::StoreOp::create(b, loc, at.first, slot, 8);
   LLVM::StoreOp::create(b, loc, at.second, gep(slot, b.getI64Type(), idx(1)),
                         8);
@@ -801,7 +806,17 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
   for (int64_t i = 0; i < blockN / rowsPerPass; ++i) {
     Value key = add(firstKey, idx(rowsPerPass * i));
     Value valid = cmp(arith::CmpIPredicate::slt, add(tileStart, key), limit);
-    Value slot = paged ? locationSlot(tile, key) : Value();
+    // Paged: the key's granule and its row in it. When passes are at most
+    // 16 rows and divide 16 (firstKey < rowsPerPass), both are known per
+    // pass, so passes in one granule share its offsets.
+    Value slot, inGranule;
+    if (paged && 16 % rowsPerPass == 0) {
+      slot = locationSlot(tile, idx(rowsPerPass * i / 16));
+      inGranule = add(firstKey, idx(rowsPerPass * i % 16));
+    } else if (paged) {
+      slot = locationSlot(tile, arith::DivUIOp::create(b, loc, key, idx(16)));
+      inGranule = arith::RemUIOp::create(b, loc, key, idx(16));
+    }
     for (auto [which, constLoad] : llvm::enumerate(loads)) {
       KvTileOp load = constLoad;
       Tensor &cache = tensorFor(load.getCache());
@@ -810,10 +825,11 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
       Value offset = add(mul(toI64(kvHead), cache.strides.back()),
                          toI64(mul(chunk, idx(8))));
       if (paged) {
-        Value rowOffset = LLVM::LoadOp::create(
+        Value granuleOffset = LLVM::LoadOp::create(
             b, loc, b.getI64Type(),
             gep(slot, b.getI64Type(), idx(static_cast<int64_t>(which))), 8);
-        offset = add(rowOffset, offset);
+        offset = add(add(granuleOffset, wideMul(inGranule, cache.strides[1])),
+                     offset);
       } else {
         // Rows past the limit copy nothing (source size 0), so their
         // addresses need no clamping.
@@ -845,9 +861,9 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     body();
   };
-  // Paged: each tile's rows are located through block_table once, a stage
-  // ahead of their copies, into a shared-memory slot that the barrier of the
-  // next iteration publishes. In the loop, the block_table load is issued
+  // Paged: each tile's granules are located through block_table once, a
+  // stage ahead of their copies, into a shared-memory slot that the barrier
+  // of the next iteration publishes. In the loop, the block_table load is issued
   // before the tile's compute and its result stored after it, so that its
   // latency hides behind the MMAs.
   auto find = [&](Value tile) {

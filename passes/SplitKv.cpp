@@ -135,9 +135,12 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
 
   // Restrict the attention to this split's share of the visible keys.
   b.setInsertionPoint(attend);
+  // The visible count, 0 when the causal diagonal is before the first key
+  // (Lk < Lq: the first rows see nothing).
   Value begin = attend.getKeyBegin();
-  Value visible = arith::SubIOp::create(b, loc, visibleEnd(b, loc, attend),
-                                        begin);
+  Value visible = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, visibleEnd(b, loc, attend), begin),
+      zero);
   auto range = SplitRangeOp::create(b, loc, b.getIndexType(),
                                     b.getIndexType(), visible, splitIdx,
                                     ws.numSplits,

@@ -4,7 +4,9 @@
 # an H100), then the decode and prefill benchmarks ($BENCHES, default "prefill decode")
 # and the decode kernel profile; benchmark results go to $OUT, the suites' reports
 # and every log to $OUT/logs.tgz (few files come back from a lent machine).
-# Usage: scripts/gpu_check.sh [tests|bench|profile|all] (default all). Needs the
+# Usage: scripts/gpu_check.sh [tests|bench|profile|all|ncu] (default all; ncu, not in
+# all: Nsight Compute on the prefill kernel of the bench_prefill workloads
+# $NCU_WORKLOADS, default "d e", and the SASS of the cubins in $SASS_DIR). Needs the
 # runtime library ($ATTN_LIB, default build/lib/libattnrt.so, which holds the pack;
 # $ATTN_PACK_DIR, when set, replaces it), and for the plots the wheels in .whl/plot/
 # where matplotlib is missing; the Triton decode peer is read from third_party/peers/.
@@ -46,5 +48,22 @@ if [ "$what" = all ] || [ "$what" = profile ]; then
   echo "== profile_decode.py"
   python3 bench/profile_decode.py --out "$OUT/profile_decode.md" --splits 0,16,32,64 \
     2>&1 | tee "$logs/profile_decode.log" || status=1
+fi
+if [ "$what" = ncu ]; then
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu | head -1)
+  for w in ${NCU_WORKLOADS:-d e}; do
+    echo "== ncu, prefill workload ($w)"
+    "$ncu" --clock-control none -k regex:attn_prefill --launch-skip 2 --launch-count 1 \
+      --section SpeedOfLight --section Occupancy --section LaunchStats \
+      --section WarpStateStats --section SchedulerStats --section InstructionStats \
+      --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+      --section SourceCounters \
+      python3 bench/profile_prefill.py "$w" > "$logs/ncu_prefill_$w.txt" 2>&1 || status=1
+    tail -5 "$logs/ncu_prefill_$w.txt"
+  done
+  for cubin in "${SASS_DIR:-/nonexistent}"/*.cubin; do
+    [ -e "$cubin" ] || continue
+    cuobjdump --dump-sass "$cubin" > "$logs/sass_$(basename "$cubin" .cubin).txt" || status=1
+  done
 fi
 exit "$status"

@@ -42,6 +42,7 @@ class Case:
     prefix: tuple[int, ...] = ()  # cached keys before each sequence's queries
     page_size: int = 0  # 0: packed k, v [total_k, Hkv, D]
     lse: bool = True
+    splits: int = 0  # num_splits: 0 = the runtime's choice
 
     def __str__(self):
         lengths = self.lengths
@@ -62,6 +63,10 @@ class Case:
         if self.prefix:
             parts.append(f"prefix={max(self.prefix)}")
         parts.append(f"page={self.page_size}" if self.page_size else "packed")
+        if not self.lse:
+            parts.append("no lse")
+        if self.splits:
+            parts.append(f"splits={self.splits}")
         return " ".join(parts)
 
 
@@ -91,6 +96,18 @@ CASES = [
          page_size=256),
     # Packed K/V with more keys than queries (prefix in the packed form).
     Case((64, 200), (16, 8), 64, BF16, prefix=(100, 7)),
+    # Split-KV: grids too small for the GPU (the runtime splits them) and forced
+    # split counts, up to the combine's 64; splits past a row tile's visible keys
+    # are empty.
+    Case((512,), (16, 8), 128, BF16, prefix=(16384,), page_size=256),
+    Case((1,), (8, 8), 64, F16, prefix=(5000,), page_size=16),
+    Case((128, 37), (32, 8), 128, F16, prefix=(8000, 3000), page_size=16, lse=False),
+    Case((300,), (32, 32), 64, BF16, causal=False, prefix=(3000,), page_size=256),
+    Case((64, 200), (16, 8), 64, BF16, prefix=(100, 7), splits=3),
+    Case((100, 0, 37, 0, 513), (32, 8), 128, F16, splits=7),
+    Case((700,), (16, 8), 128, BF16, splits=64),
+    Case(irregular(4, 1, 700, 4), (32, 8), 64, F16, prefix=(16, 32, 48, 0), page_size=16,
+         splits=2),
 ]
 
 
@@ -169,6 +186,7 @@ def run_case(case):
             inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
             inputs["cu_seqlens_k"], inputs["max_seqlen_q"], inputs["max_seqlen_k"],
             causal=case.causal, block_table=inputs["block_table"], return_lse=case.lse,
+            num_splits=case.splits,
         )
     out, lse = result if case.lse else (result, None)
     ref, ref_lse = reference_varlen(

@@ -1,7 +1,8 @@
 // RUN: attn-opt %s -split-input-file -attn-gqa-broadcast -attn-split-kv=chunk-align=32 | FileCheck %s
 
 // Decode: the split dimension leads the grid; each split attends its share of
-// the keys the token sees under the causal mask (min(len, diagonal + 1));
+// the keys the token sees under the causal mask (min(len, diagonal + 1), none
+// when the diagonal is before the first key);
 // one split stores the result, several store partials that attn.combine
 // merges.
 // CHECK-LABEL: func @decode
@@ -13,7 +14,8 @@
 // CHECK: %[[DIAG:.*]] = arith.addi %{{.*}}, %[[T]]
 // CHECK: %[[LAST:.*]] = arith.addi %[[DIAG]], %c1
 // CHECK: %[[VIS:.*]] = arith.minsi %[[LEN]], %[[LAST]]
-// CHECK: %[[N:.*]] = arith.subi %[[VIS]], %[[ZERO:c0[_0-9]*]]
+// CHECK: %[[D:.*]] = arith.subi %[[VIS]], %[[ZERO:c0[_0-9]*]]
+// CHECK: %[[N:.*]] = arith.maxsi %[[D]], %c0
 // CHECK: %[[BEGIN:.*]], %[[END:.*]] = attn.split_range %[[SI]] of %[[S]] over %[[N]] {align = 32 : i64}
 // CHECK: %[[B0:.*]] = arith.addi %[[ZERO]], %[[BEGIN]]
 // CHECK: %[[E0:.*]] = arith.addi %[[ZERO]], %[[END]]
@@ -55,7 +57,8 @@ func.func @decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x16x8x128xbf16>,
 // CHECK: %[[DIAG:.*]] = arith.addi
 // CHECK: %[[LAST:.*]] = arith.addi %[[DIAG]], %c64
 // CHECK: %[[VIS:.*]] = arith.minsi %[[KEND]], %[[LAST]]
-// CHECK: %[[N:.*]] = arith.subi %[[VIS]], %[[FIRST]]
+// CHECK: %[[D:.*]] = arith.subi %[[VIS]], %[[FIRST]]
+// CHECK: %[[N:.*]] = arith.maxsi %[[D]], %c0
 // CHECK: %[[BEGIN:.*]], %[[END:.*]] = attn.split_range %[[SI]] of %[[S]] over %[[N]] {align = 32 : i64}
 // CHECK: %[[B0:.*]] = arith.addi %[[FIRST]], %[[BEGIN]]
 // CHECK: %[[E0:.*]] = arith.addi %[[FIRST]], %[[END]]
@@ -88,7 +91,8 @@ func.func @prefill_packed(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,
 // CHECK: %[[LENK:.*]] = attn.seq_len %arg4
 // CHECK: %[[KEND:.*]] = arith.addi %[[ZERO:c0[_0-9]*]], %[[LENK]]
 // CHECK-NOT: arith.minsi
-// CHECK: %[[N:.*]] = arith.subi %[[KEND]], %[[ZERO]]
+// CHECK: %[[D:.*]] = arith.subi %[[KEND]], %[[ZERO]]
+// CHECK: %[[N:.*]] = arith.maxsi %[[D]], %c0
 // CHECK: attn.split_range %{{.*}} of %{{.*}} over %[[N]] {align = 32 : i64}
 // CHECK: attn.attend {{.*}} block_table
 // CHECK-SAME: causal = false
