@@ -147,15 +147,20 @@ typedef struct attn_varlen_prefill_args {
   void *out;
   int64_t out_strides[2];
   float *lse;
+  int32_t num_splits; /* 0 = chosen by the runtime; else split-KV over this
+                         many key ranges, at most 64 (more are clamped) */
 } attn_varlen_prefill_args;
 
 /* Bytes of workspace attn_varlen_prefill needs for these arguments (0 when it
- * needs none; today it needs none). */
+ * needs none). The workspace is scratch for split-KV partial results: the
+ * runtime splits the keys when the grid is too small to fill the GPU (few
+ * short sequences over long caches), or as num_splits asks. */
 attn_status attn_varlen_prefill_workspace_size(
     const attn_varlen_prefill_args *args, size_t *bytes);
 
 /* Launches the prefill on `stream`. `workspace` must hold at least
- * attn_varlen_prefill_workspace_size() bytes (may be NULL when that is 0). */
+ * attn_varlen_prefill_workspace_size() bytes, 256-byte aligned (may be NULL
+ * when that is 0). */
 attn_status attn_varlen_prefill(const attn_varlen_prefill_args *args,
                                 void *workspace, size_t workspace_bytes,
                                 void *stream);

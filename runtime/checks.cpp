@@ -10,8 +10,17 @@ namespace {
 
 constexpr int kMaxHeadDim = 256;
 constexpr int kPageSizeMultiple = 16;
-// The most CTAs a grid's y and z dimensions hold.
-constexpr int64_t kMaxGridYZ = 65535;
+
+Status checkGridDimension(const char *what, int64_t value, char dimension,
+                          int64_t limit) {
+  if (value > limit) {
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "%s must be at most %" PRId64
+                      " (the grid's %c dimension), got %" PRId64,
+                      what, limit, dimension, value);
+  }
+  return Status();
+}
 
 } // namespace
 
@@ -96,6 +105,16 @@ Status checkSoftmaxScale(float softmaxScale) {
   return Status();
 }
 
+Status checkNumSplits(int32_t numSplits) {
+  if (numSplits < 0) {
+    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                      "'num_splits' must be >= 0 (0 = chosen by the runtime), "
+                      "got %d",
+                      numSplits);
+  }
+  return Status();
+}
+
 Status checkPointer(const char *name, const void *pointer, size_t alignment) {
   if (pointer == nullptr) {
     return makeStatus(ATTN_ERROR_INVALID_ARGUMENT, "'%s' must not be NULL",
@@ -141,13 +160,11 @@ Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
 }
 
 Status checkGridYZ(const char *what, int64_t value, char dimension) {
-  if (value > kMaxGridYZ) {
-    return makeStatus(ATTN_ERROR_UNSUPPORTED,
-                      "%s must be at most %" PRId64
-                      " (the grid's %c dimension), got %" PRId64,
-                      what, kMaxGridYZ, dimension, value);
-  }
-  return Status();
+  return checkGridDimension(what, value, dimension, kMaxGridYZ);
+}
+
+Status checkGridX(const char *what, int64_t value) {
+  return checkGridDimension(what, value, 'x', kMaxGridX);
 }
 
 Status checkRowStrides(const char *name, const int64_t *strides, int count,

@@ -14,6 +14,9 @@ namespace attn {
 // Kernels move rows in 16-byte vectors: 8 elements of a 2-byte dtype.
 constexpr int kVectorBytes = 16;
 constexpr int kVectorElements = kVectorBytes / 2;
+// The most CTAs a grid's x, and its y and z, dimensions hold.
+constexpr int64_t kMaxGridX = INT32_MAX;
+constexpr int64_t kMaxGridYZ = 65535;
 
 // An enum field of an argument struct as a C or ctypes caller may have
 // stored it: any int. (Loading one outside the enum's range as the enum type
@@ -34,6 +37,8 @@ Status checkHeads(int32_t numHeads, int32_t numKvHeads, int maxGroupSize);
 Status checkHeadDim(int32_t headDim);
 Status checkPageSize(int32_t pageSize);
 Status checkSoftmaxScale(float softmaxScale);
+// >= 0; 0 lets the runtime choose.
+Status checkNumSplits(int32_t numSplits);
 // A non-NULL device pointer aligned to `alignment` bytes.
 Status checkPointer(const char *name, const void *pointer, size_t alignment);
 // NULL, or a pointer as checkPointer wants it.
@@ -46,6 +51,8 @@ Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
 // ATTN_ERROR_UNSUPPORTED when `value`, the size of grid dimension `dimension`
 // ('y' or 'z') that `what` (quoted argument names) gives, exceeds its limit.
 Status checkGridYZ(const char *what, int64_t value, char dimension);
+// The same for the grid's x dimension.
+Status checkGridX(const char *what, int64_t value);
 // Strides of a [.., D] tensor moved in 16-byte vectors: positive multiples of
 // kVectorElements, from index `first` on.
 Status checkRowStrides(const char *name, const int64_t *strides, int count,

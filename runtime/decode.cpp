@@ -9,8 +9,6 @@ namespace attn {
 
 namespace {
 
-constexpr size_t kWorkspaceAlignment = 256;
-
 // What a validated call resolved to on the current context.
 struct DecodeCall {
   LaunchTarget target;
@@ -22,26 +20,6 @@ Status prepareDecode(const attn_paged_decode_args *args, DecodeCall *call) {
   ATTN_RETURN_IF_ERROR(resolveLaunchTarget(&call->target));
   return planDecode(*args, *call->target.manifest,
                     call->target.current.info->smCount, &call->plan);
-}
-
-Status checkWorkspace(const DecodePlan &plan, const void *workspace,
-                      size_t workspaceBytes) {
-  if (plan.workspaceBytes == 0)
-    return Status();
-  if (workspace == nullptr || workspaceBytes < plan.workspaceBytes) {
-    return makeStatus(ATTN_ERROR_WORKSPACE,
-                      "'workspace' must hold %zu bytes for %d splits, got %zu "
-                      "bytes%s",
-                      plan.workspaceBytes, plan.numSplits,
-                      workspace == nullptr ? 0 : workspaceBytes,
-                      workspace == nullptr ? " (NULL)" : "");
-  }
-  if (reinterpret_cast<uintptr_t>(workspace) % kWorkspaceAlignment != 0) {
-    return makeStatus(ATTN_ERROR_WORKSPACE,
-                      "'workspace' must be %zu-byte aligned, got %p",
-                      kWorkspaceAlignment, workspace);
-  }
-  return Status();
 }
 
 Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
@@ -69,7 +47,7 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   CUdeviceptr partLse = 0;
   if (plan.numSplits > 1) {
     partO = devicePointer(workspace);
-    partLse = partO + plan.partLseOffset;
+    partLse = partO + plan.workspace.partLseOffset;
   }
   int32_t numSplits = plan.numSplits;
 
@@ -110,19 +88,17 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   if (combine == nullptr)
     return Status();
 
-  // The order of docs/runtime_abi.md, "Combine kernel".
-  void *combineParams[] = {
-      &partO,
-      &partLse,
-      &out,
-      &lse,
-      param(args.out_strides[0]),
-      param(args.out_strides[1]),
-      param(args.out_strides[2]),
-      &numSplits,
+  // docs/runtime_abi.md: grid (Hq, Lq, B).
+  CombineLaunch merge = {
+      partO,
+      partLse,
+      out,
+      lse,
+      {args.out_strides[0], args.out_strides[1], args.out_strides[2]},
+      numSplits,
+      {unsigned(args.num_heads), unsigned(args.seqlen_q), unsigned(args.batch)},
   };
-  return launchKernel(driver, combine, *plan.combine, args.num_heads,
-                      args.seqlen_q, args.batch, stream, combineParams);
+  return launchCombine(driver, combine, *plan.combine, merge, stream);
 }
 
 Status workspaceSize(const attn_paged_decode_args *args, size_t *bytes) {
@@ -130,7 +106,7 @@ Status workspaceSize(const attn_paged_decode_args *args, size_t *bytes) {
     return makeStatus(ATTN_ERROR_INVALID_ARGUMENT, "'bytes' must not be NULL");
   DecodeCall call;
   ATTN_RETURN_IF_ERROR(prepareDecode(args, &call));
-  *bytes = call.plan.workspaceBytes;
+  *bytes = call.plan.workspace.bytes;
   return Status();
 }
 
@@ -138,7 +114,8 @@ Status pagedDecode(const attn_paged_decode_args *args, void *workspace,
                    size_t workspaceBytes, void *stream) {
   DecodeCall call;
   ATTN_RETURN_IF_ERROR(prepareDecode(args, &call));
-  ATTN_RETURN_IF_ERROR(checkWorkspace(call.plan, workspace, workspaceBytes));
+  ATTN_RETURN_IF_ERROR(checkWorkspace(call.plan.workspace, call.plan.numSplits,
+                                      workspace, workspaceBytes));
   return launch(*args, call, workspace, static_cast<CUstream>(stream));
 }
 

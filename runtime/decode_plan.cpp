@@ -11,11 +11,6 @@ namespace attn {
 
 namespace {
 
-// The combine kernel holds the lse of at most 64 splits in a warp
-// (docs/runtime_abi.md).
-constexpr int kMaxSplits = 64;
-constexpr size_t kPartLseAlignment = 256;
-
 int64_t nextPowerOfTwo(int64_t v) {
   int64_t p = 1;
   while (p < v)
@@ -68,32 +63,36 @@ Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
   return selectKernel(manifest, wanted, kernel);
 }
 
-Status selectCombine(const Manifest &manifest, const KernelInfo &decode,
-                     const KernelInfo **kernel) {
-  // The combine kernel compiled into the decode kernel's module (no second
-  // module to load), else any of its dtype and head_dim.
-  attn_dtype dtype = decode.variant.dtype;
-  int headDim = decode.variant.headDim;
-  *kernel = nullptr;
+Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,
+                     const KernelInfo **combine) {
+  // The combine kernel compiled into the kernel's module (no second module to
+  // load), else any of its dtype and head_dim: all share the combine ABI.
+  attn_dtype dtype = kernel.variant.dtype;
+  int headDim = kernel.variant.headDim;
+  const KernelInfo *shared = nullptr; // no for=: meant for any kernel
+  const KernelInfo *other = nullptr;  // another kernel's own
   for (const KernelInfo &candidate : manifest.kernels) {
     if (candidate.variant.op != KernelOp::Combine ||
         candidate.variant.dtype != dtype ||
         candidate.variant.headDim != headDim)
       continue;
-    if (candidate.combineFor == decode.name) {
-      *kernel = &candidate;
+    if (candidate.combineFor == kernel.name) {
+      *combine = &candidate;
       return Status();
     }
-    if (*kernel == nullptr && candidate.combineFor.empty())
-      *kernel = &candidate;
+    const KernelInfo *&fallback = candidate.combineFor.empty() ? shared : other;
+    if (fallback == nullptr)
+      fallback = &candidate;
   }
-  if (*kernel != nullptr)
+  *combine = shared != nullptr ? shared : other;
+  if (*combine != nullptr)
     return Status();
   return makeStatus(ATTN_ERROR_UNSUPPORTED,
                     "the %s pack has no combine kernel for dtype=%s "
-                    "head_dim=%d, which split-KV decode needs (num_splits=1 "
+                    "head_dim=%d, which split-KV %s needs (num_splits=1 "
                     "needs none)",
-                    manifest.target.c_str(), dtypeName(dtype), headDim);
+                    manifest.target.c_str(), dtypeName(dtype), headDim,
+                    opName(kernel.variant.op));
 }
 
 Status validateDecodeArgs(const attn_paged_decode_args *args) {
@@ -110,12 +109,7 @@ Status validateDecodeArgs(const attn_paged_decode_args *args) {
   ATTN_RETURN_IF_ERROR(checkNonNegative("max_seqlen_k", a.max_seqlen_k));
   ATTN_RETURN_IF_ERROR(checkFlag("causal", a.causal));
   ATTN_RETURN_IF_ERROR(checkSoftmaxScale(a.softmax_scale));
-  if (a.num_splits < 0) {
-    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
-                      "'num_splits' must be >= 0 (0 = chosen by the runtime), "
-                      "got %d",
-                      a.num_splits);
-  }
+  ATTN_RETURN_IF_ERROR(checkNumSplits(a.num_splits));
 
   ATTN_RETURN_IF_ERROR(checkPointer("q", a.q, kVectorBytes));
   ATTN_RETURN_IF_ERROR(checkPointer("k_cache", a.k_cache, kVectorBytes));
@@ -156,20 +150,15 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   plan->numSplits =
       chooseNumSplits(args, plan->headBlocks, manifest.split, smCount);
   plan->combine = nullptr;
-  plan->partLseOffset = 0;
-  plan->workspaceBytes = 0;
+  plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)
     return Status();
 
   ATTN_RETURN_IF_ERROR(
       selectCombine(manifest, *plan->decode, &plan->combine));
-  // The grid checks above bound these products far below 2^63.
-  size_t rows = size_t(plan->numSplits) * size_t(args.batch) *
-                size_t(args.seqlen_q) * size_t(args.num_heads);
-  size_t partOBytes = rows * size_t(args.head_dim) * sizeof(float);
-  plan->partLseOffset = (partOBytes + kPartLseAlignment - 1) /
-                        kPartLseAlignment * kPartLseAlignment;
-  plan->workspaceBytes = plan->partLseOffset + rows * sizeof(float);
+  size_t rows =
+      size_t(args.batch) * size_t(args.seqlen_q) * size_t(args.num_heads);
+  plan->workspace = splitWorkspace(plan->numSplits, rows, args.head_dim);
   return Status();
 }
 

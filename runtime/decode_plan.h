@@ -2,9 +2,8 @@
 #ifndef ATTN_RUNTIME_DECODE_PLAN_H
 #define ATTN_RUNTIME_DECODE_PLAN_H
 
+#include "runtime/launch.h"
 #include "runtime/manifest.h"
-
-#include <cstddef>
 
 namespace attn {
 
@@ -17,10 +16,8 @@ struct DecodePlan {
   int numSplits = 1;
   // CTAs per (split, batch, query token): the grid's y extent over seqlen_q.
   int headBlocks = 1;
-  // Workspace (docs/runtime_abi.md): part_o at offset 0, part_lse at
-  // partLseOffset; no workspace when numSplits == 1.
-  size_t partLseOffset = 0;
-  size_t workspaceBytes = 0;
+  // No workspace when numSplits == 1.
+  SplitWorkspace workspace;
 };
 
 // The decode kernel for a launch of `wanted` with `seqlenQ` query tokens; a
@@ -28,10 +25,11 @@ struct DecodePlan {
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel);
 
-// The combine kernel for `decode`'s splits: the one its manifest line names
-// (`for=`, same module), else one of its dtype and head_dim.
-Status selectCombine(const Manifest &manifest, const KernelInfo &decode,
-                     const KernelInfo **kernel);
+// The combine kernel for the splits of `kernel` (decode or prefill): the one
+// whose manifest line names it (`for=`, same module), else one of its dtype
+// and head_dim, preferring one without `for=`.
+Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,
+                     const KernelInfo **combine);
 
 // Checks every field of `args`; a failure names the field, what it must be
 // and what it is.

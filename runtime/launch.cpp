@@ -1,9 +1,17 @@
-// Resolves the driver, context and manifest of a call; launches kernels.
+// Resolves the driver, context and manifest of a call; launches kernels;
+// lays out and checks the split-KV workspace.
 #include "runtime/launch.h"
 
 #include "runtime/pack.h"
 
 namespace attn {
+
+namespace {
+
+// attn.h promises 256-byte alignment of the workspace and of part_lse in it.
+constexpr size_t kWorkspaceAlignment = 256;
+
+} // namespace
 
 Status resolveLaunchTarget(LaunchTarget *target) {
   ATTN_RETURN_IF_ERROR(getDriver(&target->driver));
@@ -26,6 +34,53 @@ Status launchKernel(const Driver &driver, CUfunction function,
                                  "sharedBytes, stream, params, nullptr)",
                                  __FILE__, __LINE__),
                      "kernel '" + kernel.name + "'");
+}
+
+SplitWorkspace splitWorkspace(int numSplits, size_t rows, int headDim) {
+  SplitWorkspace layout;
+  if (numSplits <= 1)
+    return layout;
+  // The callers' grid checks bound these products far below 2^63.
+  size_t partRows = size_t(numSplits) * rows;
+  size_t partOBytes = partRows * size_t(headDim) * sizeof(float);
+  layout.partLseOffset = (partOBytes + kWorkspaceAlignment - 1) /
+                         kWorkspaceAlignment * kWorkspaceAlignment;
+  layout.bytes = layout.partLseOffset + partRows * sizeof(float);
+  return layout;
+}
+
+Status checkWorkspace(const SplitWorkspace &layout, int numSplits,
+                      const void *workspace, size_t workspaceBytes) {
+  if (layout.bytes == 0)
+    return Status();
+  if (workspace == nullptr || workspaceBytes < layout.bytes) {
+    return makeStatus(ATTN_ERROR_WORKSPACE,
+                      "'workspace' must hold %zu bytes for %d splits, got %zu "
+                      "bytes%s",
+                      layout.bytes, numSplits,
+                      workspace == nullptr ? 0 : workspaceBytes,
+                      workspace == nullptr ? " (NULL)" : "");
+  }
+  if (reinterpret_cast<uintptr_t>(workspace) % kWorkspaceAlignment != 0) {
+    return makeStatus(ATTN_ERROR_WORKSPACE,
+                      "'workspace' must be %zu-byte aligned, got %p",
+                      kWorkspaceAlignment, workspace);
+  }
+  return Status();
+}
+
+Status launchCombine(const Driver &driver, CUfunction function,
+                     const KernelInfo &kernel, const CombineLaunch &combine,
+                     CUstream stream) {
+  // The order of docs/runtime_abi.md, "Combine kernel".
+  void *params[] = {
+      param(combine.partO),         param(combine.partLse),
+      param(combine.out),           param(combine.lse),
+      param(combine.outStrides[0]), param(combine.outStrides[1]),
+      param(combine.outStrides[2]), param(combine.numSplits),
+  };
+  return launchKernel(driver, function, kernel, combine.grid[0],
+                      combine.grid[1], combine.grid[2], stream, params);
 }
 
 } // namespace attn

@@ -1,14 +1,20 @@
 // What every C API call resolves first (driver, context, target manifest),
-// and kernel launches.
+// kernel launches, and the split-KV workspace and combine launch that decode
+// and prefill share.
 #ifndef ATTN_RUNTIME_LAUNCH_H
 #define ATTN_RUNTIME_LAUNCH_H
 
 #include "runtime/device.h"
 #include "runtime/manifest.h"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace attn {
+
+// The combine kernel holds the lse of at most 64 splits in a warp
+// (docs/runtime_abi.md).
+constexpr int kMaxSplits = 64;
 
 // The calling thread's context and the manifest of its device's target.
 struct LaunchTarget {
@@ -35,6 +41,38 @@ template <typename T> void *param(const T &value) {
 Status launchKernel(const Driver &driver, CUfunction function,
                     const KernelInfo &kernel, unsigned gridX, unsigned gridY,
                     unsigned gridZ, CUstream stream, void **params);
+
+// Where split-KV partial results live in the caller's workspace
+// (docs/runtime_abi.md, "Workspace"): part_o at offset 0, part_lse at
+// partLseOffset.
+struct SplitWorkspace {
+  size_t partLseOffset = 0;
+  size_t bytes = 0; // 0: the call does not split and needs no workspace
+};
+
+// The workspace of `numSplits` splits of `rows` output rows (tokens x heads)
+// of `headDim` elements; none for one split.
+SplitWorkspace splitWorkspace(int numSplits, size_t rows, int headDim);
+
+// ATTN_ERROR_WORKSPACE unless `workspace` holds `layout` and is aligned as
+// attn.h promises; nothing to check when `layout` needs no workspace.
+Status checkWorkspace(const SplitWorkspace &layout, int numSplits,
+                      const void *workspace, size_t workspaceBytes);
+
+// One launch of the combine kernel (docs/runtime_abi.md, "Combine kernel").
+struct CombineLaunch {
+  CUdeviceptr partO = 0;
+  CUdeviceptr partLse = 0;
+  CUdeviceptr out = 0;
+  CUdeviceptr lse = 0;        // 0 when not wanted
+  int64_t outStrides[3] = {}; // batch, token, head
+  int32_t numSplits = 1;
+  unsigned grid[3] = {1, 1, 1}; // Hq, tokens, batch
+};
+
+Status launchCombine(const Driver &driver, CUfunction function,
+                     const KernelInfo &kernel, const CombineLaunch &combine,
+                     CUstream stream);
 
 } // namespace attn
 

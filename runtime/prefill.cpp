@@ -1,5 +1,7 @@
-// The varlen prefill C API: plan and launch of the prefill kernel.
+// The varlen prefill C API: plan, workspace check, prefill and combine
+// launches.
 #include "runtime/kernel_cache.h"
+#include "runtime/launch.h"
 #include "runtime/prefill_plan.h"
 
 #include <cstdint>
@@ -17,14 +19,23 @@ struct PrefillCall {
 Status preparePrefill(const attn_varlen_prefill_args *args, PrefillCall *call) {
   ATTN_RETURN_IF_ERROR(validatePrefillArgs(args));
   ATTN_RETURN_IF_ERROR(resolveLaunchTarget(&call->target));
-  return planPrefill(*args, *call->target.manifest, &call->plan);
+  return planPrefill(*args, *call->target.manifest,
+                     call->target.current.info->smCount, &call->plan);
 }
 
 Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
-              CUstream stream) {
+              void *workspace, CUstream stream) {
+  const Driver &driver = *call.target.driver;
   const PrefillPlan &plan = call.plan;
+  // Both kernels are loaded before either is launched, so a failed load
+  // launches nothing.
   CUfunction prefill = nullptr;
+  CUfunction combine = nullptr;
   ATTN_RETURN_IF_ERROR(getKernelFunction(call.target, *plan.kernel, &prefill));
+  if (plan.combine != nullptr) {
+    ATTN_RETURN_IF_ERROR(
+        getKernelFunction(call.target, *plan.combine, &combine));
+  }
 
   CUdeviceptr q = devicePointer(args.q);
   CUdeviceptr k = devicePointer(args.k);
@@ -34,6 +45,13 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
   CUdeviceptr blockTable = devicePointer(args.block_table);
   CUdeviceptr out = devicePointer(args.out);
   CUdeviceptr lse = devicePointer(args.lse);
+  CUdeviceptr partO = 0;
+  CUdeviceptr partLse = 0;
+  if (plan.numSplits > 1) {
+    partO = devicePointer(workspace);
+    partLse = partO + plan.workspace.partLseOffset;
+  }
+  int32_t numSplits = plan.numSplits;
 
   // The order of docs/runtime_abi.md, "Prefill kernel".
   void *params[] = {
@@ -60,11 +78,31 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
       param(args.page_size),
       param(args.total_q),
       param(args.softmax_scale),
+      &partO,
+      &partLse,
+      &numSplits,
   };
-  // docs/runtime_abi.md: grid (Hq, B, row tiles).
-  return launchKernel(*call.target.driver, prefill, *plan.kernel,
-                      args.num_heads, args.batch, plan.rowTiles, stream,
-                      params);
+  // docs/runtime_abi.md: grid (Hq * S, B, row tiles); CTA x is
+  // split * Hq + head.
+  ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel,
+                                    unsigned(args.num_heads) * numSplits,
+                                    args.batch, plan.rowTiles, stream, params));
+  if (combine == nullptr)
+    return Status();
+
+  // The decode combine with B = 1 and Lq = total_q: part_o [S, total_q, Hq,
+  // D] and prefill's lse [Hq, total_q] are its layouts, out's token and head
+  // strides its last two.
+  CombineLaunch merge = {
+      partO,
+      partLse,
+      out,
+      lse,
+      {0, args.out_strides[0], args.out_strides[1]},
+      numSplits,
+      {unsigned(args.num_heads), unsigned(args.total_q), 1},
+  };
+  return launchCombine(driver, combine, *plan.combine, merge, stream);
 }
 
 Status workspaceSize(const attn_varlen_prefill_args *args, size_t *bytes) {
@@ -72,18 +110,20 @@ Status workspaceSize(const attn_varlen_prefill_args *args, size_t *bytes) {
     return makeStatus(ATTN_ERROR_INVALID_ARGUMENT, "'bytes' must not be NULL");
   PrefillCall call;
   ATTN_RETURN_IF_ERROR(preparePrefill(args, &call));
-  // The prefill kernel needs no workspace (docs/runtime_abi.md).
-  *bytes = 0;
+  *bytes = call.plan.workspace.bytes;
   return Status();
 }
 
-Status varlenPrefill(const attn_varlen_prefill_args *args, void *stream) {
+Status varlenPrefill(const attn_varlen_prefill_args *args, void *workspace,
+                     size_t workspaceBytes, void *stream) {
   PrefillCall call;
   ATTN_RETURN_IF_ERROR(preparePrefill(args, &call));
+  ATTN_RETURN_IF_ERROR(checkWorkspace(call.plan.workspace, call.plan.numSplits,
+                                      workspace, workspaceBytes));
   // No query row: nothing to compute, nothing to load.
   if (call.plan.rowTiles == 0)
     return Status();
-  return launch(*args, call, static_cast<CUstream>(stream));
+  return launch(*args, call, workspace, static_cast<CUstream>(stream));
 }
 
 } // namespace
@@ -97,8 +137,9 @@ ATTN_EXPORT attn_status attn_varlen_prefill_workspace_size(
 }
 
 ATTN_EXPORT attn_status
-attn_varlen_prefill(const attn_varlen_prefill_args *args, void * /*workspace*/,
-                    size_t /*workspaceBytes*/, void *stream) {
-  return attn::finishCall("attn_varlen_prefill",
-                          attn::varlenPrefill(args, stream));
+attn_varlen_prefill(const attn_varlen_prefill_args *args, void *workspace,
+                    size_t workspaceBytes, void *stream) {
+  return attn::finishCall(
+      "attn_varlen_prefill",
+      attn::varlenPrefill(args, workspace, workspaceBytes, stream));
 }

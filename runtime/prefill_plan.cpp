@@ -1,9 +1,11 @@
-// Validates varlen prefill arguments and plans its kernel and grid.
+// Validates varlen prefill arguments and plans its kernels, grid, splits and
+// workspace.
 #include "runtime/prefill_plan.h"
 
 #include "runtime/checks.h"
-#include "runtime/launch.h"
+#include "runtime/decode_plan.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdint>
 
@@ -12,6 +14,13 @@ namespace attn {
 namespace {
 
 constexpr const char *kPackedLayout = "packed k and v";
+
+// Split the keys only while the grid is short of one full wave: two resident
+// prefill CTAs per SM.
+constexpr int kPrefillCtasPerSm = 2;
+// Each split loads its Q tile again and writes a partial output row; fewer
+// keys than this do not pay for that.
+constexpr int kPrefillMinKeysPerSplit = 512;
 
 // Packed k and v are [total_k, Hkv, D] and take the ABI's (0, token, head)
 // strides; paged ones [num_blocks, page_size, Hkv, D] (block, row, head).
@@ -26,6 +35,27 @@ Status checkKeyStrides(const char *name, const int64_t (&strides)[3],
                       name, kPackedLayout, strides[0]);
   }
   return checkRowStrides(name, strides, 3, /*first=*/1);
+}
+
+// docs/runtime_abi.md, "Prefill kernel": key ranges per row tile, from the
+// host-known sizes only.
+int choosePrefillSplits(const attn_varlen_prefill_args &args, unsigned rowTiles,
+                        int smCount) {
+  // No query row: nothing is launched.
+  if (args.total_q == 0)
+    return 1;
+  if (args.num_splits > 0)
+    return std::min(args.num_splits, kMaxSplits);
+  // No key to split; and the combine grid holds at most kMaxGridYZ rows.
+  if (args.max_seqlen_k == 0 || args.total_q > kMaxGridYZ)
+    return 1;
+  int64_t ctas = int64_t{args.num_heads} * args.batch * rowTiles;
+  if (ctas >= smCount)
+    return 1;
+  int64_t forOccupancy = ceilDiv(int64_t{kPrefillCtasPerSm} * smCount, ctas);
+  int64_t forLength = ceilDiv(args.max_seqlen_k, kPrefillMinKeysPerSplit);
+  int64_t splits = std::min({forOccupancy, forLength, int64_t{kMaxSplits}});
+  return static_cast<int>(std::max<int64_t>(splits, 1));
 }
 
 } // namespace
@@ -54,6 +84,7 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
   }
   ATTN_RETURN_IF_ERROR(checkFlag("causal", a.causal));
   ATTN_RETURN_IF_ERROR(checkSoftmaxScale(a.softmax_scale));
+  ATTN_RETURN_IF_ERROR(checkNumSplits(a.num_splits));
 
   // With no query row nothing is read or written, and torch gives an empty
   // tensor a NULL data pointer.
@@ -77,7 +108,7 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
 }
 
 Status planPrefill(const attn_varlen_prefill_args &args,
-                   const Manifest &manifest, PrefillPlan *plan) {
+                   const Manifest &manifest, int smCount, PrefillPlan *plan) {
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'y'));
   KernelVariant wanted = wantedVariant(
       KernelOp::Prefill, args.dtype, args.head_dim, args.num_heads,
@@ -87,7 +118,31 @@ Status planPrefill(const attn_varlen_prefill_args &args,
                        ? 0
                        : static_cast<unsigned>(
                              ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
-  return checkGridYZ("ceil('max_seqlen_q' / block_m)", plan->rowTiles, 'z');
+  ATTN_RETURN_IF_ERROR(
+      checkGridYZ("ceil('max_seqlen_q' / block_m)", plan->rowTiles, 'z'));
+  plan->numSplits = choosePrefillSplits(args, plan->rowTiles, smCount);
+  ATTN_RETURN_IF_ERROR(checkGridX("'num_heads' * 'num_splits'",
+                                  int64_t{args.num_heads} * plan->numSplits));
+  plan->combine = nullptr;
+  plan->workspace = SplitWorkspace();
+  if (plan->numSplits == 1)
+    return Status();
+
+  // The combine kernel's grid (Hq, total_q, 1) takes a query row per y index;
+  // only a forced num_splits gets here with more rows.
+  if (args.total_q > kMaxGridYZ) {
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "'total_q' must be at most %" PRId64
+                      " with 'num_splits' = %d (the combine kernel's grid y "
+                      "dimension holds one query row each), got %d; "
+                      "'num_splits' 0 or 1 serves it",
+                      kMaxGridYZ, args.num_splits, args.total_q);
+  }
+  ATTN_RETURN_IF_ERROR(selectCombine(manifest, *plan->kernel, &plan->combine));
+  plan->workspace = splitWorkspace(
+      plan->numSplits, size_t(args.total_q) * size_t(args.num_heads),
+      args.head_dim);
+  return Status();
 }
 
 } // namespace attn

@@ -1,24 +1,32 @@
-// Varlen prefill planning: argument checks, kernel choice, grid.
+// Varlen prefill planning: argument checks, kernel choice, grid, splits,
+// workspace.
 #ifndef ATTN_RUNTIME_PREFILL_PLAN_H
 #define ATTN_RUNTIME_PREFILL_PLAN_H
 
+#include "runtime/launch.h"
 #include "runtime/manifest.h"
 
 namespace attn {
 
 struct PrefillPlan {
   const KernelInfo *kernel = nullptr;
+  const KernelInfo *combine = nullptr; // null when numSplits == 1
   // ceil(max_seqlen_q / block_m); 0 when there is no query row to launch.
   unsigned rowTiles = 0; // the grid's z dimension
+  // Key ranges per row tile; the grid's x dimension is Hq * numSplits.
+  int numSplits = 1;
+  // No workspace when numSplits == 1.
+  SplitWorkspace workspace;
 };
 
 // Checks every field of `args`; a failure names the field, what it must be
 // and what it is.
 Status validatePrefillArgs(const attn_varlen_prefill_args *args);
 
-// Plans the launch of validated `args` with the kernels of `manifest`.
+// Plans the launch of validated `args` with the kernels of `manifest` on a
+// device of `smCount` SMs.
 Status planPrefill(const attn_varlen_prefill_args &args,
-                   const Manifest &manifest, PrefillPlan *plan);
+                   const Manifest &manifest, int smCount, PrefillPlan *plan);
 
 } // namespace attn
 

@@ -86,6 +86,7 @@ class VarlenPrefillArgs(ctypes.Structure):
         ("out", ctypes.c_void_p),
         ("out_strides", _Strides2),
         ("lse", ctypes.POINTER(ctypes.c_float)),
+        ("num_splits", ctypes.c_int32),
     ]
 
 

@@ -37,6 +37,7 @@ def varlen_prefill(
     causal=True,
     block_table=None,
     return_lse=False,
+    num_splits=0,
 ):
     """Attention of every query of each sequence over that sequence's keys.
 
@@ -47,6 +48,10 @@ def varlen_prefill(
     block_table [B, max_blocks] int32 they are paged caches
     [num_blocks, page_size, Hkv, D]. max_seqlen_q and max_seqlen_k are host ints that
     bound every Lq and Lk. With causal, query i sees keys j <= i + Lk - Lq.
+
+    num_splits = 0 lets the runtime choose the split-KV count (it splits the keys when
+    the grid is too small to fill the GPU; the workspace comes from torch's allocator,
+    so the call can be captured in a CUDA graph).
 
     Returns out [total_q, Hq, D], and with return_lse also lse [Hq, total_q] float32
     (+inf for a row that sees no key). The runtime's call as it is; for flash-attn's
@@ -67,6 +72,7 @@ def varlen_prefill(
         scale,
         causal,
         return_lse,
+        num_splits,
     )
 
 
@@ -137,10 +143,12 @@ def launch_prefill(
     softmax_scale,
     causal,
     return_lse,
+    num_splits=0,
 ):
     """Runs attn_varlen_prefill on checked arguments on the current stream; returns
-    out, or (out, lse) with return_lse. Raises RuntimeError (with `attn_status`) when
-    the runtime rejects the call or cannot be loaded; nothing is launched then."""
+    out, or (out, lse) with return_lse. num_splits = 0 lets the runtime choose the
+    split-KV count. Raises RuntimeError (with `attn_status`) when the runtime rejects
+    the call or cannot be loaded; nothing is launched then."""
     out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
     lse = None
     if return_lse:
@@ -176,6 +184,7 @@ def launch_prefill(
         out=out.data_ptr(),
         out_strides=out.stride()[:2],
         lse=pointer(lse, ctypes.c_float),
+        num_splits=num_splits,
     )
     run(q.device, args, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
     return (out, lse) if return_lse else out

@@ -158,3 +158,38 @@ def test_kernel_limits(head_dim, group, limited):
     with pytest.raises(RuntimeError, match="^attn_paged_decode: ") as error:
         interface._check_kernel_limits("attn_paged_decode", head_dim, group)
     assert error.value.attn_status == _lib.STATUS_UNSUPPORTED
+
+
+@pytest.mark.parametrize("num_splits", [None, 3])
+def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
+    """launch_prefill hands run() the struct attn.h describes: packed k, v with a zero
+    block stride, and num_splits (0, the runtime's choice, by default)."""
+    import torch
+    from attn_kernels import prefill
+
+    calls = []
+    monkeypatch.setattr(prefill, "run", lambda *call: calls.append(call))
+    call = {
+        "q": torch.randn(7, 4, 64, dtype=torch.bfloat16),
+        "k": torch.randn(9, 2, 64, dtype=torch.bfloat16),
+        "v": torch.randn(9, 2, 64, dtype=torch.bfloat16),
+        "cu_seqlens_q": torch.tensor([0, 3, 7], dtype=torch.int32),
+        "cu_seqlens_k": torch.tensor([0, 4, 9], dtype=torch.int32),
+        "block_table": None,
+    }
+    shape = prefill.check_prefill(
+        max_seqlen_q=4, max_seqlen_k=5, require_cuda=False, **call
+    )
+    extra = {} if num_splits is None else {"num_splits": num_splits}
+    prefill.launch_prefill(
+        shape, softmax_scale=0.125, causal=True, return_lse=False, **call, **extra
+    )
+    ((_, args, size_call, launch_call),) = calls
+    assert (size_call, launch_call) == (
+        "attn_varlen_prefill_workspace_size",
+        "attn_varlen_prefill",
+    )
+    assert (args.batch, args.total_q, args.num_heads, args.num_kv_heads) == (2, 7, 4, 2)
+    assert (args.max_seqlen_q, args.max_seqlen_k, args.causal) == (4, 5, 1)
+    assert list(args.k_strides) == [0, 128, 64]
+    assert args.num_splits == (num_splits or 0)

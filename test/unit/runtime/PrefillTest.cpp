@@ -1,5 +1,5 @@
-// Varlen prefill tests: kernel choice, grid, parameters, empty input, bad
-// input.
+// Varlen prefill tests: kernel choice, grid, parameters, split-KV and its
+// workspace, empty input, bad input.
 #include "test/unit/runtime/RuntimeTestSupport.h"
 
 #include <gmock/gmock.h>
@@ -71,6 +71,10 @@ TEST_F(PrefillTest, LaunchesThePackedKernelWithAbiGridAndParameters) {
   EXPECT_EQ(param<int32_t>(launch, kPrefillPageSize), 0);
   EXPECT_EQ(param<int32_t>(launch, kPrefillTotalQ), 4000);
   EXPECT_EQ(param<float>(launch, kPrefillSoftmaxScale), args.softmax_scale);
+  // 4096 CTAs fill 132 SMs: no split, out and lse written directly.
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillPartO), 0u);
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillPartLse), 0u);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillNumSplits), 1);
   // 64 KB of dynamic shared memory needs the opt-in.
   std::vector<fakecuda::AttributeSet> sets = fakecuda::attributeSets();
   ASSERT_EQ(sets.size(), 1u);
@@ -92,6 +96,304 @@ TEST_F(PrefillTest, PagedKeysPassTheBlockTableAndPageSize) {
   EXPECT_EQ(param<int32_t>(launches[0], kPrefillPageSize), 256);
 }
 
+// One prompt of 128 new tokens over 4096 keys (a prefix-cache hit): 16 heads x
+// 2 row tiles = 32 CTAs on 132 SMs.
+attn_varlen_prefill_args smallGridArgs() {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.batch = 1;
+  args.total_q = 128;
+  args.max_seqlen_q = 128;
+  args.max_seqlen_k = 4096;
+  return args;
+}
+
+TEST_F(PrefillTest, SplitsASmallGridThenCombinesWithAbiParameters) {
+  attn_varlen_prefill_args args = smallGridArgs();
+  args.lse = static_cast<float *>(deviceAddress(0x8000000000));
+  // min(ceil(2 * 132 / 32), ceil(4096 / 512), 64) = 8 splits of
+  // total_q x Hq rows of D floats.
+  const uint64_t rows = uint64_t{8} * 128 * 16;
+  const uint64_t partOBytes = rows * 128 * sizeof(float);
+  size_t bytes = 0;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(bytes, partOBytes + rows * sizeof(float));
+
+  void *stream = deviceAddress(0x5eed);
+  ASSERT_EQ(
+      runtime->varlenPrefill(&args, deviceAddress(kWorkspace), bytes, stream),
+      ATTN_SUCCESS)
+      << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+
+  const fakecuda::Launch &prefill = launches[0];
+  EXPECT_EQ(prefill.function, "prefill_bf16_d128_g0_contiguous_causal");
+  // Hq * splits, B, row tiles.
+  EXPECT_EQ(dims(prefill.grid), (Dims{16 * 8, 1, 2}));
+  EXPECT_EQ(dims(prefill.block), (Dims{128, 1, 1}));
+  EXPECT_EQ(prefill.stream, stream);
+  ASSERT_EQ(prefill.params.size(), prefillParamSizes().size());
+  EXPECT_EQ(param<uint64_t>(prefill, kPrefillOut), address(args.out));
+  EXPECT_EQ(param<uint64_t>(prefill, kPrefillLse), address(args.lse));
+  EXPECT_EQ(param<int32_t>(prefill, kPrefillTotalQ), 128);
+  EXPECT_EQ(param<uint64_t>(prefill, kPrefillPartO), kWorkspace);
+  EXPECT_EQ(param<uint64_t>(prefill, kPrefillPartLse), kWorkspace + partOBytes);
+  EXPECT_EQ(param<int32_t>(prefill, kPrefillNumSplits), 8);
+
+  // The decode combine as B = 1, Lq = total_q: grid (Hq, total_q, 1).
+  const fakecuda::Launch &combine = launches[1];
+  EXPECT_EQ(combine.function,
+            "combine_bf16_d128_for_prefill_bf16_d128_g0_contiguous_causal");
+  EXPECT_EQ(dims(combine.grid), (Dims{16, 128, 1}));
+  EXPECT_EQ(dims(combine.block), (Dims{128, 1, 1}));
+  EXPECT_EQ(combine.sharedBytes, 0u);
+  EXPECT_EQ(combine.stream, stream);
+  ASSERT_EQ(combine.params.size(), combineParamSizes().size());
+  EXPECT_EQ(param<uint64_t>(combine, kCombinePartO), kWorkspace);
+  EXPECT_EQ(param<uint64_t>(combine, kCombinePartLse), kWorkspace + partOBytes);
+  EXPECT_EQ(param<uint64_t>(combine, kCombineOut), address(args.out));
+  EXPECT_EQ(param<uint64_t>(combine, kCombineLse), address(args.lse));
+  EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides), 0);
+  EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + 1),
+            args.out_strides[0]);
+  EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + 2),
+            args.out_strides[1]);
+  EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits), 8);
+}
+
+struct PrefillSplitCase {
+  const char *label;
+  int smCount;
+  int32_t batch;
+  int32_t totalQ;
+  int32_t maxSeqlenQ;
+  int32_t maxSeqlenK;
+  int32_t numHeads;
+  int32_t numSplits;
+  int expectedSplits;
+};
+
+class PrefillSplitTest
+    : public RuntimeTest,
+      public ::testing::WithParamInterface<PrefillSplitCase> {};
+
+TEST_P(PrefillSplitTest, ChoosesSplitsAndGrid) {
+  const PrefillSplitCase &c = GetParam();
+  fakeConfig.smCount = c.smCount;
+  resetFake();
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.batch = c.batch;
+  args.total_q = c.totalQ;
+  args.max_seqlen_q = c.maxSeqlenQ;
+  args.max_seqlen_k = c.maxSeqlenK;
+  args.num_heads = c.numHeads;
+  args.num_kv_heads = c.numHeads / 2;
+  args.num_splits = c.numSplits;
+  size_t bytes = 0;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(bytes == 0, c.expectedSplits == 1);
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), c.expectedSplits > 1 ? 2u : 1u);
+  unsigned rowTiles = unsigned(c.maxSeqlenQ + 63) / 64;
+  EXPECT_EQ(dims(launches[0].grid),
+            (Dims{unsigned(c.numHeads * c.expectedSplits), unsigned(c.batch),
+                  rowTiles}));
+  EXPECT_EQ(param<int32_t>(launches[0], kPrefillNumSplits), c.expectedSplits);
+  EXPECT_EQ(param<uint64_t>(launches[0], kPrefillPartO) != 0,
+            c.expectedSplits > 1);
+  EXPECT_EQ(param<uint64_t>(launches[0], kPrefillPartLse) != 0,
+            c.expectedSplits > 1);
+  if (c.expectedSplits > 1) {
+    EXPECT_EQ(dims(launches[1].grid),
+              (Dims{unsigned(c.numHeads), unsigned(c.totalQ), 1}));
+    EXPECT_EQ(param<int32_t>(launches[1], kCombineNumSplits), c.expectedSplits);
+  }
+}
+
+// With CTAs = Hq * B * ceil(max_seqlen_q / 64): one split when CTAs >= SMs,
+// else min(ceil(2 * SMs / CTAs), ceil(max_seqlen_k / 512), 64), >= 1; one
+// split without keys or with more query rows than the combine grid's y
+// holds. num_splits > 0 overrides it, capped at 64.
+INSTANTIATE_TEST_SUITE_P(
+    Prefill, PrefillSplitTest,
+    ::testing::Values(
+        PrefillSplitCase{"nanovllm_prefill", 132, 16, 4000, 1024, 1024, 16, 0,
+                         1},
+        PrefillSplitCase{"one_wave", 64, 4, 4, 1, 8192, 16, 0, 1},
+        PrefillSplitCase{"short_of_a_wave", 65, 4, 4, 1, 8192, 16, 0, 3},
+        PrefillSplitCase{"prefix_cache_hit", 132, 1, 128, 128, 4096, 16, 0, 8},
+        PrefillSplitCase{"length_bound", 132, 1, 64, 64, 1000, 16, 0, 2},
+        PrefillSplitCase{"one_chunk_of_keys", 132, 1, 64, 64, 512, 16, 0, 1},
+        PrefillSplitCase{"capped_at_64", 132, 1, 1, 1, 1 << 20, 2, 0, 64},
+        PrefillSplitCase{"no_keys", 132, 1, 64, 64, 0, 16, 0, 1},
+        PrefillSplitCase{"rows_beyond_the_combine_grid", 4000, 1, 70000, 70000,
+                         70000, 2, 0, 1},
+        PrefillSplitCase{"requested", 132, 16, 4000, 1024, 1024, 16, 3, 3},
+        PrefillSplitCase{"requested_capped", 132, 1, 64, 64, 1024, 16, 100, 64},
+        PrefillSplitCase{"requested_one", 132, 1, 128, 128, 4096, 16, 1, 1},
+        PrefillSplitCase{"requested_no_keys", 132, 1, 64, 64, 0, 16, 5, 5}),
+    [](const ::testing::TestParamInfo<PrefillSplitCase> &info) {
+      return std::string(info.param.label);
+    });
+
+TEST_F(PrefillTest, PartLseStartsAtTheNext256ByteBoundary) {
+  TestKernel smallHead = prefillKernel("bf16", 16, /*paged=*/0, /*causal=*/1);
+  writePack(packDir(), "sm_90", {smallHead, ownCombineKernel(smallHead)});
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.batch = 1;
+  args.total_q = 1;
+  args.max_seqlen_q = 1;
+  args.num_heads = 2;
+  args.num_kv_heads = 1;
+  args.head_dim = 16;
+  args.q_strides[0] = args.out_strides[0] = 2 * 16;
+  args.q_strides[1] = args.out_strides[1] = 16;
+  for (int64_t *strides : {args.k_strides, args.v_strides}) {
+    strides[1] = 16;
+    strides[2] = 16;
+  }
+  args.num_splits = 3;
+  // part_o: 3 splits x 1 row x 2 heads x 16 floats = 384 bytes, so part_lse
+  // at 512.
+  size_t bytes = 0;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(bytes, 512 + sizeof(float) * 3 * 2);
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(param<uint64_t>(launches[0], kPrefillPartLse), kWorkspace + 512);
+  EXPECT_EQ(param<uint64_t>(launches[1], kCombinePartLse), kWorkspace + 512);
+  EXPECT_EQ(dims(launches[1].block), (Dims{16, 1, 1}));
+}
+
+TEST_F(PrefillTest, WorkspaceMissingTooSmallOrMisalignedLaunchesNothing) {
+  attn_varlen_prefill_args args = smallGridArgs(); // 8 splits
+  size_t bytes = 0;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  ASSERT_EQ(bytes, 8454144u);
+  void *workspace = deviceAddress(kWorkspace);
+
+  EXPECT_EQ(runtime->varlenPrefill(&args, nullptr, bytes, nullptr),
+            ATTN_ERROR_WORKSPACE);
+  EXPECT_EQ(lastError(), "attn_varlen_prefill: 'workspace' must hold 8454144 "
+                         "bytes for 8 splits, got 0 bytes (NULL)");
+  EXPECT_EQ(runtime->varlenPrefill(&args, workspace, bytes - 1, nullptr),
+            ATTN_ERROR_WORKSPACE);
+  EXPECT_EQ(lastError(), "attn_varlen_prefill: 'workspace' must hold 8454144 "
+                         "bytes for 8 splits, got 8454143 bytes");
+  EXPECT_EQ(runtime->varlenPrefill(&args, deviceAddress(kWorkspace + 128),
+                                   bytes, nullptr),
+            ATTN_ERROR_WORKSPACE);
+  EXPECT_THAT(lastError(), HasSubstr("'workspace' must be 256-byte aligned"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+}
+
+TEST_F(PrefillTest, SplitsNeedACombineKernel) {
+  writePack(packDir(), "sm_90",
+            {prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/1)});
+  attn_varlen_prefill_args args = smallGridArgs();
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_EQ(lastError(),
+            "attn_varlen_prefill_workspace_size: the sm_90 pack has no "
+            "combine kernel for dtype=bf16 head_dim=128, which split-KV "
+            "prefill needs (num_splits=1 needs none)");
+  EXPECT_EQ(runtime->varlenPrefill(&args, deviceAddress(kWorkspace), 1 << 30,
+                                   nullptr),
+            ATTN_ERROR_UNSUPPORTED);
+  EXPECT_TRUE(fakecuda::launches().empty());
+  // A grid that needs no split needs no combine kernel.
+  args.num_splits = 1;
+  EXPECT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches().size(), 2u);
+}
+
+struct CombineChoiceCase {
+  const char *label;
+  std::vector<TestKernel> kernels;
+  const char *combine;
+};
+
+class PrefillCombineChoiceTest
+    : public RuntimeTest,
+      public ::testing::WithParamInterface<CombineChoiceCase> {};
+
+TEST_P(PrefillCombineChoiceTest, PrefersTheCombineOfThePrefillModule) {
+  writePack(packDir(), "sm_90", GetParam().kernels);
+  ASSERT_EQ(prefill(smallGridArgs()), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(fakecuda::launches().size(), 2u);
+  EXPECT_EQ(fakecuda::launches()[1].function, GetParam().combine);
+}
+
+const TestKernel kPacked =
+    prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/1);
+const TestKernel kPaged = prefillKernel("bf16", 128, /*paged=*/1, /*causal=*/1);
+
+// The kernel's own (for=, same module), else one for any kernel (no for=),
+// else another kernel's: every combine kernel has the same ABI.
+INSTANTIATE_TEST_SUITE_P(
+    Prefill, PrefillCombineChoiceTest,
+    ::testing::Values(
+        CombineChoiceCase{"own",
+                          {combineKernel("bf16", 128), ownCombineKernel(kPaged),
+                           kPacked, ownCombineKernel(kPacked)},
+                          "combine_bf16_d128_for_prefill_bf16_d128_g0_"
+                          "contiguous_causal"},
+        CombineChoiceCase{
+            "shared",
+            {ownCombineKernel(kPaged), kPacked, combineKernel("bf16", 128)},
+            "combine_bf16_d128"},
+        CombineChoiceCase{"another_kernels",
+                          {ownCombineKernel(kPaged), kPacked},
+                          "combine_bf16_d128_for_prefill_bf16_d128_g0_paged_"
+                          "causal"}),
+    [](const ::testing::TestParamInfo<CombineChoiceCase> &info) {
+      return std::string(info.param.label);
+    });
+
+TEST_F(PrefillTest, AFailedCombineLoadLaunchesNothing) {
+  const std::string combine =
+      packDir() +
+      "/sm_90/combine_bf16_d128_for_prefill_bf16_d128_g0_contiguous_causal";
+  writeFile(combine + ".cubin", "cubin truncated");
+  EXPECT_EQ(prefill(smallGridArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(),
+              AllOf(StartsWith("attn_varlen_prefill: kernel "
+                               "'combine_bf16_d128_for_prefill_bf16_d128_g0_"
+                               "contiguous_causal'"),
+                    HasSubstr("does not match its files")));
+  EXPECT_TRUE(fakecuda::launches().empty());
+  // A call that does not split does not need it.
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_SUCCESS) << lastError();
+}
+
+TEST_F(PrefillTest, ForcedSplitsNeedTheCombineGridToHoldEveryRow) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.batch = 2;
+  args.total_q = 70000;
+  args.max_seqlen_q = 35000;
+  args.num_splits = 2;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_EQ(lastError(),
+            "attn_varlen_prefill_workspace_size: 'total_q' must be at most "
+            "65535 with 'num_splits' = 2 (the combine kernel's grid y "
+            "dimension holds one query row each), got 70000; 'num_splits' 0 "
+            "or 1 serves it");
+  EXPECT_TRUE(fakecuda::launches().empty());
+  for (int32_t numSplits : {0, 1}) {
+    args.num_splits = numSplits;
+    EXPECT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  }
+  EXPECT_EQ(fakecuda::launches().size(), 2u);
+}
+
 TEST_F(PrefillTest, GridCoversMaxSeqlenQInBlockMRows) {
   struct Case {
     int32_t batch;
@@ -110,6 +412,7 @@ TEST_F(PrefillTest, GridCoversMaxSeqlenQInBlockMRows) {
     args.batch = c.batch;
     args.total_q = c.totalQ;
     args.max_seqlen_q = c.maxSeqlenQ;
+    args.num_splits = 1; // the small grids would split (SplitCase below)
     ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
     ASSERT_EQ(fakecuda::launches().size(), 1u);
     EXPECT_EQ(dims(fakecuda::launches()[0].grid), c.grid)
@@ -216,6 +519,14 @@ TEST_F(PrefillTest, NoQueryRowLaunchesNothingAndSucceeds) {
   // Empty torch tensors have no data.
   args.q = args.k = args.v = args.out = nullptr;
   ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  // A forced split of no row needs no workspace either.
+  args.num_splits = 4;
+  size_t bytes = 1;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(bytes, 0u);
+  ASSERT_EQ(runtime->varlenPrefill(&args, nullptr, 0, nullptr), ATTN_SUCCESS)
+      << lastError();
   EXPECT_TRUE(fakecuda::launches().empty());
   EXPECT_TRUE(fakecuda::moduleLoads().empty());
   // An empty call still needs a kernel for its configuration.
@@ -223,7 +534,7 @@ TEST_F(PrefillTest, NoQueryRowLaunchesNothingAndSucceeds) {
   EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
 }
 
-TEST_F(PrefillTest, NeedsNoWorkspaceAndIgnoresOne) {
+TEST_F(PrefillTest, OneSplitNeedsNoWorkspaceAndIgnoresOne) {
   attn_varlen_prefill_args args = validPrefillArgs();
   size_t bytes = 1;
   ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
@@ -249,6 +560,13 @@ TEST_F(PrefillTest, GridLimitsAreUnsupported) {
   EXPECT_THAT(lastError(),
               HasSubstr("ceil('max_seqlen_q' / block_m) must be at most 65535 "
                         "(the grid's z dimension), got 65536"));
+  args = validPrefillArgs();
+  args.num_heads = args.num_kv_heads = 1 << 26;
+  args.num_splits = 64;
+  EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("'num_heads' * 'num_splits' must be at most "
+                        "2147483647 (the grid's x dimension), got 4294967296"));
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 
@@ -323,6 +641,8 @@ const InvalidCase kInvalidCases[] = {
      "'causal' must be 0 or 1, got -1"},
     {"softmax_scale", [](auto &a) { a.softmax_scale = 0; },
      "'softmax_scale' must be positive and finite, got 0"},
+    {"num_splits", [](auto &a) { a.num_splits = -1; },
+     "'num_splits' must be >= 0 (0 = chosen by the runtime), got -1"},
     {"softmax_scale_nan",
      [](auto &a) { a.softmax_scale = std::numeric_limits<float>::quiet_NaN(); },
      "'softmax_scale' must be positive and finite, got nan"},

@@ -33,10 +33,12 @@ const std::vector<size_t> &combineParamSizes() {
 }
 
 const std::vector<size_t> &prefillParamSizes() {
-  // 8 pointers, 11 i64 strides, 3 i32 scalars, the f32 softmax_scale.
+  // 8 pointers, 11 i64 strides, 3 i32 scalars, the f32 softmax_scale, the
+  // part_o and part_lse pointers, the i32 num_splits.
   static const std::vector<size_t> sizes = [] {
     std::vector<size_t> result(8 + 11, 8);
     result.insert(result.end(), 3 + 1, 4);
+    result.insert(result.end(), {8, 8, 4});
     return result;
   }();
   return sizes;
@@ -65,6 +67,12 @@ TestKernel combineKernel(const std::string &dtype, int headDim) {
   kernel.threads = headDim;
   kernel.smem = 0;
   return kernel;
+}
+
+TestKernel ownCombineKernel(const TestKernel &kernel) {
+  TestKernel combine = combineKernel(kernel.dtype, kernel.headDim);
+  combine.combineFor = kernel.name();
+  return combine;
 }
 
 TestKernel prefillKernel(const std::string &dtype, int headDim, int paged,
@@ -97,11 +105,17 @@ std::vector<TestKernel> defaultKernels() {
   smallHead.group = 4;
   kernels.push_back(smallHead);
   kernels.push_back(combineKernel("bf16", 64));
+  std::vector<TestKernel> prefills;
   for (const char *dtype : {"bf16", "f16"}) {
     for (int paged : {0, 1})
-      kernels.push_back(prefillKernel(dtype, 128, paged, /*causal=*/1));
+      prefills.push_back(prefillKernel(dtype, 128, paged, /*causal=*/1));
   }
-  kernels.push_back(prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/0));
+  prefills.push_back(prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/0));
+  // attn-pack writes the combine kernel of each prefill kernel's module.
+  for (const TestKernel &prefill : prefills) {
+    kernels.push_back(prefill);
+    kernels.push_back(ownCombineKernel(prefill));
+  }
   return kernels;
 }
 
@@ -288,11 +302,11 @@ attn_varlen_prefill_args validPagedPrefillArgs() {
 }
 
 attn_status RuntimeTest::prefill(const attn_varlen_prefill_args &args) {
-  size_t bytes = 1;
+  size_t bytes = 0;
   if (attn_status status = runtime->prefillWorkspaceSize(&args, &bytes))
     return status;
-  EXPECT_EQ(bytes, 0u);
-  return runtime->varlenPrefill(&args, nullptr, 0, nullptr);
+  void *workspace = bytes == 0 ? nullptr : deviceAddress(kWorkspace);
+  return runtime->varlenPrefill(&args, workspace, bytes, nullptr);
 }
 
 attn_status RuntimeTest::workspaceSize(const attn_paged_decode_args &args,

@@ -73,6 +73,9 @@ enum PrefillParam {
   kPrefillPageSize = 20,
   kPrefillTotalQ = 21,
   kPrefillSoftmaxScale = 22,
+  kPrefillPartO = 23,
+  kPrefillPartLse = 24,
+  kPrefillNumSplits = 25,
 };
 
 // The value of parameter `index` of a recorded launch.
@@ -113,13 +116,16 @@ struct TestKernel {
 };
 
 TestKernel combineKernel(const std::string &dtype, int headDim);
+// The combine kernel compiled into `kernel`'s module (for=<its name>).
+TestKernel ownCombineKernel(const TestKernel &kernel);
 TestKernel prefillKernel(const std::string &dtype, int headDim, int paged,
                          int causal);
 
 // Decode kernels for bf16 and f16 (D=128, G=2, paged and contiguous),
 // bf16 D=64 G=4, and the combine kernels of those dtypes and head dims;
 // prefill kernels for any group size (G=0), bf16 and f16, D=128, packed and
-// paged, causal, and bf16 D=128 packed non-causal.
+// paged, causal, and bf16 D=128 packed non-causal, each with its own combine
+// kernel (for=).
 std::vector<TestKernel> defaultKernels();
 
 // FNV-1a 64 of `bytes`, as docs/runtime_abi.md hashes a kernel's files.
@@ -184,7 +190,8 @@ protected:
   // kWorkspace as the workspace when one is needed.
   attn_status decode(const attn_paged_decode_args &args);
   attn_status workspaceSize(const attn_paged_decode_args &args, size_t *bytes);
-  // Queries the workspace size (none) and launches on the legacy stream.
+  // Queries the workspace size and launches on the legacy stream, with
+  // kWorkspace as the workspace when one is needed.
   attn_status prefill(const attn_varlen_prefill_args &args);
   std::string lastError() const { return runtime->lastError(); }
 
