@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define ATTN_API_VERSION 1
+#define ATTN_API_VERSION 2
 
 typedef enum attn_status {
   ATTN_SUCCESS = 0,

@@ -44,13 +44,12 @@ Status querySupport(const attn_support_query *query) {
   if (decode) {
     ATTN_RETURN_IF_ERROR(
         selectDecode(manifest, wanted, query->seqlen_q, &kernel));
-    // Whether a call splits depends on its sizes, so a decode needs both.
-    const KernelInfo *combine = nullptr;
-    ATTN_RETURN_IF_ERROR(
-        selectCombine(manifest, *kernel, &combine));
   } else {
     ATTN_RETURN_IF_ERROR(selectKernel(manifest, wanted, &kernel));
   }
+  // Whether a call splits depends on its sizes, so it needs both.
+  const KernelInfo *combine = nullptr;
+  ATTN_RETURN_IF_ERROR(selectCombine(manifest, *kernel, &combine));
   return withContext(checkSharedMemory(*kernel, *target.current.info),
                      "kernel '" + kernel->name + "' of " + manifest.dir);
 }

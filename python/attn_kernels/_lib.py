@@ -5,7 +5,7 @@ import os
 import pathlib
 import threading
 
-API_VERSION = 1
+API_VERSION = 2
 
 # enum attn_dtype
 DTYPE_F16 = 0

@@ -103,9 +103,16 @@ TEST_F(QueryTest, UnsupportedConfigurationsGetTheCallsMessage) {
                 "group=2 paged=1 causal=0; its bf16 prefill kernels: "));
 }
 
-TEST_F(QueryTest, DecodeNeedsItsCombineKernel) {
-  writePack(packDir(), "sm_90", {TestKernel()});
+TEST_F(QueryTest, DecodeAndPrefillNeedTheirCombineKernel) {
+  // Whether a call splits depends on its sizes: both ops need a combine.
+  writePack(packDir(), "sm_90",
+            {TestKernel(), prefillKernel("bf16", 128, 1, 1)});
   EXPECT_EQ(query(decodeQuery()), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("no combine kernel for dtype=bf16 head_dim=128"));
+  attn_support_query q = prefillQuery();
+  q.paged = 1;
+  EXPECT_EQ(query(q), ATTN_ERROR_UNSUPPORTED);
   EXPECT_THAT(lastError(),
               HasSubstr("no combine kernel for dtype=bf16 head_dim=128"));
 }
