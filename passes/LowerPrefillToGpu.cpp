@@ -784,10 +784,11 @@ void PrefillKernelEmitter::storeLocation(Value tile,
       b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-  Value slot = locationSlot(tile, granule);
-  LLVM::StoreOp::create(b, loc, at.first, slot, 8);
-  LLVM::StoreOp::create(b, loc, at.second, gep(slot, b.getI64Type(), idx(1)),
-                        8);
+  auto pairType = VectorType::get({2}, b.getI64Type());
+  Value pair = LLVM::PoisonOp::create(b, loc, pairType);
+  pair = vector::InsertOp::create(b, loc, at.first, pair, 0);
+  pair = vector::InsertOp::create(b, loc, at.second, pair, 1);
+  LLVM::StoreOp::create(b, loc, pair, locationSlot(tile, granule), 16);
 }
 
 void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
@@ -803,32 +804,57 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value firstKey = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
   Value chunk = arith::RemUIOp::create(b, loc, tid, idx(chunksPerRow));
+  // Indices and strides (checked by the runtime) fit in 32 bits: their
+  // products are single mul.wide.u32s. Per tensor, what every pass adds.
+  SmallVector<Value, 2> common;
+  for (KvTileOp load : loads) {
+    Tensor &cache = tensorFor(load.getCache());
+    common.push_back(add(mul(toI64(kvHead), cache.strides.back()),
+                         toI64(mul(chunk, idx(8)))));
+  }
+  // Paged: the (K, V) offsets of a granule, one 16-byte shared load. When
+  // passes are at most 16 rows and divide 16 (firstKey < rowsPerPass), a
+  // pass's granule and row in it are known, and passes in one granule share
+  // its load (the cp.asyncs in between write shared memory, so the compiler
+  // would not merge the loads itself).
+  bool knownGranule = 16 % rowsPerPass == 0;
+  Type i64t = b.getI64Type();
+  auto granuleOffsets = [&](Value granule) {
+    Value pair = LLVM::LoadOp::create(b, loc, VectorType::get({2}, i64t),
+                                      locationSlot(tile, granule), 16);
+    return std::array<Value, 2>{vector::ExtractOp::create(b, loc, pair, 0),
+                                vector::ExtractOp::create(b, loc, pair, 1)};
+  };
+  llvm::DenseMap<int64_t, std::array<Value, 2>> loaded;
+  if (paged && knownGranule)
+    for (size_t which = 0; which < loads.size(); ++which)
+      common[which] = add(
+          common[which],
+          wideMul(firstKey,
+                  tensorFor(KvTileOp(loads[which]).getCache()).strides[1]));
   for (int64_t i = 0; i < blockN / rowsPerPass; ++i) {
     Value key = add(firstKey, idx(rowsPerPass * i));
     Value valid = cmp(arith::CmpIPredicate::slt, add(tileStart, key), limit);
-    // Paged: the key's granule and its row in it. When passes are at most
-    // 16 rows and divide 16 (firstKey < rowsPerPass), both are known per
-    // pass, so passes in one granule share its offsets.
-    Value slot, inGranule;
-    if (paged && 16 % rowsPerPass == 0) {
-      slot = locationSlot(tile, idx(rowsPerPass * i / 16));
-      inGranule = add(firstKey, idx(rowsPerPass * i % 16));
+    std::array<Value, 2> granule;
+    Value inGranule;
+    if (paged && knownGranule) {
+      int64_t g = rowsPerPass * i / 16;
+      if (!loaded.count(g))
+        loaded[g] = granuleOffsets(idx(g));
+      granule = loaded[g];
     } else if (paged) {
-      slot = locationSlot(tile, arith::DivUIOp::create(b, loc, key, idx(16)));
+      granule = granuleOffsets(arith::DivUIOp::create(b, loc, key, idx(16)));
       inGranule = arith::RemUIOp::create(b, loc, key, idx(16));
     }
     for (auto [which, constLoad] : llvm::enumerate(loads)) {
       KvTileOp load = constLoad;
       Tensor &cache = tensorFor(load.getCache());
-      // Indices and strides (checked by the runtime) fit in 32 bits: their
-      // products are single mul.wide.u32s.
-      Value offset = add(mul(toI64(kvHead), cache.strides.back()),
-                         toI64(mul(chunk, idx(8))));
-      if (paged) {
-        Value granuleOffset = LLVM::LoadOp::create(
-            b, loc, b.getI64Type(),
-            gep(slot, b.getI64Type(), idx(static_cast<int64_t>(which))), 8);
-        offset = add(add(granuleOffset, wideMul(inGranule, cache.strides[1])),
+      Value offset = common[which];
+      if (paged && knownGranule) {
+        offset = add(add(granule[which], offset),
+                     mul(toI64(idx(rowsPerPass * i % 16)), cache.strides[1]));
+      } else if (paged) {
+        offset = add(add(granule[which], wideMul(inGranule, cache.strides[1])),
                      offset);
       } else {
         // Rows past the limit copy nothing (source size 0), so their

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root: the decode and prefill correctness
-# suites for the sm_90, sm_89 and sm_80 kernels (the last two JIT-compiled from PTX on
-# an H100), then the decode and prefill benchmarks ($BENCHES, default "prefill decode")
+# suites ($SUITES) for the sm_90, sm_89 and sm_80 kernels ($TARGETS; the last two
+# JIT-compiled from PTX on an H100), then the decode and prefill benchmarks ($BENCHES, default "prefill decode")
 # and the decode kernel profile; benchmark results go to $OUT, the suites' reports
 # and every log to $OUT/logs.tgz (few files come back from a lent machine).
 # Usage: scripts/gpu_check.sh [tests|bench|profile|all|ncu] (default all; ncu, not in
@@ -29,8 +29,8 @@ nvidia-smi
 
 status=0
 if [ "$what" = all ] || [ "$what" = tests ]; then
-  for suite in prefill decode; do
-    for target in sm_90 sm_89 sm_80; do
+  for suite in ${SUITES:-prefill decode}; do
+    for target in ${TARGETS:-sm_90 sm_89 sm_80}; do
       echo "== test_$suite.py, ATTN_TARGET=$target"
       ATTN_TARGET=$target python3 "test/gpu/test_$suite.py" \
         --out "$logs/test_${suite}_$target.md" 2>&1 | tee "$logs/test_${suite}_$target.log" \
@@ -58,6 +58,7 @@ if [ "$what" = ncu ]; then
       --section WarpStateStats --section SchedulerStats --section InstructionStats \
       --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
       --section SourceCounters \
+      --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio" \
       python3 bench/profile_prefill.py "$w" > "$logs/ncu_prefill_$w.txt" 2>&1 || status=1
     tail -5 "$logs/ncu_prefill_$w.txt"
   done
