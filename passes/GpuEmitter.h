@@ -133,12 +133,14 @@ protected:
     Value outer, row;
   };
   /// Locates `pos` for `load`: through block_table when paged (pages of
-  /// `pageSize` rows, 32-bit division), row `pos` when packed, row `pos` of
-  /// sequence `batch` otherwise. Where `valid` is false, position 0 stands
-  /// in, so that no block_table entry past a sequence's end is read. K and V
-  /// tiles of one position share the location.
+  /// `pageSize` rows, 32-bit division, or with `pageReciprocal` =
+  /// floor((2^32 - 1) / pageSize) a high multiply and one correction), row
+  /// `pos` when packed, row `pos` of sequence `batch` otherwise. Where
+  /// `valid` is false, position 0 stands in, so that no block_table entry
+  /// past a sequence's end is read. K and V tiles of one position share the
+  /// location.
   KeyLocation locateKey(KvTileOp load, Value batch, Value pos, Value valid,
-                        Value pageSize);
+                        Value pageSize, Value pageReciprocal = Value());
   /// The element offset of `at` for `kvHead` in `load`'s cache.
   Value keyRowOffset(KvTileOp load, const KeyLocation &at, Value kvHead) {
     Tensor &cache = tensorFor(load.getCache());

@@ -115,6 +115,8 @@ private:
   Value warp, groupRow, quadLane, lane;
   Value smemBase, stagesBase, pageSize, totalQ, numKvHeads, numHeads,
       runtimeScale;
+  /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
+  Value pageReciprocal;
   Value currentStage;
   /// attn.pv ops whose product is accumulated by the attn.addf that uses it.
   llvm::DenseSet<Operation *> fusedPV;
@@ -224,6 +226,8 @@ void PrefillKernelEmitter::createKernel() {
     tensors[lseArg] = {arg(7), {}};
   numKvHeads = toIndex(arg(19));
   pageSize = toIndex(arg(20));
+  if (tableArg)
+    pageReciprocal = arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(20));
   totalQ = toIndex(arg(21));
   runtimeScale = arg(22);
   tensors[partOutArg] = {arg(23), {}};
@@ -624,11 +628,34 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto scale = dyn_cast<ScaleRowsOp>(op)) {
-    Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
-    for (size_t k = 0; k < t.values.size(); ++k)
-      out.values.push_back(arith::MulFOp::create(
-          b, loc, t.values[k], f.values[rowSlot(k, headDim)]));
-    bind(scale, out);
+    // The accumulator's rescale by exp2(old max - new max): once the running
+    // max of a row stops growing, its factor is exactly 1 (ex2 of 0), and a
+    // warp whose rows all keep their max skips the multiplies (x * 1 == x,
+    // so the result is the same bit for bit).
+    Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor());
+    Value changed;
+    for (Value factor : f.values) {
+      Value c = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
+                                      factor, f32(1.0));
+      changed = changed ? arith::OrIOp::create(b, loc, changed, c) : c;
+    }
+    Value anyChanged = NVVM::VoteSyncOp::create(
+        b, loc, b.getI1Type(), i32(-1), changed, NVVM::VoteSyncKind::any);
+    SmallVector<Type> types(t.values.size(), b.getF32Type());
+    auto ifOp = scf::IfOp::create(b, loc, types, anyChanged,
+                                  /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      SmallVector<Value> scaled;
+      for (size_t k = 0; k < t.values.size(); ++k)
+        scaled.push_back(arith::MulFOp::create(
+            b, loc, t.values[k], f.values[rowSlot(k, headDim)]));
+      scf::YieldOp::create(b, loc, scaled);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, loc, t.values);
+    }
+    bind(scale, Fragment{SmallVector<Value>(ifOp.getResults())});
     return success();
   }
   if (auto normalize = dyn_cast<NormalizeOp>(op)) {
@@ -763,7 +790,7 @@ PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
   Value pos = add(tileStart, mul(granule, idx(16)));
   KeyLocation at = locateKey(loads[0], batch, pos,
                              cmp(arith::CmpIPredicate::slt, pos, limit),
-                             pageSize);
+                             pageSize, pageReciprocal);
   SmallVector<Value> offsets;
   for (KvTileOp load : loads) {
     Tensor &cache = tensorFor(load.getCache());
