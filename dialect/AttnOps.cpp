@@ -302,7 +302,14 @@ std::pair<Value, Value> SplitRangeOp::expand(OpBuilder &b, Location loc,
                                              Value length, Value split,
                                              Value numSplits, int64_t align) {
   Value alignment = arith::ConstantIndexOp::create(b, loc, align);
-  Value perSplit = arith::CeilDivUIOp::create(b, loc, length, numSplits);
+  // Key counts and split counts fit in 32 bits, whose division is far
+  // cheaper than a 64-bit one.
+  Type i32 = b.getI32Type();
+  Value perSplit = arith::IndexCastUIOp::create(
+      b, loc, b.getIndexType(),
+      arith::CeilDivUIOp::create(
+          b, loc, arith::IndexCastUIOp::create(b, loc, i32, length),
+          arith::IndexCastUIOp::create(b, loc, i32, numSplits)));
   Value per = arith::MulIOp::create(
       b, loc, arith::CeilDivUIOp::create(b, loc, perSplit, alignment),
       alignment);

@@ -7,11 +7,27 @@ using namespace mlir::attn;
 LogicalResult KernelEmitterBase::emitBlock(Block &block) {
   for (Operation &op : block.without_terminator()) {
     if (auto range = dyn_cast<SplitRangeOp>(op)) {
-      auto [begin, end] = SplitRangeOp::expand(
-          b, loc, mapped(range.getLength()), mapped(range.getSplit()),
-          mapped(range.getNumSplits()), range.getAlign());
-      mapping.map(range.getBegin(), begin);
-      mapping.map(range.getEnd(), end);
+      // One split owns every key. Branching keeps the division by the split
+      // count (a sequence of non-uniform instructions) off the unsplit path,
+      // so the key range stays in uniform registers there.
+      Value length = mapped(range.getLength());
+      Value numSplits = mapped(range.getNumSplits());
+      auto ifOp = scf::IfOp::create(
+          b, loc, TypeRange{b.getIndexType(), b.getIndexType()},
+          cmp(arith::CmpIPredicate::eq, numSplits, idx(1)),
+          /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        scf::YieldOp::create(b, loc, ValueRange{idx(0), length});
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        auto [begin, end] =
+            SplitRangeOp::expand(b, loc, length, mapped(range.getSplit()),
+                                 numSplits, range.getAlign());
+        scf::YieldOp::create(b, loc, ValueRange{begin, end});
+      }
+      mapping.map(range.getBegin(), ifOp.getResult(0));
+      mapping.map(range.getEnd(), ifOp.getResult(1));
       continue;
     }
     if (failed(emitOp(&op)))

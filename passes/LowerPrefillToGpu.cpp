@@ -113,8 +113,8 @@ private:
 
   // Emission state.
   Value warp, groupRow, quadLane, lane;
-  Value smemBase, stagesBase, pageSize, totalQ, numKvHeads, numHeads,
-      runtimeScale;
+  Value smemBase, stagesBase, pageSize, totalQ, numKvHeads, numHeads, head,
+      groupMagic, runtimeScale;
   /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
   Value pageReciprocal;
   Value currentStage;
@@ -205,7 +205,7 @@ void PrefillKernelEmitter::createKernel() {
   SmallVector<Type> params(8, gptr);
   params.append(11, i64);
   params.append(3, i32t);
-  params.append({b.getF32Type(), gptr, gptr, i32t});
+  params.append({b.getF32Type(), gptr, gptr, i32t, i32t, i32t, i64});
   Block &entry = createKernelFunc(func.getSymName(), params, 32 * warps);
   auto arg = [&](unsigned i) { return entry.getArgument(i); };
   tensors[qArg] = {arg(0), {arg(8), arg(9)}};
@@ -242,23 +242,28 @@ void PrefillKernelEmitter::createKernel() {
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   stagesBase = gep(smemBase, elementType, idx(rows * headDim));
-  numHeads = arith::DivUIOp::create(
-      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::x), numSplits);
+  numHeads = toIndex(arg(26));
+  groupMagic = arg(28);
 
-  // Grid: x = split * Hq + head, y = batch, z = row tile from the last: the
-  // hardware starts CTAs in x, y, z order, so the row tiles with the most
-  // keys (the last ones, under a causal mask) of every sequence and head go
-  // first.
+  // Grid: x = split << head_shift | head (2^head_shift >= Hq, so that both
+  // come out of shifts and masks, which keep the CTA's indices, and the
+  // key range and loop bounds derived from them, in uniform registers; a
+  // division by a launch value does not), y = batch, z = row tile from the
+  // last: the hardware starts CTAs in x, y, z order, so the row tiles with
+  // the most keys (the last ones, under a causal mask) of every sequence and
+  // head go first.
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value shift = toIndex(arg(27));
   Value lastTile = arith::SubIOp::create(
       b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::z), idx(1));
-  Value split = arith::DivUIOp::create(b, loc, bx, numHeads);
   ValueRange ivs = grid.getInductionVars();
-  mapping.map(ivs[0], split);
+  mapping.map(ivs[0], arith::ShRUIOp::create(b, loc, bx, shift));
   mapping.map(ivs[1], gpu::BlockIdOp::create(b, loc, gpu::Dimension::y));
   mapping.map(ivs[2], arith::SubIOp::create(b, loc, lastTile, bz));
-  mapping.map(ivs[3], sub(bx, mul(split, numHeads)));
+  head = arith::AndIOp::create(
+      b, loc, bx, sub(arith::ShLIOp::create(b, loc, idx(1), shift), idx(1)));
+  mapping.map(ivs[3], head);
 }
 
 LogicalResult PrefillKernelEmitter::emit() {
@@ -274,8 +279,16 @@ LogicalResult PrefillKernelEmitter::emit() {
     else if (!isa<arith::ArithDialect, memref::MemRefDialect>(op.getDialect()))
       return op.emitError("attn-lower-to-gpu: unexpected op before the grid");
   }
-  if (failed(emitBlock(*grid.getBody())))
-    return failure();
+  // The CTAs past the last head of a split (Hq < 2^head_shift) have nothing
+  // to do.
+  auto ifHead = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::ult, head, numHeads));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifHead.thenBlock()->getTerminator());
+    if (failed(emitBlock(*grid.getBody())))
+      return failure();
+  }
   CombineOp combine;
   func.walk([&](CombineOp c) { combine = c; });
   if (!combine)
@@ -461,10 +474,16 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto kvHead = dyn_cast<KvHeadOp>(op)) {
-    // The group from the launch (Hq = gridDim.x): one kernel for every G.
-    Value group = arith::DivUIOp::create(b, loc, numHeads, numKvHeads);
+    // head / G with G from the launch, one kernel for every G: the launch's
+    // group_magic = ceil(2^32 / G) makes it (head x magic) >> 32, exact for
+    // head < 2^16, without a division, which would take the CTA's indices
+    // out of uniform registers.
+    Value product = arith::MulIOp::create(
+        b, loc, toI64(mapped(kvHead.getHead())), groupMagic);
     mapping.map(kvHead.getKvHead(),
-                arith::DivUIOp::create(b, loc, mapped(kvHead.getHead()), group));
+                toIndex(arith::ShRUIOp::create(
+                    b, loc, product,
+                    arith::ConstantIntOp::create(b, loc, b.getI64Type(), 32))));
     return success();
   }
   if (auto loadQ = dyn_cast<LoadQRowsOp>(op)) {

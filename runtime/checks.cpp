@@ -11,17 +11,6 @@ namespace {
 constexpr int kMaxHeadDim = 256;
 constexpr int kPageSizeMultiple = 16;
 
-Status checkGridDimension(const char *what, int64_t value, char dimension,
-                          int64_t limit) {
-  if (value > limit) {
-    return makeStatus(ATTN_ERROR_UNSUPPORTED,
-                      "%s must be at most %" PRId64
-                      " (the grid's %c dimension), got %" PRId64,
-                      what, limit, dimension, value);
-  }
-  return Status();
-}
-
 } // namespace
 
 Status checkDtype(const attn_dtype &dtype) {
@@ -160,11 +149,13 @@ Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
 }
 
 Status checkGridYZ(const char *what, int64_t value, char dimension) {
-  return checkGridDimension(what, value, dimension, kMaxGridYZ);
-}
-
-Status checkGridX(const char *what, int64_t value) {
-  return checkGridDimension(what, value, 'x', kMaxGridX);
+  if (value > kMaxGridYZ) {
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "%s must be at most %" PRId64
+                      " (the grid's %c dimension), got %" PRId64,
+                      what, kMaxGridYZ, dimension, value);
+  }
+  return Status();
 }
 
 Status checkRowStrides(const char *name, const int64_t *strides, int count,

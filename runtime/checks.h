@@ -14,8 +14,7 @@ namespace attn {
 // Kernels move rows in 16-byte vectors: 8 elements of a 2-byte dtype.
 constexpr int kVectorBytes = 16;
 constexpr int kVectorElements = kVectorBytes / 2;
-// The most CTAs a grid's x, and its y and z, dimensions hold.
-constexpr int64_t kMaxGridX = INT32_MAX;
+// The most CTAs a grid's y and z dimensions hold.
 constexpr int64_t kMaxGridYZ = 65535;
 
 // An enum field of an argument struct as a C or ctypes caller may have
@@ -51,8 +50,6 @@ Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
 // ATTN_ERROR_UNSUPPORTED when `value`, the size of grid dimension `dimension`
 // ('y' or 'z') that `what` (quoted argument names) gives, exceeds its limit.
 Status checkGridYZ(const char *what, int64_t value, char dimension);
-// The same for the grid's x dimension.
-Status checkGridX(const char *what, int64_t value);
 // Strides of a [.., D] tensor moved in 16-byte vectors: positive multiples of
 // kVectorElements, from index `first` on.
 Status checkRowStrides(const char *name, const int64_t *strides, int count,

@@ -52,6 +52,9 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
     partLse = partO + plan.workspace.partLseOffset;
   }
   int32_t numSplits = plan.numSplits;
+  int32_t numHeads = args.num_heads;
+  int32_t headShift = plan.headShift;
+  uint64_t groupMagic = plan.groupMagic;
 
   // The order of docs/runtime_abi.md, "Prefill kernel".
   void *params[] = {
@@ -81,11 +84,13 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
       &partO,
       &partLse,
       &numSplits,
+      &numHeads,
+      &headShift,
+      &groupMagic,
   };
-  // docs/runtime_abi.md: grid (Hq * S, B, row tiles); CTA x is
-  // split * Hq + head.
-  ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel,
-                                    unsigned(args.num_heads) * numSplits,
+  // docs/runtime_abi.md: grid (Hq or S << head_shift, B, row tiles); CTA x
+  // is split << head_shift | head.
+  ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel, plan.gridX,
                                     args.batch, plan.rowTiles, stream, params));
   if (combine == nullptr)
     return Status();

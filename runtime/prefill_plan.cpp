@@ -21,6 +21,9 @@ constexpr int kPrefillCtasPerSm = 2;
 // Each split loads its Q tile again and writes a partial output row; fewer
 // keys than this do not pay for that.
 constexpr int kPrefillMinKeysPerSplit = 512;
+// The kernel divides head indices by G with a 32-bit reciprocal, exact below
+// 2^16 (docs/runtime_abi.md, parameter 28).
+constexpr int kMaxPrefillHeads = 65535;
 
 // Packed k and v are [total_k, Hkv, D] and take the ABI's (0, token, head)
 // strides; paged ones [num_blocks, page_size, Hkv, D] (block, row, head).
@@ -120,9 +123,22 @@ Status planPrefill(const attn_varlen_prefill_args &args,
                              ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
   ATTN_RETURN_IF_ERROR(
       checkGridYZ("ceil('max_seqlen_q' / block_m)", plan->rowTiles, 'z'));
+  // The kernel's (head x ceil(2^32 / G)) >> 32 is head / G for head < 2^16.
+  if (args.num_heads > kMaxPrefillHeads) {
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "'num_heads' must be at most %d for prefill, got %d",
+                      kMaxPrefillHeads, args.num_heads);
+  }
+  int group = args.num_heads / args.num_kv_heads;
+  plan->groupMagic = ((uint64_t{1} << 32) + group - 1) / group;
+  plan->headShift = 0;
+  while ((1 << plan->headShift) < args.num_heads)
+    ++plan->headShift;
   plan->numSplits = choosePrefillSplits(args, plan->rowTiles, smCount);
-  ATTN_RETURN_IF_ERROR(checkGridX("'num_heads' * 'num_splits'",
-                                  int64_t{args.num_heads} * plan->numSplits));
+  // At most 64 << 16: within the grid's x dimension.
+  plan->gridX = plan->numSplits == 1 ? unsigned(args.num_heads)
+                                     : unsigned(plan->numSplits)
+                                           << plan->headShift;
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

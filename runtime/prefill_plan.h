@@ -13,8 +13,14 @@ struct PrefillPlan {
   const KernelInfo *combine = nullptr; // null when numSplits == 1
   // ceil(max_seqlen_q / block_m); 0 when there is no query row to launch.
   unsigned rowTiles = 0; // the grid's z dimension
-  // Key ranges per row tile; the grid's x dimension is Hq * numSplits.
+  // Key ranges per row tile.
   int numSplits = 1;
+  // CTA x = split << headShift | head (2^headShift >= Hq): the grid's x
+  // dimension is Hq with one split, numSplits << headShift with several.
+  int32_t headShift = 0;
+  unsigned gridX = 0;
+  // ceil(2^32 / G): the kernel's head / G is (head x groupMagic) >> 32.
+  uint64_t groupMagic = 0;
   // No workspace when numSplits == 1.
   SplitWorkspace workspace;
 };

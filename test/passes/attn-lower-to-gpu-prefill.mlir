@@ -7,17 +7,22 @@
 // tensor-core MMAs (bf16 in, f32 accumulate), each K or V fragment feeding
 // one MMA per row block; P repacked to bf16 pairs in registers; row max and
 // sum across each quad by xor shuffles 1 and 2; the KV head taken from the
-// launch. The splits are folded into the grid's x with the heads (Hq =
-// gridDim.x / num_splits); one split stores its rows (bf16 pairs), several
+// launch. The splits are folded into the grid's x with the heads (x = split
+// << head_shift | head, by shift and mask; the KV head is head x group_magic
+// >> 32: no division); one split stores its rows (bf16 pairs), several
 // store f32 partials that the module's combine kernel merges.
 // CHECK: gpu.func @qwen3_prefill(%{{[a-z0-9]+}}: !llvm.ptr<1>
-// CHECK-SAME: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: f32, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: !llvm.ptr<1>, %[[SPLITS:[a-z0-9]+]]: i32) kernel
+// CHECK-SAME: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: f32, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: i32, %[[HQ:[a-z0-9]+]]: i32, %[[SHIFT:[a-z0-9]+]]: i32, %[[MAGIC:[a-z0-9]+]]: i64) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK: %[[S:.*]] = arith.index_cast %[[SPLITS]] : i32 to index
-// CHECK: %[[GX:.*]] = gpu.grid_dim x
-// CHECK: %[[HQ:.*]] = arith.divui %[[GX]], %[[S]]
 // CHECK: %[[BX:.*]] = gpu.block_id x
-// CHECK: %[[SPLIT:.*]] = arith.divui %[[BX]], %[[HQ]]
+// CHECK: %[[SH:.*]] = arith.index_cast %[[SHIFT]] : i32 to index
+// CHECK: arith.shrui %[[BX]], %[[SH]]
+// CHECK: %[[ONE_SH:.*]] = arith.shli %{{.*}}, %[[SH]]
+// CHECK: %[[MASK:.*]] = arith.subi %[[ONE_SH]], %c1
+// CHECK: %[[HEAD:.*]] = arith.andi %[[BX]], %[[MASK]]
+// CHECK: scf.if
+// CHECK-NOT: arith.divui {{.*}}%arg
+// CHECK: arith.muli %{{.*}}, %[[MAGIC]] : i64
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg

@@ -71,6 +71,10 @@ TEST_F(PrefillTest, LaunchesThePackedKernelWithAbiGridAndParameters) {
   EXPECT_EQ(param<int32_t>(launch, kPrefillPageSize), 0);
   EXPECT_EQ(param<int32_t>(launch, kPrefillTotalQ), 4000);
   EXPECT_EQ(param<float>(launch, kPrefillSoftmaxScale), args.softmax_scale);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillNumHeads), 16);
+  // 2^4 >= 16 heads; ceil(2^32 / G=2).
+  EXPECT_EQ(param<int32_t>(launch, kPrefillHeadShift), 4);
+  EXPECT_EQ(param<uint64_t>(launch, kPrefillGroupMagic), uint64_t{1} << 31);
   // 4096 CTAs fill 132 SMs: no split, out and lse written directly.
   EXPECT_EQ(param<uint64_t>(launch, kPrefillPartO), 0u);
   EXPECT_EQ(param<uint64_t>(launch, kPrefillPartLse), 0u);
@@ -129,8 +133,8 @@ TEST_F(PrefillTest, SplitsASmallGridThenCombinesWithAbiParameters) {
 
   const fakecuda::Launch &prefill = launches[0];
   EXPECT_EQ(prefill.function, "prefill_bf16_d128_g0_contiguous_causal");
-  // Hq * splits, B, row tiles.
-  EXPECT_EQ(dims(prefill.grid), (Dims{16 * 8, 1, 2}));
+  // splits << ceil(log2(Hq)), B, row tiles.
+  EXPECT_EQ(dims(prefill.grid), (Dims{8 << 4, 1, 2}));
   EXPECT_EQ(dims(prefill.block), (Dims{128, 1, 1}));
   EXPECT_EQ(prefill.stream, stream);
   ASSERT_EQ(prefill.params.size(), prefillParamSizes().size());
@@ -199,9 +203,19 @@ TEST_P(PrefillSplitTest, ChoosesSplitsAndGrid) {
   std::vector<fakecuda::Launch> launches = fakecuda::launches();
   ASSERT_EQ(launches.size(), c.expectedSplits > 1 ? 2u : 1u);
   unsigned rowTiles = unsigned(c.maxSeqlenQ + 63) / 64;
+  // x = split << ceil(log2(Hq)) | head: Hq with one split.
+  int shift = 0;
+  while ((1 << shift) < c.numHeads)
+    ++shift;
+  unsigned gridX = c.expectedSplits == 1 ? unsigned(c.numHeads)
+                                         : unsigned(c.expectedSplits) << shift;
   EXPECT_EQ(dims(launches[0].grid),
-            (Dims{unsigned(c.numHeads * c.expectedSplits), unsigned(c.batch),
-                  rowTiles}));
+            (Dims{gridX, unsigned(c.batch), rowTiles}));
+  EXPECT_EQ(param<int32_t>(launches[0], kPrefillNumHeads), c.numHeads);
+  EXPECT_EQ(param<int32_t>(launches[0], kPrefillHeadShift), shift);
+  // G = 2 in every case: ceil(2^32 / 2).
+  EXPECT_EQ(param<uint64_t>(launches[0], kPrefillGroupMagic),
+            uint64_t{1} << 31);
   EXPECT_EQ(param<int32_t>(launches[0], kPrefillNumSplits), c.expectedSplits);
   EXPECT_EQ(param<uint64_t>(launches[0], kPrefillPartO) != 0,
             c.expectedSplits > 1);
@@ -235,7 +249,10 @@ INSTANTIATE_TEST_SUITE_P(
         PrefillSplitCase{"requested", 132, 16, 4000, 1024, 1024, 16, 3, 3},
         PrefillSplitCase{"requested_capped", 132, 1, 64, 64, 1024, 16, 100, 64},
         PrefillSplitCase{"requested_one", 132, 1, 128, 128, 4096, 16, 1, 1},
-        PrefillSplitCase{"requested_no_keys", 132, 1, 64, 64, 0, 16, 5, 5}),
+        PrefillSplitCase{"requested_no_keys", 132, 1, 64, 64, 0, 16, 5, 5},
+        // 24 heads: split x spaced 32 apart, the last 8 CTAs of each idle.
+        PrefillSplitCase{"heads_not_a_power_of_two", 132, 1, 64, 64, 4096, 24, 0,
+                         8}),
     [](const ::testing::TestParamInfo<PrefillSplitCase> &info) {
       return std::string(info.param.label);
     });
@@ -560,13 +577,14 @@ TEST_F(PrefillTest, GridLimitsAreUnsupported) {
   EXPECT_THAT(lastError(),
               HasSubstr("ceil('max_seqlen_q' / block_m) must be at most 65535 "
                         "(the grid's z dimension), got 65536"));
+  // At most 65535 heads (the kernel's head / G) and 64 splits: the grid's x,
+  // at most 64 << 16, fits.
   args = validPrefillArgs();
-  args.num_heads = args.num_kv_heads = 1 << 26;
-  args.num_splits = 64;
+  args.num_heads = args.num_kv_heads = 1 << 16;
   EXPECT_EQ(prefill(args), ATTN_ERROR_UNSUPPORTED);
   EXPECT_THAT(lastError(),
-              HasSubstr("'num_heads' * 'num_splits' must be at most "
-                        "2147483647 (the grid's x dimension), got 4294967296"));
+              HasSubstr("'num_heads' must be at most 65535 for prefill, got "
+                        "65536"));
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 

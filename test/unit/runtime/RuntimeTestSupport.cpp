@@ -34,11 +34,12 @@ const std::vector<size_t> &combineParamSizes() {
 
 const std::vector<size_t> &prefillParamSizes() {
   // 8 pointers, 11 i64 strides, 3 i32 scalars, the f32 softmax_scale, the
-  // part_o and part_lse pointers, the i32 num_splits.
+  // part_o and part_lse pointers, the i32 num_splits, num_heads and
+  // head_shift, the i64 group_magic.
   static const std::vector<size_t> sizes = [] {
     std::vector<size_t> result(8 + 11, 8);
     result.insert(result.end(), 3 + 1, 4);
-    result.insert(result.end(), {8, 8, 4});
+    result.insert(result.end(), {8, 8, 4, 4, 4, 8});
     return result;
   }();
   return sizes;

@@ -76,6 +76,9 @@ enum PrefillParam {
   kPrefillPartO = 23,
   kPrefillPartLse = 24,
   kPrefillNumSplits = 25,
+  kPrefillNumHeads = 26,
+  kPrefillHeadShift = 27,
+  kPrefillGroupMagic = 28,
 };
 
 // The value of parameter `index` of a recorded launch.
