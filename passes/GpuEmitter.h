@@ -141,6 +141,14 @@ protected:
   /// location.
   KeyLocation locateKey(KvTileOp load, Value batch, Value pos, Value valid,
                         Value pageSize, Value pageReciprocal = Value());
+  /// The block_table entry (an i32 load, nothing waits for it) and the row
+  /// in its page of position `pos` of sequence `batch`, which must lie in
+  /// the sequence's pages: the paged part of locateKey.
+  struct PageLookup {
+    Value entry, inPage;
+  };
+  PageLookup lookupPage(KvTileOp load, Value batch, Value pos, Value pageSize,
+                        Value pageReciprocal);
   /// The element offset of `at` for `kvHead` in `load`'s cache.
   Value keyRowOffset(KvTileOp load, const KeyLocation &at, Value kvHead) {
     Tensor &cache = tensorFor(load.getCache());

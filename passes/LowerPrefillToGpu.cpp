@@ -48,14 +48,19 @@ private:
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
   void issueTileCopies(Value tile, Value tileStart, Value limit,
                        ArrayRef<KvTileOp> loads, Value kvHead);
-  /// Paged: where the keys of `tile` live, as the element offsets of the
-  /// first row of this thread's 16-key granule in K and in V (threads past
-  /// the tile's blockN / 16 granules get zeros).
-  std::pair<Value, Value> findTile(Value tile, Value numTiles, Value tileStart,
-                                   Value limit, ArrayRef<KvTileOp> loads,
-                                   Value batch);
-  /// Writes what findTile returned into the location slot of `tile`.
-  void storeLocation(Value tile, std::pair<Value, Value> at);
+  /// Paged: where the first key of this thread's 16-key granule of `tile`
+  /// lives: its block_table entry (a load still in flight), whether it is a
+  /// key of the sequence, and its row in the page (threads past the tile's
+  /// blockN / 16 granules get nothing to store).
+  struct GranuleLookup {
+    Value entry, valid, inPage;
+  };
+  GranuleLookup findTile(Value tile, Value numTiles, Value tileStart,
+                         Value limit, ArrayRef<KvTileOp> loads, Value batch);
+  /// Writes the K and V element offsets of what findTile returned into the
+  /// location slot of `tile`: the first use of the block_table entry.
+  void storeLocation(Value tile, const GranuleLookup &at,
+                     ArrayRef<KvTileOp> loads);
   /// The (K, V) i64 offset pair of 16-key granule `granule` in the location
   /// slot of `tile`.
   Value locationSlot(Value tile, Value granule);
@@ -790,50 +795,56 @@ Value PrefillKernelEmitter::locationSlot(Value tile, Value granule) {
              mul(add(mul(slot, idx(blockN / 16)), granule), idx(2)));
 }
 
-std::pair<Value, Value>
+PrefillKernelEmitter::GranuleLookup
 PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
                                Value limit, ArrayRef<KvTileOp> loads,
                                Value batch) {
-  // Thread g < blockN / 16 locates granule g (keys tileStart + 16 g ..
-  // + 15) for every thread: the element offsets of its first K and V rows
-  // (head 0, chunk 0).
-  Type i64t = b.getI64Type();
+  // Thread g < blockN / 16 looks granule g (keys tileStart + 16 g .. + 15)
+  // up for every thread. Nothing here waits for the block_table load: its
+  // first use is storeLocation's, after the current tile's MMAs (a use here
+  // would stall the warp on the load's latency every tile, and the other
+  // warps on it at the next barrier).
+  Type i32t = b.getI32Type(), i1t = b.getI1Type();
   Value granule = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value locates = arith::AndIOp::create(
       b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)),
       cmp(arith::CmpIPredicate::ult, tile, numTiles));
-  auto ifOp = scf::IfOp::create(b, loc, TypeRange{i64t, i64t}, locates,
-                                /*withElseRegion=*/true);
+  auto ifOp =
+      scf::IfOp::create(b, loc, TypeRange{i32t, i1t, b.getIndexType()},
+                        locates, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
+  // Position 0 stands in for a granule past the sequence's end, whose
+  // block_table entry must not be read.
   Value pos = add(tileStart, mul(granule, idx(16)));
-  KeyLocation at = locateKey(loads[0], batch, pos,
-                             cmp(arith::CmpIPredicate::slt, pos, limit),
+  Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
+  PageLookup at = lookupPage(loads[0], batch, select(valid, pos, idx(0)),
                              pageSize, pageReciprocal);
-  SmallVector<Value> offsets;
-  for (KvTileOp load : loads) {
-    Tensor &cache = tensorFor(load.getCache());
-    offsets.push_back(add(wideMul(at.outer, cache.strides[0]),
-                          wideMul(at.row, cache.strides[1])));
-  }
-  scf::YieldOp::create(b, loc, offsets);
+  scf::YieldOp::create(b, loc, ValueRange{at.entry, valid, at.inPage});
   b.setInsertionPointToStart(ifOp.elseBlock());
-  Value zero = arith::ConstantIntOp::create(b, loc, i64t, 0);
-  scf::YieldOp::create(b, loc, ValueRange{zero, zero});
-  return {ifOp.getResult(0), ifOp.getResult(1)};
+  scf::YieldOp::create(
+      b, loc,
+      ValueRange{i32(0), arith::ConstantIntOp::create(b, loc, i1t, 0), idx(0)});
+  return {ifOp.getResult(0), ifOp.getResult(1), ifOp.getResult(2)};
 }
 
-void PrefillKernelEmitter::storeLocation(Value tile,
-                                         std::pair<Value, Value> at) {
+void PrefillKernelEmitter::storeLocation(Value tile, const GranuleLookup &at,
+                                         ArrayRef<KvTileOp> loads) {
   Value granule = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   auto ifOp = scf::IfOp::create(
       b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  Value page = select(at.valid, toIndex(at.entry), idx(0));
   auto pairType = VectorType::get({2}, b.getI64Type());
   Value pair = LLVM::PoisonOp::create(b, loc, pairType);
-  pair = vector::InsertOp::create(b, loc, at.first, pair, 0);
-  pair = vector::InsertOp::create(b, loc, at.second, pair, 1);
+  for (auto [which, constLoad] : llvm::enumerate(loads)) {
+    Tensor &cache = tensorFor(KvTileOp(constLoad).getCache());
+    Value offset = add(wideMul(page, cache.strides[0]),
+                       wideMul(at.inPage, cache.strides[1]));
+    pair = vector::InsertOp::create(b, loc, offset, pair,
+                                    static_cast<int64_t>(which));
+  }
   LLVM::StoreOp::create(b, loc, pair, locationSlot(tile, granule), 16);
 }
 
@@ -950,14 +961,14 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   };
   if (paged) {
     for (int64_t s = 0; s < stages; ++s)
-      storeLocation(idx(s), find(idx(s)));
+      storeLocation(idx(s), find(idx(s)), loads);
     gpu::BarrierOp::create(b, loc);
   }
   for (int64_t s = 0; s + 1 < stages; ++s)
     issue(idx(s));
 
   Value ahead;
-  std::pair<Value, Value> location;
+  GranuleLookup location;
   return emitTileLoop(
       loop, begin, numTiles, blockN,
       [&](Value tile) {
@@ -973,7 +984,7 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
       },
       [&] {
         if (paged)
-          storeLocation(ahead, location);
+          storeLocation(ahead, location, loads);
       });
 }
 
