@@ -214,7 +214,11 @@ def main():
     parser.add_argument("--only-ours", metavar="LABEL",
                         help="time attn alone and print one table row per workload, "
                         "labelled LABEL (for sweeps over packs); writes nothing")
+    parser.add_argument("--workloads", metavar="LETTERS",
+                        help="run only these workloads, e.g. cd (default: all)")
     args = parser.parse_args()
+    if args.workloads:
+        WORKLOADS[:] = [w for w in WORKLOADS if w.name[1] in args.workloads]
     if args.only_ours:
         IMPLEMENTATIONS[1:] = []
         for workload in WORKLOADS:
