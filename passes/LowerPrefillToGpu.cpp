@@ -103,9 +103,9 @@ private:
   Fragment reduceRows(const Fragment &in, bool max);
   /// Accumulates P V into `acc` (an [M, D] fragment).
   Fragment emitPV(PVOp pv, Fragment acc);
-  /// A split's rows into the workspace: [S, total_q, Hq, D] f32 pairs and
-  /// [S, total_q, Hq] lse, -inf kept (the combine weighs it 0).
-  LogicalResult emitPartialStore(StoreRowsOp store);
+  /// attn.store_rows: this thread's rows of the tile into out (and lse), or
+  /// with a split into the split-KV workspace.
+  LogicalResult emitStore(StoreRowsOp store);
 
   int64_t stages, warps;
 
@@ -703,59 +703,23 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     bind(normalize.getLse(), lse);
     return success();
   }
-  if (auto store = dyn_cast<StoreRowsOp>(op)) {
-    if (store.getSplit())
-      return emitPartialStore(store);
-    Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
-    Tensor &out = tensorFor(outArg);
-    Value head = mapped(store.getHead()), count = mapped(store.getCount());
-    for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot) {
-      int64_t half = slot % 2;
-      Value r = fragmentRow(slot / 2, half);
-      auto ifRow = scf::IfOp::create(b, loc,
-                                     cmp(arith::CmpIPredicate::slt, r, count));
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
-      Value row = add(mapped(store.getRow()), r);
-      Value rowPtr =
-          gep(out.ptr, elementType, elementOffset(out, {row, head}));
-      ArrayRef<Value> values =
-          ArrayRef<Value>(o.values).slice(slot / 2 * headDim / 2, headDim / 2);
-      for (int64_t block = 0; block < headDim / 8; ++block) {
-        Value col = add(idx(8 * block), mul(quadLane, idx(2)));
-        Value pair = pack(values[4 * block + 2 * half],
-                          values[4 * block + 2 * half + 1]);
-        LLVM::StoreOp::create(b, loc, pair, gep(rowPtr, elementType, col), 4);
-      }
-      if (!lseArg)
-        continue;
-      // lse [Hq, total_q]; a row without keys gets +inf.
-      Value lsePtr = tensorFor(lseArg).ptr;
-      Value nonNull = LLVM::ICmpOp::create(
-          b, loc, LLVM::ICmpPredicate::ne, lsePtr,
-          LLVM::ZeroOp::create(b, loc, lsePtr.getType()));
-      Value write = arith::AndIOp::create(
-          b, loc, nonNull, cmp(arith::CmpIPredicate::eq, quadLane, idx(0)));
-      auto ifLse = scf::IfOp::create(b, loc, write);
-      b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
-      Value value = select(isNegInf(lse.values[slot]),
-                           f32(std::numeric_limits<float>::infinity()),
-                           lse.values[slot]);
-      LLVM::StoreOp::create(
-          b, loc, value,
-          gep(lsePtr, b.getF32Type(), add(mul(head, totalQ), row)));
-    }
-    return success();
-  }
+  if (auto store = dyn_cast<StoreRowsOp>(op))
+    return emitStore(store);
   return op->emitError("attn-lower-to-gpu: unsupported op in prefill");
 }
 
-LogicalResult PrefillKernelEmitter::emitPartialStore(StoreRowsOp store) {
+LogicalResult PrefillKernelEmitter::emitStore(StoreRowsOp store) {
+  // One split: rows of out's element type, and lse [Hq, total_q] with -inf
+  // (no key) written as +inf. Several: f32 rows of the workspace
+  // [S, total_q, Hq, D] and their lse [S, total_q, Hq] as is (the combine
+  // weighs -inf 0).
+  bool partial = static_cast<bool>(store.getSplit());
   Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
   Type f32t = b.getF32Type();
   Value head = mapped(store.getHead()), count = mapped(store.getCount());
-  Value split = mapped(store.getSplit());
-  auto f32x2 = VectorType::get({2}, f32t);
+  Value lsePtr = partial ? tensorFor(partLseArg).ptr
+                 : lseArg ? tensorFor(lseArg).ptr
+                          : Value();
   for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot) {
     int64_t half = slot % 2;
     Value r = fragmentRow(slot / 2, half);
@@ -764,25 +728,52 @@ LogicalResult PrefillKernelEmitter::emitPartialStore(StoreRowsOp store) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
     Value row = add(mapped(store.getRow()), r);
-    Value rowIndex = add(mul(add(mul(split, totalQ), row), numHeads), head);
-    Value rowPtr = gep(tensorFor(partOutArg).ptr, f32t,
-                       mul(rowIndex, idx(headDim)));
+    Value rowPtr, lseIndex;
+    if (partial) {
+      lseIndex = add(
+          mul(add(mul(mapped(store.getSplit()), totalQ), row), numHeads),
+          head);
+      rowPtr = gep(tensorFor(partOutArg).ptr, f32t,
+                   mul(lseIndex, idx(headDim)));
+    } else {
+      Tensor &out = tensorFor(outArg);
+      rowPtr = gep(out.ptr, elementType, elementOffset(out, {row, head}));
+      lseIndex = add(mul(head, totalQ), row);
+    }
     ArrayRef<Value> values =
         ArrayRef<Value>(o.values).slice(slot / 2 * headDim / 2, headDim / 2);
     for (int64_t block = 0; block < headDim / 8; ++block) {
+      // Columns 8 block + 2 t and + 1 of the row: a pair of f32 or of 16-bit
+      // elements.
       Value col = add(idx(8 * block), mul(quadLane, idx(2)));
-      Value pair = LLVM::PoisonOp::create(b, loc, f32x2);
-      for (int64_t e = 0; e < 2; ++e)
-        pair = vector::InsertOp::create(
-            b, loc, values[4 * block + 2 * half + e], pair, e);
-      LLVM::StoreOp::create(b, loc, pair, gep(rowPtr, f32t, col), 8);
+      Value lo = values[4 * block + 2 * half],
+            hi = values[4 * block + 2 * half + 1];
+      if (partial) {
+        Value pair = LLVM::PoisonOp::create(b, loc, VectorType::get({2}, f32t));
+        pair = vector::InsertOp::create(b, loc, lo, pair, 0);
+        pair = vector::InsertOp::create(b, loc, hi, pair, 1);
+        LLVM::StoreOp::create(b, loc, pair, gep(rowPtr, f32t, col), 8);
+      } else {
+        LLVM::StoreOp::create(b, loc, pack(lo, hi),
+                              gep(rowPtr, elementType, col), 4);
+      }
     }
-    auto ifLse = scf::IfOp::create(
-        b, loc, cmp(arith::CmpIPredicate::eq, quadLane, idx(0)));
+    if (!lsePtr)
+      continue;
+    Value write = cmp(arith::CmpIPredicate::eq, quadLane, idx(0));
+    Value value = lse.values[slot];
+    if (!partial) {
+      // The caller's lse may be null.
+      write = arith::AndIOp::create(
+          b, loc, write,
+          LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, lsePtr,
+                               LLVM::ZeroOp::create(b, loc, lsePtr.getType())));
+      value = select(isNegInf(value),
+                     f32(std::numeric_limits<float>::infinity()), value);
+    }
+    auto ifLse = scf::IfOp::create(b, loc, write);
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
-    LLVM::StoreOp::create(
-        b, loc, lse.values[slot],
-        gep(tensorFor(partLseArg).ptr, f32t, rowIndex));
+    LLVM::StoreOp::create(b, loc, value, gep(lsePtr, f32t, lseIndex));
   }
   return success();
 }
