@@ -184,7 +184,8 @@ protected:
 };
 
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
-/// (batch, q_block, head) grid) into `module`, with `threads` / 32 warps.
+/// (split, batch, q_block, head) grid), and the combine kernel of its splits,
+/// into `module`, with `threads` / 32 warps.
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                 LLVM::GlobalOp smem, int64_t stages,
                                 int64_t threads);
