@@ -25,12 +25,6 @@ struct DecodePlan {
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel);
 
-// The combine kernel for the splits of `kernel` (decode or prefill): the one
-// whose manifest line names it (`for=`, same module), else one of its dtype
-// and head_dim, preferring one without `for=`.
-Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,
-                     const KernelInfo **combine);
-
 // Checks every field of `args`; a failure names the field, what it must be
 // and what it is.
 Status validateDecodeArgs(const attn_paged_decode_args *args);

@@ -366,4 +366,36 @@ Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
                     op, available.c_str());
 }
 
+Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,
+                     const KernelInfo **combine) {
+  // The combine kernel compiled into the kernel's module (no second module to
+  // load), else any of its dtype and head_dim: all share the combine ABI.
+  attn_dtype dtype = kernel.variant.dtype;
+  int headDim = kernel.variant.headDim;
+  const KernelInfo *shared = nullptr; // no for=: meant for any kernel
+  const KernelInfo *other = nullptr;  // another kernel's own
+  for (const KernelInfo &candidate : manifest.kernels) {
+    if (candidate.variant.op != KernelOp::Combine ||
+        candidate.variant.dtype != dtype ||
+        candidate.variant.headDim != headDim)
+      continue;
+    if (candidate.combineFor == kernel.name) {
+      *combine = &candidate;
+      return Status();
+    }
+    const KernelInfo *&fallback = candidate.combineFor.empty() ? shared : other;
+    if (fallback == nullptr)
+      fallback = &candidate;
+  }
+  *combine = shared != nullptr ? shared : other;
+  if (*combine != nullptr)
+    return Status();
+  return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                    "the %s pack has no combine kernel for dtype=%s "
+                    "head_dim=%d, which split-KV %s needs (num_splits=1 "
+                    "needs none)",
+                    manifest.target.c_str(), dtypeName(dtype), headDim,
+                    opName(kernel.variant.op));
+}
+
 } // namespace attn

@@ -89,6 +89,12 @@ const KernelInfo *findKernel(const Manifest &manifest,
 Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
                     const KernelInfo **kernel);
 
+// The combine kernel for the splits of `kernel` (decode or prefill): the one
+// whose manifest line names it (`for=`, same module), else one of its dtype
+// and head_dim, preferring one without `for=`.
+Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,
+                     const KernelInfo **combine);
+
 } // namespace attn
 
 #endif // ATTN_RUNTIME_MANIFEST_H

@@ -3,7 +3,6 @@
 #include "runtime/prefill_plan.h"
 
 #include "runtime/checks.h"
-#include "runtime/decode_plan.h"
 
 #include <algorithm>
 #include <cinttypes>
