@@ -43,6 +43,8 @@ public:
 private:
   LogicalResult analyse();
   void createKernel();
+  /// The row tile of sequence `batch` that the CTA at grid z takes.
+  Value rankRowTile(Value batch);
   LogicalResult emitOp(Operation *op) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
@@ -253,22 +255,58 @@ void PrefillKernelEmitter::createKernel() {
   // Grid: x = split << head_shift | head (2^head_shift >= Hq, so that both
   // come out of shifts and masks, which keep the CTA's indices, and the
   // key range and loop bounds derived from them, in uniform registers; a
-  // division by a launch value does not), y = batch, z = row tile from the
-  // last: the hardware starts CTAs in x, y, z order, so the row tiles with
-  // the most keys (the last ones, under a causal mask) of every sequence and
-  // head go first.
+  // division by a launch value does not), y = batch, z = rank of the row
+  // tile by its visible keys (rankRowTile). The hardware starts CTAs in x,
+  // y, z order, so the row tiles with the most keys go first.
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value shift = toIndex(arg(27));
-  Value lastTile = arith::SubIOp::create(
-      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::z), idx(1));
   ValueRange ivs = grid.getInductionVars();
   mapping.map(ivs[0], arith::ShRUIOp::create(b, loc, bx, shift));
-  mapping.map(ivs[1], gpu::BlockIdOp::create(b, loc, gpu::Dimension::y));
-  mapping.map(ivs[2], arith::SubIOp::create(b, loc, lastTile, bz));
+  mapping.map(ivs[1], by);
+  mapping.map(ivs[2], rankRowTile(by));
   head = arith::AndIOp::create(
       b, loc, bx, sub(arith::ShLIOp::create(b, loc, idx(1), shift), idx(1)));
   mapping.map(ivs[3], head);
+}
+
+Value PrefillKernelEmitter::rankRowTile(Value batch) {
+  // Under a causal mask, row tile t of a sequence of Lq rows and Lk keys
+  // sees Lk - Lq + min((t + 1) M, Lq) keys: its tiles count down from
+  // Lk / M tiles' worth, and those of a sequence with a long cached prefix
+  // see more than those of a shorter one. Grid z = Z (>= every sequence's
+  // T = ceil(Lq / M) row tiles) ranks them all against Z M keys: sequence b
+  // takes z = shift .. shift + T - 1 for its tiles T - 1 .. 0, with shift =
+  // max(0, Z - max(ceil(Lk / M), T)), which puts a tile's z near (Z M -
+  // its keys) / M; the other z have nothing to do (tile T). Without a mask
+  // every tile of a sequence sees Lk keys, and longer sequences go first.
+  Type i32t = b.getI32Type();
+  auto length = [&](Value cu) {
+    Value ptr = tensorFor(cu).ptr;
+    return arith::SubIOp::create(b, loc, loadI32(ptr, add(batch, idx(1))),
+                                 loadI32(ptr, batch));
+  };
+  auto ceilTiles = [&](Value len) {
+    return arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, len, i32(rows - 1)), i32(rows));
+  };
+  auto asI32 = [&](Value v) {
+    return arith::IndexCastUIOp::create(b, loc, i32t, v);
+  };
+  Value tiles = ceilTiles(length(cuQArg));
+  Value keyTiles = arith::MaxUIOp::create(b, loc, ceilTiles(length(cuKArg)),
+                                          tiles);
+  Value z = asI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::z));
+  Value extent = asI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::z));
+  Value shift = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, extent, keyTiles), i32(0));
+  Value fromLast = arith::SubIOp::create(b, loc, z, shift);
+  Value tile = select(cmp(arith::CmpIPredicate::ult, fromLast, tiles),
+                      arith::SubIOp::create(
+                          b, loc, arith::SubIOp::create(b, loc, tiles, i32(1)),
+                          fromLast),
+                      tiles);
+  return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), tile);
 }
 
 LogicalResult PrefillKernelEmitter::emit() {
@@ -860,49 +898,53 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
     common.push_back(add(mul(toI64(kvHead), cache.strides.back()),
                          toI64(mul(chunk, idx(8)))));
   }
-  // Paged: the (K, V) offsets of a granule, one 16-byte shared load. When
-  // passes are at most 16 rows and divide 16 (firstKey < rowsPerPass), a
-  // pass's granule and row in it are known, and passes in one granule share
-  // its load (the cp.asyncs in between write shared memory, so the compiler
-  // would not merge the loads itself).
+  // Paged: pass i copies rows of granule granuleOf[i], whose (K, V) offsets
+  // are one 16-byte shared load, all issued before the first copy (a load
+  // between two cp.asyncs, which write shared memory, would not be merged
+  // with another or moved ahead of them). When passes are at most 16 rows
+  // and divide 16 (firstKey < rowsPerPass), a pass's granule and row in it
+  // are known, and passes in one granule share its load.
   bool knownGranule = 16 % rowsPerPass == 0;
-  Type i64t = b.getI64Type();
-  auto granuleOffsets = [&](Value granule) {
-    Value pair = LLVM::LoadOp::create(b, loc, VectorType::get({2}, i64t),
+  int64_t passes = blockN / rowsPerPass;
+  SmallVector<std::array<Value, 2>> granules;
+  SmallVector<size_t> granuleOf;
+  auto loadGranule = [&](Value granule) {
+    Value pair = LLVM::LoadOp::create(b, loc,
+                                      VectorType::get({2}, b.getI64Type()),
                                       locationSlot(tile, granule), 16);
-    return std::array<Value, 2>{vector::ExtractOp::create(b, loc, pair, 0),
-                                vector::ExtractOp::create(b, loc, pair, 1)};
+    granules.push_back({vector::ExtractOp::create(b, loc, pair, 0),
+                        vector::ExtractOp::create(b, loc, pair, 1)});
   };
-  llvm::DenseMap<int64_t, std::array<Value, 2>> loaded;
-  if (paged && knownGranule)
-    for (size_t which = 0; which < loads.size(); ++which)
-      common[which] = add(
-          common[which],
-          wideMul(firstKey,
-                  tensorFor(KvTileOp(loads[which]).getCache()).strides[1]));
-  for (int64_t i = 0; i < blockN / rowsPerPass; ++i) {
+  if (paged) {
+    for (int64_t i = 0; i < passes; ++i) {
+      if (!knownGranule)
+        loadGranule(arith::DivUIOp::create(
+            b, loc, add(firstKey, idx(rowsPerPass * i)), idx(16)));
+      else if (rowsPerPass * i % 16 == 0)
+        loadGranule(idx(rowsPerPass * i / 16));
+      granuleOf.push_back(granules.size() - 1);
+    }
+    if (knownGranule)
+      for (size_t which = 0; which < loads.size(); ++which)
+        common[which] = add(
+            common[which],
+            wideMul(firstKey,
+                    tensorFor(KvTileOp(loads[which]).getCache()).strides[1]));
+  }
+  for (int64_t i = 0; i < passes; ++i) {
     Value key = add(firstKey, idx(rowsPerPass * i));
     Value valid = cmp(arith::CmpIPredicate::slt, add(tileStart, key), limit);
-    std::array<Value, 2> granule;
-    Value inGranule;
-    if (paged && knownGranule) {
-      int64_t g = rowsPerPass * i / 16;
-      if (!loaded.count(g))
-        loaded[g] = granuleOffsets(idx(g));
-      granule = loaded[g];
-    } else if (paged) {
-      granule = granuleOffsets(arith::DivUIOp::create(b, loc, key, idx(16)));
-      inGranule = arith::RemUIOp::create(b, loc, key, idx(16));
-    }
     for (auto [which, constLoad] : llvm::enumerate(loads)) {
       KvTileOp load = constLoad;
       Tensor &cache = tensorFor(load.getCache());
       Value offset = common[which];
       if (paged && knownGranule) {
-        offset = add(add(granule[which], offset),
+        offset = add(add(granules[granuleOf[i]][which], offset),
                      mul(toI64(idx(rowsPerPass * i % 16)), cache.strides[1]));
       } else if (paged) {
-        offset = add(add(granule[which], wideMul(inGranule, cache.strides[1])),
+        Value inGranule = arith::RemUIOp::create(b, loc, key, idx(16));
+        offset = add(add(granules[granuleOf[i]][which],
+                         wideMul(inGranule, cache.strides[1])),
                      offset);
       } else {
         // Rows past the limit copy nothing (source size 0), so their

@@ -60,6 +60,23 @@ int choosePrefillSplits(const attn_varlen_prefill_args &args, unsigned rowTiles,
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }
 
+// The kernel ranks row tiles by their visible keys against grid z x block_m
+// keys, so that the hardware starts those with the most keys first; the z
+// past a sequence's tiles launch CTAs with nothing to do. Up to
+// ceil(max_seqlen_k / block_m) ranks tell a long cached prefix from a short
+// one, and at most twice the row tiles' extent bounds the idle CTAs. The
+// order matters only over more than one wave of CTAs, and one sequence has
+// nothing to rank against.
+unsigned rankExtent(const attn_varlen_prefill_args &args, unsigned rowTiles,
+                    int blockM, int smCount) {
+  int64_t ctas = int64_t{args.num_heads} * args.batch * rowTiles;
+  if (args.batch == 1 || ctas <= int64_t{kPrefillCtasPerSm} * smCount)
+    return rowTiles;
+  int64_t extent = std::min({ceilDiv(args.max_seqlen_k, blockM),
+                             2 * int64_t{rowTiles}, kMaxGridYZ});
+  return static_cast<unsigned>(std::max<int64_t>(extent, rowTiles));
+}
+
 } // namespace
 
 Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
@@ -122,6 +139,8 @@ Status planPrefill(const attn_varlen_prefill_args &args,
                              ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
   ATTN_RETURN_IF_ERROR(
       checkGridYZ("ceil('max_seqlen_q' / block_m)", plan->rowTiles, 'z'));
+  plan->gridZ =
+      rankExtent(args, plan->rowTiles, plan->kernel->blockM, smCount);
   // The kernel's (head x ceil(2^32 / G)) >> 32 is head / G for head < 2^16.
   if (args.num_heads > kMaxPrefillHeads) {
     return makeStatus(ATTN_ERROR_UNSUPPORTED,

@@ -12,7 +12,10 @@ struct PrefillPlan {
   const KernelInfo *kernel = nullptr;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
   // ceil(max_seqlen_q / block_m); 0 when there is no query row to launch.
-  unsigned rowTiles = 0; // the grid's z dimension
+  unsigned rowTiles = 0;
+  // The grid's z dimension: rowTiles or more, the ranks of row tiles by
+  // their visible keys (docs/runtime_abi.md, "Prefill kernel").
+  unsigned gridZ = 0;
   // Key ranges per row tile.
   int numSplits = 1;
   // CTA x = split << headShift | head (2^headShift >= Hq): the grid's x

@@ -94,6 +94,13 @@ CASES = [
     Case((2048,), (32, 32), 128, F16, causal=False, prefix=(2048,), page_size=256),
     Case(irregular(32, 1, 256, 7), (8, 8), 128, BF16, prefix=irregular(32, 0, 256, 8),
          page_size=256),
+    # Page sizes against block_n (32 or 64): a multiple (each K/V tile in one
+    # page, located by every thread) and not (located by 16-key granules).
+    Case(irregular(6, 1, 900, 9), (16, 8), 128, BF16, prefix=irregular(6, 0, 1500, 10),
+         page_size=128),
+    Case(irregular(6, 1, 900, 11), (32, 8), 128, F16, prefix=irregular(6, 0, 1500, 12),
+         page_size=48),
+    Case((200, 77), (16, 8), 64, BF16, prefix=(1000, 130), page_size=128, splits=5),
     # Packed K/V with more keys than queries (prefix in the packed form).
     Case((64, 200), (16, 8), 64, BF16, prefix=(100, 7)),
     # Split-KV: grids too small for the GPU (the runtime splits them) and forced

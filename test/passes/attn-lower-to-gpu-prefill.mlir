@@ -9,7 +9,10 @@
 // sum across each quad by xor shuffles 1 and 2; the KV head taken from the
 // launch. The splits are folded into the grid's x with the heads (x = split
 // << head_shift | head, by shift and mask; the KV head is head x group_magic
-// >> 32: no division); one split stores its rows (bf16 pairs), several
+// >> 32: no division); grid z ranks the row tiles by their visible keys:
+// sequence b's tiles T - 1 .. 0 (T = ceil(Lq / 128)) at z = shift ..
+// shift + T - 1, shift = max(0, grid_dim.z - max(ceil(Lk / 128), T)), the
+// other z idle (tile T); one split stores its rows (bf16 pairs), several
 // store f32 partials that the module's combine kernel merges.
 // CHECK: gpu.func @qwen3_prefill(%{{[a-z0-9]+}}: !llvm.ptr<1>
 // CHECK-SAME: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: f32, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: i32, %[[HQ:[a-z0-9]+]]: i32, %[[SHIFT:[a-z0-9]+]]: i32, %[[MAGIC:[a-z0-9]+]]: i64) kernel
@@ -17,6 +20,16 @@
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: %[[SH:.*]] = arith.index_cast %[[SHIFT]] : i32 to index
 // CHECK: arith.shrui %[[BX]], %[[SH]]
+// CHECK: %[[QTILES:.*]] = arith.divui %{{.*}}, %c128_i32 : i32
+// CHECK: %[[KTILES:.*]] = arith.divui %{{.*}}, %c128_i32{{.*}} : i32
+// CHECK: %[[KEYTILES:.*]] = arith.maxui %[[KTILES]], %[[QTILES]] : i32
+// CHECK: gpu.block_id z
+// CHECK: gpu.grid_dim z
+// CHECK: %[[FREE:.*]] = arith.subi %{{.*}}, %[[KEYTILES]] : i32
+// CHECK: %[[RANKSHIFT:.*]] = arith.maxsi %[[FREE]], %c0_i32 : i32
+// CHECK: %[[FROMLAST:.*]] = arith.subi %{{.*}}, %[[RANKSHIFT]] : i32
+// CHECK: %[[INRANGE:.*]] = arith.cmpi ult, %[[FROMLAST]], %[[QTILES]] : i32
+// CHECK: arith.select %[[INRANGE]], %{{.*}}, %[[QTILES]] : i32
 // CHECK: %[[ONE_SH:.*]] = arith.shli %{{.*}}, %[[SH]]
 // CHECK: %[[MASK:.*]] = arith.subi %[[ONE_SH]], %c1
 // CHECK: %[[HEAD:.*]] = arith.andi %[[BX]], %[[MASK]]

@@ -232,6 +232,7 @@ TEST_F(DriverTest, SixteenThreadsDecodeAndPrefillConcurrently) {
       prefillArgs.batch = t + 1;
       prefillArgs.total_q = t + 1;
       prefillArgs.max_seqlen_q = 64 * (t + 1);
+      prefillArgs.max_seqlen_k = prefillArgs.max_seqlen_q; // grid z t + 1
       prefillArgs.out = outAddress(t);
       // Small grids would split; one launch per call keeps the count simple.
       prefillArgs.num_splits = 1;

@@ -176,6 +176,7 @@ struct PrefillSplitCase {
   int32_t numHeads;
   int32_t numSplits;
   int expectedSplits;
+  unsigned gridZ; // GridZRanksRowTilesAgainstMaxSeqlenK
 };
 
 class PrefillSplitTest
@@ -202,7 +203,6 @@ TEST_P(PrefillSplitTest, ChoosesSplitsAndGrid) {
 
   std::vector<fakecuda::Launch> launches = fakecuda::launches();
   ASSERT_EQ(launches.size(), c.expectedSplits > 1 ? 2u : 1u);
-  unsigned rowTiles = unsigned(c.maxSeqlenQ + 63) / 64;
   // x = split << ceil(log2(Hq)) | head: Hq with one split.
   int shift = 0;
   while ((1 << shift) < c.numHeads)
@@ -210,7 +210,7 @@ TEST_P(PrefillSplitTest, ChoosesSplitsAndGrid) {
   unsigned gridX = c.expectedSplits == 1 ? unsigned(c.numHeads)
                                          : unsigned(c.expectedSplits) << shift;
   EXPECT_EQ(dims(launches[0].grid),
-            (Dims{gridX, unsigned(c.batch), rowTiles}));
+            (Dims{gridX, unsigned(c.batch), c.gridZ}));
   EXPECT_EQ(param<int32_t>(launches[0], kPrefillNumHeads), c.numHeads);
   EXPECT_EQ(param<int32_t>(launches[0], kPrefillHeadShift), shift);
   // G = 2 in every case: ceil(2^32 / 2).
@@ -236,23 +236,23 @@ INSTANTIATE_TEST_SUITE_P(
     Prefill, PrefillSplitTest,
     ::testing::Values(
         PrefillSplitCase{"nanovllm_prefill", 132, 16, 4000, 1024, 1024, 16, 0,
-                         1},
-        PrefillSplitCase{"one_wave", 64, 4, 4, 1, 8192, 16, 0, 1},
-        PrefillSplitCase{"short_of_a_wave", 65, 4, 4, 1, 8192, 16, 0, 3},
-        PrefillSplitCase{"prefix_cache_hit", 132, 1, 128, 128, 4096, 16, 0, 8},
-        PrefillSplitCase{"length_bound", 132, 1, 64, 64, 1000, 16, 0, 2},
-        PrefillSplitCase{"one_chunk_of_keys", 132, 1, 64, 64, 512, 16, 0, 1},
-        PrefillSplitCase{"capped_at_64", 132, 1, 1, 1, 1 << 20, 2, 0, 64},
-        PrefillSplitCase{"no_keys", 132, 1, 64, 64, 0, 16, 0, 1},
+                         1, 16},
+        PrefillSplitCase{"one_wave", 64, 4, 4, 1, 8192, 16, 0, 1, 1},
+        PrefillSplitCase{"short_of_a_wave", 65, 4, 4, 1, 8192, 16, 0, 3, 1},
+        PrefillSplitCase{"prefix_cache_hit", 132, 1, 128, 128, 4096, 16, 0, 8, 2},
+        PrefillSplitCase{"length_bound", 132, 1, 64, 64, 1000, 16, 0, 2, 1},
+        PrefillSplitCase{"one_chunk_of_keys", 132, 1, 64, 64, 512, 16, 0, 1, 1},
+        PrefillSplitCase{"capped_at_64", 132, 1, 1, 1, 1 << 20, 2, 0, 64, 1},
+        PrefillSplitCase{"no_keys", 132, 1, 64, 64, 0, 16, 0, 1, 1},
         PrefillSplitCase{"rows_beyond_the_combine_grid", 4000, 1, 70000, 70000,
-                         70000, 2, 0, 1},
-        PrefillSplitCase{"requested", 132, 16, 4000, 1024, 1024, 16, 3, 3},
-        PrefillSplitCase{"requested_capped", 132, 1, 64, 64, 1024, 16, 100, 64},
-        PrefillSplitCase{"requested_one", 132, 1, 128, 128, 4096, 16, 1, 1},
-        PrefillSplitCase{"requested_no_keys", 132, 1, 64, 64, 0, 16, 5, 5},
+                         70000, 2, 0, 1, 1094},
+        PrefillSplitCase{"requested", 132, 16, 4000, 1024, 1024, 16, 3, 3, 16},
+        PrefillSplitCase{"requested_capped", 132, 1, 64, 64, 1024, 16, 100, 64, 1},
+        PrefillSplitCase{"requested_one", 132, 1, 128, 128, 4096, 16, 1, 1, 2},
+        PrefillSplitCase{"requested_no_keys", 132, 1, 64, 64, 0, 16, 5, 5, 1},
         // 24 heads: split x spaced 32 apart, the last 8 CTAs of each idle.
         PrefillSplitCase{"heads_not_a_power_of_two", 132, 1, 64, 64, 4096, 24, 0,
-                         8}),
+                         8, 1}),
     [](const ::testing::TestParamInfo<PrefillSplitCase> &info) {
       return std::string(info.param.label);
     });
@@ -411,17 +411,24 @@ TEST_F(PrefillTest, ForcedSplitsNeedTheCombineGridToHoldEveryRow) {
   EXPECT_EQ(fakecuda::launches().size(), 2u);
 }
 
-TEST_F(PrefillTest, GridCoversMaxSeqlenQInBlockMRows) {
+// Grid z: the ranks of row tiles by their visible keys, ceil(max_seqlen_k /
+// block_m) of them, at least the row tiles' ceil(max_seqlen_q / block_m)
+// and at most twice that; the row tiles alone for one sequence or for at
+// most one wave of CTAs (Hq * B * row tiles <= 2 x 132 SMs).
+TEST_F(PrefillTest, GridZRanksRowTilesAgainstMaxSeqlenK) {
   struct Case {
     int32_t batch;
     int32_t totalQ;
     int32_t maxSeqlenQ;
+    int32_t maxSeqlenK;
     Dims grid;
   };
   const Case cases[] = {
-      {16, 4000, 1024, {16, 16, 16}}, {16, 4000, 1000, {16, 16, 16}},
-      {4, 4, 1, {16, 4, 1}},          {1, 65, 65, {16, 1, 2}},
-      {3, 200, 128, {16, 3, 2}},
+      {16, 4000, 1024, 1024, {16, 16, 16}}, {16, 4000, 1000, 1024, {16, 16, 16}},
+      {8, 8000, 2048, 4096, {16, 8, 64}},   {8, 8000, 2048, 3000, {16, 8, 47}},
+      {8, 8000, 2048, 16384, {16, 8, 64}},  {3, 3072, 1024, 4096, {16, 3, 32}},
+      {2, 256, 128, 4096, {16, 2, 2}},      {4, 4, 1, 1024, {16, 4, 1}},
+      {2, 10, 5, 5, {16, 2, 1}},            {1, 65, 65, 4096, {16, 1, 2}},
   };
   for (const Case &c : cases) {
     resetFake();
@@ -429,11 +436,13 @@ TEST_F(PrefillTest, GridCoversMaxSeqlenQInBlockMRows) {
     args.batch = c.batch;
     args.total_q = c.totalQ;
     args.max_seqlen_q = c.maxSeqlenQ;
+    args.max_seqlen_k = c.maxSeqlenK;
     args.num_splits = 1; // the small grids would split (SplitCase below)
     ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
     ASSERT_EQ(fakecuda::launches().size(), 1u);
     EXPECT_EQ(dims(fakecuda::launches()[0].grid), c.grid)
-        << c.totalQ << " rows of at most " << c.maxSeqlenQ;
+        << c.batch << " sequences, " << c.totalQ << " rows of at most "
+        << c.maxSeqlenQ << ", at most " << c.maxSeqlenK << " keys";
   }
 }
 
