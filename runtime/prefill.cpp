@@ -88,7 +88,7 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
       &headShift,
       &groupMagic,
   };
-  // docs/runtime_abi.md: grid (Hq or S << head_shift, B, row-tile ranks); CTA x
+  // docs/runtime_abi.md: grid (Hq or S << head_shift, B, Z); CTA x
   // is split << head_shift | head.
   ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel, plan.gridX,
                                     args.batch, plan.gridZ, stream, params));
