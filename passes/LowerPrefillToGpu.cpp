@@ -45,6 +45,12 @@ private:
   void createKernel();
   /// The row tile of sequence `batch` that the CTA at grid z takes.
   Value rankRowTile(Value batch);
+  /// Sequence `batch`'s length in cumulative `cuSeqlens`, an i32.
+  Value lengthOf(Value cuSeqlens, Value batch) {
+    Value ptr = tensorFor(cuSeqlens).ptr;
+    return arith::SubIOp::create(b, loc, loadI32(ptr, add(batch, idx(1))),
+                                 loadI32(ptr, batch));
+  }
   LogicalResult emitOp(Operation *op) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
@@ -281,11 +287,6 @@ Value PrefillKernelEmitter::rankRowTile(Value batch) {
   // its keys) / M; the other z have nothing to do (tile T). Without a mask
   // every tile of a sequence sees Lk keys, and longer sequences go first.
   Type i32t = b.getI32Type();
-  auto length = [&](Value cu) {
-    Value ptr = tensorFor(cu).ptr;
-    return arith::SubIOp::create(b, loc, loadI32(ptr, add(batch, idx(1))),
-                                 loadI32(ptr, batch));
-  };
   auto ceilTiles = [&](Value len) {
     return arith::DivUIOp::create(
         b, loc, arith::AddIOp::create(b, loc, len, i32(rows - 1)), i32(rows));
@@ -293,9 +294,9 @@ Value PrefillKernelEmitter::rankRowTile(Value batch) {
   auto asI32 = [&](Value v) {
     return arith::IndexCastUIOp::create(b, loc, i32t, v);
   };
-  Value tiles = ceilTiles(length(cuQArg));
-  Value keyTiles = arith::MaxUIOp::create(b, loc, ceilTiles(length(cuKArg)),
-                                          tiles);
+  Value tiles = ceilTiles(lengthOf(cuQArg, batch));
+  Value keyTiles = arith::MaxUIOp::create(
+      b, loc, ceilTiles(lengthOf(cuKArg, batch)), tiles);
   Value z = asI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::z));
   Value extent = asI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::z));
   Value shift = arith::MaxSIOp::create(
@@ -503,11 +504,9 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     if (!seqLen.getCumulative())
       return seqLen.emitError("attn-lower-to-gpu: prefill lengths come from "
                               "cu_seqlens");
-    Value ptr = tensorFor(seqLen.getLengths()).ptr;
-    Value bIdx = mapped(seqLen.getBatch());
-    Value len = arith::SubIOp::create(b, loc, loadI32(ptr, add(bIdx, idx(1))),
-                                      loadI32(ptr, bIdx));
-    mapping.map(seqLen.getResult(), toIndex(len));
+    mapping.map(seqLen.getResult(),
+                toIndex(lengthOf(seqLen.getLengths(),
+                                 mapped(seqLen.getBatch()))));
     return success();
   }
   if (auto start = dyn_cast<SeqStartOp>(op)) {

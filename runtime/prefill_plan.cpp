@@ -39,6 +39,11 @@ Status checkKeyStrides(const char *name, const int64_t (&strides)[3],
   return checkRowStrides(name, strides, 3, /*first=*/1);
 }
 
+// At most this many CTAs of the unsplit grid do work: Hq x B x row tiles.
+int64_t workingCtas(const attn_varlen_prefill_args &args, unsigned rowTiles) {
+  return int64_t{args.num_heads} * args.batch * rowTiles;
+}
+
 // docs/runtime_abi.md, "Prefill kernel": key ranges per row tile, from the
 // host-known sizes only.
 int choosePrefillSplits(const attn_varlen_prefill_args &args, unsigned rowTiles,
@@ -51,7 +56,7 @@ int choosePrefillSplits(const attn_varlen_prefill_args &args, unsigned rowTiles,
   // No key to split; and the combine grid holds at most kMaxGridYZ rows.
   if (args.max_seqlen_k == 0 || args.total_q > kMaxGridYZ)
     return 1;
-  int64_t ctas = int64_t{args.num_heads} * args.batch * rowTiles;
+  int64_t ctas = workingCtas(args, rowTiles);
   if (ctas >= smCount)
     return 1;
   int64_t forOccupancy = ceilDiv(int64_t{kPrefillCtasPerSm} * smCount, ctas);
@@ -69,8 +74,8 @@ int choosePrefillSplits(const attn_varlen_prefill_args &args, unsigned rowTiles,
 // nothing to rank against.
 unsigned rankExtent(const attn_varlen_prefill_args &args, unsigned rowTiles,
                     int blockM, int smCount) {
-  int64_t ctas = int64_t{args.num_heads} * args.batch * rowTiles;
-  if (args.batch == 1 || ctas <= int64_t{kPrefillCtasPerSm} * smCount)
+  if (args.batch == 1 ||
+      workingCtas(args, rowTiles) <= int64_t{kPrefillCtasPerSm} * smCount)
     return rowTiles;
   int64_t extent = std::min({ceilDiv(args.max_seqlen_k, blockM),
                              2 * int64_t{rowTiles}, kMaxGridYZ});
