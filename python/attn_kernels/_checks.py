@@ -1,11 +1,13 @@
 """Argument checks shared by the entry points: each raises TypeError or ValueError
 naming the argument, the expected and the actual value; none reads the device."""
 
+import math
 import operator
 
 import torch
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16)
+INT32 = (torch.int32,)
 
 
 def tensor(name, value, dims, dtypes, device=None):
@@ -17,14 +19,15 @@ def tensor(name, value, dims, dtypes, device=None):
     if value.dtype not in dtypes:
         expected = " or ".join(str(dtype) for dtype in dtypes)
         raise TypeError(f"{name}: expected dtype {expected}, got {value.dtype}")
-    if value.dim() != len(dims):
+    shape = value.shape
+    if len(shape) != len(dims):
         raise ValueError(
             f"{name}: expected a {len(dims)}-D tensor [{', '.join(dims)}], "
-            f"got shape {tuple(value.shape)}"
+            f"got shape {tuple(shape)}"
         )
     if device is not None and value.device != device:
         raise ValueError(f"{name}: expected device {device} (q's), got {value.device}")
-    if value.shape[-1] > 1 and value.stride(-1) != 1:
+    if shape[-1] > 1 and value.stride(-1) != 1:
         raise ValueError(
             f"{name}: expected a contiguous last dimension (stride 1), "
             f"got strides {value.stride()}"
@@ -52,6 +55,12 @@ def rows(name, value, batch, what="B, from q"):
 def host_int(name, value, minimum=0, maximum=None, bound_note=""):
     """`value` as a Python int; TypeError unless it is a host integer (a tensor would
     have to be read back from the device), ValueError outside [minimum, maximum]."""
+    if (
+        type(value) is int
+        and value >= minimum
+        and (maximum is None or value <= maximum)
+    ):
+        return value
     if isinstance(value, torch.Tensor) or isinstance(value, bool):
         raise TypeError(
             f"{name}: expected a host int, got {type(value).__name__}"
@@ -76,20 +85,20 @@ def host_int(name, value, minimum=0, maximum=None, bound_note=""):
     return number
 
 
-def head_dims(name, value, head_dim, dim):
-    """Raises unless dimension `dim` of `value` is q's head_dim."""
-    if value.shape[dim] != head_dim:
+def head_dims(name, shape, head_dim, dim):
+    """Raises unless dimension `dim` of `shape` (argument `name`'s) is q's head_dim."""
+    if shape[dim] != head_dim:
         raise ValueError(
             f"{name}: expected head_dim {head_dim} (q's) in dimension {dim}, "
-            f"got shape {tuple(value.shape)}"
+            f"got shape {tuple(shape)}"
         )
 
 
-def same_shape(name, value, other_name, other):
-    if value.shape != other.shape:
+def same_shape(name, shape, other_name, other_shape):
+    if shape != other_shape:
         raise ValueError(
-            f"{name}: expected {other_name}'s shape {tuple(other.shape)}, "
-            f"got {tuple(value.shape)}"
+            f"{name}: expected {other_name}'s shape {tuple(other_shape)}, "
+            f"got {tuple(shape)}"
         )
 
 
@@ -107,6 +116,8 @@ def softmax_scale(value, head_dim):
     host number."""
     if value is None:
         return head_dim**-0.5
+    if type(value) is float and 0.0 < value < math.inf:
+        return value
     if isinstance(value, torch.Tensor):
         raise TypeError(
             f"softmax_scale: expected a host float or None, got {type(value).__name__}"
@@ -117,7 +128,7 @@ def softmax_scale(value, head_dim):
         raise TypeError(
             f"softmax_scale: expected a host float or None, got {type(value).__name__}"
         ) from None
-    if not 0.0 < scale < float("inf"):
+    if not 0.0 < scale < math.inf:
         raise ValueError(
             f"softmax_scale: expected a positive finite number, got {value}"
         )

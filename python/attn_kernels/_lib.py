@@ -3,6 +3,7 @@
 import ctypes
 import os
 import pathlib
+import struct
 import threading
 
 API_VERSION = 2
@@ -90,6 +91,38 @@ class VarlenPrefillArgs(ctypes.Structure):
     ]
 
 
+def _packer(structure):
+    """A struct.Struct that writes `structure`'s bytes, offset for offset, from its
+    fields' values in order (array fields flattened; pointers as ints, 0 for NULL):
+    one C call per launch instead of a ctypes object per field."""
+    codes = {
+        ctypes.c_int: "i",
+        ctypes.c_int32: "i",
+        ctypes.c_float: "f",
+        ctypes.c_int64: "q",
+        ctypes.c_void_p: "Q",
+    }
+    fmt, end = "<", 0
+    for name, ctype in structure._fields_:
+        field = getattr(structure, name)
+        fmt += "x" * (field.offset - end)
+        if issubclass(ctype, ctypes.Array):
+            fmt += codes[ctype._type_] * ctype._length_
+        elif issubclass(ctype, ctypes._Pointer):
+            fmt += "Q"
+        else:
+            fmt += codes[ctype]
+        end = field.offset + field.size
+    fmt += "x" * (ctypes.sizeof(structure) - end)
+    packer = struct.Struct(fmt)
+    assert packer.size == ctypes.sizeof(structure), structure
+    return packer
+
+
+DECODE_PACKER = _packer(PagedDecodeArgs)
+PREFILL_PACKER = _packer(VarlenPrefillArgs)
+
+
 def library_path() -> pathlib.Path:
     """$ATTN_LIB, else the libattnrt.so bundled in the package (pip install), else the
     repository's build/lib/libattnrt.so (running from a checkout)."""
@@ -103,17 +136,18 @@ def library_path() -> pathlib.Path:
 
 
 def _prototypes():
-    decode = ctypes.POINTER(PagedDecodeArgs)
-    prefill = ctypes.POINTER(VarlenPrefillArgs)
+    # An argument struct goes in as the bytes DECODE_PACKER or PREFILL_PACKER wrote
+    # (or as ctypes.byref of a PagedDecodeArgs or VarlenPrefillArgs).
+    args = ctypes.c_void_p
     size = ctypes.POINTER(ctypes.c_size_t)
     launch = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
     return {
         "attn_api_version": (ctypes.c_int, []),
         "attn_last_error": (ctypes.c_char_p, []),
-        "attn_paged_decode_workspace_size": (ctypes.c_int, [decode, size]),
-        "attn_paged_decode": (ctypes.c_int, [decode, *launch]),
-        "attn_varlen_prefill_workspace_size": (ctypes.c_int, [prefill, size]),
-        "attn_varlen_prefill": (ctypes.c_int, [prefill, *launch]),
+        "attn_paged_decode_workspace_size": (ctypes.c_int, [args, size]),
+        "attn_paged_decode": (ctypes.c_int, [args, *launch]),
+        "attn_varlen_prefill_workspace_size": (ctypes.c_int, [args, size]),
+        "attn_varlen_prefill": (ctypes.c_int, [args, *launch]),
     }
 
 
@@ -171,15 +205,22 @@ def lib() -> ctypes.CDLL:
         return handle
 
 
+_functions = {}  # name -> the declared C function, once looked up
+
+
 def function(name):
     """The C function `name` of libattnrt; RuntimeError (LOAD_FAILED) if this build of
-    the library lacks it."""
+    the library lacks it. Looked up once."""
+    found = _functions.get(name)
+    if found is not None:
+        return found
     handle = lib()
     if not hasattr(handle, name) or getattr(handle, name).argtypes is None:
         raise _load_error_for(
             f"libattnrt at {_loaded[1]} has no {name} (rebuild it: cmake --build build)"
         )
-    return getattr(handle, name)
+    found = _functions[name] = getattr(handle, name)
+    return found
 
 
 def check(status: int, call: str) -> None:

@@ -1,9 +1,18 @@
 """paged_decode: one decode step over a paged or contiguous KV cache (flash-attn 2's
 flash_attn_with_kvcache), launched through libattnrt; and the checks and launch that
-flash_attn_with_kvcache shares with it."""
+flash_attn_with_kvcache and the custom op share with it.
 
+The launch path is a host-time budget (about 31 us is what torch's own attention op
+costs): the runtime checks what it can (head counts, strides, page sizes, pointers)
+and names the argument, so Python checks only what the runtime cannot see (types,
+dtypes, devices, shapes that disagree), reads each tensor attribute once and hands
+the runtime one packed struct. Callers run it with torch functions disabled
+(torch._C.DisableTorchFunction), so a torch function mode such as
+torch.set_default_device's does not intercept each attribute read.
+"""
+
+import collections
 import ctypes
-import dataclasses
 
 import torch
 
@@ -13,18 +22,13 @@ DTYPES = {torch.float16: _lib.DTYPE_F16, torch.bfloat16: _lib.DTYPE_BF16}
 # attn_paged_decode and attn_varlen_prefill want their workspace aligned to this.
 _WORKSPACE_ALIGNMENT = 256
 
-
-@dataclasses.dataclass(frozen=True)
-class DecodeShape:
-    """What a decode call's shapes say, all host-known."""
-
-    batch: int
-    seqlen_q: int
-    num_heads: int
-    num_kv_heads: int
-    head_dim: int
-    page_size: int  # 0: contiguous [B, Lmax, Hkv, D] caches
-    capacity: int  # the most keys the caches' shapes hold per sequence
+# What a decode call's shapes say, all host-known. page_size 0: contiguous
+# [B, Lmax, Hkv, D] caches; capacity: the most keys the caches' shapes hold per
+# sequence.
+DecodeShape = collections.namedtuple(
+    "DecodeShape",
+    "batch seqlen_q num_heads num_kv_heads head_dim page_size capacity",
+)
 
 
 def paged_decode(
@@ -59,32 +63,37 @@ def paged_decode(
     ValueError for arguments the runtime cannot check (dtypes, devices, shapes that
     disagree).
     """
-    shape = check_decode(q, k_cache, v_cache, cache_seqlens, block_table)
-    if max_seqlen_k is None:
-        max_seqlen_k = shape.capacity
-    else:
-        max_seqlen_k = _checks.host_int(
-            "max_seqlen_k",
-            max_seqlen_k,
-            0,
-            shape.capacity,
-            " (what the caches' shapes hold)",
-        )
-    if softmax_scale is None:
-        softmax_scale = shape.head_dim**-0.5
-    return launch_decode(
-        shape,
-        q,
-        k_cache,
-        v_cache,
-        cache_seqlens,
-        block_table,
-        softmax_scale,
-        causal,
-        return_lse,
-        num_splits,
-        max_seqlen_k,
-    )
+    with torch._C.DisableTorchFunction():
+        shape = check_decode(q, k_cache, v_cache, cache_seqlens, block_table)
+        if max_seqlen_k is None:
+            max_seqlen_k = shape.capacity
+        else:
+            max_seqlen_k = _checks.host_int(
+                "max_seqlen_k",
+                max_seqlen_k,
+                0,
+                shape.capacity,
+                " (what the caches' shapes hold)",
+            )
+        scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
+        num_splits = _checks.host_int("num_splits", num_splits)
+        if shape.batch == 0 or max_seqlen_k == 0:
+            out, lse = empty_decode(q, shape, return_lse)
+        else:
+            out, lse = launch_decode(
+                shape,
+                q,
+                k_cache,
+                v_cache,
+                cache_seqlens,
+                block_table,
+                scale,
+                causal,
+                return_lse,
+                num_splits,
+                max_seqlen_k,
+            )
+    return (out, lse) if return_lse else out
 
 
 def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=True):
@@ -92,6 +101,7 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
     it); returns their DecodeShape. With require_cuda, q must be a CUDA tensor (checked
     right after q itself, so a CPU q is named as such)."""
     _checks.tensor("q", q, ("B", "Lq", "Hq", "D"), _checks.FLOAT_DTYPES)
+    device = q.device
     if require_cuda:
         _checks.cuda("q", q)
     batch, seqlen_q, num_heads, head_dim = q.shape
@@ -99,31 +109,43 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
     dims = (
         ("num_blocks", "page_size", "Hkv", "D") if paged else ("B", "Lmax", "Hkv", "D")
     )
-    for name, cache in (("k_cache", k_cache), ("v_cache", v_cache)):
-        _checks.tensor(name, cache, dims, (q.dtype,), q.device)
-    _checks.head_dims("k_cache", k_cache, head_dim, 3)
-    _checks.same_shape("v_cache", v_cache, "k_cache", k_cache)
+    dtypes = (q.dtype,)
+    _checks.tensor("k_cache", k_cache, dims, dtypes, device)
+    _checks.tensor("v_cache", v_cache, dims, dtypes, device)
+    cache_shape = k_cache.shape
+    _checks.head_dims("k_cache", cache_shape, head_dim, 3)
+    _checks.same_shape("v_cache", v_cache.shape, "k_cache", cache_shape)
     if cache_seqlens is not None:
-        _checks.tensor("cache_seqlens", cache_seqlens, ("B",), (torch.int32,), q.device)
+        _checks.tensor("cache_seqlens", cache_seqlens, ("B",), _checks.INT32, device)
         _checks.rows("cache_seqlens", cache_seqlens, batch)
-    common = dict(
-        batch=batch,
-        seqlen_q=seqlen_q,
-        num_heads=num_heads,
-        num_kv_heads=k_cache.shape[2],
-        head_dim=head_dim,
-    )
     if not paged:
         _checks.rows("k_cache", k_cache, batch)
-        return DecodeShape(**common, page_size=0, capacity=k_cache.shape[1])
-    _checks.tensor(
-        "block_table", block_table, ("B", "max_blocks"), (torch.int32,), q.device
-    )
-    _checks.rows("block_table", block_table, batch)
-    page_size = k_cache.shape[1]
+        page_size, capacity = 0, cache_shape[1]
+    else:
+        _checks.tensor(
+            "block_table", block_table, ("B", "max_blocks"), _checks.INT32, device
+        )
+        _checks.rows("block_table", block_table, batch)
+        page_size = cache_shape[1]
+        capacity = block_table.shape[1] * page_size
     return DecodeShape(
-        **common, page_size=page_size, capacity=block_table.shape[1] * page_size
+        batch, seqlen_q, num_heads, cache_shape[2], head_dim, page_size, capacity
     )
+
+
+def empty_decode(q, shape, return_lse):
+    """The result of a call with nothing to attend to (no sequence, or no key): out 0
+    and lse +inf, made on q's device without a kernel of ours (graph-capturable)."""
+    out = torch.zeros(q.shape, dtype=q.dtype, device=q.device)
+    lse = None
+    if return_lse:
+        lse = torch.full(
+            (shape.batch, shape.num_heads, shape.seqlen_q),
+            float("inf"),
+            dtype=torch.float32,
+            device=q.device,
+        )
+    return out, lse
 
 
 def launch_decode(
@@ -139,93 +161,92 @@ def launch_decode(
     num_splits,
     max_seqlen_k,
 ):
-    """Runs attn_paged_decode on checked arguments on the current stream; returns out,
-    or (out, lse) with return_lse. Raises RuntimeError (with `attn_status`) when the
-    runtime rejects the call or cannot be loaded; nothing is launched then."""
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    """Runs attn_paged_decode on checked arguments on the current stream; returns
+    (out, lse), lse None unless return_lse. Raises RuntimeError (with `attn_status`)
+    when the runtime rejects the call or cannot be loaded; nothing is launched then."""
+    batch, seqlen_q, num_heads, num_kv_heads, head_dim, page_size, _ = shape
+    device = q.device
+    out = torch.empty((batch, seqlen_q, num_heads, head_dim), dtype=q.dtype, device=device)
     lse = None
     if return_lse:
         lse = torch.empty(
-            (shape.batch, shape.num_heads, shape.seqlen_q),
-            dtype=torch.float32,
-            device=q.device,
+            (batch, num_heads, seqlen_q), dtype=torch.float32, device=device
         )
-    args = _lib.PagedDecodeArgs(
-        dtype=DTYPES[q.dtype],
-        batch=shape.batch,
-        seqlen_q=shape.seqlen_q,
-        num_heads=shape.num_heads,
-        num_kv_heads=shape.num_kv_heads,
-        head_dim=shape.head_dim,
-        page_size=shape.page_size,
-        max_seqlen_k=max_seqlen_k,
-        causal=int(bool(causal)),
-        softmax_scale=softmax_scale,
-        num_splits=num_splits,
-        q=q.data_ptr(),
-        q_strides=q.stride()[:3],
-        k_cache=k_cache.data_ptr(),
-        k_strides=k_cache.stride()[:3],
-        v_cache=v_cache.data_ptr(),
-        v_strides=v_cache.stride()[:3],
-        cache_seqlens=pointer(cache_seqlens, ctypes.c_int32),
-        block_table=pointer(block_table, ctypes.c_int32),
-        block_table_stride=0 if block_table is None else block_table.stride(0),
-        out=out.data_ptr(),
-        out_strides=out.stride()[:3],
-        lse=pointer(lse, ctypes.c_float),
+    q_strides = q.stride()
+    k_strides = k_cache.stride()
+    v_strides = v_cache.stride()
+    row = num_heads * head_dim
+    args = _lib.DECODE_PACKER.pack(
+        DTYPES[q.dtype],
+        batch,
+        seqlen_q,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        page_size,
+        max_seqlen_k,
+        1 if causal else 0,
+        softmax_scale,
+        num_splits,
+        q.data_ptr(),
+        q_strides[0],
+        q_strides[1],
+        q_strides[2],
+        k_cache.data_ptr(),
+        k_strides[0],
+        k_strides[1],
+        k_strides[2],
+        v_cache.data_ptr(),
+        v_strides[0],
+        v_strides[1],
+        v_strides[2],
+        cache_seqlens.data_ptr(),
+        0 if block_table is None else block_table.data_ptr(),
+        0 if block_table is None else block_table.stride(0),
+        out.data_ptr(),
+        seqlen_q * row,  # out is contiguous
+        row,
+        head_dim,
+        0 if lse is None else lse.data_ptr(),
     )
-    run(
-        q.device,
-        args,
-        "attn_paged_decode_workspace_size",
-        "attn_paged_decode",
-    )
-    return (out, lse) if return_lse else out
+    run(device, args, "attn_paged_decode_workspace_size", "attn_paged_decode")
+    return out, lse
 
 
 def run(device, args, size_call, launch_call):
-    """Asks libattnrt's `size_call` for the workspace `args` need, allocates it and
-    launches `launch_call` on the current stream of `device`."""
+    """Asks libattnrt's `size_call` for the workspace the packed `args` need, allocates
+    it from torch's allocator (so a CUDA graph capture owns it) and launches
+    `launch_call` on the current stream of `device`.
+
+    The runtime launches in the calling thread's current CUDA context, or where the
+    thread has none yet, in the primary context of the device that holds q. Only when
+    torch's current device is another one than `device` is it switched for the call.
+    """
     size_function = _lib.function(size_call)
     launch_function = _lib.function(launch_call)
-    # The runtime launches in the caller's current CUDA context: make it the device's.
-    with torch.cuda.device(device):
-        workspace_bytes = ctypes.c_size_t()
-        _lib.check(
-            size_function(ctypes.byref(args), ctypes.byref(workspace_bytes)), size_call
+    index = device.index
+    if index != torch._C._cuda_getDevice():
+        with torch.cuda.device(index):
+            return run(device, args, size_call, launch_call)
+    nbytes = ctypes.c_size_t()
+    _lib.check(size_function(args, ctypes.byref(nbytes)), size_call)
+    workspace_bytes = nbytes.value
+    workspace = None
+    pointer = None
+    if workspace_bytes:
+        # torch's caching allocator hands out 512-byte aligned blocks, but a pluggable
+        # allocator need not: one alignment's worth more, and the pointer rounded up.
+        workspace = torch.empty(
+            workspace_bytes + _WORKSPACE_ALIGNMENT - 1, dtype=torch.uint8, device=device
         )
-        workspace = workspace_buffer(workspace_bytes.value, device)
-        _lib.check(
-            launch_function(
-                ctypes.byref(args),
-                None if workspace is None else workspace.data_ptr(),
-                workspace_bytes,
-                torch.cuda.current_stream(device).cuda_stream,
-            ),
-            launch_call,
-        )
-
-
-def pointer(tensor, ctype):
-    """A typed pointer to `tensor`'s data; NULL for None."""
-    if tensor is None:
-        return None
-    return ctypes.cast(tensor.data_ptr(), ctypes.POINTER(ctype))
-
-
-def workspace_buffer(nbytes, device):
-    """Split-KV scratch from torch's allocator (so a CUDA graph capture owns it),
-    aligned to _WORKSPACE_ALIGNMENT bytes; None when the runtime needs none.
-
-    torch's caching allocator hands out 512-byte aligned blocks, but a pluggable
-    allocator need not: one alignment's worth more is allocated, the aligned slice
-    returned.
-    """
-    if nbytes == 0:
-        return None
-    raw = torch.empty(
-        nbytes + _WORKSPACE_ALIGNMENT - 1, dtype=torch.uint8, device=device
+        pointer = workspace.data_ptr()
+        pointer += -pointer % _WORKSPACE_ALIGNMENT
+    _lib.check(
+        launch_function(
+            args,
+            pointer,
+            workspace_bytes,
+            torch._C._cuda_getCurrentRawStream(index),
+        ),
+        launch_call,
     )
-    start = -raw.data_ptr() % _WORKSPACE_ALIGNMENT
-    return raw[start : start + nbytes]

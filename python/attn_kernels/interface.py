@@ -2,12 +2,16 @@
 entry points, with its signatures and return conventions, served by libattnrt's kernels
 or by the torch backend.
 
-The backend is chosen per call by $ATTN_BACKEND:
+The backend is $ATTN_BACKEND, read once (on the first call; set_backend changes it):
   auto (default)  libattnrt; if it cannot be loaded, or its kernel pack has nothing for
                   this GPU or configuration (ATTN_ERROR_UNSUPPORTED), the torch backend,
                   with a one-line warning per reason
   attn            libattnrt only: its errors are raised
   torch           the torch backend (any device torch runs on)
+
+In eager mode a call runs straight through (no dispatcher, torch function modes
+disabled: the host path is a budget); under torch.compile it goes through the custom
+ops of attn_kernels.ops, which trace.
 """
 
 import os
@@ -16,12 +20,15 @@ import warnings
 import torch
 
 from . import _checks, _lib, torch_backend
-from .decode import check_decode, launch_decode
-from .prefill import check_prefill, launch_prefill
+from .decode import check_decode, empty_decode, launch_decode
+from .prefill import check_prefill, empty_prefill, launch_prefill, nothing_to_launch
 
 BACKENDS = ("auto", "attn", "torch")
 
 _warned = set()
+_backend = None  # the chosen backend once read; see backend() and set_backend()
+_NO_WINDOW = (-1, -1)
+_no_torch_function = torch._C.DisableTorchFunction
 
 
 def flash_attn_varlen_func(
@@ -47,66 +54,40 @@ def flash_attn_varlen_func(
     q [total_q, Hq, D] float16 or bfloat16; k, v [total_k, Hkv, D], or with
     block_table [B, max_blocks] int32 the paged caches [num_blocks, page_size, Hkv, D]
     (page_size a multiple of 16; entries past a sequence's last page may be -1);
-    cu_seqlens_q, cu_seqlens_k [B+1] int32; max_seqlen_q, max_seqlen_k host ints
-    bounding the sequence lengths. Hq % Hkv == 0 (query head h reads KV head
-    h // (Hq / Hkv)). With causal the mask is aligned bottom-right: query i of Lq sees
-    keys j <= i + Lk - Lq; a row that sees no key is 0. softmax_scale defaults to
-    D**-0.5.
+    cu_seqlens_q, cu_seqlens_k [B+1] int32 (B = 0 allowed); max_seqlen_q,
+    max_seqlen_k host ints bounding the sequence lengths. Hq % Hkv == 0 (query head h
+    reads KV head h // (Hq / Hkv)). With causal the mask is aligned bottom-right:
+    query i of Lq sees keys j <= i + Lk - Lq; a row that sees no key is 0.
+    softmax_scale defaults to D**-0.5.
 
-    Returns out [total_q, Hq, D]; with return_attn_probs, (out, softmax_lse, None):
-    softmax_lse [Hq, total_q] float32 (+inf for rows that see no key), and no
-    probabilities (flash-attn returns them only with dropout). Nothing is read back from
-    the device, so the call can be captured in a CUDA graph.
+    Returns out [total_q, Hq, D]; with return_attn_probs, (out, softmax_lse, S_dmask)
+    as flash-attn 2.8 does without dropout: softmax_lse [Hq, total_q] float32 (+inf for
+    rows that see no key) and S_dmask an empty tensor. Nothing is read back from the
+    device, so the call can be captured in a CUDA graph.
 
     Raises NotImplementedError for dropout_p > 0, window_size != (-1, -1), softcap,
     alibi_slopes and autograd; TypeError or ValueError, naming the argument with the
     expected and the actual value, for bad arguments.
     """
-    _unsupported("dropout_p", dropout_p != 0, dropout_p)
-    _check_window(window_size)
-    _unsupported("softcap", softcap != 0, softcap)
-    _unsupported("alibi_slopes", alibi_slopes is not None, "a tensor")
-    _check_no_grad(q, k, v)
-    backend = _backend()
-    shape = check_prefill(
-        q,
-        k,
-        v,
-        cu_seqlens_q,
-        cu_seqlens_k,
-        max_seqlen_q,
-        max_seqlen_k,
-        block_table,
-        require_cuda=backend != "torch",
-    )
-    scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
+    if dropout_p or softcap or alibi_slopes is not None or window_size != _NO_WINDOW:
+        _check_options(dropout_p=dropout_p, window_size=window_size, softcap=softcap,
+                       alibi_slopes=alibi_slopes)
     want_lse = bool(return_attn_probs)
-    call = dict(
-        q=q,
-        k=k,
-        v=v,
-        cu_seqlens_q=cu_seqlens_q,
-        cu_seqlens_k=cu_seqlens_k,
-        block_table=block_table,
-        softmax_scale=scale,
-        causal=causal,
-        return_lse=want_lse,
-    )
-
-    def on_torch():
-        return torch_backend.varlen_prefill(
-            max_seqlen_q=shape.max_seqlen_q, max_seqlen_k=shape.max_seqlen_k, **call
+    if torch.compiler.is_compiling():
+        scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
+        out, lse = torch.ops.attn_kernels.varlen_fwd(
+            q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, max_seqlen_q,
+            max_seqlen_k, scale, bool(causal), want_lse, 0,
         )
-
-    def on_attn():
-        if shape.total_q == 0 or shape.max_seqlen_q == 0 or shape.max_seqlen_k == 0:
-            return on_torch()  # nothing to launch: zeros, lse +inf
-        _check_kernel_limits("attn_varlen_prefill", shape.head_dim)
-        result = launch_prefill(shape, **call)
-        return result if want_lse else (result, None)
-
-    out, lse = _dispatch(backend, "flash_attn_varlen_func", on_attn, on_torch)
-    return (out, lse, None) if want_lse else out
+    else:
+        with _no_torch_function():
+            out, lse = varlen_call(
+                q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
+                softmax_scale, causal, block_table, want_lse, 0,
+            )
+    if not want_lse:
+        return out
+    return out, lse, q.new_empty((0,))
 
 
 def flash_attn_with_kvcache(
@@ -132,13 +113,14 @@ def flash_attn_with_kvcache(
 ):
     """flash-attn 2's flash_attn_with_kvcache, without appending to the cache.
 
-    q [B, Lq, Hq, D] float16 or bfloat16. With block_table [B, max_blocks] int32 the
-    caches k_cache, v_cache are paged, [num_blocks, page_size, Hkv, D] (page_size a
-    multiple of 16; entries past a sequence's last page may be -1); without it they are
-    [B, Lmax, Hkv, D]. cache_seqlens: [B] int32 (0 allowed: that sequence's rows are
-    0), a host int for every sequence, or None for all the keys the caches hold. With
-    causal, query i of Lq sees keys j <= i + cache_seqlens[b] - Lq. num_splits: the
-    split-KV count, 0 lets the runtime choose. softmax_scale defaults to D**-0.5.
+    q [B, Lq, Hq, D] float16 or bfloat16 (B = 0 allowed). With block_table
+    [B, max_blocks] int32 the caches k_cache, v_cache are paged,
+    [num_blocks, page_size, Hkv, D] (page_size a multiple of 16; entries past a
+    sequence's last page may be -1); without it they are [B, Lmax, Hkv, D].
+    cache_seqlens: [B] int32 (0 allowed: that sequence's rows are 0), a host int for
+    every sequence, or None for all the keys the caches hold. With causal, query i of
+    Lq sees keys j <= i + cache_seqlens[b] - Lq. num_splits: the split-KV count, 0 lets
+    the runtime choose. softmax_scale defaults to D**-0.5.
 
     Returns out [B, Lq, Hq, D]; with return_softmax_lse, (out, softmax_lse [B, Hq, Lq]
     float32, +inf for rows that see no key). Nothing is read back from the device, so
@@ -148,92 +130,197 @@ def flash_attn_with_kvcache(
     cache_batch_idx, cache_leftpad, window_size != (-1, -1), softcap and alibi_slopes;
     TypeError or ValueError, naming the argument, for bad arguments.
     """
-    _unsupported("k", k is not None, "a tensor (appending to the cache)")
-    _unsupported("v", v is not None, "a tensor (appending to the cache)")
-    _unsupported("rotary_cos", rotary_cos is not None, "a tensor")
-    _unsupported("rotary_sin", rotary_sin is not None, "a tensor")
-    _unsupported("cache_batch_idx", cache_batch_idx is not None, "a tensor")
-    _unsupported("cache_leftpad", cache_leftpad is not None, "a tensor")
-    _check_window(window_size)
-    _unsupported("softcap", softcap != 0, softcap)
-    _unsupported("alibi_slopes", alibi_slopes is not None, "a tensor")
+    if (
+        k is not None
+        or v is not None
+        or rotary_cos is not None
+        or rotary_sin is not None
+        or cache_batch_idx is not None
+        or cache_leftpad is not None
+        or softcap
+        or alibi_slopes is not None
+        or window_size != _NO_WINDOW
+    ):
+        _check_options(
+            k=k, v=v, rotary_cos=rotary_cos, rotary_sin=rotary_sin,
+            cache_batch_idx=cache_batch_idx, cache_leftpad=cache_leftpad,
+            window_size=window_size, softcap=softcap, alibi_slopes=alibi_slopes,
+        )
+    want_lse = bool(return_softmax_lse)
+    if torch.compiler.is_compiling():
+        out, lse = _compiled_kvcache(
+            q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale, causal,
+            num_splits, want_lse,
+        )
+    else:
+        with _no_torch_function():
+            out, lse = kvcache_call(
+                q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale,
+                causal, want_lse, num_splits,
+            )
+    return (out, lse) if want_lse else out
+
+
+def varlen_call(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    max_seqlen_q,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    block_table,
+    return_lse,
+    num_splits,
+):
+    """flash_attn_varlen_func's work on the chosen backend: (out, lse), lse None unless
+    return_lse. Run it with torch functions disabled."""
+    _check_no_grad(q, k, v)
+    name = _backend or backend()
+    shape = check_prefill(
+        q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table,
+        require_cuda=name != "torch",
+    )
+    scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
+    num_splits = _checks.host_int("num_splits", num_splits)
+    if nothing_to_launch(shape):
+        return empty_prefill(q, shape, return_lse)
+    if name != "torch":
+        try:
+            _check_kernel_limits("attn_varlen_prefill", shape.head_dim)
+            return launch_prefill(
+                shape, q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, scale,
+                causal, return_lse, num_splits,
+            )
+        except RuntimeError as error:
+            _fall_back_or_raise(name, "flash_attn_varlen_func", error)
+    return torch_backend.varlen_prefill(
+        q, k, v, cu_seqlens_q, cu_seqlens_k, shape.max_seqlen_q, shape.max_seqlen_k,
+        scale, causal, block_table, return_lse,
+    )
+
+
+def kvcache_call(
+    q,
+    k_cache,
+    v_cache,
+    cache_seqlens,
+    block_table,
+    softmax_scale,
+    causal,
+    return_lse,
+    num_splits,
+    max_seqlen_k=None,
+):
+    """flash_attn_with_kvcache's work on the chosen backend: (out, lse), lse None
+    unless return_lse. cache_seqlens: a [B] int32 tensor, a host int or None;
+    max_seqlen_k, a host int that bounds a tensor's lengths, defaults to what the
+    caches' shapes hold. Run it with torch functions disabled."""
     _check_no_grad(q, k_cache, v_cache)
-    backend = _backend()
+    name = _backend or backend()
     lengths = cache_seqlens if isinstance(cache_seqlens, torch.Tensor) else None
     shape = check_decode(
-        q, k_cache, v_cache, lengths, block_table, require_cuda=backend != "torch"
+        q, k_cache, v_cache, lengths, block_table, require_cuda=name != "torch"
     )
     _checks.kv_heads("k_cache", shape.num_kv_heads, shape.num_heads)
     scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
     num_splits = _checks.host_int("num_splits", num_splits)
-    max_seqlen_k = shape.capacity
+    if max_seqlen_k is None or lengths is None:
+        max_seqlen_k = shape.capacity
+    else:
+        max_seqlen_k = _checks.host_int(
+            "max_seqlen_k", max_seqlen_k, 0, shape.capacity,
+            " (what the caches' shapes hold)",
+        )
     if lengths is None:
         # One host int (or the full caches) for every sequence: the bound is exact.
         if cache_seqlens is not None:
             max_seqlen_k = _checks.host_int(
-                "cache_seqlens",
-                cache_seqlens,
-                0,
-                shape.capacity,
+                "cache_seqlens", cache_seqlens, 0, shape.capacity,
                 " (what the caches' shapes hold)",
             )
         lengths = torch.full(
             (shape.batch,), max_seqlen_k, dtype=torch.int32, device=q.device
         )
-    want_lse = bool(return_softmax_lse)
-    call = dict(
-        q=q,
-        k_cache=k_cache,
-        v_cache=v_cache,
-        cache_seqlens=lengths,
-        block_table=block_table,
-        softmax_scale=scale,
-        causal=causal,
-        return_lse=want_lse,
-        max_seqlen_k=max_seqlen_k,
+    if shape.batch == 0 or max_seqlen_k == 0:
+        return empty_decode(q, shape, return_lse)
+    if name != "torch":
+        try:
+            _check_kernel_limits(
+                "attn_paged_decode", shape.head_dim,
+                shape.num_heads // shape.num_kv_heads,
+            )
+            return launch_decode(
+                shape, q, k_cache, v_cache, lengths, block_table, scale, causal,
+                return_lse, num_splits, max_seqlen_k,
+            )
+        except RuntimeError as error:
+            _fall_back_or_raise(name, "flash_attn_with_kvcache", error)
+    return torch_backend.paged_decode(
+        q, k_cache, v_cache, lengths, block_table, scale, causal, max_seqlen_k,
+        return_lse,
     )
 
-    def on_torch():
-        return torch_backend.paged_decode(**call)
 
-    def on_attn():
-        if max_seqlen_k == 0:
-            return on_torch()  # nothing to launch: zeros, lse +inf
-        group = shape.num_heads // shape.num_kv_heads
-        _check_kernel_limits("attn_paged_decode", shape.head_dim, group)
-        result = launch_decode(shape, num_splits=num_splits, **call)
-        return result if want_lse else (result, None)
+def _compiled_kvcache(
+    q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale, causal,
+    num_splits, return_lse,
+):
+    """flash_attn_with_kvcache as torch.compile traces it: the host-int and None forms
+    of cache_seqlens become a tensor here, the rest is the custom op's."""
+    if block_table is None:
+        capacity = k_cache.shape[1]
+    else:
+        capacity = block_table.shape[1] * k_cache.shape[1]
+    max_seqlen_k = capacity
+    if not isinstance(cache_seqlens, torch.Tensor):
+        if cache_seqlens is not None:
+            max_seqlen_k = cache_seqlens
+        cache_seqlens = torch.full(
+            (q.shape[0],), max_seqlen_k, dtype=torch.int32, device=q.device
+        )
+    scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
+    return torch.ops.attn_kernels.kvcache_fwd(
+        q, k_cache, v_cache, cache_seqlens, block_table, max_seqlen_k, scale,
+        bool(causal), return_lse, num_splits,
+    )
 
-    out, lse = _dispatch(backend, "flash_attn_with_kvcache", on_attn, on_torch)
-    return (out, lse) if want_lse else out
+
+def backend():
+    """The backend calls run on: set_backend's choice, else $ATTN_BACKEND (read once,
+    on the first call), else auto."""
+    global _backend
+    if _backend is None:
+        _backend = _backend_name(os.environ.get("ATTN_BACKEND", ""), "ATTN_BACKEND")
+    return _backend
 
 
-def _backend():
-    """$ATTN_BACKEND, checked."""
-    name = os.environ.get("ATTN_BACKEND", "auto").strip().lower() or "auto"
+def set_backend(name=None):
+    """Chooses the backend for the calls that follow: 'auto', 'attn' or 'torch'; None
+    reads $ATTN_BACKEND again."""
+    global _backend
+    _backend = None if name is None else _backend_name(name, "set_backend")
+
+
+def _backend_name(value, source):
+    name = str(value).strip().lower() or "auto"
     if name not in BACKENDS:
         raise ValueError(
-            f"ATTN_BACKEND: expected one of {', '.join(BACKENDS)}, got {name!r}"
+            f"{source}: expected one of {', '.join(BACKENDS)}, got {value!r}"
         )
     return name
 
 
-def _dispatch(backend, entry, on_attn, on_torch):
-    """Runs on_attn, or on_torch for ATTN_BACKEND=torch and, under auto, when libattnrt
-    cannot be loaded or has no kernel for the call."""
-    if backend == "torch":
-        return on_torch()
-    try:
-        return on_attn()
-    except RuntimeError as error:
-        status = getattr(error, "attn_status", None)
-        if backend != "auto" or status not in (
-            _lib.LOAD_FAILED,
-            _lib.STATUS_UNSUPPORTED,
-        ):
-            raise
-        _warn_fallback(entry, error)
-        return on_torch()
+def _fall_back_or_raise(name, entry, error):
+    """Returns (the caller then runs the torch backend) when `name` is auto and the
+    error says libattnrt cannot be loaded or has no kernel for the call; raises the
+    error otherwise."""
+    status = getattr(error, "attn_status", None)
+    if name != "auto" or status not in (_lib.LOAD_FAILED, _lib.STATUS_UNSUPPORTED):
+        raise error
+    _warn_fallback(entry, error)
 
 
 # What the kernels can be compiled for (runtime/checks.cpp, decode_plan.h), narrower
@@ -271,33 +358,42 @@ def _warn_fallback(entry, error):
         f"attn_kernels: {entry} runs on the torch backend (set ATTN_BACKEND=torch to "
         f"silence this, ATTN_BACKEND=attn to make it an error): {reason}",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 
-def _unsupported(name, present, value):
-    if present:
-        raise NotImplementedError(
-            f"{name}: not supported by attn_kernels (inference kernels without it), "
-            f"got {value}"
-        )
-
-
-def _check_window(window_size):
-    try:
-        window = tuple(int(x) for x in window_size)
-    except TypeError:
-        raise TypeError(
-            f"window_size: expected a pair of ints, got {type(window_size).__name__}"
-        ) from None
-    _unsupported("window_size", window != (-1, -1), window_size)
+def _check_options(**options):
+    """Raises NotImplementedError naming the first flash-attn option given that
+    attn_kernels does not serve; TypeError for a window_size that is not a pair of
+    ints."""
+    for name, value in options.items():
+        if name == "window_size":
+            try:
+                window = tuple(int(x) for x in value)
+            except TypeError:
+                raise TypeError(
+                    f"window_size: expected a pair of ints, got {type(value).__name__}"
+                ) from None
+            present = window != _NO_WINDOW
+        elif name in ("dropout_p", "softcap"):
+            present = value != 0
+        else:
+            present = value is not None
+        if present:
+            shown = "a tensor" if isinstance(value, torch.Tensor) else value
+            if name in ("k", "v"):
+                shown = "a tensor (appending to the cache)"
+            raise NotImplementedError(
+                f"{name}: not supported by attn_kernels (inference kernels without "
+                f"it), got {shown}"
+            )
 
 
 def _check_no_grad(*tensors):
     """Raises NotImplementedError when autograd would need a backward pass."""
-    if torch.is_grad_enabled() and any(
-        isinstance(t, torch.Tensor) and t.requires_grad for t in tensors
-    ):
+    if not torch.is_grad_enabled():
+        return
+    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
         raise NotImplementedError(
             "backward: attn_kernels has forward kernels only; call it under "
             "torch.no_grad() or torch.inference_mode(), or detach q, k and v"

@@ -2,27 +2,20 @@
 (flash-attn 2's flash_attn_varlen_func) launched through libattnrt; and the checks that
 flash_attn_varlen_func shares with it."""
 
-import ctypes
-import dataclasses
+import collections
 
 import torch
 
 from . import _checks, _lib
-from .decode import DTYPES, pointer, run
+from .decode import DTYPES, run
 
-
-@dataclasses.dataclass(frozen=True)
-class PrefillShape:
-    """What a prefill call's shapes and host ints say."""
-
-    batch: int
-    total_q: int
-    num_heads: int
-    num_kv_heads: int
-    head_dim: int
-    page_size: int  # 0: packed k, v [total_k, Hkv, D]
-    max_seqlen_q: int
-    max_seqlen_k: int
+# What a prefill call's shapes and host ints say. page_size 0: packed k, v
+# [total_k, Hkv, D].
+PrefillShape = collections.namedtuple(
+    "PrefillShape",
+    "batch total_q num_heads num_kv_heads head_dim page_size max_seqlen_q "
+    "max_seqlen_k",
+)
 
 
 def varlen_prefill(
@@ -57,23 +50,29 @@ def varlen_prefill(
     (+inf for a row that sees no key). The runtime's call as it is; for flash-attn's
     API with the torch fallback see flash_attn_varlen_func.
     """
-    shape = check_prefill(
-        q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table
-    )
-    scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
-    return launch_prefill(
-        shape,
-        q,
-        k,
-        v,
-        cu_seqlens_q,
-        cu_seqlens_k,
-        block_table,
-        scale,
-        causal,
-        return_lse,
-        num_splits,
-    )
+    with torch._C.DisableTorchFunction():
+        shape = check_prefill(
+            q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table
+        )
+        scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
+        num_splits = _checks.host_int("num_splits", num_splits)
+        if nothing_to_launch(shape):
+            out, lse = empty_prefill(q, shape, return_lse)
+        else:
+            out, lse = launch_prefill(
+                shape,
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                block_table,
+                scale,
+                causal,
+                return_lse,
+                num_splits,
+            )
+    return (out, lse) if return_lse else out
 
 
 def check_prefill(
@@ -87,49 +86,78 @@ def check_prefill(
     block_table,
     require_cuda=True,
 ):
-    """Checks a prefill call's arguments; returns their PrefillShape."""
+    """Checks a prefill call's arguments; returns their PrefillShape. B = 0 (cu_seqlens
+    of one entry) is allowed."""
     _checks.tensor("q", q, ("total_q", "Hq", "D"), _checks.FLOAT_DTYPES)
+    device = q.device
     if require_cuda:
         _checks.cuda("q", q)
     total_q, num_heads, head_dim = q.shape
     paged = block_table is not None
     dims = ("num_blocks", "page_size", "Hkv", "D") if paged else ("total_k", "Hkv", "D")
-    for name, value in (("k", k), ("v", v)):
-        _checks.tensor(name, value, dims, (q.dtype,), q.device)
-    _checks.head_dims("k", k, head_dim, len(dims) - 1)
-    _checks.same_shape("v", v, "k", k)
-    num_kv_heads = k.shape[-2]
+    dtypes = (q.dtype,)
+    _checks.tensor("k", k, dims, dtypes, device)
+    _checks.tensor("v", v, dims, dtypes, device)
+    k_shape = k.shape
+    _checks.head_dims("k", k_shape, head_dim, len(dims) - 1)
+    _checks.same_shape("v", v.shape, "k", k_shape)
+    num_kv_heads = k_shape[-2]
     _checks.kv_heads("k", num_kv_heads, num_heads)
-    for name, value in (("cu_seqlens_q", cu_seqlens_q), ("cu_seqlens_k", cu_seqlens_k)):
-        _checks.tensor(name, value, ("B+1",), (torch.int32,), q.device)
-        if value.shape[0] < 2:
-            raise ValueError(
-                f"{name}: expected B+1 >= 2 entries (one sequence or more), "
-                f"got shape {tuple(value.shape)}"
-            )
+    _checks.tensor("cu_seqlens_q", cu_seqlens_q, ("B+1",), _checks.INT32, device)
     batch = cu_seqlens_q.shape[0] - 1
+    if batch < 0:
+        raise ValueError(
+            "cu_seqlens_q: expected B+1 >= 1 entries, got shape "
+            f"{tuple(cu_seqlens_q.shape)}"
+        )
+    _checks.tensor("cu_seqlens_k", cu_seqlens_k, ("B+1",), _checks.INT32, device)
     _checks.rows("cu_seqlens_k", cu_seqlens_k, batch + 1, "B+1, from cu_seqlens_q")
     max_seqlen_q = _checks.host_int("max_seqlen_q", max_seqlen_q)
     page_size, capacity, note = 0, None, ""
     if paged:
         _checks.tensor(
-            "block_table", block_table, ("B", "max_blocks"), (torch.int32,), q.device
+            "block_table", block_table, ("B", "max_blocks"), _checks.INT32, device
         )
         _checks.rows("block_table", block_table, batch, "B, from cu_seqlens_q")
-        page_size = k.shape[1]
+        page_size = k_shape[1]
         capacity = block_table.shape[1] * page_size
         note = " (max_blocks * page_size, what block_table holds)"
     max_seqlen_k = _checks.host_int("max_seqlen_k", max_seqlen_k, 0, capacity, note)
     return PrefillShape(
-        batch=batch,
-        total_q=total_q,
-        num_heads=num_heads,
-        num_kv_heads=num_kv_heads,
-        head_dim=head_dim,
-        page_size=page_size,
-        max_seqlen_q=max_seqlen_q,
-        max_seqlen_k=max_seqlen_k,
+        batch,
+        total_q,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        page_size,
+        max_seqlen_q,
+        max_seqlen_k,
     )
+
+
+def nothing_to_launch(shape):
+    """True when no query sees a key whatever the lengths: every row is 0."""
+    return (
+        shape.batch == 0
+        or shape.total_q == 0
+        or shape.max_seqlen_q == 0
+        or shape.max_seqlen_k == 0
+    )
+
+
+def empty_prefill(q, shape, return_lse):
+    """out 0 and lse +inf for a call with nothing to launch (nothing_to_launch), made
+    on q's device without a kernel of ours (graph-capturable)."""
+    out = torch.zeros(q.shape, dtype=q.dtype, device=q.device)
+    lse = None
+    if return_lse:
+        lse = torch.full(
+            (shape.num_heads, shape.total_q),
+            float("inf"),
+            dtype=torch.float32,
+            device=q.device,
+        )
+    return out, lse
 
 
 def launch_prefill(
@@ -146,45 +174,53 @@ def launch_prefill(
     num_splits=0,
 ):
     """Runs attn_varlen_prefill on checked arguments on the current stream; returns
-    out, or (out, lse) with return_lse. num_splits = 0 lets the runtime choose the
+    (out, lse), lse None unless return_lse. num_splits = 0 lets the runtime choose the
     split-KV count. Raises RuntimeError (with `attn_status`) when the runtime rejects
     the call or cannot be loaded; nothing is launched then."""
-    out = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+    batch, total_q, num_heads, num_kv_heads, head_dim, page_size = shape[:6]
+    device = q.device
+    out = torch.empty((total_q, num_heads, head_dim), dtype=q.dtype, device=device)
     lse = None
     if return_lse:
-        lse = torch.empty(
-            (shape.num_heads, shape.total_q), dtype=torch.float32, device=q.device
-        )
-    if shape.page_size:
-        k_strides, v_strides = k.stride()[:3], v.stride()[:3]
-    else:  # packed: attn.h's layout has a zero block stride
-        k_strides, v_strides = (0, *k.stride()[:2]), (0, *v.stride()[:2])
-    args = _lib.VarlenPrefillArgs(
-        dtype=DTYPES[q.dtype],
-        batch=shape.batch,
-        total_q=shape.total_q,
-        num_heads=shape.num_heads,
-        num_kv_heads=shape.num_kv_heads,
-        head_dim=shape.head_dim,
-        page_size=shape.page_size,
-        max_seqlen_q=shape.max_seqlen_q,
-        max_seqlen_k=shape.max_seqlen_k,
-        causal=int(bool(causal)),
-        softmax_scale=softmax_scale,
-        q=q.data_ptr(),
-        q_strides=q.stride()[:2],
-        k=k.data_ptr(),
-        k_strides=k_strides,
-        v=v.data_ptr(),
-        v_strides=v_strides,
-        cu_seqlens_q=pointer(cu_seqlens_q, ctypes.c_int32),
-        cu_seqlens_k=pointer(cu_seqlens_k, ctypes.c_int32),
-        block_table=pointer(block_table, ctypes.c_int32),
-        block_table_stride=0 if block_table is None else block_table.stride(0),
-        out=out.data_ptr(),
-        out_strides=out.stride()[:2],
-        lse=pointer(lse, ctypes.c_float),
-        num_splits=num_splits,
+        lse = torch.empty((num_heads, total_q), dtype=torch.float32, device=device)
+    q_strides = q.stride()
+    k_strides = k.stride()
+    v_strides = v.stride()
+    if not page_size:  # packed: attn.h's layout has a zero block stride
+        k_strides = (0, *k_strides)
+        v_strides = (0, *v_strides)
+    args = _lib.PREFILL_PACKER.pack(
+        DTYPES[q.dtype],
+        batch,
+        total_q,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        page_size,
+        shape.max_seqlen_q,
+        shape.max_seqlen_k,
+        1 if causal else 0,
+        softmax_scale,
+        q.data_ptr(),
+        q_strides[0],
+        q_strides[1],
+        k.data_ptr(),
+        k_strides[0],
+        k_strides[1],
+        k_strides[2],
+        v.data_ptr(),
+        v_strides[0],
+        v_strides[1],
+        v_strides[2],
+        cu_seqlens_q.data_ptr(),
+        cu_seqlens_k.data_ptr(),
+        0 if block_table is None else block_table.data_ptr(),
+        0 if block_table is None else block_table.stride(0),
+        out.data_ptr(),
+        num_heads * head_dim,  # out is contiguous
+        head_dim,
+        0 if lse is None else lse.data_ptr(),
+        num_splits,
     )
-    run(q.device, args, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
-    return (out, lse) if return_lse else out
+    run(device, args, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
+    return out, lse

@@ -253,13 +253,14 @@ def _attend(
                 .reshape(n, lq, num_heads, head_dim)
             )
             outs.append((b0, q0, out.to(dtype)))
-    out = _assemble(outs, 1)
+    # Contiguous, as the kernels' outputs (and the custom ops' fake kernels) are.
+    out = _assemble(outs, 1).contiguous()
     lse = None
     if want_lse:
         # [n, Hkv, G * lq] -> [n, Hq, lq]: query head h = kv head * G + g.
         lse = _assemble(
             [(b0, q0, x.view(x.shape[0], num_heads, -1)) for b0, q0, x in lses], 2
-        )
+        ).contiguous()
     return out, lse
 
 

@@ -1,13 +1,29 @@
-"""pytest set-up of the Python package's CPU tests: python/ on sys.path, a clean backend
+"""pytest set-up of the Python package's CPU tests: python/ on sys.path (or, with
+ATTN_TEST_INSTALLED=1, the installed attn_kernels, e.g. from the wheels), a clean backend
 choice per test, and no CUDA anywhere."""
 
+import os
 import pathlib
 import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "python"))
+INSTALLED = os.environ.get("ATTN_TEST_INSTALLED") == "1"
+if not INSTALLED:
+    sys.path.insert(0, str(ROOT / "python"))
+
+
+def pytest_report_header(config):
+    import attn_kernels
+
+    where = pathlib.Path(attn_kernels.__file__).resolve().parent
+    if INSTALLED and where == ROOT / "python" / "attn_kernels":
+        raise pytest.UsageError(
+            f"ATTN_TEST_INSTALLED=1: expected an installed attn_kernels, got the "
+            f"checkout's {where} (run pytest from outside the checkout)"
+        )
+    return f"attn_kernels {attn_kernels.__version__} from {where}"
 
 
 @pytest.fixture(autouse=True)
@@ -17,11 +33,16 @@ def _clean_environment(monkeypatch):
     from attn_kernels import interface
 
     monkeypatch.setattr(interface, "_warned", set())
+    interface.set_backend(None)  # $ATTN_BACKEND is read again on the first call
+    yield
+    interface.set_backend(None)
 
 
 @pytest.fixture
-def on_torch_backend(monkeypatch):
-    monkeypatch.setenv("ATTN_BACKEND", "torch")
+def on_torch_backend():
+    from attn_kernels import interface
+
+    interface.set_backend("torch")
 
 
 @pytest.fixture
@@ -38,3 +59,5 @@ def no_cuda(monkeypatch):
     monkeypatch.setattr(_lib, "function", forbidden)
     monkeypatch.setattr(torch.cuda, "device", forbidden)
     monkeypatch.setattr(torch.cuda, "current_stream", forbidden)
+    monkeypatch.setattr(torch._C, "_cuda_getDevice", forbidden, raising=False)
+    monkeypatch.setattr(torch._C, "_cuda_getCurrentRawStream", forbidden, raising=False)

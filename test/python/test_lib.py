@@ -69,6 +69,7 @@ def fresh_lib(monkeypatch):
     """libattnrt as not yet loaded; restored afterwards."""
     monkeypatch.setattr(_lib, "_loaded", None)
     monkeypatch.setattr(_lib, "_load_error", None)
+    monkeypatch.setattr(_lib, "_functions", {})
 
 
 def test_library_path_order(monkeypatch, tmp_path):
@@ -106,43 +107,45 @@ def test_loads_the_built_library(monkeypatch, fresh_lib):
 
 
 def failing(status):
-    def on_attn():
-        error = RuntimeError(f"attn_paged_decode: the reason ({status})")
-        error.attn_status = status
-        raise error
-
-    return on_attn
+    error = RuntimeError(f"attn_paged_decode: the reason ({status})")
+    error.attn_status = status
+    return error
 
 
 @pytest.mark.parametrize("status", [_lib.LOAD_FAILED, _lib.STATUS_UNSUPPORTED])
 def test_auto_falls_back_with_one_warning(status):
     with pytest.warns(RuntimeWarning, match="runs on the torch backend.*the reason"):
-        assert (
-            interface._dispatch("auto", "f", failing(status), lambda: "torch")
-            == "torch"
-        )
+        interface._fall_back_or_raise("auto", "f", failing(status))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same reason warns once
-        assert (
-            interface._dispatch("auto", "f", failing(status), lambda: "torch")
-            == "torch"
-        )
+        interface._fall_back_or_raise("auto", "f", failing(status))
 
 
 @pytest.mark.parametrize("status", [1, 3, 4, 5, None])
 def test_auto_raises_other_errors(status):
     with pytest.raises(RuntimeError, match="the reason"):
-        interface._dispatch("auto", "f", failing(status), lambda: "torch")
+        interface._fall_back_or_raise("auto", "f", failing(status))
 
 
 @pytest.mark.parametrize("status", [_lib.LOAD_FAILED, _lib.STATUS_UNSUPPORTED])
 def test_attn_backend_never_falls_back(status):
     with pytest.raises(RuntimeError, match="the reason"):
-        interface._dispatch("attn", "f", failing(status), lambda: "torch")
+        interface._fall_back_or_raise("attn", "f", failing(status))
 
 
-def test_torch_backend_skips_the_library():
-    assert interface._dispatch("torch", "f", failing(3), lambda: "torch") == "torch"
+def test_backend_is_read_once(monkeypatch):
+    """$ATTN_BACKEND is read on the first call, not on every call; set_backend
+    changes the choice and set_backend(None) reads the environment again."""
+    monkeypatch.setenv("ATTN_BACKEND", "torch")
+    assert interface.backend() == "torch"
+    monkeypatch.setenv("ATTN_BACKEND", "attn")
+    assert interface.backend() == "torch"
+    interface.set_backend("auto")
+    assert interface.backend() == "auto"
+    interface.set_backend(None)
+    assert interface.backend() == "attn"
+    with pytest.raises(ValueError, match="^set_backend: expected one of"):
+        interface.set_backend("cuda")
 
 
 @pytest.mark.parametrize(
@@ -160,10 +163,37 @@ def test_kernel_limits(head_dim, group, limited):
     assert error.value.attn_status == _lib.STATUS_UNSUPPORTED
 
 
+@pytest.mark.parametrize("struct, packer", [
+    (_lib.PagedDecodeArgs, _lib.DECODE_PACKER),
+    (_lib.VarlenPrefillArgs, _lib.PREFILL_PACKER),
+])
+def test_packer_writes_the_struct(struct, packer):
+    """The packed bytes the launch path hands the runtime are the ctypes struct's:
+    every field at its offset (distinct values, so a shifted field shows)."""
+    values, expected = [], {}
+    for index, (name, ctype) in enumerate(struct._fields_):
+        if issubclass(ctype, ctypes.Array):
+            value = [1000 * index + j for j in range(ctype._length_)]
+            values += value
+        else:
+            value = 0.5 + index if ctype is ctypes.c_float else 1000 * index + 7
+            values.append(value)
+        expected[name] = value
+    unpacked = struct.from_buffer_copy(packer.pack(*values))
+    for name, ctype in struct._fields_:
+        got = getattr(unpacked, name)
+        if issubclass(ctype, ctypes.Array):
+            got = list(got)
+        elif issubclass(ctype, ctypes._Pointer):
+            got = ctypes.cast(got, ctypes.c_void_p).value
+        assert got == expected[name], name
+
+
 @pytest.mark.parametrize("num_splits", [None, 3])
 def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
     """launch_prefill hands run() the struct attn.h describes: packed k, v with a zero
-    block stride, and num_splits (0, the runtime's choice, by default)."""
+    block stride, out contiguous, and num_splits (0, the runtime's choice, by
+    default)."""
     import torch
     from attn_kernels import prefill
 
@@ -181,15 +211,49 @@ def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
         max_seqlen_q=4, max_seqlen_k=5, require_cuda=False, **call
     )
     extra = {} if num_splits is None else {"num_splits": num_splits}
-    prefill.launch_prefill(
+    out, lse = prefill.launch_prefill(
         shape, softmax_scale=0.125, causal=True, return_lse=False, **call, **extra
     )
-    ((_, args, size_call, launch_call),) = calls
+    ((_, packed, size_call, launch_call),) = calls
     assert (size_call, launch_call) == (
         "attn_varlen_prefill_workspace_size",
         "attn_varlen_prefill",
     )
+    args = _lib.VarlenPrefillArgs.from_buffer_copy(packed)
     assert (args.batch, args.total_q, args.num_heads, args.num_kv_heads) == (2, 7, 4, 2)
     assert (args.max_seqlen_q, args.max_seqlen_k, args.causal) == (4, 5, 1)
+    assert args.softmax_scale == 0.125 and args.dtype == _lib.DTYPE_BF16
     assert list(args.k_strides) == [0, 128, 64]
+    assert list(args.out_strides) == list(out.stride()[:2])
+    assert args.q == call["q"].data_ptr() and args.out == out.data_ptr()
     assert args.num_splits == (num_splits or 0)
+    assert lse is None and not args.lse
+
+
+def test_launch_decode_fills_the_struct(monkeypatch):
+    """launch_decode: the caches' strides, the block table's row stride, out's
+    contiguous strides and the lse pointer."""
+    import torch
+    from attn_kernels import decode
+
+    calls = []
+    monkeypatch.setattr(decode, "run", lambda *call: calls.append(call))
+    q = torch.randn(2, 1, 4, 64, dtype=torch.float16)
+    k_cache = torch.randn(5, 16, 2, 64, dtype=torch.float16)
+    table = torch.tensor([[4, 2, -1], [1, -1, -1]], dtype=torch.int32)
+    lengths = torch.tensor([20, 7], dtype=torch.int32)
+    shape = decode.check_decode(q, k_cache, k_cache, lengths, table, require_cuda=False)
+    out, lse = decode.launch_decode(
+        shape, q, k_cache, k_cache, lengths, table, 0.5, False, True, 2, 40
+    )
+    ((_, packed, _, launch_call),) = calls
+    assert launch_call == "attn_paged_decode"
+    args = _lib.PagedDecodeArgs.from_buffer_copy(packed)
+    assert (args.batch, args.seqlen_q, args.num_heads, args.num_kv_heads) == (2, 1, 4, 2)
+    assert (args.page_size, args.max_seqlen_k, args.causal, args.num_splits) == (
+        16, 40, 0, 2)
+    assert list(args.k_strides) == list(k_cache.stride()[:3])
+    assert args.block_table_stride == 3
+    assert list(args.out_strides) == list(out.stride()[:3])
+    assert ctypes.cast(args.lse, ctypes.c_void_p).value == lse.data_ptr()
+    assert lse.shape == (2, 4, 1) and lse.dtype == torch.float32

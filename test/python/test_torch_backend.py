@@ -120,7 +120,8 @@ def test_varlen_matches_reference(on_torch_backend, case):
         causal=case.causal,
     )
     out, lse, probs = flash_attn_varlen_func(**args, return_attn_probs=True)
-    assert probs is None
+    # flash-attn 2.8 without dropout: an empty S_dmask in q's dtype, on q's device.
+    assert probs.shape == (0,) and probs.dtype == case.dtype
     assert out.shape == args["q"].shape
     assert (
         lse.shape == (case.heads[0], args["q"].shape[0]) and lse.dtype == torch.float32

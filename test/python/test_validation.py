@@ -127,10 +127,10 @@ VARLEN_CASES = [
         False,
     ),
     (
-        "cu_seqlens_q one entry",
+        "cu_seqlens_q no entry",
         ValueError,
         "cu_seqlens_q",
-        dict(cu_seqlens_q=torch.tensor([0], dtype=I32)),
+        dict(cu_seqlens_q=torch.tensor([], dtype=I32)),
         False,
     ),
     (
