@@ -28,6 +28,7 @@ import warnings
 
 import torch
 
+import attn_kernels
 from attn_kernels import (
     flash_attn_varlen_func,
     flash_attn_with_kvcache,
@@ -633,8 +634,8 @@ def run_fallback():
     """ATTN_BACKEND=auto with a head_dim the pack lacks (80): one RuntimeWarning naming
     the torch backend, and the right result."""
     rows = []
-    previous = os.environ.get("ATTN_BACKEND")
-    os.environ["ATTN_BACKEND"] = "auto"
+    previous = attn_kernels.interface.backend()
+    attn_kernels.set_backend("auto")
     try:
         for run in (
             lambda: run_prefill(Prefill((33, 7), (16, 8), 80, BF16)),
@@ -654,10 +655,105 @@ def run_fallback():
                     )
             rows += result
     finally:
-        if previous is None:
-            del os.environ["ATTN_BACKEND"]
-        else:
-            os.environ["ATTN_BACKEND"] = previous
+        attn_kernels.set_backend(previous)
+    return rows
+
+
+def integration_inputs(seed=400):
+    """A paged prefill (3 prompts after cached prefixes) and a paged decode (8
+    sequences), Qwen3-0.6B heads, bf16."""
+    torch.manual_seed(seed)
+    pre = make_prefill(Prefill((33, 200, 7), (16, 8), 128, BF16, page_size=256,
+                               prefix=(300, 0, 1000)))
+    dec, _ = make_decode(Decode(8, (1, 3000), (16, 8), 128, BF16, 256))
+    return pre, dec
+
+
+def same(got, want, what, failures):
+    if got.shape != want.shape or got.stride() != want.stride() or got.dtype != want.dtype:
+        failures.append(
+            f"{what}: shape/stride/dtype {tuple(got.shape)}/{got.stride()}/{got.dtype} "
+            f"against {tuple(want.shape)}/{want.stride()}/{want.dtype}"
+        )
+    elif not torch.equal(got, want):
+        failures.append(f"{what}: differs from eager (max {(got.float() - want.float()).abs().max():.3g})")
+
+
+def run_compile(mode):
+    """torch.compile(fullgraph=True) of a step that calls both entry points (with lse)
+    and does work around them: no graph break, and the same outputs as eager."""
+    pre, dec = integration_inputs()
+
+    def step(pre_q, dec_q):
+        out, lse, probs = flash_attn_varlen_func(**{**pre, "q": pre_q},
+                                                 return_attn_probs=True)
+        dout, dlse = flash_attn_with_kvcache(**{**dec, "q": dec_q},
+                                             return_softmax_lse=True)
+        return out * 2, lse, probs, dout.float() + 1, dlse
+
+    rows = []
+    failures = []
+    compiled = torch.compile(step, fullgraph=True, mode=mode)
+    with torch.inference_mode():
+        want = step(pre["q"], dec["q"])
+        for _ in range(3):  # reduce-overhead records, then replays a CUDA graph
+            got = compiled(pre["q"], dec["q"])
+        torch.cuda.synchronize()
+    for name, g, w in zip(("out*2", "lse", "S_dmask", "decode out+1", "decode lse"),
+                          got, want):
+        same(g, w, name, failures)
+    rows.append(Row(f"torch.compile(fullgraph=True, mode={mode!r})", failures))
+    return rows
+
+
+def run_conventions():
+    """Shapes torch accepts and flash-attn 2.8's return conventions on the GPU: a q
+    whose size-1 dimension has an odd stride, empty batches, S_dmask, and a call under
+    torch.set_default_device("cuda") (nano-vllm's setting)."""
+    rows = []
+    pre, dec = integration_inputs(401)
+    want = flash_attn_with_kvcache(**dec)
+    batch, _, heads, dim = dec["q"].shape
+    # q [B, 1, Hq, D] with strides (Hq*D, 1, D, 1): torch calls it contiguous.
+    odd = torch.empty(batch * heads * dim, dtype=BF16, device="cuda").as_strided(
+        dec["q"].shape, (heads * dim, 1, dim, 1))
+    odd.copy_(dec["q"])
+    failures = []
+    if not odd.is_contiguous():
+        failures.append("the strided q is not what torch calls contiguous")
+    same(flash_attn_with_kvcache(**{**dec, "q": odd}), want, "out", failures)
+    rows.append(Row("decode q [B, 1, Hq, D] with stride 1 on the size-1 dimension",
+                    failures))
+
+    failures = []
+    empty_q = torch.empty(0, 16, 128, dtype=BF16, device="cuda")
+    empty_kv = torch.empty(0, 8, 128, dtype=BF16, device="cuda")
+    cu = torch.zeros(1, dtype=I32, device="cuda")
+    out, lse, probs = flash_attn_varlen_func(empty_q, empty_kv, empty_kv, cu, cu, 0, 0,
+                                             causal=True, return_attn_probs=True)
+    if (tuple(out.shape), tuple(lse.shape), tuple(probs.shape)) != ((0, 16, 128), (16, 0), (0,)):
+        failures.append(f"varlen B=0: {tuple(out.shape)} {tuple(lse.shape)} {tuple(probs.shape)}")
+    q0 = torch.empty(0, 1, 16, 128, dtype=BF16, device="cuda")
+    out, lse = flash_attn_with_kvcache(
+        q0, dec["k_cache"], dec["v_cache"],
+        cache_seqlens=torch.zeros(0, dtype=I32, device="cuda"),
+        block_table=dec["block_table"][:0], return_softmax_lse=True)
+    if (tuple(out.shape), tuple(lse.shape)) != ((0, 1, 16, 128), (0, 16, 1)):
+        failures.append(f"decode B=0: {tuple(out.shape)} {tuple(lse.shape)}")
+    _, _, probs = flash_attn_varlen_func(**pre, return_attn_probs=True)
+    if probs.numel() != 0 or probs.dtype != BF16 or probs.device.type != "cuda":
+        failures.append(f"S_dmask: {tuple(probs.shape)} {probs.dtype} {probs.device}")
+    rows.append(Row("empty batches and S_dmask (flash-attn 2.8)", failures))
+
+    failures = []
+    want_pre = flash_attn_varlen_func(**pre)
+    torch.set_default_device("cuda")
+    try:
+        same(flash_attn_varlen_func(**pre), want_pre, "prefill", failures)
+        same(flash_attn_with_kvcache(**dec), want, "decode", failures)
+    finally:
+        torch.set_default_device(None)
+    rows.append(Row('under torch.set_default_device("cuda")', failures))
     return rows
 
 
@@ -687,7 +783,7 @@ def report(backend, rows):
 
 
 def run_backend(backend):
-    os.environ["ATTN_BACKEND"] = backend
+    attn_kernels.set_backend(backend)
     rows = []
     for seed, case in enumerate(PREFILL_CASES):
         torch.manual_seed(seed)
@@ -699,6 +795,9 @@ def run_backend(backend):
     rows += report(backend, guarded("decode CUDA graph", run_decode_graph))
     rows += report(backend, guarded("prefill CUDA graph", run_prefill_graph))
     rows += report(backend, guarded("no host sync", run_no_sync))
+    rows += report(backend, guarded("conventions", run_conventions))
+    for mode in ("default", "reduce-overhead"):
+        rows += report(backend, guarded(f"compile {mode}", run_compile, mode))
     return rows
 
 

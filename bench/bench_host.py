@@ -1,0 +1,255 @@
+"""Host time per call of the Python entry points, beside torch's own FA2 op.
+
+    PYTHONPATH=python python3 bench/bench_host.py --out bench/results/host_<gpu>_<date>.md
+
+Columns: flash_attn_with_kvcache and flash_attn_varlen_func called directly (the eager
+path), the same work through the custom ops (torch.ops.attn_kernels.*, what
+torch.compile calls), and torch.ops.aten._flash_attention_forward on the same problem
+(packed K/V), in a plain process and under torch.set_default_device("cuda") (what
+nano-vllm sets). Host time is measured with the GPU kept busy (a torch.cuda._sleep
+kernel longer than the batch of calls), so only the host's work is timed: the mean of
+a batch of CALLS calls, median and spread over ROUNDS batches.
+
+Then the latency of a small eager call (decode of 1 x 32768, page 256): back-to-back
+eager calls against the same call replayed from a CUDA graph (its GPU time).
+
+Qwen3-0.6B's heads: Hq 16, Hkv 8, D 128, bf16, causal. Decode: 256 sequences of
+100-2048 keys, page 256. Prefill: 16 prompts of 100-1024 tokens, packed K/V.
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+import attn_kernels
+from attn_kernels import flash_attn_varlen_func, flash_attn_with_kvcache
+
+HQ, HKV, D = 16, 8, 128
+DT = torch.bfloat16
+CALLS, ROUNDS = 200, 15
+
+
+def decode_problem(batch=256, low=100, high=2048, page=256, generator=None):
+    lengths = torch.randint(low, high + 1, (batch,), generator=generator)
+    blocks = (lengths + page - 1) // page
+    max_blocks = int(blocks.max())
+    table = torch.full((batch, max_blocks), -1, dtype=torch.int32)
+    order = torch.randperm(int(blocks.sum()), generator=generator).int()
+    start = 0
+    for b in range(batch):
+        n = int(blocks[b])
+        table[b, :n] = order[start : start + n]
+        start += n
+    num_blocks = int(blocks.sum())
+    k = torch.randn(num_blocks, page, HKV, D, dtype=DT, device="cuda")
+    v = torch.randn_like(k)
+    q = torch.randn(batch, 1, HQ, D, dtype=DT, device="cuda")
+    # Packed K/V for torch's op (varlen with one query per sequence).
+    cu_k = torch.zeros(batch + 1, dtype=torch.int32)
+    cu_k[1:] = torch.cumsum(lengths, 0)
+    packed_k = torch.randn(int(cu_k[-1]), HKV, D, dtype=DT, device="cuda")
+    return dict(
+        q=q,
+        k=k,
+        v=v,
+        table=table.cuda(),
+        lengths=lengths.int().cuda(),
+        max_k=max_blocks * page,
+        cu_q=torch.arange(batch + 1, dtype=torch.int32, device="cuda"),
+        cu_k=cu_k.cuda(),
+        packed_k=packed_k,
+        packed_v=torch.randn_like(packed_k),
+        max_len=int(lengths.max()),
+    )
+
+
+def prefill_problem(batch=16, low=100, high=1024, generator=None):
+    lengths = torch.randint(low, high + 1, (batch,), generator=generator)
+    cu = torch.zeros(batch + 1, dtype=torch.int32)
+    cu[1:] = torch.cumsum(lengths, 0)
+    total = int(cu[-1])
+    return dict(
+        q=torch.randn(total, HQ, D, dtype=DT, device="cuda"),
+        k=torch.randn(total, HKV, D, dtype=DT, device="cuda"),
+        v=torch.randn(total, HKV, D, dtype=DT, device="cuda"),
+        cu=cu.cuda(),
+        max_len=int(lengths.max()),
+    )
+
+
+def calls(dec, pre):
+    scale = D**-0.5
+    ops = torch.ops.attn_kernels
+    aten = torch.ops.aten._flash_attention_forward
+    return {
+        "decode": {
+            "ours": lambda: flash_attn_with_kvcache(
+                dec["q"], dec["k"], dec["v"], cache_seqlens=dec["lengths"],
+                block_table=dec["table"], softmax_scale=scale, causal=True,
+            ),
+            "ours, custom op": lambda: ops.kvcache_fwd(
+                dec["q"], dec["k"], dec["v"], dec["lengths"], dec["table"],
+                dec["max_k"], scale, True, False, 0,
+            ),
+            "torch FA2 op": lambda: aten(
+                dec["q"].view(-1, HQ, D), dec["packed_k"], dec["packed_v"],
+                dec["cu_q"], dec["cu_k"], 1, dec["max_len"], 0.0, True, False,
+                scale=scale,
+            ),
+        },
+        "prefill": {
+            "ours": lambda: flash_attn_varlen_func(
+                pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], pre["max_len"],
+                pre["max_len"], softmax_scale=scale, causal=True,
+            ),
+            "ours, custom op": lambda: ops.varlen_fwd(
+                pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], None,
+                pre["max_len"], pre["max_len"], scale, True, False, 0,
+            ),
+            "torch FA2 op": lambda: aten(
+                pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], pre["max_len"],
+                pre["max_len"], 0.0, True, False, scale=scale,
+            ),
+        },
+    }
+
+
+def host_time(call):
+    """Mean host microseconds per call over a batch of CALLS calls issued while a
+    sleep kernel keeps the GPU busy; median and (min, max) over ROUNDS batches."""
+    for _ in range(20):
+        call()
+    torch.cuda.synchronize()
+    # Cycles for a sleep longer than the batch: calibrated on the first batch.
+    cycles = 50_000_000
+    samples = []
+    for _ in range(ROUNDS):
+        torch.cuda._sleep(cycles)
+        start = time.perf_counter()
+        for _ in range(CALLS):
+            call()
+        host = time.perf_counter() - start
+        event = torch.cuda.Event()
+        event.record()
+        busy = not event.query()  # the GPU was still asleep: only the host was timed
+        torch.cuda.synchronize()
+        if not busy:
+            cycles *= 4
+            continue
+        samples.append(host / CALLS * 1e6)
+    return statistics.median(samples), min(samples), max(samples), len(samples)
+
+
+def small_call_latency(generator):
+    """Back-to-back eager decode of 1 x 32768 (page 256) against its CUDA-graph
+    replay: the per-call wall time of each, in microseconds."""
+    dec = decode_problem(batch=1, low=32768, high=32768, generator=generator)
+    scale = D**-0.5
+
+    def call():
+        return flash_attn_with_kvcache(
+            dec["q"], dec["k"], dec["v"], cache_seqlens=dec["lengths"],
+            block_table=dec["table"], softmax_scale=scale, causal=True,
+        )
+
+    def per_call(run, n=500):
+        for _ in range(20):
+            run()
+        torch.cuda.synchronize()
+        values = []
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(n):
+                run()
+            torch.cuda.synchronize()
+            values.append((time.perf_counter() - start) / n * 1e6)
+        return statistics.median(values)
+
+    eager = per_call(call)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        call()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        call()
+    replay = per_call(graph.replay)
+    return eager, replay
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=pathlib.Path, required=True)
+    options = parser.parse_args()
+    generator = torch.Generator().manual_seed(0)
+    dec = decode_problem(generator=generator)
+    pre = prefill_problem(generator=generator)
+    table = calls(dec, pre)
+    results = {}
+    with torch.inference_mode():
+        for mode in ("plain", 'set_default_device("cuda")'):
+            if mode != "plain":
+                torch.set_default_device("cuda")
+            for entry, backends in table.items():
+                for name, call in backends.items():
+                    results[(mode, entry, name)] = host_time(call)
+                    median, low, high, n = results[(mode, entry, name)]
+                    print(f"{mode:28} {entry:8} {name:16} {median:6.1f} us "
+                          f"({low:.1f}-{high:.1f}, {n} batches)", flush=True)
+            torch.set_default_device(None)
+        eager, replay = small_call_latency(generator)
+    print(f"small call (decode 1 x 32768): eager {eager:.1f} us, graph replay "
+          f"{replay:.1f} us", flush=True)
+
+    driver = subprocess.run(
+        ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+        capture_output=True, text=True,
+    ).stdout.strip()
+    lines = [
+        f"# Host time per call: {torch.cuda.get_device_name()}, driver {driver}, "
+        f"torch {torch.__version__}, attn_kernels {attn_kernels.__version__}, "
+        f"{datetime.date.today()}",
+        "",
+        "`PYTHONPATH=python python3 bench/bench_host.py`: microseconds of host time per "
+        "call with the GPU kept busy (median of "
+        f"{ROUNDS} batches of {CALLS} calls, min-max in brackets). Qwen3-0.6B heads "
+        "(Hq 16, Hkv 8, D 128, bf16, causal); decode 256 x 100-2048 keys, page 256 "
+        "(torch's op: the same keys packed, one query per sequence); prefill 16 x "
+        "100-1024, packed.",
+        "",
+        "| mode | call | ours | ours, custom op | torch FA2 op |",
+        "|---|---|---|---|---|",
+    ]
+    for mode in ("plain", 'set_default_device("cuda")'):
+        for entry in ("decode", "prefill"):
+            cells = []
+            for name in ("ours", "ours, custom op", "torch FA2 op"):
+                median, low, high, _ = results[(mode, entry, name)]
+                cells.append(f"{median:.1f} ({low:.1f}-{high:.1f})")
+            lines.append(f"| {mode} | {entry} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Small eager call, decode 1 x 32768 (page 256): {eager:.1f} us per call "
+        f"back to back, {replay:.1f} us per CUDA-graph replay of the same call (its GPU "
+        f"time): {eager - replay:+.1f} us.",
+        "",
+    ]
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text("\n".join(lines))
+    options.out.with_suffix(".json").write_text(json.dumps(
+        {" / ".join(key): value for key, value in results.items()}
+        | {"small_eager_us": eager, "small_replay_us": replay}, indent=1))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
