@@ -3,9 +3,15 @@
  *
  * No CUDA header is needed to use it: streams are passed as `void *`
  * (a CUstream, NULL for the legacy default stream). Every call uses the
- * caller's current CUDA context. Calls never allocate, synchronise or read
- * device memory, so they can be captured in a CUDA graph; launch decisions
- * use only the host-known sizes in the argument structs.
+ * caller's current CUDA context, whose device must hold the tensors. On a
+ * thread with none (a fresh server thread), the decode and prefill calls and
+ * their size queries use the primary context of the device that holds q
+ * (cu_seqlens_q for a prefill whose q is NULL), retained once per device for
+ * the life of the process, and leave it current on the thread, as the CUDA
+ * runtime does; a q the driver does not know (host memory) then fails with
+ * ATTN_ERROR_INVALID_ARGUMENT naming it. Calls never allocate, synchronise or
+ * read device memory, so they can be captured in a CUDA graph; launch
+ * decisions use only the host-known sizes in the argument structs.
  *
  * Kernels come from the kernel pack built into the library; with
  * ATTN_PACK_DIR=<dir> set they come from <dir>/<target>/ instead.
@@ -181,8 +187,9 @@ typedef struct attn_support_query {
 
 /* Whether the kernel pack has what a call of this configuration launches on
  * the device of the caller's current context (ATTN_TARGET honoured), so that
- * a caller can choose another backend before it allocates or calls. Loads no
- * kernel. Returns ATTN_SUCCESS when it does; ATTN_ERROR_UNSUPPORTED when it
+ * a caller can choose another backend before it allocates or calls. On a
+ * thread with no current context it answers for device 0, the CUDA runtime's
+ * default device, and makes no context current. Loads no kernel. Returns ATTN_SUCCESS when it does; ATTN_ERROR_UNSUPPORTED when it
  * does not, with attn_last_error() saying what the pack has; the other codes
  * as the calls would (a bad field, no driver or context, a corrupt pack). */
 attn_status attn_query_support(const attn_support_query *query);

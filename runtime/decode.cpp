@@ -9,7 +9,7 @@ namespace attn {
 
 namespace {
 
-// What a validated call resolved to on the current context.
+// What a validated call resolved to in its context.
 struct DecodeCall {
   LaunchTarget target;
   DecodePlan plan;
@@ -17,7 +17,7 @@ struct DecodeCall {
 
 Status prepareDecode(const attn_paged_decode_args *args, DecodeCall *call) {
   ATTN_RETURN_IF_ERROR(validateDecodeArgs(args));
-  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(&call->target));
+  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(args->q, "q", &call->target));
   return planDecode(*args, *call->target.manifest,
                     call->target.current.info->smCount, &call->plan);
 }

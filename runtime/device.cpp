@@ -1,6 +1,8 @@
-// Finds the current context and caches the device properties launches need.
+// Finds the context of a call (the current one, else the primary context of
+// the device holding its data) and caches the device properties launches need.
 #include "runtime/device.h"
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,34 +33,111 @@ Status queryDeviceInfo(const Driver &driver, CUdevice device,
   return Status();
 }
 
-} // namespace
-
-Status getCurrentContext(const Driver &driver, CurrentContext *current) {
-  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetCurrent(&current->context));
-  if (current->context == nullptr) {
-    return makeStatus(ATTN_ERROR_DRIVER,
-                      "no CUDA context is current on the calling thread (make "
-                      "one current, e.g. by using the device from torch or "
-                      "cudaSetDevice, before the call)");
-  }
-  unsigned long long contextId = 0;
-  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetId(current->context, &contextId));
-  current->contextId = contextId;
-  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetDevice(&current->device));
-
+// The properties of `device`, queried on its first use.
+Status getDeviceInfo(const Driver &driver, CUdevice device,
+                     const DeviceInfo **info) {
   // Entries are never erased, so the pointers handed out stay valid.
   static std::mutex mutex;
   static auto *infos = new std::map<CUdevice, std::unique_ptr<DeviceInfo>>;
   std::lock_guard<std::mutex> lock(mutex);
-  std::unique_ptr<DeviceInfo> &info = (*infos)[current->device];
-  if (info == nullptr) {
+  std::unique_ptr<DeviceInfo> &cached = (*infos)[device];
+  if (cached == nullptr) {
     auto queried = std::make_unique<DeviceInfo>();
-    ATTN_RETURN_IF_ERROR(
-        queryDeviceInfo(driver, current->device, queried.get()));
-    info = std::move(queried);
+    ATTN_RETURN_IF_ERROR(queryDeviceInfo(driver, device, queried.get()));
+    cached = std::move(queried);
   }
-  current->info = info.get();
+  *info = cached.get();
   return Status();
+}
+
+// The id and device of `current->context`, and the device's properties.
+Status describeContext(const Driver &driver, CurrentContext *current) {
+  unsigned long long contextId = 0;
+  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetId(current->context, &contextId));
+  current->contextId = contextId;
+  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetDevice(&current->device));
+  return getDeviceInfo(driver, current->device, &current->info);
+}
+
+// The device whose memory `pointer` (the argument `name`) is, asked of the
+// driver, which knows every allocation's device whether or not a context is
+// current.
+Status getPointerDevice(const Driver &driver, const void *pointer,
+                        const char *name, CUdevice *device) {
+  int ordinal = -1;
+  CUresult result = driver.cuPointerGetAttribute(
+      &ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+      static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(pointer)));
+  if (result != CUDA_SUCCESS) {
+    Status error = driverError(driver, result,
+                               "cuPointerGetAttribute(&ordinal, "
+                               "CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, pointer)",
+                               __FILE__, __LINE__);
+    // CUDA_ERROR_INVALID_VALUE: no CUDA allocation holds the address (host
+    // memory, or memory already freed).
+    if (result == CUDA_ERROR_INVALID_VALUE) {
+      return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                        "no CUDA context is current on the calling thread, "
+                        "and '%s' (%p) is not device memory the CUDA driver "
+                        "knows, so no device's context can be chosen for the "
+                        "call: %s",
+                        name, pointer, error.message().c_str());
+    }
+    return withContext(error, std::string("no CUDA context is current on "
+                                          "the calling thread; finding the "
+                                          "device of '") +
+                                  name + "'");
+  }
+  if (ordinal < 0) {
+    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                      "no CUDA context is current on the calling thread, and "
+                      "'%s' (%p) is not on a device (the CUDA driver gives "
+                      "device ordinal %d)",
+                      name, pointer, ordinal);
+  }
+  ATTN_CU_RETURN_IF_ERROR(driver, cuDeviceGet(device, ordinal));
+  return Status();
+}
+
+// The primary context of `device`, retained on its first use and never
+// released: modules loaded in it stay valid for the life of the process, and
+// the caller's own use of the context (torch's) never has to balance ours.
+Status getPrimaryContext(const Driver &driver, CUdevice device,
+                         CUcontext *context) {
+  static std::mutex mutex;
+  static auto *retained = new std::map<CUdevice, CUcontext>;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = retained->find(device);
+  if (found == retained->end()) {
+    CUcontext primary = nullptr;
+    ATTN_CU_RETURN_IF_ERROR(driver, cuDevicePrimaryCtxRetain(&primary, device));
+    found = retained->emplace(device, primary).first;
+  }
+  *context = found->second;
+  return Status();
+}
+
+} // namespace
+
+Status getCurrentContext(const Driver &driver, const void *pointer,
+                         const char *name, CurrentContext *current) {
+  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetCurrent(&current->context));
+  if (current->context == nullptr) {
+    CUdevice device = 0;
+    ATTN_RETURN_IF_ERROR(getPointerDevice(driver, pointer, name, &device));
+    ATTN_RETURN_IF_ERROR(getPrimaryContext(driver, device, &current->context));
+    ATTN_CU_RETURN_IF_ERROR(driver, cuCtxSetCurrent(current->context));
+  }
+  return describeContext(driver, current);
+}
+
+Status getQueryDevice(const Driver &driver, CurrentContext *current) {
+  ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetCurrent(&current->context));
+  if (current->context != nullptr)
+    return describeContext(driver, current);
+  current->contextId = 0;
+  ATTN_CU_RETURN_IF_ERROR(driver, cuDeviceGet(&current->device, 0));
+  return getDeviceInfo(driver, current->device, &current->info);
 }
 
 } // namespace attn

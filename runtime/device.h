@@ -1,4 +1,4 @@
-// The caller's current CUDA context and the properties of its device.
+// The context a call launches in and the properties of its device.
 #ifndef ATTN_RUNTIME_DEVICE_H
 #define ATTN_RUNTIME_DEVICE_H
 
@@ -21,6 +21,7 @@ struct DeviceInfo {
 };
 
 struct CurrentContext {
+  // Null only for getQueryDevice() on a thread with no current context.
   CUcontext context = nullptr;
   // Unique for the life of the process, unlike the CUcontext handle, which a
   // context created after another was destroyed may reuse.
@@ -29,9 +30,20 @@ struct CurrentContext {
   const DeviceInfo *info = nullptr;
 };
 
-// The calling thread's current context; its device's properties are queried
-// once per device and cached.
-Status getCurrentContext(const Driver &driver, CurrentContext *current);
+// The calling thread's current context. A thread with none (a fresh server
+// thread) gets the primary context of the device that holds `pointer`, the
+// argument `name`: retained once per device for the life of the process and
+// made current on the thread, as the CUDA runtime would, so that the caller's
+// later CUDA work there sees it too. With a context current this costs no
+// driver call beyond the lookup. Device properties are queried once per
+// device and cached.
+Status getCurrentContext(const Driver &driver, const void *pointer,
+                         const char *name, CurrentContext *current);
+
+// The device attn_query_support answers for, which loads nothing: the current
+// context's, or device 0 (the CUDA runtime's default device) on a thread with
+// no current context, whose context then stays null and none is made current.
+Status getQueryDevice(const Driver &driver, CurrentContext *current);
 
 } // namespace attn
 

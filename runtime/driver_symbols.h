@@ -4,12 +4,18 @@
 // driver API; where cuda.h maps a name to a versioned one (cuFoo -> cuFoo_v2),
 // the macro argument expands to it, so the versioned entry point is the one
 // declared and resolved. cuCtxGetId needs a CUDA 12.0 driver.
+// cuPointerGetAttribute, cuDeviceGet, cuDevicePrimaryCtxRetain and
+// cuCtxSetCurrent serve a thread with no current context (runtime/device.cpp).
 ATTN_CU_SYMBOL(cuInit)
 ATTN_CU_SYMBOL(cuGetErrorName)
 ATTN_CU_SYMBOL(cuGetErrorString)
 ATTN_CU_SYMBOL(cuCtxGetCurrent)
 ATTN_CU_SYMBOL(cuCtxGetId)
 ATTN_CU_SYMBOL(cuCtxGetDevice)
+ATTN_CU_SYMBOL(cuCtxSetCurrent)
+ATTN_CU_SYMBOL(cuPointerGetAttribute)
+ATTN_CU_SYMBOL(cuDeviceGet)
+ATTN_CU_SYMBOL(cuDevicePrimaryCtxRetain)
 ATTN_CU_SYMBOL(cuDeviceGetAttribute)
 ATTN_CU_SYMBOL(cuModuleLoadDataEx)
 ATTN_CU_SYMBOL(cuModuleGetFunction)

@@ -11,14 +11,27 @@ namespace {
 // attn.h promises 256-byte alignment of the workspace and of part_lse in it.
 constexpr size_t kWorkspaceAlignment = 256;
 
-} // namespace
-
-Status resolveLaunchTarget(LaunchTarget *target) {
-  ATTN_RETURN_IF_ERROR(getDriver(&target->driver));
-  ATTN_RETURN_IF_ERROR(getCurrentContext(*target->driver, &target->current));
+// The manifest of the pack target that `target->current`'s device runs.
+Status resolveManifest(LaunchTarget *target) {
   std::string name;
   ATTN_RETURN_IF_ERROR(chooseTarget(*target->current.info, &name));
   return getManifest(name, &target->manifest);
+}
+
+} // namespace
+
+Status resolveLaunchTarget(const void *pointer, const char *name,
+                           LaunchTarget *target) {
+  ATTN_RETURN_IF_ERROR(getDriver(&target->driver));
+  ATTN_RETURN_IF_ERROR(
+      getCurrentContext(*target->driver, pointer, name, &target->current));
+  return resolveManifest(target);
+}
+
+Status resolveQueryTarget(LaunchTarget *target) {
+  ATTN_RETURN_IF_ERROR(getDriver(&target->driver));
+  ATTN_RETURN_IF_ERROR(getQueryDevice(*target->driver, &target->current));
+  return resolveManifest(target);
 }
 
 Status launchKernel(const Driver &driver, CUfunction function,

@@ -16,14 +16,22 @@ namespace attn {
 // (docs/runtime_abi.md).
 constexpr int kMaxSplits = 64;
 
-// The calling thread's context and the manifest of its device's target.
+// The context a call launches in and the manifest of its device's target.
 struct LaunchTarget {
   const Driver *driver = nullptr;
   CurrentContext current;
   const Manifest *manifest = nullptr;
 };
 
-Status resolveLaunchTarget(LaunchTarget *target);
+// The target of a launch in the calling thread's current context, or, on a
+// thread with none, in the primary context of the device holding `pointer`,
+// the argument `name` (getCurrentContext).
+Status resolveLaunchTarget(const void *pointer, const char *name,
+                           LaunchTarget *target);
+
+// The target attn_query_support answers for (getQueryDevice): its context is
+// null when the thread has none.
+Status resolveQueryTarget(LaunchTarget *target);
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

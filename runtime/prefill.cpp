@@ -10,7 +10,7 @@ namespace attn {
 
 namespace {
 
-// What a validated call resolved to on the current context.
+// What a validated call resolved to in its context.
 struct PrefillCall {
   LaunchTarget target;
   PrefillPlan plan;
@@ -18,7 +18,11 @@ struct PrefillCall {
 
 Status preparePrefill(const attn_varlen_prefill_args *args, PrefillCall *call) {
   ATTN_RETURN_IF_ERROR(validatePrefillArgs(args));
-  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(&call->target));
+  // q may be NULL when total_q is 0; cu_seqlens_q never is.
+  bool noQ = args->q == nullptr;
+  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(
+      noQ ? static_cast<const void *>(args->cu_seqlens_q) : args->q,
+      noQ ? "cu_seqlens_q" : "q", &call->target));
   return planPrefill(*args, *call->target.manifest,
                      call->target.current.info->smCount, &call->plan);
 }

@@ -33,7 +33,7 @@ Status validateQuery(const attn_support_query *query) {
 Status querySupport(const attn_support_query *query) {
   ATTN_RETURN_IF_ERROR(validateQuery(query));
   LaunchTarget target;
-  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(&target));
+  ATTN_RETURN_IF_ERROR(resolveQueryTarget(&target));
   const Manifest &manifest = *target.manifest;
   bool decode = query->op == ATTN_OP_PAGED_DECODE;
   KernelVariant wanted =

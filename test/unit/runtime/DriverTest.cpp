@@ -90,12 +90,6 @@ TEST_F(DriverTest, UnknownResultCodesAreStillReported) {
                         "description"));
 }
 
-TEST_F(DriverTest, NoCurrentContextIsADriverError) {
-  fakecuda::setCurrentContext(nullptr);
-  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_DRIVER);
-  EXPECT_THAT(lastError(), HasSubstr("no CUDA context is current"));
-}
-
 TEST_F(DriverTest, PtxJitFailureCarriesTheJitLog) {
   setenv("ATTN_TARGET", "sm_89", 1);
   fakeConfig.jitLog = "ptxas fatal : Unresolved extern function 'expf'";

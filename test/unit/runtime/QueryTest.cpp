@@ -155,9 +155,31 @@ TEST_F(QueryTest, KernelNeedingMoreSharedMemoryThanTheGpuHasIsUnsupported) {
 TEST_F(QueryTest, DriverAndPackErrorsAreReported) {
   writeFile(packDir() + "/sm_90/manifest.txt", "attn-pack 1 target=sm_90\nx");
   EXPECT_EQ(query(decodeQuery()), ATTN_ERROR_PACK);
+  fakeConfig.failingCall = "cuCtxGetCurrent";
+  fakeConfig.failure = CUDA_ERROR_INVALID_CONTEXT;
+  resetFake();
+  EXPECT_EQ(query(decodeQuery()), ATTN_ERROR_DRIVER);
+  EXPECT_THAT(lastError(), HasSubstr("cuCtxGetCurrent("));
+}
+
+// A thread with no current context is answered for device 0, the CUDA
+// runtime's default device, and left without one: a query loads nothing.
+TEST_F(QueryTest, WithoutAContextAnswersForDeviceZero) {
+  fakecuda::setCurrentContext(nullptr);
+  ASSERT_EQ(query(decodeQuery()), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::currentContext(), nullptr);
+  EXPECT_EQ(fakecuda::calls("cuDeviceGet"), 1);
+  EXPECT_EQ(fakecuda::calls("cuDevicePrimaryCtxRetain"), 0);
+  EXPECT_EQ(fakecuda::calls("cuCtxSetCurrent"), 0);
+}
+
+TEST_F(QueryTest, WithoutAContextOrDevicesIsADriverError) {
+  fakeConfig.deviceCount = 0;
+  resetFake();
   fakecuda::setCurrentContext(nullptr);
   EXPECT_EQ(query(decodeQuery()), ATTN_ERROR_DRIVER);
-  EXPECT_THAT(lastError(), HasSubstr("no CUDA context is current"));
+  EXPECT_THAT(lastError(), HasSubstr("cuDeviceGet(&current->device, 0) failed "
+                                     "with CUDA_ERROR_INVALID_DEVICE"));
 }
 
 TEST_F(QueryTest, InvalidQueriesNameTheField) {

@@ -47,6 +47,15 @@ struct State {
   std::vector<Launch> launches;
   std::vector<AttributeSet> attributeSets;
   int moduleUnloads = 0;
+  std::map<CUdevice, CUctx_st *> primaryContexts;
+  std::map<CUdevice, int> primaryRetains;
+  struct Allocation {
+    uintptr_t base;
+    size_t bytes;
+    int ordinal;
+  };
+  std::vector<Allocation> allocations;
+  std::map<std::string, int> calls;
 };
 
 State &state() {
@@ -61,14 +70,23 @@ struct ThreadContext {
 thread_local ThreadContext threadContext;
 
 // Call with the state's mutex held.
-CUctx_st *currentContext(State &s) {
-  return threadContext.generation == s.generation ? threadContext.context
-                                                  : s.defaultContext;
+CUctx_st *currentContextOf(State &s) {
+  if (threadContext.generation == s.generation)
+    return threadContext.context;
+  return s.config.contextOnEveryThread ? s.defaultContext : nullptr;
 }
 
 CUctx_st *newContext(State &s, CUdevice device) {
   s.contexts.push_back(CUctx_st{device, s.contexts.size() + 1});
   return &s.contexts.back();
+}
+
+// Call with the state's mutex held.
+CUctx_st *primaryContextOf(State &s, CUdevice device) {
+  CUctx_st *&primary = s.primaryContexts[device];
+  if (primary == nullptr)
+    primary = newContext(s, device);
+  return primary;
 }
 
 // The configured failure of `call`, or CUDA_SUCCESS. Call with the mutex held.
@@ -86,6 +104,8 @@ const std::map<CUresult, std::pair<const char *, const char *>> &errorTexts() {
            {"CUDA_ERROR_OUT_OF_MEMORY", "out of memory"}},
           {CUDA_ERROR_NO_DEVICE,
            {"CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"}},
+          {CUDA_ERROR_INVALID_DEVICE,
+           {"CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal"}},
           {CUDA_ERROR_INVALID_IMAGE,
            {"CUDA_ERROR_INVALID_IMAGE", "device kernel image is invalid"}},
           {CUDA_ERROR_INVALID_CONTEXT,
@@ -115,6 +135,10 @@ void reset(const Config &config) {
   s.launches.clear();
   s.attributeSets.clear();
   s.moduleUnloads = 0;
+  s.primaryContexts.clear();
+  s.primaryRetains.clear();
+  s.allocations.clear();
+  s.calls.clear();
 }
 
 CUcontext createContext(CUdevice device) {
@@ -130,6 +154,34 @@ void setCurrentContext(CUcontext context) {
 }
 
 uint64_t contextId(CUcontext context) { return context->id; }
+
+CUcontext currentContext() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return currentContextOf(state());
+}
+
+CUcontext primaryContext(CUdevice device) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return primaryContextOf(state(), device);
+}
+
+int primaryRetains(CUdevice device) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  auto found = state().primaryRetains.find(device);
+  return found == state().primaryRetains.end() ? 0 : found->second;
+}
+
+void addAllocation(const void *base, size_t bytes, int ordinal) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  state().allocations.push_back(
+      {reinterpret_cast<uintptr_t>(base), bytes, ordinal});
+}
+
+int calls(const std::string &name) {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  auto found = state().calls.find(name);
+  return found == state().calls.end() ? 0 : found->second;
+}
 
 std::vector<ModuleLoad> moduleLoads() {
   std::lock_guard<std::mutex> lock(state().mutex);
@@ -186,7 +238,17 @@ CUresult cuCtxGetCurrent(CUcontext *context) {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (CUresult result = injected(s, "cuCtxGetCurrent"))
     return result;
-  *context = fakecuda::currentContext(s);
+  *context = fakecuda::currentContextOf(s);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCurrent(CUcontext context) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.calls["cuCtxSetCurrent"];
+  if (CUresult result = injected(s, "cuCtxSetCurrent"))
+    return result;
+  fakecuda::threadContext = {s.generation, context};
   return CUDA_SUCCESS;
 }
 
@@ -201,11 +263,57 @@ CUresult cuCtxGetId(CUcontext context, unsigned long long *id) {
 CUresult cuCtxGetDevice(CUdevice *device) {
   fakecuda::State &s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
-  CUctx_st *context = fakecuda::currentContext(s);
+  CUctx_st *context = fakecuda::currentContextOf(s);
   if (context == nullptr)
     return CUDA_ERROR_INVALID_CONTEXT;
   *device = context->device;
   return injected(s, "cuCtxGetDevice");
+}
+
+// Answers CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL for the addAllocation() ranges,
+// with or without a current context, as the driver does for any allocation.
+CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute,
+                               CUdeviceptr pointer) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.calls["cuPointerGetAttribute"];
+  if (CUresult result = injected(s, "cuPointerGetAttribute"))
+    return result;
+  if (attribute != CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL)
+    return CUDA_ERROR_INVALID_VALUE;
+  for (const fakecuda::State::Allocation &allocation : s.allocations) {
+    if (pointer >= allocation.base &&
+        pointer - allocation.base < allocation.bytes) {
+      *static_cast<int *>(data) = allocation.ordinal;
+      return CUDA_SUCCESS;
+    }
+  }
+  return CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuDeviceGet(CUdevice *device, int ordinal) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.calls["cuDeviceGet"];
+  if (CUresult result = injected(s, "cuDeviceGet"))
+    return result;
+  if (ordinal < 0 || ordinal >= s.config.deviceCount)
+    return CUDA_ERROR_INVALID_DEVICE;
+  *device = ordinal;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.calls["cuDevicePrimaryCtxRetain"];
+  if (CUresult result = injected(s, "cuDevicePrimaryCtxRetain"))
+    return result;
+  if (device < 0 || device >= s.config.deviceCount)
+    return CUDA_ERROR_INVALID_DEVICE;
+  ++s.primaryRetains[device];
+  *context = fakecuda::primaryContextOf(s, device);
+  return CUDA_SUCCESS;
 }
 
 CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
@@ -241,7 +349,7 @@ CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
   lock.unlock();
   std::this_thread::sleep_for(loadTime);
   lock.lock();
-  CUctx_st *context = fakecuda::currentContext(s);
+  CUctx_st *context = fakecuda::currentContextOf(s);
   if (context == nullptr)
     return CUDA_ERROR_INVALID_CONTEXT;
   if (CUresult result = injected(s, "cuModuleLoadDataEx")) {
@@ -334,7 +442,7 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
   if (CUresult result = injected(s, "cuLaunchKernel"))
     return result;
   const CUmod_st &module = *function->module;
-  if (module.unloaded || module.context != fakecuda::currentContext(s))
+  if (module.unloaded || module.context != fakecuda::currentContextOf(s))
     return CUDA_ERROR_INVALID_HANDLE;
   if (gridX == 0 || gridY == 0 || gridZ == 0 || gridY > 65535 ||
       gridZ > 65535 || blockX * blockY * blockZ == 0 ||

@@ -22,6 +22,12 @@ struct Config {
   int smCount = 132;
   int maxSharedOptin = 232448; // an H100's 227 KB
   int maxThreadsPerBlock = 1024;
+  // Devices cuDeviceGet knows: ordinals 0 .. deviceCount - 1.
+  int deviceCount = 2;
+  // true: every thread starts with a context of device 0 current; false: a
+  // thread has none until one is set (setCurrentContext, cuCtxSetCurrent), as
+  // a fresh thread of a real process.
+  bool contextOnEveryThread = true;
   // The entry point that fails, and with what. cuModuleLoadDataEx also
   // writes jitLog to the caller's error log buffer.
   std::string failingCall;
@@ -54,14 +60,29 @@ struct AttributeSet {
   int value;
 };
 
-// Forgets every record, applies `config` and makes a fresh context of device
-// 0 current on every thread.
+// Forgets every record, allocation and primary context, applies `config`
+// and, with config.contextOnEveryThread, makes a fresh context of device 0
+// current on every thread.
 void reset(const Config &config);
 // A new context of `device`; its id is unique in the process.
 CUcontext createContext(CUdevice device);
 // Makes `context` (null: none) current on the calling thread.
 void setCurrentContext(CUcontext context);
 uint64_t contextId(CUcontext context);
+// The calling thread's current context (null: none).
+CUcontext currentContext();
+// The primary context of `device`, the one cuDevicePrimaryCtxRetain gives.
+CUcontext primaryContext(CUdevice device);
+// How often cuDevicePrimaryCtxRetain retained `device`'s primary context.
+int primaryRetains(CUdevice device);
+// Makes [base, base + bytes) memory of device `ordinal` for
+// cuPointerGetAttribute(CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL); other addresses
+// are unknown to the fake driver (CUDA_ERROR_INVALID_VALUE).
+void addAllocation(const void *base, size_t bytes, int ordinal);
+// How often the entry point `name` was called (counted for
+// cuPointerGetAttribute, cuDeviceGet, cuDevicePrimaryCtxRetain and
+// cuCtxSetCurrent).
+int calls(const std::string &name);
 
 std::vector<ModuleLoad> moduleLoads();
 std::vector<Launch> launches();
