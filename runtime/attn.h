@@ -13,6 +13,14 @@
  * read device memory, so they can be captured in a CUDA graph; launch
  * decisions use only the host-known sizes in the argument structs.
  *
+ * Strides are in elements and the last dimension of every tensor is
+ * contiguous. As in torch, a dimension of size 1 may have any stride (0,
+ * negative, unaligned): B, Lq, Hq, Hkv or total_q of 1, a contiguous decode
+ * cache's rows when max_seqlen_k <= 1, block_table's rows when B = 1; the
+ * kernels get stride 0 there. The other strides (but packed prefill k and v's
+ * first, 0) are positive multiples of 8 elements below 2^31: stride 0 (a
+ * broadcast dimension) is rejected.
+ *
  * Kernels come from the kernel pack built into the library; with
  * ATTN_PACK_DIR=<dir> set they come from <dir>/<target>/ instead.
  * ATTN_TARGET=sm_80|sm_89|sm_90 overrides the target chosen from the device
@@ -61,7 +69,7 @@ int attn_api_version(void);
 const char *attn_last_error(void);
 
 /* One decode step (flash-attn 2's flash_attn_with_kvcache).
- * Strides are in elements; the last dimension of every tensor is contiguous.
+ * Strides are in elements (see above for size-1 dimensions).
  *   q        [B, Lq, Hq, D]       q_strides = {batch, token, head}
  *   paged (page_size > 0):
  *     k_cache, v_cache [num_blocks, page_size, Hkv, D]  strides = {block, row, head}
@@ -112,7 +120,7 @@ attn_status attn_paged_decode(const attn_paged_decode_args *args,
                               void *stream);
 
 /* Variable-length prefill (flash-attn 2's flash_attn_varlen_func).
- * Strides are in elements; the last dimension of every tensor is contiguous.
+ * Strides are in elements (see above for size-1 dimensions).
  *   q        [total_q, Hq, D]     q_strides = {token, head}
  *   cu_seqlens_q [B+1] int32, cu_seqlens_q[0] = 0, non-decreasing, last = total_q.
  *   cu_seqlens_k [B+1] int32: sequence b has Lk = cu_seqlens_k[b+1] - cu_seqlens_k[b]

@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cmath>
+#include <string>
 
 namespace attn {
 
@@ -123,7 +124,8 @@ Status checkOptionalPointer(const char *name, const void *pointer,
 }
 
 Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
-                       int64_t blockTableStride, const char *layout) {
+                       int64_t blockTableStride, int32_t batch,
+                       const char *layout) {
   if (pageSize == 0) {
     if (blockTable != nullptr) {
       return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
@@ -140,7 +142,8 @@ Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
   }
   ATTN_RETURN_IF_ERROR(
       checkPointer("block_table", blockTable, sizeof(int32_t)));
-  if (blockTableStride < 1) {
+  // One row is never stepped over: any stride (the kernels get 0).
+  if (batch > 1 && blockTableStride < 1) {
     return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
                       "'block_table_stride' must be >= 1, got %" PRId64,
                       blockTableStride);
@@ -158,9 +161,22 @@ Status checkGridYZ(const char *what, int64_t value, char dimension) {
   return Status();
 }
 
-Status checkRowStrides(const char *name, const int64_t *strides, int count,
-                       int first) {
+Status checkRowStrides(const char *name, const int64_t *strides,
+                       const int64_t *extents, int count, int first) {
   for (int i = first; i < count; ++i) {
+    if (extents[i] == 1)
+      continue;
+    if (strides[i] == 0) {
+      std::string size = extents[i] == kUnknownExtent
+                             ? std::string()
+                             : " of size " + std::to_string(extents[i]);
+      return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                        "'%s[%d]' must be a positive multiple of %d elements "
+                        "(%d bytes), got 0: stride 0 broadcasts the "
+                        "dimension%s, which the kernels do not support (only "
+                        "a dimension of size 1 may have any stride)",
+                        name, i, kVectorElements, kVectorBytes, size.c_str());
+    }
     if (strides[i] < 1 || strides[i] % kVectorElements != 0) {
       return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
                         "'%s[%d]' must be a positive multiple of %d elements "
@@ -175,6 +191,12 @@ Status checkRowStrides(const char *name, const int64_t *strides, int count,
     }
   }
   return Status();
+}
+
+void kernelStrides(const int64_t *strides, const int64_t *extents, int count,
+                   int64_t *result) {
+  for (int i = 0; i < count; ++i)
+    result[i] = extents[i] == 1 ? 0 : strides[i];
 }
 
 } // namespace attn

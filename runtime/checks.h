@@ -43,17 +43,30 @@ Status checkPointer(const char *name, const void *pointer, size_t alignment);
 // NULL, or a pointer as checkPointer wants it.
 Status checkOptionalPointer(const char *name, const void *pointer,
                             size_t alignment);
-// block_table is NULL iff the keys are not paged; a paged one has a row
-// stride. `layout` names the unpaged layout ("contiguous cache").
+// block_table is NULL iff the keys are not paged; a paged one of more than
+// one row (`batch`) has a positive row stride. `layout` names the unpaged
+// layout ("contiguous cache").
 Status checkBlockTable(int32_t pageSize, const int32_t *blockTable,
-                       int64_t blockTableStride, const char *layout);
+                       int64_t blockTableStride, int32_t batch,
+                       const char *layout);
 // ATTN_ERROR_UNSUPPORTED when `value`, the size of grid dimension `dimension`
 // ('y' or 'z') that `what` (quoted argument names) gives, exceeds its limit.
 Status checkGridYZ(const char *what, int64_t value, char dimension);
-// Strides of a [.., D] tensor moved in 16-byte vectors: positive multiples of
-// kVectorElements, from index `first` on.
-Status checkRowStrides(const char *name, const int64_t *strides, int count,
-                       int first = 0);
+// The extent of a dimension that only the caller knows (a paged cache's
+// blocks, a packed cache's keys).
+constexpr int64_t kUnknownExtent = -1;
+
+// Strides of a [.., D] tensor moved in 16-byte vectors, from index `first` on:
+// positive multiples of kVectorElements below 2^31, except along a dimension
+// of extent 1 (extents[i]: how many indices the call steps over along it),
+// which may carry any stride, as torch gives such a dimension.
+Status checkRowStrides(const char *name, const int64_t *strides,
+                       const int64_t *extents, int count, int first = 0);
+
+// `strides` as the kernels take them: 0 along a dimension of extent 1, so
+// that no kernel multiplies by a stride the checks let through unchecked.
+void kernelStrides(const int64_t *strides, const int64_t *extents, int count,
+                   int64_t *result);
 
 } // namespace attn
 

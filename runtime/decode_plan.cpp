@@ -18,6 +18,21 @@ int64_t nextPowerOfTwo(int64_t v) {
   return p;
 }
 
+// How many indices a call steps over along each strided dimension of its
+// tensors, as far as the call knows (checks.h).
+struct DecodeExtents {
+  int64_t query[3]; // q and out: batch, token, head
+  int64_t cache[3]; // k_cache and v_cache: block or batch, row, head
+};
+
+DecodeExtents decodeExtents(const attn_paged_decode_args &a) {
+  bool paged = a.page_size > 0;
+  // A contiguous cache's rows past max_seqlen_k are never read.
+  int64_t rows = paged ? a.page_size : a.max_seqlen_k <= 1 ? 1 : kUnknownExtent;
+  return {{a.batch, a.seqlen_q, a.num_heads},
+          {paged ? kUnknownExtent : a.batch, rows, a.num_kv_heads}};
+}
+
 int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
                     const SplitPolicy &policy, int smCount) {
   // No key to split: every row writes zeros.
@@ -86,12 +101,18 @@ Status validateDecodeArgs(const attn_paged_decode_args *args) {
       checkPointer("cache_seqlens", a.cache_seqlens, sizeof(int32_t)));
   ATTN_RETURN_IF_ERROR(checkPointer("out", a.out, kVectorBytes));
   ATTN_RETURN_IF_ERROR(checkOptionalPointer("lse", a.lse, sizeof(float)));
-  ATTN_RETURN_IF_ERROR(checkBlockTable(
-      a.page_size, a.block_table, a.block_table_stride, "contiguous cache"));
-  ATTN_RETURN_IF_ERROR(checkRowStrides("q_strides", a.q_strides, 3));
-  ATTN_RETURN_IF_ERROR(checkRowStrides("k_strides", a.k_strides, 3));
-  ATTN_RETURN_IF_ERROR(checkRowStrides("v_strides", a.v_strides, 3));
-  ATTN_RETURN_IF_ERROR(checkRowStrides("out_strides", a.out_strides, 3));
+  ATTN_RETURN_IF_ERROR(checkBlockTable(a.page_size, a.block_table,
+                                       a.block_table_stride, a.batch,
+                                       "contiguous cache"));
+  DecodeExtents extents = decodeExtents(a);
+  ATTN_RETURN_IF_ERROR(
+      checkRowStrides("q_strides", a.q_strides, extents.query, 3));
+  ATTN_RETURN_IF_ERROR(
+      checkRowStrides("k_strides", a.k_strides, extents.cache, 3));
+  ATTN_RETURN_IF_ERROR(
+      checkRowStrides("v_strides", a.v_strides, extents.cache, 3));
+  ATTN_RETURN_IF_ERROR(
+      checkRowStrides("out_strides", a.out_strides, extents.query, 3));
   return Status();
 }
 
@@ -115,6 +136,12 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
           ? "'num_kv_heads' * 'seqlen_q'"
           : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
       int64_t{plan->headBlocks} * args.seqlen_q, 'y'));
+  DecodeExtents extents = decodeExtents(args);
+  kernelStrides(args.q_strides, extents.query, 3, plan->strides.q);
+  kernelStrides(args.k_strides, extents.cache, 3, plan->strides.k);
+  kernelStrides(args.v_strides, extents.cache, 3, plan->strides.v);
+  kernelStrides(args.out_strides, extents.query, 3, plan->strides.out);
+  plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
   plan->numSplits =
       chooseNumSplits(args, plan->headBlocks, manifest.split, smCount);
   plan->combine = nullptr;

@@ -10,6 +10,17 @@ namespace attn {
 // A decode CTA holds the query heads of one KV head: at most this many.
 constexpr int kMaxDecodeGroupSize = 16;
 
+// The strides the decode kernel takes (docs/runtime_abi.md, parameters 9-21):
+// the call's, and 0 along a dimension the call steps along at most once,
+// whatever stride the caller gave it (checks.h, kernelStrides).
+struct DecodeStrides {
+  int64_t q[3] = {};
+  int64_t k[3] = {};
+  int64_t v[3] = {};
+  int64_t blockTable = 0;
+  int64_t out[3] = {};
+};
+
 struct DecodePlan {
   const KernelInfo *decode = nullptr;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
@@ -18,6 +29,7 @@ struct DecodePlan {
   int headBlocks = 1;
   // No workspace when numSplits == 1.
   SplitWorkspace workspace;
+  DecodeStrides strides;
 };
 
 // The decode kernel for a launch of `wanted` with `seqlenQ` query tokens; a

@@ -24,19 +24,32 @@ constexpr int kPrefillMinKeysPerSplit = 512;
 // 2^16 (docs/runtime_abi.md, parameter 28).
 constexpr int kMaxPrefillHeads = 65535;
 
+// How many indices a call steps over along each strided dimension of its
+// tensors, as far as the call knows (checks.h).
+struct PrefillExtents {
+  int64_t query[2]; // q and out: token, head
+  int64_t keys[3];  // k and v: block, row, head; packed: (none), token, head
+};
+
+PrefillExtents prefillExtents(const attn_varlen_prefill_args &a) {
+  return {{a.total_q, a.num_heads},
+          {kUnknownExtent, a.page_size > 0 ? a.page_size : kUnknownExtent,
+           a.num_kv_heads}};
+}
+
 // Packed k and v are [total_k, Hkv, D] and take the ABI's (0, token, head)
 // strides; paged ones [num_blocks, page_size, Hkv, D] (block, row, head).
 Status checkKeyStrides(const char *name, const int64_t (&strides)[3],
-                       int32_t pageSize) {
+                       const int64_t (&extents)[3], int32_t pageSize) {
   if (pageSize > 0)
-    return checkRowStrides(name, strides, 3);
+    return checkRowStrides(name, strides, extents, 3);
   if (strides[0] != 0) {
     return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
                       "'%s[0]' must be 0 when page_size is 0 (%s), got "
                       "%" PRId64,
                       name, kPackedLayout, strides[0]);
   }
-  return checkRowStrides(name, strides, 3, /*first=*/1);
+  return checkRowStrides(name, strides, extents, 3, /*first=*/1);
 }
 
 // At most this many CTAs of the unsplit grid do work: Hq x B x row tiles.
@@ -123,11 +136,17 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
   ATTN_RETURN_IF_ERROR(checkTensor("out", a.out, kVectorBytes));
   ATTN_RETURN_IF_ERROR(checkOptionalPointer("lse", a.lse, sizeof(float)));
   ATTN_RETURN_IF_ERROR(checkBlockTable(a.page_size, a.block_table,
-                                       a.block_table_stride, kPackedLayout));
-  ATTN_RETURN_IF_ERROR(checkRowStrides("q_strides", a.q_strides, 2));
-  ATTN_RETURN_IF_ERROR(checkKeyStrides("k_strides", a.k_strides, a.page_size));
-  ATTN_RETURN_IF_ERROR(checkKeyStrides("v_strides", a.v_strides, a.page_size));
-  ATTN_RETURN_IF_ERROR(checkRowStrides("out_strides", a.out_strides, 2));
+                                       a.block_table_stride, a.batch,
+                                       kPackedLayout));
+  PrefillExtents extents = prefillExtents(a);
+  ATTN_RETURN_IF_ERROR(
+      checkRowStrides("q_strides", a.q_strides, extents.query, 2));
+  ATTN_RETURN_IF_ERROR(
+      checkKeyStrides("k_strides", a.k_strides, extents.keys, a.page_size));
+  ATTN_RETURN_IF_ERROR(
+      checkKeyStrides("v_strides", a.v_strides, extents.keys, a.page_size));
+  ATTN_RETURN_IF_ERROR(
+      checkRowStrides("out_strides", a.out_strides, extents.query, 2));
   return Status();
 }
 
@@ -157,6 +176,12 @@ Status planPrefill(const attn_varlen_prefill_args &args,
   plan->headShift = 0;
   while ((1 << plan->headShift) < args.num_heads)
     ++plan->headShift;
+  PrefillExtents extents = prefillExtents(args);
+  kernelStrides(args.q_strides, extents.query, 2, plan->strides.q);
+  kernelStrides(args.k_strides, extents.keys, 3, plan->strides.k);
+  kernelStrides(args.v_strides, extents.keys, 3, plan->strides.v);
+  kernelStrides(args.out_strides, extents.query, 2, plan->strides.out);
+  plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
   plan->numSplits = choosePrefillSplits(args, plan->rowTiles, smCount);
   // At most 64 << 16: within the grid's x dimension.
   plan->gridX = plan->numSplits == 1 ? unsigned(args.num_heads)

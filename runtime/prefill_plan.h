@@ -8,6 +8,17 @@
 
 namespace attn {
 
+// The strides the prefill kernel takes (docs/runtime_abi.md, parameters
+// 8-18): the call's, and 0 along a dimension the call steps along at most
+// once, whatever stride the caller gave it (checks.h, kernelStrides).
+struct PrefillStrides {
+  int64_t q[2] = {};
+  int64_t k[3] = {};
+  int64_t v[3] = {};
+  int64_t blockTable = 0;
+  int64_t out[2] = {};
+};
+
 struct PrefillPlan {
   const KernelInfo *kernel = nullptr;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
@@ -26,6 +37,7 @@ struct PrefillPlan {
   uint64_t groupMagic = 0;
   // No workspace when numSplits == 1.
   SplitWorkspace workspace;
+  PrefillStrides strides;
 };
 
 // Checks every field of `args`; a failure names the field, what it must be

@@ -67,12 +67,14 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   EXPECT_EQ(param<uint64_t>(decode, kDecodeLse), address(args.lse));
   EXPECT_EQ(param<uint64_t>(decode, kDecodePartO), kWorkspace);
   EXPECT_EQ(param<uint64_t>(decode, kDecodePartLse), kWorkspace + partOBytes);
+  // The token stride of Lq = 1 is never stepped along: the kernels get 0.
+  const int64_t qStrides[] = {args.q_strides[0], 0, args.q_strides[2]};
+  const int64_t outStrides[] = {args.out_strides[0], 0, args.out_strides[2]};
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(param<int64_t>(decode, kDecodeQStrides + i), args.q_strides[i]);
+    EXPECT_EQ(param<int64_t>(decode, kDecodeQStrides + i), qStrides[i]);
     EXPECT_EQ(param<int64_t>(decode, kDecodeKStrides + i), args.k_strides[i]);
     EXPECT_EQ(param<int64_t>(decode, kDecodeVStrides + i), args.v_strides[i]);
-    EXPECT_EQ(param<int64_t>(decode, kDecodeOutStrides + i),
-              args.out_strides[i]);
+    EXPECT_EQ(param<int64_t>(decode, kDecodeOutStrides + i), outStrides[i]);
   }
   EXPECT_EQ(param<int64_t>(decode, kDecodeBlockTableStride), 32);
   EXPECT_EQ(param<int32_t>(decode, kDecodeSeqlenQ), 1);
@@ -93,10 +95,8 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   EXPECT_EQ(param<uint64_t>(combine, kCombinePartLse), kWorkspace + partOBytes);
   EXPECT_EQ(param<uint64_t>(combine, kCombineOut), address(args.out));
   EXPECT_EQ(param<uint64_t>(combine, kCombineLse), address(args.lse));
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + i),
-              args.out_strides[i]);
-  }
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + i), outStrides[i]);
   EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits), 8);
 }
 
@@ -129,6 +129,71 @@ TEST_F(DecodeTest, ContiguousCachePassesNoBlockTable) {
   EXPECT_EQ(launches[0].function, "decode_bf16_d128_g2_contiguous_causal");
   EXPECT_EQ(param<uint64_t>(launches[0], kDecodeBlockTable), 0u);
   EXPECT_EQ(param<int32_t>(launches[0], kDecodePageSize), 0);
+}
+
+// torch calls a tensor contiguous whatever the stride of a size-1 dimension
+// (q of shape [B, 1, Hq, D] made by a permute has token stride 1): the
+// runtime takes any stride there and the kernels get 0.
+TEST_F(DecodeTest, SizeOneDimensionsTakeAnyStrideAndLaunchWithStrideZero) {
+  attn_paged_decode_args args = validArgs();
+  args.batch = 1;
+  args.num_heads = 2;
+  args.num_kv_heads = 1;
+  args.q_strides[0] = -3;  // B = 1
+  args.q_strides[1] = 1;   // Lq = 1: the permuted q
+  args.q_strides[2] = 128; // Hq = 2: checked as before
+  args.k_strides[2] = 5;   // Hkv = 1
+  args.v_strides[2] = int64_t{1} << 40;
+  args.block_table_stride = 0; // one row
+  args.out_strides[0] = 0;
+  args.out_strides[1] = 7;
+  args.out_strides[2] = 128;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  // One CTA over 2048 keys: 2 splits and the combine.
+  ASSERT_EQ(launches.size(), 2u);
+  const int64_t queryStrides[] = {0, 0, 128};
+  const int64_t keyStrides[] = {args.k_strides[0], args.k_strides[1], 0};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(param<int64_t>(launches[0], kDecodeQStrides + i),
+              queryStrides[i]);
+    EXPECT_EQ(param<int64_t>(launches[0], kDecodeKStrides + i), keyStrides[i]);
+    EXPECT_EQ(param<int64_t>(launches[0], kDecodeVStrides + i), keyStrides[i]);
+    EXPECT_EQ(param<int64_t>(launches[0], kDecodeOutStrides + i),
+              queryStrides[i]);
+    EXPECT_EQ(param<int64_t>(launches[1], kCombineOutStrides + i),
+              queryStrides[i]);
+  }
+  EXPECT_EQ(param<int64_t>(launches[0], kDecodeBlockTableStride), 0);
+}
+
+// Only row 0 of a contiguous cache is read when max_seqlen_k <= 1, and only
+// sequence 0's when B = 1.
+TEST_F(DecodeTest, ContiguousCacheOfOneKeyTakesAnyRowStride) {
+  attn_paged_decode_args args = validArgs();
+  args.page_size = 0;
+  args.block_table = nullptr;
+  args.block_table_stride = 0;
+  args.batch = 1;
+  args.max_seqlen_k = 1;
+  args.k_strides[0] = 0;
+  args.k_strides[1] = 3;
+  args.v_strides[0] = 1;
+  args.v_strides[1] = -8;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  for (size_t first : {kDecodeKStrides, kDecodeVStrides}) {
+    EXPECT_EQ(param<int64_t>(launches[0], first), 0);
+    EXPECT_EQ(param<int64_t>(launches[0], first + 1), 0);
+    EXPECT_EQ(param<int64_t>(launches[0], first + 2), 128);
+  }
+
+  args.max_seqlen_k = 2;
+  EXPECT_EQ(decode(args), ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(),
+            "attn_paged_decode_workspace_size: 'k_strides[1]' must be a "
+            "positive multiple of 8 elements (16 bytes), got 3");
 }
 
 TEST_F(DecodeTest, EmptyCachesLaunchOneSplit) {
@@ -547,16 +612,28 @@ const InvalidCase kInvalidCases[] = {
      "'block_table_stride' must be >= 1, got 0"},
     {"q_strides", [](auto &a) { a.q_strides[0] = 0; },
      "'q_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
-     "got 0"},
+     "got 0: stride 0 broadcasts the dimension of size 4, which the kernels "
+     "do not support (only a dimension of size 1 may have any stride)"},
+    {"k_strides_broadcast", [](auto &a) { a.k_strides[0] = 0; },
+     "'k_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 0: stride 0 broadcasts the dimension, which the kernels do not "
+     "support (only a dimension of size 1 may have any stride)"},
     {"k_strides", [](auto &a) { a.k_strides[1] = -1024; },
      "'k_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
      "got -1024"},
     {"v_strides", [](auto &a) { a.v_strides[2] = 132; },
      "'v_strides[2]' must be a positive multiple of 8 elements (16 bytes), "
      "got 132"},
-    {"out_strides", [](auto &a) { a.out_strides[1] = 4; },
-     "'out_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
+    {"out_strides", [](auto &a) { a.out_strides[2] = 4; },
+     "'out_strides[2]' must be a positive multiple of 8 elements (16 bytes), "
      "got 4"},
+    {"q_token_stride",
+     [](auto &a) {
+       a.seqlen_q = 2;
+       a.q_strides[1] = 1;
+     },
+     "'q_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
+     "got 1"},
 };
 
 class InvalidArgumentTest : public RuntimeTest,

@@ -86,6 +86,44 @@ TEST_F(PrefillTest, LaunchesThePackedKernelWithAbiGridAndParameters) {
   EXPECT_EQ(sets[0].value, 64 * 1024);
 }
 
+// As torch does, a dimension of size 1 may have any stride; the kernels get 0.
+TEST_F(PrefillTest, SizeOneDimensionsTakeAnyStrideAndLaunchWithStrideZero) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.batch = 1;
+  args.total_q = 1;
+  args.max_seqlen_q = 1;
+  args.num_heads = 1;
+  args.num_kv_heads = 1;
+  args.q_strides[0] = 5;  // total_q = 1
+  args.q_strides[1] = -1; // Hq = 1
+  args.out_strides[0] = 0;
+  args.out_strides[1] = int64_t{1} << 40;
+  args.k_strides[2] = 1; // Hkv = 1
+  args.v_strides[2] = 0;
+  args.num_splits = 1;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(param<int64_t>(launches[0], kPrefillQStrides + i), 0);
+    EXPECT_EQ(param<int64_t>(launches[0], kPrefillOutStrides + i), 0);
+  }
+  const int64_t keyStrides[] = {0, args.k_strides[1], 0};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(param<int64_t>(launches[0], kPrefillKStrides + i), keyStrides[i]);
+    EXPECT_EQ(param<int64_t>(launches[0], kPrefillVStrides + i), keyStrides[i]);
+  }
+
+  // One sequence reads one row of block_table.
+  args = validPagedPrefillArgs();
+  args.batch = 1;
+  args.total_q = 1000;
+  args.block_table_stride = -4;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(
+      param<int64_t>(fakecuda::launches().back(), kPrefillBlockTableStride), 0);
+}
+
 TEST_F(PrefillTest, PagedKeysPassTheBlockTableAndPageSize) {
   attn_varlen_prefill_args args = validPagedPrefillArgs();
   ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
@@ -732,7 +770,8 @@ const InvalidCase kInvalidCases[] = {
      "'v_strides[0]' must be 0 when page_size is 0 (packed k and v), got -1"},
     {"packed_k_token_stride", [](auto &a) { a.k_strides[1] = 0; },
      "'k_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
-     "got 0"},
+     "got 0: stride 0 broadcasts the dimension, which the kernels do not "
+     "support (only a dimension of size 1 may have any stride)"},
     {"packed_v_head_stride", [](auto &a) { a.v_strides[2] = 129; },
      "'v_strides[2]' must be a positive multiple of 8 elements (16 bytes), "
      "got 129"},
@@ -742,13 +781,16 @@ const InvalidCase kInvalidCases[] = {
        a.k_strides[0] = 0;
      },
      "'k_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
-     "got 0"},
+     "got 0: stride 0 broadcasts the dimension, which the kernels do not "
+     "support (only a dimension of size 1 may have any stride)"},
     {"q_strides", [](auto &a) { a.q_strides[0] = 2044; },
      "'q_strides[0]' must be a positive multiple of 8 elements (16 bytes), "
      "got 2044"},
     {"out_strides", [](auto &a) { a.out_strides[1] = 0; },
      "'out_strides[1]' must be a positive multiple of 8 elements (16 bytes), "
-     "got 0"},
+     "got 0: stride 0 broadcasts the dimension of size 16, which the kernels "
+     "do not support (only a dimension of size 1 may have any stride)"},
+
 };
 
 class PrefillInvalidArgumentTest
