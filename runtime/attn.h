@@ -202,6 +202,32 @@ typedef struct attn_support_query {
  * as the calls would (a bad field, no driver or context, a corrupt pack). */
 attn_status attn_query_support(const attn_support_query *query);
 
+/* The library's version ("0.2.0"): the project's semantic version, the one
+ * its wheels and attn_kernels.__version__ carry. */
+const char *attn_version(void);
+
+/* What the kernel pack the library reads (ATTN_PACK_DIR honoured) holds.
+ * The strings live as long as the process. */
+typedef struct attn_pack_info {
+  const char *source;  /* "embedded" (built into the library) or the
+                          ATTN_PACK_DIR it is read from */
+  const char *version; /* the version attn-pack wrote into the manifests
+                          ("" for a pack without one; comma-separated if the
+                          targets' manifests disagree) */
+  const char *targets; /* the targets it has, in order: "sm_80,sm_89,sm_90" */
+  int32_t num_kernels; /* over all targets, combine kernels included */
+  const char *hash;    /* 16 hex digits: FNV-1a 64 over each target's
+                          manifest.txt in that order; every manifest line
+                          carries its kernel's hash of its PTX and cubin
+                          (checked when the kernel loads), so this names the
+                          pack's whole content */
+} attn_pack_info;
+
+/* Sets *info to a description of the pack, read and checked once (no driver
+ * or GPU needed). ATTN_ERROR_PACK when there is no pack or a manifest is
+ * corrupt; a failure is not remembered. */
+attn_status attn_get_pack_info(const attn_pack_info **info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,11 +74,12 @@ bool isKeyValue(const std::string &token) {
          equals + 1 != token.size();
 }
 
-// "attn-pack 1 target=<target>", then key=value tokens: the split policy
-// (split_ctas_per_sm, split_min_keys; defaults when absent) and others
-// (compiler=<version>) that the runtime does not need.
+// "attn-pack 1 target=<target>", then key=value tokens: the pack's version
+// (version=), the split policy (split_ctas_per_sm, split_min_keys; defaults
+// when absent) and others (compiler=<version>) that the runtime does not need.
 Status parseHeader(const std::vector<std::string> &tokens,
-                   const std::string &target, SplitPolicy *split) {
+                   const std::string &target, std::string *version,
+                   SplitPolicy *split) {
   if (tokens.size() < 3 || tokens[0] != "attn-pack" ||
       !std::all_of(tokens.begin() + 2, tokens.end(), isKeyValue)) {
     return makeStatus(ATTN_ERROR_PACK,
@@ -99,6 +100,10 @@ Status parseHeader(const std::vector<std::string> &tokens,
   for (size_t i = 3; i < tokens.size(); ++i) {
     size_t equals = tokens[i].find('=');
     std::string key = tokens[i].substr(0, equals);
+    if (key == "version") {
+      *version = tokens[i].substr(equals + 1);
+      continue;
+    }
     int *field = key == "split_ctas_per_sm" ? &split->ctasPerSm
                  : key == "split_min_keys"  ? &split->minKeysPerSplit
                                             : nullptr;
@@ -297,7 +302,8 @@ Status parseManifest(const std::string &text, const std::string &path,
 
     Status status;
     if (lineNumber == 1) {
-      status = parseHeader(tokens, target, &manifest->split);
+      status =
+          parseHeader(tokens, target, &manifest->version, &manifest->split);
     } else if (!tokens.empty() && tokens[0][0] != '#') {
       KernelInfo kernel;
       status = parseKernel(tokens, &kernel);

@@ -14,6 +14,9 @@
 
 namespace attn {
 
+// Paths in the pack built into the library start with this.
+const char kEmbeddedPackDir[] = "<embedded>";
+
 namespace {
 
 struct Target {
@@ -37,30 +40,11 @@ const Target *findTarget(const std::string &name) {
   return nullptr;
 }
 
-// Paths in the pack built into the library start with this.
-const char kEmbeddedDir[] = "<embedded>";
-
-// $ATTN_PACK_DIR when set, else the embedded pack.
-std::string packDir() {
-  const char *dir = std::getenv("ATTN_PACK_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : kEmbeddedDir;
-}
-
-constexpr uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ULL;
 constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
-
-// FNV-1a 64 of `bytes`, continuing from `hash`.
-uint64_t fnv1a64(const std::string &bytes, uint64_t hash = kFnvOffsetBasis) {
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= kFnvPrime;
-  }
-  return hash;
-}
 
 Status readEmbeddedFile(const std::string &path, std::string *contents) {
   // The name after "<embedded>/".
-  std::string name = path.substr(sizeof(kEmbeddedDir));
+  std::string name = path.substr(sizeof(kEmbeddedPackDir));
   for (uint64_t i = 0; i < attnrt_pack_file_count; ++i) {
     const EmbeddedFile &file = attnrt_pack_files[i];
     if (name == file.name) {
@@ -80,9 +64,47 @@ Status readEmbeddedFile(const std::string &path, std::string *contents) {
                     path.c_str());
 }
 
-// Reads a file of the pack: `path` is one under packDir().
-Status readFile(const std::string &path, std::string *contents) {
-  if (path.compare(0, sizeof(kEmbeddedDir) - 1, kEmbeddedDir) == 0)
+} // namespace
+
+const std::string &packDir() {
+  static const std::string dir = [] {
+    const char *value = std::getenv("ATTN_PACK_DIR");
+    return std::string(value != nullptr && *value != '\0' ? value
+                                                          : kEmbeddedPackDir);
+  }();
+  return dir;
+}
+
+std::vector<std::string> packTargets() {
+  std::vector<std::string> found;
+  for (const Target &target : kTargets) {
+    std::string manifest = std::string(target.name) + "/manifest.txt";
+    bool present = false;
+    if (packDir() == kEmbeddedPackDir) {
+      for (uint64_t i = 0; i < attnrt_pack_file_count && !present; ++i)
+        present = manifest == attnrt_pack_files[i].name;
+    } else {
+      std::FILE *file = std::fopen((packDir() + "/" + manifest).c_str(), "rb");
+      present = file != nullptr;
+      if (file != nullptr)
+        std::fclose(file);
+    }
+    if (present)
+      found.push_back(target.name);
+  }
+  return found;
+}
+
+uint64_t fnv1a64(const std::string &bytes, uint64_t hash) {
+  for (unsigned char byte : bytes) {
+    hash ^= byte;
+    hash *= kFnvPrime;
+  }
+  return hash;
+}
+
+Status readPackFile(const std::string &path, std::string *contents) {
+  if (path.compare(0, sizeof(kEmbeddedPackDir) - 1, kEmbeddedPackDir) == 0)
     return readEmbeddedFile(path, contents);
   std::FILE *file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
@@ -102,8 +124,6 @@ Status readFile(const std::string &path, std::string *contents) {
   }
   return Status();
 }
-
-} // namespace
 
 Status chooseTarget(const DeviceInfo &device, std::string *target) {
   static const std::string requested = [] {
@@ -142,7 +162,7 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
 }
 
 Status getManifest(const std::string &target, const Manifest **manifest) {
-  static const std::string dir = packDir();
+  const std::string &dir = packDir();
 
   // Manifests are never erased, so the pointers handed out stay valid. A
   // failed read is not cached: fixing the pack does not need a restart.
@@ -155,8 +175,8 @@ Status getManifest(const std::string &target, const Manifest **manifest) {
     parsed->dir = dir + "/" + target;
     std::string path = parsed->dir + "/manifest.txt";
     std::string text;
-    Status status = readFile(path, &text);
-    if (!status.ok() && dir != kEmbeddedDir) {
+    Status status = readPackFile(path, &text);
+    if (!status.ok() && dir != kEmbeddedPackDir) {
       status = Status(status.code(), status.message() +
                                          " (the pack is read from "
                                          "ATTN_PACK_DIR when set, else from "
@@ -178,13 +198,13 @@ Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
   std::string cubinPath = manifest.dir + "/" + kernel.cubinFile;
   image->path = image->isCubin ? cubinPath : ptxPath;
   if (kernel.hash.empty())
-    return readFile(image->path, &image->bytes);
+    return readPackFile(image->path, &image->bytes);
 
   std::string ptx;
   std::string cubin;
-  ATTN_RETURN_IF_ERROR(readFile(ptxPath, &ptx));
+  ATTN_RETURN_IF_ERROR(readPackFile(ptxPath, &ptx));
   if (!kernel.cubinFile.empty())
-    ATTN_RETURN_IF_ERROR(readFile(cubinPath, &cubin));
+    ATTN_RETURN_IF_ERROR(readPackFile(cubinPath, &cubin));
   char actual[17];
   std::snprintf(actual, sizeof(actual), "%016" PRIx64,
                 fnv1a64(cubin, fnv1a64(ptx)));

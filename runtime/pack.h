@@ -5,7 +5,31 @@
 #include "runtime/device.h"
 #include "runtime/manifest.h"
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace attn {
+
+// packDir()'s value for the pack built into libattnrt.so.
+extern const char kEmbeddedPackDir[];
+
+// Where the pack is read from: $ATTN_PACK_DIR when set (read once), else
+// kEmbeddedPackDir.
+const std::string &packDir();
+
+// The targets (sm_80, sm_89, sm_90, in that order) whose manifest.txt the pack
+// has.
+std::vector<std::string> packTargets();
+
+// Reads `path`, a file under packDir().
+Status readPackFile(const std::string &path, std::string *contents);
+
+constexpr uint64_t kFnv1a64OffsetBasis = 0xcbf29ce484222325ULL;
+
+// FNV-1a 64 of `bytes`, continuing from `hash`: how the manifest hashes a
+// kernel's files (docs/runtime_abi.md).
+uint64_t fnv1a64(const std::string &bytes, uint64_t hash = kFnv1a64OffsetBasis);
 
 // The pack target for `device`: $ATTN_TARGET when set, else sm_90 for a
 // compute capability 9.0 device, sm_80 (PTX only, JIT-compiled by the
