@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, builds everything, and runs the main job.
+# Sets up a fresh machine, builds everything, runs the main job, and writes the wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -10,3 +10,5 @@ cmake --build build
 cmake --build build --target mlir-doc >/dev/null
 grep -c '^name=' build/attn_pack/sm_89/manifest.txt build/attn_pack/sm_90/manifest.txt |
   sed 's/^/kernels in /'
+# dist/: the attn_kernels wheel (libattnrt with the pack inside) and the flash_attn shim's.
+./scripts/wheels.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest,
-# then the Python package's CPU tests).
+# then the Python package's CPU tests, on the checkout and on the installed wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -11,3 +11,7 @@ ctest --test-dir build --output-on-failure -j "$(nproc)"
 # The Python package: argument checks, the torch backend against float64, the ctypes
 # layout (makes build/pyvenv with torch once: about 75 s, then about 5 s).
 ./test/python/run.sh
+# The wheels (dist/, as ./scripts/build.sh writes them): built, checked by auditwheel,
+# installed offline into a fresh venv and tested from outside the checkout.
+./scripts/wheels.sh
+./test/python/run.sh --wheels

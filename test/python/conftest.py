@@ -9,21 +9,17 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-INSTALLED = os.environ.get("ATTN_TEST_INSTALLED") == "1"
-if not INSTALLED:
+if os.environ.get("ATTN_TEST_INSTALLED") != "1":
     sys.path.insert(0, str(ROOT / "python"))
-
-
-def pytest_report_header(config):
+else:
     import attn_kernels
 
-    where = pathlib.Path(attn_kernels.__file__).resolve().parent
-    if INSTALLED and where == ROOT / "python" / "attn_kernels":
+    package = pathlib.Path(attn_kernels.__file__).resolve().parent
+    if package == ROOT / "python" / "attn_kernels":
         raise pytest.UsageError(
-            f"ATTN_TEST_INSTALLED=1: expected an installed attn_kernels, got the "
-            f"checkout's {where} (run pytest from outside the checkout)"
+            "ATTN_TEST_INSTALLED=1: expected an installed attn_kernels, got the "
+            f"checkout's {package} (run pytest from outside the checkout)"
         )
-    return f"attn_kernels {attn_kernels.__version__} from {where}"
 
 
 @pytest.fixture(autouse=True)
