@@ -6,8 +6,9 @@
 #
 #   api          test/gpu/test_api.py: both backends, the sm_90 kernels (ATTN_TARGET)
 #   api-sm89     test/gpu/test_api.py: the libattnrt backend on the sm_89 kernels
-#   pip          pip install ./python ./python/flash_attn_shim (offline, into /tmp), then
-#                test/gpu/test_api.py on the libattnrt backend through the installed copy
+#   pip          the wheels of dist/ pip-installed offline into /tmp, then python -m
+#                attn_kernels (--self-test) and test/gpu/test_api.py on the libattnrt
+#                backend through the installed copy (scripts/gpu_wheel.sh install)
 #   eager        nano-vllm eager: prefix-cache run (ours, torch), next-token logits of
 #                ours against torch, bench.py's first 16 sequences (ours, torch, seed)
 #   eager-bench  nano-vllm eager: bench.py's workload, ours and torch
@@ -80,16 +81,10 @@ for stage in "${stages[@]}"; do
         --out "$OUT/test_api_sm_90.md" 2>&1 | tee "$OUT/test_api_sm_90.log" || status=1
       ;;
     pip)
-      # The documented install (README), offline, into a fresh target; then the API
-      # suite through the installed packages alone: no ATTN_LIB, no checkout on the path.
-      rm -rf /tmp/attn_pip
-      python3 -m pip install -q --no-deps --no-build-isolation --no-index \
-        --target /tmp/attn_pip ./python ./python/flash_attn_shim 2>&1 | tee "$OUT/pip.log" \
-        && (cd /tmp && env -u ATTN_LIB PYTHONPATH="/tmp/attn_pip:$site" python3 -c \
-          "import attn_kernels._lib as l, flash_attn; print('loads', l.library_path(), 'flash_attn from', flash_attn.__file__)" \
-          && env -u ATTN_LIB PYTHONPATH="/tmp/attn_pip:$site" \
-          timeout "$limit" python3 "$OLDPWD/test/gpu/test_api.py" --backend attn \
-          --out "$OUT/test_api_pip.md") 2>&1 | tee -a "$OUT/pip.log" || status=1
+      # The documented install (README): the wheels of dist/ into a clean target with
+      # pip, offline; then the API suite through the installed packages alone (no
+      # ATTN_LIB, no checkout on the path): scripts/gpu_wheel.sh's install stage.
+      STAGE_TIMEOUT=$limit bash scripts/gpu_wheel.sh install || status=1
       ;;
     api-sm89)
       ATTN_TARGET=sm_89 timeout "$limit" python3 test/gpu/test_api.py --backend attn \
