@@ -162,8 +162,8 @@ int main(int argc, char **argv) {
     // The header carries the pack's version (attn_get_pack_info reads it)
     // and the table's split-KV heuristic for the runtime.
     std::string manifest =
-        "attn-pack 1 target=" + target + " version=" ATTN_VERSION
-        " compiler=" ATTN_COMPILER_VERSION +
+        "attn-pack 1 target=" + target + " compiler=" ATTN_COMPILER_VERSION
+        " version=" ATTN_VERSION +
         " split_ctas_per_sm=" + std::to_string(table->split.ctasPerSm) +
         " split_min_keys=" + std::to_string(table->split.minKeysPerSplit) +
         "\n";
