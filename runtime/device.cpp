@@ -100,8 +100,8 @@ Status getPointerDevice(const Driver &driver, const void *pointer,
 }
 
 // The primary context of `device`, retained on its first use and never
-// released: modules loaded in it stay valid for the life of the process, and
-// the caller's own use of the context (torch's) never has to balance ours.
+// released, so that it and the modules loaded in it live as long as the
+// process, whatever the caller (torch) retains and releases.
 Status getPrimaryContext(const Driver &driver, CUdevice device,
                          CUcontext *context) {
   static std::mutex mutex;
