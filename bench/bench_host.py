@@ -147,6 +147,53 @@ def host_time(call):
     return statistics.median(samples), min(samples), max(samples), len(samples)
 
 
+def breakdown(pre):
+    """Host microseconds of the pieces of a prefill call (for finding what to cut)."""
+    import ctypes
+
+    from attn_kernels import _lib, interface, prefill
+
+    q, k, v, cu, n = pre["q"], pre["k"], pre["v"], pre["cu"], pre["max_len"]
+    scale = D**-0.5
+    shape = prefill.check_prefill(q, k, v, cu, cu, n, n, None)
+    captured = []
+    real_run = prefill.run
+    prefill.run = lambda device, args, *rest: captured.append(args)
+    try:
+        prefill.launch_prefill(shape, q, k, v, cu, cu, None, scale, True, False, 0)
+    finally:
+        prefill.run = real_run
+    args = captured[0]
+    size_fn = _lib.function("attn_varlen_prefill_workspace_size")
+    launch_fn = _lib.function("attn_varlen_prefill")
+    stream = torch._C._cuda_getCurrentRawStream(0)
+    nbytes = ctypes.c_size_t()
+
+    def no_fn():
+        with torch._C.DisableTorchFunction():
+            pass
+
+    parts = {
+        "whole call": lambda: flash_attn_varlen_func(
+            q, k, v, cu, cu, n, n, softmax_scale=scale, causal=True),
+        "varlen_call (no public wrapper)": lambda: interface.varlen_call(
+            q, k, v, cu, cu, n, n, scale, True, None, False, 0),
+        "DisableTorchFunction enter/exit": no_fn,
+        "check_prefill": lambda: prefill.check_prefill(q, k, v, cu, cu, n, n, None),
+        "launch_prefill (pack + run)": lambda: prefill.launch_prefill(
+            shape, q, k, v, cu, cu, None, scale, True, False, 0),
+        "torch.empty(out)": lambda: torch.empty(
+            (shape.total_q, HQ, D), dtype=DT, device=q.device),
+        "q.data_ptr()": q.data_ptr,
+        "q.stride()": q.stride,
+        "C workspace size": lambda: size_fn(args, ctypes.byref(nbytes)),
+        "C launch": lambda: launch_fn(args, None, 0, stream),
+        "raw stream": lambda: torch._C._cuda_getCurrentRawStream(0),
+        "current device": torch._C._cuda_getDevice,
+    }
+    return {name: host_time(call)[0] for name, call in parts.items()}
+
+
 def small_call_latency(generator):
     """Back-to-back eager decode of 1 x 32768 (page 256) against its CUDA-graph
     replay: the per-call wall time of each, in microseconds."""
@@ -188,10 +235,16 @@ def small_call_latency(generator):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the pieces of a prefill call")
     options = parser.parse_args()
     generator = torch.Generator().manual_seed(0)
     dec = decode_problem(generator=generator)
     pre = prefill_problem(generator=generator)
+    if options.breakdown:
+        with torch.inference_mode():
+            for name, value in breakdown(pre).items():
+                print(f"breakdown: {name:36} {value:6.2f} us", flush=True)
     table = calls(dec, pre)
     results = {}
     with torch.inference_mode():

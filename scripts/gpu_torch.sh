@@ -44,9 +44,9 @@ for stage in "${stages[@]}"; do
       tail -20 "$results/test_threads.log"
       ;;
     host)
-      timeout 300 python3 bench/bench_host.py --out "$results/host.md" \
+      timeout 300 python3 bench/bench_host.py --out "$results/host.md" ${HOST_BREAKDOWN:+--breakdown} \
         > "$results/host.log" 2>&1 || status=1
-      cat "$results/host.md"
+      grep breakdown "$results/host.log"; cat "$results/host.md"
       ;;
     wheel)
       OUT=$results/wheel STAGE_TIMEOUT=300 bash scripts/gpu_wheel.sh install \

@@ -209,28 +209,39 @@ def launch_decode(
         head_dim,
         0 if lse is None else lse.data_ptr(),
     )
-    run(device, args, "attn_paged_decode_workspace_size", "attn_paged_decode")
+    key = (shape, max_seqlen_k, causal, num_splits, q.dtype)
+    run(device, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode")
     return out, lse
 
 
-def run(device, args, size_call, launch_call):
-    """Asks libattnrt's `size_call` for the workspace the packed `args` need, allocates
-    it from torch's allocator (so a CUDA graph capture owns it) and launches
-    `launch_call` on the current stream of `device`.
+# Workspace bytes by (size_call, device index, the call's host ints): what the runtime's
+# size query depends on (the kernel choice, the split count and the rows), so a shape
+# seen before skips the query.
+_workspace_bytes = {}
+
+
+def run(device, args, key, size_call, launch_call):
+    """Launches `launch_call` on the packed `args` on the current stream of `device`,
+    with the workspace libattnrt's `size_call` asks for (queried once per `key`: the
+    call's host ints) allocated from torch's allocator (so a CUDA graph capture owns
+    it).
 
     The runtime launches in the calling thread's current CUDA context, or where the
     thread has none yet, in the primary context of the device that holds q. Only when
     torch's current device is another one than `device` is it switched for the call.
     """
-    size_function = _lib.function(size_call)
-    launch_function = _lib.function(launch_call)
     index = device.index
     if index != torch._C._cuda_getDevice():
         with torch.cuda.device(index):
-            return run(device, args, size_call, launch_call)
-    nbytes = ctypes.c_size_t()
-    _lib.check(size_function(args, ctypes.byref(nbytes)), size_call)
-    workspace_bytes = nbytes.value
+            return run(device, args, key, size_call, launch_call)
+    key = (size_call, index, key)
+    workspace_bytes = _workspace_bytes.get(key)
+    if workspace_bytes is None:
+        nbytes = ctypes.c_size_t()
+        _lib.check(
+            _lib.function(size_call)(args, ctypes.byref(nbytes)), size_call
+        )
+        workspace_bytes = _workspace_bytes[key] = nbytes.value
     workspace = None
     pointer = None
     if workspace_bytes:
@@ -242,7 +253,7 @@ def run(device, args, size_call, launch_call):
         pointer = workspace.data_ptr()
         pointer += -pointer % _WORKSPACE_ALIGNMENT
     _lib.check(
-        launch_function(
+        _lib.function(launch_call)(
             args,
             pointer,
             workspace_bytes,

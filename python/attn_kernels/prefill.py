@@ -222,5 +222,6 @@ def launch_prefill(
         0 if lse is None else lse.data_ptr(),
         num_splits,
     )
-    run(device, args, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
+    key = (shape, causal, num_splits, q.dtype)
+    run(device, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
     return out, lse

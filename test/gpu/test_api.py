@@ -378,8 +378,16 @@ def run_prefill(case):
         alone = flash_attn_varlen_func(**args)
     torch.cuda.synchronize()
     row = Row(str(case), [])
-    if not (isinstance(result, tuple) and len(result) == 3 and result[2] is None):
-        row.failures.append("return_attn_probs: expected (out, softmax_lse, None)")
+    # flash-attn 2.8 without dropout: S_dmask is an empty tensor of q's dtype.
+    if not (
+        isinstance(result, tuple)
+        and len(result) == 3
+        and isinstance(result[2], torch.Tensor)
+        and result[2].numel() == 0
+        and result[2].dtype == args["q"].dtype
+    ):
+        row.failures.append("return_attn_probs: expected (out, softmax_lse, S_dmask "
+                            "empty)")
         return [row]
     out, lse, _ = result
     total_q, num_heads = args["q"].shape[:2]
@@ -669,14 +677,18 @@ def integration_inputs(seed=400):
     return pre, dec
 
 
-def same(got, want, what, failures):
+def same(got, want, what, failures, exact=True):
+    """got must be want: bitwise with exact, else within the dtype's error ceiling
+    (the torch backend's SDPA may pick another algorithm inside a captured graph)."""
     if got.shape != want.shape or got.stride() != want.stride() or got.dtype != want.dtype:
         failures.append(
             f"{what}: shape/stride/dtype {tuple(got.shape)}/{got.stride()}/{got.dtype} "
             f"against {tuple(want.shape)}/{want.stride()}/{want.dtype}"
         )
-    elif not torch.equal(got, want):
+    elif exact and not torch.equal(got, want):
         failures.append(f"{what}: differs from eager (max {(got.float() - want.float()).abs().max():.3g})")
+    elif not exact and got.numel() and rel_error(got, want.double()) > MAX_ERROR[BF16]:
+        failures.append(f"{what}: error {rel_error(got, want.double()):.2e} against eager")
 
 
 def run_compile(mode):
@@ -699,9 +711,10 @@ def run_compile(mode):
         for _ in range(3):  # reduce-overhead records, then replays a CUDA graph
             got = compiled(pre["q"], dec["q"])
         torch.cuda.synchronize()
+    exact = attn_kernels.interface.backend() != "torch"
     for name, g, w in zip(("out*2", "lse", "S_dmask", "decode out+1", "decode lse"),
                           got, want):
-        same(g, w, name, failures)
+        same(g, w, name, failures, exact)
     rows.append(Row(f"torch.compile(fullgraph=True, mode={mode!r})", failures))
     return rows
 

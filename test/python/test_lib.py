@@ -214,7 +214,7 @@ def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
     out, lse = prefill.launch_prefill(
         shape, softmax_scale=0.125, causal=True, return_lse=False, **call, **extra
     )
-    ((_, packed, size_call, launch_call),) = calls
+    ((_, packed, _, size_call, launch_call),) = calls
     assert (size_call, launch_call) == (
         "attn_varlen_prefill_workspace_size",
         "attn_varlen_prefill",
@@ -246,7 +246,7 @@ def test_launch_decode_fills_the_struct(monkeypatch):
     out, lse = decode.launch_decode(
         shape, q, k_cache, k_cache, lengths, table, 0.5, False, True, 2, 40
     )
-    ((_, packed, _, launch_call),) = calls
+    ((_, packed, _, _, launch_call),) = calls
     assert launch_call == "attn_paged_decode"
     args = _lib.PagedDecodeArgs.from_buffer_copy(packed)
     assert (args.batch, args.seqlen_q, args.num_heads, args.num_kv_heads) == (2, 1, 4, 2)
@@ -257,3 +257,36 @@ def test_launch_decode_fills_the_struct(monkeypatch):
     assert list(args.out_strides) == list(out.stride()[:3])
     assert ctypes.cast(args.lse, ctypes.c_void_p).value == lse.data_ptr()
     assert lse.shape == (2, 4, 1) and lse.dtype == torch.float32
+
+
+def test_workspace_size_is_asked_once_per_shape(monkeypatch):
+    """run() asks the runtime for the workspace size once per key (the call's host
+    ints) and hands every launch an aligned workspace of that size."""
+    import torch
+    from attn_kernels import decode
+
+    calls = []
+
+    def size(args, nbytes):
+        calls.append(("size", args))
+        nbytes._obj.value = 1000
+        return 0
+
+    def launch(args, workspace, workspace_bytes, stream):
+        calls.append(("launch", args, workspace, workspace_bytes))
+        return 0
+
+    functions = {"size": size, "launch": launch}
+    monkeypatch.setattr(_lib, "function", functions.__getitem__)
+    monkeypatch.setattr(torch._C, "_cuda_getDevice", lambda: None, raising=False)
+    monkeypatch.setattr(
+        torch._C, "_cuda_getCurrentRawStream", lambda index: 0, raising=False
+    )
+    monkeypatch.setattr(decode, "_workspace_bytes", {})
+    cpu = torch.device("cpu")
+    for key in ("a", "a", "b"):
+        decode.run(cpu, b"args", key, "size", "launch")
+    assert [call[0] for call in calls] == ["size", "launch", "launch", "size", "launch"]
+    for call in calls:
+        if call[0] == "launch":
+            assert call[2] % 256 == 0 and call[3] == 1000

@@ -178,8 +178,8 @@ def test_launch_path_is_not_intercepted(monkeypatch, paged):
     interface.set_backend("attn")
     monkeypatch.setattr(interface._checks, "cuda", lambda name, value: None)
     launches = []
-    monkeypatch.setattr(decode, "run", lambda *call: launches.append(call[2]))
-    monkeypatch.setattr(prefill, "run", lambda *call: launches.append(call[2]))
+    monkeypatch.setattr(decode, "run", lambda *call: launches.append(call[3]))
+    monkeypatch.setattr(prefill, "run", lambda *call: launches.append(call[3]))
     q, k, v, cu_q, cu_k, table = varlen_inputs(paged)
     dq, dk, dv, lengths, dtable = kvcache_inputs(paged)
     with CountingMode() as mode:
