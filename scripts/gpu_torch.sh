@@ -31,6 +31,9 @@ model=${E2E_MODEL:-/tmp/attn_e2e/qwen3-random}
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(tests host)
 status=0
+# Every stage ends by $deadline (a call may run 600 s), so the results still come back.
+deadline=$(( $(date +%s) + ${CALL_SECONDS:-570} ))
+left() { echo $(( deadline - $(date +%s) )); }
 nvidia-smi > "$results/nvidia-smi.txt"
 for stage in "${stages[@]}"; do
   start=$(date +%s)
@@ -60,7 +63,7 @@ for stage in "${stages[@]}"; do
       fi
       backends=ours,peer,null
       [ "$mode" = eager ] && backends=${E2E_EAGER_BACKENDS:-ours,peer}
-      E2E_MODEL=$model timeout 560 python3 scripts/e2e/bench_e2e.py run --mode "$mode" \
+      E2E_MODEL=$model timeout "$(left)" python3 scripts/e2e/bench_e2e.py run --mode "$mode" \
         --rounds "${E2E_ROUNDS:-3}" --backends "$backends" --out "$results/e2e" \
         ${E2E_PROFILE:+--profile} ${E2E_NO_WARMUP:+--no-warmup} \
         > "$results/e2e_$mode.log" 2>&1 || status=1
