@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest,
-# then the Python package's CPU tests, on the checkout and on the installed wheels).
+# Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest, the
+# runtime's build and host tests without the compiler, then the Python package's CPU
+# tests, on the checkout and on the installed wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -8,6 +9,27 @@ cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 cmake --build build --target mlir-doc >/dev/null
 ctest --test-dir build --output-on-failure -j "$(nproc)"
+# The runtime side without the compiler (-DATTN_BUILD_COMPILER=OFF; libattnrt, its host
+# tests, attn-overhead) in build-nocompiler/, with the LLVM and MLIR packages made
+# unfindable (finding either is then an error) and no LLVM or MLIR path allowed in any
+# compile, link or test command; then its ctest (about 25 s fresh on 2 cores).
+start=$(date +%s)
+nocompiler=build-nocompiler
+env -u CMAKE_PREFIX_PATH cmake -G Ninja -S . -B "$nocompiler" -DCMAKE_BUILD_TYPE=Release \
+  -DATTN_BUILD_COMPILER=OFF -DLLVM_DIR=/nonexistent -DMLIR_DIR=/nonexistent \
+  -DCMAKE_DISABLE_FIND_PACKAGE_LLVM=ON -DCMAKE_DISABLE_FIND_PACKAGE_MLIR=ON \
+  --no-warn-unused-cli >/dev/null
+# (The checkout's own path is left out: it may contain either word.)
+if find "$nocompiler" \( -name build.ninja -o -name compile_commands.json -o -name CTestTestfile.cmake \) \
+     -exec sed "s#$(pwd -P)##g" {} + | grep -Ei 'llvm-[0-9]|/llvm|mlir'; then
+  echo "test: the build without the compiler names LLVM or MLIR (above)" >&2
+  exit 1
+fi
+cmake --build "$nocompiler"
+ctest --test-dir "$nocompiler" --output-on-failure -j "$(nproc)" >"$nocompiler/ctest.log" ||
+  { cat "$nocompiler/ctest.log"; exit 1; }
+grep 'tests passed' "$nocompiler/ctest.log"
+echo "test: the runtime built and tested without the compiler in $(( $(date +%s) - start )) s"
 # The Python package: argument checks, the torch backend against float64, the ctypes
 # layout (makes build/pyvenv with torch once: about 75 s, then about 5 s).
 ./test/python/run.sh
