@@ -13,6 +13,9 @@
 #   e2e-graph    scripts/e2e/bench_e2e.py run --mode graph --profile (ours, peer, null;
 #                $E2E_ROUNDS rounds, default 3)
 #   e2e-eager    the same in eager mode ($E2E_EAGER_BACKENDS, default ours,peer)
+#   fuzz         test/gpu/fuzz.py (docs/testing.md): $FUZZ_CASES (default 10000) cases on
+#                the native kernels, then $FUZZ_PTX_CASES (default 1000) on each of sm_89
+#                and sm_80 (PTX, ATTN_TARGET); fuzz_regressions.json comes back too
 #
 # The runtime is $ATTN_LIB, or .device/libattnrt.so.xz unpacked (xz -T0 -9 of
 # build/lib/libattnrt.so: 29 MB becomes about 1.2 MB for the trip). e2e stages need
@@ -68,6 +71,24 @@ for stage in "${stages[@]}"; do
         ${E2E_PROFILE:+--profile} ${E2E_NO_WARMUP:+--no-warmup} \
         > "$results/e2e_$mode.log" 2>&1 || status=1
       tail -30 "$results/e2e_$mode.log"
+      ;;
+    fuzz)
+      # Native first, with at most half the time left; the PTX targets (their first
+      # calls JIT-compile) share the rest. A shortened run exits 3 (status 1).
+      for target in native sm_89 sm_80; do
+        cases=${FUZZ_PTX_CASES:-1000} share=2 flag=(--target "$target")
+        [ "$target" = native ] && cases=${FUZZ_CASES:-10000} flag=()
+        [ "$target" = sm_80 ] && share=1
+        seconds=$(( $(left) / share - 30 ))
+        if [ "$seconds" -lt 30 ]; then
+          echo "gpu_torch: no time left for fuzz $target" >&2; status=1; continue
+        fi
+        timeout "$(( seconds + 25 ))" python3 test/gpu/fuzz.py "${flag[@]}" \
+          --seed "${FUZZ_SEED:-1}" --cases "$cases" --max-seconds "$seconds" \
+          --out "$results/fuzz_$target.md" > "$results/fuzz_$target.log" 2>&1 || status=1
+        grep -E "^(FAIL|fuzz: )" "$results/fuzz_$target.log" | tail -6
+      done
+      cp test/gpu/fuzz_regressions.json "$results/"
       ;;
     *)
       echo "gpu_torch: unknown stage $stage" >&2
