@@ -139,3 +139,13 @@ def softmax_scale(value, head_dim):
             f"softmax_scale: expected a positive finite number, got {value}"
         )
     return scale
+
+
+def size_one_stride(shape):
+    """A stride for dimension 0 of `shape` when its size is 1 (torch then allows any
+    stride there, the runtime only a positive multiple of 8 elements): a contiguous
+    layout's, the product of the other sizes (D is a multiple of 8), at least 8."""
+    stride = 1
+    for size in shape[1:]:
+        stride *= size
+    return max(stride, 8)

@@ -175,6 +175,12 @@ def launch_decode(
     q_strides = q.stride()
     k_strides = k_cache.stride()
     v_strides = v_cache.stride()
+    if page_size and k_cache.shape[0] == 1:
+        # One page: num_blocks is 1, which the runtime cannot see, so any stride is
+        # torch's there and any valid one the kernels'.
+        block = _checks.size_one_stride(k_cache.shape)
+        k_strides = (block, *k_strides[1:])
+        v_strides = (block, *v_strides[1:])
     row = num_heads * head_dim
     args = _lib.DECODE_PACKER.pack(
         DTYPES[q.dtype],

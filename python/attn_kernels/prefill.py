@@ -10,11 +10,12 @@ from . import _checks, _lib
 from .decode import DTYPES, run
 
 # What a prefill call's shapes and host ints say. page_size 0: packed k, v
-# [total_k, Hkv, D].
+# [total_k, Hkv, D]; kv_rows: k's first dimension (total_k, or num_blocks when
+# paged), which the runtime is not told.
 PrefillShape = collections.namedtuple(
     "PrefillShape",
     "batch total_q num_heads num_kv_heads head_dim page_size max_seqlen_q "
-    "max_seqlen_k",
+    "max_seqlen_k kv_rows",
 )
 
 
@@ -132,16 +133,19 @@ def check_prefill(
         page_size,
         max_seqlen_q,
         max_seqlen_k,
+        k_shape[0],
     )
 
 
 def nothing_to_launch(shape):
-    """True when no query sees a key whatever the lengths: every row is 0."""
+    """True when no query sees a key whatever the lengths (no sequence, query or
+    key, or packed k, v without a row): every row is 0."""
     return (
         shape.batch == 0
         or shape.total_q == 0
         or shape.max_seqlen_q == 0
         or shape.max_seqlen_k == 0
+        or shape.kv_rows == 0
     )
 
 
@@ -186,6 +190,12 @@ def launch_prefill(
     q_strides = q.stride()
     k_strides = k.stride()
     v_strides = v.stride()
+    if shape.kv_rows == 1:
+        # k's first dimension has size 1, which the runtime cannot see: any stride is
+        # torch's, any valid one the kernels'.
+        first = _checks.size_one_stride(k.shape)
+        k_strides = (first, *k_strides[1:])
+        v_strides = (first, *v_strides[1:])
     if not page_size:  # packed: attn.h's layout has a zero block stride
         k_strides = (0, *k_strides)
         v_strides = (0, *v_strides)

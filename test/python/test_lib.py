@@ -290,3 +290,39 @@ def test_workspace_size_is_asked_once_per_shape(monkeypatch):
     for call in calls:
         if call[0] == "launch":
             assert call[2] % 256 == 0 and call[3] == 1000
+
+
+def test_one_page_or_one_row_takes_any_stride(monkeypatch):
+    """k, v with a first dimension of size 1 (one page, or one packed row) may carry
+    any stride there, as torch allows; the runtime, which is not told that size, gets
+    a valid one (the fuzzer's odd-block-stride case)."""
+    import torch
+    from attn_kernels import decode, prefill
+
+    calls = []
+    monkeypatch.setattr(decode, "run", lambda *call: calls.append(call[1]))
+    monkeypatch.setattr(prefill, "run", lambda *call: calls.append(call[1]))
+    cache = torch.randn(16 * 2 * 64 + 7, dtype=torch.bfloat16)
+    odd = cache.as_strided((1, 16, 2, 64), (7, 128, 64, 1))
+    assert odd.is_contiguous()
+    q = torch.randn(1, 1, 4, 64, dtype=torch.bfloat16)
+    table = torch.tensor([[0]], dtype=torch.int32)
+    lengths = torch.tensor([9], dtype=torch.int32)
+    shape = decode.check_decode(q, odd, odd, lengths, table, require_cuda=False)
+    decode.launch_decode(shape, q, odd, odd, lengths, table, 0.5, True, False, 0, 16)
+    args = _lib.PagedDecodeArgs.from_buffer_copy(calls[-1])
+    assert list(args.k_strides) == [16 * 2 * 64, 128, 64]
+    assert list(args.v_strides) == [16 * 2 * 64, 128, 64]
+
+    row = torch.randn(2 * 64 + 3, dtype=torch.bfloat16).as_strided((1, 2, 64), (3, 64, 1))
+    qp = torch.randn(1, 4, 64, dtype=torch.bfloat16)
+    cu = torch.tensor([0, 1], dtype=torch.int32)
+    shape = prefill.check_prefill(qp, row, row, cu, cu, 1, 1, None, require_cuda=False)
+    prefill.launch_prefill(shape, qp, row, row, cu, cu, None, 0.5, True, False)
+    args = _lib.VarlenPrefillArgs.from_buffer_copy(calls[-1])
+    assert list(args.k_strides) == [0, 128, 64]
+
+    empty = torch.randn(0, 2, 64, dtype=torch.bfloat16)
+    shape = prefill.check_prefill(qp, empty, empty, cu, cu, 1, 1, None,
+                                  require_cuda=False)
+    assert prefill.nothing_to_launch(shape)
