@@ -21,7 +21,7 @@ starting with the backend's flash_attn:
 A discarded warm-up run comes first (the first process on a machine also pays
 nano-vllm's cold torch.compile work); then --rounds rounds, each running every backend
 once, the order rotated from round to round. --profile adds one profiled run per
-backend (not counted in the throughput) that sums GPU kernel time by name. Results go
+backend but null (not counted in the throughput) that sums GPU kernel time by name. Results go
 to OUT/e2e_<mode>.jsonl, one line per run, and the report is written too.
 
 report: the markdown table from one or more JSONL files (runs of separate calls add
@@ -176,9 +176,10 @@ def run(options):
         order = backends[r % len(backends):] + backends[:r % len(backends)]
         for backend in order:
             record(one_run(backend, options.mode, home, out))
-    if options.profile:
+    if options.profile:  # null attention has no attention kernels to profile
         for backend in backends:
-            record(one_run(backend, options.mode, home, out, profile=True))
+            if backend != "null":
+                record(one_run(backend, options.mode, home, out, profile=True))
     report_files([ledger], out / f"e2e_{options.mode}.md")
 
 
