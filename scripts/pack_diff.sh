@@ -12,10 +12,9 @@
 #
 # Prints, per target, the files compared, identical and differing, and those on one side only;
 # whether the manifests differ, and whether only in the header's version (version= and the
-# project version inside compiler=: every kernel line carries its file's hash, so a manifest
-# whose kernels are unchanged differs at most there); then a unified diff of every differing
-# file, its first N lines (--lines, 40 by default; 0: all). Cubins are compared only with
-# --cubins: nvJitLink writes the same cubin for the same PTX.
+# project version inside compiler=, as when VERSION changes); then a unified diff of every
+# differing file, its first N lines (--lines, 40 by default; 0: all). Cubins are compared
+# only with --cubins: nvJitLink writes the same cubin for the same PTX.
 #
 # Exit status: 0 when the packs are identical, 1 when they differ, 2 on an error.
 set -euo pipefail
