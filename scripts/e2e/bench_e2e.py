@@ -219,15 +219,18 @@ def report_files(paths, destination):
                          f"{ratio} |")
         if "null" in by:
             null_time = statistics.median(x["time_s"] for x in by["null"])
-            kv_time = meta["kv_bytes"] / (meta["copy_bytes_per_s"] / 2)
+            # Decode reads K/V at the copy rate (bytes read + written per second, as
+            # the decode benchmarks' percentages of copy bandwidth count it).
+            kv_time = meta["kv_bytes"] / meta["copy_bytes_per_s"]
             tokens = by["null"][0]["tokens"]
             floor = tokens / (null_time + kv_time)
             lines += ["", f"Floor: null attention's {null_time:.2f} s + "
                       f"{meta['kv_bytes'] / 1e12:.2f} TB of K/V at the measured copy "
-                      f"bandwidth ({meta['copy_bytes_per_s'] / 2 / 1e12:.2f} TB/s read) = "
+                      f"bandwidth ({meta['copy_bytes_per_s'] / 1e12:.2f} TB/s) = "
                       f"{kv_time:.2f} s: {floor:,.0f} output tokens/s."]
-            if "ours" in medians:
-                lines.append(f"Ours reaches {medians['ours'] / floor:.1%} of the floor.")
+            lines.append("Of the floor: " + ", ".join(
+                f"{b} {medians[b] / floor:.1%}" for b in sorted(medians) if b != "null"
+            ) + ".")
         profiled = [r for r in rows if r.get("profiled") and r["mode"] == mode
                     and "attention_s" in r]
         if profiled:
