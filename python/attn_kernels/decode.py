@@ -16,7 +16,7 @@ import ctypes
 
 import torch
 
-from . import _checks, _lib
+from . import _checks, _lib, torch_backend
 
 DTYPES = {torch.float16: _lib.DTYPE_F16, torch.bfloat16: _lib.DTYPE_BF16}
 # attn_paged_decode and attn_varlen_prefill want their workspace aligned to this.
@@ -78,7 +78,10 @@ def paged_decode(
         scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
         num_splits = _checks.host_int("num_splits", num_splits)
         if shape.batch == 0 or max_seqlen_k == 0:
-            out, lse = empty_decode(q, shape, return_lse)
+            out, lse = torch_backend.paged_decode(
+                q, k_cache, v_cache, cache_seqlens, block_table, scale, causal,
+                max_seqlen_k, return_lse,
+            )
         else:
             out, lse = launch_decode(
                 shape,
@@ -131,21 +134,6 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
     return DecodeShape(
         batch, seqlen_q, num_heads, cache_shape[2], head_dim, page_size, capacity
     )
-
-
-def empty_decode(q, shape, return_lse):
-    """The result of a call with nothing to attend to (no sequence, or no key): out 0
-    and lse +inf, made on q's device without a kernel of ours (graph-capturable)."""
-    out = torch.zeros(q.shape, dtype=q.dtype, device=q.device)
-    lse = None
-    if return_lse:
-        lse = torch.full(
-            (shape.batch, shape.num_heads, shape.seqlen_q),
-            float("inf"),
-            dtype=torch.float32,
-            device=q.device,
-        )
-    return out, lse
 
 
 def launch_decode(

@@ -20,8 +20,8 @@ import warnings
 import torch
 
 from . import _checks, _lib, torch_backend
-from .decode import check_decode, empty_decode, launch_decode
-from .prefill import check_prefill, empty_prefill, launch_prefill, nothing_to_launch
+from .decode import check_decode, launch_decode
+from .prefill import check_prefill, launch_prefill, nothing_to_launch
 
 BACKENDS = ("auto", "attn", "torch")
 
@@ -185,9 +185,8 @@ def varlen_call(
     )
     scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
     num_splits = _checks.host_int("num_splits", num_splits)
-    if nothing_to_launch(shape):
-        return empty_prefill(q, shape, return_lse)
-    if name != "torch":
+    # With nothing to launch the torch backend returns the zeros and +inf lse.
+    if name != "torch" and not nothing_to_launch(shape):
         try:
             _check_kernel_limits("attn_varlen_prefill", shape.head_dim)
             return launch_prefill(
@@ -244,9 +243,8 @@ def kvcache_call(
         lengths = torch.full(
             (shape.batch,), max_seqlen_k, dtype=torch.int32, device=q.device
         )
-    if shape.batch == 0 or max_seqlen_k == 0:
-        return empty_decode(q, shape, return_lse)
-    if name != "torch":
+    # With nothing to launch the torch backend returns the zeros and +inf lse.
+    if name != "torch" and shape.batch and max_seqlen_k:
         try:
             _check_kernel_limits(
                 "attn_paged_decode", shape.head_dim,

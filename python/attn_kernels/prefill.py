@@ -6,7 +6,7 @@ import collections
 
 import torch
 
-from . import _checks, _lib
+from . import _checks, _lib, torch_backend
 from .decode import DTYPES, run
 
 # What a prefill call's shapes and host ints say. page_size 0: packed k, v
@@ -58,7 +58,10 @@ def varlen_prefill(
         scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
         num_splits = _checks.host_int("num_splits", num_splits)
         if nothing_to_launch(shape):
-            out, lse = empty_prefill(q, shape, return_lse)
+            out, lse = torch_backend.varlen_prefill(
+                q, k, v, cu_seqlens_q, cu_seqlens_k, shape.max_seqlen_q,
+                shape.max_seqlen_k, scale, causal, block_table, return_lse,
+            )
         else:
             out, lse = launch_prefill(
                 shape,
@@ -139,7 +142,8 @@ def check_prefill(
 
 def nothing_to_launch(shape):
     """True when no query sees a key whatever the lengths (no sequence, query or
-    key, or packed k, v without a row): every row is 0."""
+    key, or k, v without a row): every row is 0, which the torch backend returns
+    without a kernel of ours."""
     return (
         shape.batch == 0
         or shape.total_q == 0
@@ -147,21 +151,6 @@ def nothing_to_launch(shape):
         or shape.max_seqlen_k == 0
         or shape.kv_rows == 0
     )
-
-
-def empty_prefill(q, shape, return_lse):
-    """out 0 and lse +inf for a call with nothing to launch (nothing_to_launch), made
-    on q's device without a kernel of ours (graph-capturable)."""
-    out = torch.zeros(q.shape, dtype=q.dtype, device=q.device)
-    lse = None
-    if return_lse:
-        lse = torch.full(
-            (shape.num_heads, shape.total_q),
-            float("inf"),
-            dtype=torch.float32,
-            device=q.device,
-        )
-    return out, lse
 
 
 def launch_prefill(

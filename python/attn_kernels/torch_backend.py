@@ -45,9 +45,11 @@ def varlen_prefill(
             (num_heads, total_q), float("inf"), dtype=torch.float32, device=device
         )
     paged = block_table is not None
-    if total_q == 0 or max_seqlen_q == 0 or max_seqlen_k == 0:
+    # Nothing to attend to (no sequence, query or key, or k, v without a row): the
+    # rows are 0, lse +inf. The libattnrt path returns this too, launching nothing.
+    if batch == 0 or total_q == 0 or max_seqlen_q == 0 or max_seqlen_k == 0:
         return out, lse
-    if not paged and k.shape[0] == 0:
+    if k.shape[0] == 0:
         return out, lse
 
     starts_q = cu_seqlens_q[:-1].long()
@@ -118,7 +120,8 @@ def paged_decode(
     returns out [B, Lq, Hq, D] in q's dtype and lse [B, Hq, Lq] float32 (None unless
     return_lse). max_seqlen_k bounds cache_seqlens."""
     batch, seqlen_q, num_heads, head_dim = q.shape
-    if max_seqlen_k == 0:
+    # No sequence or no key: rows 0, lse +inf (the libattnrt path returns this too).
+    if batch == 0 or max_seqlen_k == 0:
         lse = None
         if return_lse:
             lse = torch.full(
