@@ -39,21 +39,9 @@ for need in "$ATTN_LIB" third_party/nano-vllm/nanovllm .whl/e2e; do
   [ -e "$need" ] || { echo "gpu_e2e: missing $need" >&2; exit 1; }
 done
 
-# Offline wheels: everything in .whl/e2e/ (and .whl/plot/ when carried); those in .whl/e2e/fallback/ (numpy
-# and torch's own dependencies) only where the machine lacks the module, so the versions
-# torch was installed with stay.
-site=/tmp/site
-if [ ! -f "$site/.attn_e2e" ]; then
-  wheels=(.whl/e2e/*.whl)
-  [ -d .whl/plot ] && wheels+=(.whl/plot/*.whl)
-  for wheel in .whl/e2e/fallback/*.whl; do
-    [ -e "$wheel" ] || continue
-    module=$(basename "$wheel" | cut -d- -f1)
-    python3 -c "import $module" 2>/dev/null || wheels+=("$wheel")
-  done
-  python3 -m pip install -q --no-index --no-deps --upgrade --target "$site" "${wheels[@]}"
-  touch "$site/.attn_e2e"
-fi
+# Offline wheels for nano-vllm into /tmp/site (scripts/e2e/site.sh).
+source scripts/e2e/site.sh
+install_e2e_site
 export PYTHONPATH="$site:$PWD/python${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi | tee "$OUT/nvidia-smi.txt"
 

@@ -61,21 +61,11 @@ pip_install() {  # target, then wheels
     --target "$target" "$@"
 }
 
-# nano-vllm's dependencies, as scripts/gpu_e2e.sh installs them (it shares /tmp/site).
-site=/tmp/site
+# nano-vllm's dependencies, as scripts/gpu_e2e.sh installs them (scripts/e2e/site.sh).
+source scripts/e2e/site.sh
 nanovllm_site() {
   need third_party/nano-vllm/nanovllm .whl/e2e
-  if [ ! -f "$site/.attn_e2e" ]; then
-    local e2e=(.whl/e2e/*.whl)
-    [ -d .whl/plot ] && e2e+=(.whl/plot/*.whl)
-    for wheel in .whl/e2e/fallback/*.whl; do
-      [ -e "$wheel" ] || continue
-      module=$(basename "$wheel" | cut -d- -f1)
-      python3 -c "import $module" 2>/dev/null || e2e+=("$wheel")
-    done
-    python3 -m pip install -q --no-index --no-deps --upgrade --target "$site" "${e2e[@]}"
-    touch "$site/.attn_e2e"
-  fi
+  install_e2e_site
   if [ ! -f "$model/model.safetensors" ]; then
     PYTHONPATH=$site python3 scripts/e2e/make_random_qwen3.py --out "$model" 2>&1 |
       tee "$OUT/make_model.log"
