@@ -1,4 +1,5 @@
 // Building the problem module, compiling it to PTX, assembling cubins.
+#include "abi/manifest.h"
 #include "codegen/Codegen.h"
 
 #include "dialect/AttnOps.h"
@@ -138,38 +139,39 @@ llvm::Expected<std::string> compileToPTX(ModuleOp module,
   return ptx;
 }
 
-static uint64_t fnv1a(llvm::StringRef bytes,
-                      uint64_t hash = 0xcbf29ce484222325ull) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
+// " key=value", the manifest's token (abi/manifest.h).
+static std::string kv(const char *key, const std::string &value) {
+  return std::string(" ") + key + "=" + value;
+}
+static std::string kv(const char *key, int64_t value) {
+  return kv(key, std::to_string(value));
 }
 
 std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
                           llvm::StringRef cubin) {
+  namespace key = abi::key;
   std::string stem = spec.name();
+  uint64_t hash = abi::fnv1a(cubin.data(), cubin.size(),
+                             abi::fnv1a(ptx.data(), ptx.size()));
   // No cubin: a PTX-only target (the driver JIT-compiles it).
   std::string files =
-      " ptx=" + stem + ".ptx" +
-      (cubin.empty() ? "" : " cubin=" + stem + ".cubin") + " hash=" +
-      llvm::utohexstr(fnv1a(cubin, fnv1a(ptx)), /*LowerCase=*/true, 16) + "\n";
+      kv(key::kPtx, stem + ".ptx") +
+      (cubin.empty() ? "" : kv(key::kCubin, stem + ".cubin")) +
+      kv(key::kHash, llvm::utohexstr(hash, /*LowerCase=*/true, 16)) + "\n";
+  bool decode = spec.op == KernelSpec::Op::Decode;
   std::string lines =
-      "name=" + stem + " op=" + spec.opName() + " dtype=" + spec.dtype +
-      " head_dim=" + std::to_string(spec.headDim) + " group=" +
-      std::to_string(spec.op == KernelSpec::Op::Decode ? spec.group : 0) +
-      " paged=" + std::to_string(spec.paged) +
-      " causal=" + std::to_string(spec.causal) +
-      " block_m=" + std::to_string(spec.rowsPerCta()) +
-      " block_n=" + std::to_string(spec.blockN) +
-      " stages=" + std::to_string(spec.stages) +
-      " threads=" + std::to_string(spec.blockThreads()) +
-      " smem=" + std::to_string(spec.sharedMemoryBytes()) + files;
+      std::string(key::kName) + "=" + stem + kv(key::kOp, spec.opName()) +
+      kv(key::kDtype, spec.dtype) + kv(key::kHeadDim, spec.headDim) +
+      kv(key::kGroup, decode ? spec.group : 0) + kv(key::kPaged, spec.paged) +
+      kv(key::kCausal, spec.causal) + kv(key::kBlockM, spec.rowsPerCta()) +
+      kv(key::kBlockN, spec.blockN) + kv(key::kStages, spec.stages) +
+      kv(key::kThreads, spec.blockThreads()) +
+      kv(key::kSmem, spec.sharedMemoryBytes()) + files;
   // Every kernel's module also holds the combine kernel of its splits.
-  lines += "name=" + stem + "_combine op=combine dtype=" + spec.dtype +
-             " head_dim=" + std::to_string(spec.headDim) + " for=" + stem +
-             " threads=" + std::to_string(spec.headDim) + " smem=0" + files;
+  lines += std::string(key::kName) + "=" + stem + "_combine" +
+           kv(key::kOp, "combine") + kv(key::kDtype, spec.dtype) +
+           kv(key::kHeadDim, spec.headDim) + kv(key::kFor, stem) +
+           kv(key::kThreads, spec.headDim) + kv(key::kSmem, 0) + files;
   return lines;
 }
 

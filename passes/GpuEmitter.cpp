@@ -126,11 +126,28 @@ Fragment KernelEmitterBase::emitElementwise(Operation *op) {
 }
 
 Block &KernelEmitterBase::createKernelFunc(StringRef name,
-                                           ArrayRef<Type> params,
+                                           ArrayRef<abi::ParamInfo> params,
                                            int64_t threads) {
+  SmallVector<Type> types;
+  for (const abi::ParamInfo &param : params) {
+    switch (param.type) {
+    case abi::ParamType::Ptr:
+      types.push_back(LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace));
+      break;
+    case abi::ParamType::I64:
+      types.push_back(b.getI64Type());
+      break;
+    case abi::ParamType::I32:
+      types.push_back(b.getI32Type());
+      break;
+    case abi::ParamType::F32:
+      types.push_back(b.getF32Type());
+      break;
+    }
+  }
   b.setInsertionPointToEnd(module.getBody());
   auto kernel =
-      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(params, {}));
+      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(types, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
@@ -234,16 +251,15 @@ void KernelEmitterBase::bindFlattened(ValueRange values, ValueRange flat,
 
 void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
                                           int64_t headDim) {
-  MLIRContext *ctx = func.getContext();
-  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
-  Type i64 = b.getI64Type(), f32t = b.getF32Type(), i32t = b.getI32Type();
-  // docs/runtime_abi.md, "Combine kernel". Prefill launches it as decode of
-  // one sequence of total_q tokens: its partials [S, total_q, Hq] index the
-  // same way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
-  SmallVector<Type> params{gptr, gptr, gptr, gptr, i64, i64, i64, i32t};
+  Type gptr = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+  Type f32t = b.getF32Type(), i32t = b.getI32Type();
+  // abi/kernel_params.h, combine. Prefill launches it as decode of one
+  // sequence of total_q tokens: its partials [S, total_q, Hq] index the same
+  // way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
+  namespace P = abi::combine;
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
-                                  params, headDim);
-  auto arg = [&](unsigned i) { return entry.getArgument(i); };
+                                  P::kParams, headDim);
+  auto arg = [&](P::Param p) { return entry.getArgument(p); };
   Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
@@ -251,7 +267,7 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   Value hq = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
   Value lq = gpu::GridDimOp::create(b, loc, gpu::Dimension::y);
   Value batches = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
-  Value splits = toIndex(arg(7));
+  Value splits = toIndex(arg(P::num_splits));
   auto rowOf = [&](Value s) {
     return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
   };
@@ -269,7 +285,7 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifHas.thenBlock());
-      Value v = LLVM::LoadOp::create(b, loc, f32t, gep(arg(1), f32t, rowOf(s)));
+      Value v = LLVM::LoadOp::create(b, loc, f32t, gep(arg(P::part_lse), f32t, rowOf(s)));
       scf::YieldOp::create(b, loc, v);
       b.setInsertionPointToStart(ifHas.elseBlock());
       scf::YieldOp::create(b, loc, negInf);
@@ -313,7 +329,7 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
           fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
       w = select(valid, w, f32(0.0));
       Value o = LLVM::LoadOp::create(
-          b, loc, f32t, gep(arg(0), f32t, add(mul(rowOf(s), idx(headDim)), d)));
+          b, loc, f32t, gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), d)));
       acc = math::FmaOp::create(b, loc, w, o, acc);
     }
     scf::YieldOp::create(b, loc, ValueRange{acc});
@@ -322,13 +338,15 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
                                       f32(0.0));
   Value result = select(empty, f32(0.0), arith::DivFOp::create(b, loc, acc, sum));
-  Tensor out{arg(2), {arg(4), arg(5), arg(6)}};
+  Tensor out{arg(P::out),
+             {arg(P::out_stride_batch), arg(P::out_stride_token),
+              arg(P::out_stride_head)}};
   Value outOffset = add(elementOffset(out, {bIdx, t, h}), toI64(d));
   Value narrowed = arith::TruncFOp::create(b, loc, elementType, result);
-  LLVM::StoreOp::create(b, loc, narrowed, gep(arg(2), elementType, outOffset));
+  LLVM::StoreOp::create(b, loc, narrowed, gep(arg(P::out), elementType, outOffset));
   if (combine.getLse()) {
     Value nonNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne,
-                                         arg(3),
+                                         arg(P::lse),
                                          LLVM::ZeroOp::create(b, loc, gptr));
     Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d,
                                         idx(0));
@@ -339,6 +357,6 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
         b, loc, maxLse, arith::MulFOp::create(b, loc, log2(sum), f32(kLn2)));
     lse = select(empty, f32(std::numeric_limits<float>::infinity()), lse);
     Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
-    LLVM::StoreOp::create(b, loc, lse, gep(arg(3), f32t, index));
+    LLVM::StoreOp::create(b, loc, lse, gep(arg(P::lse), f32t, index));
   }
 }

@@ -4,6 +4,7 @@
 #ifndef ATTN_PASSES_GPUEMITTER_H
 #define ATTN_PASSES_GPUEMITTER_H
 
+#include "abi/kernel_params.h"
 #include "dialect/AttnOps.h"
 #include "passes/Passes.h"
 
@@ -14,6 +15,9 @@
 
 namespace mlir {
 namespace attn {
+
+/// The compiler-runtime contract (abi/), outside namespace mlir.
+namespace abi = ::attn::abi;
 
 constexpr unsigned kGlobalSpace = 1, kSharedSpace = 3;
 constexpr double kLn2 = 0.6931471805599453;
@@ -69,9 +73,10 @@ protected:
   /// `_combine`): merges the split partials of rows of headDim elements into
   /// `combine`'s output of `elementType`.
   void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
-  /// A kernel in `module` named after the function, with `params` and a
-  /// known block size; the builder is left before its terminator.
-  Block &createKernelFunc(StringRef name, ArrayRef<Type> params,
+  /// A kernel in `module` named after the function, with the parameters of
+  /// `params` (abi/kernel_params.h) and a known block size; the builder is
+  /// left before its terminator.
+  Block &createKernelFunc(StringRef name, ArrayRef<abi::ParamInfo> params,
                           int64_t threads);
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }

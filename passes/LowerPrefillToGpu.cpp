@@ -211,41 +211,39 @@ LogicalResult PrefillKernelEmitter::analyse() {
 }
 
 void PrefillKernelEmitter::createKernel() {
-  MLIRContext *ctx = func.getContext();
-  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
-  Type i64 = b.getI64Type(), i32t = b.getI32Type();
-  // docs/runtime_abi.md, "Prefill kernel".
-  SmallVector<Type> params(8, gptr);
-  params.append(11, i64);
-  params.append(3, i32t);
-  params.append({b.getF32Type(), gptr, gptr, i32t, i32t, i32t, i64});
-  Block &entry = createKernelFunc(func.getSymName(), params, 32 * warps);
-  auto arg = [&](unsigned i) { return entry.getArgument(i); };
-  tensors[qArg] = {arg(0), {arg(8), arg(9)}};
-  auto bindCache = [&](Value cache, Value ptr, unsigned first) {
+  namespace P = abi::prefill;
+  Block &entry = createKernelFunc(func.getSymName(), P::kParams, 32 * warps);
+  auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
+  // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed
+  // one [total_k, Hkv, D] the row and head ones.
+  auto bindCache = [&](Value cache, P::Param ptr, P::Param outer) {
+    auto row = P::Param(outer + 1), head = P::Param(outer + 2);
     if (cast<MemRefType>(cache.getType()).getRank() == 3)
-      tensors[cache] = {ptr, {arg(first + 1), arg(first + 2)}};
+      tensors[cache] = {arg(ptr), {arg(row), arg(head)}};
     else
-      tensors[cache] = {ptr, {arg(first), arg(first + 1), arg(first + 2)}};
+      tensors[cache] = {arg(ptr), {arg(outer), arg(row), arg(head)}};
   };
-  bindCache(kArg, arg(1), 10);
-  bindCache(vArg, arg(2), 13);
-  tensors[cuQArg] = {arg(3), {}};
-  tensors[cuKArg] = {arg(4), {}};
+  bindCache(kArg, P::k, P::k_stride_outer);
+  bindCache(vArg, P::v, P::v_stride_outer);
+  tensors[cuQArg] = {arg(P::cu_seqlens_q), {}};
+  tensors[cuKArg] = {arg(P::cu_seqlens_k), {}};
   if (tableArg)
-    tensors[tableArg] = {arg(5), {arg(16)}};
-  tensors[outArg] = {arg(6), {arg(17), arg(18)}};
+    tensors[tableArg] = {arg(P::block_table), {arg(P::block_table_stride)}};
+  tensors[outArg] = {arg(P::out),
+                     {arg(P::out_stride_token), arg(P::out_stride_head)}};
   if (lseArg)
-    tensors[lseArg] = {arg(7), {}};
-  numKvHeads = toIndex(arg(19));
-  pageSize = toIndex(arg(20));
+    tensors[lseArg] = {arg(P::lse), {}};
+  numKvHeads = toIndex(arg(P::num_kv_heads));
+  pageSize = toIndex(arg(P::page_size));
   if (tableArg)
-    pageReciprocal = arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(20));
-  totalQ = toIndex(arg(21));
-  runtimeScale = arg(22);
-  tensors[partOutArg] = {arg(23), {}};
-  tensors[partLseArg] = {arg(24), {}};
-  Value numSplits = toIndex(arg(25));
+    pageReciprocal =
+        arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(P::page_size));
+  totalQ = toIndex(arg(P::total_q));
+  runtimeScale = arg(P::softmax_scale);
+  tensors[partOutArg] = {arg(P::part_o), {}};
+  tensors[partLseArg] = {arg(P::part_lse), {}};
+  Value numSplits = toIndex(arg(P::num_splits));
   mapping.map(splitsArg, numSplits);
 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -255,8 +253,8 @@ void PrefillKernelEmitter::createKernel() {
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   stagesBase = gep(smemBase, elementType, idx(rows * headDim));
-  numHeads = toIndex(arg(26));
-  groupMagic = arg(28);
+  numHeads = toIndex(arg(P::num_heads));
+  groupMagic = arg(P::group_magic);
 
   // Grid: x = split << head_shift | head (2^head_shift >= Hq, so that both
   // come out of shifts and masks, which keep the CTA's indices, and the
@@ -266,7 +264,7 @@ void PrefillKernelEmitter::createKernel() {
   // y, z order, so the row tiles with the most keys go first.
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-  Value shift = toIndex(arg(27));
+  Value shift = toIndex(arg(P::head_shift));
   ValueRange ivs = grid.getInductionVars();
   mapping.map(ivs[0], arith::ShRUIOp::create(b, loc, bx, shift));
   mapping.map(ivs[1], by);

@@ -153,38 +153,33 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
 }
 
 void DecodeKernelEmitter::createKernel() {
-  MLIRContext *ctx = func.getContext();
-  Type gptr = LLVM::LLVMPointerType::get(ctx, kGlobalSpace);
-  Type i64 = b.getI64Type(), i32t = b.getI32Type();
-  // docs/runtime_abi.md, "Decode kernel".
-  SmallVector<Type> params(9, gptr);
-  params.append(13, i64);
-  params.append(3, i32t);
-  params.push_back(b.getF32Type());
-  params.append(2, i32t);
-  Block &entry = createKernelFunc(func.getSymName(), params, threads);
-  auto arg = [&](unsigned i) { return entry.getArgument(i); };
-  auto bind3 = [&](Value memref, Value ptr, unsigned first) {
+  namespace P = abi::decode;
+  Block &entry = createKernelFunc(func.getSymName(), P::kParams, threads);
+  auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  // A [batch, token, head, D] tensor: its pointer and three strides.
+  auto bind3 = [&](Value memref, P::Param ptr, P::Param firstStride) {
     if (memref)
-      tensors[memref] = {ptr, {arg(first), arg(first + 1), arg(first + 2)}};
+      tensors[memref] = {arg(ptr),
+                         {arg(firstStride), arg(P::Param(firstStride + 1)),
+                          arg(P::Param(firstStride + 2))}};
   };
-  bind3(qArg, arg(0), 9);
-  bind3(kArg, arg(1), 12);
-  bind3(vArg, arg(2), 15);
-  tensors[lensArg] = {arg(3), {}};
+  bind3(qArg, P::q, P::q_stride_batch);
+  bind3(kArg, P::k_cache, P::k_stride_outer);
+  bind3(vArg, P::v_cache, P::v_stride_outer);
+  tensors[lensArg] = {arg(P::cache_seqlens), {}};
   if (tableArg)
-    tensors[tableArg] = {arg(4), {arg(18)}};
-  bind3(outArg, arg(5), 19);
+    tensors[tableArg] = {arg(P::block_table), {arg(P::block_table_stride)}};
+  bind3(outArg, P::out, P::out_stride_batch);
   if (lseArg)
-    tensors[lseArg] = {arg(6), {}};
-  tensors[partOutArg] = {arg(7), {}};
-  tensors[partLseArg] = {arg(8), {}};
-  seqlenQ = toIndex(arg(22));
-  pageSize = toIndex(arg(23));
-  numSplits = toIndex(arg(24));
-  runtimeScale = arg(25);
-  numHeads = toIndex(arg(26));
-  numKvHeads = toIndex(arg(27));
+    tensors[lseArg] = {arg(P::lse), {}};
+  tensors[partOutArg] = {arg(P::part_o), {}};
+  tensors[partLseArg] = {arg(P::part_lse), {}};
+  seqlenQ = toIndex(arg(P::seqlen_q));
+  pageSize = toIndex(arg(P::page_size));
+  numSplits = toIndex(arg(P::num_splits));
+  runtimeScale = arg(P::softmax_scale);
+  numHeads = toIndex(arg(P::num_heads));
+  numKvHeads = toIndex(arg(P::num_kv_heads));
   mapping.map(splitsArg, numSplits);
 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -606,7 +601,7 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
 }
 
 struct AttnLowerToGpuPass
-    : public attn::impl::AttnLowerToGpuBase<AttnLowerToGpuPass> {
+    : public mlir::attn::impl::AttnLowerToGpuBase<AttnLowerToGpuPass> {
   using AttnLowerToGpuBase::AttnLowerToGpuBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();

@@ -7,12 +7,9 @@
 
 namespace attn {
 
-namespace {
-
-constexpr int kMaxHeadDim = 256;
-constexpr int kPageSizeMultiple = 16;
-
-} // namespace
+using abi::kHeadDimMultiple;
+using abi::kMaxHeadDim;
+using abi::kPageSizeMultiple;
 
 Status checkDtype(const attn_dtype &dtype) {
   int value = storedValue(dtype);
@@ -69,10 +66,11 @@ Status checkHeads(int32_t numHeads, int32_t numKvHeads, int maxGroupSize) {
 }
 
 Status checkHeadDim(int32_t headDim) {
-  if (headDim < 16 || headDim > kMaxHeadDim || headDim % 16 != 0) {
+  if (headDim < kHeadDimMultiple || headDim > kMaxHeadDim ||
+      headDim % kHeadDimMultiple != 0) {
     return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
-                      "'head_dim' must be a multiple of 16 in [16, %d], got %d",
-                      kMaxHeadDim, headDim);
+                      "'head_dim' must be a multiple of %d in [%d, %d], got %d",
+                      kHeadDimMultiple, kHeadDimMultiple, kMaxHeadDim, headDim);
   }
   return Status();
 }

@@ -3,6 +3,7 @@
 #ifndef ATTN_RUNTIME_CHECKS_H
 #define ATTN_RUNTIME_CHECKS_H
 
+#include "abi/limits.h"
 #include "runtime/status.h"
 
 #include <cstddef>
@@ -11,11 +12,9 @@
 
 namespace attn {
 
-// Kernels move rows in 16-byte vectors: 8 elements of a 2-byte dtype.
-constexpr int kVectorBytes = 16;
-constexpr int kVectorElements = kVectorBytes / 2;
-// The most CTAs a grid's y and z dimensions hold.
-constexpr int64_t kMaxGridYZ = 65535;
+using abi::kMaxGridYZ;
+using abi::kVectorBytes;
+using abi::kVectorElements;
 
 // An enum field of an argument struct as a C or ctypes caller may have
 // stored it: any int. (Loading one outside the enum's range as the enum type

@@ -36,69 +36,59 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
         getKernelFunction(call.target, *plan.combine, &combine));
   }
 
-  CUdeviceptr q = devicePointer(args.q);
-  CUdeviceptr kCache = devicePointer(args.k_cache);
-  CUdeviceptr vCache = devicePointer(args.v_cache);
-  CUdeviceptr cacheSeqlens = devicePointer(args.cache_seqlens);
-  CUdeviceptr blockTable = devicePointer(args.block_table);
-  CUdeviceptr out = devicePointer(args.out);
-  CUdeviceptr lse = devicePointer(args.lse);
-  CUdeviceptr partO = 0;
-  CUdeviceptr partLse = 0;
-  if (plan.numSplits > 1) {
-    partO = devicePointer(workspace);
-    partLse = partO + plan.workspace.partLseOffset;
-  }
-  int32_t numSplits = plan.numSplits;
   const DecodeStrides &strides = plan.strides;
-
-  // The order of docs/runtime_abi.md, "Decode kernel".
-  void *decodeParams[] = {
-      &q,
-      &kCache,
-      &vCache,
-      &cacheSeqlens,
-      &blockTable,
-      &out,
-      &lse,
-      &partO,
-      &partLse,
-      param(strides.q[0]),
-      param(strides.q[1]),
-      param(strides.q[2]),
-      param(strides.k[0]),
-      param(strides.k[1]),
-      param(strides.k[2]),
-      param(strides.v[0]),
-      param(strides.v[1]),
-      param(strides.v[2]),
-      param(strides.blockTable),
-      param(strides.out[0]),
-      param(strides.out[1]),
-      param(strides.out[2]),
-      param(args.seqlen_q),
-      param(args.page_size),
-      &numSplits,
-      param(args.softmax_scale),
-      param(args.num_heads),
-      param(args.num_kv_heads),
-  };
-  ATTN_RETURN_IF_ERROR(launchKernel(driver, decode, *plan.decode, numSplits,
+  abi::decode::Args params;
+  params.q = devicePointer(args.q);
+  params.k_cache = devicePointer(args.k_cache);
+  params.v_cache = devicePointer(args.v_cache);
+  params.cache_seqlens = devicePointer(args.cache_seqlens);
+  params.block_table = devicePointer(args.block_table);
+  params.out = devicePointer(args.out);
+  params.lse = devicePointer(args.lse);
+  if (plan.numSplits > 1) {
+    params.part_o = devicePointer(workspace);
+    params.part_lse = params.part_o + plan.workspace.partLseOffset;
+  }
+  params.q_stride_batch = strides.q[0];
+  params.q_stride_token = strides.q[1];
+  params.q_stride_head = strides.q[2];
+  params.k_stride_outer = strides.k[0];
+  params.k_stride_row = strides.k[1];
+  params.k_stride_head = strides.k[2];
+  params.v_stride_outer = strides.v[0];
+  params.v_stride_row = strides.v[1];
+  params.v_stride_head = strides.v[2];
+  params.block_table_stride = strides.blockTable;
+  params.out_stride_batch = strides.out[0];
+  params.out_stride_token = strides.out[1];
+  params.out_stride_head = strides.out[2];
+  params.seqlen_q = args.seqlen_q;
+  params.page_size = args.page_size;
+  params.num_splits = plan.numSplits;
+  params.softmax_scale = args.softmax_scale;
+  params.num_heads = args.num_heads;
+  params.num_kv_heads = args.num_kv_heads;
+  ATTN_RETURN_IF_ERROR(launchKernel(driver, decode, *plan.decode,
+                                    plan.numSplits,
                                     plan.headBlocks * args.seqlen_q,
-                                    args.batch, stream, decodeParams));
+                                    args.batch, stream,
+                                    params.pointers().values));
   if (combine == nullptr)
     return Status();
 
   // docs/runtime_abi.md: grid (Hq, Lq, B).
-  CombineLaunch merge = {
-      partO,
-      partLse,
-      out,
-      lse,
-      {strides.out[0], strides.out[1], strides.out[2]},
-      numSplits,
-      {unsigned(args.num_heads), unsigned(args.seqlen_q), unsigned(args.batch)},
-  };
+  CombineLaunch merge;
+  merge.args.part_o = params.part_o;
+  merge.args.part_lse = params.part_lse;
+  merge.args.out = params.out;
+  merge.args.lse = params.lse;
+  merge.args.out_stride_batch = strides.out[0];
+  merge.args.out_stride_token = strides.out[1];
+  merge.args.out_stride_head = strides.out[2];
+  merge.args.num_splits = plan.numSplits;
+  merge.grid[0] = unsigned(args.num_heads);
+  merge.grid[1] = unsigned(args.seqlen_q);
+  merge.grid[2] = unsigned(args.batch);
   return launchCombine(driver, combine, *plan.combine, merge, stream);
 }
 

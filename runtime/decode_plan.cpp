@@ -11,13 +11,6 @@ namespace attn {
 
 namespace {
 
-int64_t nextPowerOfTwo(int64_t v) {
-  int64_t p = 1;
-  while (p < v)
-    p *= 2;
-  return p;
-}
-
 // How many indices a call steps over along each strided dimension of its
 // tensors, as far as the call knows (checks.h).
 struct DecodeExtents {
@@ -40,18 +33,10 @@ int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
     return 1;
   if (args.num_splits > 0)
     return std::min(args.num_splits, kMaxSplits);
-  // Split the keys until there are about policy.ctasPerSm CTAs per SM
-  // (rounded up to a power of two), but keep at least policy.minKeysPerSplit
-  // keys per split so each pays for its combine traffic. The policy comes
-  // from the tuning table through the manifest; the defaults (4, 1024) are
-  // the best counts of the H100 split sweep
-  // (bench/results/decode_split_sweep_h100_2026-11-24.md).
+  // The policy comes from the tuning table through the manifest.
   int64_t ctas = int64_t{args.batch} * args.seqlen_q * headBlocks;
-  int64_t forOccupancy = nextPowerOfTwo(
-      ceilDiv(int64_t{policy.ctasPerSm} * smCount, ctas));
-  int64_t forLength = ceilDiv(args.max_seqlen_k, policy.minKeysPerSplit);
-  int64_t splits = std::min({forOccupancy, forLength, int64_t{kMaxSplits}});
-  return static_cast<int>(std::max<int64_t>(splits, 1));
+  return static_cast<int>(
+      abi::decodeSplits(policy, ctas, smCount, args.max_seqlen_k));
 }
 
 } // namespace

@@ -7,8 +7,7 @@
 
 namespace attn {
 
-// A decode CTA holds the query heads of one KV head: at most this many.
-constexpr int kMaxDecodeGroupSize = 16;
+using abi::kMaxDecodeGroupSize;
 
 // The strides the decode kernel takes (docs/runtime_abi.md, parameters 9-21):
 // the call's, and 0 along a dimension the call steps along at most once,

@@ -2,11 +2,13 @@
 #include "runtime/driver.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 
 #define ATTN_STRINGIFY_(x) #x
 // Expands its argument first, so versioned names resolve as cuda.h maps them.
 #define ATTN_STRINGIFY(x) ATTN_STRINGIFY_(x)
+
 
 namespace attn {
 
@@ -66,9 +68,13 @@ Status driverError(const Driver &driver, CUresult result, const char *call,
     name = "an unknown CUresult";
   if (driver.cuGetErrorString(result, &description) != CUDA_SUCCESS)
     description = "no description";
+  // The location reads runtime/<file>.cpp however the compiler was given the
+  // path (-fmacro-prefix-map strips the checkout; a compiler cache may pass
+  // it relative to the build directory instead).
+  const char *fromRuntime = std::strstr(file, "runtime/");
   return makeStatus(ATTN_ERROR_DRIVER, "%s failed with %s (%d): %s [%s:%d]",
-                    call, name, static_cast<int>(result), description, file,
-                    line);
+                    call, name, static_cast<int>(result), description,
+                    fromRuntime ? fromRuntime : file, line);
 }
 
 } // namespace attn

@@ -41,7 +41,7 @@ Status describePack(PackInfo *pack) {
                       dir.c_str());
   }
   pack->source = dir == kEmbeddedPackDir ? "embedded" : dir;
-  uint64_t hash = kFnv1a64OffsetBasis;
+  uint64_t hash = abi::fnv1a(nullptr, 0);
   int numKernels = 0;
   std::vector<std::string> versions;
   for (const std::string &target : targets) {

@@ -8,8 +8,7 @@ namespace attn {
 
 namespace {
 
-// attn.h promises 256-byte alignment of the workspace and of part_lse in it.
-constexpr size_t kWorkspaceAlignment = 256;
+using abi::kWorkspaceAlignment;
 
 // The manifest of the pack target that `target->current`'s device runs.
 Status resolveManifest(LaunchTarget *target) {
@@ -85,15 +84,10 @@ Status checkWorkspace(const SplitWorkspace &layout, int numSplits,
 Status launchCombine(const Driver &driver, CUfunction function,
                      const KernelInfo &kernel, const CombineLaunch &combine,
                      CUstream stream) {
-  // The order of docs/runtime_abi.md, "Combine kernel".
-  void *params[] = {
-      param(combine.partO),         param(combine.partLse),
-      param(combine.out),           param(combine.lse),
-      param(combine.outStrides[0]), param(combine.outStrides[1]),
-      param(combine.outStrides[2]), param(combine.numSplits),
-  };
+  abi::combine::Args args = combine.args;
   return launchKernel(driver, function, kernel, combine.grid[0],
-                      combine.grid[1], combine.grid[2], stream, params);
+                      combine.grid[1], combine.grid[2], stream,
+                      args.pointers().values);
 }
 
 } // namespace attn

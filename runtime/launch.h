@@ -4,6 +4,8 @@
 #ifndef ATTN_RUNTIME_LAUNCH_H
 #define ATTN_RUNTIME_LAUNCH_H
 
+#include "abi/kernel_params.h"
+#include "abi/limits.h"
 #include "runtime/device.h"
 #include "runtime/manifest.h"
 
@@ -12,9 +14,7 @@
 
 namespace attn {
 
-// The combine kernel holds the lse of at most 64 splits in a warp
-// (docs/runtime_abi.md).
-constexpr int kMaxSplits = 64;
+using abi::kMaxSplits;
 
 // The context a call launches in and the manifest of its device's target.
 struct LaunchTarget {
@@ -37,11 +37,6 @@ inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 inline CUdeviceptr devicePointer(const void *pointer) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(pointer));
-}
-
-// cuLaunchKernel takes non-const pointers to parameter values it only reads.
-template <typename T> void *param(const T &value) {
-  return const_cast<T *>(&value);
 }
 
 // Launches `kernel` with its block shape and dynamic shared memory; a failure
@@ -67,15 +62,11 @@ SplitWorkspace splitWorkspace(int numSplits, size_t rows, int headDim);
 Status checkWorkspace(const SplitWorkspace &layout, int numSplits,
                       const void *workspace, size_t workspaceBytes);
 
-// One launch of the combine kernel (docs/runtime_abi.md, "Combine kernel").
+// One launch of the combine kernel (abi/kernel_params.h, combine): its
+// parameters and grid (Hq, tokens, batch).
 struct CombineLaunch {
-  CUdeviceptr partO = 0;
-  CUdeviceptr partLse = 0;
-  CUdeviceptr out = 0;
-  CUdeviceptr lse = 0;        // 0 when not wanted
-  int64_t outStrides[3] = {}; // batch, token, head
-  int32_t numSplits = 1;
-  unsigned grid[3] = {1, 1, 1}; // Hq, tokens, batch
+  abi::combine::Args args;
+  unsigned grid[3] = {1, 1, 1};
 };
 
 Status launchCombine(const Driver &driver, CUfunction function,

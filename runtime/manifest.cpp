@@ -53,7 +53,7 @@ std::string describeVariant(const KernelVariant &variant) {
 
 namespace {
 
-constexpr int kPackVersion = 1;
+using abi::kPackFormatVersion;
 constexpr size_t kHashDigits = 16;
 
 std::vector<std::string> splitWhitespace(const std::string &line) {
@@ -80,17 +80,17 @@ bool isKeyValue(const std::string &token) {
 Status parseHeader(const std::vector<std::string> &tokens,
                    const std::string &target, std::string *version,
                    SplitPolicy *split) {
-  if (tokens.size() < 3 || tokens[0] != "attn-pack" ||
+  if (tokens.size() < 3 || tokens[0] != abi::kPackMagic ||
       !std::all_of(tokens.begin() + 2, tokens.end(), isKeyValue)) {
     return makeStatus(ATTN_ERROR_PACK,
                       "not a kernel pack manifest: the first line must be "
                       "'attn-pack %d target=%s [key=value ...]'",
-                      kPackVersion, target.c_str());
+                      kPackFormatVersion, target.c_str());
   }
-  if (tokens[1] != std::to_string(kPackVersion)) {
+  if (tokens[1] != std::to_string(kPackFormatVersion)) {
     return makeStatus(ATTN_ERROR_PACK,
                       "pack format version '%s', this runtime reads version %d",
-                      tokens[1].c_str(), kPackVersion);
+                      tokens[1].c_str(), kPackFormatVersion);
   }
   if (tokens[2] != "target=" + target) {
     return makeStatus(ATTN_ERROR_PACK,
@@ -100,13 +100,13 @@ Status parseHeader(const std::vector<std::string> &tokens,
   for (size_t i = 3; i < tokens.size(); ++i) {
     size_t equals = tokens[i].find('=');
     std::string key = tokens[i].substr(0, equals);
-    if (key == "version") {
+    if (key == abi::header::kVersion) {
       *version = tokens[i].substr(equals + 1);
       continue;
     }
-    int *field = key == "split_ctas_per_sm" ? &split->ctasPerSm
-                 : key == "split_min_keys"  ? &split->minKeysPerSplit
-                                            : nullptr;
+    int *field = key == abi::header::kSplitCtasPerSm ? &split->ctasPerSm
+                 : key == abi::header::kSplitMinKeys  ? &split->minKeysPerSplit
+                                                      : nullptr;
     if (!field)
       continue;
     char *end = nullptr;
@@ -199,11 +199,11 @@ private:
 Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   KernelFields fields;
   ATTN_RETURN_IF_ERROR(fields.parse(tokens));
-  ATTN_RETURN_IF_ERROR(fields.getString("name", &kernel->name));
+  ATTN_RETURN_IF_ERROR(fields.getString(abi::key::kName, &kernel->name));
   KernelVariant &variant = kernel->variant;
 
   std::string op;
-  ATTN_RETURN_IF_ERROR(fields.getString("op", &op));
+  ATTN_RETURN_IF_ERROR(fields.getString(abi::key::kOp, &op));
   if (op == "decode") {
     variant.op = KernelOp::Decode;
   } else if (op == "combine") {
@@ -217,7 +217,7 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   }
 
   std::string dtype;
-  ATTN_RETURN_IF_ERROR(fields.getString("dtype", &dtype));
+  ATTN_RETURN_IF_ERROR(fields.getString(abi::key::kDtype, &dtype));
   if (dtype == "f16") {
     variant.dtype = ATTN_DTYPE_F16;
   } else if (dtype == "bf16") {
@@ -228,12 +228,12 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
                       dtype.c_str());
   }
 
-  ATTN_RETURN_IF_ERROR(fields.getInt("head_dim", 1, 1024, &variant.headDim));
-  ATTN_RETURN_IF_ERROR(fields.getFileName("ptx", &kernel->ptxFile));
-  if (fields.has("cubin"))
-    ATTN_RETURN_IF_ERROR(fields.getFileName("cubin", &kernel->cubinFile));
-  if (fields.has("hash"))
-    ATTN_RETURN_IF_ERROR(fields.getHash("hash", &kernel->hash));
+  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kHeadDim, 1, 1024, &variant.headDim));
+  ATTN_RETURN_IF_ERROR(fields.getFileName(abi::key::kPtx, &kernel->ptxFile));
+  if (fields.has(abi::key::kCubin))
+    ATTN_RETURN_IF_ERROR(fields.getFileName(abi::key::kCubin, &kernel->cubinFile));
+  if (fields.has(abi::key::kHash))
+    ATTN_RETURN_IF_ERROR(fields.getHash(abi::key::kHash, &kernel->hash));
 
   if (variant.op == KernelOp::Combine) {
     // The ABI fixes the combine launch; a manifest that says otherwise was
@@ -241,14 +241,14 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
     kernel->threads = variant.headDim;
     kernel->sharedBytes = 0;
     int value = 0;
-    if (fields.has("threads")) {
+    if (fields.has(abi::key::kThreads)) {
       ATTN_RETURN_IF_ERROR(
-          fields.getInt("threads", variant.headDim, variant.headDim, &value));
+          fields.getInt(abi::key::kThreads, variant.headDim, variant.headDim, &value));
     }
-    if (fields.has("smem"))
-      ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, 0, &value));
-    if (fields.has("for"))
-      ATTN_RETURN_IF_ERROR(fields.getString("for", &kernel->combineFor));
+    if (fields.has(abi::key::kSmem))
+      ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kSmem, 0, 0, &value));
+    if (fields.has(abi::key::kFor))
+      ATTN_RETURN_IF_ERROR(fields.getString(abi::key::kFor, &kernel->combineFor));
     return Status();
   }
 
@@ -257,13 +257,13 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   // kernel, block_m heads per CTA).
   int paged = 0;
   int causal = 0;
-  ATTN_RETURN_IF_ERROR(fields.getInt("group", 0, 1024, &variant.groupSize));
-  ATTN_RETURN_IF_ERROR(fields.getInt("paged", 0, 1, &paged));
-  ATTN_RETURN_IF_ERROR(fields.getInt("causal", 0, 1, &causal));
-  ATTN_RETURN_IF_ERROR(fields.getInt("threads", 1, 1024, &kernel->threads));
-  ATTN_RETURN_IF_ERROR(fields.getInt("smem", 0, INT_MAX, &kernel->sharedBytes));
+  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kGroup, 0, 1024, &variant.groupSize));
+  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kPaged, 0, 1, &paged));
+  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kCausal, 0, 1, &causal));
+  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kThreads, 1, 1024, &kernel->threads));
+  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kSmem, 0, INT_MAX, &kernel->sharedBytes));
   if (variant.op == KernelOp::Prefill || variant.groupSize == 0)
-    ATTN_RETURN_IF_ERROR(fields.getInt("block_m", 1, 1024, &kernel->blockM));
+    ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kBlockM, 1, 1024, &kernel->blockM));
   variant.paged = paged != 0;
   variant.causal = causal != 0;
   return Status();

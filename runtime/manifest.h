@@ -3,6 +3,7 @@
 #ifndef ATTN_RUNTIME_MANIFEST_H
 #define ATTN_RUNTIME_MANIFEST_H
 
+#include "abi/manifest.h"
 #include "runtime/status.h"
 
 #include <string>
@@ -60,12 +61,9 @@ struct KernelInfo {
   std::string hash;
 };
 
-// The split-KV heuristic's parameters (decode_plan.cpp), from the tuning
-// table through the manifest header.
-struct SplitPolicy {
-  int ctasPerSm = 4;        // split until about this many CTAs per SM
-  int minKeysPerSplit = 1024; // but keep at least this many keys per split
-};
+// The split-KV heuristic's parameters, from the tuning table through the
+// manifest header.
+using abi::SplitPolicy;
 
 struct Manifest {
   std::string target;  // "sm_80", "sm_89" or "sm_90"

@@ -40,7 +40,6 @@ const Target *findTarget(const std::string &name) {
   return nullptr;
 }
 
-constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
 
 Status readEmbeddedFile(const std::string &path, std::string *contents) {
   // The name after "<embedded>/".
@@ -93,14 +92,6 @@ std::vector<std::string> packTargets() {
       found.push_back(target.name);
   }
   return found;
-}
-
-uint64_t fnv1a64(const std::string &bytes, uint64_t hash) {
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= kFnvPrime;
-  }
-  return hash;
 }
 
 Status readPackFile(const std::string &path, std::string *contents) {

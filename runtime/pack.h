@@ -2,6 +2,7 @@
 #ifndef ATTN_RUNTIME_PACK_H
 #define ATTN_RUNTIME_PACK_H
 
+#include "abi/manifest.h"
 #include "runtime/device.h"
 #include "runtime/manifest.h"
 
@@ -25,11 +26,14 @@ std::vector<std::string> packTargets();
 // Reads `path`, a file under packDir().
 Status readPackFile(const std::string &path, std::string *contents);
 
-constexpr uint64_t kFnv1a64OffsetBasis = 0xcbf29ce484222325ULL;
-
 // FNV-1a 64 of `bytes`, continuing from `hash`: how the manifest hashes a
-// kernel's files (docs/runtime_abi.md).
-uint64_t fnv1a64(const std::string &bytes, uint64_t hash = kFnv1a64OffsetBasis);
+// kernel's files (abi/manifest.h).
+inline uint64_t fnv1a64(const std::string &bytes) {
+  return abi::fnv1a(bytes.data(), bytes.size());
+}
+inline uint64_t fnv1a64(const std::string &bytes, uint64_t hash) {
+  return abi::fnv1a(bytes.data(), bytes.size(), hash);
+}
 
 // The pack target for `device`: $ATTN_TARGET when set, else sm_90 for a
 // compute capability 9.0 device, sm_80 (PTX only, JIT-compiled by the

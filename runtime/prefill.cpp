@@ -41,77 +41,60 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
         getKernelFunction(call.target, *plan.combine, &combine));
   }
 
-  CUdeviceptr q = devicePointer(args.q);
-  CUdeviceptr k = devicePointer(args.k);
-  CUdeviceptr v = devicePointer(args.v);
-  CUdeviceptr cuSeqlensQ = devicePointer(args.cu_seqlens_q);
-  CUdeviceptr cuSeqlensK = devicePointer(args.cu_seqlens_k);
-  CUdeviceptr blockTable = devicePointer(args.block_table);
-  CUdeviceptr out = devicePointer(args.out);
-  CUdeviceptr lse = devicePointer(args.lse);
-  CUdeviceptr partO = 0;
-  CUdeviceptr partLse = 0;
-  if (plan.numSplits > 1) {
-    partO = devicePointer(workspace);
-    partLse = partO + plan.workspace.partLseOffset;
-  }
-  int32_t numSplits = plan.numSplits;
-  int32_t numHeads = args.num_heads;
-  int32_t headShift = plan.headShift;
-  uint64_t groupMagic = plan.groupMagic;
   const PrefillStrides &strides = plan.strides;
-
-  // The order of docs/runtime_abi.md, "Prefill kernel".
-  void *params[] = {
-      &q,
-      &k,
-      &v,
-      &cuSeqlensQ,
-      &cuSeqlensK,
-      &blockTable,
-      &out,
-      &lse,
-      param(strides.q[0]),
-      param(strides.q[1]),
-      param(strides.k[0]),
-      param(strides.k[1]),
-      param(strides.k[2]),
-      param(strides.v[0]),
-      param(strides.v[1]),
-      param(strides.v[2]),
-      param(strides.blockTable),
-      param(strides.out[0]),
-      param(strides.out[1]),
-      param(args.num_kv_heads),
-      param(args.page_size),
-      param(args.total_q),
-      param(args.softmax_scale),
-      &partO,
-      &partLse,
-      &numSplits,
-      &numHeads,
-      &headShift,
-      &groupMagic,
-  };
-  // docs/runtime_abi.md: grid (Hq or S << head_shift, B, Z); CTA x
-  // is split << head_shift | head.
+  abi::prefill::Args params;
+  params.q = devicePointer(args.q);
+  params.k = devicePointer(args.k);
+  params.v = devicePointer(args.v);
+  params.cu_seqlens_q = devicePointer(args.cu_seqlens_q);
+  params.cu_seqlens_k = devicePointer(args.cu_seqlens_k);
+  params.block_table = devicePointer(args.block_table);
+  params.out = devicePointer(args.out);
+  params.lse = devicePointer(args.lse);
+  params.q_stride_token = strides.q[0];
+  params.q_stride_head = strides.q[1];
+  params.k_stride_outer = strides.k[0];
+  params.k_stride_row = strides.k[1];
+  params.k_stride_head = strides.k[2];
+  params.v_stride_outer = strides.v[0];
+  params.v_stride_row = strides.v[1];
+  params.v_stride_head = strides.v[2];
+  params.block_table_stride = strides.blockTable;
+  params.out_stride_token = strides.out[0];
+  params.out_stride_head = strides.out[1];
+  params.num_kv_heads = args.num_kv_heads;
+  params.page_size = args.page_size;
+  params.total_q = args.total_q;
+  params.softmax_scale = args.softmax_scale;
+  if (plan.numSplits > 1) {
+    params.part_o = devicePointer(workspace);
+    params.part_lse = params.part_o + plan.workspace.partLseOffset;
+  }
+  params.num_splits = plan.numSplits;
+  params.num_heads = args.num_heads;
+  params.head_shift = plan.headShift;
+  params.group_magic = static_cast<int64_t>(plan.groupMagic);
+  // abi/grid.h: grid (Hq or S << head_shift, B, Z); CTA x is
+  // split << head_shift | head.
   ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel, plan.gridX,
-                                    args.batch, plan.gridZ, stream, params));
+                                    args.batch, plan.gridZ, stream,
+                                    params.pointers().values));
   if (combine == nullptr)
     return Status();
 
   // The decode combine with B = 1 and Lq = total_q: part_o [S, total_q, Hq,
   // D] and prefill's lse [Hq, total_q] are its layouts, out's token and head
   // strides its last two.
-  CombineLaunch merge = {
-      partO,
-      partLse,
-      out,
-      lse,
-      {0, strides.out[0], strides.out[1]},
-      numSplits,
-      {unsigned(args.num_heads), unsigned(args.total_q), 1},
-  };
+  CombineLaunch merge;
+  merge.args.part_o = params.part_o;
+  merge.args.part_lse = params.part_lse;
+  merge.args.out = params.out;
+  merge.args.lse = params.lse;
+  merge.args.out_stride_token = strides.out[0];
+  merge.args.out_stride_head = strides.out[1];
+  merge.args.num_splits = plan.numSplits;
+  merge.grid[0] = unsigned(args.num_heads);
+  merge.grid[1] = unsigned(args.total_q);
   return launchCombine(driver, combine, *plan.combine, merge, stream);
 }
 

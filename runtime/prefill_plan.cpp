@@ -20,9 +20,7 @@ constexpr int kPrefillCtasPerSm = 2;
 // Each split loads its Q tile again and writes a partial output row; fewer
 // keys than this do not pay for that.
 constexpr int kPrefillMinKeysPerSplit = 512;
-// The kernel divides head indices by G with a 32-bit reciprocal, exact below
-// 2^16 (docs/runtime_abi.md, parameter 28).
-constexpr int kMaxPrefillHeads = 65535;
+using abi::kMaxPrefillHeads;
 
 // How many indices a call steps over along each strided dimension of its
 // tensors, as far as the call knows (checks.h).

@@ -3,6 +3,7 @@
 // tuning tables autotune/tables/<target>.json say; and for sm_80 PTX only,
 // which the driver JIT-compiles on the sm_80 to sm_88 GPUs (A100, RTX 30),
 // tiled like sm_89 (the same 99 KB of shared memory per block on sm_86).
+#include "abi/manifest.h"
 #include "autotune/Tuning.h"
 #include "codegen/Codegen.h"
 #include "passes/Registration.h"
@@ -161,12 +162,9 @@ int main(int argc, char **argv) {
     }
     // The header carries the pack's version (attn_get_pack_info reads it)
     // and the table's split-KV heuristic for the runtime.
-    std::string manifest =
-        "attn-pack 1 target=" + target + " compiler=" ATTN_COMPILER_VERSION
-        " version=" ATTN_VERSION +
-        " split_ctas_per_sm=" + std::to_string(table->split.ctasPerSm) +
-        " split_min_keys=" + std::to_string(table->split.minKeysPerSplit) +
-        "\n";
+    std::string manifest = attn::abi::manifestHeader(
+        target, ATTN_COMPILER_VERSION, ATTN_VERSION,
+        {int(table->split.ctasPerSm), int(table->split.minKeysPerSplit)});
     for (auto [i, spec] : llvm::enumerate(specs)) {
       outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
              << spec.name() << "\n";

@@ -1,0 +1,84 @@
+// The pack manifest's format (docs/runtime_abi.md, "Pack layout"): the header
+// line attn-pack and attn-tune write and the runtime parses, the keys of a
+// kernel line, and the hash that ties a kernel line to its files.
+// Header-only, no LLVM, no CUDA.
+#ifndef ATTN_ABI_MANIFEST_H
+#define ATTN_ABI_MANIFEST_H
+
+#include "abi/split_policy.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace attn {
+namespace abi {
+
+// The header's first two tokens: "attn-pack <kPackFormatVersion>".
+constexpr const char *kPackMagic = "attn-pack";
+constexpr int kPackFormatVersion = 1;
+
+// Keys of the header line, after the magic and the format version.
+namespace header {
+constexpr const char *kTarget = "target";
+constexpr const char *kCompiler = "compiler";
+constexpr const char *kVersion = "version";
+constexpr const char *kSplitCtasPerSm = "split_ctas_per_sm";
+constexpr const char *kSplitMinKeys = "split_min_keys";
+} // namespace header
+
+// Keys of a kernel line.
+namespace key {
+constexpr const char *kName = "name";
+constexpr const char *kOp = "op";
+constexpr const char *kDtype = "dtype";
+constexpr const char *kHeadDim = "head_dim";
+constexpr const char *kGroup = "group";
+constexpr const char *kPaged = "paged";
+constexpr const char *kCausal = "causal";
+constexpr const char *kBlockM = "block_m";
+constexpr const char *kBlockN = "block_n";
+constexpr const char *kStages = "stages";
+constexpr const char *kThreads = "threads";
+constexpr const char *kSmem = "smem";
+constexpr const char *kFor = "for";
+constexpr const char *kPtx = "ptx";
+constexpr const char *kCubin = "cubin";
+constexpr const char *kHash = "hash";
+} // namespace key
+
+// The header line (with its newline) of a manifest for `target`, written by
+// `compiler`, of project version `version` (left out when empty), carrying
+// `split`, then `extra` (" key=value" tokens, or empty).
+inline std::string manifestHeader(const std::string &target,
+                                  const std::string &compiler,
+                                  const std::string &version,
+                                  const SplitPolicy &split,
+                                  const std::string &extra = "") {
+  std::string line =
+      std::string(kPackMagic) + " " + std::to_string(kPackFormatVersion) + " " +
+      header::kTarget + "=" + target + " " + header::kCompiler + "=" + compiler;
+  if (!version.empty())
+    line += std::string(" ") + header::kVersion + "=" + version;
+  line += std::string(" ") + header::kSplitCtasPerSm + "=" +
+          std::to_string(split.ctasPerSm) + " " + header::kSplitMinKeys + "=" +
+          std::to_string(split.minKeysPerSplit);
+  return line + extra + "\n";
+}
+
+// FNV-1a 64 of `size` bytes at `data`, continuing from `hash`: a kernel line's
+// hash is that of its ptx file's bytes, then its cubin file's.
+inline uint64_t fnv1a(const void *data, size_t size,
+                      uint64_t hash = 0xcbf29ce484222325ull) {
+  const unsigned char *bytes = static_cast<const unsigned char *>(data);
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= bytes[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+} // namespace abi
+} // namespace attn
+
+#endif // ATTN_ABI_MANIFEST_H
