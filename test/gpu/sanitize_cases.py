@@ -397,19 +397,21 @@ def discover(device, full):
         if pack_hash(texts, info.targets) != info.hash:
             raise ValueError("the manifests read do not hash to attn_get_pack_info's")
         kernels = parse_manifest(texts[target])
+        pack = list(kernels)
         note += f": {len(kernels)} decode and prefill kernels from its manifest"
     except (OSError, ValueError, KeyError) as error:
         dims = served_head_dims() if device.type == "cuda" else (64, 128)
         kernels = families_for(dims)
         note += (f": manifest unread ({error}); families over the served head_dims "
                  f"{', '.join(map(str, dims))}")
+        pack = []
     total = len(kernels)
     if full and device.type == "cuda":
         native = {k.head_dim for k in kernels}
         padded = [d for d in served_head_dims() if d not in native]
         kernels += families_for(padded)
         note += f"; --full: head_dims served by padding {padded}"
-    return covering_order(kernels), total, note
+    return covering_order(kernels), total, note, pack
 
 
 def canary(kind, device):
@@ -420,8 +422,8 @@ def canary(kind, device):
     call = Call(1, 1, 1)
     q, k, v, lengths, table = decode_inputs(kernel, call, "small", 1)
     q, lengths, table = q.to(device), lengths.to(device), table.to(device)
-    if kind == "oob":
-        table.fill_(1 << 24)
+    if kind == "oob":  # 2^16 pages (2^28 elements) on: no 32-bit wrap brings it back
+        table.fill_(1 << 16)
         k, v = k.to(device), v.to(device)
     else:
         k, v = torch.empty_like(k, device=device), torch.empty_like(v, device=device)
@@ -440,8 +442,10 @@ def call_seed(kernel, call):
     return sum(ord(c) * 131 ** (i % 7) for i, c in enumerate(text)) % (1 << 31)
 
 
-def run_cases(kernels, size, device, poison, max_seconds, log=print):
-    """Runs each kernel's calls; returns the summary dict."""
+def run_cases(kernels, size, device, poison, max_seconds, pack=(), log=print):
+    """Runs each kernel's calls; returns the summary dict. With `pack` (the manifest's
+    kernels), a call for which the runtime would pick another kernel than its case's
+    fails: the case list would not cover what it claims."""
     counter = LaunchCounter() if device.type == "cuda" else None
     start = time.monotonic()
     summary = dict(cases_total=len(kernels), cases_run=0, calls=0, failed=[],
@@ -454,6 +458,13 @@ def run_cases(kernels, size, device, poison, max_seconds, log=print):
         problems = []
         for call in calls_for(kernel, size):
             summary["calls"] += 1
+            picked = kernel.name and expected_kernel(
+                pack, kernel.op, kernel.dtype, kernel.head_dim, call.group, kernel.paged,
+                kernel.causal, call.seqlen_q)
+            if kernel.name and picked != kernel:
+                problems.append(f"{call}: the runtime would run "
+                                f"{picked.name if picked else 'no kernel'}")
+                continue
             try:
                 failures, error = run_call(kernel, call, size, call_seed(kernel, call),
                                            device, poison)
@@ -603,13 +614,14 @@ def main(argv=None):
         attn_kernels.set_backend("attn")
         return canary(args.canary, device)
     attn_kernels.set_backend("attn" if device.type == "cuda" else "torch")
-    kernels, total, note = discover(device, args.full)
+    kernels, total, note, pack = discover(device, args.full)
     if args.limit is not None:
         kernels = kernels[:args.limit]
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
     print(f"sanitize_cases: {name}, {note}; {len(kernels)} cases, size {args.size}, "
           f"{'no poison' if args.no_poison else 'poisoned outputs'}", flush=True)
-    summary = run_cases(kernels, args.size, device, not args.no_poison, args.max_seconds)
+    summary = run_cases(kernels, args.size, device, not args.no_poison, args.max_seconds,
+                        pack)
     summary.update(pack_kernels=total, source=note, size=args.size,
                    poison=not args.no_poison)
     print(f"sanitize_cases: {summary['cases_run']}/{len(kernels)} cases, "
