@@ -18,7 +18,7 @@
 #                and sm_80 (PTX, ATTN_TARGET); fuzz_regressions.json comes back too
 #   sanitize     test/gpu/sanitize_cases.py under compute-sanitizer memcheck, racecheck,
 #                initcheck (small problems, no poisoning) and synccheck, each with a
-#                share of $SANITIZE_SECONDS (default 300; $SANITIZE_TOOLS, default all
+#                share of $SANITIZE_SECONDS (default 240; $SANITIZE_TOOLS, default all
 #                four; SANITIZE_FULL=1 adds the head_dims served by padding), plus a
 #                planted fault that memcheck and initcheck must report; the table is
 #                sanitize_summary.md, the logs sanitize/
@@ -51,7 +51,7 @@ nvidia-smi > "$results/nvidia-smi.txt"
 # The sanitize stage (docs/testing.md): each tool runs test/gpu/sanitize_cases.py with
 # its share of the budget; the kernel filter keeps torch's own kernels uninstrumented.
 run_sanitize() {
-  local dir=$results/sanitize budget=${SANITIZE_SECONDS:-300} tools tool share seconds
+  local dir=$results/sanitize budget=${SANITIZE_SECONDS:-240} tools tool share seconds
   local sanitizer filter=() flags t0 rc
   mkdir -p "$dir"
   [ "$budget" -gt "$(( $(left) - 30 ))" ] && budget=$(( $(left) - 30 ))
@@ -82,7 +82,7 @@ run_sanitize() {
     PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout -k 10 "$(( seconds + 60 ))" "$sanitizer" \
       --tool "$tool" "${filter[@]}" --error-exitcode 99 \
       python3 test/gpu/sanitize_cases.py "${flags[@]}" ${SANITIZE_FULL:+--full} \
-      --max-seconds "$(( seconds - 40 ))" --summary "$dir/$tool.json" > "$dir/$tool.log" 2>&1
+      --max-seconds "$(( seconds - 20 ))" --summary "$dir/$tool.json" > "$dir/$tool.log" 2>&1
     rc=$?
     echo "$rc" > "$dir/$tool.rc"
     echo $(( $(date +%s) - t0 )) > "$dir/$tool.seconds"

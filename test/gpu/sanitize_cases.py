@@ -169,12 +169,12 @@ def covering_order(kernels):
         return {("f", k.family()), ("fd", k.family(), k.dtype),
                 ("fh", k.family(), k.head_dim), ("dh", k.dtype, k.head_dim)}
 
-    left = list(kernels)
+    left = [(kernel, features(kernel)) for kernel in kernels]
     covered, ordered = set(), []
     while left:
-        best = max(range(len(left)), key=lambda i: (len(features(left[i]) - covered), -i))
-        kernel = left.pop(best)
-        covered |= features(kernel)
+        best = max(range(len(left)), key=lambda i: (len(left[i][1] - covered), -i))
+        kernel, adds = left.pop(best)
+        covered |= adds
         ordered.append(kernel)
     return ordered
 
