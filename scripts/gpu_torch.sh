@@ -104,7 +104,7 @@ run_soak() {
   timeout "$(( seconds * 2 / 3 + 30 ))" python3 test/gpu/soak.py \
     --calls "${SOAK_CALLS:-1000000}" --max-seconds "$(( seconds * 2 / 3 ))" \
     --out "$dir" --tag single > "$dir/soak_single.log" 2>&1 || rc=1
-  tail -12 "$dir/soak_single.log"
+  tail -n 14 "$dir/soak_single.log"
   seconds=$(( $(left) - 20 ))
   if [ "$seconds" -lt 30 ]; then
     echo "gpu_torch: no time left for the shared soak" >&2; return 1
@@ -116,7 +116,7 @@ run_soak() {
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-  tail -6 "$dir/soak_shared_a.log" "$dir/soak_shared_b.log"
+  tail -n 8 "$dir/soak_shared_a.log" "$dir/soak_shared_b.log"
   return "$rc"
 }
 for stage in "${stages[@]}"; do

@@ -530,7 +530,14 @@ def report(folder, tools=TOOLS):
     .seconds; canary_<kind>.log); (text, exit status: 0 clean, 1 an error or a tool
     that did not finish, 3 clean but a tool's time limit cut its cases short)."""
     folder = pathlib.Path(folder)
-    lines = ["| tool | sanitizer errors | warnings | calls | attn kernels launched "
+    lines = [f"# compute-sanitizer over the pack's kernels, "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    smi = _read(folder.parent / "nvidia-smi.txt")
+    driver = smi.split("Driver Version:")[1].split()[0] if "Driver Version:" in smi else "?"
+    heads = {line for tool in tools for line in _read(folder / f"{tool}.log").splitlines()
+             if line.startswith("sanitize_cases: ") and "cases, size" in line}
+    lines += [f"- driver {driver}"] + [f"- {tool_line[16:]}" for tool_line in sorted(heads)]
+    lines += ["", "| tool | sanitizer errors | warnings | calls | attn kernels launched "
              "(combine) | pack kernels covered | failed calls | wall s | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     status, notes = 0, []

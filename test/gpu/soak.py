@@ -372,10 +372,19 @@ def plot(rows, path):
     return True
 
 
+def driver_version():
+    try:
+        return subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
 def summarize(tag, device_name, config, phases, rows, every, shared):
     """(markdown, verdict: "flat", "grew" or "not judged")."""
     lines = [f"# Soak {tag}: {device_name}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-             "", f"- torch {torch.__version__}; B={config.batch}, Hq={config.heads}, "
+             "", f"- driver {driver_version()}, torch {torch.__version__}; B={config.batch}, Hq={config.heads}, "
              f"Hkv={config.kv_heads}, D={config.head_dim}, {config.dtype}, page "
              f"{config.page}, up to {config.page * config.columns} keys"
              + (", two processes sharing the GPU" if shared else ""), "",
