@@ -95,10 +95,10 @@ def test_cases_pass_on_the_torch_backend(on_torch_backend):
     assert summary["failed"] == [] and summary["cases_run"] == 24
     assert summary["calls"] == sum(len(sc.calls_for(k, "small")) for k in kernels)
     # A case list that claims another kernel than the runtime's choice fails.
-    wrong = [sc.Kernel("attn_x", "decode", "f16", 64, 2, True, True)]
+    wrong = [sc.Kernel("attn_x", "decode", "f16", 64, 3, True, True)]  # no G=3 kernel
     summary = sc.run_cases(wrong, "small", torch.device("cpu"), True, None, PACK,
                            log=lambda line: None)
-    assert "the runtime would run attn_decode_f16_d64_g2_11" in summary["failed"][0]
+    assert "the runtime would run attn_decode_f16_d64_g0_11" in summary["failed"][0]
 
 
 def test_checker_rejects_wrong_outputs():
