@@ -16,6 +16,15 @@
 #   fuzz         test/gpu/fuzz.py (docs/testing.md): $FUZZ_CASES (default 10000) cases on
 #                the native kernels, then $FUZZ_PTX_CASES (default 1000) on each of sm_89
 #                and sm_80 (PTX, ATTN_TARGET); fuzz_regressions.json comes back too
+#   sanitize     test/gpu/sanitize_cases.py under compute-sanitizer memcheck, racecheck,
+#                initcheck (small problems, no poisoning) and synccheck, each with a
+#                share of $SANITIZE_SECONDS (default 240; $SANITIZE_TOOLS, default all
+#                four; SANITIZE_FULL=1 adds the head_dims served by padding), plus a
+#                planted fault that memcheck and initcheck must report; the table is
+#                sanitize_summary.md, the logs sanitize/
+#   soak         test/gpu/soak.py: $SOAK_CALLS (default 1000000) CUDA-graph replays and
+#                as many eager calls, then two processes at once with $SOAK_SHARED_CALLS
+#                (default 250000) each; soak*.csv, soak*.png and soak_summary*.md
 #
 # The runtime is $ATTN_LIB, or .device/libattnrt.so.xz unpacked (xz -T0 -9 of
 # build/lib/libattnrt.so: 29 MB becomes about 1.2 MB for the trip). e2e stages need
@@ -38,6 +47,78 @@ status=0
 deadline=$(( $(date +%s) + ${CALL_SECONDS:-570} ))
 left() { echo $(( deadline - $(date +%s) )); }
 nvidia-smi > "$results/nvidia-smi.txt"
+
+# The sanitize stage (docs/testing.md): each tool runs test/gpu/sanitize_cases.py with
+# its share of the budget; the kernel filter keeps torch's own kernels uninstrumented.
+run_sanitize() {
+  local dir=$results/sanitize budget=${SANITIZE_SECONDS:-240} tools tool share seconds
+  local sanitizer filter=() flags t0 rc
+  mkdir -p "$dir"
+  [ "$budget" -gt "$(( $(left) - 30 ))" ] && budget=$(( $(left) - 30 ))
+  tools=${SANITIZE_TOOLS:-memcheck,racecheck,initcheck,synccheck}
+  sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  # API errors are not counted: torch probes the driver with calls that may fail, and
+  # our runtime checks every driver call's status itself (a failure fails the call).
+  if "$sanitizer" --help 2>&1 | grep -q -- --kernel-name; then
+    filter=(--kernel-name kns=attn_ --report-api-errors no)
+  else
+    echo "gpu_torch: $sanitizer has no --kernel-name: every kernel is instrumented" >&2
+  fi
+  for tool in ${tools//,/ }; do
+    case $tool in memcheck | racecheck) share=30 ;; *) share=20 ;; esac
+    seconds=$(( budget * share / 100 ))
+    t0=$(date +%s)
+    local canary=
+    [ "$tool" = memcheck ] && canary=oob
+    [ "$tool" = initcheck ] && canary=uninit
+    if [ -n "$canary" ]; then  # a planted fault the tool must report
+      PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout -k 10 90 "$sanitizer" --tool "$tool" "${filter[@]}" \
+        python3 test/gpu/sanitize_cases.py --canary "$canary" > "$dir/canary_$canary.log" 2>&1
+      grep -E "^=+ ERROR SUMMARY" "$dir/canary_$canary.log" | sed "s/^/canary $canary: /"
+    fi
+    flags=()
+    [ "$tool" = initcheck ] && flags=(--size small --no-poison)
+    seconds=$(( seconds - ($(date +%s) - t0) ))
+    [ "$seconds" -lt 60 ] && seconds=60
+    # Each torch allocation its own cudaMalloc: memcheck sees a tensor's bounds.
+    PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout -k 10 "$(( seconds + 60 ))" "$sanitizer" \
+      --tool "$tool" "${filter[@]}" --error-exitcode 99 \
+      python3 test/gpu/sanitize_cases.py "${flags[@]}" ${SANITIZE_FULL:+--full} \
+      --max-seconds "$(( seconds - 20 ))" --summary "$dir/$tool.json" > "$dir/$tool.log" 2>&1
+    rc=$?
+    echo "$rc" > "$dir/$tool.rc"
+    echo $(( $(date +%s) - t0 )) > "$dir/$tool.seconds"
+    grep -E "^(=+ (ERROR|RACECHECK) SUMMARY|sanitize_cases: )" "$dir/$tool.log" | tail -4
+    echo "gpu_torch: sanitize $tool exit $rc in $(cat "$dir/$tool.seconds") s"
+  done
+  python3 test/gpu/sanitize_cases.py --report "$dir" --tools "$tools" \
+    --out "$results/sanitize_summary.md"
+}
+
+# The soak stage (docs/testing.md): one process, then two sharing the GPU.
+run_soak() {
+  local dir=$results rc=0 seconds pids=() tag
+  seconds=$(( $(left) - 30 ))
+  [ -n "${SOAK_SECONDS:-}" ] && [ "$SOAK_SECONDS" -lt "$seconds" ] && seconds=$SOAK_SECONDS
+  # The single run may use two thirds of what is left, the shared run the rest.
+  timeout "$(( seconds * 2 / 3 + 30 ))" python3 test/gpu/soak.py \
+    --calls "${SOAK_CALLS:-1000000}" --max-seconds "$(( seconds * 2 / 3 ))" \
+    --out "$dir" --tag single > "$dir/soak_single.log" 2>&1 || rc=1
+  tail -n 14 "$dir/soak_single.log"
+  seconds=$(( $(left) - 20 ))
+  if [ "$seconds" -lt 30 ]; then
+    echo "gpu_torch: no time left for the shared soak" >&2; return 1
+  fi
+  for tag in shared_a shared_b; do
+    timeout "$(( seconds + 15 ))" python3 test/gpu/soak.py --shared \
+      --calls "${SOAK_SHARED_CALLS:-250000}" --max-seconds "$seconds" \
+      --out "$dir" --tag "$tag" > "$dir/soak_$tag.log" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  tail -n 8 "$dir/soak_shared_a.log" "$dir/soak_shared_b.log"
+  return "$rc"
+}
 for stage in "${stages[@]}"; do
   start=$(date +%s)
   echo "== gpu_torch: $stage"
@@ -89,6 +170,12 @@ for stage in "${stages[@]}"; do
         grep -E "^(FAIL|fuzz: )" "$results/fuzz_$target.log" | tail -6
       done
       cp test/gpu/fuzz_regressions.json "$results/"
+      ;;
+    sanitize)
+      run_sanitize || status=1
+      ;;
+    soak)
+      run_soak || status=1
       ;;
     *)
       echo "gpu_torch: unknown stage $stage" >&2
