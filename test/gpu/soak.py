@@ -52,7 +52,7 @@ COLUMNS = ("tag", "phase", "calls", "seconds", "torch_allocated", "torch_reserve
            "device_used", "smi_process", "host_rss", "failed_checks")
 LENGTH_SETS, PREFILL_PROBLEMS = 64, 32
 MAX_FAILED_CHECKS = 10  # a phase stops after this many
-SMI_EVERY = 5.0
+SMI_EVERY = 2.0
 PROGRESS_EVERY = 10.0
 
 
@@ -113,9 +113,12 @@ class Sampler:
             row.update(torch_allocated=torch.cuda.memory_allocated(),
                        torch_reserved=torch.cuda.memory_reserved(),
                        device_used=total - free)
+            # nvidia-smi is slow, so it is read every SMI_EVERY seconds; a row
+            # holds only a reading taken for it (a reading carried over to later
+            # rows would date an earlier allocation after the warm-up).
             if now - self.smi_at >= SMI_EVERY:
                 self.smi, self.smi_at = smi_process_bytes(), now
-            row["smi_process"] = self.smi
+                row["smi_process"] = self.smi
         self.rows.append(row)
         if now - self.printed >= PROGRESS_EVERY or calls == 0:
             self.printed = now
