@@ -348,16 +348,16 @@ TEST(SearchSpace, SplitPolicies) {
 TEST(SearchSpace, SplitCountsAsTheRuntime) {
   DecodeSplit policy; // (4, 1024)
   // 256 sequences x 8 KV heads fill 132 SMs: no split.
-  EXPECT_EQ(policy.numSplits(256 * 8, 132, 2045), 1);
+  EXPECT_EQ(decodeNumSplits(policy, 256 * 8, 132, 2045), 1);
   // 32 x 8 CTAs: ceil(528 / 256) = 3 -> 4; 8076 keys allow 8.
-  EXPECT_EQ(policy.numSplits(32 * 8, 132, 8076), 4);
+  EXPECT_EQ(decodeNumSplits(policy, 32 * 8, 132, 8076), 4);
   // One sequence: 128 for occupancy, 32 for its 32768 keys.
-  EXPECT_EQ(policy.numSplits(8, 132, 32768), 32);
+  EXPECT_EQ(decodeNumSplits(policy, 8, 132, 32768), 32);
   DecodeSplit wide;
   wide.ctasPerSm = 8;
   wide.minKeysPerSplit = 512;
-  EXPECT_EQ(wide.numSplits(8, 132, 32768), 64); // at most 64
-  EXPECT_EQ(wide.numSplits(8, 132, 0), 1);
+  EXPECT_EQ(decodeNumSplits(wide, 8, 132, 32768), 64); // at most 64
+  EXPECT_EQ(decodeNumSplits(wide, 8, 132, 0), 1);
 }
 
 TEST(Workloads, DerivedForKernelsWithoutTheirOwn) {
