@@ -76,6 +76,46 @@ std::vector<DecodeCta> decodeCtas(const Workload &w, int64_t splits, int64_t n,
   return ctas;
 }
 
+/// A decode CTA on an SM: the phase it is in and what is left of it.
+enum Phase { Outside, Latency, Stream };
+struct Running {
+  int64_t sm;
+  Phase phase;
+  double left; // instructions, seconds or bytes
+  double bytes, bytesPerTile;
+};
+
+/// Water-filling of `bandwidth` among the CTAs of `streaming`, each capped at
+/// its `rate`: the least capped CTAs take their cap, the others an even share
+/// of what is left.
+void waterFill(std::vector<double> &rate, std::vector<size_t> &streaming,
+               double bandwidth) {
+  llvm::sort(streaming, [&](size_t a, size_t b) { return rate[a] < rate[b]; });
+  for (auto [q, i] : llvm::enumerate(streaming)) {
+    rate[i] = std::min(rate[i], bandwidth / double(streaming.size() - q));
+    bandwidth -= rate[i];
+  }
+}
+
+/// Runs every CTA at its rate until the first one finishes its phase; returns
+/// the time that took.
+double advance(std::vector<Running> &running, const std::vector<double> &rate) {
+  size_t first = 0;
+  double dt = std::numeric_limits<double>::infinity();
+  for (auto [i, r] : llvm::enumerate(running))
+    if (rate[i] > 0 && r.left / rate[i] < dt) {
+      dt = r.left / rate[i];
+      first = i;
+    }
+  for (auto [i, r] : llvm::enumerate(running)) {
+    r.left -= rate[i] * dt;
+    // Rounding must not leave a sliver of a phase behind.
+    if (i == first || r.left <= 1e-9 * rate[i] * dt)
+      r.left = 0;
+  }
+  return dt;
+}
+
 } // namespace
 
 double modelTimeMs(const TargetLimits &limits, const Knobs &knobs,
@@ -152,13 +192,6 @@ double modelDecodeTimeMs(const TargetLimits &limits, const Knobs &knobs,
     double perScheduler = issuing * warps / kWarpSchedulers;
     return clock / std::max(kDependentIssueCycles, perScheduler);
   };
-  enum Phase { Outside, Latency, Stream };
-  struct Running {
-    int64_t sm;
-    Phase phase;
-    double left; // instructions, seconds or bytes
-    double bytes, bytesPerTile;
-  };
   std::vector<Running> running;
   size_t next = 0;
   auto launch = [&](int64_t sm) {
@@ -219,29 +252,8 @@ double modelDecodeTimeMs(const TargetLimits &limits, const Knobs &knobs,
         streaming.push_back(i);
       }
     }
-    // Water-filling: the least capped CTAs take their cap, the others an
-    // even share of what is left.
-    llvm::sort(streaming,
-               [&](size_t a, size_t b) { return rate[a] < rate[b]; });
-    double bandwidth = limits.dramBytesPerSecond;
-    for (auto [q, i] : llvm::enumerate(streaming)) {
-      rate[i] = std::min(rate[i], bandwidth / double(streaming.size() - q));
-      bandwidth -= rate[i];
-    }
-    size_t first = 0;
-    double dt = std::numeric_limits<double>::infinity();
-    for (auto [i, r] : llvm::enumerate(running))
-      if (rate[i] > 0 && r.left / rate[i] < dt) {
-        dt = r.left / rate[i];
-        first = i;
-      }
-    for (auto [i, r] : llvm::enumerate(running)) {
-      r.left -= rate[i] * dt;
-      // Rounding must not leave a sliver of a phase behind.
-      if (i == first || r.left <= 1e-9 * rate[i] * dt)
-        r.left = 0;
-    }
-    now += dt;
+    waterFill(rate, streaming, limits.dramBytesPerSecond);
+    now += advance(running, rate);
   }
   // With splits, the combine kernel reads back the part_o the splits wrote.
   if (splits > 1) {
