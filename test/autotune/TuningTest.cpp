@@ -17,8 +17,9 @@ namespace {
 Table sampleTable() {
   Table table;
   table.target = "sm_90";
-  table.provenance = {"measured", "NVIDIA H100 80GB HBM3", "580.159.04",
-                      "2026-11-24", "attn-0.2.0", "test"};
+  table.provenance = {"measured",   "NVIDIA H100 80GB HBM3",
+                      "580.159.04", "2026-11-24",
+                      "attn-0.2.0", "test"};
   table.split.ctasPerSm = 8;
   table.split.minKeysPerSplit = 512;
   table.split.source = "measured";
@@ -195,7 +196,8 @@ TEST(ResourceModel, ParsesPtxasInfo) {
       "ptxas info    : Compiling entry function 'k' for 'sm_90'\n"
       "ptxas info    : Function properties for k\n"
       "    40 bytes stack frame, 24 bytes spill stores, 16 bytes spill loads\n"
-      "ptxas info    : Used 255 registers, used 1 barriers, 40 bytes cumulative "
+      "ptxas info    : Used 255 registers, used 1 barriers, 40 bytes "
+      "cumulative "
       "stack size, 512 bytes smem, 560 bytes cmem[0]\n";
   llvm::Expected<KernelResources> k = parsePtxasInfo(log, "k");
   ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
@@ -325,8 +327,7 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_FALSE(decodeKnobsValid(128, {0, 32, 2, 100}));
   // The wide space leaves out what the lowering rejects.
   for (const SpaceGroup &group : searchSpace("wide")) {
-    if (group.keys.front().op == "decode" &&
-        group.keys.front().headDim == 64) {
+    if (group.keys.front().op == "decode" && group.keys.front().headDim == 64) {
       EXPECT_FALSE(llvm::is_contained(group.grid, (Knobs{0, 16, 2, 256})));
     }
   }
