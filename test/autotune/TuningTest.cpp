@@ -17,8 +17,9 @@ namespace {
 Table sampleTable() {
   Table table;
   table.target = "sm_90";
-  table.provenance = {"measured", "NVIDIA H100 80GB HBM3", "580.159.04",
-                      "2026-11-24", "attn-0.2.0", "test"};
+  table.provenance = {"measured",   "NVIDIA H100 80GB HBM3",
+                      "580.159.04", "2026-11-24",
+                      "attn-0.2.0", "test"};
   table.split.ctasPerSm = 8;
   table.split.minKeysPerSplit = 512;
   table.split.source = "measured";
@@ -195,7 +196,8 @@ TEST(ResourceModel, ParsesPtxasInfo) {
       "ptxas info    : Compiling entry function 'k' for 'sm_90'\n"
       "ptxas info    : Function properties for k\n"
       "    40 bytes stack frame, 24 bytes spill stores, 16 bytes spill loads\n"
-      "ptxas info    : Used 255 registers, used 1 barriers, 40 bytes cumulative "
+      "ptxas info    : Used 255 registers, used 1 barriers, 40 bytes "
+      "cumulative "
       "stack size, 512 bytes smem, 560 bytes cmem[0]\n";
   llvm::Expected<KernelResources> k = parsePtxasInfo(log, "k");
   ASSERT_TRUE(bool(k)) << llvm::toString(k.takeError());
@@ -325,8 +327,7 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_FALSE(decodeKnobsValid(128, {0, 32, 2, 100}));
   // The wide space leaves out what the lowering rejects.
   for (const SpaceGroup &group : searchSpace("wide")) {
-    if (group.keys.front().op == "decode" &&
-        group.keys.front().headDim == 64) {
+    if (group.keys.front().op == "decode" && group.keys.front().headDim == 64) {
       EXPECT_FALSE(llvm::is_contained(group.grid, (Knobs{0, 16, 2, 256})));
     }
   }
@@ -348,16 +349,16 @@ TEST(SearchSpace, SplitPolicies) {
 TEST(SearchSpace, SplitCountsAsTheRuntime) {
   DecodeSplit policy; // (4, 1024)
   // 256 sequences x 8 KV heads fill 132 SMs: no split.
-  EXPECT_EQ(policy.numSplits(256 * 8, 132, 2045), 1);
+  EXPECT_EQ(decodeNumSplits(policy, 256 * 8, 132, 2045), 1);
   // 32 x 8 CTAs: ceil(528 / 256) = 3 -> 4; 8076 keys allow 8.
-  EXPECT_EQ(policy.numSplits(32 * 8, 132, 8076), 4);
+  EXPECT_EQ(decodeNumSplits(policy, 32 * 8, 132, 8076), 4);
   // One sequence: 128 for occupancy, 32 for its 32768 keys.
-  EXPECT_EQ(policy.numSplits(8, 132, 32768), 32);
+  EXPECT_EQ(decodeNumSplits(policy, 8, 132, 32768), 32);
   DecodeSplit wide;
   wide.ctasPerSm = 8;
   wide.minKeysPerSplit = 512;
-  EXPECT_EQ(wide.numSplits(8, 132, 32768), 64); // at most 64
-  EXPECT_EQ(wide.numSplits(8, 132, 0), 1);
+  EXPECT_EQ(decodeNumSplits(wide, 8, 132, 32768), 64); // at most 64
+  EXPECT_EQ(decodeNumSplits(wide, 8, 132, 0), 1);
 }
 
 TEST(Workloads, DerivedForKernelsWithoutTheirOwn) {

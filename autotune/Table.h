@@ -1,0 +1,106 @@
+// The tuning tables autotune/tables/<target>.json: kernel keys, knobs, entries,
+// the split policy and provenance; reading and writing (docs/autotune.md).
+#ifndef ATTN_AUTOTUNE_TABLE_H
+#define ATTN_AUTOTUNE_TABLE_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attn::tune {
+
+/// What a kernel of the pack is specialised for (the manifest's keys).
+struct KernelKey {
+  std::string op; // decode or prefill
+  std::string dtype;
+  int64_t headDim = 0;
+  int64_t group = 0; // decode only
+  bool paged = false;
+  bool causal = false;
+  bool operator==(const KernelKey &o) const {
+    return op == o.op && dtype == o.dtype && headDim == o.headDim &&
+           group == o.group && paged == o.paged && causal == o.causal;
+  }
+};
+
+/// The pass options of one kernel (AttnPipelineOptions).
+struct Knobs {
+  int64_t blockM = 0; // prefill; decode: heads per CTA of the any-group kernel
+  int64_t blockN = 0;
+  int64_t stages = 0;
+  int64_t threads = 0;
+  bool operator==(const Knobs &o) const {
+    return blockM == o.blockM && blockN == o.blockN && stages == o.stages &&
+           threads == o.threads;
+  }
+};
+
+/// An entry matches a kernel when every field it names equals the kernel's;
+/// a field left out matches anything (an entry naming only `op` is that op's
+/// default).
+struct TableEntry {
+  std::string op;
+  std::optional<std::string> dtype;
+  std::optional<int64_t> headDim, group;
+  std::optional<bool> paged, causal;
+  Knobs knobs;
+  /// How the knobs were chosen: "default", "measured" or "modelled", with a
+  /// line saying from what (e.g. the winning time and the runner-up).
+  std::string source = "default";
+  std::string note;
+
+  bool matches(const KernelKey &key) const;
+  /// The number of fields named: the most specific matching entry wins.
+  int specificity() const;
+  /// Whether `o` names the same fields with the same values (its knobs aside).
+  bool sameFields(const TableEntry &o) const;
+};
+
+struct Provenance {
+  std::string method; // default, measured or modelled
+  std::string gpu, driver, date, compiler, notes;
+};
+
+/// The runtime's split-KV heuristic: splits until about ctasPerSm CTAs per
+/// SM, at least minKeysPerSplit keys each (runtime/decode_plan.cpp).
+/// The runtime's split-KV policy: splits until about ctasPerSm CTAs per SM, at
+/// least minKeysPerSplit keys each (runtime/decode_plan.cpp). The split count
+/// is decodeNumSplits (SplitPolicy.h).
+struct DecodeSplit {
+  int64_t ctasPerSm = 4;
+  int64_t minKeysPerSplit = 1024;
+  /// How the policy was chosen ("default", "measured" or "modelled"), with a
+  /// line saying from what (the winner's time, the kernel it was timed with).
+  std::string source = "default";
+  std::string note;
+
+  bool samePolicy(const DecodeSplit &o) const {
+    return ctasPerSm == o.ctasPerSm && minKeysPerSplit == o.minKeysPerSplit;
+  }
+};
+
+struct Table {
+  std::string target;
+  Provenance provenance;
+  DecodeSplit split;
+  std::vector<TableEntry> entries;
+
+  /// The most specific entry matching `key` (the first of equals), or null.
+  const TableEntry *lookup(const KernelKey &key) const;
+  /// Replaces the entry with the same fields as `entry`, else appends it.
+  void upsert(const TableEntry &entry);
+};
+
+llvm::Expected<Table> parseTable(llvm::StringRef json);
+/// Stable JSON text (fixed key order, entries in table order).
+std::string printTable(const Table &table);
+llvm::Expected<Table> readTable(llvm::StringRef path);
+llvm::Error writeTable(llvm::StringRef path, const Table &table);
+
+} // namespace attn::tune
+
+#endif // ATTN_AUTOTUNE_TABLE_H

@@ -1,0 +1,202 @@
+// Candidates (kinds and statuses, generation, pruning) and the bundle's JSON.
+#include "autotune/Tuning.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <gtest/gtest.h>
+
+using namespace attn::tune;
+
+namespace {
+
+std::vector<Workload> benchmarkWorkloads() {
+  llvm::Expected<std::vector<Workload>> all =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads.json");
+  EXPECT_TRUE(bool(all)) << llvm::toString(all.takeError());
+  return all ? *all : std::vector<Workload>{};
+}
+
+/// The op defaults alone, as test/autotune/check_tune.sh starts from.
+Table defaultsTable() {
+  Table table;
+  table.target = "sm_90";
+  table.provenance.method = "default";
+  TableEntry prefill, decode;
+  prefill.op = "prefill";
+  prefill.knobs = {128, 32, 2, 128};
+  decode.op = "decode";
+  decode.knobs = {0, 64, 3, 128};
+  table.entries = {prefill, decode};
+  return table;
+}
+
+TEST(Candidate, KindAndStatusSpellings) {
+  for (CandidateKind kind : {CandidateKind::Kernel, CandidateKind::Split}) {
+    llvm::Expected<CandidateKind> parsed = parseKind(kindName(kind));
+    ASSERT_TRUE(bool(parsed)) << llvm::toString(parsed.takeError());
+    EXPECT_EQ(*parsed, kind);
+  }
+  EXPECT_EQ(kindName(CandidateKind::Split), "split");
+  for (CandidateStatus status :
+       {CandidateStatus::New, CandidateStatus::Ok, CandidateStatus::Pruned,
+        CandidateStatus::Failed}) {
+    llvm::Expected<CandidateStatus> parsed = parseStatus(statusName(status));
+    ASSERT_TRUE(bool(parsed)) << llvm::toString(parsed.takeError());
+    EXPECT_EQ(*parsed, status);
+  }
+  EXPECT_EQ(statusName(CandidateStatus::Pruned), "pruned");
+  llvm::Expected<CandidateKind> badKind = parseKind("kernels");
+  ASSERT_FALSE(bool(badKind));
+  EXPECT_EQ(llvm::toString(badKind.takeError()),
+            "candidate 'kind' must be kernel or split, got 'kernels'");
+  llvm::Expected<CandidateStatus> badStatus = parseStatus("OK");
+  ASSERT_FALSE(bool(badStatus));
+  EXPECT_EQ(llvm::toString(badStatus.takeError()),
+            "candidate 'status' must be new, ok, pruned or failed, got 'OK'");
+}
+
+TEST(Candidate, GeneratedFromTheSearchSpace) {
+  std::vector<Workload> workloads = benchmarkWorkloads();
+  std::vector<Candidate> all =
+      generateCandidates("gpu", defaultsTable(), workloads);
+  ASSERT_EQ(all.size(), 65u); // 56 kernel configurations, 9 split policies
+  EXPECT_EQ(llvm::count_if(all, [](const Candidate &c) { return c.isSplit(); }),
+            9);
+  // Kernel candidates are compiled later; split policies need no compiling.
+  for (const Candidate &c : all)
+    EXPECT_EQ(c.status,
+              c.isSplit() ? CandidateStatus::Ok : CandidateStatus::New)
+        << c.id;
+  const Candidate *prefill =
+      findCandidate(all, "prefill_bf16_d128_causal_m128_n32_s2_t128");
+  ASSERT_NE(prefill, nullptr);
+  EXPECT_TRUE(prefill->baseline);
+  EXPECT_EQ(prefill->keys.size(), 2u); // packed and paged
+  EXPECT_EQ(prefill->workloads.size(), 5u);
+  const Candidate *decode =
+      findCandidate(all, "decode_bf16_d128_g8_paged_causal_n16_s2_t256");
+  ASSERT_NE(decode, nullptr);
+  EXPECT_FALSE(decode->baseline);
+  EXPECT_EQ(decode->checked.size(), 3u);
+  EXPECT_EQ(decode->workloads.back(), "1 seq, context 32768 [G 8]");
+  const Candidate *split = findCandidate(all, "split_c4_k1024");
+  ASSERT_NE(split, nullptr);
+  EXPECT_TRUE(split->baseline);
+  EXPECT_EQ(split->keys.front(), splitKernelKey());
+  EXPECT_EQ(candidateId(*split), "split_c4_k1024");
+  EXPECT_EQ(groupId({"decode", "f16", 64, 4, false, false}),
+            "decode_f16_d64_g4_contig_full");
+  EXPECT_EQ(groupId({"prefill", "bf16", 128, 0, true, true}),
+            "prefill_bf16_d128_causal");
+  EXPECT_EQ(findCandidate(all, "no_such_candidate"), nullptr);
+}
+
+Candidate compiledPrefill(int64_t spillBytes) {
+  Candidate c;
+  c.id = "prefill_bf16_d128_causal_m128_n32_s2_t128";
+  c.keys = {{"prefill", "bf16", 128, 0, false, true}};
+  c.knobs = {128, 32, 2, 128};
+  KernelRecord k;
+  k.key = c.keys.front();
+  k.name = "attn_prefill_bf16_d128_contig_causal";
+  k.resources.registers = 255;
+  k.resources.spillStoreBytes = spillBytes;
+  k.resources.dynamicSmemBytes = 48 * 1024;
+  k.resources.threads = 128;
+  c.kernels = {k};
+  return c;
+}
+
+TEST(Candidate, JudgedByTheSpillLimitOfItsOp) {
+  const TargetLimits &sm90 = *limitsFor("sm_90");
+  TuneOptions options;
+  options.maxPrefillSpillBytes = 64;
+  Candidate c = compiledPrefill(24);
+  judge(c, sm90, options);
+  EXPECT_EQ(c.status, CandidateStatus::Ok);
+  EXPECT_EQ(c.kernels.front().blocksPerSm, 2);
+  EXPECT_TRUE(c.hasPack());
+  options.maxPrefillSpillBytes = -1; // prefill takes max_spill_bytes, 0
+  judge(c, sm90, options);
+  EXPECT_EQ(c.status, CandidateStatus::Pruned);
+  EXPECT_EQ(c.reason, "attn_prefill_bf16_d128_contig_causal: spills 24 B "
+                      "stores / 0 B loads (limit 0 B)");
+  EXPECT_FALSE(c.hasPack());
+  c.baseline = true; // timed even when pruned
+  EXPECT_TRUE(c.hasPack());
+  EXPECT_EQ(describe(c), "255 regs, 24 B spills, 48 KB smem, 2 CTAs/SM");
+}
+
+TEST(Bundle, CandidateJsonRoundTrip) {
+  TuneOptions options;
+  options.compiler = "attn-test";
+  std::vector<Candidate> all =
+      generateCandidates("gpu", defaultsTable(), benchmarkWorkloads());
+  Candidate kernel = compiledPrefill(24);
+  judge(kernel, *limitsFor("sm_90"), options);
+  for (const Candidate &c : {kernel, *findCandidate(all, "split_c8_k512")}) {
+    llvm::json::Value json = candidateToJson(c, options);
+    llvm::Expected<Candidate> back = candidateFromJson(*json.getAsObject());
+    ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+    EXPECT_EQ(jsonText(candidateToJson(*back, options)), jsonText(json));
+    EXPECT_EQ(back->kind, c.kind);
+    EXPECT_EQ(back->status, c.status);
+  }
+  llvm::json::Value split =
+      candidateToJson(*findCandidate(all, "split_c8_k512"), options);
+  EXPECT_EQ(*split.getAsObject()->getString("manifest_header"),
+            "attn-pack 1 target=sm_90 compiler=attn-test split_ctas_per_sm=8 "
+            "split_min_keys=512 tune=split_c8_k512\n");
+  EXPECT_EQ(*split.getAsObject()->getString("kind"), "split");
+  // Missing kind and status take their defaults; unknown ones are errors.
+  llvm::Expected<Candidate> bare =
+      candidateFromJson(llvm::json::Object{{"id", "x"}});
+  ASSERT_TRUE(bool(bare)) << llvm::toString(bare.takeError());
+  EXPECT_EQ(bare->kind, CandidateKind::Kernel);
+  EXPECT_EQ(bare->status, CandidateStatus::New);
+  llvm::Expected<Candidate> bad =
+      candidateFromJson(llvm::json::Object{{"id", "x"}, {"status", "timed"}});
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "candidate 'x': candidate 'status' must be new, ok, pruned or "
+            "failed, got 'timed'");
+}
+
+TEST(Bundle, WrittenAndReadBack) {
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("attn-tune-bundle", dir));
+  TuneOptions options;
+  options.bundleDir = std::string(dir);
+  options.compiler = "attn-test";
+  std::vector<Workload> workloads = benchmarkWorkloads();
+  std::vector<Candidate> all =
+      generateCandidates("gpu", defaultsTable(), workloads);
+  llvm::Error written = writeBundle(all, workloads, options);
+  ASSERT_FALSE(bool(written)) << llvm::toString(std::move(written));
+  llvm::Expected<Bundle> bundle = readBundle(dir);
+  ASSERT_TRUE(bool(bundle)) << llvm::toString(bundle.takeError());
+  EXPECT_EQ(bundle->target, "sm_90");
+  ASSERT_EQ(bundle->candidates.size(), all.size());
+  for (auto [read, written] : llvm::zip(bundle->candidates, all)) {
+    EXPECT_EQ(read.id, written.id);
+    EXPECT_EQ(read.kind, written.kind);
+    EXPECT_EQ(read.status, written.status);
+    EXPECT_EQ(read.baseline, written.baseline);
+    EXPECT_EQ(read.workloads, written.workloads);
+  }
+  llvm::Expected<llvm::json::Value> root =
+      readJson((dir + "/candidates.json").str());
+  ASSERT_TRUE(bool(root)) << llvm::toString(root.takeError());
+  // Every workload a candidate is timed on is defined in the bundle.
+  EXPECT_EQ(root->getAsObject()->getArray("workloads")->size(), 11u);
+  EXPECT_EQ(*root->getAsObject()->getInteger("max_prefill_spill_bytes"), 0);
+  llvm::sys::fs::remove_directories(dir);
+  llvm::Expected<Bundle> missing = readBundle(dir);
+  ASSERT_FALSE(bool(missing));
+  EXPECT_NE(llvm::toString(missing.takeError()).find("cannot read"),
+            std::string::npos);
+}
+
+} // namespace
