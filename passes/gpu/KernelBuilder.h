@@ -1,8 +1,10 @@
-// What the decode and prefill kernel emitters of attn-lower-to-gpu share: the
-// IR-to-kernel value mapping, per-thread fragments of tiles, kernel parameters
-// standing for memrefs, and small emission helpers.
-#ifndef ATTN_PASSES_GPUEMITTER_H
-#define ATTN_PASSES_GPUEMITTER_H
+// The kernel builder the decode and prefill emitters of attn-lower-to-gpu
+// share: the IR-to-kernel value mapping, per-thread fragments of tiles, kernel
+// parameters standing for memrefs (from abi/kernel_params.h), and small
+// emission helpers. KernelBuilder.cpp has the IR walk and kernel creation,
+// PagedAddressing.cpp the cache look-ups, Combine.cpp the combine kernel.
+#ifndef ATTN_PASSES_GPU_KERNELBUILDER_H
+#define ATTN_PASSES_GPU_KERNELBUILDER_H
 
 #include "abi/kernel_params.h"
 #include "dialect/AttnOps.h"
@@ -188,9 +190,15 @@ protected:
   llvm::DenseMap<Value, Tensor> tensors;
 };
 
+/// Emits the decode kernel of `func` (a split, tiled, online-softmax program
+/// over a (split, batch, token, kv_head) grid), and the combine kernel of its
+/// splits, into `module` (DecodeKernel.cpp).
+LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
+                               LLVM::GlobalOp smem, int64_t stages,
+                               int64_t threads);
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,
-/// into `module`, with `threads` / 32 warps.
+/// into `module`, with `threads` / 32 warps (PrefillKernel.cpp).
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                 LLVM::GlobalOp smem, int64_t stages,
                                 int64_t threads);
@@ -198,4 +206,4 @@ LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
 } // namespace attn
 } // namespace mlir
 
-#endif // ATTN_PASSES_GPUEMITTER_H
+#endif // ATTN_PASSES_GPU_KERNELBUILDER_H

@@ -1,0 +1,118 @@
+// The combine kernel: the log-sum-exp merge of split-KV partials, for decode
+// and prefill (abi/kernel_params.h, combine).
+#include "passes/gpu/KernelBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
+                                          int64_t headDim) {
+  Type gptr = LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace);
+  Type f32t = b.getF32Type(), i32t = b.getI32Type();
+  // abi/kernel_params.h, combine. Prefill launches it as decode of one
+  // sequence of total_q tokens: its partials [S, total_q, Hq] index the same
+  // way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
+  namespace P = abi::combine;
+  Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
+                                  P::kParams, headDim);
+  auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value hq = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  Value lq = gpu::GridDimOp::create(b, loc, gpu::Dimension::y);
+  Value batches = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
+  Value splits = toIndex(arg(P::num_splits));
+  auto rowOf = [&](Value s) {
+    return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
+  };
+  Value negInf = f32(-std::numeric_limits<float>::infinity());
+  // Every warp computes the split weights on its own, without shared memory
+  // or barriers: lane l holds the lse of splits l and l + 32 (at most 64
+  // splits, the runtime's limit), and butterfly shuffles give every lane
+  // their max and the weights' sum.
+  Value lane = arith::RemUIOp::create(b, loc, d, idx(32));
+  SmallVector<Value, 2> lse;
+  for (int64_t half = 0; half < 2; ++half) {
+    Value s = add(lane, idx(32 * half));
+    Value has = cmp(arith::CmpIPredicate::ult, s, splits);
+    auto ifHas = scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifHas.thenBlock());
+      Value v = LLVM::LoadOp::create(b, loc, f32t, gep(arg(P::part_lse), f32t, rowOf(s)));
+      scf::YieldOp::create(b, loc, v);
+      b.setInsertionPointToStart(ifHas.elseBlock());
+      scf::YieldOp::create(b, loc, negInf);
+    }
+    lse.push_back(ifHas.getResult(0));
+  }
+  Value maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
+  for (int64_t off = 16; off > 0; off /= 2)
+    maxLse = arith::MaximumFOp::create(b, loc, maxLse, shflXor(maxLse, off));
+  // Weights exp(lse_s - max) (natural log units, via exp2); 0 for a split
+  // without keys or past the last.
+  SmallVector<Value, 2> weight;
+  for (Value l : lse)
+    weight.push_back(select(
+        isNegInf(l), f32(0.0),
+        exp2(arith::MulFOp::create(b, loc,
+                                   arith::SubFOp::create(b, loc, l, maxLse),
+                                   f32(1.4426950408889634)))));
+  Value sum = arith::AddFOp::create(b, loc, weight[0], weight[1]);
+  for (int64_t off = 16; off > 0; off /= 2)
+    sum = arith::AddFOp::create(b, loc, sum, shflXor(sum, off));
+  // Thread d accumulates column d over the splits, kUnroll independent loads
+  // in flight per step; split s's weight comes from lane s % 32.
+  constexpr int64_t kUnroll = 8;
+  auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
+                                 ValueRange{f32(0.0)});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value acc = loop.getRegionIterArgs()[0];
+    for (int64_t j = 0; j < kUnroll; ++j) {
+      Value s = add(loop.getInductionVar(), idx(j));
+      Value valid = cmp(arith::CmpIPredicate::ult, s, splits);
+      s = select(valid, s, idx(0)); // split 0 always exists
+      Value fromLane = arith::IndexCastOp::create(
+          b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
+      Value w = NVVM::ShflOp::create(
+          b, loc, f32t, i32(-1),
+          select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weight[0],
+                 weight[1]),
+          fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
+      w = select(valid, w, f32(0.0));
+      Value o = LLVM::LoadOp::create(
+          b, loc, f32t, gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), d)));
+      acc = math::FmaOp::create(b, loc, w, o, acc);
+    }
+    scf::YieldOp::create(b, loc, ValueRange{acc});
+  }
+  Value acc = loop.getResult(0);
+  Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
+                                      f32(0.0));
+  Value result = select(empty, f32(0.0), arith::DivFOp::create(b, loc, acc, sum));
+  Tensor out{arg(P::out),
+             {arg(P::out_stride_batch), arg(P::out_stride_token),
+              arg(P::out_stride_head)}};
+  Value outOffset = add(elementOffset(out, {bIdx, t, h}), toI64(d));
+  Value narrowed = arith::TruncFOp::create(b, loc, elementType, result);
+  LLVM::StoreOp::create(b, loc, narrowed, gep(arg(P::out), elementType, outOffset));
+  if (combine.getLse()) {
+    Value nonNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne,
+                                         arg(P::lse),
+                                         LLVM::ZeroOp::create(b, loc, gptr));
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d,
+                                        idx(0));
+    auto ifLse = scf::IfOp::create(
+        b, loc, arith::AndIOp::create(b, loc, nonNull, first));
+    b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+    Value lse = arith::AddFOp::create(
+        b, loc, maxLse, arith::MulFOp::create(b, loc, log2(sum), f32(kLn2)));
+    lse = select(empty, f32(std::numeric_limits<float>::infinity()), lse);
+    Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
+    LLVM::StoreOp::create(b, loc, lse, gep(arg(P::lse), f32t, index));
+  }
+}

@@ -1,0 +1,166 @@
+// The decode kernel: what it reads from the tiled IR, its parameters and
+// thread layout, and the walk over the program.
+#include "passes/gpu/DecodeKernel.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult DecodeKernelEmitter::analyse() {
+  func.walk([&](Operation *op) {
+    if (auto p = dyn_cast<scf::ParallelOp>(op))
+      if (p->hasAttr("attn.grid"))
+        grid = p;
+    if (auto q = dyn_cast<LoadQOp>(op)) {
+      qArg = q.getQ();
+      auto t = cast<RankedTensorType>(q.getType());
+      rows = t.getDimSize(0);
+      headDim = t.getDimSize(1);
+    }
+    if (auto k = dyn_cast<KvTileOp>(op)) {
+      blockN = cast<RankedTensorType>(k.getType()).getDimSize(0);
+      elementType = cast<RankedTensorType>(k.getType()).getElementType();
+      tableArg = k.getBlockTable();
+    }
+    if (auto s = dyn_cast<SeqLenOp>(op))
+      lensArg = s.getLengths();
+    if (auto s = dyn_cast<StoreOp>(op)) {
+      if (s.getSplit()) {
+        partOutArg = s.getOut();
+        partLseArg = s.getLse();
+      } else {
+        outArg = s.getOut();
+        lseArg = s.getLse();
+      }
+    }
+    if (auto q = dyn_cast<QKOp>(op))
+      kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
+    if (auto pv = dyn_cast<PVOp>(op))
+      vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
+  });
+  for (BlockArgument arg : func.getArguments())
+    if (func.getArgAttr(arg.getArgNumber(), "attn.num_splits"))
+      splitsArg = arg;
+  if (!grid || !qArg || !kArg || !vArg || !lensArg || !outArg || !partOutArg ||
+      !splitsArg)
+    return func.emitError("attn-lower-to-gpu expects a split, tiled, "
+                          "online-softmax decode program (run attn-gqa-"
+                          "broadcast, attn-split-kv, attn-tile and "
+                          "attn-online-softmax first)");
+  auto names = cast<ArrayAttr>(grid->getAttr("attn.grid"));
+  if (names.size() != 4)
+    return grid.emitError("expected the grid (split, batch, token, kv_head)");
+  threadsPerRow = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
+  rowGroups = threadsPerRow ? threads / threadsPerRow : 0;
+  if (headDim % 8 != 0 || headDim < 8 || threadsPerRow > 32 ||
+      threads % threadsPerRow != 0)
+    return func.emitError("attn-lower-to-gpu: head_dim must be a multiple of "
+                          "8 up to 256 and head_dim / 8, rounded up to a "
+                          "power of two, must divide the thread count, got "
+                          "head_dim ")
+           << headDim << ", threads " << threads;
+  if (blockN % rowGroups != 0)
+    return func.emitError("attn-lower-to-gpu: block-n (")
+           << blockN << ") must be a multiple of the row groups (" << rowGroups
+           << ")";
+  keysPerThread = blockN / rowGroups;
+  return success();
+}
+
+SmallVector<Value> DecodeKernelEmitter::load8(Value ptr, Type elt) {
+  auto vecType = VectorType::get({8}, elt);
+  Value vec = LLVM::LoadOp::create(b, loc, vecType, ptr, /*alignment=*/16);
+  SmallVector<Value> out;
+  if (!elt.isF32())
+    vec = arith::ExtFOp::create(b, loc, VectorType::get({8}, b.getF32Type()),
+                                vec);
+  for (int64_t i = 0; i < 8; ++i)
+    out.push_back(vector::ExtractOp::create(b, loc, vec, i));
+  return out;
+}
+
+void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
+  auto f32Vec = VectorType::get({8}, b.getF32Type());
+  Value vec = LLVM::PoisonOp::create(b, loc, f32Vec);
+  for (auto [i, v] : llvm::enumerate(values))
+    vec = vector::InsertOp::create(b, loc, v, vec, static_cast<int64_t>(i));
+  if (!elt.isF32())
+    vec = arith::TruncFOp::create(b, loc, VectorType::get({8}, elt), vec);
+  LLVM::StoreOp::create(b, loc, vec, ptr, /*alignment=*/16);
+}
+
+void DecodeKernelEmitter::createKernel() {
+  namespace P = abi::decode;
+  Block &entry = createKernelFunc(func.getSymName(), P::kParams, threads);
+  auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  // A [batch, token, head, D] tensor: its pointer and three strides.
+  auto bind3 = [&](Value memref, P::Param ptr, P::Param firstStride) {
+    if (memref)
+      tensors[memref] = {arg(ptr),
+                         {arg(firstStride), arg(P::Param(firstStride + 1)),
+                          arg(P::Param(firstStride + 2))}};
+  };
+  bind3(qArg, P::q, P::q_stride_batch);
+  bind3(kArg, P::k_cache, P::k_stride_outer);
+  bind3(vArg, P::v_cache, P::v_stride_outer);
+  tensors[lensArg] = {arg(P::cache_seqlens), {}};
+  if (tableArg)
+    tensors[tableArg] = {arg(P::block_table), {arg(P::block_table_stride)}};
+  bind3(outArg, P::out, P::out_stride_batch);
+  if (lseArg)
+    tensors[lseArg] = {arg(P::lse), {}};
+  tensors[partOutArg] = {arg(P::part_o), {}};
+  tensors[partLseArg] = {arg(P::part_lse), {}};
+  seqlenQ = toIndex(arg(P::seqlen_q));
+  pageSize = toIndex(arg(P::page_size));
+  numSplits = toIndex(arg(P::num_splits));
+  runtimeScale = arg(P::softmax_scale);
+  numHeads = toIndex(arg(P::num_heads));
+  numKvHeads = toIndex(arg(P::num_kv_heads));
+  mapping.map(splitsArg, numSplits);
+
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
+  lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
+  if (threadsPerRow != headDim / 8) {
+    laneActive = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
+                                       idx(headDim / 8));
+    lane = arith::MinUIOp::create(b, loc, lane, idx(headDim / 8 - 1));
+  }
+  smemBase = LLVM::AddressOfOp::create(b, loc, smem);
+  batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
+  mapGrid();
+}
+
+LogicalResult DecodeKernelEmitter::emit() {
+  if (failed(analyse()))
+    return failure();
+  createKernel();
+  // Values computed before the grid that the kernel needs: the dims of q.
+  for (Operation &op : func.getBody().front()) {
+    if (&op == grid.getOperation())
+      break;
+    if (auto dim = dyn_cast<memref::DimOp>(op)) {
+      std::optional<int64_t> index = dim.getConstantIndex();
+      if (dim.getSource() != qArg || !index || *index > 1)
+        return dim.emitError("attn-lower-to-gpu: unexpected memref.dim");
+      mapping.map(dim.getResult(), *index == 0 ? batchCount : seqlenQ);
+      continue;
+    }
+    if (failed(emitOp(&op)))
+      return failure();
+  }
+  if (failed(emitBlock(*grid.getBody())))
+    return failure();
+  CombineOp combine;
+  func.walk([&](CombineOp c) { combine = c; });
+  if (combine)
+    emitCombineKernel(combine, elementType, headDim);
+  return success();
+}
+
+LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
+                                           gpu::GPUModuleOp module,
+                                           LLVM::GlobalOp smem, int64_t stages,
+                                           int64_t threads) {
+  return DecodeKernelEmitter(func, module, smem, stages, threads).emit();
+}

@@ -1,0 +1,89 @@
+// The decode kernel emitter of attn-lower-to-gpu: its thread layout and
+// state. DecodeKernel.cpp builds the kernel, DecodeOps.cpp lowers each tile
+// op, DecodePipeline.cpp runs the cp.async ring of K/V tiles, Grid.cpp maps
+// the grid.
+//
+// Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row of
+// head_dim elements is covered by TPR threads holding 16 bytes each, TPR =
+// head_dim / 8 rounded up to a power of two (the butterflies need one); when
+// rounded (head_dim 80, 96, 160, 192) the lanes past head_dim / 8 address
+// the last chunk, hold zeros of q, copy and store nothing. The CTA's threads
+// form NG = threads / TPR row groups. Key n of a KV
+// tile belongs to row group n % NG, which copies it into its own slots of the
+// shared-memory stage with cp.async and later reads only those slots, so the
+// pipeline needs no CTA barrier. Each row group runs the online-softmax
+// recurrence of the IR on its share of every tile (the recurrence is
+// associative), and attn.normalize merges the NG partial states through
+// shared memory, like attn.combine merges splits.
+#ifndef ATTN_PASSES_GPU_DECODEKERNEL_H
+#define ATTN_PASSES_GPU_DECODEKERNEL_H
+
+#include "passes/gpu/KernelBuilder.h"
+
+namespace mlir {
+namespace attn {
+
+/// Decode fragments: for a [M, D] tile each thread holds rows x 8 columns
+/// (its 16-byte chunk); for a [M, N] score tile rows x keysPerThread; for a
+/// [M] tile one value per row. `merged` tiles (after attn.normalize) hold the
+/// rows `rowGroup + NG * j` only.
+class DecodeKernelEmitter : public KernelEmitterBase {
+public:
+  DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
+                      LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+      : KernelEmitterBase(func, module, smem), stages(stages),
+        threads(threads) {}
+
+  LogicalResult emit();
+
+private:
+  // Kernel construction.
+  LogicalResult analyse();
+  void createKernel();
+  /// Maps the tiled grid's induction variables to CTA indices (Grid.cpp).
+  void mapGrid();
+
+  /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
+  SmallVector<Value> load8(Value ptr, Type elt);
+  void store8(Value ptr, Type elt, ArrayRef<Value> values);
+
+  // IR walking.
+  LogicalResult emitOp(Operation *op) override;
+  // One lowering per tile op (DecodeOps.cpp).
+  LogicalResult lowerLoadQ(LoadQOp loadQ);
+  LogicalResult lowerQK(QKOp qk);
+  LogicalResult lowerMask(MaskOp mask);
+  LogicalResult lowerRowMax(RowMaxOp rowMax);
+  LogicalResult lowerRowSum(RowSumOp rowSum);
+  LogicalResult lowerExp2Diff(Exp2DiffOp diff);
+  LogicalResult lowerPV(PVOp pv);
+  LogicalResult lowerScaleRows(ScaleRowsOp scale);
+  LogicalResult lowerNormalize(NormalizeOp normalize);
+  LogicalResult lowerStore(StoreOp store);
+  LogicalResult emitKvLoop(scf::ForOp loop);
+  void issueTileCopies(Value tileStart, Value limit, Value stage,
+                       ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
+
+  int64_t stages, threads;
+
+  // Problem facts read from the tiled IR.
+  int64_t rows = 0, headDim = 0, blockN = 0;
+  int64_t threadsPerRow = 0, rowGroups = 0, keysPerThread = 0;
+  Type elementType;
+  Value qArg, kArg, vArg, lensArg, tableArg, outArg, lseArg, partOutArg,
+      partLseArg, splitsArg;
+  scf::ParallelOp grid;
+
+  // Emission state.
+  /// `lane`: the thread's 16-byte chunk of a row (clamped to the last one);
+  /// `laneActive`: whether the chunk is its own, null when every lane's is.
+  Value rowGroup, lane, laneActive, smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  Value currentStage; // stage of the tile being computed
+  Value numHeads, numKvHeads; // Hq, Hkv as indices
+  Value runtimeScale; // softmax_scale kernel parameter
+};
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_PASSES_GPU_DECODEKERNEL_H

@@ -1,0 +1,358 @@
+// The decode kernel's lowering of each tile op: the dispatch, then one
+// function per op.
+#include "passes/gpu/DecodeKernel.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
+      auto type = cast<RankedTensorType>(c.getType());
+      int64_t count = type.getRank() == 1 ? rows : rows * 8;
+      Value v = f32(dense.getSplatValue<APFloat>().convertToFloat());
+      bind(c, Fragment{SmallVector<Value>(count, v)});
+      return success();
+    }
+    b.clone(*op, mapping);
+    return success();
+  }
+  if (isElementwise(op)) {
+    bind(op->getResult(0), emitElementwise(op));
+    return success();
+  }
+  if (isa<arith::ArithDialect>(op->getDialect())) {
+    b.clone(*op, mapping);
+    return success();
+  }
+  if (auto seqLen = dyn_cast<SeqLenOp>(op)) {
+    Value ptr = gep(tensorFor(lensArg).ptr, b.getI32Type(),
+                    mapped(seqLen.getBatch()));
+    Value len = LLVM::LoadOp::create(b, loc, b.getI32Type(), ptr);
+    mapping.map(seqLen.getResult(), toIndex(len));
+    return success();
+  }
+  if (auto size = dyn_cast<GroupSizeOp>(op)) {
+    mapping.map(size.getSize(),
+                arith::DivUIOp::create(b, loc, numHeads, numKvHeads));
+    return success();
+  }
+  if (auto loadQ = dyn_cast<LoadQOp>(op))
+    return lowerLoadQ(loadQ);
+  if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    if (!loop->hasAttr("attn.kv_loop"))
+      return loop.emitError("attn-lower-to-gpu: unexpected scf.for");
+    return emitKvLoop(loop);
+  }
+  if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
+    // Results are fragments (the masked scores) or nothing (the stores).
+    return emitIf(ifOp, SmallVector<unsigned>(ifOp.getNumResults(),
+                                              rows * keysPerThread));
+  }
+  if (auto qk = dyn_cast<QKOp>(op))
+    return lowerQK(qk);
+  if (auto mask = dyn_cast<MaskOp>(op))
+    return lowerMask(mask);
+  if (auto rowMax = dyn_cast<RowMaxOp>(op))
+    return lowerRowMax(rowMax);
+  if (auto rowSum = dyn_cast<RowSumOp>(op))
+    return lowerRowSum(rowSum);
+  if (auto diff = dyn_cast<Exp2DiffOp>(op))
+    return lowerExp2Diff(diff);
+  if (auto pv = dyn_cast<PVOp>(op))
+    return lowerPV(pv);
+  if (auto scale = dyn_cast<ScaleRowsOp>(op))
+    return lowerScaleRows(scale);
+  if (auto normalize = dyn_cast<NormalizeOp>(op))
+    return lowerNormalize(normalize);
+  if (auto store = dyn_cast<StoreOp>(op))
+    return lowerStore(store);
+  return op->emitError("attn-lower-to-gpu: unsupported op");
+}
+
+LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
+  Tensor &q = tensorFor(qArg);
+  Fragment frag;
+  // With a count, rows past it repeat row count - 1 (never stored).
+  Value lastRow =
+      loadQ.getCount() ? sub(mapped(loadQ.getCount()), idx(1)) : Value();
+  for (int64_t r = 0; r < rows; ++r) {
+    Value row = idx(r);
+    if (lastRow && r > 0)
+      row = arith::MinUIOp::create(b, loc, row, lastRow);
+    Value head = add(mapped(loadQ.getHead()), row);
+    Value offset = add(elementOffset(q, {mapped(loadQ.getBatch()),
+                                         mapped(loadQ.getToken()), head}),
+                       toI64(mul(lane, idx(8))));
+    llvm::append_range(frag.values,
+                       load8(gep(q.ptr, elementType, offset), elementType));
+  }
+  // Lanes past head_dim / 8 add nothing to the dot products.
+  if (laneActive)
+    for (Value &v : frag.values)
+      v = select(laneActive, v, f32(0.0));
+  bind(loadQ, frag);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
+  Fragment q = lookup(qk.getQ());
+  Fragment scores;
+  scores.values.resize(rows * keysPerThread);
+  // The op's scale (log2(e) folded in) times the launch's softmax_scale.
+  Value scale = arith::MulFOp::create(
+      b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
+  Value kStage = gep(smemBase, elementType,
+                     mul(currentStage, idx(2 * blockN * headDim)));
+  for (int64_t i = 0; i < keysPerThread; ++i) {
+    Value key = add(rowGroup, idx(rowGroups * i));
+    Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
+    SmallVector<Value> k = load8(gep(kStage, elementType, offset),
+                                 elementType);
+    for (int64_t r = 0; r < rows; ++r) {
+      Value dot = arith::MulFOp::create(b, loc, q.values[r * 8], k[0]);
+      for (int64_t j = 1; j < 8; ++j)
+        dot = math::FmaOp::create(b, loc, q.values[r * 8 + j], k[j], dot);
+      // Butterfly over the threads of the row: every lane gets the sum.
+      for (int64_t off = threadsPerRow / 2; off > 0; off /= 2)
+        dot = arith::AddFOp::create(b, loc, dot, shflXor(dot, off));
+      scores.values[r * keysPerThread + i] =
+          arith::MulFOp::create(b, loc, dot, scale);
+    }
+  }
+  bind(qk, scores);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {
+  Fragment in = lookup(mask.getScores()), out;
+  Value start = mapped(mask.getStart()), end = mapped(mask.getEnd());
+  Value diagonal = mapped(mask.getDiagonal());
+  Value negInf = f32(-std::numeric_limits<float>::infinity());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < keysPerThread; ++i) {
+      Value key = add(start, add(rowGroup, idx(rowGroups * i)));
+      Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                         key, end);
+      if (mask.getCausal()) {
+        Value last = add(diagonal, idx(r / mask.getRowsPerToken()));
+        keep = arith::AndIOp::create(
+            b, loc, keep,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, key,
+                                  last));
+      }
+      out.values.push_back(
+          select(keep, in.values[r * keysPerThread + i], negInf));
+    }
+  bind(mask, out);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
+  Fragment in = lookup(rowMax.getTile()), out;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value m = in.values[r * keysPerThread];
+    for (int64_t i = 1; i < keysPerThread; ++i)
+      m = arith::MaximumFOp::create(b, loc, m,
+                                    in.values[r * keysPerThread + i]);
+    out.values.push_back(m);
+  }
+  bind(rowMax, out);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerRowSum(RowSumOp rowSum) {
+  Fragment in = lookup(rowSum.getTile()), out;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value s = in.values[r * keysPerThread];
+    for (int64_t i = 1; i < keysPerThread; ++i)
+      s = arith::AddFOp::create(b, loc, s, in.values[r * keysPerThread + i]);
+    out.values.push_back(s);
+  }
+  bind(rowSum, out);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
+  Fragment x = lookup(diff.getX()), m = lookup(diff.getM()), out;
+  int64_t perRow = x.values.size() / rows;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < perRow; ++i) {
+      Value e = exp2(arith::SubFOp::create(b, loc, x.values[r * perRow + i],
+                                           m.values[r]));
+      out.values.push_back(select(isNegInf(m.values[r]), f32(0.0), e));
+    }
+  bind(diff, out);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
+  Fragment p = lookup(pv.getP()), out;
+  out.values.assign(rows * 8, f32(0.0));
+  Value vStage =
+      gep(smemBase, elementType,
+          add(mul(currentStage, idx(2 * blockN * headDim)),
+              idx(blockN * headDim)));
+  for (int64_t i = 0; i < keysPerThread; ++i) {
+    Value key = add(rowGroup, idx(rowGroups * i));
+    Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
+    SmallVector<Value> v = load8(gep(vStage, elementType, offset),
+                                 elementType);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 8; ++j)
+        out.values[r * 8 + j] =
+            math::FmaOp::create(b, loc, p.values[r * keysPerThread + i],
+                                v[j], out.values[r * 8 + j]);
+  }
+  bind(pv, out);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
+  Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < 8; ++j)
+      out.values.push_back(
+          arith::MulFOp::create(b, loc, t.values[r * 8 + j], f.values[r]));
+  bind(scale, out);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
+  // Merge the row groups' (m, l, acc) through shared memory: every thread
+  // writes its state, then thread (g, lane) merges rows g, g + NG, ...
+  Fragment acc = lookup(normalize.getAcc()), m = lookup(normalize.getMax());
+  Fragment l = lookup(normalize.getSum());
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  gpu::BarrierOp::create(b, loc);
+  Type f32Type = b.getF32Type();
+  // Layout: acc [NG][rows][D] then m [NG][rows], l [NG][rows], all f32.
+  Value accBase = smemBase;
+  Value mBase = gep(smemBase, f32Type, idx(rowGroups * rows * headDim));
+  Value lBase = gep(mBase, f32Type, idx(rowGroups * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    Value slot = add(mul(rowGroup, idx(rows)), idx(r));
+    Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
+    store8(gep(accBase, f32Type, accOffset), f32Type,
+           ArrayRef<Value>(acc.values).slice(r * 8, 8));
+    LLVM::StoreOp::create(b, loc, m.values[r], gep(mBase, f32Type, slot));
+    LLVM::StoreOp::create(b, loc, l.values[r], gep(lBase, f32Type, slot));
+  }
+  gpu::BarrierOp::create(b, loc);
+  Fragment out, lse;
+  int64_t rowsPerGroup = (rows + rowGroups - 1) / rowGroups;
+  for (int64_t j = 0; j < rowsPerGroup; ++j) {
+    // Row rowGroup + NG * j; rows past the end read row 0 and are never
+    // stored.
+    Value row = add(rowGroup, idx(rowGroups * j));
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, idx(rows));
+    row = select(inRange, row, idx(0));
+    Value maxAll = f32(-std::numeric_limits<float>::infinity());
+    for (int64_t g = 0; g < rowGroups; ++g) {
+      Value slot = add(idx(g * rows), row);
+      maxAll = arith::MaximumFOp::create(
+          b, loc, maxAll,
+          LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot)));
+    }
+    Value sum = f32(0.0);
+    SmallVector<Value> merged(8, f32(0.0));
+    for (int64_t g = 0; g < rowGroups; ++g) {
+      Value slot = add(idx(g * rows), row);
+      Value mg =
+          LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
+      Value lg =
+          LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
+      Value w = select(isNegInf(mg), f32(0.0),
+                       exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
+      sum = math::FmaOp::create(b, loc, w, lg, sum);
+      Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
+      SmallVector<Value> a =
+          load8(gep(accBase, f32Type, accOffset), f32Type);
+      for (int64_t d = 0; d < 8; ++d)
+        merged[d] = math::FmaOp::create(b, loc, w, a[d], merged[d]);
+    }
+    auto [rowLseValue, empty] = rowLse(maxAll, sum);
+    Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
+    for (int64_t d = 0; d < 8; ++d)
+      out.values.push_back(
+          select(empty, f32(0.0), arith::MulFOp::create(b, loc, merged[d],
+                                                        inv)));
+    lse.values.push_back(rowLseValue);
+  }
+  bind(normalize.getOut(), out);
+  bind(normalize.getLse(), lse);
+  return success();
+
+}
+
+LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
+  Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
+  int64_t rowsPerGroup = (rows + rowGroups - 1) / rowGroups;
+  Value bIdx = mapped(store.getBatch()), token = mapped(store.getToken());
+  Value head0 = mapped(store.getHead());
+  Value count = store.getCount() ? mapped(store.getCount()) : idx(rows);
+  for (int64_t j = 0; j < rowsPerGroup; ++j) {
+    Value row = add(rowGroup, idx(rowGroups * j));
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, count);
+    if (laneActive)
+      inRange = arith::AndIOp::create(b, loc, inRange, laneActive);
+    auto ifRow = scf::IfOp::create(b, loc, inRange);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
+    Value head = add(head0, row);
+    ArrayRef<Value> values = ArrayRef<Value>(o.values).slice(j * 8, 8);
+    Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          lane, idx(0));
+    if (!store.getSplit()) {
+      Tensor &out = tensorFor(outArg);
+      Value offset = add(elementOffset(out, {bIdx, token, head}),
+                         toI64(mul(lane, idx(8))));
+      store8(gep(out.ptr, elementType, offset), elementType, values);
+      if (lseArg) {
+        // lse [B, Hq, Lq]; a row without keys gets +inf.
+        Value lsePtr = tensorFor(lseArg).ptr;
+        Value nonNull = LLVM::ICmpOp::create(
+            b, loc, LLVM::ICmpPredicate::ne, lsePtr,
+            LLVM::ZeroOp::create(b, loc, lsePtr.getType()));
+        Value write = arith::AndIOp::create(b, loc, isLane0, nonNull);
+        auto ifLse = scf::IfOp::create(b, loc, write);
+        b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+        Value index = add(mul(add(mul(bIdx, numHeads), head), seqlenQ),
+                          token);
+        Value value = select(isNegInf(lse.values[j]),
+                             f32(std::numeric_limits<float>::infinity()),
+                             lse.values[j]);
+        LLVM::StoreOp::create(b, loc, value,
+                              gep(lsePtr, b.getF32Type(), index));
+      }
+      continue;
+    }
+    // Partial: [S, B, Lq, Hq, D] and [S, B, Lq, Hq].
+    Value split = mapped(store.getSplit());
+    Value rowIndex = add(
+        mul(add(mul(add(mul(split, batchCount), bIdx), seqlenQ), token),
+            numHeads),
+        head);
+    Value offset =
+        add(mul(rowIndex, idx(headDim)), mul(lane, idx(8)));
+    store8(gep(tensorFor(partOutArg).ptr, b.getF32Type(), offset),
+           b.getF32Type(), values);
+    auto ifLse = scf::IfOp::create(b, loc, isLane0);
+    b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+    LLVM::StoreOp::create(
+        b, loc, lse.values[j],
+        gep(tensorFor(partLseArg).ptr, b.getF32Type(), rowIndex));
+  }
+  return success();
+
+}

@@ -1,0 +1,212 @@
+// The kernel builder the decode and prefill emitters share: the walk over
+// the tiled IR (blocks, ifs, the KV tile loop), kernel creation from the abi
+// parameter table, and value helpers.
+#include "passes/gpu/KernelBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult KernelEmitterBase::emitBlock(Block &block) {
+  for (Operation &op : block.without_terminator()) {
+    if (auto range = dyn_cast<SplitRangeOp>(op)) {
+      // One split owns every key. Branching keeps the division by the split
+      // count (a sequence of non-uniform instructions) off the unsplit path,
+      // so the key range stays in uniform registers there.
+      Value length = mapped(range.getLength());
+      Value numSplits = mapped(range.getNumSplits());
+      auto ifOp = scf::IfOp::create(
+          b, loc, TypeRange{b.getIndexType(), b.getIndexType()},
+          cmp(arith::CmpIPredicate::eq, numSplits, idx(1)),
+          /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        scf::YieldOp::create(b, loc, ValueRange{idx(0), length});
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        auto [begin, end] =
+            SplitRangeOp::expand(b, loc, length, mapped(range.getSplit()),
+                                 numSplits, range.getAlign());
+        scf::YieldOp::create(b, loc, ValueRange{begin, end});
+      }
+      mapping.map(range.getBegin(), ifOp.getResult(0));
+      mapping.map(range.getEnd(), ifOp.getResult(1));
+      continue;
+    }
+    if (failed(emitOp(&op)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult KernelEmitterBase::emitIf(scf::IfOp ifOp,
+                                        ArrayRef<unsigned> sizes) {
+  unsigned total = 0;
+  for (unsigned size : sizes)
+    total += size;
+  SmallVector<Type> types(total, b.getF32Type());
+  auto newIf = scf::IfOp::create(b, loc, types, mapped(ifOp.getCondition()),
+                                 /*withElseRegion=*/ifOp.elseBlock());
+  for (auto [from, to] : {std::pair{ifOp.thenBlock(), newIf.thenBlock()},
+                          {ifOp.elseBlock(), newIf.elseBlock()}}) {
+    if (!from)
+      continue;
+    OpBuilder::InsertionGuard guard(b);
+    if (to->empty() || !to->mightHaveTerminator())
+      b.setInsertionPointToEnd(to);
+    else
+      b.setInsertionPoint(to->getTerminator());
+    if (failed(emitBlock(*from)))
+      return failure();
+    yieldFlattened(from, to);
+  }
+  bindFlattened(ifOp.getResults(), newIf.getResults(), sizes);
+  return success();
+}
+
+FailureOr<KernelEmitterBase::KvLoop>
+KernelEmitterBase::mapKvLoop(scf::ForOp loop, int64_t blockN) {
+  KvLoop kv;
+  loop.getBody()->walk([&](KvTileOp load) { kv.loads.push_back(load); });
+  if (kv.loads.size() != 2)
+    return loop.emitError("attn-lower-to-gpu expects a K and a V tile load");
+  kv.begin = mapped(loop.getLowerBound());
+  kv.limit = mapped(kv.loads[0].getLimit());
+  kv.batch = mapped(kv.loads[0].getBatch());
+  kv.kvHead = mapped(kv.loads[0].getKvHead());
+  Value span = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, mapped(loop.getUpperBound()),
+                                    kv.begin),
+      idx(0));
+  kv.numTiles = arith::CeilDivUIOp::create(b, loc, span, idx(blockN));
+  return kv;
+}
+
+LogicalResult KernelEmitterBase::emitTileLoop(
+    scf::ForOp loop, Value begin, Value numTiles, int64_t blockN,
+    function_ref<void(Value)> head, function_ref<void()> tail) {
+  SmallVector<Value> inits;
+  SmallVector<unsigned> sizes;
+  for (Value init : loop.getInitArgs()) {
+    Fragment f = lookup(init);
+    sizes.push_back(f.values.size());
+    llvm::append_range(inits, f.values);
+  }
+  auto newLoop = scf::ForOp::create(b, loc, idx(0), numTiles, idx(1), inits);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *body = newLoop.getBody();
+    b.setInsertionPointToStart(body);
+    Value tile = newLoop.getInductionVar();
+    head(tile);
+    mapping.map(loop.getInductionVar(), add(begin, mul(tile, idx(blockN))));
+    bindFlattened(loop.getRegionIterArgs(), newLoop.getRegionIterArgs(), sizes);
+    for (Operation &op : loop.getBody()->without_terminator()) {
+      if (isa<KvTileOp>(op))
+        continue; // copied by `head`, read by qk / pv from shared memory
+      if (failed(emitOp(&op)))
+        return failure();
+    }
+    tail();
+    yieldFlattened(loop.getBody(), body);
+  }
+  bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
+  return success();
+}
+
+Fragment KernelEmitterBase::emitElementwise(Operation *op) {
+  Fragment lhs = lookup(op->getOperand(0)), rhs = lookup(op->getOperand(1));
+  Fragment out;
+  for (auto [x, y] : llvm::zip(lhs.values, rhs.values)) {
+    if (isa<arith::MaximumFOp>(op))
+      out.values.push_back(arith::MaximumFOp::create(b, loc, x, y));
+    else if (isa<arith::AddFOp>(op))
+      out.values.push_back(arith::AddFOp::create(b, loc, x, y));
+    else
+      out.values.push_back(arith::MulFOp::create(b, loc, x, y));
+  }
+  return out;
+}
+
+Block &KernelEmitterBase::createKernelFunc(StringRef name,
+                                           ArrayRef<abi::ParamInfo> params,
+                                           int64_t threads) {
+  SmallVector<Type> types;
+  for (const abi::ParamInfo &param : params) {
+    switch (param.type) {
+    case abi::ParamType::Ptr:
+      types.push_back(LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace));
+      break;
+    case abi::ParamType::I64:
+      types.push_back(b.getI64Type());
+      break;
+    case abi::ParamType::I32:
+      types.push_back(b.getI32Type());
+      break;
+    case abi::ParamType::F32:
+      types.push_back(b.getF32Type());
+      break;
+    }
+  }
+  b.setInsertionPointToEnd(module.getBody());
+  auto kernel =
+      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(types, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  Block &entry = kernel.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  gpu::ReturnOp::create(b, loc);
+  b.setInsertionPoint(entry.getTerminator());
+  return entry;
+}
+
+Value KernelEmitterBase::toI64(Value v) {
+  if (v.getType().isIndex())
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  if (v.getType().isInteger(32))
+    return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
+  return v;
+}
+
+Value KernelEmitterBase::elementOffset(const Tensor &t,
+                                       ArrayRef<Value> indices) {
+  Value offset = arith::ConstantIntOp::create(b, loc, b.getI64Type(), 0);
+  for (auto [i, index] : llvm::enumerate(indices))
+    offset = add(offset, mul(toI64(index), t.strides[i]));
+  return offset;
+}
+
+
+
+std::pair<Value, Value> KernelEmitterBase::rowLse(Value max, Value sum) {
+  Value noKey = arith::OrIOp::create(
+      b, loc, isNegInf(max),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0)));
+  Value lse = arith::MulFOp::create(
+      b, loc, arith::AddFOp::create(b, loc, max, log2(sum)), f32(kLn2));
+  return {select(noKey, f32(-std::numeric_limits<float>::infinity()), lse),
+          noKey};
+}
+
+void KernelEmitterBase::yieldFlattened(Block *from, Block *to) {
+  SmallVector<Value> yielded;
+  for (Value v : from->getTerminator()->getOperands())
+    llvm::append_range(yielded, lookup(v).values);
+  if (to->mightHaveTerminator())
+    to->getTerminator()->erase();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(to);
+  scf::YieldOp::create(b, loc, yielded);
+}
+
+void KernelEmitterBase::bindFlattened(ValueRange values, ValueRange flat,
+                                      ArrayRef<unsigned> sizes) {
+  unsigned next = 0;
+  for (auto [v, size] : llvm::zip(values, sizes)) {
+    Fragment f;
+    for (unsigned i = 0; i < size; ++i)
+      f.values.push_back(flat[next++]);
+    bind(v, f);
+  }
+}
+

@@ -1,0 +1,171 @@
+// The prefill kernel: what it reads from the tiled IR, its parameters, and
+// the walk over the program.
+#include "passes/gpu/PrefillKernel.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult PrefillKernelEmitter::analyse() {
+  func.walk([&](Operation *op) {
+    if (auto p = dyn_cast<scf::ParallelOp>(op))
+      if (p->hasAttr("attn.grid"))
+        grid = p;
+    if (auto q = dyn_cast<LoadQRowsOp>(op)) {
+      qArg = q.getQ();
+      rows = q.getType().getDimSize(0);
+      headDim = q.getType().getDimSize(1);
+    }
+    if (auto k = dyn_cast<KvTileOp>(op)) {
+      auto type = cast<RankedTensorType>(k.getType());
+      blockN = type.getDimSize(0);
+      elementType = type.getElementType();
+      tableArg = k.getBlockTable();
+    }
+    if (auto s = dyn_cast<SeqLenOp>(op); s && !cuQArg)
+      cuQArg = s.getLengths();
+    else if (s && s.getLengths() != cuQArg)
+      cuKArg = s.getLengths();
+    if (auto s = dyn_cast<StoreRowsOp>(op)) {
+      (s.getSplit() ? partOutArg : outArg) = s.getOut();
+      (s.getSplit() ? partLseArg : lseArg) = s.getLse();
+    }
+    if (auto q = dyn_cast<QKOp>(op))
+      kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
+    if (auto pv = dyn_cast<PVOp>(op))
+      vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
+  });
+  for (BlockArgument arg : func.getArguments())
+    if (func.getArgAttr(arg.getArgNumber(), "attn.num_splits"))
+      splitsArg = arg;
+  if (!grid || !qArg || !kArg || !vArg || !cuQArg || !cuKArg || !outArg ||
+      !partOutArg || !splitsArg)
+    return func.emitError("attn-lower-to-gpu expects a split, tiled, "
+                          "online-softmax prefill program (run attn-gqa-"
+                          "broadcast, attn-split-kv, attn-tile and "
+                          "attn-online-softmax first)");
+  if (cast<ArrayAttr>(grid->getAttr("attn.grid")).size() != 4)
+    return grid.emitError("expected the grid (split, batch, q_block, head)");
+  if (rows % 16 != 0 || blockN % 16 != 0 || headDim % 16 != 0)
+    return func.emitError("attn-lower-to-gpu: prefill tiles must be multiples "
+                          "of 16, got block_m ")
+           << rows << ", block_n " << blockN << ", head_dim " << headDim;
+  if (!elementType.isF16() && !elementType.isBF16())
+    return func.emitError("attn-lower-to-gpu: prefill needs f16 or bf16 "
+                          "K/V, got ")
+           << elementType;
+  if (warps < 1 || rows % (16 * warps) != 0)
+    return func.emitError("attn-lower-to-gpu: prefill block_m (")
+           << rows << ") must be a multiple of 16 x the " << warps << " warps";
+  rowBlocks = rows / (16 * warps);
+  if (tableArg && blockN / 16 > 32 * warps)
+    return func.emitError("attn-lower-to-gpu: paged prefill locates a 16-key "
+                          "granule per thread, so block_n / 16 (")
+           << blockN / 16 << ") must not exceed the " << 32 * warps
+           << " threads";
+  // Copies: every thread takes a chunk of a row per pass, passes of a
+  // multiple of 8 rows (one swizzle pattern) that divide the tiles.
+  int64_t copyChunks = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
+  int64_t rowsPerPass = 32 * warps / copyChunks;
+  if ((32 * warps) % copyChunks != 0 || rowsPerPass % 8 != 0 ||
+      blockN % rowsPerPass != 0 || rows % rowsPerPass != 0)
+    return func.emitError("attn-lower-to-gpu: ")
+           << 32 * warps << " threads copy rows of " << copyChunks
+           << " chunks (head_dim / 8 rounded up to a power of two) in passes "
+              "of "
+           << rowsPerPass
+           << " rows, which must be a multiple of 8 that divides block_m ("
+           << rows << ") and block_n (" << blockN << ")";
+  return success();
+}
+
+void PrefillKernelEmitter::createKernel() {
+  namespace P = abi::prefill;
+  Block &entry = createKernelFunc(func.getSymName(), P::kParams, 32 * warps);
+  auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
+  // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed
+  // one [total_k, Hkv, D] the row and head ones.
+  auto bindCache = [&](Value cache, P::Param ptr, P::Param outer) {
+    auto row = P::Param(outer + 1), head = P::Param(outer + 2);
+    if (cast<MemRefType>(cache.getType()).getRank() == 3)
+      tensors[cache] = {arg(ptr), {arg(row), arg(head)}};
+    else
+      tensors[cache] = {arg(ptr), {arg(outer), arg(row), arg(head)}};
+  };
+  bindCache(kArg, P::k, P::k_stride_outer);
+  bindCache(vArg, P::v, P::v_stride_outer);
+  tensors[cuQArg] = {arg(P::cu_seqlens_q), {}};
+  tensors[cuKArg] = {arg(P::cu_seqlens_k), {}};
+  if (tableArg)
+    tensors[tableArg] = {arg(P::block_table), {arg(P::block_table_stride)}};
+  tensors[outArg] = {arg(P::out),
+                     {arg(P::out_stride_token), arg(P::out_stride_head)}};
+  if (lseArg)
+    tensors[lseArg] = {arg(P::lse), {}};
+  numKvHeads = toIndex(arg(P::num_kv_heads));
+  pageSize = toIndex(arg(P::page_size));
+  if (tableArg)
+    pageReciprocal =
+        arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(P::page_size));
+  totalQ = toIndex(arg(P::total_q));
+  runtimeScale = arg(P::softmax_scale);
+  tensors[partOutArg] = {arg(P::part_o), {}};
+  tensors[partLseArg] = {arg(P::part_lse), {}};
+  Value numSplits = toIndex(arg(P::num_splits));
+  mapping.map(splitsArg, numSplits);
+
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  warp = arith::DivUIOp::create(b, loc, tid, idx(32));
+  lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+  groupRow = arith::DivUIOp::create(b, loc, lane, idx(4));
+  quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
+  smemBase = LLVM::AddressOfOp::create(b, loc, smem);
+  stagesBase = gep(smemBase, elementType, idx(rows * headDim));
+  numHeads = toIndex(arg(P::num_heads));
+  groupMagic = arg(P::group_magic);
+  headShiftArg = arg(P::head_shift);
+  mapGrid();
+}
+
+LogicalResult PrefillKernelEmitter::emit() {
+  if (failed(analyse()))
+    return failure();
+  createKernel();
+  // Before the grid: its bounds, which the launch provides, and constants.
+  for (Operation &op : func.getBody().front()) {
+    if (&op == grid.getOperation())
+      break;
+    if (isa<arith::ConstantOp>(op))
+      b.clone(op, mapping);
+    else if (!isa<arith::ArithDialect, memref::MemRefDialect>(op.getDialect()))
+      return op.emitError("attn-lower-to-gpu: unexpected op before the grid");
+  }
+  // The CTAs past the last head of a split (Hq < 2^head_shift) have nothing
+  // to do.
+  auto ifHead = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::ult, head, numHeads));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifHead.thenBlock()->getTerminator());
+    if (failed(emitBlock(*grid.getBody())))
+      return failure();
+  }
+  CombineOp combine;
+  func.walk([&](CombineOp c) { combine = c; });
+  if (!combine)
+    return func.emitError("attn-lower-to-gpu: the split prefill program has "
+                          "no attn.combine");
+  emitCombineKernel(combine, elementType, headDim);
+  return success();
+}
+
+LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
+                                            gpu::GPUModuleOp module,
+                                            LLVM::GlobalOp smem, int64_t stages,
+                                            int64_t threads) {
+  if (stages < 2)
+    return func.emitError("attn-lower-to-gpu: prefill needs at least 2 "
+                          "stages, got ")
+           << stages;
+  return PrefillKernelEmitter(func, module, smem, stages, threads).emit();
+}

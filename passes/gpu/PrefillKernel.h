@@ -1,0 +1,176 @@
+// The prefill kernel emitter of attn-lower-to-gpu: its fragment layout and
+// state. PrefillKernel.cpp builds the kernel, PrefillOps.cpp lowers each tile
+// op, PrefillPipeline.cpp runs the cp.async ring of K/V tiles (and the paged
+// granule look-ups), SharedMemory.cpp lays out and swizzles shared memory,
+// MmaSync.cpp holds the tensor-core instructions, Grid.cpp maps the grid.
+//
+// A CTA of W warps owns block_m = 16 W R query rows of one head: warp w owns
+// the R row blocks 16 (r W + w) .. + 15, each the M of an
+// mma.sync.m16n8k16, so that every K or V fragment a warp loads from shared
+// memory feeds R MMAs. Lane l = 4 g + t (g = l / 4, t = l % 4) holds, of
+// every [M, X] f32 tile (scores, P, acc), the accumulator fragments of the
+// R x X / 8 blocks: value 4 (r X / 8 + j) + e is row 16 (r W + w) + g +
+// 8 (e / 2), column 8 j + 2 t + e % 2. A [M] tile (max, sum, lse) is 2 R
+// values per lane: slot 2 r + h is row 16 (r W + w) + g + 8 h; the four
+// owners of a row (a quad) reduce with two xor shuffles. P is repacked from
+// its accumulator fragments into A fragments without leaving registers.
+//
+// Q, and the K and V tiles of a multi-stage ring, are copied by all threads
+// with 16-byte cp.async into shared memory as rows of D elements whose
+// 16-byte chunk c of row n lives at chunk c ^ (n % 8) (the XOR swizzle makes
+// the 8 rows an ldmatrix reads hit distinct banks; with head_dim 80 or 160
+// the chunks past the last multiple of 8, 2 or 4 of them, swizzle among
+// themselves by n % 2 or n % 4). Rows of C = head_dim / 8 chunks are copied
+// as rows of C rounded up to a power of two, the threads of the chunks past
+// C copying nothing. Q feeds QK^T through
+// ldmatrix (A fragments), K tiles through ldmatrix (B fragments), V tiles
+// feed PV through ldmatrix.trans. One barrier per tile separates the readers
+// of a stage from its next writers. Paged K/V: tiles start at multiples of 16
+// keys and pages hold multiples of 16 rows, so each 16-key granule of a tile
+// lies in one page; its first row is located through block_table once per
+// tile, a stage ahead, into a small table of granule offsets in shared memory
+// after the stages, and the copies add the row within the granule.
+#ifndef ATTN_PASSES_GPU_PREFILLKERNEL_H
+#define ATTN_PASSES_GPU_PREFILLKERNEL_H
+
+#include "passes/gpu/KernelBuilder.h"
+#include "passes/gpu/MmaSync.h"
+
+namespace mlir {
+namespace attn {
+
+class PrefillKernelEmitter : public KernelEmitterBase {
+public:
+  PrefillKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
+                       LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+      : KernelEmitterBase(func, module, smem), stages(stages),
+        warps(threads / 32) {}
+
+  LogicalResult emit();
+
+private:
+  LogicalResult analyse();
+  void createKernel();
+  /// Maps the tiled grid's induction variables to CTA indices (Grid.cpp).
+  void mapGrid();
+  /// The row tile of sequence `batch` that the CTA at grid z takes.
+  Value rankRowTile(Value batch);
+  /// Sequence `batch`'s length in cumulative `cuSeqlens`, an i32.
+  Value lengthOf(Value cuSeqlens, Value batch) {
+    Value ptr = tensorFor(cuSeqlens).ptr;
+    return arith::SubIOp::create(b, loc, loadI32(ptr, add(batch, idx(1))),
+                                 loadI32(ptr, batch));
+  }
+  LogicalResult emitOp(Operation *op) override;
+  // One lowering per tile op (PrefillOps.cpp).
+  LogicalResult lowerSeqLen(SeqLenOp seqLen);
+  LogicalResult lowerKvHead(KvHeadOp kvHead);
+  LogicalResult lowerLoadQRows(LoadQRowsOp loadQ);
+  LogicalResult lowerIf(scf::IfOp ifOp);
+  LogicalResult lowerQK(QKOp qk);
+  LogicalResult lowerMask(MaskOp mask);
+  LogicalResult lowerRowMax(RowMaxOp rowMax);
+  LogicalResult lowerExp2Diff(Exp2DiffOp diff);
+  LogicalResult lowerPV(PVOp pv);
+  LogicalResult lowerScaleRows(ScaleRowsOp scale);
+  LogicalResult lowerNormalize(NormalizeOp normalize);
+  LogicalResult emitKvLoop(scf::ForOp loop);
+  /// Issues the cp.async copies of K/V tile `tile` into its stage.
+  void issueTileCopies(Value tile, Value tileStart, Value limit,
+                       ArrayRef<KvTileOp> loads, Value kvHead);
+  /// Paged: where the first key of this thread's 16-key granule of `tile`
+  /// lives: its block_table entry (a load still in flight), whether it is a
+  /// key of the sequence, and its row in the page (threads past the tile's
+  /// blockN / 16 granules get nothing to store).
+  struct GranuleLookup {
+    Value entry, valid, inPage;
+  };
+  GranuleLookup findTile(Value tile, Value numTiles, Value tileStart,
+                         Value limit, ArrayRef<KvTileOp> loads, Value batch);
+  /// Writes the K and V element offsets of what findTile returned into the
+  /// location slot of `tile`: the first use of the block_table entry.
+  void storeLocation(Value tile, const GranuleLookup &at,
+                     ArrayRef<KvTileOp> loads);
+  /// The (K, V) i64 offset pair of 16-key granule `granule` in the location
+  /// slot of `tile`.
+  Value locationSlot(Value tile, Value granule);
+
+  /// The shared-memory address of 16-byte chunk `chunk` of row `row` of
+  /// tile `which` (0 = K, 1 = V) of `stage`, swizzled.
+  Value tileChunk(Value stage, int64_t which, Value row, Value chunk);
+  /// The same for the Q tile, which precedes the stages.
+  Value qChunk(Value row, Value chunk);
+  /// The swizzled byte offset of a chunk in a tile of D-element rows.
+  Value swizzled(Value row, Value chunk);
+  /// Row of row block r (0 .. R-1) and half h of this lane, within the tile.
+  Value fragmentRow(int64_t r, int64_t half) {
+    return add(add(mul(warp, idx(16)), groupRow),
+               idx(16 * warps * r + 8 * half));
+  }
+  /// The [M] slot (2 r + h) of value k of a [M, cols] fragment.
+  int64_t rowSlot(size_t k, int64_t cols) const {
+    return 2 * (k / (cols / 2)) + (k % 4) / 2;
+  }
+  /// ldmatrix .x4 (transposed with `trans`): four b32 registers.
+  SmallVector<Value> loadMatrices(Value ptr, bool trans) {
+    return mma_sync::loadMatrices(b, loc, ptr, trans);
+  }
+  /// D = A B + C for one m16n8k16 tile: A four, B two b32 registers, C and
+  /// the result four f32 values.
+  SmallVector<Value> mma(ArrayRef<Value> a, Value b0, Value b1,
+                         ArrayRef<Value> c) {
+    return mma_sync::mma(b, loc, elementType, a, b0, b1, c);
+  }
+  /// a * b for a non-negative index or i32 and an i64 stride below 2^31, as
+  /// a 32 x 32 -> 64-bit multiply.
+  Value wideMul(Value a, Value stride) {
+    Type i32t = b.getI32Type(), i64t = b.getI64Type();
+    if (a.getType().isIndex())
+      a = arith::IndexCastUIOp::create(b, loc, i32t, a);
+    Value narrow = arith::TruncIOp::create(b, loc, i32t, stride);
+    return arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64t, a),
+                                 arith::ExtUIOp::create(b, loc, i64t, narrow));
+  }
+  /// Two f32 values as one b32 register of two elements of elementType.
+  Value pack(Value lo, Value hi) {
+    return mma_sync::pack(b, loc, elementType, lo, hi);
+  }
+  /// Row-wise reduction of a [M, X] fragment within each quad.
+  Fragment reduceRows(const Fragment &in, bool max);
+  /// Accumulates P V into `acc` (an [M, D] fragment).
+  Fragment emitPV(PVOp pv, Fragment acc);
+  /// attn.store_rows: this thread's rows of the tile into out (and lse), or
+  /// with a split into the split-KV workspace.
+  LogicalResult emitStore(StoreRowsOp store);
+
+  int64_t stages, warps;
+
+  // Problem facts read from the tiled IR.
+  int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;
+  Type elementType;
+  Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg,
+      partOutArg, partLseArg, splitsArg;
+  scf::ParallelOp grid;
+
+  // Emission state.
+  Value warp, groupRow, quadLane, lane;
+  Value smemBase, stagesBase, pageSize, totalQ, numKvHeads, numHeads, head,
+      groupMagic, runtimeScale;
+  /// The head_shift kernel parameter (the grid's x encoding, Grid.cpp).
+  Value headShiftArg;
+  /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
+  Value pageReciprocal;
+  Value currentStage;
+  /// attn.pv ops whose product is accumulated by the attn.addf that uses it.
+  llvm::DenseSet<Operation *> fusedPV;
+  /// Score tiles whose fragments hold the raw QK^T accumulators, still to be
+  /// multiplied by scoreScale (which row_max and exp2_diff fold in).
+  llvm::DenseSet<Value> unscaledScores;
+  Value scoreScale;
+  bool isUnscaled(Value v) { return unscaledScores.contains(v); }
+};
+
+} // namespace attn
+} // namespace mlir
+
+#endif // ATTN_PASSES_GPU_PREFILLKERNEL_H

@@ -1,0 +1,31 @@
+// The prefill kernel's shared-memory addressing: the Q tile, then the K/V
+// stages, rows of 16-byte chunks under an XOR swizzle.
+#include "passes/gpu/PrefillKernel.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
+  int64_t chunksPerRow = headDim / 8;
+  Value pattern = idx(std::min<int64_t>(chunksPerRow, 8) - 1);
+  if (int64_t tail = chunksPerRow > 8 ? chunksPerRow % 8 : 0) {
+    // The last `tail` chunks (2 or 4) swizzle among themselves.
+    Value inTail = cmp(arith::CmpIPredicate::uge, chunk,
+                       idx(chunksPerRow - tail));
+    pattern = select(inTail, idx(tail - 1), pattern);
+  }
+  Value xorred = arith::XOrIOp::create(
+      b, loc, chunk, arith::AndIOp::create(b, loc, row, pattern));
+  return add(mul(row, idx(headDim * 2)), mul(xorred, idx(16)));
+}
+
+Value PrefillKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
+                                      Value chunk) {
+  Value tile = add(mul(stage, idx(2 * blockN * headDim * 2)),
+                   idx(which * blockN * headDim * 2));
+  return gep(stagesBase, b.getI8Type(), add(tile, swizzled(row, chunk)));
+}
+
+Value PrefillKernelEmitter::qChunk(Value row, Value chunk) {
+  return gep(smemBase, b.getI8Type(), swizzled(row, chunk));
+}
