@@ -37,6 +37,16 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
     return op->getNumResults() &&
            isa<RankedTensorType>(op->getResult(0).getType());
   };
+  // Every tile operand must have a buffer by now: a tile that enters as a
+  // function argument (or from an op cloned as is) has none.
+  for (OpOperand &operand : op->getOpOperands())
+    if (isa<RankedTensorType>(operand.get().getType()) &&
+        !buffers.count(operand.get()))
+      return op->emitError("attn-lower-to-cpu: tile operand #")
+             << operand.getOperandNumber()
+             << " has no buffer; tiles must be made by attn ops or tile "
+                "constants in the function, got "
+             << operand.get().getType();
   if (auto c = dyn_cast<arith::ConstantOp>(op); c && isTile(c))
     return lowerConstant(c);
   if (isa<arith::MaximumFOp, arith::AddFOp, arith::MulFOp>(op) && isTile(op))

@@ -13,3 +13,15 @@ func.func @untiled(%q: memref<?x1x16x128xbf16>, %kc: memref<?x?x8x128xbf16>,
       -> tensor<2x128xf32>, tensor<2xf32>
   return
 }
+
+// -----
+
+// A tile that enters the function as an argument has no buffer to read.
+func.func @tile_argument(%q: tensor<2x128xf32>, %kc: memref<?x?x8x128xbf16>,
+                         %b: index, %h: index, %n: index) {
+  %k = attn.kv_tile %kc[%b, %h, %n] limit %n {page_size = 0}
+      : memref<?x?x8x128xbf16> -> tensor<64x128xbf16>
+  // expected-error @+1 {{attn-lower-to-cpu: tile operand #0 has no buffer; tiles must be made by attn ops or tile constants in the function, got 'tensor<2x128xf32>'}}
+  %s = attn.qk %q, %k {scale = 0.125 : f32} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  return
+}
