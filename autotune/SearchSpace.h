@@ -21,7 +21,7 @@ struct SpaceGroup {
 /// Whether the decode lowering accepts `knobs` for head dimension `headDim`:
 /// a row of D elements takes D / 8 threads (16 bytes each), which must divide
 /// a warp, and block_n must be a multiple of the row groups, threads / (D / 8)
-/// (passes/LowerToGpu.cpp).
+/// (passes/gpu/DecodeKernel.h).
 bool decodeKnobsValid(int64_t headDim, const Knobs &knobs);
 
 /// The search space `space` ("gpu": small enough to time; "wide": for the

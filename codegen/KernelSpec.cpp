@@ -19,7 +19,7 @@ int64_t attn::KernelSpec::sharedMemoryBytes() const {
                          // blockN / 16 granules
     return blockM * headDim * 2 + pipeline + (paged ? stages * blockN : 0);
   // head_dim / 8 threads a row, rounded up to a power of two
-  // (passes/LowerToGpu.cpp).
+  // (passes/gpu/DecodeKernel.h).
   int64_t threadsPerRow = 1;
   while (threadsPerRow < headDim / 8)
     threadsPerRow *= 2;

@@ -160,13 +160,13 @@ struct AttnGqaBroadcastPass
     if (blockM <= 0 || blockM % 16 != 0) {
       getOperation().emitError("attn-gqa-broadcast: 'block-m' must be a "
                                "positive multiple of 16, got ")
-          << blockM;
+          << static_cast<int64_t>(blockM);
       return signalPassFailure();
     }
     if (headsPerCta < 0) {
       getOperation().emitError("attn-gqa-broadcast: 'heads-per-cta' must be "
                                "0 (all G heads) or positive, got ")
-          << headsPerCta;
+          << static_cast<int64_t>(headsPerCta);
       return signalPassFailure();
     }
     SmallVector<Operation *> ops;

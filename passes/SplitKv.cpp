@@ -176,7 +176,7 @@ struct AttnSplitKvPass : public attn::impl::AttnSplitKvBase<AttnSplitKvPass> {
     if (chunkAlign <= 0) {
       getOperation().emitError("attn-split-kv: 'chunk-align' must be "
                                "positive, got ")
-          << chunkAlign;
+          << static_cast<int64_t>(chunkAlign);
       return signalPassFailure();
     }
     SmallVector<scf::ParallelOp> grids;

@@ -94,7 +94,7 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     if (blockN <= 0 || blockN % 16 != 0) {
       getOperation().emitError("attn-tile: 'block-n' must be a positive "
                                "multiple of 16, got ")
-          << blockN;
+          << static_cast<int64_t>(blockN);
       return signalPassFailure();
     }
     SmallVector<AttendOp> ops;

@@ -337,3 +337,52 @@ func.func @store_rows_lse_rank(%t: tensor<16x64xf32>, %l: tensor<16xf32>, %o: me
   attn.store_rows %t, %l to %o lse %lse[%r, %r] count %r : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xbf16>, memref<?xf32>
   return
 }
+
+// -----
+
+func.func @not_strided(%q: memref<?x16x128xbf16, affine_map<(d0, d1, d2) -> (d0 mod 4, d1, d2)>>, %k: memref<?x8x128xbf16>, %v: memref<?x8x128xbf16>, %cq: memref<?xi32>, %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
+  // expected-error @+1 {{'q' must have a strided layout}}
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16, affine_map<(d0, d1, d2) -> (d0 mod 4, d1, d2)>>) k(%k : memref<?x8x128xbf16>) v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true, scale = 0.0883883461 : f32, page_size = 0}
+  return
+}
+
+// -----
+
+func.func @load_q_rank(%q: memref<?x16x64xbf16>, %i: index) {
+  // expected-error @+1 {{'q' must have rank 4 ([B, Lq, H, D]), got rank 3}}
+  %t = attn.load_q %q[%i, %i, %i] : memref<?x16x64xbf16> -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
+func.func @load_q_bad_width(%q: memref<?x1x16x64xbf16>, %i: index) {
+  // expected-error @+1 {{result must be [rows, 64], got 'tensor<2x128xf32>'}}
+  %t = attn.load_q %q[%i, %i, %i] : memref<?x1x16x64xbf16> -> tensor<2x128xf32>
+  return
+}
+
+// -----
+
+func.func @store_rows_rank(%t: tensor<16x64xf32>, %l: tensor<16xf32>, %o: memref<?x?x4x64xbf16>, %r: index) {
+  // expected-error @+1 {{'out' must have rank 3 ([total_q, Hq, D]), got rank 4}}
+  attn.store_rows %t, %l to %o[%r, %r] count %r : tensor<16x64xf32>, tensor<16xf32>, memref<?x?x4x64xbf16>
+  return
+}
+
+// -----
+
+func.func @store_rows_partial_lse_rank(%t: tensor<16x64xf32>, %l: tensor<16xf32>, %po: memref<?x?x4x64xf32>, %pl: memref<4x?xf32>, %r: index) {
+  // expected-error @+1 {{'lse' must be an f32 memref of rank 3 ([S, total_q, Hq]), got 'memref<4x?xf32>'}}
+  attn.store_rows %t, %l to %po lse %pl[split %r, %r, %r] count %r : tensor<16x64xf32>, tensor<16xf32>, memref<?x?x4x64xf32>, memref<4x?xf32>
+  return
+}
+
+// -----
+
+func.func @qk_head_dim(%q: tensor<2x128xf32>, %k: tensor<64x64xbf16>) {
+  // expected-error @+1 {{expects [M, D] x [N, D] -> [M, N], got 'tensor<2x128xf32>', 'tensor<64x64xbf16>' -> 'tensor<2x64xf32>'}}
+  %s = attn.qk %q, %k {scale = 0.125 : f32} : tensor<2x128xf32>, tensor<64x64xbf16> -> tensor<2x64xf32>
+  return
+}

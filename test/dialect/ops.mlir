@@ -1,4 +1,5 @@
 // RUN: attn-opt %s -split-input-file | attn-opt -split-input-file | FileCheck %s
+// RUN: attn-opt %s -split-input-file -mlir-print-op-generic | attn-opt -split-input-file | FileCheck %s
 
 // CHECK-LABEL: func @prefill_contiguous
 func.func @prefill_contiguous(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,
@@ -110,5 +111,106 @@ func.func @prefill_tile_ops(%q: memref<?x4x64xbf16>, %cu: memref<?xi32>,
       : tensor<16x64xf32>, tensor<16xf32>, memref<?x4x64xbf16>, memref<4x?xf32>
   attn.store_rows %t, %lt to %po lse %pl[split %s, %row, %h] count %n
       : tensor<16x64xf32>, tensor<16xf32>, memref<?x?x4x64xf32>, memref<?x?x4xf32>
+  return
+}
+
+// -----
+
+// The tile-level ops of a decode group: index ops, the loads and stores of a
+// GQA group (with and without a count, final and split-KV partial), split
+// ranges, attend and combine.
+// CHECK-LABEL: func @decode_tile_ops
+// CHECK: attn.seq_len %{{.*}}[%{{.*}}] : memref<?xi32>
+// CHECK: attn.seq_len %{{.*}}[%{{.*}}] {cumulative} : memref<?xi32>
+// CHECK: attn.group_size {group = 4 : i64}
+// CHECK: attn.load_q %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : memref<?x1x16x128xbf16> -> tensor<2x128xf32>
+// CHECK: attn.load_q %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] count %{{.*}} : memref<?x1x16x128xbf16> -> tensor<8x128xf32>
+// CHECK: %[[BEGIN:.*]], %[[END:.*]] = attn.split_range %{{.*}} of %{{.*}} over %{{.*}} {align = 64 : i64}
+// CHECK: attn.attend %{{.*}} keys(%{{.*}}, %{{.*}} block_table %{{.*}}) [%{{.*}}, %{{.*}}] range[%[[BEGIN]], %[[END]]) diagonal %{{.*}} {causal = true, page_size = 256 : i64, rows_per_token = 2 : i64, scale = 1.250000e-01 : f32} : tensor<2x128xf32>, memref<?x256x8x128xbf16>, memref<?x256x8x128xbf16>, memref<?x?xi32> -> tensor<2x128xf32>, tensor<2xf32>
+// CHECK: attn.attend %{{.*}} keys(%{{.*}}, %{{.*}}) [%{{.*}}, %{{.*}}] range[%{{.*}}, %{{.*}}) diagonal %{{.*}} {causal = false, page_size = 0 : i64, rows_per_token = 1 : i64, scale = 1.250000e-01 : f32} : tensor<2x128xf32>, memref<?x?x8x128xbf16>, memref<?x?x8x128xbf16> -> tensor<2x128xf32>, tensor<2xf32>
+// CHECK: attn.store %{{.*}}, %{{.*}} to %{{.*}} lse %{{.*}}[{{ ?}}%{{.*}}, %{{.*}}, %{{.*}}] : tensor<2x128xf32>, tensor<2xf32>, memref<?x1x16x128xbf16>, memref<?x16x1xf32>
+// CHECK: attn.store %{{.*}}, %{{.*}} to %{{.*}}[{{ ?}}%{{.*}}, %{{.*}}, %{{.*}}] count %{{.*}} : tensor<2x128xf32>, tensor<2xf32>, memref<?x1x16x128xbf16>
+// CHECK: attn.store %{{.*}}, %{{.*}} to %{{.*}} lse %{{.*}}[split %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : tensor<2x128xf32>, tensor<2xf32>, memref<?x?x1x16x128xf32>, memref<?x?x1x16xf32>
+// CHECK: attn.combine %{{.*}}, %{{.*}} splits %{{.*}} to %{{.*}} : memref<?x?x1x16x128xf32>, memref<?x?x1x16xf32>, memref<?x1x16x128xbf16>
+// CHECK: attn.combine %{{.*}}, %{{.*}} splits %{{.*}} to %{{.*}} lse %{{.*}} : memref<?x?x1x16x128xf32>, memref<?x?x1x16xf32>, memref<?x1x16x128xbf16>, memref<?x16x1xf32>
+func.func @decode_tile_ops(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
+                           %vc: memref<?x256x8x128xbf16>, %kd: memref<?x?x8x128xbf16>,
+                           %vd: memref<?x?x8x128xbf16>, %lens: memref<?xi32>,
+                           %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>,
+                           %lse: memref<?x16x1xf32>, %po: memref<?x?x1x16x128xf32>,
+                           %pl: memref<?x?x1x16xf32>, %b: index, %t: index,
+                           %h: index, %s: index, %ns: index) {
+  %len = attn.seq_len %lens[%b] : memref<?xi32>
+  %cum = attn.seq_len %lens[%b] {cumulative} : memref<?xi32>
+  %g = attn.group_size {group = 4}
+  %q0 = attn.load_q %q[%b, %t, %h] : memref<?x1x16x128xbf16> -> tensor<2x128xf32>
+  %q1 = attn.load_q %q[%b, %t, %h] count %g : memref<?x1x16x128xbf16> -> tensor<8x128xf32>
+  %begin, %end = attn.split_range %s of %ns over %len {align = 64}
+  %out, %l = attn.attend %q0 keys(%kc, %vc block_table %bt) [%b, %h] range[%begin, %end) diagonal %len
+      {causal = true, page_size = 256, rows_per_token = 2, scale = 0.125 : f32}
+      : tensor<2x128xf32>, memref<?x256x8x128xbf16>, memref<?x256x8x128xbf16>, memref<?x?xi32>
+      -> tensor<2x128xf32>, tensor<2xf32>
+  %out2, %l2 = attn.attend %q0 keys(%kd, %vd) [%b, %h] range[%begin, %end) diagonal %len
+      {causal = false, page_size = 0, rows_per_token = 1, scale = 0.125 : f32}
+      : tensor<2x128xf32>, memref<?x?x8x128xbf16>, memref<?x?x8x128xbf16>
+      -> tensor<2x128xf32>, tensor<2xf32>
+  attn.store %out, %l to %o lse %lse[%b, %t, %h]
+      : tensor<2x128xf32>, tensor<2xf32>, memref<?x1x16x128xbf16>, memref<?x16x1xf32>
+  attn.store %out2, %l2 to %o[%b, %t, %h] count %g
+      : tensor<2x128xf32>, tensor<2xf32>, memref<?x1x16x128xbf16>
+  attn.store %out, %l to %po lse %pl[split %s, %b, %t, %h]
+      : tensor<2x128xf32>, tensor<2xf32>, memref<?x?x1x16x128xf32>, memref<?x?x1x16xf32>
+  attn.combine %po, %pl splits %ns to %o
+      : memref<?x?x1x16x128xf32>, memref<?x?x1x16xf32>, memref<?x1x16x128xbf16>
+  attn.combine %po, %pl splits %ns to %o lse %lse
+      : memref<?x?x1x16x128xf32>, memref<?x?x1x16xf32>, memref<?x1x16x128xbf16>, memref<?x16x1xf32>
+  return
+}
+
+// -----
+
+// The ops of one KV tile: loads from contiguous, paged and packed caches, the
+// softmax accumulation before attn-online-softmax, and the explicit online
+// softmax after it.
+// CHECK-LABEL: func @kv_tile_ops
+// CHECK: attn.kv_tile %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] limit %{{.*}} {page_size = 0 : i64} : memref<?x?x8x128xbf16> -> tensor<64x128xbf16>
+// CHECK: attn.kv_tile %{{.*}} block_table %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] limit %{{.*}} {page_size = 256 : i64} : memref<?x256x8x128xbf16>, memref<?x?xi32> -> tensor<64x128xbf16>
+// CHECK: attn.kv_tile %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] limit %{{.*}} {page_size = 0 : i64} : memref<?x8x128xf16> -> tensor<64x128xf16>
+// CHECK: %[[S:.*]] = attn.qk %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+// CHECK: %[[M:.*]] = attn.mask %[[S]] keys[%{{.*}}, %{{.*}}) diagonal %{{.*}} {causal = true, rows_per_token = 2 : i64} : tensor<2x64xf32>
+// CHECK: %[[INIT:.*]] = attn.softmax_init : <2, 128>
+// CHECK: %[[UPD:.*]] = attn.softmax_update %[[INIT]], %[[M]], %{{.*}} : <2, 128>, tensor<2x64xf32>, tensor<64x128xbf16>
+// CHECK: attn.softmax_finalize %[[UPD]] : <2, 128> -> tensor<2x128xf32>, tensor<2xf32>
+// CHECK: %[[MAX:.*]] = attn.row_max %[[M]] : tensor<2x64xf32> -> tensor<2xf32>
+// CHECK: %[[P:.*]] = attn.exp2_diff %[[M]], %[[MAX]] : tensor<2x64xf32>, tensor<2xf32>
+// CHECK: attn.exp2_diff %[[MAX]], %[[MAX]] : tensor<2xf32>, tensor<2xf32>
+// CHECK: %[[SUM:.*]] = attn.row_sum %[[P]] : tensor<2x64xf32> -> tensor<2xf32>
+// CHECK: %[[PV:.*]] = attn.pv %[[P]], %{{.*}} : tensor<2x64xf32>, tensor<64x128xbf16> -> tensor<2x128xf32>
+// CHECK: %[[ACC:.*]] = attn.scale_rows %[[PV]], %[[SUM]] : tensor<2x128xf32>, tensor<2xf32>
+// CHECK: attn.normalize %[[ACC]], %[[MAX]], %[[SUM]] : tensor<2x128xf32>, tensor<2xf32>
+func.func @kv_tile_ops(%q: tensor<2x128xf32>, %kd: memref<?x?x8x128xbf16>,
+                       %kc: memref<?x256x8x128xbf16>, %bt: memref<?x?xi32>,
+                       %kp: memref<?x8x128xf16>, %b: index, %h: index,
+                       %start: index, %limit: index, %diag: index) {
+  %k0 = attn.kv_tile %kd[%b, %h, %start] limit %limit {page_size = 0}
+      : memref<?x?x8x128xbf16> -> tensor<64x128xbf16>
+  %k1 = attn.kv_tile %kc block_table %bt[%b, %h, %start] limit %limit {page_size = 256}
+      : memref<?x256x8x128xbf16>, memref<?x?xi32> -> tensor<64x128xbf16>
+  %k2 = attn.kv_tile %kp[%b, %h, %start] limit %limit {page_size = 0}
+      : memref<?x8x128xf16> -> tensor<64x128xf16>
+  %s = attn.qk %q, %k0 {scale = 0.125 : f32} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  %m = attn.mask %s keys[%start, %limit) diagonal %diag {causal = true, rows_per_token = 2}
+      : tensor<2x64xf32>
+  %init = attn.softmax_init : !attn.softmax_state<2, 128>
+  %upd = attn.softmax_update %init, %m, %k1
+      : !attn.softmax_state<2, 128>, tensor<2x64xf32>, tensor<64x128xbf16>
+  %o, %lse = attn.softmax_finalize %upd : !attn.softmax_state<2, 128> -> tensor<2x128xf32>, tensor<2xf32>
+  %max = attn.row_max %m : tensor<2x64xf32> -> tensor<2xf32>
+  %p = attn.exp2_diff %m, %max : tensor<2x64xf32>, tensor<2xf32>
+  %alpha = attn.exp2_diff %max, %max : tensor<2xf32>, tensor<2xf32>
+  %sum = attn.row_sum %p : tensor<2x64xf32> -> tensor<2xf32>
+  %pv = attn.pv %p, %k1 : tensor<2x64xf32>, tensor<64x128xbf16> -> tensor<2x128xf32>
+  %acc = attn.scale_rows %pv, %sum : tensor<2x128xf32>, tensor<2xf32>
+  %out, %l = attn.normalize %acc, %max, %sum : tensor<2x128xf32>, tensor<2xf32>
   return
 }
