@@ -1,14 +1,14 @@
-// RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu=threads=256 -verify-diagnostics
+// RUN: attn-opt %s -attn-to-tiled=block-n=16 -attn-lower-to-gpu=threads=40 -verify-diagnostics
 
-// 8 warps of 16 query rows each do not fit a 64-row prefill tile.
-// expected-error @+1 {{attn-lower-to-gpu: prefill block_m (64) must be a multiple of 16 x the 8 warps}}
-func.func @prefill_warps(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,
-                %v: memref<?x8x128xbf16>, %cq: memref<?xi32>,
-                %ck: memref<?xi32>, %o: memref<?x16x128xbf16>) {
-  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>)
-      v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>)
-      cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+// Decode: rows of head_dim / 8 = 16 threads do not divide 40 threads.
+// expected-error @+1 {{attn-lower-to-gpu: head_dim must be a multiple of 8 up to 256 and head_dim / 8, rounded up to a power of two, must divide the thread count, got head_dim 128, threads 40}}
+func.func @decode_threads_40(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
+                %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>,
+                %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>) {
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>)
+      v_cache(%vc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>)
       {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true,
-       scale = 0.125 : f32, page_size = 0}
+       scale = 0.125 : f32, page_size = 256}
   return
 }
