@@ -123,7 +123,6 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
   }
   bind(qk, scores);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {

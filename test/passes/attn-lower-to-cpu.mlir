@@ -1,4 +1,4 @@
-// RUN: attn-opt %s -attn-to-tiled -attn-lower-to-cpu | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-lower-to-cpu | FileCheck %s
 
 // Tiles become stack buffers at the function entry; the grid stays a
 // parallel loop; every attn op is gone.

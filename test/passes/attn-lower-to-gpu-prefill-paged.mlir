@@ -1,4 +1,4 @@
-// RUN: attn-opt %s -attn-to-tiled=block-m=128 -attn-lower-to-gpu=stages=2 | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled=block-m=128 | attn-opt -attn-lower-to-gpu=stages=2 | FileCheck %s
 
 // Paged prefill (block-n 64: four 16-key granules a tile). Each tile is
 // located a stage ahead: lanes 0-3 of warp 0 look their granule's page up in

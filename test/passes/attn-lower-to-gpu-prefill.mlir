@@ -1,4 +1,4 @@
-// RUN: attn-opt %s -attn-to-tiled=block-m=128 -attn-lower-to-gpu=stages=2 | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled=block-m=128 | attn-opt -attn-lower-to-gpu=stages=2 | FileCheck %s
 
 // The prefill kernel, with the parameters of docs/runtime_abi.md: four warps
 // of two 16-row blocks each (block-m 128); Q copied once into shared memory

@@ -1,5 +1,5 @@
-// RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu | FileCheck %s
-// RUN: attn-opt %s -attn-to-tiled=heads-per-cta=8 -attn-lower-to-gpu | FileCheck %s --check-prefix=ANY
+// RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-lower-to-gpu | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled=heads-per-cta=8 | attn-opt -attn-lower-to-gpu | FileCheck %s --check-prefix=ANY
 
 // The any-group kernel (heads-per-cta=8): G = Hq / Hkv from parameters 26
 // and 27, the head block's first head and its count of valid rows; query
