@@ -23,3 +23,59 @@ void AttnDialect::initialize() {
 #include "dialect/AttnOpsTypes.cpp.inc"
       >();
 }
+
+// The attributes the passes hand each other (AttnDialect.td,
+// discardableAttrs): where each may appear and what it holds.
+LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  StringRef opName = op->getName().getStringRef();
+  if (name == GridAttrHelper::getNameStr()) {
+    auto roles = dyn_cast<ArrayAttr>(attribute.getValue());
+    if (opName != "scf.parallel" || !roles)
+      return op->emitError("'") << name << "' must be an array on scf.parallel";
+    unsigned loops = op->getRegion(0).front().getNumArguments();
+    if (roles.size() != loops ||
+        !llvm::all_of(roles, [](Attribute a) { return isa<StringAttr>(a); }))
+      return op->emitError("'")
+             << name << "' must name each of the " << loops
+             << " induction variables with a string, got " << roles;
+    return success();
+  }
+  if (name == KvLoopAttrHelper::getNameStr()) {
+    if (opName != "scf.for" || !isa<UnitAttr>(attribute.getValue()))
+      return op->emitError("'")
+             << name << "' must be a unit attribute on scf.for";
+    return success();
+  }
+  if (name == NumSplitsAttrHelper::getNameStr() ||
+      name == WorkspaceAttrHelper::getNameStr())
+    return op->emitError("'") << name << "' belongs on a function argument";
+  return op->emitError("unknown attn attribute '") << name << "'";
+}
+
+LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
+                                                    unsigned regionIndex,
+                                                    unsigned argIndex,
+                                                    NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  Type type = op->getRegion(regionIndex).getArgument(argIndex).getType();
+  bool unit = isa<UnitAttr>(attribute.getValue());
+  if (name == NumSplitsAttrHelper::getNameStr()) {
+    if (!unit || !type.isIndex())
+      return op->emitError("'")
+             << name << "' must be a unit attribute on an index argument, "
+             << "got argument #" << argIndex << " of type " << type;
+    return success();
+  }
+  if (name == WorkspaceAttrHelper::getNameStr()) {
+    auto memref = dyn_cast<MemRefType>(type);
+    if (!unit || !memref || !memref.getElementType().isF32())
+      return op->emitError("'")
+             << name << "' must be a unit attribute on an f32 memref "
+             << "argument, got argument #" << argIndex << " of type " << type;
+    return success();
+  }
+  return op->emitError("'")
+         << name << "' does not belong on a function argument";
+}

@@ -22,6 +22,24 @@ def Attn_Dialect : Dialect {
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
   let useDefaultTypePrinterParser = 1;
+
+  // The attributes the passes hand each other on ops and function arguments
+  // of the tiled program (verified by the dialect; AttnDialect.cpp).
+  let discardableAttrs = (ins
+    // On the scf.parallel of CTAs: the role of each induction variable, e.g.
+    // ["split", "batch", "token", "kv_head"] (attn-gqa-broadcast names the
+    // grid, attn-split-kv prepends "split").
+    "::mlir::ArrayAttr":$grid,
+    // On the scf.for over KV tiles (attn-tile).
+    "::mlir::UnitAttr":$kv_loop,
+    // On the index function argument holding the split count (attn-split-kv).
+    "::mlir::UnitAttr":$num_splits,
+    // On the f32 memref function arguments of the split-KV partials
+    // (attn-split-kv).
+    "::mlir::UnitAttr":$workspace
+  );
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
 }
 
 class Attn_Op<string mnemonic, list<Trait> traits = []>

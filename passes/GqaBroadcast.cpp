@@ -41,7 +41,7 @@ void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
       b, loc, ValueRange{zero, zero, zero},
       ValueRange{batch, tokens, c(op.getNumKvHeads() * blocksPerKvHead)},
       ValueRange{one, one, one});
-  grid->setAttr("attn.grid",
+  grid->setAttr(AttnDialect::GridAttrHelper::getNameStr(),
                 b.getStrArrayAttr({"batch", "token",
                                    headsPerCta ? "head_block" : "kv_head"}));
 
@@ -49,8 +49,8 @@ void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
   Value bIdx = grid.getInductionVars()[0];
   Value token = grid.getInductionVars()[1];
   Value block = grid.getInductionVars()[2];
-  Value len = SeqLenOp::create(b, loc, b.getIndexType(),
-                               op.getCacheSeqlens(), bIdx, UnitAttr());
+  Value len = SeqLenOp::create(b, loc, b.getIndexType(), op.getCacheSeqlens(),
+                               bIdx, UnitAttr());
   Value kvHead = block, head, count;
   if (!headsPerCta) {
     head = arith::MulIOp::create(b, loc, kvHead, c(group));
@@ -64,13 +64,13 @@ void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
         b, loc, arith::RemUIOp::create(b, loc, block, blocks), c(rows));
     head = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, kvHead, g), first);
-    count = arith::MinUIOp::create(
-        b, loc, c(rows), arith::SubIOp::create(b, loc, g, first));
+    count = arith::MinUIOp::create(b, loc, c(rows),
+                                   arith::SubIOp::create(b, loc, g, first));
   }
   auto tileType = RankedTensorType::get({rows, headDim}, b.getF32Type());
   auto lseType = RankedTensorType::get({rows}, b.getF32Type());
-  Value q = LoadQOp::create(b, loc, tileType, op.getQ(), bIdx, token, head,
-                            count);
+  Value q =
+      LoadQOp::create(b, loc, tileType, op.getQ(), bIdx, token, head, count);
   // Bottom-right causal alignment: query token t of Lq sees keys
   // j <= t + len - Lq. All rows of a tile belong to one token.
   Value diagonal = arith::AddIOp::create(
@@ -102,23 +102,24 @@ void broadcastPrefill(VarlenPrefillOp op, int64_t blockM) {
   // device read (the launch uses max_seqlen_q instead).
   Value rowTiles = arith::CeilDivUIOp::create(
       b, loc, memref::DimOp::create(b, loc, op.getQ(), 0), c(blockM));
-  auto grid = scf::ParallelOp::create(
-      b, loc, ValueRange{zero, zero, zero},
-      ValueRange{batch, rowTiles, c(op.getNumHeads())},
-      ValueRange{one, one, one});
-  grid->setAttr("attn.grid", b.getStrArrayAttr({"batch", "q_block", "head"}));
+  auto grid =
+      scf::ParallelOp::create(b, loc, ValueRange{zero, zero, zero},
+                              ValueRange{batch, rowTiles, c(op.getNumHeads())},
+                              ValueRange{one, one, one});
+  grid->setAttr(AttnDialect::GridAttrHelper::getNameStr(),
+                b.getStrArrayAttr({"batch", "q_block", "head"}));
 
   b.setInsertionPoint(grid.getBody()->getTerminator());
   Value bIdx = grid.getInductionVars()[0];
-  Value first = arith::MulIOp::create(b, loc, grid.getInductionVars()[1],
-                                      c(blockM));
+  Value first =
+      arith::MulIOp::create(b, loc, grid.getInductionVars()[1], c(blockM));
   Value head = grid.getInductionVars()[2];
   Value lenQ = SeqLenOp::create(b, loc, b.getIndexType(), op.getCuSeqlensQ(),
                                 bIdx, b.getUnitAttr());
   Value lenK = SeqLenOp::create(b, loc, b.getIndexType(), op.getCuSeqlensK(),
                                 bIdx, b.getUnitAttr());
-  Value hasRows = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                        first, lenQ);
+  Value hasRows =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, first, lenQ);
   auto ifRows = scf::IfOp::create(b, loc, hasRows);
   b.setInsertionPoint(ifRows.thenBlock()->getTerminator());
   Value row = arith::AddIOp::create(
@@ -133,12 +134,11 @@ void broadcastPrefill(VarlenPrefillOp op, int64_t blockM) {
   Value q = LoadQRowsOp::create(b, loc, tileType, op.getQ(), row, head, count);
   // Packed K/V: key positions are rows of k and v; paged: positions within
   // the sequence.
-  Value keyBegin =
-      op.getPageSize() == 0
-          ? SeqStartOp::create(b, loc, b.getIndexType(), op.getCuSeqlensK(),
-                               bIdx)
-                .getResult()
-          : zero;
+  Value keyBegin = op.getPageSize() == 0
+                       ? SeqStartOp::create(b, loc, b.getIndexType(),
+                                            op.getCuSeqlensK(), bIdx)
+                             .getResult()
+                       : zero;
   Value keyEnd = arith::AddIOp::create(b, loc, keyBegin, lenK);
   // Bottom-right causal alignment: query row i sees key positions
   // j <= keyBegin + i + lenK - lenQ; the tile's first row is `first`.

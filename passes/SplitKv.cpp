@@ -43,8 +43,9 @@ Workspace addWorkspaceArguments(func::FuncOp func, MemRefType outType) {
   (void)func.insertArguments(
       {first, first, first},
       {partialOutType, partialLseType, IndexType::get(ctx)},
-      {marked("attn.workspace"), marked("attn.workspace"),
-       marked("attn.num_splits")},
+      {marked(AttnDialect::WorkspaceAttrHelper::getNameStr()),
+       marked(AttnDialect::WorkspaceAttrHelper::getNameStr()),
+       marked(AttnDialect::NumSplitsAttrHelper::getNameStr())},
       {loc, loc, loc});
   return {func.getArgument(first), func.getArgument(first + 1),
           func.getArgument(first + 2)};
@@ -117,8 +118,10 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   llvm::append_range(steps, grid.getStep());
   auto splitGrid = scf::ParallelOp::create(b, loc, lbs, ubs, steps);
   SmallVector<Attribute> names{b.getStringAttr("split")};
-  llvm::append_range(names, cast<ArrayAttr>(grid->getAttr("attn.grid")));
-  splitGrid->setAttr("attn.grid", b.getArrayAttr(names));
+  llvm::append_range(names, cast<ArrayAttr>(grid->getAttr(
+                                AttnDialect::GridAttrHelper::getNameStr())));
+  splitGrid->setAttr(AttnDialect::GridAttrHelper::getNameStr(),
+                     b.getArrayAttr(names));
 
   // Move the body over, the old induction variables becoming the new ones
   // after the split index.
@@ -129,8 +132,7 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
                  llvm::drop_begin(splitGrid.getInductionVars())))
     oldIv.replaceAllUsesWith(newIv);
   newBody->getOperations().splice(newBody->begin(), oldBody->getOperations(),
-                                  oldBody->begin(),
-                                  std::prev(oldBody->end()));
+                                  oldBody->begin(), std::prev(oldBody->end()));
   Value splitIdx = splitGrid.getInductionVars().front();
 
   // Restrict the attention to this split's share of the visible keys.
@@ -141,9 +143,8 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   Value visible = arith::MaxSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, visibleEnd(b, loc, attend), begin),
       zero);
-  auto range = SplitRangeOp::create(b, loc, b.getIndexType(),
-                                    b.getIndexType(), visible, splitIdx,
-                                    ws.numSplits,
+  auto range = SplitRangeOp::create(b, loc, b.getIndexType(), b.getIndexType(),
+                                    visible, splitIdx, ws.numSplits,
                                     b.getI64IntegerAttr(chunkAlign));
   attend.getKeyBeginMutable().assign(
       arith::AddIOp::create(b, loc, begin, range.getBegin()));
@@ -181,9 +182,11 @@ struct AttnSplitKvPass : public attn::impl::AttnSplitKvBase<AttnSplitKvPass> {
     }
     SmallVector<scf::ParallelOp> grids;
     getOperation().walk([&](scf::ParallelOp op) {
-      auto names = op->getAttrOfType<ArrayAttr>("attn.grid");
+      auto names = op->getAttrOfType<ArrayAttr>(
+          AttnDialect::GridAttrHelper::getNameStr());
       auto has = [&](StringRef name) {
-        return llvm::is_contained(names, StringAttr::get(op.getContext(), name));
+        return llvm::is_contained(names,
+                                  StringAttr::get(op.getContext(), name));
       };
       if (names && !has("split"))
         grids.push_back(op);

@@ -35,8 +35,8 @@ void tileAttend(AttendOp attend, int64_t blockN) {
   Value maskFrom = end, visibleEnd = end;
   if (causal) {
     Value firstRowEnd = arith::AddIOp::create(b, loc, diagonal, c(1));
-    Value lastRowEnd = arith::AddIOp::create(
-        b, loc, diagonal, c((rows - 1) / rowsPerToken + 1));
+    Value lastRowEnd = arith::AddIOp::create(b, loc, diagonal,
+                                             c((rows - 1) / rowsPerToken + 1));
     maskFrom = arith::MinSIOp::create(b, loc, end, firstRowEnd);
     visibleEnd = arith::MinSIOp::create(b, loc, end, lastRowEnd);
   }
@@ -48,7 +48,7 @@ void tileAttend(AttendOp attend, int64_t blockN) {
   Value init = SoftmaxInitOp::create(b, loc, stateType);
   auto loop = scf::ForOp::create(b, loc, begin, visibleEnd, c(blockN),
                                  ValueRange{init});
-  loop->setAttr("attn.kv_loop", b.getUnitAttr());
+  loop->setAttr(AttnDialect::KvLoopAttrHelper::getNameStr(), b.getUnitAttr());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -58,17 +58,17 @@ void tileAttend(AttendOp attend, int64_t blockN) {
                                attend.getBlockTable(), attend.getBatch(),
                                attend.getKvHead(), start, visibleEnd,
                                attend.getPageSizeAttr());
-    Value scores =
-        QKOp::create(b, loc, scoreType, attend.getQ(), k, attend.getScaleAttr());
+    Value scores = QKOp::create(b, loc, scoreType, attend.getQ(), k,
+                                attend.getScaleAttr());
     Value tileEnd = arith::AddIOp::create(b, loc, start, c(blockN));
     Value needsMask = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
                                             tileEnd, maskFrom);
     auto maskIf = scf::IfOp::create(b, loc, TypeRange{scoreType}, needsMask,
                                     /*withElseRegion=*/true);
     b.setInsertionPointToStart(maskIf.thenBlock());
-    Value masked = MaskOp::create(b, loc, scoreType, scores, start, end, diagonal,
-                                  attend.getCausalAttr(),
-                                  attend.getRowsPerTokenAttr());
+    Value masked =
+        MaskOp::create(b, loc, scoreType, scores, start, end, diagonal,
+                       attend.getCausalAttr(), attend.getRowsPerTokenAttr());
     scf::YieldOp::create(b, loc, masked);
     b.setInsertionPointToStart(maskIf.elseBlock());
     scf::YieldOp::create(b, loc, scores);
@@ -81,9 +81,9 @@ void tileAttend(AttendOp attend, int64_t blockN) {
                                             maskIf.getResult(0), v);
     scf::YieldOp::create(b, loc, updated);
   }
-  auto finalize = SoftmaxFinalizeOp::create(
-      b, loc, attend.getOut().getType(), attend.getLse().getType(),
-      loop.getResult(0));
+  auto finalize =
+      SoftmaxFinalizeOp::create(b, loc, attend.getOut().getType(),
+                                attend.getLse().getType(), loop.getResult(0));
   attend.replaceAllUsesWith(finalize.getResults());
   attend.erase();
 }

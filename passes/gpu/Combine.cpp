@@ -41,7 +41,8 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifHas.thenBlock());
-      Value v = LLVM::LoadOp::create(b, loc, f32t, gep(arg(P::part_lse), f32t, rowOf(s)));
+      Value v = LLVM::LoadOp::create(b, loc, f32t,
+                                     gep(arg(P::part_lse), f32t, rowOf(s)));
       scf::YieldOp::create(b, loc, v);
       b.setInsertionPointToStart(ifHas.elseBlock());
       scf::YieldOp::create(b, loc, negInf);
@@ -85,27 +86,30 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
           fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
       w = select(valid, w, f32(0.0));
       Value o = LLVM::LoadOp::create(
-          b, loc, f32t, gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), d)));
+          b, loc, f32t,
+          gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), d)));
       acc = math::FmaOp::create(b, loc, w, o, acc);
     }
     scf::YieldOp::create(b, loc, ValueRange{acc});
   }
   Value acc = loop.getResult(0);
-  Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum,
-                                      f32(0.0));
-  Value result = select(empty, f32(0.0), arith::DivFOp::create(b, loc, acc, sum));
+  Value empty =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0));
+  Value result =
+      select(empty, f32(0.0), arith::DivFOp::create(b, loc, acc, sum));
   Tensor out{arg(P::out),
              {arg(P::out_stride_batch), arg(P::out_stride_token),
               arg(P::out_stride_head)}};
   Value outOffset = add(elementOffset(out, {bIdx, t, h}), toI64(d));
   Value narrowed = arith::TruncFOp::create(b, loc, elementType, result);
-  LLVM::StoreOp::create(b, loc, narrowed, gep(arg(P::out), elementType, outOffset));
+  LLVM::StoreOp::create(b, loc, narrowed,
+                        gep(arg(P::out), elementType, outOffset));
   if (combine.getLse()) {
-    Value nonNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne,
-                                         arg(P::lse),
-                                         LLVM::ZeroOp::create(b, loc, gptr));
-    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d,
-                                        idx(0));
+    Value nonNull =
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, arg(P::lse),
+                             LLVM::ZeroOp::create(b, loc, gptr));
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, idx(0));
     auto ifLse = scf::IfOp::create(
         b, loc, arith::AndIOp::create(b, loc, nonNull, first));
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());

@@ -8,7 +8,7 @@ using namespace mlir::attn;
 LogicalResult DecodeKernelEmitter::analyse() {
   func.walk([&](Operation *op) {
     if (auto p = dyn_cast<scf::ParallelOp>(op))
-      if (p->hasAttr("attn.grid"))
+      if (p->hasAttr(AttnDialect::GridAttrHelper::getNameStr()))
         grid = p;
     if (auto q = dyn_cast<LoadQOp>(op)) {
       qArg = q.getQ();
@@ -38,7 +38,8 @@ LogicalResult DecodeKernelEmitter::analyse() {
       vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
   });
   for (BlockArgument arg : func.getArguments())
-    if (func.getArgAttr(arg.getArgNumber(), "attn.num_splits"))
+    if (func.getArgAttr(arg.getArgNumber(),
+                        AttnDialect::NumSplitsAttrHelper::getNameStr()))
       splitsArg = arg;
   if (!grid || !qArg || !kArg || !vArg || !lensArg || !outArg || !partOutArg ||
       !splitsArg)
@@ -46,7 +47,8 @@ LogicalResult DecodeKernelEmitter::analyse() {
                           "online-softmax decode program (run attn-gqa-"
                           "broadcast, attn-split-kv, attn-tile and "
                           "attn-online-softmax first)");
-  auto names = cast<ArrayAttr>(grid->getAttr("attn.grid"));
+  auto names =
+      cast<ArrayAttr>(grid->getAttr(AttnDialect::GridAttrHelper::getNameStr()));
   if (names.size() != 4)
     return grid.emitError("expected the grid (split, batch, token, kv_head)");
   threadsPerRow = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));

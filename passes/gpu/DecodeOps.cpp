@@ -26,8 +26,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (auto seqLen = dyn_cast<SeqLenOp>(op)) {
-    Value ptr = gep(tensorFor(lensArg).ptr, b.getI32Type(),
-                    mapped(seqLen.getBatch()));
+    Value ptr =
+        gep(tensorFor(lensArg).ptr, b.getI32Type(), mapped(seqLen.getBatch()));
     Value len = LLVM::LoadOp::create(b, loc, b.getI32Type(), ptr);
     mapping.map(seqLen.getResult(), toIndex(len));
     return success();
@@ -40,7 +40,7 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   if (auto loadQ = dyn_cast<LoadQOp>(op))
     return lowerLoadQ(loadQ);
   if (auto loop = dyn_cast<scf::ForOp>(op)) {
-    if (!loop->hasAttr("attn.kv_loop"))
+    if (!loop->hasAttr(AttnDialect::KvLoopAttrHelper::getNameStr()))
       return loop.emitError("attn-lower-to-gpu: unexpected scf.for");
     return emitKvLoop(loop);
   }
@@ -93,7 +93,6 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
       v = select(laneActive, v, f32(0.0));
   bind(loadQ, frag);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
@@ -103,13 +102,12 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
   // The op's scale (log2(e) folded in) times the launch's softmax_scale.
   Value scale = arith::MulFOp::create(
       b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
-  Value kStage = gep(smemBase, elementType,
-                     mul(currentStage, idx(2 * blockN * headDim)));
+  Value kStage =
+      gep(smemBase, elementType, mul(currentStage, idx(2 * blockN * headDim)));
   for (int64_t i = 0; i < keysPerThread; ++i) {
     Value key = add(rowGroup, idx(rowGroups * i));
     Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
-    SmallVector<Value> k = load8(gep(kStage, elementType, offset),
-                                 elementType);
+    SmallVector<Value> k = load8(gep(kStage, elementType, offset), elementType);
     for (int64_t r = 0; r < rows; ++r) {
       Value dot = arith::MulFOp::create(b, loc, q.values[r * 8], k[0]);
       for (int64_t j = 1; j < 8; ++j)
@@ -133,8 +131,8 @@ LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < keysPerThread; ++i) {
       Value key = add(start, add(rowGroup, idx(rowGroups * i)));
-      Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                         key, end);
+      Value keep =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, key, end);
       if (mask.getCausal()) {
         Value last = add(diagonal, idx(r / mask.getRowsPerToken()));
         keep = arith::AndIOp::create(
@@ -147,7 +145,6 @@ LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {
     }
   bind(mask, out);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
@@ -161,7 +158,6 @@ LogicalResult DecodeKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
   }
   bind(rowMax, out);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerRowSum(RowSumOp rowSum) {
@@ -174,7 +170,6 @@ LogicalResult DecodeKernelEmitter::lowerRowSum(RowSumOp rowSum) {
   }
   bind(rowSum, out);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
@@ -182,36 +177,32 @@ LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
   int64_t perRow = x.values.size() / rows;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < perRow; ++i) {
-      Value e = exp2(arith::SubFOp::create(b, loc, x.values[r * perRow + i],
-                                           m.values[r]));
+      Value e = exp2(
+          arith::SubFOp::create(b, loc, x.values[r * perRow + i], m.values[r]));
       out.values.push_back(select(isNegInf(m.values[r]), f32(0.0), e));
     }
   bind(diff, out);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
   Fragment p = lookup(pv.getP()), out;
   out.values.assign(rows * 8, f32(0.0));
-  Value vStage =
-      gep(smemBase, elementType,
-          add(mul(currentStage, idx(2 * blockN * headDim)),
-              idx(blockN * headDim)));
+  Value vStage = gep(
+      smemBase, elementType,
+      add(mul(currentStage, idx(2 * blockN * headDim)), idx(blockN * headDim)));
   for (int64_t i = 0; i < keysPerThread; ++i) {
     Value key = add(rowGroup, idx(rowGroups * i));
     Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
-    SmallVector<Value> v = load8(gep(vStage, elementType, offset),
-                                 elementType);
+    SmallVector<Value> v = load8(gep(vStage, elementType, offset), elementType);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < 8; ++j)
         out.values[r * 8 + j] =
-            math::FmaOp::create(b, loc, p.values[r * keysPerThread + i],
-                                v[j], out.values[r * 8 + j]);
+            math::FmaOp::create(b, loc, p.values[r * keysPerThread + i], v[j],
+                                out.values[r * 8 + j]);
   }
   bind(pv, out);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
@@ -222,7 +213,6 @@ LogicalResult DecodeKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
           arith::MulFOp::create(b, loc, t.values[r * 8 + j], f.values[r]));
   bind(scale, out);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
@@ -274,23 +264,20 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
                        exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
       sum = math::FmaOp::create(b, loc, w, lg, sum);
       Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
-      SmallVector<Value> a =
-          load8(gep(accBase, f32Type, accOffset), f32Type);
+      SmallVector<Value> a = load8(gep(accBase, f32Type, accOffset), f32Type);
       for (int64_t d = 0; d < 8; ++d)
         merged[d] = math::FmaOp::create(b, loc, w, a[d], merged[d]);
     }
     auto [rowLseValue, empty] = rowLse(maxAll, sum);
     Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
     for (int64_t d = 0; d < 8; ++d)
-      out.values.push_back(
-          select(empty, f32(0.0), arith::MulFOp::create(b, loc, merged[d],
-                                                        inv)));
+      out.values.push_back(select(
+          empty, f32(0.0), arith::MulFOp::create(b, loc, merged[d], inv)));
     lse.values.push_back(rowLseValue);
   }
   bind(normalize.getOut(), out);
   bind(normalize.getLse(), lse);
   return success();
-
 }
 
 LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
@@ -301,8 +288,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
   Value count = store.getCount() ? mapped(store.getCount()) : idx(rows);
   for (int64_t j = 0; j < rowsPerGroup; ++j) {
     Value row = add(rowGroup, idx(rowGroups * j));
-    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                          row, count);
+    Value inRange =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, count);
     if (laneActive)
       inRange = arith::AndIOp::create(b, loc, inRange, laneActive);
     auto ifRow = scf::IfOp::create(b, loc, inRange);
@@ -310,8 +297,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
     Value head = add(head0, row);
     ArrayRef<Value> values = ArrayRef<Value>(o.values).slice(j * 8, 8);
-    Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          lane, idx(0));
+    Value isLane0 =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
     if (!store.getSplit()) {
       Tensor &out = tensorFor(outArg);
       Value offset = add(elementOffset(out, {bIdx, token, head}),
@@ -326,11 +313,10 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         Value write = arith::AndIOp::create(b, loc, isLane0, nonNull);
         auto ifLse = scf::IfOp::create(b, loc, write);
         b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
-        Value index = add(mul(add(mul(bIdx, numHeads), head), seqlenQ),
-                          token);
-        Value value = select(isNegInf(lse.values[j]),
-                             f32(std::numeric_limits<float>::infinity()),
-                             lse.values[j]);
+        Value index = add(mul(add(mul(bIdx, numHeads), head), seqlenQ), token);
+        Value value =
+            select(isNegInf(lse.values[j]),
+                   f32(std::numeric_limits<float>::infinity()), lse.values[j]);
         LLVM::StoreOp::create(b, loc, value,
                               gep(lsePtr, b.getF32Type(), index));
       }
@@ -338,12 +324,11 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
     }
     // Partial: [S, B, Lq, Hq, D] and [S, B, Lq, Hq].
     Value split = mapped(store.getSplit());
-    Value rowIndex = add(
-        mul(add(mul(add(mul(split, batchCount), bIdx), seqlenQ), token),
-            numHeads),
-        head);
-    Value offset =
-        add(mul(rowIndex, idx(headDim)), mul(lane, idx(8)));
+    Value rowIndex =
+        add(mul(add(mul(add(mul(split, batchCount), bIdx), seqlenQ), token),
+                numHeads),
+            head);
+    Value offset = add(mul(rowIndex, idx(headDim)), mul(lane, idx(8)));
     store8(gep(tensorFor(partOutArg).ptr, b.getF32Type(), offset),
            b.getF32Type(), values);
     auto ifLse = scf::IfOp::create(b, loc, isLane0);
@@ -353,5 +338,4 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         gep(tensorFor(partLseArg).ptr, b.getF32Type(), rowIndex));
   }
   return success();
-
 }

@@ -7,8 +7,7 @@ using namespace mlir;
 using namespace mlir::attn;
 
 void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
-                                          Value stage,
-                                          ArrayRef<KvTileOp> loads,
+                                          Value stage, ArrayRef<KvTileOp> loads,
                                           Value batch, Value kvHead) {
   for (auto [which, constLoad] : llvm::enumerate(loads)) {
     KvTileOp load = constLoad;
@@ -20,12 +19,12 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
     for (int64_t i = 0; i < keysPerThread; ++i) {
       Value key = add(rowGroup, idx(rowGroups * i));
       Value pos = add(tileStart, key);
-      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                          pos, limit);
+      Value valid =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, pos, limit);
       Value rowOffset = keyRowOffset(
           load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      Value src = gep(cache.ptr, elementType,
-                      add(rowOffset, toI64(mul(lane, idx(8)))));
+      Value src =
+          gep(cache.ptr, elementType, add(rowOffset, toI64(mul(lane, idx(8)))));
       Value dst = gep(stageBase, elementType,
                       add(mul(key, idx(headDim)), mul(lane, idx(8))));
       if (!laneActive) {

@@ -61,17 +61,17 @@ Value PrefillKernelEmitter::rankRowTile(Value batch) {
     return arith::IndexCastUIOp::create(b, loc, i32t, v);
   };
   Value tiles = ceilTiles(lengthOf(cuQArg, batch));
-  Value keyTiles = arith::MaxUIOp::create(
-      b, loc, ceilTiles(lengthOf(cuKArg, batch)), tiles);
+  Value keyTiles =
+      arith::MaxUIOp::create(b, loc, ceilTiles(lengthOf(cuKArg, batch)), tiles);
   Value z = asI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::z));
   Value extent = asI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::z));
   Value shift = arith::MaxSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, extent, keyTiles), i32(0));
   Value fromLast = arith::SubIOp::create(b, loc, z, shift);
-  Value tile = select(cmp(arith::CmpIPredicate::ult, fromLast, tiles),
-                      arith::SubIOp::create(
-                          b, loc, arith::SubIOp::create(b, loc, tiles, i32(1)),
-                          fromLast),
-                      tiles);
+  Value tile = select(
+      cmp(arith::CmpIPredicate::ult, fromLast, tiles),
+      arith::SubIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, tiles, i32(1)), fromLast),
+      tiles);
   return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), tile);
 }

@@ -74,16 +74,17 @@ KernelEmitterBase::mapKvLoop(scf::ForOp loop, int64_t blockN) {
   kv.batch = mapped(kv.loads[0].getBatch());
   kv.kvHead = mapped(kv.loads[0].getKvHead());
   Value span = arith::MaxSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, mapped(loop.getUpperBound()),
-                                    kv.begin),
+      b, loc,
+      arith::SubIOp::create(b, loc, mapped(loop.getUpperBound()), kv.begin),
       idx(0));
   kv.numTiles = arith::CeilDivUIOp::create(b, loc, span, idx(blockN));
   return kv;
 }
 
-LogicalResult KernelEmitterBase::emitTileLoop(
-    scf::ForOp loop, Value begin, Value numTiles, int64_t blockN,
-    function_ref<void(Value)> head, function_ref<void()> tail) {
+LogicalResult KernelEmitterBase::emitTileLoop(scf::ForOp loop, Value begin,
+                                              Value numTiles, int64_t blockN,
+                                              function_ref<void(Value)> head,
+                                              function_ref<void()> tail) {
   SmallVector<Value> inits;
   SmallVector<unsigned> sizes;
   for (Value init : loop.getInitArgs()) {
@@ -176,8 +177,6 @@ Value KernelEmitterBase::elementOffset(const Tensor &t,
   return offset;
 }
 
-
-
 std::pair<Value, Value> KernelEmitterBase::rowLse(Value max, Value sum) {
   Value noKey = arith::OrIOp::create(
       b, loc, isNegInf(max),
@@ -209,4 +208,3 @@ void KernelEmitterBase::bindFlattened(ValueRange values, ValueRange flat,
     bind(v, f);
   }
 }
-

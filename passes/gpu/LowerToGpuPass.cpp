@@ -23,7 +23,9 @@ struct AttnLowerToGpuPass
     SmallVector<func::FuncOp> funcs;
     module.walk([&](func::FuncOp f) {
       bool hasGrid = false;
-      f.walk([&](scf::ParallelOp p) { hasGrid |= p->hasAttr("attn.grid"); });
+      f.walk([&](scf::ParallelOp p) {
+        hasGrid |= p->hasAttr(AttnDialect::GridAttrHelper::getNameStr());
+      });
       if (hasGrid)
         funcs.push_back(f);
     });
@@ -33,7 +35,8 @@ struct AttnLowerToGpuPass
     b.setInsertionPointToEnd(module.getBody());
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     b.getUnitAttr());
-    auto gpuModule = gpu::GPUModuleOp::create(b, module.getLoc(), "attn_kernels");
+    auto gpuModule =
+        gpu::GPUModuleOp::create(b, module.getLoc(), "attn_kernels");
     b.setInsertionPointToStart(gpuModule.getBody());
     // The dynamic shared memory of every kernel of the module.
     auto smemType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);

@@ -10,14 +10,13 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-SmallVector<Value> mma_sync::loadMatrices(OpBuilder &b, Location loc,
-                                          Value ptr, bool trans) {
+SmallVector<Value> mma_sync::loadMatrices(OpBuilder &b, Location loc, Value ptr,
+                                          bool trans) {
   Type i32t = b.getI32Type();
   auto type = LLVM::LLVMStructType::getLiteral(b.getContext(),
                                                {i32t, i32t, i32t, i32t});
   Value m = NVVM::LdMatrixOp::create(
-      b, loc, type, ptr, 4,
-      trans ? NVVM::MMALayout::col : NVVM::MMALayout::row,
+      b, loc, type, ptr, 4, trans ? NVVM::MMALayout::col : NVVM::MMALayout::row,
       NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
       NVVM::LdStMatrixEltType::B16);
   SmallVector<Value> regs;

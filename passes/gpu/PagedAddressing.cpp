@@ -6,13 +6,11 @@ using namespace mlir;
 using namespace mlir::attn;
 
 KernelEmitterBase::KeyLocation
-KernelEmitterBase::locateKey(KvTileOp load, Value batch, Value pos,
-                             Value valid, Value pageSize,
-                             Value pageReciprocal) {
+KernelEmitterBase::locateKey(KvTileOp load, Value batch, Value pos, Value valid,
+                             Value pageSize, Value pageReciprocal) {
   Value safePos = select(valid, pos, idx(0));
   if (load.getPageSize() != 0) {
-    PageLookup at =
-        lookupPage(load, batch, safePos, pageSize, pageReciprocal);
+    PageLookup at = lookupPage(load, batch, safePos, pageSize, pageReciprocal);
     return {select(valid, toIndex(at.entry), idx(0)), at.inPage};
   }
   if (cast<MemRefType>(load.getCache().getType()).getRank() == 3)

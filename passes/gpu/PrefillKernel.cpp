@@ -8,7 +8,7 @@ using namespace mlir::attn;
 LogicalResult PrefillKernelEmitter::analyse() {
   func.walk([&](Operation *op) {
     if (auto p = dyn_cast<scf::ParallelOp>(op))
-      if (p->hasAttr("attn.grid"))
+      if (p->hasAttr(AttnDialect::GridAttrHelper::getNameStr()))
         grid = p;
     if (auto q = dyn_cast<LoadQRowsOp>(op)) {
       qArg = q.getQ();
@@ -35,7 +35,8 @@ LogicalResult PrefillKernelEmitter::analyse() {
       vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
   });
   for (BlockArgument arg : func.getArguments())
-    if (func.getArgAttr(arg.getArgNumber(), "attn.num_splits"))
+    if (func.getArgAttr(arg.getArgNumber(),
+                        AttnDialect::NumSplitsAttrHelper::getNameStr()))
       splitsArg = arg;
   if (!grid || !qArg || !kArg || !vArg || !cuQArg || !cuKArg || !outArg ||
       !partOutArg || !splitsArg)
@@ -43,7 +44,8 @@ LogicalResult PrefillKernelEmitter::analyse() {
                           "online-softmax prefill program (run attn-gqa-"
                           "broadcast, attn-split-kv, attn-tile and "
                           "attn-online-softmax first)");
-  if (cast<ArrayAttr>(grid->getAttr("attn.grid")).size() != 4)
+  if (cast<ArrayAttr>(grid->getAttr(AttnDialect::GridAttrHelper::getNameStr()))
+          .size() != 4)
     return grid.emitError("expected the grid (split, batch, q_block, head)");
   if (rows % 16 != 0 || blockN % 16 != 0 || headDim % 16 != 0)
     return func.emitError("attn-lower-to-gpu: prefill tiles must be multiples "
@@ -142,8 +144,8 @@ LogicalResult PrefillKernelEmitter::emit() {
   }
   // The CTAs past the last head of a split (Hq < 2^head_shift) have nothing
   // to do.
-  auto ifHead = scf::IfOp::create(
-      b, loc, cmp(arith::CmpIPredicate::ult, head, numHeads));
+  auto ifHead =
+      scf::IfOp::create(b, loc, cmp(arith::CmpIPredicate::ult, head, numHeads));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifHead.thenBlock()->getTerminator());

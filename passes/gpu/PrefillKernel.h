@@ -128,7 +128,8 @@ private:
     if (a.getType().isIndex())
       a = arith::IndexCastUIOp::create(b, loc, i32t, a);
     Value narrow = arith::TruncIOp::create(b, loc, i32t, stride);
-    return arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64t, a),
+    return arith::MulIOp::create(b, loc,
+                                 arith::ExtUIOp::create(b, loc, i64t, a),
                                  arith::ExtUIOp::create(b, loc, i64t, narrow));
   }
   /// Two f32 values as one b32 register of two elements of elementType.
@@ -148,8 +149,8 @@ private:
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;
   Type elementType;
-  Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg,
-      partOutArg, partLseArg, splitsArg;
+  Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg, partOutArg,
+      partLseArg, splitsArg;
   scf::ParallelOp grid;
 
   // Emission state.

@@ -14,7 +14,8 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
-      int64_t count = rowBlocks * (type.getRank() == 1 ? 2 : type.getDimSize(1) / 2);
+      int64_t count =
+          rowBlocks * (type.getRank() == 1 ? 2 : type.getDimSize(1) / 2);
       Value v = f32(dense.getSplatValue<APFloat>().convertToFloat());
       bind(c, Fragment{SmallVector<Value>(count, v)});
       return success();
@@ -50,7 +51,7 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   if (auto loadQ = dyn_cast<LoadQRowsOp>(op))
     return lowerLoadQRows(loadQ);
   if (auto loop = dyn_cast<scf::ForOp>(op)) {
-    if (!loop->hasAttr("attn.kv_loop"))
+    if (!loop->hasAttr(AttnDialect::KvLoopAttrHelper::getNameStr()))
       return loop.emitError("attn-lower-to-gpu: unexpected scf.for");
     return emitKvLoop(loop);
   }
@@ -83,11 +84,9 @@ LogicalResult PrefillKernelEmitter::lowerSeqLen(SeqLenOp seqLen) {
   if (!seqLen.getCumulative())
     return seqLen.emitError("attn-lower-to-gpu: prefill lengths come from "
                             "cu_seqlens");
-  mapping.map(seqLen.getResult(),
-              toIndex(lengthOf(seqLen.getLengths(),
-                               mapped(seqLen.getBatch()))));
+  mapping.map(seqLen.getResult(), toIndex(lengthOf(seqLen.getLengths(),
+                                                   mapped(seqLen.getBatch()))));
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerKvHead(KvHeadOp kvHead) {
@@ -95,14 +94,13 @@ LogicalResult PrefillKernelEmitter::lowerKvHead(KvHeadOp kvHead) {
   // group_magic = ceil(2^32 / G) makes it (head x magic) >> 32, exact for
   // head < 2^16, without a division, which would take the CTA's indices
   // out of uniform registers.
-  Value product = arith::MulIOp::create(
-      b, loc, toI64(mapped(kvHead.getHead())), groupMagic);
+  Value product = arith::MulIOp::create(b, loc, toI64(mapped(kvHead.getHead())),
+                                        groupMagic);
   mapping.map(kvHead.getKvHead(),
               toIndex(arith::ShRUIOp::create(
                   b, loc, product,
                   arith::ConstantIntOp::create(b, loc, b.getI64Type(), 32))));
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerLoadQRows(LoadQRowsOp loadQ) {
@@ -111,8 +109,7 @@ LogicalResult PrefillKernelEmitter::lowerLoadQRows(LoadQRowsOp loadQ) {
   // `count` are zero-filled without being read.
   Tensor &q = tensorFor(qArg);
   Value head = mapped(loadQ.getHead()), count = mapped(loadQ.getCount());
-  int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8),
-          threads = 32 * warps;
+  int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8), threads = 32 * warps;
   int64_t rowsPerPass = threads / chunksPerRow;
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value firstRow = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
@@ -125,10 +122,10 @@ LogicalResult PrefillKernelEmitter::lowerLoadQRows(LoadQRowsOp loadQ) {
         b, loc, cmp(arith::CmpIPredicate::ult, chunk, idx(headDim / 8)));
     b.setInsertionPoint(ifChunk.thenBlock()->getTerminator());
   }
-  Value base = add(add(wideMul(add(mapped(loadQ.getRow()), firstRow),
-                               q.strides[0]),
-                       mul(toI64(head), q.strides[1])),
-                   toI64(mul(chunk, idx(8))));
+  Value base =
+      add(add(wideMul(add(mapped(loadQ.getRow()), firstRow), q.strides[0]),
+              mul(toI64(head), q.strides[1])),
+          toI64(mul(chunk, idx(8))));
   for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
     Value row = add(firstRow, idx(rowsPerPass * i));
     Value offset = add(base, mul(toI64(idx(rowsPerPass * i)), q.strides[0]));
@@ -139,7 +136,6 @@ LogicalResult PrefillKernelEmitter::lowerLoadQRows(LoadQRowsOp loadQ) {
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
   bind(loadQ, Fragment{});
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerIf(scf::IfOp ifOp) {
@@ -150,12 +146,10 @@ LogicalResult PrefillKernelEmitter::lowerIf(scf::IfOp ifOp) {
   if (failed(emitIf(ifOp, sizes)))
     return failure();
   for (auto [i, result] : llvm::enumerate(ifOp.getResults()))
-    if (ifOp.elseBlock() &&
-        isUnscaled(ifOp.thenYield().getOperand(i)) &&
+    if (ifOp.elseBlock() && isUnscaled(ifOp.thenYield().getOperand(i)) &&
         isUnscaled(ifOp.elseYield().getOperand(i)))
       unscaledScores.insert(result);
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
@@ -167,8 +161,7 @@ LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
   Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
   Value inMatrix = arith::RemUIOp::create(b, loc, lane, idx(8));
   Value kChunk = arith::RemUIOp::create(b, loc, matrix, idx(2));
-  Value kKey = add(mul(arith::DivUIOp::create(b, loc, matrix, idx(2)),
-                       idx(8)),
+  Value kKey = add(mul(arith::DivUIOp::create(b, loc, matrix, idx(2)), idx(8)),
                    inMatrix);
   Value qChunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
   Value qRow = add(add(mul(warp, idx(16)), mul(kChunk, idx(8))), inMatrix);
@@ -179,16 +172,15 @@ LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
                                       add(idx(2 * kk), qChunkOffset)),
                                /*trans=*/false));
     for (int64_t jp = 0; jp < blockN / 16; ++jp) {
-      SmallVector<Value> k = loadMatrices(
-          tileChunk(currentStage, 0, add(idx(16 * jp), kKey),
-                    add(idx(2 * kk), kChunk)),
-          /*trans=*/false);
+      SmallVector<Value> k =
+          loadMatrices(tileChunk(currentStage, 0, add(idx(16 * jp), kKey),
+                                 add(idx(2 * kk), kChunk)),
+                       /*trans=*/false);
       for (int64_t r = 0; r < rowBlocks; ++r)
         for (int64_t half = 0; half < 2; ++half) {
           int64_t first = r * perBlock + 4 * (2 * jp + half);
-          SmallVector<Value> d =
-              mma(a[r], k[2 * half], k[2 * half + 1],
-                  ArrayRef<Value>(s).slice(first, 4));
+          SmallVector<Value> d = mma(a[r], k[2 * half], k[2 * half + 1],
+                                     ArrayRef<Value>(s).slice(first, 4));
           std::copy(d.begin(), d.end(), s.begin() + first);
         }
     }
@@ -201,7 +193,6 @@ LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
   unscaledScores.insert(qk.getResult());
   bind(qk, Fragment{s});
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
@@ -212,10 +203,9 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
   Value firstKey = add(start, mul(quadLane, idx(2)));
   SmallVector<Value> lastKey; // the last key each row slot sees
   for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot)
-    lastKey.push_back(add(diagonal,
-                          arith::DivUIOp::create(
-                              b, loc, fragmentRow(slot / 2, slot % 2),
-                              idx(mask.getRowsPerToken()))));
+    lastKey.push_back(add(diagonal, arith::DivUIOp::create(
+                                        b, loc, fragmentRow(slot / 2, slot % 2),
+                                        idx(mask.getRowsPerToken()))));
   for (size_t k = 0; k < in.values.size(); ++k) {
     int64_t block = (k % (blockN / 2)) / 4;
     Value key = add(firstKey, idx(8 * block + k % 2));
@@ -230,7 +220,6 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
     unscaledScores.insert(mask.getResult());
   bind(mask, out);
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
@@ -241,7 +230,6 @@ LogicalResult PrefillKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
       v = arith::MulFOp::create(b, loc, v, scoreScale);
   bind(rowMax, max);
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
@@ -255,7 +243,8 @@ LogicalResult PrefillKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
     negMax.push_back(select(isNegInf(mv),
                             f32(-std::numeric_limits<float>::infinity()),
                             arith::NegFOp::create(b, loc, mv)));
-  int64_t cols = rowVector ? 0 : cast<RankedTensorType>(diff.getType()).getDimSize(1);
+  int64_t cols =
+      rowVector ? 0 : cast<RankedTensorType>(diff.getType()).getDimSize(1);
   for (size_t k = 0; k < x.values.size(); ++k) {
     Value bias = negMax[rowVector ? k : rowSlot(k, cols)];
     Value arg =
@@ -266,7 +255,6 @@ LogicalResult PrefillKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
   }
   bind(diff, out);
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerPV(PVOp pv) {
@@ -277,7 +265,6 @@ LogicalResult PrefillKernelEmitter::lowerPV(PVOp pv) {
   bind(pv, emitPV(pv, Fragment{SmallVector<Value>(rowBlocks * headDim / 2,
                                                   f32(0.0))}));
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
@@ -288,12 +275,12 @@ LogicalResult PrefillKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
   Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor());
   Value changed;
   for (Value factor : f.values) {
-    Value c = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
-                                    factor, f32(1.0));
+    Value c = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, factor,
+                                    f32(1.0));
     changed = changed ? arith::OrIOp::create(b, loc, changed, c) : c;
   }
-  Value anyChanged = NVVM::VoteSyncOp::create(
-      b, loc, b.getI1Type(), i32(-1), changed, NVVM::VoteSyncKind::any);
+  Value anyChanged = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), i32(-1),
+                                              changed, NVVM::VoteSyncKind::any);
   SmallVector<Type> types(t.values.size(), b.getF32Type());
   auto ifOp = scf::IfOp::create(b, loc, types, anyChanged,
                                 /*withElseRegion=*/true);
@@ -302,15 +289,14 @@ LogicalResult PrefillKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
     b.setInsertionPointToStart(ifOp.thenBlock());
     SmallVector<Value> scaled;
     for (size_t k = 0; k < t.values.size(); ++k)
-      scaled.push_back(arith::MulFOp::create(
-          b, loc, t.values[k], f.values[rowSlot(k, headDim)]));
+      scaled.push_back(arith::MulFOp::create(b, loc, t.values[k],
+                                             f.values[rowSlot(k, headDim)]));
     scf::YieldOp::create(b, loc, scaled);
     b.setInsertionPointToStart(ifOp.elseBlock());
     scf::YieldOp::create(b, loc, t.values);
   }
   bind(scale, Fragment{SmallVector<Value>(ifOp.getResults())});
   return success();
-
 }
 
 LogicalResult PrefillKernelEmitter::lowerNormalize(NormalizeOp normalize) {
@@ -326,14 +312,13 @@ LogicalResult PrefillKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   }
   for (size_t k = 0; k < acc.values.size(); ++k) {
     int64_t slot = rowSlot(k, headDim);
-    out.values.push_back(select(
-        empty[slot], f32(0.0),
-        arith::MulFOp::create(b, loc, acc.values[k], inv[slot])));
+    out.values.push_back(
+        select(empty[slot], f32(0.0),
+               arith::MulFOp::create(b, loc, acc.values[k], inv[slot])));
   }
   bind(normalize.getOut(), out);
   bind(normalize.getLse(), lse);
   return success();
-
 }
 
 Fragment PrefillKernelEmitter::reduceRows(const Fragment &in, bool max) {
@@ -361,9 +346,9 @@ Fragment PrefillKernelEmitter::emitPV(PVOp pv, Fragment acc) {
   // Lanes 8 i .. 8 i + 7 address matrix i: keys 16 kk + 8 (i % 2) + r of
   // the d chunks 2 dp + i / 2.
   Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
-  Value keyOffset = add(mul(arith::RemUIOp::create(b, loc, matrix, idx(2)),
-                            idx(8)),
-                        arith::RemUIOp::create(b, loc, lane, idx(8)));
+  Value keyOffset =
+      add(mul(arith::RemUIOp::create(b, loc, matrix, idx(2)), idx(8)),
+          arith::RemUIOp::create(b, loc, lane, idx(8)));
   Value chunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
   for (int64_t kk = 0; kk < blockN / 16; ++kk) {
     // A fragments of P for keys 16 kk .. 16 kk + 15, one per row block.
@@ -400,24 +385,23 @@ LogicalResult PrefillKernelEmitter::emitStore(StoreRowsOp store) {
   Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
   Type f32t = b.getF32Type();
   Value head = mapped(store.getHead()), count = mapped(store.getCount());
-  Value lsePtr = partial ? tensorFor(partLseArg).ptr
+  Value lsePtr = partial  ? tensorFor(partLseArg).ptr
                  : lseArg ? tensorFor(lseArg).ptr
                           : Value();
   for (int64_t slot = 0; slot < 2 * rowBlocks; ++slot) {
     int64_t half = slot % 2;
     Value r = fragmentRow(slot / 2, half);
-    auto ifRow = scf::IfOp::create(b, loc,
-                                   cmp(arith::CmpIPredicate::slt, r, count));
+    auto ifRow =
+        scf::IfOp::create(b, loc, cmp(arith::CmpIPredicate::slt, r, count));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
     Value row = add(mapped(store.getRow()), r);
     Value rowPtr, lseIndex;
     if (partial) {
       lseIndex = add(
-          mul(add(mul(mapped(store.getSplit()), totalQ), row), numHeads),
-          head);
-      rowPtr = gep(tensorFor(partOutArg).ptr, f32t,
-                   mul(lseIndex, idx(headDim)));
+          mul(add(mul(mapped(store.getSplit()), totalQ), row), numHeads), head);
+      rowPtr =
+          gep(tensorFor(partOutArg).ptr, f32t, mul(lseIndex, idx(headDim)));
     } else {
       Tensor &out = tensorFor(outArg);
       rowPtr = gep(out.ptr, elementType, elementOffset(out, {row, head}));

@@ -28,9 +28,8 @@ PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
   Value locates = arith::AndIOp::create(
       b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)),
       cmp(arith::CmpIPredicate::ult, tile, numTiles));
-  auto ifOp =
-      scf::IfOp::create(b, loc, TypeRange{i32t, i1t, b.getIndexType()},
-                        locates, /*withElseRegion=*/true);
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{i32t, i1t, b.getIndexType()},
+                                locates, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
   // Position 0 stands in for a granule past the sequence's end, whose
@@ -68,7 +67,8 @@ void PrefillKernelEmitter::storeLocation(Value tile, const GranuleLookup &at,
 }
 
 void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
-                                           Value limit, ArrayRef<KvTileOp> loads,
+                                           Value limit,
+                                           ArrayRef<KvTileOp> loads,
                                            Value kvHead) {
   // Thread t copies chunk t % C of rows t / C + P i (C chunks a row, P rows
   // a pass): one base address per tensor and constant steps, and, P being a
@@ -107,9 +107,9 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
   SmallVector<std::array<Value, 2>> granules;
   SmallVector<size_t> granuleOf;
   auto loadGranule = [&](Value granule) {
-    Value pair = LLVM::LoadOp::create(b, loc,
-                                      VectorType::get({2}, b.getI64Type()),
-                                      locationSlot(tile, granule), 16);
+    Value pair =
+        LLVM::LoadOp::create(b, loc, VectorType::get({2}, b.getI64Type()),
+                             locationSlot(tile, granule), 16);
     granules.push_back({vector::ExtractOp::create(b, loc, pair, 0),
                         vector::ExtractOp::create(b, loc, pair, 1)});
   };
@@ -169,17 +169,17 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   bool paged = loads[0].getPageSize() != 0;
   auto tileStart = [&](Value tile) { return add(begin, mul(tile, bn)); };
   auto ifTile = [&](Value tile, function_ref<void()> body) {
-    auto ifOp = scf::IfOp::create(b, loc,
-                                  cmp(arith::CmpIPredicate::ult, tile, numTiles));
+    auto ifOp = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::ult, tile, numTiles));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     body();
   };
   // Paged: each tile's granules are located through block_table once, a
   // stage ahead of their copies, into a shared-memory slot that the barrier
-  // of the next iteration publishes. In the loop, the block_table load is issued
-  // before the tile's compute and its result stored after it, so that its
-  // latency hides behind the MMAs.
+  // of the next iteration publishes. In the loop, the block_table load is
+  // issued before the tile's compute and its result stored after it, so that
+  // its latency hides behind the MMAs.
   auto find = [&](Value tile) {
     return findTile(tile, numTiles, tileStart(tile), limit, loads, batch);
   };

@@ -386,3 +386,48 @@ func.func @qk_head_dim(%q: tensor<2x128xf32>, %k: tensor<64x64xbf16>) {
   %s = attn.qk %q, %k {scale = 0.125 : f32} : tensor<2x128xf32>, tensor<64x64xbf16> -> tensor<2x64xf32>
   return
 }
+
+// -----
+
+// The passes' attributes are verified where they appear.
+func.func @grid_on_for(%n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{'attn.grid' must be an array on scf.parallel}}
+  scf.for %i = %c0 to %n step %c1 {
+  } {attn.grid = ["batch"]}
+  return
+}
+
+// -----
+
+func.func @grid_roles(%n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  // expected-error @+1 {{'attn.grid' must name each of the 2 induction variables with a string, got ["batch"]}}
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %n) step (%c1, %c1) {
+    scf.reduce
+  } {attn.grid = ["batch"]}
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.num_splits' must be a unit attribute on an index argument, got argument #0 of type 'f32'}}
+func.func @num_splits_type(%s: f32 {attn.num_splits}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.workspace' must be a unit attribute on an f32 memref argument, got argument #0 of type 'memref<?xi32>'}}
+func.func @workspace_type(%w: memref<?xi32> {attn.workspace}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{unknown attn attribute 'attn.tile'}}
+func.func @unknown() attributes {attn.tile} {
+  return
+}

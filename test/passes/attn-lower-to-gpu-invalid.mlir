@@ -32,7 +32,8 @@ module {
 
 // -----
 
-// Decode whose grid is not (split, batch, token, kv_head).
+// Decode whose grid names 3 roles for 4 induction variables: the dialect
+// rejects the attribute before the lowering runs.
 module {
   func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>, %arg5: memref<?x?x?x4x64xf32> {attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.workspace}, %arg7: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
@@ -44,7 +45,7 @@ module {
     %c2 = arith.constant 2 : index
     %c0_3 = arith.constant 0 : index
     %c1_4 = arith.constant 1 : index
-    // expected-error @+1 {{expected the grid (split, batch, token, kv_head)}}
+    // expected-error @+1 {{'attn.grid' must name each of the 4 induction variables with a string, got ["split", "batch", "kv_head"]}}
     scf.parallel (%arg8, %arg9, %arg10, %arg11) = (%c0_3, %c0, %c0, %c0) to (%arg7, %dim, %dim_2, %c2) step (%c1_4, %c1, %c1, %c1) {
       %1 = attn.seq_len %arg3[%arg9] : memref<?xi32>
       %c2_5 = arith.constant 2 : index
@@ -367,7 +368,8 @@ module {
 
 // -----
 
-// Prefill whose grid is not (split, batch, q_block, head).
+// Prefill whose grid names 3 roles for 4 induction variables: the dialect
+// rejects the attribute before the lowering runs.
 module {
   func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
@@ -382,7 +384,7 @@ module {
     %c4 = arith.constant 4 : index
     %c0_3 = arith.constant 0 : index
     %c1_4 = arith.constant 1 : index
-    // expected-error @+1 {{expected the grid (split, batch, q_block, head)}}
+    // expected-error @+1 {{'attn.grid' must name each of the 4 induction variables with a string, got ["split", "batch", "head"]}}
     scf.parallel (%arg9, %arg10, %arg11, %arg12) = (%c0_3, %c0, %c0, %c0) to (%arg8, %0, %1, %c4) step (%c1_4, %c1, %c1, %c1) {
       %c64_5 = arith.constant 64 : index
       %3 = arith.muli %arg11, %c64_5 : index
