@@ -28,9 +28,17 @@ struct AttnLowerToCpuPass
       if (hasAttn)
         funcs.push_back(f);
     });
-    for (func::FuncOp func : funcs)
+    for (func::FuncOp func : funcs) {
       if (failed(cpu::CpuEmitter(func).run()))
         return signalPassFailure();
+      // The split-KV roles of the arguments are consumed: the host function
+      // takes them as plain arguments (and the LLVM conversion changes their
+      // types).
+      for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+        func.removeArgAttr(i, AttnDialect::NumSplitsAttrHelper::getNameStr());
+        func.removeArgAttr(i, AttnDialect::WorkspaceAttrHelper::getNameStr());
+      }
+    }
   }
 };
 
