@@ -440,8 +440,12 @@ int64_t DecodeSplit::numSplits(int64_t ctas, int64_t smCount,
 }
 
 bool decodeKnobsValid(int64_t headDim, const Knobs &knobs) {
-  int64_t threadsPerRow = headDim / 8;
-  if (headDim < 8 || headDim % 8 != 0 || 32 % threadsPerRow != 0 ||
+  // head_dim / 8 threads a row, rounded up to a power of two (the lowering's
+  // layout, passes/LowerToGpu.cpp).
+  int64_t threadsPerRow = 1;
+  while (threadsPerRow < headDim / 8)
+    threadsPerRow *= 2;
+  if (headDim < 8 || headDim % 8 != 0 || threadsPerRow > 32 ||
       knobs.threads % threadsPerRow != 0)
     return false;
   int64_t rowGroups = knobs.threads / threadsPerRow;

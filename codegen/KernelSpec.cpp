@@ -18,7 +18,12 @@ int64_t attn::KernelSpec::sharedMemoryBytes() const {
   if (op == Op::Prefill) // Q; paged: a slot per stage of the K, V offsets of
                          // blockN / 16 granules
     return blockM * headDim * 2 + pipeline + (paged ? stages * blockN : 0);
-  int64_t rowGroups = threads / (headDim / 8);
+  // head_dim / 8 threads a row, rounded up to a power of two
+  // (passes/LowerToGpu.cpp).
+  int64_t threadsPerRow = 1;
+  while (threadsPerRow < headDim / 8)
+    threadsPerRow *= 2;
+  int64_t rowGroups = threads / threadsPerRow;
   int64_t merge = rowGroups * rowsPerCta() * (headDim + 2) * 4;
   return std::max(pipeline, merge);
 }

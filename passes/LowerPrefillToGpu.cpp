@@ -16,7 +16,11 @@
 // Q, and the K and V tiles of a multi-stage ring, are copied by all threads
 // with 16-byte cp.async into shared memory as rows of D elements whose
 // 16-byte chunk c of row n lives at chunk c ^ (n % 8) (the XOR swizzle makes
-// the 8 rows an ldmatrix reads hit distinct banks). Q feeds QK^T through
+// the 8 rows an ldmatrix reads hit distinct banks; with head_dim 80 or 160
+// the chunks past the last multiple of 8, 2 or 4 of them, swizzle among
+// themselves by n % 2 or n % 4). Rows of C = head_dim / 8 chunks are copied
+// as rows of C rounded up to a power of two, the threads of the chunks past
+// C copying nothing. Q feeds QK^T through
 // ldmatrix (A fragments), K tiles through ldmatrix (B fragments), V tiles
 // feed PV through ldmatrix.trans. One barrier per tile separates the readers
 // of a stage from its next writers. Paged K/V: tiles start at multiples of 16
@@ -25,6 +29,8 @@
 // tile, a stage ahead, into a small table of granule offsets in shared memory
 // after the stages, and the copies add the row within the granule.
 #include "passes/GpuEmitter.h"
+
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -199,12 +205,15 @@ LogicalResult PrefillKernelEmitter::analyse() {
            << " threads";
   // Copies: every thread takes a chunk of a row per pass, passes of a
   // multiple of 8 rows (one swizzle pattern) that divide the tiles.
-  int64_t rowsPerPass = 32 * warps / (headDim / 8);
-  if ((32 * warps) % (headDim / 8) != 0 || rowsPerPass % 8 != 0 ||
+  int64_t copyChunks = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
+  int64_t rowsPerPass = 32 * warps / copyChunks;
+  if ((32 * warps) % copyChunks != 0 || rowsPerPass % 8 != 0 ||
       blockN % rowsPerPass != 0 || rows % rowsPerPass != 0)
     return func.emitError("attn-lower-to-gpu: ")
-           << 32 * warps << " threads copy rows of " << headDim / 8
-           << " chunks in passes of " << rowsPerPass
+           << 32 * warps << " threads copy rows of " << copyChunks
+           << " chunks (head_dim / 8 rounded up to a power of two) in passes "
+              "of "
+           << rowsPerPass
            << " rows, which must be a multiple of 8 that divides block_m ("
            << rows << ") and block_n (" << blockN << ")";
   return success();
@@ -344,10 +353,15 @@ LogicalResult PrefillKernelEmitter::emit() {
 
 Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
   int64_t chunksPerRow = headDim / 8;
+  Value pattern = idx(std::min<int64_t>(chunksPerRow, 8) - 1);
+  if (int64_t tail = chunksPerRow > 8 ? chunksPerRow % 8 : 0) {
+    // The last `tail` chunks (2 or 4) swizzle among themselves.
+    Value inTail = cmp(arith::CmpIPredicate::uge, chunk,
+                       idx(chunksPerRow - tail));
+    pattern = select(inTail, idx(tail - 1), pattern);
+  }
   Value xorred = arith::XOrIOp::create(
-      b, loc, chunk,
-      arith::AndIOp::create(b, loc, row,
-                            idx(std::min<int64_t>(chunksPerRow, 8) - 1)));
+      b, loc, chunk, arith::AndIOp::create(b, loc, row, pattern));
   return add(mul(row, idx(headDim * 2)), mul(xorred, idx(16)));
 }
 
@@ -534,11 +548,20 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     // `count` are zero-filled without being read.
     Tensor &q = tensorFor(qArg);
     Value head = mapped(loadQ.getHead()), count = mapped(loadQ.getCount());
-    int64_t chunksPerRow = headDim / 8, threads = 32 * warps;
+    int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8),
+            threads = 32 * warps;
     int64_t rowsPerPass = threads / chunksPerRow;
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     Value firstRow = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
     Value chunk = arith::RemUIOp::create(b, loc, tid, idx(chunksPerRow));
+    // Threads of the chunks past head_dim / 8 copy nothing.
+    std::optional<OpBuilder::InsertionGuard> guard;
+    if (chunksPerRow != headDim / 8) {
+      guard.emplace(b);
+      auto ifChunk = scf::IfOp::create(
+          b, loc, cmp(arith::CmpIPredicate::ult, chunk, idx(headDim / 8)));
+      b.setInsertionPoint(ifChunk.thenBlock()->getTerminator());
+    }
     Value base = add(add(wideMul(add(mapped(loadQ.getRow()), firstRow),
                                  q.strides[0]),
                          mul(toI64(head), q.strides[1])),
@@ -549,6 +572,7 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
       copyAsync(qChunk(row, chunk), gep(q.ptr, elementType, offset),
                 cmp(arith::CmpIPredicate::slt, row, count));
     }
+    guard.reset();
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
     bind(loadQ, Fragment{});
     return success();
@@ -882,13 +906,21 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
   // Thread t copies chunk t % C of rows t / C + P i (C chunks a row, P rows
   // a pass): one base address per tensor and constant steps, and, P being a
   // multiple of 8, the same swizzled chunk in every pass.
-  int64_t chunksPerRow = headDim / 8, threads = 32 * warps;
+  // (C is head_dim / 8 rounded up to a power of two; threads of the chunks
+  // past head_dim / 8 copy nothing.)
+  int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8), threads = 32 * warps;
   int64_t rowsPerPass = threads / chunksPerRow;
   bool paged = KvTileOp(loads[0]).getPageSize() != 0;
   Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value firstKey = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
   Value chunk = arith::RemUIOp::create(b, loc, tid, idx(chunksPerRow));
+  OpBuilder::InsertionGuard guard(b);
+  if (chunksPerRow != headDim / 8) {
+    auto ifChunk = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::ult, chunk, idx(headDim / 8)));
+    b.setInsertionPoint(ifChunk.thenBlock()->getTerminator());
+  }
   // Indices and strides (checked by the runtime) fit in 32 bits: their
   // products are single mul.wide.u32s. Per tensor, what every pass adds.
   SmallVector<Value, 2> common;

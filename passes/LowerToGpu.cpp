@@ -4,8 +4,11 @@
 // kernel (warps of mma.sync tensor-core tiles).
 //
 // Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row of
-// head_dim elements is covered by TPR = head_dim / 8 threads holding 16 bytes
-// each; the CTA's threads form NG = threads / TPR row groups. Key n of a KV
+// head_dim elements is covered by TPR threads holding 16 bytes each, TPR =
+// head_dim / 8 rounded up to a power of two (the butterflies need one); when
+// rounded (head_dim 80, 96, 160, 192) the lanes past head_dim / 8 address
+// the last chunk, hold zeros of q, copy and store nothing. The CTA's threads
+// form NG = threads / TPR row groups. Key n of a KV
 // tile belongs to row group n % NG, which copies it into its own slots of the
 // shared-memory stage with cp.async and later reads only those slots, so the
 // pipeline needs no CTA barrier. Each row group runs the online-softmax
@@ -13,6 +16,8 @@
 // associative), and attn.normalize merges the NG partial states through
 // shared memory, like attn.combine merges splits.
 #include "passes/GpuEmitter.h"
+
+#include "llvm/Support/MathExtras.h"
 
 namespace mlir {
 namespace attn {
@@ -65,7 +70,9 @@ private:
   scf::ParallelOp grid;
 
   // Emission state.
-  Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  /// `lane`: the thread's 16-byte chunk of a row (clamped to the last one);
+  /// `laneActive`: whether the chunk is its own, null when every lane's is.
+  Value rowGroup, lane, laneActive, smemBase, seqlenQ, pageSize, numSplits, batchCount;
   Value currentStage; // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices
   Value runtimeScale; // softmax_scale kernel parameter
@@ -115,12 +122,14 @@ LogicalResult DecodeKernelEmitter::analyse() {
   auto names = cast<ArrayAttr>(grid->getAttr("attn.grid"));
   if (names.size() != 4)
     return grid.emitError("expected the grid (split, batch, token, kv_head)");
-  threadsPerRow = headDim / 8;
-  rowGroups = threads / threadsPerRow;
-  if (headDim % 8 != 0 || threads % threadsPerRow != 0 ||
-      threadsPerRow > 32 || 32 % threadsPerRow != 0)
-    return func.emitError("attn-lower-to-gpu: head_dim / 8 must divide 32 "
-                          "and the thread count, got head_dim ")
+  threadsPerRow = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
+  rowGroups = threadsPerRow ? threads / threadsPerRow : 0;
+  if (headDim % 8 != 0 || headDim < 8 || threadsPerRow > 32 ||
+      threads % threadsPerRow != 0)
+    return func.emitError("attn-lower-to-gpu: head_dim must be a multiple of "
+                          "8 up to 256 and head_dim / 8, rounded up to a "
+                          "power of two, must divide the thread count, got "
+                          "head_dim ")
            << headDim << ", threads " << threads;
   if (blockN % rowGroups != 0)
     return func.emitError("attn-lower-to-gpu: block-n (")
@@ -190,6 +199,11 @@ void DecodeKernelEmitter::createKernel() {
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
   lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
+  if (threadsPerRow != headDim / 8) {
+    laneActive = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
+                                       idx(headDim / 8));
+    lane = arith::MinUIOp::create(b, loc, lane, idx(headDim / 8 - 1));
+  }
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
 
@@ -284,6 +298,10 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
       llvm::append_range(frag.values,
                          load8(gep(q.ptr, elementType, offset), elementType));
     }
+    // Lanes past head_dim / 8 add nothing to the dot products.
+    if (laneActive)
+      for (Value &v : frag.values)
+        v = select(laneActive, v, f32(0.0));
     bind(loadQ, frag);
     return success();
   }
@@ -489,6 +507,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
       Value row = add(rowGroup, idx(rowGroups * j));
       Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                             row, count);
+      if (laneActive)
+        inRange = arith::AndIOp::create(b, loc, inRange, laneActive);
       auto ifRow = scf::IfOp::create(b, loc, inRange);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
@@ -563,6 +583,15 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
                       add(rowOffset, toI64(mul(lane, idx(8)))));
       Value dst = gep(stageBase, elementType,
                       add(mul(key, idx(headDim)), mul(lane, idx(8))));
+      if (!laneActive) {
+        copyAsync(dst, src, valid);
+        continue;
+      }
+      // A lane past head_dim / 8 copies nothing (its zero fill would race
+      // with the copy of the lane whose chunk it addresses).
+      auto ifLane = scf::IfOp::create(b, loc, laneActive);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
       copyAsync(dst, src, valid);
     }
   }
