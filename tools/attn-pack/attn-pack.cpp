@@ -24,6 +24,10 @@ static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
 static cl::list<std::string> targets("target",
                                      cl::desc("sm_80, sm_89, sm_90 (default: all)"),
                                      cl::CommaSeparated);
+static cl::list<int64_t>
+    headDims("head-dims",
+             cl::desc("Head dims to build (default: all the pack ships)"),
+             cl::CommaSeparated);
 static cl::opt<std::string>
     tablesDir("tables",
               cl::desc("Directory of the tuning tables <target>.json"),
@@ -41,13 +45,16 @@ static cl::opt<int64_t> prefillStages("prefill-stages",
 
 namespace {
 
+/// The head dims the pack ships (docs/runtime_abi.md).
+constexpr int64_t kPackHeadDims[] = {32, 64, 80, 96, 128, 160, 192, 256};
+
 /// The variants the pack ships: decode kernels specialised per group size
 /// and one for every group size (group 0), prefill kernels for every group
 /// size; causal and not.
-std::vector<attn::KernelSpec> packSpecs() {
+std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
-    for (int64_t headDim : {64, 128})
+    for (int64_t headDim : dims)
       for (bool paged : {false, true})
         for (bool causal : {true, false}) {
           for (int64_t group : {1, 2, 4, 8, 0}) {
@@ -124,6 +131,15 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
+  std::vector<int64_t> dims(headDims.begin(), headDims.end());
+  if (dims.empty())
+    dims.assign(std::begin(kPackHeadDims), std::end(kPackHeadDims));
+  for (int64_t d : dims)
+    if (!llvm::is_contained(kPackHeadDims, d)) {
+      errs() << "attn-pack: --head-dims: " << d << " is not a head dim the "
+             << "pack ships (32, 64, 80, 96, 128, 160, 192, 256)\n";
+      return 1;
+    }
   auto start = std::chrono::steady_clock::now();
   size_t numKernels = 0;
   for (const std::string &target : targetList) {
@@ -147,7 +163,7 @@ int main(int argc, char **argv) {
              << table->target << ", not " << target << "\n";
       return 1;
     }
-    std::vector<attn::KernelSpec> specs = packSpecs();
+    std::vector<attn::KernelSpec> specs = packSpecs(dims);
     for (attn::KernelSpec &spec : specs)
       if (!applyTable(*table, spec))
         return 1;
