@@ -130,6 +130,9 @@ bool writeFile(const std::string &path, StringRef bytes) {
 /// (targets build on threads of their own); sets *numKernels.
 /// Serialises the progress lines of the targets' threads.
 std::mutex outputMutex;
+/// Serialises nvJitLink, which is not safe to call from two threads at once
+/// (two concurrent links corrupted the heap).
+std::mutex linkMutex;
 
 bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
                  size_t *numKernels) {
@@ -186,8 +189,10 @@ bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
     }
     std::vector<char> cubin;
     if (!ptxOnly) {
+      std::unique_lock<std::mutex> linkLock(linkMutex);
       Expected<std::vector<char>> assembled =
           attn::assembleCubin(*ptx, target);
+      linkLock.unlock();
       if (!assembled) {
         errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
         return false;
