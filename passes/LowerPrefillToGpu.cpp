@@ -356,8 +356,8 @@ Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
   Value pattern = idx(std::min<int64_t>(chunksPerRow, 8) - 1);
   if (int64_t tail = chunksPerRow > 8 ? chunksPerRow % 8 : 0) {
     // The last `tail` chunks (2 or 4) swizzle among themselves.
-    Value inTail = cmp(arith::CmpIPredicate::uge, chunk,
-                       idx(chunksPerRow - tail));
+    Value inTail =
+        cmp(arith::CmpIPredicate::uge, chunk, idx(chunksPerRow - tail));
     pattern = select(inTail, idx(tail - 1), pattern);
   }
   Value xorred = arith::XOrIOp::create(

@@ -3,8 +3,8 @@
 // shared-memory stages, warp shuffles); LowerPrefillToGpu.cpp the prefill
 // kernel (warps of mma.sync tensor-core tiles).
 //
-// Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row of
-// head_dim elements is covered by TPR threads holding 16 bytes each, TPR =
+// Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row
+// of head_dim elements is covered by TPR threads holding 16 bytes each, TPR =
 // head_dim / 8 rounded up to a power of two (the butterflies need one); when
 // rounded (head_dim 80, 96, 160, 192) the lanes past head_dim / 8 address
 // the last chunk, hold zeros of q, copy and store nothing. The CTA's threads
@@ -72,7 +72,8 @@ private:
   // Emission state.
   /// `lane`: the thread's 16-byte chunk of a row (clamped to the last one);
   /// `laneActive`: whether the chunk is its own, null when every lane's is.
-  Value rowGroup, lane, laneActive, smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  Value rowGroup, lane, laneActive, smemBase, seqlenQ, pageSize, numSplits,
+      batchCount;
   Value currentStage; // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices
   Value runtimeScale; // softmax_scale kernel parameter

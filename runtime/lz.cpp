@@ -48,8 +48,7 @@ const char *lzDecompress(const char *data, size_t size, size_t want,
     if (match == 0)
       break;
     if (!readVarint(p, end, &offset) || offset == 0 || offset > at ||
-        total - at < kLzMinMatch - 1 ||
-        match > total - at - (kLzMinMatch - 1))
+        total - at < kLzMinMatch - 1 || match > total - at - (kLzMinMatch - 1))
       return "match out of bounds";
     size_t length = match + kLzMinMatch - 1;
     if (offset >= length) {

@@ -380,17 +380,16 @@ Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
           (available.empty() ? "" : "; ") + describeVariant(other.variant);
     }
   }
-  std::string which = std::string("its ") + dtypeName(wanted.dtype) + " " +
-                      op + " kernels";
+  std::string which =
+      std::string("its ") + dtypeName(wanted.dtype) + " " + op + " kernels";
   if (available.empty())
     available = std::string("none for ") + dtypeName(wanted.dtype);
   else
     which += " of head_dim=" + std::to_string(wanted.headDim);
-  return makeStatus(ATTN_ERROR_UNSUPPORTED,
-                    "the %s pack has no %s kernel for %s; %s: %s",
-                    manifest.target.c_str(), op,
-                    describeVariant(wanted).c_str(), which.c_str(),
-                    available.c_str());
+  return makeStatus(
+      ATTN_ERROR_UNSUPPORTED, "the %s pack has no %s kernel for %s; %s: %s",
+      manifest.target.c_str(), op, describeVariant(wanted).c_str(),
+      which.c_str(), available.c_str());
 }
 
 Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,

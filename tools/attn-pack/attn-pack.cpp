@@ -140,7 +140,7 @@ bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
   mlir::attn::registerAttnDialectsAndPasses(registry);
   mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
   context.loadAllAvailableDialects();
-    // sm_80 ships PTX only, tiled by the sm_89 table.
+  // sm_80 ships PTX only, tiled by the sm_89 table.
   bool ptxOnly = target == "sm_80";
   std::string tableTarget = ptxOnly ? "sm_89" : target;
   SmallString<128> tablePath(tablesDir);
@@ -151,8 +151,8 @@ bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
     return false;
   }
   if (table->target != tableTarget) {
-    errs() << "attn-pack: " << tablePath << " is the table of "
-           << table->target << ", not " << target << "\n";
+    errs() << "attn-pack: " << tablePath << " is the table of " << table->target
+           << ", not " << target << "\n";
     return false;
   }
   std::vector<attn::KernelSpec> specs = packSpecs(dims);
@@ -170,11 +170,10 @@ bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
   // The header carries the pack's version (attn_get_pack_info reads it)
   // and the table's split-KV heuristic for the runtime.
   std::string manifest =
-      "attn-pack 1 target=" + target + " compiler=" ATTN_COMPILER_VERSION
-      " version=" ATTN_VERSION +
+      "attn-pack 1 target=" + target +
+      " compiler=" ATTN_COMPILER_VERSION " version=" ATTN_VERSION +
       " split_ctas_per_sm=" + std::to_string(table->split.ctasPerSm) +
-      " split_min_keys=" + std::to_string(table->split.minKeysPerSplit) +
-      "\n";
+      " split_min_keys=" + std::to_string(table->split.minKeysPerSplit) + "\n";
   for (auto [i, spec] : llvm::enumerate(specs)) {
     std::unique_lock<std::mutex> lock(outputMutex);
     outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
@@ -190,8 +189,7 @@ bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
     std::vector<char> cubin;
     if (!ptxOnly) {
       std::unique_lock<std::mutex> linkLock(linkMutex);
-      Expected<std::vector<char>> assembled =
-          attn::assembleCubin(*ptx, target);
+      Expected<std::vector<char>> assembled = attn::assembleCubin(*ptx, target);
       linkLock.unlock();
       if (!assembled) {
         errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
@@ -207,8 +205,8 @@ bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
         (!ptxOnly && !writeFile(std::string(cubinPath),
                                 StringRef(cubin.data(), cubin.size()))))
       return false;
-    manifest += attn::manifestLines(spec, *ptx,
-                                    StringRef(cubin.data(), cubin.size()));
+    manifest +=
+        attn::manifestLines(spec, *ptx, StringRef(cubin.data(), cubin.size()));
   }
   SmallString<128> manifestPath(dir);
   sys::path::append(manifestPath, "manifest.txt");

@@ -10,7 +10,7 @@
 namespace {
 
 constexpr int kHashBits = 18;
-constexpr int kMaxChain = 48;   // candidates tried per position
+constexpr int kMaxChain = 48;       // candidates tried per position
 constexpr size_t kGoodEnough = 256; // stop searching at a match this long
 
 void putVarint(std::string &out, uint64_t value) {

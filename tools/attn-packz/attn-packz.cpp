@@ -38,7 +38,8 @@ std::pair<std::string, std::string> blockKey(const PackFile &file) {
   for (int field = 0; field < 4 && at != std::string::npos; ++field)
     at = file.name.find('_', at + 1);
   std::string prefix = file.name.substr(0, at);
-  prefix += file.name.find("_paged") != std::string::npos ? "_paged" : "_contig";
+  prefix +=
+      file.name.find("_paged") != std::string::npos ? "_paged" : "_contig";
   std::string target = file.target == "sm_80" ? "sm_89" : file.target;
   return {target + "/" + prefix + ext, file.name + " " + file.target};
 }
@@ -105,9 +106,9 @@ int main(int argc, char **argv) {
     rawBytes += raw.size();
     packedBytes += packed.size();
   }
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   std::printf("attn-packz: %zu blocks, %zu bytes -> %zu in %.1f s\n", number,
               rawBytes, packedBytes, seconds);
   return index ? 0 : 1;
