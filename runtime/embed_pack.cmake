@@ -1,8 +1,9 @@
-# Runs ATTN_PACK (attn-pack) to write the kernel pack into PACK_DIR, then
-# writes OUTPUT, an assembly file that holds every file of the pack and the
-# table runtime/embedded_pack.h declares. Without PACK_DIR the table is empty.
-#   cmake -DATTN_PACK=<attn-pack> -DPACK_DIR=<dir> -DOUTPUT=<embedded_pack.S>
-#         -P embed_pack.cmake
+# Runs ATTN_PACK (attn-pack) to write the kernel pack into PACK_DIR and
+# ATTN_PACKZ (attn-packz) to compress it into PACK_DIR.z, then writes OUTPUT,
+# an assembly file that holds the compressed blocks and the table
+# runtime/embedded_pack.h declares. Without PACK_DIR the table is empty.
+#   cmake -DATTN_PACK=<attn-pack> -DATTN_PACKZ=<attn-packz> -DPACK_DIR=<dir>
+#         -DOUTPUT=<embedded_pack.S> -P embed_pack.cmake
 cmake_minimum_required(VERSION 3.20)
 set(files "")
 if(PACK_DIR)
@@ -15,22 +16,38 @@ if(PACK_DIR)
   # attn-pack's last line says how many kernels it built, and how fast.
   string(REGEX MATCH "[^\n]+\n?$" summary "${log}")
   message(STATUS "${summary}")
-  file(GLOB_RECURSE files RELATIVE ${PACK_DIR} ${PACK_DIR}/*)
-  list(SORT files)
+  execute_process(COMMAND ${ATTN_PACKZ} ${PACK_DIR} ${PACK_DIR}.z
+    OUTPUT_VARIABLE log ERROR_VARIABLE log RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "${ATTN_PACKZ} ${PACK_DIR} ${PACK_DIR}.z failed:\n${log}")
+  endif()
+  string(STRIP "${log}" log)
+  message(STATUS "${log}")
+  file(STRINGS ${PACK_DIR}.z/index.txt files)
 endif()
 
 set(data "")
 set(table "")
+set(blocks "")
 list(LENGTH files count)
 set(i 0)
-foreach(file IN LISTS files)
-  # Each file is NUL-terminated, as the driver wants PTX.
-  string(APPEND data
-    ".Lname${i}: .asciz \"${file}\"\n"
-    "  .balign 16\n"
-    ".Ldata${i}: .incbin \"${PACK_DIR}/${file}\"\n"
-    ".Lend${i}: .byte 0\n")
-  string(APPEND table "  .quad .Lname${i}, .Ldata${i}, .Lend${i} - .Ldata${i}\n")
+foreach(line IN LISTS files)
+  # "<block> <target>/<file> <offset> <size>" (tools/attn-packz).
+  string(REPLACE " " ";" fields "${line}")
+  list(GET fields 0 block)
+  list(GET fields 1 file)
+  list(GET fields 2 offset)
+  list(GET fields 3 size)
+  string(REPLACE "." "_" label "${block}")
+  if(NOT block IN_LIST blocks)
+    list(APPEND blocks ${block})
+    string(APPEND data
+      "  .balign 16\n"
+      ".L${label}: .incbin \"${PACK_DIR}.z/${block}\"\n"
+      ".L${label}_end:\n")
+  endif()
+  string(APPEND data ".Lname${i}: .asciz \"${file}\"\n")
+  string(APPEND table "  .quad .Lname${i}, .L${label}, .L${label}_end - .L${label}, ${offset}, ${size}\n")
   math(EXPR i "${i} + 1")
 endforeach()
 

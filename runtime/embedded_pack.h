@@ -1,5 +1,6 @@
 // The kernel pack files built into libattnrt: a table that the build writes
-// in assembly (runtime/embed_pack.cmake), each file's bytes NUL-terminated.
+// in assembly (runtime/embed_pack.cmake). A file is a range of an LZ block
+// (runtime/lz.h) that tools/attn-packz wrote, decompressed when read.
 #ifndef ATTN_RUNTIME_EMBEDDED_PACK_H
 #define ATTN_RUNTIME_EMBEDDED_PACK_H
 
@@ -8,9 +9,11 @@
 namespace attn {
 
 struct EmbeddedFile {
-  const char *name; // "<target>/<file>", e.g. "sm_90/manifest.txt"
-  const char *data;
-  uint64_t size; // without the terminating NUL
+  const char *name;   // "<target>/<file>", e.g. "sm_90/manifest.txt"
+  const char *block;  // the compressed block holding it
+  uint64_t blockSize; // compressed
+  uint64_t offset;    // of the file in the decompressed block
+  uint64_t size;
 };
 
 } // namespace attn

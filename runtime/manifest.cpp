@@ -5,6 +5,7 @@
 #include <charconv>
 #include <climits>
 #include <map>
+#include <set>
 
 namespace attn {
 
@@ -354,22 +355,41 @@ Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
   *kernel = findKernel(manifest, wanted);
   if (*kernel != nullptr)
     return Status();
+  // A head dim the pack lacks: name the ones it has (the list of every
+  // variant would run to hundreds).
+  std::set<int> headDims;
+  for (const KernelInfo &other : manifest.kernels)
+    if (other.variant.op == wanted.op && other.variant.dtype == wanted.dtype)
+      headDims.insert(other.variant.headDim);
+  const char *op = opName(wanted.op);
+  if (!headDims.empty() && headDims.count(wanted.headDim) == 0) {
+    std::string dims;
+    for (int dim : headDims)
+      dims += (dims.empty() ? "" : ", ") + std::to_string(dim);
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "the %s pack has no %s kernel for head_dim=%d: its %s "
+                      "%s kernels take head_dim %s",
+                      manifest.target.c_str(), op, wanted.headDim,
+                      dtypeName(wanted.dtype), op, dims.c_str());
+  }
   std::string available;
   for (const KernelInfo &other : manifest.kernels) {
-    if (other.variant.op == wanted.op && other.variant.dtype == wanted.dtype) {
+    if (other.variant.op == wanted.op && other.variant.dtype == wanted.dtype &&
+        other.variant.headDim == wanted.headDim) {
       available +=
           (available.empty() ? "" : "; ") + describeVariant(other.variant);
     }
   }
+  std::string which =
+      std::string("its ") + dtypeName(wanted.dtype) + " " + op + " kernels";
   if (available.empty())
     available = std::string("none for ") + dtypeName(wanted.dtype);
-  const char *op = opName(wanted.op);
-  return makeStatus(ATTN_ERROR_UNSUPPORTED,
-                    "the %s pack has no %s kernel for %s; its %s %s kernels: "
-                    "%s",
-                    manifest.target.c_str(), op,
-                    describeVariant(wanted).c_str(), dtypeName(wanted.dtype),
-                    op, available.c_str());
+  else
+    which += " of head_dim=" + std::to_string(wanted.headDim);
+  return makeStatus(
+      ATTN_ERROR_UNSUPPORTED, "the %s pack has no %s kernel for %s; %s: %s",
+      manifest.target.c_str(), op, describeVariant(wanted).c_str(),
+      which.c_str(), available.c_str());
 }
 
 Status selectCombine(const Manifest &manifest, const KernelInfo &kernel,

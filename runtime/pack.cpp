@@ -2,6 +2,7 @@
 #include "runtime/pack.h"
 
 #include "runtime/embedded_pack.h"
+#include "runtime/lz.h"
 
 #include <cerrno>
 #include <cinttypes>
@@ -46,10 +47,21 @@ Status readEmbeddedFile(const std::string &path, std::string *contents) {
   std::string name = path.substr(sizeof(kEmbeddedPackDir));
   for (uint64_t i = 0; i < attnrt_pack_file_count; ++i) {
     const EmbeddedFile &file = attnrt_pack_files[i];
-    if (name == file.name) {
-      contents->assign(file.data, file.size);
-      return Status();
+    if (name != file.name)
+      continue;
+    // Decompressed up to the file's end: blocks are a few MB at most.
+    const char *error = lzDecompress(file.block, file.blockSize,
+                                     file.offset + file.size, contents);
+    if (error == nullptr && contents->size() != file.offset + file.size)
+      error = "shorter than the table says";
+    if (error != nullptr) {
+      return makeStatus(ATTN_ERROR_PACK,
+                        "cannot read %s: its compressed block in "
+                        "libattnrt.so is corrupt (%s)",
+                        path.c_str(), error);
     }
+    contents->erase(0, file.offset);
+    return Status();
   }
   if (attnrt_pack_file_count == 0) {
     return makeStatus(ATTN_ERROR_PACK,

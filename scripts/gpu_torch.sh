@@ -27,7 +27,8 @@
 #                (default 250000) each; soak*.csv, soak*.png and soak_summary*.md
 #
 # The runtime is $ATTN_LIB, or .device/libattnrt.so.xz unpacked (xz -T0 -9 of
-# build/lib/libattnrt.so: 29 MB becomes about 1.2 MB for the trip). e2e stages need
+# build/lib/libattnrt.so: 28 MB, its pack LZ-compressed, becomes about 8 MB for the
+# trip). e2e stages need
 # third_party/ (scripts/e2e/fetch_nanovllm.sh) and make the random-weight model once.
 set -uo pipefail
 cd "$(dirname "$0")/.."

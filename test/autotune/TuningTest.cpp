@@ -69,10 +69,24 @@ TEST(TuningTable, CheckedInTables) {
     // Kernels outside the search spaces get the op's default entry, the
     // tiling of the pack before there were tables.
     const TableEntry *prefill =
-        table->lookup({"prefill", "f16", 256, 0, false, false});
+        table->lookup({"prefill", "f16", 48, 0, false, false});
     ASSERT_NE(prefill, nullptr);
     EXPECT_EQ(prefill->knobs, (Knobs{128, 32, 2, 128}));
     EXPECT_EQ(prefill->source, "default");
+    // The head dims the pack added have entries of their own, by hand: 8
+    // warps at D 256 (32 chunks a row), block_n 16 where 32 spilled.
+    const TableEntry *wide =
+        table->lookup({"prefill", "f16", 256, 0, false, false});
+    ASSERT_NE(wide, nullptr);
+    EXPECT_EQ(wide->knobs, (Knobs{128, 16, 2, 256}));
+    EXPECT_EQ(wide->source, "default");
+    for (int64_t d : {32, 80, 96, 160, 192, 256})
+      for (int64_t group : {0, 1, 8}) {
+        const TableEntry *entry =
+            table->lookup({"decode", "bf16", d, group, true, true});
+        ASSERT_NE(entry, nullptr);
+        EXPECT_EQ(entry->headDim.value_or(0), d) << "D " << d << " G " << group;
+      }
     const TableEntry *decode =
         table->lookup({"decode", "f16", 64, 3, false, true});
     ASSERT_NE(decode, nullptr);

@@ -10,6 +10,9 @@ of the device. From the repository root, with the runtime built:
 
     PYTHONPATH=python python3 test/gpu/test_decode.py --out summary.md
 
+(--head-dims 80,96 runs only the cases of those head dims, then the graph and argument
+checks.)
+
 prints one line per case and "N passed, N failed" last; exits 1 if any case failed.
 """
 
@@ -113,6 +116,26 @@ CASES = [
     Case(2, (8192, 8192), (12, 1), 128, BF16, 256),
     Case(4, (1, 2048), (16, 1), 128, F16, 256, seqlen_q=4, causal=False),
     Case(32, (1, 512), (32, 2), 64, BF16, 0, empty=3),
+]
+
+# The head dims the pack added beside 64 and 128 (docs/runtime_abi.md): per D, fp16
+# and bf16, paged (pages of 16 and 256) and contiguous, causal and not (Lq 4), G 1,
+# 2, 4, 8 (the specialised kernels) and 3, 5, 7 (the any-group kernel), the runtime's
+# split count and forced ones, a row without keys.
+NEW_HEAD_DIMS = (32, 80, 96, 160, 192, 256)
+CASES += [
+    case
+    for d in NEW_HEAD_DIMS
+    for case in (
+        Case(4, (1, 2048), (8, 8), d, F16, 16),
+        Case(4, (100, 1000), (16, 8), d, BF16, 0, seqlen_q=4, causal=False),
+        Case(2, (1, 4096), (16, 4), d, BF16, 256, empty=1, num_splits=5),
+        Case(3, (17, 600), (32, 4), d, F16, 0, seqlen_q=4),
+        Case(2, (1, 1500), (15, 5), d, BF16, 16, empty=1),
+        Case(2, (300, 300), (7, 1), d, F16, 256, seqlen_q=4, causal=False, num_splits=3),
+        Case(2, (1, 700), (6, 2), d, BF16, 16, num_splits=1),
+        Case(16, (1, 8192), (40, 8), d, F16, 256),
+    )
 ]
 
 
@@ -474,6 +497,10 @@ def main():
     parser.add_argument(
         "--out", type=pathlib.Path, help="write the summary as markdown here"
     )
+    parser.add_argument(
+        "--head-dims", type=lambda text: {int(d) for d in text.split(",")},
+        help="run only the cases of these head dims (comma-separated)",
+    )
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("test_decode: no CUDA device")
@@ -490,6 +517,8 @@ def main():
 
     rows = []
     for seed, case in enumerate(CASES):
+        if args.head_dims and case.head_dim not in args.head_dims:
+            continue
         torch.manual_seed(seed)
         rows += report(guarded(str(case), run_case, case))
     torch.manual_seed(len(CASES))

@@ -10,6 +10,8 @@ with the runtime built:
 
     PYTHONPATH=python python3 test/gpu/test_prefill.py --out summary.md
 
+(--head-dims 80,96 runs only the cases of those head dims.)
+
 prints one line per case and "N passed, N failed" last; exits 1 if any case failed.
 """
 
@@ -115,6 +117,26 @@ CASES = [
     Case((700,), (16, 8), 128, BF16, splits=64),
     Case(irregular(4, 1, 700, 4), (32, 8), 64, F16, prefix=(16, 32, 48, 0), page_size=16,
          splits=2),
+]
+
+# The head dims the pack added beside 64 and 128 (docs/runtime_abi.md): per D, fp16
+# and bf16, packed and paged (pages of 16 and 256, Lk > Lq), causal and not, G 1, 2,
+# 4, 8 and odd G 3, 5, 7, forced and runtime-chosen splits, with and without lse.
+NEW_HEAD_DIMS = (32, 80, 96, 160, 192, 256)
+CASES += [
+    case
+    for i, d in enumerate(NEW_HEAD_DIMS)
+    for case in (
+        Case(irregular(8, 1, 700, 100 + i), (16, 8), d, BF16),
+        Case(irregular(4, 1, 500, 110 + i), (12, 4), d, F16, causal=False),
+        Case(irregular(4, 1, 600, 120 + i), (8, 8), d, BF16,
+             prefix=irregular(4, 0, 900, 130 + i), page_size=16),
+        Case((300, 77), (28, 4), d, F16, causal=False, prefix=(1000, 130),
+             page_size=256, splits=3),
+        Case((512,), (16, 2), d, BF16, prefix=(8192,), page_size=256),
+        Case((64, 200), (10, 2), d, F16, prefix=(100, 7), lse=False),
+        Case((100, 0, 37, 0, 513), (15, 3), d, BF16, page_size=16, prefix=(0, 5, 0, 0, 40)),
+    )
 ]
 
 
@@ -227,10 +249,15 @@ def run_case(case):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, help="markdown summary to write")
+    parser.add_argument(
+        "--head-dims", type=lambda text: {int(d) for d in text.split(",")},
+        help="run only the cases of these head dims (comma-separated)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     lines, failed = [], 0
-    for case in CASES:
+    cases = [c for c in CASES if not args.head_dims or c.head_dim in args.head_dims]
+    for case in cases:
         try:
             err, fa2, lse_err, failures = run_case(case)
         except Exception as error:  # report and go on
@@ -244,7 +271,7 @@ def main():
         )
         print(line, flush=True)
         lines.append(line)
-    summary = f"{len(CASES) - failed} passed, {failed} failed"
+    summary = f"{len(cases) - failed} passed, {failed} failed"
     print(summary)
     if args.out:
         target = os.environ.get("ATTN_TARGET", "native")

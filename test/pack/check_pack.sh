@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# Builds the kernel pack and assembles every kernel's PTX with ptxas for its
-# target (sm_80: PTX only; sm_89, sm_90: with cubins); fails on any ptxas
-# error or a manifest entry without its files.
+# Assembles every kernel's PTX of the kernel pack with ptxas for its target
+# (sm_80: PTX only; sm_89, sm_90: with cubins), as many at once as there are
+# cores; fails on any ptxas error or a manifest entry without its files.
+#   check_pack.sh <attn-pack> <ptxas> <out> [<built pack>]
+# Checks <built pack> (the build's, which libattnrt embeds) when it holds a
+# pack, else builds one into <out> with attn-pack.
 set -euo pipefail
-attn_pack=$1 ptxas=$2 out=$3
-rm -rf "$out"
-"$attn_pack" -o "$out" >/dev/null
+attn_pack=$1 ptxas=$2 out=$3 built=${4:-}
+if [ -n "$built" ] && [ -s "$built/sm_90/manifest.txt" ]; then
+  out=$built
+else
+  rm -rf "$out"
+  "$attn_pack" -o "$out" >/dev/null
+fi
+jobs=$(nproc 2>/dev/null || echo 2)
 count=0
 for target in sm_80 sm_89 sm_90; do
   manifest="$out/$target/manifest.txt"
   head -1 "$manifest" | grep -q "^attn-pack 1 target=$target compiler=attn-"
-  for ptx in "$out/$target"/*.ptx; do
-    "$ptxas" -arch="$target" "$ptx" -o /dev/null
-    if [ "$target" != sm_80 ]; then
+  if [ "$target" != sm_80 ]; then
+    for ptx in "$out/$target"/*.ptx; do
       [ -s "${ptx%.ptx}.cubin" ] || { echo "missing cubin for $ptx"; exit 1; }
-    fi
-    count=$((count + 1))
-  done
+    done
+  fi
+  # xargs exits non-zero when any ptxas fails.
+  printf '%s\0' "$out/$target"/*.ptx |
+    xargs -0 -n 1 -P "$jobs" "$ptxas" -arch="$target" -o /dev/null
+  count=$((count + $(ls "$out/$target"/*.ptx | wc -l)))
   # Every kernel the manifest names has its PTX.
   grep -o 'ptx=[^ ]*' "$manifest" | cut -d= -f2 | sort -u | while read -r f; do
     [ -s "$out/$target/$f" ] || { echo "manifest names missing $f"; exit 1; }
   done
 done
-echo "assembled $count kernel modules with ptxas"
+echo "assembled $count kernel modules with ptxas ($out)"

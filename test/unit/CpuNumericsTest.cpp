@@ -231,7 +231,11 @@ INSTANTIATE_TEST_SUITE_P(
         Problem{2, 2, 10, 2, 32, 16, 3, {50, 9}, 2},       // G=5: 3 blocks
         Problem{2, 1, 12, 1, 16, 0, 2, {33, 0}, 8},        // G=12: 8 + 4
         Problem{1, 4, 16, 1, 16, 256, 1, {300}, 8, false}, // G=16, not causal
-        Problem{2, 1, 7, 7, 32, 16, 1, {20, 1}, 4}));      // G=1, R=4
+        Problem{2, 1, 7, 7, 32, 16, 1, {20, 1}, 4},        // G=1, R=4
+        // Head dims of the pack that are not powers of two, and the largest.
+        Problem{2, 1, 4, 2, 80, 16, 2, {45, 3}},           // D=80, split
+        Problem{2, 2, 6, 2, 96, 0, 1, {30, 7}, 4},         // D=96, any-group
+        Problem{1, 1, 2, 1, 256, 16, 1, {33}}));           // D=256
 
 struct PrefillProblem {
   int numHeads, numKvHeads, headDim, pageSize;
@@ -389,6 +393,10 @@ INSTANTIATE_TEST_SUITE_P(
         PrefillProblem{2, 1, 32, 256, true, {40}, {300}, 5},             // page 256, Lk > Lq
         PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}, 7},          // empty splits
         PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}, 4},       // paged, non-causal
-        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {90, 33}, 64}));    // 64 splits
+        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {90, 33}, 64},      // 64 splits
+        // Head dims of the pack that are not powers of two, and the largest.
+        PrefillProblem{4, 2, 80, 16, true, {17, 3}, {40, 3}},            // D=80, paged
+        PrefillProblem{3, 1, 160, 0, false, {9, 20}, {9, 20}, 2},        // D=160, split
+        PrefillProblem{2, 2, 256, 0, true, {12}, {12}}));                // D=256
 
 } // namespace

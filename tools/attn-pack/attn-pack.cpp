@@ -15,7 +15,11 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 using namespace llvm;
@@ -25,11 +29,18 @@ static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
 static cl::list<std::string> targets("target",
                                      cl::desc("sm_80, sm_89, sm_90 (default: all)"),
                                      cl::CommaSeparated);
+static cl::list<int64_t>
+    headDims("head-dims",
+             cl::desc("Head dims to build (default: all the pack ships)"),
+             cl::CommaSeparated);
 static cl::opt<std::string>
     tablesDir("tables",
               cl::desc("Directory of the tuning tables <target>.json"),
               cl::init(ATTN_SOURCE_DIR "/autotune/tables"));
 // Overrides of the tables' prefill tiling, for sweeps (0: from the table).
+static cl::opt<unsigned>
+    numJobs("j", cl::desc("Targets built at once (default: the cores)"),
+            cl::init(0));
 static cl::opt<int64_t> prefillBlockM("prefill-block-m",
                                       cl::desc("Query rows per prefill CTA"),
                                       cl::init(0));
@@ -42,13 +53,16 @@ static cl::opt<int64_t> prefillStages("prefill-stages",
 
 namespace {
 
+/// The head dims the pack ships (docs/runtime_abi.md).
+constexpr int64_t kPackHeadDims[] = {32, 64, 80, 96, 128, 160, 192, 256};
+
 /// The variants the pack ships: decode kernels specialised per group size
 /// and one for every group size (group 0), prefill kernels for every group
 /// size; causal and not.
-std::vector<attn::KernelSpec> packSpecs() {
+std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
-    for (int64_t headDim : {64, 128})
+    for (int64_t headDim : dims)
       for (bool paged : {false, true})
         for (bool causal : {true, false}) {
           for (int64_t group : {1, 2, 4, 8, 0}) {
@@ -113,6 +127,93 @@ bool writeFile(const std::string &path, StringRef bytes) {
   return true;
 }
 
+/// Builds the pack of one target into <out>/<target>, in its own context
+/// (targets build on threads of their own); sets *numKernels.
+/// Serialises the progress lines of the targets' threads.
+std::mutex outputMutex;
+/// Serialises nvJitLink, which is not safe to call from two threads at once
+/// (two concurrent links corrupted the heap).
+std::mutex linkMutex;
+
+bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
+                 size_t *numKernels) {
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialectsAndPasses(registry);
+  mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
+  context.loadAllAvailableDialects();
+  // sm_80 ships PTX only, tiled by the sm_89 table.
+  bool ptxOnly = target == "sm_80";
+  std::string tableTarget = ptxOnly ? "sm_89" : target;
+  SmallString<128> tablePath(tablesDir);
+  sys::path::append(tablePath, tableTarget + ".json");
+  Expected<attn::tune::Table> table = attn::tune::readTable(tablePath);
+  if (!table) {
+    errs() << "attn-pack: " << toString(table.takeError()) << "\n";
+    return false;
+  }
+  if (table->target != tableTarget) {
+    errs() << "attn-pack: " << tablePath << " is the table of " << table->target
+           << ", not " << target << "\n";
+    return false;
+  }
+  std::vector<attn::KernelSpec> specs = packSpecs(dims);
+  for (attn::KernelSpec &spec : specs)
+    if (!applyTable(*table, spec))
+      return false;
+  *numKernels = specs.size();
+  SmallString<128> dir(outputDir);
+  sys::path::append(dir, target);
+  if (std::error_code ec = sys::fs::create_directories(dir)) {
+    errs() << "attn-pack: cannot create " << dir << ": " << ec.message()
+           << "\n";
+    return false;
+  }
+  // The header carries the pack's version (attn_get_pack_info reads it)
+  // and the table's split-KV heuristic for the runtime.
+  std::string manifest = attn::abi::manifestHeader(
+      target, ATTN_COMPILER_VERSION, ATTN_VERSION,
+      {int(table->split.ctasPerSm), int(table->split.minKeysPerSplit)});
+  for (auto [i, spec] : llvm::enumerate(specs)) {
+    std::unique_lock<std::mutex> lock(outputMutex);
+    outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
+           << spec.name() << "\n";
+    outs().flush();
+    lock.unlock();
+    auto module = attn::buildProblem(context, spec);
+    Expected<std::string> ptx = attn::compileToPTX(*module, spec, target);
+    if (!ptx) {
+      errs() << "attn-pack: " << toString(ptx.takeError()) << "\n";
+      return false;
+    }
+    std::vector<char> cubin;
+    if (!ptxOnly) {
+      std::unique_lock<std::mutex> linkLock(linkMutex);
+      Expected<std::vector<char>> assembled = attn::assembleCubin(*ptx, target);
+      linkLock.unlock();
+      if (!assembled) {
+        errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
+        return false;
+      }
+      cubin = std::move(*assembled);
+    }
+    std::string stem = spec.name();
+    SmallString<128> ptxPath(dir), cubinPath(dir);
+    sys::path::append(ptxPath, stem + ".ptx");
+    sys::path::append(cubinPath, stem + ".cubin");
+    if (!writeFile(std::string(ptxPath), *ptx) ||
+        (!ptxOnly && !writeFile(std::string(cubinPath),
+                                StringRef(cubin.data(), cubin.size()))))
+      return false;
+    manifest +=
+        attn::manifestLines(spec, *ptx, StringRef(cubin.data(), cubin.size()));
+  }
+  SmallString<128> manifestPath(dir);
+  sys::path::append(manifestPath, "manifest.txt");
+  if (!writeFile(std::string(manifestPath), manifest))
+    return false;
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -120,87 +221,45 @@ int main(int argc, char **argv) {
   std::vector<std::string> targetList(targets.begin(), targets.end());
   if (targetList.empty())
     targetList = {"sm_80", "sm_89", "sm_90"};
-  mlir::DialectRegistry registry;
-  mlir::attn::registerAttnDialectsAndPasses(registry);
-  mlir::MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-
-  auto start = std::chrono::steady_clock::now();
-  size_t numKernels = 0;
-  for (const std::string &target : targetList) {
+  for (const std::string &target : targetList)
     if (target != "sm_80" && target != "sm_89" && target != "sm_90") {
       errs() << "attn-pack: --target must be sm_80, sm_89 or sm_90, got '"
              << target << "'\n";
       return 1;
     }
-    // sm_80 ships PTX only, tiled by the sm_89 table.
-    bool ptxOnly = target == "sm_80";
-    std::string tableTarget = ptxOnly ? "sm_89" : target;
-    SmallString<128> tablePath(tablesDir);
-    sys::path::append(tablePath, tableTarget + ".json");
-    Expected<attn::tune::Table> table = attn::tune::readTable(tablePath);
-    if (!table) {
-      errs() << "attn-pack: " << toString(table.takeError()) << "\n";
+  std::vector<int64_t> dims(headDims.begin(), headDims.end());
+  if (dims.empty())
+    dims.assign(std::begin(kPackHeadDims), std::end(kPackHeadDims));
+  for (int64_t d : dims)
+    if (!llvm::is_contained(kPackHeadDims, d)) {
+      errs() << "attn-pack: --head-dims: " << d << " is not a head dim the "
+             << "pack ships (32, 64, 80, 96, 128, 160, 192, 256)\n";
       return 1;
     }
-    if (table->target != tableTarget) {
-      errs() << "attn-pack: " << tablePath << " is the table of "
-             << table->target << ", not " << target << "\n";
-      return 1;
-    }
-    std::vector<attn::KernelSpec> specs = packSpecs();
-    for (attn::KernelSpec &spec : specs)
-      if (!applyTable(*table, spec))
-        return 1;
-    numKernels += specs.size();
-    SmallString<128> dir(outputDir);
-    sys::path::append(dir, target);
-    if (std::error_code ec = sys::fs::create_directories(dir)) {
-      errs() << "attn-pack: cannot create " << dir << ": " << ec.message()
-             << "\n";
-      return 1;
-    }
-    // The header carries the pack's version (attn_get_pack_info reads it)
-    // and the table's split-KV heuristic for the runtime.
-    std::string manifest = attn::abi::manifestHeader(
-        target, ATTN_COMPILER_VERSION, ATTN_VERSION,
-        {int(table->split.ctasPerSm), int(table->split.minKeysPerSplit)});
-    for (auto [i, spec] : llvm::enumerate(specs)) {
-      outs() << "[" << target << " " << (i + 1) << "/" << specs.size() << "] "
-             << spec.name() << "\n";
-      outs().flush();
-      auto module = attn::buildProblem(context, spec);
-      Expected<std::string> ptx = attn::compileToPTX(*module, spec, target);
-      if (!ptx) {
-        errs() << "attn-pack: " << toString(ptx.takeError()) << "\n";
-        return 1;
-      }
-      std::vector<char> cubin;
-      if (!ptxOnly) {
-        Expected<std::vector<char>> assembled =
-            attn::assembleCubin(*ptx, target);
-        if (!assembled) {
-          errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
-          return 1;
-        }
-        cubin = std::move(*assembled);
-      }
-      std::string stem = spec.name();
-      SmallString<128> ptxPath(dir), cubinPath(dir);
-      sys::path::append(ptxPath, stem + ".ptx");
-      sys::path::append(cubinPath, stem + ".cubin");
-      if (!writeFile(std::string(ptxPath), *ptx) ||
-          (!ptxOnly && !writeFile(std::string(cubinPath),
-                                  StringRef(cubin.data(), cubin.size()))))
-        return 1;
-      manifest += attn::manifestLines(spec, *ptx,
-                                      StringRef(cubin.data(), cubin.size()));
-    }
-    SmallString<128> manifestPath(dir);
-    sys::path::append(manifestPath, "manifest.txt");
-    if (!writeFile(std::string(manifestPath), manifest))
-      return 1;
-  }
+  // Targets build in parallel on `jobs` threads, each taking the next
+  // target left (each target its own context; its kernels, and so the pack,
+  // are the same either way). sm_80 (PTX only, the fastest) goes last.
+  unsigned jobs = numJobs ? unsigned(numJobs)
+                          : std::max(1u, std::thread::hardware_concurrency());
+  std::stable_partition(targetList.begin(), targetList.end(),
+                        [](const std::string &t) { return t != "sm_80"; });
+  auto start = std::chrono::steady_clock::now();
+  std::vector<size_t> counts(targetList.size(), 0);
+  std::vector<char> ok(targetList.size(), 0);
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < std::min<size_t>(jobs, targetList.size()); ++t)
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < targetList.size(); i = next++)
+        ok[i] = buildTarget(targetList[i], dims, &counts[i]);
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+  if (llvm::is_contained(ok, 0))
+    return 1;
+  size_t numKernels = 0;
+  for (size_t count : counts)
+    numKernels += count;
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
                        .count();

@@ -100,7 +100,8 @@ TEST_F(QueryTest, UnsupportedConfigurationsGetTheCallsMessage) {
   EXPECT_THAT(
       lastError(),
       HasSubstr("no prefill kernel for dtype=bf16 head_dim=128 "
-                "group=2 paged=1 causal=0; its bf16 prefill kernels: "));
+                "group=2 paged=1 causal=0; its bf16 prefill kernels of "
+                "head_dim=128: "));
 }
 
 TEST_F(QueryTest, DecodeAndPrefillNeedTheirCombineKernel) {

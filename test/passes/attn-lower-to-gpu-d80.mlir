@@ -1,0 +1,51 @@
+// RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu | FileCheck %s
+
+// head_dim 80: 10 chunks of 16 bytes a row, not a power of two.
+// Decode: a row takes 16 threads; lanes 10..15 address chunk 9, hold zeros
+// of q, issue no cp.async and store nothing.
+// CHECK-LABEL: gpu.func @d80_decode
+// CHECK: %[[LANE:.*]] = arith.remui %thread_id_x, %c16{{.*}} : index
+// CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %[[LANE]], %c10 : index
+// CHECK: arith.minui %[[LANE]], %c9 : index
+// CHECK: arith.select %[[ACTIVE]], %{{.*}}, %cst{{.*}} : f32
+// CHECK: scf.if %[[ACTIVE]] {
+// CHECK-NOT: }
+// CHECK: nvvm.cp.async.shared.global
+// CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %[[ACTIVE]] : i1
+// CHECK-NEXT: scf.if %[[ROW]] {
+
+// Prefill: rows copied as 16 chunks, the threads of chunks 10..15 copying
+// nothing; chunks 8 and 9 swizzle by row % 2, the others by row % 8.
+// CHECK-LABEL: gpu.func @d80_prefill
+// CHECK: %[[CHUNK:.*]] = arith.remui %thread_id_x{{.*}}, %c16{{.*}} : index
+// CHECK: %[[COPIES:.*]] = arith.cmpi ult, %[[CHUNK]], %c10 : index
+// CHECK-NEXT: scf.if %[[COPIES]] {
+// CHECK: %[[TAIL:.*]] = arith.cmpi uge, %[[CHUNK]], %c8{{.*}} : index
+// CHECK: %[[MASK:.*]] = arith.select %[[TAIL]], %c1{{.*}}, %c7{{.*}} : index
+// CHECK-NEXT: %[[BITS:.*]] = arith.andi %{{.*}}, %[[MASK]] : index
+// CHECK-NEXT: arith.xori %[[CHUNK]], %[[BITS]] : index
+// CHECK: nvvm.cp.async.shared.global
+
+func.func @d80_decode(%q: memref<?x1x16x80xbf16>, %kc: memref<?x256x8x80xbf16>,
+                      %vc: memref<?x256x8x80xbf16>, %lens: memref<?xi32>,
+                      %bt: memref<?x?xi32>, %o: memref<?x1x16x80xbf16>) {
+  attn.paged_decode q(%q : memref<?x1x16x80xbf16>) k_cache(%kc : memref<?x256x8x80xbf16>)
+      v_cache(%vc : memref<?x256x8x80xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x80xbf16>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 80, causal = true,
+       scale = 0.111803398 : f32, page_size = 256}
+  return
+}
+
+func.func @d80_prefill(%q: memref<?x16x80xbf16>, %k: memref<?x8x80xbf16>,
+                       %v: memref<?x8x80xbf16>, %cq: memref<?xi32>,
+                       %ck: memref<?xi32>, %o: memref<?x16x80xbf16>,
+                       %lse: memref<16x?xf32>) {
+  attn.varlen_prefill q(%q : memref<?x16x80xbf16>) k(%k : memref<?x8x80xbf16>)
+      v(%v : memref<?x8x80xbf16>) cu_seqlens_q(%cq : memref<?xi32>)
+      cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x80xbf16>)
+      lse(%lse : memref<16x?xf32>)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 80, causal = true,
+       scale = 0.111803398 : f32, page_size = 0}
+  return
+}
