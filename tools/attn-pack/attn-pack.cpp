@@ -135,10 +135,9 @@ std::mutex outputMutex;
 /// (two concurrent links corrupted the heap).
 std::mutex linkMutex;
 
-bool buildTarget(const std::string &target, ArrayRef<int64_t> dims,
+bool buildTarget(const mlir::DialectRegistry &registry,
+                 const std::string &target, ArrayRef<int64_t> dims,
                  size_t *numKernels) {
-  mlir::DialectRegistry registry;
-  mlir::attn::registerAttnDialectsAndPasses(registry);
   mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
   context.loadAllAvailableDialects();
   // sm_80 ships PTX only, tiled by the sm_89 table.
@@ -239,6 +238,11 @@ int main(int argc, char **argv) {
   // Targets build in parallel on `jobs` threads, each taking the next
   // target left (each target its own context; its kernels, and so the pack,
   // are the same either way). sm_80 (PTX only, the fastest) goes last.
+  // Registration writes the global pass registry: once, before the threads,
+  // which only read the registry (registering from every thread corrupted
+  // the heap).
+  mlir::DialectRegistry registry;
+  mlir::attn::registerAttnDialectsAndPasses(registry);
   unsigned jobs = numJobs ? unsigned(numJobs)
                           : std::max(1u, std::thread::hardware_concurrency());
   std::stable_partition(targetList.begin(), targetList.end(),
@@ -251,7 +255,7 @@ int main(int argc, char **argv) {
   for (unsigned t = 0; t < std::min<size_t>(jobs, targetList.size()); ++t)
     threads.emplace_back([&] {
       for (size_t i = next++; i < targetList.size(); i = next++)
-        ok[i] = buildTarget(targetList[i], dims, &counts[i]);
+        ok[i] = buildTarget(registry, targetList[i], dims, &counts[i]);
     });
   for (std::thread &thread : threads)
     thread.join();
