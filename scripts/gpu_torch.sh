@@ -65,9 +65,14 @@ run_sanitize() {
   else
     echo "gpu_torch: $sanitizer has no --kernel-name: every kernel is instrumented" >&2
   fi
+  # Shares of the budget: memcheck and racecheck 3, the others 2, over the tools run.
+  local total=0
   for tool in ${tools//,/ }; do
-    case $tool in memcheck | racecheck) share=30 ;; *) share=20 ;; esac
-    seconds=$(( budget * share / 100 ))
+    case $tool in memcheck | racecheck) total=$(( total + 3 )) ;; *) total=$(( total + 2 )) ;; esac
+  done
+  for tool in ${tools//,/ }; do
+    case $tool in memcheck | racecheck) share=3 ;; *) share=2 ;; esac
+    seconds=$(( budget * share / total ))
     t0=$(date +%s)
     local canary=
     [ "$tool" = memcheck ] && canary=oob

@@ -45,6 +45,9 @@ private:
 
   /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
   SmallVector<Value> load8(Value ptr, Type elt);
+  /// load8 of this lane's chunk of a K or V stage row; zeros on a lane past
+  /// head_dim / 8 (DecodeOps.cpp).
+  SmallVector<Value> loadStage8(Value ptr);
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
   // IR walking.

@@ -107,7 +107,7 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
   for (int64_t i = 0; i < keysPerThread; ++i) {
     Value key = add(rowGroup, idx(rowGroups * i));
     Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
-    SmallVector<Value> k = load8(gep(kStage, elementType, offset), elementType);
+    SmallVector<Value> k = loadStage8(gep(kStage, elementType, offset));
     for (int64_t r = 0; r < rows; ++r) {
       Value dot = arith::MulFOp::create(b, loc, q.values[r * 8], k[0]);
       for (int64_t j = 1; j < 8; ++j)
@@ -194,7 +194,7 @@ LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
   for (int64_t i = 0; i < keysPerThread; ++i) {
     Value key = add(rowGroup, idx(rowGroups * i));
     Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
-    SmallVector<Value> v = load8(gep(vStage, elementType, offset), elementType);
+    SmallVector<Value> v = loadStage8(gep(vStage, elementType, offset));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < 8; ++j)
         out.values[r * 8 + j] =
@@ -230,8 +230,17 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   for (int64_t r = 0; r < rows; ++r) {
     Value slot = add(mul(rowGroup, idx(rows)), idx(r));
     Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
-    store8(gep(accBase, f32Type, accOffset), f32Type,
-           ArrayRef<Value>(acc.values).slice(r * 8, 8));
+    {
+      // A lane past head_dim / 8 holds a copy of the last chunk's values:
+      // it writes nothing (two writers of one address race).
+      OpBuilder::InsertionGuard guard(b);
+      if (laneActive) {
+        auto ifLane = scf::IfOp::create(b, loc, laneActive);
+        b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+      }
+      store8(gep(accBase, f32Type, accOffset), f32Type,
+             ArrayRef<Value>(acc.values).slice(r * 8, 8));
+    }
     LLVM::StoreOp::create(b, loc, m.values[r], gep(mBase, f32Type, slot));
     LLVM::StoreOp::create(b, loc, l.values[r], gep(lBase, f32Type, slot));
   }
@@ -338,4 +347,23 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         gep(tensorFor(partLseArg).ptr, b.getF32Type(), rowIndex));
   }
   return success();
+}
+
+SmallVector<Value> DecodeKernelEmitter::loadStage8(Value ptr) {
+  if (!laneActive)
+    return load8(ptr, elementType);
+  // A lane past head_dim / 8 copied nothing into the stage, so nothing orders
+  // its reads after the copies it would read (another lane's cp.async): it
+  // reads nothing and takes zeros.
+  SmallVector<Type> types(8, b.getF32Type());
+  auto ifLane = scf::IfOp::create(b, loc, types, laneActive,
+                                  /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifLane.thenBlock());
+    scf::YieldOp::create(b, loc, load8(ptr, elementType));
+    b.setInsertionPointToStart(ifLane.elseBlock());
+    scf::YieldOp::create(b, loc, SmallVector<Value>(8, f32(0.0)));
+  }
+  return SmallVector<Value>(ifLane.getResults());
 }

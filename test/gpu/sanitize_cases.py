@@ -379,9 +379,12 @@ def served_head_dims():
     torch.zeros(1, device="cuda")
     served = []
     for head_dim in CONTRACT_HEAD_DIMS:
-        if any(_info.query_support(op, _lib.DTYPE_BF16, 1, 1, head_dim, True, True) is None
-               for op in (_info.OP_PAGED_DECODE, _info.OP_VARLEN_PREFILL)):
-            served.append(head_dim)
+        try:
+            if any(_info.query_support(op, _lib.DTYPE_BF16, 1, 1, head_dim, True, True)
+                   is None for op in (_info.OP_PAGED_DECODE, _info.OP_VARLEN_PREFILL)):
+                served.append(head_dim)
+        except RuntimeError:
+            pass  # a head_dim the runtime's argument checks refuse (not a multiple of 16)
     return served
 
 

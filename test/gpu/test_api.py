@@ -639,15 +639,15 @@ def run_no_sync():
 
 
 def run_fallback():
-    """ATTN_BACKEND=auto with a head_dim the pack lacks (80): one RuntimeWarning naming
+    """ATTN_BACKEND=auto with a head_dim the pack lacks (48): one RuntimeWarning naming
     the torch backend, and the right result."""
     rows = []
     previous = attn_kernels.interface.backend()
     attn_kernels.set_backend("auto")
     try:
         for run in (
-            lambda: run_prefill(Prefill((33, 7), (16, 8), 80, BF16)),
-            lambda: run_decode(Decode(4, (1, 300), (16, 8), 80, BF16, 16)),
+            lambda: run_prefill(Prefill((33, 7), (16, 8), 48, BF16)),
+            lambda: run_decode(Decode(4, (1, 300), (16, 8), 48, BF16, 16)),
         ):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -656,10 +656,10 @@ def run_fallback():
                 w for w in caught if "runs on the torch backend" in str(w.message)
             ]
             for row in result:
-                row.name = f"auto fallback, D=80: {row.name}"
+                row.name = f"auto fallback, D=48: {row.name}"
                 if not fallback:
                     row.failures.append(
-                        "no fallback warning (does the pack have D=80?)"
+                        "no fallback warning (does the pack have D=48?)"
                     )
             rows += result
     finally:
