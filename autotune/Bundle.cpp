@@ -46,9 +46,9 @@ json::Value workloadToJson(const Workload &w) {
 
 std::string manifestHeader(StringRef target, StringRef compiler,
                            const DecodeSplit &split, StringRef id) {
-  return abi::manifestHeader(
-      target.str(), compiler.str(), /*version=*/"",
-      {int(split.ctasPerSm), int(split.minKeysPerSplit)}, (" tune=" + id).str());
+  return abi::manifestHeader(target.str(), compiler.str(), /*version=*/"",
+                             {int(split.ctasPerSm), int(split.minKeysPerSplit)},
+                             (" tune=" + id).str());
 }
 
 namespace {

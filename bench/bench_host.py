@@ -91,31 +91,78 @@ def calls(dec, pre):
     return {
         "decode": {
             "ours": lambda: flash_attn_with_kvcache(
-                dec["q"], dec["k"], dec["v"], cache_seqlens=dec["lengths"],
-                block_table=dec["table"], softmax_scale=scale, causal=True,
+                dec["q"],
+                dec["k"],
+                dec["v"],
+                cache_seqlens=dec["lengths"],
+                block_table=dec["table"],
+                softmax_scale=scale,
+                causal=True,
             ),
             "ours, custom op": lambda: ops.kvcache_fwd(
-                dec["q"], dec["k"], dec["v"], dec["lengths"], dec["table"],
-                dec["max_k"], scale, True, False, 0,
+                dec["q"],
+                dec["k"],
+                dec["v"],
+                dec["lengths"],
+                dec["table"],
+                dec["max_k"],
+                scale,
+                True,
+                False,
+                0,
             ),
             "torch FA2 op": lambda: aten(
-                dec["q"].view(-1, HQ, D), dec["packed_k"], dec["packed_v"],
-                dec["cu_q"], dec["cu_k"], 1, dec["max_len"], 0.0, True, False,
+                dec["q"].view(-1, HQ, D),
+                dec["packed_k"],
+                dec["packed_v"],
+                dec["cu_q"],
+                dec["cu_k"],
+                1,
+                dec["max_len"],
+                0.0,
+                True,
+                False,
                 scale=scale,
             ),
         },
         "prefill": {
             "ours": lambda: flash_attn_varlen_func(
-                pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], pre["max_len"],
-                pre["max_len"], softmax_scale=scale, causal=True,
+                pre["q"],
+                pre["k"],
+                pre["v"],
+                pre["cu"],
+                pre["cu"],
+                pre["max_len"],
+                pre["max_len"],
+                softmax_scale=scale,
+                causal=True,
             ),
             "ours, custom op": lambda: ops.varlen_fwd(
-                pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], None,
-                pre["max_len"], pre["max_len"], scale, True, False, 0,
+                pre["q"],
+                pre["k"],
+                pre["v"],
+                pre["cu"],
+                pre["cu"],
+                None,
+                pre["max_len"],
+                pre["max_len"],
+                scale,
+                True,
+                False,
+                0,
             ),
             "torch FA2 op": lambda: aten(
-                pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], pre["max_len"],
-                pre["max_len"], 0.0, True, False, scale=scale,
+                pre["q"],
+                pre["k"],
+                pre["v"],
+                pre["cu"],
+                pre["cu"],
+                pre["max_len"],
+                pre["max_len"],
+                0.0,
+                True,
+                False,
+                scale=scale,
             ),
         },
     }
@@ -175,15 +222,19 @@ def breakdown(pre):
 
     parts = {
         "whole call": lambda: flash_attn_varlen_func(
-            q, k, v, cu, cu, n, n, softmax_scale=scale, causal=True),
+            q, k, v, cu, cu, n, n, softmax_scale=scale, causal=True
+        ),
         "varlen_call (no public wrapper)": lambda: interface.varlen_call(
-            q, k, v, cu, cu, n, n, scale, True, None, False, 0),
+            q, k, v, cu, cu, n, n, scale, True, None, False, 0
+        ),
         "DisableTorchFunction enter/exit": no_fn,
         "check_prefill": lambda: prefill.check_prefill(q, k, v, cu, cu, n, n, None),
         "launch_prefill (pack + run)": lambda: prefill.launch_prefill(
-            shape, q, k, v, cu, cu, None, scale, True, False, 0),
+            shape, q, k, v, cu, cu, None, scale, True, False, 0
+        ),
         "torch.empty(out)": lambda: torch.empty(
-            (shape.total_q, HQ, D), dtype=DT, device=q.device),
+            (shape.total_q, HQ, D), dtype=DT, device=q.device
+        ),
         "q.data_ptr()": q.data_ptr,
         "q.stride()": q.stride,
         "C workspace size": lambda: size_fn(args, ctypes.byref(nbytes)),
@@ -202,8 +253,13 @@ def small_call_latency(generator):
 
     def call():
         return flash_attn_with_kvcache(
-            dec["q"], dec["k"], dec["v"], cache_seqlens=dec["lengths"],
-            block_table=dec["table"], softmax_scale=scale, causal=True,
+            dec["q"],
+            dec["k"],
+            dec["v"],
+            cache_seqlens=dec["lengths"],
+            block_table=dec["table"],
+            softmax_scale=scale,
+            causal=True,
         )
 
     def per_call(run, n=500):
@@ -235,8 +291,11 @@ def small_call_latency(generator):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also time the pieces of a prefill call")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the pieces of a prefill call",
+    )
     options = parser.parse_args()
     generator = torch.Generator().manual_seed(0)
     dec = decode_problem(generator=generator)
@@ -255,16 +314,23 @@ def main():
                 for name, call in backends.items():
                     results[(mode, entry, name)] = host_time(call)
                     median, low, high, n = results[(mode, entry, name)]
-                    print(f"{mode:28} {entry:8} {name:16} {median:6.1f} us "
-                          f"({low:.1f}-{high:.1f}, {n} batches)", flush=True)
+                    print(
+                        f"{mode:28} {entry:8} {name:16} {median:6.1f} us "
+                        f"({low:.1f}-{high:.1f}, {n} batches)",
+                        flush=True,
+                    )
             torch.set_default_device(None)
         eager, replay = small_call_latency(generator)
-    print(f"small call (decode 1 x 32768): eager {eager:.1f} us, graph replay "
-          f"{replay:.1f} us", flush=True)
+    print(
+        f"small call (decode 1 x 32768): eager {eager:.1f} us, graph replay "
+        f"{replay:.1f} us",
+        flush=True,
+    )
 
     driver = subprocess.run(
         ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     lines = [
         f"# Host time per call: {torch.cuda.get_device_name()}, driver {driver}, "
@@ -297,9 +363,13 @@ def main():
     ]
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text("\n".join(lines))
-    options.out.with_suffix(".json").write_text(json.dumps(
-        {" / ".join(key): value for key, value in results.items()}
-        | {"small_eager_us": eager, "small_replay_us": replay}, indent=1))
+    options.out.with_suffix(".json").write_text(
+        json.dumps(
+            {" / ".join(key): value for key, value in results.items()}
+            | {"small_eager_us": eager, "small_replay_us": replay},
+            indent=1,
+        )
+    )
     print("\n".join(lines))
     return 0
 

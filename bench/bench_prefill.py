@@ -88,7 +88,9 @@ def make_set(prompts, cached_half, paged, prefix=0):
     cu_k = torch.tensor([0] + [k for _, k in seqlens]).cumsum(0).to(torch.int32)
     q = torch.randn((int(cu_q[-1]), NUM_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda")
     total_k = int(cu_k[-1])
-    k_packed = torch.randn((total_k, NUM_KV_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda")
+    k_packed = torch.randn(
+        (total_k, NUM_KV_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda"
+    )
     v_packed = torch.randn_like(k_packed)
     k, v, table = k_packed, v_packed, None
     if (cached_half or prefix) and paged:
@@ -96,8 +98,9 @@ def make_set(prompts, cached_half, paged, prefix=0):
         pages = [math.ceil(lk / PAGE_SIZE) for _, lk in seqlens]
         order = torch.randperm(sum(pages))
         table = torch.full((len(seqlens), max(pages)), -1, dtype=torch.int32)
-        k = torch.empty((sum(pages), PAGE_SIZE, NUM_KV_HEADS, HEAD_DIM), dtype=DTYPE,
-                        device="cuda")
+        k = torch.empty(
+            (sum(pages), PAGE_SIZE, NUM_KV_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda"
+        )
         v = torch.empty_like(k)
         used = 0
         for b, (_, lk) in enumerate(seqlens):
@@ -109,27 +112,46 @@ def make_set(prompts, cached_half, paged, prefix=0):
             k.view(-1, NUM_KV_HEADS, HEAD_DIM)[flat] = k_packed[int(cu_k[b]) :][:lk]
             v.view(-1, NUM_KV_HEADS, HEAD_DIM)[flat] = v_packed[int(cu_k[b]) :][:lk]
         table = table.cuda()
-    return InputSet(q, k, v, k_packed, v_packed, cu_q.cuda(), cu_k.cuda(), table, seqlens)
+    return InputSet(
+        q, k, v, k_packed, v_packed, cu_q.cuda(), cu_k.cuda(), table, seqlens
+    )
 
 
 def causal_flops(seqlens):
     """4 D Hq per visible (query, key) pair, bottom-right causal."""
-    pairs = sum(
-        sum(min(lk, i + lk - lq + 1) for i in range(lq)) for lq, lk in seqlens
-    )
+    pairs = sum(sum(min(lk, i + lk - lq + 1) for i in range(lq)) for lq, lk in seqlens)
     return 4 * HEAD_DIM * NUM_HEADS * pairs
 
 
 def ours(s, num_splits=0):
-    return varlen_prefill(s.q, s.k, s.v, s.cu_q, s.cu_k, s.max_q, s.max_k,
-                          softmax_scale=SCALE, causal=True, block_table=s.block_table,
-                          num_splits=num_splits)
+    return varlen_prefill(
+        s.q,
+        s.k,
+        s.v,
+        s.cu_q,
+        s.cu_k,
+        s.max_q,
+        s.max_k,
+        softmax_scale=SCALE,
+        causal=True,
+        block_table=s.block_table,
+        num_splits=num_splits,
+    )
 
 
 def flash_attention_2(s):
     return torch.ops.aten._flash_attention_forward(
-        s.q, s.k_packed, s.v_packed, s.cu_q, s.cu_k, s.max_q, s.max_k, 0.0, True,
-        False, scale=SCALE,
+        s.q,
+        s.k_packed,
+        s.v_packed,
+        s.cu_q,
+        s.cu_k,
+        s.max_q,
+        s.max_k,
+        0.0,
+        True,
+        False,
+        scale=SCALE,
     )[0]
 
 
@@ -143,10 +165,14 @@ def per_sequence_sdpa(s, backend):
             q = s.q[q0 : q0 + lq].transpose(0, 1).unsqueeze(0)
             k = s.k_packed[k0 : k0 + lk].transpose(0, 1).unsqueeze(0)
             v = s.v_packed[k0 : k0 + lk].transpose(0, 1).unsqueeze(0)
-            causal = dict(is_causal=True) if lq == lk else dict(
-                attn_mask=causal_lower_right(lq, lk))
+            causal = (
+                dict(is_causal=True)
+                if lq == lk
+                else dict(attn_mask=causal_lower_right(lq, lk))
+            )
             o = torch.nn.functional.scaled_dot_product_attention(
-                q, k, v, scale=SCALE, enable_gqa=True, **causal)
+                q, k, v, scale=SCALE, enable_gqa=True, **causal
+            )
             out[q0 : q0 + lq] = o[0].transpose(0, 1)
             q0, k0 = q0 + lq, k0 + lk
     return out
@@ -170,8 +196,10 @@ IMPLEMENTATIONS = [
     ("attn (ours)", ours),
     ("attn, one split", functools.partial(ours, num_splits=1)),
     ("FlashAttention-2 (torch internal, varlen)", flash_attention_2),
-    ("SDPA cuDNN per sequence", functools.partial(per_sequence_sdpa,
-                                                  backend=SDPBackend.CUDNN_ATTENTION)),
+    (
+        "SDPA cuDNN per sequence",
+        functools.partial(per_sequence_sdpa, backend=SDPBackend.CUDNN_ATTENTION),
+    ),
     ("seed plan (SDPA per sequence)", seed_plan),
 ]
 
@@ -186,15 +214,26 @@ def gemm_rate():
 def run_workload(workload):
     rng = random.Random(0)
     prompts = [rng.randint(*workload.lengths) for _ in range(workload.batch)]
-    make = functools.partial(make_set, prompts, workload.cached_half, workload.paged,
-                             workload.prefix)
+    make = functools.partial(
+        make_set, prompts, workload.cached_half, workload.paged, workload.prefix
+    )
     first = make()
-    bytes_per_set = sum(t.numel() * t.element_size()
-                        for t in (first.q, first.k_packed, first.v_packed))
-    sets = [first] + [make()
-                      for _ in range(max(1, math.ceil(4 * L2_BYTES / bytes_per_set)) - 1)]
-    ref, _ = reference_varlen(first.q, first.k, first.v, first.cu_q, first.cu_k,
-                              first.block_table, softmax_scale=SCALE, causal=True)
+    bytes_per_set = sum(
+        t.numel() * t.element_size() for t in (first.q, first.k_packed, first.v_packed)
+    )
+    sets = [first] + [
+        make() for _ in range(max(1, math.ceil(4 * L2_BYTES / bytes_per_set)) - 1)
+    ]
+    ref, _ = reference_varlen(
+        first.q,
+        first.k,
+        first.v,
+        first.cu_q,
+        first.cu_k,
+        first.block_table,
+        softmax_scale=SCALE,
+        causal=True,
+    )
     flops = causal_flops(first.seqlens)
     rows = []
     for name, function in IMPLEMENTATIONS:
@@ -211,11 +250,17 @@ def run_workload(workload):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results")
-    parser.add_argument("--only-ours", metavar="LABEL",
-                        help="time attn alone and print one table row per workload, "
-                        "labelled LABEL (for sweeps over packs); writes nothing")
-    parser.add_argument("--workloads", metavar="LETTERS",
-                        help="run only these workloads, e.g. cd (default: all)")
+    parser.add_argument(
+        "--only-ours",
+        metavar="LABEL",
+        help="time attn alone and print one table row per workload, "
+        "labelled LABEL (for sweeps over packs); writes nothing",
+    )
+    parser.add_argument(
+        "--workloads",
+        metavar="LETTERS",
+        help="run only these workloads, e.g. cd (default: all)",
+    )
     args = parser.parse_args()
     if args.workloads:
         WORKLOADS[:] = [w for w in WORKLOADS if w.name[1] in args.workloads]
@@ -224,9 +269,12 @@ def main():
         for workload in WORKLOADS:
             _, _, _, rows = run_workload(workload)
             name, ms, tflops, err, failure = rows[0]
-            print(f"| {args.only_ours} | {workload.name} | "
-                  + (failure or f"{ms:.3f} ms | {tflops:.0f} TFLOP/s | {err:.2e}") + " |",
-                  flush=True)
+            print(
+                f"| {args.only_ours} | {workload.name} | "
+                + (failure or f"{ms:.3f} ms | {tflops:.0f} TFLOP/s | {err:.2e}")
+                + " |",
+                flush=True,
+            )
         return
     facts = gpu_facts()
     peak = gemm_rate()
@@ -254,17 +302,25 @@ def main():
         "|---|---|---|---|---|---|",
     ]
     for workload, prompts, flops, num_sets, rows in results:
-        fa2 = next((r[1] for r in rows if r[0].startswith("FlashAttention") and r[1]), None)
+        fa2 = next(
+            (r[1] for r in rows if r[0].startswith("FlashAttention") and r[1]), None
+        )
         for name, ms, tflops, err, failure in rows:
             if failure:
                 lines.append(f"| {workload.name} | {name} | - | - | - | {failure} |")
                 continue
             speedup = f"{fa2 / ms:.2f}x" if fa2 else "-"
-            lines.append(f"| {workload.name} | {name} | {ms:.3f} | {tflops:.0f} | "
-                         f"{speedup} | {err:.2e} |")
-        lines.append(f"| {workload.name} | floor (GEMM rate) | {flops / peak * 1e3:.3f} | "
-                     f"{peak / 1e12:.0f} | - | - |")
-    gpu = re.sub(r"[^a-z0-9]+", "-", facts["GPU"].lower().replace("nvidia", "")).strip("-")
+            lines.append(
+                f"| {workload.name} | {name} | {ms:.3f} | {tflops:.0f} | "
+                f"{speedup} | {err:.2e} |"
+            )
+        lines.append(
+            f"| {workload.name} | floor (GEMM rate) | {flops / peak * 1e3:.3f} | "
+            f"{peak / 1e12:.0f} | - | - |"
+        )
+    gpu = re.sub(r"[^a-z0-9]+", "-", facts["GPU"].lower().replace("nvidia", "")).strip(
+        "-"
+    )
     stem = f"prefill_{gpu}_{date}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
@@ -277,13 +333,18 @@ def main():
     names = [name for name, _ in IMPLEMENTATIONS]
     width = 0.8 / len(names)
     for i, name in enumerate(names):
-        values = [next((r[2] or 0.0 for r in rows if r[0] == name), 0.0)
-                  for _, _, _, _, rows in results]
+        values = [
+            next((r[2] or 0.0 for r in rows if r[0] == name), 0.0)
+            for _, _, _, _, rows in results
+        ]
         xs = [w + (i - (len(names) - 1) / 2) * width for w in range(len(results))]
         bars = ax.bar(xs, values, width, label=name)
-        ax.bar_label(bars, labels=[f"{v:.0f}" if v else "n/a" for v in values], fontsize=8)
-    ax.axhline(peak / 1e12, color="black", linestyle="--", linewidth=1,
-               label="bf16 GEMM rate")
+        ax.bar_label(
+            bars, labels=[f"{v:.0f}" if v else "n/a" for v in values], fontsize=8
+        )
+    ax.axhline(
+        peak / 1e12, color="black", linestyle="--", linewidth=1, label="bf16 GEMM rate"
+    )
     ax.set_xticks(range(len(results)), [w.name for w, *_ in results])
     ax.set_ylabel("TFLOP/s (causal FLOPs)")
     ax.set_title(f"Varlen causal prefill, Qwen3-0.6B heads, bf16: {facts['GPU']}")

@@ -25,8 +25,9 @@ def main():
         workload = by_letter[letter]
         rng = random.Random(0)  # bench_prefill.run_workload's prompts
         prompts = [rng.randint(*workload.lengths) for _ in range(workload.batch)]
-        s = bench_prefill.make_set(prompts, workload.cached_half, workload.paged,
-                                   workload.prefix)
+        s = bench_prefill.make_set(
+            prompts, workload.cached_half, workload.paged, workload.prefix
+        )
         for _ in range(args.calls):
             bench_prefill.ours(s)
         torch.cuda.synchronize()

@@ -13,6 +13,7 @@ multiple of the perfect balance (total work / slots):
 Idle CTAs (z past a sequence's tiles) cost IDLE units. A model, not a measurement:
 bench/results/prefill_rank_h100_2026-11-24.md has the H100's times.
 """
+
 import heapq
 import math
 import random
@@ -74,7 +75,9 @@ def main():
         prompts = [rng.randint(*lengths) for _ in range(batch)]
         seqs = [(p - p // 2, p) if cached_half else (p, p) for p in prompts]
         launches, balance = orders(seqs)
-        cells = ", ".join(f"{k} {makespan(v) / balance:.3f}" for k, v in launches.items())
+        cells = ", ".join(
+            f"{k} {makespan(v) / balance:.3f}" for k, v in launches.items()
+        )
         print(f"{name}: {cells}")
 
 

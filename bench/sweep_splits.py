@@ -39,9 +39,17 @@ def main():
         kv_bytes = sum(lengths) * bd.NUM_KV_HEADS * bd.HEAD_DIM * 2 * 2
         for splits in (0, 1, 2, 4, 8, 16, 32, 64):
             calls = [
-                (lambda s=s: paged_decode(s.q, s.k_cache, s.v_cache, s.cache_seqlens,
-                                          s.block_table, softmax_scale=bd.SCALE,
-                                          num_splits=splits))
+                (
+                    lambda s=s: paged_decode(
+                        s.q,
+                        s.k_cache,
+                        s.v_cache,
+                        s.cache_seqlens,
+                        s.block_table,
+                        softmax_scale=bd.SCALE,
+                        num_splits=splits,
+                    )
+                )
                 for s in sets
             ]
             ms = bd.median_ms(calls)

@@ -61,15 +61,24 @@ def same_key(a, b):
 def gpu_facts():
     def query(field):
         try:
-            return subprocess.run(
-                ["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"],
-                capture_output=True, text=True, check=True,
-            ).stdout.splitlines()[0].strip()
+            return (
+                subprocess.run(
+                    ["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                .stdout.splitlines()[0]
+                .strip()
+            )
         except (OSError, subprocess.CalledProcessError, IndexError):
             return "unknown"
 
-    return {"gpu": query("name"), "driver": query("driver_version"),
-            "date": datetime.date.today().isoformat()}
+    return {
+        "gpu": query("name"),
+        "driver": query("driver_version"),
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def pack_dir(bundle_dir, bundle, candidate):
@@ -98,14 +107,26 @@ def parse_rows(stdout, label):
 def time_candidate(bundle_dir, bundle, candidate):
     """{workload: ms} and failures of one candidate pack, from a subprocess."""
     cid = candidate["id"]
-    env = dict(os.environ, ATTN_PACK_DIR=str(bundle_dir / candidate["pack"]),
-               ATTN_TARGET=bundle["target"])
+    env = dict(
+        os.environ,
+        ATTN_PACK_DIR=str(bundle_dir / candidate["pack"]),
+        ATTN_TARGET=bundle["target"],
+    )
     if kind_of(candidate) == "prefill":
-        command = [sys.executable, str(REPO / "bench" / "bench_prefill.py"),
-                   "--only-ours", cid]
+        command = [
+            sys.executable,
+            str(REPO / "bench" / "bench_prefill.py"),
+            "--only-ours",
+            cid,
+        ]
     else:
-        command = [sys.executable, str(pathlib.Path(__file__).resolve()),
-                   str(bundle_dir), "--child", cid]
+        command = [
+            sys.executable,
+            str(pathlib.Path(__file__).resolve()),
+            str(bundle_dir),
+            "--child",
+            cid,
+        ]
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
     times, failures = parse_rows(proc.stdout, cid)
     if proc.returncode != 0:
@@ -138,21 +159,29 @@ def child(bundle_dir, cid):
             bench_decode.NUM_HEADS = w["num_heads"]
             bench_decode.NUM_KV_HEADS = w["num_kv_heads"]
             bench_decode.HEAD_DIM = w["head_dim"]
-            bench_decode.DTYPE = {"bf16": torch.bfloat16, "f16": torch.float16}[w["dtype"]]
+            bench_decode.DTYPE = {"bf16": torch.bfloat16, "f16": torch.float16}[
+                w["dtype"]
+            ]
             bench_decode.SCALE = w["head_dim"] ** -0.5
             lengths = [lk for _, lk in w["seqlens"]]
             kv_bytes = sum(lengths) * w["num_kv_heads"] * w["head_dim"] * 2 * 2
             num_sets = max(2, math.ceil(4 * bench_decode.L2_BYTES / kv_bytes))
             sets = [bench_decode.make_set(lengths) for _ in range(num_sets)]
             first = sets[0]
-            ref, _ = reference_decode(first.q, first.k_cache, first.v_cache,
-                                      first.cache_seqlens, first.block_table,
-                                      softmax_scale=bench_decode.SCALE)
+            ref, _ = reference_decode(
+                first.q,
+                first.k_cache,
+                first.v_cache,
+                first.cache_seqlens,
+                first.block_table,
+                softmax_scale=bench_decode.SCALE,
+            )
             ref = ref.flatten(0, 1)
             out = bench_decode.ours(first).reshape(ref.shape)
             error = ((out.double() - ref).norm() / ref.norm()).item()
-            ms = bench_decode.median_ms([functools.partial(bench_decode.ours, s)
-                                         for s in sets])
+            ms = bench_decode.median_ms(
+                [functools.partial(bench_decode.ours, s) for s in sets]
+            )
             print(f"| {cid} | {name} | {ms:.3f} ms | {error:.2e} |", flush=True)
             del sets, first, ref, out
             torch.cuda.empty_cache()
@@ -192,7 +221,9 @@ def make_split_pack(bundle_dir, bundle, split, kernel_id):
     """Writes the pack of split candidate `split`: the files of kernel_id's pack, its
     manifest under the split's header."""
     kernel = next(c for c in bundle["candidates"] if c["id"] == kernel_id)
-    source, dest = pack_dir(bundle_dir, bundle, kernel), pack_dir(bundle_dir, bundle, split)
+    source, dest = pack_dir(bundle_dir, bundle, kernel), pack_dir(
+        bundle_dir, bundle, split
+    )
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -214,17 +245,26 @@ def check(bundle_dir, bundle):
             if name not in definitions:
                 problems.append(f"{cid}: workload '{name}' is not defined")
             elif kind == "prefill" and "[" in name:
-                problems.append(f"{cid}: bench_prefill.py times only its own workloads, "
-                                f"not '{name}'")
+                problems.append(
+                    f"{cid}: bench_prefill.py times only its own workloads, "
+                    f"not '{name}'"
+                )
         if not c.get("workloads"):
             problems.append(f"{cid}: no workloads")
         if kind == "split":
-            if not c.get("manifest_header", "").startswith(f"attn-pack 1 target={target} "):
+            if not c.get("manifest_header", "").startswith(
+                f"attn-pack 1 target={target} "
+            ):
                 problems.append(f"{cid}: no manifest header for {target}")
-            if not any(kind_of(k) != "split" and k["status"] == "ok"
-                       and any(same_key(x, bundle["split_key"]) for x in k["keys"])
-                       for k in bundle["candidates"]):
-                problems.append(f"{cid}: no decode kernel of the split key to time it with")
+            if not any(
+                kind_of(k) != "split"
+                and k["status"] == "ok"
+                and any(same_key(x, bundle["split_key"]) for x in k["keys"])
+                for k in bundle["candidates"]
+            ):
+                problems.append(
+                    f"{cid}: no decode kernel of the split key to time it with"
+                )
             continue
         if not c.get("pack"):
             continue
@@ -234,7 +274,9 @@ def check(bundle_dir, bundle):
             continue
         lines = manifest.read_text().splitlines()
         if not lines or not lines[0].startswith(f"attn-pack 1 target={target}"):
-            problems.append(f"{cid}: {manifest} does not start with the {target} header")
+            problems.append(
+                f"{cid}: {manifest} does not start with the {target} header"
+            )
         for line in lines[1:]:
             if not line.strip() or line.startswith("#"):
                 continue
@@ -252,14 +294,25 @@ def bundle_bytes(bundle_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=pathlib.Path, nargs="?")
-    parser.add_argument("--out", type=pathlib.Path,
-                        help="timings file (default <bundle>/timings.json)")
-    parser.add_argument("--deadline", type=float, metavar="SECONDS",
-                        help="start no candidate that would end later than this")
-    parser.add_argument("--only", default="prefill,decode,split",
-                        help="the kinds to time, comma-separated")
-    parser.add_argument("--check", action="store_true",
-                        help="check the bundle and print the plan; time nothing")
+    parser.add_argument(
+        "--out", type=pathlib.Path, help="timings file (default <bundle>/timings.json)"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="start no candidate that would end later than this",
+    )
+    parser.add_argument(
+        "--only",
+        default="prefill,decode,split",
+        help="the kinds to time, comma-separated",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the bundle and print the plan; time nothing",
+    )
     parser.add_argument("--child", metavar="CANDIDATE", help=argparse.SUPPRESS)
     parser.add_argument("--write-workloads", type=pathlib.Path, metavar="PATH")
     args = parser.parse_args()
@@ -290,11 +343,16 @@ def main():
         left = [c for c in todo if not complete(timings, c)]
         counts = {k: sum(kind_of(c) == k for c in left) for k in SECONDS}
         estimate = sum(SECONDS[k] * n for k, n in counts.items())
-        print(f"tune_harness: {args.bundle}: {bundle['target']}, "
-              f"{len(bundle['candidates'])} candidates, {len(todo)} to time "
-              f"({len(todo) - len(left)} timed), {bundle_bytes(args.bundle) / 2**20:.1f} MiB")
-        print("tune_harness: left: " + ", ".join(f"{n} {k}" for k, n in counts.items())
-              + f"; about {estimate:.0f} s on an H100 ({SECONDS} s each)")
+        print(
+            f"tune_harness: {args.bundle}: {bundle['target']}, "
+            f"{len(bundle['candidates'])} candidates, {len(todo)} to time "
+            f"({len(todo) - len(left)} timed), {bundle_bytes(args.bundle) / 2**20:.1f} MiB"
+        )
+        print(
+            "tune_harness: left: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
+            + f"; about {estimate:.0f} s on an H100 ({SECONDS} s each)"
+        )
         return 1 if problems else 0
 
     timings.update(target=bundle["target"], **gpu_facts())
@@ -308,8 +366,11 @@ def main():
         if kind == "split":
             kernel = fastest_kernel(bundle, timings, bundle["split_key"])
             if kernel is None:
-                print(f"[{i}/{len(todo)}] {cid}: the decode kernels of the split key are "
-                      "not all timed yet; run with decode first", flush=True)
+                print(
+                    f"[{i}/{len(todo)}] {cid}: the decode kernels of the split key are "
+                    "not all timed yet; run with decode first",
+                    flush=True,
+                )
                 continue
             if timings["split_kernel"].get(cid) != kernel:
                 timings["timings"].pop(cid, None)
@@ -319,8 +380,11 @@ def main():
             continue
         elapsed = time.monotonic() - start
         if args.deadline is not None and elapsed + SECONDS[kind] > args.deadline:
-            print(f"tune_harness: stopped at the deadline ({elapsed:.0f} s of "
-                  f"{args.deadline:.0f}) before {cid}; run again to go on", flush=True)
+            print(
+                f"tune_harness: stopped at the deadline ({elapsed:.0f} s of "
+                f"{args.deadline:.0f}) before {cid}; run again to go on",
+                flush=True,
+            )
             return EXIT_DEADLINE
         if kind == "split":
             make_split_pack(args.bundle, bundle, candidate, kernel)
@@ -335,8 +399,11 @@ def main():
         # Written after each candidate, so an interrupted run resumes here.
         out.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
         summary = ", ".join(f"{w.split(' ')[0]} {ms:.3f}" for w, ms in times.items())
-        print(f"[{i}/{len(todo)} {time.monotonic() - start:.0f} s] {cid}: {summary}"
-              + (f" FAILED: {failures}" if failures else ""), flush=True)
+        print(
+            f"[{i}/{len(todo)} {time.monotonic() - start:.0f} s] {cid}: {summary}"
+            + (f" FAILED: {failures}" if failures else ""),
+            flush=True,
+        )
     print(f"tune_harness: {len(timings['timings'])} candidates timed -> {out}")
     return 0
 
@@ -352,19 +419,39 @@ def write_workloads(path):
         rng = random.Random(0)
         prompts = [rng.randint(*w.lengths) for _ in range(w.batch)]
         seqlens = [[p - p // 2, p] if w.cached_half else [p, p] for p in prompts]
-        out.append(dict(name=w.name, op="prefill", dtype="bf16", head_dim=bench_prefill.HEAD_DIM,
-                        num_heads=bench_prefill.NUM_HEADS,
-                        num_kv_heads=bench_prefill.NUM_KV_HEADS,
-                        paged=w.cached_half and w.paged, causal=True, seqlens=seqlens))
+        out.append(
+            dict(
+                name=w.name,
+                op="prefill",
+                dtype="bf16",
+                head_dim=bench_prefill.HEAD_DIM,
+                num_heads=bench_prefill.NUM_HEADS,
+                num_kv_heads=bench_prefill.NUM_KV_HEADS,
+                paged=w.cached_half and w.paged,
+                causal=True,
+                seqlens=seqlens,
+            )
+        )
     for w in bench_decode.WORKLOADS:
         rng = random.Random(0)
         lengths = [rng.randint(*w.lengths) for _ in range(w.batch)]
-        out.append(dict(name=w.name, op="decode", dtype="bf16", head_dim=bench_decode.HEAD_DIM,
-                        num_heads=bench_decode.NUM_HEADS,
-                        num_kv_heads=bench_decode.NUM_KV_HEADS, paged=True, causal=True,
-                        seqlens=[[1, n] for n in lengths]))
-    path.write_text(json.dumps({"format": "attn-tune-workloads 1", "workloads": out}, indent=1)
-                    + "\n")
+        out.append(
+            dict(
+                name=w.name,
+                op="decode",
+                dtype="bf16",
+                head_dim=bench_decode.HEAD_DIM,
+                num_heads=bench_decode.NUM_HEADS,
+                num_kv_heads=bench_decode.NUM_KV_HEADS,
+                paged=True,
+                causal=True,
+                seqlens=[[1, n] for n in lengths],
+            )
+        )
+    path.write_text(
+        json.dumps({"format": "attn-tune-workloads 1", "workloads": out}, indent=1)
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

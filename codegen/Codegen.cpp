@@ -1,6 +1,6 @@
 // Building the problem module, compiling it to PTX, assembling cubins.
-#include "abi/manifest.h"
 #include "codegen/Codegen.h"
+#include "abi/manifest.h"
 
 #include "dialect/AttnOps.h"
 #include "passes/Passes.h"
@@ -45,8 +45,8 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   // pointer.
   args.push_back(MemRefType::get({dyn, hq, dyn}, b.getF32Type()));
   b.setInsertionPointToEnd(module->getBody());
-  auto func = func::FuncOp::create(b, loc, spec.name(),
-                                   b.getFunctionType(args, {}));
+  auto func =
+      func::FuncOp::create(b, loc, spec.name(), b.getFunctionType(args, {}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   unsigned next = 0;
@@ -56,10 +56,10 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   Value out = entry->getArgument(next++);
   Value lse = entry->getArgument(next++);
   mlir::attn::PagedDecodeOp::create(
-      b, loc, q, k, v, lens, table, out, lse,
-      b.getI64IntegerAttr(hq), b.getI64IntegerAttr(hkv),
-      b.getI64IntegerAttr(spec.headDim), b.getBoolAttr(spec.causal),
-      b.getF32FloatAttr(1.0f), b.getI64IntegerAttr(spec.paged ? -1 : 0));
+      b, loc, q, k, v, lens, table, out, lse, b.getI64IntegerAttr(hq),
+      b.getI64IntegerAttr(hkv), b.getI64IntegerAttr(spec.headDim),
+      b.getBoolAttr(spec.causal), b.getF32FloatAttr(1.0f),
+      b.getI64IntegerAttr(spec.paged ? -1 : 0));
   func::ReturnOp::create(b, loc);
   return module;
 }
@@ -84,8 +84,8 @@ OwningOpRef<ModuleOp> buildPrefillProblem(MLIRContext &context,
   args.push_back(qType);
   args.push_back(MemRefType::get({1, dyn}, b.getF32Type())); // lse [Hq, T]
   b.setInsertionPointToEnd(module->getBody());
-  auto func = func::FuncOp::create(b, loc, spec.name(),
-                                   b.getFunctionType(args, {}));
+  auto func =
+      func::FuncOp::create(b, loc, spec.name(), b.getFunctionType(args, {}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   unsigned next = 0;
@@ -113,8 +113,8 @@ OwningOpRef<ModuleOp> buildProblem(MLIRContext &context,
 }
 
 llvm::Expected<std::string> compileToPTX(ModuleOp module,
-                                               const KernelSpec &spec,
-                                               const std::string &target) {
+                                         const KernelSpec &spec,
+                                         const std::string &target) {
   PassManager pm(module.getContext());
   mlir::attn::AttnPipelineOptions options;
   options.target = target;
@@ -184,8 +184,8 @@ static std::string jitLinkLog(nvJitLinkHandle handle) {
   return log;
 }
 
-llvm::Expected<std::vector<char>>
-assembleCubin(const std::string &ptx, const std::string &target) {
+llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
+                                                const std::string &target) {
   std::string arch = "-arch=" + target;
   const char *options[] = {arch.c_str(), "-O3"};
   nvJitLinkHandle handle;

@@ -16,7 +16,7 @@ namespace attn {
 /// A module holding one function whose body is the attn.paged_decode or
 /// attn.varlen_prefill problem the spec describes.
 mlir::OwningOpRef<mlir::ModuleOp> buildProblem(mlir::MLIRContext &context,
-                                                const KernelSpec &spec);
+                                               const KernelSpec &spec);
 
 /// Runs attn-to-ptx on `module` for `target` (sm_89, sm_90); returns the PTX.
 llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,

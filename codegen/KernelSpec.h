@@ -19,7 +19,7 @@ struct KernelSpec {
   /// that serves every G with blockM query heads per CTA. A prefill kernel
   /// serves any G.
   int64_t group = 2;
-  bool paged = true;   // paged caches (page size at run time) or contiguous
+  bool paged = true; // paged caches (page size at run time) or contiguous
   bool causal = true;
   // Tuning knobs (pass options).
   /// Prefill: query rows per CTA (16 x warps x row blocks). Decode with

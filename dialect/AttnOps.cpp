@@ -83,9 +83,8 @@ public:
   LogicalResult checkIndexBuffer(Value value, StringRef name, int64_t rank) {
     auto type = cast<MemRefType>(value.getType());
     if (!type.getElementType().isSignlessInteger(32) || type.getRank() != rank)
-      return op->emitOpError("'")
-             << name << "' must be a rank-" << rank << " memref of i32, got "
-             << type;
+      return op->emitOpError("'") << name << "' must be a rank-" << rank
+                                  << " memref of i32, got " << type;
     return success();
   }
 
@@ -124,9 +123,8 @@ private:
       if (ShapedType::isDynamic(want) || ShapedType::isDynamic(got) ||
           want == got)
         continue;
-      return op->emitOpError("'")
-             << name << "' dimension " << i << " must be " << want << " ("
-             << layout << "), got " << got;
+      return op->emitOpError("'") << name << "' dimension " << i << " must be "
+                                  << want << " (" << layout << "), got " << got;
     }
     return success();
   }
@@ -173,8 +171,7 @@ LogicalResult VarlenPrefillOp::verify() {
     for (auto [value, name] :
          {std::pair<Value, StringRef>{getK(), "k"}, {getV(), "v"}})
       if (failed(check.checkBuffer(
-              value, name,
-              "[num_blocks, page_size, num_kv_heads, head_dim]",
+              value, name, "[num_blocks, page_size, num_kv_heads, head_dim]",
               {kDyn, page == kDynamicPageSize ? kDyn : page, hkv, d}, elt)))
         return failure();
     if (failed(check.checkIndexBuffer(getBlockTable(), "block_table", 2)))
@@ -207,13 +204,13 @@ LogicalResult PagedDecodeOp::verify() {
                                {kDyn, kDyn, hq, d})))
     return failure();
   Type elt = getQ().getType().getElementType();
-  StringRef cacheLayout = page == 0
-                              ? "[B, Lmax, num_kv_heads, head_dim]"
-                              : "[num_blocks, page_size, num_kv_heads, "
-                                "head_dim]";
+  StringRef cacheLayout = page == 0 ? "[B, Lmax, num_kv_heads, head_dim]"
+                                    : "[num_blocks, page_size, num_kv_heads, "
+                                      "head_dim]";
   int64_t rowsPerBlock = page <= 0 ? kDyn : page;
-  for (auto [value, name] : {std::pair<Value, StringRef>{getKCache(), "k_cache"},
-                             {getVCache(), "v_cache"}})
+  for (auto [value, name] :
+       {std::pair<Value, StringRef>{getKCache(), "k_cache"},
+        {getVCache(), "v_cache"}})
     if (failed(check.checkBuffer(value, name, cacheLayout,
                                  {kDyn, rowsPerBlock, hkv, d}, elt)))
       return failure();
@@ -269,8 +266,9 @@ LogicalResult StoreRowsOp::verify() {
   auto outType = cast<MemRefType>(getOut().getType());
   if (outType.getRank() != rank)
     return emitOpError("'out' must have rank ")
-           << rank << (partial ? " ([S, total_q, Hq, D], with a split)"
-                               : " ([total_q, Hq, D])")
+           << rank
+           << (partial ? " ([S, total_q, Hq, D], with a split)"
+                       : " ([total_q, Hq, D])")
            << ", got rank " << outType.getRank();
   if (partial && !outType.getElementType().isF32())
     return emitOpError("partial 'out' must be f32, got ")

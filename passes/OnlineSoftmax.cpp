@@ -39,8 +39,7 @@ LogicalResult rewriteAccumulation(SoftmaxInitOp init) {
   auto finalize = dyn_cast<SoftmaxFinalizeOp>(*loop->getUsers().begin());
   auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
   auto update = yield.getOperand(0).getDefiningOp<SoftmaxUpdateOp>();
-  if (!finalize || !update ||
-      update.getState() != loop.getRegionIterArgs()[0])
+  if (!finalize || !update || update.getState() != loop.getRegionIterArgs()[0])
     return init.emitError("attn-online-softmax expects init -> scf.for "
                           "{softmax_update} -> softmax_finalize");
 
@@ -85,10 +84,9 @@ LogicalResult rewriteAccumulation(SoftmaxInitOp init) {
   update.erase();
 
   b.setInsertionPoint(finalize);
-  auto normalize = NormalizeOp::create(b, loc, acc.getType(), m.getType(),
-                                       newLoop.getResult(2),
-                                       newLoop.getResult(0),
-                                       newLoop.getResult(1));
+  auto normalize = NormalizeOp::create(
+      b, loc, acc.getType(), m.getType(), newLoop.getResult(2),
+      newLoop.getResult(0), newLoop.getResult(1));
   finalize.replaceAllUsesWith(normalize.getResults());
   finalize.erase();
   loop.erase();

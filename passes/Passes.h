@@ -26,8 +26,7 @@ namespace attn {
 
 /// Options of the attn pipelines; the tuner and attn-pack set them per kernel.
 struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
-  Option<std::string> target{*this, "target",
-                             llvm::cl::desc("sm_89 or sm_90"),
+  Option<std::string> target{*this, "target", llvm::cl::desc("sm_89 or sm_90"),
                              llvm::cl::init("sm_89")};
   Option<int64_t> blockM{*this, "block-m",
                          llvm::cl::desc("Query rows per prefill tile"),
@@ -42,8 +41,7 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
   Option<int64_t> stages{*this, "stages",
                          llvm::cl::desc("cp.async pipeline depth"),
                          llvm::cl::init(3)};
-  Option<int64_t> threads{*this, "threads",
-                          llvm::cl::desc("Threads per CTA"),
+  Option<int64_t> threads{*this, "threads", llvm::cl::desc("Threads per CTA"),
                           llvm::cl::init(128)};
 };
 

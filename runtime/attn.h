@@ -72,16 +72,16 @@ const char *attn_last_error(void);
  * Strides are in elements (see above for size-1 dimensions).
  *   q        [B, Lq, Hq, D]       q_strides = {batch, token, head}
  *   paged (page_size > 0):
- *     k_cache, v_cache [num_blocks, page_size, Hkv, D]  strides = {block, row, head}
- *     block_table [B, >= ceil(max_seqlen_k / page_size)] int32, row stride
+ *     k_cache, v_cache [num_blocks, page_size, Hkv, D]  strides = {block, row,
+ * head} block_table [B, >= ceil(max_seqlen_k / page_size)] int32, row stride
  *       block_table_stride; entries past a sequence's length may be -1.
  *   contiguous (page_size == 0):
- *     k_cache, v_cache [B, >= max_seqlen_k, Hkv, D]    strides = {batch, row, head}
- *     block_table must be NULL.
- *   cache_seqlens [B] int32, each in [0, max_seqlen_k]; 0 writes zeros.
- *   out      [B, Lq, Hq, D]       out_strides = {batch, token, head}
- *   lse      NULL or [B, Hq, Lq] float32, contiguous; +inf for rows that see no key.
- * Query i of Lq sees keys j <= i + cache_seqlens[b] - Lq when causal. */
+ *     k_cache, v_cache [B, >= max_seqlen_k, Hkv, D]    strides = {batch, row,
+ * head} block_table must be NULL. cache_seqlens [B] int32, each in [0,
+ * max_seqlen_k]; 0 writes zeros. out      [B, Lq, Hq, D]       out_strides =
+ * {batch, token, head} lse      NULL or [B, Hq, Lq] float32, contiguous; +inf
+ * for rows that see no key. Query i of Lq sees keys j <= i + cache_seqlens[b] -
+ * Lq when causal. */
 typedef struct attn_paged_decode_args {
   attn_dtype dtype;
   int32_t batch;        /* B >= 1 */
@@ -122,25 +122,24 @@ attn_status attn_paged_decode(const attn_paged_decode_args *args,
 /* Variable-length prefill (flash-attn 2's flash_attn_varlen_func).
  * Strides are in elements (see above for size-1 dimensions).
  *   q        [total_q, Hq, D]     q_strides = {token, head}
- *   cu_seqlens_q [B+1] int32, cu_seqlens_q[0] = 0, non-decreasing, last = total_q.
- *   cu_seqlens_k [B+1] int32: sequence b has Lk = cu_seqlens_k[b+1] - cu_seqlens_k[b]
- *     keys (cached + new), Lk >= Lq when causal, Lk <= max_seqlen_k.
- *   packed (page_size == 0):
- *     k, v [total_k, Hkv, D]    k_strides = {0, token, head}; key j of sequence b
- *     is row cu_seqlens_k[b] + j. block_table must be NULL.
- *   paged (page_size > 0, a multiple of 16):
- *     k, v [num_blocks, page_size, Hkv, D]  k_strides = {block, row, head}
- *     block_table [B, >= ceil(max_seqlen_k / page_size)] int32, row stride
- *       block_table_stride; entries past a sequence's length may be -1.
- *   out      [total_q, Hq, D]     out_strides = {token, head}
- *   lse      NULL or [Hq, total_q] float32, contiguous; +inf for rows that see no key.
- * Query i of a sequence sees keys j <= i + Lk - Lq when causal.
- * With total_q == 0 nothing is launched, and q, k, v and out may be NULL. */
+ *   cu_seqlens_q [B+1] int32, cu_seqlens_q[0] = 0, non-decreasing, last =
+ * total_q. cu_seqlens_k [B+1] int32: sequence b has Lk = cu_seqlens_k[b+1] -
+ * cu_seqlens_k[b] keys (cached + new), Lk >= Lq when causal, Lk <=
+ * max_seqlen_k. packed (page_size == 0): k, v [total_k, Hkv, D]    k_strides =
+ * {0, token, head}; key j of sequence b is row cu_seqlens_k[b] + j. block_table
+ * must be NULL. paged (page_size > 0, a multiple of 16): k, v [num_blocks,
+ * page_size, Hkv, D]  k_strides = {block, row, head} block_table [B, >=
+ * ceil(max_seqlen_k / page_size)] int32, row stride block_table_stride; entries
+ * past a sequence's length may be -1. out      [total_q, Hq, D]     out_strides
+ * = {token, head} lse      NULL or [Hq, total_q] float32, contiguous; +inf for
+ * rows that see no key. Query i of a sequence sees keys j <= i + Lk - Lq when
+ * causal. With total_q == 0 nothing is launched, and q, k, v and out may be
+ * NULL. */
 typedef struct attn_varlen_prefill_args {
   attn_dtype dtype;
-  int32_t batch;        /* B >= 1 */
-  int32_t total_q;      /* rows of q and out, 0 <= total_q <= B * max_seqlen_q */
-  int32_t num_heads;    /* Hq >= 1 */
+  int32_t batch;     /* B >= 1 */
+  int32_t total_q;   /* rows of q and out, 0 <= total_q <= B * max_seqlen_q */
+  int32_t num_heads; /* Hq >= 1 */
   int32_t num_kv_heads; /* Hkv >= 1, Hq % Hkv == 0 */
   int32_t head_dim;     /* D: 32, 64, 80, 96, 128, 160, 192, 256 */
   int32_t page_size;    /* 0 = packed k, v; else a multiple of 16 */
@@ -169,8 +168,9 @@ typedef struct attn_varlen_prefill_args {
  * needs none). The workspace is scratch for split-KV partial results: the
  * runtime splits the keys when the grid is too small to fill the GPU (few
  * short sequences over long caches), or as num_splits asks. */
-attn_status attn_varlen_prefill_workspace_size(
-    const attn_varlen_prefill_args *args, size_t *bytes);
+attn_status
+attn_varlen_prefill_workspace_size(const attn_varlen_prefill_args *args,
+                                   size_t *bytes);
 
 /* Launches the prefill on `stream`. `workspace` must hold at least
  * attn_varlen_prefill_workspace_size() bytes, 256-byte aligned (may be NULL
@@ -197,9 +197,10 @@ typedef struct attn_support_query {
  * the device of the caller's current context (ATTN_TARGET honoured), so that
  * a caller can choose another backend before it allocates or calls. On a
  * thread with no current context it answers for device 0, the CUDA runtime's
- * default device, and makes no context current. Loads no kernel. Returns ATTN_SUCCESS when it does; ATTN_ERROR_UNSUPPORTED when it
- * does not, with attn_last_error() saying what the pack has; the other codes
- * as the calls would (a bad field, no driver or context, a corrupt pack). */
+ * default device, and makes no context current. Loads no kernel. Returns
+ * ATTN_SUCCESS when it does; ATTN_ERROR_UNSUPPORTED when it does not, with
+ * attn_last_error() saying what the pack has; the other codes as the calls
+ * would (a bad field, no driver or context, a corrupt pack). */
 attn_status attn_query_support(const attn_support_query *query);
 
 /* The library's version ("0.2.0"): the project's semantic version, the one

@@ -70,9 +70,8 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   params.num_kv_heads = args.num_kv_heads;
   ATTN_RETURN_IF_ERROR(launchKernel(driver, decode, *plan.decode,
                                     plan.numSplits,
-                                    plan.headBlocks * args.seqlen_q,
-                                    args.batch, stream,
-                                    params.pointers().values));
+                                    plan.headBlocks * args.seqlen_q, args.batch,
+                                    stream, params.pointers().values));
   if (combine == nullptr)
     return Status();
 

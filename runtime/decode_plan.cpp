@@ -116,11 +116,11 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                                ? 1
                                : ceilDiv(group, plan->decode->blockM));
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
-  ATTN_RETURN_IF_ERROR(checkGridYZ(
-      plan->decode->variant.groupSize != 0
-          ? "'num_kv_heads' * 'seqlen_q'"
-          : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
-      int64_t{plan->headBlocks} * args.seqlen_q, 'y'));
+  ATTN_RETURN_IF_ERROR(
+      checkGridYZ(plan->decode->variant.groupSize != 0
+                      ? "'num_kv_heads' * 'seqlen_q'"
+                      : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
+                  int64_t{plan->headBlocks} * args.seqlen_q, 'y'));
   DecodeExtents extents = decodeExtents(args);
   kernelStrides(args.q_strides, extents.query, 3, plan->strides.q);
   kernelStrides(args.k_strides, extents.cache, 3, plan->strides.k);
@@ -134,8 +134,7 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   if (plan->numSplits == 1)
     return Status();
 
-  ATTN_RETURN_IF_ERROR(
-      selectCombine(manifest, *plan->decode, &plan->combine));
+  ATTN_RETURN_IF_ERROR(selectCombine(manifest, *plan->decode, &plan->combine));
   size_t rows =
       size_t(args.batch) * size_t(args.seqlen_q) * size_t(args.num_heads);
   plan->workspace = splitWorkspace(plan->numSplits, rows, args.head_dim);

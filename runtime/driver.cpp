@@ -9,7 +9,6 @@
 // Expands its argument first, so versioned names resolve as cuda.h maps them.
 #define ATTN_STRINGIFY(x) ATTN_STRINGIFY_(x)
 
-
 namespace attn {
 
 namespace {

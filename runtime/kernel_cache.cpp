@@ -132,9 +132,9 @@ Status getKernelFunction(const LaunchTarget &target, const KernelInfo &kernel,
         "kernel '" + kernel.name + "' of " + target.manifest->dir;
     ATTN_RETURN_IF_ERROR(
         withContext(checkSharedMemory(kernel, *target.current.info), where));
-    auto &module = modules->at(ModuleKey(
-        context, target.manifest->dir + "/" + kernel.ptxFile + "\n" +
-                     kernel.cubinFile));
+    auto &module = modules->at(ModuleKey(context, target.manifest->dir + "/" +
+                                                      kernel.ptxFile + "\n" +
+                                                      kernel.cubinFile));
     std::lock_guard<std::mutex> moduleLock(module.mutex);
     bool fresh = module.value == nullptr;
     if (fresh) {

@@ -106,8 +106,8 @@ Status parseHeader(const std::vector<std::string> &tokens,
       continue;
     }
     int *field = key == abi::header::kSplitCtasPerSm ? &split->ctasPerSm
-                 : key == abi::header::kSplitMinKeys  ? &split->minKeysPerSplit
-                                                      : nullptr;
+                 : key == abi::header::kSplitMinKeys ? &split->minKeysPerSplit
+                                                     : nullptr;
     if (!field)
       continue;
     char *end = nullptr;
@@ -229,10 +229,12 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
                       dtype.c_str());
   }
 
-  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kHeadDim, 1, 1024, &variant.headDim));
+  ATTN_RETURN_IF_ERROR(
+      fields.getInt(abi::key::kHeadDim, 1, 1024, &variant.headDim));
   ATTN_RETURN_IF_ERROR(fields.getFileName(abi::key::kPtx, &kernel->ptxFile));
   if (fields.has(abi::key::kCubin))
-    ATTN_RETURN_IF_ERROR(fields.getFileName(abi::key::kCubin, &kernel->cubinFile));
+    ATTN_RETURN_IF_ERROR(
+        fields.getFileName(abi::key::kCubin, &kernel->cubinFile));
   if (fields.has(abi::key::kHash))
     ATTN_RETURN_IF_ERROR(fields.getHash(abi::key::kHash, &kernel->hash));
 
@@ -243,13 +245,14 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
     kernel->sharedBytes = 0;
     int value = 0;
     if (fields.has(abi::key::kThreads)) {
-      ATTN_RETURN_IF_ERROR(
-          fields.getInt(abi::key::kThreads, variant.headDim, variant.headDim, &value));
+      ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kThreads, variant.headDim,
+                                         variant.headDim, &value));
     }
     if (fields.has(abi::key::kSmem))
       ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kSmem, 0, 0, &value));
     if (fields.has(abi::key::kFor))
-      ATTN_RETURN_IF_ERROR(fields.getString(abi::key::kFor, &kernel->combineFor));
+      ATTN_RETURN_IF_ERROR(
+          fields.getString(abi::key::kFor, &kernel->combineFor));
     return Status();
   }
 
@@ -258,13 +261,17 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   // kernel, block_m heads per CTA).
   int paged = 0;
   int causal = 0;
-  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kGroup, 0, 1024, &variant.groupSize));
+  ATTN_RETURN_IF_ERROR(
+      fields.getInt(abi::key::kGroup, 0, 1024, &variant.groupSize));
   ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kPaged, 0, 1, &paged));
   ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kCausal, 0, 1, &causal));
-  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kThreads, 1, 1024, &kernel->threads));
-  ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kSmem, 0, INT_MAX, &kernel->sharedBytes));
+  ATTN_RETURN_IF_ERROR(
+      fields.getInt(abi::key::kThreads, 1, 1024, &kernel->threads));
+  ATTN_RETURN_IF_ERROR(
+      fields.getInt(abi::key::kSmem, 0, INT_MAX, &kernel->sharedBytes));
   if (variant.op == KernelOp::Prefill || variant.groupSize == 0)
-    ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kBlockM, 1, 1024, &kernel->blockM));
+    ATTN_RETURN_IF_ERROR(
+        fields.getInt(abi::key::kBlockM, 1, 1024, &kernel->blockM));
   variant.paged = paged != 0;
   variant.causal = causal != 0;
   return Status();

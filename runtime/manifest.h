@@ -69,7 +69,7 @@ struct Manifest {
   std::string target;  // "sm_80", "sm_89" or "sm_90"
   std::string version; // the header's version= (the project's), "" if none
   SplitPolicy split;
-  std::string dir;    // where manifest.txt and the kernels are (pack.h)
+  std::string dir; // where manifest.txt and the kernels are (pack.h)
   std::vector<KernelInfo> kernels;
 };
 

@@ -41,7 +41,6 @@ const Target *findTarget(const std::string &name) {
   return nullptr;
 }
 
-
 Status readEmbeddedFile(const std::string &path, std::string *contents) {
   // The name after "<embedded>/".
   std::string name = path.substr(sizeof(kEmbeddedPackDir));
@@ -158,9 +157,9 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
     *target = forced->name;
     return Status();
   }
-  *target = device.arch() == 90 ? "sm_90"
-            : device.arch() < 89  ? "sm_80"
-                                  : "sm_89";
+  *target = device.arch() == 90  ? "sm_90"
+            : device.arch() < 89 ? "sm_80"
+                                 : "sm_89";
   return Status();
 }
 

@@ -88,8 +88,8 @@ unsigned rankExtent(const attn_varlen_prefill_args &args, unsigned rowTiles,
   if (args.batch == 1 ||
       workingCtas(args, rowTiles) <= int64_t{kPrefillCtasPerSm} * smCount)
     return rowTiles;
-  int64_t extent = std::min({ceilDiv(args.max_seqlen_k, blockM),
-                             2 * int64_t{rowTiles}, kMaxGridYZ});
+  int64_t extent = std::min(
+      {ceilDiv(args.max_seqlen_k, blockM), 2 * int64_t{rowTiles}, kMaxGridYZ});
   return static_cast<unsigned>(std::max<int64_t>(extent, rowTiles));
 }
 
@@ -161,8 +161,7 @@ Status planPrefill(const attn_varlen_prefill_args &args,
                              ceilDiv(args.max_seqlen_q, plan->kernel->blockM));
   ATTN_RETURN_IF_ERROR(
       checkGridYZ("ceil('max_seqlen_q' / block_m)", plan->rowTiles, 'z'));
-  plan->gridZ =
-      rankExtent(args, plan->rowTiles, plan->kernel->blockM, smCount);
+  plan->gridZ = rankExtent(args, plan->rowTiles, plan->kernel->blockM, smCount);
   // The kernel's (head x ceil(2^32 / G)) >> 32 is head / G for head < 2^16.
   if (args.num_heads > kMaxPrefillHeads) {
     return makeStatus(ATTN_ERROR_UNSUPPORTED,
@@ -182,9 +181,9 @@ Status planPrefill(const attn_varlen_prefill_args &args,
   plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
   plan->numSplits = choosePrefillSplits(args, plan->rowTiles, smCount);
   // At most 64 << 16: within the grid's x dimension.
-  plan->gridX = plan->numSplits == 1 ? unsigned(args.num_heads)
-                                     : unsigned(plan->numSplits)
-                                           << plan->headShift;
+  plan->gridX = plan->numSplits == 1
+                    ? unsigned(args.num_heads)
+                    : unsigned(plan->numSplits) << plan->headShift;
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

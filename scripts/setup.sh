@@ -3,7 +3,7 @@
 set -euo pipefail
 
 pkgs=(llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools cmake ninja-build g++
-      libgtest-dev python3 python3-numpy python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev)
+      libgtest-dev clang-format python3 python3-numpy python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest, the
 # runtime's build and host tests without the compiler, then the Python package's CPU
-# tests, on the checkout and on the installed wheels).
+# tests, the style gate (scripts/check_format.sh), and the tests again on the installed
+# wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -33,6 +34,8 @@ echo "test: the runtime built and tested without the compiler in $(( $(date +%s)
 # The Python package: argument checks, the torch backend against float64, the ctypes
 # layout (makes build/pyvenv with torch once: about 75 s, then about 5 s).
 ./test/python/run.sh
+# The style gate: clang-format over the C++ sources, black over the Python (its venv's).
+./scripts/check_format.sh
 # The wheels (dist/, as ./scripts/build.sh writes them): built, checked by auditwheel,
 # installed offline into a fresh venv and tested from outside the checkout.
 ./scripts/wheels.sh

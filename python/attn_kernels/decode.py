@@ -79,8 +79,15 @@ def paged_decode(
         num_splits = _checks.host_int("num_splits", num_splits)
         if shape.batch == 0 or max_seqlen_k == 0:
             out, lse = torch_backend.paged_decode(
-                q, k_cache, v_cache, cache_seqlens, block_table, scale, causal,
-                max_seqlen_k, return_lse,
+                q,
+                k_cache,
+                v_cache,
+                cache_seqlens,
+                block_table,
+                scale,
+                causal,
+                max_seqlen_k,
+                return_lse,
             )
         else:
             out, lse = launch_decode(
@@ -154,7 +161,9 @@ def launch_decode(
     when the runtime rejects the call or cannot be loaded; nothing is launched then."""
     batch, seqlen_q, num_heads, num_kv_heads, head_dim, page_size, _ = shape
     device = q.device
-    out = torch.empty((batch, seqlen_q, num_heads, head_dim), dtype=q.dtype, device=device)
+    out = torch.empty(
+        (batch, seqlen_q, num_heads, head_dim), dtype=q.dtype, device=device
+    )
     lse = None
     if return_lse:
         lse = torch.empty(
@@ -232,9 +241,7 @@ def run(device, args, key, size_call, launch_call):
     workspace_bytes = _workspace_bytes.get(key)
     if workspace_bytes is None:
         nbytes = ctypes.c_size_t()
-        _lib.check(
-            _lib.function(size_call)(args, ctypes.byref(nbytes)), size_call
-        )
+        _lib.check(_lib.function(size_call)(args, ctypes.byref(nbytes)), size_call)
         workspace_bytes = _workspace_bytes[key] = nbytes.value
     workspace = None
     pointer = None

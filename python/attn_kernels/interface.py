@@ -70,20 +70,44 @@ def flash_attn_varlen_func(
     expected and the actual value, for bad arguments.
     """
     if dropout_p or softcap or alibi_slopes is not None or window_size != _NO_WINDOW:
-        _check_options(dropout_p=dropout_p, window_size=window_size, softcap=softcap,
-                       alibi_slopes=alibi_slopes)
+        _check_options(
+            dropout_p=dropout_p,
+            window_size=window_size,
+            softcap=softcap,
+            alibi_slopes=alibi_slopes,
+        )
     want_lse = bool(return_attn_probs)
     if torch.compiler.is_compiling():
         scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
         out, lse = torch.ops.attn_kernels.varlen_fwd(
-            q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, max_seqlen_q,
-            max_seqlen_k, scale, bool(causal), want_lse, 0,
+            q,
+            k,
+            v,
+            cu_seqlens_q,
+            cu_seqlens_k,
+            block_table,
+            max_seqlen_q,
+            max_seqlen_k,
+            scale,
+            bool(causal),
+            want_lse,
+            0,
         )
     else:
         with _no_torch_function():
             out, lse = varlen_call(
-                q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
-                softmax_scale, causal, block_table, want_lse, 0,
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                max_seqlen_q,
+                max_seqlen_k,
+                softmax_scale,
+                causal,
+                block_table,
+                want_lse,
+                0,
             )
     if not want_lse:
         return out
@@ -142,21 +166,41 @@ def flash_attn_with_kvcache(
         or window_size != _NO_WINDOW
     ):
         _check_options(
-            k=k, v=v, rotary_cos=rotary_cos, rotary_sin=rotary_sin,
-            cache_batch_idx=cache_batch_idx, cache_leftpad=cache_leftpad,
-            window_size=window_size, softcap=softcap, alibi_slopes=alibi_slopes,
+            k=k,
+            v=v,
+            rotary_cos=rotary_cos,
+            rotary_sin=rotary_sin,
+            cache_batch_idx=cache_batch_idx,
+            cache_leftpad=cache_leftpad,
+            window_size=window_size,
+            softcap=softcap,
+            alibi_slopes=alibi_slopes,
         )
     want_lse = bool(return_softmax_lse)
     if torch.compiler.is_compiling():
         out, lse = _compiled_kvcache(
-            q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale, causal,
-            num_splits, want_lse,
+            q,
+            k_cache,
+            v_cache,
+            cache_seqlens,
+            block_table,
+            softmax_scale,
+            causal,
+            num_splits,
+            want_lse,
         )
     else:
         with _no_torch_function():
             out, lse = kvcache_call(
-                q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale,
-                causal, want_lse, num_splits,
+                q,
+                k_cache,
+                v_cache,
+                cache_seqlens,
+                block_table,
+                softmax_scale,
+                causal,
+                want_lse,
+                num_splits,
             )
     return (out, lse) if want_lse else out
 
@@ -180,7 +224,14 @@ def varlen_call(
     _check_no_grad(q, k, v)
     name = _backend or backend()
     shape = check_prefill(
-        q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table,
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        max_seqlen_q,
+        max_seqlen_k,
+        block_table,
         require_cuda=name != "torch",
     )
     scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
@@ -190,14 +241,32 @@ def varlen_call(
         try:
             _check_kernel_limits("attn_varlen_prefill", shape.head_dim)
             return launch_prefill(
-                shape, q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, scale,
-                causal, return_lse, num_splits,
+                shape,
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                block_table,
+                scale,
+                causal,
+                return_lse,
+                num_splits,
             )
         except RuntimeError as error:
             _fall_back_or_raise(name, "flash_attn_varlen_func", error)
     return torch_backend.varlen_prefill(
-        q, k, v, cu_seqlens_q, cu_seqlens_k, shape.max_seqlen_q, shape.max_seqlen_k,
-        scale, causal, block_table, return_lse,
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        shape.max_seqlen_q,
+        shape.max_seqlen_k,
+        scale,
+        causal,
+        block_table,
+        return_lse,
     )
 
 
@@ -230,14 +299,20 @@ def kvcache_call(
         max_seqlen_k = shape.capacity
     else:
         max_seqlen_k = _checks.host_int(
-            "max_seqlen_k", max_seqlen_k, 0, shape.capacity,
+            "max_seqlen_k",
+            max_seqlen_k,
+            0,
+            shape.capacity,
             " (what the caches' shapes hold)",
         )
     if lengths is None:
         # One host int (or the full caches) for every sequence: the bound is exact.
         if cache_seqlens is not None:
             max_seqlen_k = _checks.host_int(
-                "cache_seqlens", cache_seqlens, 0, shape.capacity,
+                "cache_seqlens",
+                cache_seqlens,
+                0,
+                shape.capacity,
                 " (what the caches' shapes hold)",
             )
         lengths = torch.full(
@@ -247,24 +322,48 @@ def kvcache_call(
     if name != "torch" and shape.batch and max_seqlen_k:
         try:
             _check_kernel_limits(
-                "attn_paged_decode", shape.head_dim,
+                "attn_paged_decode",
+                shape.head_dim,
                 shape.num_heads // shape.num_kv_heads,
             )
             return launch_decode(
-                shape, q, k_cache, v_cache, lengths, block_table, scale, causal,
-                return_lse, num_splits, max_seqlen_k,
+                shape,
+                q,
+                k_cache,
+                v_cache,
+                lengths,
+                block_table,
+                scale,
+                causal,
+                return_lse,
+                num_splits,
+                max_seqlen_k,
             )
         except RuntimeError as error:
             _fall_back_or_raise(name, "flash_attn_with_kvcache", error)
     return torch_backend.paged_decode(
-        q, k_cache, v_cache, lengths, block_table, scale, causal, max_seqlen_k,
+        q,
+        k_cache,
+        v_cache,
+        lengths,
+        block_table,
+        scale,
+        causal,
+        max_seqlen_k,
         return_lse,
     )
 
 
 def _compiled_kvcache(
-    q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale, causal,
-    num_splits, return_lse,
+    q,
+    k_cache,
+    v_cache,
+    cache_seqlens,
+    block_table,
+    softmax_scale,
+    causal,
+    num_splits,
+    return_lse,
 ):
     """flash_attn_with_kvcache as torch.compile traces it: the host-int and None forms
     of cache_seqlens become a tensor here, the rest is the custom op's."""
@@ -281,8 +380,16 @@ def _compiled_kvcache(
         )
     scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
     return torch.ops.attn_kernels.kvcache_fwd(
-        q, k_cache, v_cache, cache_seqlens, block_table, max_seqlen_k, scale,
-        bool(causal), return_lse, num_splits,
+        q,
+        k_cache,
+        v_cache,
+        cache_seqlens,
+        block_table,
+        max_seqlen_k,
+        scale,
+        bool(causal),
+        return_lse,
+        num_splits,
     )
 
 

@@ -42,34 +42,80 @@ def _no_lse(q):
 
 
 def _varlen(
-    q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, max_seqlen_q, max_seqlen_k,
-    softmax_scale, causal, return_lse, num_splits,
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    block_table,
+    max_seqlen_q,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    return_lse,
+    num_splits,
 ):
     with torch._C.DisableTorchFunction():
         out, lse = interface.varlen_call(
-            q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
-            softmax_scale, causal, block_table, return_lse, num_splits,
+            q,
+            k,
+            v,
+            cu_seqlens_q,
+            cu_seqlens_k,
+            max_seqlen_q,
+            max_seqlen_k,
+            softmax_scale,
+            causal,
+            block_table,
+            return_lse,
+            num_splits,
         )
         return out, _no_lse(q) if lse is None else lse
 
 
 def _kvcache(
-    q, k_cache, v_cache, cache_seqlens, block_table, max_seqlen_k, softmax_scale,
-    causal, return_lse, num_splits,
+    q,
+    k_cache,
+    v_cache,
+    cache_seqlens,
+    block_table,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    return_lse,
+    num_splits,
 ):
     # The op's max_seqlen_k bounds cache_seqlens as the runtime's call does; the
     # flash-attn entry point passes what the caches' shapes hold.
     with torch._C.DisableTorchFunction():
         out, lse = interface.kvcache_call(
-            q, k_cache, v_cache, cache_seqlens, block_table, softmax_scale, causal,
-            return_lse, num_splits, max_seqlen_k,
+            q,
+            k_cache,
+            v_cache,
+            cache_seqlens,
+            block_table,
+            softmax_scale,
+            causal,
+            return_lse,
+            num_splits,
+            max_seqlen_k,
         )
         return out, _no_lse(q) if lse is None else lse
 
 
 def _varlen_fake(
-    q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, max_seqlen_q, max_seqlen_k,
-    softmax_scale, causal, return_lse, num_splits,
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    block_table,
+    max_seqlen_q,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    return_lse,
+    num_splits,
 ):
     # The tensor checks hold for fake tensors too; the host ints may be symbolic.
     check_prefill(
@@ -83,8 +129,16 @@ def _varlen_fake(
 
 
 def _kvcache_fake(
-    q, k_cache, v_cache, cache_seqlens, block_table, max_seqlen_k, softmax_scale,
-    causal, return_lse, num_splits,
+    q,
+    k_cache,
+    v_cache,
+    cache_seqlens,
+    block_table,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    return_lse,
+    num_splits,
 ):
     check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=False)
     batch, seqlen_q, num_heads, _ = q.shape

@@ -59,8 +59,17 @@ def varlen_prefill(
         num_splits = _checks.host_int("num_splits", num_splits)
         if nothing_to_launch(shape):
             out, lse = torch_backend.varlen_prefill(
-                q, k, v, cu_seqlens_q, cu_seqlens_k, shape.max_seqlen_q,
-                shape.max_seqlen_k, scale, causal, block_table, return_lse,
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                shape.max_seqlen_q,
+                shape.max_seqlen_k,
+                scale,
+                causal,
+                block_table,
+                return_lse,
             )
         else:
             out, lse = launch_prefill(

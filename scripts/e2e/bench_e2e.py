@@ -91,8 +91,9 @@ def copy_bandwidth():
         "e.record(); torch.cuda.synchronize()\n"
         "print(2 * 20 * x.numel() / (s.elapsed_time(e) / 1e3))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return float(result.stdout.split()[-1])
 
 
@@ -113,30 +114,50 @@ def one_run(backend, mode, home, out, profile=False, timeout=600):
     paths = [str(p) for p in BACKEND_PATHS[backend]] + [str(NANOVLLM)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
-    env.update(PYTHONPATH=":".join(paths), HOME=str(home), ATTN_BACKEND="attn",
-               TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
-    command = [sys.executable, str(ROOT / "scripts" / "e2e" / "bench_run.py"),
-               "--bench", str(NANOVLLM / "bench.py"), "--mode", mode]
+    env.update(
+        PYTHONPATH=":".join(paths),
+        HOME=str(home),
+        ATTN_BACKEND="attn",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "e2e" / "bench_run.py"),
+        "--bench",
+        str(NANOVLLM / "bench.py"),
+        "--mode",
+        mode,
+    ]
     profile_path = None
     if profile:
         profile_path = out / f"profile_{mode}_{backend}.json"
         command += ["--profile", str(profile_path)]
     start = time.time()
-    result = subprocess.run(command, cwd=NANOVLLM, env=env, capture_output=True,
-                            text=True, timeout=timeout)
-    record = dict(backend=backend, mode=mode, profiled=profile,
-                  wall_s=round(time.time() - start, 1))
+    result = subprocess.run(
+        command, cwd=NANOVLLM, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    record = dict(
+        backend=backend,
+        mode=mode,
+        profiled=profile,
+        wall_s=round(time.time() - start, 1),
+    )
     match = THROUGHPUT.search(result.stdout)
     if result.returncode != 0 or match is None:
         record["error"] = (result.stdout + result.stderr)[-2000:]
         return record
-    record.update(tokens=int(match.group(1)), time_s=float(match.group(2)),
-                  throughput=float(match.group(3)))
+    record.update(
+        tokens=int(match.group(1)),
+        time_s=float(match.group(2)),
+        throughput=float(match.group(3)),
+    )
     if profile_path is not None:
         kernels = json.loads(profile_path.read_text())
         total = sum(seconds for seconds, _ in kernels.values())
-        attention = {name: value for name, value in kernels.items()
-                     if ATTENTION.search(name)}
+        attention = {
+            name: value for name, value in kernels.items() if ATTENTION.search(name)
+        }
         record.update(
             kernel_s=round(total, 4),
             attention_s=round(sum(s for s, _ in attention.values()), 4),
@@ -155,11 +176,18 @@ def run(options):
     ledger = out / f"e2e_{options.mode}.jsonl"
     home = model_home(model)
     backends = options.backends.split(",")
-    meta = dict(kind="meta", mode=options.mode, copy_bytes_per_s=copy_bandwidth(),
-                kv_bytes=kv_bytes(), date=str(datetime.date.today()),
-                gpu=subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version",
-                                    "--format=csv,noheader"], capture_output=True,
-                                   text=True).stdout.strip())
+    meta = dict(
+        kind="meta",
+        mode=options.mode,
+        copy_bytes_per_s=copy_bandwidth(),
+        kv_bytes=kv_bytes(),
+        date=str(datetime.date.today()),
+        gpu=subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
+    )
     print(json.dumps(meta), flush=True)
 
     def record(entry):
@@ -173,7 +201,7 @@ def run(options):
         warm["warmup"] = True
         record(warm)
     for r in range(options.rounds):
-        order = backends[r % len(backends):] + backends[:r % len(backends)]
+        order = backends[r % len(backends) :] + backends[: r % len(backends)]
         for backend in order:
             record(one_run(backend, options.mode, home, out))
     if options.profile:  # null attention has no attention kernels to profile
@@ -184,19 +212,33 @@ def run(options):
 
 
 def report_files(paths, destination):
-    rows = [json.loads(line) for p in paths for line in pathlib.Path(p).read_text().splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line)
+        for p in paths
+        for line in pathlib.Path(p).read_text().splitlines()
+        if line.strip()
+    ]
     metas = [r for r in rows if r.get("kind") == "meta"]
-    runs = [r for r in rows if r.get("kind") != "meta" and not r.get("warmup")
-            and "throughput" in r and not r.get("profiled")]
+    runs = [
+        r
+        for r in rows
+        if r.get("kind") != "meta"
+        and not r.get("warmup")
+        and "throughput" in r
+        and not r.get("profiled")
+    ]
     errors = [r for r in rows if "error" in r]
-    lines = [f"# nano-vllm bench.py end to end: {metas[0]['gpu'] if metas else '?'}, "
-             f"{metas[0]['date'] if metas else '?'}", "",
-             "`scripts/e2e/bench_e2e.py`: nano-vllm's newest upstream bench.py, unmodified "
-             "(256 sequences, prompts and outputs of 100-1024 tokens, random-weight "
-             "Qwen3-0.6B), one fresh process per run, backends interleaved (order rotated "
-             "per round) after a discarded warm-up run. Output tokens/s: median "
-             "(min-max, runs).", ""]
+    lines = [
+        f"# nano-vllm bench.py end to end: {metas[0]['gpu'] if metas else '?'}, "
+        f"{metas[0]['date'] if metas else '?'}",
+        "",
+        "`scripts/e2e/bench_e2e.py`: nano-vllm's newest upstream bench.py, unmodified "
+        "(256 sequences, prompts and outputs of 100-1024 tokens, random-weight "
+        "Qwen3-0.6B), one fresh process per run, backends interleaved (order rotated "
+        "per round) after a discarded warm-up run. Output tokens/s: median "
+        "(min-max, runs).",
+        "",
+    ]
     for mode in ("graph", "eager"):
         mode_runs = [r for r in runs if r["mode"] == mode]
         if not mode_runs:
@@ -205,18 +247,29 @@ def report_files(paths, destination):
         by = {}
         for r in mode_runs:
             by.setdefault(r["backend"], []).append(r)
-        medians = {b: statistics.median(x["throughput"] for x in v) for b, v in by.items()}
+        medians = {
+            b: statistics.median(x["throughput"] for x in v) for b, v in by.items()
+        }
         title = "CUDA graphs" if mode == "graph" else "eager"
-        lines += [f"## {title}", "", "| backend | output tokens/s | time s | / peer |",
-                  "|---|---|---|---|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| backend | output tokens/s | time s | / peer |",
+            "|---|---|---|---|",
+        ]
         for backend, values in sorted(by.items()):
             t = [x["throughput"] for x in values]
             s = [x["time_s"] for x in values]
-            ratio = (f"{medians[backend] / medians['peer']:.3f}x"
-                     if "peer" in medians else "-")
-            lines.append(f"| {backend} | {statistics.median(t):,.0f} ({min(t):,.0f}-"
-                         f"{max(t):,.0f}, {len(t)}) | {statistics.median(s):.2f} | "
-                         f"{ratio} |")
+            ratio = (
+                f"{medians[backend] / medians['peer']:.3f}x"
+                if "peer" in medians
+                else "-"
+            )
+            lines.append(
+                f"| {backend} | {statistics.median(t):,.0f} ({min(t):,.0f}-"
+                f"{max(t):,.0f}, {len(t)}) | {statistics.median(s):.2f} | "
+                f"{ratio} |"
+            )
         if "null" in by:
             null_time = statistics.median(x["time_s"] for x in by["null"])
             # Decode reads K/V at the copy rate (bytes read + written per second, as
@@ -224,30 +277,52 @@ def report_files(paths, destination):
             kv_time = meta["kv_bytes"] / meta["copy_bytes_per_s"]
             tokens = by["null"][0]["tokens"]
             floor = tokens / (null_time + kv_time)
-            lines += ["", f"Floor: null attention's {null_time:.2f} s + "
-                      f"{meta['kv_bytes'] / 1e12:.2f} TB of K/V at the measured copy "
-                      f"bandwidth ({meta['copy_bytes_per_s'] / 1e12:.2f} TB/s) = "
-                      f"{kv_time:.2f} s: {floor:,.0f} output tokens/s."]
-            lines.append("Of the floor: " + ", ".join(
-                f"{b} {medians[b] / floor:.1%}" for b in sorted(medians) if b != "null"
-            ) + ".")
-        profiled = [r for r in rows if r.get("profiled") and r["mode"] == mode
-                    and "attention_s" in r]
+            lines += [
+                "",
+                f"Floor: null attention's {null_time:.2f} s + "
+                f"{meta['kv_bytes'] / 1e12:.2f} TB of K/V at the measured copy "
+                f"bandwidth ({meta['copy_bytes_per_s'] / 1e12:.2f} TB/s) = "
+                f"{kv_time:.2f} s: {floor:,.0f} output tokens/s.",
+            ]
+            lines.append(
+                "Of the floor: "
+                + ", ".join(
+                    f"{b} {medians[b] / floor:.1%}"
+                    for b in sorted(medians)
+                    if b != "null"
+                )
+                + "."
+            )
+        profiled = [
+            r
+            for r in rows
+            if r.get("profiled") and r["mode"] == mode and "attention_s" in r
+        ]
         if profiled:
-            lines += ["", "Profiled run (torch.profiler, not counted above): GPU kernel "
-                      "time of the timed generate call.", "",
-                      "| backend | all kernels s | attention kernels s | other s | "
-                      "top attention kernels (s, launches) |", "|---|---|---|---|---|"]
+            lines += [
+                "",
+                "Profiled run (torch.profiler, not counted above): GPU kernel "
+                "time of the timed generate call.",
+                "",
+                "| backend | all kernels s | attention kernels s | other s | "
+                "top attention kernels (s, launches) |",
+                "|---|---|---|---|---|",
+            ]
             for r in profiled:
-                top = "; ".join(f"{n[:48]} {v[0]:.2f} ({v[1]})"
-                                for n, v in r["top_attention"][:3])
-                lines.append(f"| {r['backend']} | {r['kernel_s']:.2f} | "
-                             f"{r['attention_s']:.2f} | "
-                             f"{r['kernel_s'] - r['attention_s']:.2f} | {top} |")
+                top = "; ".join(
+                    f"{n[:48]} {v[0]:.2f} ({v[1]})" for n, v in r["top_attention"][:3]
+                )
+                lines.append(
+                    f"| {r['backend']} | {r['kernel_s']:.2f} | "
+                    f"{r['attention_s']:.2f} | "
+                    f"{r['kernel_s'] - r['attention_s']:.2f} | {top} |"
+                )
         lines.append("")
     if errors:
         lines += ["## Failed runs", ""]
-        lines += [f"- {r['backend']} {r['mode']}: `{r['error'][-300:]!r}`" for r in errors]
+        lines += [
+            f"- {r['backend']} {r['mode']}: `{r['error'][-300:]!r}`" for r in errors
+        ]
     destination.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -57,8 +57,9 @@ def main():
                     totals[event.name] += event.device_time_total
                     counts[event.name] += 1
             with open(options.profile, "w") as out:
-                json.dump({name: [totals[name] / 1e6, counts[name]]
-                           for name in totals}, out)
+                json.dump(
+                    {name: [totals[name] / 1e6, counts[name]] for name in totals}, out
+                )
             return result
 
         LLMEngine.generate = profiled

@@ -196,8 +196,14 @@ class Case:
         ]
         if self.entry == "kvcache":
             parts.append(f"Lq={self.seqlen_q} cache_seqlens={self.cache_seqlens}")
-        for name, default in (("lse", False), ("num_splits", 0), ("softmax_scale", None),
-                              ("layout", "plain"), ("q_slack", 0), ("spare_columns", 0)):
+        for name, default in (
+            ("lse", False),
+            ("num_splits", 0),
+            ("softmax_scale", None),
+            ("layout", "plain"),
+            ("q_slack", 0),
+            ("spare_columns", 0),
+        ):
             if getattr(self, name) != default:
                 parts.append(f"{name}={getattr(self, name)}")
         if self.k_slack:
@@ -252,10 +258,14 @@ def cost(case):
     its padded keys and queries."""
     _, capacity = geometry(case)
     keys = capacity if capacity is not None else max(case.seqlens_k, default=0)
-    queries = case.seqlen_q if case.entry == "kvcache" else max(case.seqlens_q, default=0)
+    queries = (
+        case.seqlen_q if case.entry == "kvcache" else max(case.seqlens_q, default=0)
+    )
     return (
         case.batch * queries * keys * case.num_heads,
-        case.batch * (keys * case.num_kv_heads + queries * case.num_heads) * case.head_dim,
+        case.batch
+        * (keys * case.num_kv_heads + queries * case.num_heads)
+        * case.head_dim,
     )
 
 
@@ -330,7 +340,9 @@ def draw_case(seed, index, limits):
     """Case (seed, index): the same fields for the same id and limits."""
     rng = random.Random(f"{seed}:{index}")
     entry = rng.choice(("varlen", "kvcache"))
-    runtime = limits.runtime_calls and rng.random() < (0.3 if entry == "varlen" else 0.25)
+    runtime = limits.runtime_calls and rng.random() < (
+        0.3 if entry == "varlen" else 0.25
+    )
     # The runtime's own calls take multiples of 16 (flash-attn's entry points, of 8).
     others = [d for d in limits.other_head_dims if not runtime or d % 16 == 0]
     if others and rng.random() < 0.03:
@@ -339,8 +351,18 @@ def draw_case(seed, index, limits):
         head_dim = rng.choice(limits.head_dims)
     num_kv_heads = rng.choice((1, 2, 4, 8, rng.randint(1, 16)))
     group = rng.choice((1, 2, 4, 8, rng.randint(1, 16)))
-    page_size = pick(rng, ((0, 3), (16, 3), (256, 2), (32, 1), (64, 1), (1024, 0.5),
-                           (16 * rng.randint(1, 64), 2)))
+    page_size = pick(
+        rng,
+        (
+            (0, 3),
+            (16, 3),
+            (256, 2),
+            (32, 1),
+            (64, 1),
+            (1024, 0.5),
+            (16 * rng.randint(1, 64), 2),
+        ),
+    )
     boundary = page_size or rng.choice((16, 64, 256))  # lengths around it are drawn
     fields = dict(
         entry=entry,
@@ -382,10 +404,12 @@ def draw_case(seed, index, limits):
             fields.update(seqlens_q=seqlens_q, seqlens_k=seqlens_k)
         else:
             padded = rng.choice((0.0, 0.0, 0.1, 0.5))  # padded rows: cache_seqlens 0
-            fields.update(seqlens_k=tuple(
-                0 if rng.random() < padded else draw_length(rng, boundary, longest)
-                for _ in range(batch)
-            ))
+            fields.update(
+                seqlens_k=tuple(
+                    0 if rng.random() < padded else draw_length(rng, boundary, longest)
+                    for _ in range(batch)
+                )
+            )
         case = normalized(Case(**fields))
         if fits(case, limits):
             return case
@@ -411,8 +435,10 @@ def odd_strides(x):
     contiguous when x is); x itself when it has none."""
     if 1 not in x.shape:
         return x
-    strides = [7 + 2 * i if n == 1 else s
-               for i, (n, s) in enumerate(zip(x.shape, x.contiguous().stride()))]
+    strides = [
+        7 + 2 * i if n == 1 else s
+        for i, (n, s) in enumerate(zip(x.shape, x.contiguous().stride()))
+    ]
     y = x.new_empty(x.numel()).as_strided(x.shape, strides)
     return y.copy_(x)
 
@@ -468,12 +494,16 @@ def make_inputs(case, device):
     )
     longest = max(lengths, default=0)
     if case.entry == "varlen":
-        for name, seqlens in (("cu_seqlens_q", case.seqlens_q),
-                              ("cu_seqlens_k", lengths)):
+        for name, seqlens in (
+            ("cu_seqlens_q", case.seqlens_q),
+            ("cu_seqlens_k", lengths),
+        ):
             starts = [0]
             for n in seqlens:
                 starts.append(starts[-1] + n)
-            setattr(inputs, name, torch.tensor(starts, dtype=torch.int32, device=device))
+            setattr(
+                inputs, name, torch.tensor(starts, dtype=torch.int32, device=device)
+            )
         inputs.max_seqlen_q = max(case.seqlens_q, default=0) + case.q_slack
         inputs.max_seqlen_k = longest + case.k_slack
         if capacity is not None:
@@ -543,30 +573,63 @@ def call(case, x):
     convention)."""
     scale, causal = case.softmax_scale, case.causal
     if case.entry == "varlen":
-        args = (x.q, x.k, x.v, x.cu_seqlens_q, x.cu_seqlens_k, x.max_seqlen_q,
-                x.max_seqlen_k)
+        args = (
+            x.q,
+            x.k,
+            x.v,
+            x.cu_seqlens_q,
+            x.cu_seqlens_k,
+            x.max_seqlen_q,
+            x.max_seqlen_k,
+        )
         if case.via == "runtime":
             result = attn_kernels.varlen_prefill(
-                *args, softmax_scale=scale, causal=causal, block_table=x.block_table,
-                return_lse=case.lse, num_splits=case.num_splits,
+                *args,
+                softmax_scale=scale,
+                causal=causal,
+                block_table=x.block_table,
+                return_lse=case.lse,
+                num_splits=case.num_splits,
             )
         else:
             result = attn_kernels.flash_attn_varlen_func(
-                *args, softmax_scale=scale, causal=causal, return_attn_probs=case.lse,
+                *args,
+                softmax_scale=scale,
+                causal=causal,
+                return_attn_probs=case.lse,
                 block_table=x.block_table,
             )
             if case.lse:  # flash-attn 2.8 without dropout: S_dmask is empty
                 if not (isinstance(result, tuple) and len(result) == 3):
-                    return None, None, ["return_attn_probs: expected (out, lse, S_dmask)"]
+                    return (
+                        None,
+                        None,
+                        ["return_attn_probs: expected (out, lse, S_dmask)"],
+                    )
                 probs = result[2]
-                if (probs.numel() or probs.dtype != x.q.dtype
-                        or probs.device != x.q.device):
-                    return None, None, ["S_dmask: expected an empty tensor of q's dtype"]
+                if (
+                    probs.numel()
+                    or probs.dtype != x.q.dtype
+                    or probs.device != x.q.device
+                ):
+                    return (
+                        None,
+                        None,
+                        ["S_dmask: expected an empty tensor of q's dtype"],
+                    )
                 result = result[:2]
     elif case.via == "runtime":
         result = attn_kernels.paged_decode(
-            x.q, x.k, x.v, x.lengths, x.block_table, softmax_scale=scale, causal=causal,
-            return_lse=case.lse, num_splits=case.num_splits, max_seqlen_k=x.max_seqlen_k,
+            x.q,
+            x.k,
+            x.v,
+            x.lengths,
+            x.block_table,
+            softmax_scale=scale,
+            causal=causal,
+            return_lse=case.lse,
+            num_splits=case.num_splits,
+            max_seqlen_k=x.max_seqlen_k,
         )
     else:
         cache_seqlens = {
@@ -575,8 +638,14 @@ def call(case, x):
             "none": None,
         }[case.cache_seqlens]
         result = attn_kernels.flash_attn_with_kvcache(
-            x.q, x.k, x.v, cache_seqlens=cache_seqlens, block_table=x.block_table,
-            softmax_scale=scale, causal=causal, num_splits=case.num_splits,
+            x.q,
+            x.k,
+            x.v,
+            cache_seqlens=cache_seqlens,
+            block_table=x.block_table,
+            softmax_scale=scale,
+            causal=causal,
+            num_splits=case.num_splits,
             return_softmax_lse=case.lse,
         )
     if case.lse:
@@ -593,8 +662,10 @@ def check(case, out, lse, want, want_lse):
     errors measured)."""
     dtype = DTYPES[case.dtype]
     if out.shape != want.shape or out.dtype != dtype:
-        return [f"out: expected {tuple(want.shape)} {dtype}, got "
-                f"{tuple(out.shape)} {out.dtype}"], {}
+        return [
+            f"out: expected {tuple(want.shape)} {dtype}, got "
+            f"{tuple(out.shape)} {out.dtype}"
+        ], {}
     failures, errors = [], {}
     ceiling = MAX_ERROR[case.dtype]
     # Rows that see no key, in out's [..., Hq] row layout.
@@ -610,15 +681,19 @@ def check(case, out, lse, want, want_lse):
         diff = (out.double() - want).norm(dim=-1)[seen]
         errors["row"] = (diff / want.norm(dim=-1)[seen]).max().item()
         if not errors["row"] < ROW_FACTOR * ceiling:
-            failures.append(f"worst row error {errors['row']:.2e} >= "
-                            f"{ROW_FACTOR} x {ceiling:.0e}")
+            failures.append(
+                f"worst row error {errors['row']:.2e} >= "
+                f"{ROW_FACTOR} x {ceiling:.0e}"
+            )
     if (out[empty] != 0).any():
         failures.append("rows that see no key are not 0")
     if not case.lse:
         return failures, errors
     if lse.shape != want_lse.shape or lse.dtype != torch.float32:
-        failures.append(f"lse: expected {tuple(want_lse.shape)} float32, got "
-                        f"{tuple(lse.shape)} {lse.dtype}")
+        failures.append(
+            f"lse: expected {tuple(want_lse.shape)} float32, got "
+            f"{tuple(lse.shape)} {lse.dtype}"
+        )
         return failures, errors
     if not torch.equal(torch.isinf(lse) & (lse > 0), torch.isinf(want_lse)):
         failures.append("lse is not +inf exactly on the rows that see no key")
@@ -689,7 +764,9 @@ def smaller(case, head_dims=()):
         return replace(
             case,
             seqlens_k=tuple(case.seqlens_k[i] for i in indices),
-            seqlens_q=tuple(case.seqlens_q[i] for i in indices) if case.seqlens_q else (),
+            seqlens_q=(
+                tuple(case.seqlens_q[i] for i in indices) if case.seqlens_q else ()
+            ),
         )
 
     batch = case.batch
@@ -714,9 +791,18 @@ def smaller(case, head_dims=()):
     candidates += [replace(case, head_dim=d) for d in head_dims if d < case.head_dim]
     if case.page_size >= 32 and case.page_size % 32 == 0:
         candidates.append(replace(case, page_size=case.page_size // 2))
-    defaults = dict(lse=False, causal=False, softmax_scale=None, num_splits=0,
-                    via="api", layout="plain", cache_seqlens="tensor", q_slack=0,
-                    k_slack=0, spare_columns=0)
+    defaults = dict(
+        lse=False,
+        causal=False,
+        softmax_scale=None,
+        num_splits=0,
+        via="api",
+        layout="plain",
+        cache_seqlens="tensor",
+        q_slack=0,
+        k_slack=0,
+        spare_columns=0,
+    )
     candidates += [replace(case, **{name: value}) for name, value in defaults.items()]
     seen = {case}
     for candidate in map(normalized, candidates):
@@ -741,8 +827,14 @@ def shrink(case, fails, head_dims=(), deadline=None):
 def fails_in_subprocess(case, target):
     """Whether `case` fails in a fresh process (the shrinker's test once a kernel
     fault has lost this process's CUDA context)."""
-    command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--device", "cuda",
-               "--case", case.to_json()]
+    command = [
+        sys.executable,
+        str(pathlib.Path(__file__).resolve()),
+        "--device",
+        "cuda",
+        "--case",
+        case.to_json(),
+    ]
     if target != "native":
         command += ["--target", target]
     try:
@@ -787,9 +879,17 @@ class Campaign:
         return [(id_, case, o) for id_, case, o in self.records if o.status == "fail"]
 
 
-def run_campaign(seed, cases, limits, target="native", regressions=REGRESSIONS,
-                 save_to=REGRESSIONS, shrink_failures=True, max_seconds=None,
-                 log=print):
+def run_campaign(
+    seed,
+    cases,
+    limits,
+    target="native",
+    regressions=REGRESSIONS,
+    save_to=REGRESSIONS,
+    shrink_failures=True,
+    max_seconds=None,
+    log=print,
+):
     """The regression cases, then cases (seed, 0..cases-1); failures shrunk and
     appended to `save_to` (None: kept in the result only)."""
     campaign = Campaign(seed, cases, limits, target)
@@ -797,14 +897,18 @@ def run_campaign(seed, cases, limits, target="native", regressions=REGRESSIONS,
     deadline = None if max_seconds is None else start + max_seconds
     head_dims = sorted(limits.head_dims)
     lost_context = False
-    queue = [(f"regression {entry.get('id', i)}", Case.from_dict(entry["case"]))
-             for i, entry in enumerate(load_regressions(regressions))]
+    queue = [
+        (f"regression {entry.get('id', i)}", Case.from_dict(entry["case"]))
+        for i, entry in enumerate(load_regressions(regressions))
+    ]
     queue = iter(queue + [(f"{seed}:{i}", None) for i in range(cases)])
     drawn = 0
     for id_, case in queue:
         if case is None:
             if deadline is not None and time.monotonic() > deadline:
-                campaign.stopped = f"time limit ({max_seconds} s): ran {drawn} of {cases}"
+                campaign.stopped = (
+                    f"time limit ({max_seconds} s): ran {drawn} of {cases}"
+                )
                 break
             case = draw_case(seed, drawn, limits)
             drawn += 1
@@ -815,18 +919,26 @@ def run_campaign(seed, cases, limits, target="native", regressions=REGRESSIONS,
             log(f"FAIL {id_}: {case}: {'; '.join(outcome.messages)}")
             if shrink_failures and len(campaign.shrunk) < MAX_SHRUNK:
                 if lost_context:
+
                     def fails(c):
                         return fails_in_subprocess(c, target)
+
                 else:
+
                     def fails(c):
                         return run_guarded(c, limits).status == "fail"
+
                 end = time.monotonic() + 600
                 if deadline is not None:
                     end = min(end, max(deadline, time.monotonic() + 60))
                 small = shrink(case, fails, head_dims, end)
-                entry = dict(id=id_, device=limits.device, target=target,
-                             failure=outcome.messages[0][:300],
-                             case=json.loads(small.to_json()))
+                entry = dict(
+                    id=id_,
+                    device=limits.device,
+                    target=target,
+                    failure=outcome.messages[0][:300],
+                    case=json.loads(small.to_json()),
+                )
                 campaign.shrunk.append(entry)
                 log(f"  shrunk to {small}\n  {small.to_json()}")
                 if save_to is not None:
@@ -837,10 +949,12 @@ def run_campaign(seed, cases, limits, target="native", regressions=REGRESSIONS,
         done = len(campaign.records)
         if done % PROGRESS_EVERY == 0:
             elapsed = time.monotonic() - start
-            log(f"fuzz: {done} cases ({drawn} of {cases} drawn), "
+            log(
+                f"fuzz: {done} cases ({drawn} of {cases} drawn), "
                 f"{done / elapsed:.1f} cases/s, "
                 f"{campaign.count('fail')} failed, {campaign.count('unsupported')} "
-                "unsupported")
+                "unsupported"
+            )
     campaign.seconds = time.monotonic() - start
     return campaign
 
@@ -850,11 +964,19 @@ def summary_rows(campaign):
     causal and target."""
     counts = collections.defaultdict(collections.Counter)
     for _, case, outcome in campaign.records:
-        key = (ENTRY_POINTS[case.entry, case.via], case.dtype, case.head_dim,
-               kv_layout(case), "causal" if case.causal else "full", campaign.target)
+        key = (
+            ENTRY_POINTS[case.entry, case.via],
+            case.dtype,
+            case.head_dim,
+            kv_layout(case),
+            "causal" if case.causal else "full",
+            campaign.target,
+        )
         counts[key][outcome.status] += 1
-    return [(key, c["pass"], c["fail"], c["unsupported"])
-            for key, c in sorted(counts.items())]
+    return [
+        (key, c["pass"], c["fail"], c["unsupported"])
+        for key, c in sorted(counts.items())
+    ]
 
 
 def report(campaign, device_name):
@@ -871,9 +993,12 @@ def report(campaign, device_name):
         f"({total / max(campaign.seconds, 1e-9):.1f} cases/s)"
         + (f"; stopped: {campaign.stopped}" if campaign.stopped else ""),
         f"- head_dims drawn: {', '.join(map(str, campaign.limits.head_dims))}"
-        + (f"; 3% of the time one of the contract's other "
-           f"{len(campaign.limits.other_head_dims)}"
-           if campaign.limits.other_head_dims else ""),
+        + (
+            f"; 3% of the time one of the contract's other "
+            f"{len(campaign.limits.other_head_dims)}"
+            if campaign.limits.other_head_dims
+            else ""
+        ),
         f"- bar: outputs NaN-poisoned; error < {MAX_ERROR['float16']:.0e} (fp16), "
         f"{MAX_ERROR['bfloat16']:.0e} (bf16), every row < {ROW_FACTOR}x that; lse "
         f"error < {MAX_LSE_ERROR:.0e}; out 0 and lse +inf exactly where a row sees no "
@@ -888,8 +1013,10 @@ def report(campaign, device_name):
     ]
     for dtype, ceiling in MAX_ERROR.items():
         measured = [o.errors for _, c, o in records if c.dtype == dtype and o.errors]
-        worst = {name: max((e.get(name, 0.0) for e in measured), default=0.0)
-                 for name in ("err", "row", "lse")}
+        worst = {
+            name: max((e.get(name, 0.0) for e in measured), default=0.0)
+            for name in ("err", "row", "lse")
+        }
         lines.append(
             f"| {dtype} | {len(measured)} | {worst['err'] / ceiling:.2f} "
             f"| {worst['row'] / (ROW_FACTOR * ceiling):.2f} "
@@ -911,14 +1038,25 @@ def report(campaign, device_name):
         for id_, case, outcome in campaign.failed[:50]:
             lines.append(f"- `{id_}` {case}: {'; '.join(outcome.messages)}")
         for entry in campaign.shrunk:
-            lines += ["", f"`{entry['id']}` shrunk (a fuzz_regressions.json entry):", "",
-                      "```json", json.dumps(entry), "```"]
+            lines += [
+                "",
+                f"`{entry['id']}` shrunk (a fuzz_regressions.json entry):",
+                "",
+                "```json",
+                json.dumps(entry),
+                "```",
+            ]
     reasons = collections.Counter(
         o.messages[0][:200] for _, _, o in records if o.status == "unsupported"
     )
     if reasons:
-        lines += ["", "## Unsupported (no kernel in the pack)", "", "| cases | reason |",
-                  "|---|---|"]
+        lines += [
+            "",
+            "## Unsupported (no kernel in the pack)",
+            "",
+            "| cases | reason |",
+            "|---|---|",
+        ]
         for reason, n in reasons.most_common(20):
             lines.append(f"| {n} | {reason.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
@@ -935,21 +1073,31 @@ def prepare(device):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=("cuda", "cpu"),
-                        default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        default="cuda" if torch.cuda.is_available() else "cpu",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--target", choices=("sm_80", "sm_89", "sm_90"),
-                        help="the pack's kernels for this target (sets ATTN_TARGET)")
+    parser.add_argument(
+        "--target",
+        choices=("sm_80", "sm_89", "sm_90"),
+        help="the pack's kernels for this target (sets ATTN_TARGET)",
+    )
     parser.add_argument("--replay", metavar="S:I", help="run case (S, I) alone")
     parser.add_argument("--case", metavar="JSON", help="run this case alone")
     parser.add_argument("--out", type=pathlib.Path, help="markdown report to write")
-    parser.add_argument("--max-seconds", type=float,
-                        help="draw no new case after this long")
+    parser.add_argument(
+        "--max-seconds", type=float, help="draw no new case after this long"
+    )
     parser.add_argument("--no-shrink", action="store_true")
-    parser.add_argument("--regressions", type=pathlib.Path, default=REGRESSIONS,
-                        help="the regression cases, run first; shrunk failures are "
-                        "appended")
+    parser.add_argument(
+        "--regressions",
+        type=pathlib.Path,
+        default=REGRESSIONS,
+        help="the regression cases, run first; shrunk failures are " "appended",
+    )
     args = parser.parse_args(argv)
     if args.target:  # libattnrt reads it once, at its first call
         os.environ["ATTN_TARGET"] = args.target
@@ -973,23 +1121,36 @@ def main(argv=None):
             case = normalized(Case.from_dict(json.loads(args.case)))
         outcome = run_guarded(case, limits)
         print(f"{case}\n{case.to_json()}")
-        print(f"{outcome.status.upper()}: {'; '.join(outcome.messages)} {outcome.errors}")
+        print(
+            f"{outcome.status.upper()}: {'; '.join(outcome.messages)} {outcome.errors}"
+        )
         return {"pass": 0, "fail": EXIT_FAILED, "unsupported": EXIT_UNSUPPORTED}[
-            outcome.status]
-    print(f"fuzz: {device_name}, kernels {target}, seed {args.seed}, {args.cases} cases; "
-          f"head_dims {', '.join(map(str, limits.head_dims))}")
+            outcome.status
+        ]
+    print(
+        f"fuzz: {device_name}, kernels {target}, seed {args.seed}, {args.cases} cases; "
+        f"head_dims {', '.join(map(str, limits.head_dims))}"
+    )
     campaign = run_campaign(
-        args.seed, args.cases, limits, target, args.regressions, args.regressions,
-        not args.no_shrink, args.max_seconds,
+        args.seed,
+        args.cases,
+        limits,
+        target,
+        args.regressions,
+        args.regressions,
+        not args.no_shrink,
+        args.max_seconds,
     )
     text = report(campaign, device_name)
-    print(text[text.index("## Largest"):])
+    print(text[text.index("## Largest") :])
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
-    print(f"fuzz: {campaign.count('pass')} passed, {campaign.count('fail')} failed, "
-          f"{campaign.count('unsupported')} unsupported in {campaign.seconds:.0f} s"
-          + (f" ({campaign.stopped})" if campaign.stopped else ""))
+    print(
+        f"fuzz: {campaign.count('pass')} passed, {campaign.count('fail')} failed, "
+        f"{campaign.count('unsupported')} unsupported in {campaign.seconds:.0f} s"
+        + (f" ({campaign.stopped})" if campaign.stopped else "")
+    )
     if campaign.failed:
         return EXIT_FAILED
     return EXIT_INCOMPLETE if campaign.stopped else 0

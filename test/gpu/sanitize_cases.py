@@ -37,7 +37,14 @@ import time
 import torch
 
 import attn_kernels
-from attn_kernels import _info, _lib, decode, prefill, reference_decode, reference_varlen
+from attn_kernels import (
+    _info,
+    _lib,
+    decode,
+    prefill,
+    reference_decode,
+    reference_varlen,
+)
 from gpu_common import poisoned_allocations, rel_error
 
 # test_api.py's ceilings (as fuzz.py's).
@@ -65,10 +72,15 @@ class Kernel:
 
     def family(self):
         group = "any" if self.group == 0 else self.group
-        layout = "paged" if self.paged else ("contig" if self.op == "decode" else "packed")
+        layout = (
+            "paged" if self.paged else ("contig" if self.op == "decode" else "packed")
+        )
         mask = "causal" if self.causal else "full"
-        return f"{self.op} g{group} {layout} {mask}" if self.op == "decode" \
+        return (
+            f"{self.op} g{group} {layout} {mask}"
+            if self.op == "decode"
             else f"prefill {layout} {mask}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,10 +94,20 @@ class Call:
 # (Lq, Lk) per sequence. Lengths 0 and 1, rows that see no key (Lk < Lq, causal),
 # several key tiles and pages, a -1 padded table, empty splits.
 SIZES = {
-    "default": dict(decode=([1, 0, 77], [77, 1, 40]), page=16, splits=4,
-                    prefill=[(1, 1), (130, 150), (20, 5), (0, 8)], prefill_splits=3),
-    "small": dict(decode=([37, 0], [37, 1]), page=16, splits=3,
-                  prefill=[(5, 9), (20, 5)], prefill_splits=2),
+    "default": dict(
+        decode=([1, 0, 77], [77, 1, 40]),
+        page=16,
+        splits=4,
+        prefill=[(1, 1), (130, 150), (20, 5), (0, 8)],
+        prefill_splits=3,
+    ),
+    "small": dict(
+        decode=([37, 0], [37, 1]),
+        page=16,
+        splits=3,
+        prefill=[(5, 9), (20, 5)],
+        prefill_splits=2,
+    ),
 }
 
 
@@ -107,7 +129,9 @@ def read_manifests(library_bytes, targets, pack_dir=None):
         start = library_bytes.find(f"attn-pack 1 target={target} ".encode())
         if start < 0:
             raise ValueError(f"no {target} manifest in the library's bytes")
-        texts[target] = library_bytes[start:library_bytes.index(b"\0", start)].decode()
+        texts[target] = library_bytes[
+            start : library_bytes.index(b"\0", start)
+        ].decode()
     return texts
 
 
@@ -128,10 +152,17 @@ def parse_manifest(text):
         fields = dict(token.split("=", 1) for token in line.split())
         if fields["op"] not in ("decode", "prefill"):
             continue
-        kernels.append(Kernel(
-            name=fields["name"], op=fields["op"], dtype=fields["dtype"],
-            head_dim=int(fields["head_dim"]), group=int(fields["group"]),
-            paged=fields["paged"] == "1", causal=fields["causal"] == "1"))
+        kernels.append(
+            Kernel(
+                name=fields["name"],
+                op=fields["op"],
+                dtype=fields["dtype"],
+                head_dim=int(fields["head_dim"]),
+                group=int(fields["group"]),
+                paged=fields["paged"] == "1",
+                causal=fields["causal"] == "1",
+            )
+        )
     return kernels
 
 
@@ -143,9 +174,12 @@ def families_for(head_dims, dtypes=("f16", "bf16")):
             for paged in (False, True):
                 for causal in (True, False):
                     for group in (1, 2, 4, 8, 0):
-                        kernels.append(Kernel("", "decode", dtype, head_dim, group,
-                                              paged, causal))
-                    kernels.append(Kernel("", "prefill", dtype, head_dim, 0, paged, causal))
+                        kernels.append(
+                            Kernel("", "decode", dtype, head_dim, group, paged, causal)
+                        )
+                    kernels.append(
+                        Kernel("", "prefill", dtype, head_dim, 0, paged, causal)
+                    )
     return kernels
 
 
@@ -165,9 +199,14 @@ def calls_for(kernel, size):
 def covering_order(kernels):
     """kernels reordered greedily: each next one adds the most not yet covered of its
     family, family x dtype, family x head_dim and dtype x head_dim."""
+
     def features(k):
-        return {("f", k.family()), ("fd", k.family(), k.dtype),
-                ("fh", k.family(), k.head_dim), ("dh", k.dtype, k.head_dim)}
+        return {
+            ("f", k.family()),
+            ("fd", k.family(), k.dtype),
+            ("fh", k.family(), k.head_dim),
+            ("dh", k.dtype, k.head_dim),
+        }
 
     left = [(kernel, features(kernel)) for kernel in kernels]
     covered, ordered = set(), []
@@ -181,11 +220,17 @@ def covering_order(kernels):
 
 def expected_kernel(kernels, op, dtype, head_dim, group, paged, causal, seqlen_q):
     """The pack kernel the runtime picks (runtime/decode_plan.cpp, manifest.cpp)."""
+
     def find(causal_):
         exact = anyg = None
         for k in kernels:
-            if (k.op, k.dtype, k.head_dim, k.paged, k.causal) != (op, dtype, head_dim,
-                                                                   paged, causal_):
+            if (k.op, k.dtype, k.head_dim, k.paged, k.causal) != (
+                op,
+                dtype,
+                head_dim,
+                paged,
+                causal_,
+            ):
                 continue
             if k.group == group and op == "decode":
                 exact = k
@@ -217,8 +262,9 @@ def decode_inputs(kernel, call, size, seed):
     dtype, dim, kv_heads = DTYPES[kernel.dtype], kernel.head_dim, 2
     lengths = spec["decode"][call.num_splits > 1]
     page = spec["page"]
-    q = torch.randn((len(lengths), call.seqlen_q, kv_heads * call.group, dim),
-                    generator=gen).to(dtype)
+    q = torch.randn(
+        (len(lengths), call.seqlen_q, kv_heads * call.group, dim), generator=gen
+    ).to(dtype)
     if kernel.paged:
         rows, num_blocks = block_table(rng, lengths, page)
         table = torch.tensor(rows, dtype=torch.int32)
@@ -266,11 +312,15 @@ def check(out, lse, want, want_lse, dtype, lse_rows):
     reference's lse to out's row layout ([..., Hq])."""
     failures = []
     if out.shape != want.shape or out.dtype != dtype:
-        return [f"out: expected {tuple(want.shape)} {dtype}, got {tuple(out.shape)} "
-                f"{out.dtype}"], 0.0
+        return [
+            f"out: expected {tuple(want.shape)} {dtype}, got {tuple(out.shape)} "
+            f"{out.dtype}"
+        ], 0.0
     if lse.shape != want_lse.shape or lse.dtype != torch.float32:
-        return [f"lse: expected {tuple(want_lse.shape)} float32, got "
-                f"{tuple(lse.shape)} {lse.dtype}"], 0.0
+        return [
+            f"lse: expected {tuple(want_lse.shape)} float32, got "
+            f"{tuple(lse.shape)} {lse.dtype}"
+        ], 0.0
     if not torch.isfinite(out).all():
         failures.append("out has NaN or inf (unwritten elements?)")
     error = rel_error(out, want)
@@ -297,36 +347,68 @@ def check(out, lse, want, want_lse, dtype, lse_rows):
 
 def run_call(kernel, call, size, seed, device, poison):
     """One call on `device` against the CPU reference: (failures, error)."""
-    to = (lambda t: None if t is None else t.to(device))
+    to = lambda t: None if t is None else t.to(device)
     if kernel.op == "decode":
         q, k, v, lengths, table = decode_inputs(kernel, call, size, seed)
         want, want_lse = reference_decode(q, k, v, lengths, table, causal=kernel.causal)
         args = [to(t) for t in (q, k, v, lengths, table)]
-        with (poisoned_allocations() if poison else _nothing()):
+        with poisoned_allocations() if poison else _nothing():
             if device.type == "cuda":
                 out, lse = attn_kernels.paged_decode(
-                    *args, causal=kernel.causal, return_lse=True,
-                    num_splits=call.num_splits)
+                    *args,
+                    causal=kernel.causal,
+                    return_lse=True,
+                    num_splits=call.num_splits,
+                )
             else:
                 out, lse = attn_kernels.flash_attn_with_kvcache(
-                    args[0], args[1], args[2], cache_seqlens=args[3], block_table=args[4],
-                    causal=kernel.causal, num_splits=call.num_splits,
-                    return_softmax_lse=True)
-        rows = (lambda e: e.transpose(1, 2))
+                    args[0],
+                    args[1],
+                    args[2],
+                    cache_seqlens=args[3],
+                    block_table=args[4],
+                    causal=kernel.causal,
+                    num_splits=call.num_splits,
+                    return_softmax_lse=True,
+                )
+        rows = lambda e: e.transpose(1, 2)
     else:
-        q, k, v, cu_q, cu_k, table, max_q, max_k = prefill_inputs(kernel, call, size, seed)
-        want, want_lse = reference_varlen(q, k, v, cu_q, cu_k, table, causal=kernel.causal)
+        q, k, v, cu_q, cu_k, table, max_q, max_k = prefill_inputs(
+            kernel, call, size, seed
+        )
+        want, want_lse = reference_varlen(
+            q, k, v, cu_q, cu_k, table, causal=kernel.causal
+        )
         q_, k_, v_, cu_q_, cu_k_, table_ = [to(t) for t in (q, k, v, cu_q, cu_k, table)]
-        with (poisoned_allocations() if poison else _nothing()):
+        with poisoned_allocations() if poison else _nothing():
             if device.type == "cuda":
                 out, lse = attn_kernels.varlen_prefill(
-                    q_, k_, v_, cu_q_, cu_k_, max_q, max_k, causal=kernel.causal,
-                    block_table=table_, return_lse=True, num_splits=call.num_splits)
+                    q_,
+                    k_,
+                    v_,
+                    cu_q_,
+                    cu_k_,
+                    max_q,
+                    max_k,
+                    causal=kernel.causal,
+                    block_table=table_,
+                    return_lse=True,
+                    num_splits=call.num_splits,
+                )
             else:
                 out, lse, _ = attn_kernels.flash_attn_varlen_func(
-                    q_, k_, v_, cu_q_, cu_k_, max_q, max_k, causal=kernel.causal,
-                    block_table=table_, return_attn_probs=True)
-        rows = (lambda e: e.T)
+                    q_,
+                    k_,
+                    v_,
+                    cu_q_,
+                    cu_k_,
+                    max_q,
+                    max_k,
+                    causal=kernel.causal,
+                    block_table=table_,
+                    return_attn_probs=True,
+                )
+        rows = lambda e: e.T
     if device.type == "cuda":
         torch.cuda.synchronize()
     return check(out.cpu(), lse.cpu(), want, want_lse, DTYPES[kernel.dtype], rows)
@@ -380,8 +462,11 @@ def served_head_dims():
     served = []
     for head_dim in CONTRACT_HEAD_DIMS:
         try:
-            if any(_info.query_support(op, _lib.DTYPE_BF16, 1, 1, head_dim, True, True)
-                   is None for op in (_info.OP_PAGED_DECODE, _info.OP_VARLEN_PREFILL)):
+            if any(
+                _info.query_support(op, _lib.DTYPE_BF16, 1, 1, head_dim, True, True)
+                is None
+                for op in (_info.OP_PAGED_DECODE, _info.OP_VARLEN_PREFILL)
+            ):
                 served.append(head_dim)
         except RuntimeError:
             pass  # a head_dim the runtime's argument checks refuse (not a multiple of 16)
@@ -395,8 +480,11 @@ def discover(device, full):
     target = native_target(info.targets)
     note = f"{info.source} pack {info.hash}, target {target}"
     try:
-        texts = read_manifests(_lib.library_path().read_bytes(), info.targets,
-                               os.environ.get("ATTN_PACK_DIR"))
+        texts = read_manifests(
+            _lib.library_path().read_bytes(),
+            info.targets,
+            os.environ.get("ATTN_PACK_DIR"),
+        )
         if pack_hash(texts, info.targets) != info.hash:
             raise ValueError("the manifests read do not hash to attn_get_pack_info's")
         kernels = parse_manifest(texts[target])
@@ -405,8 +493,10 @@ def discover(device, full):
     except (OSError, ValueError, KeyError) as error:
         dims = served_head_dims() if device.type == "cuda" else (64, 128)
         kernels = families_for(dims)
-        note += (f": manifest unread ({error}); families over the served head_dims "
-                 f"{', '.join(map(str, dims))}")
+        note += (
+            f": manifest unread ({error}); families over the served head_dims "
+            f"{', '.join(map(str, dims))}"
+        )
         pack = []
     total = len(kernels)
     if full and device.type == "cuda":
@@ -440,8 +530,10 @@ def canary(kind, device):
 
 
 def call_seed(kernel, call):
-    text = f"{kernel.op}{kernel.dtype}{kernel.head_dim}{kernel.group}{kernel.paged}" \
-           f"{kernel.causal}{call}"
+    text = (
+        f"{kernel.op}{kernel.dtype}{kernel.head_dim}{kernel.group}{kernel.paged}"
+        f"{kernel.causal}{call}"
+    )
     return sum(ord(c) * 131 ** (i % 7) for i, c in enumerate(text)) % (1 << 31)
 
 
@@ -451,8 +543,16 @@ def run_cases(kernels, size, device, poison, max_seconds, pack=(), log=print):
     fails: the case list would not cover what it claims."""
     counter = LaunchCounter() if device.type == "cuda" else None
     start = time.monotonic()
-    summary = dict(cases_total=len(kernels), cases_run=0, calls=0, failed=[],
-                   unsupported=[], kernels=[], stopped="", max_error=0.0)
+    summary = dict(
+        cases_total=len(kernels),
+        cases_run=0,
+        calls=0,
+        failed=[],
+        unsupported=[],
+        kernels=[],
+        stopped="",
+        max_error=0.0,
+    )
     for index, kernel in enumerate(kernels):
         if max_seconds is not None and time.monotonic() - start > max_seconds:
             summary["stopped"] = f"time limit {max_seconds:.0f} s after {index} cases"
@@ -462,17 +562,30 @@ def run_cases(kernels, size, device, poison, max_seconds, pack=(), log=print):
         for call in calls_for(kernel, size):
             summary["calls"] += 1
             picked = kernel.name and expected_kernel(
-                pack, kernel.op, kernel.dtype, kernel.head_dim, call.group, kernel.paged,
-                kernel.causal, call.seqlen_q)
-            if kernel.name and (not picked or picked.family() != kernel.family()
-                                or picked.dtype != kernel.dtype
-                                or picked.head_dim != kernel.head_dim):
-                problems.append(f"{call}: the runtime would run "
-                                f"{picked.name if picked else 'no kernel'}")
+                pack,
+                kernel.op,
+                kernel.dtype,
+                kernel.head_dim,
+                call.group,
+                kernel.paged,
+                kernel.causal,
+                call.seqlen_q,
+            )
+            if kernel.name and (
+                not picked
+                or picked.family() != kernel.family()
+                or picked.dtype != kernel.dtype
+                or picked.head_dim != kernel.head_dim
+            ):
+                problems.append(
+                    f"{call}: the runtime would run "
+                    f"{picked.name if picked else 'no kernel'}"
+                )
                 continue
             try:
-                failures, error = run_call(kernel, call, size, call_seed(kernel, call),
-                                           device, poison)
+                failures, error = run_call(
+                    kernel, call, size, call_seed(kernel, call), device, poison
+                )
             except Exception as error_:
                 if getattr(error_, "attn_status", None) == _lib.STATUS_UNSUPPORTED:
                     summary["unsupported"].append(f"{label} {call}: {error_}")
@@ -484,8 +597,10 @@ def run_cases(kernels, size, device, poison, max_seconds, pack=(), log=print):
         summary["kernels"].append(label)
         if problems:
             summary["failed"].append(f"{label}: {'; '.join(problems)}")
-        log(f"[{index + 1}/{len(kernels)}] {label}: "
-            f"{'FAIL ' + '; '.join(problems) if problems else 'ok'}")
+        log(
+            f"[{index + 1}/{len(kernels)}] {label}: "
+            f"{'FAIL ' + '; '.join(problems) if problems else 'ok'}"
+        )
     summary["seconds"] = round(time.monotonic() - start, 1)
     if counter is not None:
         summary["launches"] = counter.kernels
@@ -506,14 +621,27 @@ def parse_sanitizer_log(text):
             result["errors"] = max(result["errors"], int(body.split()[2]))
         elif body.startswith("RACECHECK SUMMARY:"):
             result["summary"] = True
-            inner = body[body.find("(") + 1:body.find(")")]
+            inner = body[body.find("(") + 1 : body.find(")")]
             for part in inner.split(","):
                 number, word = part.split()[:2]
                 key = "errors" if word.startswith("error") else "warnings"
                 result[key] = max(result[key], int(number))
-        elif (body.startswith(("Error", "Invalid", "Uninitialized", "Race", "Barrier",
-                               "Warning", "Program hit", "Malloc", "Leaked"))
-              and len(result["notes"]) < 5):
+        elif (
+            body.startswith(
+                (
+                    "Error",
+                    "Invalid",
+                    "Uninitialized",
+                    "Race",
+                    "Barrier",
+                    "Warning",
+                    "Program hit",
+                    "Malloc",
+                    "Leaked",
+                )
+            )
+            and len(result["notes"]) < 5
+        ):
             result["notes"].append(body[:200])
     return result
 
@@ -535,16 +663,30 @@ def report(folder, tools=TOOLS):
     .seconds; canary_<kind>.log); (text, exit status: 0 clean, 1 an error or a tool
     that did not finish, 3 clean but a tool's time limit cut its cases short)."""
     folder = pathlib.Path(folder)
-    lines = [f"# compute-sanitizer over the pack's kernels, "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    lines = [
+        f"# compute-sanitizer over the pack's kernels, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+    ]
     smi = _read(folder.parent / "nvidia-smi.txt")
-    driver = smi.split("Driver Version:")[1].split()[0] if "Driver Version:" in smi else "?"
-    heads = {line for tool in tools for line in _read(folder / f"{tool}.log").splitlines()
-             if line.startswith("sanitize_cases: ") and "cases, size" in line}
-    lines += [f"- driver {driver}"] + [f"- {tool_line[16:]}" for tool_line in sorted(heads)]
-    lines += ["", "| tool | sanitizer errors | warnings | calls | attn kernels launched "
-             "(combine) | pack kernels covered | failed calls | wall s | verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    driver = (
+        smi.split("Driver Version:")[1].split()[0] if "Driver Version:" in smi else "?"
+    )
+    heads = {
+        line
+        for tool in tools
+        for line in _read(folder / f"{tool}.log").splitlines()
+        if line.startswith("sanitize_cases: ") and "cases, size" in line
+    }
+    lines += [f"- driver {driver}"] + [
+        f"- {tool_line[16:]}" for tool_line in sorted(heads)
+    ]
+    lines += [
+        "",
+        "| tool | sanitizer errors | warnings | calls | attn kernels launched "
+        "(combine) | pack kernels covered | failed calls | wall s | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     status, notes = 0, []
     for tool in tools:
         log = parse_sanitizer_log(_read(folder / f"{tool}.log"))
@@ -566,8 +708,11 @@ def report(folder, tools=TOOLS):
         if rc not in ("0", "3"):
             problems.append(f"exit {rc}")
         partial = run is not None and run["stopped"]
-        verdict = "FAIL: " + ", ".join(problems) if problems else \
-            ("clean, partial: " + run["stopped"]) if partial else "clean"
+        verdict = (
+            "FAIL: " + ", ".join(problems)
+            if problems
+            else ("clean, partial: " + run["stopped"]) if partial else "clean"
+        )
         if problems:
             status = 1
         elif partial and status == 0:
@@ -578,12 +723,16 @@ def report(folder, tools=TOOLS):
             f"{run.get('calls', '?')} | {run.get('launches', '?')} "
             f"({run.get('combine_launches', '?')}) | {run.get('cases_run', '?')}/"
             f"{run.get('cases_total', '?')} | {len(run.get('failed', [])) if run else '?'} "
-            f"| {seconds} | {verdict} |")
+            f"| {seconds} | {verdict} |"
+        )
         notes += [f"- {tool}: {n}" for n in log["notes"]]
         notes += [f"- {tool}: FAILED {f}" for f in run.get("failed", [])[:10]]
         notes += [f"- {tool}: unsupported {u}" for u in run.get("unsupported", [])[:5]]
-    lines += ["", "| canary (a planted fault) | tool | errors reported | verdict |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "| canary (a planted fault) | tool | errors reported | verdict |",
+        "|---|---|---|---|",
+    ]
     for kind, tool in CANARIES.items():
         if tool not in tools:
             continue
@@ -591,8 +740,10 @@ def report(folder, tools=TOOLS):
         caught = log["summary"] and log["errors"] > 0
         if not caught:
             status = 1
-        lines.append(f"| {kind} | {tool} | {log['errors'] if log['summary'] else '?'} | "
-                     f"{'caught' if caught else 'FAIL: not reported'} |")
+        lines.append(
+            f"| {kind} | {tool} | {log['errors'] if log['summary'] else '?'} | "
+            f"{'caught' if caught else 'FAIL: not reported'} |"
+        )
     if notes:
         lines += ["", "Notes:", ""] + notes
     return "\n".join(lines) + "\n", status
@@ -600,13 +751,22 @@ def report(folder, tools=TOOLS):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=("cuda", "cpu"),
-                        default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        default="cuda" if torch.cuda.is_available() else "cpu",
+    )
     parser.add_argument("--size", choices=tuple(SIZES), default="default")
-    parser.add_argument("--full", action="store_true",
-                        help="also the head_dims served by padding to a larger kernel")
-    parser.add_argument("--no-poison", action="store_true",
-                        help="outputs and workspace as torch.empty leaves them")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also the head_dims served by padding to a larger kernel",
+    )
+    parser.add_argument(
+        "--no-poison",
+        action="store_true",
+        help="outputs and workspace as torch.empty leaves them",
+    )
     parser.add_argument("--max-seconds", type=float)
     parser.add_argument("--limit", type=int, help="run the first N cases only")
     parser.add_argument("--summary", type=pathlib.Path, help="JSON summary to write")
@@ -628,20 +788,27 @@ def main(argv=None):
     attn_kernels.set_backend("attn" if device.type == "cuda" else "torch")
     kernels, total, note, pack = discover(device, args.full)
     if args.limit is not None:
-        kernels = kernels[:args.limit]
+        kernels = kernels[: args.limit]
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    print(f"sanitize_cases: {name}, {note}; {len(kernels)} cases, size {args.size}, "
-          f"{'no poison' if args.no_poison else 'poisoned outputs'}", flush=True)
-    summary = run_cases(kernels, args.size, device, not args.no_poison, args.max_seconds,
-                        pack)
-    summary.update(pack_kernels=total, source=note, size=args.size,
-                   poison=not args.no_poison)
-    print(f"sanitize_cases: {summary['cases_run']}/{len(kernels)} cases, "
-          f"{summary['calls']} calls, {summary.get('launches', '-')} attn kernels "
-          f"launched ({summary.get('combine_launches', '-')} combine), "
-          f"{len(summary['failed'])} failed, {len(summary['unsupported'])} unsupported, "
-          f"largest error {summary['max_error']:.2e}, {summary['seconds']} s"
-          + (f" ({summary['stopped']})" if summary["stopped"] else ""))
+    print(
+        f"sanitize_cases: {name}, {note}; {len(kernels)} cases, size {args.size}, "
+        f"{'no poison' if args.no_poison else 'poisoned outputs'}",
+        flush=True,
+    )
+    summary = run_cases(
+        kernels, args.size, device, not args.no_poison, args.max_seconds, pack
+    )
+    summary.update(
+        pack_kernels=total, source=note, size=args.size, poison=not args.no_poison
+    )
+    print(
+        f"sanitize_cases: {summary['cases_run']}/{len(kernels)} cases, "
+        f"{summary['calls']} calls, {summary.get('launches', '-')} attn kernels "
+        f"launched ({summary.get('combine_launches', '-')} combine), "
+        f"{len(summary['failed'])} failed, {len(summary['unsupported'])} unsupported, "
+        f"largest error {summary['max_error']:.2e}, {summary['seconds']} s"
+        + (f" ({summary['stopped']})" if summary["stopped"] else "")
+    )
     if args.summary:
         args.summary.write_text(json.dumps(summary, indent=1) + "\n")
     if summary["failed"]:

@@ -46,10 +46,25 @@ from sanitize_cases import check
 EXIT_FAILED, EXIT_INCOMPLETE = 1, 3
 MIB = 1 << 20
 # Growth after the warm-up that still counts as flat, in MiB.
-THRESHOLDS_MIB = {"torch_allocated": 1, "torch_reserved": 32, "device_used": 32,
-                  "smi_process": 32, "host_rss": 16}
-COLUMNS = ("tag", "phase", "calls", "seconds", "torch_allocated", "torch_reserved",
-           "device_used", "smi_process", "host_rss", "failed_checks")
+THRESHOLDS_MIB = {
+    "torch_allocated": 1,
+    "torch_reserved": 32,
+    "device_used": 32,
+    "smi_process": 32,
+    "host_rss": 16,
+}
+COLUMNS = (
+    "tag",
+    "phase",
+    "calls",
+    "seconds",
+    "torch_allocated",
+    "torch_reserved",
+    "device_used",
+    "smi_process",
+    "host_rss",
+    "failed_checks",
+)
 LENGTH_SETS, PREFILL_PROBLEMS = 64, 32
 MAX_FAILED_CHECKS = 10  # a phase stops after this many
 SMI_EVERY = 2.0
@@ -68,8 +83,9 @@ class Config:
     dtype: torch.dtype = torch.bfloat16
 
 
-CPU_CONFIG = Config(batch=3, heads=4, kv_heads=2, head_dim=64, page=16, columns=4,
-                    max_prefill_q=8)
+CPU_CONFIG = Config(
+    batch=3, heads=4, kv_heads=2, head_dim=64, page=16, columns=4, max_prefill_q=8
+)
 
 
 def host_rss():
@@ -82,9 +98,15 @@ def smi_process_bytes():
     nvidia-smi, or a container whose pids it does not see)."""
     try:
         text = subprocess.run(
-            ["nvidia-smi", "--query-compute-apps=pid,used_memory",
-             "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=5).stdout
+            [
+                "nvidia-smi",
+                "--query-compute-apps=pid,used_memory",
+                "--format=csv,noheader,nounits",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     for line in text.splitlines():
@@ -104,15 +126,25 @@ class Sampler:
 
     def sample(self, phase, calls, failed):
         now = time.monotonic()
-        row = dict(tag=self.tag, phase=phase, calls=calls,
-                   seconds=round(now - self.start, 3), host_rss=host_rss(),
-                   failed_checks=failed, torch_allocated=None, torch_reserved=None,
-                   device_used=None, smi_process=None)
+        row = dict(
+            tag=self.tag,
+            phase=phase,
+            calls=calls,
+            seconds=round(now - self.start, 3),
+            host_rss=host_rss(),
+            failed_checks=failed,
+            torch_allocated=None,
+            torch_reserved=None,
+            device_used=None,
+            smi_process=None,
+        )
         if self.cuda:
             free, total = torch.cuda.mem_get_info()
-            row.update(torch_allocated=torch.cuda.memory_allocated(),
-                       torch_reserved=torch.cuda.memory_reserved(),
-                       device_used=total - free)
+            row.update(
+                torch_allocated=torch.cuda.memory_allocated(),
+                torch_reserved=torch.cuda.memory_reserved(),
+                device_used=total - free,
+            )
             # nvidia-smi is slow, so it is read every SMI_EVERY seconds; a row
             # holds only a reading taken for it (a reading carried over to later
             # rows would date an earlier allocation after the warm-up).
@@ -122,12 +154,18 @@ class Sampler:
         self.rows.append(row)
         if now - self.printed >= PROGRESS_EVERY or calls == 0:
             self.printed = now
-            print(f"soak {self.tag}: {phase} {calls} calls, {row['seconds']:.0f} s, "
-                  f"{failed} failed checks, rss {row['host_rss'] / MIB:.0f} MiB"
-                  + (f", torch {row['torch_allocated'] / MIB:.1f}/"
-                     f"{row['torch_reserved'] / MIB:.0f} MiB, device "
-                     f"{row['device_used'] / MIB:.0f} MiB" if self.cuda else ""),
-                  flush=True)
+            print(
+                f"soak {self.tag}: {phase} {calls} calls, {row['seconds']:.0f} s, "
+                f"{failed} failed checks, rss {row['host_rss'] / MIB:.0f} MiB"
+                + (
+                    f", torch {row['torch_allocated'] / MIB:.1f}/"
+                    f"{row['torch_reserved'] / MIB:.0f} MiB, device "
+                    f"{row['device_used'] / MIB:.0f} MiB"
+                    if self.cuda
+                    else ""
+                ),
+                flush=True,
+            )
 
 
 class Problems:
@@ -146,14 +184,29 @@ class Problems:
         self.k = randn(num_blocks, c.page, c.kv_heads, c.head_dim)
         self.v = randn(num_blocks, c.page, c.kv_heads, c.head_dim)
         pages = rng.sample(range(num_blocks), c.batch * c.columns)
-        self.table = torch.tensor(pages, dtype=torch.int32).reshape(
-            c.batch, c.columns).to(device)
+        self.table = (
+            torch.tensor(pages, dtype=torch.int32)
+            .reshape(c.batch, c.columns)
+            .to(device)
+        )
         self.q = randn(c.batch, 1, c.heads, c.head_dim)
         sets = [[0] * c.batch, [1] * c.batch, [self.capacity] * c.batch]
         while len(sets) < LENGTH_SETS:
-            sets.append([rng.choice((0, 1, c.page - 1, c.page, c.page + 1,
-                                     rng.randint(0, self.capacity)))
-                         for _ in range(c.batch)])
+            sets.append(
+                [
+                    rng.choice(
+                        (
+                            0,
+                            1,
+                            c.page - 1,
+                            c.page,
+                            c.page + 1,
+                            rng.randint(0, self.capacity),
+                        )
+                    )
+                    for _ in range(c.batch)
+                ]
+            )
         self.sets = torch.tensor(sets, dtype=torch.int32).to(device)
         self.rows = list(self.sets)  # views: no indexing in the loop
         self.qbuf = randn(c.batch * c.max_prefill_q, c.heads, c.head_dim)
@@ -164,9 +217,13 @@ class Problems:
         n = rng.randint(1, c.batch)
         lq = [rng.randint(1, c.max_prefill_q) for _ in range(n)]
         lk = [rng.randint(q, self.capacity) for q in lq]
-        cu = [torch.tensor([sum(x[:i]) for i in range(n + 1)], dtype=torch.int32,
-                           device=device) for x in (lq, lk)]
-        return (self.qbuf[:sum(lq)], cu[0], cu[1], max(lq), max(lk), self.table[:n])
+        cu = [
+            torch.tensor(
+                [sum(x[:i]) for i in range(n + 1)], dtype=torch.int32, device=device
+            )
+            for x in (lq, lk)
+        ]
+        return (self.qbuf[: sum(lq)], cu[0], cu[1], max(lq), max(lk), self.table[:n])
 
     def prime(self):
         """Runs each checked call and its reference once, so the allocator has cached
@@ -186,19 +243,35 @@ class Problems:
 
     def decode(self, lengths, lse=False):
         return attn_kernels.flash_attn_with_kvcache(
-            self.q, self.k, self.v, cache_seqlens=lengths, block_table=self.table,
-            causal=True, return_softmax_lse=lse)
+            self.q,
+            self.k,
+            self.v,
+            cache_seqlens=lengths,
+            block_table=self.table,
+            causal=True,
+            return_softmax_lse=lse,
+        )
 
     def varlen(self, index, lse=False):
         q, cu_q, cu_k, max_q, max_k, table = self.prefill[index]
         return attn_kernels.flash_attn_varlen_func(
-            q, self.k, self.v, cu_q, cu_k, max_q, max_k, causal=True,
-            block_table=table, return_attn_probs=lse)
+            q,
+            self.k,
+            self.v,
+            cu_q,
+            cu_k,
+            max_q,
+            max_k,
+            causal=True,
+            block_table=table,
+            return_attn_probs=lse,
+        )
 
     def check_decode(self, out, lse, lengths):
         want, want_lse = reference_decode(self.q, self.k, self.v, lengths, self.table)
-        return check(out, lse, want, want_lse, self.config.dtype,
-                     lambda e: e.transpose(1, 2))
+        return check(
+            out, lse, want, want_lse, self.config.dtype, lambda e: e.transpose(1, 2)
+        )
 
     def check_varlen(self, index, out, lse):
         q, cu_q, cu_k, _, _, table = self.prefill[index]
@@ -256,6 +329,7 @@ def run_graph(problems, calls, every, sampler, deadline, cuda):
             result = problems.decode(lengths, lse=True)
             out.copy_(result[0])
             lse.copy_(result[1])
+
     rows, copy, start = problems.rows, lengths.copy_, time.monotonic()
     count = len(rows)
     i = 0
@@ -309,8 +383,11 @@ def run_eager(problems, calls, every, sampler, deadline, cuda):
                 else:
                     out, lse, _ = varlen(index, lse=True)
             synchronize(cuda)
-            result = (problems.check_decode(out, lse, rows[index]) if r == 0
-                      else problems.check_varlen(index, out, lse))
+            result = (
+                problems.check_decode(out, lse, rows[index])
+                if r == 0
+                else problems.check_varlen(index, out, lse)
+            )
             del out, lse
             if phase.record(f"call {n}", result):
                 phase.stopped = f"{MAX_FAILED_CHECKS} failed checks"
@@ -358,12 +435,16 @@ def plot(rows, path):
     except ImportError:
         return False
     metrics = [m for m in THRESHOLDS_MIB if any(r[m] is not None for r in rows)]
-    figure, axes = plt.subplots(len(metrics), 1, figsize=(8, 2.2 * len(metrics)),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(metrics), 1, figsize=(8, 2.2 * len(metrics)), squeeze=False
+    )
     for axis, metric in zip(axes[:, 0], metrics):
         for phase in ("graph", "eager"):
-            points = [(r["calls"], r[metric] / MIB) for r in rows
-                      if r["phase"] == phase and r[metric] is not None]
+            points = [
+                (r["calls"], r[metric] / MIB)
+                for r in rows
+                if r["phase"] == phase and r[metric] is not None
+            ]
             if points:
                 axis.plot(*zip(*points), marker=".", label=phase)
         axis.set_ylabel(f"{metric} MiB", fontsize=8)
@@ -377,29 +458,45 @@ def plot(rows, path):
 
 def driver_version():
     try:
-        return subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10).stdout.strip() or "?"
+        return (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or "?"
+        )
     except (OSError, subprocess.SubprocessError):
         return "?"
 
 
 def summarize(tag, device_name, config, phases, rows, every, shared):
     """(markdown, verdict: "flat", "grew" or "not judged")."""
-    lines = [f"# Soak {tag}: {device_name}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-             "", f"- driver {driver_version()}, torch {torch.__version__}; B={config.batch}, Hq={config.heads}, "
-             f"Hkv={config.kv_heads}, D={config.head_dim}, {config.dtype}, page "
-             f"{config.page}, up to {config.page * config.columns} keys"
-             + (", two processes sharing the GPU" if shared else ""), "",
-             "| phase | calls | s | us/call | checks | failed | largest error | stopped |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Soak {tag}: {device_name}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"- driver {driver_version()}, torch {torch.__version__}; B={config.batch}, Hq={config.heads}, "
+        f"Hkv={config.kv_heads}, D={config.head_dim}, {config.dtype}, page "
+        f"{config.page}, up to {config.page * config.columns} keys"
+        + (", two processes sharing the GPU" if shared else ""),
+        "",
+        "| phase | calls | s | us/call | checks | failed | largest error | stopped |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for p in phases:
         per_call = 1e6 * p.seconds / p.calls if p.calls else 0
-        lines.append(f"| {p.name} | {p.calls} | {p.seconds:.1f} | {per_call:.1f} | "
-                     f"{p.checks} | {len(p.failed)} | {p.max_error:.2e} | "
-                     f"{p.stopped or '-'} |")
-    lines += ["", "| phase | measure | samples after warm-up | growth MiB | threshold MiB "
-              "| flat |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {p.name} | {p.calls} | {p.seconds:.1f} | {per_call:.1f} | "
+            f"{p.checks} | {len(p.failed)} | {p.max_error:.2e} | "
+            f"{p.stopped or '-'} |"
+        )
+    lines += [
+        "",
+        "| phase | measure | samples after warm-up | growth MiB | threshold MiB "
+        "| flat |",
+        "|---|---|---|---|---|---|",
+    ]
     grew = unjudged = False
     for p in phases:
         verdicts, warm = judge(rows, p.name, every, shared)
@@ -410,33 +507,50 @@ def summarize(tag, device_name, config, phases, rows, every, shared):
                 unjudged = True
             shown = "-" if growth is None else f"{growth / MIB:.2f}"
             word = {True: "yes", False: "NO", None: "not judged"}[flat]
-            lines.append(f"| {p.name} | {metric} | {samples} | {shown} | {mib} | {word} |")
+            lines.append(
+                f"| {p.name} | {metric} | {samples} | {shown} | {mib} | {word} |"
+            )
         if p.calls > warm:
-            lines.append(f"| {p.name} | (smallest steady host leak that fails) | | "
-                         f"{THRESHOLDS_MIB['host_rss'] * MIB / (p.calls - warm):.0f} "
-                         "B/call | | |")
+            lines.append(
+                f"| {p.name} | (smallest steady host leak that fails) | | "
+                f"{THRESHOLDS_MIB['host_rss'] * MIB / (p.calls - warm):.0f} "
+                "B/call | | |"
+            )
     verdict = "grew" if grew else "not judged" if unjudged else "flat"
     failures = [f for p in phases for f in p.failed]
-    lines += ["", f"**Verdict: memory {verdict}; {sum(p.checks for p in phases)} checks, "
-              f"{len(failures)} failed.**"]
+    lines += [
+        "",
+        f"**Verdict: memory {verdict}; {sum(p.checks for p in phases)} checks, "
+        f"{len(failures)} failed.**",
+    ]
     lines += [f"- FAILED {f}" for f in failures[:20]]
     return "\n".join(lines) + "\n", verdict
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=("cuda", "cpu"),
-                        default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--calls", type=int, default=1_000_000,
-                        help="graph replays and eager calls, each")
+    parser.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        default="cuda" if torch.cuda.is_available() else "cpu",
+    )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=1_000_000,
+        help="graph replays and eager calls, each",
+    )
     parser.add_argument("--graph-calls", type=int)
     parser.add_argument("--eager-calls", type=int)
     parser.add_argument("--check-every", type=int, default=10_000)
     parser.add_argument("--max-seconds", type=float, default=float("inf"))
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("."))
     parser.add_argument("--tag", default="single")
-    parser.add_argument("--shared", action="store_true",
-                        help="another process shares the GPU (device memory not judged)")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="another process shares the GPU (device memory not judged)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     graph_calls = args.calls if args.graph_calls is None else args.graph_calls
@@ -446,10 +560,13 @@ def main(argv=None):
     attn_kernels.set_backend("attn" if cuda else "torch")
     config = Config() if cuda else CPU_CONFIG
     name = torch.cuda.get_device_name() if cuda else "CPU (torch backend)"
-    print(f"soak {args.tag}: {name}, pid {os.getpid()}, {graph_calls} graph replays and "
-          f"{eager_calls} eager calls, a check every {args.check_every}; on an H200 "
-          f"about {graph_calls * 12e-6 + eager_calls * 30e-6:.0f} s "
-          "(12 us a replay, 30 us an eager call)", flush=True)
+    print(
+        f"soak {args.tag}: {name}, pid {os.getpid()}, {graph_calls} graph replays and "
+        f"{eager_calls} eager calls, a check every {args.check_every}; on an H200 "
+        f"about {graph_calls * 12e-6 + eager_calls * 30e-6:.0f} s "
+        "(12 us a replay, 30 us an eager call)",
+        flush=True,
+    )
     problems = Problems(config, device, args.seed)
     primed = Phase("prime")
     primed.record("every problem once", problems.prime())
@@ -457,10 +574,27 @@ def main(argv=None):
     sampler = Sampler(args.tag, device)
     start = time.monotonic()
     # The graph phase may use the first 35% of the time, the eager phase the rest.
-    phases = [primed, run_graph(problems, graph_calls, args.check_every, sampler,
-                        start + 0.35 * args.max_seconds, cuda)]
-    phases.append(run_eager(problems, eager_calls, args.check_every, sampler,
-                            start + args.max_seconds, cuda))
+    phases = [
+        primed,
+        run_graph(
+            problems,
+            graph_calls,
+            args.check_every,
+            sampler,
+            start + 0.35 * args.max_seconds,
+            cuda,
+        ),
+    ]
+    phases.append(
+        run_eager(
+            problems,
+            eager_calls,
+            args.check_every,
+            sampler,
+            start + args.max_seconds,
+            cuda,
+        )
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / f"soak_{args.tag}.csv", "w", newline="") as table:
         writer = csv.DictWriter(table, COLUMNS)
@@ -468,8 +602,9 @@ def main(argv=None):
         writer.writerows(sampler.rows)
     if not plot(sampler.rows, args.out / f"soak_{args.tag}.png"):
         print(f"soak {args.tag}: no matplotlib, no plot")
-    text, verdict = summarize(args.tag, name, config, phases, sampler.rows,
-                              args.check_every, args.shared)
+    text, verdict = summarize(
+        args.tag, name, config, phases, sampler.rows, args.check_every, args.shared
+    )
     (args.out / f"soak_summary_{args.tag}.md").write_text(text)
     print(text)
     if verdict == "grew" or any(p.failed for p in phases):

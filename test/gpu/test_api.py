@@ -81,9 +81,11 @@ class Prefill:
         shown = (
             f"L={lens[0]}x{len(lens)}"
             if len(set(lens)) == 1
-            else f"L={','.join(map(str, lens))}"
-            if len(lens) <= 5
-            else f"L={min(lens)}..{max(lens)} B={len(lens)}"
+            else (
+                f"L={','.join(map(str, lens))}"
+                if len(lens) <= 5
+                else f"L={min(lens)}..{max(lens)} B={len(lens)}"
+            )
         )
         parts = [
             "prefill",
@@ -386,8 +388,9 @@ def run_prefill(case):
         and result[2].numel() == 0
         and result[2].dtype == args["q"].dtype
     ):
-        row.failures.append("return_attn_probs: expected (out, softmax_lse, S_dmask "
-                            "empty)")
+        row.failures.append(
+            "return_attn_probs: expected (out, softmax_lse, S_dmask " "empty)"
+        )
         return [row]
     out, lse, _ = result
     total_q, num_heads = args["q"].shape[:2]
@@ -671,8 +674,9 @@ def integration_inputs(seed=400):
     """A paged prefill (3 prompts after cached prefixes) and a paged decode (8
     sequences), Qwen3-0.6B heads, bf16."""
     torch.manual_seed(seed)
-    pre = make_prefill(Prefill((33, 200, 7), (16, 8), 128, BF16, page_size=256,
-                               prefix=(300, 0, 1000)))
+    pre = make_prefill(
+        Prefill((33, 200, 7), (16, 8), 128, BF16, page_size=256, prefix=(300, 0, 1000))
+    )
     dec, _ = make_decode(Decode(8, (1, 3000), (16, 8), 128, BF16, 256))
     return pre, dec
 
@@ -680,15 +684,23 @@ def integration_inputs(seed=400):
 def same(got, want, what, failures, exact=True):
     """got must be want: bitwise with exact, else within the dtype's error ceiling
     (the torch backend's SDPA may pick another algorithm inside a captured graph)."""
-    if got.shape != want.shape or got.stride() != want.stride() or got.dtype != want.dtype:
+    if (
+        got.shape != want.shape
+        or got.stride() != want.stride()
+        or got.dtype != want.dtype
+    ):
         failures.append(
             f"{what}: shape/stride/dtype {tuple(got.shape)}/{got.stride()}/{got.dtype} "
             f"against {tuple(want.shape)}/{want.stride()}/{want.dtype}"
         )
     elif exact and not torch.equal(got, want):
-        failures.append(f"{what}: differs from eager (max {(got.float() - want.float()).abs().max():.3g})")
+        failures.append(
+            f"{what}: differs from eager (max {(got.float() - want.float()).abs().max():.3g})"
+        )
     elif not exact and got.numel() and rel_error(got, want.double()) > MAX_ERROR[BF16]:
-        failures.append(f"{what}: error {rel_error(got, want.double()):.2e} against eager")
+        failures.append(
+            f"{what}: error {rel_error(got, want.double()):.2e} against eager"
+        )
 
 
 def run_compile(mode):
@@ -697,10 +709,12 @@ def run_compile(mode):
     pre, dec = integration_inputs()
 
     def step(pre_q, dec_q):
-        out, lse, probs = flash_attn_varlen_func(**{**pre, "q": pre_q},
-                                                 return_attn_probs=True)
-        dout, dlse = flash_attn_with_kvcache(**{**dec, "q": dec_q},
-                                             return_softmax_lse=True)
+        out, lse, probs = flash_attn_varlen_func(
+            **{**pre, "q": pre_q}, return_attn_probs=True
+        )
+        dout, dlse = flash_attn_with_kvcache(
+            **{**dec, "q": dec_q}, return_softmax_lse=True
+        )
         return out * 2, lse, probs, dout.float() + 1, dlse
 
     rows = []
@@ -712,8 +726,9 @@ def run_compile(mode):
             got = compiled(pre["q"], dec["q"])
         torch.cuda.synchronize()
     exact = attn_kernels.interface.backend() != "torch"
-    for name, g, w in zip(("out*2", "lse", "S_dmask", "decode out+1", "decode lse"),
-                          got, want):
+    for name, g, w in zip(
+        ("out*2", "lse", "S_dmask", "decode out+1", "decode lse"), got, want
+    ):
         same(g, w, name, failures, exact)
     rows.append(Row(f"torch.compile(fullgraph=True, mode={mode!r})", failures))
     return rows
@@ -729,28 +744,41 @@ def run_conventions():
     batch, _, heads, dim = dec["q"].shape
     # q [B, 1, Hq, D] with strides (Hq*D, 1, D, 1): torch calls it contiguous.
     odd = torch.empty(batch * heads * dim, dtype=BF16, device="cuda").as_strided(
-        dec["q"].shape, (heads * dim, 1, dim, 1))
+        dec["q"].shape, (heads * dim, 1, dim, 1)
+    )
     odd.copy_(dec["q"])
     failures = []
     if not odd.is_contiguous():
         failures.append("the strided q is not what torch calls contiguous")
     same(flash_attn_with_kvcache(**{**dec, "q": odd}), want, "out", failures)
-    rows.append(Row("decode q [B, 1, Hq, D] with stride 1 on the size-1 dimension",
-                    failures))
+    rows.append(
+        Row("decode q [B, 1, Hq, D] with stride 1 on the size-1 dimension", failures)
+    )
 
     failures = []
     empty_q = torch.empty(0, 16, 128, dtype=BF16, device="cuda")
     empty_kv = torch.empty(0, 8, 128, dtype=BF16, device="cuda")
     cu = torch.zeros(1, dtype=I32, device="cuda")
-    out, lse, probs = flash_attn_varlen_func(empty_q, empty_kv, empty_kv, cu, cu, 0, 0,
-                                             causal=True, return_attn_probs=True)
-    if (tuple(out.shape), tuple(lse.shape), tuple(probs.shape)) != ((0, 16, 128), (16, 0), (0,)):
-        failures.append(f"varlen B=0: {tuple(out.shape)} {tuple(lse.shape)} {tuple(probs.shape)}")
+    out, lse, probs = flash_attn_varlen_func(
+        empty_q, empty_kv, empty_kv, cu, cu, 0, 0, causal=True, return_attn_probs=True
+    )
+    if (tuple(out.shape), tuple(lse.shape), tuple(probs.shape)) != (
+        (0, 16, 128),
+        (16, 0),
+        (0,),
+    ):
+        failures.append(
+            f"varlen B=0: {tuple(out.shape)} {tuple(lse.shape)} {tuple(probs.shape)}"
+        )
     q0 = torch.empty(0, 1, 16, 128, dtype=BF16, device="cuda")
     out, lse = flash_attn_with_kvcache(
-        q0, dec["k_cache"], dec["v_cache"],
+        q0,
+        dec["k_cache"],
+        dec["v_cache"],
         cache_seqlens=torch.zeros(0, dtype=I32, device="cuda"),
-        block_table=dec["block_table"][:0], return_softmax_lse=True)
+        block_table=dec["block_table"][:0],
+        return_softmax_lse=True,
+    )
     if (tuple(out.shape), tuple(lse.shape)) != ((0, 1, 16, 128), (0, 16, 1)):
         failures.append(f"decode B=0: {tuple(out.shape)} {tuple(lse.shape)}")
     _, _, probs = flash_attn_varlen_func(**pre, return_attn_probs=True)

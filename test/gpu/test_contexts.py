@@ -22,7 +22,12 @@ import torch
 from attn_kernels import _lib, paged_decode, varlen_prefill
 
 cuda = ctypes.CDLL("libcuda.so.1")
-_u64, _size, _ptr, _int = ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int
+_u64, _size, _ptr, _int = (
+    ctypes.c_uint64,
+    ctypes.c_size_t,
+    ctypes.c_void_p,
+    ctypes.c_int,
+)
 for _name, _types in {
     "cuInit": [ctypes.c_uint],
     "cuDeviceGet": [ctypes.POINTER(_int), _int],
@@ -53,8 +58,7 @@ class Context:
         self.handle = ctypes.c_void_p()
         device = ctypes.c_int()
         check(cuda.cuDeviceGet(ctypes.byref(device), 0), "cuDeviceGet")
-        check(cuda.cuCtxCreate_v2(ctypes.byref(self.handle), 0, device),
-              "cuCtxCreate")
+        check(cuda.cuCtxCreate_v2(ctypes.byref(self.handle), 0, device), "cuCtxCreate")
         self.buffers = []
 
     def copy_in(self, tensor):
@@ -87,9 +91,12 @@ class Context:
 def launch(name, args):
     """Calls attn_<name> with its workspace size query on the legacy stream."""
     size = ctypes.c_size_t()
-    _lib.check(_lib.function(f"attn_{name}_workspace_size")(ctypes.byref(args),
-                                                            ctypes.byref(size)),
-               f"attn_{name}_workspace_size")
+    _lib.check(
+        _lib.function(f"attn_{name}_workspace_size")(
+            ctypes.byref(args), ctypes.byref(size)
+        ),
+        f"attn_{name}_workspace_size",
+    )
     return size.value
 
 
@@ -99,20 +106,36 @@ def decode_in(ctx, q, k, v, lens, table, out_like):
     dl, dt = ctx.copy_in(lens), ctx.copy_in(table)
     dout = ctx.copy_in(torch.full_like(out_like, float("nan")))
     args = _lib.PagedDecodeArgs(
-        dtype=_lib.DTYPE_BF16, batch=q.shape[0], seqlen_q=1, num_heads=q.shape[2],
-        num_kv_heads=k.shape[2], head_dim=q.shape[3], page_size=k.shape[1],
-        max_seqlen_k=table.shape[1] * k.shape[1], causal=1,
-        softmax_scale=q.shape[3] ** -0.5, num_splits=4,
-        q=dq, q_strides=q.stride()[:3], k_cache=dk, k_strides=k.stride()[:3],
-        v_cache=dv, v_strides=v.stride()[:3],
+        dtype=_lib.DTYPE_BF16,
+        batch=q.shape[0],
+        seqlen_q=1,
+        num_heads=q.shape[2],
+        num_kv_heads=k.shape[2],
+        head_dim=q.shape[3],
+        page_size=k.shape[1],
+        max_seqlen_k=table.shape[1] * k.shape[1],
+        causal=1,
+        softmax_scale=q.shape[3] ** -0.5,
+        num_splits=4,
+        q=dq,
+        q_strides=q.stride()[:3],
+        k_cache=dk,
+        k_strides=k.stride()[:3],
+        v_cache=dv,
+        v_strides=v.stride()[:3],
         cache_seqlens=ctypes.cast(dl, ctypes.POINTER(ctypes.c_int32)),
         block_table=ctypes.cast(dt, ctypes.POINTER(ctypes.c_int32)),
-        block_table_stride=table.stride(0), out=dout, out_strides=out_like.stride()[:3],
-        lse=None)
+        block_table_stride=table.stride(0),
+        out=dout,
+        out_strides=out_like.stride()[:3],
+        lse=None,
+    )
     nbytes = launch("paged_decode", args)
     workspace = ctx.copy_in(torch.empty(max(nbytes, 1), dtype=torch.uint8))
-    _lib.check(_lib.function("attn_paged_decode")(ctypes.byref(args), workspace, nbytes,
-                                                  None), "attn_paged_decode")
+    _lib.check(
+        _lib.function("attn_paged_decode")(ctypes.byref(args), workspace, nbytes, None),
+        "attn_paged_decode",
+    )
     return dout
 
 
@@ -121,17 +144,36 @@ def prefill_in(ctx, q, k, v, cu, out_like):
     dout = ctx.copy_in(torch.full_like(out_like, float("nan")))
     lengths = (cu[1:] - cu[:-1]).tolist()
     args = _lib.VarlenPrefillArgs(
-        dtype=_lib.DTYPE_BF16, batch=len(lengths), total_q=q.shape[0],
-        num_heads=q.shape[1], num_kv_heads=k.shape[1], head_dim=q.shape[2], page_size=0,
-        max_seqlen_q=max(lengths), max_seqlen_k=max(lengths), causal=1,
-        softmax_scale=q.shape[2] ** -0.5, q=dq, q_strides=q.stride()[:2], k=dk,
-        k_strides=(0, *k.stride()[:2]), v=dv, v_strides=(0, *v.stride()[:2]),
+        dtype=_lib.DTYPE_BF16,
+        batch=len(lengths),
+        total_q=q.shape[0],
+        num_heads=q.shape[1],
+        num_kv_heads=k.shape[1],
+        head_dim=q.shape[2],
+        page_size=0,
+        max_seqlen_q=max(lengths),
+        max_seqlen_k=max(lengths),
+        causal=1,
+        softmax_scale=q.shape[2] ** -0.5,
+        q=dq,
+        q_strides=q.stride()[:2],
+        k=dk,
+        k_strides=(0, *k.stride()[:2]),
+        v=dv,
+        v_strides=(0, *v.stride()[:2]),
         cu_seqlens_q=ctypes.cast(dcu, ctypes.POINTER(ctypes.c_int32)),
-        cu_seqlens_k=ctypes.cast(dcu, ctypes.POINTER(ctypes.c_int32)), block_table=None,
-        block_table_stride=0, out=dout, out_strides=out_like.stride()[:2], lse=None)
+        cu_seqlens_k=ctypes.cast(dcu, ctypes.POINTER(ctypes.c_int32)),
+        block_table=None,
+        block_table_stride=0,
+        out=dout,
+        out_strides=out_like.stride()[:2],
+        lse=None,
+    )
     launch("varlen_prefill", args)
-    _lib.check(_lib.function("attn_varlen_prefill")(ctypes.byref(args), None, 0, None),
-               "attn_varlen_prefill")
+    _lib.check(
+        _lib.function("attn_varlen_prefill")(ctypes.byref(args), None, 0, None),
+        "attn_varlen_prefill",
+    )
     return dout
 
 
@@ -168,12 +210,17 @@ def main():
     with second as ctx:
         got = ctx.copy_out(dout, primary)
         got_prefill = ctx.copy_out(pout, primary_prefill)
-    report("decode and combine in a second context", torch.equal(got, primary.cpu()),
-           f"max |diff| {(got.float() - primary.cpu().float()).abs().max().item():.3g}")
-    report("prefill in a second context",
-           torch.equal(got_prefill, primary_prefill.cpu()),
-           f"max |diff| "
-           f"{(got_prefill.float() - primary_prefill.cpu().float()).abs().max().item():.3g}")
+    report(
+        "decode and combine in a second context",
+        torch.equal(got, primary.cpu()),
+        f"max |diff| {(got.float() - primary.cpu().float()).abs().max().item():.3g}",
+    )
+    report(
+        "prefill in a second context",
+        torch.equal(got_prefill, primary_prefill.cpu()),
+        f"max |diff| "
+        f"{(got_prefill.float() - primary_prefill.cpu().float()).abs().max().item():.3g}",
+    )
     again = paged_decode(q, k, v, lens, table, num_splits=4)
     report("decode again in the primary context", torch.equal(again, primary))
     print(f"{3 - failures} passed, {failures} failed")

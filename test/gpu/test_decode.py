@@ -132,7 +132,9 @@ CASES += [
         Case(2, (1, 4096), (16, 4), d, BF16, 256, empty=1, num_splits=5),
         Case(3, (17, 600), (32, 4), d, F16, 0, seqlen_q=4),
         Case(2, (1, 1500), (15, 5), d, BF16, 16, empty=1),
-        Case(2, (300, 300), (7, 1), d, F16, 256, seqlen_q=4, causal=False, num_splits=3),
+        Case(
+            2, (300, 300), (7, 1), d, F16, 256, seqlen_q=4, causal=False, num_splits=3
+        ),
         Case(2, (1, 700), (6, 2), d, BF16, 16, num_splits=1),
         Case(16, (1, 8192), (40, 8), d, F16, 256),
     )
@@ -498,7 +500,8 @@ def main():
         "--out", type=pathlib.Path, help="write the summary as markdown here"
     )
     parser.add_argument(
-        "--head-dims", type=lambda text: {int(d) for d in text.split(",")},
+        "--head-dims",
+        type=lambda text: {int(d) for d in text.split(",")},
         help="run only the cases of these head dims (comma-separated)",
     )
     args = parser.parse_args()

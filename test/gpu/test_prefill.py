@@ -51,9 +51,11 @@ class Case:
         shown = (
             f"L={lengths[0]}x{len(lengths)}"
             if len(set(lengths)) == 1
-            else f"L={','.join(map(str, lengths))}"
-            if len(lengths) <= 6
-            else f"L={min(lengths)}..{max(lengths)} B={len(lengths)}"
+            else (
+                f"L={','.join(map(str, lengths))}"
+                if len(lengths) <= 6
+                else f"L={min(lengths)}..{max(lengths)} B={len(lengths)}"
+            )
         )
         parts = [
             shown,
@@ -90,18 +92,44 @@ CASES = [
     Case(irregular(16, 1, 600, 3), (16, 8), 64, F16, lse=False),
     # Prefix-cache hits and chunked prefill: paged K/V with Lk > Lq.
     Case((300, 17, 1), (16, 8), 128, BF16, prefix=(256, 512, 1000), page_size=256),
-    Case(irregular(4, 1, 700, 4), (32, 8), 64, F16, prefix=(16, 32, 48, 0), page_size=16),
-    Case(irregular(8, 1, 1200, 5), (16, 8), 128, BF16, prefix=irregular(8, 0, 900, 6),
-         page_size=16),
+    Case(
+        irregular(4, 1, 700, 4), (32, 8), 64, F16, prefix=(16, 32, 48, 0), page_size=16
+    ),
+    Case(
+        irregular(8, 1, 1200, 5),
+        (16, 8),
+        128,
+        BF16,
+        prefix=irregular(8, 0, 900, 6),
+        page_size=16,
+    ),
     Case((2048,), (32, 32), 128, F16, causal=False, prefix=(2048,), page_size=256),
-    Case(irregular(32, 1, 256, 7), (8, 8), 128, BF16, prefix=irregular(32, 0, 256, 8),
-         page_size=256),
+    Case(
+        irregular(32, 1, 256, 7),
+        (8, 8),
+        128,
+        BF16,
+        prefix=irregular(32, 0, 256, 8),
+        page_size=256,
+    ),
     # Page sizes against block_n (32 or 64): a multiple (each K/V tile in one
     # page, located by every thread) and not (located by 16-key granules).
-    Case(irregular(6, 1, 900, 9), (16, 8), 128, BF16, prefix=irregular(6, 0, 1500, 10),
-         page_size=128),
-    Case(irregular(6, 1, 900, 11), (32, 8), 128, F16, prefix=irregular(6, 0, 1500, 12),
-         page_size=48),
+    Case(
+        irregular(6, 1, 900, 9),
+        (16, 8),
+        128,
+        BF16,
+        prefix=irregular(6, 0, 1500, 10),
+        page_size=128,
+    ),
+    Case(
+        irregular(6, 1, 900, 11),
+        (32, 8),
+        128,
+        F16,
+        prefix=irregular(6, 0, 1500, 12),
+        page_size=48,
+    ),
     Case((200, 77), (16, 8), 64, BF16, prefix=(1000, 130), page_size=128, splits=5),
     # Packed K/V with more keys than queries (prefix in the packed form).
     Case((64, 200), (16, 8), 64, BF16, prefix=(100, 7)),
@@ -115,8 +143,15 @@ CASES = [
     Case((64, 200), (16, 8), 64, BF16, prefix=(100, 7), splits=3),
     Case((100, 0, 37, 0, 513), (32, 8), 128, F16, splits=7),
     Case((700,), (16, 8), 128, BF16, splits=64),
-    Case(irregular(4, 1, 700, 4), (32, 8), 64, F16, prefix=(16, 32, 48, 0), page_size=16,
-         splits=2),
+    Case(
+        irregular(4, 1, 700, 4),
+        (32, 8),
+        64,
+        F16,
+        prefix=(16, 32, 48, 0),
+        page_size=16,
+        splits=2,
+    ),
 ]
 
 # The head dims the pack added beside 64 and 128 (docs/runtime_abi.md): per D, fp16
@@ -129,13 +164,34 @@ CASES += [
     for case in (
         Case(irregular(8, 1, 700, 100 + i), (16, 8), d, BF16),
         Case(irregular(4, 1, 500, 110 + i), (12, 4), d, F16, causal=False),
-        Case(irregular(4, 1, 600, 120 + i), (8, 8), d, BF16,
-             prefix=irregular(4, 0, 900, 130 + i), page_size=16),
-        Case((300, 77), (28, 4), d, F16, causal=False, prefix=(1000, 130),
-             page_size=256, splits=3),
+        Case(
+            irregular(4, 1, 600, 120 + i),
+            (8, 8),
+            d,
+            BF16,
+            prefix=irregular(4, 0, 900, 130 + i),
+            page_size=16,
+        ),
+        Case(
+            (300, 77),
+            (28, 4),
+            d,
+            F16,
+            causal=False,
+            prefix=(1000, 130),
+            page_size=256,
+            splits=3,
+        ),
         Case((512,), (16, 2), d, BF16, prefix=(8192,), page_size=256),
         Case((64, 200), (10, 2), d, F16, prefix=(100, 7), lse=False),
-        Case((100, 0, 37, 0, 513), (15, 3), d, BF16, page_size=16, prefix=(0, 5, 0, 0, 40)),
+        Case(
+            (100, 0, 37, 0, 513),
+            (15, 3),
+            d,
+            BF16,
+            page_size=16,
+            prefix=(0, 5, 0, 0, 40),
+        ),
     )
 ]
 
@@ -150,7 +206,9 @@ def make_inputs(case):
     cu_k = torch.zeros_like(cu_q)
     cu_k[1:] = seqlen_k.cumsum(0)
     total_q, total_k = int(cu_q[-1]), int(cu_k[-1])
-    q = torch.randn((total_q, num_heads, case.head_dim), dtype=case.dtype, device="cuda")
+    q = torch.randn(
+        (total_q, num_heads, case.head_dim), dtype=case.dtype, device="cuda"
+    )
     table = None
     if case.page_size:
         pages = (seqlen_k + case.page_size - 1) // case.page_size
@@ -212,15 +270,27 @@ def run_case(case):
     failures = []
     with poisoned_allocations():
         result = varlen_prefill(
-            inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
-            inputs["cu_seqlens_k"], inputs["max_seqlen_q"], inputs["max_seqlen_k"],
-            causal=case.causal, block_table=inputs["block_table"], return_lse=case.lse,
+            inputs["q"],
+            inputs["k"],
+            inputs["v"],
+            inputs["cu_seqlens_q"],
+            inputs["cu_seqlens_k"],
+            inputs["max_seqlen_q"],
+            inputs["max_seqlen_k"],
+            causal=case.causal,
+            block_table=inputs["block_table"],
+            return_lse=case.lse,
             num_splits=case.splits,
         )
     out, lse = result if case.lse else (result, None)
     ref, ref_lse = reference_varlen(
-        inputs["q"], inputs["k"], inputs["v"], inputs["cu_seqlens_q"],
-        inputs["cu_seqlens_k"], inputs["block_table"], causal=case.causal,
+        inputs["q"],
+        inputs["k"],
+        inputs["v"],
+        inputs["cu_seqlens_q"],
+        inputs["cu_seqlens_k"],
+        inputs["block_table"],
+        causal=case.causal,
     )
     if out.isnan().any():
         failures.append(f"{int(out.isnan().sum())} output elements unwritten (NaN)")
@@ -240,7 +310,9 @@ def run_case(case):
         if out[unseen.T].abs().sum().item() != 0:
             failures.append("rows that see no key are not zero")
         seen = ~unseen
-        lse_err = (lse[seen].double() - ref_lse[seen]).abs().max().item() if seen.any() else 0
+        lse_err = (
+            (lse[seen].double() - ref_lse[seen]).abs().max().item() if seen.any() else 0
+        )
         if lse_err > MAX_LSE_ERROR:
             failures.append(f"lse error {lse_err:.2e} > {MAX_LSE_ERROR:.0e}")
     return err, fa2, lse_err, failures
@@ -250,7 +322,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, help="markdown summary to write")
     parser.add_argument(
-        "--head-dims", type=lambda text: {int(d) for d in text.split(",")},
+        "--head-dims",
+        type=lambda text: {int(d) for d in text.split(",")},
         help="run only the cases of these head dims (comma-separated)",
     )
     args = parser.parse_args()

@@ -96,23 +96,42 @@ def calls(x):
     """name -> a call of a public entry point on the inputs `x`."""
     return {
         "paged_decode split": lambda: paged_decode(
-            x["q"], x["k_cache"], x["v_cache"], x["cache_seqlens"], x["block_table"],
+            x["q"],
+            x["k_cache"],
+            x["v_cache"],
+            x["cache_seqlens"],
+            x["block_table"],
             num_splits=4,
         ),
         "paged_decode unsplit": lambda: paged_decode(
-            x["q"], x["k_cache"], x["v_cache"], x["cache_seqlens"], x["block_table"],
+            x["q"],
+            x["k_cache"],
+            x["v_cache"],
+            x["cache_seqlens"],
+            x["block_table"],
             num_splits=1,
         ),
         "varlen_prefill packed": lambda: varlen_prefill(
             x["pq"], x["pk"], x["pv"], x["cu"], x["cu"], 700, 700
         ),
         "varlen_prefill paged split": lambda: varlen_prefill(
-            x["sq"], x["k_cache"], x["v_cache"], x["cu_q"], x["cu_k"], 16, 3000,
-            block_table=x["table"], num_splits=4,
+            x["sq"],
+            x["k_cache"],
+            x["v_cache"],
+            x["cu_q"],
+            x["cu_k"],
+            16,
+            3000,
+            block_table=x["table"],
+            num_splits=4,
         ),
         "flash_attn_with_kvcache": lambda: flash_attn_with_kvcache(
-            x["q"], x["k_cache"], x["v_cache"], cache_seqlens=x["cache_seqlens"],
-            block_table=x["block_table"], causal=True,
+            x["q"],
+            x["k_cache"],
+            x["v_cache"],
+            cache_seqlens=x["cache_seqlens"],
+            block_table=x["block_table"],
+            causal=True,
         ),
         "flash_attn_varlen_func": lambda: flash_attn_varlen_func(
             x["pq"], x["pk"], x["pv"], x["cu"], x["cu"], 700, 700, causal=True
@@ -147,8 +166,10 @@ class Report:
     def __call__(self, name, ok, detail=""):
         self.failures += not ok
         self.passes += bool(ok)
-        print(f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}",
-              flush=True)
+        print(
+            f"{'PASS' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}",
+            flush=True,
+        )
 
 
 def same(got, want):
@@ -200,8 +221,11 @@ def check_thread_pool(report, x, workers=8, total=256):
         f"thread pool of {workers} workers, {total} calls",
         not mismatches and fresh >= 1,
         f"{fresh} calls found no current context; "
-        + (f"{len(mismatches)} differ ({mismatches[0]}, ...)" if mismatches
-           else "all bitwise equal"),
+        + (
+            f"{len(mismatches)} differ ({mismatches[0]}, ...)"
+            if mismatches
+            else "all bitwise equal"
+        ),
     )
 
 
@@ -213,12 +237,14 @@ def child():
     torch.cuda.synchronize()
     primary = current_context()
     entries = calls(x)
-    before, got, after = on_fresh_thread(
-        lambda: [call() for call in entries.values()])
+    before, got, after = on_fresh_thread(lambda: [call() for call in entries.values()])
     torch.cuda.synchronize()
     if isinstance(got, Exception) or before is not None or after != primary:
-        report("first call in the process on a fresh thread", False,
-               f"before {before}, after {after}, primary {primary}, result {got!r}")
+        report(
+            "first call in the process on a fresh thread",
+            False,
+            f"before {before}, after {after}, primary {primary}, result {got!r}",
+        )
     else:
         for (name, call), result in zip(entries.items(), got):
             ok, detail = same(result, call())
@@ -239,8 +265,11 @@ def main():
     check_fresh_threads(report, x, primary)
     check_thread_pool(report, x)
 
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), CHILD_FLAG],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), CHILD_FLAG],
+        capture_output=True,
+        text=True,
+    )
     # The child's lines are its own cases.
     sys.stdout.write(result.stdout)
     report.failures += result.stdout.count("FAIL ")

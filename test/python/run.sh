@@ -13,13 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=build/pyvenv
-if ! "$venv/bin/python" -c "import numpy, pytest, torch" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import numpy, pytest, torch, black" 2>/dev/null; then
   start=$(date +%s)
   python3 -m venv "$venv"
   pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
   "${pip[@]}" --retries 0 --timeout 10 torch --index-url https://download.pytorch.org/whl/cpu \
     2>/dev/null || "${pip[@]}" torch
-  "${pip[@]}" numpy pytest
+  # black: the Python half of scripts/check_format.sh, pinned so that its style holds.
+  "${pip[@]}" numpy pytest "black==26.10.1"
   echo "test/python: made $venv in $(( $(date +%s) - start )) s"
 fi
 pytest=(-m pytest -q -p no:cacheprovider)

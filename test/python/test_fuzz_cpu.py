@@ -72,8 +72,14 @@ def test_varlen_oracle_is_reference_varlen(cpu_fuzz):
         x = fuzz.make_inputs(case, torch.device("cpu"))
         out, lse = fuzz.reference(case, x, 1 << 12)  # small chunks: several per case
         want, want_lse = reference_varlen(
-            x.q, x.k, x.v, x.cu_seqlens_q, x.cu_seqlens_k, x.block_table,
-            softmax_scale=case.softmax_scale, causal=case.causal,
+            x.q,
+            x.k,
+            x.v,
+            x.cu_seqlens_q,
+            x.cu_seqlens_k,
+            x.block_table,
+            softmax_scale=case.softmax_scale,
+            causal=case.causal,
         )
         torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-12, msg=str(case))
         assert torch.equal(torch.isinf(lse), torch.isinf(want_lse)), case
@@ -84,9 +90,19 @@ def test_varlen_oracle_is_reference_varlen(cpu_fuzz):
 
 def varlen_case(**fields):
     """A varlen case with a causal row that sees no key (Lk < Lq) and lse."""
-    base = fuzz.Case(entry="varlen", dtype="bfloat16", head_dim=32, num_heads=4,
-                     num_kv_heads=2, page_size=16, causal=True, lse=True,
-                     seqlens_q=(5, 9, 3), seqlens_k=(40, 9, 1), data_seed=11)
+    base = fuzz.Case(
+        entry="varlen",
+        dtype="bfloat16",
+        head_dim=32,
+        num_heads=4,
+        num_kv_heads=2,
+        page_size=16,
+        causal=True,
+        lse=True,
+        seqlens_q=(5, 9, 3),
+        seqlens_k=(40, 9, 1),
+        data_seed=11,
+    )
     return fuzz.normalized(dataclasses.replace(base, **fields))
 
 
@@ -148,9 +164,16 @@ def test_wrong_reference_fails_the_campaign(cpu_fuzz, monkeypatch):
         return right(q, k_cache, v_cache, shorter, *args, **kwargs)
 
     monkeypatch.setattr(fuzz, "reference_decode", wrong)
-    campaign = fuzz.run_campaign(SEED, 40, cpu_fuzz, "cpu", regressions=None,
-                                 save_to=None, shrink_failures=False,
-                                 log=lambda line: None)
+    campaign = fuzz.run_campaign(
+        SEED,
+        40,
+        cpu_fuzz,
+        "cpu",
+        regressions=None,
+        save_to=None,
+        shrink_failures=False,
+        log=lambda line: None,
+    )
     with_keys = [o for _, c, o in campaign.records if any(c.seqlens_k) and c.batch]
     failed = sum(o.status == "fail" for o in with_keys)
     assert failed >= 0.9 * len(with_keys) > 0
@@ -169,8 +192,15 @@ def test_backend_bug_is_shrunk(cpu_fuzz, monkeypatch, tmp_path):
 
     monkeypatch.setattr(torch_backend, "_attend", planted)
     saved = tmp_path / "regressions.json"
-    campaign = fuzz.run_campaign(SEED, 30, cpu_fuzz, "cpu", regressions=None,
-                                 save_to=saved, log=lambda line: None)
+    campaign = fuzz.run_campaign(
+        SEED,
+        30,
+        cpu_fuzz,
+        "cpu",
+        regressions=None,
+        save_to=saved,
+        log=lambda line: None,
+    )
     assert campaign.failed and campaign.shrunk
     entries = json.loads(saved.read_text())
     assert len(entries) == len(campaign.shrunk) <= fuzz.MAX_SHRUNK
@@ -179,8 +209,16 @@ def test_backend_bug_is_shrunk(cpu_fuzz, monkeypatch, tmp_path):
     assert small.num_kv_heads == 1 and small.num_heads == 1, small
     assert not small.lse and small.layout == "plain" and small.softmax_scale is None
     # The saved case runs first in the next campaign, and still fails.
-    again = fuzz.run_campaign(SEED, 0, cpu_fuzz, "cpu", regressions=saved, save_to=None,
-                              shrink_failures=False, log=lambda line: None)
+    again = fuzz.run_campaign(
+        SEED,
+        0,
+        cpu_fuzz,
+        "cpu",
+        regressions=saved,
+        save_to=None,
+        shrink_failures=False,
+        log=lambda line: None,
+    )
     assert [o.status for _, _, o in again.records] == ["fail"] * len(entries)
 
 

@@ -163,10 +163,13 @@ def test_kernel_limits(head_dim, group, limited):
     assert error.value.attn_status == _lib.STATUS_UNSUPPORTED
 
 
-@pytest.mark.parametrize("struct, packer", [
-    (_lib.PagedDecodeArgs, _lib.DECODE_PACKER),
-    (_lib.VarlenPrefillArgs, _lib.PREFILL_PACKER),
-])
+@pytest.mark.parametrize(
+    "struct, packer",
+    [
+        (_lib.PagedDecodeArgs, _lib.DECODE_PACKER),
+        (_lib.VarlenPrefillArgs, _lib.PREFILL_PACKER),
+    ],
+)
 def test_packer_writes_the_struct(struct, packer):
     """The packed bytes the launch path hands the runtime are the ctypes struct's:
     every field at its offset (distinct values, so a shifted field shows)."""
@@ -249,9 +252,18 @@ def test_launch_decode_fills_the_struct(monkeypatch):
     ((_, packed, _, _, launch_call),) = calls
     assert launch_call == "attn_paged_decode"
     args = _lib.PagedDecodeArgs.from_buffer_copy(packed)
-    assert (args.batch, args.seqlen_q, args.num_heads, args.num_kv_heads) == (2, 1, 4, 2)
+    assert (args.batch, args.seqlen_q, args.num_heads, args.num_kv_heads) == (
+        2,
+        1,
+        4,
+        2,
+    )
     assert (args.page_size, args.max_seqlen_k, args.causal, args.num_splits) == (
-        16, 40, 0, 2)
+        16,
+        40,
+        0,
+        2,
+    )
     assert list(args.k_strides) == list(k_cache.stride()[:3])
     assert args.block_table_stride == 3
     assert list(args.out_strides) == list(out.stride()[:3])
@@ -314,7 +326,9 @@ def test_one_page_or_one_row_takes_any_stride(monkeypatch):
     assert list(args.k_strides) == [16 * 2 * 64, 128, 64]
     assert list(args.v_strides) == [16 * 2 * 64, 128, 64]
 
-    row = torch.randn(2 * 64 + 3, dtype=torch.bfloat16).as_strided((1, 2, 64), (3, 64, 1))
+    row = torch.randn(2 * 64 + 3, dtype=torch.bfloat16).as_strided(
+        (1, 2, 64), (3, 64, 1)
+    )
     qp = torch.randn(1, 4, 64, dtype=torch.bfloat16)
     cu = torch.tensor([0, 1], dtype=torch.int32)
     shape = prefill.check_prefill(qp, row, row, cu, cu, 1, 1, None, require_cuda=False)
@@ -323,6 +337,7 @@ def test_one_page_or_one_row_takes_any_stride(monkeypatch):
     assert list(args.k_strides) == [0, 128, 64]
 
     empty = torch.randn(0, 2, 64, dtype=torch.bfloat16)
-    shape = prefill.check_prefill(qp, empty, empty, cu, cu, 1, 1, None,
-                                  require_cuda=False)
+    shape = prefill.check_prefill(
+        qp, empty, empty, cu, cu, 1, 1, None, require_cuda=False
+    )
     assert prefill.nothing_to_launch(shape)

@@ -72,8 +72,10 @@ def test_fake_kernels_give_the_real_layout(on_torch_backend):
         q, k, v, cu_q, cu_k, table, 4, 20, 0.125, True, True, 0
     )
     with FakeTensorMode() as mode:
-        fake_args = [mode.from_tensor(t) if t is not None else None
-                     for t in (q, k, v, cu_q, cu_k, table)]
+        fake_args = [
+            mode.from_tensor(t) if t is not None else None
+            for t in (q, k, v, cu_q, cu_k, table)
+        ]
         fake = torch.ops.attn_kernels.varlen_fwd(
             *fake_args, 4, 20, 0.125, True, True, 0
         )
@@ -103,7 +105,15 @@ def test_fullgraph_compile_matches_eager(on_torch_backend):
 
     def step(q, k, v, dq, dk, dv):
         out, lse, _ = flash_attn_varlen_func(
-            q, k, v, cu_q, cu_k, 4, 20, causal=True, block_table=table,
+            q,
+            k,
+            v,
+            cu_q,
+            cu_k,
+            4,
+            20,
+            causal=True,
+            block_table=table,
             return_attn_probs=True,
         )
         dout, dlse = flash_attn_with_kvcache(
@@ -135,7 +145,11 @@ def test_empty_batches(on_torch_backend, return_lse):
     caches = torch.randn(3, 16, 2, 64, dtype=BF16)
     table = torch.zeros(0, 2, dtype=I32)
     result = flash_attn_with_kvcache(
-        q, caches, caches, cache_seqlens=torch.zeros(0, dtype=I32), block_table=table,
+        q,
+        caches,
+        caches,
+        cache_seqlens=torch.zeros(0, dtype=I32),
+        block_table=table,
         return_softmax_lse=return_lse,
     )
     out = result[0] if return_lse else result
@@ -153,7 +167,9 @@ def test_size_one_dimensions_take_any_stride(on_torch_backend):
     assert q.is_contiguous() and q.stride()[1] == 1
     fresh = torch.empty(q.shape, dtype=BF16).copy_(q)
     got = flash_attn_with_kvcache(q, k, v, cache_seqlens=lengths, block_table=table)
-    want = flash_attn_with_kvcache(fresh, k, v, cache_seqlens=lengths, block_table=table)
+    want = flash_attn_with_kvcache(
+        fresh, k, v, cache_seqlens=lengths, block_table=table
+    )
     torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 

@@ -19,18 +19,32 @@ import soak  # noqa: E402
 def manifest(target, kernels):
     lines = [f"attn-pack 1 target={target} version=0.2.0"]
     for k in kernels:
-        lines.append(f"name={k.name} op={k.op} dtype={k.dtype} head_dim={k.head_dim} "
-                     f"group={k.group} paged={int(k.paged)} causal={int(k.causal)} "
-                     "block_m=8 threads=128 smem=0")
-        lines.append(f"name={k.name}_combine op=combine dtype={k.dtype} "
-                     f"head_dim={k.head_dim} for={k.name} threads=64 smem=0")
+        lines.append(
+            f"name={k.name} op={k.op} dtype={k.dtype} head_dim={k.head_dim} "
+            f"group={k.group} paged={int(k.paged)} causal={int(k.causal)} "
+            "block_m=8 threads=128 smem=0"
+        )
+        lines.append(
+            f"name={k.name}_combine op=combine dtype={k.dtype} "
+            f"head_dim={k.head_dim} for={k.name} threads=64 smem=0"
+        )
     return "\n".join(lines) + "\n"
 
 
 def named(kernels):
-    return [sc.Kernel(f"attn_{k.op}_{k.dtype}_d{k.head_dim}_g{k.group}_{int(k.paged)}"
-                      f"{int(k.causal)}", k.op, k.dtype, k.head_dim, k.group, k.paged,
-                      k.causal) for k in kernels]
+    return [
+        sc.Kernel(
+            f"attn_{k.op}_{k.dtype}_d{k.head_dim}_g{k.group}_{int(k.paged)}"
+            f"{int(k.causal)}",
+            k.op,
+            k.dtype,
+            k.head_dim,
+            k.group,
+            k.paged,
+            k.causal,
+        )
+        for k in kernels
+    ]
 
 
 PACK = named(sc.families_for((64, 128)))
@@ -40,12 +54,15 @@ def test_manifests_read_out_of_library_bytes_and_hashed():
     texts = {t: manifest(t, PACK) for t in ("sm_80", "sm_90")}
     blob = b"\x7fELF junk" + b"".join(
         f"{t}/manifest.txt\0".encode() + b"\0" * 5 + texts[t].encode() + b"\0ptx"
-        for t in texts)
+        for t in texts
+    )
     read = sc.read_manifests(blob, ("sm_80", "sm_90"))
     assert read == texts
     joined = (texts["sm_80"] + texts["sm_90"]).encode()
     assert sc.pack_hash(read, ("sm_80", "sm_90")) == f"{sc.fnv1a64(joined):016x}"
-    assert sc.pack_hash(read, ("sm_90", "sm_80")) != sc.pack_hash(read, ("sm_80", "sm_90"))
+    assert sc.pack_hash(read, ("sm_90", "sm_80")) != sc.pack_hash(
+        read, ("sm_80", "sm_90")
+    )
     with pytest.raises(ValueError, match="sm_89"):
         sc.read_manifests(blob, ("sm_89",))
     assert sc.parse_manifest(read["sm_90"]) == PACK  # combine kernels are not calls
@@ -62,9 +79,12 @@ def test_covering_order_covers_every_family_first():
     assert sorted(order, key=repr) == sorted(PACK, key=repr)
     assert len({k.family() for k in order[:24]}) == 24
     firsts = order[:48]
-    assert {(k.family(), k.dtype) for k in firsts} == {(k.family(), k.dtype) for k in PACK}
+    assert {(k.family(), k.dtype) for k in firsts} == {
+        (k.family(), k.dtype) for k in PACK
+    }
     assert {(k.dtype, k.head_dim) for k in order[:4]} == {
-        (d, h) for d in ("f16", "bf16") for h in (64, 128)}
+        (d, h) for d in ("f16", "bf16") for h in (64, 128)
+    }
 
 
 def test_each_call_runs_its_case_kernel():
@@ -72,9 +92,16 @@ def test_each_call_runs_its_case_kernel():
         calls = sc.calls_for(kernel, "default")
         assert [c.num_splits > 1 for c in calls].count(True) == len(calls) // 2
         for call in calls:
-            picked = sc.expected_kernel(PACK, kernel.op, kernel.dtype, kernel.head_dim,
-                                        call.group, kernel.paged, kernel.causal,
-                                        call.seqlen_q)
+            picked = sc.expected_kernel(
+                PACK,
+                kernel.op,
+                kernel.dtype,
+                kernel.head_dim,
+                call.group,
+                kernel.paged,
+                kernel.causal,
+                call.seqlen_q,
+            )
             assert picked == kernel, (kernel, call)
             if kernel.op == "decode" and kernel.causal:
                 assert call.seqlen_q > 1
@@ -83,21 +110,27 @@ def test_each_call_runs_its_case_kernel():
     # Without a non-causal kernel, Lq = 1 runs the causal one; Lq = 2 has none.
     causal_only = [k for k in PACK if k.causal]
     full = sc.Kernel("", "decode", "f16", 64, 1, True, False)
-    assert sc.expected_kernel(causal_only, "decode", "f16", 64, 1, True, False, 1).causal
-    assert sc.expected_kernel(causal_only, "decode", "f16", 64, 1, True, False, 2) is None
+    assert sc.expected_kernel(
+        causal_only, "decode", "f16", 64, 1, True, False, 1
+    ).causal
+    assert (
+        sc.expected_kernel(causal_only, "decode", "f16", 64, 1, True, False, 2) is None
+    )
     assert full not in causal_only
 
 
 def test_cases_pass_on_the_torch_backend(on_torch_backend):
     kernels = sc.covering_order(PACK)[:24]
-    summary = sc.run_cases(kernels, "small", torch.device("cpu"), True, None, PACK,
-                           log=lambda line: None)
+    summary = sc.run_cases(
+        kernels, "small", torch.device("cpu"), True, None, PACK, log=lambda line: None
+    )
     assert summary["failed"] == [] and summary["cases_run"] == 24
     assert summary["calls"] == sum(len(sc.calls_for(k, "small")) for k in kernels)
     # A case list that claims another kernel than the runtime's choice fails.
     wrong = [sc.Kernel("attn_x", "decode", "f16", 64, 3, True, True)]  # no G=3 kernel
-    summary = sc.run_cases(wrong, "small", torch.device("cpu"), True, None, PACK,
-                           log=lambda line: None)
+    summary = sc.run_cases(
+        wrong, "small", torch.device("cpu"), True, None, PACK, log=lambda line: None
+    )
     assert "the runtime would run attn_decode_f16_d64_g0_11" in summary["failed"][0]
 
 
@@ -105,7 +138,7 @@ def test_checker_rejects_wrong_outputs():
     kernel = sc.Kernel("", "decode", "bf16", 64, 2, True, True)
     q, k, v, lengths, table = sc.decode_inputs(kernel, sc.Call(2, 3, 1), "default", 5)
     want, want_lse = sc.reference_decode(q, k, v, lengths, table)
-    rows = (lambda e: e.transpose(1, 2))
+    rows = lambda e: e.transpose(1, 2)
     out, lse = want.to(torch.bfloat16), want_lse.float()
     assert sc.check(out, lse, want, want_lse, torch.bfloat16, rows)[0] == []
     assert torch.isinf(want_lse).any()  # a row that sees no key (length 0 or Lq > L)
@@ -142,7 +175,8 @@ RACECHECK = """========= COMPUTE-SANITIZER
 
 def test_sanitizer_logs_parsed():
     assert sc.parse_sanitizer_log(MEMCHECK_CLEAN) == dict(
-        summary=True, errors=0, warnings=0, notes=[])
+        summary=True, errors=0, warnings=0, notes=[]
+    )
     fault = sc.parse_sanitizer_log(MEMCHECK_FAULT)
     assert fault["errors"] == 3 and fault["notes"][0].startswith("Invalid __global__")
     race = sc.parse_sanitizer_log(RACECHECK)
@@ -153,9 +187,20 @@ def test_sanitizer_logs_parsed():
 def write_stage(folder, logs, stopped=""):
     for tool in sc.TOOLS:
         (folder / f"{tool}.log").write_text(logs.get(tool, MEMCHECK_CLEAN))
-        (folder / f"{tool}.json").write_text(json.dumps(dict(
-            calls=10, launches=15, combine_launches=5, cases_run=4, cases_total=4,
-            failed=[], unsupported=[], stopped=stopped if tool == "racecheck" else "")))
+        (folder / f"{tool}.json").write_text(
+            json.dumps(
+                dict(
+                    calls=10,
+                    launches=15,
+                    combine_launches=5,
+                    cases_run=4,
+                    cases_total=4,
+                    failed=[],
+                    unsupported=[],
+                    stopped=stopped if tool == "racecheck" else "",
+                )
+            )
+        )
         (folder / f"{tool}.rc").write_text("0\n")
         (folder / f"{tool}.seconds").write_text("12\n")
     for kind in sc.CANARIES:
@@ -168,9 +213,11 @@ def test_stage_report(tmp_path):
     assert status == 0, text
     assert "| memcheck | 0 | 0 | 10 | 15 (5) | 4/4 | 0 | 12 | clean |" in text
     assert "| oob | memcheck | 3 | caught |" in text
-    for logs, expected in (({"synccheck": MEMCHECK_FAULT}, "3 errors"),
-                           ({"initcheck": "Error: Device not supported"}, "no sanitizer"),
-                           ({"oob": MEMCHECK_CLEAN}, "FAIL: not reported")):
+    for logs, expected in (
+        ({"synccheck": MEMCHECK_FAULT}, "3 errors"),
+        ({"initcheck": "Error: Device not supported"}, "no sanitizer"),
+        ({"oob": MEMCHECK_CLEAN}, "FAIL: not reported"),
+    ):
         write_stage(tmp_path, logs)
         text, status = sc.report(tmp_path)
         assert status == 1 and expected in text, text
@@ -182,9 +229,18 @@ def test_stage_report(tmp_path):
 
 
 def sample_rows(phase, values, every=10):
-    return [dict(phase=phase, calls=i * every, torch_allocated=None, torch_reserved=None,
-                 device_used=v, smi_process=None, host_rss=v)
-            for i, v in enumerate(values)]
+    return [
+        dict(
+            phase=phase,
+            calls=i * every,
+            torch_allocated=None,
+            torch_reserved=None,
+            device_used=v,
+            smi_process=None,
+            host_rss=v,
+        )
+        for i, v in enumerate(values)
+    ]
 
 
 def test_flat_verdict():
@@ -203,8 +259,20 @@ def test_flat_verdict():
 
 
 def test_soak_runs_on_the_torch_backend(tmp_path):
-    status = soak.main(["--device", "cpu", "--calls", "160", "--check-every", "20",
-                        "--out", str(tmp_path), "--tag", "t"])
+    status = soak.main(
+        [
+            "--device",
+            "cpu",
+            "--calls",
+            "160",
+            "--check-every",
+            "20",
+            "--out",
+            str(tmp_path),
+            "--tag",
+            "t",
+        ]
+    )
     text = (tmp_path / "soak_summary_t.md").read_text()
     assert status == 0, text
     assert "Verdict: memory flat" in text and ", 0 failed" in text
@@ -225,7 +293,19 @@ def test_soak_catches_a_wrong_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(soak.Problems, "varlen", wrong)
     monkeypatch.setattr(soak.Problems, "prime", lambda self: ([], 0.0))
-    status = soak.main(["--device", "cpu", "--calls", "40", "--check-every", "20",
-                        "--out", str(tmp_path), "--tag", "w"])
+    status = soak.main(
+        [
+            "--device",
+            "cpu",
+            "--calls",
+            "40",
+            "--check-every",
+            "20",
+            "--out",
+            str(tmp_path),
+            "--tag",
+            "w",
+        ]
+    )
     text = (tmp_path / "soak_summary_w.md").read_text()
     assert status == soak.EXIT_FAILED and "FAILED call 3" in text, text

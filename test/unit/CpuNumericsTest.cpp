@@ -20,12 +20,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
-#include <algorithm>
 
 using namespace mlir;
 
@@ -52,7 +52,8 @@ float fromBf16(uint16_t h) {
 }
 
 template <typename T, int N>
-StridedMemRefType<T, N> view(std::vector<T> &data, std::array<int64_t, N> shape) {
+StridedMemRefType<T, N> view(std::vector<T> &data,
+                             std::array<int64_t, N> shape) {
   StridedMemRefType<T, N> m;
   m.basePtr = m.data = data.data();
   m.offset = 0;
@@ -66,22 +67,25 @@ StridedMemRefType<T, N> view(std::vector<T> &data, std::array<int64_t, N> shape)
 }
 
 std::string moduleText(const Problem &p) {
-  std::string hq = std::to_string(p.numHeads), hkv = std::to_string(p.numKvHeads);
+  std::string hq = std::to_string(p.numHeads),
+              hkv = std::to_string(p.numKvHeads);
   std::string d = std::to_string(p.headDim), page = std::to_string(p.pageSize);
   std::string q = "memref<?x?x" + hq + "x" + d + "xbf16>";
-  std::string cache = p.pageSize ? "memref<?x" + page + "x" + hkv + "x" + d + "xbf16>"
-                                 : "memref<?x?x" + hkv + "x" + d + "xbf16>";
+  std::string cache = p.pageSize
+                          ? "memref<?x" + page + "x" + hkv + "x" + d + "xbf16>"
+                          : "memref<?x?x" + hkv + "x" + d + "xbf16>";
   std::string lse = "memref<?x" + hq + "x?xf32>";
   std::string scale = std::to_string(1.0 / std::sqrt(p.headDim));
   return "func.func @decode(%q: " + q + ", %k: " + cache + ", %v: " + cache +
-         ", %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: " + q + ", %lse: " + lse +
-         ") attributes {llvm.emit_c_interface} {\n  attn.paged_decode q(%q : " + q +
-         ") k_cache(%k : " + cache + ") v_cache(%v : " + cache +
+         ", %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: " + q +
+         ", %lse: " + lse +
+         ") attributes {llvm.emit_c_interface} {\n  attn.paged_decode q(%q : " +
+         q + ") k_cache(%k : " + cache + ") v_cache(%v : " + cache +
          ") cache_seqlens(%lens : memref<?xi32>) " +
-         (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") + "out(%o : " + q +
-         ") lse(%lse : " + lse + ") {num_heads = " + hq + ", num_kv_heads = " + hkv +
-         ", head_dim = " + d + ", causal = " + (p.causal ? "true" : "false") +
-         ", scale = " + scale +
+         (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") +
+         "out(%o : " + q + ") lse(%lse : " + lse + ") {num_heads = " + hq +
+         ", num_kv_heads = " + hkv + ", head_dim = " + d +
+         ", causal = " + (p.causal ? "true" : "false") + ", scale = " + scale +
          " : f32, page_size = " + page + "}\n  return\n}\n";
 }
 
@@ -96,7 +100,8 @@ public:
     attn::registerAttnDialectsAndPasses(registry);
     context = std::make_unique<MLIRContext>(registry);
     context->loadAllAvailableDialects();
-    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(text, context.get());
+    OwningOpRef<ModuleOp> module =
+        parseSourceString<ModuleOp>(text, context.get());
     ASSERT_TRUE(module);
     PassManager pm(context.get());
     attn::AttnPipelineOptions options;
@@ -106,7 +111,8 @@ public:
     attn::buildAttnToCPUPipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     auto created = ExecutionEngine::create(*module);
-    ASSERT_TRUE(static_cast<bool>(created)) << llvm::toString(created.takeError());
+    ASSERT_TRUE(static_cast<bool>(created))
+        << llvm::toString(created.takeError());
     engine = std::move(*created);
     auto fn = engine->lookup("_mlir_ciface_" + name);
     ASSERT_TRUE(static_cast<bool>(fn)) << llvm::toString(fn.takeError());
@@ -131,14 +137,16 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
 
   std::mt19937 rng(p.batch * 131 + p.numHeads * 7 + p.pageSize + p.seqlenQ);
   std::normal_distribution<float> normal;
-  int B = p.batch, Lq = p.seqlenQ, Hq = p.numHeads, Hkv = p.numKvHeads, D = p.headDim;
+  int B = p.batch, Lq = p.seqlenQ, Hq = p.numHeads, Hkv = p.numKvHeads,
+      D = p.headDim;
   int maxLen = *std::max_element(p.lens.begin(), p.lens.end());
   int page = p.pageSize ? p.pageSize : std::max(maxLen, 1);
   int blocksPerSeq = (maxLen + page - 1) / page + 1;
   int numBlocks = p.pageSize ? B * blocksPerSeq : B;
   int rowsPerBlock = p.pageSize ? page : std::max(maxLen, 1);
-  std::vector<uint16_t> q(B * Lq * Hq * D), k(numBlocks * rowsPerBlock * Hkv * D),
-      v(k.size()), out(q.size(), 0x7fc0 /* NaN: unwritten rows show */);
+  std::vector<uint16_t> q(B * Lq * Hq * D),
+      k(numBlocks * rowsPerBlock * Hkv * D), v(k.size()),
+      out(q.size(), 0x7fc0 /* NaN: unwritten rows show */);
   for (auto *t : {&q, &k, &v})
     for (uint16_t &x : *t)
       x = toBf16(normal(rng));
@@ -151,7 +159,8 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
       table[b * blocksPerSeq + j] = perm[b * blocksPerSeq + j];
   std::vector<int32_t> lens(p.lens.begin(), p.lens.end());
   std::vector<float> lse(B * Hq * Lq, std::nanf(""));
-  std::vector<float> partO(p.splits * B * Lq * Hq * D), partLse(p.splits * B * Lq * Hq);
+  std::vector<float> partO(p.splits * B * Lq * Hq * D),
+      partLse(p.splits * B * Lq * Hq);
 
   auto qv = view<uint16_t, 4>(q, {B, Lq, Hq, D});
   auto kv = view<uint16_t, 4>(k, {numBlocks, rowsPerBlock, Hkv, D});
@@ -162,9 +171,10 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
   auto sv = view<float, 3>(lse, {B, Hq, Lq});
   auto pov = view<float, 5>(partO, {p.splits, B, Lq, Hq, D});
   auto plv = view<float, 4>(partLse, {p.splits, B, Lq, Hq});
-  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *, void *,
-                      void *, int64_t);
-  reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv, p.splits);
+  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
+                      void *, void *, int64_t);
+  reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv,
+                           p.splits);
 
   // float64 reference, bottom-right causal or not.
   double errNum = 0, errDen = 0;
@@ -178,14 +188,17 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
         auto row = [&](int j) {
           int block = p.pageSize ? table[b * blocksPerSeq + j / page] : b;
           int r = p.pageSize ? j % page : j;
-          return ((static_cast<int64_t>(block) * rowsPerBlock + r) * Hkv + h / G) * D;
+          return ((static_cast<int64_t>(block) * rowsPerBlock + r) * Hkv +
+                  h / G) *
+                 D;
         };
         std::vector<double> s(visible);
         double mx = -INFINITY;
         for (int j = 0; j < visible; ++j) {
           double dot = 0;
           for (int d = 0; d < D; ++d)
-            dot += fromBf16(q[((b * Lq + t) * Hq + h) * D + d]) * fromBf16(k[row(j) + d]);
+            dot += fromBf16(q[((b * Lq + t) * Hq + h) * D + d]) *
+                   fromBf16(k[row(j) + d]);
           s[j] = dot * scale;
           mx = std::max(mx, s[j]);
         }
@@ -197,7 +210,8 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
           for (int j = 0; j < visible; ++j)
             ref += s[j] * fromBf16(v[row(j) + d]) / sum;
           float got = fromBf16(out[((b * Lq + t) * Hq + h) * D + d]);
-          ASSERT_FALSE(std::isnan(got)) << "unwritten output b=" << b << " h=" << h;
+          ASSERT_FALSE(std::isnan(got))
+              << "unwritten output b=" << b << " h=" << h;
           if (visible == 0) {
             ASSERT_EQ(got, 0.0f);
           }
@@ -219,12 +233,13 @@ INSTANTIATE_TEST_SUITE_P(
     Decode, CpuNumericsTest,
     ::testing::Values(
         // batch, Lq, Hq, Hkv, D, page, splits, lens
-        Problem{3, 1, 2, 2, 32, 16, 1, {37, 0, 5}},        // G=1, an empty sequence
-        Problem{2, 1, 4, 2, 64, 256, 3, {300, 17}},        // G=2, page 256, 3 splits
-        Problem{3, 4, 6, 2, 32, 16, 2, {40, 3, 0}},        // G=3, Lq=4 causal, Lk<Lq
-        Problem{2, 1, 8, 2, 32, 0, 4, {70, 1}},            // G=4, contiguous
-        Problem{2, 2, 8, 1, 16, 16, 1, {33, 64}},          // G=8, Lq=2
-        Problem{3, 3, 4, 2, 32, 16, 2, {40, 2, 0}, 0, false}, // not causal, Lq=3
+        Problem{3, 1, 2, 2, 32, 16, 1, {37, 0, 5}}, // G=1, an empty sequence
+        Problem{2, 1, 4, 2, 64, 256, 3, {300, 17}}, // G=2, page 256, 3 splits
+        Problem{3, 4, 6, 2, 32, 16, 2, {40, 3, 0}}, // G=3, Lq=4 causal, Lk<Lq
+        Problem{2, 1, 8, 2, 32, 0, 4, {70, 1}},     // G=4, contiguous
+        Problem{2, 2, 8, 1, 16, 16, 1, {33, 64}},   // G=8, Lq=2
+        Problem{
+            3, 3, 4, 2, 32, 16, 2, {40, 2, 0}, 0, false}, // not causal, Lq=3
         // The any-group kernel's program: heads-per-cta R, G from
         // attn.group_size; the last head block of a KV head is partial.
         Problem{2, 1, 6, 2, 32, 16, 1, {37, 5}, 4},        // G=3 < R=4
@@ -233,9 +248,9 @@ INSTANTIATE_TEST_SUITE_P(
         Problem{1, 4, 16, 1, 16, 256, 1, {300}, 8, false}, // G=16, not causal
         Problem{2, 1, 7, 7, 32, 16, 1, {20, 1}, 4},        // G=1, R=4
         // Head dims of the pack that are not powers of two, and the largest.
-        Problem{2, 1, 4, 2, 80, 16, 2, {45, 3}},           // D=80, split
-        Problem{2, 2, 6, 2, 96, 0, 1, {30, 7}, 4},         // D=96, any-group
-        Problem{1, 1, 2, 1, 256, 16, 1, {33}}));           // D=256
+        Problem{2, 1, 4, 2, 80, 16, 2, {45, 3}},   // D=80, split
+        Problem{2, 2, 6, 2, 96, 0, 1, {30, 7}, 4}, // D=96, any-group
+        Problem{1, 1, 2, 1, 256, 16, 1, {33}}));   // D=256
 
 struct PrefillProblem {
   int numHeads, numKvHeads, headDim, pageSize;
@@ -245,22 +260,28 @@ struct PrefillProblem {
 };
 
 std::string prefillText(const PrefillProblem &p) {
-  std::string hq = std::to_string(p.numHeads), hkv = std::to_string(p.numKvHeads);
+  std::string hq = std::to_string(p.numHeads),
+              hkv = std::to_string(p.numKvHeads);
   std::string d = std::to_string(p.headDim), page = std::to_string(p.pageSize);
   std::string q = "memref<?x" + hq + "x" + d + "xbf16>";
-  std::string kv = p.pageSize ? "memref<?x" + page + "x" + hkv + "x" + d + "xbf16>"
-                              : "memref<?x" + hkv + "x" + d + "xbf16>";
+  std::string kv = p.pageSize
+                       ? "memref<?x" + page + "x" + hkv + "x" + d + "xbf16>"
+                       : "memref<?x" + hkv + "x" + d + "xbf16>";
   std::string lse = "memref<" + hq + "x?xf32>";
   std::string scale = std::to_string(1.0 / std::sqrt(p.headDim));
   return "func.func @prefill(%q: " + q + ", %k: " + kv + ", %v: " + kv +
-         ", %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, %o: " + q +
-         ", %lse: " + lse + ") attributes {llvm.emit_c_interface} {\n" +
-         "  attn.varlen_prefill q(%q : " + q + ") k(%k : " + kv + ") v(%v : " + kv +
-         ") cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) " +
-         (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") + "out(%o : " + q +
-         ") lse(%lse : " + lse + ") {num_heads = " + hq + ", num_kv_heads = " + hkv +
-         ", head_dim = " + d + ", causal = " + (p.causal ? "true" : "false") +
-         ", scale = " + scale + " : f32, page_size = " + page + "}\n  return\n}\n";
+         ", %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, "
+         "%o: " +
+         q + ", %lse: " + lse + ") attributes {llvm.emit_c_interface} {\n" +
+         "  attn.varlen_prefill q(%q : " + q + ") k(%k : " + kv +
+         ") v(%v : " + kv +
+         ") cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : "
+         "memref<?xi32>) " +
+         (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") +
+         "out(%o : " + q + ") lse(%lse : " + lse + ") {num_heads = " + hq +
+         ", num_kv_heads = " + hkv + ", head_dim = " + d +
+         ", causal = " + (p.causal ? "true" : "false") + ", scale = " + scale +
+         " : f32, page_size = " + page + "}\n  return\n}\n";
 }
 
 class CpuPrefillTest : public ::testing::TestWithParam<PrefillProblem> {};
@@ -283,8 +304,8 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
   int page = p.pageSize, blocksPerSeq = page ? (maxK + page - 1) / page + 1 : 1;
   int numBlocks = B * blocksPerSeq;
   int kvRows = page ? numBlocks * page : std::max(totalK, 1);
-  std::vector<uint16_t> q(std::max(totalQ, 1) * Hq * D), k(kvRows * Hkv * D), v(k.size()),
-      out(q.size(), 0x7fc0 /* NaN: unwritten rows show */);
+  std::vector<uint16_t> q(std::max(totalQ, 1) * Hq * D), k(kvRows * Hkv * D),
+      v(k.size()), out(q.size(), 0x7fc0 /* NaN: unwritten rows show */);
   for (auto *t : {&q, &k, &v})
     for (uint16_t &x : *t)
       x = toBf16(normal(rng));
@@ -298,7 +319,8 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
   std::vector<float> lse(Hq * std::max(totalQ, 1), std::nanf(""));
   // Split-KV partials, NaN so that a partial the combine reads unwritten
   // shows in the output.
-  std::vector<float> partO(p.splits * std::max(totalQ, 1) * Hq * D, std::nanf("")),
+  std::vector<float> partO(p.splits * std::max(totalQ, 1) * Hq * D,
+                           std::nanf("")),
       partLse(p.splits * std::max(totalQ, 1) * Hq, std::nanf(""));
 
   auto qv = view<uint16_t, 3>(q, {totalQ, Hq, D});
@@ -321,24 +343,27 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
   auto sv = view<float, 2>(lse, {Hq, totalQ});
   auto pov = view<float, 4>(partO, {p.splits, totalQ, Hq, D});
   auto plv = view<float, 3>(partLse, {p.splits, totalQ, Hq});
-  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *, void *,
-                      void *, void *, int64_t);
-  reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov, &sv, &pov,
-                                      &plv, p.splits);
+  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
+                      void *, void *, void *, int64_t);
+  reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov,
+                                      &sv, &pov, &plv, p.splits);
 
   double errNum = 0, errDen = 0, scale = 1.0 / std::sqrt(D);
   int G = Hq / Hkv;
   for (int b = 0; b < B; ++b) {
     int Lq = p.lensQ[b], Lk = p.lensK[b];
     auto keyRow = [&](int j) {
-      int64_t r = page ? static_cast<int64_t>(table[b * blocksPerSeq + j / page]) * page +
-                             j % page
-                       : ck[b] + j;
+      int64_t r =
+          page ? static_cast<int64_t>(table[b * blocksPerSeq + j / page]) *
+                         page +
+                     j % page
+               : ck[b] + j;
       return r;
     };
     for (int i = 0; i < Lq; ++i)
       for (int h = 0; h < Hq; ++h) {
-        int visible = p.causal ? std::min(Lk, std::max(0, i + Lk - Lq + 1)) : Lk;
+        int visible =
+            p.causal ? std::min(Lk, std::max(0, i + Lk - Lq + 1)) : Lk;
         int64_t qRow = cq[b] + i;
         std::vector<double> s(visible);
         double mx = -INFINITY;
@@ -358,7 +383,8 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
           for (int j = 0; j < visible; ++j)
             ref += s[j] * fromBf16(v[(keyRow(j) * Hkv + h / G) * D + d]) / sum;
           float got = fromBf16(out[(qRow * Hq + h) * D + d]);
-          ASSERT_FALSE(std::isnan(got)) << "unwritten output b=" << b << " i=" << i;
+          ASSERT_FALSE(std::isnan(got))
+              << "unwritten output b=" << b << " i=" << i;
           if (visible == 0) {
             ASSERT_EQ(got, 0.0f);
           }
@@ -381,22 +407,32 @@ INSTANTIATE_TEST_SUITE_P(
     Prefill, CpuPrefillTest,
     ::testing::Values(
         // Hq, Hkv, D, page, causal, lensQ, lensK[, splits]
-        PrefillProblem{2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}},       // an empty sequence
-        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {20, 33}},          // non-causal, GQA
-        PrefillProblem{6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}},     // prefix cache, G=3
-        PrefillProblem{2, 1, 32, 256, true, {40}, {300}},                // page 256, Lk > Lq
-        PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}},             // Lk < Lq: rows see nothing
-        PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}},          // paged, non-causal
+        PrefillProblem{
+            2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}}, // an empty sequence
+        PrefillProblem{
+            4, 2, 32, 0, false, {20, 33}, {20, 33}}, // non-causal, GQA
+        PrefillProblem{
+            6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}}, // prefix cache, G=3
+        PrefillProblem{2, 1, 32, 256, true, {40}, {300}}, // page 256, Lk > Lq
+        PrefillProblem{
+            4, 4, 16, 0, true, {30, 2}, {18, 1}}, // Lk < Lq: rows see nothing
+        PrefillProblem{
+            8, 2, 16, 16, false, {5, 19}, {21, 19}}, // paged, non-causal
         // Split-KV: each split attends a share of the keys its row tile sees.
-        PrefillProblem{2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}, 2},    // empty sequence
-        PrefillProblem{6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}, 3},  // prefix cache
-        PrefillProblem{2, 1, 32, 256, true, {40}, {300}, 5},             // page 256, Lk > Lq
-        PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}, 7},          // empty splits
-        PrefillProblem{8, 2, 16, 16, false, {5, 19}, {21, 19}, 4},       // paged, non-causal
-        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {90, 33}, 64},      // 64 splits
+        PrefillProblem{
+            2, 2, 32, 0, true, {37, 0, 5}, {37, 0, 5}, 2}, // empty sequence
+        PrefillProblem{
+            6, 2, 16, 16, true, {17, 3, 0}, {50, 40, 9}, 3}, // prefix cache
+        PrefillProblem{
+            2, 1, 32, 256, true, {40}, {300}, 5}, // page 256, Lk > Lq
+        PrefillProblem{4, 4, 16, 0, true, {30, 2}, {18, 1}, 7}, // empty splits
+        PrefillProblem{
+            8, 2, 16, 16, false, {5, 19}, {21, 19}, 4}, // paged, non-causal
+        PrefillProblem{4, 2, 32, 0, false, {20, 33}, {90, 33}, 64}, // 64 splits
         // Head dims of the pack that are not powers of two, and the largest.
-        PrefillProblem{4, 2, 80, 16, true, {17, 3}, {40, 3}},            // D=80, paged
-        PrefillProblem{3, 1, 160, 0, false, {9, 20}, {9, 20}, 2},        // D=160, split
-        PrefillProblem{2, 2, 256, 0, true, {12}, {12}}));                // D=256
+        PrefillProblem{4, 2, 80, 16, true, {17, 3}, {40, 3}}, // D=80, paged
+        PrefillProblem{
+            3, 1, 160, 0, false, {9, 20}, {9, 20}, 2},    // D=160, split
+        PrefillProblem{2, 2, 256, 0, true, {12}, {12}})); // D=256
 
 } // namespace

@@ -26,9 +26,9 @@ using namespace llvm;
 
 static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
                                       cl::init("attn_pack"));
-static cl::list<std::string> targets("target",
-                                     cl::desc("sm_80, sm_89, sm_90 (default: all)"),
-                                     cl::CommaSeparated);
+static cl::list<std::string>
+    targets("target", cl::desc("sm_80, sm_89, sm_90 (default: all)"),
+            cl::CommaSeparated);
 static cl::list<int64_t>
     headDims("head-dims",
              cl::desc("Head dims to build (default: all the pack ships)"),
@@ -88,7 +88,7 @@ std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
 /// Sets the knobs of `spec` from the most specific entry of `table`.
 bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   attn::tune::KernelKey key{spec.opName(), spec.dtype, spec.headDim,
-                            spec.group, spec.paged, spec.causal};
+                            spec.group,    spec.paged, spec.causal};
   const attn::tune::TableEntry *entry = table.lookup(key);
   if (!entry) {
     errs() << "attn-pack: the " << table.target << " tuning table has no entry "
@@ -264,10 +264,10 @@ int main(int argc, char **argv) {
   size_t numKernels = 0;
   for (size_t count : counts)
     numKernels += count;
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-  outs() << "attn-pack: " << numKernels << " kernels in " << format("%.1f", seconds) << " s -> " << outputDir
-         << "\n";
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  outs() << "attn-pack: " << numKernels << " kernels in "
+         << format("%.1f", seconds) << " s -> " << outputDir << "\n";
   return 0;
 }

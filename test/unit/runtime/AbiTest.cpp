@@ -36,8 +36,7 @@ std::vector<std::string> expectedRows(const ParamInfo *params, size_t count) {
   std::vector<std::string> rows;
   for (size_t i = 0; i < count; ++i) {
     rows.push_back("| " + std::to_string(i) + " | " + params[i].name + " | " +
-                   typeName(params[i].type) + " | " + params[i].meaning +
-                   " |");
+                   typeName(params[i].type) + " | " + params[i].meaning + " |");
   }
   return rows;
 }
@@ -78,12 +77,12 @@ TEST(AbiTest, DocsShowEveryKernelsParametersAsAbiListsThem) {
       << "docs/runtime_abi.md should hold the decode, combine and prefill "
          "parameter tables";
   // Each table as it should read (paste from here when the abi changes).
-  EXPECT_EQ(joined(tables[0]), joined(expectedRows(abi::decode::kParams,
-                                                   abi::decode::kCount)));
-  EXPECT_EQ(joined(tables[1]), joined(expectedRows(abi::combine::kParams,
-                                                   abi::combine::kCount)));
-  EXPECT_EQ(joined(tables[2]), joined(expectedRows(abi::prefill::kParams,
-                                                   abi::prefill::kCount)));
+  EXPECT_EQ(joined(tables[0]),
+            joined(expectedRows(abi::decode::kParams, abi::decode::kCount)));
+  EXPECT_EQ(joined(tables[1]),
+            joined(expectedRows(abi::combine::kParams, abi::combine::kCount)));
+  EXPECT_EQ(joined(tables[2]),
+            joined(expectedRows(abi::prefill::kParams, abi::prefill::kCount)));
 }
 
 TEST(AbiTest, ArgsPointersFollowTheTableOrder) {

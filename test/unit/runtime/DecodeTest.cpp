@@ -351,10 +351,10 @@ TEST_F(DecodeTest, GroupSizesWithoutAKernelUseTheAnyGroupKernel) {
   };
   const Case cases[] = {
       {16, 8, "decode_bf16_d128_g2_paged_causal", 8},
-      {12, 4, "decode_bf16_d128_g0_paged_causal", 4},   // G=3: 1 block
-      {20, 4, "decode_bf16_d128_g0_paged_causal", 8},   // G=5: 2 blocks
-      {16, 1, "decode_bf16_d128_g0_paged_causal", 4},   // G=16: 4 blocks
-      {8, 8, "decode_bf16_d128_g0_paged_causal", 8},    // G=1
+      {12, 4, "decode_bf16_d128_g0_paged_causal", 4}, // G=3: 1 block
+      {20, 4, "decode_bf16_d128_g0_paged_causal", 8}, // G=5: 2 blocks
+      {16, 1, "decode_bf16_d128_g0_paged_causal", 4}, // G=16: 4 blocks
+      {8, 8, "decode_bf16_d128_g0_paged_causal", 8},  // G=1
   };
   for (const Case &c : cases) {
     resetFake();
@@ -444,7 +444,8 @@ TEST_F(DecodeTest, UnsupportedConfigsListWhatThePackHas) {
         "head_dim 64, 128"}},
       {"group",
        [](attn_paged_decode_args &a) { a.num_heads = 24; },
-       {"head_dim=128 group=3 paged=1", "its bf16 decode kernels of head_dim=128: ",
+       {"head_dim=128 group=3 paged=1",
+        "its bf16 decode kernels of head_dim=128: ",
         "dtype=bf16 head_dim=128 group=2 paged=1 causal=1",
         "dtype=bf16 head_dim=128 group=2 paged=0 causal=1"}},
       {"dtype",

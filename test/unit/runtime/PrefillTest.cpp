@@ -248,8 +248,7 @@ TEST_P(PrefillSplitTest, ChoosesSplitsAndGrid) {
     ++shift;
   unsigned gridX = c.expectedSplits == 1 ? unsigned(c.numHeads)
                                          : unsigned(c.expectedSplits) << shift;
-  EXPECT_EQ(dims(launches[0].grid),
-            (Dims{gridX, unsigned(c.batch), c.gridZ}));
+  EXPECT_EQ(dims(launches[0].grid), (Dims{gridX, unsigned(c.batch), c.gridZ}));
   EXPECT_EQ(param<int32_t>(launches[0], kPrefillNumHeads), c.numHeads);
   EXPECT_EQ(param<int32_t>(launches[0], kPrefillHeadShift), shift);
   // G = 2 in every case: ceil(2^32 / 2).
@@ -278,7 +277,8 @@ INSTANTIATE_TEST_SUITE_P(
                          1, 16},
         PrefillSplitCase{"one_wave", 64, 4, 4, 1, 8192, 16, 0, 1, 1},
         PrefillSplitCase{"short_of_a_wave", 65, 4, 4, 1, 8192, 16, 0, 3, 1},
-        PrefillSplitCase{"prefix_cache_hit", 132, 1, 128, 128, 4096, 16, 0, 8, 2},
+        PrefillSplitCase{"prefix_cache_hit", 132, 1, 128, 128, 4096, 16, 0, 8,
+                         2},
         PrefillSplitCase{"length_bound", 132, 1, 64, 64, 1000, 16, 0, 2, 1},
         PrefillSplitCase{"one_chunk_of_keys", 132, 1, 64, 64, 512, 16, 0, 1, 1},
         PrefillSplitCase{"capped_at_64", 132, 1, 1, 1, 1 << 20, 2, 0, 64, 1},
@@ -286,12 +286,13 @@ INSTANTIATE_TEST_SUITE_P(
         PrefillSplitCase{"rows_beyond_the_combine_grid", 4000, 1, 70000, 70000,
                          70000, 2, 0, 1, 1094},
         PrefillSplitCase{"requested", 132, 16, 4000, 1024, 1024, 16, 3, 3, 16},
-        PrefillSplitCase{"requested_capped", 132, 1, 64, 64, 1024, 16, 100, 64, 1},
+        PrefillSplitCase{"requested_capped", 132, 1, 64, 64, 1024, 16, 100, 64,
+                         1},
         PrefillSplitCase{"requested_one", 132, 1, 128, 128, 4096, 16, 1, 1, 2},
         PrefillSplitCase{"requested_no_keys", 132, 1, 64, 64, 0, 16, 5, 5, 1},
         // 24 heads: split x spaced 32 apart, the last 8 CTAs of each idle.
-        PrefillSplitCase{"heads_not_a_power_of_two", 132, 1, 64, 64, 4096, 24, 0,
-                         8, 1}),
+        PrefillSplitCase{"heads_not_a_power_of_two", 132, 1, 64, 64, 4096, 24,
+                         0, 8, 1}),
     [](const ::testing::TestParamInfo<PrefillSplitCase> &info) {
       return std::string(info.param.label);
     });
@@ -463,11 +464,16 @@ TEST_F(PrefillTest, GridZRanksRowTilesAgainstMaxSeqlenK) {
     Dims grid;
   };
   const Case cases[] = {
-      {16, 4000, 1024, 1024, {16, 16, 16}}, {16, 4000, 1000, 1024, {16, 16, 16}},
-      {8, 8000, 2048, 4096, {16, 8, 64}},   {8, 8000, 2048, 3000, {16, 8, 47}},
-      {8, 8000, 2048, 16384, {16, 8, 64}},  {3, 3072, 1024, 4096, {16, 3, 32}},
-      {2, 256, 128, 4096, {16, 2, 2}},      {4, 4, 1, 1024, {16, 4, 1}},
-      {2, 10, 5, 5, {16, 2, 1}},            {1, 65, 65, 4096, {16, 1, 2}},
+      {16, 4000, 1024, 1024, {16, 16, 16}},
+      {16, 4000, 1000, 1024, {16, 16, 16}},
+      {8, 8000, 2048, 4096, {16, 8, 64}},
+      {8, 8000, 2048, 3000, {16, 8, 47}},
+      {8, 8000, 2048, 16384, {16, 8, 64}},
+      {3, 3072, 1024, 4096, {16, 3, 32}},
+      {2, 256, 128, 4096, {16, 2, 2}},
+      {4, 4, 1, 1024, {16, 4, 1}},
+      {2, 10, 5, 5, {16, 2, 1}},
+      {1, 65, 65, 4096, {16, 1, 2}},
   };
   for (const Case &c : cases) {
     resetFake();

@@ -97,11 +97,10 @@ TEST_F(QueryTest, UnsupportedConfigurationsGetTheCallsMessage) {
   q.paged = 1;
   q.causal = 0;
   EXPECT_EQ(query(q), ATTN_ERROR_UNSUPPORTED);
-  EXPECT_THAT(
-      lastError(),
-      HasSubstr("no prefill kernel for dtype=bf16 head_dim=128 "
-                "group=2 paged=1 causal=0; its bf16 prefill kernels of "
-                "head_dim=128: "));
+  EXPECT_THAT(lastError(),
+              HasSubstr("no prefill kernel for dtype=bf16 head_dim=128 "
+                        "group=2 paged=1 causal=0; its bf16 prefill kernels of "
+                        "head_dim=128: "));
 }
 
 TEST_F(QueryTest, DecodeAndPrefillNeedTheirCombineKernel) {

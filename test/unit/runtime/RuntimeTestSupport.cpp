@@ -144,8 +144,8 @@ void writePack(const std::string &packDir, const std::string &target,
                const std::string &headerExtra) {
   std::string dir = packDir + "/" + target;
   std::ostringstream manifest;
-  manifest << "attn-pack 1 target=" << target << " compiler=test"
-           << headerExtra << "\n"
+  manifest << "attn-pack 1 target=" << target << " compiler=test" << headerExtra
+           << "\n"
            << "# written by the runtime tests\n";
   for (const TestKernel &kernel : kernels) {
     const std::vector<size_t> &sizes =
