@@ -54,14 +54,14 @@ private:
   LogicalResult emitOp(Operation *op) override;
   // One lowering per tile op (DecodeOps.cpp).
   LogicalResult lowerLoadQ(LoadQOp loadQ);
-  LogicalResult lowerQK(QKOp qk);
-  LogicalResult lowerMask(MaskOp mask);
-  LogicalResult lowerRowMax(RowMaxOp rowMax);
-  LogicalResult lowerRowSum(RowSumOp rowSum);
-  LogicalResult lowerExp2Diff(Exp2DiffOp diff);
-  LogicalResult lowerPV(PVOp pv);
-  LogicalResult lowerScaleRows(ScaleRowsOp scale);
-  LogicalResult lowerNormalize(NormalizeOp normalize);
+  LogicalResult lowerQK(QKOp qk) override;
+  LogicalResult lowerMask(MaskOp mask) override;
+  LogicalResult lowerRowMax(RowMaxOp rowMax) override;
+  LogicalResult lowerRowSum(RowSumOp rowSum) override;
+  LogicalResult lowerExp2Diff(Exp2DiffOp diff) override;
+  LogicalResult lowerPV(PVOp pv) override;
+  LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
+  LogicalResult lowerNormalize(NormalizeOp normalize) override;
   LogicalResult lowerStore(StoreOp store);
   LogicalResult emitKvLoop(scf::ForOp loop);
   void issueTileCopies(Value tileStart, Value limit, Value stage,

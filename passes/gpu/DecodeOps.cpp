@@ -49,22 +49,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
     return emitIf(ifOp, SmallVector<unsigned>(ifOp.getNumResults(),
                                               rows * keysPerThread));
   }
-  if (auto qk = dyn_cast<QKOp>(op))
-    return lowerQK(qk);
-  if (auto mask = dyn_cast<MaskOp>(op))
-    return lowerMask(mask);
-  if (auto rowMax = dyn_cast<RowMaxOp>(op))
-    return lowerRowMax(rowMax);
-  if (auto rowSum = dyn_cast<RowSumOp>(op))
-    return lowerRowSum(rowSum);
-  if (auto diff = dyn_cast<Exp2DiffOp>(op))
-    return lowerExp2Diff(diff);
-  if (auto pv = dyn_cast<PVOp>(op))
-    return lowerPV(pv);
-  if (auto scale = dyn_cast<ScaleRowsOp>(op))
-    return lowerScaleRows(scale);
-  if (auto normalize = dyn_cast<NormalizeOp>(op))
-    return lowerNormalize(normalize);
+  if (std::optional<LogicalResult> lowered = emitTileOp(op))
+    return *lowered;
   if (auto store = dyn_cast<StoreOp>(op))
     return lowerStore(store);
   return op->emitError("attn-lower-to-gpu: unsupported op");

@@ -38,6 +38,26 @@ LogicalResult KernelEmitterBase::emitBlock(Block &block) {
   return success();
 }
 
+std::optional<LogicalResult> KernelEmitterBase::emitTileOp(Operation *op) {
+  if (auto qk = dyn_cast<QKOp>(op))
+    return lowerQK(qk);
+  if (auto mask = dyn_cast<MaskOp>(op))
+    return lowerMask(mask);
+  if (auto rowMax = dyn_cast<RowMaxOp>(op))
+    return lowerRowMax(rowMax);
+  if (auto rowSum = dyn_cast<RowSumOp>(op))
+    return lowerRowSum(rowSum);
+  if (auto diff = dyn_cast<Exp2DiffOp>(op))
+    return lowerExp2Diff(diff);
+  if (auto pv = dyn_cast<PVOp>(op))
+    return lowerPV(pv);
+  if (auto scale = dyn_cast<ScaleRowsOp>(op))
+    return lowerScaleRows(scale);
+  if (auto normalize = dyn_cast<NormalizeOp>(op))
+    return lowerNormalize(normalize);
+  return std::nullopt;
+}
+
 LogicalResult KernelEmitterBase::emitIf(scf::IfOp ifOp,
                                         ArrayRef<unsigned> sizes) {
   unsigned total = 0;

@@ -14,6 +14,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <limits>
+#include <optional>
 
 namespace mlir {
 namespace attn {
@@ -45,6 +46,18 @@ protected:
 
   /// Emits one op of the tiled program (each emitter's fragment layout).
   virtual LogicalResult emitOp(Operation *op) = 0;
+  /// The online-softmax tile ops every kernel lowers, one function each in
+  /// its fragment layout (DecodeOps.cpp, PrefillOps.cpp).
+  virtual LogicalResult lowerQK(QKOp qk) = 0;
+  virtual LogicalResult lowerMask(MaskOp mask) = 0;
+  virtual LogicalResult lowerRowMax(RowMaxOp rowMax) = 0;
+  virtual LogicalResult lowerRowSum(RowSumOp rowSum) = 0;
+  virtual LogicalResult lowerExp2Diff(Exp2DiffOp diff) = 0;
+  virtual LogicalResult lowerPV(PVOp pv) = 0;
+  virtual LogicalResult lowerScaleRows(ScaleRowsOp scale) = 0;
+  virtual LogicalResult lowerNormalize(NormalizeOp normalize) = 0;
+  /// `op` through its lowering above, or nothing when it is none of them.
+  std::optional<LogicalResult> emitTileOp(Operation *op);
   LogicalResult emitBlock(Block &block);
   /// An scf.if whose results are fragments of `sizes[i]` values each (or
   /// none): the new if yields them flattened.

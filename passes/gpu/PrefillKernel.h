@@ -67,13 +67,14 @@ private:
   LogicalResult lowerKvHead(KvHeadOp kvHead);
   LogicalResult lowerLoadQRows(LoadQRowsOp loadQ);
   LogicalResult lowerIf(scf::IfOp ifOp);
-  LogicalResult lowerQK(QKOp qk);
-  LogicalResult lowerMask(MaskOp mask);
-  LogicalResult lowerRowMax(RowMaxOp rowMax);
-  LogicalResult lowerExp2Diff(Exp2DiffOp diff);
-  LogicalResult lowerPV(PVOp pv);
-  LogicalResult lowerScaleRows(ScaleRowsOp scale);
-  LogicalResult lowerNormalize(NormalizeOp normalize);
+  LogicalResult lowerQK(QKOp qk) override;
+  LogicalResult lowerMask(MaskOp mask) override;
+  LogicalResult lowerRowMax(RowMaxOp rowMax) override;
+  LogicalResult lowerRowSum(RowSumOp rowSum) override;
+  LogicalResult lowerExp2Diff(Exp2DiffOp diff) override;
+  LogicalResult lowerPV(PVOp pv) override;
+  LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
+  LogicalResult lowerNormalize(NormalizeOp normalize) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
   /// Issues the cp.async copies of K/V tile `tile` into its stage.
   void issueTileCopies(Value tile, Value tileStart, Value limit,

@@ -57,27 +57,16 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op))
     return lowerIf(ifOp);
-  if (auto qk = dyn_cast<QKOp>(op))
-    return lowerQK(qk);
-  if (auto mask = dyn_cast<MaskOp>(op))
-    return lowerMask(mask);
-  if (auto rowMax = dyn_cast<RowMaxOp>(op))
-    return lowerRowMax(rowMax);
-  if (auto rowSum = dyn_cast<RowSumOp>(op)) {
-    bind(rowSum, reduceRows(lookup(rowSum.getTile()), /*max=*/false));
-    return success();
-  }
-  if (auto diff = dyn_cast<Exp2DiffOp>(op))
-    return lowerExp2Diff(diff);
-  if (auto pv = dyn_cast<PVOp>(op))
-    return lowerPV(pv);
-  if (auto scale = dyn_cast<ScaleRowsOp>(op))
-    return lowerScaleRows(scale);
-  if (auto normalize = dyn_cast<NormalizeOp>(op))
-    return lowerNormalize(normalize);
+  if (std::optional<LogicalResult> lowered = emitTileOp(op))
+    return *lowered;
   if (auto store = dyn_cast<StoreRowsOp>(op))
     return emitStore(store);
   return op->emitError("attn-lower-to-gpu: unsupported op in prefill");
+}
+
+LogicalResult PrefillKernelEmitter::lowerRowSum(RowSumOp rowSum) {
+  bind(rowSum, reduceRows(lookup(rowSum.getTile()), /*max=*/false));
+  return success();
 }
 
 LogicalResult PrefillKernelEmitter::lowerSeqLen(SeqLenOp seqLen) {
