@@ -4,8 +4,9 @@
 
 Columns: flash_attn_with_kvcache and flash_attn_varlen_func called directly (the eager
 path), the same work through the custom ops (torch.ops.attn_kernels.*, what
-torch.compile calls), and torch.ops.aten._flash_attention_forward on the same problem
-(packed K/V), in a plain process and under torch.set_default_device("cuda") (what
+torch.compile calls), an empty custom op of the same schema (a Python kernel that
+does nothing: what the dispatcher's round trip into Python costs by itself), and
+torch.ops.aten._flash_attention_forward on the same problem (packed K/V), in a plain process and under torch.set_default_device("cuda") (what
 nano-vllm sets). Host time is measured with the GPU kept busy (a torch.cuda._sleep
 kernel longer than the batch of calls), so only the host's work is timed: the mean of
 a batch of CALLS calls, median and spread over ROUNDS batches.
@@ -84,9 +85,28 @@ def prefill_problem(batch=16, low=100, high=1024, generator=None):
     )
 
 
+def _empty_ops():
+    """attn_bench::varlen_fwd and kvcache_fwd: the custom ops' schemas with Python
+    kernels that do nothing (return q), so their column is what the dispatcher's
+    round trip into a Python kernel costs by itself."""
+    from attn_kernels import ops
+
+    library = torch.library.Library("attn_bench", "DEF")
+    for name in ("varlen_fwd", "kvcache_fwd"):
+        library.define(ops.SCHEMAS[name])
+        library.impl(name, lambda q, *rest: q, "CUDA")
+    return library, torch.ops.attn_bench
+
+
+COLUMNS = ("ours", "ours, custom op", "empty custom op", "torch FA2 op")
+_EMPTY_LIBRARY = None
+
+
 def calls(dec, pre):
     scale = D**-0.5
     ops = torch.ops.attn_kernels
+    global _EMPTY_LIBRARY  # the ops stay registered while it lives
+    _EMPTY_LIBRARY, empty = _empty_ops()
     aten = torch.ops.aten._flash_attention_forward
     return {
         "decode": {
@@ -108,7 +128,17 @@ def calls(dec, pre):
                 dec["max_k"],
                 scale,
                 True,
-                False,
+                0,
+            ),
+            "empty custom op": lambda: empty.kvcache_fwd(
+                dec["q"],
+                dec["k"],
+                dec["v"],
+                dec["lengths"],
+                dec["table"],
+                dec["max_k"],
+                scale,
+                True,
                 0,
             ),
             "torch FA2 op": lambda: aten(
@@ -148,7 +178,19 @@ def calls(dec, pre):
                 pre["max_len"],
                 scale,
                 True,
-                False,
+                0,
+            ),
+            "empty custom op": lambda: empty.varlen_fwd(
+                pre["q"],
+                pre["k"],
+                pre["v"],
+                pre["cu"],
+                pre["cu"],
+                None,
+                pre["max_len"],
+                pre["max_len"],
+                scale,
+                True,
                 0,
             ),
             "torch FA2 op": lambda: aten(
@@ -205,7 +247,7 @@ def breakdown(pre):
     shape = prefill.check_prefill(q, k, v, cu, cu, n, n, None)
     captured = []
     real_run = prefill.run
-    prefill.run = lambda device, args, *rest: captured.append(args)
+    prefill.run = lambda q, args, *rest: captured.append(args)
     try:
         prefill.launch_prefill(shape, q, k, v, cu, cu, None, scale, True, False, 0)
     finally:
@@ -232,8 +274,8 @@ def breakdown(pre):
         "launch_prefill (pack + run)": lambda: prefill.launch_prefill(
             shape, q, k, v, cu, cu, None, scale, True, False, 0
         ),
-        "torch.empty(out)": lambda: torch.empty(
-            (shape.total_q, HQ, D), dtype=DT, device=q.device
+        "out (empty_like)": lambda: torch.empty_like(
+            q, memory_format=torch.contiguous_format
         ),
         "q.data_ptr()": q.data_ptr,
         "q.stride()": q.stride,
@@ -344,13 +386,13 @@ def main():
         "(torch's op: the same keys packed, one query per sequence); prefill 16 x "
         "100-1024, packed.",
         "",
-        "| mode | call | ours | ours, custom op | torch FA2 op |",
-        "|---|---|---|---|---|",
+        "| mode | call | " + " | ".join(COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
     ]
     for mode in ("plain", 'set_default_device("cuda")'):
         for entry in ("decode", "prefill"):
             cells = []
-            for name in ("ours", "ours, custom op", "torch FA2 op"):
+            for name in COLUMNS:
                 median, low, high, _ = results[(mode, entry, name)]
                 cells.append(f"{median:.1f} ({low:.1f}-{high:.1f})")
             lines.append(f"| {mode} | {entry} | " + " | ".join(cells) + " |")

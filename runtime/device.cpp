@@ -55,8 +55,23 @@ Status describeContext(const Driver &driver, CurrentContext *current) {
   unsigned long long contextId = 0;
   ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetId(current->context, &contextId));
   current->contextId = contextId;
+  // Per launch: a context id is unique for the process's lifetime, so the
+  // device and properties found for the thread's last context hold while it
+  // stays current.
+  thread_local unsigned long long lastId = 0;
+  thread_local CUdevice lastDevice = 0;
+  thread_local const DeviceInfo *lastInfo = nullptr;
+  if (lastInfo != nullptr && contextId == lastId) {
+    current->device = lastDevice;
+    current->info = lastInfo;
+    return Status();
+  }
   ATTN_CU_RETURN_IF_ERROR(driver, cuCtxGetDevice(&current->device));
-  return getDeviceInfo(driver, current->device, &current->info);
+  ATTN_RETURN_IF_ERROR(getDeviceInfo(driver, current->device, &current->info));
+  lastId = contextId;
+  lastDevice = current->device;
+  lastInfo = current->info;
+  return Status();
 }
 
 // The device whose memory `pointer` (the argument `name`) is, asked of the

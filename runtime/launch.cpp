@@ -12,9 +12,21 @@ using abi::kWorkspaceAlignment;
 
 // The manifest of the pack target that `target->current`'s device runs.
 Status resolveManifest(LaunchTarget *target) {
+  // Per launch: the target depends only on the device (and ATTN_TARGET, read
+  // once), and manifests are never freed, so the thread's last answer holds
+  // for the same device. A failure is not kept.
+  thread_local const DeviceInfo *lastDevice = nullptr;
+  thread_local const Manifest *lastManifest = nullptr;
+  if (lastDevice != nullptr && lastDevice == target->current.info) {
+    target->manifest = lastManifest;
+    return Status();
+  }
   std::string name;
   ATTN_RETURN_IF_ERROR(chooseTarget(*target->current.info, &name));
-  return getManifest(name, &target->manifest);
+  ATTN_RETURN_IF_ERROR(getManifest(name, &target->manifest));
+  lastDevice = target->current.info;
+  lastManifest = target->manifest;
+  return Status();
 }
 
 } // namespace

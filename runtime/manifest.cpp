@@ -338,11 +338,49 @@ Status parseManifest(const std::string &text, const std::string &path,
     if (!status.ok())
       return withContext(status, path + ":" + std::to_string(lineNumber));
   }
+  // Decode and prefill variants are unique (checked above), so each key
+  // names one kernel.
+  for (size_t i = 0; i < manifest->kernels.size(); ++i)
+    if (manifest->kernels[i].variant.op != KernelOp::Combine)
+      manifest->index.emplace_back(variantKey(manifest->kernels[i].variant), i);
+  std::sort(manifest->index.begin(), manifest->index.end());
   return Status();
+}
+
+uint64_t variantKey(const KernelVariant &variant) {
+  // The parser bounds a kernel's head dim and group size by 1024; findKernel
+  // keys a wanted variant only when both fit in 16 bits.
+  return uint64_t(variant.op) << 48 | uint64_t(variant.dtype) << 40 |
+         uint64_t(uint16_t(variant.headDim)) << 24 |
+         uint64_t(uint16_t(variant.groupSize)) << 8 |
+         uint64_t(variant.paged) << 1 | uint64_t(variant.causal);
 }
 
 const KernelInfo *findKernel(const Manifest &manifest,
                              const KernelVariant &wanted) {
+  // Per launch: the index answers in two look-ups (the group's own kernel,
+  // then one for any group) what the search below answers in a pass over
+  // every kernel of the pack.
+  bool keyable = wanted.headDim >= 0 && wanted.headDim <= 0xFFFF &&
+                 wanted.groupSize >= 0 && wanted.groupSize <= 0xFFFF;
+  if (!manifest.index.empty() && keyable && wanted.op != KernelOp::Combine) {
+    auto lookUp = [&](const KernelVariant &variant) -> const KernelInfo * {
+      uint64_t key = variantKey(variant);
+      auto found =
+          std::lower_bound(manifest.index.begin(), manifest.index.end(), key,
+                           [](const std::pair<uint64_t, size_t> &entry,
+                              uint64_t value) { return entry.first < value; });
+      if (found == manifest.index.end() || found->first != key)
+        return nullptr;
+      return &manifest.kernels[found->second];
+    };
+    const KernelInfo *own = wanted.groupSize != 0 ? lookUp(wanted) : nullptr;
+    if (own != nullptr)
+      return own;
+    KernelVariant anyGroup = wanted;
+    anyGroup.groupSize = 0;
+    return lookUp(anyGroup);
+  }
   const KernelInfo *anyGroup = nullptr;
   for (const KernelInfo &kernel : manifest.kernels) {
     KernelVariant variant = kernel.variant;

@@ -6,7 +6,9 @@
 #include "abi/manifest.h"
 #include "runtime/status.h"
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attn {
@@ -71,7 +73,14 @@ struct Manifest {
   SplitPolicy split;
   std::string dir; // where manifest.txt and the kernels are (pack.h)
   std::vector<KernelInfo> kernels;
+  // findKernel's index of the decode and prefill kernels: (variantKey, the
+  // position in `kernels`), sorted by key (parseManifest builds it; without
+  // one, findKernel searches `kernels` in full).
+  std::vector<std::pair<uint64_t, size_t>> index;
 };
+
+// The variant as one integer, equal for equal variants.
+uint64_t variantKey(const KernelVariant &variant);
 
 // Parses manifest.txt `text` read from `path` and expected to describe
 // `target`. Every error names `path` and the offending line.

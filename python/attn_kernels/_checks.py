@@ -7,7 +7,9 @@ import operator
 import torch
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16)
-INT32 = (torch.int32,)
+INT32_DTYPE = torch.int32
+INT32 = (INT32_DTYPE,)
+TENSOR = torch.Tensor  # the exact type the entry points' common case accepts
 
 
 def tensor(name, value, dims, dtypes, device=None):
@@ -38,6 +40,16 @@ def tensor(name, value, dims, dtypes, device=None):
         f"{name}: expected a contiguous last dimension (stride 1), "
         f"got strides {value.stride()}"
     )
+
+
+def on_device(index, cuda, *tensors):
+    """The entry points' common case: with `cuda`, every tensor is a CUDA tensor whose
+    device index is `index` (q.get_device()); without, every tensor is on the CPU.
+    False for anything else (the named checks then say what is wrong)."""
+    for t in tensors:
+        if not (t.is_cuda and t.get_device() == index) if cuda else not t.is_cpu:
+            return False
+    return True
 
 
 def cuda(name, value):

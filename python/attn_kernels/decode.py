@@ -19,6 +19,7 @@ import torch
 from . import _checks, _lib, torch_backend
 
 DTYPES = {torch.float16: _lib.DTYPE_F16, torch.bfloat16: _lib.DTYPE_BF16}
+_CONTIGUOUS = torch.contiguous_format
 # attn_paged_decode and attn_varlen_prefill want their workspace aligned to this.
 _WORKSPACE_ALIGNMENT = 256
 
@@ -109,7 +110,14 @@ def paged_decode(
 def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=True):
     """Checks a decode call's tensors (cache_seqlens may be None: the caller checks
     it); returns their DecodeShape. With require_cuda, q must be a CUDA tensor (checked
-    right after q itself, so a CPU q is named as such)."""
+    right after q itself, so a CPU q is named as such). The common case takes one
+    pass of attribute reads (_accept_decode); anything it does not accept goes through
+    the checks that name the argument."""
+    shape = _accept_decode(
+        q, k_cache, v_cache, cache_seqlens, block_table, require_cuda
+    )
+    if shape is not None:
+        return shape
     _checks.tensor("q", q, ("B", "Lq", "Hq", "D"), _checks.FLOAT_DTYPES)
     device = q.device
     if require_cuda:
@@ -143,6 +151,57 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
     )
 
 
+def _accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda):
+    """check_decode's common case: plain tensors of the right dtypes on one device
+    (CUDA when `cuda`, else the CPU), ranks and sizes that agree, contiguous last
+    dimensions. Returns the DecodeShape, or None for anything else, which the named
+    checks then sort out."""
+    tensor = _checks.TENSOR
+    if not (type(q) is tensor and type(k_cache) is tensor and type(v_cache) is tensor):
+        return None
+    dtype, device = q.dtype, q.get_device()
+    q_shape, cache_shape = q.shape, k_cache.shape
+    if (
+        dtype not in _checks.FLOAT_DTYPES
+        or k_cache.dtype is not dtype
+        or v_cache.dtype is not dtype
+        or not _checks.on_device(device, cuda, q, k_cache, v_cache)
+        or len(q_shape) != 4
+        or len(cache_shape) != 4
+        or v_cache.shape != cache_shape
+    ):
+        return None
+    batch, seqlen_q, num_heads, head_dim = q_shape
+    if cache_shape[3] != head_dim or (
+        head_dim > 1
+        and (q.stride(3) != 1 or k_cache.stride(3) != 1 or v_cache.stride(3) != 1)
+    ):
+        return None
+    for index in (cache_seqlens, block_table):
+        if index is not None and not (
+            type(index) is tensor
+            and index.dtype is _checks.INT32_DTYPE
+            and _checks.on_device(device, cuda, index)
+            and index.shape[0:1] == (batch,)
+            and (index.stride(-1) == 1 or index.shape[-1] <= 1)
+        ):
+            return None
+    if cache_seqlens is not None and cache_seqlens.dim() != 1:
+        return None
+    if block_table is None:
+        if cache_shape[0] != batch:
+            return None
+        page_size, capacity = 0, cache_shape[1]
+    else:
+        if block_table.dim() != 2:
+            return None
+        page_size = cache_shape[1]
+        capacity = block_table.shape[1] * page_size
+    return DecodeShape(
+        batch, seqlen_q, num_heads, cache_shape[2], head_dim, page_size, capacity
+    )
+
+
 def launch_decode(
     shape,
     q,
@@ -160,15 +219,11 @@ def launch_decode(
     (out, lse), lse None unless return_lse. Raises RuntimeError (with `attn_status`)
     when the runtime rejects the call or cannot be loaded; nothing is launched then."""
     batch, seqlen_q, num_heads, num_kv_heads, head_dim, page_size, _ = shape
-    device = q.device
-    out = torch.empty(
-        (batch, seqlen_q, num_heads, head_dim), dtype=q.dtype, device=device
-    )
+    # out has q's shape, contiguous; both allocations take q's dtype and device.
+    out = torch.empty_like(q, memory_format=_CONTIGUOUS)
     lse = None
     if return_lse:
-        lse = torch.empty(
-            (batch, num_heads, seqlen_q), dtype=torch.float32, device=device
-        )
+        lse = q.new_empty((batch, num_heads, seqlen_q), dtype=torch.float32)
     q_strides = q.stride()
     k_strides = k_cache.stride()
     v_strides = v_cache.stride()
@@ -213,7 +268,7 @@ def launch_decode(
         0 if lse is None else lse.data_ptr(),
     )
     key = (shape, max_seqlen_k, causal, num_splits, q.dtype)
-    run(device, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode")
+    run(q, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode")
     return out, lse
 
 
@@ -223,20 +278,20 @@ def launch_decode(
 _workspace_bytes = {}
 
 
-def run(device, args, key, size_call, launch_call):
-    """Launches `launch_call` on the packed `args` on the current stream of `device`,
+def run(q, args, key, size_call, launch_call):
+    """Launches `launch_call` on the packed `args` on the current stream of q's device,
     with the workspace libattnrt's `size_call` asks for (queried once per `key`: the
     call's host ints) allocated from torch's allocator (so a CUDA graph capture owns
     it).
 
     The runtime launches in the calling thread's current CUDA context, or where the
     thread has none yet, in the primary context of the device that holds q. Only when
-    torch's current device is another one than `device` is it switched for the call.
+    torch's current device is another one than q's is it switched for the call.
     """
-    index = device.index
+    index = q.get_device()
     if index != torch._C._cuda_getDevice():
         with torch.cuda.device(index):
-            return run(device, args, key, size_call, launch_call)
+            return run(q, args, key, size_call, launch_call)
     key = (size_call, index, key)
     workspace_bytes = _workspace_bytes.get(key)
     if workspace_bytes is None:
@@ -248,8 +303,8 @@ def run(device, args, key, size_call, launch_call):
     if workspace_bytes:
         # torch's caching allocator hands out 512-byte aligned blocks, but a pluggable
         # allocator need not: one alignment's worth more, and the pointer rounded up.
-        workspace = torch.empty(
-            workspace_bytes + _WORKSPACE_ALIGNMENT - 1, dtype=torch.uint8, device=device
+        workspace = q.new_empty(
+            (workspace_bytes + _WORKSPACE_ALIGNMENT - 1,), dtype=torch.uint8
         )
         pointer = workspace.data_ptr()
         pointer += -pointer % _WORKSPACE_ALIGNMENT

@@ -79,7 +79,8 @@ def flash_attn_varlen_func(
     want_lse = bool(return_attn_probs)
     if torch.compiler.is_compiling():
         scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
-        out, lse = torch.ops.attn_kernels.varlen_fwd(
+        op = torch.ops.attn_kernels
+        args = (
             q,
             k,
             v,
@@ -90,8 +91,10 @@ def flash_attn_varlen_func(
             max_seqlen_k,
             scale,
             bool(causal),
-            want_lse,
             0,
+        )
+        out, lse = (
+            op.varlen_fwd_lse(*args) if want_lse else (op.varlen_fwd(*args), None)
         )
     else:
         with _no_torch_function():
@@ -379,7 +382,7 @@ def _compiled_kvcache(
             (q.shape[0],), max_seqlen_k, dtype=torch.int32, device=q.device
         )
     scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
-    return torch.ops.attn_kernels.kvcache_fwd(
+    args = (
         q,
         k_cache,
         v_cache,
@@ -388,9 +391,10 @@ def _compiled_kvcache(
         max_seqlen_k,
         scale,
         bool(causal),
-        return_lse,
         num_splits,
     )
+    op = torch.ops.attn_kernels
+    return op.kvcache_fwd_lse(*args) if return_lse else (op.kvcache_fwd(*args), None)
 
 
 def backend():

@@ -1,5 +1,6 @@
 """The two entry points as torch custom ops, so torch.compile (fullgraph=True) traces
-through them: torch.ops.attn_kernels.varlen_fwd and torch.ops.attn_kernels.kvcache_fwd.
+through them: torch.ops.attn_kernels.varlen_fwd and kvcache_fwd, and their lse forms
+varlen_fwd_lse and kvcache_fwd_lse.
 
 Registered from Python with torch.library over the ctypes launch, so nothing binds to
 torch's C++ ABI. Needs torch >= 2.4 (torch.library.register_fake); on an older torch
@@ -8,9 +9,9 @@ mode only. flash_attn_varlen_func and flash_attn_with_kvcache call these ops whe
 torch.compile traces them and go straight to the launch in eager mode (the dispatcher
 costs host time an eager call need not pay).
 
-Both ops are functional: they read their inputs, allocate and return (out, lse) and
-mutate and alias nothing; the split-KV workspace is allocated inside. lse is an empty
-float32 tensor unless return_lse. The CUDA kernel is libattnrt's (or, under
+The ops are functional: they read their inputs, allocate and return out (the _lse
+forms (out, lse)) and mutate and alias nothing; the split-KV workspace is allocated
+inside. The CUDA kernel is libattnrt's (or, under
 ATTN_BACKEND=auto, the torch backend where the pack has no kernel), the CPU kernel the
 torch backend's; the fake kernel gives the exact shapes, dtypes and strides (out
 contiguous like q's shape, lse [Hq, total_q] or [B, Hq, Lq]).
@@ -24,138 +25,154 @@ from .prefill import check_prefill
 
 REGISTERED = hasattr(torch.library, "register_fake")
 
-VARLEN_SCHEMA = (
-    "varlen_fwd(Tensor q, Tensor k, Tensor v, Tensor cu_seqlens_q, "
-    "Tensor cu_seqlens_k, Tensor? block_table, SymInt max_seqlen_q, "
-    "SymInt max_seqlen_k, float softmax_scale, bool causal, bool return_lse, "
-    "int num_splits) -> (Tensor, Tensor)"
+_VARLEN_ARGS = (
+    "(Tensor q, Tensor k, Tensor v, Tensor cu_seqlens_q, Tensor cu_seqlens_k, "
+    "Tensor? block_table, SymInt max_seqlen_q, SymInt max_seqlen_k, "
+    "float softmax_scale, bool causal, int num_splits)"
 )
-KVCACHE_SCHEMA = (
-    "kvcache_fwd(Tensor q, Tensor k_cache, Tensor v_cache, Tensor cache_seqlens, "
+_KVCACHE_ARGS = (
+    "(Tensor q, Tensor k_cache, Tensor v_cache, Tensor cache_seqlens, "
     "Tensor? block_table, SymInt max_seqlen_k, float softmax_scale, bool causal, "
-    "bool return_lse, int num_splits) -> (Tensor, Tensor)"
+    "int num_splits)"
 )
+# name -> schema: each entry point's op returns out, its _lse form (out, lse).
+SCHEMAS = {
+    "varlen_fwd": f"varlen_fwd{_VARLEN_ARGS} -> Tensor",
+    "varlen_fwd_lse": f"varlen_fwd_lse{_VARLEN_ARGS} -> (Tensor, Tensor)",
+    "kvcache_fwd": f"kvcache_fwd{_KVCACHE_ARGS} -> Tensor",
+    "kvcache_fwd_lse": f"kvcache_fwd_lse{_KVCACHE_ARGS} -> (Tensor, Tensor)",
+}
 
 
-def _no_lse(q):
-    return torch.empty((0,), dtype=torch.float32, device=q.device)
+def _varlen(want_lse):
+    def kernel(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        block_table,
+        max_seqlen_q,
+        max_seqlen_k,
+        softmax_scale,
+        causal,
+        num_splits,
+    ):
+        with torch._C.DisableTorchFunction():
+            out, lse = interface.varlen_call(
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                max_seqlen_q,
+                max_seqlen_k,
+                softmax_scale,
+                causal,
+                block_table,
+                want_lse,
+                num_splits,
+            )
+        return (out, lse) if want_lse else out
+
+    return kernel
 
 
-def _varlen(
-    q,
-    k,
-    v,
-    cu_seqlens_q,
-    cu_seqlens_k,
-    block_table,
-    max_seqlen_q,
-    max_seqlen_k,
-    softmax_scale,
-    causal,
-    return_lse,
-    num_splits,
-):
-    with torch._C.DisableTorchFunction():
-        out, lse = interface.varlen_call(
-            q,
-            k,
-            v,
-            cu_seqlens_q,
-            cu_seqlens_k,
-            max_seqlen_q,
-            max_seqlen_k,
-            softmax_scale,
-            causal,
-            block_table,
-            return_lse,
-            num_splits,
-        )
-        return out, _no_lse(q) if lse is None else lse
-
-
-def _kvcache(
-    q,
-    k_cache,
-    v_cache,
-    cache_seqlens,
-    block_table,
-    max_seqlen_k,
-    softmax_scale,
-    causal,
-    return_lse,
-    num_splits,
-):
+def _kvcache(want_lse):
     # The op's max_seqlen_k bounds cache_seqlens as the runtime's call does; the
     # flash-attn entry point passes what the caches' shapes hold.
-    with torch._C.DisableTorchFunction():
-        out, lse = interface.kvcache_call(
-            q,
-            k_cache,
-            v_cache,
-            cache_seqlens,
-            block_table,
-            softmax_scale,
-            causal,
-            return_lse,
-            num_splits,
-            max_seqlen_k,
+    def kernel(
+        q,
+        k_cache,
+        v_cache,
+        cache_seqlens,
+        block_table,
+        max_seqlen_k,
+        softmax_scale,
+        causal,
+        num_splits,
+    ):
+        with torch._C.DisableTorchFunction():
+            out, lse = interface.kvcache_call(
+                q,
+                k_cache,
+                v_cache,
+                cache_seqlens,
+                block_table,
+                softmax_scale,
+                causal,
+                want_lse,
+                num_splits,
+                max_seqlen_k,
+            )
+        return (out, lse) if want_lse else out
+
+    return kernel
+
+
+def _varlen_fake(want_lse):
+    def kernel(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        block_table,
+        max_seqlen_q,
+        max_seqlen_k,
+        softmax_scale,
+        causal,
+        num_splits,
+    ):
+        # The tensor checks hold for fake tensors too; the host ints may be symbolic.
+        check_prefill(
+            q, k, v, cu_seqlens_q, cu_seqlens_k, 0, 0, block_table, require_cuda=False
         )
-        return out, _no_lse(q) if lse is None else lse
+        total_q, num_heads, _ = q.shape
+        out = q.new_empty(q.shape)
+        if not want_lse:
+            return out
+        return out, q.new_empty((num_heads, total_q), dtype=torch.float32)
+
+    return kernel
 
 
-def _varlen_fake(
-    q,
-    k,
-    v,
-    cu_seqlens_q,
-    cu_seqlens_k,
-    block_table,
-    max_seqlen_q,
-    max_seqlen_k,
-    softmax_scale,
-    causal,
-    return_lse,
-    num_splits,
-):
-    # The tensor checks hold for fake tensors too; the host ints may be symbolic.
-    check_prefill(
-        q, k, v, cu_seqlens_q, cu_seqlens_k, 0, 0, block_table, require_cuda=False
-    )
-    total_q, num_heads, _ = q.shape
-    out = q.new_empty(q.shape)
-    if not return_lse:
-        return out, q.new_empty((0,), dtype=torch.float32)
-    return out, q.new_empty((num_heads, total_q), dtype=torch.float32)
+def _kvcache_fake(want_lse):
+    def kernel(
+        q,
+        k_cache,
+        v_cache,
+        cache_seqlens,
+        block_table,
+        max_seqlen_k,
+        softmax_scale,
+        causal,
+        num_splits,
+    ):
+        check_decode(
+            q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=False
+        )
+        batch, seqlen_q, num_heads, _ = q.shape
+        out = q.new_empty(q.shape)
+        if not want_lse:
+            return out
+        return out, q.new_empty((batch, num_heads, seqlen_q), dtype=torch.float32)
 
-
-def _kvcache_fake(
-    q,
-    k_cache,
-    v_cache,
-    cache_seqlens,
-    block_table,
-    max_seqlen_k,
-    softmax_scale,
-    causal,
-    return_lse,
-    num_splits,
-):
-    check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=False)
-    batch, seqlen_q, num_heads, _ = q.shape
-    out = q.new_empty(q.shape)
-    if not return_lse:
-        return out, q.new_empty((0,), dtype=torch.float32)
-    return out, q.new_empty((batch, num_heads, seqlen_q), dtype=torch.float32)
+    return kernel
 
 
 if REGISTERED:
     _library = torch.library.Library("attn_kernels", "DEF")
-    _library.define(VARLEN_SCHEMA)
-    _library.define(KVCACHE_SCHEMA)
-    for _key in ("CPU", "CUDA"):
-        _library.impl("varlen_fwd", _varlen, _key)
-        _library.impl("kvcache_fwd", _kvcache, _key)
-    torch.library.register_fake("attn_kernels::varlen_fwd", _varlen_fake, lib=_library)
-    torch.library.register_fake(
-        "attn_kernels::kvcache_fwd", _kvcache_fake, lib=_library
-    )
+    for _name, _schema in SCHEMAS.items():
+        _want_lse = _name.endswith("_lse")
+        _real, _fake = (
+            (_varlen, _varlen_fake)
+            if _name.startswith("varlen")
+            else (_kvcache, _kvcache_fake)
+        )
+        _library.define(_schema)
+        for _key in ("CPU", "CUDA"):
+            _library.impl(_name, _real(_want_lse), _key)
+        torch.library.register_fake(
+            f"attn_kernels::{_name}", _fake(_want_lse), lib=_library
+        )

@@ -7,7 +7,7 @@ import collections
 import torch
 
 from . import _checks, _lib, torch_backend
-from .decode import DTYPES, run
+from .decode import _CONTIGUOUS, DTYPES, run
 
 # What a prefill call's shapes and host ints say. page_size 0: packed k, v
 # [total_k, Hkv, D]; kv_rows: k's first dimension (total_k, or num_blocks when
@@ -100,7 +100,22 @@ def check_prefill(
     require_cuda=True,
 ):
     """Checks a prefill call's arguments; returns their PrefillShape. B = 0 (cu_seqlens
-    of one entry) is allowed."""
+    of one entry) is allowed. The common case takes one pass of attribute reads
+    (_accept_prefill); anything it does not accept goes through the checks that name
+    the argument."""
+    shape = _accept_prefill(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        max_seqlen_q,
+        max_seqlen_k,
+        block_table,
+        require_cuda,
+    )
+    if shape is not None:
+        return shape
     _checks.tensor("q", q, ("total_q", "Hq", "D"), _checks.FLOAT_DTYPES)
     device = q.device
     if require_cuda:
@@ -149,6 +164,92 @@ def check_prefill(
     )
 
 
+def _accept_prefill(
+    q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table, cuda
+):
+    """check_prefill's common case: plain tensors of the right dtypes on one device
+    (CUDA when `cuda`, else the CPU), ranks and sizes that agree, contiguous last dimensions,
+    host ints in range. Returns the PrefillShape, or None for anything else (a
+    subclass, an error, an edge case), which the named checks then sort out."""
+    tensor = _checks.TENSOR
+    if not (
+        type(q) is tensor
+        and type(k) is tensor
+        and type(v) is tensor
+        and type(cu_seqlens_q) is tensor
+        and type(cu_seqlens_k) is tensor
+        and type(max_seqlen_q) is int
+        and type(max_seqlen_k) is int
+        and max_seqlen_q >= 0
+        and max_seqlen_k >= 0
+    ):
+        return None
+    dtype = q.dtype
+    device = q.get_device()
+    q_shape, k_shape = q.shape, k.shape
+    cu_shape = cu_seqlens_q.shape
+    if (
+        dtype not in _checks.FLOAT_DTYPES
+        or k.dtype is not dtype
+        or v.dtype is not dtype
+        or cu_seqlens_q.dtype is not _checks.INT32_DTYPE
+        or cu_seqlens_k.dtype is not _checks.INT32_DTYPE
+        or not _checks.on_device(device, cuda, q, k, v, cu_seqlens_q, cu_seqlens_k)
+        or len(q_shape) != 3
+        or len(cu_shape) != 1
+        or cu_shape[0] < 1
+        or cu_seqlens_k.shape != cu_shape
+        or v.shape != k_shape
+        or cu_seqlens_q.stride(0) != 1
+        or cu_seqlens_k.stride(0) != 1
+    ):
+        return None
+    total_q, num_heads, head_dim = q_shape
+    batch = cu_shape[0] - 1
+    page_size = 0
+    if block_table is None:
+        if len(k_shape) != 3:
+            return None
+    else:
+        if (
+            type(block_table) is not tensor
+            or block_table.dtype is not _checks.INT32_DTYPE
+            or not _checks.on_device(device, cuda, block_table)
+            or len(k_shape) != 4
+        ):
+            return None
+        table_shape = block_table.shape
+        page_size = k_shape[1]
+        if (
+            len(table_shape) != 2
+            or table_shape[0] != batch
+            or max_seqlen_k > table_shape[1] * page_size
+            or (block_table.stride(1) != 1 and table_shape[1] > 1)
+        ):
+            return None
+    num_kv_heads = k_shape[-2]
+    if (
+        k_shape[-1] != head_dim
+        or num_kv_heads < 1
+        or num_heads % num_kv_heads
+        or (q.stride(2) != 1 and head_dim > 1)
+        or (k.stride(-1) != 1 and head_dim > 1)
+        or (v.stride(-1) != 1 and head_dim > 1)
+    ):
+        return None
+    return PrefillShape(
+        batch,
+        total_q,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        page_size,
+        max_seqlen_q,
+        max_seqlen_k,
+        k_shape[0],
+    )
+
+
 def nothing_to_launch(shape):
     """True when no query sees a key whatever the lengths (no sequence, query or
     key, or k, v without a row): every row is 0, which the torch backend returns
@@ -180,11 +281,11 @@ def launch_prefill(
     split-KV count. Raises RuntimeError (with `attn_status`) when the runtime rejects
     the call or cannot be loaded; nothing is launched then."""
     batch, total_q, num_heads, num_kv_heads, head_dim, page_size = shape[:6]
-    device = q.device
-    out = torch.empty((total_q, num_heads, head_dim), dtype=q.dtype, device=device)
+    # out has q's shape, contiguous; both allocations take q's dtype and device.
+    out = torch.empty_like(q, memory_format=_CONTIGUOUS)
     lse = None
     if return_lse:
-        lse = torch.empty((num_heads, total_q), dtype=torch.float32, device=device)
+        lse = q.new_empty((num_heads, total_q), dtype=torch.float32)
     q_strides = q.stride()
     k_strides = k.stride()
     v_strides = v.stride()
@@ -231,5 +332,5 @@ def launch_prefill(
         num_splits,
     )
     key = (shape, causal, num_splits, q.dtype)
-    run(device, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
+    run(q, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
     return out, lse

@@ -430,10 +430,10 @@ class LaunchCounter:
         self.calls = self.combines = 0
         self._original = decode.run
 
-        def counted(device, args, key, size_call, launch_call):
-            result = self._original(device, args, key, size_call, launch_call)
+        def counted(q, args, key, size_call, launch_call):
+            result = self._original(q, args, key, size_call, launch_call)
             self.calls += 1
-            if decode._workspace_bytes.get((size_call, device.index, key), 0) > 0:
+            if decode._workspace_bytes.get((size_call, q.get_device(), key), 0) > 0:
                 self.combines += 1
             return result
 

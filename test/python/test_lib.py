@@ -290,14 +290,14 @@ def test_workspace_size_is_asked_once_per_shape(monkeypatch):
 
     functions = {"size": size, "launch": launch}
     monkeypatch.setattr(_lib, "function", functions.__getitem__)
-    monkeypatch.setattr(torch._C, "_cuda_getDevice", lambda: None, raising=False)
+    monkeypatch.setattr(torch._C, "_cuda_getDevice", lambda: -1, raising=False)
     monkeypatch.setattr(
         torch._C, "_cuda_getCurrentRawStream", lambda index: 0, raising=False
     )
     monkeypatch.setattr(decode, "_workspace_bytes", {})
-    cpu = torch.device("cpu")
+    q = torch.empty(0)  # a CPU tensor: get_device() is -1
     for key in ("a", "a", "b"):
-        decode.run(cpu, b"args", key, "size", "launch")
+        decode.run(q, b"args", key, "size", "launch")
     assert [call[0] for call in calls] == ["size", "launch", "launch", "size", "launch"]
     for call in calls:
         if call[0] == "launch":

@@ -50,16 +50,18 @@ def kvcache_inputs(paged):
 @pytest.mark.parametrize("paged", [False, True])
 @pytest.mark.parametrize("return_lse", [False, True])
 def test_opcheck(on_torch_backend, paged, return_lse):
-    """Schema, fake kernel, autograd registration and AOT dispatch of both ops."""
+    """Schema, fake kernel, autograd registration and AOT dispatch of the ops (the
+    plain and the _lse form of each entry point)."""
+    suffix = "_lse" if return_lse else ""
     q, k, v, cu_q, cu_k, table = varlen_inputs(paged)
     torch.library.opcheck(
-        torch.ops.attn_kernels.varlen_fwd.default,
-        (q, k, v, cu_q, cu_k, table, 4, 20, 0.125, True, return_lse, 0),
+        getattr(torch.ops.attn_kernels, "varlen_fwd" + suffix).default,
+        (q, k, v, cu_q, cu_k, table, 4, 20, 0.125, True, 0),
     )
     q, k, v, lengths, table = kvcache_inputs(paged)
     torch.library.opcheck(
-        torch.ops.attn_kernels.kvcache_fwd.default,
-        (q, k, v, lengths, table, 20, 0.125, True, return_lse, 0),
+        getattr(torch.ops.attn_kernels, "kvcache_fwd" + suffix).default,
+        (q, k, v, lengths, table, 20, 0.125, True, 0),
     )
 
 
@@ -68,17 +70,15 @@ def test_fake_kernels_give_the_real_layout(on_torch_backend):
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     q, k, v, cu_q, cu_k, table = varlen_inputs(True)
-    real = torch.ops.attn_kernels.varlen_fwd(
-        q, k, v, cu_q, cu_k, table, 4, 20, 0.125, True, True, 0
+    real = torch.ops.attn_kernels.varlen_fwd_lse(
+        q, k, v, cu_q, cu_k, table, 4, 20, 0.125, True, 0
     )
     with FakeTensorMode() as mode:
         fake_args = [
             mode.from_tensor(t) if t is not None else None
             for t in (q, k, v, cu_q, cu_k, table)
         ]
-        fake = torch.ops.attn_kernels.varlen_fwd(
-            *fake_args, 4, 20, 0.125, True, True, 0
-        )
+        fake = torch.ops.attn_kernels.varlen_fwd_lse(*fake_args, 4, 20, 0.125, True, 0)
     for r, f in zip(real, fake):
         assert (r.shape, r.stride(), r.dtype) == (f.shape, f.stride(), f.dtype)
 
