@@ -2,8 +2,8 @@
 
 attn_kernels.paged_decode against torch's internal FlashAttention-2 (contiguous KV,
 varlen), the seed plan (one SDPA call per sequence on its gathered pages), a Triton
-split-KV peer and the floor (KV bytes over the measured copy bandwidth), on three
-workloads of one decode step. From the repository root, with the runtime built:
+split-KV peer and the floor (KV bytes over the measured copy bandwidth), on the
+WORKLOADS below (one decode step each). From the repository root, with the runtime built:
 
     PYTHONPATH=python python3 bench/bench_decode.py --out bench/results
 
@@ -56,6 +56,11 @@ WORKLOADS = [
     Workload("256 seqs, context 100-2048", 256, (100, 2048), 16),
     Workload("32 seqs, context 4096-8192", 32, (4096, 8192), 8),
     Workload("1 seq, context 32768", 1, (32768, 32768), 32),
+    # Long contexts and small batches, where the split-KV fixed costs weigh most.
+    Workload("1 seq, context 131072", 1, (131072, 131072), 64),
+    Workload("4 seqs, context 32768", 4, (32768, 32768), 32),
+    Workload("2 seqs, context 8192-32768", 2, (8192, 32768), 32),
+    Workload("8 seqs, context 8192-32768", 8, (8192, 32768), 16),
 ]
 
 
