@@ -168,9 +168,9 @@ def _accept_prefill(
     q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table, cuda
 ):
     """check_prefill's common case: plain tensors of the right dtypes on one device
-    (CUDA when `cuda`, else the CPU), ranks and sizes that agree, contiguous last dimensions,
-    host ints in range. Returns the PrefillShape, or None for anything else (a
-    subclass, an error, an edge case), which the named checks then sort out."""
+    (CUDA when `cuda`, else the CPU), ranks and sizes that agree, contiguous last
+    dimensions, host ints in range. Returns the PrefillShape, or None for anything else
+    (a subclass, an error, an edge case), which the named checks then sort out."""
     tensor = _checks.TENSOR
     if not (
         type(q) is tensor
