@@ -1,6 +1,7 @@
 // Registration of the attn dialect's ops.
 #include "dialect/AttnDialect.h"
 #include "dialect/AttnOps.h"
+#include "dialect/ScoreWeb.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -22,6 +23,36 @@ void AttnDialect::initialize() {
 #define GET_TYPEDEF_LIST
 #include "dialect/AttnOpsTypes.cpp.inc"
       >();
+}
+
+// attn.deferred_scale: on a qk, a row_max or an exp2_diff whose score web
+// can defer its scale, and on every qk and consumer of that web.
+static LogicalResult verifyDeferredScale(Operation *op,
+                                         NamedAttribute attribute) {
+  StringRef name = attribute.getName().getValue();
+  if (!isa<UnitAttr>(attribute.getValue()) ||
+      !isa<QKOp, RowMaxOp, Exp2DiffOp>(op))
+    return op->emitError("'") << name
+                              << "' must be a unit attribute on attn.qk, "
+                                 "attn.row_max or attn.exp2_diff";
+  ScoreWeb web =
+      findScoreWeb(isa<QKOp>(op) ? op->getResult(0) : op->getOperand(0));
+  if (web.offender)
+    return op->emitError("'")
+           << name << "': the scores cannot defer their scale through '"
+           << web.offender->getName() << "'";
+  if (web.sources.empty())
+    return op->emitError("'") << name << "': the scores come from no attn.qk";
+  auto lacks = [&](Operation *other) { return !other->hasAttr(name); };
+  for (QKOp qk : web.sources)
+    if (lacks(qk))
+      return op->emitError("'") << name << "': the attn.qk of its scores "
+                                << "lacks it";
+  for (Operation *consumer : web.consumers)
+    if (lacks(consumer))
+      return op->emitError("'") << name << "': a consumer of its scores, '"
+                                << consumer->getName() << "', lacks it";
+  return success();
 }
 
 // The attributes the passes hand each other (AttnDialect.td,
@@ -48,6 +79,8 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
              << name << "' must be a unit attribute on scf.for";
     return success();
   }
+  if (name == DeferredScaleAttrHelper::getNameStr())
+    return verifyDeferredScale(op, attribute);
   if (name == NumSplitsAttrHelper::getNameStr() ||
       name == WorkspaceAttrHelper::getNameStr())
     return op->emitError("'") << name << "' belongs on a function argument";

@@ -36,7 +36,13 @@ def Attn_Dialect : Dialect {
     "::mlir::UnitAttr":$num_splits,
     // On the f32 memref function arguments of the split-KV partials
     // (attn-split-kv).
-    "::mlir::UnitAttr":$workspace
+    "::mlir::UnitAttr":$workspace,
+    // On an attn.qk whose result is Q K^T without the op's scale, and on the
+    // attn.row_max and attn.exp2_diff (its x) that apply that scale to it
+    // (attn-fuse-tile-ops): row_max gives scale * max, exp2_diff
+    // exp2(scale * x - m). Every op of the scores' web (the qk, the masks and
+    // scf.if results they flow through, their consumers) carries it or none.
+    "::mlir::UnitAttr":$deferred_scale
   );
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

@@ -296,6 +296,19 @@ LogicalResult QKOp::verify() {
   return success();
 }
 
+LogicalResult PVAccOp::verify() {
+  auto p = cast<RankedTensorType>(getP().getType());
+  auto v = cast<RankedTensorType>(getV().getType());
+  auto acc = cast<RankedTensorType>(getAcc().getType());
+  if (p.getRank() != 2 || v.getRank() != 2 || acc.getRank() != 2 ||
+      p.getDimSize(1) != v.getDimSize(0) ||
+      acc.getDimSize(0) != p.getDimSize(0) ||
+      acc.getDimSize(1) != v.getDimSize(1))
+    return emitOpError("expects [M, D] + [M, N] x [N, D], got acc ")
+           << acc << ", p " << p << ", v " << v;
+  return success();
+}
+
 std::pair<Value, Value> SplitRangeOp::expand(OpBuilder &b, Location loc,
                                              Value length, Value split,
                                              Value numSplits, int64_t align) {

@@ -284,6 +284,22 @@ def Attn_PVOp : Attn_Op<"pv", [Pure]> {
   let assemblyFormat = "$p `,` $v attr-dict `:` type($p) `,` type($v) `->` type($out)";
 }
 
+def Attn_PVAccOp : Attn_Op<"pv_acc", [Pure, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "acc + P V for one tile: the product accumulated onto acc";
+  let description = [{
+    `[M, D] + [M, N] x [N, D] -> [M, D]`, in f32: `attn.pv` and the
+    `arith.addf` that adds its product to the accumulator, fused by
+    attn-fuse-tile-ops so that a tensor-core lowering accumulates the product
+    onto `acc` in place.
+  }];
+  let arguments = (ins Attn_F32Tile:$acc, Attn_F32Tile:$p, AnyRankedTensor:$v);
+  let results = (outs Attn_F32Tile:$result);
+  let assemblyFormat = [{
+    $p `,` $v `onto` $acc attr-dict `:` type($p) `,` type($v) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_ScaleRowsOp : Attn_Op<"scale_rows", [Pure, AllTypesMatch<["tile", "result"]>]> {
   let summary = "multiplies row i of a [M, D] tile by factor[i]";
   let arguments = (ins Attn_F32Tile:$tile, Attn_F32Tile:$factor);

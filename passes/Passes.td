@@ -106,6 +106,44 @@ def AttnOnlineSoftmax : Pass<"attn-online-softmax", "ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def AttnFuseTileOps : Pass<"attn-fuse-tile-ops", "ModuleOp"> {
+  let summary = "Fuses the prefill program's tile ops that a tensor-core lowering computes as one";
+  let description = [{
+    Rewrites the tiled online-softmax program of a prefill function (one
+    with `attn.load_q_rows`) into the explicit fused forms the GPU lowering
+    emits, so that the lowering maps each op on its own:
+
+    - an `attn.pv` whose only use is an `arith.addf` becomes, with the addf,
+      one `attn.pv_acc` (the mma.sync accumulates P V onto the rescaled
+      accumulator);
+    - the scale of an `attn.qk` moves into the ops that read its scores, when
+      every path of the scores (through `attn.mask` and `scf.if`) ends in an
+      `attn.row_max` or the `x` of an `attn.exp2_diff`: the qk and those
+      consumers are marked `attn.deferred_scale`; row_max then scales its
+      results (the scale is positive) and exp2_diff folds the scale into an
+      fma, so that no score is multiplied on its own.
+
+    Before:
+    ```mlir
+    %s = attn.qk %q, %k {scale = 1.442695 : f32} : ...
+    %m = attn.row_max %s : tensor<64x64xf32> -> tensor<64xf32>
+    %p = attn.exp2_diff %s, %mn : tensor<64x64xf32>, tensor<64xf32>
+    %pv = attn.pv %p, %v : ...
+    %acc1 = arith.addf %scaled, %pv : tensor<64x128xf32>
+    ```
+    After:
+    ```mlir
+    %s = attn.qk %q, %k {attn.deferred_scale, scale = 1.442695 : f32} : ...
+    %m = attn.row_max %s {attn.deferred_scale} : ...
+    %p = attn.exp2_diff %s, %mn {attn.deferred_scale} : ...
+    %acc1 = attn.pv_acc %p, %v onto %scaled : ...
+    ```
+    Decode programs are left as they are: the decode lowering scales each
+    score as it computes it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def AttnLowerToCpu : Pass<"attn-lower-to-cpu", "ModuleOp"> {
   let summary = "Lowers the tiled attn program to scf/memref/arith loops for the host";
   let description = [{

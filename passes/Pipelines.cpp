@@ -23,6 +23,7 @@ void mlir::attn::buildAttnTiledProgramPipeline(
 void mlir::attn::buildAttnToPTXPipeline(OpPassManager &pm,
                                         const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
+  pm.addPass(createAttnFuseTileOps());
   pm.addPass(createAttnLowerToGpu(
       AttnLowerToGpuOptions{options.stages, options.threads}));
   pm.addPass(createCanonicalizerPass());

@@ -11,6 +11,9 @@ using namespace mlir::attn;
 using namespace mlir::attn::cpu;
 
 LogicalResult CpuEmitter::lower(QKOp op) {
+  if (op->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr()))
+    return op.emitError("attn-lower-to-cpu: attn.deferred_scale "
+                        "(attn-fuse-tile-ops) is for the GPU lowering");
   Value q = buffer(op.getQ()), k = buffer(op.getK());
   Value out = allocate(op.getType());
   int64_t headDim = op.getQ().getType().getDimSize(1);

@@ -82,6 +82,10 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
 }
 
 LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
+  if (qk->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr()))
+    return qk.emitError("attn-lower-to-gpu: the decode kernel scales each "
+                        "score as it computes it; attn.deferred_scale is for "
+                        "prefill programs");
   Fragment q = lookup(qk.getQ());
   Fragment scores;
   scores.values.resize(rows * keysPerThread);

@@ -33,6 +33,8 @@ LogicalResult PrefillKernelEmitter::analyse() {
       kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
     if (auto pv = dyn_cast<PVOp>(op))
       vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
+    if (auto pvAcc = dyn_cast<PVAccOp>(op))
+      vArg = pvAcc.getV().getDefiningOp<KvTileOp>().getCache();
   });
   for (BlockArgument arg : func.getArguments())
     if (func.getArgAttr(arg.getArgNumber(),

@@ -139,8 +139,8 @@ private:
   }
   /// Row-wise reduction of a [M, X] fragment within each quad.
   Fragment reduceRows(const Fragment &in, bool max);
-  /// Accumulates P V into `acc` (an [M, D] fragment).
-  Fragment emitPV(PVOp pv, Fragment acc);
+  /// Accumulates P V into `acc` (an [M, D] fragment); V is the stage's tile.
+  Fragment emitPV(Value pTile, Fragment acc);
   /// attn.store_rows: this thread's rows of the tile into out (and lse), or
   /// with a split into the split-KV workspace.
   LogicalResult emitStore(StoreRowsOp store);
@@ -163,13 +163,12 @@ private:
   /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
   Value pageReciprocal;
   Value currentStage;
-  /// attn.pv ops whose product is accumulated by the attn.addf that uses it.
-  llvm::DenseSet<Operation *> fusedPV;
-  /// Score tiles whose fragments hold the raw QK^T accumulators, still to be
-  /// multiplied by scoreScale (which row_max and exp2_diff fold in).
-  llvm::DenseSet<Value> unscaledScores;
+  /// The last attn.qk's scale times the launch's softmax_scale: what the
+  /// consumers of deferred-scale scores (attn.deferred_scale) multiply by.
   Value scoreScale;
-  bool isUnscaled(Value v) { return unscaledScores.contains(v); }
+  static bool hasDeferredScale(Operation *op) {
+    return op->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr());
+  }
 };
 
 } // namespace attn

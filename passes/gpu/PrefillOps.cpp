@@ -6,11 +6,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
-  for (Value operand : op->getOperands())
-    if (isUnscaled(operand) && !isa<MaskOp, RowMaxOp, Exp2DiffOp>(op))
-      return op->emitError("attn-lower-to-gpu: the prefill lowering folds the "
-                           "score scale into row_max and exp2_diff; this use "
-                           "of the scores is not supported");
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
@@ -24,13 +19,6 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     return success();
   }
   if (isElementwise(op)) {
-    // acc * alpha + P V: the mma accumulates onto the rescaled acc.
-    for (unsigned i = 0; i < 2 && isa<arith::AddFOp>(op); ++i)
-      if (auto pv = op->getOperand(i).getDefiningOp<PVOp>();
-          pv && fusedPV.contains(pv)) {
-        bind(op->getResult(0), emitPV(pv, lookup(op->getOperand(1 - i))));
-        return success();
-      }
     bind(op->getResult(0), emitElementwise(op));
     return success();
   }
@@ -57,6 +45,11 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op))
     return lowerIf(ifOp);
+  if (auto pvAcc = dyn_cast<PVAccOp>(op)) {
+    // acc * alpha + P V: the mma accumulates onto the rescaled acc.
+    bind(pvAcc, emitPV(pvAcc.getP(), lookup(pvAcc.getAcc())));
+    return success();
+  }
   if (std::optional<LogicalResult> lowered = emitTileOp(op))
     return *lowered;
   if (auto store = dyn_cast<StoreRowsOp>(op))
@@ -132,13 +125,7 @@ LogicalResult PrefillKernelEmitter::lowerIf(scf::IfOp ifOp) {
   SmallVector<unsigned> sizes;
   for (Type t : ifOp.getResultTypes())
     sizes.push_back(rowBlocks * cast<RankedTensorType>(t).getDimSize(1) / 2);
-  if (failed(emitIf(ifOp, sizes)))
-    return failure();
-  for (auto [i, result] : llvm::enumerate(ifOp.getResults()))
-    if (ifOp.elseBlock() && isUnscaled(ifOp.thenYield().getOperand(i)) &&
-        isUnscaled(ifOp.elseYield().getOperand(i)))
-      unscaledScores.insert(result);
-  return success();
+  return emitIf(ifOp, sizes);
 }
 
 LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
@@ -174,12 +161,14 @@ LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
         }
     }
   }
-  // The op's scale (log2(e) folded in) times the launch's softmax_scale,
-  // applied by the consumers: row_max scales its results, exp2_diff
-  // folds it into an fma.
+  // The op's scale (log2(e) folded in) times the launch's softmax_scale.
+  // Deferred (attn-fuse-tile-ops), the consumers apply it: row_max scales
+  // its results, exp2_diff folds it into an fma.
   scoreScale = arith::MulFOp::create(
       b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
-  unscaledScores.insert(qk.getResult());
+  if (!qk->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr()))
+    for (Value &v : s)
+      v = arith::MulFOp::create(b, loc, v, scoreScale);
   bind(qk, Fragment{s});
   return success();
 }
@@ -205,8 +194,6 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
           cmp(arith::CmpIPredicate::sle, key, lastKey[rowSlot(k, blockN)]));
     out.values.push_back(select(keep, in.values[k], negInf));
   }
-  if (isUnscaled(mask.getScores()))
-    unscaledScores.insert(mask.getResult());
   bind(mask, out);
   return success();
 }
@@ -214,7 +201,7 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
 LogicalResult PrefillKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
   // The scale is positive: the max of the raw scores, scaled, is the max.
   Fragment max = reduceRows(lookup(rowMax.getTile()), /*max=*/true);
-  if (isUnscaled(rowMax.getTile()))
+  if (hasDeferredScale(rowMax))
     for (Value &v : max.values)
       v = arith::MulFOp::create(b, loc, v, scoreScale);
   bind(rowMax, max);
@@ -224,7 +211,7 @@ LogicalResult PrefillKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
 LogicalResult PrefillKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
   Fragment x = lookup(diff.getX()), m = lookup(diff.getM()), out;
   bool rowVector = cast<RankedTensorType>(diff.getType()).getRank() == 1;
-  bool unscaled = isUnscaled(diff.getX());
+  bool unscaled = hasDeferredScale(diff);
   // exp2(x - m), 0 where m is -inf: subtracting +inf instead gives that 0
   // with one select per row rather than per element.
   SmallVector<Value> negMax;
@@ -247,12 +234,9 @@ LogicalResult PrefillKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
 }
 
 LogicalResult PrefillKernelEmitter::lowerPV(PVOp pv) {
-  if (pv->hasOneUse() && isa<arith::AddFOp>(*pv->getUsers().begin())) {
-    fusedPV.insert(pv);
-    return success();
-  }
-  bind(pv, emitPV(pv, Fragment{SmallVector<Value>(rowBlocks * headDim / 2,
-                                                  f32(0.0))}));
+  bind(pv,
+       emitPV(pv.getP(),
+              Fragment{SmallVector<Value>(rowBlocks * headDim / 2, f32(0.0))}));
   return success();
 }
 
@@ -329,8 +313,8 @@ Fragment PrefillKernelEmitter::reduceRows(const Fragment &in, bool max) {
   return out;
 }
 
-Fragment PrefillKernelEmitter::emitPV(PVOp pv, Fragment acc) {
-  Fragment p = lookup(pv.getP());
+Fragment PrefillKernelEmitter::emitPV(Value pTile, Fragment acc) {
+  Fragment p = lookup(pTile);
   int64_t pPerBlock = blockN / 2, accPerBlock = headDim / 2;
   // Lanes 8 i .. 8 i + 7 address matrix i: keys 16 kk + 8 (i % 2) + r of
   // the d chunks 2 dp + i / 2.

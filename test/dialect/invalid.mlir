@@ -431,3 +431,39 @@ func.func @workspace_type(%w: memref<?xi32> {attn.workspace}) {
 func.func @unknown() attributes {attn.tile} {
   return
 }
+
+// -----
+
+func.func @pv_acc_shape(%p: tensor<2x64xf32>, %v: tensor<64x128xbf16>,
+                        %acc: tensor<2x64xf32>) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'attn.pv_acc' op expects [M, D] + [M, N] x [N, D], got acc 'tensor<2x64xf32>', p 'tensor<2x64xf32>', v 'tensor<64x128xbf16>'}}
+  %r = attn.pv_acc %p, %v onto %acc : tensor<2x64xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  return %r : tensor<2x64xf32>
+}
+
+// -----
+
+func.func @deferred_scale_other_use(%q: tensor<2x128xf32>, %k: tensor<64x128xbf16>) -> tensor<2xf32> {
+  // expected-error @+1 {{'attn.deferred_scale': the scores cannot defer their scale through 'attn.row_sum'}}
+  %s = attn.qk %q, %k {scale = 0.125 : f32, attn.deferred_scale} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  %sum = attn.row_sum %s : tensor<2x64xf32> -> tensor<2xf32>
+  return %sum : tensor<2xf32>
+}
+
+// -----
+
+func.func @deferred_scale_unmarked_consumer(%q: tensor<2x128xf32>, %k: tensor<64x128xbf16>) -> tensor<2xf32> {
+  // expected-error @+1 {{'attn.deferred_scale': a consumer of its scores, 'attn.row_max', lacks it}}
+  %s = attn.qk %q, %k {scale = 0.125 : f32, attn.deferred_scale} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  %max = attn.row_max %s : tensor<2x64xf32> -> tensor<2xf32>
+  return %max : tensor<2xf32>
+}
+
+// -----
+
+func.func @deferred_scale_unmarked_qk(%q: tensor<2x128xf32>, %k: tensor<64x128xbf16>) -> tensor<2xf32> {
+  %s = attn.qk %q, %k {scale = 0.125 : f32} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  // expected-error @+1 {{'attn.deferred_scale': the attn.qk of its scores lacks it}}
+  %max = attn.row_max %s {attn.deferred_scale} : tensor<2x64xf32> -> tensor<2xf32>
+  return %max : tensor<2xf32>
+}

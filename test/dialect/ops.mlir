@@ -214,3 +214,30 @@ func.func @kv_tile_ops(%q: tensor<2x128xf32>, %kd: memref<?x?x8x128xbf16>,
   %out, %l = attn.normalize %acc, %max, %sum : tensor<2x128xf32>, tensor<2xf32>
   return
 }
+
+// -----
+
+// The explicit fused forms of attn-fuse-tile-ops.
+// CHECK-LABEL: func @fused_tile_ops
+// CHECK: %[[S:.*]] = attn.qk %{{.*}}, %{{.*}} {attn.deferred_scale, scale = 1.250000e-01 : f32} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+// CHECK: %[[SM:.*]] = scf.if
+// CHECK: attn.mask %[[S]]
+// CHECK: %[[MAX:.*]] = attn.row_max %[[SM]] {attn.deferred_scale} : tensor<2x64xf32> -> tensor<2xf32>
+// CHECK: %[[P:.*]] = attn.exp2_diff %[[SM]], %[[MAX]] {attn.deferred_scale} : tensor<2x64xf32>, tensor<2xf32>
+// CHECK: attn.pv_acc %[[P]], %{{.*}} onto %{{.*}} : tensor<2x64xf32>, tensor<64x128xbf16> -> tensor<2x128xf32>
+func.func @fused_tile_ops(%q: tensor<2x128xf32>, %k: tensor<64x128xbf16>,
+                          %acc: tensor<2x128xf32>, %c: i1, %start: index,
+                          %end: index, %diag: index) -> tensor<2x128xf32> {
+  %s = attn.qk %q, %k {scale = 0.125 : f32, attn.deferred_scale} : tensor<2x128xf32>, tensor<64x128xbf16> -> tensor<2x64xf32>
+  %sm = scf.if %c -> (tensor<2x64xf32>) {
+    %m = attn.mask %s keys[%start, %end) diagonal %diag {causal = true, rows_per_token = 1}
+        : tensor<2x64xf32>
+    scf.yield %m : tensor<2x64xf32>
+  } else {
+    scf.yield %s : tensor<2x64xf32>
+  }
+  %max = attn.row_max %sm {attn.deferred_scale} : tensor<2x64xf32> -> tensor<2xf32>
+  %p = attn.exp2_diff %sm, %max {attn.deferred_scale} : tensor<2x64xf32>, tensor<2xf32>
+  %out = attn.pv_acc %p, %k onto %acc : tensor<2x64xf32>, tensor<64x128xbf16> -> tensor<2x128xf32>
+  return %out : tensor<2x128xf32>
+}
