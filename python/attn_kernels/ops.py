@@ -44,121 +44,91 @@ SCHEMAS = {
 }
 
 
-def _varlen(want_lse):
-    def kernel(
-        q,
-        k,
-        v,
-        cu_seqlens_q,
-        cu_seqlens_k,
-        block_table,
-        max_seqlen_q,
-        max_seqlen_k,
-        softmax_scale,
-        causal,
-        num_splits,
-    ):
-        with torch._C.DisableTorchFunction():
-            out, lse = interface.varlen_call(
-                q,
-                k,
-                v,
-                cu_seqlens_q,
-                cu_seqlens_k,
-                max_seqlen_q,
-                max_seqlen_k,
-                softmax_scale,
-                causal,
-                block_table,
-                want_lse,
-                num_splits,
-            )
-        return (out, lse) if want_lse else out
-
-    return kernel
+def _varlen(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    block_table,
+    max_seqlen_q,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    num_splits,
+    want_lse,
+):
+    with torch._C.DisableTorchFunction():
+        return interface.varlen_call(
+            q,
+            k,
+            v,
+            cu_seqlens_q,
+            cu_seqlens_k,
+            max_seqlen_q,
+            max_seqlen_k,
+            softmax_scale,
+            causal,
+            block_table,
+            want_lse,
+            num_splits,
+        )
 
 
-def _kvcache(want_lse):
+def _kvcache(
+    q,
+    k_cache,
+    v_cache,
+    cache_seqlens,
+    block_table,
+    max_seqlen_k,
+    softmax_scale,
+    causal,
+    num_splits,
+    want_lse,
+):
     # The op's max_seqlen_k bounds cache_seqlens as the runtime's call does; the
     # flash-attn entry point passes what the caches' shapes hold.
-    def kernel(
-        q,
-        k_cache,
-        v_cache,
-        cache_seqlens,
-        block_table,
-        max_seqlen_k,
-        softmax_scale,
-        causal,
-        num_splits,
-    ):
-        with torch._C.DisableTorchFunction():
-            out, lse = interface.kvcache_call(
-                q,
-                k_cache,
-                v_cache,
-                cache_seqlens,
-                block_table,
-                softmax_scale,
-                causal,
-                want_lse,
-                num_splits,
-                max_seqlen_k,
-            )
-        return (out, lse) if want_lse else out
-
-    return kernel
-
-
-def _varlen_fake(want_lse):
-    def kernel(
-        q,
-        k,
-        v,
-        cu_seqlens_q,
-        cu_seqlens_k,
-        block_table,
-        max_seqlen_q,
-        max_seqlen_k,
-        softmax_scale,
-        causal,
-        num_splits,
-    ):
-        # The tensor checks hold for fake tensors too; the host ints may be symbolic.
-        check_prefill(
-            q, k, v, cu_seqlens_q, cu_seqlens_k, 0, 0, block_table, require_cuda=False
+    with torch._C.DisableTorchFunction():
+        return interface.kvcache_call(
+            q,
+            k_cache,
+            v_cache,
+            cache_seqlens,
+            block_table,
+            softmax_scale,
+            causal,
+            want_lse,
+            num_splits,
+            max_seqlen_k,
         )
-        total_q, num_heads, _ = q.shape
-        out = q.new_empty(q.shape)
-        if not want_lse:
-            return out
-        return out, q.new_empty((num_heads, total_q), dtype=torch.float32)
-
-    return kernel
 
 
-def _kvcache_fake(want_lse):
-    def kernel(
-        q,
-        k_cache,
-        v_cache,
-        cache_seqlens,
-        block_table,
-        max_seqlen_k,
-        softmax_scale,
-        causal,
-        num_splits,
-    ):
-        check_decode(
-            q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=False
-        )
-        batch, seqlen_q, num_heads, _ = q.shape
-        out = q.new_empty(q.shape)
-        if not want_lse:
-            return out
-        return out, q.new_empty((batch, num_heads, seqlen_q), dtype=torch.float32)
+def _varlen_fake(q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, *host, want_lse):
+    # The tensor checks hold for fake tensors too; the host ints may be symbolic.
+    check_prefill(
+        q, k, v, cu_seqlens_q, cu_seqlens_k, 0, 0, block_table, require_cuda=False
+    )
+    total_q, num_heads, _ = q.shape
+    lse = q.new_empty((num_heads, total_q), dtype=torch.float32) if want_lse else None
+    return q.new_empty(q.shape), lse
 
-    return kernel
+
+def _kvcache_fake(q, k_cache, v_cache, cache_seqlens, block_table, *host, want_lse):
+    check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=False)
+    batch, seqlen_q, num_heads, _ = q.shape
+    lse = None
+    if want_lse:
+        lse = q.new_empty((batch, num_heads, seqlen_q), dtype=torch.float32)
+    return q.new_empty(q.shape), lse
+
+
+def _form(kernel, want_lse):
+    """The op's kernel from an entry point's (out, lse) kernel: (out, lse) for the
+    _lse form, out for the plain one."""
+    if want_lse:
+        return lambda *args: kernel(*args, want_lse=True)
+    return lambda *args: kernel(*args, want_lse=False)[0]
 
 
 if REGISTERED:
@@ -172,7 +142,7 @@ if REGISTERED:
         )
         _library.define(_schema)
         for _key in ("CPU", "CUDA"):
-            _library.impl(_name, _real(_want_lse), _key)
+            _library.impl(_name, _form(_real, _want_lse), _key)
         torch.library.register_fake(
-            f"attn_kernels::{_name}", _fake(_want_lse), lib=_library
+            f"attn_kernels::{_name}", _form(_fake, _want_lse), lib=_library
         )

@@ -12,16 +12,25 @@ from attn_kernels import decode, prefill
 BF16, F16, I32 = torch.bfloat16, torch.float16, torch.int32
 
 
-def _named(module, fast_name, check, *args):
-    """check(*args) with the one-pass check disabled: its shape, or the exception."""
+def _assert_agrees(module, fast_name, check, name, args):
+    """The one-pass check `module.<fast_name>` against `check` (the named checks, with
+    require_cuda=False) on the call `args`: the valid call is accepted with the named
+    checks' shape; any other call it accepts, the named checks accept with the same
+    shape."""
+    values = list(args.values())
+    fast = getattr(module, fast_name)(*values, False)
     saved = getattr(module, fast_name)
     setattr(module, fast_name, lambda *a: None)
     try:
-        return check(*args)
+        named = check(*values, require_cuda=False)
     except (TypeError, ValueError) as error:
-        return error
+        named = error
     finally:
         setattr(module, fast_name, saved)
+    if name == "valid":
+        assert fast is not None and fast == named
+    elif fast is not None:
+        assert fast == named, (name, named)
 
 
 def _prefill_base(paged):
@@ -95,29 +104,8 @@ PREFILL_CASES = [
 
 @pytest.mark.parametrize("index", range(len(PREFILL_CASES)))
 def test_prefill_fast_check_agrees(index):
-    paged, name, args = PREFILL_CASES[index]
-    order = [
-        "q",
-        "k",
-        "v",
-        "cu_seqlens_q",
-        "cu_seqlens_k",
-        "max_seqlen_q",
-        "max_seqlen_k",
-        "block_table",
-    ]
-    values = [args[key] for key in order]
-    fast = prefill._accept_prefill(*values, False)
-    named = _named(
-        prefill,
-        "_accept_prefill",
-        lambda *a: prefill.check_prefill(*a, require_cuda=False),
-        *values,
-    )
-    if name == "valid":
-        assert fast is not None and fast == named
-    elif fast is not None:
-        assert fast == named, (name, named)
+    _, name, args = PREFILL_CASES[index]
+    _assert_agrees(prefill, "_accept_prefill", prefill.check_prefill, name, args)
 
 
 def _decode_base(paged, lengths):
@@ -148,20 +136,7 @@ DECODE_CASES = [
 @pytest.mark.parametrize("index", range(len(DECODE_CASES)))
 def test_decode_fast_check_agrees(index):
     name, args = DECODE_CASES[index]
-    values = [
-        args[key] for key in ("q", "k_cache", "v_cache", "cache_seqlens", "block_table")
-    ]
-    fast = decode._accept_decode(*values, False)
-    named = _named(
-        decode,
-        "_accept_decode",
-        lambda *a: decode.check_decode(*a, require_cuda=False),
-        *values,
-    )
-    if name == "valid":
-        assert fast is not None and fast == named
-    elif fast is not None:
-        assert fast == named, (name, named)
+    _assert_agrees(decode, "_accept_decode", decode.check_decode, name, args)
 
 
 def test_fast_check_needs_cuda_when_asked():
