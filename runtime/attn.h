@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-#define ATTN_API_VERSION 2
+#define ATTN_API_VERSION 3
 
 typedef enum attn_status {
   ATTN_SUCCESS = 0,
@@ -67,6 +67,24 @@ int attn_api_version(void);
 
 /* The message of the last failed call on this thread ("" if none). */
 const char *attn_last_error(void);
+
+/* Local attention (flash-attn 2's window_size and softcap) for both calls;
+ * all zero (a zero-initialised argument struct) means none. With has_window,
+ * query i of a sequence, whose diagonal is d = i + Lk - Lq (bottom-right
+ * aligned, Lk its keys, Lq its queries), sees only the keys j with
+ * d - window_left <= j <= d + window_right; a negative bound is unbounded
+ * (flash-attn's -1), and causal still keeps j <= d. softcap > 0 replaces each
+ * scaled score s by softcap * tanh(s / softcap) before the softmax (Gemma-2);
+ * 0 is off, a negative or non-finite value is rejected. A call with a bounded
+ * window side or a softcap runs the pack's local kernels
+ * (attn_support_query.local); one whose window leaves every key visible runs
+ * the plain ones. */
+typedef struct attn_local_options {
+  int32_t has_window;   /* 0: no window, the two bounds are ignored */
+  int32_t window_left;  /* keys left of the diagonal a query sees; < 0: all */
+  int32_t window_right; /* keys right of the diagonal; < 0: all */
+  float softcap;        /* > 0: cap the scores; 0: off */
+} attn_local_options;
 
 /* One decode step (flash-attn 2's flash_attn_with_kvcache).
  * Strides are in elements (see above for size-1 dimensions).
@@ -106,6 +124,7 @@ typedef struct attn_paged_decode_args {
   void *out;
   int64_t out_strides[3];
   float *lse;
+  attn_local_options local; /* window and softcap; zero: none */
 } attn_paged_decode_args;
 
 /* Bytes of workspace attn_paged_decode needs for these arguments (0 when it
@@ -162,6 +181,7 @@ typedef struct attn_varlen_prefill_args {
   float *lse;
   int32_t num_splits; /* 0 = chosen by the runtime; else split-KV over this
                          many key ranges, at most 64 (more are clamped) */
+  attn_local_options local; /* window and softcap; zero: none */
 } attn_varlen_prefill_args;
 
 /* Bytes of workspace attn_varlen_prefill needs for these arguments (0 when it
@@ -191,6 +211,7 @@ typedef struct attn_support_query {
   int32_t causal;       /* 0 or 1 */
   int32_t seqlen_q;     /* decode: Lq >= 1 (a causal kernel serves causal=0
                            when Lq == 1); ignored for prefill */
+  int32_t local;        /* 1: a window with a bounded side or a softcap */
 } attn_support_query;
 
 /* Whether the kernel pack has what a call of this configuration launches on
