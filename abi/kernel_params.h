@@ -74,6 +74,15 @@
   X(head_shift, I32, "ceil(log2(Hq)): grid x = split << head_shift | head")    \
   X(group_magic, I64, "ceil(2^32 / (Hq / Hkv)): head / G by a multiply-high")
 
+// The local-attention options (attn.h's attn_local_options), appended to a
+// decode or prefill kernel's parameters when the kernel is a local one
+// (manifest key local=1). A launch may pass them to any kernel of the kind:
+// a kernel reads only the parameters it declares.
+#define ATTN_LOCAL_PARAMS(X)                                                   \
+  X(window_left, I32, "keys left of the diagonal a query sees; < 0: all")      \
+  X(window_right, I32, "keys right of the diagonal; < 0: all")                 \
+  X(softcap, F32, "> 0: scores become softcap * tanh(s / softcap); 0: off")
+
 // The log-sum-exp merge of split partials (op=combine).
 #define ATTN_COMBINE_PARAMS(X)                                                 \
   X(part_o, Ptr, "float split partials")                                       \
@@ -126,6 +135,7 @@ struct ParamInfo {
 ATTN_ABI_KERNEL(decode, ATTN_DECODE_PARAMS)
 ATTN_ABI_KERNEL(prefill, ATTN_PREFILL_PARAMS)
 ATTN_ABI_KERNEL(combine, ATTN_COMBINE_PARAMS)
+ATTN_ABI_KERNEL(local, ATTN_LOCAL_PARAMS)
 
 #undef ATTN_ABI_KERNEL
 #undef ATTN_ABI_ADDRESS

@@ -36,6 +36,8 @@ constexpr const char *kHeadDim = "head_dim";
 constexpr const char *kGroup = "group";
 constexpr const char *kPaged = "paged";
 constexpr const char *kCausal = "causal";
+// 1 on a local kernel (window and softcap parameters); absent: 0.
+constexpr const char *kLocal = "local";
 constexpr const char *kBlockM = "block_m";
 constexpr const char *kBlockN = "block_n";
 constexpr const char *kStages = "stages";

@@ -20,6 +20,21 @@ namespace attn {
 
 namespace {
 
+/// A local kernel's problem takes its window bounds and softcap as function
+/// arguments (index, index, f32), after the tensors.
+void appendLocalTypes(OpBuilder &b, const KernelSpec &spec,
+                      SmallVectorImpl<Type> &args) {
+  if (spec.local)
+    args.append({b.getIndexType(), b.getIndexType(), b.getF32Type()});
+}
+std::pair<SmallVector<Value>, Value>
+localArguments(const KernelSpec &spec, Block *entry, unsigned next) {
+  if (!spec.local)
+    return {{}, Value()};
+  return {{entry->getArgument(next), entry->getArgument(next + 1)},
+          entry->getArgument(next + 2)};
+}
+
 OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
                                          const KernelSpec &spec) {
   OpBuilder b(&context);
@@ -44,6 +59,7 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   // lse [B, Hq, Lq]: the kernel writes it when the launch passes a non-null
   // pointer.
   args.push_back(MemRefType::get({dyn, hq, dyn}, b.getF32Type()));
+  appendLocalTypes(b, spec, args);
   b.setInsertionPointToEnd(module->getBody());
   auto func =
       func::FuncOp::create(b, loc, spec.name(), b.getFunctionType(args, {}));
@@ -55,8 +71,10 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   Value table = spec.paged ? entry->getArgument(next++) : Value();
   Value out = entry->getArgument(next++);
   Value lse = entry->getArgument(next++);
+  auto [window, softcap] = localArguments(spec, entry, next);
   mlir::attn::PagedDecodeOp::create(
-      b, loc, q, k, v, lens, table, out, lse, b.getI64IntegerAttr(hq),
+      b, loc, q, k, v, lens, table, out, lse, window, softcap,
+      b.getI64IntegerAttr(hq),
       b.getI64IntegerAttr(hkv), b.getI64IntegerAttr(spec.headDim),
       b.getBoolAttr(spec.causal), b.getF32FloatAttr(1.0f),
       b.getI64IntegerAttr(spec.paged ? -1 : 0));
@@ -83,6 +101,7 @@ OwningOpRef<ModuleOp> buildPrefillProblem(MLIRContext &context,
     args.push_back(MemRefType::get({dyn, dyn}, b.getI32Type()));
   args.push_back(qType);
   args.push_back(MemRefType::get({1, dyn}, b.getF32Type())); // lse [Hq, T]
+  appendLocalTypes(b, spec, args);
   b.setInsertionPointToEnd(module->getBody());
   auto func =
       func::FuncOp::create(b, loc, spec.name(), b.getFunctionType(args, {}));
@@ -95,8 +114,10 @@ OwningOpRef<ModuleOp> buildPrefillProblem(MLIRContext &context,
   Value table = spec.paged ? entry->getArgument(next++) : Value();
   Value out = entry->getArgument(next++);
   Value lse = entry->getArgument(next++);
+  auto [window, softcap] = localArguments(spec, entry, next);
   mlir::attn::VarlenPrefillOp::create(
-      b, loc, q, k, v, cuQ, cuK, table, out, lse, b.getI64IntegerAttr(1),
+      b, loc, q, k, v, cuQ, cuK, table, out, lse, window, softcap,
+      b.getI64IntegerAttr(1),
       b.getI64IntegerAttr(1), b.getI64IntegerAttr(spec.headDim),
       b.getBoolAttr(spec.causal), b.getF32FloatAttr(1.0f),
       b.getI64IntegerAttr(spec.paged ? -1 : 0));
@@ -163,7 +184,9 @@ std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
       std::string(key::kName) + "=" + stem + kv(key::kOp, spec.opName()) +
       kv(key::kDtype, spec.dtype) + kv(key::kHeadDim, spec.headDim) +
       kv(key::kGroup, decode ? spec.group : 0) + kv(key::kPaged, spec.paged) +
-      kv(key::kCausal, spec.causal) + kv(key::kBlockM, spec.rowsPerCta()) +
+      kv(key::kCausal, spec.causal) +
+      (spec.local ? kv(key::kLocal, 1) : std::string()) +
+      kv(key::kBlockM, spec.rowsPerCta()) +
       kv(key::kBlockN, spec.blockN) + kv(key::kStages, spec.stages) +
       kv(key::kThreads, spec.blockThreads()) +
       kv(key::kSmem, spec.sharedMemoryBytes()) + files;

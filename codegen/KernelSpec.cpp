@@ -5,12 +5,13 @@
 
 std::string attn::KernelSpec::name() const {
   std::string layout = paged ? "_paged" : "_contig";
+  std::string mask = local ? "_local" : causal ? "_causal" : "_full";
   if (op == Op::Prefill)
     return "attn_prefill_" + dtype + "_d" + std::to_string(headDim) + layout +
-           (causal ? "_causal" : "_full");
+           mask;
   return "attn_decode_" + dtype + "_d" + std::to_string(headDim) +
          (group ? "_g" + std::to_string(group) : std::string("_gany")) +
-         layout + (causal ? "_causal" : "_full");
+         layout + mask;
 }
 
 int64_t attn::KernelSpec::sharedMemoryBytes() const {

@@ -21,6 +21,10 @@ struct KernelSpec {
   int64_t group = 2;
   bool paged = true; // paged caches (page size at run time) or contiguous
   bool causal = true;
+  /// A local kernel: takes a sliding window and a softcap at run time
+  /// (abi::local's parameters); built without the causal mask, which a
+  /// launch asks for as the window's right bound 0.
+  bool local = false;
   // Tuning knobs (pass options).
   /// Prefill: query rows per CTA (16 x warps x row blocks). Decode with
   /// group 0: query heads per CTA.
@@ -30,8 +34,9 @@ struct KernelSpec {
   int64_t threads = 128;
 
   /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal,
-  /// attn_decode_f16_d64_gany_contig_full or
-  /// attn_prefill_bf16_d128_contig_causal.
+  /// attn_decode_f16_d64_gany_contig_full,
+  /// attn_prefill_bf16_d128_contig_causal or
+  /// attn_prefill_bf16_d256_paged_local.
   std::string name() const;
   /// `decode` or `prefill`, the manifest's op.
   const char *opName() const { return op == Op::Decode ? "decode" : "prefill"; }

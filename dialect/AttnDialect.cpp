@@ -82,7 +82,10 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
   if (name == DeferredScaleAttrHelper::getNameStr())
     return verifyDeferredScale(op, attribute);
   if (name == NumSplitsAttrHelper::getNameStr() ||
-      name == WorkspaceAttrHelper::getNameStr())
+      name == WorkspaceAttrHelper::getNameStr() ||
+      name == WindowLeftAttrHelper::getNameStr() ||
+      name == WindowRightAttrHelper::getNameStr() ||
+      name == SoftcapAttrHelper::getNameStr())
     return op->emitError("'") << name << "' belongs on a function argument";
   return op->emitError("unknown attn attribute '") << name << "'";
 }
@@ -107,6 +110,21 @@ LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
       return op->emitError("'")
              << name << "' must be a unit attribute on an f32 memref "
              << "argument, got argument #" << argIndex << " of type " << type;
+    return success();
+  }
+  if (name == WindowLeftAttrHelper::getNameStr() ||
+      name == WindowRightAttrHelper::getNameStr()) {
+    if (!unit || !type.isIntOrIndex())
+      return op->emitError("'")
+             << name << "' must be a unit attribute on an index or integer "
+             << "argument, got argument #" << argIndex << " of type " << type;
+    return success();
+  }
+  if (name == SoftcapAttrHelper::getNameStr()) {
+    if (!unit || !type.isF32())
+      return op->emitError("'")
+             << name << "' must be a unit attribute on an f32 argument, got "
+             << "argument #" << argIndex << " of type " << type;
     return success();
   }
   return op->emitError("'")

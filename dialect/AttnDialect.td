@@ -37,6 +37,13 @@ def Attn_Dialect : Dialect {
     // On the f32 memref function arguments of the split-KV partials
     // (attn-split-kv).
     "::mlir::UnitAttr":$workspace,
+    // On the function arguments a problem op's local-attention options come
+    // from (attn-gqa-broadcast): the window's left and right bounds (index or
+    // integer) and the softcap (f32), which a GPU lowering binds to kernel
+    // parameters.
+    "::mlir::UnitAttr":$window_left,
+    "::mlir::UnitAttr":$window_right,
+    "::mlir::UnitAttr":$softcap,
     // On an attn.qk whose result is Q K^T without the op's scale, and on the
     // attn.row_max and attn.exp2_diff (its x) that apply that scale to it
     // (attn-fuse-tile-ops): row_max gives scale * max, exp2_diff

@@ -147,9 +147,20 @@ private:
 
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
+/// A `window` operand list is empty or `[left, right]`.
+LogicalResult checkWindow(Operation *op, ValueRange window) {
+  if (window.empty() || window.size() == 2)
+    return success();
+  return op->emitOpError("'window' takes no value or two ([left, right]), "
+                         "got ")
+         << window.size();
+}
+
 } // namespace
 
 LogicalResult VarlenPrefillOp::verify() {
+  if (failed(checkWindow(*this, getWindow())))
+    return failure();
   int64_t hq = getNumHeads(), hkv = getNumKvHeads(), d = getHeadDim();
   int64_t page = getPageSize();
   ProblemChecker check(*this, hq, hkv, d);
@@ -194,6 +205,8 @@ LogicalResult VarlenPrefillOp::verify() {
 }
 
 LogicalResult PagedDecodeOp::verify() {
+  if (failed(checkWindow(*this, getWindow())))
+    return failure();
   int64_t hq = getNumHeads(), hkv = getNumKvHeads(), d = getHeadDim();
   int64_t page = getPageSize();
   ProblemChecker check(*this, hq, hkv, d);
@@ -283,6 +296,12 @@ LogicalResult StoreRowsOp::verify() {
   }
   return success();
 }
+
+LogicalResult AttendOp::verify() {
+  return checkWindow(*this, getWindow());
+}
+
+LogicalResult MaskOp::verify() { return checkWindow(*this, getWindow()); }
 
 LogicalResult QKOp::verify() {
   auto q = cast<RankedTensorType>(getQ().getType());

@@ -36,6 +36,11 @@ def Attn_VarlenPrefillOp : Attn_ProblemOp<"varlen_prefill"> {
       `cu_seqlens_k` counts the cached plus the new keys.
     - `cu_seqlens_q`, `cu_seqlens_k`: `[B + 1]`, i32
     - `lse` (optional): `[Hq, total_q]`, f32, natural-log log-sum-exp.
+    - `window` (optional): `[left, right]`, flash-attn 2's sliding window:
+      query `i` (diagonal `d = i + Lk - Lq`) sees only keys
+      `d - left <= j <= d + right`, a negative bound being unbounded.
+    - `softcap` (optional): with `softcap > 0`, each scaled score `s` becomes
+      `softcap * tanh(s / softcap)` before the softmax (0: off).
 
     Example:
 
@@ -57,6 +62,8 @@ def Attn_VarlenPrefillOp : Attn_ProblemOp<"varlen_prefill"> {
     Arg<Optional<Attn_IndexBuffer>, "", [MemRead]>:$block_table,
     Arg<Attn_Buffer, "", [MemWrite]>:$out,
     Arg<Optional<Attn_LseBuffer>, "", [MemWrite]>:$lse,
+    Variadic<Index>:$window,
+    Optional<F32>:$softcap,
     I64Attr:$num_heads,
     I64Attr:$num_kv_heads,
     I64Attr:$head_dim,
@@ -73,6 +80,8 @@ def Attn_VarlenPrefillOp : Attn_ProblemOp<"varlen_prefill"> {
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     `out` `(` $out `:` type($out) `)`
     (`lse` `(` $lse^ `:` type($lse) `)`)?
+    (`window` `[` $window^ `]`)?
+    (`softcap` `(` $softcap^ `)`)?
     attr-dict
   }];
 }
@@ -93,6 +102,8 @@ def Attn_PagedDecodeOp : Attn_ProblemOp<"paged_decode"> {
     - contiguous (`page_size = 0`): `k_cache`, `v_cache`: `[B, Lmax, Hkv, D]`
     - `cache_seqlens`: `[B]`, i32
     - `lse` (optional): `[B, Hq, Lq]`, f32.
+    - `window`, `softcap` (optional): as for `attn.varlen_prefill`, with
+      `d = t + cache_seqlens[b] - Lq` for query token `t`.
 
     Example:
 
@@ -115,6 +126,8 @@ def Attn_PagedDecodeOp : Attn_ProblemOp<"paged_decode"> {
     Arg<Optional<Attn_IndexBuffer>, "", [MemRead]>:$block_table,
     Arg<Attn_Buffer, "", [MemWrite]>:$out,
     Arg<Optional<Attn_LseBuffer>, "", [MemWrite]>:$lse,
+    Variadic<Index>:$window,
+    Optional<F32>:$softcap,
     I64Attr:$num_heads,
     I64Attr:$num_kv_heads,
     I64Attr:$head_dim,
@@ -130,6 +143,8 @@ def Attn_PagedDecodeOp : Attn_ProblemOp<"paged_decode"> {
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     `out` `(` $out `:` type($out) `)`
     (`lse` `(` $lse^ `:` type($lse) `)`)?
+    (`window` `[` $window^ `]`)?
+    (`softcap` `(` $softcap^ `)`)?
     attr-dict
   }];
 }

@@ -150,7 +150,7 @@ def Attn_SplitRangeOp : Attn_Op<"split_range", [Pure]> {
   }];
 }
 
-def Attn_AttendOp : Attn_Op<"attend"> {
+def Attn_AttendOp : Attn_Op<"attend", [AttrSizedOperandSegments]> {
   let summary = "softmax(scale * Q K^T, masked) V over a key range of one sequence";
   let description = [{
     Attends the query tile `q` (M rows) to keys `[key_begin, key_end)` of
@@ -162,23 +162,30 @@ def Attn_AttendOp : Attn_Op<"attend"> {
     `[blocks, page, Hkv, D]` addressed through `block_table` (-1: the page
     size is the caches' dimension 1, known at run time). A contiguous cache of
     rank 3, `[total, Hkv, D]`, is packed along its token dimension: key
-    positions are its rows and `batch` only names the sequence.
+    positions are its rows and `batch` only names the sequence. `window`
+    (`[left, right]`, a negative bound unbounded) and `softcap` are the
+    problem op's local-attention options: row `i` sees only keys
+    `diagonal + i / rows_per_token - left <= j <= ... + right`, and with
+    `softcap > 0` its scores are capped before the softmax.
   }];
   let arguments = (ins Attn_F32Tile:$q,
                    Arg<AnyMemRef, "", [MemRead]>:$k_cache,
                    Arg<AnyMemRef, "", [MemRead]>:$v_cache,
                    Arg<Optional<AnyMemRef>, "", [MemRead]>:$block_table,
                    Index:$batch, Index:$kv_head, Index:$key_begin,
-                   Index:$key_end, Index:$diagonal, F32Attr:$scale,
-                   BoolAttr:$causal, I64Attr:$rows_per_token,
+                   Index:$key_end, Index:$diagonal,
+                   Variadic<Index>:$window, Optional<F32>:$softcap,
+                   F32Attr:$scale, BoolAttr:$causal, I64Attr:$rows_per_token,
                    I64Attr:$page_size);
   let results = (outs Attn_F32Tile:$out, Attn_F32Tile:$lse);
   let assemblyFormat = [{
     $q `keys` `(` $k_cache `,` $v_cache (`block_table` $block_table^)? `)`
     `[` $batch `,` $kv_head `]` `range` `[` $key_begin `,` $key_end `)`
-    `diagonal` $diagonal attr-dict `:` type($q) `,` type($k_cache) `,`
+    `diagonal` $diagonal (`window` `[` $window^ `]`)?
+    (`softcap` `(` $softcap^ `)`)? attr-dict `:` type($q) `,` type($k_cache) `,`
     type($v_cache) (`,` type($block_table)^)? `->` type($out) `,` type($lse)
   }];
+  let hasVerifier = 1;
 }
 
 def Attn_KvTileOp : Attn_Op<"kv_tile"> {
@@ -217,15 +224,31 @@ def Attn_MaskOp : Attn_Op<"mask", [Pure, AllTypesMatch<["scores", "masked"]>]> {
   let summary = "sets the scores of keys a row must not see to -inf";
   let description = [{
     Column `j` of the tile is key `start + j`. Row `i` keeps it iff
-    `start + j < end` and, with `causal`, `start + j <= diagonal + i / rows_per_token`.
+    `start + j < end` and, with `causal`, `start + j <= diagonal + i / rows_per_token`;
+    with `window = [left, right]` (both non-negative), also
+    `d - left <= start + j <= d + right` for `d = diagonal + i / rows_per_token`.
   }];
   let arguments = (ins Attn_F32Tile:$scores, Index:$start, Index:$end,
-                   Index:$diagonal, BoolAttr:$causal, I64Attr:$rows_per_token);
+                   Index:$diagonal, Variadic<Index>:$window, BoolAttr:$causal,
+                   I64Attr:$rows_per_token);
   let results = (outs Attn_F32Tile:$masked);
   let assemblyFormat = [{
-    $scores `keys` `[` $start `,` $end `)` `diagonal` $diagonal attr-dict
-    `:` type($scores)
+    $scores `keys` `[` $start `,` $end `)` `diagonal` $diagonal
+    (`window` `[` $window^ `]`)? attr-dict `:` type($scores)
   }];
+  let hasVerifier = 1;
+}
+
+def Attn_SoftcapOp : Attn_Op<"softcap", [Pure, AllTypesMatch<["scores", "result"]>]> {
+  let summary = "caps the scores of a tile: cap * tanh(s / cap)";
+  let description = [{
+    Gemma-2's logit softcap, elementwise, with `cap > 0` in the units of the
+    scores (attn-online-softmax, which moves the scores to log2 units,
+    scales `cap` with them: the capped scores scale the same way).
+  }];
+  let arguments = (ins Attn_F32Tile:$scores, F32:$cap);
+  let results = (outs Attn_F32Tile:$result);
+  let assemblyFormat = "$scores `,` $cap attr-dict `:` type($scores)";
 }
 
 def Attn_SoftmaxInitOp : Attn_Op<"softmax_init", [Pure]> {

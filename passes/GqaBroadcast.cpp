@@ -5,6 +5,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 namespace mlir {
 namespace attn {
@@ -77,8 +78,9 @@ void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
       b, loc, arith::SubIOp::create(b, loc, len, tokens), token);
   auto attend = AttendOp::create(
       b, loc, tileType, lseType, q, op.getKCache(), op.getVCache(),
-      op.getBlockTable(), bIdx, kvHead, zero, len, diagonal, op.getScaleAttr(),
-      op.getCausalAttr(), b.getI64IntegerAttr(rows), op.getPageSizeAttr());
+      op.getBlockTable(), bIdx, kvHead, zero, len, diagonal, op.getWindow(),
+      op.getSoftcap(), op.getScaleAttr(), op.getCausalAttr(),
+      b.getI64IntegerAttr(rows), op.getPageSizeAttr());
   StoreOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
                   op.getLse(), /*split=*/Value(), bIdx, token, head, count);
   op.erase();
@@ -146,11 +148,33 @@ void broadcastPrefill(VarlenPrefillOp op, int64_t blockM) {
       b, loc, arith::SubIOp::create(b, loc, keyEnd, lenQ), first);
   auto attend = AttendOp::create(
       b, loc, tileType, lseType, q, op.getK(), op.getV(), op.getBlockTable(),
-      bIdx, kvHead, keyBegin, keyEnd, diagonal, op.getScaleAttr(),
-      op.getCausalAttr(), b.getI64IntegerAttr(1), op.getPageSizeAttr());
+      bIdx, kvHead, keyBegin, keyEnd, diagonal, op.getWindow(),
+      op.getSoftcap(), op.getScaleAttr(), op.getCausalAttr(),
+      b.getI64IntegerAttr(1), op.getPageSizeAttr());
   StoreRowsOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
                       op.getLse(), /*split=*/Value(), row, head, count);
   op.erase();
+}
+
+/// Marks the function arguments a problem op's local-attention options come
+/// from (attn.window_left, attn.window_right, attn.softcap), which a GPU
+/// lowering binds to kernel parameters; options computed inside the function
+/// are left unmarked (the GPU lowering rejects them, the CPU one takes them).
+void markLocalArguments(Operation *op, ValueRange window, Value softcap) {
+  auto func = op->getParentOfType<FunctionOpInterface>();
+  auto mark = [&](Value value, StringRef name) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    if (func && arg && arg.getOwner()->isEntryBlock() &&
+        arg.getOwner()->getParentOp() == func.getOperation())
+      func.setArgAttr(arg.getArgNumber(), name,
+                      UnitAttr::get(op->getContext()));
+  };
+  if (!window.empty()) {
+    mark(window[0], AttnDialect::WindowLeftAttrHelper::getNameStr());
+    mark(window[1], AttnDialect::WindowRightAttrHelper::getNameStr());
+  }
+  if (softcap)
+    mark(softcap, AttnDialect::SoftcapAttrHelper::getNameStr());
 }
 
 struct AttnGqaBroadcastPass
@@ -175,6 +199,11 @@ struct AttnGqaBroadcastPass
         ops.push_back(op);
     });
     for (Operation *op : ops) {
+      if (auto decode = dyn_cast<PagedDecodeOp>(op))
+        markLocalArguments(op, decode.getWindow(), decode.getSoftcap());
+      else
+        markLocalArguments(op, cast<VarlenPrefillOp>(op).getWindow(),
+                           cast<VarlenPrefillOp>(op).getSoftcap());
       if (auto decode = dyn_cast<PagedDecodeOp>(op))
         broadcastDecode(decode, headsPerCta);
       else

@@ -65,6 +65,16 @@ LogicalResult rewriteAccumulation(SoftmaxInitOp init) {
     qk.setScaleAttr(b.getF32FloatAttr(
         static_cast<float>(qk.getScale().convertToDouble() * kLog2e)));
   });
+  // A softcap in log2 units: log2(e) * c * tanh(s / c) is c' tanh(s' / c')
+  // for s' = log2(e) * s and c' = log2(e) * c.
+  body->walk([&](SoftcapOp softcap) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(newLoop);
+    Value log2e = arith::ConstantFloatOp::create(
+        b, loc, b.getF32Type(), APFloat(static_cast<float>(kLog2e)));
+    softcap.getCapMutable().assign(
+        arith::MulFOp::create(b, loc, softcap.getCap(), log2e));
+  });
 
   b.setInsertionPoint(update);
   Value s = update.getScores();

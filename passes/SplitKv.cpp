@@ -54,15 +54,54 @@ Workspace addWorkspaceArguments(func::FuncOp func, MemRefType outType) {
 /// The end of the keys some row of `attend` can see: under the causal mask,
 /// its last row sees none past diagonal + (rows - 1) / rows_per_token, so
 /// the splits share the visible keys instead of leaving the last ones empty.
+/// A window's right bound (when not causal and non-negative) moves that end
+/// by the bound, as causal moves it by 0.
 Value visibleEnd(OpBuilder &b, Location loc, AttendOp attend) {
-  if (!attend.getCausal())
+  bool rightBound = !attend.getCausal() && !attend.getWindow().empty();
+  if (!attend.getCausal() && !rightBound)
     return attend.getKeyEnd();
   int64_t rows = attend.getQ().getType().getDimSize(0);
   Value lastRowEnd = arith::AddIOp::create(
       b, loc, attend.getDiagonal(),
       arith::ConstantIndexOp::create(
           b, loc, (rows - 1) / attend.getRowsPerToken() + 1));
+  if (rightBound) {
+    // right < 0 is unbounded: the end stays the key range's.
+    Value right = attend.getWindow()[1];
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value bounded =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, right, zero);
+    lastRowEnd = arith::SelectOp::create(
+        b, loc, bounded, arith::AddIOp::create(b, loc, lastRowEnd, right),
+        attend.getKeyEnd());
+  }
   return arith::MinSIOp::create(b, loc, attend.getKeyEnd(), lastRowEnd);
+}
+
+/// The first key some row of `attend` can see: with a window's left bound,
+/// the first row sees none before diagonal - left, so the splits share the
+/// window's keys instead of leaving the first ones empty. Kept a multiple of
+/// `align` keys past the key range's begin, as the split ranges are.
+Value visibleBegin(OpBuilder &b, Location loc, AttendOp attend,
+                   int64_t align) {
+  Value begin = attend.getKeyBegin();
+  if (attend.getWindow().empty())
+    return begin;
+  Value left = attend.getWindow()[0];
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value skipped = arith::MaxSIOp::create(
+      b, loc, zero,
+      arith::SubIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, attend.getDiagonal(), left),
+          begin));
+  // left < 0 is unbounded: nothing is skipped.
+  Value bounded =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, left, zero);
+  skipped = arith::SelectOp::create(b, loc, bounded, skipped, zero);
+  Value alignValue = arith::ConstantIndexOp::create(b, loc, align);
+  Value chunks = arith::DivSIOp::create(b, loc, skipped, alignValue);
+  return arith::AddIOp::create(
+      b, loc, begin, arith::MulIOp::create(b, loc, chunks, alignValue));
 }
 
 /// The same store into the workspace, indexed by `split` first.
@@ -139,7 +178,7 @@ LogicalResult splitGrid(scf::ParallelOp grid, int64_t chunkAlign) {
   b.setInsertionPoint(attend);
   // The visible count, 0 when the causal diagonal is before the first key
   // (Lk < Lq: the first rows see nothing).
-  Value begin = attend.getKeyBegin();
+  Value begin = visibleBegin(b, loc, attend, chunkAlign);
   Value visible = arith::MaxSIOp::create(
       b, loc, arith::SubIOp::create(b, loc, visibleEnd(b, loc, attend), begin),
       zero);

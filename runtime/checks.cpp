@@ -197,4 +197,31 @@ void kernelStrides(const int64_t *strides, const int64_t *extents, int count,
     result[i] = extents[i] == 1 ? 0 : strides[i];
 }
 
+Status checkLocalOptions(const attn_local_options &options) {
+  ATTN_RETURN_IF_ERROR(checkFlag("local.has_window", options.has_window));
+  if (!std::isfinite(options.softcap) || options.softcap < 0.0f) {
+    return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                      "'local.softcap' must be finite and >= 0 (0: off), "
+                      "got %g",
+                      static_cast<double>(options.softcap));
+  }
+  return Status();
+}
+
+LocalOptions resolveLocalOptions(const attn_local_options &options,
+                                 bool causal) {
+  LocalOptions local;
+  int32_t left = options.has_window ? options.window_left : -1;
+  int32_t right = options.has_window ? options.window_right : -1;
+  // Only a right bound of 0: the causal mask.
+  if (!causal && left < 0 && right == 0)
+    causal = true;
+  local.causal = causal;
+  local.softcap = options.softcap;
+  local.windowLeft = left < 0 ? -1 : left;
+  local.windowRight = causal ? 0 : right < 0 ? -1 : right;
+  local.local = options.softcap > 0.0f || left >= 0 || (!causal && right >= 0);
+  return local;
+}
+
 } // namespace attn

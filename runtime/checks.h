@@ -67,6 +67,26 @@ Status checkRowStrides(const char *name, const int64_t *strides,
 void kernelStrides(const int64_t *strides, const int64_t *extents, int count,
                    int64_t *result);
 
+// The local-attention options of a call (attn.h's attn_local_options) as the
+// kernels take them.
+struct LocalOptions {
+  // A bounded window side or a softcap: the call runs a local kernel.
+  bool local = false;
+  // Causal as the plain kernels take it: the call's causal, or a window whose
+  // only bound is the right one at 0 (which is causal).
+  bool causal = false;
+  // The local kernel's parameters: a negative bound is unbounded; a causal
+  // call's right bound is 0.
+  int32_t windowLeft = -1;
+  int32_t windowRight = -1;
+  float softcap = 0.0f;
+};
+
+// has_window is 0 or 1; softcap finite and >= 0. The bounds take any value.
+Status checkLocalOptions(const attn_local_options &options);
+LocalOptions resolveLocalOptions(const attn_local_options &options,
+                                 bool causal);
+
 } // namespace attn
 
 #endif // ATTN_RUNTIME_CHECKS_H

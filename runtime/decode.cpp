@@ -37,7 +37,8 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   }
 
   const DecodeStrides &strides = plan.strides;
-  abi::decode::Args params;
+  LaunchParams<abi::decode::Args> launchParams(plan.local);
+  abi::decode::Args &params = launchParams.kind;
   params.q = devicePointer(args.q);
   params.k_cache = devicePointer(args.k_cache);
   params.v_cache = devicePointer(args.v_cache);
@@ -71,7 +72,7 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   ATTN_RETURN_IF_ERROR(launchKernel(driver, decode, *plan.decode,
                                     plan.numSplits,
                                     plan.headBlocks * args.seqlen_q, args.batch,
-                                    stream, params.pointers().values));
+                                    stream, launchParams.pointers()));
   if (combine == nullptr)
     return Status();
 

@@ -27,16 +27,20 @@ DecodeExtents decodeExtents(const attn_paged_decode_args &a) {
 }
 
 int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
-                    const SplitPolicy &policy, int smCount) {
+                    const SplitPolicy &policy, int smCount,
+                    const LocalOptions &local) {
   // No key to split: every row writes zeros.
   if (args.max_seqlen_k == 0)
     return 1;
   if (args.num_splits > 0)
     return std::min(args.num_splits, kMaxSplits);
-  // The policy comes from the tuning table through the manifest.
+  // The policy comes from the tuning table through the manifest. A window's
+  // left bound leaves a row at most left + Lq keys, which the splits share.
+  int64_t keys = args.max_seqlen_k;
+  if (local.local && local.windowLeft >= 0)
+    keys = std::min<int64_t>(keys, int64_t{local.windowLeft} + args.seqlen_q);
   int64_t ctas = int64_t{args.batch} * args.seqlen_q * headBlocks;
-  return static_cast<int>(
-      abi::decodeSplits(policy, ctas, smCount, args.max_seqlen_k));
+  return static_cast<int>(abi::decodeSplits(policy, ctas, smCount, keys));
 }
 
 } // namespace
@@ -78,6 +82,7 @@ Status validateDecodeArgs(const attn_paged_decode_args *args) {
   ATTN_RETURN_IF_ERROR(checkFlag("causal", a.causal));
   ATTN_RETURN_IF_ERROR(checkSoftmaxScale(a.softmax_scale));
   ATTN_RETURN_IF_ERROR(checkNumSplits(a.num_splits));
+  ATTN_RETURN_IF_ERROR(checkLocalOptions(a.local));
 
   ATTN_RETURN_IF_ERROR(checkPointer("q", a.q, kVectorBytes));
   ATTN_RETURN_IF_ERROR(checkPointer("k_cache", a.k_cache, kVectorBytes));
@@ -103,9 +108,11 @@ Status validateDecodeArgs(const attn_paged_decode_args *args) {
 
 Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                   int smCount, DecodePlan *plan) {
-  KernelVariant wanted =
-      wantedVariant(KernelOp::Decode, args.dtype, args.head_dim, args.num_heads,
-                    args.num_kv_heads, args.page_size > 0, args.causal != 0);
+  plan->local = resolveLocalOptions(args.local, args.causal != 0);
+  KernelVariant wanted = wantedVariant(
+      KernelOp::Decode, args.dtype, args.head_dim, args.num_heads,
+      args.num_kv_heads, args.page_size > 0, plan->local.causal,
+      plan->local.local);
   ATTN_RETURN_IF_ERROR(
       selectDecode(manifest, wanted, args.seqlen_q, &plan->decode));
   // A kernel specialised on G takes the G heads of a KV head in one CTA; the
@@ -128,7 +135,8 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   kernelStrides(args.out_strides, extents.query, 3, plan->strides.out);
   plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
   plan->numSplits =
-      chooseNumSplits(args, plan->headBlocks, manifest.split, smCount);
+      chooseNumSplits(args, plan->headBlocks, manifest.split, smCount,
+                      plan->local);
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

@@ -3,6 +3,7 @@
 #define ATTN_RUNTIME_DECODE_PLAN_H
 
 #include "runtime/launch.h"
+#include "runtime/checks.h"
 #include "runtime/manifest.h"
 
 namespace attn {
@@ -24,6 +25,8 @@ struct DecodePlan {
   const KernelInfo *decode = nullptr;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
   int numSplits = 1;
+  // The window and softcap as the kernel takes them.
+  LocalOptions local;
   // CTAs per (split, batch, query token): the grid's y extent over seqlen_q.
   int headBlocks = 1;
   // No workspace when numSplits == 1.

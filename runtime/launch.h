@@ -6,11 +6,14 @@
 
 #include "abi/kernel_params.h"
 #include "abi/limits.h"
+#include "runtime/checks.h"
 #include "runtime/device.h"
 #include "runtime/manifest.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 namespace attn {
 
@@ -38,6 +41,33 @@ inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline CUdeviceptr devicePointer(const void *pointer) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(pointer));
 }
+
+// The parameter array of a decode or prefill launch: the kind's parameters
+// (`kind`, abi::decode::Args or abi::prefill::Args), then the local options'
+// (abi::local), which only a local kernel declares: a kernel reads only the
+// parameters it declares, so every kernel of the kind takes the same array.
+template <typename KindArgs> struct LaunchParams {
+  KindArgs kind;
+  abi::local::Args local;
+
+  explicit LaunchParams(const LocalOptions &options) {
+    local.window_left = options.windowLeft;
+    local.window_right = options.windowRight;
+    local.softcap = options.softcap;
+  }
+  void **pointers() {
+    auto own = kind.pointers();
+    auto extra = local.pointers();
+    std::copy(std::begin(own.values), std::end(own.values), values);
+    std::copy(std::begin(extra.values), std::end(extra.values),
+              values + std::size(own.values));
+    return values;
+  }
+
+private:
+  void *values[sizeof(typename KindArgs::Pointers::values) / sizeof(void *) +
+               abi::local::kCount];
+};
 
 // Launches `kernel` with its block shape and dynamic shared memory; a failure
 // names the kernel.

@@ -33,14 +33,15 @@ const char *dtypeName(attn_dtype dtype) {
 
 KernelVariant wantedVariant(KernelOp op, attn_dtype dtype, int headDim,
                             int numHeads, int numKvHeads, bool paged,
-                            bool causal) {
+                            bool causal, bool local) {
   KernelVariant variant;
   variant.op = op;
   variant.dtype = dtype;
   variant.headDim = headDim;
   variant.groupSize = numHeads / numKvHeads;
   variant.paged = paged;
-  variant.causal = causal;
+  variant.causal = causal && !local;
+  variant.local = local;
   return variant;
 }
 
@@ -49,7 +50,8 @@ std::string describeVariant(const KernelVariant &variant) {
          " head_dim=" + std::to_string(variant.headDim) +
          " group=" + std::to_string(variant.groupSize) +
          " paged=" + std::to_string(variant.paged) +
-         " causal=" + std::to_string(variant.causal);
+         " causal=" + std::to_string(variant.causal) +
+         (variant.local ? " local=1" : "");
 }
 
 namespace {
@@ -261,10 +263,13 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   // kernel, block_m heads per CTA).
   int paged = 0;
   int causal = 0;
+  int local = 0;
   ATTN_RETURN_IF_ERROR(
       fields.getInt(abi::key::kGroup, 0, 1024, &variant.groupSize));
   ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kPaged, 0, 1, &paged));
   ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kCausal, 0, 1, &causal));
+  if (fields.has(abi::key::kLocal))
+    ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kLocal, 0, 1, &local));
   ATTN_RETURN_IF_ERROR(
       fields.getInt(abi::key::kThreads, 1, 1024, &kernel->threads));
   ATTN_RETURN_IF_ERROR(
@@ -274,6 +279,7 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
         fields.getInt(abi::key::kBlockM, 1, 1024, &kernel->blockM));
   variant.paged = paged != 0;
   variant.causal = causal != 0;
+  variant.local = local != 0;
   return Status();
 }
 
@@ -353,7 +359,8 @@ uint64_t variantKey(const KernelVariant &variant) {
   return uint64_t(variant.op) << 48 | uint64_t(variant.dtype) << 40 |
          uint64_t(uint16_t(variant.headDim)) << 24 |
          uint64_t(uint16_t(variant.groupSize)) << 8 |
-         uint64_t(variant.paged) << 1 | uint64_t(variant.causal);
+         uint64_t(variant.local) << 2 | uint64_t(variant.paged) << 1 |
+         uint64_t(variant.causal);
 }
 
 const KernelInfo *findKernel(const Manifest &manifest,

@@ -28,20 +28,24 @@ struct KernelVariant {
   int groupSize = 0;
   bool paged = false;
   bool causal = false;
+  // A local kernel: window and softcap parameters, no causal mask of its own.
+  bool local = false;
 
   bool operator==(const KernelVariant &other) const {
     return op == other.op && dtype == other.dtype && headDim == other.headDim &&
            groupSize == other.groupSize && paged == other.paged &&
-           causal == other.causal;
+           causal == other.causal && local == other.local;
   }
 };
 
-// The variant a launch of validated sizes needs: group Hq / Hkv.
+// The variant a launch of validated sizes needs: group Hq / Hkv; a local one
+// (not causal: the window carries it) when `local`.
 KernelVariant wantedVariant(KernelOp op, attn_dtype dtype, int headDim,
                             int numHeads, int numKvHeads, bool paged,
-                            bool causal);
+                            bool causal, bool local = false);
 
-// "dtype=bf16 head_dim=128 group=2 paged=1 causal=1".
+// "dtype=bf16 head_dim=128 group=2 paged=1 causal=1" (" local=1" for a local
+// one).
 std::string describeVariant(const KernelVariant &variant);
 
 struct KernelInfo {

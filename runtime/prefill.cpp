@@ -42,7 +42,8 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
   }
 
   const PrefillStrides &strides = plan.strides;
-  abi::prefill::Args params;
+  LaunchParams<abi::prefill::Args> launchParams(plan.local);
+  abi::prefill::Args &params = launchParams.kind;
   params.q = devicePointer(args.q);
   params.k = devicePointer(args.k);
   params.v = devicePointer(args.v);
@@ -78,7 +79,7 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
   // split << head_shift | head.
   ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel, plan.gridX,
                                     args.batch, plan.gridZ, stream,
-                                    params.pointers().values));
+                                    launchParams.pointers()));
   if (combine == nullptr)
     return Status();
 

@@ -120,6 +120,7 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
   ATTN_RETURN_IF_ERROR(checkFlag("causal", a.causal));
   ATTN_RETURN_IF_ERROR(checkSoftmaxScale(a.softmax_scale));
   ATTN_RETURN_IF_ERROR(checkNumSplits(a.num_splits));
+  ATTN_RETURN_IF_ERROR(checkLocalOptions(a.local));
 
   // With no query row nothing is read or written, and torch gives an empty
   // tensor a NULL data pointer.
@@ -151,9 +152,11 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
 Status planPrefill(const attn_varlen_prefill_args &args,
                    const Manifest &manifest, int smCount, PrefillPlan *plan) {
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'y'));
+  plan->local = resolveLocalOptions(args.local, args.causal != 0);
   KernelVariant wanted = wantedVariant(
       KernelOp::Prefill, args.dtype, args.head_dim, args.num_heads,
-      args.num_kv_heads, args.page_size > 0, args.causal != 0);
+      args.num_kv_heads, args.page_size > 0, plan->local.causal,
+      plan->local.local);
   ATTN_RETURN_IF_ERROR(selectKernel(manifest, wanted, &plan->kernel));
   plan->rowTiles = args.total_q == 0
                        ? 0

@@ -4,6 +4,7 @@
 #define ATTN_RUNTIME_PREFILL_PLAN_H
 
 #include "runtime/launch.h"
+#include "runtime/checks.h"
 #include "runtime/manifest.h"
 
 namespace attn {
@@ -21,6 +22,8 @@ struct PrefillStrides {
 
 struct PrefillPlan {
   const KernelInfo *kernel = nullptr;
+  // The window and softcap as the kernel takes them.
+  LocalOptions local;
   const KernelInfo *combine = nullptr; // null when numSplits == 1
   // ceil(max_seqlen_q / block_m); 0 when there is no query row to launch.
   unsigned rowTiles = 0;

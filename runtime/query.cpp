@@ -25,6 +25,7 @@ Status validateQuery(const attn_support_query *query) {
   ATTN_RETURN_IF_ERROR(checkHeadDim(q.head_dim));
   ATTN_RETURN_IF_ERROR(checkFlag("paged", q.paged));
   ATTN_RETURN_IF_ERROR(checkFlag("causal", q.causal));
+  ATTN_RETURN_IF_ERROR(checkFlag("local", q.local));
   if (decode)
     ATTN_RETURN_IF_ERROR(checkPositive("seqlen_q", q.seqlen_q));
   return Status();
@@ -39,7 +40,7 @@ Status querySupport(const attn_support_query *query) {
   KernelVariant wanted =
       wantedVariant(decode ? KernelOp::Decode : KernelOp::Prefill, query->dtype,
                     query->head_dim, query->num_heads, query->num_kv_heads,
-                    query->paged != 0, query->causal != 0);
+                    query->paged != 0, query->causal != 0, query->local != 0);
   const KernelInfo *kernel = nullptr;
   if (decode) {
     ATTN_RETURN_IF_ERROR(

@@ -9,6 +9,8 @@
 #                graphs, torch.compile fullgraph default and reduce-overhead, strides,
 #                empty batches, set_default_device) and test/gpu/test_threads.py
 #   host         bench/bench_host.py: host time per call against torch's FA2 op
+#   local        bench/bench_local.py: sliding windows and the softcap against torch's
+#                FA2 with the same window and our plain kernels
 #   wheel        scripts/gpu_wheel.sh install (needs dist/)
 #   e2e-graph    scripts/e2e/bench_e2e.py run --mode graph --profile (ours, peer, null;
 #                $E2E_ROUNDS rounds, default 3)
@@ -135,6 +137,11 @@ for stage in "${stages[@]}"; do
       grep -E "FAIL|passed" "$results/test_api.log" | tail -20
       timeout 200 python3 test/gpu/test_threads.py > "$results/test_threads.log" 2>&1 || status=1
       tail -20 "$results/test_threads.log"
+      ;;
+    local)
+      PYTHONPATH=$PWD/python:$PWD/bench timeout "$(left)" python3 bench/bench_local.py \
+        --out "$results" > "$results/local.log" 2>&1 || status=1
+      tail -30 "$results/local.log"
       ;;
     host)
       timeout 300 python3 bench/bench_host.py --out "$results/host.md" ${HOST_BREAKDOWN:+--breakdown} \

@@ -50,6 +50,7 @@ private:
   // Tile arithmetic (Softmax.cpp).
   LogicalResult lower(QKOp op);
   LogicalResult lower(MaskOp op);
+  LogicalResult lower(SoftcapOp op);
   LogicalResult lower(RowMaxOp op);
   LogicalResult lower(RowSumOp op);
   LogicalResult lower(Exp2DiffOp op);

@@ -38,15 +38,46 @@ LogicalResult CpuEmitter::lower(MaskOp op) {
     Value key = arith::AddIOp::create(b, loc, mapped(op.getStart()), mn[1]);
     Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, key,
                                        mapped(op.getEnd()));
-    if (op.getCausal()) {
-      Value last = arith::AddIOp::create(
-          b, loc, mapped(op.getDiagonal()),
-          arith::DivUIOp::create(b, loc, mn[0], idx(op.getRowsPerToken())));
+    Value rowDiagonal = arith::AddIOp::create(
+        b, loc, mapped(op.getDiagonal()),
+        arith::DivUIOp::create(b, loc, mn[0], idx(op.getRowsPerToken())));
+    auto keepIf = [&](arith::CmpIPredicate predicate, Value bound) {
       keep = arith::AndIOp::create(
-          b, loc, keep,
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, key, last));
+          b, loc, keep, arith::CmpIOp::create(b, loc, predicate, key, bound));
+    };
+    if (op.getCausal())
+      keepIf(arith::CmpIPredicate::sle, rowDiagonal);
+    if (!op.getWindow().empty()) {
+      keepIf(arith::CmpIPredicate::sge,
+             arith::SubIOp::create(b, loc, rowDiagonal,
+                                   mapped(op.getWindow()[0])));
+      keepIf(arith::CmpIPredicate::sle,
+             arith::AddIOp::create(b, loc, rowDiagonal,
+                                   mapped(op.getWindow()[1])));
     }
     store(arith::SelectOp::create(b, loc, keep, load(in, mn), negInf), out, mn);
+  });
+  buffers[op] = out;
+  return success();
+}
+
+// cap * tanh(s / cap), tanh(x) = sign(x) (1 - e) / (1 + e) for
+// e = exp(-2 |x|), which neither overflows nor loses the sign.
+LogicalResult CpuEmitter::lower(SoftcapOp op) {
+  Value in = buffer(op.getScores());
+  Value out = allocate(op.getType());
+  Value cap = mapped(op.getCap());
+  loops(op.getType().getShape(), [&](ValueRange mn) {
+    Value x = arith::DivFOp::create(b, loc, load(in, mn), cap);
+    Value e = math::ExpOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, f32(-2.0f),
+                              math::AbsFOp::create(b, loc, x)));
+    Value magnitude = arith::DivFOp::create(
+        b, loc, arith::SubFOp::create(b, loc, f32(1.0f), e),
+        arith::AddFOp::create(b, loc, f32(1.0f), e));
+    Value tanh = math::CopySignOp::create(b, loc, magnitude, x);
+    store(arith::MulFOp::create(b, loc, cap, tanh), out, mn);
   });
   buffers[op] = out;
   return success();

@@ -92,7 +92,8 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
 
 void DecodeKernelEmitter::createKernel() {
   namespace P = abi::decode;
-  Block &entry = createKernelFunc(func.getSymName(), P::kParams, threads);
+  Block &entry = createKernelFunc(func.getSymName(), P::kParams, threads,
+                                  hasLocalOptions());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   // A [batch, token, head, D] tensor: its pointer and three strides.
   auto bind3 = [&](Value memref, P::Param ptr, P::Param firstStride) {

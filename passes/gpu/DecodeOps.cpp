@@ -130,6 +130,12 @@ LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, key,
                                   last));
       }
+      if (!mask.getWindow().empty())
+        keep = arith::AndIOp::create(
+            b, loc, keep,
+            insideWindow(key, add(diagonal, idx(r / mask.getRowsPerToken())),
+                         mapped(mask.getWindow()[0]),
+                         mapped(mask.getWindow()[1])));
       out.values.push_back(
           select(keep, in.values[r * keysPerThread + i], negInf));
     }

@@ -55,7 +55,65 @@ std::optional<LogicalResult> KernelEmitterBase::emitTileOp(Operation *op) {
     return lowerScaleRows(scale);
   if (auto normalize = dyn_cast<NormalizeOp>(op))
     return lowerNormalize(normalize);
+  if (auto softcap = dyn_cast<SoftcapOp>(op))
+    return lowerSoftcap(softcap);
   return std::nullopt;
+}
+
+LogicalResult KernelEmitterBase::lowerSoftcap(SoftcapOp softcap) {
+  Fragment in = lookup(softcap.getScores()), out;
+  Value cap = mapped(softcap.getCap());
+  Value reciprocal = arith::DivFOp::create(b, loc, f32(1.0), cap);
+  auto fast =
+      LLVM::FastmathFlagsAttr::get(b.getContext(), LLVM::FastmathFlags::afn);
+  for (Value s : in.values) {
+    Value t = LLVM::TanhOp::create(b, loc, s.getType(),
+                                   arith::MulFOp::create(b, loc, s, reciprocal),
+                                   fast);
+    out.values.push_back(arith::MulFOp::create(b, loc, cap, t));
+  }
+  bind(softcap, out);
+  return success();
+}
+
+Value KernelEmitterBase::insideWindow(Value key, Value rowDiagonal, Value left,
+                                      Value right) {
+  return arith::AndIOp::create(
+      b, loc, cmp(arith::CmpIPredicate::sge, key, sub(rowDiagonal, left)),
+      cmp(arith::CmpIPredicate::sle, key, add(rowDiagonal, right)));
+}
+
+bool KernelEmitterBase::hasLocalOptions() {
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    for (StringRef name : {AttnDialect::WindowLeftAttrHelper::getNameStr(),
+                           AttnDialect::WindowRightAttrHelper::getNameStr(),
+                           AttnDialect::SoftcapAttrHelper::getNameStr()})
+      if (func.getArgAttr(i, name))
+        return true;
+  return false;
+}
+
+void KernelEmitterBase::bindLocalOptions(Block &entry, unsigned first) {
+  namespace L = abi::local;
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    BlockArgument arg = func.getArgument(i);
+    Value param;
+    if (func.getArgAttr(i, AttnDialect::WindowLeftAttrHelper::getNameStr()))
+      param = entry.getArgument(first + L::window_left);
+    else if (func.getArgAttr(i,
+                             AttnDialect::WindowRightAttrHelper::getNameStr()))
+      param = entry.getArgument(first + L::window_right);
+    else if (func.getArgAttr(i, AttnDialect::SoftcapAttrHelper::getNameStr()))
+      param = entry.getArgument(first + L::softcap);
+    else
+      continue;
+    if (param.getType() != arg.getType())
+      param = arg.getType().isIndex() ? toIndex(param)
+                                      : arith::IndexCastOp::create(
+                                            b, loc, arg.getType(), param)
+                                            .getResult();
+    mapping.map(arg, param);
+  }
 }
 
 LogicalResult KernelEmitterBase::emitIf(scf::IfOp ifOp,
@@ -149,8 +207,11 @@ Fragment KernelEmitterBase::emitElementwise(Operation *op) {
 }
 
 Block &KernelEmitterBase::createKernelFunc(StringRef name,
-                                           ArrayRef<abi::ParamInfo> params,
-                                           int64_t threads) {
+                                           ArrayRef<abi::ParamInfo> kindParams,
+                                           int64_t threads, bool local) {
+  SmallVector<abi::ParamInfo> params(kindParams);
+  if (local)
+    llvm::append_range(params, abi::local::kParams);
   SmallVector<Type> types;
   for (const abi::ParamInfo &param : params) {
     switch (param.type) {
@@ -178,6 +239,8 @@ Block &KernelEmitterBase::createKernelFunc(StringRef name,
   b.setInsertionPointToStart(&entry);
   gpu::ReturnOp::create(b, loc);
   b.setInsertionPoint(entry.getTerminator());
+  if (local)
+    bindLocalOptions(entry, kindParams.size());
   return entry;
 }
 

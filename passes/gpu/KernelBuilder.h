@@ -58,6 +58,19 @@ protected:
   virtual LogicalResult lowerNormalize(NormalizeOp normalize) = 0;
   /// `op` through its lowering above, or nothing when it is none of them.
   std::optional<LogicalResult> emitTileOp(Operation *op);
+  /// attn.softcap, elementwise in any fragment layout: cap * tanh(s / cap)
+  /// with tanh.approx.f32 (as flash-attn's), the reciprocal once per tile.
+  LogicalResult lowerSoftcap(SoftcapOp softcap);
+  /// Whether `key` lies in the window [left, right] around `rowDiagonal`
+  /// (attn.mask's window): rowDiagonal - left <= key <= rowDiagonal + right.
+  Value insideWindow(Value key, Value rowDiagonal, Value left, Value right);
+  /// Binds the function arguments marked attn.window_left, attn.window_right
+  /// and attn.softcap to the local-attention kernel parameters that follow
+  /// the kernel's own (abi::local) from `first` on.
+  void bindLocalOptions(Block &entry, unsigned first);
+  /// Whether the kernel takes local-attention options (a window or softcap
+  /// argument): its parameters are then the kind's, then abi::local's.
+  bool hasLocalOptions();
   LogicalResult emitBlock(Block &block);
   /// An scf.if whose results are fragments of `sizes[i]` values each (or
   /// none): the new if yields them flattened.
@@ -89,10 +102,11 @@ protected:
   /// `combine`'s output of `elementType`.
   void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
   /// A kernel in `module` named after the function, with the parameters of
-  /// `params` (abi/kernel_params.h) and a known block size; the builder is
-  /// left before its terminator.
+  /// `params` (abi/kernel_params.h), with `local` then abi::local's (bound to
+  /// the function's local-attention arguments), and a known block size; the
+  /// builder is left before its terminator.
   Block &createKernelFunc(StringRef name, ArrayRef<abi::ParamInfo> params,
-                          int64_t threads);
+                          int64_t threads, bool local = false);
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int64_t v) {

@@ -84,7 +84,8 @@ LogicalResult PrefillKernelEmitter::analyse() {
 
 void PrefillKernelEmitter::createKernel() {
   namespace P = abi::prefill;
-  Block &entry = createKernelFunc(func.getSymName(), P::kParams, 32 * warps);
+  Block &entry = createKernelFunc(func.getSymName(), P::kParams, 32 * warps,
+                                  hasLocalOptions());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
   // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed

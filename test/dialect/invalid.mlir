@@ -467,3 +467,26 @@ func.func @deferred_scale_unmarked_qk(%q: tensor<2x128xf32>, %k: tensor<64x128xb
   %max = attn.row_max %s {attn.deferred_scale} : tensor<2x64xf32> -> tensor<2xf32>
   return %max : tensor<2xf32>
 }
+
+// -----
+
+func.func @window_one_bound(%s: tensor<2x64xf32>, %i: index) -> tensor<2x64xf32> {
+  // expected-error @+1 {{'attn.mask' op 'window' takes no value or two ([left, right]), got 1}}
+  %m = attn.mask %s keys[%i, %i) diagonal %i window [%i]
+      {causal = false, rows_per_token = 1 : i64} : tensor<2x64xf32>
+  return %m : tensor<2x64xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'attn.window_left' must be a unit attribute on an index or integer argument, got argument #0 of type 'f32'}}
+func.func @window_role_on_float(%x: f32 {attn.window_left}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.softcap' must be a unit attribute on an f32 argument, got argument #0 of type 'index'}}
+func.func @softcap_role_on_index(%x: index {attn.softcap}) {
+  return
+}

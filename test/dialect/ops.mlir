@@ -241,3 +241,50 @@ func.func @fused_tile_ops(%q: tensor<2x128xf32>, %k: tensor<64x128xbf16>,
   %out = attn.pv_acc %p, %k onto %acc : tensor<2x64xf32>, tensor<64x128xbf16> -> tensor<2x128xf32>
   return %out : tensor<2x128xf32>
 }
+
+// -----
+
+// The local-attention options: a window and a softcap on both problem ops
+// and attn.attend, a window on attn.mask, and attn.softcap.
+// CHECK-LABEL: func @local_options
+// CHECK: attn.varlen_prefill {{.*}} lse(%{{.*}} : memref<16x?xf32>) window[%{{.*}}, %{{.*}}] softcap(%{{.*}}) {
+// CHECK: attn.paged_decode {{.*}} out(%{{.*}} : memref<?x1x16x128xbf16>) window[%{{.*}}, %{{.*}}] {
+// CHECK: attn.paged_decode {{.*}} out(%{{.*}} : memref<?x1x16x128xbf16>) softcap(%{{.*}}) {
+// CHECK: attn.attend {{.*}} diagonal %{{.*}} window[%{{.*}}, %{{.*}}] softcap(%{{.*}}) {
+// CHECK: attn.mask %{{.*}} keys[%{{.*}}, %{{.*}}) diagonal %{{.*}} window[%{{.*}}, %{{.*}}] {causal = false
+// CHECK: attn.softcap %{{.*}}, %{{.*}} : tensor<2x64xf32>
+func.func @local_options(%q: memref<?x16x128xbf16>, %k: memref<?x8x128xbf16>,
+                         %v: memref<?x8x128xbf16>, %cq: memref<?xi32>,
+                         %ck: memref<?xi32>, %o: memref<?x16x128xbf16>,
+                         %lse: memref<16x?xf32>, %qd: memref<?x1x16x128xbf16>,
+                         %kc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>,
+                         %bt: memref<?x?xi32>, %od: memref<?x1x16x128xbf16>,
+                         %qt: tensor<2x128xf32>, %kt: memref<?x16x1x128xbf16>,
+                         %s: tensor<2x64xf32>, %i: index, %cap: f32) {
+  attn.varlen_prefill q(%q : memref<?x16x128xbf16>) k(%k : memref<?x8x128xbf16>)
+      v(%v : memref<?x8x128xbf16>) cu_seqlens_q(%cq : memref<?xi32>)
+      cu_seqlens_k(%ck : memref<?xi32>) out(%o : memref<?x16x128xbf16>)
+      lse(%lse : memref<16x?xf32>) window [%i, %i] softcap(%cap)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = true,
+       scale = 0.0883883461 : f32, page_size = 0}
+  attn.paged_decode q(%qd : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>)
+      v_cache(%kc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%od : memref<?x1x16x128xbf16>)
+      window [%i, %i]
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = false,
+       scale = 0.0883883461 : f32, page_size = 256}
+  attn.paged_decode q(%qd : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>)
+      v_cache(%kc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%od : memref<?x1x16x128xbf16>)
+      softcap(%cap)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = false,
+       scale = 0.0883883461 : f32, page_size = 256}
+  %out, %l = attn.attend %qt keys(%kt, %kt block_table %bt) [%i, %i] range [%i, %i)
+      diagonal %i window [%i, %i] softcap(%cap)
+      {scale = 1.0 : f32, causal = false, rows_per_token = 2 : i64, page_size = 16 : i64}
+      : tensor<2x128xf32>, memref<?x16x1x128xbf16>, memref<?x16x1x128xbf16>, memref<?x?xi32> -> tensor<2x128xf32>, tensor<2xf32>
+  %m = attn.mask %s keys[%i, %i) diagonal %i window [%i, %i]
+      {causal = false, rows_per_token = 1 : i64} : tensor<2x64xf32>
+  %c = attn.softcap %m, %cap : tensor<2x64xf32>
+  return
+}

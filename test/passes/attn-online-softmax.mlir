@@ -33,3 +33,27 @@ func.func @decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
        scale = 0.0883883461 : f32, page_size = 256}
   return
 }
+
+// -----
+
+// A softcap moves to log2 units with the scores: its cap is multiplied by
+// log2(e) once, before the loop (c' tanh(s' / c') with s' = log2(e) s,
+// c' = log2(e) c is log2(e) c tanh(s / c)).
+// CHECK-LABEL: func @softcap
+// CHECK-SAME: %[[CAP:[a-z0-9]+]]: f32 {attn.softcap}
+// CHECK: %[[LOG2E:.*]] = arith.constant 1.44269502 : f32
+// CHECK: %[[CAP2:.*]] = arith.mulf %[[CAP]], %[[LOG2E]]
+// CHECK: scf.for
+// CHECK:   attn.softcap %{{.*}}, %[[CAP2]]
+func.func @softcap(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
+                   %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>,
+                   %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>,
+                   %wl: index, %wr: index, %cap: f32) {
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x256x8x128xbf16>)
+      v_cache(%vc : memref<?x256x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      window [%wl, %wr] softcap(%cap)
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = false,
+       scale = 0.0883883461 : f32, page_size = 256}
+  return
+}

@@ -108,3 +108,44 @@ func.func @prefill_paged_full(%q: memref<?x4x64xf16>, %kc: memref<?x16x4x64xf16>
        scale = 0.125 : f32, page_size = 16}
   return
 }
+
+// -----
+
+// A window: the splits share the keys between the first row's first key
+// (diagonal - left, a multiple of chunk-align past the range's begin; all of
+// them when left < 0) and the visible end, which a non-causal right bound
+// (when >= 0) moves to diagonal + right + 1.
+// CHECK-LABEL: func @decode_window
+// CHECK-SAME: %[[WL:[a-z0-9]+]]: index {attn.window_left}, %[[WR:[a-z0-9]+]]: index {attn.window_right}
+// CHECK: %[[LEN:.*]] = attn.seq_len
+// CHECK: %[[DIAG:.*]] = arith.addi %{{.*}}, %{{.*}}
+// CHECK: %[[FIRST:.*]] = arith.subi %[[DIAG]], %[[WL]]
+// CHECK: %[[OFF:.*]] = arith.subi %[[FIRST]], %[[ZERO:c0[_0-9]*]]
+// CHECK: %[[SKIP:.*]] = arith.maxsi %{{.*}}, %[[OFF]]
+// CHECK: %[[LB:.*]] = arith.cmpi sge, %[[WL]], %{{.*}}
+// CHECK: %[[SKIP2:.*]] = arith.select %[[LB]], %[[SKIP]], %{{.*}}
+// CHECK: %[[CH:.*]] = arith.divsi %[[SKIP2]], %c32
+// CHECK: %[[SK:.*]] = arith.muli %[[CH]], %c32
+// CHECK: %[[VB:.*]] = arith.addi %[[ZERO]], %[[SK]]
+// CHECK: %[[LASTEND:.*]] = arith.addi %[[DIAG]], %{{.*}}
+// CHECK: %[[BOUNDED:.*]] = arith.cmpi sge, %[[WR]], %{{.*}}
+// CHECK: %[[PLUSR:.*]] = arith.addi %[[LASTEND]], %[[WR]]
+// CHECK: %[[SEL:.*]] = arith.select %[[BOUNDED]], %[[PLUSR]], %[[LEN]]
+// CHECK: %[[VIS:.*]] = arith.minsi %[[LEN]], %[[SEL]]
+// CHECK: %[[D:.*]] = arith.subi %[[VIS]], %[[VB]]
+// CHECK: %[[N:.*]] = arith.maxsi %[[D]], %{{.*}}
+// CHECK: %[[BEGIN:.*]], %[[END:.*]] = attn.split_range %{{.*}} of %{{.*}} over %[[N]] {align = 32 : i64}
+// CHECK: %[[B0:.*]] = arith.addi %[[VB]], %[[BEGIN]]
+// CHECK: attn.attend {{.*}} range[%[[B0]], %{{.*}}) diagonal %[[DIAG]] window[%[[WL]], %[[WR]]]
+func.func @decode_window(%q: memref<?x1x16x128xbf16>, %kc: memref<?x16x8x128xbf16>,
+                         %vc: memref<?x16x8x128xbf16>, %lens: memref<?xi32>,
+                         %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>,
+                         %wl: index, %wr: index) {
+  attn.paged_decode q(%q : memref<?x1x16x128xbf16>) k_cache(%kc : memref<?x16x8x128xbf16>)
+      v_cache(%vc : memref<?x16x8x128xbf16>) cache_seqlens(%lens : memref<?xi32>)
+      block_table(%bt : memref<?x?xi32>) out(%o : memref<?x1x16x128xbf16>)
+      window [%wl, %wr]
+      {num_heads = 16, num_kv_heads = 8, head_dim = 128, causal = false,
+       scale = 0.0883883461 : f32, page_size = 16}
+  return
+}

@@ -3,7 +3,8 @@
 // problems. Decode: empty sequences, Lq > 1, several group sizes, page sizes
 // 16 and 256, contiguous caches, several split counts. Prefill: causal and
 // not, Lk > Lq (prefix cache), empty sequences, GQA, packed and paged K/V,
-// several split counts (empty splits included).
+// several split counts (empty splits included). Both: sliding windows and
+// the softcap.
 #include "passes/Passes.h"
 #include "passes/Registration.h"
 
@@ -31,12 +32,45 @@ using namespace mlir;
 
 namespace {
 
+/// Local attention: a window [left, right] (a negative bound unbounded) and
+/// a softcap (0: off), taken by the function as arguments.
+struct Local {
+  bool enabled = false;
+  int64_t left = -1, right = -1;
+  float softcap = 0.0f;
+};
+
 struct Problem {
   int batch, seqlenQ, numHeads, numKvHeads, headDim, pageSize, splits;
   std::vector<int> lens;
   int headsPerCta = 0; // attn-gqa-broadcast's heads-per-cta (0: G)
   bool causal = true;
+  Local local = {};
 };
+
+/// Whether the row whose diagonal is `d` sees key `j` of `len`.
+bool sees(int j, int d, int len, bool causal, const Local &local) {
+  if (j >= len || (causal && j > d))
+    return false;
+  if (local.enabled && local.left >= 0 && j < d - local.left)
+    return false;
+  if (local.enabled && local.right >= 0 && j > d + local.right)
+    return false;
+  return true;
+}
+
+/// The scaled score as the softmax takes it (softcapped when asked).
+double capped(double s, const Local &local) {
+  return local.softcap > 0 ? local.softcap * std::tanh(s / local.softcap) : s;
+}
+
+/// The extra function arguments and problem-op operands of a local problem.
+std::string localArguments(const Local &local) {
+  return local.enabled ? ", %wl: index, %wr: index, %cap: f32" : "";
+}
+std::string localOperands(const Local &local) {
+  return local.enabled ? "window [%wl, %wr] softcap(%cap) " : "";
+}
 
 uint16_t toBf16(float f) {
   uint32_t bits;
@@ -78,12 +112,13 @@ std::string moduleText(const Problem &p) {
   std::string scale = std::to_string(1.0 / std::sqrt(p.headDim));
   return "func.func @decode(%q: " + q + ", %k: " + cache + ", %v: " + cache +
          ", %lens: memref<?xi32>, %bt: memref<?x?xi32>, %o: " + q +
-         ", %lse: " + lse +
+         ", %lse: " + lse + localArguments(p.local) +
          ") attributes {llvm.emit_c_interface} {\n  attn.paged_decode q(%q : " +
          q + ") k_cache(%k : " + cache + ") v_cache(%v : " + cache +
          ") cache_seqlens(%lens : memref<?xi32>) " +
          (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") +
-         "out(%o : " + q + ") lse(%lse : " + lse + ") {num_heads = " + hq +
+         "out(%o : " + q + ") lse(%lse : " + lse + ") " +
+         localOperands(p.local) + "{num_heads = " + hq +
          ", num_kv_heads = " + hkv + ", head_dim = " + d +
          ", causal = " + (p.causal ? "true" : "false") + ", scale = " + scale +
          " : f32, page_size = " + page + "}\n  return\n}\n";
@@ -171,10 +206,18 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
   auto sv = view<float, 3>(lse, {B, Hq, Lq});
   auto pov = view<float, 5>(partO, {p.splits, B, Lq, Hq, D});
   auto plv = view<float, 4>(partLse, {p.splits, B, Lq, Hq});
-  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
-                      void *, void *, int64_t);
-  reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv,
-                           p.splits);
+  if (p.local.enabled) {
+    using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
+                        int64_t, int64_t, float, void *, void *, int64_t);
+    reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, p.local.left,
+                             p.local.right, p.local.softcap, &pov, &plv,
+                             p.splits);
+  } else {
+    using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
+                        void *, void *, int64_t);
+    reinterpret_cast<Fn>(fn)(&qv, &kv, &vv, &lv, &bv, &ov, &sv, &pov, &plv,
+                             p.splits);
+  }
 
   // float64 reference, bottom-right causal or not.
   double errNum = 0, errDen = 0;
@@ -184,8 +227,13 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
     for (int t = 0; t < Lq; ++t)
       for (int h = 0; h < Hq; ++h) {
         int L = p.lens[b];
-        int visible = p.causal ? std::min(L, std::max(0, t + L - Lq + 1)) : L;
-        auto row = [&](int j) {
+        std::vector<int> keys;
+        for (int j = 0; j < L; ++j)
+          if (sees(j, t + L - Lq, L, p.causal, p.local))
+            keys.push_back(j);
+        int visible = keys.size();
+        auto row = [&](int key) {
+          int j = keys[key];
           int block = p.pageSize ? table[b * blocksPerSeq + j / page] : b;
           int r = p.pageSize ? j % page : j;
           return ((static_cast<int64_t>(block) * rowsPerBlock + r) * Hkv +
@@ -199,7 +247,7 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
           for (int d = 0; d < D; ++d)
             dot += fromBf16(q[((b * Lq + t) * Hq + h) * D + d]) *
                    fromBf16(k[row(j) + d]);
-          s[j] = dot * scale;
+          s[j] = capped(dot * scale, p.local);
           mx = std::max(mx, s[j]);
         }
         double sum = 0;
@@ -250,13 +298,22 @@ INSTANTIATE_TEST_SUITE_P(
         // Head dims of the pack that are not powers of two, and the largest.
         Problem{2, 1, 4, 2, 80, 16, 2, {45, 3}},   // D=80, split
         Problem{2, 2, 6, 2, 96, 0, 1, {30, 7}, 4}, // D=96, any-group
-        Problem{1, 1, 2, 1, 256, 16, 1, {33}}));   // D=256
+        Problem{1, 1, 2, 1, 256, 16, 1, {33}},     // D=256
+        // Local attention on the any-group program: windows (causal and
+        // not, one side unbounded), the softcap, splits over the window.
+        Problem{2, 1, 6, 2, 32, 16, 1, {90, 7}, 4, false, {true, 20, -1, 0}},
+        Problem{2, 3, 4, 2, 32, 16, 3, {200, 40}, 4, true, {true, 33, 5, 0}},
+        Problem{2, 2, 4, 1, 32, 0, 2, {70, 0}, 4, false, {true, -1, 0, 0}},
+        Problem{1, 4, 4, 2, 32, 16, 4, {300}, 4, false, {true, 17, 2, 0}},
+        Problem{2, 1, 4, 2, 32, 16, 2, {60, 9}, 4, true, {true, -1, -1, 2.5f}},
+        Problem{1, 2, 8, 2, 80, 16, 3, {150}, 4, true, {true, 40, -1, 30.0f}}));
 
 struct PrefillProblem {
   int numHeads, numKvHeads, headDim, pageSize;
   bool causal;
   std::vector<int> lensQ, lensK;
   int splits = 1;
+  Local local = {};
 };
 
 std::string prefillText(const PrefillProblem &p) {
@@ -272,13 +329,15 @@ std::string prefillText(const PrefillProblem &p) {
   return "func.func @prefill(%q: " + q + ", %k: " + kv + ", %v: " + kv +
          ", %cq: memref<?xi32>, %ck: memref<?xi32>, %bt: memref<?x?xi32>, "
          "%o: " +
-         q + ", %lse: " + lse + ") attributes {llvm.emit_c_interface} {\n" +
+         q + ", %lse: " + lse + localArguments(p.local) +
+         ") attributes {llvm.emit_c_interface} {\n" +
          "  attn.varlen_prefill q(%q : " + q + ") k(%k : " + kv +
          ") v(%v : " + kv +
          ") cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : "
          "memref<?xi32>) " +
          (p.pageSize ? "block_table(%bt : memref<?x?xi32>) " : "") +
-         "out(%o : " + q + ") lse(%lse : " + lse + ") {num_heads = " + hq +
+         "out(%o : " + q + ") lse(%lse : " + lse + ") " +
+         localOperands(p.local) + "{num_heads = " + hq +
          ", num_kv_heads = " + hkv + ", head_dim = " + d +
          ", causal = " + (p.causal ? "true" : "false") + ", scale = " + scale +
          " : f32, page_size = " + page + "}\n  return\n}\n";
@@ -343,16 +402,27 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
   auto sv = view<float, 2>(lse, {Hq, totalQ});
   auto pov = view<float, 4>(partO, {p.splits, totalQ, Hq, D});
   auto plv = view<float, 3>(partLse, {p.splits, totalQ, Hq});
-  using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
-                      void *, void *, void *, int64_t);
-  reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov,
-                                      &sv, &pov, &plv, p.splits);
+  if (p.local.enabled) {
+    using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
+                        void *, int64_t, int64_t, float, void *, void *,
+                        int64_t);
+    reinterpret_cast<Fn>(program.entry)(
+        &qv, kArg, vArg, &cqv, &ckv, &bv, &ov, &sv, p.local.left,
+        p.local.right, p.local.softcap, &pov, &plv, p.splits);
+  } else {
+    using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
+                        void *, void *, void *, int64_t);
+    reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov,
+                                        &sv, &pov, &plv, p.splits);
+  }
 
   double errNum = 0, errDen = 0, scale = 1.0 / std::sqrt(D);
   int G = Hq / Hkv;
   for (int b = 0; b < B; ++b) {
     int Lq = p.lensQ[b], Lk = p.lensK[b];
+    std::vector<int> keys; // the keys the current row sees
     auto keyRow = [&](int j) {
+      j = keys[j];
       int64_t r =
           page ? static_cast<int64_t>(table[b * blocksPerSeq + j / page]) *
                          page +
@@ -362,8 +432,11 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
     };
     for (int i = 0; i < Lq; ++i)
       for (int h = 0; h < Hq; ++h) {
-        int visible =
-            p.causal ? std::min(Lk, std::max(0, i + Lk - Lq + 1)) : Lk;
+        keys.clear();
+        for (int j = 0; j < Lk; ++j)
+          if (sees(j, i + Lk - Lq, Lk, p.causal, p.local))
+            keys.push_back(j);
+        int visible = keys.size();
         int64_t qRow = cq[b] + i;
         std::vector<double> s(visible);
         double mx = -INFINITY;
@@ -372,7 +445,7 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
           for (int d = 0; d < D; ++d)
             dot += fromBf16(q[(qRow * Hq + h) * D + d]) *
                    fromBf16(k[(keyRow(j) * Hkv + h / G) * D + d]);
-          s[j] = dot * scale;
+          s[j] = capped(dot * scale, p.local);
           mx = std::max(mx, s[j]);
         }
         double sum = 0;
@@ -433,6 +506,23 @@ INSTANTIATE_TEST_SUITE_P(
         PrefillProblem{4, 2, 80, 16, true, {17, 3}, {40, 3}}, // D=80, paged
         PrefillProblem{
             3, 1, 160, 0, false, {9, 20}, {9, 20}, 2},    // D=160, split
-        PrefillProblem{2, 2, 256, 0, true, {12}, {12}})); // D=256
+        PrefillProblem{2, 2, 256, 0, true, {12}, {12}}, // D=256
+        // Local attention: windows causal and not (tiles skipped on the left,
+        // masked across both bounds), one side unbounded, the softcap alone
+        // and with a window, split-KV over the window, paged and packed.
+        PrefillProblem{
+            2, 1, 32, 0, true, {70, 5}, {70, 40}, 1, {true, 20, -1, 0}},
+        PrefillProblem{
+            4, 2, 16, 16, false, {50, 9}, {80, 9}, 1, {true, 7, 7, 0}},
+        PrefillProblem{
+            2, 2, 32, 0, false, {40}, {40}, 1, {true, -1, 3, 0}},
+        PrefillProblem{
+            2, 1, 16, 16, false, {33, 0}, {90, 4}, 3, {true, 16, 0, 0}},
+        PrefillProblem{
+            4, 2, 32, 0, true, {37, 5}, {37, 5}, 1, {true, -1, -1, 2.5f}},
+        PrefillProblem{
+            2, 2, 32, 16, true, {60}, {200}, 4, {true, 25, -1, 50.0f}},
+        PrefillProblem{
+            3, 1, 80, 0, false, {20, 30}, {20, 30}, 2, {true, 0, 0, 0}}));
 
 } // namespace

@@ -58,7 +58,7 @@ constexpr int64_t kPackHeadDims[] = {32, 64, 80, 96, 128, 160, 192, 256};
 
 /// The variants the pack ships: decode kernels specialised per group size
 /// and one for every group size (group 0), prefill kernels for every group
-/// size; causal and not.
+/// size; causal and not; then the local kernels.
 std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
@@ -82,13 +82,33 @@ std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
           spec.causal = causal;
           specs.push_back(spec);
         }
+  // Local kernels (sliding window, softcap; causal as the window's right
+  // bound 0): prefill, and the decode kernel for every group size.
+  for (const char *dtype : {"f16", "bf16"})
+    for (int64_t headDim : dims)
+      for (bool paged : {false, true})
+        for (auto op : {attn::KernelSpec::Op::Decode,
+                        attn::KernelSpec::Op::Prefill}) {
+          attn::KernelSpec spec;
+          spec.op = op;
+          spec.dtype = dtype;
+          spec.headDim = headDim;
+          spec.group = 0;
+          spec.paged = paged;
+          spec.causal = false;
+          spec.local = true;
+          specs.push_back(spec);
+        }
   return specs;
 }
 
 /// Sets the knobs of `spec` from the most specific entry of `table`.
 bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
-  attn::tune::KernelKey key{spec.opName(), spec.dtype, spec.headDim,
-                            spec.group,    spec.paged, spec.causal};
+  // A local kernel takes the tuning of the causal one of its shape: its
+  // windows and causal calls mask on the diagonal as that one does.
+  attn::tune::KernelKey key{spec.opName(), spec.dtype,
+                            spec.headDim,  spec.group,
+                            spec.paged,    spec.causal || spec.local};
   const attn::tune::TableEntry *entry = table.lookup(key);
   if (!entry) {
     errs() << "attn-pack: the " << table.target << " tuning table has no entry "

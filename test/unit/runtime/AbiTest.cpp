@@ -73,9 +73,9 @@ std::string joined(const std::vector<std::string> &rows) {
 TEST(AbiTest, DocsShowEveryKernelsParametersAsAbiListsThem) {
   namespace abi = attn::abi;
   std::vector<std::vector<std::string>> tables = docTables();
-  ASSERT_EQ(tables.size(), 3u)
-      << "docs/runtime_abi.md should hold the decode, combine and prefill "
-         "parameter tables";
+  ASSERT_EQ(tables.size(), 4u)
+      << "docs/runtime_abi.md should hold the decode, combine, prefill and "
+         "local parameter tables";
   // Each table as it should read (paste from here when the abi changes).
   EXPECT_EQ(joined(tables[0]),
             joined(expectedRows(abi::decode::kParams, abi::decode::kCount)));
@@ -83,6 +83,8 @@ TEST(AbiTest, DocsShowEveryKernelsParametersAsAbiListsThem) {
             joined(expectedRows(abi::combine::kParams, abi::combine::kCount)));
   EXPECT_EQ(joined(tables[2]),
             joined(expectedRows(abi::prefill::kParams, abi::prefill::kCount)));
+  EXPECT_EQ(joined(tables[3]),
+            joined(expectedRows(abi::local::kParams, abi::local::kCount)));
 }
 
 TEST(AbiTest, ArgsPointersFollowTheTableOrder) {
@@ -96,6 +98,7 @@ TEST(AbiTest, ArgsPointersFollowTheTableOrder) {
   EXPECT_EQ(attn::abi::prefill::kCount, 29u);
   EXPECT_EQ(attn::abi::decode::kCount, 28u);
   EXPECT_EQ(attn::abi::combine::kCount, 8u);
+  EXPECT_EQ(attn::abi::local::kCount, 3u);
 }
 
 TEST(AbiTest, DecodeSplitsFillTheGpuButKeepEnoughKeysPerSplit) {

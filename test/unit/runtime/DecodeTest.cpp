@@ -698,3 +698,119 @@ TEST_F(DecodeTest, BadSplitPolicyIsAPackError) {
 
 } // namespace
 } // namespace attn::test
+
+namespace attn::test {
+namespace {
+
+class DecodeLocalTest : public RuntimeTest {};
+
+TEST_F(DecodeLocalTest, AWindowAndSoftcapRunTheLocalKernelWithTheirValues) {
+  attn_paged_decode_args args = validArgs();
+  args.local.has_window = 1;
+  args.local.window_left = 100;
+  args.local.window_right = -1;
+  args.local.softcap = 50.0f;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  // The window leaves a row 101 of the 2048 keys: one split.
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  const fakecuda::Launch &launch = launches[0];
+  EXPECT_EQ(launch.function, "decode_bf16_d128_g0_paged_local");
+  ASSERT_EQ(launch.params.size(), decodeParamSizes().size() + 3);
+  EXPECT_EQ(param<int32_t>(launch, kDecodeLocal + kLocalWindowLeft), 100);
+  // Causal: the right bound is the diagonal.
+  EXPECT_EQ(param<int32_t>(launch, kDecodeLocal + kLocalWindowRight), 0);
+  EXPECT_EQ(param<float>(launch, kDecodeLocal + kLocalSoftcap), 50.0f);
+  EXPECT_EQ(param<int32_t>(launch, kDecodeNumSplits), 1);
+  EXPECT_EQ(param<int32_t>(launch, kDecodeNumKvHeads), 8);
+}
+
+TEST_F(DecodeLocalTest, ASoftcapAloneSplitsAsThePlainKernelDoes) {
+  attn_paged_decode_args plain = validArgs();
+  ASSERT_EQ(decode(plain), ATTN_SUCCESS) << lastError();
+  int32_t plainSplits =
+      param<int32_t>(fakecuda::launches()[0], kDecodeNumSplits);
+  ASSERT_GT(plainSplits, 1);
+  resetFake();
+  attn_paged_decode_args args = validArgs();
+  args.local.softcap = 30.0f;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u); // the local kernel, then the combine
+  EXPECT_EQ(launches[0].function, "decode_bf16_d128_g0_paged_local");
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodeNumSplits), plainSplits);
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodeLocal + kLocalWindowLeft), -1);
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodeLocal + kLocalWindowRight), 0);
+  EXPECT_EQ(param<float>(launches[0], kDecodeLocal + kLocalSoftcap), 30.0f);
+}
+
+TEST_F(DecodeLocalTest, ANonCausalWindowKeepsItsRightBound) {
+  attn_paged_decode_args args = validArgs();
+  args.causal = 0;
+  args.local.has_window = 1;
+  args.local.window_left = 5;
+  args.local.window_right = 3;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  const fakecuda::Launch &launch = fakecuda::launches()[0];
+  EXPECT_EQ(launch.function, "decode_bf16_d128_g0_paged_local");
+  EXPECT_EQ(param<int32_t>(launch, kDecodeLocal + kLocalWindowLeft), 5);
+  EXPECT_EQ(param<int32_t>(launch, kDecodeLocal + kLocalWindowRight), 3);
+  EXPECT_EQ(param<float>(launch, kDecodeLocal + kLocalSoftcap), 0.0f);
+}
+
+TEST_F(DecodeLocalTest, AWindowThatBoundsNothingRunsThePlainKernels) {
+  struct Case {
+    int32_t causal, left, right;
+  };
+  // (-1, -1): every key; (-1, 0) without causal: the causal mask.
+  for (Case c : {Case{1, -1, -1}, Case{0, -1, 0}, Case{1, -7, 12}}) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    args.causal = c.causal;
+    args.local.has_window = 1;
+    args.local.window_left = c.left;
+    args.local.window_right = c.right;
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    EXPECT_EQ(fakecuda::launches()[0].function,
+              "decode_bf16_d128_g2_paged_causal")
+        << c.causal << " " << c.left << " " << c.right;
+  }
+}
+
+TEST_F(DecodeLocalTest, BadOptionsNameTheFieldAndLaunchNothing) {
+  struct Case {
+    int32_t hasWindow;
+    float softcap;
+    const char *field;
+  };
+  for (Case c : {Case{2, 0.0f, "'local.has_window'"},
+                 Case{0, -1.0f, "'local.softcap'"},
+                 Case{0, std::numeric_limits<float>::quiet_NaN(),
+                      "'local.softcap'"},
+                 Case{1, std::numeric_limits<float>::infinity(),
+                      "'local.softcap'"}}) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    args.local.has_window = c.hasWindow;
+    args.local.softcap = c.softcap;
+    EXPECT_EQ(decode(args), ATTN_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(lastError(), ::testing::HasSubstr(c.field));
+    EXPECT_TRUE(fakecuda::launches().empty());
+  }
+}
+
+TEST_F(DecodeLocalTest, APackWithoutLocalKernelsSaysSo) {
+  std::vector<TestKernel> kernels;
+  for (const TestKernel &kernel : defaultKernels())
+    if (!kernel.local)
+      kernels.push_back(kernel);
+  writePack(packDir(), "sm_90", kernels);
+  attn_paged_decode_args args = validArgs();
+  args.local.softcap = 30.0f;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), ::testing::HasSubstr("local=1"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+} // namespace
+} // namespace attn::test

@@ -839,3 +839,83 @@ TEST_F(PrefillTest, NullArgumentsAreInvalid) {
 
 } // namespace
 } // namespace attn::test
+
+namespace attn::test {
+namespace {
+
+class PrefillLocalTest : public RuntimeTest {};
+
+TEST_F(PrefillLocalTest, AWindowAndSoftcapRunTheLocalKernelWithTheirValues) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.local.has_window = 1;
+  args.local.window_left = 4096;
+  args.local.window_right = 7; // causal: the diagonal instead
+  args.local.softcap = 50.0f;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  const fakecuda::Launch &launch = launches[0];
+  EXPECT_EQ(launch.function, "prefill_bf16_d128_g0_contiguous_local");
+  ASSERT_EQ(launch.params.size(), prefillParamSizes().size() + 3);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowLeft), 4096);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowRight), 0);
+  EXPECT_EQ(param<float>(launch, kPrefillLocal + kLocalSoftcap), 50.0f);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillNumHeads), 16);
+}
+
+TEST_F(PrefillLocalTest, ANonCausalWindowKeepsBothBounds) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.causal = 0;
+  args.local.has_window = 1;
+  args.local.window_left = -1;
+  args.local.window_right = 9;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  const fakecuda::Launch &launch = fakecuda::launches()[0];
+  EXPECT_EQ(launch.function, "prefill_bf16_d128_g0_contiguous_local");
+  EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowLeft), -1);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowRight), 9);
+  EXPECT_EQ(param<float>(launch, kPrefillLocal + kLocalSoftcap), 0.0f);
+}
+
+TEST_F(PrefillLocalTest, AWindowThatBoundsNothingRunsThePlainKernels) {
+  struct Case {
+    int32_t causal, left, right;
+    const char *kernel;
+  };
+  for (Case c : {Case{1, -1, -1, "prefill_bf16_d128_g0_contiguous_causal"},
+                 Case{0, -1, 0, "prefill_bf16_d128_g0_contiguous_causal"},
+                 Case{0, -1, -1, "prefill_bf16_d128_g0_contiguous"}}) {
+    resetFake();
+    attn_varlen_prefill_args args = validPrefillArgs();
+    args.causal = c.causal;
+    args.local.has_window = 1;
+    args.local.window_left = c.left;
+    args.local.window_right = c.right;
+    ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+    EXPECT_EQ(fakecuda::launches()[0].function, c.kernel)
+        << c.causal << " " << c.left << " " << c.right;
+  }
+}
+
+TEST_F(PrefillLocalTest, BadOptionsNameTheFieldAndLaunchNothing) {
+  struct Case {
+    int32_t hasWindow;
+    float softcap;
+    const char *field;
+  };
+  for (Case c : {Case{-1, 0.0f, "'local.has_window'"},
+                 Case{0, -0.5f, "'local.softcap'"},
+                 Case{1, std::numeric_limits<float>::quiet_NaN(),
+                      "'local.softcap'"}}) {
+    resetFake();
+    attn_varlen_prefill_args args = validPrefillArgs();
+    args.local.has_window = c.hasWindow;
+    args.local.softcap = c.softcap;
+    EXPECT_EQ(prefill(args), ATTN_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(lastError(), HasSubstr(c.field));
+    EXPECT_TRUE(fakecuda::launches().empty());
+  }
+}
+
+} // namespace
+} // namespace attn::test

@@ -72,6 +72,23 @@ TEST_F(QueryTest, ConfigurationsThePackHasAreSupported) {
   EXPECT_TRUE(fakecuda::moduleLoads().empty());
 }
 
+TEST_F(QueryTest, LocalConfigurationsAskForTheLocalKernels) {
+  // The test pack has the local kernels of bf16 D=128: decode paged, prefill
+  // packed.
+  attn_support_query decode = decodeQuery();
+  decode.local = 1;
+  EXPECT_EQ(query(decode), ATTN_SUCCESS) << lastError();
+  attn_support_query prefill = prefillQuery();
+  prefill.local = 1;
+  EXPECT_EQ(query(prefill), ATTN_SUCCESS) << lastError();
+  decode.dtype = ATTN_DTYPE_F16;
+  EXPECT_EQ(query(decode), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("local=1"));
+  prefill.paged = 1;
+  EXPECT_EQ(query(prefill), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("local=1"));
+}
+
 TEST_F(QueryTest, UnsupportedConfigurationsGetTheCallsMessage) {
   attn_support_query q = decodeQuery();
   q.num_heads = 24; // group 3
@@ -216,6 +233,8 @@ TEST_F(QueryTest, InvalidQueriesNameTheField) {
        "'causal' must be 0 or 1, got -1"},
       {[](attn_support_query &q) { q.seqlen_q = 0; },
        "'seqlen_q' must be >= 1, got 0"},
+      {[](attn_support_query &q) { q.local = 3; },
+       "'local' must be 0 or 1, got 3"},
   };
   for (const Case &c : cases) {
     attn_support_query q = decodeQuery();

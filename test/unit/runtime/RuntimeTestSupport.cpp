@@ -53,7 +53,7 @@ std::string TestKernel::name() const {
   std::string name = op + "_" + dtype + "_d" + std::to_string(headDim);
   if (op != "combine") {
     name += "_g" + std::to_string(group) + (paged ? "_paged" : "_contiguous") +
-            (causal ? "_causal" : "");
+            (causal ? "_causal" : "") + (local ? "_local" : "");
   } else if (!combineFor.empty()) {
     name += "_for_" + combineFor;
   }
@@ -112,6 +112,15 @@ std::vector<TestKernel> defaultKernels() {
       prefills.push_back(prefillKernel(dtype, 128, paged, /*causal=*/1));
   }
   prefills.push_back(prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/0));
+  TestKernel localPrefill = prefillKernel("bf16", 128, /*paged=*/0, 0);
+  localPrefill.local = 1;
+  prefills.push_back(localPrefill);
+  TestKernel localDecode;
+  localDecode.group = 0;
+  localDecode.causal = 0;
+  localDecode.local = 1;
+  localDecode.blockM = 8;
+  kernels.push_back(localDecode);
   // attn-pack writes the combine kernel of each prefill kernel's module.
   for (const TestKernel &prefill : prefills) {
     kernels.push_back(prefill);
@@ -148,10 +157,11 @@ void writePack(const std::string &packDir, const std::string &target,
            << "\n"
            << "# written by the runtime tests\n";
   for (const TestKernel &kernel : kernels) {
-    const std::vector<size_t> &sizes =
-        kernel.op == "decode"    ? decodeParamSizes()
-        : kernel.op == "prefill" ? prefillParamSizes()
-                                 : combineParamSizes();
+    std::vector<size_t> sizes = kernel.op == "decode"    ? decodeParamSizes()
+                                : kernel.op == "prefill" ? prefillParamSizes()
+                                                         : combineParamSizes();
+    if (kernel.local) // window_left, window_right, softcap
+      sizes.insert(sizes.end(), {4, 4, 4});
     // Like PTX, the image names its entry, parameters and target.
     std::string signature = kernel.name();
     for (size_t size : sizes)
@@ -164,7 +174,8 @@ void writePack(const std::string &packDir, const std::string &target,
              << " dtype=" << kernel.dtype << " head_dim=" << kernel.headDim;
     if (kernel.op != "combine") {
       manifest << " group=" << kernel.group << " paged=" << kernel.paged
-               << " causal=" << kernel.causal << " block_m=" << kernel.blockM
+               << " causal=" << kernel.causal
+               << (kernel.local ? " local=1" : "") << " block_m=" << kernel.blockM
                << " block_n=64 stages=2";
     }
     if (!kernel.combineFor.empty())

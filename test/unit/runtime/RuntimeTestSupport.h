@@ -81,6 +81,16 @@ enum PrefillParam {
   kPrefillGroupMagic = 28,
 };
 
+// Indices of a local kernel's window and softcap parameters past its kind's
+// (abi::local): kDecodeLocal + kLocalWindowLeft, say.
+enum LocalParam {
+  kDecodeLocal = 28,
+  kPrefillLocal = 29,
+  kLocalWindowLeft = 0,
+  kLocalWindowRight = 1,
+  kLocalSoftcap = 2,
+};
+
 // The value of parameter `index` of a recorded launch.
 template <typename T> T param(const fakecuda::Launch &launch, size_t index) {
   T value{};
@@ -105,6 +115,8 @@ struct TestKernel {
   int group = 2;
   int paged = 1;
   int causal = 1;
+  // A local kernel (local=1): window and softcap parameters after the kind's.
+  int local = 0;
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;
@@ -128,7 +140,8 @@ TestKernel prefillKernel(const std::string &dtype, int headDim, int paged,
 // bf16 D=64 G=4, and the combine kernels of those dtypes and head dims;
 // prefill kernels for any group size (G=0), bf16 and f16, D=128, packed and
 // paged, causal, and bf16 D=128 packed non-causal, each with its own combine
-// kernel (for=).
+// kernel (for=); the local kernels of bf16 D=128: decode for any G, paged,
+// and prefill, packed (with its combine kernel).
 std::vector<TestKernel> defaultKernels();
 
 // FNV-1a 64 of `bytes`, as docs/runtime_abi.md hashes a kernel's files.
