@@ -2,6 +2,7 @@
 naming the argument, the expected and the actual value; none reads the device."""
 
 import math
+import numbers
 import operator
 
 import torch
@@ -225,14 +226,9 @@ def softcap(value):
         value == 0.0 or _FLOAT32_TINY <= value <= _FLOAT32_MAX
     ):
         return value
-    if isinstance(value, (torch.Tensor, bool)):
+    if isinstance(value, (torch.Tensor, bool)) or not isinstance(value, numbers.Real):
         raise TypeError(f"softcap: expected a host float, got {type(value).__name__}")
-    try:
-        cap = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"softcap: expected a host float, got {type(value).__name__}"
-        ) from None
+    cap = float(value)
     if not (cap == 0.0 or _FLOAT32_TINY <= cap <= _FLOAT32_MAX):
         raise ValueError(
             "softcap: expected 0 (off) or a finite positive number within float32 "

@@ -163,6 +163,22 @@ def test_kernel_limits(head_dim, group, limited):
     assert error.value.attn_status == _lib.STATUS_UNSUPPORTED
 
 
+def _scalars(struct, prefix=""):
+    """(dotted name, ctype) of every field of `struct`, nested structs flattened, in
+    order."""
+    for name, ctype in struct._fields_:
+        if issubclass(ctype, ctypes.Structure):
+            yield from _scalars(ctype, f"{prefix}{name}.")
+        else:
+            yield prefix + name, ctype
+
+
+def _read(struct, dotted):
+    for name in dotted.split("."):
+        struct = getattr(struct, name)
+    return struct
+
+
 @pytest.mark.parametrize(
     "struct, packer",
     [
@@ -172,9 +188,10 @@ def test_kernel_limits(head_dim, group, limited):
 )
 def test_packer_writes_the_struct(struct, packer):
     """The packed bytes the launch path hands the runtime are the ctypes struct's:
-    every field at its offset (distinct values, so a shifted field shows)."""
+    every field, nested attn_local_options' included, at its offset (distinct values,
+    so a shifted field shows)."""
     values, expected = [], {}
-    for index, (name, ctype) in enumerate(struct._fields_):
+    for index, (name, ctype) in enumerate(_scalars(struct)):
         if issubclass(ctype, ctypes.Array):
             value = [1000 * index + j for j in range(ctype._length_)]
             values += value
@@ -182,9 +199,10 @@ def test_packer_writes_the_struct(struct, packer):
             value = 0.5 + index if ctype is ctypes.c_float else 1000 * index + 7
             values.append(value)
         expected[name] = value
+    assert {"local.has_window", "local.softcap"} <= expected.keys()
     unpacked = struct.from_buffer_copy(packer.pack(*values))
-    for name, ctype in struct._fields_:
-        got = getattr(unpacked, name)
+    for name, ctype in _scalars(struct):
+        got = _read(unpacked, name)
         if issubclass(ctype, ctypes.Array):
             got = list(got)
         elif issubclass(ctype, ctypes._Pointer):
