@@ -118,9 +118,10 @@ def reference_varlen(
 def _band(key_pos, diagonal, causal, window_size):
     """Which keys a query with this diagonal sees: j <= d when causal, and
     d - left <= j <= d + right for window_size (left, right), a negative side
-    unbounded."""
+    unbounded. A boolean mask broadcast from the comparisons (a 0-d True when none
+    applies), so a long sequence costs no integer [Lq, Lk] tensor."""
     left, right = window_size
-    visible = torch.ones_like(key_pos + diagonal, dtype=torch.bool)
+    visible = torch.ones((), dtype=torch.bool, device=key_pos.device)
     if causal:
         visible = visible & (key_pos <= diagonal)
     if left >= 0:
