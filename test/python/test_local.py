@@ -7,6 +7,7 @@ before the softmax); and the normalisation flash-attn does. The custom ops with 
 options: test_ops.py."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -338,3 +339,40 @@ def test_local_options_normalise(window, softcap, causal, expected):
 )
 def test_fit_window(local, causal, max_q, max_k, expected):
     assert _checks.fit_window(local, causal, max_q, max_k) == expected
+
+
+def test_auto_falls_back_with_the_options(monkeypatch):
+    """Under ATTN_BACKEND=auto, a runtime without local kernels (its launch says
+    ATTN_ERROR_UNSUPPORTED) hands the call to the torch backend with the usual warning,
+    window and softcap included; one that serves them gives no warning."""
+    from attn_kernels import _lib, decode, interface, prefill
+
+    args = make_varlen(VARLEN_BASES[3], torch.Generator().manual_seed(7))
+    dec = make_decode(DECODE_BASES[1], torch.Generator().manual_seed(8))
+    local = dict(window_size=(3, 1), softcap=2.5)
+    interface.set_backend("torch")
+    want = flash_attn_varlen_func(**args, **local, return_attn_probs=True)[:2]
+    want_dec = flash_attn_with_kvcache(**dec, **local, return_softmax_lse=True)
+
+    def unsupported(q, packed, key, size_call, launch_call):
+        error = RuntimeError(f"{launch_call}: no local kernel for this (test)")
+        error.attn_status = _lib.STATUS_UNSUPPORTED
+        raise error
+
+    interface.set_backend("auto")
+    monkeypatch.setattr(interface._checks, "cuda", lambda name, value: None)
+    monkeypatch.setattr(prefill, "run", unsupported)
+    monkeypatch.setattr(decode, "run", unsupported)
+    with pytest.warns(RuntimeWarning, match="runs on the torch backend.*no local"):
+        got = flash_attn_varlen_func(**args, **local, return_attn_probs=True)[:2]
+    with pytest.warns(RuntimeWarning, match="runs on the torch backend.*no local"):
+        got_dec = flash_attn_with_kvcache(**dec, **local, return_softmax_lse=True)
+    for g, w in zip((*got, *got_dec), (*want, *want_dec), strict=True):
+        assert torch.equal(g, w)
+
+    served = []
+    monkeypatch.setattr(prefill, "run", lambda *call: served.append(call[4]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flash_attn_varlen_func(**args, **local)
+    assert served == ["attn_varlen_prefill"]
