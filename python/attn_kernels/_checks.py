@@ -2,6 +2,7 @@
 naming the argument, the expected and the actual value; none reads the device."""
 
 import math
+import numbers
 import operator
 
 import torch
@@ -161,3 +162,114 @@ def size_one_stride(shape):
     for size in shape[1:]:
         stride *= size
     return max(stride, 8)
+
+
+# What attn_local_options' float holds: a positive softcap outside this range would
+# round to 0 (off) or to inf (rejected by the runtime) in float32.
+_FLOAT32_TINY, _FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38
+
+
+def no_local(window, cap):
+    """True for flash-attn's defaults, window_size (-1, -1) and softcap 0.0, in the
+    types they default to: the common call's test, which touches no torch. Anything
+    else goes through local_options (which may still find no window)."""
+    return (
+        type(cap) is float
+        and cap == 0.0
+        and type(window) is tuple
+        and len(window) == 2
+        and type(window[0]) is int
+        and type(window[1]) is int
+        and window[0] == -1
+        and window[1] == -1
+    )
+
+
+def window_size(value):
+    """flash-attn's window_size as (left, right) Python ints; TypeError unless a pair
+    of host ints, ValueError unless each is -1 (unbounded) or more."""
+    if (
+        type(value) is tuple
+        and len(value) == 2
+        and type(value[0]) is int
+        and type(value[1]) is int
+        and value[0] >= -1
+        and value[1] >= -1
+    ):
+        return value
+    expected = "a pair of ints (left, right), each -1 (unbounded) or more"
+    if isinstance(value, torch.Tensor) or not isinstance(value, (tuple, list)):
+        raise TypeError(f"window_size: expected {expected}, got {type(value).__name__}")
+    if len(value) != 2:
+        raise TypeError(f"window_size: expected {expected}, got {len(value)} values")
+    bounds = []
+    for x in value:
+        if isinstance(x, (torch.Tensor, bool)):
+            raise TypeError(
+                f"window_size: expected {expected}, got a {type(x).__name__} in it"
+            )
+        try:
+            bounds.append(operator.index(x))
+        except TypeError:
+            raise TypeError(
+                f"window_size: expected {expected}, got a {type(x).__name__} in it"
+            ) from None
+    if bounds[0] < -1 or bounds[1] < -1:
+        raise ValueError(f"window_size: expected {expected}, got {tuple(bounds)}")
+    return tuple(bounds)
+
+
+def softcap(value):
+    """flash-attn's softcap as a float: 0 (off) or a finite positive number that
+    float32 holds; TypeError unless a host number, ValueError otherwise."""
+    if type(value) is float and (
+        value == 0.0 or _FLOAT32_TINY <= value <= _FLOAT32_MAX
+    ):
+        return value
+    if isinstance(value, (torch.Tensor, bool)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"softcap: expected a host float, got {type(value).__name__}")
+    cap = float(value)
+    if not (cap == 0.0 or _FLOAT32_TINY <= cap <= _FLOAT32_MAX):
+        raise ValueError(
+            "softcap: expected 0 (off) or a finite positive number within float32 "
+            f"(at least {_FLOAT32_TINY:.4g}), got {value}"
+        )
+    return cap
+
+
+def local_options(window, cap, causal):
+    """flash-attn's window_size and softcap, checked and normalised as flash-attn does:
+    returns (causal, local), local None for neither or attn_local_options' fields
+    (has_window, window_left, window_right, softcap), -1 for an unbounded side.
+
+    causal sets the right bound to 0 (the causal mask keeps it); a window (-1, 0)
+    without causal is causal (flash-attn's rule, the same mask); a window that bounds
+    no side beyond causal is no window. Needs no size: the same for any call."""
+    left, right = window_size(window)
+    cap = softcap(cap)
+    causal = bool(causal)
+    if causal:
+        right = 0
+    elif left == -1 and right == 0:
+        causal = True
+    if left >= 0 or (right >= 0 and not causal):
+        return causal, (1, left, right, cap)
+    return causal, (None if cap == 0.0 else (0, 0, 0, cap))
+
+
+def fit_window(local, causal, max_seqlen_q, max_seqlen_k):
+    """local_options' `local` for a call whose sequences have at most max_seqlen_q
+    queries and max_seqlen_k keys: a side that leaves every key visible becomes -1
+    (exactly: query i's diagonal d = i + Lk - Lq lies in [Lk - Lq, Lk - 1]), and a
+    window left without a bounded side is none. So the runtime gets bounds below its
+    sizes, and a window that bounds nothing runs as no window."""
+    if local is None or not local[0]:
+        return local
+    _, left, right, cap = local
+    if left >= max_seqlen_k - 1:
+        left = -1
+    if not causal and right >= max_seqlen_q - 1:
+        right = -1
+    if left >= 0 or (right >= 0 and not causal):
+        return (1, left, right, cap)
+    return None if cap == 0.0 else (0, 0, 0, cap)

@@ -35,6 +35,7 @@ class SupportQuery(ctypes.Structure):
         ("paged", ctypes.c_int32),
         ("causal", ctypes.c_int32),
         ("seqlen_q", ctypes.c_int32),
+        ("local", ctypes.c_int32),  # 1: a bounded window side or a softcap
     ]
 
 
@@ -86,12 +87,13 @@ def pack_info():
 
 
 def query_support(
-    op, dtype, num_heads, num_kv_heads, head_dim, paged, causal, seqlen_q=1
+    op, dtype, num_heads, num_kv_heads, head_dim, paged, causal, seqlen_q=1, local=False
 ):
     """None when the pack has the kernels a call of this configuration launches on the
     device of the current CUDA context (attn_query_support), else the runtime's
-    message saying why not. Raises RuntimeError for other failures (no driver or
-    context, a corrupt pack)."""
+    message saying why not. local: the call has a window with a bounded side or a
+    softcap (it runs the pack's local kernels). Raises RuntimeError for other failures
+    (no driver or context, a corrupt pack)."""
     function = _optional(
         "attn_query_support", ctypes.c_int, [ctypes.POINTER(SupportQuery)]
     )
@@ -104,6 +106,7 @@ def query_support(
         paged=int(bool(paged)),
         causal=int(bool(causal)),
         seqlen_q=seqlen_q,
+        local=int(bool(local)),
     )
     status = function(ctypes.byref(query))
     if status == _lib.STATUS_UNSUPPORTED:

@@ -6,7 +6,9 @@ import pathlib
 import struct
 import threading
 
-API_VERSION = 2
+from . import _version
+
+API_VERSION = 3
 
 # enum attn_dtype
 DTYPE_F16 = 0
@@ -27,6 +29,23 @@ LOAD_FAILED = -1
 
 _Strides2 = ctypes.c_int64 * 2
 _Strides3 = ctypes.c_int64 * 3
+
+
+class LocalOptions(ctypes.Structure):
+    """struct attn_local_options: flash-attn 2's window_size and softcap; all zero is
+    none (the packers write NO_LOCAL's values for a call without them)."""
+
+    _fields_ = [
+        ("has_window", ctypes.c_int32),
+        ("window_left", ctypes.c_int32),
+        ("window_right", ctypes.c_int32),
+        ("softcap", ctypes.c_float),
+    ]
+
+
+# attn_local_options' fields (has_window, window_left, window_right, softcap) of a call
+# with no window and no softcap.
+NO_LOCAL = (0, 0, 0, 0.0)
 
 
 class PagedDecodeArgs(ctypes.Structure):
@@ -56,6 +75,7 @@ class PagedDecodeArgs(ctypes.Structure):
         ("out", ctypes.c_void_p),
         ("out_strides", _Strides3),
         ("lse", ctypes.POINTER(ctypes.c_float)),
+        ("local", LocalOptions),
     ]
 
 
@@ -88,13 +108,26 @@ class VarlenPrefillArgs(ctypes.Structure):
         ("out_strides", _Strides2),
         ("lse", ctypes.POINTER(ctypes.c_float)),
         ("num_splits", ctypes.c_int32),
+        ("local", LocalOptions),
     ]
 
 
 def _packer(structure):
     """A struct.Struct that writes `structure`'s bytes, offset for offset, from its
-    fields' values in order (array fields flattened; pointers as ints, 0 for NULL):
-    one C call per launch instead of a ctypes object per field."""
+    fields' values in order (array and nested struct fields flattened; pointers as
+    ints, 0 for NULL): one C call per launch instead of a ctypes object per field."""
+    fmt, end = "<", 0
+    for offset, code in _codes(structure, 0):
+        fmt += "x" * (offset - end) + code
+        end = offset + struct.calcsize("<" + code)
+    fmt += "x" * (ctypes.sizeof(structure) - end)
+    packer = struct.Struct(fmt)
+    assert packer.size == ctypes.sizeof(structure), structure
+    return packer
+
+
+def _codes(structure, base):
+    """(offset, struct code) of every scalar of `structure` placed at `base`, in order."""
     codes = {
         ctypes.c_int: "i",
         ctypes.c_int32: "i",
@@ -102,21 +135,18 @@ def _packer(structure):
         ctypes.c_int64: "q",
         ctypes.c_void_p: "Q",
     }
-    fmt, end = "<", 0
     for name, ctype in structure._fields_:
-        field = getattr(structure, name)
-        fmt += "x" * (field.offset - end)
-        if issubclass(ctype, ctypes.Array):
-            fmt += codes[ctype._type_] * ctype._length_
+        offset = base + getattr(structure, name).offset
+        if issubclass(ctype, ctypes.Structure):
+            yield from _codes(ctype, offset)
+        elif issubclass(ctype, ctypes.Array):
+            size = ctypes.sizeof(ctype._type_)
+            for i in range(ctype._length_):
+                yield offset + i * size, codes[ctype._type_]
         elif issubclass(ctype, ctypes._Pointer):
-            fmt += "Q"
+            yield offset, "Q"
         else:
-            fmt += codes[ctype]
-        end = field.offset + field.size
-    fmt += "x" * (ctypes.sizeof(structure) - end)
-    packer = struct.Struct(fmt)
-    assert packer.size == ctypes.sizeof(structure), structure
-    return packer
+            yield offset, codes[ctype]
 
 
 DECODE_PACKER = _packer(PagedDecodeArgs)
@@ -197,8 +227,9 @@ def lib() -> ctypes.CDLL:
         version = handle.attn_api_version()
         if version != API_VERSION:
             _load_error = _load_error_for(
-                f"libattnrt at {path}: expected API version {API_VERSION}, "
-                f"got {version}"
+                f"libattnrt at {path}: expected API version {API_VERSION}, got "
+                f"{version} (attn_kernels {_version.__version__} needs a library "
+                "built from the same source: rebuild it, or set ATTN_LIB to one)"
             )
             raise _load_error
         _loaded = (handle, path)

@@ -43,6 +43,8 @@ def paged_decode(
     return_lse=False,
     num_splits=0,
     max_seqlen_k=None,
+    window_size=(-1, -1),
+    softcap=0.0,
 ):
     """Attention of each sequence's new queries over its cached keys and values.
 
@@ -58,6 +60,11 @@ def paged_decode(
     count. Returns out [B, Lq, Hq, D], and with return_lse also lse [B, Hq, Lq] float32
     (natural log, +inf for a row that sees no key).
 
+    window_size (left, right) and softcap are flash-attn 2's: query i, whose diagonal
+    is d = i + cache_seqlens[b] - Lq, sees only keys d - left <= j <= d + right (-1:
+    unbounded; causal sets right to 0), and softcap > 0 replaces each scaled score s by
+    softcap * tanh(s / softcap) (0: off). Such a call runs the pack's local kernels.
+
     This is the runtime's call as it is (the runtime checks what it can, such as head
     counts and page sizes, and raises RuntimeError with its message); for flash-attn's
     API with the torch fallback see flash_attn_with_kvcache. Raises TypeError or
@@ -65,6 +72,9 @@ def paged_decode(
     disagree).
     """
     with torch._C.DisableTorchFunction():
+        local = None
+        if not _checks.no_local(window_size, softcap):
+            causal, local = _checks.local_options(window_size, softcap, causal)
         shape = check_decode(q, k_cache, v_cache, cache_seqlens, block_table)
         if max_seqlen_k is None:
             max_seqlen_k = shape.capacity
@@ -78,6 +88,7 @@ def paged_decode(
             )
         scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
         num_splits = _checks.host_int("num_splits", num_splits)
+        local = _checks.fit_window(local, causal, shape.seqlen_q, max_seqlen_k)
         if shape.batch == 0 or max_seqlen_k == 0:
             out, lse = torch_backend.paged_decode(
                 q,
@@ -89,6 +100,7 @@ def paged_decode(
                 causal,
                 max_seqlen_k,
                 return_lse,
+                local,
             )
         else:
             out, lse = launch_decode(
@@ -103,6 +115,7 @@ def paged_decode(
                 return_lse,
                 num_splits,
                 max_seqlen_k,
+                local,
             )
     return (out, lse) if return_lse else out
 
@@ -214,10 +227,13 @@ def launch_decode(
     return_lse,
     num_splits,
     max_seqlen_k,
+    local=None,
 ):
     """Runs attn_paged_decode on checked arguments on the current stream; returns
-    (out, lse), lse None unless return_lse. Raises RuntimeError (with `attn_status`)
-    when the runtime rejects the call or cannot be loaded; nothing is launched then."""
+    (out, lse), lse None unless return_lse. local: None, or attn_local_options' fields
+    as _checks.local_options and fit_window give them. Raises RuntimeError (with
+    `attn_status`) when the runtime rejects the call or cannot be loaded; nothing is
+    launched then."""
     batch, seqlen_q, num_heads, num_kv_heads, head_dim, page_size, _ = shape
     # out has q's shape, contiguous; both allocations take q's dtype and device.
     out = torch.empty_like(q, memory_format=_CONTIGUOUS)
@@ -266,8 +282,9 @@ def launch_decode(
         row,
         head_dim,
         0 if lse is None else lse.data_ptr(),
+        *(local or _lib.NO_LOCAL),
     )
-    key = (shape, max_seqlen_k, causal, num_splits, q.dtype)
+    key = (shape, max_seqlen_k, causal, num_splits, q.dtype, local)
     run(q, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode")
     return out, lse
 

@@ -27,7 +27,6 @@ BACKENDS = ("auto", "attn", "torch")
 
 _warned = set()
 _backend = None  # the chosen backend once read; see backend() and set_backend()
-_NO_WINDOW = (-1, -1)
 _no_torch_function = torch._C.DisableTorchFunction
 
 
@@ -60,22 +59,30 @@ def flash_attn_varlen_func(
     query i of Lq sees keys j <= i + Lk - Lq; a row that sees no key is 0.
     softmax_scale defaults to D**-0.5.
 
+    window_size (left, right), flash-attn 2's sliding window: query i, whose diagonal
+    is d = i + Lk - Lq, sees only keys d - left <= j <= d + right; -1 is unbounded, and
+    causal sets right to 0. softcap > 0 replaces each scaled score s by
+    softcap * tanh(s / softcap) before the softmax (Gemma-2); 0 is off. Both run the
+    pack's local kernels (ATTN_BACKEND=auto: the torch backend, with a warning, where
+    the pack has none).
+
     Returns out [total_q, Hq, D]; with return_attn_probs, (out, softmax_lse, S_dmask)
     as flash-attn 2.8 does without dropout: softmax_lse [Hq, total_q] float32 (+inf for
     rows that see no key) and S_dmask an empty tensor. Nothing is read back from the
     device, so the call can be captured in a CUDA graph.
 
-    Raises NotImplementedError for dropout_p > 0, window_size != (-1, -1), softcap,
-    alibi_slopes and autograd; TypeError or ValueError, naming the argument with the
-    expected and the actual value, for bad arguments.
+    Raises NotImplementedError for dropout_p > 0, alibi_slopes and autograd; TypeError
+    or ValueError, naming the argument with the expected and the actual value, for bad
+    arguments.
     """
-    if dropout_p or softcap or alibi_slopes is not None or window_size != _NO_WINDOW:
-        _check_options(
-            dropout_p=dropout_p,
-            window_size=window_size,
-            softcap=softcap,
-            alibi_slopes=alibi_slopes,
-        )
+    local = None
+    if (
+        dropout_p
+        or alibi_slopes is not None
+        or not _checks.no_local(window_size, softcap)
+    ):
+        _check_options(dropout_p=dropout_p, alibi_slopes=alibi_slopes)
+        causal, local = _checks.local_options(window_size, softcap, causal)
     want_lse = bool(return_attn_probs)
     if torch.compiler.is_compiling():
         scale = _checks.softmax_scale(softmax_scale, q.shape[-1])
@@ -92,6 +99,7 @@ def flash_attn_varlen_func(
             scale,
             bool(causal),
             0,
+            *_op_local(local),
         )
         out, lse = (
             op.varlen_fwd_lse(*args) if want_lse else (op.varlen_fwd(*args), None)
@@ -111,6 +119,7 @@ def flash_attn_varlen_func(
                 block_table,
                 want_lse,
                 0,
+                local,
             )
     if not want_lse:
         return out
@@ -147,16 +156,18 @@ def flash_attn_with_kvcache(
     cache_seqlens: [B] int32 (0 allowed: that sequence's rows are 0), a host int for
     every sequence, or None for all the keys the caches hold. With causal, query i of
     Lq sees keys j <= i + cache_seqlens[b] - Lq. num_splits: the split-KV count, 0 lets
-    the runtime choose. softmax_scale defaults to D**-0.5.
+    the runtime choose. softmax_scale defaults to D**-0.5. window_size and softcap as
+    flash_attn_varlen_func's, with Lk = cache_seqlens[b].
 
     Returns out [B, Lq, Hq, D]; with return_softmax_lse, (out, softmax_lse [B, Hq, Lq]
     float32, +inf for rows that see no key). Nothing is read back from the device, so
     the call can be captured in a CUDA graph with padded rows (cache_seqlens 0).
 
     Raises NotImplementedError for k/v (appending to the cache), rotary_cos/rotary_sin,
-    cache_batch_idx, cache_leftpad, window_size != (-1, -1), softcap and alibi_slopes;
-    TypeError or ValueError, naming the argument, for bad arguments.
+    cache_batch_idx, cache_leftpad and alibi_slopes; TypeError or ValueError, naming
+    the argument, for bad arguments.
     """
+    local = None
     if (
         k is not None
         or v is not None
@@ -164,9 +175,8 @@ def flash_attn_with_kvcache(
         or rotary_sin is not None
         or cache_batch_idx is not None
         or cache_leftpad is not None
-        or softcap
         or alibi_slopes is not None
-        or window_size != _NO_WINDOW
+        or not _checks.no_local(window_size, softcap)
     ):
         _check_options(
             k=k,
@@ -175,10 +185,9 @@ def flash_attn_with_kvcache(
             rotary_sin=rotary_sin,
             cache_batch_idx=cache_batch_idx,
             cache_leftpad=cache_leftpad,
-            window_size=window_size,
-            softcap=softcap,
             alibi_slopes=alibi_slopes,
         )
+        causal, local = _checks.local_options(window_size, softcap, causal)
     want_lse = bool(return_softmax_lse)
     if torch.compiler.is_compiling():
         out, lse = _compiled_kvcache(
@@ -191,6 +200,7 @@ def flash_attn_with_kvcache(
             causal,
             num_splits,
             want_lse,
+            local,
         )
     else:
         with _no_torch_function():
@@ -204,6 +214,7 @@ def flash_attn_with_kvcache(
                 causal,
                 want_lse,
                 num_splits,
+                local=local,
             )
     return (out, lse) if want_lse else out
 
@@ -221,9 +232,11 @@ def varlen_call(
     block_table,
     return_lse,
     num_splits,
+    local=None,
 ):
     """flash_attn_varlen_func's work on the chosen backend: (out, lse), lse None unless
-    return_lse. Run it with torch functions disabled."""
+    return_lse. causal and local as _checks.local_options gives them. Run it with torch
+    functions disabled."""
     _check_no_grad(q, k, v)
     name = _backend or backend()
     shape = check_prefill(
@@ -239,6 +252,10 @@ def varlen_call(
     )
     scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
     num_splits = _checks.host_int("num_splits", num_splits)
+    if local is not None:
+        local = _checks.fit_window(
+            local, causal, shape.max_seqlen_q, shape.max_seqlen_k
+        )
     # With nothing to launch the torch backend returns the zeros and +inf lse.
     if name != "torch" and not nothing_to_launch(shape):
         try:
@@ -255,6 +272,7 @@ def varlen_call(
                 causal,
                 return_lse,
                 num_splits,
+                local,
             )
         except RuntimeError as error:
             _fall_back_or_raise(name, "flash_attn_varlen_func", error)
@@ -270,6 +288,7 @@ def varlen_call(
         causal,
         block_table,
         return_lse,
+        local,
     )
 
 
@@ -284,11 +303,13 @@ def kvcache_call(
     return_lse,
     num_splits,
     max_seqlen_k=None,
+    local=None,
 ):
     """flash_attn_with_kvcache's work on the chosen backend: (out, lse), lse None
     unless return_lse. cache_seqlens: a [B] int32 tensor, a host int or None;
     max_seqlen_k, a host int that bounds a tensor's lengths, defaults to what the
-    caches' shapes hold. Run it with torch functions disabled."""
+    caches' shapes hold; causal and local as _checks.local_options gives them. Run it
+    with torch functions disabled."""
     _check_no_grad(q, k_cache, v_cache)
     name = _backend or backend()
     lengths = cache_seqlens if isinstance(cache_seqlens, torch.Tensor) else None
@@ -321,6 +342,8 @@ def kvcache_call(
         lengths = torch.full(
             (shape.batch,), max_seqlen_k, dtype=torch.int32, device=q.device
         )
+    if local is not None:
+        local = _checks.fit_window(local, causal, shape.seqlen_q, max_seqlen_k)
     # With nothing to launch the torch backend returns the zeros and +inf lse.
     if name != "torch" and shape.batch and max_seqlen_k:
         try:
@@ -341,6 +364,7 @@ def kvcache_call(
                 return_lse,
                 num_splits,
                 max_seqlen_k,
+                local,
             )
         except RuntimeError as error:
             _fall_back_or_raise(name, "flash_attn_with_kvcache", error)
@@ -354,6 +378,7 @@ def kvcache_call(
         causal,
         max_seqlen_k,
         return_lse,
+        local,
     )
 
 
@@ -367,6 +392,7 @@ def _compiled_kvcache(
     causal,
     num_splits,
     return_lse,
+    local,
 ):
     """flash_attn_with_kvcache as torch.compile traces it: the host-int and None forms
     of cache_seqlens become a tensor here, the rest is the custom op's."""
@@ -392,9 +418,19 @@ def _compiled_kvcache(
         scale,
         bool(causal),
         num_splits,
+        *_op_local(local),
     )
     op = torch.ops.attn_kernels
     return op.kvcache_fwd_lse(*args) if return_lse else (op.kvcache_fwd(*args), None)
+
+
+def _op_local(local):
+    """The custom ops' (window_left, window_right, softcap) for local_options' `local`
+    (-1 for an unbounded side or no window)."""
+    if local is None:
+        return -1, -1, 0.0
+    has_window, left, right, cap = local
+    return (left, right, cap) if has_window else (-1, -1, cap)
 
 
 def backend():
@@ -473,18 +509,9 @@ def _warn_fallback(entry, error):
 
 def _check_options(**options):
     """Raises NotImplementedError naming the first flash-attn option given that
-    attn_kernels does not serve; TypeError for a window_size that is not a pair of
-    ints."""
+    attn_kernels does not serve."""
     for name, value in options.items():
-        if name == "window_size":
-            try:
-                window = tuple(int(x) for x in value)
-            except TypeError:
-                raise TypeError(
-                    f"window_size: expected a pair of ints, got {type(value).__name__}"
-                ) from None
-            present = window != _NO_WINDOW
-        elif name in ("dropout_p", "softcap"):
+        if name == "dropout_p":
             present = value != 0
         else:
             present = value is not None

@@ -15,11 +15,17 @@ inside. The CUDA kernel is libattnrt's (or, under
 ATTN_BACKEND=auto, the torch backend where the pack has no kernel), the CPU kernel the
 torch backend's; the fake kernel gives the exact shapes, dtypes and strides (out
 contiguous like q's shape, lse [Hq, total_q] or [B, Hq, Lq]).
+
+The last three arguments of every op are flash-attn 2's local attention, normalised as
+the entry points normalise them: window_left and window_right, -1 for an unbounded
+side (so has_window is window_left >= 0 or window_right >= 0; causal keeps keys right
+of the diagonal out whatever window_right says), and softcap, 0 for off. They default
+to none (-1, -1, 0.0).
 """
 
 import torch
 
-from . import interface
+from . import _checks, interface
 from .decode import check_decode
 from .prefill import check_prefill
 
@@ -28,12 +34,13 @@ REGISTERED = hasattr(torch.library, "register_fake")
 _VARLEN_ARGS = (
     "(Tensor q, Tensor k, Tensor v, Tensor cu_seqlens_q, Tensor cu_seqlens_k, "
     "Tensor? block_table, SymInt max_seqlen_q, SymInt max_seqlen_k, "
-    "float softmax_scale, bool causal, int num_splits)"
+    "float softmax_scale, bool causal, int num_splits, int window_left=-1, "
+    "int window_right=-1, float softcap=0.0)"
 )
 _KVCACHE_ARGS = (
     "(Tensor q, Tensor k_cache, Tensor v_cache, Tensor cache_seqlens, "
     "Tensor? block_table, SymInt max_seqlen_k, float softmax_scale, bool causal, "
-    "int num_splits)"
+    "int num_splits, int window_left=-1, int window_right=-1, float softcap=0.0)"
 )
 # name -> schema: each entry point's op returns out, its _lse form (out, lse).
 SCHEMAS = {
@@ -56,9 +63,16 @@ def _varlen(
     softmax_scale,
     causal,
     num_splits,
+    window_left=-1,
+    window_right=-1,
+    softcap=0.0,
+    *,
     want_lse,
 ):
     with torch._C.DisableTorchFunction():
+        causal, local = _checks.local_options(
+            (window_left, window_right), softcap, causal
+        )
         return interface.varlen_call(
             q,
             k,
@@ -72,6 +86,7 @@ def _varlen(
             block_table,
             want_lse,
             num_splits,
+            local,
         )
 
 
@@ -85,11 +100,18 @@ def _kvcache(
     softmax_scale,
     causal,
     num_splits,
+    window_left=-1,
+    window_right=-1,
+    softcap=0.0,
+    *,
     want_lse,
 ):
     # The op's max_seqlen_k bounds cache_seqlens as the runtime's call does; the
     # flash-attn entry point passes what the caches' shapes hold.
     with torch._C.DisableTorchFunction():
+        causal, local = _checks.local_options(
+            (window_left, window_right), softcap, causal
+        )
         return interface.kvcache_call(
             q,
             k_cache,
@@ -101,6 +123,7 @@ def _kvcache(
             want_lse,
             num_splits,
             max_seqlen_k,
+            local,
         )
 
 

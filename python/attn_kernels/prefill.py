@@ -32,6 +32,8 @@ def varlen_prefill(
     block_table=None,
     return_lse=False,
     num_splits=0,
+    window_size=(-1, -1),
+    softcap=0.0,
 ):
     """Attention of every query of each sequence over that sequence's keys.
 
@@ -47,16 +49,27 @@ def varlen_prefill(
     the grid is too small to fill the GPU; the workspace comes from torch's allocator,
     so the call can be captured in a CUDA graph).
 
+    window_size (left, right) and softcap are flash-attn 2's: query i, whose diagonal
+    is d = i + Lk - Lq, sees only keys d - left <= j <= d + right (-1: unbounded;
+    causal sets right to 0), and softcap > 0 replaces each scaled score s by
+    softcap * tanh(s / softcap) (0: off). Such a call runs the pack's local kernels.
+
     Returns out [total_q, Hq, D], and with return_lse also lse [Hq, total_q] float32
     (+inf for a row that sees no key). The runtime's call as it is; for flash-attn's
     API with the torch fallback see flash_attn_varlen_func.
     """
     with torch._C.DisableTorchFunction():
+        local = None
+        if not _checks.no_local(window_size, softcap):
+            causal, local = _checks.local_options(window_size, softcap, causal)
         shape = check_prefill(
             q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table
         )
         scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
         num_splits = _checks.host_int("num_splits", num_splits)
+        local = _checks.fit_window(
+            local, causal, shape.max_seqlen_q, shape.max_seqlen_k
+        )
         if nothing_to_launch(shape):
             out, lse = torch_backend.varlen_prefill(
                 q,
@@ -70,6 +83,7 @@ def varlen_prefill(
                 causal,
                 block_table,
                 return_lse,
+                local,
             )
         else:
             out, lse = launch_prefill(
@@ -84,6 +98,7 @@ def varlen_prefill(
                 causal,
                 return_lse,
                 num_splits,
+                local,
             )
     return (out, lse) if return_lse else out
 
@@ -275,10 +290,12 @@ def launch_prefill(
     causal,
     return_lse,
     num_splits=0,
+    local=None,
 ):
     """Runs attn_varlen_prefill on checked arguments on the current stream; returns
     (out, lse), lse None unless return_lse. num_splits = 0 lets the runtime choose the
-    split-KV count. Raises RuntimeError (with `attn_status`) when the runtime rejects
+    split-KV count. local: None, or attn_local_options' fields as
+    _checks.local_options and fit_window give them. Raises RuntimeError (with `attn_status`) when the runtime rejects
     the call or cannot be loaded; nothing is launched then."""
     batch, total_q, num_heads, num_kv_heads, head_dim, page_size = shape[:6]
     # out has q's shape, contiguous; both allocations take q's dtype and device.
@@ -330,7 +347,8 @@ def launch_prefill(
         head_dim,
         0 if lse is None else lse.data_ptr(),
         num_splits,
+        *(local or _lib.NO_LOCAL),
     )
-    key = (shape, causal, num_splits, q.dtype)
+    key = (shape, causal, num_splits, q.dtype, local)
     run(q, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
     return out, lse

@@ -11,10 +11,15 @@ def reference_decode(
     block_table=None,
     softmax_scale=None,
     causal=True,
+    window_size=(-1, -1),
+    softcap=0.0,
 ):
     """paged_decode's contract computed in float64 where the tensors are.
 
-    Same arguments as paged_decode (block_table None for a contiguous cache). Returns
+    Same arguments as paged_decode (block_table None for a contiguous cache); with
+    window_size (left, right) query i, whose diagonal is d = i + cache_seqlens[b] - Lq,
+    sees keys d - left <= j <= d + right (-1: unbounded), and softcap > 0 replaces each
+    scaled score s by softcap * tanh(s / softcap). Returns
     (out [B, Lq, Hq, D], lse [B, Hq, Lq]), both float64; a row that sees no key has
     out 0 and lse +inf. Vectorised over the batch (every sequence padded to the longest
     the block table or cache holds) and free of host reads.
@@ -31,12 +36,14 @@ def reference_decode(
     # Query head h reads KV head h // G: split Hq into (Hkv, G).
     queries = q.double().unflatten(2, (num_kv_heads, -1))
     scores = torch.einsum("bqhgd,bkhd->bhgqk", queries, keys.double()) * scale
+    if softcap:
+        scores = softcap * torch.tanh(scores / softcap)
     key_pos = torch.arange(keys.shape[1], device=q.device)
     lengths = cache_seqlens.long()[:, None, None]
-    visible = key_pos < lengths  # [B, 1, Lk]
-    if causal:
-        query_pos = torch.arange(seqlen_q, device=q.device)[:, None]
-        visible = visible & (key_pos <= query_pos + lengths - seqlen_q)  # [B, Lq, Lk]
+    query_pos = torch.arange(seqlen_q, device=q.device)[:, None]
+    visible = (key_pos < lengths) & _band(
+        key_pos, query_pos + lengths - seqlen_q, causal, window_size
+    )  # [B, Lq, Lk]
     scores = scores.masked_fill(~visible[:, None, None], float("-inf"))
     lse = scores.logsumexp(-1)  # -inf for a row that sees no key
     empty = lse == float("-inf")
@@ -54,11 +61,16 @@ def reference_varlen(
     block_table=None,
     softmax_scale=None,
     causal=True,
+    window_size=(-1, -1),
+    softcap=0.0,
 ):
     """flash_attn_varlen_func's contract computed naively in float64, one sequence at a
     time: the oracle the tests hold every backend to.
 
-    Same layouts as flash_attn_varlen_func (block_table None for packed k, v). Returns
+    Same layouts as flash_attn_varlen_func (block_table None for packed k, v); with
+    window_size (left, right) query i, whose diagonal is d = i + Lk - Lq, sees keys
+    d - left <= j <= d + right (-1: unbounded), and softcap > 0 replaces each scaled
+    score s by softcap * tanh(s / softcap). Returns
     (out [total_q, Hq, D], lse [Hq, total_q]), both float64 on q's device; a row that
     sees no key has out 0 and lse +inf. Reads the lengths and the block table back to
     the host, so it is for tests only.
@@ -89,13 +101,31 @@ def reference_varlen(
         for h in range(num_heads):
             queries = q[q0:q1, h].double()  # [Lq, D]
             scores = queries @ keys[:, h // group].double().T * scale  # [Lq, Lk]
-            if causal:
-                i = torch.arange(seqlen_q, device=q.device)[:, None]
-                j = torch.arange(seqlen_k, device=q.device)[None, :]
-                scores = scores.masked_fill(j > i + seqlen_k - seqlen_q, float("-inf"))
+            if softcap:
+                scores = softcap * torch.tanh(scores / softcap)
+            i = torch.arange(seqlen_q, device=q.device)[:, None]
+            j = torch.arange(seqlen_k, device=q.device)[None, :]
+            visible = _band(j, i + seqlen_k - seqlen_q, causal, window_size)
+            scores = scores.masked_fill(~visible, float("-inf"))
             row_lse = scores.logsumexp(-1)
             seen = torch.isfinite(row_lse)
             probs = torch.exp(scores[seen] - row_lse[seen, None])
             out[q0:q1, h][seen] = probs @ values[:, h // group].double()
             lse[h, q0:q1][seen] = row_lse[seen]
     return out, lse
+
+
+def _band(key_pos, diagonal, causal, window_size):
+    """Which keys a query with this diagonal sees: j <= d when causal, and
+    d - left <= j <= d + right for window_size (left, right), a negative side
+    unbounded. A boolean mask broadcast from the comparisons (a 0-d True when none
+    applies), so a long sequence costs no integer [Lq, Lk] tensor."""
+    left, right = window_size
+    visible = torch.ones((), dtype=torch.bool, device=key_pos.device)
+    if causal:
+        visible = visible & (key_pos <= diagonal)
+    if left >= 0:
+        visible = visible & (key_pos >= diagonal - left)
+    if right >= 0:
+        visible = visible & (key_pos <= diagonal + right)
+    return visible

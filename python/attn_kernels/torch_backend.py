@@ -2,9 +2,9 @@
 varlen prefill and paged decode in torch operations, vectorised over the batch.
 
 Every sequence is padded to the host-known maximum lengths by index arithmetic on the
-device (cu_seqlens, block_table), lengths and causality become a boolean mask, and the
-attention runs in float32: SDPA when no lse is wanted, an explicit matmul + softmax when
-it is. Nothing is read back to the host and no loop runs per sequence, so calls can be
+device (cu_seqlens, block_table), lengths, causality and the sliding window become a
+boolean mask, and the attention runs in float32: SDPA when neither an lse nor a softcap
+is wanted, an explicit matmul + softmax otherwise. Nothing is read back to the host and no loop runs per sequence, so calls can be
 captured in a CUDA graph. The batch (and, for long sequences, the queries) is cut into
 chunks of a host-known size so the padded keys and the scores stay within a memory
 budget.
@@ -31,10 +31,12 @@ def varlen_prefill(
     causal,
     block_table=None,
     return_lse=False,
+    local=None,
 ):
     """flash_attn_varlen_func's contract on checked arguments (attn.h's layouts):
     returns out [total_q, Hq, D] in q's dtype and lse [Hq, total_q] float32 (None
-    unless return_lse)."""
+    unless return_lse). local: None, or attn_local_options' (has_window, window_left,
+    window_right, softcap) as _checks.local_options gives them."""
     total_q, num_heads, head_dim = q.shape
     batch = cu_seqlens_q.shape[0] - 1
     device = q.device
@@ -92,6 +94,7 @@ def varlen_prefill(
         softmax_scale,
         causal,
         return_lse,
+        local,
     )
     # Unpad: token t belongs to the last sequence starting at or before it (empty
     # sequences start where the next one does), at position t - cu_seqlens_q[seq].
@@ -115,10 +118,11 @@ def paged_decode(
     causal,
     max_seqlen_k,
     return_lse=False,
+    local=None,
 ):
     """flash_attn_with_kvcache's contract on checked arguments (attn.h's layouts):
     returns out [B, Lq, Hq, D] in q's dtype and lse [B, Hq, Lq] float32 (None unless
-    return_lse). max_seqlen_k bounds cache_seqlens."""
+    return_lse). max_seqlen_k bounds cache_seqlens; local as varlen_prefill's."""
     batch, seqlen_q, num_heads, head_dim = q.shape
     # No sequence or no key: rows 0, lse +inf (the libattnrt path returns this too).
     if batch == 0 or max_seqlen_k == 0:
@@ -163,6 +167,7 @@ def paged_decode(
         softmax_scale,
         causal,
         return_lse,
+        local,
     )
 
 
@@ -186,16 +191,24 @@ def _attend(
     scale,
     causal,
     want_lse,
+    local=None,
 ):
     """Attention of padded queries over padded keys, chunk by chunk.
 
     shape is (B, Lq, Lk, Hq, Hkv, D, dtype) of the padded problem. gather_q(b0, b1, q0,
     q1) gives queries [n, q1 - q0, Hq, D] of sequences b0..b1 and gather_kv(b0, b1)
     their keys and values [n, Lk, Hkv, D]. Sequence b has lengths_q[b] queries (None:
-    Lq each) and lengths_k[b] keys. Returns out [B, Lq, Hq, D] in `dtype` and lse
-    [B, Hq, Lq] float32 (None unless want_lse); a row that sees no key is 0, lse +inf.
+    Lq each) and lengths_k[b] keys. Query i's diagonal is d = i + Lk - Lq: causal keeps
+    keys j <= d, local's window (has_window, left, right, softcap) keeps
+    d - left <= j <= d + right (a negative bound unbounded), and its softcap replaces
+    each scaled score s by softcap * tanh(s / softcap). Returns out [B, Lq, Hq, D] in
+    `dtype` and lse [B, Hq, Lq] float32 (None unless want_lse); a row that sees no key
+    is 0, lse +inf.
     """
     batch, seqlen_q, seqlen_k, num_heads, num_kv_heads, head_dim, dtype = shape
+    has_window, left, right, cap = local or (0, -1, -1, 0.0)
+    if not has_window:
+        left = right = -1
     group = num_heads // num_kv_heads
     q_chunk = max(1, min(seqlen_q, SCORES_BUDGET // (num_heads * seqlen_k)))
     batch_chunk = max(
@@ -219,9 +232,15 @@ def _attend(
             q1 = min(seqlen_q, q0 + q_chunk)
             lq = q1 - q0
             visible = key_pos < len_k  # [n, 1, Lk]
-            if causal:
+            if causal or left >= 0 or right >= 0:
                 query_pos = torch.arange(q0, q1, device=keys.device)[None, :, None]
-                visible = visible & (key_pos <= query_pos + len_k - len_q)
+                diagonal = query_pos + len_k - len_q  # [n, lq, 1]
+                if causal:
+                    visible = visible & (key_pos <= diagonal)
+                if left >= 0:
+                    visible = visible & (key_pos >= diagonal - left)
+                if right >= 0:
+                    visible = visible & (key_pos <= diagonal + right)
             # Fold the G query heads of a KV head into the rows (g, i), as the
             # compiler's gqa-broadcast does: no copy of the keys per query head.
             mask = (
@@ -236,14 +255,17 @@ def _attend(
                 .permute(0, 2, 3, 1, 4)
                 .reshape(n, num_kv_heads, group * lq, head_dim)
             )
-            if want_lse:
+            if want_lse or cap:
                 scores = torch.matmul(rows, keys.transpose(-1, -2)) * scale
+                if cap:
+                    scores = torch.tanh(scores / cap) * cap
                 scores = scores.masked_fill(~mask, float("-inf"))
                 lse = torch.logsumexp(scores, dim=-1)  # -inf for a row without keys
                 empty = torch.isneginf(lse)
                 probs = torch.exp(scores - lse.masked_fill(empty, 0.0)[..., None])
                 out = torch.matmul(probs, values)
-                lses.append((b0, q0, lse.masked_fill(empty, float("inf"))))
+                if want_lse:
+                    lses.append((b0, q0, lse.masked_fill(empty, float("inf"))))
             else:
                 out = F.scaled_dot_product_attention(
                     rows, keys, values, attn_mask=mask, scale=scale

@@ -10,7 +10,11 @@ conventions. Then CUDA graphs: decode captured once (nano-vllm's shapes, block t
 padded with -1, padded rows with cache_seqlens 0) and prefill captured once, replayed
 with new lengths, tables and inputs; both entry points under
 torch.cuda.set_sync_debug_mode("error") (no host sync); and, for the default backend,
-the fallback to torch with one warning for a head_dim the pack lacks. From the
+the fallback to torch with one warning for a head_dim the pack lacks (and none for a
+window or softcap the pack serves). Cases with window_size or softcap run the pack's
+local kernels; torch's FA2 takes the window, not the softcap (a softcap case is held to
+the float64 reference and the ceiling). A softcap the runtime rejects leaves a poisoned
+out poisoned. From the
 repository root, with the runtime built:
 
     PYTHONPATH=python python3 test/gpu/test_api.py --out test_api.md [--backend attn]
@@ -75,6 +79,8 @@ class Prefill:
     page_size: int = 0
     softmax_scale: float | None = None
     strided: bool = False  # q, k, v views into packed projections, as nano-vllm's
+    window: tuple = (-1, -1)  # flash-attn's window_size
+    softcap: float = 0.0
 
     def __str__(self):
         lens = self.seqlen_q
@@ -102,6 +108,7 @@ class Prefill:
             parts.append(f"scale={self.softmax_scale}")
         if self.strided:
             parts.append("strided")
+        parts += _local_parts(self)
         return " ".join(parts)
 
 
@@ -124,6 +131,32 @@ PREFILL_CASES = [
         page_size=16,
     ),
     Prefill((512, 512), (16, 8), 128, BF16, softmax_scale=0.2, prefix=(0, 256)),
+    # Sliding window and softcap (Mistral, Gemma-2).
+    Prefill(
+        irregular(8, 100, 1024, 5), (16, 8), 128, BF16, strided=True, window=(256, 0)
+    ),
+    Prefill(
+        (300, 17, 1),
+        (16, 8),
+        256,
+        BF16,
+        prefix=(256, 512, 1000),
+        page_size=256,
+        window=(128, 0),
+        softcap=50.0,
+    ),
+    Prefill(
+        irregular(6, 1, 500, 6),
+        (12, 4),
+        96,
+        F16,
+        causal=False,
+        prefix=irregular(6, 0, 300, 7),
+        page_size=16,
+        window=(32, 32),
+    ),
+    Prefill((8, 5), (16, 8), 64, BF16, prefix=(-3, 0), window=(2, 0)),  # no-key rows
+    Prefill((64, 200), (10, 2), 80, F16, prefix=(100, 7), causal=False, softcap=2.5),
 ]
 
 
@@ -141,6 +174,8 @@ class Decode:
     softmax_scale: float | None = None
     strided: bool = False
     lengths_as: str = "tensor"  # "int": one host int for all; "none": the full caches
+    window: tuple = (-1, -1)  # flash-attn's window_size
+    softcap: float = 0.0
 
     def __str__(self):
         lo, hi = self.lengths
@@ -164,7 +199,17 @@ class Decode:
             parts.append("strided q")
         if self.lengths_as != "tensor":
             parts.append(f"cache_seqlens={self.lengths_as}")
+        parts += _local_parts(self)
         return " ".join(parts)
+
+
+def _local_parts(case):
+    parts = []
+    if case.window != (-1, -1):
+        parts.append(f"window={case.window[0]},{case.window[1]}")
+    if case.softcap:
+        parts.append(f"softcap={case.softcap:g}")
+    return parts
 
 
 DECODE_CASES = [
@@ -180,6 +225,25 @@ DECODE_CASES = [
     Decode(8, (1000, 1000), (16, 8), 128, BF16, 256, lengths_as="int"),
     Decode(8, (512, 512), (8, 1), 64, BF16, 0, lengths_as="none"),
     Decode(16, (1, 4096), (16, 8), 128, BF16, 256, num_splits=3, softmax_scale=0.3),
+    # Sliding window and softcap.
+    Decode(
+        32, (1, 4096), (16, 8), 128, BF16, 256, empty=5, strided=True, window=(1024, 0)
+    ),
+    Decode(
+        16,
+        (1, 2048),
+        (8, 4),
+        256,
+        BF16,
+        16,
+        seqlen_q=3,
+        num_splits=3,
+        window=(100, 0),
+        softcap=50.0,
+    ),
+    Decode(8, (1000, 1000), (14, 2), 160, F16, 256, lengths_as="int", window=(64, 0)),
+    Decode(8, (512, 512), (8, 1), 32, BF16, 0, lengths_as="none", softcap=30.0),
+    Decode(4, (1, 4), (16, 8), 64, F16, 16, seqlen_q=4, window=(1, 0)),  # no-key rows
 ]
 
 
@@ -236,6 +300,8 @@ def make_prefill(case):
         block_table=None if table is None else table.cuda(),
         causal=case.causal,
         softmax_scale=case.softmax_scale,
+        window_size=case.window,
+        softcap=case.softcap,
     )
 
 
@@ -275,6 +341,8 @@ def make_decode(case):
         softmax_scale=case.softmax_scale,
         causal=True,
         num_splits=case.num_splits,
+        window_size=case.window,
+        softcap=case.softcap,
     )
     return args, lengths
 
@@ -300,8 +368,15 @@ def packed_keys(k, v, cu_k, table, seqs):
 
 
 def fa2_rows(args):
-    """FA2 on the sequences it accepts (at least one query and as many keys as queries):
-    (the query rows of those sequences on the device, FA2's out on them) or None."""
+    """FA2 on the sequences it accepts (at least one query and as many keys as queries),
+    with the call's window: (the query rows of those sequences on the device, FA2's out
+    on them) or None; None for a softcap, which torch's FA2 lacks."""
+    if args.get("softcap"):
+        return None
+    window = args.get("window_size", (-1, -1))
+    extra = {}
+    if window != (-1, -1):
+        extra = dict(window_size_left=window[0], window_size_right=window[1])
     cu_q, cu_k = args["cu_seqlens_q"].tolist(), args["cu_seqlens_k"].tolist()
     seqs = [
         b
@@ -329,6 +404,7 @@ def fa2_rows(args):
         args["causal"],
         False,
         scale=scale,
+        **extra,
     )[0]
     return rows, out
 
@@ -374,6 +450,8 @@ def run_prefill(case):
         args["block_table"],
         softmax_scale=args["softmax_scale"],
         causal=case.causal,
+        window_size=case.window,
+        softcap=case.softcap,
     )
     with poisoned_allocations():
         result = flash_attn_varlen_func(**args, return_attn_probs=True)
@@ -420,6 +498,8 @@ def decode_fa2(args, lengths):
         block_table=table,
         softmax_scale=args["softmax_scale"],
         causal=True,
+        window_size=args["window_size"],
+        softcap=args["softcap"],
     )
     fa2 = fa2_rows(varlen)
     if fa2 is None:
@@ -444,6 +524,8 @@ def run_decode(case):
         lengths.to(device="cuda", dtype=I32),
         args["block_table"],
         softmax_scale=args["softmax_scale"],
+        window_size=case.window,
+        softcap=case.softcap,
     )
     with poisoned_allocations():
         result = flash_attn_with_kvcache(**call, return_softmax_lse=True)
@@ -634,6 +716,9 @@ def run_no_sync():
         flash_attn_varlen_func(**prefill, return_attn_probs=True)
         flash_attn_with_kvcache(**decode, return_softmax_lse=True)
         flash_attn_with_kvcache(**{**decode, "cache_seqlens": 5})
+        local = dict(window_size=(128, 0), softcap=50.0)
+        flash_attn_varlen_func(**{**prefill, **local}, return_attn_probs=True)
+        flash_attn_with_kvcache(**{**decode, **local}, return_softmax_lse=True)
     except RuntimeError as error:
         row.failures.append(f"{type(error).__name__}: {error}")
     finally:
@@ -643,7 +728,7 @@ def run_no_sync():
 
 def run_fallback():
     """ATTN_BACKEND=auto with a head_dim the pack lacks (48): one RuntimeWarning naming
-    the torch backend, and the right result."""
+    the torch backend, and the right result, with a window and a softcap too."""
     rows = []
     previous = attn_kernels.interface.backend()
     attn_kernels.set_backend("auto")
@@ -651,6 +736,12 @@ def run_fallback():
         for run in (
             lambda: run_prefill(Prefill((33, 7), (16, 8), 48, BF16)),
             lambda: run_decode(Decode(4, (1, 300), (16, 8), 48, BF16, 16)),
+            lambda: run_prefill(
+                Prefill((33, 7), (16, 8), 48, BF16, window=(8, 0), softcap=50.0)
+            ),
+            lambda: run_decode(
+                Decode(4, (1, 300), (16, 8), 48, BF16, 16, window=(8, 0), softcap=5.0)
+            ),
         ):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -667,6 +758,106 @@ def run_fallback():
             rows += result
     finally:
         attn_kernels.set_backend(previous)
+    return rows
+
+
+def run_local_served():
+    """ATTN_BACKEND=auto with a window and a softcap on head dims the pack has local
+    kernels for: no fallback warning (the libattnrt kernels ran), the right result."""
+    rows = []
+    previous = attn_kernels.interface.backend()
+    attn_kernels.set_backend("auto")
+    try:
+        for run in (
+            lambda: run_prefill(
+                Prefill((300, 17), (16, 8), 128, BF16, window=(64, 0), softcap=50.0)
+            ),
+            lambda: run_decode(
+                Decode(4, (1, 3000), (16, 8), 256, BF16, 256, window=(512, 0))
+            ),
+        ):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = run()
+            fallback = [
+                str(w.message)
+                for w in caught
+                if "runs on the torch backend" in str(w.message)
+            ]
+            for row in result:
+                row.name = f"auto, local kernels: {row.name}"
+                if fallback:
+                    row.failures.append(f"fell back: {fallback[0]}")
+            rows += result
+    finally:
+        attn_kernels.set_backend(previous)
+    return rows
+
+
+def run_rejected_softcap():
+    """A negative or NaN softcap: the entry points raise ValueError naming softcap;
+    the runtime itself, handed one in its struct, returns ATTN_ERROR_INVALID_ARGUMENT
+    naming it and launches nothing (a NaN-poisoned out stays NaN)."""
+    import ctypes
+
+    from attn_kernels import _lib
+
+    rows = []
+    for cap in (-1.0, float("nan")):
+        failures = []
+        args, _ = make_decode(Decode(2, (1, 300), (16, 8), 128, BF16, 16))
+        try:
+            flash_attn_with_kvcache(**{**args, "softcap": cap})
+            failures.append("flash_attn_with_kvcache accepted it")
+        except ValueError as error:
+            if not str(error).startswith("softcap: expected"):
+                failures.append(f"message {error}")
+        q, k, v = args["q"], args["k_cache"], args["v_cache"]
+        batch, seqlen_q, num_heads, head_dim = q.shape
+        out = torch.full_like(q, float("nan"))
+        table = args["block_table"]
+        struct = _lib.PagedDecodeArgs(
+            dtype=_lib.DTYPE_BF16,
+            batch=batch,
+            seqlen_q=seqlen_q,
+            num_heads=num_heads,
+            num_kv_heads=k.shape[2],
+            head_dim=head_dim,
+            page_size=k.shape[1],
+            max_seqlen_k=table.shape[1] * k.shape[1],
+            causal=1,
+            softmax_scale=head_dim**-0.5,
+            q=q.data_ptr(),
+            k_cache=k.data_ptr(),
+            v_cache=v.data_ptr(),
+            out=out.data_ptr(),
+            block_table_stride=table.stride(0),
+            local=_lib.LocalOptions(1, 16, 0, cap),
+        )
+        struct.q_strides[:] = q.stride()[:3]
+        struct.k_strides[:] = k.stride()[:3]
+        struct.v_strides[:] = v.stride()[:3]
+        struct.out_strides[:] = out.stride()[:3]
+        struct.cache_seqlens = ctypes.cast(
+            args["cache_seqlens"].data_ptr(), ctypes.POINTER(ctypes.c_int32)
+        )
+        struct.block_table = ctypes.cast(
+            table.data_ptr(), ctypes.POINTER(ctypes.c_int32)
+        )
+        workspace = torch.empty(1 << 24, dtype=torch.uint8, device="cuda")
+        status = _lib.function("attn_paged_decode")(
+            ctypes.byref(struct),
+            workspace.data_ptr(),
+            workspace.numel(),
+            torch.cuda.current_stream().cuda_stream,
+        )
+        message = (_lib.lib().attn_last_error() or b"").decode()
+        torch.cuda.synchronize()
+        if status != 1 or "softcap" not in message:
+            failures.append(f"runtime: status {status}, message {message!r}")
+        if not out.isnan().all():
+            failures.append("the rejected launch wrote out")
+        rows.append(Row(f"softcap {cap} rejected, out untouched", failures))
     return rows
 
 
@@ -894,6 +1085,10 @@ def main():
     if "attn" in backends:
         torch.manual_seed(300)
         results["auto"] = report("auto", guarded("fallback", run_fallback))
+        results["auto"] += report("auto", guarded("local served", run_local_served))
+        results["auto"] += report(
+            "auto", guarded("softcap rejected", run_rejected_softcap)
+        )
     if args.out:
         write_markdown(args.out, results)
     rows = [row for backend_rows in results.values() for row in backend_rows]

@@ -4,8 +4,10 @@ Each case draws fresh random inputs, runs paged_decode on NaN-poisoned outputs a
 compares with the float64 reference by ||out - ref|| / ||ref||: the error must stay
 within 1.1x FlashAttention-2's on the same inputs (torch's internal FA2 on the keys
 gathered into varlen form) and under a per-dtype ceiling; rows that see no key must be 0
-with lse +inf; lse must match the reference. Then a CUDA-graph capture replayed with new
-inputs, and the argument checks. The kernels are those of $ATTN_TARGET (sm_90, sm_89) or
+with lse +inf; lse must match the reference. Cases with a sliding window or a softcap
+run the pack's local kernels and are held to FA2 with the same window (torch's FA2 has
+no softcap: a softcap case is held to the float64 reference and the ceiling only). Then
+a CUDA-graph capture replayed with new inputs, and the argument checks. The kernels are those of $ATTN_TARGET (sm_90, sm_89) or
 of the device. From the repository root, with the runtime built:
 
     PYTHONPATH=python python3 test/gpu/test_decode.py --out summary.md
@@ -52,6 +54,8 @@ class Case:
     softmax_scale: float | None = None
     strided_q: bool = False  # q a view into a packed qkv tensor, as nano-vllm passes it
     causal: bool = True
+    window: tuple[int, int] = (-1, -1)  # flash-attn's window_size (left, right)
+    softcap: float = 0.0
 
     def __str__(self):
         lo, hi = self.lengths
@@ -74,6 +78,10 @@ class Case:
             parts.append("strided q")
         if not self.causal:
             parts.append("not causal")
+        if self.window != (-1, -1):
+            parts.append(f"window={self.window[0]},{self.window[1]}")
+        if self.softcap:
+            parts.append(f"softcap={self.softcap:g}")
         return " ".join(parts)
 
 
@@ -138,6 +146,51 @@ CASES += [
         Case(2, (1, 700), (6, 2), d, BF16, 16, num_splits=1),
         Case(16, (1, 8192), (40, 8), d, F16, 256),
     )
+]
+
+
+# Sliding window and softcap (issue 18) on every head dim: fp16 and bf16, paged (16 and
+# 256) and contiguous, Lq 1 and 3, causal and not, G 1, 2, 3 (the any-group kernel)
+# and 16, forced and runtime-chosen splits, empty sequences.
+LOCAL_HEAD_DIMS = (32, 64, 80, 96, 128, 160, 192, 256)
+CASES += [
+    case
+    for i, d in enumerate(LOCAL_HEAD_DIMS)
+    for case in (
+        Case(4, (1, 2048), (8, 8), d, (F16, BF16)[i % 2], 16, window=(256, 0)),
+        Case(
+            3,
+            (17, 3000),
+            (16, 8),
+            d,
+            (BF16, F16)[i % 2],
+            256,
+            seqlen_q=3,
+            num_splits=4,
+            window=(100, -1),
+            softcap=50.0,
+        ),
+        Case(
+            2,
+            (100, 1000),
+            (15, 5),
+            d,
+            F16,
+            0,
+            seqlen_q=3,
+            causal=False,
+            window=(64, 1),
+            softcap=2.5,
+        ),
+        Case(3, (1, 4096), (16, 1), d, BF16, 256, empty=1, softcap=30.0),
+    )
+]
+CASES += [
+    # Long caches: the runtime's splits, those left of the window empty.
+    Case(2, (32768, 32768), (16, 8), 128, BF16, 256, window=(4096, 0)),
+    Case(8, (1, 8192), (32, 8), 64, F16, 16, seqlen_q=3, window=(1000, 0)),
+    Case(4, (1, 4), (16, 8), 64, F16, 16, seqlen_q=3, window=(0, 0)),  # rows w/o keys
+    Case(4, (500, 500), (7, 1), 96, BF16, 0, seqlen_q=3, causal=False, window=(-1, 0)),
 ]
 
 
@@ -235,10 +288,10 @@ def key_rows(inputs, seqs):
     )
 
 
-def flash_attention_2(inputs, scale, causal):
+def flash_attention_2(inputs, scale, causal, window=(-1, -1)):
     """torch's FlashAttention-2 (varlen) on the sequences it accepts, those with at
     least Lq keys: (their batch indices on the device, out [n, Lq, Hq, D]), or None when
-    there are none."""
+    there are none. window: flash-attn's window_size, which torch's FA2 takes."""
     seqlen_q = inputs.q.shape[1]
     seqs = [b for b, length in enumerate(inputs.lengths) if length >= seqlen_q]
     if not seqs:
@@ -250,6 +303,9 @@ def flash_attention_2(inputs, scale, causal):
     lengths = torch.tensor([inputs.lengths[b] for b in seqs])
     cu_seqlens_k = torch.nn.functional.pad(lengths.cumsum(0), (1, 0))
     cu_seqlens_q = torch.arange(len(seqs) + 1) * seqlen_q
+    extra = {}
+    if window != (-1, -1):
+        extra = dict(window_size_left=window[0], window_size_right=window[1])
     out = torch.ops.aten._flash_attention_forward(
         inputs.q[index].flatten(0, 1),
         keys,
@@ -262,12 +318,23 @@ def flash_attention_2(inputs, scale, causal):
         causal,
         False,
         scale=scale,
+        **extra,
     )[0]
     return index, out.unflatten(0, (len(seqs), seqlen_q))
 
 
-def evaluate(name, inputs, out, lse, softmax_scale=None, causal=True):
-    """Checks paged_decode's (out, lse) on `inputs` against the reference and FA2."""
+def evaluate(
+    name,
+    inputs,
+    out,
+    lse,
+    softmax_scale=None,
+    causal=True,
+    window=(-1, -1),
+    softcap=0.0,
+):
+    """Checks paged_decode's (out, lse) on `inputs` against the reference and FA2 (not
+    for a softcap, which torch's FA2 lacks)."""
     dtype = inputs.q.dtype
     scale = inputs.q.shape[3] ** -0.5 if softmax_scale is None else softmax_scale
     ref_out, ref_lse = reference_decode(
@@ -278,6 +345,8 @@ def evaluate(name, inputs, out, lse, softmax_scale=None, causal=True):
         inputs.block_table,
         softmax_scale=scale,
         causal=causal,
+        window_size=window,
+        softcap=softcap,
     )
     row = Row(name, [])
     if not torch.isfinite(out).all():
@@ -294,7 +363,7 @@ def evaluate(name, inputs, out, lse, softmax_scale=None, causal=True):
     row.err = rel_error(out, ref_out)
     if not row.err < MAX_ERROR[dtype]:
         row.failures.append(f"error {row.err:.2e} >= {MAX_ERROR[dtype]:.0e}")
-    fa2 = flash_attention_2(inputs, scale, causal)
+    fa2 = None if softcap else flash_attention_2(inputs, scale, causal, window)
     if fa2 is not None:
         index, fa2_out = fa2
         row.fa2 = rel_error(fa2_out, ref_out[index])
@@ -317,12 +386,23 @@ def run_case(case):
         softmax_scale=case.softmax_scale,
         num_splits=case.num_splits,
         causal=case.causal,
+        window_size=case.window,
+        softcap=case.softcap,
     )
     with poisoned_allocations():
         out, lse = paged_decode(**call, return_lse=True)
         out_alone = paged_decode(**call)
     torch.cuda.synchronize()
-    row = evaluate(str(case), inputs, out, lse, case.softmax_scale, case.causal)
+    row = evaluate(
+        str(case),
+        inputs,
+        out,
+        lse,
+        case.softmax_scale,
+        case.causal,
+        case.window,
+        case.softcap,
+    )
     if not torch.equal(out_alone, out):
         row.failures.append("out differs between calls with and without lse")
     return [row]
@@ -414,6 +494,10 @@ def validation_rows():
             dict(block_table=table.repeat(1, 2)[:, ::2]),
         ),
         ("max_seqlen_k past the table", ValueError, dict(max_seqlen_k=33)),
+        ("window_size left -2", ValueError, dict(window_size=(-2, 0))),
+        ("window_size a float pair", TypeError, dict(window_size=(8.0, 0))),
+        ("softcap negative", ValueError, dict(softcap=-1.0)),
+        ("softcap nan", ValueError, dict(softcap=float("nan"))),
         ("Hq % Hkv != 0", RuntimeError, dict(q=q[:, :, :12])),
         ("page_size 8", RuntimeError, dict(k_cache=cache[:, :8], v_cache=cache[:, :8])),
     ]

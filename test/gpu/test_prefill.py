@@ -4,8 +4,11 @@ Each case draws fresh random inputs, runs varlen_prefill on NaN-poisoned outputs
 compares with the float64 reference (reference_varlen) by ||out - ref|| / ||ref||: the
 error must stay within 1.1x FlashAttention-2's on the same inputs (torch's internal FA2
 varlen kernel, on the keys gathered into packed form) and under a per-dtype ceiling;
-rows that see no key must be 0 with lse +inf; lse must match the reference. The kernels
-are those of $ATTN_TARGET (sm_90, sm_89) or of the device. From the repository root,
+rows that see no key must be 0 with lse +inf; lse must match the reference. Cases with
+a sliding window (window_size) or a softcap run the pack's local kernels; FA2 takes the
+window (window_size_left/right) but not the softcap, so a softcap case is held to the
+float64 reference and the ceiling only. The kernels are those of $ATTN_TARGET (sm_90,
+sm_89) or of the device. From the repository root,
 with the runtime built:
 
     PYTHONPATH=python python3 test/gpu/test_prefill.py --out summary.md
@@ -45,6 +48,8 @@ class Case:
     page_size: int = 0  # 0: packed k, v [total_k, Hkv, D]
     lse: bool = True
     splits: int = 0  # num_splits: 0 = the runtime's choice
+    window: tuple[int, int] = (-1, -1)  # flash-attn's window_size (left, right)
+    softcap: float = 0.0
 
     def __str__(self):
         lengths = self.lengths
@@ -71,6 +76,10 @@ class Case:
             parts.append("no lse")
         if self.splits:
             parts.append(f"splits={self.splits}")
+        if self.window != (-1, -1):
+            parts.append(f"window={self.window[0]},{self.window[1]}")
+        if self.softcap:
+            parts.append(f"softcap={self.softcap:g}")
         return " ".join(parts)
 
 
@@ -196,6 +205,75 @@ CASES += [
 ]
 
 
+# Sliding window and softcap (issue 18) on every head dim: fp16 and bf16, packed and
+# paged (16 and 256), causal and not, G 1, 2 and odd (3, 5), forced and
+# runtime-chosen splits, with and without lse, windows bounding one side or both.
+LOCAL_HEAD_DIMS = (32, 64, 80, 96, 128, 160, 192, 256)
+CASES += [
+    case
+    for i, d in enumerate(LOCAL_HEAD_DIMS)
+    for case in (
+        Case(
+            irregular(4, 1, 900, 200 + i),
+            (16, 8),
+            d,
+            (F16, BF16)[i % 2],
+            window=(128, 0),
+        ),
+        Case(
+            irregular(4, 1, 600, 210 + i),
+            (12, 4),
+            d,
+            (BF16, F16)[i % 2],
+            causal=False,
+            prefix=irregular(4, 0, 500, 220 + i),
+            page_size=16,
+            window=(64, 32),
+        ),
+        Case(
+            (300, 77),
+            (8, 8),
+            d,
+            BF16,
+            prefix=(1000, 130),
+            page_size=256,
+            splits=3,
+            window=(200, -1),
+            softcap=50.0,
+        ),
+        Case(
+            (64, 200),
+            (10, 2),
+            d,
+            F16,
+            causal=False,
+            prefix=(100, 7),
+            lse=False,
+            softcap=30.0,
+        ),
+    )
+]
+CASES += [
+    # Long caches behind few queries: the runtime splits the keys; splits left of
+    # the window see nothing.
+    Case((512,), (16, 2), 128, BF16, prefix=(16384,), page_size=256, window=(1024, 0)),
+    Case(
+        (1,),
+        (8, 8),
+        64,
+        F16,
+        prefix=(5000,),
+        page_size=16,
+        window=(256, 0),
+        softcap=2.5,
+    ),
+    Case((700,), (16, 8), 96, BF16, causal=False, splits=64, window=(-1, 16)),
+    Case((100, 0, 37, 0, 513), (32, 8), 256, F16, splits=7, window=(0, 0)),
+    # Mistral-style: a 4096-key window over a 32k prompt.
+    Case((32768,), (16, 8), 128, BF16, window=(4096, 0)),
+]
+
+
 def make_inputs(case):
     num_heads, num_kv_heads = case.heads
     seqlen_q = torch.tensor(case.lengths)
@@ -249,8 +327,11 @@ def packed_keys(inputs):
     return k.flatten(0, 1)[index], v.flatten(0, 1)[index]
 
 
-def flash_attention_2(inputs, causal):
+def flash_attention_2(inputs, causal, window=(-1, -1)):
     keys, values = packed_keys(inputs)
+    extra = {}
+    if window != (-1, -1):  # torch's FA2 takes the window as flash-attn does
+        extra = dict(window_size_left=window[0], window_size_right=window[1])
     return torch.ops.aten._flash_attention_forward(
         inputs["q"],
         keys,
@@ -262,6 +343,7 @@ def flash_attention_2(inputs, causal):
         0.0,
         causal,
         False,
+        **extra,
     )[0]
 
 
@@ -281,6 +363,8 @@ def run_case(case):
             block_table=inputs["block_table"],
             return_lse=case.lse,
             num_splits=case.splits,
+            window_size=case.window,
+            softcap=case.softcap,
         )
     out, lse = result if case.lse else (result, None)
     ref, ref_lse = reference_varlen(
@@ -291,24 +375,26 @@ def run_case(case):
         inputs["cu_seqlens_k"],
         inputs["block_table"],
         causal=case.causal,
+        window_size=case.window,
+        softcap=case.softcap,
     )
     if out.isnan().any():
         failures.append(f"{int(out.isnan().sum())} output elements unwritten (NaN)")
     err = rel_error(out, ref)
     fa2 = None
-    if inputs["q"].shape[0]:
-        fa2 = rel_error(flash_attention_2(inputs, case.causal), ref)
+    if inputs["q"].shape[0] and not case.softcap:  # FA2 has no softcap
+        fa2 = rel_error(flash_attention_2(inputs, case.causal, case.window), ref)
         if err > FA2_FACTOR * fa2 + FA2_SLACK:
             failures.append(f"error {err:.3e} > {FA2_FACTOR} x FA2's {fa2:.3e}")
     if err > MAX_ERROR[case.dtype]:
         failures.append(f"error {err:.3e} > {MAX_ERROR[case.dtype]:.0e}")
     lse_err = None
+    unseen = torch.isinf(ref_lse)
+    if out[unseen.T].abs().sum().item() != 0:
+        failures.append("rows that see no key are not zero")
     if lse is not None:
-        unseen = torch.isinf(ref_lse)
         if not torch.equal(torch.isinf(lse) & (lse > 0), unseen):
             failures.append("lse is not +inf exactly on the rows that see no key")
-        if out[unseen.T].abs().sum().item() != 0:
-            failures.append("rows that see no key are not zero")
         seen = ~unseen
         lse_err = (
             (lse[seen].double() - ref_lse[seen]).abs().max().item() if seen.any() else 0

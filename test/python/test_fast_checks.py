@@ -146,3 +146,24 @@ def test_fast_check_needs_cuda_when_asked():
     assert prefill._accept_prefill(*args.values(), True) is None
     with pytest.raises(ValueError, match="q: expected a CUDA tensor"):
         prefill.check_prefill(*args.values())
+
+
+def test_common_call_skips_the_local_options(monkeypatch):
+    """flash-attn's defaults (window_size (-1, -1), softcap 0.0) take no step of the
+    window and softcap checks: the common call's host path is what it was."""
+    from attn_kernels import _checks, interface
+
+    def forbidden(*args):
+        raise AssertionError("the common call went through local_options")
+
+    monkeypatch.setattr(_checks, "local_options", forbidden)
+    monkeypatch.setattr(_checks, "fit_window", forbidden)
+    interface.set_backend("torch")
+    args = _prefill_base(False)
+    table = args.pop("block_table")
+    interface.flash_attn_varlen_func(**args, block_table=table)
+    interface.flash_attn_varlen_func(**args, window_size=(-1, -1), softcap=0.0)
+    decode_args = _decode_base(True, True)
+    interface.flash_attn_with_kvcache(**decode_args)
+    with pytest.raises(AssertionError, match="local_options"):
+        interface.flash_attn_with_kvcache(**decode_args, softcap=1.0)

@@ -10,13 +10,20 @@ import subprocess
 import warnings
 
 import pytest
-from attn_kernels import _lib, interface
+from attn_kernels import _info, _lib, interface
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HEADER = ROOT / "runtime" / "attn.h"
 STRUCTS = {
     "attn_paged_decode_args": _lib.PagedDecodeArgs,
     "attn_varlen_prefill_args": _lib.VarlenPrefillArgs,
+    "attn_local_options": _lib.LocalOptions,
+}
+# Every struct Python binds, for the compiler's layout check.
+LAYOUTS = {
+    **STRUCTS,
+    "attn_support_query": _info.SupportQuery,
+    "attn_pack_info": _info.PackInfo,
 }
 
 
@@ -37,10 +44,10 @@ def test_fields_follow_the_header(struct):
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
-@pytest.mark.parametrize("struct", STRUCTS)
+@pytest.mark.parametrize("struct", LAYOUTS)
 def test_layout_matches_the_compiler(struct, tmp_path):
     """sizeof and every offsetof, as the C compiler lays the header's struct out."""
-    binding = STRUCTS[struct]
+    binding = LAYOUTS[struct]
     lines = [f'printf("%zu\\n", sizeof({struct}));']
     lines += [
         f'printf("%zu\\n", offsetof({struct}, {name}));' for name, _ in binding._fields_
@@ -93,7 +100,43 @@ def test_load_failure_is_remembered(monkeypatch, fresh_lib, tmp_path):
     assert second.value is first.value
 
 
+class _FakeFunction:
+    """A C function of a fake library handle: returns `value`, takes prototypes."""
+
+    def __init__(self, value):
+        self.value, self.restype, self.argtypes = value, None, None
+
+    def __call__(self, *args):
+        return self.value
+
+
+def test_an_older_library_names_both_versions(monkeypatch, fresh_lib, tmp_path):
+    """A libattnrt of API version 2 (before attn_local_options) is refused with both
+    versions named, and the refusal (LOAD_FAILED: auto falls back) is remembered."""
+    assert _lib.API_VERSION == 3
+    old = type(
+        "OldLibrary",
+        (),
+        {
+            "attn_api_version": _FakeFunction(2),
+            "attn_last_error": _FakeFunction(b""),
+        },
+    )()
+    monkeypatch.setenv("ATTN_LIB", str(tmp_path / "libattnrt.so"))
+    monkeypatch.setattr(ctypes, "CDLL", lambda path: old)
+    with pytest.raises(RuntimeError) as error:
+        _lib.lib()
+    message = str(error.value)
+    assert "expected API version 3, got 2" in message
+    assert str(tmp_path / "libattnrt.so") in message and "rebuild" in message
+    assert error.value.attn_status == _lib.LOAD_FAILED
+    with pytest.raises(RuntimeError) as again:
+        _lib.function("attn_paged_decode")
+    assert again.value is error.value
+
+
 BUILT = ROOT / "build" / "lib" / "libattnrt.so"
+FAKE_DRIVER = ROOT / "build" / "lib" / "libfake_cuda.so"
 
 
 @pytest.mark.skipif(not BUILT.exists(), reason="libattnrt not built")
@@ -163,6 +206,22 @@ def test_kernel_limits(head_dim, group, limited):
     assert error.value.attn_status == _lib.STATUS_UNSUPPORTED
 
 
+def _scalars(struct, prefix=""):
+    """(dotted name, ctype) of every field of `struct`, nested structs flattened, in
+    order."""
+    for name, ctype in struct._fields_:
+        if issubclass(ctype, ctypes.Structure):
+            yield from _scalars(ctype, f"{prefix}{name}.")
+        else:
+            yield prefix + name, ctype
+
+
+def _read(struct, dotted):
+    for name in dotted.split("."):
+        struct = getattr(struct, name)
+    return struct
+
+
 @pytest.mark.parametrize(
     "struct, packer",
     [
@@ -172,9 +231,10 @@ def test_kernel_limits(head_dim, group, limited):
 )
 def test_packer_writes_the_struct(struct, packer):
     """The packed bytes the launch path hands the runtime are the ctypes struct's:
-    every field at its offset (distinct values, so a shifted field shows)."""
+    every field, nested attn_local_options' included, at its offset (distinct values,
+    so a shifted field shows)."""
     values, expected = [], {}
-    for index, (name, ctype) in enumerate(struct._fields_):
+    for index, (name, ctype) in enumerate(_scalars(struct)):
         if issubclass(ctype, ctypes.Array):
             value = [1000 * index + j for j in range(ctype._length_)]
             values += value
@@ -182,9 +242,10 @@ def test_packer_writes_the_struct(struct, packer):
             value = 0.5 + index if ctype is ctypes.c_float else 1000 * index + 7
             values.append(value)
         expected[name] = value
+    assert {"local.has_window", "local.softcap"} <= expected.keys()
     unpacked = struct.from_buffer_copy(packer.pack(*values))
-    for name, ctype in struct._fields_:
-        got = getattr(unpacked, name)
+    for name, ctype in _scalars(struct):
+        got = _read(unpacked, name)
         if issubclass(ctype, ctypes.Array):
             got = list(got)
         elif issubclass(ctype, ctypes._Pointer):
@@ -195,8 +256,8 @@ def test_packer_writes_the_struct(struct, packer):
 @pytest.mark.parametrize("num_splits", [None, 3])
 def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
     """launch_prefill hands run() the struct attn.h describes: packed k, v with a zero
-    block stride, out contiguous, and num_splits (0, the runtime's choice, by
-    default)."""
+    block stride, out contiguous, num_splits (0, the runtime's choice, by default) and
+    attn_local_options all zero (no window, no softcap)."""
     import torch
     from attn_kernels import prefill
 
@@ -231,6 +292,9 @@ def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
     assert args.q == call["q"].data_ptr() and args.out == out.data_ptr()
     assert args.num_splits == (num_splits or 0)
     assert lse is None and not args.lse
+    local = args.local
+    assert (local.has_window, local.window_left, local.window_right) == (0, 0, 0)
+    assert local.softcap == 0.0
 
 
 def test_launch_decode_fills_the_struct(monkeypatch):
@@ -269,6 +333,94 @@ def test_launch_decode_fills_the_struct(monkeypatch):
     assert list(args.out_strides) == list(out.stride()[:3])
     assert ctypes.cast(args.lse, ctypes.c_void_p).value == lse.data_ptr()
     assert lse.shape == (2, 4, 1) and lse.dtype == torch.float32
+
+
+def _local(args):
+    local = args.local
+    return (local.has_window, local.window_left, local.window_right, local.softcap)
+
+
+# (window_size, softcap, causal) -> (causal, attn_local_options) in the struct, for
+# prefill sequences of 4 queries over 20 keys and a decode of Lq 4 over up to 40.
+LOCAL_STRUCTS = [
+    ((-1, -1), 0.0, True, (1, (0, 0, 0, 0.0))),
+    ((8, 0), 0.0, True, (1, (1, 8, 0, 0.0))),
+    ((8, 5), 2.5, True, (1, (1, 8, 0, 2.5))),  # causal: right 0
+    ((3, 1), 0.0, False, (0, (1, 3, 1, 0.0))),
+    ((-1, 0), 0.0, False, (1, (0, 0, 0, 0.0))),  # flash-attn: that is causal
+    ((-1, -1), 50.0, False, (0, (0, 0, 0, 50.0))),
+    ((2**40, 2**40), 0.0, False, (0, (0, 0, 0, 0.0))),  # bounds nothing
+    ((2**40, 1), 0.0, False, (0, (1, -1, 1, 0.0))),  # right 1 < Lq - 1 bounds
+    ((2**40, 3), 0.0, False, (0, (0, 0, 0, 0.0))),  # right 3 >= 4 - 1: nothing
+]
+
+
+@pytest.mark.parametrize("window, softcap, causal, expected", LOCAL_STRUCTS)
+def test_entry_points_fill_the_local_options(
+    monkeypatch, window, softcap, causal, expected
+):
+    """flash_attn_varlen_func and flash_attn_with_kvcache hand the runtime the window
+    and softcap as flash-attn normalises them (has_window 1 only for a bounded side;
+    causal sets the right bound to 0; (-1, 0) is causal), and cache the workspace size
+    per option."""
+    import torch
+    from attn_kernels import decode, prefill
+
+    interface.set_backend("attn")
+    monkeypatch.setattr(interface._checks, "cuda", lambda name, value: None)
+    calls = []
+    monkeypatch.setattr(prefill, "run", lambda *call: calls.append(call))
+    monkeypatch.setattr(decode, "run", lambda *call: calls.append(call))
+    q = torch.randn(8, 4, 64, dtype=torch.bfloat16)
+    k = torch.randn(40, 2, 64, dtype=torch.bfloat16)
+    cu_q = torch.tensor([0, 4, 8], dtype=torch.int32)
+    cu_k = torch.tensor([0, 20, 40], dtype=torch.int32)
+    local = dict(window_size=window, softcap=softcap, causal=causal)
+    interface.flash_attn_varlen_func(q, k, k, cu_q, cu_k, 4, 20, **local)
+    dq = torch.randn(2, 4, 4, 64, dtype=torch.bfloat16)
+    cache = torch.randn(2, 40, 2, 64, dtype=torch.bfloat16)
+    lengths = torch.tensor([40, 7], dtype=torch.int32)
+    interface.flash_attn_with_kvcache(dq, cache, cache, cache_seqlens=lengths, **local)
+    (_, packed, key, _, _), (_, dpacked, dkey, _, _) = calls
+    args = _lib.VarlenPrefillArgs.from_buffer_copy(packed)
+    dargs = _lib.PagedDecodeArgs.from_buffer_copy(dpacked)
+    causal_flag, fields = expected
+    assert (args.causal, _local(args)) == (causal_flag, fields)
+    assert (dargs.causal, _local(dargs)) == (causal_flag, fields)
+    normalised = None if fields == (0, 0, 0, 0.0) else fields
+    assert key[-1] == normalised and dkey[-1] == normalised
+
+
+def test_query_support_asks_for_local(monkeypatch):
+    """_info.query_support's local goes into attn_support_query.local (1 for a call
+    with a window or a softcap)."""
+    seen = []
+
+    def query(pointer):  # ctypes.byref(struct attn_support_query)
+        fields = pointer._obj
+        seen.append((fields.local, fields.head_dim, fields.paged, fields.op))
+        return 0
+
+    monkeypatch.setattr(_info, "_optional", lambda *prototype: query)
+    for local in (False, True):
+        assert (
+            _info.query_support(
+                _info.OP_VARLEN_PREFILL,
+                _lib.DTYPE_BF16,
+                8,
+                2,
+                256,
+                True,
+                True,
+                1,
+                local,
+            )
+            is None
+        )
+    assert seen == [
+        (0, 256, 1, 1),
+        (1, 256, 1, 1),
+    ]
 
 
 def test_workspace_size_is_asked_once_per_shape(monkeypatch):
@@ -341,3 +493,120 @@ def test_one_page_or_one_row_takes_any_stride(monkeypatch):
         qp, empty, empty, cu, cu, 1, 1, None, require_cuda=False
     )
     assert prefill.nothing_to_launch(shape)
+
+
+# Run in a fresh process (the runtime opens the driver once): libattnrt with the fake
+# driver of test/unit/runtime (an sm_90 device with a current context on every thread,
+# launches recorded, no memory touched), driven through the ctypes structs.
+_FAKE_DRIVER_SCRIPT = r"""
+import ctypes, json
+from attn_kernels import _info, _lib
+
+out = {"api": _lib.lib().attn_api_version(), "plain": 0, "missing": []}
+D = (32, 64, 80, 96, 128, 160, 192, 256)
+for op in (_info.OP_PAGED_DECODE, _info.OP_VARLEN_PREFILL):
+    for dtype in (_lib.DTYPE_F16, _lib.DTYPE_BF16):
+        for heads in ((8, 2), (7, 1), (16, 1)):
+            for head_dim in D:
+                for paged in (False, True):
+                    for causal in (False, True):
+                        for seqlen_q in (1, 3):
+                            config = (op, dtype, *heads, head_dim, paged, causal,
+                                      seqlen_q)
+                            if _info.query_support(*config) is not None:
+                                continue
+                            out["plain"] += 1
+                            why = _info.query_support(*config, local=True)
+                            if why is not None:
+                                out["missing"].append([list(config), why])
+
+def decode_args(local):
+    a = _lib.PagedDecodeArgs(
+        dtype=_lib.DTYPE_BF16, batch=2, seqlen_q=3, num_heads=8, num_kv_heads=2,
+        head_dim=128, page_size=16, max_seqlen_k=64, causal=1, softmax_scale=0.125,
+        num_splits=0, q=0x10000000, k_cache=0x20000000, v_cache=0x30000000,
+        out=0x40000000, block_table_stride=4,
+        local=_lib.LocalOptions(*local))
+    a.q_strides[:] = (3 * 8 * 128, 8 * 128, 128)
+    a.k_strides[:] = a.v_strides[:] = (16 * 2 * 128, 2 * 128, 128)
+    a.out_strides[:] = (3 * 8 * 128, 8 * 128, 128)
+    a.cache_seqlens = ctypes.cast(0x50000000, ctypes.POINTER(ctypes.c_int32))
+    a.block_table = ctypes.cast(0x60000000, ctypes.POINTER(ctypes.c_int32))
+    return a
+
+def prefill_args(local):
+    a = _lib.VarlenPrefillArgs(
+        dtype=_lib.DTYPE_F16, batch=2, total_q=300, num_heads=8, num_kv_heads=2,
+        head_dim=128, page_size=0, max_seqlen_q=200, max_seqlen_k=400, causal=0,
+        softmax_scale=0.125, q=0x10000000, k=0x20000000, v=0x30000000,
+        out=0x40000000, num_splits=0, local=_lib.LocalOptions(*local))
+    a.q_strides[:] = (8 * 128, 128)
+    a.k_strides[:] = a.v_strides[:] = (0, 2 * 128, 128)
+    a.out_strides[:] = (8 * 128, 128)
+    a.cu_seqlens_q = ctypes.cast(0x50000000, ctypes.POINTER(ctypes.c_int32))
+    a.cu_seqlens_k = ctypes.cast(0x60000000, ctypes.POINTER(ctypes.c_int32))
+    return a
+
+def call(kind, args):
+    size = ctypes.c_size_t()
+    status = _lib.function(f"attn_{kind}_workspace_size")(
+        ctypes.byref(args), ctypes.byref(size))
+    if status == 0:
+        status = _lib.function(f"attn_{kind}")(
+            ctypes.byref(args), 0x70000000 if size.value else None, size.value, None)
+    return [status, (_lib.lib().attn_last_error() or b"").decode()]
+
+out["calls"] = {}
+for name, local in {
+    "window": (1, 64, 0, 0.0), "softcap": (0, 0, 0, 50.0),
+    "both": (1, 100, 3, 2.5), "negative softcap": (0, 0, 0, -1.0),
+    "nan softcap": (1, 8, 0, float("nan")),
+}.items():
+    out["calls"]["paged_decode " + name] = call("paged_decode", decode_args(local))
+    out["calls"]["varlen_prefill " + name] = call("varlen_prefill", prefill_args(local))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(
+    not (BUILT.exists() and FAKE_DRIVER.exists()),
+    reason="libattnrt or test/unit/runtime's fake driver not built",
+)
+def test_runtime_serves_local_calls_on_the_fake_driver():
+    """Needs the runtime of API version 3 and a pack with the local kernels: every
+    configuration the pack serves without a window it serves with one
+    (attn_query_support.local), decode and prefill calls with a window, a softcap or
+    both launch from Python's structs, and a negative or NaN softcap is
+    ATTN_ERROR_INVALID_ARGUMENT naming softcap."""
+    import json
+    import os
+    import sys
+
+    env = dict(
+        os.environ,
+        ATTN_LIB=str(BUILT),
+        ATTN_LIBCUDA=str(FAKE_DRIVER),
+        PYTHONPATH=str(ROOT / "python"),
+    )
+    env.pop("ATTN_PACK_DIR", None)
+    env.pop("ATTN_TARGET", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _FAKE_DRIVER_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["api"] == 3
+    assert out["plain"] > 0  # the pack serves something on sm_90
+    assert out["missing"] == []
+    calls = out["calls"]
+    for name in ("window", "softcap", "both"):
+        for kind in ("paged_decode", "varlen_prefill"):
+            assert calls[f"{kind} {name}"] == [0, ""], (kind, name)
+    for name in ("negative softcap", "nan softcap"):
+        for kind in ("paged_decode", "varlen_prefill"):
+            status, message = calls[f"{kind} {name}"]
+            assert status == 1 and "softcap" in message, (kind, name, message)

@@ -208,3 +208,103 @@ def test_launch_path_is_not_intercepted(monkeypatch, paged):
         "attn_paged_decode_workspace_size",
         "attn_paged_decode_workspace_size",
     ]
+
+
+@pytest.mark.parametrize("return_lse", [False, True])
+def test_opcheck_local(on_torch_backend, return_lse):
+    """The custom ops with a window and with a softcap: schema, fake kernel, autograd
+    registration and AOT dispatch."""
+    suffix = "_lse" if return_lse else ""
+    varlen = getattr(torch.ops.attn_kernels, "varlen_fwd" + suffix).default
+    kvcache = getattr(torch.ops.attn_kernels, "kvcache_fwd" + suffix).default
+    for paged in (False, True):
+        q, k, v, cu_q, cu_k, table = varlen_inputs(paged)
+        host = (4, 20, 0.125, False, 0)
+        torch.library.opcheck(varlen, (q, k, v, cu_q, cu_k, table, *host, 3, 1, 0.0))
+        torch.library.opcheck(varlen, (q, k, v, cu_q, cu_k, table, *host, -1, -1, 30.0))
+        q, k, v, lengths, table = kvcache_inputs(paged)
+        host = (20, 0.125, True, 0)
+        torch.library.opcheck(kvcache, (q, k, v, lengths, table, *host, 4, 0, 0.0))
+        torch.library.opcheck(kvcache, (q, k, v, lengths, table, *host, 2, 0, 2.5))
+
+
+def test_ops_take_the_local_options(on_torch_backend):
+    """The ops' window_left, window_right and softcap give what the entry points give
+    (and their defaults none)."""
+    q, k, v, cu_q, cu_k, table = varlen_inputs(True)
+    want = flash_attn_varlen_func(
+        q, k, v, cu_q, cu_k, 4, 20, block_table=table, window_size=(3, 1), softcap=7.0
+    )
+    got = torch.ops.attn_kernels.varlen_fwd(
+        q, k, v, cu_q, cu_k, table, 4, 20, 64**-0.5, False, 0, 3, 1, 7.0
+    )
+    assert torch.equal(got, want)
+    plain = torch.ops.attn_kernels.varlen_fwd(
+        q, k, v, cu_q, cu_k, table, 4, 20, 64**-0.5, False, 0
+    )
+    assert torch.equal(
+        plain, flash_attn_varlen_func(q, k, v, cu_q, cu_k, 4, 20, block_table=table)
+    )
+    assert not torch.equal(plain, got)
+    q, k, v, lengths, table = kvcache_inputs(False)
+    want = flash_attn_with_kvcache(
+        q, k, v, cache_seqlens=lengths, causal=True, window_size=(2, 5), softcap=3.0
+    )
+    got = torch.ops.attn_kernels.kvcache_fwd(
+        q, k, v, lengths, None, 24, 64**-0.5, True, 0, 2, 0, 3.0
+    )
+    assert torch.equal(got, want)
+
+
+def test_fullgraph_compile_local(on_torch_backend):
+    """torch.compile(fullgraph=True) with a window and a softcap gives eager's
+    results."""
+    q, k, v, cu_q, cu_k, table = varlen_inputs(True)
+    dq, dk, dv, lengths, _ = kvcache_inputs(False)
+
+    def step(q, dq):
+        out, lse, _ = flash_attn_varlen_func(
+            q,
+            k,
+            v,
+            cu_q,
+            cu_k,
+            4,
+            20,
+            causal=True,
+            block_table=table,
+            window_size=(6, -1),
+            softcap=20.0,
+            return_attn_probs=True,
+        )
+        dout = flash_attn_with_kvcache(
+            dq, dk, dv, cache_seqlens=lengths, window_size=(-1, 0), softcap=2.5
+        )
+        return out, lse, dout
+
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    for got, want in zip(compiled(q, dq), step(q, dq), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("paged", [False, True])
+def test_local_launch_path_is_not_intercepted(monkeypatch, paged):
+    """A window and a softcap add no torch call to the libattnrt path either."""
+    interface.set_backend("attn")
+    monkeypatch.setattr(interface._checks, "cuda", lambda name, value: None)
+    launches = []
+    monkeypatch.setattr(decode, "run", lambda *call: launches.append(call[3]))
+    monkeypatch.setattr(prefill, "run", lambda *call: launches.append(call[3]))
+    q, k, v, cu_q, cu_k, table = varlen_inputs(paged)
+    dq, dk, dv, lengths, dtable = kvcache_inputs(paged)
+    local = dict(window_size=(8, 0), softcap=50.0)
+    with CountingMode() as mode:
+        flash_attn_varlen_func(q, k, v, cu_q, cu_k, 4, 20, block_table=table, **local)
+        flash_attn_with_kvcache(
+            dq, dk, dv, cache_seqlens=lengths, block_table=dtable, **local
+        )
+    assert mode.calls == []
+    assert launches == [
+        "attn_varlen_prefill_workspace_size",
+        "attn_paged_decode_workspace_size",
+    ]

@@ -62,6 +62,60 @@ def last_dim_strided(tensor):
     return view
 
 
+# Bad window_size and softcap values: (name, exception, argument named, changes).
+LOCAL_CASES = [
+    ("window_size an int", TypeError, "window_size", dict(window_size=-1)),
+    (
+        "window_size a triple",
+        TypeError,
+        "window_size",
+        dict(window_size=(1, 2, 3)),
+    ),
+    (
+        "window_size floats",
+        TypeError,
+        "window_size",
+        dict(window_size=(2.0, 0)),
+    ),
+    (
+        "window_size a bool",
+        TypeError,
+        "window_size",
+        dict(window_size=(True, 0)),
+    ),
+    (
+        "window_size a tensor",
+        TypeError,
+        "window_size",
+        dict(window_size=torch.tensor([4, 0])),
+    ),
+    (
+        "window_size left -2",
+        ValueError,
+        "window_size",
+        dict(window_size=(-2, 0)),
+    ),
+    (
+        "window_size right -5",
+        ValueError,
+        "window_size",
+        dict(window_size=[4, -5]),
+    ),
+    ("softcap negative", ValueError, "softcap", dict(softcap=-1.0)),
+    ("softcap nan", ValueError, "softcap", dict(softcap=float("nan"))),
+    ("softcap inf", ValueError, "softcap", dict(softcap=float("inf"))),
+    ("softcap past float32", ValueError, "softcap", dict(softcap=1e39)),
+    ("softcap 0 in float32", ValueError, "softcap", dict(softcap=1e-40)),
+    ("softcap a string", TypeError, "softcap", dict(softcap="50")),
+    (
+        "softcap a tensor",
+        TypeError,
+        "softcap",
+        dict(softcap=torch.tensor(50.0)),
+    ),
+]
+
+
 VARLEN_CASES = [
     # (name, exception, argument named, changes, paged)
     ("q a list", TypeError, "q", dict(q=[[1.0]]), False),
@@ -194,7 +248,9 @@ VARLEN_CASES = [
         dict(softmax_scale=torch.tensor(0.1)),
         False,
     ),
-    ("window_size an int", TypeError, "window_size", dict(window_size=-1), False),
+] + [
+    (name, error, argument, changes, False)
+    for name, error, argument, changes in LOCAL_CASES
 ]
 
 
@@ -342,6 +398,9 @@ KVCACHE_CASES = [
         dict(softmax_scale=float("nan")),
         True,
     ),
+] + [
+    (name, error, argument, changes, True)
+    for name, error, argument, changes in LOCAL_CASES
 ]
 
 
@@ -362,8 +421,6 @@ def test_kvcache_rejects(
 
 VARLEN_UNSUPPORTED = [
     ("dropout_p", dict(dropout_p=0.1)),
-    ("window_size", dict(window_size=(128, 0))),
-    ("softcap", dict(softcap=30.0)),
     ("alibi_slopes", dict(alibi_slopes=torch.ones(4))),
 ]
 KVCACHE_UNSUPPORTED = [
@@ -373,8 +430,6 @@ KVCACHE_UNSUPPORTED = [
     ("rotary_sin", dict(rotary_sin=torch.ones(8, 32))),
     ("cache_batch_idx", dict(cache_batch_idx=torch.tensor([1, 0], dtype=I32))),
     ("cache_leftpad", dict(cache_leftpad=torch.tensor([0, 0], dtype=I32))),
-    ("window_size", dict(window_size=[-1, 0])),
-    ("softcap", dict(softcap=1.0)),
     ("alibi_slopes", dict(alibi_slopes=torch.ones(4))),
 ]
 
@@ -395,6 +450,69 @@ def test_kvcache_unsupported_option(monkeypatch, no_cuda, backend, option, chang
         flash_attn_with_kvcache(**kvcache_args(), **changes)
 
 
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_unsupported_option_comes_before_the_window(monkeypatch, no_cuda, backend):
+    """dropout_p still raises NotImplementedError, even beside a valid window."""
+    monkeypatch.setenv("ATTN_BACKEND", backend)
+    with pytest.raises(NotImplementedError, match="^dropout_p: not supported"):
+        flash_attn_varlen_func(
+            **varlen_args(), dropout_p=0.1, window_size=(8, 0), softcap=5.0
+        )
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch, no_cuda):
+    """Makes the torch backend and the libattnrt launch fail loudly, on top of
+    no_cuda: a rejected call computes nothing and writes no output."""
+    from attn_kernels import decode, prefill, torch_backend
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("ran attention for a rejected call")
+
+    for module, name in (
+        (torch_backend, "varlen_prefill"),
+        (torch_backend, "paged_decode"),
+        (prefill, "launch_prefill"),
+        (decode, "launch_decode"),
+    ):
+        monkeypatch.setattr(module, name, forbidden)
+
+
+@pytest.mark.parametrize(
+    "name, expected, argument, changes",
+    LOCAL_CASES,
+    ids=[case[0] for case in LOCAL_CASES],
+)
+@pytest.mark.parametrize("backend", ["auto", "attn", "torch"])
+def test_bad_local_options_run_nothing(
+    monkeypatch, nothing_runs, backend, name, expected, argument, changes
+):
+    """A bad window_size or softcap is named before any tensor is looked at (a CPU q
+    would be named first otherwise on auto and attn), and nothing runs; the runtime's
+    direct calls check them the same way."""
+    from attn_kernels import paged_decode, varlen_prefill
+
+    monkeypatch.setenv("ATTN_BACKEND", backend)
+    calls = [
+        lambda: flash_attn_varlen_func(**varlen_args(), **changes),
+        lambda: flash_attn_with_kvcache(**kvcache_args(), **changes),
+    ]
+    varlen = varlen_args()
+    varlen.pop("causal")
+    kvcache = kvcache_args()
+    kvcache.pop("causal")
+    calls += [
+        lambda: varlen_prefill(**varlen, **changes),
+        lambda: paged_decode(**kvcache, **changes),
+    ]
+    for call in calls:
+        with pytest.raises(expected) as error:
+            call()
+        assert type(error.value) is expected
+        message = str(error.value)
+        assert message.startswith(f"{argument}: expected") and "got" in message
+
+
 def test_backward_is_unsupported(no_cuda):
     args = varlen_args()
     args["q"].requires_grad_()
@@ -403,8 +521,11 @@ def test_backward_is_unsupported(no_cuda):
 
 
 def test_accepted_flash_attn_options(on_torch_backend, no_cuda):
-    """Options that change nothing in a forward pass are accepted (flash-attn does)."""
+    """Options that change nothing in a forward pass are accepted (flash-attn does),
+    and window_size and softcap in the forms flash-attn takes (a list, an int cap)."""
     flash_attn_varlen_func(**varlen_args(), deterministic=True, window_size=[-1, -1])
+    flash_attn_varlen_func(**varlen_args(), window_size=[4, 0], softcap=50)
+    flash_attn_with_kvcache(**kvcache_args(), window_size=(2**40, -1), softcap=0)
     flash_attn_with_kvcache(**kvcache_args(), rotary_interleaved=False, num_splits=3)
     args = varlen_args()
     args["q"].requires_grad_()
