@@ -65,7 +65,7 @@ template <typename KindArgs> struct LaunchParams {
   }
 
 private:
-  void *values[sizeof(typename KindArgs::Pointers::values) / sizeof(void *) +
+  void *values[sizeof(KindArgs::Pointers::values) / sizeof(void *) +
                abi::local::kCount];
 };
 

@@ -751,7 +751,9 @@ TEST_F(DecodeLocalTest, ANonCausalWindowKeepsItsRightBound) {
   args.local.window_left = 5;
   args.local.window_right = 3;
   ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
-  const fakecuda::Launch &launch = fakecuda::launches()[0];
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_FALSE(launches.empty());
+  const fakecuda::Launch &launch = launches[0];
   EXPECT_EQ(launch.function, "decode_bf16_d128_g0_paged_local");
   EXPECT_EQ(param<int32_t>(launch, kDecodeLocal + kLocalWindowLeft), 5);
   EXPECT_EQ(param<int32_t>(launch, kDecodeLocal + kLocalWindowRight), 3);

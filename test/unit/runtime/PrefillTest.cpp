@@ -870,7 +870,9 @@ TEST_F(PrefillLocalTest, ANonCausalWindowKeepsBothBounds) {
   args.local.window_left = -1;
   args.local.window_right = 9;
   ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
-  const fakecuda::Launch &launch = fakecuda::launches()[0];
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_FALSE(launches.empty());
+  const fakecuda::Launch &launch = launches[0];
   EXPECT_EQ(launch.function, "prefill_bf16_d128_g0_contiguous_local");
   EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowLeft), -1);
   EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowRight), 9);
