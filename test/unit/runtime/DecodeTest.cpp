@@ -801,6 +801,27 @@ TEST_F(DecodeLocalTest, BadOptionsNameTheFieldAndLaunchNothing) {
   }
 }
 
+TEST_F(DecodeLocalTest, PrefersTheLocalKernelOfTheCallsGroupSize) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  TestKernel g2;
+  g2.group = 2;
+  g2.causal = 0;
+  g2.local = 1;
+  g2.blockM = 2;
+  kernels.push_back(g2);
+  writePack(packDir(), "sm_90", kernels);
+  attn_paged_decode_args args = validArgs(); // G = 2
+  args.local.softcap = 30.0f;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches()[0].function, "decode_bf16_d128_g2_paged_local");
+  resetFake();
+  args.num_kv_heads = 4; // G = 4: the any-group one
+  for (int64_t *strides : {args.k_strides, args.v_strides})
+    strides[0] = int64_t{256} * 4 * 128, strides[1] = int64_t{4} * 128;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::launches()[0].function, "decode_bf16_d128_g0_paged_local");
+}
+
 TEST_F(DecodeLocalTest, APackWithoutLocalKernelsSaysSo) {
   std::vector<TestKernel> kernels;
   for (const TestKernel &kernel : defaultKernels())
