@@ -114,8 +114,10 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
         b, loc, arith::AndIOp::create(b, loc, nonNull, first));
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
     Value lse = arith::AddFOp::create(
-        b, loc, maxLse, arith::MulFOp::create(b, loc, log2(sum), f32(kLn2)));
-    lse = select(empty, f32(std::numeric_limits<float>::infinity()), lse);
+        b, loc, maxLse,
+        arith::MulFOp::create(b, loc, log2(sum), f32(conventions::kLn2)));
+    lse = conventions::lseOrNoKey(b, loc, empty,
+                                  conventions::callerNoKeyLse(b, loc), lse);
     Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
     LLVM::StoreOp::create(b, loc, lse, gep(arg(P::lse), f32t, index));
   }

@@ -198,12 +198,12 @@ Value KernelEmitterBase::elementOffset(const Tensor &t,
 }
 
 std::pair<Value, Value> KernelEmitterBase::rowLse(Value max, Value sum) {
-  Value noKey = arith::OrIOp::create(
-      b, loc, isNegInf(max),
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0)));
-  Value lse = arith::MulFOp::create(
-      b, loc, arith::AddFOp::create(b, loc, max, log2(sum)), f32(kLn2));
-  return {select(noKey, f32(-std::numeric_limits<float>::infinity()), lse),
+  Value emptySum = conventions::isEmptyRow(b, loc, sum);
+  Value noKey = arith::OrIOp::create(b, loc, isNegInf(max), emptySum);
+  Value lse = conventions::naturalLse(
+      b, loc, [&] { return max; }, [&] { return log2(sum); });
+  return {conventions::lseOrNoKey(b, loc, noKey, conventions::noKeyLse(b, loc),
+                                  lse),
           noKey};
 }
 

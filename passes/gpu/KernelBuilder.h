@@ -8,6 +8,7 @@
 
 #include "abi/kernel_params.h"
 #include "dialect/AttnOps.h"
+#include "passes/Conventions.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -23,7 +24,6 @@ namespace attn {
 namespace abi = ::attn::abi;
 
 constexpr unsigned kGlobalSpace = 1, kSharedSpace = 3;
-constexpr double kLn2 = 0.6931471805599453;
 
 /// The values one thread holds of a tile; each emitter documents its layout.
 struct Fragment {
@@ -127,10 +127,8 @@ protected:
   }
   Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", x); }
   Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", x); }
-  Value isNegInf(Value x) {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
-                                 f32(-std::numeric_limits<float>::infinity()));
-  }
+  /// `x == -inf`: a running max or lse of a row (or split) without keys.
+  Value isNegInf(Value x) { return conventions::isNoKey(b, loc, x); }
   Value shflXor(Value v, int64_t offset) {
     return NVVM::ShflOp::create(b, loc, v.getType(), i32(-1), v, i32(offset),
                                 i32(31), NVVM::ShflKind::bfly, UnitAttr());
