@@ -14,7 +14,8 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
   namespace P = abi::combine;
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
-                                  P::kParams, headDim);
+                                  P::kParams, headDim,
+                                  /*sharedMemoryBytes=*/0);
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);

@@ -148,9 +148,37 @@ Fragment KernelEmitterBase::emitElementwise(Operation *op) {
   return out;
 }
 
+LogicalResult KernelEmitterBase::bindRoles(ArrayRef<RoleBinding> required,
+                                           ArrayRef<RoleBinding> optional) {
+  for (auto [value, role] : required)
+    if (!(*value = getArgWithRole(func, role)))
+      return func.emitError("attn-lower-to-gpu: no argument has the role '")
+             << stringifyArgRole(role)
+             << "' (attn.role, which attn-gqa-broadcast and attn-split-kv "
+                "give)";
+  for (auto [value, role] : optional)
+    *value = getArgWithRole(func, role);
+  StringRef roleName = AttnDialect::RoleAttrHelper::getNameStr();
+  WalkResult walk = func.walk([&](Operation *op) {
+    for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
+      auto arg = dyn_cast<BlockArgument>(operand);
+      if (!isa<MemRefType>(operand.getType()) ||
+          (arg && arg.getOwner() == &func.getBody().front() &&
+           func.getArgAttr(arg.getArgNumber(), roleName)))
+        continue;
+      op->emitError("attn-lower-to-gpu: operand #")
+          << i << " is a memref but no function argument with an attn.role";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}
+
 Block &KernelEmitterBase::createKernelFunc(StringRef name,
                                            ArrayRef<abi::ParamInfo> params,
-                                           int64_t threads) {
+                                           int64_t threads,
+                                           int64_t sharedMemoryBytes) {
   SmallVector<Type> types;
   for (const abi::ParamInfo &param : params) {
     switch (param.type) {
@@ -174,6 +202,8 @@ Block &KernelEmitterBase::createKernelFunc(StringRef name,
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  AttnDialect::SharedMemoryBytesAttrHelper(b.getContext())
+      .setAttr(kernel, b.getI64IntegerAttr(sharedMemoryBytes));
   Block &entry = kernel.getBody().front();
   b.setInsertionPointToStart(&entry);
   gpu::ReturnOp::create(b, loc);

@@ -88,11 +88,19 @@ protected:
   /// `_combine`): merges the split partials of rows of headDim elements into
   /// `combine`'s output of `elementType`.
   void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
+  /// Sets each Value of `required` and `optional` to the function argument
+  /// with its role (attn.role), and checks that every memref the program
+  /// uses is an argument with a role: a kernel parameter. Fails when a
+  /// required role is missing.
+  using RoleBinding = std::pair<Value *, ArgRole>;
+  LogicalResult bindRoles(ArrayRef<RoleBinding> required,
+                          ArrayRef<RoleBinding> optional);
   /// A kernel in `module` named after the function, with the parameters of
-  /// `params` (abi/kernel_params.h) and a known block size; the builder is
-  /// left before its terminator.
+  /// `params` (abi/kernel_params.h), a known block size and the bytes of
+  /// dynamic shared memory it lays out (attn.shared_memory_bytes, which the
+  /// manifest's smem= reads); the builder is left before its terminator.
   Block &createKernelFunc(StringRef name, ArrayRef<abi::ParamInfo> params,
-                          int64_t threads);
+                          int64_t threads, int64_t sharedMemoryBytes);
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int64_t v) {
