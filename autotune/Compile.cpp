@@ -82,19 +82,21 @@ void fail(Candidate &c, std::string reason) {
   c.reason = std::move(reason);
 }
 
-/// Compiles the kernel `key` of `c` and records its resources; its PTX and
-/// cubin in `ptx` and `cubin`. False (and `c` failed) when it does not
-/// compile.
+/// Compiles the kernel `key` of `c` and records its resources; its PTX (and
+/// what the lowering recorded) in `ptxModule`, its cubin in `cubin`. False (and
+/// `c` failed) when it does not compile.
 bool compileKernel(mlir::MLIRContext &context, Candidate &c,
                    const KernelKey &key, const TargetLimits &limits,
-                   attn::KernelSpec &spec, std::string &ptxText,
+                   attn::KernelSpec &spec, attn::CompiledModule &ptxModule,
                    std::vector<char> &cubin) {
   spec = specOf(key, c.knobs);
   auto module = attn::buildProblem(context, spec);
-  Expected<std::string> ptx = attn::compileToPTX(*module, spec, limits.target);
+  Expected<attn::CompiledModule> compiled =
+      attn::compileToPTX(*module, spec, limits.target);
   std::string info;
-  Error error = ptx ? assembleWithInfo(*ptx, limits.target, cubin, info)
-                    : ptx.takeError();
+  Error error =
+      compiled ? assembleWithInfo(compiled->ptx, limits.target, cubin, info)
+               : compiled.takeError();
   if (error) {
     // Keep the first line: the lowering's diagnostics went to stderr.
     std::string reason = spec.name() + ": " + toString(std::move(error));
@@ -106,17 +108,17 @@ bool compileKernel(mlir::MLIRContext &context, Candidate &c,
     fail(c, toString(resources.takeError()));
     return false;
   }
-  resources->dynamicSmemBytes = spec.sharedMemoryBytes();
+  resources->dynamicSmemBytes = compiled->sharedMemoryBytes.at(spec.name());
   resources->threads = spec.blockThreads();
   if (Expected<InstructionCounts> counts =
-          countPtxInstructions(*ptx, spec.name())) {
+          countPtxInstructions(compiled->ptx, spec.name())) {
     resources->kernelInstructions = counts->kernel;
     resources->loopInstructions = counts->kvLoop;
   } else {
     consumeError(counts.takeError());
   }
   c.kernels.push_back({key, spec.name(), *resources, 0});
-  ptxText = std::move(*ptx);
+  ptxModule = std::move(*compiled);
   return true;
 }
 
@@ -137,16 +139,16 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
   all.insert(all.end(), c.checked.begin(), c.checked.end());
   for (auto [index, key] : llvm::enumerate(all)) {
     attn::KernelSpec spec;
-    std::string ptx;
+    attn::CompiledModule compiled;
     std::vector<char> cubin;
-    if (!compileKernel(context, c, key, limits, spec, ptx, cubin))
+    if (!compileKernel(context, c, key, limits, spec, compiled, cubin))
       return;
     if (index >= c.keys.size())
       continue; // checked, not timed: not in the pack
     std::string stem = spec.name();
-    manifest +=
-        attn::manifestLines(spec, ptx, StringRef(cubin.data(), cubin.size()));
-    files.push_back({stem + ".ptx", ptx});
+    manifest += attn::manifestLines(spec, compiled,
+                                    StringRef(cubin.data(), cubin.size()));
+    files.push_back({stem + ".ptx", compiled.ptx});
     files.push_back({stem + ".cubin", std::string(cubin.begin(), cubin.end())});
   }
   judge(c, limits, options);

@@ -133,10 +133,9 @@ OwningOpRef<ModuleOp> buildProblem(MLIRContext &context,
                                            : buildPrefillProblem(context, spec);
 }
 
-llvm::Expected<std::string> compileToPTX(ModuleOp module,
-                                         const KernelSpec &spec,
-                                         const std::string &target) {
-  PassManager pm(module.getContext());
+llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
+                                            const KernelSpec &spec,
+                                            const std::string &target) {
   mlir::attn::AttnPipelineOptions options;
   options.target = target;
   if (spec.op == KernelSpec::Op::Prefill)
@@ -146,18 +145,37 @@ llvm::Expected<std::string> compileToPTX(ModuleOp module,
   options.blockN = spec.blockN;
   options.stages = spec.stages;
   options.threads = spec.threads;
-  mlir::attn::buildAttnToPTXPipeline(pm, options);
-  if (failed(pm.run(module)))
+  // attn-to-ptx in its two parts, to read what the lowering recorded on the
+  // kernels before the gpu.module becomes a binary.
+  PassManager toKernels(module.getContext()), toPTX(module.getContext());
+  mlir::attn::buildAttnToGpuKernelsPipeline(toKernels, options);
+  mlir::attn::buildAttnGpuKernelsToPTXPipeline(toPTX, options);
+  auto failure = [&] {
     return llvm::createStringError("attn-to-ptx failed for " + spec.name() +
                                    " (" + target + ")");
-  std::string ptx;
+  };
+  if (failed(toKernels.run(module)))
+    return failure();
+  CompiledModule compiled;
+  auto smem =
+      mlir::attn::AttnDialect::SharedMemoryBytesAttrHelper(module.getContext());
+  module.walk([&](gpu::GPUFuncOp kernel) {
+    if (IntegerAttr bytes = smem.getAttr(kernel))
+      compiled.sharedMemoryBytes[kernel.getName().str()] = bytes.getInt();
+  });
+  for (const std::string &kernel : {spec.name(), spec.name() + "_combine"})
+    if (!compiled.sharedMemoryBytes.count(kernel))
+      return llvm::createStringError("attn-lower-to-gpu recorded no " + kernel +
+                                     " kernel");
+  if (failed(toPTX.run(module)))
+    return failure();
   module.walk([&](gpu::BinaryOp binary) {
     for (Attribute object : binary.getObjects())
-      ptx = cast<gpu::ObjectAttr>(object).getObject().str();
+      compiled.ptx = cast<gpu::ObjectAttr>(object).getObject().str();
   });
-  if (ptx.empty())
+  if (compiled.ptx.empty())
     return llvm::createStringError("no PTX produced for " + spec.name());
-  return ptx;
+  return compiled;
 }
 
 // " key=value", the manifest's token (abi/manifest.h).
@@ -168,10 +186,18 @@ static std::string kv(const char *key, int64_t value) {
   return kv(key, std::to_string(value));
 }
 
-std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
+std::string manifestLines(const KernelSpec &spec,
+                          const CompiledModule &compiled,
                           llvm::StringRef cubin) {
   namespace key = abi::key;
   std::string stem = spec.name();
+  llvm::StringRef ptx = compiled.ptx;
+  // What the lowering recorded (compileToPTX checks that it did).
+  auto smem = [&](const std::string &kernel) {
+    auto found = compiled.sharedMemoryBytes.find(kernel);
+    return found == compiled.sharedMemoryBytes.end() ? int64_t{-1}
+                                                     : found->second;
+  };
   uint64_t hash = abi::fnv1a(cubin.data(), cubin.size(),
                              abi::fnv1a(ptx.data(), ptx.size()));
   // No cubin: a PTX-only target (the driver JIT-compiles it).
@@ -188,13 +214,14 @@ std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
       (spec.local ? kv(key::kLocal, 1) : std::string()) +
       kv(key::kBlockM, spec.rowsPerCta()) +
       kv(key::kBlockN, spec.blockN) + kv(key::kStages, spec.stages) +
-      kv(key::kThreads, spec.blockThreads()) +
-      kv(key::kSmem, spec.sharedMemoryBytes()) + files;
+      kv(key::kThreads, spec.blockThreads()) + kv(key::kSmem, smem(stem)) +
+      files;
   // Every kernel's module also holds the combine kernel of its splits.
   lines += std::string(key::kName) + "=" + stem + "_combine" +
            kv(key::kOp, "combine") + kv(key::kDtype, spec.dtype) +
            kv(key::kHeadDim, spec.headDim) + kv(key::kFor, stem) +
-           kv(key::kThreads, spec.headDim) + kv(key::kSmem, 0) + files;
+           kv(key::kThreads, spec.headDim) +
+           kv(key::kSmem, smem(stem + "_combine")) + files;
   return lines;
 }
 

@@ -8,6 +8,7 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,16 +19,26 @@ namespace attn {
 mlir::OwningOpRef<mlir::ModuleOp> buildProblem(mlir::MLIRContext &context,
                                                const KernelSpec &spec);
 
-/// Runs attn-to-ptx on `module` for `target` (sm_89, sm_90); returns the PTX.
-llvm::Expected<std::string> compileToPTX(mlir::ModuleOp module,
-                                         const KernelSpec &spec,
-                                         const std::string &target);
+/// What attn-to-ptx made of a spec's module.
+struct CompiledModule {
+  std::string ptx;
+  /// The dynamic shared memory of each kernel, by name, as the GPU lowering
+  /// laid it out and recorded it (attn.shared_memory_bytes).
+  std::map<std::string, int64_t> sharedMemoryBytes;
+};
+
+/// Runs attn-to-ptx on `module` for `target` (sm_89, sm_90); returns the PTX
+/// and what the lowering recorded on its kernels.
+llvm::Expected<CompiledModule> compileToPTX(mlir::ModuleOp module,
+                                            const KernelSpec &spec,
+                                            const std::string &target);
 
 /// The manifest line of `spec`'s kernel, whose files are <name>.ptx and
-/// <name>.cubin holding `ptx` and `cubin` (docs/runtime_abi.md, with the
-/// content hash; an empty `cubin` is left out); for decode, also the line of
-/// the combine kernel that every decode module holds.
-std::string manifestLines(const KernelSpec &spec, llvm::StringRef ptx,
+/// <name>.cubin holding `compiled.ptx` and `cubin` (docs/runtime_abi.md,
+/// with the content hash; an empty `cubin` is left out); also the line of
+/// the combine kernel that every module holds.
+std::string manifestLines(const KernelSpec &spec,
+                          const CompiledModule &compiled,
                           llvm::StringRef cubin);
 
 /// Assembles PTX into a cubin for `target` with nvJitLink.

@@ -47,10 +47,6 @@ struct KernelSpec {
   int64_t rowsPerCta() const {
     return op == Op::Decode && group ? group : blockM;
   }
-  /// Dynamic shared memory: the cp.async stages of K and V tiles; for
-  /// prefill also the Q tile (and the paged row locations), for decode the
-  /// row-group merge buffers of the epilogue if larger.
-  int64_t sharedMemoryBytes() const;
 };
 
 } // namespace attn

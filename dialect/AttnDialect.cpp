@@ -7,6 +7,7 @@ using namespace mlir;
 using namespace mlir::attn;
 
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include "dialect/AttnOpsDialect.cpp.inc"
@@ -55,6 +56,39 @@ static LogicalResult verifyDeferredScale(Operation *op,
   return success();
 }
 
+static constexpr StringLiteral kArgRoleNames[] = {"q",
+                                                  "k",
+                                                  "v",
+                                                  "cache_seqlens",
+                                                  "cu_seqlens_q",
+                                                  "cu_seqlens_k",
+                                                  "block_table",
+                                                  "out",
+                                                  "lse",
+                                                  "part_o",
+                                                  "part_lse"};
+
+StringRef mlir::attn::stringifyArgRole(ArgRole role) {
+  return kArgRoleNames[static_cast<size_t>(role)];
+}
+
+std::optional<ArgRole> mlir::attn::symbolizeArgRole(StringRef name) {
+  for (auto [i, known] : llvm::enumerate(kArgRoleNames))
+    if (name == known)
+      return static_cast<ArgRole>(i);
+  return std::nullopt;
+}
+
+BlockArgument mlir::attn::getArgWithRole(FunctionOpInterface func,
+                                         ArgRole role) {
+  StringRef name = AttnDialect::RoleAttrHelper::getNameStr();
+  for (BlockArgument arg : func.getArguments())
+    if (auto has = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), name))
+      if (has.getValue() == stringifyArgRole(role))
+        return arg;
+  return {};
+}
+
 // The attributes the passes hand each other (AttnDialect.td,
 // discardableAttrs): where each may appear and what it holds.
 LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
@@ -81,11 +115,21 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == DeferredScaleAttrHelper::getNameStr())
     return verifyDeferredScale(op, attribute);
+  if (name == SharedMemoryBytesAttrHelper::getNameStr()) {
+    auto bytes = dyn_cast<IntegerAttr>(attribute.getValue());
+    if ((opName != "gpu.func" && opName != "llvm.func") || !bytes ||
+        !bytes.getType().isInteger(64) || bytes.getInt() < 0)
+      return op->emitError("'") << name
+                                << "' must be a non-negative i64 on a kernel "
+                                   "(gpu.func or llvm.func)";
+    return success();
+  }
   if (name == NumSplitsAttrHelper::getNameStr() ||
       name == WorkspaceAttrHelper::getNameStr() ||
       name == WindowLeftAttrHelper::getNameStr() ||
       name == WindowRightAttrHelper::getNameStr() ||
-      name == SoftcapAttrHelper::getNameStr())
+      name == SoftcapAttrHelper::getNameStr() ||
+      name == RoleAttrHelper::getNameStr())
     return op->emitError("'") << name << "' belongs on a function argument";
   return op->emitError("unknown attn attribute '") << name << "'";
 }
@@ -101,6 +145,19 @@ LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
     if (!unit || !type.isIndex())
       return op->emitError("'")
              << name << "' must be a unit attribute on an index argument, "
+             << "got argument #" << argIndex << " of type " << type;
+    return success();
+  }
+  if (name == RoleAttrHelper::getNameStr()) {
+    auto role = dyn_cast<StringAttr>(attribute.getValue());
+    if (!role || !symbolizeArgRole(role.getValue()))
+      return op->emitError("'") << name << "' must be one of "
+                                << llvm::join(std::begin(kArgRoleNames),
+                                              std::end(kArgRoleNames), ", ")
+                                << ", got " << attribute.getValue();
+    if (!isa<MemRefType>(type))
+      return op->emitError("'")
+             << name << "' must be on a memref argument, "
              << "got argument #" << argIndex << " of type " << type;
     return success();
   }

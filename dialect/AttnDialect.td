@@ -32,6 +32,12 @@ def Attn_Dialect : Dialect {
     "::mlir::ArrayAttr":$grid,
     // On the scf.for over KV tiles (attn-tile).
     "::mlir::UnitAttr":$kv_loop,
+    // On a function argument of the tiled program: what it holds, one of q,
+    // k, v, cache_seqlens, cu_seqlens_q, cu_seqlens_k, block_table, out, lse
+    // (the problem op's operand; attn-gqa-broadcast), part_o, part_lse (the
+    // split-KV workspace; attn-split-kv). The GPU lowering binds kernel
+    // parameters by role.
+    "::mlir::StringAttr":$role,
     // On the index function argument holding the split count (attn-split-kv).
     "::mlir::UnitAttr":$num_splits,
     // On the f32 memref function arguments of the split-KV partials
@@ -49,7 +55,11 @@ def Attn_Dialect : Dialect {
     // (attn-fuse-tile-ops): row_max gives scale * max, exp2_diff
     // exp2(scale * x - m). Every op of the scores' web (the qk, the masks and
     // scf.if results they flow through, their consumers) carries it or none.
-    "::mlir::UnitAttr":$deferred_scale
+    "::mlir::UnitAttr":$deferred_scale,
+    // On each kernel attn-lower-to-gpu makes (a gpu.func, an llvm.func after
+    // the NVVM conversion): the bytes of dynamic shared memory it lays out,
+    // which its launch must provide (the manifest's smem=).
+    "::mlir::IntegerAttr":$shared_memory_bytes
   );
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

@@ -19,6 +19,50 @@ using namespace mlir::attn;
 
 namespace {
 
+/// Gives each function argument among the problem op's `operands` its role
+/// (attn.role), by which the lowerings tell them apart; fails on an argument
+/// that would take two.
+LogicalResult markRoles(Operation *op,
+                        ArrayRef<std::pair<Value, ArgRole>> operands) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  StringRef name = AttnDialect::RoleAttrHelper::getNameStr();
+  for (auto [value, role] : operands) {
+    auto arg = dyn_cast_or_null<BlockArgument>(value);
+    if (!func || !arg || arg.getOwner() != &func.getBody().front())
+      continue;
+    StringAttr roleName =
+        StringAttr::get(op->getContext(), stringifyArgRole(role));
+    auto had = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), name);
+    if (had && had != roleName)
+      return op->emitError("attn-gqa-broadcast: argument #")
+             << arg.getArgNumber() << " is both '" << had.getValue()
+             << "' and '" << roleName.getValue() << "'";
+    func.setArgAttr(arg.getArgNumber(), name, roleName);
+  }
+  return success();
+}
+
+LogicalResult markRoles(PagedDecodeOp op) {
+  return markRoles(op, {{op.getQ(), ArgRole::Q},
+                        {op.getKCache(), ArgRole::K},
+                        {op.getVCache(), ArgRole::V},
+                        {op.getCacheSeqlens(), ArgRole::CacheSeqlens},
+                        {op.getBlockTable(), ArgRole::BlockTable},
+                        {op.getOut(), ArgRole::Out},
+                        {op.getLse(), ArgRole::Lse}});
+}
+
+LogicalResult markRoles(VarlenPrefillOp op) {
+  return markRoles(op, {{op.getQ(), ArgRole::Q},
+                        {op.getK(), ArgRole::K},
+                        {op.getV(), ArgRole::V},
+                        {op.getCuSeqlensQ(), ArgRole::CuSeqlensQ},
+                        {op.getCuSeqlensK(), ArgRole::CuSeqlensK},
+                        {op.getBlockTable(), ArgRole::BlockTable},
+                        {op.getOut(), ArgRole::Out},
+                        {op.getLse(), ArgRole::Lse}});
+}
+
 /// Decode: a grid over (batch, token, head block). Without `headsPerCta` a
 /// head block is one KV head and its tile the G query heads that share it
 /// (the kernel is specialised on G). With `headsPerCta = R`, the G heads of a
@@ -199,15 +243,18 @@ struct AttnGqaBroadcastPass
         ops.push_back(op);
     });
     for (Operation *op : ops) {
-      if (auto decode = dyn_cast<PagedDecodeOp>(op))
+      if (auto decode = dyn_cast<PagedDecodeOp>(op)) {
+        if (failed(markRoles(decode)))
+          return signalPassFailure();
         markLocalArguments(op, decode.getWindow(), decode.getSoftcap());
-      else
-        markLocalArguments(op, cast<VarlenPrefillOp>(op).getWindow(),
-                           cast<VarlenPrefillOp>(op).getSoftcap());
-      if (auto decode = dyn_cast<PagedDecodeOp>(op))
         broadcastDecode(decode, headsPerCta);
-      else
-        broadcastPrefill(cast<VarlenPrefillOp>(op), blockM);
+      } else {
+        auto prefill = cast<VarlenPrefillOp>(op);
+        if (failed(markRoles(prefill)))
+          return signalPassFailure();
+        markLocalArguments(op, prefill.getWindow(), prefill.getSoftcap());
+        broadcastPrefill(prefill, blockM);
+      }
     }
   }
 };

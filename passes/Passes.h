@@ -51,9 +51,19 @@ void buildAttnTiledProgramPipeline(OpPassManager &pm,
                                    const AttnPipelineOptions &options);
 
 /// The tiled program, mapped onto the GPU and lowered through NVVM to PTX
-/// (`gpu.binary` with format=isa).
+/// (`gpu.binary` with format=isa): buildAttnToGpuKernelsPipeline, then
+/// buildAttnGpuKernelsToPTXPipeline.
 void buildAttnToPTXPipeline(OpPassManager &pm,
                             const AttnPipelineOptions &options);
+
+/// Its first part: the tiled program, fused and lowered to kernels (a
+/// gpu.module whose gpu.func kernels carry attn.shared_memory_bytes).
+void buildAttnToGpuKernelsPipeline(OpPassManager &pm,
+                                   const AttnPipelineOptions &options);
+
+/// Its second part: the gpu.module through NVVM to PTX.
+void buildAttnGpuKernelsToPTXPipeline(OpPassManager &pm,
+                                      const AttnPipelineOptions &options);
 
 /// The tiled program lowered to the LLVM dialect for host execution.
 void buildAttnToCPUPipeline(OpPassManager &pm,

@@ -22,10 +22,20 @@ void mlir::attn::buildAttnTiledProgramPipeline(
 
 void mlir::attn::buildAttnToPTXPipeline(OpPassManager &pm,
                                         const AttnPipelineOptions &options) {
+  buildAttnToGpuKernelsPipeline(pm, options);
+  buildAttnGpuKernelsToPTXPipeline(pm, options);
+}
+
+void mlir::attn::buildAttnToGpuKernelsPipeline(
+    OpPassManager &pm, const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
   pm.addPass(createAttnFuseTileOps());
   pm.addPass(createAttnLowerToGpu(
       AttnLowerToGpuOptions{options.stages, options.threads}));
+}
+
+void mlir::attn::buildAttnGpuKernelsToPTXPipeline(
+    OpPassManager &pm, const AttnPipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

@@ -37,15 +37,23 @@ Workspace addWorkspaceArguments(func::FuncOp func, MemRefType outType) {
   unsigned first = func.getNumArguments();
   Location loc = func.getLoc();
   auto marked = [&](StringRef name) {
+    return NamedAttribute(StringAttr::get(ctx, name), UnitAttr::get(ctx));
+  };
+  // The workspace buffers, with their roles (attn.role).
+  auto workspace = [&](ArgRole role) {
     return DictionaryAttr::get(
-        ctx, {NamedAttribute(StringAttr::get(ctx, name), UnitAttr::get(ctx))});
+        ctx,
+        {marked(AttnDialect::WorkspaceAttrHelper::getNameStr()),
+         NamedAttribute(
+             StringAttr::get(ctx, AttnDialect::RoleAttrHelper::getNameStr()),
+             StringAttr::get(ctx, stringifyArgRole(role)))});
   };
   (void)func.insertArguments(
       {first, first, first},
       {partialOutType, partialLseType, IndexType::get(ctx)},
-      {marked(AttnDialect::WorkspaceAttrHelper::getNameStr()),
-       marked(AttnDialect::WorkspaceAttrHelper::getNameStr()),
-       marked(AttnDialect::NumSplitsAttrHelper::getNameStr())},
+      {workspace(ArgRole::PartO), workspace(ArgRole::PartLse),
+       DictionaryAttr::get(
+           ctx, {marked(AttnDialect::NumSplitsAttrHelper::getNameStr())})},
       {loc, loc, loc});
   return {func.getArgument(first), func.getArgument(first + 1),
           func.getArgument(first + 2)};

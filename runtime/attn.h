@@ -250,6 +250,19 @@ typedef struct attn_pack_info {
  * corrupt; a failure is not remembered. */
 attn_status attn_get_pack_info(const attn_pack_info **info);
 
+/* What the library's kernels and calls take (abi/limits.h), for a caller
+ * that checks a configuration without a pack or a GPU. */
+typedef struct attn_limits {
+  int32_t head_dim_multiple;     /* head_dim: a multiple of this, */
+  int32_t max_head_dim;          /* at most this */
+  int32_t max_decode_group_size; /* decode: Hq / Hkv at most this */
+  int32_t max_splits;            /* num_splits at most this */
+  uint64_t workspace_alignment;  /* the workspace's alignment in bytes */
+} attn_limits;
+
+/* Fills *limits; ATTN_ERROR_INVALID_ARGUMENT when it is NULL. */
+attn_status attn_get_limits(attn_limits *limits);
+
 #ifdef __cplusplus
 }
 #endif

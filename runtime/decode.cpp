@@ -3,6 +3,8 @@
 #include "runtime/kernel_cache.h"
 #include "runtime/launch.h"
 
+#include "abi/grid.h"
+
 #include <cstdint>
 
 namespace attn {
@@ -69,10 +71,10 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   params.softmax_scale = args.softmax_scale;
   params.num_heads = args.num_heads;
   params.num_kv_heads = args.num_kv_heads;
-  ATTN_RETURN_IF_ERROR(launchKernel(driver, decode, *plan.decode,
-                                    plan.numSplits,
-                                    plan.headBlocks * args.seqlen_q, args.batch,
-                                    stream, launchParams.pointers()));
+  ATTN_RETURN_IF_ERROR(launchKernel(
+      driver, decode, *plan.decode, plan.numSplits,
+      unsigned(abi::grid::decodeGridY(args.seqlen_q, plan.headBlocks)),
+      args.batch, stream, launchParams.pointers()));
   if (combine == nullptr)
     return Status();
 

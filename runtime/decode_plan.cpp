@@ -4,6 +4,8 @@
 #include "runtime/checks.h"
 #include "runtime/launch.h"
 
+#include "abi/grid.h"
+
 #include <algorithm>
 #include <cstdint>
 
@@ -123,11 +125,11 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                                ? 1
                                : ceilDiv(group, plan->decode->blockM));
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
-  ATTN_RETURN_IF_ERROR(
-      checkGridYZ(plan->decode->variant.groupSize != 0
-                      ? "'num_kv_heads' * 'seqlen_q'"
-                      : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
-                  int64_t{plan->headBlocks} * args.seqlen_q, 'y'));
+  ATTN_RETURN_IF_ERROR(checkGridYZ(
+      plan->decode->variant.groupSize != 0
+          ? "'num_kv_heads' * 'seqlen_q'"
+          : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
+      abi::grid::decodeGridY(args.seqlen_q, plan->headBlocks), 'y'));
   DecodeExtents extents = decodeExtents(args);
   kernelStrides(args.q_strides, extents.query, 3, plan->strides.q);
   kernelStrides(args.k_strides, extents.cache, 3, plan->strides.k);

@@ -1,5 +1,8 @@
-// The version and pack description C API: attn_version, attn_get_pack_info.
+// The version, pack description and limits C API: attn_version,
+// attn_get_pack_info, attn_get_limits.
 #include "runtime/pack.h"
+
+#include "abi/limits.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -96,4 +99,18 @@ ATTN_EXPORT const char *attn_version(void) { return ATTN_VERSION; }
 
 ATTN_EXPORT attn_status attn_get_pack_info(const attn_pack_info **info) {
   return attn::finishCall("attn_get_pack_info", attn::getPackInfo(info));
+}
+
+ATTN_EXPORT attn_status attn_get_limits(attn_limits *limits) {
+  namespace abi = attn::abi;
+  if (limits == nullptr)
+    return attn::finishCall("attn_get_limits",
+                            attn::makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
+                                             "'limits' must not be NULL"));
+  limits->head_dim_multiple = abi::kHeadDimMultiple;
+  limits->max_head_dim = abi::kMaxHeadDim;
+  limits->max_decode_group_size = abi::kMaxDecodeGroupSize;
+  limits->max_splits = abi::kMaxSplits;
+  limits->workspace_alignment = abi::kWorkspaceAlignment;
+  return attn::finishCall("attn_get_limits", attn::Status());
 }

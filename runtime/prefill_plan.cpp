@@ -4,6 +4,8 @@
 
 #include "runtime/checks.h"
 
+#include "abi/grid.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdint>
@@ -173,9 +175,7 @@ Status planPrefill(const attn_varlen_prefill_args &args,
   }
   int group = args.num_heads / args.num_kv_heads;
   plan->groupMagic = ((uint64_t{1} << 32) + group - 1) / group;
-  plan->headShift = 0;
-  while ((1 << plan->headShift) < args.num_heads)
-    ++plan->headShift;
+  plan->headShift = abi::grid::prefillHeadShift(args.num_heads);
   PrefillExtents extents = prefillExtents(args);
   kernelStrides(args.q_strides, extents.query, 2, plan->strides.q);
   kernelStrides(args.k_strides, extents.keys, 3, plan->strides.k);
@@ -184,9 +184,8 @@ Status planPrefill(const attn_varlen_prefill_args &args,
   plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
   plan->numSplits = choosePrefillSplits(args, plan->rowTiles, smCount);
   // At most 64 << 16: within the grid's x dimension.
-  plan->gridX = plan->numSplits == 1
-                    ? unsigned(args.num_heads)
-                    : unsigned(plan->numSplits) << plan->headShift;
+  plan->gridX =
+      abi::grid::prefillGridX(plan->numSplits, args.num_heads, plan->headShift);
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

@@ -31,12 +31,13 @@ struct AttnLowerToCpuPass
     for (func::FuncOp func : funcs) {
       if (failed(cpu::CpuEmitter(func).run()))
         return signalPassFailure();
-      // The split-KV and local-attention roles of the arguments are
-      // consumed: the host function takes them as plain arguments (and the
-      // LLVM conversion changes their types).
+      // The roles of the arguments (attn.role, the split-KV and
+      // local-attention ones) are consumed: the host function takes them as
+      // plain arguments (and the LLVM conversion changes their types).
       for (unsigned i = 0; i < func.getNumArguments(); ++i) {
         func.removeArgAttr(i, AttnDialect::NumSplitsAttrHelper::getNameStr());
         func.removeArgAttr(i, AttnDialect::WorkspaceAttrHelper::getNameStr());
+        func.removeArgAttr(i, AttnDialect::RoleAttrHelper::getNameStr());
         func.removeArgAttr(i, AttnDialect::WindowLeftAttrHelper::getNameStr());
         func.removeArgAttr(i, AttnDialect::WindowRightAttrHelper::getNameStr());
         func.removeArgAttr(i, AttnDialect::SoftcapAttrHelper::getNameStr());

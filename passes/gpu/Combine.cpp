@@ -14,7 +14,8 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
   namespace P = abi::combine;
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
-                                  P::kParams, headDim);
+                                  P::kParams, headDim,
+                                  /*sharedMemoryBytes=*/0);
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
@@ -114,8 +115,10 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
         b, loc, arith::AndIOp::create(b, loc, nonNull, first));
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
     Value lse = arith::AddFOp::create(
-        b, loc, maxLse, arith::MulFOp::create(b, loc, log2(sum), f32(kLn2)));
-    lse = select(empty, f32(std::numeric_limits<float>::infinity()), lse);
+        b, loc, maxLse,
+        arith::MulFOp::create(b, loc, log2(sum), f32(conventions::kLn2)));
+    lse = conventions::lseOrNoKey(b, loc, empty,
+                                  conventions::callerNoKeyLse(b, loc), lse);
     Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
     LLVM::StoreOp::create(b, loc, lse, gep(arg(P::lse), f32t, index));
   }

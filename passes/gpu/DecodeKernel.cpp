@@ -6,12 +6,13 @@ using namespace mlir;
 using namespace mlir::attn;
 
 LogicalResult DecodeKernelEmitter::analyse() {
+  bool loadsQ = false, splitStore = false, qk = false, pv = false;
   func.walk([&](Operation *op) {
     if (auto p = dyn_cast<scf::ParallelOp>(op))
       if (p->hasAttr(AttnDialect::GridAttrHelper::getNameStr()))
         grid = p;
     if (auto q = dyn_cast<LoadQOp>(op)) {
-      qArg = q.getQ();
+      loadsQ = true;
       auto t = cast<RankedTensorType>(q.getType());
       rows = t.getDimSize(0);
       headDim = t.getDimSize(1);
@@ -19,34 +20,31 @@ LogicalResult DecodeKernelEmitter::analyse() {
     if (auto k = dyn_cast<KvTileOp>(op)) {
       blockN = cast<RankedTensorType>(k.getType()).getDimSize(0);
       elementType = cast<RankedTensorType>(k.getType()).getElementType();
-      tableArg = k.getBlockTable();
     }
-    if (auto s = dyn_cast<SeqLenOp>(op))
-      lensArg = s.getLengths();
-    if (auto s = dyn_cast<StoreOp>(op)) {
-      if (s.getSplit()) {
-        partOutArg = s.getOut();
-        partLseArg = s.getLse();
-      } else {
-        outArg = s.getOut();
-        lseArg = s.getLse();
-      }
-    }
-    if (auto q = dyn_cast<QKOp>(op))
-      kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
-    if (auto pv = dyn_cast<PVOp>(op))
-      vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
+    if (auto s = dyn_cast<StoreOp>(op))
+      splitStore |= static_cast<bool>(s.getSplit());
+    qk |= isa<QKOp>(op);
+    pv |= isa<PVOp>(op);
   });
   for (BlockArgument arg : func.getArguments())
     if (func.getArgAttr(arg.getArgNumber(),
                         AttnDialect::NumSplitsAttrHelper::getNameStr()))
       splitsArg = arg;
-  if (!grid || !qArg || !kArg || !vArg || !lensArg || !outArg || !partOutArg ||
-      !splitsArg)
+  if (!grid || !loadsQ || !blockN || !splitStore || !qk || !pv || !splitsArg)
     return func.emitError("attn-lower-to-gpu expects a split, tiled, "
                           "online-softmax decode program (run attn-gqa-"
                           "broadcast, attn-split-kv, attn-tile and "
                           "attn-online-softmax first)");
+  if (failed(bindRoles(
+          {{&qArg, ArgRole::Q},
+           {&kArg, ArgRole::K},
+           {&vArg, ArgRole::V},
+           {&lensArg, ArgRole::CacheSeqlens},
+           {&outArg, ArgRole::Out},
+           {&partOutArg, ArgRole::PartO},
+           {&partLseArg, ArgRole::PartLse}},
+          {{&tableArg, ArgRole::BlockTable}, {&lseArg, ArgRole::Lse}})))
+    return failure();
   auto names =
       cast<ArrayAttr>(grid->getAttr(AttnDialect::GridAttrHelper::getNameStr()));
   if (names.size() != 4)
@@ -90,10 +88,18 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
   LLVM::StoreOp::create(b, loc, vec, ptr, /*alignment=*/16);
 }
 
+int64_t DecodeKernelEmitter::sharedMemoryBytes() const {
+  int64_t stageRing =
+      stages * 2 * blockN * headDim * elementType.getIntOrFloatBitWidth() / 8;
+  // acc [NG][rows][D], m [NG][rows] and l [NG][rows], f32.
+  int64_t merge = rowGroups * rows * (headDim + 2) * 4;
+  return std::max(stageRing, merge);
+}
+
 void DecodeKernelEmitter::createKernel() {
   namespace P = abi::decode;
   Block &entry = createKernelFunc(func.getSymName(), P::kParams, threads,
-                                  hasLocalOptions());
+                                  sharedMemoryBytes(), hasLocalOptions());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   // A [batch, token, head, D] tensor: its pointer and three strides.
   auto bind3 = [&](Value memref, P::Param ptr, P::Param firstStride) {

@@ -42,6 +42,9 @@ private:
   void createKernel();
   /// Maps the tiled grid's induction variables to CTA indices (Grid.cpp).
   void mapGrid();
+  /// The dynamic shared memory: the K/V stages, reused by attn.normalize's
+  /// merge buffers (DecodeOps.cpp), whichever is larger.
+  int64_t sharedMemoryBytes() const;
 
   /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
   SmallVector<Value> load8(Value ptr, Type elt);

@@ -310,7 +310,7 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
                          toI64(mul(lane, idx(8))));
       store8(gep(out.ptr, elementType, offset), elementType, values);
       if (lseArg) {
-        // lse [B, Hq, Lq]; a row without keys gets +inf.
+        // lse [B, Hq, Lq], the caller's: +inf for a row without keys.
         Value lsePtr = tensorFor(lseArg).ptr;
         Value nonNull = LLVM::ICmpOp::create(
             b, loc, LLVM::ICmpPredicate::ne, lsePtr,
@@ -319,9 +319,7 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         auto ifLse = scf::IfOp::create(b, loc, write);
         b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
         Value index = add(mul(add(mul(bIdx, numHeads), head), seqlenQ), token);
-        Value value =
-            select(isNegInf(lse.values[j]),
-                   f32(std::numeric_limits<float>::infinity()), lse.values[j]);
+        Value value = conventions::callerLse(b, loc, lse.values[j]);
         LLVM::StoreOp::create(b, loc, value,
                               gep(lsePtr, b.getF32Type(), index));
       }

@@ -4,41 +4,62 @@
 #include "passes/gpu/DecodeKernel.h"
 #include "passes/gpu/PrefillKernel.h"
 
+#include "abi/grid.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 
+namespace {
+/// abi/grid.h's arithmetic on index values.
+struct IndexArith {
+  OpBuilder &b;
+  Location loc;
+  Value constant(int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  Value divU(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value remU(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value shl(Value x, Value y) { return arith::ShLIOp::create(b, loc, x, y); }
+  Value shrU(Value x, Value y) { return arith::ShRUIOp::create(b, loc, x, y); }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+};
+} // namespace
+
 void DecodeKernelEmitter::mapGrid() {
-  // Grid: x = split, y = token * blocks + head block, z = batch, with
-  // blocks = Hkv (one KV head per CTA) or Hkv * ceil(G / rows). The head
-  // counts are launch parameters, so one kernel serves every head count.
+  // Grid (abi/grid.h): x = split, y = token * blocks + head block, z =
+  // batch, with blocks = Hkv (one KV head per CTA) or Hkv * ceil(G / rows).
+  // The head counts are launch parameters, so one kernel serves every head
+  // count.
+  IndexArith a{b, loc};
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
-  Value blocks = arith::DivUIOp::create(
-      b, loc, gpu::GridDimOp::create(b, loc, gpu::Dimension::y), seqlenQ);
+  Value blocks = abi::grid::decodeHeadBlocks(
+      a, Value(gpu::GridDimOp::create(b, loc, gpu::Dimension::y)), seqlenQ);
   ValueRange ivs = grid.getInductionVars();
   mapping.map(ivs[0], bx);
   mapping.map(ivs[1], bz);
-  mapping.map(ivs[2], arith::DivUIOp::create(b, loc, by, blocks));
-  mapping.map(ivs[3], arith::RemUIOp::create(b, loc, by, blocks));
+  mapping.map(ivs[2], abi::grid::decodeToken(a, by, blocks));
+  mapping.map(ivs[3], abi::grid::decodeHeadBlock(a, by, blocks));
 }
 
 void PrefillKernelEmitter::mapGrid() {
-  // Grid: x = split << head_shift | head (2^head_shift >= Hq, so that both
-  // come out of shifts and masks, which keep the CTA's indices, and the
-  // key range and loop bounds derived from them, in uniform registers; a
-  // division by a launch value does not), y = batch, z = rank of the row
-  // tile by its visible keys (rankRowTile). The hardware starts CTAs in x,
-  // y, z order, so the row tiles with the most keys go first.
+  // Grid (abi/grid.h): x = split << head_shift | head (2^head_shift >= Hq,
+  // so that both come out of shifts and masks, which keep the CTA's indices,
+  // and the key range and loop bounds derived from them, in uniform
+  // registers; a division by a launch value does not), y = batch, z = rank
+  // of the row tile by its visible keys (rankRowTile). The hardware starts
+  // CTAs in x, y, z order, so the row tiles with the most keys go first.
+  IndexArith a{b, loc};
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value shift = toIndex(headShiftArg);
   ValueRange ivs = grid.getInductionVars();
-  mapping.map(ivs[0], arith::ShRUIOp::create(b, loc, bx, shift));
+  mapping.map(ivs[0], abi::grid::prefillSplit(a, bx, shift));
   mapping.map(ivs[1], by);
   mapping.map(ivs[2], rankRowTile(by));
-  head = arith::AndIOp::create(
-      b, loc, bx, sub(arith::ShLIOp::create(b, loc, idx(1), shift), idx(1)));
+  head = abi::grid::prefillHead(a, bx, shift);
   mapping.map(ivs[3], head);
 }
 

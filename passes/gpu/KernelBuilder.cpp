@@ -206,9 +206,37 @@ Fragment KernelEmitterBase::emitElementwise(Operation *op) {
   return out;
 }
 
+LogicalResult KernelEmitterBase::bindRoles(ArrayRef<RoleBinding> required,
+                                           ArrayRef<RoleBinding> optional) {
+  for (auto [value, role] : required)
+    if (!(*value = getArgWithRole(func, role)))
+      return func.emitError("attn-lower-to-gpu: no argument has the role '")
+             << stringifyArgRole(role)
+             << "' (attn.role, which attn-gqa-broadcast and attn-split-kv "
+                "give)";
+  for (auto [value, role] : optional)
+    *value = getArgWithRole(func, role);
+  StringRef roleName = AttnDialect::RoleAttrHelper::getNameStr();
+  WalkResult walk = func.walk([&](Operation *op) {
+    for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
+      auto arg = dyn_cast<BlockArgument>(operand);
+      if (!isa<MemRefType>(operand.getType()) ||
+          (arg && arg.getOwner() == &func.getBody().front() &&
+           func.getArgAttr(arg.getArgNumber(), roleName)))
+        continue;
+      op->emitError("attn-lower-to-gpu: operand #")
+          << i << " is a memref but no function argument with an attn.role";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}
+
 Block &KernelEmitterBase::createKernelFunc(StringRef name,
                                            ArrayRef<abi::ParamInfo> kindParams,
-                                           int64_t threads, bool local) {
+                                           int64_t threads,
+                                           int64_t sharedMemoryBytes, bool local) {
   SmallVector<abi::ParamInfo> params(kindParams);
   if (local)
     llvm::append_range(params, abi::local::kParams);
@@ -235,6 +263,8 @@ Block &KernelEmitterBase::createKernelFunc(StringRef name,
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   kernel.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  AttnDialect::SharedMemoryBytesAttrHelper(b.getContext())
+      .setAttr(kernel, b.getI64IntegerAttr(sharedMemoryBytes));
   Block &entry = kernel.getBody().front();
   b.setInsertionPointToStart(&entry);
   gpu::ReturnOp::create(b, loc);
@@ -261,12 +291,12 @@ Value KernelEmitterBase::elementOffset(const Tensor &t,
 }
 
 std::pair<Value, Value> KernelEmitterBase::rowLse(Value max, Value sum) {
-  Value noKey = arith::OrIOp::create(
-      b, loc, isNegInf(max),
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0)));
-  Value lse = arith::MulFOp::create(
-      b, loc, arith::AddFOp::create(b, loc, max, log2(sum)), f32(kLn2));
-  return {select(noKey, f32(-std::numeric_limits<float>::infinity()), lse),
+  Value emptySum = conventions::isEmptyRow(b, loc, sum);
+  Value noKey = arith::OrIOp::create(b, loc, isNegInf(max), emptySum);
+  Value lse = conventions::naturalLse(
+      b, loc, [&] { return max; }, [&] { return log2(sum); });
+  return {conventions::lseOrNoKey(b, loc, noKey, conventions::noKeyLse(b, loc),
+                                  lse),
           noKey};
 }
 

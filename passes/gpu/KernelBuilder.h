@@ -8,6 +8,7 @@
 
 #include "abi/kernel_params.h"
 #include "dialect/AttnOps.h"
+#include "passes/Conventions.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -23,7 +24,6 @@ namespace attn {
 namespace abi = ::attn::abi;
 
 constexpr unsigned kGlobalSpace = 1, kSharedSpace = 3;
-constexpr double kLn2 = 0.6931471805599453;
 
 /// The values one thread holds of a tile; each emitter documents its layout.
 struct Fragment {
@@ -101,12 +101,22 @@ protected:
   /// `_combine`): merges the split partials of rows of headDim elements into
   /// `combine`'s output of `elementType`.
   void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
+  /// Sets each Value of `required` and `optional` to the function argument
+  /// with its role (attn.role), and checks that every memref the program
+  /// uses is an argument with a role: a kernel parameter. Fails when a
+  /// required role is missing.
+  using RoleBinding = std::pair<Value *, ArgRole>;
+  LogicalResult bindRoles(ArrayRef<RoleBinding> required,
+                          ArrayRef<RoleBinding> optional);
   /// A kernel in `module` named after the function, with the parameters of
   /// `params` (abi/kernel_params.h), with `local` then abi::local's (bound to
-  /// the function's local-attention arguments), and a known block size; the
-  /// builder is left before its terminator.
+  /// the function's local-attention arguments), a known block size and the
+  /// bytes of dynamic shared memory it lays out (attn.shared_memory_bytes,
+  /// which the manifest's smem= reads); the builder is left before its
+  /// terminator.
   Block &createKernelFunc(StringRef name, ArrayRef<abi::ParamInfo> params,
-                          int64_t threads, bool local = false);
+                          int64_t threads, int64_t sharedMemoryBytes,
+                          bool local = false);
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int64_t v) {
@@ -141,10 +151,8 @@ protected:
   }
   Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f32", x); }
   Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", x); }
-  Value isNegInf(Value x) {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x,
-                                 f32(-std::numeric_limits<float>::infinity()));
-  }
+  /// `x == -inf`: a running max or lse of a row (or split) without keys.
+  Value isNegInf(Value x) { return conventions::isNoKey(b, loc, x); }
   Value shflXor(Value v, int64_t offset) {
     return NVVM::ShflOp::create(b, loc, v.getType(), i32(-1), v, i32(offset),
                                 i32(31), NVVM::ShflKind::bfly, UnitAttr());

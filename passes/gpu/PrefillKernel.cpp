@@ -6,12 +6,13 @@ using namespace mlir;
 using namespace mlir::attn;
 
 LogicalResult PrefillKernelEmitter::analyse() {
+  bool loadsQ = false, splitStore = false, qk = false, pv = false;
   func.walk([&](Operation *op) {
     if (auto p = dyn_cast<scf::ParallelOp>(op))
       if (p->hasAttr(AttnDialect::GridAttrHelper::getNameStr()))
         grid = p;
     if (auto q = dyn_cast<LoadQRowsOp>(op)) {
-      qArg = q.getQ();
+      loadsQ = true;
       rows = q.getType().getDimSize(0);
       headDim = q.getType().getDimSize(1);
     }
@@ -19,33 +20,32 @@ LogicalResult PrefillKernelEmitter::analyse() {
       auto type = cast<RankedTensorType>(k.getType());
       blockN = type.getDimSize(0);
       elementType = type.getElementType();
-      tableArg = k.getBlockTable();
     }
-    if (auto s = dyn_cast<SeqLenOp>(op); s && !cuQArg)
-      cuQArg = s.getLengths();
-    else if (s && s.getLengths() != cuQArg)
-      cuKArg = s.getLengths();
-    if (auto s = dyn_cast<StoreRowsOp>(op)) {
-      (s.getSplit() ? partOutArg : outArg) = s.getOut();
-      (s.getSplit() ? partLseArg : lseArg) = s.getLse();
-    }
-    if (auto q = dyn_cast<QKOp>(op))
-      kArg = q.getK().getDefiningOp<KvTileOp>().getCache();
-    if (auto pv = dyn_cast<PVOp>(op))
-      vArg = pv.getV().getDefiningOp<KvTileOp>().getCache();
-    if (auto pvAcc = dyn_cast<PVAccOp>(op))
-      vArg = pvAcc.getV().getDefiningOp<KvTileOp>().getCache();
+    if (auto s = dyn_cast<StoreRowsOp>(op))
+      splitStore |= static_cast<bool>(s.getSplit());
+    qk |= isa<QKOp>(op);
+    pv |= isa<PVOp, PVAccOp>(op);
   });
   for (BlockArgument arg : func.getArguments())
     if (func.getArgAttr(arg.getArgNumber(),
                         AttnDialect::NumSplitsAttrHelper::getNameStr()))
       splitsArg = arg;
-  if (!grid || !qArg || !kArg || !vArg || !cuQArg || !cuKArg || !outArg ||
-      !partOutArg || !splitsArg)
+  if (!grid || !loadsQ || !blockN || !splitStore || !qk || !pv || !splitsArg)
     return func.emitError("attn-lower-to-gpu expects a split, tiled, "
                           "online-softmax prefill program (run attn-gqa-"
                           "broadcast, attn-split-kv, attn-tile and "
                           "attn-online-softmax first)");
+  if (failed(bindRoles(
+          {{&qArg, ArgRole::Q},
+           {&kArg, ArgRole::K},
+           {&vArg, ArgRole::V},
+           {&cuQArg, ArgRole::CuSeqlensQ},
+           {&cuKArg, ArgRole::CuSeqlensK},
+           {&outArg, ArgRole::Out},
+           {&partOutArg, ArgRole::PartO},
+           {&partLseArg, ArgRole::PartLse}},
+          {{&tableArg, ArgRole::BlockTable}, {&lseArg, ArgRole::Lse}})))
+    return failure();
   if (cast<ArrayAttr>(grid->getAttr(AttnDialect::GridAttrHelper::getNameStr()))
           .size() != 4)
     return grid.emitError("expected the grid (split, batch, q_block, head)");
@@ -85,7 +85,7 @@ LogicalResult PrefillKernelEmitter::analyse() {
 void PrefillKernelEmitter::createKernel() {
   namespace P = abi::prefill;
   Block &entry = createKernelFunc(func.getSymName(), P::kParams, 32 * warps,
-                                  hasLocalOptions());
+                                  sharedMemoryBytes(), hasLocalOptions());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
   // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed

@@ -101,6 +101,9 @@ private:
   Value tileChunk(Value stage, int64_t which, Value row, Value chunk);
   /// The same for the Q tile, which precedes the stages.
   Value qChunk(Value row, Value chunk);
+  /// The dynamic shared memory: the Q tile, the K/V stages and, paged, the
+  /// location slots of the stages (locationSlot), in this order.
+  int64_t sharedMemoryBytes() const;
   /// The swizzled byte offset of a chunk in a tile of D-element rows.
   Value swizzled(Value row, Value chunk);
   /// Row of row block r (0 .. R-1) and half h of this lane, within the tile.

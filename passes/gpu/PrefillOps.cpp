@@ -414,8 +414,7 @@ LogicalResult PrefillKernelEmitter::emitStore(StoreRowsOp store) {
           b, loc, write,
           LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, lsePtr,
                                LLVM::ZeroOp::create(b, loc, lsePtr.getType())));
-      value = select(isNegInf(value),
-                     f32(std::numeric_limits<float>::infinity()), value);
+      value = conventions::callerLse(b, loc, value);
     }
     auto ifLse = scf::IfOp::create(b, loc, write);
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());

@@ -1,9 +1,19 @@
-// The prefill kernel's shared-memory addressing: the Q tile, then the K/V
-// stages, rows of 16-byte chunks under an XOR swizzle.
+// The prefill kernel's shared memory: its size (recorded on the kernel), and
+// the addressing of the Q tile, then the K/V stages, rows of 16-byte chunks
+// under an XOR swizzle.
 #include "passes/gpu/PrefillKernel.h"
 
 using namespace mlir;
 using namespace mlir::attn;
+
+int64_t PrefillKernelEmitter::sharedMemoryBytes() const {
+  int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
+  int64_t qTile = rows * headDim * elementBytes;
+  int64_t stageRing = stages * 2 * blockN * headDim * elementBytes;
+  // Per stage, blockN / 16 granules of a (K, V) pair of i64 offsets.
+  int64_t locations = tableArg ? stages * (blockN / 16) * 2 * 8 : 0;
+  return qTile + stageRing + locations;
+}
 
 Value PrefillKernelEmitter::swizzled(Value row, Value chunk) {
   int64_t chunksPerRow = headDim / 8;

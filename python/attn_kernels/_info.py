@@ -1,5 +1,6 @@
 """ctypes bindings of libattnrt's descriptive calls (attn_version, attn_get_pack_info,
-attn_query_support), each optional: a library built before one existed says so."""
+attn_query_support, attn_get_limits), each optional: a library built before one existed
+says so."""
 
 import ctypes
 import dataclasses
@@ -36,6 +37,18 @@ class SupportQuery(ctypes.Structure):
         ("causal", ctypes.c_int32),
         ("seqlen_q", ctypes.c_int32),
         ("local", ctypes.c_int32),  # 1: a bounded window side or a softcap
+    ]
+
+
+class Limits(ctypes.Structure):
+    """struct attn_limits: what the kernels and calls take (abi/limits.h)."""
+
+    _fields_ = [
+        ("head_dim_multiple", ctypes.c_int32),
+        ("max_head_dim", ctypes.c_int32),
+        ("max_decode_group_size", ctypes.c_int32),
+        ("max_splits", ctypes.c_int32),
+        ("workspace_alignment", ctypes.c_uint64),
     ]
 
 
@@ -113,3 +126,18 @@ def query_support(
         return (_lib.lib().attn_last_error() or b"").decode(errors="replace")
     _lib.check(status, "attn_query_support")
     return None
+
+
+_limits = None
+
+
+def limits():
+    """The library's limits (attn_get_limits), asked once; RuntimeError (LOAD_FAILED)
+    when the library cannot be loaded or predates the call."""
+    global _limits
+    if _limits is None:
+        function = _optional("attn_get_limits", ctypes.c_int, [ctypes.POINTER(Limits)])
+        fields = Limits()
+        _lib.check(function(ctypes.byref(fields)), "attn_get_limits")
+        _limits = fields
+    return _limits

@@ -16,12 +16,10 @@ import ctypes
 
 import torch
 
-from . import _checks, _lib, torch_backend
+from . import _checks, _info, _lib, torch_backend
 
 DTYPES = {torch.float16: _lib.DTYPE_F16, torch.bfloat16: _lib.DTYPE_BF16}
 _CONTIGUOUS = torch.contiguous_format
-# attn_paged_decode and attn_varlen_prefill want their workspace aligned to this.
-_WORKSPACE_ALIGNMENT = 256
 
 # What a decode call's shapes say, all host-known. page_size 0: contiguous
 # [B, Lmax, Hkv, D] caches; capacity: the most keys the caches' shapes hold per
@@ -320,11 +318,11 @@ def run(q, args, key, size_call, launch_call):
     if workspace_bytes:
         # torch's caching allocator hands out 512-byte aligned blocks, but a pluggable
         # allocator need not: one alignment's worth more, and the pointer rounded up.
-        workspace = q.new_empty(
-            (workspace_bytes + _WORKSPACE_ALIGNMENT - 1,), dtype=torch.uint8
-        )
+        # attn_paged_decode and attn_varlen_prefill want this alignment.
+        alignment = _info.limits().workspace_alignment
+        workspace = q.new_empty((workspace_bytes + alignment - 1,), dtype=torch.uint8)
         pointer = workspace.data_ptr()
-        pointer += -pointer % _WORKSPACE_ALIGNMENT
+        pointer += -pointer % alignment
     _lib.check(
         _lib.function(launch_call)(
             args,

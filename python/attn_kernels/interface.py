@@ -19,7 +19,7 @@ import warnings
 
 import torch
 
-from . import _checks, _lib, torch_backend
+from . import _checks, _info, _lib, torch_backend
 from .decode import check_decode, launch_decode
 from .prefill import check_prefill, launch_prefill, nothing_to_launch
 
@@ -468,24 +468,24 @@ def _fall_back_or_raise(name, entry, error):
     _warn_fallback(entry, error)
 
 
-# What the kernels can be compiled for (runtime/checks.cpp, decode_plan.h), narrower
-# than what flash-attn accepts: outside it a call is valid but has no kernel.
-_HEAD_DIM_MULTIPLE, _MAX_HEAD_DIM, _MAX_DECODE_GROUP = 16, 256, 16
-
-
 def _check_kernel_limits(call, head_dim, group=None):
     """Raises RuntimeError with attn_status ATTN_ERROR_UNSUPPORTED (so auto falls back)
-    for a head_dim or a decode group size no kernel can have."""
+    for a head_dim or a decode group size no kernel can have: the library's limits
+    (attn_get_limits), narrower than what flash-attn accepts. It runs only before a
+    launch, so it needs no copy of them: without the library it raises the launch's
+    own LOAD_FAILED error."""
+    limits = _info.limits()
+    multiple, max_head_dim = limits.head_dim_multiple, limits.max_head_dim
     reason = None
-    if head_dim % _HEAD_DIM_MULTIPLE or not 0 < head_dim <= _MAX_HEAD_DIM:
+    if head_dim % multiple or not 0 < head_dim <= max_head_dim:
         reason = (
-            f"head_dim {head_dim}: the kernels take multiples of {_HEAD_DIM_MULTIPLE} "
-            f"up to {_MAX_HEAD_DIM}"
+            f"head_dim {head_dim}: the kernels take multiples of {multiple} "
+            f"up to {max_head_dim}"
         )
-    elif group is not None and group > _MAX_DECODE_GROUP:
+    elif group is not None and group > limits.max_decode_group_size:
         reason = (
-            f"Hq / Hkv = {group}: the decode kernels take at most {_MAX_DECODE_GROUP} "
-            "query heads per KV head"
+            f"Hq / Hkv = {group}: the decode kernels take at most "
+            f"{limits.max_decode_group_size} query heads per KV head"
         )
     if reason is not None:
         error = RuntimeError(f"{call}: {reason}")

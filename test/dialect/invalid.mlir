@@ -427,6 +427,52 @@ func.func @workspace_type(%w: memref<?xi32> {attn.workspace}) {
 
 // -----
 
+// expected-error @+1 {{'attn.role' must be one of q, k, v, cache_seqlens, cu_seqlens_q, cu_seqlens_k, block_table, out, lse, part_o, part_lse, got "query"}}
+func.func @role_unknown(%q: memref<?x4x64xbf16> {attn.role = "query"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.role' must be one of q, k, v, cache_seqlens, cu_seqlens_q, cu_seqlens_k, block_table, out, lse, part_o, part_lse, got 3 : i64}}
+func.func @role_not_a_string(%q: memref<?x4x64xbf16> {attn.role = 3}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.role' must be on a memref argument, got argument #0 of type 'index'}}
+func.func @role_type(%n: index {attn.role = "q"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.role' belongs on a function argument}}
+func.func @role_on_op() attributes {attn.role = "q"} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.shared_memory_bytes' must be a non-negative i64 on a kernel (gpu.func or llvm.func)}}
+func.func @shared_memory_on_func() attributes {attn.shared_memory_bytes = 1024 : i64} {
+  return
+}
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    // expected-error @+1 {{'attn.shared_memory_bytes' must be a non-negative i64 on a kernel (gpu.func or llvm.func)}}
+    gpu.func @negative() kernel attributes {attn.shared_memory_bytes = -16 : i64} {
+      gpu.return
+    }
+  }
+}
+
+// -----
+
 // expected-error @+1 {{unknown attn attribute 'attn.tile'}}
 func.func @unknown() attributes {attn.tile} {
   return

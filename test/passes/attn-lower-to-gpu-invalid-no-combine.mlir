@@ -5,7 +5,7 @@
 // never be merged, so the lowering refuses it.
 module {
   // expected-error @+1 {{attn-lower-to-gpu: the split prefill program has no attn.combine}}
-  func.func @qwen3_prefill(%arg0: memref<?x16x128xbf16>, %arg1: memref<?x8x128xbf16>, %arg2: memref<?x8x128xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x16x128xbf16>, %arg6: memref<16x?xf32>, %arg7: memref<?x?x16x128xf32> {attn.workspace}, %arg8: memref<?x?x16xf32> {attn.workspace}, %arg9: index {attn.num_splits}) {
+  func.func @qwen3_prefill(%arg0: memref<?x16x128xbf16> {attn.role = "q"}, %arg1: memref<?x8x128xbf16> {attn.role = "k"}, %arg2: memref<?x8x128xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x16x128xbf16> {attn.role = "out"}, %arg6: memref<16x?xf32> {attn.role = "lse"}, %arg7: memref<?x?x16x128xf32> {attn.role = "part_o", attn.workspace}, %arg8: memref<?x?x16xf32> {attn.role = "part_lse", attn.workspace}, %arg9: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index

@@ -7,7 +7,7 @@
 // Decode before attn-split-kv and attn-tile.
 module {
   // expected-error @+1 {{attn-lower-to-gpu expects a split, tiled, online-softmax decode program (run attn-gqa-broadcast, attn-split-kv, attn-tile and attn-online-softmax first)}}
-  func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>) {
+  func.func @decode(%arg0: memref<?x1x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cache_seqlens"}, %arg4: memref<?x1x4x64xbf16> {attn.role = "out"}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -35,7 +35,7 @@ module {
 // Decode whose grid names 3 roles for 4 induction variables: the dialect
 // rejects the attribute before the lowering runs.
 module {
-  func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>, %arg5: memref<?x?x?x4x64xf32> {attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.workspace}, %arg7: index {attn.num_splits}) {
+  func.func @decode(%arg0: memref<?x1x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cache_seqlens"}, %arg4: memref<?x1x4x64xbf16> {attn.role = "out"}, %arg5: memref<?x?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg7: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -108,7 +108,7 @@ module {
 
 // Decode: before the grid, only the dims of q are known to the kernel.
 module {
-  func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>, %arg5: memref<?x?x?x4x64xf32> {attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.workspace}, %arg7: index {attn.num_splits}) {
+  func.func @decode(%arg0: memref<?x1x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cache_seqlens"}, %arg4: memref<?x1x4x64xbf16> {attn.role = "out"}, %arg5: memref<?x?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg7: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -182,7 +182,7 @@ module {
 
 // Decode: the only loop is the KV tile loop, marked attn.kv_loop.
 module {
-  func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>, %arg5: memref<?x?x?x4x64xf32> {attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.workspace}, %arg7: index {attn.num_splits}) {
+  func.func @decode(%arg0: memref<?x1x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cache_seqlens"}, %arg4: memref<?x1x4x64xbf16> {attn.role = "out"}, %arg5: memref<?x?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg7: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -255,7 +255,7 @@ module {
 
 // Decode: an op the decode kernel has no lowering for.
 module {
-  func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>, %arg5: memref<?x?x?x4x64xf32> {attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.workspace}, %arg7: index {attn.num_splits}) {
+  func.func @decode(%arg0: memref<?x1x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cache_seqlens"}, %arg4: memref<?x1x4x64xbf16> {attn.role = "out"}, %arg5: memref<?x?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg7: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -330,7 +330,7 @@ module {
 // Prefill before attn-split-kv and attn-tile.
 module {
   // expected-error @+1 {{attn-lower-to-gpu expects a split, tiled, online-softmax prefill program (run attn-gqa-broadcast, attn-split-kv, attn-tile and attn-online-softmax first)}}
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -371,7 +371,7 @@ module {
 // Prefill whose grid names 3 roles for 4 induction variables: the dialect
 // rejects the attribute before the lowering runs.
 module {
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -458,7 +458,7 @@ module {
 // Prefill: 40 query rows do not fill the 16-row mma tiles.
 module {
   // expected-error @+1 {{attn-lower-to-gpu: prefill tiles must be multiples of 16, got block_m 40, block_n 64, head_dim 128}}
-  func.func @prefill(%arg0: memref<?x4x128xbf16>, %arg1: memref<?x2x128xbf16>, %arg2: memref<?x2x128xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x128xbf16>, %arg6: memref<?x?x4x128xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x128xbf16> {attn.role = "q"}, %arg1: memref<?x2x128xbf16> {attn.role = "k"}, %arg2: memref<?x2x128xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x128xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x128xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -544,7 +544,7 @@ module {
 // Prefill: the mma path reads f16 or bf16 K/V.
 module {
   // expected-error @+1 {{attn-lower-to-gpu: prefill needs f16 or bf16 K/V, got 'f32'}}
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xf32>, %arg2: memref<?x2x64xf32>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xf32> {attn.role = "k"}, %arg2: memref<?x2x64xf32> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -629,7 +629,7 @@ module {
 
 // Prefill: before the grid, only constants and index arithmetic.
 module {
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %one = arith.constant 1.0 : f32
     %c1 = arith.constant 1 : index
@@ -717,7 +717,7 @@ module {
 
 // Prefill: key counts come from cu_seqlens_k.
 module {
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -803,7 +803,7 @@ module {
 
 // Decode: the KV tile loop loads one K and one V tile.
 module {
-  func.func @decode(%arg0: memref<?x1x4x64xbf16>, %arg1: memref<?x?x2x64xbf16>, %arg2: memref<?x?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?x1x4x64xbf16>, %arg5: memref<?x?x?x4x64xf32> {attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.workspace}, %arg7: index {attn.num_splits}) {
+  func.func @decode(%arg0: memref<?x1x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cache_seqlens"}, %arg4: memref<?x1x4x64xbf16> {attn.role = "out"}, %arg5: memref<?x?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg6: memref<?x?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg7: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index
@@ -877,7 +877,7 @@ module {
 
 // Prefill: an op the prefill kernel has no lowering for.
 module {
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index

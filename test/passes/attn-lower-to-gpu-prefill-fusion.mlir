@@ -15,7 +15,7 @@
 // FUSED: math.fma
 // FUSED: gpu.func @prefill_combine(
 module {
-  func.func @prefill(%arg0: memref<?x4x64xbf16>, %arg1: memref<?x2x64xbf16>, %arg2: memref<?x2x64xbf16>, %arg3: memref<?xi32>, %arg4: memref<?xi32>, %arg5: memref<?x4x64xbf16>, %arg6: memref<?x?x4x64xf32> {attn.workspace}, %arg7: memref<?x?x4xf32> {attn.workspace}, %arg8: index {attn.num_splits}) {
+  func.func @prefill(%arg0: memref<?x4x64xbf16> {attn.role = "q"}, %arg1: memref<?x2x64xbf16> {attn.role = "k"}, %arg2: memref<?x2x64xbf16> {attn.role = "v"}, %arg3: memref<?xi32> {attn.role = "cu_seqlens_q"}, %arg4: memref<?xi32> {attn.role = "cu_seqlens_k"}, %arg5: memref<?x4x64xbf16> {attn.role = "out"}, %arg6: memref<?x?x4x64xf32> {attn.role = "part_o", attn.workspace}, %arg7: memref<?x?x4xf32> {attn.role = "part_lse", attn.workspace}, %arg8: index {attn.num_splits}) {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c0_0 = arith.constant 0 : index

@@ -26,6 +26,9 @@
 // CHECK: llvm.mlir.global external @attn_dynamic_smem() {addr_space = 3 : i32
 // CHECK: gpu.func @qwen3_decode(%{{.*}}: !llvm.ptr<1>
 // CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32, %{{.*}}: i32) kernel
+// The shared memory it lays out, recorded for the manifest: 3 stages of a K
+// and a V tile of 64 x 128 bf16 (larger than the 8 row groups' merge buffers).
+// CHECK-SAME: attn.shared_memory_bytes = 98304 : i64
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
 // CHECK: nvvm.cp.async.commit.group
@@ -35,7 +38,7 @@
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // CHECK: gpu.barrier
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
-// CHECK: gpu.func @qwen3_decode_combine
+// CHECK: gpu.func @qwen3_decode_combine({{.*}}attn.shared_memory_bytes = 0 : i64
 // CHECK-NOT: attn.
 // CHECK-NOT: func.func
 func.func @qwen3_decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,

@@ -6,8 +6,8 @@
 // one split stores the result, several store partials that attn.combine
 // merges.
 // CHECK-LABEL: func @decode
-// CHECK-SAME: %[[PO:[a-z0-9]+]]: memref<?x?x?x16x128xf32> {attn.workspace}
-// CHECK-SAME: %[[PL:[a-z0-9]+]]: memref<?x?x?x16xf32> {attn.workspace}
+// CHECK-SAME: %[[PO:[a-z0-9]+]]: memref<?x?x?x16x128xf32> {attn.role = "part_o", attn.workspace}
+// CHECK-SAME: %[[PL:[a-z0-9]+]]: memref<?x?x?x16xf32> {attn.role = "part_lse", attn.workspace}
 // CHECK-SAME: %[[S:[a-z0-9]+]]: index {attn.num_splits}
 // CHECK: scf.parallel (%[[SI:.*]], %[[BI:.*]], %[[T:.*]], %[[KVH:.*]]) = {{.*}} to (%[[S]],
 // CHECK: %[[LEN:.*]] = attn.seq_len
@@ -47,9 +47,9 @@ func.func @decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x16x8x128xbf16>,
 // splits share them, offset by the sequence's first key. Partial rows go to
 // [S, total_q, Hq, D] and [S, total_q, Hq].
 // CHECK-LABEL: func @prefill_packed
-// CHECK-SAME: %[[O:[a-z0-9]+]]: memref<?x16x128xbf16>, %[[LSE:[a-z0-9]+]]: memref<16x?xf32>
-// CHECK-SAME: %[[PO:[a-z0-9]+]]: memref<?x?x16x128xf32> {attn.workspace}
-// CHECK-SAME: %[[PL:[a-z0-9]+]]: memref<?x?x16xf32> {attn.workspace}
+// CHECK-SAME: %[[O:[a-z0-9]+]]: memref<?x16x128xbf16> {attn.role = "out"}, %[[LSE:[a-z0-9]+]]: memref<16x?xf32> {attn.role = "lse"}
+// CHECK-SAME: %[[PO:[a-z0-9]+]]: memref<?x?x16x128xf32> {attn.role = "part_o", attn.workspace}
+// CHECK-SAME: %[[PL:[a-z0-9]+]]: memref<?x?x16xf32> {attn.role = "part_lse", attn.workspace}
 // CHECK-SAME: %[[S:[a-z0-9]+]]: index {attn.num_splits}
 // CHECK: scf.parallel (%[[SI:.*]], %[[BI:.*]], %[[QB:.*]], %[[H:.*]]) = {{.*}} to (%[[S]],
 // CHECK: %[[FIRST:.*]] = attn.seq_start %arg4[%[[BI]]]

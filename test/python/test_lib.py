@@ -191,13 +191,15 @@ def test_backend_is_read_once(monkeypatch):
         interface.set_backend("cuda")
 
 
+@pytest.mark.skipif(not BUILT.exists(), reason="libattnrt not built")
 @pytest.mark.parametrize(
     "head_dim, group, limited",
     [(64, 8, False), (128, 16, False), (72, 1, True), (272, 1, True), (64, 32, True)],
 )
-def test_kernel_limits(head_dim, group, limited):
-    """Valid for flash-attn but beyond what a kernel can have: ATTN_ERROR_UNSUPPORTED,
-    so auto falls back and attn raises."""
+def test_kernel_limits(monkeypatch, fresh_lib, head_dim, group, limited):
+    """Valid for flash-attn but beyond what a kernel can have (the library's
+    attn_get_limits): ATTN_ERROR_UNSUPPORTED, so auto falls back and attn raises."""
+    monkeypatch.setenv("ATTN_LIB", str(BUILT))
     if not limited:
         interface._check_kernel_limits("attn_paged_decode", head_dim, group)
         return

@@ -201,15 +201,17 @@ bool buildTarget(const mlir::DialectRegistry &registry,
     outs().flush();
     lock.unlock();
     auto module = attn::buildProblem(context, spec);
-    Expected<std::string> ptx = attn::compileToPTX(*module, spec, target);
-    if (!ptx) {
-      errs() << "attn-pack: " << toString(ptx.takeError()) << "\n";
+    Expected<attn::CompiledModule> compiled =
+        attn::compileToPTX(*module, spec, target);
+    if (!compiled) {
+      errs() << "attn-pack: " << toString(compiled.takeError()) << "\n";
       return false;
     }
     std::vector<char> cubin;
     if (!ptxOnly) {
       std::unique_lock<std::mutex> linkLock(linkMutex);
-      Expected<std::vector<char>> assembled = attn::assembleCubin(*ptx, target);
+      Expected<std::vector<char>> assembled =
+          attn::assembleCubin(compiled->ptx, target);
       linkLock.unlock();
       if (!assembled) {
         errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
@@ -221,12 +223,12 @@ bool buildTarget(const mlir::DialectRegistry &registry,
     SmallString<128> ptxPath(dir), cubinPath(dir);
     sys::path::append(ptxPath, stem + ".ptx");
     sys::path::append(cubinPath, stem + ".cubin");
-    if (!writeFile(std::string(ptxPath), *ptx) ||
+    if (!writeFile(std::string(ptxPath), compiled->ptx) ||
         (!ptxOnly && !writeFile(std::string(cubinPath),
                                 StringRef(cubin.data(), cubin.size()))))
       return false;
-    manifest +=
-        attn::manifestLines(spec, *ptx, StringRef(cubin.data(), cubin.size()));
+    manifest += attn::manifestLines(spec, *compiled,
+                                    StringRef(cubin.data(), cubin.size()));
   }
   SmallString<128> manifestPath(dir);
   sys::path::append(manifestPath, "manifest.txt");

@@ -1,6 +1,7 @@
 // The compiler-runtime contract in abi/: docs/runtime_abi.md shows its
 // parameter tables as they are, the split policy and the manifest header
-// behave as documented.
+// behave as documented, the grid decoders undo the encoding.
+#include "abi/grid.h"
 #include "abi/kernel_params.h"
 #include "abi/manifest.h"
 #include "abi/split_policy.h"
@@ -136,3 +137,29 @@ TEST(AbiTest, Fnv1aIsTheReferenceHash) {
 }
 
 } // namespace
+
+TEST(AbiTest, GridDecodersReadBackWhatTheLaunchEncodes) {
+  namespace grid = attn::abi::grid;
+  grid::IntegerArith a;
+  for (int32_t heads : {1, 2, 3, 8, 28, 64, 65535}) {
+    uint64_t shift = uint64_t(grid::prefillHeadShift(heads));
+    EXPECT_GE(int64_t{1} << shift, heads);
+    EXPECT_LT(int64_t{1} << shift, 2 * int64_t{heads});
+    for (uint64_t split : {0, 1, 63})
+      for (uint64_t head : {uint64_t{0}, uint64_t(heads - 1)}) {
+        uint64_t x = split << shift | head;
+        EXPECT_EQ(grid::prefillSplit(a, x, shift), split);
+        EXPECT_EQ(grid::prefillHead(a, x, shift), head);
+      }
+    EXPECT_EQ(grid::prefillGridX(1, heads, int32_t(shift)), uint32_t(heads));
+    EXPECT_EQ(grid::prefillGridX(4, heads, int32_t(shift)), 4u << shift);
+  }
+  // Decode: y = token x head blocks + head block.
+  uint64_t tokens = 3, blocks = 5;
+  uint64_t extent = uint64_t(grid::decodeGridY(3, 5));
+  EXPECT_EQ(grid::decodeHeadBlocks(a, extent, tokens), blocks);
+  for (uint64_t y = 0; y < extent; ++y)
+    EXPECT_EQ(grid::decodeToken(a, y, blocks) * blocks +
+                  grid::decodeHeadBlock(a, y, blocks),
+              y);
+}

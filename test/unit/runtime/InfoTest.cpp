@@ -1,5 +1,8 @@
-// Version and pack description tests: attn_version, attn_get_pack_info.
+// Version, pack description and limits tests: attn_version,
+// attn_get_pack_info, attn_get_limits.
 #include "test/unit/runtime/RuntimeTestSupport.h"
+
+#include "abi/limits.h"
 
 #include <gmock/gmock.h>
 
@@ -32,8 +35,11 @@ protected:
         dlsym(handle_, "attn_version"));
     packInfo_ = reinterpret_cast<decltype(&attn_get_pack_info)>(
         dlsym(handle_, "attn_get_pack_info"));
+    limits_ = reinterpret_cast<decltype(&attn_get_limits)>(
+        dlsym(handle_, "attn_get_limits"));
     ASSERT_NE(version_, nullptr);
     ASSERT_NE(packInfo_, nullptr);
+    ASSERT_NE(limits_, nullptr);
   }
 
   void TearDown() override {
@@ -54,6 +60,7 @@ protected:
   }
 
   decltype(&attn_version) version_ = nullptr;
+  decltype(&attn_get_limits) limits_ = nullptr;
 
 private:
   void *handle_ = nullptr;
@@ -122,6 +129,18 @@ TEST_F(InfoTest, CorruptManifestIsAnError) {
 TEST_F(InfoTest, NullInfoIsInvalid) {
   EXPECT_EQ(packInfo(nullptr), ATTN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(lastError(), "attn_get_pack_info: 'info' must not be NULL");
+}
+
+TEST_F(InfoTest, LimitsAreTheAbis) {
+  attn_limits limits{};
+  ASSERT_EQ(limits_(&limits), ATTN_SUCCESS);
+  EXPECT_EQ(limits.head_dim_multiple, abi::kHeadDimMultiple);
+  EXPECT_EQ(limits.max_head_dim, abi::kMaxHeadDim);
+  EXPECT_EQ(limits.max_decode_group_size, abi::kMaxDecodeGroupSize);
+  EXPECT_EQ(limits.max_splits, abi::kMaxSplits);
+  EXPECT_EQ(limits.workspace_alignment, abi::kWorkspaceAlignment);
+  EXPECT_EQ(limits_(nullptr), ATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(lastError(), "attn_get_limits: 'limits' must not be NULL");
 }
 
 TEST_F(InfoTest, DescribesTheEmbeddedPack) {
