@@ -74,10 +74,9 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   auto [window, softcap] = localArguments(spec, entry, next);
   mlir::attn::PagedDecodeOp::create(
       b, loc, q, k, v, lens, table, out, lse, window, softcap,
-      b.getI64IntegerAttr(hq),
-      b.getI64IntegerAttr(hkv), b.getI64IntegerAttr(spec.headDim),
-      b.getBoolAttr(spec.causal), b.getF32FloatAttr(1.0f),
-      b.getI64IntegerAttr(spec.paged ? -1 : 0));
+      b.getI64IntegerAttr(hq), b.getI64IntegerAttr(hkv),
+      b.getI64IntegerAttr(spec.headDim), b.getBoolAttr(spec.causal),
+      b.getF32FloatAttr(1.0f), b.getI64IntegerAttr(spec.paged ? -1 : 0));
   func::ReturnOp::create(b, loc);
   return module;
 }
@@ -117,10 +116,9 @@ OwningOpRef<ModuleOp> buildPrefillProblem(MLIRContext &context,
   auto [window, softcap] = localArguments(spec, entry, next);
   mlir::attn::VarlenPrefillOp::create(
       b, loc, q, k, v, cuQ, cuK, table, out, lse, window, softcap,
-      b.getI64IntegerAttr(1),
-      b.getI64IntegerAttr(1), b.getI64IntegerAttr(spec.headDim),
-      b.getBoolAttr(spec.causal), b.getF32FloatAttr(1.0f),
-      b.getI64IntegerAttr(spec.paged ? -1 : 0));
+      b.getI64IntegerAttr(1), b.getI64IntegerAttr(1),
+      b.getI64IntegerAttr(spec.headDim), b.getBoolAttr(spec.causal),
+      b.getF32FloatAttr(1.0f), b.getI64IntegerAttr(spec.paged ? -1 : 0));
   func::ReturnOp::create(b, loc);
   return module;
 }
@@ -212,10 +210,9 @@ std::string manifestLines(const KernelSpec &spec,
       kv(key::kGroup, decode ? spec.group : 0) + kv(key::kPaged, spec.paged) +
       kv(key::kCausal, spec.causal) +
       (spec.local ? kv(key::kLocal, 1) : std::string()) +
-      kv(key::kBlockM, spec.rowsPerCta()) +
-      kv(key::kBlockN, spec.blockN) + kv(key::kStages, spec.stages) +
-      kv(key::kThreads, spec.blockThreads()) + kv(key::kSmem, smem(stem)) +
-      files;
+      kv(key::kBlockM, spec.rowsPerCta()) + kv(key::kBlockN, spec.blockN) +
+      kv(key::kStages, spec.stages) + kv(key::kThreads, spec.blockThreads()) +
+      kv(key::kSmem, smem(stem)) + files;
   // Every kernel's module also holds the combine kernel of its splits.
   lines += std::string(key::kName) + "=" + stem + "_combine" +
            kv(key::kOp, "combine") + kv(key::kDtype, spec.dtype) +

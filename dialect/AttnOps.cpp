@@ -297,9 +297,7 @@ LogicalResult StoreRowsOp::verify() {
   return success();
 }
 
-LogicalResult AttendOp::verify() {
-  return checkWindow(*this, getWindow());
-}
+LogicalResult AttendOp::verify() { return checkWindow(*this, getWindow()); }
 
 LogicalResult MaskOp::verify() { return checkWindow(*this, getWindow()); }
 

@@ -192,9 +192,9 @@ void broadcastPrefill(VarlenPrefillOp op, int64_t blockM) {
       b, loc, arith::SubIOp::create(b, loc, keyEnd, lenQ), first);
   auto attend = AttendOp::create(
       b, loc, tileType, lseType, q, op.getK(), op.getV(), op.getBlockTable(),
-      bIdx, kvHead, keyBegin, keyEnd, diagonal, op.getWindow(),
-      op.getSoftcap(), op.getScaleAttr(), op.getCausalAttr(),
-      b.getI64IntegerAttr(1), op.getPageSizeAttr());
+      bIdx, kvHead, keyBegin, keyEnd, diagonal, op.getWindow(), op.getSoftcap(),
+      op.getScaleAttr(), op.getCausalAttr(), b.getI64IntegerAttr(1),
+      op.getPageSizeAttr());
   StoreRowsOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
                       op.getLse(), /*split=*/Value(), row, head, count);
   op.erase();

@@ -90,8 +90,7 @@ Value visibleEnd(OpBuilder &b, Location loc, AttendOp attend) {
 /// the first row sees none before diagonal - left, so the splits share the
 /// window's keys instead of leaving the first ones empty. Kept a multiple of
 /// `align` keys past the key range's begin, as the split ranges are.
-Value visibleBegin(OpBuilder &b, Location loc, AttendOp attend,
-                   int64_t align) {
+Value visibleBegin(OpBuilder &b, Location loc, AttendOp attend, int64_t align) {
   Value begin = attend.getKeyBegin();
   if (attend.getWindow().empty())
     return begin;

@@ -30,8 +30,8 @@ Value softcapIfPositive(OpBuilder &b, Location loc, Value scores, Value cap) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifCap.thenBlock());
   scf::YieldOp::create(
-      b, loc, SoftcapOp::create(b, loc, scores.getType(), scores, cap)
-                  .getResult());
+      b, loc,
+      SoftcapOp::create(b, loc, scores.getType(), scores, cap).getResult());
   b.setInsertionPointToStart(ifCap.elseBlock());
   scf::YieldOp::create(b, loc, scores);
   return ifCap.getResult(0);

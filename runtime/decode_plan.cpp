@@ -111,10 +111,10 @@ Status validateDecodeArgs(const attn_paged_decode_args *args) {
 Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                   int smCount, DecodePlan *plan) {
   plan->local = resolveLocalOptions(args.local, args.causal != 0);
-  KernelVariant wanted = wantedVariant(
-      KernelOp::Decode, args.dtype, args.head_dim, args.num_heads,
-      args.num_kv_heads, args.page_size > 0, plan->local.causal,
-      plan->local.local);
+  KernelVariant wanted =
+      wantedVariant(KernelOp::Decode, args.dtype, args.head_dim, args.num_heads,
+                    args.num_kv_heads, args.page_size > 0, plan->local.causal,
+                    plan->local.local);
   ATTN_RETURN_IF_ERROR(
       selectDecode(manifest, wanted, args.seqlen_q, &plan->decode));
   // A kernel specialised on G takes the G heads of a KV head in one CTA; the
@@ -136,9 +136,8 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   kernelStrides(args.v_strides, extents.cache, 3, plan->strides.v);
   kernelStrides(args.out_strides, extents.query, 3, plan->strides.out);
   plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
-  plan->numSplits =
-      chooseNumSplits(args, plan->headBlocks, manifest.split, smCount,
-                      plan->local);
+  plan->numSplits = chooseNumSplits(args, plan->headBlocks, manifest.split,
+                                    smCount, plan->local);
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

@@ -155,10 +155,10 @@ Status planPrefill(const attn_varlen_prefill_args &args,
                    const Manifest &manifest, int smCount, PrefillPlan *plan) {
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'y'));
   plan->local = resolveLocalOptions(args.local, args.causal != 0);
-  KernelVariant wanted = wantedVariant(
-      KernelOp::Prefill, args.dtype, args.head_dim, args.num_heads,
-      args.num_kv_heads, args.page_size > 0, plan->local.causal,
-      plan->local.local);
+  KernelVariant wanted =
+      wantedVariant(KernelOp::Prefill, args.dtype, args.head_dim,
+                    args.num_heads, args.num_kv_heads, args.page_size > 0,
+                    plan->local.causal, plan->local.local);
   ATTN_RETURN_IF_ERROR(selectKernel(manifest, wanted, &plan->kernel));
   plan->rowTiles = args.total_q == 0
                        ? 0

@@ -3,8 +3,8 @@
 #ifndef ATTN_RUNTIME_PREFILL_PLAN_H
 #define ATTN_RUNTIME_PREFILL_PLAN_H
 
-#include "runtime/launch.h"
 #include "runtime/checks.h"
+#include "runtime/launch.h"
 #include "runtime/manifest.h"
 
 namespace attn {

@@ -54,9 +54,10 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
   std::optional<LogicalResult> lowered =
       llvm::TypeSwitch<Operation *, std::optional<LogicalResult>>(op)
           .Case<SeqLenOp, SeqStartOp, GroupSizeOp, KvHeadOp, SplitRangeOp,
-                LoadQOp, LoadQRowsOp, KvTileOp, QKOp, MaskOp, SoftcapOp, RowMaxOp,
-                RowSumOp, Exp2DiffOp, PVOp, ScaleRowsOp, NormalizeOp, StoreOp,
-                StoreRowsOp, CombineOp>([&](auto op) { return lower(op); })
+                LoadQOp, LoadQRowsOp, KvTileOp, QKOp, MaskOp, SoftcapOp,
+                RowMaxOp, RowSumOp, Exp2DiffOp, PVOp, ScaleRowsOp, NormalizeOp,
+                StoreOp, StoreRowsOp, CombineOp>(
+              [&](auto op) { return lower(op); })
           .Case([&](scf::ForOp op) { return lowerFor(op); })
           .Case([&](scf::IfOp op) { return lowerIf(op); })
           .Case([&](scf::ParallelOp op) { return lowerParallel(op); })

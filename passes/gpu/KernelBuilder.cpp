@@ -108,10 +108,10 @@ void KernelEmitterBase::bindLocalOptions(Block &entry, unsigned first) {
     else
       continue;
     if (param.getType() != arg.getType())
-      param = arg.getType().isIndex() ? toIndex(param)
-                                      : arith::IndexCastOp::create(
-                                            b, loc, arg.getType(), param)
-                                            .getResult();
+      param = arg.getType().isIndex()
+                  ? toIndex(param)
+                  : arith::IndexCastOp::create(b, loc, arg.getType(), param)
+                        .getResult();
     mapping.map(arg, param);
   }
 }
@@ -236,7 +236,8 @@ LogicalResult KernelEmitterBase::bindRoles(ArrayRef<RoleBinding> required,
 Block &KernelEmitterBase::createKernelFunc(StringRef name,
                                            ArrayRef<abi::ParamInfo> kindParams,
                                            int64_t threads,
-                                           int64_t sharedMemoryBytes, bool local) {
+                                           int64_t sharedMemoryBytes,
+                                           bool local) {
   SmallVector<abi::ParamInfo> params(kindParams);
   if (local)
     llvm::append_range(params, abi::local::kParams);

@@ -193,11 +193,11 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
           b, loc, keep,
           cmp(arith::CmpIPredicate::sle, key, lastKey[rowSlot(k, blockN)]));
     if (!mask.getWindow().empty())
-      keep = arith::AndIOp::create(
-          b, loc, keep,
-          insideWindow(key, lastKey[rowSlot(k, blockN)],
-                       mapped(mask.getWindow()[0]),
-                       mapped(mask.getWindow()[1])));
+      keep =
+          arith::AndIOp::create(b, loc, keep,
+                                insideWindow(key, lastKey[rowSlot(k, blockN)],
+                                             mapped(mask.getWindow()[0]),
+                                             mapped(mask.getWindow()[1])));
     out.values.push_back(select(keep, in.values[k], negInf));
   }
   bind(mask, out);

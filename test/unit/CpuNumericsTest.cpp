@@ -403,12 +403,12 @@ TEST_P(CpuPrefillTest, MatchesFloat64Reference) {
   auto pov = view<float, 4>(partO, {p.splits, totalQ, Hq, D});
   auto plv = view<float, 3>(partLse, {p.splits, totalQ, Hq});
   if (p.local.enabled) {
-    using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
-                        void *, int64_t, int64_t, float, void *, void *,
-                        int64_t);
-    reinterpret_cast<Fn>(program.entry)(
-        &qv, kArg, vArg, &cqv, &ckv, &bv, &ov, &sv, p.local.left,
-        p.local.right, p.local.softcap, &pov, &plv, p.splits);
+    using Fn =
+        void (*)(void *, void *, void *, void *, void *, void *, void *, void *,
+                 int64_t, int64_t, float, void *, void *, int64_t);
+    reinterpret_cast<Fn>(program.entry)(&qv, kArg, vArg, &cqv, &ckv, &bv, &ov,
+                                        &sv, p.local.left, p.local.right,
+                                        p.local.softcap, &pov, &plv, p.splits);
   } else {
     using Fn = void (*)(void *, void *, void *, void *, void *, void *, void *,
                         void *, void *, void *, int64_t);
@@ -505,7 +505,7 @@ INSTANTIATE_TEST_SUITE_P(
         // Head dims of the pack that are not powers of two, and the largest.
         PrefillProblem{4, 2, 80, 16, true, {17, 3}, {40, 3}}, // D=80, paged
         PrefillProblem{
-            3, 1, 160, 0, false, {9, 20}, {9, 20}, 2},    // D=160, split
+            3, 1, 160, 0, false, {9, 20}, {9, 20}, 2},  // D=160, split
         PrefillProblem{2, 2, 256, 0, true, {12}, {12}}, // D=256
         // Local attention: windows causal and not (tiles skipped on the left,
         // masked across both bounds), one side unbounded, the softcap alone
@@ -514,8 +514,7 @@ INSTANTIATE_TEST_SUITE_P(
             2, 1, 32, 0, true, {70, 5}, {70, 40}, 1, {true, 20, -1, 0}},
         PrefillProblem{
             4, 2, 16, 16, false, {50, 9}, {80, 9}, 1, {true, 7, 7, 0}},
-        PrefillProblem{
-            2, 2, 32, 0, false, {40}, {40}, 1, {true, -1, 3, 0}},
+        PrefillProblem{2, 2, 32, 0, false, {40}, {40}, 1, {true, -1, 3, 0}},
         PrefillProblem{
             2, 1, 16, 16, false, {33, 0}, {90, 4}, 3, {true, 16, 0, 0}},
         PrefillProblem{

@@ -785,12 +785,10 @@ TEST_F(DecodeLocalTest, BadOptionsNameTheFieldAndLaunchNothing) {
     float softcap;
     const char *field;
   };
-  for (Case c : {Case{2, 0.0f, "'local.has_window'"},
-                 Case{0, -1.0f, "'local.softcap'"},
-                 Case{0, std::numeric_limits<float>::quiet_NaN(),
-                      "'local.softcap'"},
-                 Case{1, std::numeric_limits<float>::infinity(),
-                      "'local.softcap'"}}) {
+  for (Case c :
+       {Case{2, 0.0f, "'local.has_window'"}, Case{0, -1.0f, "'local.softcap'"},
+        Case{0, std::numeric_limits<float>::quiet_NaN(), "'local.softcap'"},
+        Case{1, std::numeric_limits<float>::infinity(), "'local.softcap'"}}) {
     resetFake();
     attn_paged_decode_args args = validArgs();
     args.local.has_window = c.hasWindow;
@@ -813,13 +811,15 @@ TEST_F(DecodeLocalTest, PrefersTheLocalKernelOfTheCallsGroupSize) {
   attn_paged_decode_args args = validArgs(); // G = 2
   args.local.softcap = 30.0f;
   ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
-  EXPECT_EQ(fakecuda::launches()[0].function, "decode_bf16_d128_g2_paged_local");
+  EXPECT_EQ(fakecuda::launches()[0].function,
+            "decode_bf16_d128_g2_paged_local");
   resetFake();
   args.num_kv_heads = 4; // G = 4: the any-group one
   for (int64_t *strides : {args.k_strides, args.v_strides})
     strides[0] = int64_t{256} * 4 * 128, strides[1] = int64_t{4} * 128;
   ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
-  EXPECT_EQ(fakecuda::launches()[0].function, "decode_bf16_d128_g0_paged_local");
+  EXPECT_EQ(fakecuda::launches()[0].function,
+            "decode_bf16_d128_g0_paged_local");
 }
 
 TEST_F(DecodeLocalTest, APackWithoutLocalKernelsSaysSo) {

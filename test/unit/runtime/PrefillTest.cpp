@@ -905,10 +905,9 @@ TEST_F(PrefillLocalTest, BadOptionsNameTheFieldAndLaunchNothing) {
     float softcap;
     const char *field;
   };
-  for (Case c : {Case{-1, 0.0f, "'local.has_window'"},
-                 Case{0, -0.5f, "'local.softcap'"},
-                 Case{1, std::numeric_limits<float>::quiet_NaN(),
-                      "'local.softcap'"}}) {
+  for (Case c :
+       {Case{-1, 0.0f, "'local.has_window'"}, Case{0, -0.5f, "'local.softcap'"},
+        Case{1, std::numeric_limits<float>::quiet_NaN(), "'local.softcap'"}}) {
     resetFake();
     attn_varlen_prefill_args args = validPrefillArgs();
     args.local.has_window = c.hasWindow;

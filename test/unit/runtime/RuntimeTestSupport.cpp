@@ -175,8 +175,8 @@ void writePack(const std::string &packDir, const std::string &target,
     if (kernel.op != "combine") {
       manifest << " group=" << kernel.group << " paged=" << kernel.paged
                << " causal=" << kernel.causal
-               << (kernel.local ? " local=1" : "") << " block_m=" << kernel.blockM
-               << " block_n=64 stages=2";
+               << (kernel.local ? " local=1" : "")
+               << " block_m=" << kernel.blockM << " block_n=64 stages=2";
     }
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;
