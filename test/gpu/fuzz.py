@@ -163,6 +163,8 @@ class Case:
     spare_columns: int = 0  # -1 columns past the longest table row; contiguous
     # caches: 16 slots each; packed k, v: rows
     data_seed: int = 0
+    window: tuple = (-1, -1)  # flash-attn's window_size
+    softcap: float = 0.0
 
     @property
     def batch(self):
@@ -176,6 +178,7 @@ class Case:
         fields = dict(fields)
         for name in ("seqlens_k", "seqlens_q"):
             fields[name] = tuple(fields.get(name, ()))
+        fields["window"] = tuple(fields.get("window", (-1, -1)))
         return cls(**fields)
 
     def __str__(self):
@@ -203,6 +206,8 @@ class Case:
             ("layout", "plain"),
             ("q_slack", 0),
             ("spare_columns", 0),
+            ("window", (-1, -1)),
+            ("softcap", 0.0),
         ):
             if getattr(self, name) != default:
                 parts.append(f"{name}={getattr(self, name)}")
@@ -396,6 +401,18 @@ def draw_case(seed, index, limits):
         )
         if rng.random() < 0.3:
             fields.update(num_splits=rng.choice((1, 2, 3, 4, 7, 16, 64, 200)))
+    # Local attention from a stream of its own, so that the other fields of a case
+    # id stay what they were before windows were drawn.
+    local = random.Random(f"{seed}:{index}:local")
+    if local.random() < 0.25:
+        fields.update(
+            window=(
+                local.choice((-1, 0, local.randint(1, 64), local.randint(1, 2048))),
+                local.choice((-1, 0, local.randint(1, 16))),
+            )
+        )
+    if local.random() < 0.15:
+        fields.update(softcap=local.choice((2.5, 30.0, 50.0)))
     for _ in range(100):  # the lengths again until the case fits the limits
         batch = draw_batch(rng, limits)
         longest = draw_longest(rng, batch, limits)
@@ -555,6 +572,8 @@ def reference(case, x, chunk):
             x.block_table[b0:b1] if paged else None,
             softmax_scale=case.softmax_scale,
             causal=case.causal,
+            window_size=case.window,
+            softcap=case.softcap,
         )
         outs.append(out)
         lses.append(lse)
@@ -572,6 +591,7 @@ def call(case, x):
     """Runs the case's entry point: (out, lse or None, what is wrong with the return
     convention)."""
     scale, causal = case.softmax_scale, case.causal
+    local = dict(window_size=case.window, softcap=case.softcap)
     if case.entry == "varlen":
         args = (
             x.q,
@@ -590,6 +610,7 @@ def call(case, x):
                 block_table=x.block_table,
                 return_lse=case.lse,
                 num_splits=case.num_splits,
+                **local,
             )
         else:
             result = attn_kernels.flash_attn_varlen_func(
@@ -598,6 +619,7 @@ def call(case, x):
                 causal=causal,
                 return_attn_probs=case.lse,
                 block_table=x.block_table,
+                **local,
             )
             if case.lse:  # flash-attn 2.8 without dropout: S_dmask is empty
                 if not (isinstance(result, tuple) and len(result) == 3):
@@ -630,6 +652,7 @@ def call(case, x):
             return_lse=case.lse,
             num_splits=case.num_splits,
             max_seqlen_k=x.max_seqlen_k,
+            **local,
         )
     else:
         cache_seqlens = {
@@ -647,6 +670,7 @@ def call(case, x):
             causal=causal,
             num_splits=case.num_splits,
             return_softmax_lse=case.lse,
+            **local,
         )
     if case.lse:
         if not (isinstance(result, tuple) and len(result) == 2):

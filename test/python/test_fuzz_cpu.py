@@ -80,6 +80,8 @@ def test_varlen_oracle_is_reference_varlen(cpu_fuzz):
             x.block_table,
             softmax_scale=case.softmax_scale,
             causal=case.causal,
+            window_size=case.window,
+            softcap=case.softcap,
         )
         torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-12, msg=str(case))
         assert torch.equal(torch.isinf(lse), torch.isinf(want_lse)), case
