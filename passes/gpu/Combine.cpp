@@ -29,44 +29,74 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
   };
   Value negInf = f32(-std::numeric_limits<float>::infinity());
-  // Every warp computes the split weights on its own, without shared memory
-  // or barriers: lane l holds the lse of splits l and l + 32 (at most 64
-  // splits, the runtime's limit), and butterfly shuffles give every lane
-  // their max and the weights' sum.
-  Value lane = arith::RemUIOp::create(b, loc, d, idx(32));
-  SmallVector<Value, 2> lse;
-  for (int64_t half = 0; half < 2; ++half) {
-    Value s = add(lane, idx(32 * half));
-    Value has = cmp(arith::CmpIPredicate::ult, s, splits);
-    auto ifHas = scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifHas.thenBlock());
-      Value v = LLVM::LoadOp::create(b, loc, f32t,
-                                     gep(arg(P::part_lse), f32t, rowOf(s)));
-      scf::YieldOp::create(b, loc, v);
-      b.setInsertionPointToStart(ifHas.elseBlock());
-      scf::YieldOp::create(b, loc, negInf);
-    }
-    lse.push_back(ifHas.getResult(0));
-  }
-  Value maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
-  for (int64_t off = 16; off > 0; off /= 2)
-    maxLse = arith::MaximumFOp::create(b, loc, maxLse, shflXor(maxLse, off));
+  auto loadLse = [&](Value s) -> Value {
+    return LLVM::LoadOp::create(b, loc, f32t,
+                                gep(arg(P::part_lse), f32t, rowOf(s)));
+  };
   // Weights exp(lse_s - max) (natural log units, via exp2); 0 for a split
   // without keys or past the last.
+  auto weightOf = [&](Value l, Value maxLse) -> Value {
+    return select(isNegInf(l), f32(0.0),
+                  exp2(arith::MulFOp::create(
+                      b, loc, arith::SubFOp::create(b, loc, l, maxLse),
+                      f32(1.4426950408889634))));
+  };
+  // A block of whole warps: every warp computes the split weights on its own,
+  // without shared memory or barriers: lane l holds the lse of splits l and
+  // l + 32 (at most 64 splits, the runtime's limit), and butterfly shuffles
+  // give every lane their max and the weights' sum. A head_dim that is no
+  // multiple of 32 (80) leaves its last warp partial, whose missing lanes a
+  // full-warp shuffle would read: there every thread reads every split's lse
+  // itself (at most 64 loads, twice).
+  bool wholeWarps = headDim % 32 == 0;
+  Value maxLse, sum;
   SmallVector<Value, 2> weight;
-  for (Value l : lse)
-    weight.push_back(select(
-        isNegInf(l), f32(0.0),
-        exp2(arith::MulFOp::create(b, loc,
-                                   arith::SubFOp::create(b, loc, l, maxLse),
-                                   f32(1.4426950408889634)))));
-  Value sum = arith::AddFOp::create(b, loc, weight[0], weight[1]);
-  for (int64_t off = 16; off > 0; off /= 2)
-    sum = arith::AddFOp::create(b, loc, sum, shflXor(sum, off));
+  if (wholeWarps) {
+    Value lane = arith::RemUIOp::create(b, loc, d, idx(32));
+    SmallVector<Value, 2> lse;
+    for (int64_t half = 0; half < 2; ++half) {
+      Value s = add(lane, idx(32 * half));
+      Value has = cmp(arith::CmpIPredicate::ult, s, splits);
+      auto ifHas =
+          scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifHas.thenBlock());
+        scf::YieldOp::create(b, loc, loadLse(s));
+        b.setInsertionPointToStart(ifHas.elseBlock());
+        scf::YieldOp::create(b, loc, negInf);
+      }
+      lse.push_back(ifHas.getResult(0));
+    }
+    maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
+    for (int64_t off = 16; off > 0; off /= 2)
+      maxLse = arith::MaximumFOp::create(b, loc, maxLse, shflXor(maxLse, off));
+    for (Value l : lse)
+      weight.push_back(weightOf(l, maxLse));
+    sum = arith::AddFOp::create(b, loc, weight[0], weight[1]);
+    for (int64_t off = 16; off > 0; off /= 2)
+      sum = arith::AddFOp::create(b, loc, sum, shflXor(sum, off));
+  } else {
+    auto reduce = [&](Value init, function_ref<Value(Value, Value)> step) {
+      auto loop =
+          scf::ForOp::create(b, loc, idx(0), splits, idx(1), ValueRange{init});
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      scf::YieldOp::create(
+          b, loc,
+          step(loop.getRegionIterArgs()[0], loadLse(loop.getInductionVar())));
+      return loop.getResult(0);
+    };
+    maxLse = reduce(negInf, [&](Value m, Value l) -> Value {
+      return arith::MaximumFOp::create(b, loc, m, l);
+    });
+    sum = reduce(f32(0.0), [&](Value total, Value l) -> Value {
+      return arith::AddFOp::create(b, loc, total, weightOf(l, maxLse));
+    });
+  }
   // Thread d accumulates column d over the splits, kUnroll independent loads
-  // in flight per step; split s's weight comes from lane s % 32.
+  // in flight per step; split s's weight comes from lane s % 32 (or, in a
+  // block with a partial warp, from its lse again).
   constexpr int64_t kUnroll = 8;
   auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
                                  ValueRange{f32(0.0)});
@@ -78,13 +108,18 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
       Value s = add(loop.getInductionVar(), idx(j));
       Value valid = cmp(arith::CmpIPredicate::ult, s, splits);
       s = select(valid, s, idx(0)); // split 0 always exists
-      Value fromLane = arith::IndexCastOp::create(
-          b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
-      Value w = NVVM::ShflOp::create(
-          b, loc, f32t, i32(-1),
-          select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weight[0],
-                 weight[1]),
-          fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
+      Value w;
+      if (wholeWarps) {
+        Value fromLane = arith::IndexCastOp::create(
+            b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
+        w = NVVM::ShflOp::create(
+            b, loc, f32t, i32(-1),
+            select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weight[0],
+                   weight[1]),
+            fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
+      } else {
+        w = weightOf(loadLse(s), maxLse);
+      }
       w = select(valid, w, f32(0.0));
       Value o = LLVM::LoadOp::create(
           b, loc, f32t,

@@ -14,6 +14,18 @@
 // CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %[[ACTIVE]] : i1
 // CHECK-NEXT: scf.if %[[ROW]] {
 
+// Its combine kernel runs 80 threads, the last warp half full: no warp
+// shuffle (whose missing lanes it would read); every thread loops over the
+// splits' lse for their max and weight sum.
+// CHECK-LABEL: gpu.func @d80_decode_combine
+// CHECK-SAME: known_block_size = array<i32: 80, 1, 1>
+// CHECK-NOT: nvvm.shfl.sync
+// CHECK: scf.for
+// CHECK: arith.maximumf
+// CHECK: scf.for
+// CHECK-NOT: nvvm.shfl.sync
+// CHECK: gpu.return
+
 // Prefill: rows copied as 16 chunks, the threads of chunks 10..15 copying
 // nothing; chunks 8 and 9 swizzle by row % 2, the others by row % 8.
 // CHECK-LABEL: gpu.func @d80_prefill
