@@ -123,8 +123,10 @@ LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {
       Value key = add(start, add(rowGroup, idx(rowGroups * i)));
       Value keep =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, key, end);
+      // The row's diagonal, once for the causal bound and the window.
+      Value last;
       if (mask.getCausal()) {
-        Value last = add(diagonal, idx(r / mask.getRowsPerToken()));
+        last = add(diagonal, idx(r / mask.getRowsPerToken()));
         keep = arith::AndIOp::create(
             b, loc, keep,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, key,
@@ -133,9 +135,10 @@ LogicalResult DecodeKernelEmitter::lowerMask(MaskOp mask) {
       if (!mask.getWindow().empty())
         keep = arith::AndIOp::create(
             b, loc, keep,
-            insideWindow(key, add(diagonal, idx(r / mask.getRowsPerToken())),
-                         mapped(mask.getWindow()[0]),
-                         mapped(mask.getWindow()[1])));
+            insideWindow(
+                key,
+                last ? last : add(diagonal, idx(r / mask.getRowsPerToken())),
+                mapped(mask.getWindow()[0]), mapped(mask.getWindow()[1])));
       out.values.push_back(
           select(keep, in.values[r * keysPerThread + i], negInf));
     }
