@@ -12,7 +12,8 @@ kernel longer than the batch of calls), so only the host's work is timed: the me
 a batch of CALLS calls, median and spread over ROUNDS batches.
 
 Then the latency of a small eager call (decode of 1 x 32768, page 256): back-to-back
-eager calls against the same call replayed from a CUDA graph (its GPU time).
+eager calls against the same call replayed from a CUDA graph (its GPU time); and the
+checked mode's cost (ATTN_CHECK=1): back-to-back eager calls with and without it.
 
 Qwen3-0.6B's heads: Hq 16, Hkv 8, D 128, bf16, causal. Decode: 256 sequences of
 100-2048 keys, page 256. Prefill: 16 prompts of 100-1024 tokens, packed K/V.
@@ -276,36 +277,75 @@ def breakdown(pre):
     return {name: host_time(call)[0] for name, call in parts.items()}
 
 
+def per_call(run, n=500):
+    """Wall microseconds per call of `run` back to back (GPU time included): the
+    median over 7 batches of n calls."""
+    for _ in range(20):
+        run()
+    torch.cuda.synchronize()
+    values = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for _ in range(n):
+            run()
+        torch.cuda.synchronize()
+        values.append((time.perf_counter() - start) / n * 1e6)
+    return statistics.median(values)
+
+
+def decode_call(dec):
+    return functools.partial(
+        flash_attn_with_kvcache,
+        dec["q"],
+        dec["k"],
+        dec["v"],
+        cache_seqlens=dec["lengths"],
+        block_table=dec["table"],
+        softmax_scale=D**-0.5,
+        causal=True,
+    )
+
+
+def checked_cost(dec, pre, generator):
+    """What the checked mode (ATTN_CHECK=1) costs: wall microseconds per eager call
+    back to back, unchecked and checked, for the decode and prefill problems and the
+    small decode (1 x 32768)."""
+    from attn_kernels import decode as decode_module
+
+    small = decode_problem(batch=1, low=32768, high=32768, generator=generator)
+    n = pre["max_len"]
+    problems = {
+        "decode 256 x 100-2048": decode_call(dec),
+        "prefill 16 x 100-1024": lambda: flash_attn_varlen_func(
+            pre["q"],
+            pre["k"],
+            pre["v"],
+            pre["cu"],
+            pre["cu"],
+            n,
+            n,
+            softmax_scale=D**-0.5,
+            causal=True,
+        ),
+        "decode 1 x 32768": decode_call(small),
+    }
+    results = {}
+    for name, call in problems.items():
+        for checked in (False, True):
+            decode_module.CHECKED = checked
+            try:
+                results[(name, checked)] = per_call(call, n=200)
+            finally:
+                decode_module.CHECKED = False
+    return results
+
+
 def small_call_latency(generator):
     """Back-to-back eager decode of 1 x 32768 (page 256) against its CUDA-graph
     replay: the per-call wall time of each, in microseconds."""
-    dec = decode_problem(batch=1, low=32768, high=32768, generator=generator)
-    scale = D**-0.5
-
-    def call():
-        return flash_attn_with_kvcache(
-            dec["q"],
-            dec["k"],
-            dec["v"],
-            cache_seqlens=dec["lengths"],
-            block_table=dec["table"],
-            softmax_scale=scale,
-            causal=True,
-        )
-
-    def per_call(run, n=500):
-        for _ in range(20):
-            run()
-        torch.cuda.synchronize()
-        values = []
-        for _ in range(7):
-            start = time.perf_counter()
-            for _ in range(n):
-                run()
-            torch.cuda.synchronize()
-            values.append((time.perf_counter() - start) / n * 1e6)
-        return statistics.median(values)
-
+    call = decode_call(
+        decode_problem(batch=1, low=32768, high=32768, generator=generator)
+    )
     eager = per_call(call)
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -352,6 +392,7 @@ def main():
                     )
             torch.set_default_device(None)
         eager, replay = small_call_latency(generator)
+        checked = checked_cost(dec, pre, generator)
     print(
         f"small call (decode 1 x 32768): eager {eager:.1f} us, graph replay "
         f"{replay:.1f} us",
@@ -391,13 +432,26 @@ def main():
         f"back to back, {replay:.1f} us per CUDA-graph replay of the same call (its GPU "
         f"time): {eager - replay:+.1f} us.",
         "",
+        "The checked mode (ATTN_CHECK=1: the index tensors read back and checked before "
+        "each launch), wall microseconds per eager call back to back:",
+        "",
+        "| call | unchecked | checked | cost |",
+        "|---|---|---|---|",
     ]
+    for name in dict.fromkeys(name for name, _ in checked):
+        off, on = checked[(name, False)], checked[(name, True)]
+        lines.append(f"| {name} | {off:.1f} | {on:.1f} | {on - off:+.1f} |")
+    lines.append("")
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text("\n".join(lines))
     options.out.with_suffix(".json").write_text(
         json.dumps(
             {" / ".join(key): value for key, value in results.items()}
-            | {"small_eager_us": eager, "small_replay_us": replay},
+            | {"small_eager_us": eager, "small_replay_us": replay}
+            | {
+                f"checked / {name} / {'on' if on else 'off'}": value
+                for (name, on), value in checked.items()
+            },
             indent=1,
         )
     )

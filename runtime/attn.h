@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-#define ATTN_API_VERSION 3
+#define ATTN_API_VERSION 4
 
 typedef enum attn_status {
   ATTN_SUCCESS = 0,
@@ -198,6 +198,34 @@ attn_varlen_prefill_workspace_size(const attn_varlen_prefill_args *args,
 attn_status attn_varlen_prefill(const attn_varlen_prefill_args *args,
                                 void *workspace, size_t workspace_bytes,
                                 void *stream);
+
+/* Checked mode (the Python package's ATTN_CHECK=1; off by default). The
+ * kernels trust the index tensors: a block_table entry outside the cache, or
+ * cu_seqlens past the tensors, is an illegal address that poisons the CUDA
+ * context. These calls check the call's arguments as the call would, then
+ * copy cache_seqlens and block_table (decode), or cu_seqlens_q, cu_seqlens_k
+ * and block_table (prefill), to the host on `stream` after the work queued
+ * there, wait for the copy, check the values, and launch nothing. kv_rows is
+ * the extent the runtime cannot see: paged, the caches' num_blocks; packed
+ * prefill, the rows of k and v; contiguous decode, ignored (max_seqlen_k
+ * bounds cache_seqlens). A bad value gives ATTN_ERROR_INVALID_ARGUMENT naming
+ * the sequence, the entry and its value:
+ *   decode:  0 <= cache_seqlens[b] <= max_seqlen_k; paged, the first
+ *            ceil(cache_seqlens[b] / page_size) entries of block_table row b
+ *            in [0, kv_rows).
+ *   prefill: cu_seqlens_q[0] = 0, non-decreasing, last = total_q, each Lq <=
+ *            max_seqlen_q; cu_seqlens_k non-decreasing, each Lk <=
+ *            max_seqlen_k; packed, cu_seqlens_k[0] >= 0 and last <= kv_rows;
+ *            paged, the first ceil(Lk / page_size) entries of block_table row
+ *            b in [0, kv_rows).
+ * The host waits for the stream, so a checked call is eager only: on a stream
+ * being captured into a CUDA graph it returns ATTN_ERROR_INVALID_ARGUMENT and
+ * reads nothing. */
+attn_status attn_paged_decode_check_indices(const attn_paged_decode_args *args,
+                                            int64_t kv_rows, void *stream);
+attn_status
+attn_varlen_prefill_check_indices(const attn_varlen_prefill_args *args,
+                                  int64_t kv_rows, void *stream);
 
 /* A configuration to ask attn_query_support about: the fields of the call's
  * argument struct that choose its kernels. */

@@ -5,7 +5,9 @@
 // the macro argument expands to it, so the versioned entry point is the one
 // declared and resolved. cuCtxGetId needs a CUDA 12.0 driver.
 // cuPointerGetAttribute, cuDeviceGet, cuDevicePrimaryCtxRetain and
-// cuCtxSetCurrent serve a thread with no current context (runtime/device.cpp).
+// cuCtxSetCurrent serve a thread with no current context (runtime/device.cpp);
+// cuMemcpyDtoHAsync, cuStreamSynchronize and cuStreamIsCapturing the checked
+// mode (runtime/index_check.cpp).
 ATTN_CU_SYMBOL(cuInit)
 ATTN_CU_SYMBOL(cuGetErrorName)
 ATTN_CU_SYMBOL(cuGetErrorString)
@@ -23,3 +25,6 @@ ATTN_CU_SYMBOL(cuModuleUnload)
 ATTN_CU_SYMBOL(cuFuncGetAttribute)
 ATTN_CU_SYMBOL(cuFuncSetAttribute)
 ATTN_CU_SYMBOL(cuLaunchKernel)
+ATTN_CU_SYMBOL(cuMemcpyDtoHAsync)
+ATTN_CU_SYMBOL(cuStreamSynchronize)
+ATTN_CU_SYMBOL(cuStreamIsCapturing)

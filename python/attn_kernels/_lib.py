@@ -8,7 +8,7 @@ import threading
 
 from . import _version
 
-API_VERSION = 3
+API_VERSION = 4
 
 # enum attn_dtype
 DTYPE_F16 = 0
@@ -171,6 +171,7 @@ def _prototypes():
     args = ctypes.c_void_p
     size = ctypes.POINTER(ctypes.c_size_t)
     launch = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    rows, stream = ctypes.c_int64, ctypes.c_void_p
     return {
         "attn_api_version": (ctypes.c_int, []),
         "attn_last_error": (ctypes.c_char_p, []),
@@ -178,6 +179,8 @@ def _prototypes():
         "attn_paged_decode": (ctypes.c_int, [args, *launch]),
         "attn_varlen_prefill_workspace_size": (ctypes.c_int, [args, size]),
         "attn_varlen_prefill": (ctypes.c_int, [args, *launch]),
+        "attn_paged_decode_check_indices": (ctypes.c_int, [args, rows, stream]),
+        "attn_varlen_prefill_check_indices": (ctypes.c_int, [args, rows, stream]),
     }
 
 

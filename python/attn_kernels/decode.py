@@ -13,12 +13,19 @@ torch.set_default_device's does not intercept each attribute read.
 
 import collections
 import ctypes
+import os
+import warnings
 
 import torch
 
 from . import _checks, _info, _lib, torch_backend
 
 DTYPES = {torch.float16: _lib.DTYPE_F16, torch.bfloat16: _lib.DTYPE_BF16}
+
+# The checked mode (ATTN_CHECK=1, read once at import; docs/python.md): before each
+# eager launch the runtime reads the index tensors back and names a bad entry instead
+# of letting a kernel fault. Calls captured into a CUDA graph are not checked.
+CHECKED = os.environ.get("ATTN_CHECK", "0") not in ("", "0")
 _CONTIGUOUS = torch.contiguous_format
 
 # What a decode call's shapes say, all host-known. page_size 0: contiguous
@@ -283,7 +290,7 @@ def launch_decode(
         *(local or _lib.NO_LOCAL),
     )
     key = (shape, max_seqlen_k, causal, num_splits, q.dtype, local)
-    run(q, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode")
+    run(q, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode", k_cache)
     return out, lse
 
 
@@ -293,11 +300,13 @@ def launch_decode(
 _workspace_bytes = {}
 
 
-def run(q, args, key, size_call, launch_call):
+def run(q, args, key, size_call, launch_call, k):
     """Launches `launch_call` on the packed `args` on the current stream of q's device,
     with the workspace libattnrt's `size_call` asks for (queried once per `key`: the
     call's host ints) allocated from torch's allocator (so a CUDA graph capture owns
-    it).
+    it). In the checked mode, `launch_call`_check_indices runs first, with k's first
+    extent as the rows the runtime cannot see (a paged cache's num_blocks, a packed
+    prefill's keys; a contiguous decode cache's is ignored).
 
     The runtime launches in the calling thread's current CUDA context, or where the
     thread has none yet, in the primary context of the device that holds q. Only when
@@ -306,7 +315,9 @@ def run(q, args, key, size_call, launch_call):
     index = q.get_device()
     if index != torch._C._cuda_getDevice():
         with torch.cuda.device(index):
-            return run(q, args, key, size_call, launch_call)
+            return run(q, args, key, size_call, launch_call, k)
+    if CHECKED:
+        _check_indices(args, launch_call, k.shape[0], index)
     key = (size_call, index, key)
     workspace_bytes = _workspace_bytes.get(key)
     if workspace_bytes is None:
@@ -332,3 +343,20 @@ def run(q, args, key, size_call, launch_call):
         ),
         launch_call,
     )
+
+
+def _check_indices(args, launch_call, kv_rows, index):
+    """The checked mode's read-back of the index tensors (attn.h,
+    attn_*_check_indices); skipped, with a warning once, while the stream is being
+    captured, since the host cannot wait for it then."""
+    if torch.cuda.is_current_stream_capturing():
+        warnings.warn(
+            "attn_kernels: ATTN_CHECK=1 does not check calls captured into a CUDA "
+            "graph (the index tensors cannot be read back during a capture)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    check_call = launch_call + "_check_indices"
+    stream = torch._C._cuda_getCurrentRawStream(index)
+    _lib.check(_lib.function(check_call)(args, kv_rows, stream), check_call)

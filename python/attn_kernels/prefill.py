@@ -350,5 +350,5 @@ def launch_prefill(
         *(local or _lib.NO_LOCAL),
     )
     key = (shape, causal, num_splits, q.dtype, local)
-    run(q, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill")
+    run(q, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill", k)
     return out, lse

@@ -864,6 +864,87 @@ def run_rejected_softcap():
     return rows
 
 
+def run_checked():
+    """The checked mode (attn_kernels.decode.CHECKED, as ATTN_CHECK=1 sets it): a
+    block_table entry outside the cache, a cache_seqlens past the table and a
+    cu_seqlens_k past k each raise RuntimeError naming the entry, and the process's
+    CUDA context stays usable: valid calls afterwards, checked, give the right
+    results (poisoned outputs, float64 reference)."""
+    from attn_kernels import decode as decode_module
+
+    rows = []
+    previous = decode_module.CHECKED
+    decode_module.CHECKED = True
+    try:
+        cases = []
+        args, lengths = make_decode(Decode(4, (300, 900), (16, 8), 128, BF16, 256))
+        table = args["block_table"].clone()
+        table[2, 1] = args["k_cache"].shape[0]  # one block past the cache
+        cases.append(
+            (
+                "decode, block_table entry = num_blocks",
+                lambda: flash_attn_with_kvcache(**{**args, "block_table": table}),
+                "'block_table'[2][1] is",
+            )
+        )
+        seqlens = args["cache_seqlens"].clone()
+        seqlens[3] = table.shape[1] * 256 + 1
+        cases.append(
+            (
+                "decode, cache_seqlens past the table",
+                lambda: flash_attn_with_kvcache(**{**args, "cache_seqlens": seqlens}),
+                "'cache_seqlens'[3] is",
+            )
+        )
+        paged = make_prefill(
+            Prefill((33, 70), (16, 8), 128, BF16, prefix=(500, 20), page_size=256)
+        )
+        bad_table = paged["block_table"].clone()
+        bad_table[1, 0] = -1
+        cases.append(
+            (
+                "paged prefill, block_table entry -1 in a used page",
+                lambda: flash_attn_varlen_func(**{**paged, "block_table": bad_table}),
+                "'block_table'[1][0] is -1",
+            )
+        )
+        packed = make_prefill(Prefill((33, 70), (16, 8), 128, BF16))
+        cu_k = packed["cu_seqlens_k"].clone()
+        cu_k[-1] += 5
+        cases.append(
+            (
+                "packed prefill, cu_seqlens_k past k",
+                lambda: flash_attn_varlen_func(
+                    **{**packed, "cu_seqlens_k": cu_k, "max_seqlen_k": 80}
+                ),
+                "'cu_seqlens_k' spans rows 0 to",
+            )
+        )
+        for name, call, expected in cases:
+            failures = []
+            try:
+                call()
+                failures.append("no error")
+            except RuntimeError as error:
+                if expected not in str(error):
+                    failures.append(f"message {error}")
+            torch.cuda.synchronize()  # an illegal address would surface here
+            rows.append(Row(f"checked mode: {name} raises", failures))
+        for result in (
+            run_decode(Decode(4, (300, 900), (16, 8), 128, BF16, 256)),
+            run_prefill(
+                Prefill((33, 70), (16, 8), 128, BF16, prefix=(500, 20), page_size=256)
+            ),
+            run_prefill(Prefill((33, 70), (16, 8), 128, BF16)),
+        ):
+            for row in result:
+                row.name = f"checked mode, valid after the errors: {row.name}"
+            rows += result
+    finally:
+        decode_module.CHECKED = previous
+    return rows
+
+
 def integration_inputs(seed=400):
     """A paged prefill (3 prompts after cached prefixes) and a paged decode (8
     sequences), Qwen3-0.6B heads, bf16."""
@@ -1092,6 +1173,7 @@ def main():
         results["auto"] += report(
             "auto", guarded("softcap rejected", run_rejected_softcap)
         )
+        results["auto"] += report("auto", guarded("checked mode", run_checked))
     if args.out:
         write_markdown(args.out, results)
     rows = [row for backend_rows in results.values() for row in backend_rows]

@@ -31,7 +31,10 @@ def test_reports_the_library_and_no_gpu(monkeypatch, fresh_lib, capsys):
     pack = _info.pack_info()
     assert pack.source == "embedded" and pack.version == __version__
     assert pack.targets == ("sm_80", "sm_89", "sm_90")
-    assert f"  library   {_lib.library_path()} (version {__version__}, API 3)" in lines
+    assert (
+        f"  library   {_lib.library_path()} (version {__version__}, API {_lib.API_VERSION})"
+        in lines
+    )
     assert any(line.startswith("  pack      embedded") for line in lines)
     assert any(line.startswith("  GPU       none: ") for line in lines)
 

@@ -111,14 +111,15 @@ class _FakeFunction:
 
 
 def test_an_older_library_names_both_versions(monkeypatch, fresh_lib, tmp_path):
-    """A libattnrt of API version 2 (before attn_local_options) is refused with both
-    versions named, and the refusal (LOAD_FAILED: auto falls back) is remembered."""
-    assert _lib.API_VERSION == 3
+    """A libattnrt of API version 3 (before the checked mode's calls) is refused with
+    both versions named, and the refusal (LOAD_FAILED: auto falls back) is remembered.
+    """
+    assert _lib.API_VERSION == 4
     old = type(
         "OldLibrary",
         (),
         {
-            "attn_api_version": _FakeFunction(2),
+            "attn_api_version": _FakeFunction(3),
             "attn_last_error": _FakeFunction(b""),
         },
     )()
@@ -127,7 +128,7 @@ def test_an_older_library_names_both_versions(monkeypatch, fresh_lib, tmp_path):
     with pytest.raises(RuntimeError) as error:
         _lib.lib()
     message = str(error.value)
-    assert "expected API version 3, got 2" in message
+    assert "expected API version 4, got 3" in message
     assert str(tmp_path / "libattnrt.so") in message and "rebuild" in message
     assert error.value.attn_status == _lib.LOAD_FAILED
     with pytest.raises(RuntimeError) as again:
@@ -280,7 +281,7 @@ def test_launch_prefill_fills_the_struct(monkeypatch, num_splits):
     out, lse = prefill.launch_prefill(
         shape, softmax_scale=0.125, causal=True, return_lse=False, **call, **extra
     )
-    ((_, packed, _, size_call, launch_call),) = calls
+    ((_, packed, _, size_call, launch_call, _),) = calls
     assert (size_call, launch_call) == (
         "attn_varlen_prefill_workspace_size",
         "attn_varlen_prefill",
@@ -315,7 +316,7 @@ def test_launch_decode_fills_the_struct(monkeypatch):
     out, lse = decode.launch_decode(
         shape, q, k_cache, k_cache, lengths, table, 0.5, False, True, 2, 40
     )
-    ((_, packed, _, _, launch_call),) = calls
+    ((_, packed, _, _, launch_call, _),) = calls
     assert launch_call == "attn_paged_decode"
     args = _lib.PagedDecodeArgs.from_buffer_copy(packed)
     assert (args.batch, args.seqlen_q, args.num_heads, args.num_kv_heads) == (
@@ -383,7 +384,7 @@ def test_entry_points_fill_the_local_options(
     cache = torch.randn(2, 40, 2, 64, dtype=torch.bfloat16)
     lengths = torch.tensor([40, 7], dtype=torch.int32)
     interface.flash_attn_with_kvcache(dq, cache, cache, cache_seqlens=lengths, **local)
-    (_, packed, key, _, _), (_, dpacked, dkey, _, _) = calls
+    (_, packed, key, _, _, _), (_, dpacked, dkey, _, _, _) = calls
     args = _lib.VarlenPrefillArgs.from_buffer_copy(packed)
     dargs = _lib.PagedDecodeArgs.from_buffer_copy(dpacked)
     causal_flag, fields = expected
@@ -451,11 +452,62 @@ def test_workspace_size_is_asked_once_per_shape(monkeypatch):
     monkeypatch.setattr(decode, "_workspace_bytes", {})
     q = torch.empty(0)  # a CPU tensor: get_device() is -1
     for key in ("a", "a", "b"):
-        decode.run(q, b"args", key, "size", "launch")
+        decode.run(q, b"args", key, "size", "launch", q)
     assert [call[0] for call in calls] == ["size", "launch", "launch", "size", "launch"]
     for call in calls:
         if call[0] == "launch":
             assert call[2] % 256 == 0 and call[3] == 1000
+
+
+def test_checked_mode_checks_indices_before_launch(monkeypatch):
+    """With ATTN_CHECK=1 (decode.CHECKED), run() has the runtime check the index
+    tensors first, telling it k's first extent; a rejection launches nothing; a call
+    being captured into a CUDA graph is launched unchecked, with a warning."""
+    import torch
+    from attn_kernels import decode
+
+    calls = []
+
+    def checker(status):
+        def check(args, kv_rows, stream):
+            calls.append(("check", kv_rows, stream))
+            return status
+
+        return check
+
+    def launch(args, workspace, workspace_bytes, stream):
+        calls.append(("launch",))
+        return 0
+
+    functions = {"launch": launch, "launch_check_indices": checker(0)}
+    monkeypatch.setattr(_lib, "function", functions.__getitem__)
+    monkeypatch.setattr(torch._C, "_cuda_getDevice", lambda: -1, raising=False)
+    monkeypatch.setattr(
+        torch._C, "_cuda_getCurrentRawStream", lambda index: 7, raising=False
+    )
+    monkeypatch.setattr(decode, "_workspace_bytes", {("size", -1, "a"): 0})
+    monkeypatch.setattr(decode, "CHECKED", True)
+    capturing = [False]
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: capturing[0])
+    q, k = torch.empty(0), torch.empty(37, 4)
+    decode.run(q, b"args", "a", "size", "launch", k)
+    assert calls == [("check", 37, 7), ("launch",)]
+
+    calls.clear()
+    functions["launch_check_indices"] = checker(1)
+    monkeypatch.setattr(
+        _lib, "lib", lambda: type("L", (), {"attn_last_error": lambda: b"bad"})
+    )
+    with pytest.raises(RuntimeError, match="launch_check_indices: bad") as error:
+        decode.run(q, b"args", "a", "size", "launch", k)
+    assert error.value.attn_status == 1
+    assert calls == [("check", 37, 7)]
+
+    calls.clear()
+    capturing[0] = True
+    with pytest.warns(RuntimeWarning, match="captured into a CUDA graph"):
+        decode.run(q, b"args", "a", "size", "launch", k)
+    assert calls == [("launch",)]
 
 
 def test_one_page_or_one_row_takes_any_stride(monkeypatch):
@@ -609,7 +661,7 @@ def test_runtime_serves_local_calls_on_the_fake_driver():
     )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.splitlines()[-1])
-    assert out["api"] == 3
+    assert out["api"] == 4
     assert out["plain"] > 0  # the pack serves something on sm_90
     assert out["missing"] == []
     calls = out["calls"]

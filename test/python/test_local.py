@@ -354,7 +354,7 @@ def test_auto_falls_back_with_the_options(monkeypatch):
     want = flash_attn_varlen_func(**args, **local, return_attn_probs=True)[:2]
     want_dec = flash_attn_with_kvcache(**dec, **local, return_softmax_lse=True)
 
-    def unsupported(q, packed, key, size_call, launch_call):
+    def unsupported(q, packed, key, size_call, launch_call, k):
         error = RuntimeError(f"{launch_call}: no local kernel for this (test)")
         error.attn_status = _lib.STATUS_UNSUPPORTED
         raise error

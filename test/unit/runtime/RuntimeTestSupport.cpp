@@ -213,6 +213,8 @@ RuntimeLibrary::RuntimeLibrary(const std::string &dir) {
   resolve(&prefillWorkspaceSize, "attn_varlen_prefill_workspace_size");
   resolve(&varlenPrefill, "attn_varlen_prefill");
   resolve(&querySupport, "attn_query_support");
+  resolve(&checkDecodeIndices, "attn_paged_decode_check_indices");
+  resolve(&checkPrefillIndices, "attn_varlen_prefill_check_indices");
 }
 
 RuntimeLibrary::~RuntimeLibrary() { dlclose(handle_); }

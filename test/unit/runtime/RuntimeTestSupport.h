@@ -184,6 +184,8 @@ public:
   decltype(&attn_varlen_prefill_workspace_size) prefillWorkspaceSize = nullptr;
   decltype(&attn_varlen_prefill) varlenPrefill = nullptr;
   decltype(&attn_query_support) querySupport = nullptr;
+  decltype(&attn_paged_decode_check_indices) checkDecodeIndices = nullptr;
+  decltype(&attn_varlen_prefill_check_indices) checkPrefillIndices = nullptr;
 
 private:
   void *handle_ = nullptr;

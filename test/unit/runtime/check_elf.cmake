@@ -57,7 +57,8 @@ endforeach()
 foreach(api attn_api_version attn_last_error attn_paged_decode
         attn_paged_decode_workspace_size attn_varlen_prefill
         attn_varlen_prefill_workspace_size attn_query_support attn_version
-        attn_get_pack_info attn_get_limits)
+        attn_get_pack_info attn_get_limits attn_paged_decode_check_indices
+        attn_varlen_prefill_check_indices)
   if(NOT api IN_LIST exported)
     message(FATAL_ERROR "${LIBRARY} does not export ${api}")
   endif()

@@ -2,6 +2,7 @@
 #include "test/unit/runtime/fake_cuda.h"
 
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -465,6 +466,45 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
     launch.params.emplace_back(bytes, bytes + module.paramSizes[i]);
   }
   s.launches.push_back(std::move(launch));
+  return CUDA_SUCCESS;
+}
+
+// A copy out of memory addAllocation registered, as if it were the device's,
+// on the current context's stream; the copy is done when the call returns.
+CUresult cuMemcpyDtoHAsync(void *destination, CUdeviceptr source, size_t bytes,
+                           CUstream stream) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.calls["cuMemcpyDtoHAsync"];
+  if (CUresult result = injected(s, "cuMemcpyDtoHAsync"))
+    return result;
+  if (fakecuda::currentContextOf(s) == nullptr)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  for (const auto &allocation : s.allocations) {
+    if (source >= allocation.base &&
+        source + bytes <= allocation.base + allocation.bytes) {
+      std::memcpy(destination, reinterpret_cast<const void *>(source), bytes);
+      return CUDA_SUCCESS;
+    }
+  }
+  return CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuStreamSynchronize(CUstream stream) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.calls["cuStreamSynchronize"];
+  return injected(s, "cuStreamSynchronize");
+}
+
+CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus *status) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, "cuStreamIsCapturing"))
+    return result;
+  *status = stream != nullptr && stream == s.config.capturingStream
+                ? CU_STREAM_CAPTURE_STATUS_ACTIVE
+                : CU_STREAM_CAPTURE_STATUS_NONE;
   return CUDA_SUCCESS;
 }
 

@@ -36,6 +36,8 @@ struct Config {
   // cuModuleLoadDataEx takes this long, as a PTX JIT does, so that loads
   // racing in several threads overlap.
   std::chrono::milliseconds loadTime{0};
+  // cuStreamIsCapturing reports this stream (when not null) as capturing.
+  CUstream capturingStream = nullptr;
 };
 
 struct ModuleLoad {
@@ -78,10 +80,12 @@ int primaryRetains(CUdevice device);
 // Makes [base, base + bytes) memory of device `ordinal` for
 // cuPointerGetAttribute(CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL); other addresses
 // are unknown to the fake driver (CUDA_ERROR_INVALID_VALUE).
+// cuMemcpyDtoHAsync copies from such memory (host memory standing in for the
+// device's) and fails for a range outside every allocation.
 void addAllocation(const void *base, size_t bytes, int ordinal);
 // How often the entry point `name` was called (counted for
-// cuPointerGetAttribute, cuDeviceGet, cuDevicePrimaryCtxRetain and
-// cuCtxSetCurrent).
+// cuPointerGetAttribute, cuDeviceGet, cuDevicePrimaryCtxRetain,
+// cuCtxSetCurrent, cuMemcpyDtoHAsync and cuStreamSynchronize).
 int calls(const std::string &name);
 
 std::vector<ModuleLoad> moduleLoads();
