@@ -56,6 +56,9 @@ CONTRACT_HEAD_DIMS = tuple(range(8, 257, 8))
 EXIT_FAILED, EXIT_INCOMPLETE = 1, 3
 FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
 ANY_GROUPS = (3, 16)  # the any-group decode kernel: one partial head block, two full
+# A local kernel's calls: a window of 5 keys left of the diagonal and none right of it
+# (causal, as the pack's local kernels take it), and Gemma-2's softcap.
+LOCAL = dict(window_size=(5, 0), softcap=50.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Kernel:
     group: int
     paged: bool
     causal: bool
+    local: bool = False  # a window and softcap kernel (manifest local=1)
 
     def family(self):
         group = "any" if self.group == 0 else self.group
@@ -76,10 +80,11 @@ class Kernel:
             "paged" if self.paged else ("contig" if self.op == "decode" else "packed")
         )
         mask = "causal" if self.causal else "full"
+        local = " local" if self.local else ""
         return (
-            f"{self.op} g{group} {layout} {mask}"
+            f"{self.op} g{group} {layout} {mask}{local}"
             if self.op == "decode"
-            else f"prefill {layout} {mask}"
+            else f"prefill {layout} {mask}{local}"
         )
 
 
@@ -161,24 +166,36 @@ def parse_manifest(text):
                 group=int(fields["group"]),
                 paged=fields["paged"] == "1",
                 causal=fields["causal"] == "1",
+                local=fields.get("local") == "1",
             )
         )
     return kernels
 
 
 def families_for(head_dims, dtypes=("f16", "bf16")):
-    """Every family in these head_dims and dtypes, unnamed (the manifests unread)."""
+    """Every family in these head_dims and dtypes, unnamed (the manifests unread): the
+    plain kernels, causal and not, and the local ones (causal=0: a window's right bound
+    carries the causal mask)."""
     kernels = []
     for head_dim in head_dims:
         for dtype in dtypes:
             for paged in (False, True):
-                for causal in (True, False):
+                for causal, local in ((True, False), (False, False), (False, True)):
                     for group in (1, 2, 4, 8, 0):
                         kernels.append(
-                            Kernel("", "decode", dtype, head_dim, group, paged, causal)
+                            Kernel(
+                                "",
+                                "decode",
+                                dtype,
+                                head_dim,
+                                group,
+                                paged,
+                                causal,
+                                local,
+                            )
                         )
                     kernels.append(
-                        Kernel("", "prefill", dtype, head_dim, 0, paged, causal)
+                        Kernel("", "prefill", dtype, head_dim, 0, paged, causal, local)
                     )
     return kernels
 
@@ -218,18 +235,21 @@ def covering_order(kernels):
     return ordered
 
 
-def expected_kernel(kernels, op, dtype, head_dim, group, paged, causal, seqlen_q):
+def expected_kernel(
+    kernels, op, dtype, head_dim, group, paged, causal, seqlen_q, local=False
+):
     """The pack kernel the runtime picks (runtime/decode_plan.cpp, manifest.cpp)."""
 
     def find(causal_):
         exact = anyg = None
         for k in kernels:
-            if (k.op, k.dtype, k.head_dim, k.paged, k.causal) != (
+            if (k.op, k.dtype, k.head_dim, k.paged, k.causal, k.local) != (
                 op,
                 dtype,
                 head_dim,
                 paged,
                 causal_,
+                local,
             ):
                 continue
             if k.group == group and op == "decode":
@@ -348,9 +368,12 @@ def check(out, lse, want, want_lse, dtype, lse_rows):
 def run_call(kernel, call, size, seed, device, poison):
     """One call on `device` against the CPU reference: (failures, error)."""
     to = lambda t: None if t is None else t.to(device)
+    local = LOCAL if kernel.local else {}
     if kernel.op == "decode":
         q, k, v, lengths, table = decode_inputs(kernel, call, size, seed)
-        want, want_lse = reference_decode(q, k, v, lengths, table, causal=kernel.causal)
+        want, want_lse = reference_decode(
+            q, k, v, lengths, table, causal=kernel.causal, **local
+        )
         args = [to(t) for t in (q, k, v, lengths, table)]
         with poisoned_allocations() if poison else _nothing():
             if device.type == "cuda":
@@ -359,6 +382,7 @@ def run_call(kernel, call, size, seed, device, poison):
                     causal=kernel.causal,
                     return_lse=True,
                     num_splits=call.num_splits,
+                    **local,
                 )
             else:
                 out, lse = attn_kernels.flash_attn_with_kvcache(
@@ -370,6 +394,7 @@ def run_call(kernel, call, size, seed, device, poison):
                     causal=kernel.causal,
                     num_splits=call.num_splits,
                     return_softmax_lse=True,
+                    **local,
                 )
         rows = lambda e: e.transpose(1, 2)
     else:
@@ -377,7 +402,7 @@ def run_call(kernel, call, size, seed, device, poison):
             kernel, call, size, seed
         )
         want, want_lse = reference_varlen(
-            q, k, v, cu_q, cu_k, table, causal=kernel.causal
+            q, k, v, cu_q, cu_k, table, causal=kernel.causal, **local
         )
         q_, k_, v_, cu_q_, cu_k_, table_ = [to(t) for t in (q, k, v, cu_q, cu_k, table)]
         with poisoned_allocations() if poison else _nothing():
@@ -394,6 +419,7 @@ def run_call(kernel, call, size, seed, device, poison):
                     block_table=table_,
                     return_lse=True,
                     num_splits=call.num_splits,
+                    **local,
                 )
             else:
                 out, lse, _ = attn_kernels.flash_attn_varlen_func(
@@ -407,6 +433,7 @@ def run_call(kernel, call, size, seed, device, poison):
                     causal=kernel.causal,
                     block_table=table_,
                     return_attn_probs=True,
+                    **local,
                 )
         rows = lambda e: e.T
     if device.type == "cuda":
@@ -430,8 +457,8 @@ class LaunchCounter:
         self.calls = self.combines = 0
         self._original = decode.run
 
-        def counted(q, args, key, size_call, launch_call):
-            result = self._original(q, args, key, size_call, launch_call)
+        def counted(q, args, key, size_call, launch_call, k):
+            result = self._original(q, args, key, size_call, launch_call, k)
             self.calls += 1
             if decode._workspace_bytes.get((size_call, q.get_device(), key), 0) > 0:
                 self.combines += 1
@@ -532,7 +559,7 @@ def canary(kind, device):
 def call_seed(kernel, call):
     text = (
         f"{kernel.op}{kernel.dtype}{kernel.head_dim}{kernel.group}{kernel.paged}"
-        f"{kernel.causal}{call}"
+        f"{kernel.causal}{call}{'local' if kernel.local else ''}"
     )
     return sum(ord(c) * 131 ** (i % 7) for i, c in enumerate(text)) % (1 << 31)
 
@@ -570,6 +597,7 @@ def run_cases(kernels, size, device, poison, max_seconds, pack=(), log=print):
                 kernel.paged,
                 kernel.causal,
                 call.seqlen_q,
+                kernel.local,
             )
             if kernel.name and (
                 not picked

@@ -22,7 +22,7 @@ def manifest(target, kernels):
         lines.append(
             f"name={k.name} op={k.op} dtype={k.dtype} head_dim={k.head_dim} "
             f"group={k.group} paged={int(k.paged)} causal={int(k.causal)} "
-            "block_m=8 threads=128 smem=0"
+            "block_m=8 threads=128 smem=0" + (" local=1" if k.local else "")
         )
         lines.append(
             f"name={k.name}_combine op=combine dtype={k.dtype} "
@@ -35,13 +35,14 @@ def named(kernels):
     return [
         sc.Kernel(
             f"attn_{k.op}_{k.dtype}_d{k.head_dim}_g{k.group}_{int(k.paged)}"
-            f"{int(k.causal)}",
+            f"{int(k.causal)}{'_local' if k.local else ''}",
             k.op,
             k.dtype,
             k.head_dim,
             k.group,
             k.paged,
             k.causal,
+            k.local,
         )
         for k in kernels
     ]
@@ -74,11 +75,14 @@ def test_fnv1a64_known_value():
 
 
 def test_covering_order_covers_every_family_first():
-    assert len(PACK) == 2 * 2 * 24
+    # Per head_dim and dtype: 2 layouts x (causal, full, local) x 6 (decode G 1, 2,
+    # 4, 8, any; prefill).
+    assert len(PACK) == 2 * 2 * 36
+    assert sum(k.local for k in PACK) == 2 * 2 * 12
     order = sc.covering_order(PACK)
     assert sorted(order, key=repr) == sorted(PACK, key=repr)
-    assert len({k.family() for k in order[:24]}) == 24
-    firsts = order[:48]
+    assert len({k.family() for k in order[:36]}) == 36
+    firsts = order[:72]
     assert {(k.family(), k.dtype) for k in firsts} == {
         (k.family(), k.dtype) for k in PACK
     }
@@ -101,6 +105,7 @@ def test_each_call_runs_its_case_kernel():
                 kernel.paged,
                 kernel.causal,
                 call.seqlen_q,
+                kernel.local,
             )
             assert picked == kernel, (kernel, call)
             if kernel.op == "decode" and kernel.causal:
