@@ -50,6 +50,7 @@ class Workload:
     batch: int
     lengths: tuple[int, int]  # context lengths uniform in [lo, hi], seed 0
     peer_splits: int  # the Triton peer's max_splits, as its README measured it
+    seqlen_q: int = 1  # queries per sequence (> 1: speculative decoding's drafts)
 
 
 WORKLOADS = [
@@ -61,6 +62,10 @@ WORKLOADS = [
     Workload("4 seqs, context 32768", 4, (32768, 32768), 32),
     Workload("2 seqs, context 8192-32768", 2, (8192, 32768), 32),
     Workload("8 seqs, context 8192-32768", 8, (8192, 32768), 16),
+    # Speculative decoding: 2 or 4 draft tokens checked in one step (causal among
+    # themselves). The Triton peer and the seed plan take one query per sequence.
+    Workload("32 seqs, context 4096, Lq 2", 32, (4096, 4096), 8, seqlen_q=2),
+    Workload("32 seqs, context 4096, Lq 4", 32, (4096, 4096), 8, seqlen_q=4),
 ]
 
 
@@ -68,7 +73,7 @@ WORKLOADS = [
 class InputSet:
     """One decode step's inputs: paged as nano-vllm keeps them, contiguous for FA2."""
 
-    q: torch.Tensor  # [B, 1, Hq, D]
+    q: torch.Tensor  # [B, Lq, Hq, D]
     k_cache: torch.Tensor  # [num_blocks, page, Hkv, D]
     v_cache: torch.Tensor
     block_table: torch.Tensor  # [B, max_blocks] int32, -1 past each sequence's pages
@@ -78,6 +83,7 @@ class InputSet:
     cu_seqlens_q: torch.Tensor  # [B + 1] int32
     cu_seqlens_k: torch.Tensor
     max_seqlen_k: int
+    seqlen_q: int
 
 
 @dataclasses.dataclass
@@ -105,7 +111,7 @@ class Measured:
         return 100 * self.kv_bytes / (result.ms * 1e-3) / bandwidth
 
 
-def make_set(lengths):
+def make_set(lengths, seqlen_q=1):
     batch = len(lengths)
     lens = torch.tensor(lengths)
     pages = (lens + PAGE_SIZE - 1) // PAGE_SIZE
@@ -125,16 +131,20 @@ def make_set(lengths):
     rows = (table[seq, pos // PAGE_SIZE].long() * PAGE_SIZE + pos % PAGE_SIZE).cuda()
     cu_seqlens_k = torch.nn.functional.pad(lens.cumsum(0), (1, 0))
     return InputSet(
-        q=torch.randn((batch, 1, NUM_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda"),
+        q=torch.randn(
+            (batch, seqlen_q, NUM_HEADS, HEAD_DIM), dtype=DTYPE, device="cuda"
+        ),
         k_cache=k_cache,
         v_cache=v_cache,
         block_table=table.cuda(),
         cache_seqlens=lens.to(device="cuda", dtype=torch.int32),
         k_varlen=k_cache.flatten(0, 1)[rows],
         v_varlen=v_cache.flatten(0, 1)[rows],
-        cu_seqlens_q=torch.arange(batch + 1, dtype=torch.int32, device="cuda"),
+        cu_seqlens_q=seqlen_q
+        * torch.arange(batch + 1, dtype=torch.int32, device="cuda"),
         cu_seqlens_k=cu_seqlens_k.to(device="cuda", dtype=torch.int32),
         max_seqlen_k=int(lens.max()),
+        seqlen_q=seqlen_q,
     )
 
 
@@ -151,7 +161,7 @@ def flash_attention_2(s):
         s.v_varlen,
         s.cu_seqlens_q,
         s.cu_seqlens_k,
-        1,
+        s.seqlen_q,
         s.max_seqlen_k,
         0.0,
         True,
@@ -193,6 +203,8 @@ def implementations(peer, workload):
         ("attn_kernels (ours)", ours),
         ("FlashAttention-2 (torch, contiguous KV)", flash_attention_2),
     ]
+    if workload.seqlen_q > 1:
+        return found  # the peer and the seed plan take one query per sequence
     if peer is not None:
         found.append(
             (
@@ -256,7 +268,7 @@ def run_workload(workload, peer, only_ours=False):
     lengths = draw_lengths(workload)
     measured = Measured(workload, lengths, 0, [])
     measured.num_sets = max(2, math.ceil(4 * L2_BYTES / measured.kv_bytes))
-    sets = [make_set(lengths) for _ in range(measured.num_sets)]
+    sets = [make_set(lengths, workload.seqlen_q) for _ in range(measured.num_sets)]
     first = sets[0]
     ref, _ = reference_decode(
         first.q,
@@ -266,7 +278,7 @@ def run_workload(workload, peer, only_ours=False):
         first.block_table,
         softmax_scale=SCALE,
     )
-    ref = ref.flatten(0, 1)  # [B, Hq, D]
+    ref = ref.flatten(0, 1)  # [B * Lq, Hq, D]
     found = implementations(peer, workload)
     for name, function in found[:1] if only_ours else found:
         result = Result(name)
