@@ -349,7 +349,7 @@ def write_markdown(path, facts, bandwidth, measured, date):
         f"- measured copy bandwidth: {bandwidth / 1e9:.0f} GB/s "
         f"({COPY_BYTES >> 30} GiB device-to-device copy, bytes read + written)",
         f"- heads of Qwen3-0.6B: Hq={NUM_HEADS}, Hkv={NUM_KV_HEADS}, D={HEAD_DIM}, "
-        f"bf16, page {PAGE_SIZE}; one decode step (Lq=1); lengths uniform, seed 0",
+        f"bf16, page {PAGE_SIZE}; one decode step (Lq=1 unless the workload names Lq); lengths uniform, seed 0",
         "- time: CUDA events around each call, median after warm-up, with the host "
         "kept ahead of the GPU so that launch overhead is not timed (except for the "
         "seed plan, which reads the lengths back every call); input sets rotated "
