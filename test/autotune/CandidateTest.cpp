@@ -13,7 +13,7 @@ namespace {
 
 std::vector<Workload> benchmarkWorkloads() {
   llvm::Expected<std::vector<Workload>> all =
-      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads.json");
+      readWorkloads(ATTN_SOURCE_DIR "/test/autotune/workloads.json");
   EXPECT_TRUE(bool(all)) << llvm::toString(all.takeError());
   return all ? *all : std::vector<Workload>{};
 }

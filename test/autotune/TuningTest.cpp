@@ -252,8 +252,8 @@ TEST(Selection, Spearman) {
 }
 
 TEST(Model, WorkloadsAndMonotonicity) {
-  auto buffer =
-      llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR "/autotune/workloads.json");
+  auto buffer = llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR
+                                            "/test/autotune/workloads.json");
   ASSERT_TRUE(bool(buffer));
   llvm::Expected<std::vector<Workload>> workloads =
       parseWorkloads((*buffer)->getBuffer());
@@ -376,8 +376,8 @@ TEST(SearchSpace, SplitCountsAsTheRuntime) {
 }
 
 TEST(Workloads, DerivedForKernelsWithoutTheirOwn) {
-  auto buffer =
-      llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR "/autotune/workloads.json");
+  auto buffer = llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR
+                                            "/test/autotune/workloads.json");
   ASSERT_TRUE(bool(buffer));
   llvm::Expected<std::vector<Workload>> all =
       parseWorkloads((*buffer)->getBuffer());
@@ -470,8 +470,8 @@ KernelResources sweepKernel() {
 }
 
 std::vector<Workload> decodeWorkloads() {
-  auto buffer =
-      llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR "/autotune/workloads.json");
+  auto buffer = llvm::MemoryBuffer::getFile(ATTN_SOURCE_DIR
+                                            "/test/autotune/workloads.json");
   std::vector<Workload> decode;
   if (!buffer)
     return decode;
