@@ -45,39 +45,38 @@ struct Reader {
   }
 };
 
-// The first `columns` entries of each of `batch` rows of a block table, read
-// in one copy of the span they lie in.
-class BlockTable {
-public:
-  Status read(const Reader &reader, const int32_t *table, int64_t stride,
-              int32_t batch, int64_t columns) {
-    stride_ = batch > 1 ? stride : 0;
-    size_t span = columns == 0 ? 0 : size_t((batch - 1) * stride_ + columns);
-    return reader.read(table, span, &values_);
-  }
-
-  // The pages holding keys [0, keys) of sequence `b` name blocks in
-  // [0, numBlocks); `keysName` says where the key count came from.
-  Status checkPages(int32_t b, int64_t keys, int32_t pageSize,
-                    int64_t numBlocks, const char *keysName) const {
-    for (int64_t j = 0; j * pageSize < keys; ++j) {
-      int32_t block = values_[size_t(b * stride_ + j)];
+// The pages each of the `batch` sequences reads name blocks in
+// [0, numBlocks): sequence b reads keys(b) keys (counted by `keysName`), so
+// the first ceil(keys(b) / pageSize) entries of its row. The rows' entries
+// past ceil(maxKeys / pageSize) are never read, and the rows are read in one
+// copy of the span they lie in.
+template <typename Keys>
+Status checkBlockTable(const Reader &reader, const int32_t *blockTable,
+                       int64_t stride, int32_t batch, int32_t maxKeys,
+                       int32_t pageSize, int64_t numBlocks,
+                       const char *keysName, Keys keys) {
+  if (batch <= 1)
+    stride = 0;
+  int64_t columns = ceilDiv(maxKeys, pageSize);
+  size_t span = columns == 0 ? 0 : size_t((batch - 1) * stride + columns);
+  std::vector<int32_t> table;
+  ATTN_RETURN_IF_ERROR(reader.read(blockTable, span, &table));
+  for (int32_t b = 0; b < batch; ++b) {
+    int64_t count = keys(b);
+    for (int64_t j = 0; j * pageSize < count; ++j) {
+      int32_t block = table[size_t(b * stride + j)];
       if (block < 0 || block >= numBlocks)
         return makeStatus(
             ATTN_ERROR_INVALID_ARGUMENT,
             "'block_table'[%d][%" PRId64 "] is %d, outside [0, %" PRId64
             ") (kv_rows, the caches' num_blocks): sequence %d has %" PRId64
             " keys (%s), so its pages 0 to %" PRId64 " of %d keys are read",
-            b, j, block, numBlocks, b, keys, keysName,
-            ceilDiv(keys, pageSize) - 1, pageSize);
+            b, j, block, numBlocks, b, count, keysName,
+            ceilDiv(count, pageSize) - 1, pageSize);
     }
-    return Status();
   }
-
-private:
-  std::vector<int32_t> values_;
-  int64_t stride_ = 0;
-};
+  return Status();
+}
 
 Status checkKvRows(int64_t kvRows, const char *meaning) {
   if (kvRows < 0)
@@ -109,14 +108,10 @@ Status checkDecodeIndices(const attn_paged_decode_args *args, int64_t kvRows,
   }
   if (!paged)
     return Status();
-  BlockTable table;
-  ATTN_RETURN_IF_ERROR(
-      table.read(reader, args->block_table, args->block_table_stride,
-                 args->batch, ceilDiv(args->max_seqlen_k, args->page_size)));
-  for (int32_t b = 0; b < args->batch; ++b)
-    ATTN_RETURN_IF_ERROR(table.checkPages(b, seqlens[b], args->page_size,
-                                          kvRows, "cache_seqlens"));
-  return Status();
+  return checkBlockTable(reader, args->block_table, args->block_table_stride,
+                         args->batch, args->max_seqlen_k, args->page_size,
+                         kvRows, "cache_seqlens",
+                         [&](int32_t b) { return int64_t{seqlens[b]}; });
 }
 
 // cu_seqlens `name` of `batch` sequences: non-decreasing, each length at most
@@ -181,15 +176,10 @@ Status checkPrefillIndices(const attn_varlen_prefill_args *args, int64_t kvRows,
                         cuK[0], cuK[args->batch], kvRows);
     return Status();
   }
-  BlockTable table;
-  ATTN_RETURN_IF_ERROR(
-      table.read(reader, args->block_table, args->block_table_stride,
-                 args->batch, ceilDiv(args->max_seqlen_k, args->page_size)));
-  for (int32_t b = 0; b < args->batch; ++b)
-    ATTN_RETURN_IF_ERROR(table.checkPages(b, int64_t(cuK[b + 1]) - cuK[b],
-                                          args->page_size, kvRows,
-                                          "cu_seqlens_k"));
-  return Status();
+  return checkBlockTable(
+      reader, args->block_table, args->block_table_stride, args->batch,
+      args->max_seqlen_k, args->page_size, kvRows, "cu_seqlens_k",
+      [&](int32_t b) { return int64_t{cuK[b + 1]} - cuK[b]; });
 }
 
 } // namespace
