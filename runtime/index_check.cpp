@@ -138,11 +138,8 @@ Status checkOffsets(const char *name, const std::vector<int32_t> &offsets,
 Status checkPrefillIndices(const attn_varlen_prefill_args *args, int64_t kvRows,
                            void *stream) {
   ATTN_RETURN_IF_ERROR(validatePrefillArgs(args));
-  bool noQ = args->q == nullptr;
   LaunchTarget target;
-  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(
-      noQ ? static_cast<const void *>(args->cu_seqlens_q) : args->q,
-      noQ ? "cu_seqlens_q" : "q", &target));
+  ATTN_RETURN_IF_ERROR(resolvePrefillTarget(*args, &target));
   bool paged = args->page_size > 0;
   ATTN_RETURN_IF_ERROR(checkKvRows(kvRows, paged ? "the caches' num_blocks"
                                                  : "the rows of k and v"));

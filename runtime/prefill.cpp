@@ -18,11 +18,7 @@ struct PrefillCall {
 
 Status preparePrefill(const attn_varlen_prefill_args *args, PrefillCall *call) {
   ATTN_RETURN_IF_ERROR(validatePrefillArgs(args));
-  // q may be NULL when total_q is 0; cu_seqlens_q never is.
-  bool noQ = args->q == nullptr;
-  ATTN_RETURN_IF_ERROR(resolveLaunchTarget(
-      noQ ? static_cast<const void *>(args->cu_seqlens_q) : args->q,
-      noQ ? "cu_seqlens_q" : "q", &call->target));
+  ATTN_RETURN_IF_ERROR(resolvePrefillTarget(*args, &call->target));
   return planPrefill(*args, *call->target.manifest,
                      call->target.current.info->smCount, &call->plan);
 }

@@ -151,6 +151,14 @@ Status validatePrefillArgs(const attn_varlen_prefill_args *args) {
   return Status();
 }
 
+Status resolvePrefillTarget(const attn_varlen_prefill_args &args,
+                            LaunchTarget *target) {
+  // q may be NULL when total_q is 0; cu_seqlens_q never is.
+  if (args.q == nullptr)
+    return resolveLaunchTarget(args.cu_seqlens_q, "cu_seqlens_q", target);
+  return resolveLaunchTarget(args.q, "q", target);
+}
+
 Status planPrefill(const attn_varlen_prefill_args &args,
                    const Manifest &manifest, int smCount, PrefillPlan *plan) {
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'y'));

@@ -47,6 +47,11 @@ struct PrefillPlan {
 // and what it is.
 Status validatePrefillArgs(const attn_varlen_prefill_args *args);
 
+// The launch target of validated `args`: the context of q's device, or of
+// cu_seqlens_q's when q is NULL (total_q 0), as resolveLaunchTarget gives it.
+Status resolvePrefillTarget(const attn_varlen_prefill_args &args,
+                            LaunchTarget *target);
+
 // Plans the launch of validated `args` with the kernels of `manifest` on a
 // device of `smCount` SMs.
 Status planPrefill(const attn_varlen_prefill_args &args,
