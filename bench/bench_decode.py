@@ -292,6 +292,12 @@ def run_workload(workload, peer, only_ours=False):
     return measured
 
 
+def gpu_slug(name):
+    """The GPU's name as result files carry it: "NVIDIA H200" -> "h200", "NVIDIA H100
+    80GB HBM3" -> "h100-80gb-hbm3"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower().replace("nvidia", "")).strip("-")
+
+
 def gpu_facts():
     try:
         driver = subprocess.run(
@@ -435,8 +441,7 @@ def main():
         torch.cuda.empty_cache()
 
     date = datetime.date.today()
-    gpu = re.sub(r"[^a-z0-9]+", "-", facts["GPU"].lower().replace("nvidia", ""))
-    stem = f"decode_{gpu.strip('-')}_{date}"
+    stem = f"decode_{gpu_slug(facts['GPU'])}_{date}"
     args.out.mkdir(parents=True, exist_ok=True)
     write_markdown(args.out / f"{stem}.md", facts, bandwidth, measured, date)
     plot(args.out / f"{stem}.png", facts, bandwidth, measured)

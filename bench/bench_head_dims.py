@@ -16,7 +16,7 @@ import pathlib
 import torch
 
 from attn_kernels import paged_decode, varlen_prefill
-from bench_decode import copy_bandwidth, gpu_facts, median_ms
+from bench_decode import copy_bandwidth, gpu_facts, gpu_slug, median_ms
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 HQ, HKV, PAGE = 16, 8, 256
@@ -90,9 +90,8 @@ def main():
         )
     text = "\n".join(lines)
     print(text)
-    gpu = "h200" if "H200" in facts["GPU"] else facts["GPU"].split()[-1].lower()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"head_dims_{gpu}_{day}.md").write_text(text + "\n")
+    (args.out / f"head_dims_{gpu_slug(facts['GPU'])}_{day}.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":

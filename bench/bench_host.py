@@ -116,15 +116,7 @@ def calls(dec, pre):
     aten = torch.ops.aten._flash_attention_forward
     return {
         "decode": {
-            "ours": lambda: flash_attn_with_kvcache(
-                dec["q"],
-                dec["k"],
-                dec["v"],
-                cache_seqlens=dec["lengths"],
-                block_table=dec["table"],
-                softmax_scale=scale,
-                causal=True,
-            ),
+            "ours": decode_call(dec),
             **{
                 column: functools.partial(
                     namespace.kvcache_fwd,
@@ -306,28 +298,16 @@ def decode_call(dec):
     )
 
 
-def checked_cost(dec, pre, generator):
+def checked_cost(table, small):
     """What the checked mode (ATTN_CHECK=1) costs: wall microseconds per eager call
-    back to back, unchecked and checked, for the decode and prefill problems and the
-    small decode (1 x 32768)."""
+    back to back, unchecked and checked, for our calls of `table` (calls()) and the
+    small decode `small` (1 x 32768)."""
     from attn_kernels import decode as decode_module
 
-    small = decode_problem(batch=1, low=32768, high=32768, generator=generator)
-    n = pre["max_len"]
     problems = {
-        "decode 256 x 100-2048": decode_call(dec),
-        "prefill 16 x 100-1024": lambda: flash_attn_varlen_func(
-            pre["q"],
-            pre["k"],
-            pre["v"],
-            pre["cu"],
-            pre["cu"],
-            n,
-            n,
-            softmax_scale=D**-0.5,
-            causal=True,
-        ),
-        "decode 1 x 32768": decode_call(small),
+        "decode 256 x 100-2048": table["decode"]["ours"],
+        "prefill 16 x 100-1024": table["prefill"]["ours"],
+        "decode 1 x 32768": small,
     }
     results = {}
     for name, call in problems.items():
@@ -340,12 +320,9 @@ def checked_cost(dec, pre, generator):
     return results
 
 
-def small_call_latency(generator):
-    """Back-to-back eager decode of 1 x 32768 (page 256) against its CUDA-graph
-    replay: the per-call wall time of each, in microseconds."""
-    call = decode_call(
-        decode_problem(batch=1, low=32768, high=32768, generator=generator)
-    )
+def small_call_latency(call):
+    """Back-to-back eager calls of `call` (the decode of 1 x 32768, page 256) against
+    its CUDA-graph replay: the per-call wall time of each, in microseconds."""
     eager = per_call(call)
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -391,8 +368,11 @@ def main():
                         flush=True,
                     )
             torch.set_default_device(None)
-        eager, replay = small_call_latency(generator)
-        checked = checked_cost(dec, pre, generator)
+        small = decode_call(
+            decode_problem(batch=1, low=32768, high=32768, generator=generator)
+        )
+        eager, replay = small_call_latency(small)
+        checked = checked_cost(table, small)
     print(
         f"small call (decode 1 x 32768): eager {eager:.1f} us, graph replay "
         f"{replay:.1f} us",

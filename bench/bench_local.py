@@ -26,7 +26,7 @@ import pathlib
 import torch
 
 from attn_kernels import flash_attn_varlen_func, flash_attn_with_kvcache
-from bench_decode import gpu_facts, median_ms
+from bench_decode import gpu_facts, gpu_slug, median_ms
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NUM_HEADS, NUM_KV_HEADS, HEAD_DIM, PAGE_SIZE = 16, 8, 128, 256
@@ -311,9 +311,8 @@ def main():
     lines += table("Decode", "TB/s", decode, digits=2)
     text = "\n".join(lines)
     print(text)
-    gpu = "h200" if "H200" in facts["GPU"] else facts["GPU"].split()[-1].lower()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"local_{gpu}_{day}.md").write_text(text + "\n")
+    (args.out / f"local_{gpu_slug(facts['GPU'])}_{day}.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":

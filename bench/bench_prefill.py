@@ -24,14 +24,13 @@ import functools
 import math
 import pathlib
 import random
-import re
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.bias import causal_lower_right
 
 from attn_kernels import reference_varlen, varlen_prefill
-from bench_decode import gpu_facts, median_ms
+from bench_decode import gpu_facts, gpu_slug, median_ms
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NUM_HEADS, NUM_KV_HEADS, HEAD_DIM, PAGE_SIZE = 16, 8, 128, 256
@@ -318,10 +317,7 @@ def main():
             f"| {workload.name} | floor (GEMM rate) | {flops / peak * 1e3:.3f} | "
             f"{peak / 1e12:.0f} | - | - |"
         )
-    gpu = re.sub(r"[^a-z0-9]+", "-", facts["GPU"].lower().replace("nvidia", "")).strip(
-        "-"
-    )
-    stem = f"prefill_{gpu}_{date}"
+    stem = f"prefill_{gpu_slug(facts['GPU'])}_{date}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
