@@ -1,15 +1,19 @@
 """Prefill benchmark on Qwen3-0.6B's attention heads (Hq 16, Hkv 8, D 128, bf16, causal).
 
-attn_kernels.varlen_prefill against torch's internal FlashAttention-2 varlen kernel,
-SDPA with its cuDNN backend one sequence at a time, the seed plan (SDPA's default
-choice, one call per sequence) and the floor (causal FLOPs over the measured bf16 GEMM
-rate), on four workloads: (a) 16 prompts of 100-1024 tokens, (b) 4 x 4096, (c) 8
-prompts of 100-4096, (d) (c) with the first half of every prompt already in a paged
-prefix cache (page 256), (e) (d) with the cache packed instead of paged, and two
+attn_kernels.varlen_prefill against FlashAttention-4 (flash-attn-4, where importable:
+../shared/peers/README.md says how to carry it), torch's internal FlashAttention-2
+varlen kernel, SDPA with its cuDNN backend one sequence at a time, the seed plan
+(SDPA's default choice, one call per sequence) and the floor (causal FLOPs over the
+measured bf16 GEMM rate), on these workloads: (a) 16 prompts of 100-1024 tokens, (b) 4 x
+4096, (c) 8 prompts of 100-4096, (d) (c) with the first half of every prompt already in
+a paged prefix cache (page 256), (e) (d) with the cache packed instead of paged, two
 grids too small for the GPU, which the runtime splits over the keys (split-KV): (f) one
 prompt of 512 new tokens after a 16384-token paged prefix, (g) 2 x 128 new tokens after
-8192 cached ones; "attn, one split" is our kernel with num_splits=1. From the repository
-root, with the runtime built:
+8192 cached ones, and (h) 1 x 32768, (i) 16 x 2048; "attn, one split" is our kernel
+with num_splits=1. The peers read packed K/V. On an sm_90 GPU whose pack has sm_90a
+(wgmma) kernels, "attn (ours)" runs those and a child process times the sm_90
+mma.sync kernels (ATTN_TARGET=sm_90) on the same workloads. From the repository root,
+with the runtime built:
 
     PYTHONPATH=python:bench python3 bench/bench_prefill.py --out bench/results
 
@@ -22,14 +26,17 @@ import dataclasses
 import datetime
 import functools
 import math
+import os
 import pathlib
 import random
+import subprocess
+import sys
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.bias import causal_lower_right
 
-from attn_kernels import reference_varlen, varlen_prefill
+from attn_kernels import _info, reference_varlen, varlen_prefill
 from bench_decode import gpu_facts, gpu_slug, median_ms
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -57,6 +64,8 @@ WORKLOADS = [
     Workload("(e) (d) with packed K/V", 8, (100, 4096), cached_half=True, paged=False),
     Workload("(f) 1 x 512 after 16384 cached", 1, (512, 512), prefix=16384),
     Workload("(g) 2 x 128 after 8192 cached", 2, (128, 128), prefix=8192),
+    Workload("(h) 1 x 32768", 1, (32768, 32768)),
+    Workload("(i) 16 x 2048", 16, (2048, 2048)),
 ]
 
 
@@ -154,6 +163,29 @@ def flash_attention_2(s):
     )[0]
 
 
+@functools.cache
+def _fa4():
+    """FlashAttention-4's varlen entry (flash-attn-4 on PyPI), where it is installed."""
+    from flash_attn.cute import flash_attn_varlen_func
+
+    return flash_attn_varlen_func
+
+
+def flash_attention_4(s):
+    out = _fa4()(
+        s.q,
+        s.k_packed,
+        s.v_packed,
+        cu_seqlens_q=s.cu_q,
+        cu_seqlens_k=s.cu_k,
+        max_seqlen_q=s.max_q,
+        max_seqlen_k=s.max_k,
+        softmax_scale=SCALE,
+        causal=True,
+    )
+    return out[0] if isinstance(out, tuple) else out
+
+
 def per_sequence_sdpa(s, backend):
     """One SDPA call per sequence on [1, H, L, D] views, bottom-right causal; the
     sequence bounds come from the host (the seed plan reads them back)."""
@@ -194,6 +226,7 @@ def seed_plan(s):
 IMPLEMENTATIONS = [
     ("attn (ours)", ours),
     ("attn, one split", functools.partial(ours, num_splits=1)),
+    ("FlashAttention-4 (flash-attn-4, packed K/V)", flash_attention_4),
     ("FlashAttention-2 (torch internal, varlen)", flash_attention_2),
     (
         "SDPA cuDNN per sequence",
@@ -246,6 +279,39 @@ def run_workload(workload):
     return prompts, flops, len(sets), rows
 
 
+MMA_SYNC = "attn mma.sync (ATTN_TARGET=sm_90)"
+
+
+def mma_sync_rows():
+    """On an sm_90 GPU whose pack has the sm_90a (wgmma) prefill kernels: our sm_90
+    mma.sync kernels' rows {workload: (ms, TFLOP/s, error)}, timed the same way in a
+    child process (the runtime reads ATTN_TARGET once per process); else {}."""
+    if (
+        torch.cuda.get_device_capability() != (9, 0)
+        or os.environ.get("ATTN_TARGET")
+        or "sm_90a" not in _info.pack_info().targets
+    ):
+        return {}
+    letters = "".join(w.name[1] for w in WORKLOADS)
+    child = subprocess.run(
+        [sys.executable, __file__, "--only-ours", MMA_SYNC, "--workloads", letters],
+        env={**os.environ, "ATTN_TARGET": "sm_90"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = {}
+    for line in child.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0] == MMA_SYNC:
+            rows[cells[1]] = (
+                float(cells[2].split()[0]),
+                float(cells[3].split()[0]),
+                float(cells[4]),
+            )
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results")
@@ -281,6 +347,14 @@ def main():
     for workload in WORKLOADS:
         results.append((workload, *run_workload(workload)))
         torch.cuda.empty_cache()
+    mma_sync = mma_sync_rows()
+    if mma_sync:
+        IMPLEMENTATIONS.insert(1, (MMA_SYNC, None))
+        for workload, _, _, _, rows in results:
+            got = mma_sync.get(workload.name)
+            rows.insert(
+                1, (MMA_SYNC, *got, None) if got else (MMA_SYNC, *[None] * 3, "no row")
+            )
 
     date = datetime.date.today()
     lines = [
@@ -297,25 +371,26 @@ def main():
         "of the GPU (except for the seed plan, which reads lengths back each call); "
         "input sets rotated, together larger than the L2",
         "",
-        "| workload | implementation | time (ms) | TFLOP/s | vs FA2 | error |",
-        "|---|---|---|---|---|---|",
+        "| workload | implementation | time (ms) | TFLOP/s | vs FA4 | vs FA2 | error |",
+        "|---|---|---|---|---|---|---|",
     ]
     for workload, prompts, flops, num_sets, rows in results:
-        fa2 = next(
-            (r[1] for r in rows if r[0].startswith("FlashAttention") and r[1]), None
-        )
+        peers = [
+            next((r[1] for r in rows if r[0].startswith(f"FlashAttention-{n}") and r[1]), None)
+            for n in (4, 2)
+        ]
         for name, ms, tflops, err, failure in rows:
             if failure:
-                lines.append(f"| {workload.name} | {name} | - | - | - | {failure} |")
+                lines.append(f"| {workload.name} | {name} | - | - | - | - | {failure} |")
                 continue
-            speedup = f"{fa2 / ms:.2f}x" if fa2 else "-"
+            speedups = " | ".join(f"{p / ms:.2f}x" if p else "-" for p in peers)
             lines.append(
                 f"| {workload.name} | {name} | {ms:.3f} | {tflops:.0f} | "
-                f"{speedup} | {err:.2e} |"
+                f"{speedups} | {err:.2e} |"
             )
         lines.append(
             f"| {workload.name} | floor (GEMM rate) | {flops / peak * 1e3:.3f} | "
-            f"{peak / 1e12:.0f} | - | - |"
+            f"{peak / 1e12:.0f} | - | - | - |"
         )
     stem = f"prefill_{gpu_slug(facts['GPU'])}_{date}"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ namespace attn {
 
 /// Options of the attn pipelines; the tuner and attn-pack set them per kernel.
 struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
-  Option<std::string> target{*this, "target", llvm::cl::desc("sm_89 or sm_90"),
+  Option<std::string> target{*this, "target",
+                             llvm::cl::desc("sm_80, sm_89, sm_90 or sm_90a"),
                              llvm::cl::init("sm_89")};
   Option<int64_t> blockM{*this, "block-m",
                          llvm::cl::desc("Query rows per prefill tile"),

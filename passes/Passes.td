@@ -179,10 +179,18 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     for V), P stays in registers, row max and sum reduce across quads, the
     score scale is folded into the exp2's fma, and paged rows are located
     through block_table once per tile.
+
+    With `wgmma` (sm_90a) the prefill warps form warpgroups, Q, K and V are
+    staged in wgmma's 128-byte-swizzle layout, QK^T and PV are
+    `wgmma.mma_async` from shared-memory descriptors (P stored to shared
+    memory, V read along head_dim), the same fragments serving as the wgmma
+    accumulators; decode is unchanged.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", /*default=*/"3", "cp.async pipeline depth">,
-    Option<"threads", "threads", "int64_t", /*default=*/"128", "Threads per CTA">
+    Option<"threads", "threads", "int64_t", /*default=*/"128", "Threads per CTA">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "Prefill MMAs through wgmma (sm_90a) rather than mma.sync">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",

@@ -30,8 +30,9 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
   pm.addPass(createAttnFuseTileOps());
-  pm.addPass(createAttnLowerToGpu(
-      AttnLowerToGpuOptions{options.stages, options.threads}));
+  // sm_90a's prefill kernels take wgmma.
+  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
+      options.stages, options.threads, options.target == "sm_90a"}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(
@@ -54,6 +55,9 @@ void mlir::attn::buildAttnGpuKernelsToPTXPipeline(
   gpu.addPass(createConvertMathToLLVMPass());
   gpu.addPass(createArithToLLVMConversionPass());
   gpu.addPass(createConvertIndexToLLVMPass());
+  // wgmma (sm_90a) has no LLVM intrinsic: NVVM writes it as inline PTX.
+  if (options.target == "sm_90a")
+    gpu.addPass(createConvertNVVMToLLVMPass());
   gpu.addPass(createCanonicalizerPass());
   gpu.addPass(createCSEPass());
   gpu.addPass(createReconcileUnrealizedCastsPass());

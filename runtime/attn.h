@@ -23,8 +23,10 @@
  *
  * Kernels come from the kernel pack built into the library; with
  * ATTN_PACK_DIR=<dir> set they come from <dir>/<target>/ instead.
- * ATTN_TARGET=sm_80|sm_89|sm_90 overrides the target chosen from the device
- * (sm_80: PTX only, what sm_80 to sm_88 GPUs run through the driver's JIT).
+ * ATTN_TARGET=sm_80|sm_89|sm_90|sm_90a overrides the target chosen from the
+ * device (sm_80: PTX only, what sm_80 to sm_88 GPUs run through the driver's
+ * JIT; sm_90a: Hopper's wgmma prefill kernels over sm_90's, the default on
+ * compute capability 9.0, which ATTN_TARGET=sm_90 turns off).
  *
  * Errors: every call returns an attn_status; on failure attn_last_error()
  * returns a thread-local message naming the argument, the expected and the
@@ -264,7 +266,8 @@ typedef struct attn_pack_info {
   const char *version; /* the version attn-pack wrote into the manifests
                           ("" for a pack without one; comma-separated if the
                           targets' manifests disagree) */
-  const char *targets; /* the targets it has, in order: "sm_80,sm_89,sm_90" */
+  const char *targets; /* the targets it has, in order:
+                          "sm_80,sm_89,sm_90,sm_90a" */
   int32_t num_kernels; /* over all targets, combine kernels included */
   const char *hash;    /* 16 hex digits: FNV-1a 64 over each target's
                           manifest.txt in that order; every manifest line

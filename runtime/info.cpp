@@ -40,7 +40,7 @@ Status describePack(PackInfo *pack) {
     }
     return makeStatus(ATTN_ERROR_PACK,
                       "ATTN_PACK_DIR=%s holds no <target>/manifest.txt "
-                      "(expected sm_80, sm_89 or sm_90)",
+                      "(expected sm_80, sm_89, sm_90 or sm_90a)",
                       dir.c_str());
   }
   pack->source = dir == kEmbeddedPackDir ? "embedded" : dir;
@@ -55,7 +55,9 @@ Status describePack(PackInfo *pack) {
     // Parses and checks the manifest (and caches it for the launches).
     const Manifest *manifest = nullptr;
     ATTN_RETURN_IF_ERROR(getManifest(target, &manifest));
-    numKernels += static_cast<int>(manifest->kernels.size());
+    // Its own kernels (sm_90a's manifest also lists sm_90's).
+    for (const KernelInfo &kernel : manifest->kernels)
+      numKernels += kernelDir(*manifest, kernel) == manifest->dir;
     appendListItem(&pack->targets, target);
     if (std::find(versions.begin(), versions.end(), manifest->version) ==
         versions.end())

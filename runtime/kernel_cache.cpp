@@ -128,13 +128,12 @@ Status getKernelFunction(const LaunchTarget &target, const KernelInfo &kernel,
   auto &loaded = functions->at(FunctionKey(context, &kernel));
   std::lock_guard<std::mutex> lock(loaded.mutex);
   if (loaded.value == nullptr) {
-    std::string where =
-        "kernel '" + kernel.name + "' of " + target.manifest->dir;
+    const std::string &dir = kernelDir(*target.manifest, kernel);
+    std::string where = "kernel '" + kernel.name + "' of " + dir;
     ATTN_RETURN_IF_ERROR(
         withContext(checkSharedMemory(kernel, *target.current.info), where));
-    auto &module = modules->at(ModuleKey(context, target.manifest->dir + "/" +
-                                                      kernel.ptxFile + "\n" +
-                                                      kernel.cubinFile));
+    auto &module = modules->at(ModuleKey(context, dir + "/" + kernel.ptxFile +
+                                                      "\n" + kernel.cubinFile));
     std::lock_guard<std::mutex> moduleLock(module.mutex);
     bool fresh = module.value == nullptr;
     if (fresh) {

@@ -285,6 +285,15 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
 
 } // namespace
 
+// findKernel's index of the decode and prefill kernels, whose variants are
+// unique.
+static void buildIndex(Manifest *manifest) {
+  for (size_t i = 0; i < manifest->kernels.size(); ++i)
+    if (manifest->kernels[i].variant.op != KernelOp::Combine)
+      manifest->index.emplace_back(variantKey(manifest->kernels[i].variant), i);
+  std::sort(manifest->index.begin(), manifest->index.end());
+}
+
 Status parseManifest(const std::string &text, const std::string &path,
                      const std::string &target, Manifest *manifest) {
   if (text.empty()) {
@@ -346,11 +355,21 @@ Status parseManifest(const std::string &text, const std::string &path,
   }
   // Decode and prefill variants are unique (checked above), so each key
   // names one kernel.
-  for (size_t i = 0; i < manifest->kernels.size(); ++i)
-    if (manifest->kernels[i].variant.op != KernelOp::Combine)
-      manifest->index.emplace_back(variantKey(manifest->kernels[i].variant), i);
-  std::sort(manifest->index.begin(), manifest->index.end());
+  buildIndex(manifest);
   return Status();
+}
+
+void overlayManifest(Manifest *base, Manifest overlay) {
+  std::set<std::string> replaced;
+  for (const KernelInfo &kernel : overlay.kernels)
+    replaced.insert(kernel.name);
+  for (KernelInfo &kernel : base->kernels) {
+    if (replaced.count(kernel.name) == 0)
+      overlay.kernels.push_back(std::move(kernel));
+  }
+  overlay.index.clear();
+  buildIndex(&overlay);
+  *base = std::move(overlay);
 }
 
 uint64_t variantKey(const KernelVariant &variant) {

@@ -65,6 +65,10 @@ struct KernelInfo {
   std::string cubinFile;
   // FNV-1a 64 of the ptx then the cubin bytes, 16 hex digits; may be empty.
   std::string hash;
+  // The directory of its files: its own manifest's dir (getManifest sets
+  // it; an sm_90a manifest's kernels from sm_90 keep sm_90's); empty: the
+  // manifest's it is looked up in.
+  std::string dir;
 };
 
 // The split-KV heuristic's parameters, from the tuning table through the
@@ -72,7 +76,7 @@ struct KernelInfo {
 using abi::SplitPolicy;
 
 struct Manifest {
-  std::string target;  // "sm_80", "sm_89" or "sm_90"
+  std::string target;  // "sm_80", "sm_89", "sm_90" or "sm_90a"
   std::string version; // the header's version= (the project's), "" if none
   SplitPolicy split;
   std::string dir; // where manifest.txt and the kernels are (pack.h)
@@ -82,6 +86,17 @@ struct Manifest {
   // one, findKernel searches `kernels` in full).
   std::vector<std::pair<uint64_t, size_t>> index;
 };
+
+// `overlay` over `base`: overlay's header and directory, its kernels, and
+// those of `base` that it has none of the same name of (sm_90a's wgmma
+// kernels over sm_90's); the index rebuilt.
+void overlayManifest(Manifest *base, Manifest overlay);
+
+// The directory of `kernel`'s files when looked up in `manifest`.
+inline const std::string &kernelDir(const Manifest &manifest,
+                                    const KernelInfo &kernel) {
+  return kernel.dir.empty() ? manifest.dir : kernel.dir;
+}
 
 // The variant as one integer, equal for equal variants.
 uint64_t variantKey(const KernelVariant &variant);

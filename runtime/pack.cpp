@@ -4,6 +4,7 @@
 #include "runtime/embedded_pack.h"
 #include "runtime/lz.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -24,8 +25,11 @@ struct Target {
   const char *name;
   int arch;
 };
-// sm_80 holds PTX only, for the JIT on sm_80 to sm_88 GPUs.
-constexpr Target kTargets[] = {{"sm_80", 80}, {"sm_89", 89}, {"sm_90", 90}};
+// sm_80 holds PTX only, for the JIT on sm_80 to sm_88 GPUs; sm_90a the
+// wgmma prefill kernels, which run on sm_90 GPUs only, over sm_90's.
+constexpr Target kTargets[] = {
+    {"sm_80", 80}, {"sm_89", 89}, {"sm_90", 90}, {"sm_90a", 90}};
+constexpr const char kHopperOverlay[] = "sm_90a";
 constexpr int kMinArch = 80;
 
 std::string archName(const DeviceInfo &device) {
@@ -138,7 +142,7 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
     if (forced == nullptr) {
       return makeStatus(ATTN_ERROR_INVALID_ARGUMENT,
                         "ATTN_TARGET='%s' is not a pack target (expected "
-                        "sm_80, sm_89 or sm_90)",
+                        "sm_80, sm_89, sm_90 or sm_90a)",
                         requested.c_str());
     }
   }
@@ -148,8 +152,11 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
                       archName(device).c_str());
   }
   if (forced != nullptr) {
-    // PTX runs on its own arch and newer ones, never on older ones.
-    if (forced->arch > device.arch()) {
+    // PTX runs on its own arch and newer ones, never on older ones; sm_90a's
+    // on sm_90 only.
+    bool archSpecific = std::string(forced->name) == kHopperOverlay;
+    if (forced->arch > device.arch() ||
+        (archSpecific && forced->arch != device.arch())) {
       return makeStatus(ATTN_ERROR_UNSUPPORTED,
                         "ATTN_TARGET=%s cannot run on this %s GPU",
                         forced->name, archName(device).c_str());
@@ -157,11 +164,44 @@ Status chooseTarget(const DeviceInfo &device, std::string *target) {
     *target = forced->name;
     return Status();
   }
-  *target = device.arch() == 90  ? "sm_90"
-            : device.arch() < 89 ? "sm_80"
-                                 : "sm_89";
+  if (device.arch() == 90) {
+    // sm_90a's wgmma kernels where the pack has them.
+    static const bool hasOverlay = [] {
+      std::vector<std::string> targets = packTargets();
+      return std::find(targets.begin(), targets.end(), kHopperOverlay) !=
+             targets.end();
+    }();
+    *target = hasOverlay ? kHopperOverlay : "sm_90";
+    return Status();
+  }
+  *target = device.arch() < 89 ? "sm_80" : "sm_89";
   return Status();
 }
+
+namespace {
+
+// Reads and parses <dir>/<target>/manifest.txt into `manifest`; its kernels'
+// files are in its dir.
+Status readManifest(const std::string &dir, const std::string &target,
+                    Manifest *manifest) {
+  manifest->dir = dir + "/" + target;
+  std::string path = manifest->dir + "/manifest.txt";
+  std::string text;
+  Status status = readPackFile(path, &text);
+  if (!status.ok() && dir != kEmbeddedPackDir) {
+    status = Status(status.code(), status.message() +
+                                       " (the pack is read from "
+                                       "ATTN_PACK_DIR when set, else from "
+                                       "libattnrt.so itself)");
+  }
+  ATTN_RETURN_IF_ERROR(status);
+  ATTN_RETURN_IF_ERROR(parseManifest(text, path, target, manifest));
+  for (KernelInfo &kernel : manifest->kernels)
+    kernel.dir = manifest->dir;
+  return Status();
+}
+
+} // namespace
 
 Status getManifest(const std::string &target, const Manifest **manifest) {
   const std::string &dir = packDir();
@@ -174,18 +214,15 @@ Status getManifest(const std::string &target, const Manifest **manifest) {
   std::unique_ptr<Manifest> &cached = (*manifests)[target];
   if (cached == nullptr) {
     auto parsed = std::make_unique<Manifest>();
-    parsed->dir = dir + "/" + target;
-    std::string path = parsed->dir + "/manifest.txt";
-    std::string text;
-    Status status = readPackFile(path, &text);
-    if (!status.ok() && dir != kEmbeddedPackDir) {
-      status = Status(status.code(), status.message() +
-                                         " (the pack is read from "
-                                         "ATTN_PACK_DIR when set, else from "
-                                         "libattnrt.so itself)");
+    if (target == kHopperOverlay) {
+      // sm_90a's kernels over sm_90's (which has every kernel).
+      Manifest overlay;
+      ATTN_RETURN_IF_ERROR(readManifest(dir, "sm_90", parsed.get()));
+      ATTN_RETURN_IF_ERROR(readManifest(dir, target, &overlay));
+      overlayManifest(parsed.get(), std::move(overlay));
+    } else {
+      ATTN_RETURN_IF_ERROR(readManifest(dir, target, parsed.get()));
     }
-    ATTN_RETURN_IF_ERROR(status);
-    ATTN_RETURN_IF_ERROR(parseManifest(text, path, target, parsed.get()));
     cached = std::move(parsed);
   }
   *manifest = cached.get();
@@ -196,8 +233,9 @@ Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
                        const DeviceInfo &device, KernelImage *image) {
   image->isCubin = !kernel.cubinFile.empty() &&
                    findTarget(manifest.target)->arch == device.arch();
-  std::string ptxPath = manifest.dir + "/" + kernel.ptxFile;
-  std::string cubinPath = manifest.dir + "/" + kernel.cubinFile;
+  const std::string &dir = kernelDir(manifest, kernel);
+  std::string ptxPath = dir + "/" + kernel.ptxFile;
+  std::string cubinPath = dir + "/" + kernel.cubinFile;
   image->path = image->isCubin ? cubinPath : ptxPath;
   if (kernel.hash.empty())
     return readPackFile(image->path, &image->bytes);

@@ -19,8 +19,8 @@ extern const char kEmbeddedPackDir[];
 // kEmbeddedPackDir.
 const std::string &packDir();
 
-// The targets (sm_80, sm_89, sm_90, in that order) whose manifest.txt the pack
-// has.
+// The targets (sm_80, sm_89, sm_90, sm_90a, in that order) whose manifest.txt
+// the pack has.
 std::vector<std::string> packTargets();
 
 // Reads `path`, a file under packDir().
@@ -35,10 +35,10 @@ inline uint64_t fnv1a64(const std::string &bytes, uint64_t hash) {
   return abi::fnv1a(bytes.data(), bytes.size(), hash);
 }
 
-// The pack target for `device`: $ATTN_TARGET when set, else sm_90 for a
-// compute capability 9.0 device, sm_80 (PTX only, JIT-compiled by the
-// driver) for 8.0 to 8.8, and sm_89 (PTX JIT-compiled where the arch
-// differs) for any other of 8.9 or newer.
+// The pack target for `device`: $ATTN_TARGET when set, else sm_90a (sm_90 if
+// the pack has no sm_90a) for a compute capability 9.0 device, sm_80 (PTX only,
+// JIT-compiled by the driver) for 8.0 to 8.8, and sm_89 (PTX JIT-compiled where
+// the arch differs) for any other of 8.9 or newer.
 Status chooseTarget(const DeviceInfo &device, std::string *target);
 
 // The manifest of `target`, read once from $ATTN_PACK_DIR/<target>/ when

@@ -52,7 +52,8 @@ Status querySupport(const attn_support_query *query) {
   const KernelInfo *combine = nullptr;
   ATTN_RETURN_IF_ERROR(selectCombine(manifest, *kernel, &combine));
   return withContext(checkSharedMemory(*kernel, *target.current.info),
-                     "kernel '" + kernel->name + "' of " + manifest.dir);
+                     "kernel '" + kernel->name + "' of " +
+                         kernelDir(manifest, *kernel));
 }
 
 } // namespace

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root: the decode and prefill correctness
-# suites ($SUITES) for the sm_90, sm_89 and sm_80 kernels ($TARGETS; the last two
-# JIT-compiled from PTX on an H100; $SUITE_ARGS goes to each suite, e.g.
+# suites ($SUITES) for the sm_90a, sm_90, sm_89 and sm_80 kernels ($TARGETS; the
+# last two JIT-compiled from PTX on an H100; $SUITE_ARGS goes to each suite, e.g.
 # "--head-dims 32,80,96,160,192,256"), then the decode and prefill benchmarks ($BENCHES, default "prefill decode")
 # and the decode kernel profile; benchmark results go to $OUT, the suites' reports
 # and every log to $OUT/logs.tgz (few files come back from a lent machine).
@@ -31,7 +31,7 @@ nvidia-smi
 status=0
 if [ "$what" = all ] || [ "$what" = tests ]; then
   for suite in ${SUITES:-prefill decode}; do
-    for target in ${TARGETS:-sm_90 sm_89 sm_80}; do
+    for target in ${TARGETS:-sm_90a sm_90 sm_89 sm_80}; do
       echo "== test_$suite.py, ATTN_TARGET=$target"
       # shellcheck disable=SC2086 # SUITE_ARGS is a list of arguments
       ATTN_TARGET=$target python3 "test/gpu/test_$suite.py" ${SUITE_ARGS:-} \

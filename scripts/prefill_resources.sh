@@ -8,7 +8,7 @@ pack=${1:-build/attn_pack}
 ptxas=${PTXAS:-/usr/local/cuda/bin/ptxas}
 echo "| target | kernel | registers | spill stores / loads (bytes) | dynamic smem (bytes) |"
 echo "|---|---|---|---|---|"
-for target in sm_90 sm_89; do
+for target in sm_90a sm_90 sm_89; do
   for ptx in "$pack/$target"/attn_prefill_*.ptx; do
     name=$(basename "$ptx" .ptx)
     info=$("$ptxas" -arch="$target" -v "$ptx" -o /dev/null 2>&1 |

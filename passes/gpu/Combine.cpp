@@ -28,7 +28,6 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   auto rowOf = [&](Value s) {
     return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
   };
-  Value negInf = f32(-std::numeric_limits<float>::infinity());
   auto loadLse = [&](Value s) -> Value {
     return LLVM::LoadOp::create(b, loc, f32t,
                                 gep(arg(P::part_lse), f32t, rowOf(s)));
@@ -49,51 +48,8 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // full-warp shuffle would read: there every thread reads every split's lse
   // itself (at most 64 loads, twice).
   bool wholeWarps = headDim % 32 == 0;
-  Value maxLse, sum;
-  SmallVector<Value, 2> weight;
-  if (wholeWarps) {
-    Value lane = arith::RemUIOp::create(b, loc, d, idx(32));
-    SmallVector<Value, 2> lse;
-    for (int64_t half = 0; half < 2; ++half) {
-      Value s = add(lane, idx(32 * half));
-      Value has = cmp(arith::CmpIPredicate::ult, s, splits);
-      auto ifHas =
-          scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(ifHas.thenBlock());
-        scf::YieldOp::create(b, loc, loadLse(s));
-        b.setInsertionPointToStart(ifHas.elseBlock());
-        scf::YieldOp::create(b, loc, negInf);
-      }
-      lse.push_back(ifHas.getResult(0));
-    }
-    maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
-    for (int64_t off = 16; off > 0; off /= 2)
-      maxLse = arith::MaximumFOp::create(b, loc, maxLse, shflXor(maxLse, off));
-    for (Value l : lse)
-      weight.push_back(weightOf(l, maxLse));
-    sum = arith::AddFOp::create(b, loc, weight[0], weight[1]);
-    for (int64_t off = 16; off > 0; off /= 2)
-      sum = arith::AddFOp::create(b, loc, sum, shflXor(sum, off));
-  } else {
-    auto reduce = [&](Value init, function_ref<Value(Value, Value)> step) {
-      auto loop =
-          scf::ForOp::create(b, loc, idx(0), splits, idx(1), ValueRange{init});
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      scf::YieldOp::create(
-          b, loc,
-          step(loop.getRegionIterArgs()[0], loadLse(loop.getInductionVar())));
-      return loop.getResult(0);
-    };
-    maxLse = reduce(negInf, [&](Value m, Value l) -> Value {
-      return arith::MaximumFOp::create(b, loc, m, l);
-    });
-    sum = reduce(f32(0.0), [&](Value total, Value l) -> Value {
-      return arith::AddFOp::create(b, loc, total, weightOf(l, maxLse));
-    });
-  }
+  auto [maxLse, sum, weight] =
+      emitSplitWeights(wholeWarps, d, splits, loadLse, weightOf);
   // Thread d accumulates column d over the splits, kUnroll independent loads
   // in flight per step; split s's weight comes from lane s % 32 (or, in a
   // block with a partial warp, from its lse again).
@@ -157,4 +113,58 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     Value index = add(mul(add(mul(bIdx, hq), h), lq), t);
     LLVM::StoreOp::create(b, loc, lse, gep(arg(P::lse), f32t, index));
   }
+}
+
+KernelEmitterBase::SplitWeights KernelEmitterBase::emitSplitWeights(
+    bool wholeWarps, Value thread, Value splits,
+    function_ref<Value(Value)> loadLse,
+    function_ref<Value(Value, Value)> weightOf) {
+  Type f32t = b.getF32Type();
+  Value negInf = f32(-std::numeric_limits<float>::infinity());
+  SplitWeights w;
+  if (wholeWarps) {
+    Value lane = arith::RemUIOp::create(b, loc, thread, idx(32));
+    SmallVector<Value, 2> lse;
+    for (int64_t half = 0; half < 2; ++half) {
+      Value s = add(lane, idx(32 * half));
+      Value has = cmp(arith::CmpIPredicate::ult, s, splits);
+      auto ifHas =
+          scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifHas.thenBlock());
+        scf::YieldOp::create(b, loc, loadLse(s));
+        b.setInsertionPointToStart(ifHas.elseBlock());
+        scf::YieldOp::create(b, loc, negInf);
+      }
+      lse.push_back(ifHas.getResult(0));
+    }
+    w.maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
+    for (int64_t off = 16; off > 0; off /= 2)
+      w.maxLse =
+          arith::MaximumFOp::create(b, loc, w.maxLse, shflXor(w.maxLse, off));
+    for (Value l : lse)
+      w.weight.push_back(weightOf(l, w.maxLse));
+    w.sum = arith::AddFOp::create(b, loc, w.weight[0], w.weight[1]);
+    for (int64_t off = 16; off > 0; off /= 2)
+      w.sum = arith::AddFOp::create(b, loc, w.sum, shflXor(w.sum, off));
+  } else {
+    auto reduce = [&](Value init, function_ref<Value(Value, Value)> step) {
+      auto loop =
+          scf::ForOp::create(b, loc, idx(0), splits, idx(1), ValueRange{init});
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      scf::YieldOp::create(
+          b, loc,
+          step(loop.getRegionIterArgs()[0], loadLse(loop.getInductionVar())));
+      return loop.getResult(0);
+    };
+    w.maxLse = reduce(negInf, [&](Value m, Value l) -> Value {
+      return arith::MaximumFOp::create(b, loc, m, l);
+    });
+    w.sum = reduce(f32(0.0), [&](Value total, Value l) -> Value {
+      return arith::AddFOp::create(b, loc, total, weightOf(l, w.maxLse));
+    });
+  }
+  return w;
 }

@@ -101,6 +101,16 @@ protected:
   /// `_combine`): merges the split partials of rows of headDim elements into
   /// `combine`'s output of `elementType`.
   void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
+  /// The combine kernel's split weights: the largest split lse, the sum of
+  /// the weights and, in a block of whole warps, each lane's weights of
+  /// splits lane and lane + 32 (Combine.cpp).
+  struct SplitWeights {
+    Value maxLse, sum;
+    SmallVector<Value, 2> weight;
+  };
+  SplitWeights emitSplitWeights(bool wholeWarps, Value thread, Value splits,
+                                function_ref<Value(Value)> loadLse,
+                                function_ref<Value(Value, Value)> weightOf);
   /// Sets each Value of `required` and `optional` to the function argument
   /// with its role (attn.role), and checks that every memref the program
   /// uses is an argument with a role: a kernel parameter. Fails when a
@@ -233,10 +243,11 @@ LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                int64_t threads);
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,
-/// into `module`, with `threads` / 32 warps (PrefillKernel.cpp).
+/// into `module`, with `threads` / 32 warps, its MMAs mma.sync or, with
+/// `wgmma`, wgmma (sm_90a) (PrefillKernel.cpp).
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                 LLVM::GlobalOp smem, int64_t stages,
-                                int64_t threads);
+                                int64_t threads, bool wgmma);
 
 } // namespace attn
 } // namespace mlir

@@ -1,6 +1,7 @@
 // The prefill kernel: what it reads from the tiled IR, its parameters, and
 // the walk over the program.
 #include "passes/gpu/PrefillKernel.h"
+#include "passes/gpu/Wgmma.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -61,6 +62,12 @@ LogicalResult PrefillKernelEmitter::analyse() {
     return func.emitError("attn-lower-to-gpu: prefill block_m (")
            << rows << ") must be a multiple of 16 x the " << warps << " warps";
   rowBlocks = rows / (16 * warps);
+  if (wgmma &&
+      (warps % 4 != 0 || headDim % 64 != 0 || blockN % 64 != 0 || blockN > 256))
+    return func.emitError("attn-lower-to-gpu: wgmma prefill needs whole "
+                          "warpgroups and head_dim and block_n multiples of "
+                          "64 (block_n at most 256), got ")
+           << warps << " warps, head_dim " << headDim << ", block_n " << blockN;
   if (tableArg && blockN / 16 > 32 * warps)
     return func.emitError("attn-lower-to-gpu: paged prefill locates a 16-key "
                           "granule per thread, so block_n / 16 (")
@@ -125,6 +132,15 @@ void PrefillKernelEmitter::createKernel() {
   groupRow = arith::DivUIOp::create(b, loc, lane, idx(4));
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
+  if (wgmma) {
+    // wgmma's swizzle atoms start at multiples of 1024 bytes.
+    Value address = sharedAddress(smemBase);
+    Value aligned =
+        arith::AndIOp::create(b, loc, add(address, i32(wgmma::kAtomBytes - 1)),
+                              i32(-wgmma::kAtomBytes));
+    smemBase = gep(smemBase, b.getI8Type(),
+                   arith::SubIOp::create(b, loc, aligned, address));
+  }
   stagesBase = gep(smemBase, elementType, idx(rows * headDim));
   numHeads = toIndex(arg(P::num_heads));
   groupMagic = arg(P::group_magic);
@@ -167,10 +183,11 @@ LogicalResult PrefillKernelEmitter::emit() {
 LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
                                             gpu::GPUModuleOp module,
                                             LLVM::GlobalOp smem, int64_t stages,
-                                            int64_t threads) {
+                                            int64_t threads, bool wgmma) {
   if (stages < 2)
     return func.emitError("attn-lower-to-gpu: prefill needs at least 2 "
                           "stages, got ")
            << stages;
-  return PrefillKernelEmitter(func, module, smem, stages, threads).emit();
+  return PrefillKernelEmitter(func, module, smem, stages, threads, wgmma)
+      .emit();
 }

@@ -30,6 +30,15 @@
 // lies in one page; its first row is located through block_table once per
 // tile, a stage ahead, into a small table of granule offsets in shared memory
 // after the stages, and the copies add the row within the granule.
+//
+// With wgmma (sm_90a, PrefillWgmma.cpp) the warps form warpgroups of 4 and
+// the same fragments are wgmma accumulators: warpgroup g's row block r is
+// the m64 tile r W / 4 + g. Q, K and V lie in shared memory in wgmma's
+// 128-byte-swizzle layout (Wgmma.h: panels of 64 elements of each row,
+// chunk c of row n at c ^ (n % 8)) from a 1024-byte aligned base, QK^T
+// reads Q and K through descriptors, and P goes through a shared tile per
+// m64 tile (after the stages, before the location slots) to PV, whose B
+// operand is the V tile read along D (transposed).
 #ifndef ATTN_PASSES_GPU_PREFILLKERNEL_H
 #define ATTN_PASSES_GPU_PREFILLKERNEL_H
 
@@ -42,9 +51,10 @@ namespace attn {
 class PrefillKernelEmitter : public KernelEmitterBase {
 public:
   PrefillKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
-                       LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+                       LLVM::GlobalOp smem, int64_t stages, int64_t threads,
+                       bool wgmma)
       : KernelEmitterBase(func, module, smem), stages(stages),
-        warps(threads / 32) {}
+        warps(threads / 32), wgmma(wgmma) {}
 
   LogicalResult emit();
 
@@ -101,11 +111,15 @@ private:
   Value tileChunk(Value stage, int64_t which, Value row, Value chunk);
   /// The same for the Q tile, which precedes the stages.
   Value qChunk(Value row, Value chunk);
-  /// The dynamic shared memory: the Q tile, the K/V stages and, paged, the
-  /// location slots of the stages (locationSlot), in this order.
+  /// The dynamic shared memory: the Q tile, the K/V stages, with wgmma the
+  /// P tiles and, paged, the location slots of the stages (locationSlot), in
+  /// this order (with wgmma from a 1024-byte aligned base).
   int64_t sharedMemoryBytes() const;
-  /// The swizzled byte offset of a chunk in a tile of D-element rows.
-  Value swizzled(Value row, Value chunk);
+  /// Bytes of the P tiles (wgmma; none with mma.sync).
+  int64_t pTileBytes() const;
+  /// The swizzled byte offset of a chunk in a tile of `tileRows` rows of D
+  /// elements.
+  Value swizzled(Value row, Value chunk, int64_t tileRows);
   /// Row of row block r (0 .. R-1) and half h of this lane, within the tile.
   Value fragmentRow(int64_t r, int64_t half) {
     return add(add(mul(warp, idx(16)), groupRow),
@@ -144,11 +158,27 @@ private:
   Fragment reduceRows(const Fragment &in, bool max);
   /// Accumulates P V into `acc` (an [M, D] fragment); V is the stage's tile.
   Fragment emitPV(Value pTile, Fragment acc);
+  /// The unscaled scores of QK^T, through mma.sync or wgmma
+  /// (PrefillWgmma.cpp).
+  Fragment emitQKMmaSync();
+  Fragment emitQKWgmma();
+  /// PV accumulated onto `acc` from P's fragments `p`.
+  Fragment emitPVMmaSync(const Fragment &p, Fragment acc);
+  Fragment emitPVWgmma(const Fragment &p, Fragment acc);
+  /// The shared-window address (i32) of shared pointer `ptr`.
+  Value sharedAddress(Value ptr);
+  /// This warp's warpgroup and the first row of its m64 tile of row block r.
+  Value warpgroup();
+  Value tileRow(int64_t r) {
+    return mul(add(idx(r * (warps / 4)), warpgroup()), idx(64));
+  }
   /// attn.store_rows: this thread's rows of the tile into out (and lse), or
   /// with a split into the split-KV workspace.
   LogicalResult emitStore(StoreRowsOp store);
 
   int64_t stages, warps;
+  /// QK^T and PV through wgmma (sm_90a) rather than mma.sync.
+  bool wgmma;
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;

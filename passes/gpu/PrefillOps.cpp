@@ -129,6 +129,20 @@ LogicalResult PrefillKernelEmitter::lowerIf(scf::IfOp ifOp) {
 }
 
 LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
+  SmallVector<Value> s = (wgmma ? emitQKWgmma() : emitQKMmaSync()).values;
+  // The op's scale (log2(e) folded in) times the launch's softmax_scale.
+  // Deferred (attn-fuse-tile-ops), the consumers apply it: row_max scales
+  // its results, exp2_diff folds it into an fma.
+  scoreScale = arith::MulFOp::create(
+      b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
+  if (!qk->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr()))
+    for (Value &v : s)
+      v = arith::MulFOp::create(b, loc, v, scoreScale);
+  bind(qk, Fragment{s});
+  return success();
+}
+
+Fragment PrefillKernelEmitter::emitQKMmaSync() {
   int64_t perBlock = blockN / 2;
   SmallVector<Value> s(rowBlocks * perBlock, f32(0.0));
   // Lanes 8 i .. 8 i + 7 address matrix i. K (B fragments): keys
@@ -161,16 +175,7 @@ LogicalResult PrefillKernelEmitter::lowerQK(QKOp qk) {
         }
     }
   }
-  // The op's scale (log2(e) folded in) times the launch's softmax_scale.
-  // Deferred (attn-fuse-tile-ops), the consumers apply it: row_max scales
-  // its results, exp2_diff folds it into an fma.
-  scoreScale = arith::MulFOp::create(
-      b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
-  if (!qk->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr()))
-    for (Value &v : s)
-      v = arith::MulFOp::create(b, loc, v, scoreScale);
-  bind(qk, Fragment{s});
-  return success();
+  return Fragment{s};
 }
 
 LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
@@ -321,6 +326,11 @@ Fragment PrefillKernelEmitter::reduceRows(const Fragment &in, bool max) {
 
 Fragment PrefillKernelEmitter::emitPV(Value pTile, Fragment acc) {
   Fragment p = lookup(pTile);
+  return wgmma ? emitPVWgmma(p, std::move(acc))
+               : emitPVMmaSync(p, std::move(acc));
+}
+
+Fragment PrefillKernelEmitter::emitPVMmaSync(const Fragment &p, Fragment acc) {
   int64_t pPerBlock = blockN / 2, accPerBlock = headDim / 2;
   // Lanes 8 i .. 8 i + 7 address matrix i: keys 16 kk + 8 (i % 2) + r of
   // the d chunks 2 dp + i / 2.

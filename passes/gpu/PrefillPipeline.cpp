@@ -2,13 +2,17 @@
 // behind one barrier per tile, and for paged caches the block_table look-up
 // of each tile's 16-key granules a stage ahead of its copies.
 #include "passes/gpu/PrefillKernel.h"
+#include "passes/gpu/Wgmma.h"
 
 using namespace mlir;
 using namespace mlir::attn;
 
 Value PrefillKernelEmitter::locationSlot(Value tile, Value granule) {
-  // After the K/V stages: `stages` slots of blockN / 16 (K, V) i64 offsets.
+  // After the K/V stages (and wgmma's P tiles): `stages` slots of
+  // blockN / 16 (K, V) i64 offsets.
   Value base = gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
+  if (wgmma)
+    base = gep(base, b.getI8Type(), idx(pTileBytes()));
   Value slot = arith::RemUIOp::create(b, loc, tile, idx(stages));
   return gep(base, b.getI64Type(),
              mul(add(mul(slot, idx(blockN / 16)), granule), idx(2)));
@@ -206,6 +210,8 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
         // Tile `tile` has landed for every thread, and every warp is done
         // with tile - 1, whose stage the next copies overwrite.
         NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 2);
+        if (wgmma)
+          wgmma::fenceSharedForAsync(b, loc);
         gpu::BarrierOp::create(b, loc);
         issue(add(tile, idx(stages - 1)));
         ahead = add(tile, idx(stages));

@@ -1106,7 +1106,7 @@ def main(argv=None):
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument(
         "--target",
-        choices=("sm_80", "sm_89", "sm_90"),
+        choices=("sm_80", "sm_89", "sm_90", "sm_90a"),
         help="the pack's kernels for this target (sets ATTN_TARGET)",
     )
     parser.add_argument("--replay", metavar="S:I", help="run case (S, I) alone")

@@ -478,7 +478,9 @@ def native_target(targets):
     if not torch.cuda.is_available():
         return targets[-1]
     major, minor = torch.cuda.get_device_capability()
-    wanted = "sm_90" if major >= 9 else "sm_89" if (major, minor) == (8, 9) else "sm_80"
+    if (major, minor) == (9, 0):
+        return "sm_90a" if "sm_90a" in targets else "sm_90"
+    wanted = "sm_89" if (major, minor) >= (8, 9) else "sm_80"
     return wanted if wanted in targets else targets[-1]
 
 

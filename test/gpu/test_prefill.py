@@ -7,8 +7,8 @@ varlen kernel, on the keys gathered into packed form) and under a per-dtype ceil
 rows that see no key must be 0 with lse +inf; lse must match the reference. Cases with
 a sliding window (window_size) or a softcap run the pack's local kernels; FA2 takes the
 window (window_size_left/right) but not the softcap, so a softcap case is held to the
-float64 reference and the ceiling only. The kernels are those of $ATTN_TARGET (sm_90,
-sm_89) or of the device. From the repository root,
+float64 reference and the ceiling only. The kernels are those of $ATTN_TARGET (sm_90a,
+sm_90, sm_89) or of the device. From the repository root,
 with the runtime built:
 
     PYTHONPATH=python python3 test/gpu/test_prefill.py --out summary.md

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Assembles every kernel's PTX of the kernel pack with ptxas for its target
-# (sm_80: PTX only; sm_89, sm_90: with cubins), as many at once as there are
-# cores; fails on any ptxas error or a manifest entry without its files.
+# (sm_80: PTX only; sm_89, sm_90, sm_90a: with cubins), as many at once as
+# there are cores; fails on any ptxas error or a manifest entry without its
+# files.
 #   check_pack.sh <attn-pack> <ptxas> <out> [<built pack>]
 # Checks <built pack> (the build's, which libattnrt embeds) when it holds a
 # pack, else builds one into <out> with attn-pack.
@@ -15,7 +16,7 @@ else
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
 count=0
-for target in sm_80 sm_89 sm_90; do
+for target in sm_80 sm_89 sm_90 sm_90a; do
   manifest="$out/$target/manifest.txt"
   head -1 "$manifest" | grep -q "^attn-pack 1 target=$target compiler=attn-"
   if [ "$target" != sm_80 ]; then

@@ -30,7 +30,7 @@ def test_reports_the_library_and_no_gpu(monkeypatch, fresh_lib, capsys):
     assert lines[0] == f"attn_kernels {__version__}"
     pack = _info.pack_info()
     assert pack.source == "embedded" and pack.version == __version__
-    assert pack.targets == ("sm_80", "sm_89", "sm_90")
+    assert pack.targets == ("sm_80", "sm_89", "sm_90", "sm_90a")
     assert (
         f"  library   {_lib.library_path()} (version {__version__}, API {_lib.API_VERSION})"
         in lines

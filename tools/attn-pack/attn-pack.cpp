@@ -3,6 +3,8 @@
 // tuning tables autotune/tables/<target>.json say; and for sm_80 PTX only,
 // which the driver JIT-compiles on the sm_80 to sm_88 GPUs (A100, RTX 30),
 // tiled like sm_89 (the same 99 KB of shared memory per block on sm_86).
+// sm_90a holds the wgmma prefill kernels (head_dim 64 and 128) only: the
+// runtime takes the rest from sm_90.
 #include "abi/manifest.h"
 #include "autotune/Tuning.h"
 #include "codegen/Codegen.h"
@@ -27,7 +29,7 @@ using namespace llvm;
 static cl::opt<std::string> outputDir("o", cl::desc("Pack directory"),
                                       cl::init("attn_pack"));
 static cl::list<std::string>
-    targets("target", cl::desc("sm_80, sm_89, sm_90 (default: all)"),
+    targets("target", cl::desc("sm_80, sm_89, sm_90, sm_90a (default: all)"),
             cl::CommaSeparated);
 static cl::list<int64_t>
     headDims("head-dims",
@@ -104,6 +106,23 @@ std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
   return specs;
 }
 
+/// The head dims of sm_90a's wgmma prefill kernels (whole 64-element
+/// swizzle panels).
+constexpr int64_t kWgmmaHeadDims[] = {64, 128};
+
+/// The kernels of `target` among `specs`: sm_90a's are the wgmma prefill
+/// kernels.
+std::vector<attn::KernelSpec> targetSpecs(const std::string &target,
+                                          std::vector<attn::KernelSpec> specs) {
+  if (target != "sm_90a")
+    return specs;
+  llvm::erase_if(specs, [](const attn::KernelSpec &spec) {
+    return spec.op != attn::KernelSpec::Op::Prefill ||
+           !llvm::is_contained(kWgmmaHeadDims, spec.headDim);
+  });
+  return specs;
+}
+
 /// Sets the knobs of `spec` from the most specific entry of `table`.
 bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   // A local kernel takes the tuning of the causal one of its shape: its
@@ -177,7 +196,7 @@ bool buildTarget(const mlir::DialectRegistry &registry,
            << ", not " << target << "\n";
     return false;
   }
-  std::vector<attn::KernelSpec> specs = packSpecs(dims);
+  std::vector<attn::KernelSpec> specs = targetSpecs(target, packSpecs(dims));
   for (attn::KernelSpec &spec : specs)
     if (!applyTable(*table, spec))
       return false;
@@ -243,11 +262,12 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "attn-pack: build the kernel pack\n");
   std::vector<std::string> targetList(targets.begin(), targets.end());
   if (targetList.empty())
-    targetList = {"sm_80", "sm_89", "sm_90"};
+    targetList = {"sm_80", "sm_89", "sm_90", "sm_90a"};
   for (const std::string &target : targetList)
-    if (target != "sm_80" && target != "sm_89" && target != "sm_90") {
-      errs() << "attn-pack: --target must be sm_80, sm_89 or sm_90, got '"
-             << target << "'\n";
+    if (target != "sm_80" && target != "sm_89" && target != "sm_90" &&
+        target != "sm_90a") {
+      errs() << "attn-pack: --target must be sm_80, sm_89, sm_90 or sm_90a, "
+             << "got '" << target << "'\n";
       return 1;
     }
   std::vector<int64_t> dims(headDims.begin(), headDims.end());

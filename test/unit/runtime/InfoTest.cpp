@@ -111,7 +111,7 @@ TEST_F(InfoTest, PackDirWithoutManifestsIsAnErrorUntilFixed) {
   EXPECT_EQ(packInfo(&info), ATTN_ERROR_PACK);
   EXPECT_EQ(lastError(), "attn_get_pack_info: ATTN_PACK_DIR=" + packDir() +
                              " holds no <target>/manifest.txt (expected "
-                             "sm_80, sm_89 or sm_90)");
+                             "sm_80, sm_89, sm_90 or sm_90a)");
   // A failure is not remembered.
   writePack(packDir(), "sm_90", defaultKernels());
   ASSERT_EQ(packInfo(&info), ATTN_SUCCESS) << lastError();
@@ -151,10 +151,11 @@ TEST_F(InfoTest, DescribesTheEmbeddedPack) {
   ASSERT_EQ(packInfo(&info), ATTN_SUCCESS) << lastError();
   EXPECT_STREQ(info->source, "embedded");
   EXPECT_STREQ(info->version, ATTN_VERSION);
-  EXPECT_STREQ(info->targets, "sm_80,sm_89,sm_90");
+  EXPECT_STREQ(info->targets, "sm_80,sm_89,sm_90,sm_90a");
   EXPECT_GT(info->num_kernels, 0);
   EXPECT_EQ(std::string(info->hash),
-            manifestsHash(ATTN_BUILT_PACK_DIR, {"sm_80", "sm_89", "sm_90"}));
+            manifestsHash(ATTN_BUILT_PACK_DIR,
+                          {"sm_80", "sm_89", "sm_90", "sm_90a"}));
 }
 
 } // namespace

@@ -44,6 +44,60 @@ TEST_F(PackTest, Sm90UsesTheSm90Cubin) {
               AllOf(StartsWith("cubin "), HasSubstr(".target sm_90")));
 }
 
+// A pack with sm_90a's wgmma prefill kernels over sm_90's (the default pack
+// and the sm_90a one: the packed causal bf16 prefill kernel, 256 threads).
+class HopperOverlayTest : public PackTest {
+protected:
+  void SetUp() override {
+    PackTest::SetUp();
+    TestKernel wgmma = prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/1);
+    wgmma.threads = 256;
+    wgmma.blockM = 128;
+    writePack(packDir(), "sm_90a", {wgmma, ownCombineKernel(wgmma)});
+  }
+  // The image the prefill kernel came from and its block size.
+  std::pair<std::string, unsigned> prefillImage() {
+    EXPECT_EQ(prefill(validPrefillArgs()), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::ModuleLoad> loads = fakecuda::moduleLoads();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    if (loads.empty() || launches.empty())
+      return {"", 0};
+    return {loads.back().image, launches.back().block[0]};
+  }
+};
+
+TEST_F(HopperOverlayTest, Sm90TakesTheSm90aPrefillKernelAndSm90Decode) {
+  setDevice(9, 0);
+  // Decode has no sm_90a kernel: sm_90's serves (decode runs first, so its
+  // image is the first module loaded).
+  EXPECT_THAT(decodeImage(),
+              AllOf(StartsWith("cubin "), HasSubstr(".target sm_90\n")));
+  auto [image, threads] = prefillImage();
+  EXPECT_THAT(image, AllOf(StartsWith("cubin "), HasSubstr(".target sm_90a")));
+  EXPECT_EQ(threads, 256u);
+}
+
+TEST_F(HopperOverlayTest, TargetSm90KeepsTheMmaSyncKernels) {
+  setDevice(9, 0);
+  setenv("ATTN_TARGET", "sm_90", 1);
+  auto [image, threads] = prefillImage();
+  EXPECT_THAT(image, HasSubstr(".target sm_90\n"));
+  EXPECT_EQ(threads, 128u);
+}
+
+TEST_F(HopperOverlayTest, OtherGpusNeverTakeSm90a) {
+  setDevice(12, 0);
+  EXPECT_THAT(prefillImage().first, HasSubstr(".target sm_89"));
+}
+
+TEST_F(HopperOverlayTest, TargetSm90aRunsOnSm90Only) {
+  setDevice(12, 0);
+  setenv("ATTN_TARGET", "sm_90a", 1);
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("ATTN_TARGET=sm_90a cannot run on this "
+                                     "sm_120 GPU"));
+}
+
 TEST_F(PackTest, Sm89UsesTheSm89Cubin) {
   setDevice(8, 9);
   EXPECT_THAT(decodeImage(),
@@ -76,7 +130,8 @@ TEST_F(PackTest, TargetOverrideMustNameAPackTarget) {
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(lastError(),
             "attn_paged_decode_workspace_size: ATTN_TARGET='sm_86' "
-            "is not a pack target (expected sm_80, sm_89 or sm_90)");
+            "is not a pack target (expected sm_80, sm_89, sm_90 or "
+            "sm_90a)");
 }
 
 TEST_F(PackTest, TargetOverrideCannotRunOnAnOlderArch) {
