@@ -155,6 +155,10 @@ for stage in "${stages[@]}"; do
       ;;
     e2e-graph | e2e-eager)
       mode=${stage#e2e-}
+      # nano-vllm's own dependencies, offline (scripts/e2e/site.sh).
+      source scripts/e2e/site.sh
+      install_e2e_site
+      export PYTHONPATH=$PYTHONPATH:$site
       if [ ! -f "$model/model.safetensors" ]; then
         python3 scripts/e2e/make_random_qwen3.py --out "$model" > "$results/model.log" 2>&1
       fi
