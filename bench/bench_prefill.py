@@ -376,12 +376,17 @@ def main():
     ]
     for workload, prompts, flops, num_sets, rows in results:
         peers = [
-            next((r[1] for r in rows if r[0].startswith(f"FlashAttention-{n}") and r[1]), None)
+            next(
+                (r[1] for r in rows if r[0].startswith(f"FlashAttention-{n}") and r[1]),
+                None,
+            )
             for n in (4, 2)
         ]
         for name, ms, tflops, err, failure in rows:
             if failure:
-                lines.append(f"| {workload.name} | {name} | - | - | - | - | {failure} |")
+                lines.append(
+                    f"| {workload.name} | {name} | - | - | - | - | {failure} |"
+                )
                 continue
             speedups = " | ".join(f"{p / ms:.2f}x" if p else "-" for p in peers)
             lines.append(
