@@ -122,9 +122,53 @@ def fnv1a64(data, value=FNV_OFFSET):
     return value
 
 
+LZ_MAGIC = b"ALZ1"  # runtime/lz.h
+
+
+def _varint(data, at):
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+
+
+def lz_decompress(data, start):
+    """The LZ block at data[start:] (runtime/lz.h: "ALZ1", the decompressed size as 8
+    little-endian bytes, then LEB128 literal length, literals, LEB128 match length - 3
+    (0 ends the block) and LEB128 offset back into the output)."""
+    if data[start : start + 4] != LZ_MAGIC:
+        raise ValueError(f"no LZ block at byte {start}")
+    total = int.from_bytes(data[start + 4 : start + 12], "little")
+    out, at = bytearray(), start + 12
+    try:
+        while len(out) < total:
+            literals, at = _varint(data, at)
+            out += data[at : at + literals]
+            at += literals
+            match, at = _varint(data, at)
+            if match == 0:
+                break
+            offset, at = _varint(data, at)
+            if not 0 < offset <= len(out):
+                raise ValueError(f"LZ match offset {offset} past the output")
+            for _ in range(match + 3):  # may overlap its own output
+                out.append(out[-offset])
+    except IndexError:
+        raise ValueError(f"LZ block at byte {start} cut short") from None
+    if len(out) != total:
+        raise ValueError(f"LZ block at byte {start}: {len(out)} bytes, not {total}")
+    return bytes(out)
+
+
 def read_manifests(library_bytes, targets, pack_dir=None):
     """{target: manifest text}: from pack_dir/<target>/manifest.txt, else out of the
-    library's bytes (embedded NUL-terminated, runtime/embed_pack.cmake)."""
+    library's bytes, where each manifest is an LZ block of its own (attn-packz; its
+    first literals are the header line) or, in a library built without compression,
+    NUL-terminated text (runtime/embed_pack.cmake)."""
     texts = {}
     for target in targets:
         if pack_dir:
@@ -134,9 +178,14 @@ def read_manifests(library_bytes, targets, pack_dir=None):
         start = library_bytes.find(f"attn-pack 1 target={target} ".encode())
         if start < 0:
             raise ValueError(f"no {target} manifest in the library's bytes")
-        texts[target] = library_bytes[
-            start : library_bytes.index(b"\0", start)
-        ].decode()
+        # An LZ block: magic, size and a varint of at most 3 bytes precede it.
+        block = library_bytes.rfind(LZ_MAGIC, max(0, start - 15), start)
+        if block >= 0:
+            texts[target] = lz_decompress(library_bytes, block).decode()
+        else:
+            texts[target] = library_bytes[
+                start : library_bytes.index(b"\0", start)
+            ].decode()
     return texts
 
 
@@ -517,6 +566,9 @@ def discover(device, full):
         if pack_hash(texts, info.targets) != info.hash:
             raise ValueError("the manifests read do not hash to attn_get_pack_info's")
         kernels = parse_manifest(texts[target])
+        if target == "sm_90a":  # an overlay: sm_90's kernels serve the rest
+            own = {k.name for k in kernels}
+            kernels += [k for k in parse_manifest(texts["sm_90"]) if k.name not in own]
         pack = list(kernels)
         note += f": {len(kernels)} decode and prefill kernels from its manifest"
     except (OSError, ValueError, KeyError) as error:

@@ -69,6 +69,50 @@ def test_manifests_read_out_of_library_bytes_and_hashed():
     assert sc.parse_manifest(read["sm_90"]) == PACK  # combine kernels are not calls
 
 
+def lz_block(text):
+    """text as one LZ block (runtime/lz.h): literals up to the first 8 bytes seen
+    before, one match of them (overlapping where it can), the rest as literals."""
+    data = text.encode()
+
+    def varint(n):
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not out[-1] & 0x80:
+                return bytes(out)
+
+    at = next(p for p in range(1, len(data)) if data.find(data[p : p + 8]) < p)
+    offset = at - data.find(data[at : at + 8])
+    return (
+        b"ALZ1"
+        + len(data).to_bytes(8, "little")
+        + varint(at)
+        + data[:at]
+        + varint(8 - 3)
+        + varint(offset)
+        + varint(len(data) - at - 8)
+        + data[at + 8 :]
+        + varint(0)
+    )
+
+
+def test_manifests_read_out_of_compressed_library_bytes():
+    texts = {t: manifest(t, PACK) for t in ("sm_90", "sm_90a")}
+    blob = b"\x7fELF junk" + b"".join(lz_block(texts[t]) + b"ALZ1 other" for t in texts)
+    assert sc.read_manifests(blob, ("sm_90", "sm_90a")) == texts
+    # An overlapping match: "abababab" is "ab" then 6 bytes from 2 back.
+    assert (
+        sc.lz_decompress(
+            b"ALZ1" + (8).to_bytes(8, "little") + b"\x02ab\x03\x02\x00\x00", 0
+        )
+        == b"abababab"
+    )
+    cut = lz_block(texts["sm_90"])[:-40]
+    with pytest.raises(ValueError, match="cut short|bytes, not"):
+        sc.lz_decompress(cut, 0)
+
+
 def test_fnv1a64_known_value():
     assert sc.fnv1a64(b"") == 0xCBF29CE484222325
     assert sc.fnv1a64(b"a") == 0xAF63DC4C8601EC8C
