@@ -167,10 +167,20 @@ private:
   Fragment emitPVWgmma(const Fragment &p, Fragment acc);
   /// The shared-window address (i32) of shared pointer `ptr`.
   Value sharedAddress(Value ptr);
-  /// This warp's warpgroup and the first row of its m64 tile of row block r.
+  /// This warp's warpgroup, the m64 tile of its row block r and that
+  /// tile's first row.
   Value warpgroup();
-  Value tileRow(int64_t r) {
-    return mul(add(idx(r * (warps / 4)), warpgroup()), idx(64));
+  Value m64Tile(int64_t r) { return add(idx(r * (warps / 4)), warpgroup()); }
+  Value tileRow(int64_t r) { return mul(m64Tile(r), idx(64)); }
+  /// The first byte after the K/V stages (wgmma's P tiles, then the location
+  /// slots), and K (which 0) or V (1) of the current stage.
+  Value afterStages() {
+    return gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
+  }
+  Value currentKvTile(int64_t which) {
+    return gep(stagesBase, elementType,
+               add(mul(currentStage, idx(2 * blockN * headDim)),
+                   idx(which * blockN * headDim)));
   }
   /// attn.store_rows: this thread's rows of the tile into out (and lse), or
   /// with a split into the split-KV workspace.

@@ -10,7 +10,7 @@ using namespace mlir::attn;
 Value PrefillKernelEmitter::locationSlot(Value tile, Value granule) {
   // After the K/V stages (and wgmma's P tiles): `stages` slots of
   // blockN / 16 (K, V) i64 offsets.
-  Value base = gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
+  Value base = afterStages();
   if (wgmma)
     base = gep(base, b.getI8Type(), idx(pTileBytes()));
   Value slot = arith::RemUIOp::create(b, loc, tile, idx(stages));

@@ -20,9 +20,8 @@ Fragment PrefillKernelEmitter::emitQKWgmma() {
   // every 4 steps.
   using namespace wgmma;
   int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
-  Value kTile = gep(stagesBase, elementType,
-                    mul(currentStage, idx(2 * blockN * headDim)));
-  Value kDesc = descriptor(b, loc, sharedAddress(kTile), 0, kAtomBytes);
+  Value kDesc =
+      descriptor(b, loc, sharedAddress(currentKvTile(0)), 0, kAtomBytes);
   SmallVector<Value> qDescs;
   for (int64_t r = 0; r < rowBlocks; ++r)
     qDescs.push_back(
@@ -53,8 +52,7 @@ Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
   int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
   int64_t pPerBlock = blockN / 2, accPerBlock = headDim / 2;
   int64_t pTile = 64 * blockN * elementBytes;
-  Value pBase =
-      gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
+  Value pBase = afterStages();
   // P of m64 tile i at pBase + i pTile, contiguous along its keys: panels
   // of 64 keys, chunk c of row n at c ^ (n % 8). This lane's values 4 j + e
   // (e = 0, 1 and 2, 3) are keys 8 j + 2 t, + 1 of rows g and g + 8 of its
@@ -64,8 +62,7 @@ Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
       add(mul(arith::RemUIOp::create(b, loc, warp, idx(4)), idx(16)), groupRow);
   SmallVector<Value> pTiles;
   for (int64_t r = 0; r < rowBlocks; ++r) {
-    Value tileBase = gep(pBase, b.getI8Type(),
-                         mul(add(idx(r * (warps / 4)), wg), idx(pTile)));
+    Value tileBase = gep(pBase, b.getI8Type(), mul(m64Tile(r), idx(pTile)));
     pTiles.push_back(tileBase);
     for (int64_t j = 0; j < blockN / 8; ++j)
       for (int64_t half = 0; half < 2; ++half) {
@@ -91,11 +88,8 @@ Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
   // O [64, head_dim] += P [64, blockN] V [blockN, head_dim] over blockN / 16
   // k-steps: P along its keys as above; V contiguous along head_dim (N):
   // 16 keys (two 8-row groups) a step, head_dim panels blockN rows apart.
-  Value vTile = gep(
-      stagesBase, elementType,
-      add(mul(currentStage, idx(2 * blockN * headDim)), idx(blockN * headDim)));
-  Value vDesc =
-      descriptor(b, loc, sharedAddress(vTile), blockN * kRowBytes, kAtomBytes);
+  Value vDesc = descriptor(b, loc, sharedAddress(currentKvTile(1)),
+                           blockN * kRowBytes, kAtomBytes);
   fence(b, loc);
   for (int64_t r = 0; r < rowBlocks; ++r) {
     Value pDesc = descriptor(b, loc, sharedAddress(pTiles[r]), 0, kAtomBytes);
