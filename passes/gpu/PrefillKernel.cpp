@@ -62,6 +62,8 @@ LogicalResult PrefillKernelEmitter::analyse() {
     return func.emitError("attn-lower-to-gpu: prefill block_m (")
            << rows << ") must be a multiple of 16 x the " << warps << " warps";
   rowBlocks = rows / (16 * warps);
+  if (wgmma)
+    findDeferrablePV();
   if (wgmma &&
       (warps % 4 != 0 || headDim % 64 != 0 || blockN % 64 != 0 || blockN > 256))
     return func.emitError("attn-lower-to-gpu: wgmma prefill needs whole "

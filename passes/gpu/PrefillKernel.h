@@ -86,9 +86,11 @@ private:
   LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
-  /// Issues the cp.async copies of K/V tile `tile` into its stage.
+  /// Issues the cp.async copies of K/V tile `tile` into its stage: of every
+  /// load, or of load `only` (0 = K, 1 = V).
   void issueTileCopies(Value tile, Value tileStart, Value limit,
-                       ArrayRef<KvTileOp> loads, Value kvHead);
+                       ArrayRef<KvTileOp> loads, Value kvHead,
+                       std::optional<int64_t> only = std::nullopt);
   /// Paged: where the first key of this thread's 16-key granule of `tile`
   /// lives: its block_table entry (a load still in flight), whether it is a
   /// key of the sequence, and its row in the page (threads past the tile's
@@ -165,6 +167,22 @@ private:
   /// PV accumulated onto `acc` from P's fragments `p`.
   Fragment emitPVMmaSync(const Fragment &p, Fragment acc);
   Fragment emitPVWgmma(const Fragment &p, Fragment acc);
+  /// wgmma: stores P's fragments to this warpgroup's P tiles (PV's A).
+  void storePTiles(const Fragment &p);
+  /// wgmma: issues acc += P V from the P tiles and `vTile`, uncommitted.
+  Fragment issuePV(Fragment acc, Value vTile);
+  /// wgmma, the deferred PV (deferredAcc): finds whether the K/V loop's
+  /// accumulator is carried as acc * alpha + P V of the tile (its pv_acc
+  /// onto a scale_rows of the loop's iter_arg, yielded in the same place).
+  void findDeferrablePV();
+  /// The deferred PV of the previous tile, issued after this tile's QK:
+  /// rebinds the loop's accumulator to the (in-flight) result.
+  void issueDeferredPV();
+  /// Waits for the deferred PV if it is in flight.
+  void awaitDeferredPV();
+  /// After the K/V loop (of `numTiles` tiles): the last tile's deferred PV
+  /// onto the loop's accumulator.
+  void emitLastPV(scf::ForOp loop, Value numTiles);
   /// The shared-window address (i32) of shared pointer `ptr`.
   Value sharedAddress(Value ptr);
   /// This warp's warpgroup, the m64 tile of its row block r and that
@@ -177,11 +195,20 @@ private:
   Value afterStages() {
     return gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
   }
-  Value currentKvTile(int64_t which) {
+  Value kvTile(Value stage, int64_t which) {
     return gep(stagesBase, elementType,
-               add(mul(currentStage, idx(2 * blockN * headDim)),
+               add(mul(stage, idx(2 * blockN * headDim)),
                    idx(which * blockN * headDim)));
   }
+  Value currentKvTile(int64_t which) { return kvTile(currentStage, which); }
+  /// wgmma: the P tile of row block r (after the stages).
+  Value pTile(int64_t r) {
+    return gep(afterStages(), b.getI8Type(),
+               mul(m64Tile(r), idx(64 * blockN *
+                                   elementType.getIntOrFloatBitWidth() / 8)));
+  }
+  /// Location slots in the paged ring: a stage's, one more when V lags K.
+  int64_t locationSlots() const { return stages + (deferredAcc ? 1 : 0); }
   /// attn.store_rows: this thread's rows of the tile into out (and lse), or
   /// with a split into the split-KV workspace.
   LogicalResult emitStore(StoreRowsOp store);
@@ -189,6 +216,14 @@ private:
   int64_t stages, warps;
   /// QK^T and PV through wgmma (sm_90a) rather than mma.sync.
   bool wgmma;
+  /// wgmma: the K/V loop's accumulator iter_arg (tiled IR) whose PV is
+  /// deferred: tile j's P is stored after its softmax, and its PV issued
+  /// after tile j + 1's QK (after the loop for the last tile), so that
+  /// tile j + 1's softmax runs while the tensor cores do tile j's PV (the
+  /// V copies lag the K copies by one tile). Null: PV right after softmax.
+  BlockArgument deferredAcc;
+  /// Its index among the loop's iter_args.
+  unsigned deferredAccIndex = 0;
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;
@@ -206,6 +241,10 @@ private:
   /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
   Value pageReciprocal;
   Value currentStage;
+  /// Deferred PV: the previous tile's stage, whether there is a previous
+  /// tile, and whether a PV is in flight (issued, not waited for).
+  Value previousStage, hasPrevious;
+  bool pvInFlight = false;
   /// The last attn.qk's scale times the launch's softmax_scale: what the
   /// consumers of deferred-scale scores (attn.deferred_scale) multiply by.
   Value scoreScale;

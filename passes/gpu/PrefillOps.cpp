@@ -45,6 +45,15 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op))
     return lowerIf(ifOp);
+  if (auto pvAcc = dyn_cast<PVAccOp>(op); pvAcc && deferredAcc) {
+    // Deferred: this tile's P waits in shared memory for its PV, issued
+    // after the next tile's QK (issueDeferredPV) or the loop (emitLastPV);
+    // the previous PV, which read the P tiles, has completed.
+    awaitDeferredPV();
+    storePTiles(lookup(pvAcc.getP()));
+    bind(pvAcc, lookup(pvAcc.getAcc()));
+    return success();
+  }
   if (auto pvAcc = dyn_cast<PVAccOp>(op)) {
     // acc * alpha + P V: the mma accumulates onto the rescaled acc.
     bind(pvAcc, emitPV(pvAcc.getP(), lookup(pvAcc.getAcc())));
@@ -256,6 +265,8 @@ LogicalResult PrefillKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
   // max of a row stops growing, its factor is exactly 1 (ex2 of 0), and a
   // warp whose rows all keep their max skips the multiplies (x * 1 == x,
   // so the result is the same bit for bit).
+  if (scale.getTile() == deferredAcc)
+    awaitDeferredPV();
   Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor());
   Value changed;
   for (Value factor : f.values) {

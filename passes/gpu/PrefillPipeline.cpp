@@ -8,12 +8,12 @@ using namespace mlir;
 using namespace mlir::attn;
 
 Value PrefillKernelEmitter::locationSlot(Value tile, Value granule) {
-  // After the K/V stages (and wgmma's P tiles): `stages` slots of
+  // After the K/V stages (and wgmma's P tiles): locationSlots() slots of
   // blockN / 16 (K, V) i64 offsets.
   Value base = afterStages();
   if (wgmma)
     base = gep(base, b.getI8Type(), idx(pTileBytes()));
-  Value slot = arith::RemUIOp::create(b, loc, tile, idx(stages));
+  Value slot = arith::RemUIOp::create(b, loc, tile, idx(locationSlots()));
   return gep(base, b.getI64Type(),
              mul(add(mul(slot, idx(blockN / 16)), granule), idx(2)));
 }
@@ -73,7 +73,8 @@ void PrefillKernelEmitter::storeLocation(Value tile, const GranuleLookup &at,
 void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
                                            Value limit,
                                            ArrayRef<KvTileOp> loads,
-                                           Value kvHead) {
+                                           Value kvHead,
+                                           std::optional<int64_t> only) {
   // Thread t copies chunk t % C of rows t / C + P i (C chunks a row, P rows
   // a pass): one base address per tensor and constant steps, and, P being a
   // multiple of 8, the same swizzled chunk in every pass.
@@ -137,6 +138,8 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
     Value key = add(firstKey, idx(rowsPerPass * i));
     Value valid = cmp(arith::CmpIPredicate::slt, add(tileStart, key), limit);
     for (auto [which, constLoad] : llvm::enumerate(loads)) {
+      if (only && *only != static_cast<int64_t>(which))
+        continue;
       KvTileOp load = constLoad;
       Tensor &cache = tensorFor(load.getCache());
       Value offset = common[which];
@@ -187,10 +190,26 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
   auto find = [&](Value tile) {
     return findTile(tile, numTiles, tileStart(tile), limit, loads, batch);
   };
-  auto issue = [&](Value tile) {
+  // With the deferred PV (deferredAcc) V lags K by a tile: the group of
+  // tile t holds t's K and t - 1's V (which the PV issued with t's QK
+  // reads), so that two stages still let a copy run under a tile's compute.
+  // A stage's V is overwritten once the PV of two tiles before has been
+  // waited for, in the previous iteration; the location of tile t stays in
+  // its slot until V's copy at t + 1 (one slot more).
+  bool lagV = static_cast<bool>(deferredAcc);
+  auto copies = [&](Value tile, std::optional<int64_t> only) {
     ifTile(tile, [&] {
-      issueTileCopies(tile, tileStart(tile), limit, loads, kvHead);
+      issueTileCopies(tile, tileStart(tile), limit, loads, kvHead, only);
     });
+  };
+  auto issue = [&](Value tile, bool previousV) {
+    if (!lagV) {
+      copies(tile, std::nullopt);
+    } else {
+      copies(tile, 0);
+      if (previousV)
+        copies(arith::SubIOp::create(b, loc, tile, idx(1)), 1);
+    }
     // A group per tile slot, empty or not, so that wait_group counts tiles.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
   };
@@ -200,11 +219,11 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
     gpu::BarrierOp::create(b, loc);
   }
   for (int64_t s = 0; s + 1 < stages; ++s)
-    issue(idx(s));
+    issue(idx(s), s > 0);
 
   Value ahead;
   GranuleLookup location;
-  return emitTileLoop(
+  LogicalResult emitted = emitTileLoop(
       loop, begin, numTiles, blockN,
       [&](Value tile) {
         // Tile `tile` has landed for every thread, and every warp is done
@@ -213,14 +232,22 @@ LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
         if (wgmma)
           wgmma::fenceSharedForAsync(b, loc);
         gpu::BarrierOp::create(b, loc);
-        issue(add(tile, idx(stages - 1)));
+        issue(add(tile, idx(stages - 1)), true);
         ahead = add(tile, idx(stages));
         if (paged)
           location = find(ahead);
         currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+        if (lagV) {
+          previousStage = arith::RemUIOp::create(
+              b, loc, add(tile, idx(stages - 1)), idx(stages));
+          hasPrevious = cmp(arith::CmpIPredicate::ne, tile, idx(0));
+        }
       },
       [&] {
         if (paged)
           storeLocation(ahead, location, loads);
       });
+  if (succeeded(emitted) && lagV)
+    emitLastPV(loop, numTiles);
+  return emitted;
 }

@@ -43,27 +43,27 @@ Fragment PrefillKernelEmitter::emitQKWgmma() {
     }
     s.append(acc);
   }
-  commitAndWait(b, loc, 0);
+  if (deferredAcc) {
+    commit(b, loc);
+    issueDeferredPV();
+  } else {
+    commitAndWait(b, loc, 0);
+  }
   return Fragment{s};
 }
 
-Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
+void PrefillKernelEmitter::storePTiles(const Fragment &p) {
+  // P of m64 tile i at afterStages() + i pTile, contiguous along its keys:
+  // panels of 64 keys, chunk c of row n at c ^ (n % 8). This lane's values
+  // 4 j + e (e = 0, 1 and 2, 3) are keys 8 j + 2 t, + 1 of rows g and g + 8
+  // of its warp's 16: one 4-byte store each, conflict-free under the
+  // swizzle.
   using namespace wgmma;
-  int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
-  int64_t pPerBlock = blockN / 2, accPerBlock = headDim / 2;
-  int64_t pTile = 64 * blockN * elementBytes;
-  Value pBase = afterStages();
-  // P of m64 tile i at pBase + i pTile, contiguous along its keys: panels
-  // of 64 keys, chunk c of row n at c ^ (n % 8). This lane's values 4 j + e
-  // (e = 0, 1 and 2, 3) are keys 8 j + 2 t, + 1 of rows g and g + 8 of its
-  // warp's 16: one 4-byte store each, conflict-free under the swizzle.
-  Value wg = warpgroup();
+  int64_t pPerBlock = blockN / 2;
   Value rowInTile =
       add(mul(arith::RemUIOp::create(b, loc, warp, idx(4)), idx(16)), groupRow);
-  SmallVector<Value> pTiles;
   for (int64_t r = 0; r < rowBlocks; ++r) {
-    Value tileBase = gep(pBase, b.getI8Type(), mul(m64Tile(r), idx(pTile)));
-    pTiles.push_back(tileBase);
+    Value tileBase = pTile(r);
     for (int64_t j = 0; j < blockN / 8; ++j)
       for (int64_t half = 0; half < 2; ++half) {
         Value row = add(rowInTile, idx(8 * half));
@@ -77,22 +77,20 @@ Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
                               gep(tileBase, b.getI8Type(), offset));
       }
   }
-  // The warpgroup's stores become visible to wgmma's reads: a fence to the
-  // async proxy, then a barrier of its 128 threads (named 1 + g; 0 is the
-  // CTA's).
-  fenceSharedForAsync(b, loc);
-  NVVM::BarrierOp::create(
-      b, loc, /*res=*/Type(),
-      arith::IndexCastUIOp::create(b, loc, b.getI32Type(), add(wg, idx(1))),
-      i32(128), /*reductionOp=*/nullptr, /*reductionPredicate=*/Value());
+}
+
+Fragment PrefillKernelEmitter::issuePV(Fragment acc, Value vTile) {
   // O [64, head_dim] += P [64, blockN] V [blockN, head_dim] over blockN / 16
-  // k-steps: P along its keys as above; V contiguous along head_dim (N):
-  // 16 keys (two 8-row groups) a step, head_dim panels blockN rows apart.
-  Value vDesc = descriptor(b, loc, sharedAddress(currentKvTile(1)),
-                           blockN * kRowBytes, kAtomBytes);
-  fence(b, loc);
+  // k-steps: P along its keys as storePTiles lays it out; V contiguous along
+  // head_dim (N): 16 keys (two 8-row groups) a step, head_dim panels blockN
+  // rows apart.
+  using namespace wgmma;
+  int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
+  int64_t accPerBlock = headDim / 2;
+  Value vDesc = descriptor(b, loc, sharedAddress(vTile), blockN * kRowBytes,
+                           kAtomBytes);
   for (int64_t r = 0; r < rowBlocks; ++r) {
-    Value pDesc = descriptor(b, loc, sharedAddress(pTiles[r]), 0, kAtomBytes);
+    Value pDesc = descriptor(b, loc, sharedAddress(pTile(r)), 0, kAtomBytes);
     SmallVector<Value> o(
         ArrayRef<Value>(acc.values).slice(r * accPerBlock, accPerBlock));
     for (int64_t kk = 0; kk < blockN / 16; ++kk)
@@ -104,6 +102,98 @@ Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
           /*bAlongN=*/true, /*accumulate=*/true);
     std::copy(o.begin(), o.end(), acc.values.begin() + r * accPerBlock);
   }
-  commitAndWait(b, loc, 0);
   return acc;
+}
+
+Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
+  storePTiles(p);
+  // The warpgroup's stores become visible to wgmma's reads: a fence to the
+  // async proxy, then a barrier of its 128 threads (named 1 + g; 0 is the
+  // CTA's).
+  wgmma::fenceSharedForAsync(b, loc);
+  NVVM::BarrierOp::create(b, loc, /*res=*/Type(),
+                          arith::IndexCastUIOp::create(
+                              b, loc, b.getI32Type(), add(warpgroup(), idx(1))),
+                          i32(128), /*reductionOp=*/nullptr,
+                          /*reductionPredicate=*/Value());
+  wgmma::fence(b, loc);
+  acc = issuePV(std::move(acc), currentKvTile(1));
+  wgmma::commitAndWait(b, loc, 0);
+  return acc;
+}
+
+void PrefillKernelEmitter::findDeferrablePV() {
+  // acc' = pv_acc(P, scale_rows(acc, alpha)) with acc the kv loop's
+  // iter_arg, used by nothing else, and acc' yielded in its place.
+  func.walk([&](PVAccOp pv) {
+    auto scale = pv.getAcc().getDefiningOp<ScaleRowsOp>();
+    auto acc = scale ? dyn_cast<BlockArgument>(scale.getTile()) : nullptr;
+    auto loop =
+        acc ? dyn_cast<scf::ForOp>(acc.getOwner()->getParentOp()) : nullptr;
+    if (!loop || !loop->hasAttr(AttnDialect::KvLoopAttrHelper::getNameStr()) ||
+        pv->getParentOp() != loop || acc == loop.getInductionVar() ||
+        !acc.hasOneUse() || !scale->hasOneUse() || !pv->hasOneUse())
+      return;
+    unsigned index = acc.getArgNumber() - loop.getNumInductionVars();
+    if (loop.getBody()->getTerminator()->getOperand(index) != pv.getResult())
+      return;
+    deferredAcc = acc;
+    deferredAccIndex = index;
+  });
+}
+
+void PrefillKernelEmitter::issueDeferredPV() {
+  // After this tile's QK (committed), the previous tile's PV onto the
+  // carried accumulator; then the QK is waited for, the PV left in flight
+  // through the softmax (awaitDeferredPV, before the accumulator's rescale).
+  Fragment acc = lookup(deferredAcc);
+  SmallVector<Type> types(acc.values.size(), b.getF32Type());
+  auto ifOp = scf::IfOp::create(b, loc, types, hasPrevious,
+                                /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  wgmma::fence(b, loc);
+  Fragment o = issuePV(acc, kvTile(previousStage, 1));
+  wgmma::commit(b, loc);
+  wgmma::wait(b, loc, 1);
+  scf::YieldOp::create(b, loc, o.values);
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  wgmma::wait(b, loc, 0);
+  scf::YieldOp::create(b, loc, acc.values);
+  bind(deferredAcc, Fragment{SmallVector<Value>(ifOp.getResults())});
+  pvInFlight = true;
+}
+
+void PrefillKernelEmitter::awaitDeferredPV() {
+  if (!pvInFlight)
+    return;
+  wgmma::wait(b, loc, 0);
+  pvInFlight = false;
+}
+
+void PrefillKernelEmitter::emitLastPV(scf::ForOp loop, Value numTiles) {
+  // The last tile's P waits in shared memory: its V copy lands, the CTA
+  // meets (P and V visible to the async proxy), and its PV completes the
+  // accumulator the loop returned.
+  Value result = loop.getResult(deferredAccIndex);
+  Fragment acc = lookup(result);
+  SmallVector<Type> types(acc.values.size(), b.getF32Type());
+  auto ifOp =
+      scf::IfOp::create(b, loc, types,
+                        cmp(arith::CmpIPredicate::ugt, numTiles, idx(0)),
+                        /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifOp.thenBlock());
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  wgmma::fenceSharedForAsync(b, loc);
+  gpu::BarrierOp::create(b, loc);
+  wgmma::fence(b, loc);
+  Value lastStage = arith::RemUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, numTiles, idx(1)), idx(stages));
+  Fragment o = issuePV(acc, kvTile(lastStage, 1));
+  wgmma::commitAndWait(b, loc, 0);
+  scf::YieldOp::create(b, loc, o.values);
+  b.setInsertionPointToStart(ifOp.elseBlock());
+  scf::YieldOp::create(b, loc, acc.values);
+  bind(result, Fragment{SmallVector<Value>(ifOp.getResults())});
 }

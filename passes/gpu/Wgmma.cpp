@@ -75,9 +75,17 @@ void wgmma::fence(OpBuilder &b, Location loc) {
   NVVM::WgmmaFenceAlignedOp::create(b, loc);
 }
 
-void wgmma::commitAndWait(OpBuilder &b, Location loc, int64_t pending) {
+void wgmma::commit(OpBuilder &b, Location loc) {
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+}
+
+void wgmma::wait(OpBuilder &b, Location loc, int64_t pending) {
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, pending);
+}
+
+void wgmma::commitAndWait(OpBuilder &b, Location loc, int64_t pending) {
+  commit(b, loc);
+  wait(b, loc, pending);
 }
 
 void wgmma::fenceSharedForAsync(OpBuilder &b, Location loc) {

@@ -43,8 +43,11 @@ SmallVector<Value> mma(OpBuilder &b, Location loc, Type elementType,
 /// wgmma.fence: orders the accumulator registers' earlier accesses before
 /// the wgmmas that follow.
 void fence(OpBuilder &b, Location loc);
-/// wgmma.commit_group, then wgmma.wait_group until at most `pending` groups
-/// are in flight.
+/// wgmma.commit_group: the wgmmas issued since the last one form a group.
+void commit(OpBuilder &b, Location loc);
+/// wgmma.wait_group: waits until at most `pending` groups are in flight.
+void wait(OpBuilder &b, Location loc, int64_t pending);
+/// commit, then wait.
 void commitAndWait(OpBuilder &b, Location loc, int64_t pending);
 /// fence.proxy.async.shared::cta: this thread's earlier generic-proxy writes
 /// of shared memory (stores, cp.async) become visible to the async proxy

@@ -1,22 +1,38 @@
 // RUN: attn-opt %s -attn-to-ptx="target=sm_90a block-m=128 block-n=128 stages=2 threads=256" | sed -e 's/\\0A/\n/g' | FileCheck %s
 
 // The sm_90a PTX of the prefill pipeline (one instruction a line after the
-// sed): per K/V tile two batches of 8 m64n128k16 wgmma.mma_async (QK^T over
-// D 128 and PV over block-n 128; LLVM places the PV batch first), each
-// fenced, committed and waited for, and no other; async-proxy fences (after
-// the cp.async wait, after P is stored); the warpgroup's named barrier over
-// its 128 threads; no local memory (spills).
+// sed), with the deferred PV: in the loop, after the cp.async wait, an
+// async-proxy fence and the CTA barrier, QK^T (8 m64n128k16 wgmma.mma_async
+// over D 128) is committed, then, past a branch (the first tile has no
+// previous PV), the previous tile's PV (8 more over block-n 128) is fenced
+// and committed and the warp waits until one group (the PV) is in flight;
+// the accumulator's rescale waits for it; no named barrier for P (the next
+// tile's fence and barrier publish it). After the loop, the last tile's PV
+// behind the same fence and barrier, committed and waited for. No local
+// memory (spills).
 // CHECK: .target sm_90a
 // CHECK-LABEL: .visible .entry qwen3_prefill(
-// CHECK-DAG: cp.async.cg.shared.global
-// CHECK-DAG: fence.proxy.async.shared::cta
-// CHECK-DAG: bar.sync {{.*}}%r{{[0-9]+}}, 128;
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.wait_group {{.*}}0;
+// CHECK-NEXT: fence.proxy.async.shared::cta;
+// CHECK-NEXT: bar.sync {{.*}}0;
 // CHECK: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: wgmma.mma_async
 // CHECK: wgmma.commit_group.sync.aligned;
-// CHECK-NEXT: wgmma.wait_group.sync.aligned {{.*}}0;
-// CHECK: wgmma.fence.sync.aligned;
+// CHECK-NEXT: @%p{{[0-9]+}} bra
+// CHECK-NEXT: wgmma.fence.sync.aligned;
+// CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK-NOT: wgmma.mma_async
+// CHECK: wgmma.commit_group.sync.aligned;
+// CHECK-NEXT: wgmma.wait_group.sync.aligned {{.*}}1;
+// CHECK: wgmma.wait_group.sync.aligned {{.*}}0;
+// CHECK-NOT: wgmma.mma_async
+// CHECK-NOT: , 128;
+// CHECK: cp.async.wait_group {{.*}}0;
+// CHECK-NEXT: fence.proxy.async.shared::cta;
+// CHECK-NEXT: bar.sync {{.*}}0;
+// CHECK-NEXT: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: wgmma.mma_async
 // CHECK: wgmma.commit_group.sync.aligned;
