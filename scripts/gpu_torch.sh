@@ -21,7 +21,9 @@
 #   sanitize     test/gpu/sanitize_cases.py under compute-sanitizer memcheck, racecheck,
 #                initcheck (small problems, no poisoning) and synccheck, each with a
 #                share of $SANITIZE_SECONDS (default 240; $SANITIZE_TOOLS, default all
-#                four; SANITIZE_FULL=1 adds the head_dims served by padding), plus a
+#                four; SANITIZE_FULL=1 adds the head_dims served by padding;
+#                $SANITIZE_ARGS goes to sanitize_cases.py, e.g. "--op prefill
+#                --head-dims 64,128"), plus a
 #                planted fault that memcheck and initcheck must report; the table is
 #                sanitize_summary.md, the logs sanitize/
 #   soak         test/gpu/soak.py: $SOAK_CALLS (default 1000000) CUDA-graph replays and
@@ -92,7 +94,7 @@ run_sanitize() {
     PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout -k 10 "$(( seconds + 60 ))" "$sanitizer" \
       --tool "$tool" "${filter[@]}" --error-exitcode 99 \
       python3 test/gpu/sanitize_cases.py "${flags[@]}" ${SANITIZE_FULL:+--full} \
-      --max-seconds "$(( seconds - 20 ))" --summary "$dir/$tool.json" > "$dir/$tool.log" 2>&1
+      ${SANITIZE_ARGS:-} --max-seconds "$(( seconds - 20 ))" --summary "$dir/$tool.json" > "$dir/$tool.log" 2>&1
     rc=$?
     echo "$rc" > "$dir/$tool.rc"
     echo $(( $(date +%s) - t0 )) > "$dir/$tool.seconds"

@@ -851,6 +851,12 @@ def main(argv=None):
     )
     parser.add_argument("--max-seconds", type=float)
     parser.add_argument("--limit", type=int, help="run the first N cases only")
+    parser.add_argument(
+        "--op", choices=("decode", "prefill"), help="run this op's kernels only"
+    )
+    parser.add_argument(
+        "--head-dims", help="run these head dims only, e.g. 64,128 (default: all)"
+    )
     parser.add_argument("--summary", type=pathlib.Path, help="JSON summary to write")
     parser.add_argument("--canary", choices=tuple(CANARIES))
     parser.add_argument("--report", type=pathlib.Path, metavar="DIR")
@@ -869,6 +875,11 @@ def main(argv=None):
         return canary(args.canary, device)
     attn_kernels.set_backend("attn" if device.type == "cuda" else "torch")
     kernels, total, note, pack = discover(device, args.full)
+    if args.op:
+        kernels = [k for k in kernels if k.op == args.op]
+    if args.head_dims:
+        dims = {int(d) for d in args.head_dims.split(",")}
+        kernels = [k for k in kernels if k.head_dim in dims]
     if args.limit is not None:
         kernels = kernels[: args.limit]
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
