@@ -10,7 +10,12 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <nvJitLink.h>
 
@@ -231,8 +236,64 @@ static std::string jitLinkLog(nvJitLinkHandle handle) {
   return log;
 }
 
+/// ptxas over `ptx` as a whole program (no --compile-only): the wgmma
+/// pipeline's instructions stay back to back. nvJitLink cannot do this: it
+/// assembles PTX as relocatable code, where ptxas waits after every
+/// wgmma.mma_async ("serialized due to the presence of Extern calls",
+/// C7509), which halves the sm_90a kernels' tensor-core rate.
+static llvm::Expected<std::vector<char>>
+assembleWholeProgram(const std::string &ptx, const std::string &target) {
+  using namespace llvm;
+  SmallString<128> ptxPath, cubinPath, logPath;
+  for (auto [path, suffix] : {std::pair{&ptxPath, "ptx"},
+                              std::pair{&cubinPath, "cubin"},
+                              std::pair{&logPath, "log"}})
+    if (std::error_code ec =
+            sys::fs::createTemporaryFile("attn-ptxas", suffix, *path))
+      return createStringError("ptxas: cannot create a temporary file: " +
+                               ec.message());
+  llvm::scope_exit cleanup([&] {
+    for (StringRef path : {ptxPath.str(), cubinPath.str(), logPath.str()})
+      sys::fs::remove(path);
+  });
+  {
+    std::error_code ec;
+    raw_fd_ostream out(ptxPath, ec);
+    if (ec)
+      return createStringError("ptxas: cannot write " + ptxPath + ": " +
+                               ec.message());
+    out << ptx;
+  }
+  std::string arch = "-arch=" + target;
+  SmallVector<StringRef> args = {ATTN_PTXAS, arch,      "-O3", "-v",
+                                 ptxPath,    "-o",      cubinPath};
+  std::optional<StringRef> redirects[] = {std::nullopt, logPath.str(),
+                                          logPath.str()};
+  std::string error;
+  int rc = sys::ExecuteAndWait(ATTN_PTXAS, args, std::nullopt, redirects,
+                               /*SecondsToWait=*/0, /*MemoryLimit=*/0, &error);
+  ErrorOr<std::unique_ptr<MemoryBuffer>> log = MemoryBuffer::getFile(logPath);
+  std::string logText = log ? (*log)->getBuffer().str() : "";
+  if (rc != 0)
+    return createStringError("ptxas (" + target + ") failed: " + error + " " +
+                             logText);
+  if (StringRef(logText).contains("wgmma.mma_async instructions are "
+                                  "serialized"))
+    return createStringError("ptxas (" + target +
+                             ") serialises the wgmma pipeline: " + logText);
+  ErrorOr<std::unique_ptr<MemoryBuffer>> cubin =
+      MemoryBuffer::getFile(cubinPath, /*IsText=*/false,
+                            /*RequiresNullTerminator=*/false);
+  if (!cubin)
+    return createStringError("ptxas: cannot read " + cubinPath);
+  StringRef bytes = (*cubin)->getBuffer();
+  return std::vector<char>(bytes.begin(), bytes.end());
+}
+
 llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
                                                 const std::string &target) {
+  if (llvm::StringRef(target).ends_with("a"))
+    return assembleWholeProgram(ptx, target);
   std::string arch = "-arch=" + target;
   const char *options[] = {arch.c_str(), "-O3"};
   nvJitLinkHandle handle;

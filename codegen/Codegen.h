@@ -41,7 +41,10 @@ std::string manifestLines(const KernelSpec &spec,
                           const CompiledModule &compiled,
                           llvm::StringRef cubin);
 
-/// Assembles PTX into a cubin for `target` with nvJitLink.
+/// Assembles PTX into a cubin for `target`: with nvJitLink, or for an
+/// arch-specific target (sm_90a) with ptxas as a whole program (nvJitLink
+/// assembles PTX as relocatable code, in which ptxas serialises every
+/// wgmma.mma_async); a wgmma that ptxas still serialises is an error.
 llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
                                                 const std::string &target);
 
