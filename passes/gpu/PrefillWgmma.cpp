@@ -167,6 +167,9 @@ void PrefillKernelEmitter::issueDeferredPV() {
 void PrefillKernelEmitter::awaitDeferredPV() {
   if (!pvInFlight)
     return;
+  // The softmax above runs while the PV is in flight; left to itself ptxas
+  // would move it below the wait.
+  wgmma::holdAheadOfWait(b, loc);
   wgmma::wait(b, loc, 0);
   pvInFlight = false;
 }

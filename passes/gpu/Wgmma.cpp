@@ -88,6 +88,10 @@ void wgmma::commitAndWait(OpBuilder &b, Location loc, int64_t pending) {
   wait(b, loc, pending);
 }
 
+void wgmma::holdAheadOfWait(OpBuilder &b, Location loc) {
+  LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "block");
+}
+
 void wgmma::fenceSharedForAsync(OpBuilder &b, Location loc) {
   MLIRContext *context = b.getContext();
   NVVM::FenceProxyOp::create(

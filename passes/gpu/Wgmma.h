@@ -49,6 +49,11 @@ void commit(OpBuilder &b, Location loc);
 void wait(OpBuilder &b, Location loc, int64_t pending);
 /// commit, then wait.
 void commitAndWait(OpBuilder &b, Location loc, int64_t pending);
+/// A CTA-scope acq_rel fence (fence.acq_rel.cta) that keeps the work before
+/// it ahead of a wgmma.wait_group after it: ptxas otherwise sinks that work
+/// (the softmax's ex2s) below the wait, so that nothing overlaps the wgmmas
+/// in flight.
+void holdAheadOfWait(OpBuilder &b, Location loc);
 /// fence.proxy.async.shared::cta: this thread's earlier generic-proxy writes
 /// of shared memory (stores, cp.async) become visible to the async proxy
 /// that wgmma reads through (a barrier must still follow).

@@ -10,8 +10,10 @@
 // tile (8 + 8) as one group. In the loop: QK (8 wgmmas, B along head_dim)
 // committed; if there is a previous tile its PV (8 wgmmas, B along keys)
 // committed, then wait until one group is in flight (the PV), else wait for
-// all; the softmax (ex2 and the row sums), then a wait for the PV before
-// the accumulator's rescale (the vote that skips it); P stored to shared
+// all; the softmax (ex2 and the row sums), then a CTA-scope fence (which
+// keeps ptxas from sinking the softmax below the wait) and a wait for the
+// PV before the accumulator's rescale (the vote that skips it); P stored to
+// shared
 // memory with no barrier of its own (the next iteration's proxy fence and
 // CTA barrier publish it) and no PV in the loop's tail. After the loop, the
 // last tile's PV: its V copy waited for, fenced, a CTA barrier, 8 wgmmas,
@@ -47,7 +49,8 @@
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx
 // CHECK: nvvm.shfl.sync
 // CHECK-NOT: nvvm.wgmma
-// CHECK: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: llvm.fence syncscope("block") acq_rel
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NOT: nvvm.wgmma
 // CHECK: nvvm.vote.sync any
 // CHECK-COUNT-32: llvm.store

@@ -6,7 +6,9 @@
 // over D 128) is committed, then, past a branch (the first tile has no
 // previous PV), the previous tile's PV (8 more over block-n 128) is fenced
 // and committed and the warp waits until one group (the PV) is in flight;
-// the accumulator's rescale waits for it; no named barrier for P (the next
+// the softmax's ex2s, then a CTA-scope fence that keeps ptxas from sinking
+// them below the wait for the PV, which the accumulator's rescale needs;
+// no named barrier for P (the next
 // tile's fence and barrier publish it). After the loop, the last tile's PV
 // behind the same fence and barrier, committed and waited for. No local
 // memory (spills).
@@ -26,7 +28,9 @@
 // CHECK-NOT: wgmma.mma_async
 // CHECK: wgmma.commit_group.sync.aligned;
 // CHECK-NEXT: wgmma.wait_group.sync.aligned {{.*}}1;
-// CHECK: wgmma.wait_group.sync.aligned {{.*}}0;
+// CHECK: ex2.approx
+// CHECK: fence.acq_rel.cta;
+// CHECK-NEXT: wgmma.wait_group.sync.aligned {{.*}}0;
 // CHECK-NOT: wgmma.mma_async
 // CHECK-NOT: , 128;
 // CHECK: cp.async.wait_group {{.*}}0;
