@@ -56,26 +56,44 @@ void PrefillKernelEmitter::storePTiles(const Fragment &p) {
   // P of m64 tile i at afterStages() + i pTile, contiguous along its keys:
   // panels of 64 keys, chunk c of row n at c ^ (n % 8). This lane's values
   // 4 j + e (e = 0, 1 and 2, 3) are keys 8 j + 2 t, + 1 of rows g and g + 8
-  // of its warp's 16: one 4-byte store each, conflict-free under the
-  // swizzle.
+  // of its warp's 16: an 8 x 8 block (keys 8 j.., rows 8 h..) is one
+  // stmatrix matrix, and stmatrix .x4 stores four of them (keys 16 k..,
+  // rows 0 and 8), lane l giving row l % 8 of matrix l / 8: one instruction
+  // for 16 keys where 4-byte stores took eight.
   using namespace wgmma;
   int64_t pPerBlock = blockN / 2;
-  Value rowInTile =
-      add(mul(arith::RemUIOp::create(b, loc, warp, idx(4)), idx(16)), groupRow);
+  Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
+  Value rowInMatrix = arith::RemUIOp::create(b, loc, lane, idx(8));
+  Value row = add(add(mul(arith::RemUIOp::create(b, loc, warp, idx(4)), idx(16)),
+                      mul(arith::RemUIOp::create(b, loc, matrix, idx(2)),
+                          idx(8))),
+                  rowInMatrix);
+  Value keyBlockOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
   for (int64_t r = 0; r < rowBlocks; ++r) {
     Value tileBase = pTile(r);
-    for (int64_t j = 0; j < blockN / 8; ++j)
-      for (int64_t half = 0; half < 2; ++half) {
-        Value row = add(rowInTile, idx(8 * half));
-        Value chunk = arith::XOrIOp::create(b, loc, idx(j % 8), groupRow);
-        Value offset =
-            add(add(idx((j / 8) * 64 * kRowBytes), mul(row, idx(kRowBytes))),
-                add(mul(chunk, idx(16)), mul(quadLane, idx(4))));
+    for (int64_t k = 0; k < blockN / 16; ++k) {
+      // This lane addresses key block 2 k + matrix / 2 (16 bytes of a row).
+      Value keyBlock = add(idx(2 * k), keyBlockOffset);
+      Value chunk = arith::XOrIOp::create(
+          b, loc, arith::RemUIOp::create(b, loc, keyBlock, idx(8)),
+          rowInMatrix);
+      Value offset = add(
+          add(mul(arith::DivUIOp::create(b, loc, keyBlock, idx(8)),
+                  idx(64 * kRowBytes)),
+              mul(row, idx(kRowBytes))),
+          mul(chunk, idx(16)));
+      SmallVector<Value> regs;
+      for (int64_t m = 0; m < 4; ++m) {
         ArrayRef<Value> v = ArrayRef<Value>(p.values).slice(
-            r * pPerBlock + 4 * j + 2 * half, 2);
-        LLVM::StoreOp::create(b, loc, pack(v[0], v[1]),
-                              gep(tileBase, b.getI8Type(), offset));
+            r * pPerBlock + 4 * (2 * k + m / 2) + 2 * (m % 2), 2);
+        regs.push_back(pack(v[0], v[1]));
       }
+      NVVM::StMatrixOp::create(
+          b, loc, gep(tileBase, b.getI8Type(), offset), regs,
+          NVVM::MMALayout::row,
+          NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
+          NVVM::LdStMatrixEltType::B16);
+    }
   }
 }
 

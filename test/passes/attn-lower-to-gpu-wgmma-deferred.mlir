@@ -13,8 +13,8 @@
 // all; the softmax (ex2 and the row sums), then a CTA-scope fence (which
 // keeps ptxas from sinking the softmax below the wait) and a wait for the
 // PV before the accumulator's rescale (the vote that skips it); P stored to
-// shared
-// memory with no barrier of its own (the next iteration's proxy fence and
+// shared memory (8 stmatrix .x4 of four 8 x 8 blocks each: a warp's 16 rows
+// x 128 keys) with no barrier of its own (the next iteration's proxy fence and
 // CTA barrier publish it) and no PV in the loop's tail. After the loop, the
 // last tile's PV: its V copy waited for, fenced, a CTA barrier, 8 wgmmas,
 // committed and waited for.
@@ -53,7 +53,8 @@
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-NOT: nvvm.wgmma
 // CHECK: nvvm.vote.sync any
-// CHECK-COUNT-32: llvm.store
+// CHECK-COUNT-8: nvvm.stmatrix {{.*}} shape = #nvvm.ld_st_matrix_shape<m = 8, n = 8>} : !llvm.ptr<3>, i32, i32, i32, i32
+// CHECK-NOT: nvvm.stmatrix
 // CHECK-NOT: nvvm.barrier
 // CHECK-NOT: nvvm.wgmma
 // CHECK: scf.yield

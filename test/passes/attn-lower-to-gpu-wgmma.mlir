@@ -8,7 +8,7 @@
 // (128-byte swizzle: bit 62; stride byte offset 1024 B: 64 in bits 32-45),
 // the first zeroing the accumulator, the others accumulating, K read along
 // head_dim (B col); then the group is committed and waited for. P is stored
-// to the warpgroup's own shared tile, fenced to the async proxy and its 128
+// (8 stmatrix .x4 a warp) to the warpgroup's own shared tile, fenced to the async proxy and its 128
 // threads meet at a named barrier; PV is one m64n128k16 wgmma per 16 keys
 // (8 for block-n 128), V read along head_dim (B row, transposed).
 // CHECK: gpu.func @qwen3_prefill(
@@ -27,7 +27,8 @@
 // CHECK-NOT: nvvm.wgmma.mma_async
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
-// CHECK: llvm.store
+// CHECK-COUNT-8: nvvm.stmatrix
+// CHECK-NOT: nvvm.stmatrix
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK: nvvm.barrier id = %{{.*}} number_of_threads = %c128_i32
 // CHECK: nvvm.wgmma.fence.aligned
