@@ -43,16 +43,6 @@ def tensor(name, value, dims, dtypes, device=None):
     )
 
 
-def on_device(index, cuda, *tensors):
-    """The entry points' common case: with `cuda`, every tensor is a CUDA tensor whose
-    device index is `index` (q.get_device()); without, every tensor is on the CPU.
-    False for anything else (the named checks then say what is wrong)."""
-    for t in tensors:
-        if not (t.is_cuda and t.get_device() == index) if cuda else not t.is_cpu:
-            return False
-    return True
-
-
 def cuda(name, value):
     """Raises unless `value` lives on a CUDA device."""
     if value.device.type != "cuda":

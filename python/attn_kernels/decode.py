@@ -27,6 +27,8 @@ DTYPES = {torch.float16: _lib.DTYPE_F16, torch.bfloat16: _lib.DTYPE_BF16}
 # of letting a kernel fault. Calls captured into a CUDA graph are not checked.
 CHECKED = os.environ.get("ATTN_CHECK", "0") not in ("", "0")
 _CONTIGUOUS = torch.contiguous_format
+_FLOAT32 = torch.float32
+_UINT8 = torch.uint8
 
 # What a decode call's shapes say, all host-known. page_size 0: contiguous
 # [B, Lmax, Hkv, D] caches; capacity: the most keys the caches' shapes hold per
@@ -80,7 +82,12 @@ def paged_decode(
         local = None
         if not _checks.no_local(window_size, softcap):
             causal, local = _checks.local_options(window_size, softcap, causal)
-        shape = check_decode(q, k_cache, v_cache, cache_seqlens, block_table)
+        accepted = accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, True)
+        if accepted is None:
+            strides = None
+            shape = check_decode(q, k_cache, v_cache, cache_seqlens, block_table)
+        else:
+            shape, strides = accepted
         if max_seqlen_k is None:
             max_seqlen_k = shape.capacity
         else:
@@ -121,6 +128,7 @@ def paged_decode(
                 num_splits,
                 max_seqlen_k,
                 local,
+                strides,
             )
     return (out, lse) if return_lse else out
 
@@ -129,13 +137,13 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
     """Checks a decode call's tensors (cache_seqlens may be None: the caller checks
     it); returns their DecodeShape. With require_cuda, q must be a CUDA tensor (checked
     right after q itself, so a CPU q is named as such). The common case takes one
-    pass of attribute reads (_accept_decode); anything it does not accept goes through
+    pass of attribute reads (accept_decode); anything it does not accept goes through
     the checks that name the argument."""
-    shape = _accept_decode(
+    accepted = accept_decode(
         q, k_cache, v_cache, cache_seqlens, block_table, require_cuda
     )
-    if shape is not None:
-        return shape
+    if accepted is not None:
+        return accepted[0]
     _checks.tensor("q", q, ("B", "Lq", "Hq", "D"), _checks.FLOAT_DTYPES)
     device = q.device
     if require_cuda:
@@ -170,54 +178,91 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
 
 
 def _accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda):
+    """accept_decode's DecodeShape alone, or None."""
+    accepted = accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda)
+    return None if accepted is None else accepted[0]
+
+
+def accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda):
     """check_decode's common case: plain tensors of the right dtypes on one device
     (CUDA when `cuda`, else the CPU), ranks and sizes that agree, contiguous last
-    dimensions. Returns the DecodeShape, or None for anything else, which the named
-    checks then sort out."""
+    dimensions. Returns (DecodeShape, strides), strides being what launch_decode needs
+    of the reads made here (q's, k_cache's and v_cache's strides, the block table's
+    row stride), or None for anything else, which the named checks then sort out.
+    Each attribute is read once."""
     tensor = _checks.TENSOR
     if not (type(q) is tensor and type(k_cache) is tensor and type(v_cache) is tensor):
         return None
-    dtype, device = q.dtype, q.get_device()
-    q_shape, cache_shape = q.shape, k_cache.shape
+    dtype = q.dtype
     if (
         dtype not in _checks.FLOAT_DTYPES
         or k_cache.dtype is not dtype
         or v_cache.dtype is not dtype
-        or not _checks.on_device(device, cuda, q, k_cache, v_cache)
-        or len(q_shape) != 4
-        or len(cache_shape) != 4
-        or v_cache.shape != cache_shape
     ):
         return None
-    batch, seqlen_q, num_heads, head_dim = q_shape
-    if cache_shape[3] != head_dim or (
-        head_dim > 1
-        and (q.stride(3) != 1 or k_cache.stride(3) != 1 or v_cache.stride(3) != 1)
-    ):
-        return None
-    for index in (cache_seqlens, block_table):
-        if index is not None and not (
-            type(index) is tensor
-            and index.dtype is _checks.INT32_DTYPE
-            and _checks.on_device(device, cuda, index)
-            and index.shape[0:1] == (batch,)
-            and (index.stride(-1) == 1 or index.shape[-1] <= 1)
+    if cuda:
+        index = q.get_device()
+        if not (
+            q.is_cuda
+            and k_cache.is_cuda
+            and v_cache.is_cuda
+            and k_cache.get_device() == index
+            and v_cache.get_device() == index
         ):
             return None
-    if cache_seqlens is not None and cache_seqlens.dim() != 1:
+    elif not (q.is_cpu and k_cache.is_cpu and v_cache.is_cpu):
+        return None
+    q_shape, cache_shape = q.shape, k_cache.shape
+    if len(q_shape) != 4 or len(cache_shape) != 4 or v_cache.shape != cache_shape:
+        return None
+    batch, seqlen_q, num_heads, head_dim = q_shape
+    q_strides, k_strides, v_strides = q.stride(), k_cache.stride(), v_cache.stride()
+    if cache_shape[3] != head_dim or (
+        head_dim > 1 and (q_strides[3] != 1 or k_strides[3] != 1 or v_strides[3] != 1)
+    ):
+        return None
+    int32 = _checks.INT32_DTYPE
+    if cache_seqlens is not None and not (
+        type(cache_seqlens) is tensor
+        and cache_seqlens.dtype is int32
+        and (
+            cache_seqlens.is_cuda and cache_seqlens.get_device() == index
+            if cuda
+            else cache_seqlens.is_cpu
+        )
+        and cache_seqlens.shape == (batch,)
+        # 1-D: a unit stride, or a single entry
+        and cache_seqlens.is_contiguous()
+    ):
         return None
     if block_table is None:
         if cache_shape[0] != batch:
             return None
-        page_size, capacity = 0, cache_shape[1]
+        page_size, capacity, table_stride = 0, cache_shape[1], 0
     else:
-        if block_table.dim() != 2:
+        if not (
+            type(block_table) is tensor
+            and block_table.dtype is int32
+            and (
+                block_table.is_cuda and block_table.get_device() == index
+                if cuda
+                else block_table.is_cpu
+            )
+        ):
+            return None
+        table_shape = block_table.shape
+        if len(table_shape) != 2 or table_shape[0] != batch:
+            return None
+        table_strides = block_table.stride()
+        if table_strides[1] != 1 and table_shape[1] > 1:
             return None
         page_size = cache_shape[1]
-        capacity = block_table.shape[1] * page_size
-    return DecodeShape(
+        capacity = table_shape[1] * page_size
+        table_stride = table_strides[0]
+    shape = DecodeShape(
         batch, seqlen_q, num_heads, cache_shape[2], head_dim, page_size, capacity
     )
+    return shape, (q_strides, k_strides, v_strides, table_stride)
 
 
 def launch_decode(
@@ -233,30 +278,42 @@ def launch_decode(
     num_splits,
     max_seqlen_k,
     local=None,
+    strides=None,
 ):
     """Runs attn_paged_decode on checked arguments on the current stream; returns
     (out, lse), lse None unless return_lse. local: None, or attn_local_options' fields
-    as _checks.local_options and fit_window give them. Raises RuntimeError (with
+    as _checks.local_options and fit_window give them. strides: accept_decode's, when
+    it accepted the call (else they are read here). Raises RuntimeError (with
     `attn_status`) when the runtime rejects the call or cannot be loaded; nothing is
     launched then."""
     batch, seqlen_q, num_heads, num_kv_heads, head_dim, page_size, _ = shape
-    # out has q's shape, contiguous; both allocations take q's dtype and device.
-    out = torch.empty_like(q, memory_format=_CONTIGUOUS)
+    if strides is None:
+        table_stride = 0 if block_table is None else block_table.stride()[0]
+        q_strides, k_strides, v_strides = q.stride(), k_cache.stride(), v_cache.stride()
+    else:
+        q_strides, k_strides, v_strides, table_stride = strides
+    row = num_heads * head_dim
+    # out has q's shape, contiguous, and q's dtype and device (lse q's device): for a q
+    # whose strides are contiguous already, empty_like's default, which copies them, is
+    # the cheaper call.
+    if seqlen_q and row and q_strides == (seqlen_q * row, row, head_dim, 1):
+        out = torch.empty_like(q)
+    else:
+        out = torch.empty_like(q, memory_format=_CONTIGUOUS)
     lse = None
     if return_lse:
-        lse = q.new_empty((batch, num_heads, seqlen_q), dtype=torch.float32)
-    q_strides = q.stride()
-    k_strides = k_cache.stride()
-    v_strides = v_cache.stride()
-    if page_size and k_cache.shape[0] == 1:
-        # One page: num_blocks is 1, which the runtime cannot see, so any stride is
-        # torch's there and any valid one the kernels'.
-        block = _checks.size_one_stride(k_cache.shape)
-        k_strides = (block, *k_strides[1:])
-        v_strides = (block, *v_strides[1:])
-    row = num_heads * head_dim
+        lse = q.new_empty((batch, num_heads, seqlen_q), dtype=_FLOAT32)
+    if page_size:
+        cache_shape = k_cache.shape
+        if cache_shape[0] == 1:
+            # One page: num_blocks is 1, which the runtime cannot see, so any stride
+            # is torch's there and any valid one the kernels'.
+            block = _checks.size_one_stride(cache_shape)
+            k_strides = (block, *k_strides[1:])
+            v_strides = (block, *v_strides[1:])
+    dtype = q.dtype
     args = _lib.DECODE_PACKER.pack(
-        DTYPES[q.dtype],
+        DTYPES[dtype],
         batch,
         seqlen_q,
         num_heads,
@@ -281,7 +338,7 @@ def launch_decode(
         v_strides[2],
         cache_seqlens.data_ptr(),
         0 if block_table is None else block_table.data_ptr(),
-        0 if block_table is None else block_table.stride(0),
+        table_stride,
         out.data_ptr(),
         seqlen_q * row,  # out is contiguous
         row,
@@ -289,7 +346,7 @@ def launch_decode(
         0 if lse is None else lse.data_ptr(),
         *(local or _lib.NO_LOCAL),
     )
-    key = (shape, max_seqlen_k, causal, num_splits, q.dtype, local)
+    key = (shape, max_seqlen_k, causal, num_splits, dtype, local)
     run(q, args, key, "attn_paged_decode_workspace_size", "attn_paged_decode", k_cache)
     return out, lse
 
@@ -330,19 +387,24 @@ def run(q, args, key, size_call, launch_call, k):
         # torch's caching allocator hands out 512-byte aligned blocks, but a pluggable
         # allocator need not: one alignment's worth more, and the pointer rounded up.
         # attn_paged_decode and attn_varlen_prefill want this alignment.
-        alignment = _info.limits().workspace_alignment
-        workspace = q.new_empty((workspace_bytes + alignment - 1,), dtype=torch.uint8)
+        alignment = _workspace_alignment or _alignment()
+        workspace = q.new_empty((workspace_bytes + alignment - 1,), dtype=_UINT8)
         pointer = workspace.data_ptr()
         pointer += -pointer % alignment
-    _lib.check(
-        _lib.function(launch_call)(
-            args,
-            pointer,
-            workspace_bytes,
-            torch._C._cuda_getCurrentRawStream(index),
-        ),
-        launch_call,
+    status = _lib.function(launch_call)(
+        args, pointer, workspace_bytes, torch._C._cuda_getCurrentRawStream(index)
     )
+    if status:
+        _lib.check(status, launch_call)
+
+
+_workspace_alignment = 0  # the library's workspace alignment, once asked
+
+
+def _alignment():
+    global _workspace_alignment
+    _workspace_alignment = _info.limits().workspace_alignment
+    return _workspace_alignment
 
 
 def _check_indices(args, launch_call, kv_rows, index):

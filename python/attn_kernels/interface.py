@@ -14,20 +14,31 @@ disabled: the host path is a budget); under torch.compile it goes through the cu
 ops of attn_kernels.ops, which trace.
 """
 
+import math
 import os
 import warnings
 
 import torch
 
 from . import _checks, _info, _lib, torch_backend
-from .decode import check_decode, launch_decode
-from .prefill import check_prefill, launch_prefill, nothing_to_launch
+from .decode import accept_decode, check_decode, launch_decode
+from .prefill import accept_prefill, check_prefill, launch_prefill, nothing_to_launch
 
 BACKENDS = ("auto", "attn", "torch")
 
 _warned = set()
 _backend = None  # the chosen backend once read; see backend() and set_backend()
+# flash-attn's defaults for window_size and softcap: a call that leaves them out passes
+# these very objects, which the common call tests by identity (no_local otherwise).
+_NO_WINDOW = (-1, -1)
+_NO_SOFTCAP = 0.0
 _no_torch_function = torch._C.DisableTorchFunction
+_grad_enabled = torch.is_grad_enabled
+_INF = math.inf
+# The head dims (prefill) and (head_dim, Hq / Hkv) pairs (decode) that passed
+# _check_kernel_limits: the library's limits, which do not change once it is loaded.
+_prefill_within_limits = set()
+_decode_within_limits = set()
 
 
 def flash_attn_varlen_func(
@@ -41,8 +52,8 @@ def flash_attn_varlen_func(
     dropout_p=0.0,
     softmax_scale=None,
     causal=False,
-    window_size=(-1, -1),  # -1 means infinite context window
-    softcap=0.0,  # 0.0 means deactivated
+    window_size=_NO_WINDOW,  # (-1, -1): -1 means infinite context window
+    softcap=_NO_SOFTCAP,  # 0.0 means deactivated
     alibi_slopes=None,
     deterministic=False,
     return_attn_probs=False,
@@ -79,7 +90,10 @@ def flash_attn_varlen_func(
     if (
         dropout_p
         or alibi_slopes is not None
-        or not _checks.no_local(window_size, softcap)
+        or (
+            (window_size is not _NO_WINDOW or softcap is not _NO_SOFTCAP)
+            and not _checks.no_local(window_size, softcap)
+        )
     ):
         _check_options(dropout_p=dropout_p, alibi_slopes=alibi_slopes)
         causal, local = _checks.local_options(window_size, softcap, causal)
@@ -101,29 +115,29 @@ def flash_attn_varlen_func(
             0,
             *_op_local(local),
         )
-        out, lse = (
-            op.varlen_fwd_lse(*args) if want_lse else (op.varlen_fwd(*args), None)
+        if not want_lse:
+            return op.varlen_fwd(*args)
+        return (*op.varlen_fwd_lse(*args), q.new_empty((0,)))
+    with _no_torch_function():
+        out, lse = varlen_call(
+            q,
+            k,
+            v,
+            cu_seqlens_q,
+            cu_seqlens_k,
+            max_seqlen_q,
+            max_seqlen_k,
+            softmax_scale,
+            causal,
+            block_table,
+            want_lse,
+            0,
+            local,
         )
-    else:
-        with _no_torch_function():
-            out, lse = varlen_call(
-                q,
-                k,
-                v,
-                cu_seqlens_q,
-                cu_seqlens_k,
-                max_seqlen_q,
-                max_seqlen_k,
-                softmax_scale,
-                causal,
-                block_table,
-                want_lse,
-                0,
-                local,
-            )
-    if not want_lse:
-        return out
-    return out, lse, q.new_empty((0,))
+        if not want_lse:
+            return out
+        # S_dmask inside the block too: no torch function mode sees it.
+        return out, lse, q.new_empty((0,))
 
 
 def flash_attn_with_kvcache(
@@ -140,8 +154,8 @@ def flash_attn_with_kvcache(
     block_table=None,
     softmax_scale=None,
     causal=False,
-    window_size=(-1, -1),  # -1 means infinite context window
-    softcap=0.0,  # 0.0 means deactivated
+    window_size=_NO_WINDOW,  # (-1, -1): -1 means infinite context window
+    softcap=_NO_SOFTCAP,  # 0.0 means deactivated
     rotary_interleaved=True,
     alibi_slopes=None,
     num_splits=0,
@@ -176,7 +190,10 @@ def flash_attn_with_kvcache(
         or cache_batch_idx is not None
         or cache_leftpad is not None
         or alibi_slopes is not None
-        or not _checks.no_local(window_size, softcap)
+        or (
+            (window_size is not _NO_WINDOW or softcap is not _NO_SOFTCAP)
+            and not _checks.no_local(window_size, softcap)
+        )
     ):
         _check_options(
             k=k,
@@ -214,7 +231,8 @@ def flash_attn_with_kvcache(
                 causal,
                 want_lse,
                 num_splits,
-                local=local,
+                None,
+                local,
             )
     return (out, lse) if want_lse else out
 
@@ -237,9 +255,11 @@ def varlen_call(
     """flash_attn_varlen_func's work on the chosen backend: (out, lse), lse None unless
     return_lse. causal and local as _checks.local_options gives them. Run it with torch
     functions disabled."""
-    _check_no_grad(q, k, v)
+    if _grad_enabled():
+        _check_no_grad(q, k, v)
     name = _backend or backend()
-    shape = check_prefill(
+    cuda = name != "torch"
+    accepted = accept_prefill(
         q,
         k,
         v,
@@ -248,18 +268,40 @@ def varlen_call(
         max_seqlen_q,
         max_seqlen_k,
         block_table,
-        require_cuda=name != "torch",
+        cuda,
     )
-    scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
-    num_splits = _checks.host_int("num_splits", num_splits)
+    if accepted is None:
+        strides = None
+        shape = check_prefill(
+            q,
+            k,
+            v,
+            cu_seqlens_q,
+            cu_seqlens_k,
+            max_seqlen_q,
+            max_seqlen_k,
+            block_table,
+            require_cuda=cuda,
+        )
+    else:
+        shape, strides = accepted
+    head_dim = shape.head_dim
+    if type(softmax_scale) is float and 0.0 < softmax_scale < _INF:
+        scale = softmax_scale
+    else:
+        scale = _checks.softmax_scale(softmax_scale, head_dim)
+    if type(num_splits) is not int or num_splits < 0:
+        num_splits = _checks.host_int("num_splits", num_splits)
     if local is not None:
         local = _checks.fit_window(
             local, causal, shape.max_seqlen_q, shape.max_seqlen_k
         )
     # With nothing to launch the torch backend returns the zeros and +inf lse.
-    if name != "torch" and not nothing_to_launch(shape):
+    if cuda and not nothing_to_launch(shape):
         try:
-            _check_kernel_limits("attn_varlen_prefill", shape.head_dim)
+            if head_dim not in _prefill_within_limits:
+                _check_kernel_limits("attn_varlen_prefill", head_dim)
+                _prefill_within_limits.add(head_dim)
             return launch_prefill(
                 shape,
                 q,
@@ -273,6 +315,7 @@ def varlen_call(
                 return_lse,
                 num_splits,
                 local,
+                strides,
             )
         except RuntimeError as error:
             _fall_back_or_raise(name, "flash_attn_varlen_func", error)
@@ -310,23 +353,36 @@ def kvcache_call(
     max_seqlen_k, a host int that bounds a tensor's lengths, defaults to what the
     caches' shapes hold; causal and local as _checks.local_options gives them. Run it
     with torch functions disabled."""
-    _check_no_grad(q, k_cache, v_cache)
+    if _grad_enabled():
+        _check_no_grad(q, k_cache, v_cache)
     name = _backend or backend()
+    cuda = name != "torch"
     lengths = cache_seqlens if isinstance(cache_seqlens, torch.Tensor) else None
-    shape = check_decode(
-        q, k_cache, v_cache, lengths, block_table, require_cuda=name != "torch"
-    )
-    _checks.kv_heads("k_cache", shape.num_kv_heads, shape.num_heads)
-    scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
-    num_splits = _checks.host_int("num_splits", num_splits)
-    if max_seqlen_k is None or lengths is None:
-        max_seqlen_k = shape.capacity
+    accepted = accept_decode(q, k_cache, v_cache, lengths, block_table, cuda)
+    if accepted is None:
+        strides = None
+        shape = check_decode(
+            q, k_cache, v_cache, lengths, block_table, require_cuda=cuda
+        )
     else:
+        shape, strides = accepted
+    batch, seqlen_q, num_heads, num_kv_heads, head_dim, _, capacity = shape
+    if num_kv_heads < 1 or num_heads % num_kv_heads:
+        _checks.kv_heads("k_cache", num_kv_heads, num_heads)
+    if type(softmax_scale) is float and 0.0 < softmax_scale < _INF:
+        scale = softmax_scale
+    else:
+        scale = _checks.softmax_scale(softmax_scale, head_dim)
+    if type(num_splits) is not int or num_splits < 0:
+        num_splits = _checks.host_int("num_splits", num_splits)
+    if max_seqlen_k is None or lengths is None:
+        max_seqlen_k = capacity
+    elif not (type(max_seqlen_k) is int and 0 <= max_seqlen_k <= capacity):
         max_seqlen_k = _checks.host_int(
             "max_seqlen_k",
             max_seqlen_k,
             0,
-            shape.capacity,
+            capacity,
             " (what the caches' shapes hold)",
         )
     if lengths is None:
@@ -336,22 +392,19 @@ def kvcache_call(
                 "cache_seqlens",
                 cache_seqlens,
                 0,
-                shape.capacity,
+                capacity,
                 " (what the caches' shapes hold)",
             )
-        lengths = torch.full(
-            (shape.batch,), max_seqlen_k, dtype=torch.int32, device=q.device
-        )
+        lengths = torch.full((batch,), max_seqlen_k, dtype=torch.int32, device=q.device)
     if local is not None:
-        local = _checks.fit_window(local, causal, shape.seqlen_q, max_seqlen_k)
+        local = _checks.fit_window(local, causal, seqlen_q, max_seqlen_k)
     # With nothing to launch the torch backend returns the zeros and +inf lse.
-    if name != "torch" and shape.batch and max_seqlen_k:
+    if cuda and batch and max_seqlen_k:
         try:
-            _check_kernel_limits(
-                "attn_paged_decode",
-                shape.head_dim,
-                shape.num_heads // shape.num_kv_heads,
-            )
+            within = (head_dim, num_heads // num_kv_heads)
+            if within not in _decode_within_limits:
+                _check_kernel_limits("attn_paged_decode", *within)
+                _decode_within_limits.add(within)
             return launch_decode(
                 shape,
                 q,
@@ -365,6 +418,7 @@ def kvcache_call(
                 num_splits,
                 max_seqlen_k,
                 local,
+                strides,
             )
         except RuntimeError as error:
             _fall_back_or_raise(name, "flash_attn_with_kvcache", error)

@@ -25,11 +25,13 @@ to none (-1, -1, 0.0).
 
 import torch
 
-from . import _checks, interface
+from . import _checks
 from .decode import check_decode
+from .interface import kvcache_call, varlen_call
 from .prefill import check_prefill
 
 REGISTERED = hasattr(torch.library, "register_fake")
+_no_torch_function = torch._C.DisableTorchFunction
 
 _VARLEN_ARGS = (
     "(Tensor q, Tensor k, Tensor v, Tensor cu_seqlens_q, Tensor cu_seqlens_k, "
@@ -51,80 +53,95 @@ SCHEMAS = {
 }
 
 
-def _varlen(
-    q,
-    k,
-    v,
-    cu_seqlens_q,
-    cu_seqlens_k,
-    block_table,
-    max_seqlen_q,
-    max_seqlen_k,
-    softmax_scale,
-    causal,
-    num_splits,
-    window_left=-1,
-    window_right=-1,
-    softcap=0.0,
-    *,
-    want_lse,
-):
-    with torch._C.DisableTorchFunction():
-        causal, local = _checks.local_options(
-            (window_left, window_right), softcap, causal
-        )
-        return interface.varlen_call(
-            q,
-            k,
-            v,
-            cu_seqlens_q,
-            cu_seqlens_k,
-            max_seqlen_q,
-            max_seqlen_k,
-            softmax_scale,
-            causal,
-            block_table,
-            want_lse,
-            num_splits,
-            local,
-        )
+def _varlen_kernel(want_lse):
+    """The CPU and CUDA kernel of varlen_fwd (want_lse False: returns out) or
+    varlen_fwd_lse ((out, lse)): the entry point's work, called by the dispatcher
+    with the op's arguments as they are (one Python frame, no wrapper)."""
+
+    def kernel(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        block_table,
+        max_seqlen_q,
+        max_seqlen_k,
+        softmax_scale,
+        causal,
+        num_splits,
+        window_left=-1,
+        window_right=-1,
+        softcap=0.0,
+    ):
+        with _no_torch_function():
+            local = None
+            if window_left != -1 or window_right != -1 or softcap != 0.0:
+                causal, local = _checks.local_options(
+                    (window_left, window_right), softcap, causal
+                )
+            out, lse = varlen_call(
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                max_seqlen_q,
+                max_seqlen_k,
+                softmax_scale,
+                causal,
+                block_table,
+                want_lse,
+                num_splits,
+                local,
+            )
+        return (out, lse) if want_lse else out
+
+    return kernel
 
 
-def _kvcache(
-    q,
-    k_cache,
-    v_cache,
-    cache_seqlens,
-    block_table,
-    max_seqlen_k,
-    softmax_scale,
-    causal,
-    num_splits,
-    window_left=-1,
-    window_right=-1,
-    softcap=0.0,
-    *,
-    want_lse,
-):
-    # The op's max_seqlen_k bounds cache_seqlens as the runtime's call does; the
-    # flash-attn entry point passes what the caches' shapes hold.
-    with torch._C.DisableTorchFunction():
-        causal, local = _checks.local_options(
-            (window_left, window_right), softcap, causal
-        )
-        return interface.kvcache_call(
-            q,
-            k_cache,
-            v_cache,
-            cache_seqlens,
-            block_table,
-            softmax_scale,
-            causal,
-            want_lse,
-            num_splits,
-            max_seqlen_k,
-            local,
-        )
+def _kvcache_kernel(want_lse):
+    """The CPU and CUDA kernel of kvcache_fwd (want_lse False: returns out) or
+    kvcache_fwd_lse ((out, lse)), as _varlen_kernel's. The op's max_seqlen_k bounds
+    cache_seqlens as the runtime's call does; the flash-attn entry point passes what
+    the caches' shapes hold."""
+
+    def kernel(
+        q,
+        k_cache,
+        v_cache,
+        cache_seqlens,
+        block_table,
+        max_seqlen_k,
+        softmax_scale,
+        causal,
+        num_splits,
+        window_left=-1,
+        window_right=-1,
+        softcap=0.0,
+    ):
+        with _no_torch_function():
+            local = None
+            if window_left != -1 or window_right != -1 or softcap != 0.0:
+                causal, local = _checks.local_options(
+                    (window_left, window_right), softcap, causal
+                )
+            out, lse = kvcache_call(
+                q,
+                k_cache,
+                v_cache,
+                cache_seqlens,
+                block_table,
+                softmax_scale,
+                causal,
+                want_lse,
+                num_splits,
+                max_seqlen_k,
+                local,
+            )
+        return (out, lse) if want_lse else out
+
+    return kernel
 
 
 def _varlen_fake(q, k, v, cu_seqlens_q, cu_seqlens_k, block_table, *host, want_lse):
@@ -146,9 +163,9 @@ def _kvcache_fake(q, k_cache, v_cache, cache_seqlens, block_table, *host, want_l
     return q.new_empty(q.shape), lse
 
 
-def _form(kernel, want_lse):
-    """The op's kernel from an entry point's (out, lse) kernel: (out, lse) for the
-    _lse form, out for the plain one."""
+def _fake_form(kernel, want_lse):
+    """The op's fake kernel from an entry point's (out, lse) fake kernel: (out, lse)
+    for the _lse form, out for the plain one."""
     if want_lse:
         return lambda *args: kernel(*args, want_lse=True)
     return lambda *args: kernel(*args, want_lse=False)[0]
@@ -159,13 +176,14 @@ if REGISTERED:
     for _name, _schema in SCHEMAS.items():
         _want_lse = _name.endswith("_lse")
         _real, _fake = (
-            (_varlen, _varlen_fake)
+            (_varlen_kernel, _varlen_fake)
             if _name.startswith("varlen")
-            else (_kvcache, _kvcache_fake)
+            else (_kvcache_kernel, _kvcache_fake)
         )
         _library.define(_schema)
+        _kernel = _real(_want_lse)
         for _key in ("CPU", "CUDA"):
-            _library.impl(_name, _form(_real, _want_lse), _key)
+            _library.impl(_name, _kernel, _key)
         torch.library.register_fake(
-            f"attn_kernels::{_name}", _form(_fake, _want_lse), lib=_library
+            f"attn_kernels::{_name}", _fake_form(_fake, _want_lse), lib=_library
         )

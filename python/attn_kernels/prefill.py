@@ -7,7 +7,7 @@ import collections
 import torch
 
 from . import _checks, _lib, torch_backend
-from .decode import _CONTIGUOUS, DTYPES, run
+from .decode import _CONTIGUOUS, _FLOAT32, DTYPES, run
 
 # What a prefill call's shapes and host ints say. page_size 0: packed k, v
 # [total_k, Hkv, D]; kv_rows: k's first dimension (total_k, or num_blocks when
@@ -62,9 +62,31 @@ def varlen_prefill(
         local = None
         if not _checks.no_local(window_size, softcap):
             causal, local = _checks.local_options(window_size, softcap, causal)
-        shape = check_prefill(
-            q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table
+        accepted = accept_prefill(
+            q,
+            k,
+            v,
+            cu_seqlens_q,
+            cu_seqlens_k,
+            max_seqlen_q,
+            max_seqlen_k,
+            block_table,
+            True,
         )
+        if accepted is None:
+            strides = None
+            shape = check_prefill(
+                q,
+                k,
+                v,
+                cu_seqlens_q,
+                cu_seqlens_k,
+                max_seqlen_q,
+                max_seqlen_k,
+                block_table,
+            )
+        else:
+            shape, strides = accepted
         scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
         num_splits = _checks.host_int("num_splits", num_splits)
         local = _checks.fit_window(
@@ -99,6 +121,7 @@ def varlen_prefill(
                 return_lse,
                 num_splits,
                 local,
+                strides,
             )
     return (out, lse) if return_lse else out
 
@@ -116,9 +139,9 @@ def check_prefill(
 ):
     """Checks a prefill call's arguments; returns their PrefillShape. B = 0 (cu_seqlens
     of one entry) is allowed. The common case takes one pass of attribute reads
-    (_accept_prefill); anything it does not accept goes through the checks that name
+    (accept_prefill); anything it does not accept goes through the checks that name
     the argument."""
-    shape = _accept_prefill(
+    accepted = accept_prefill(
         q,
         k,
         v,
@@ -129,8 +152,8 @@ def check_prefill(
         block_table,
         require_cuda,
     )
-    if shape is not None:
-        return shape
+    if accepted is not None:
+        return accepted[0]
     _checks.tensor("q", q, ("total_q", "Hq", "D"), _checks.FLOAT_DTYPES)
     device = q.device
     if require_cuda:
@@ -182,10 +205,30 @@ def check_prefill(
 def _accept_prefill(
     q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table, cuda
 ):
+    """accept_prefill's PrefillShape alone, or None."""
+    accepted = accept_prefill(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        max_seqlen_q,
+        max_seqlen_k,
+        block_table,
+        cuda,
+    )
+    return None if accepted is None else accepted[0]
+
+
+def accept_prefill(
+    q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table, cuda
+):
     """check_prefill's common case: plain tensors of the right dtypes on one device
     (CUDA when `cuda`, else the CPU), ranks and sizes that agree, contiguous last
-    dimensions, host ints in range. Returns the PrefillShape, or None for anything else
-    (a subclass, an error, an edge case), which the named checks then sort out."""
+    dimensions, host ints in range. Returns (PrefillShape, strides), strides being what
+    launch_prefill needs of the reads made here (q's, k's and v's strides, the block
+    table's row stride), or None for anything else (a subclass, an error, an edge
+    case), which the named checks then sort out. Each attribute is read once."""
     tensor = _checks.TENSOR
     if not (
         type(q) is tensor
@@ -200,59 +243,94 @@ def _accept_prefill(
     ):
         return None
     dtype = q.dtype
-    device = q.get_device()
-    q_shape, k_shape = q.shape, k.shape
-    cu_shape = cu_seqlens_q.shape
+    int32 = _checks.INT32_DTYPE
     if (
         dtype not in _checks.FLOAT_DTYPES
         or k.dtype is not dtype
         or v.dtype is not dtype
-        or cu_seqlens_q.dtype is not _checks.INT32_DTYPE
-        or cu_seqlens_k.dtype is not _checks.INT32_DTYPE
-        or not _checks.on_device(device, cuda, q, k, v, cu_seqlens_q, cu_seqlens_k)
-        or len(q_shape) != 3
+        or cu_seqlens_q.dtype is not int32
+        or cu_seqlens_k.dtype is not int32
+    ):
+        return None
+    if cuda:
+        index = q.get_device()
+        if not (
+            q.is_cuda
+            and k.is_cuda
+            and v.is_cuda
+            and cu_seqlens_q.is_cuda
+            and cu_seqlens_k.is_cuda
+            and k.get_device() == index
+            and v.get_device() == index
+            and cu_seqlens_q.get_device() == index
+            and cu_seqlens_k.get_device() == index
+        ):
+            return None
+    elif not (
+        q.is_cpu
+        and k.is_cpu
+        and v.is_cpu
+        and cu_seqlens_q.is_cpu
+        and cu_seqlens_k.is_cpu
+    ):
+        return None
+    q_shape, k_shape = q.shape, k.shape
+    cu_shape = cu_seqlens_q.shape
+    if (
+        len(q_shape) != 3
         or len(cu_shape) != 1
         or cu_shape[0] < 1
         or cu_seqlens_k.shape != cu_shape
         or v.shape != k_shape
-        or cu_seqlens_q.stride(0) != 1
-        or cu_seqlens_k.stride(0) != 1
+        # 1-D: a unit stride, or a single entry
+        or not cu_seqlens_q.is_contiguous()
+        or not cu_seqlens_k.is_contiguous()
     ):
         return None
     total_q, num_heads, head_dim = q_shape
     batch = cu_shape[0] - 1
     page_size = 0
+    table_stride = 0
     if block_table is None:
         if len(k_shape) != 3:
             return None
     else:
         if (
             type(block_table) is not tensor
-            or block_table.dtype is not _checks.INT32_DTYPE
-            or not _checks.on_device(device, cuda, block_table)
+            or block_table.dtype is not int32
             or len(k_shape) != 4
+            or not (
+                block_table.is_cuda and block_table.get_device() == index
+                if cuda
+                else block_table.is_cpu
+            )
         ):
             return None
         table_shape = block_table.shape
         page_size = k_shape[1]
+        if len(table_shape) != 2:
+            return None
+        table_strides = block_table.stride()
+        table_stride = table_strides[0]
         if (
-            len(table_shape) != 2
-            or table_shape[0] != batch
+            table_shape[0] != batch
             or max_seqlen_k > table_shape[1] * page_size
-            or (block_table.stride(1) != 1 and table_shape[1] > 1)
+            or (table_strides[1] != 1 and table_shape[1] > 1)
         ):
             return None
     num_kv_heads = k_shape[-2]
+    q_strides, k_strides, v_strides = q.stride(), k.stride(), v.stride()
     if (
         k_shape[-1] != head_dim
         or num_kv_heads < 1
         or num_heads % num_kv_heads
-        or (q.stride(2) != 1 and head_dim > 1)
-        or (k.stride(-1) != 1 and head_dim > 1)
-        or (v.stride(-1) != 1 and head_dim > 1)
+        or (
+            head_dim > 1
+            and (q_strides[2] != 1 or k_strides[-1] != 1 or v_strides[-1] != 1)
+        )
     ):
         return None
-    return PrefillShape(
+    shape = PrefillShape(
         batch,
         total_q,
         num_heads,
@@ -263,6 +341,7 @@ def _accept_prefill(
         max_seqlen_k,
         k_shape[0],
     )
+    return shape, (q_strides, k_strides, v_strides, table_stride)
 
 
 def nothing_to_launch(shape):
@@ -291,64 +370,89 @@ def launch_prefill(
     return_lse,
     num_splits=0,
     local=None,
+    strides=None,
 ):
     """Runs attn_varlen_prefill on checked arguments on the current stream; returns
     (out, lse), lse None unless return_lse. num_splits = 0 lets the runtime choose the
     split-KV count. local: None, or attn_local_options' fields as
-    _checks.local_options and fit_window give them. Raises RuntimeError (with `attn_status`) when the runtime rejects
-    the call or cannot be loaded; nothing is launched then."""
-    batch, total_q, num_heads, num_kv_heads, head_dim, page_size = shape[:6]
-    # out has q's shape, contiguous; both allocations take q's dtype and device.
-    out = torch.empty_like(q, memory_format=_CONTIGUOUS)
-    lse = None
-    if return_lse:
-        lse = q.new_empty((num_heads, total_q), dtype=torch.float32)
-    q_strides = q.stride()
-    k_strides = k.stride()
-    v_strides = v.stride()
-    if shape.kv_rows == 1:
-        # k's first dimension has size 1, which the runtime cannot see: any stride is
-        # torch's, any valid one the kernels'.
-        first = _checks.size_one_stride(k.shape)
-        k_strides = (first, *k_strides[1:])
-        v_strides = (first, *v_strides[1:])
-    if not page_size:  # packed: attn.h's layout has a zero block stride
-        k_strides = (0, *k_strides)
-        v_strides = (0, *v_strides)
-    args = _lib.PREFILL_PACKER.pack(
-        DTYPES[q.dtype],
+    _checks.local_options and fit_window give them. strides: accept_prefill's, when it
+    accepted the call (else they are read here). Raises RuntimeError (with
+    `attn_status`) when the runtime rejects the call or cannot be loaded; nothing is
+    launched then."""
+    (
         batch,
         total_q,
         num_heads,
         num_kv_heads,
         head_dim,
         page_size,
-        shape.max_seqlen_q,
-        shape.max_seqlen_k,
+        max_seqlen_q,
+        max_seqlen_k,
+        kv_rows,
+    ) = shape
+    if strides is None:
+        table_stride = 0 if block_table is None else block_table.stride()[0]
+        q_strides, k_strides, v_strides = q.stride(), k.stride(), v.stride()
+    else:
+        q_strides, k_strides, v_strides, table_stride = strides
+    row = num_heads * head_dim
+    # out has q's shape, contiguous, and q's dtype and device (lse q's device): for a q
+    # whose strides are contiguous already, empty_like's default, which copies them, is
+    # the cheaper call.
+    if row and q_strides == (row, head_dim, 1):
+        out = torch.empty_like(q)
+    else:
+        out = torch.empty_like(q, memory_format=_CONTIGUOUS)
+    lse = None
+    if return_lse:
+        lse = q.new_empty((num_heads, total_q), dtype=_FLOAT32)
+    if kv_rows == 1:
+        # k's first dimension has size 1, which the runtime cannot see: any stride is
+        # torch's, any valid one the kernels'.
+        first = _checks.size_one_stride(k.shape)
+        k_strides = (first, *k_strides[1:])
+        v_strides = (first, *v_strides[1:])
+    if page_size:
+        k_block, k_row, k_head = k_strides[0], k_strides[1], k_strides[2]
+        v_block, v_row, v_head = v_strides[0], v_strides[1], v_strides[2]
+    else:  # packed: attn.h's layout has a zero block stride
+        k_block, k_row, k_head = 0, k_strides[0], k_strides[1]
+        v_block, v_row, v_head = 0, v_strides[0], v_strides[1]
+    dtype = q.dtype
+    args = _lib.PREFILL_PACKER.pack(
+        DTYPES[dtype],
+        batch,
+        total_q,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        page_size,
+        max_seqlen_q,
+        max_seqlen_k,
         1 if causal else 0,
         softmax_scale,
         q.data_ptr(),
         q_strides[0],
         q_strides[1],
         k.data_ptr(),
-        k_strides[0],
-        k_strides[1],
-        k_strides[2],
+        k_block,
+        k_row,
+        k_head,
         v.data_ptr(),
-        v_strides[0],
-        v_strides[1],
-        v_strides[2],
+        v_block,
+        v_row,
+        v_head,
         cu_seqlens_q.data_ptr(),
         cu_seqlens_k.data_ptr(),
         0 if block_table is None else block_table.data_ptr(),
-        0 if block_table is None else block_table.stride(0),
+        table_stride,
         out.data_ptr(),
-        num_heads * head_dim,  # out is contiguous
+        row,  # out is contiguous
         head_dim,
         0 if lse is None else lse.data_ptr(),
         num_splits,
         *(local or _lib.NO_LOCAL),
     )
-    key = (shape, causal, num_splits, q.dtype, local)
+    key = (shape, causal, num_splits, dtype, local)
     run(q, args, key, "attn_varlen_prefill_workspace_size", "attn_varlen_prefill", k)
     return out, lse

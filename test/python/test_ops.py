@@ -190,7 +190,7 @@ class CountingMode(torch.overrides.TorchFunctionMode):
 def test_launch_path_is_not_intercepted(monkeypatch, paged):
     """Under a torch function mode, the libattnrt path of both entry points runs
     nothing through the mode (run() and the CUDA check replaced, so it runs on the
-    CPU); the one torch call a flash-attn caller sees is S_dmask's q.new_empty."""
+    CPU), their lse forms (S_dmask's q.new_empty included) neither."""
     interface.set_backend("attn")
     monkeypatch.setattr(interface._checks, "cuda", lambda name, value: None)
     launches = []
@@ -202,10 +202,23 @@ def test_launch_path_is_not_intercepted(monkeypatch, paged):
         flash_attn_varlen_func(q, k, v, cu_q, cu_k, 4, 20, block_table=table)
         flash_attn_with_kvcache(dq, dk, dv, cache_seqlens=lengths, block_table=dtable)
         flash_attn_with_kvcache(dq, dk, dv, cache_seqlens=5, block_table=dtable)
+        flash_attn_varlen_func(
+            q, k, v, cu_q, cu_k, 4, 20, block_table=table, return_attn_probs=True
+        )
+        flash_attn_with_kvcache(
+            dq,
+            dk,
+            dv,
+            cache_seqlens=lengths,
+            block_table=dtable,
+            return_softmax_lse=True,
+        )
     assert mode.calls == []
     assert launches == [
         "attn_varlen_prefill_workspace_size",
         "attn_paged_decode_workspace_size",
+        "attn_paged_decode_workspace_size",
+        "attn_varlen_prefill_workspace_size",
         "attn_paged_decode_workspace_size",
     ]
 
