@@ -240,7 +240,7 @@ static std::string jitLinkLog(nvJitLinkHandle handle) {
 /// pipeline's instructions stay back to back. nvJitLink cannot do this: it
 /// assembles PTX as relocatable code, where ptxas waits after every
 /// wgmma.mma_async ("serialized due to the presence of Extern calls",
-/// C7509), which halves the sm_90a kernels' tensor-core rate.
+/// C7509): one HGMMA in flight at a time.
 static llvm::Expected<std::vector<char>>
 assembleWholeProgram(const std::string &ptx, const std::string &target) {
   using namespace llvm;
