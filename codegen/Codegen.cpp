@@ -245,9 +245,9 @@ static llvm::Expected<std::vector<char>>
 assembleWholeProgram(const std::string &ptx, const std::string &target) {
   using namespace llvm;
   SmallString<128> ptxPath, cubinPath, logPath;
-  for (auto [path, suffix] : {std::pair{&ptxPath, "ptx"},
-                              std::pair{&cubinPath, "cubin"},
-                              std::pair{&logPath, "log"}})
+  for (auto [path, suffix] :
+       {std::pair{&ptxPath, "ptx"}, std::pair{&cubinPath, "cubin"},
+        std::pair{&logPath, "log"}})
     if (std::error_code ec =
             sys::fs::createTemporaryFile("attn-ptxas", suffix, *path))
       return createStringError("ptxas: cannot create a temporary file: " +
@@ -265,8 +265,8 @@ assembleWholeProgram(const std::string &ptx, const std::string &target) {
     out << ptx;
   }
   std::string arch = "-arch=" + target;
-  SmallVector<StringRef> args = {ATTN_PTXAS, arch,      "-O3", "-v",
-                                 ptxPath,    "-o",      cubinPath};
+  SmallVector<StringRef> args = {ATTN_PTXAS, arch, "-O3",    "-v",
+                                 ptxPath,    "-o", cubinPath};
   std::optional<StringRef> redirects[] = {std::nullopt, logPath.str(),
                                           logPath.str()};
   std::string error;

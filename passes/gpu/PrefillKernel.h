@@ -204,8 +204,8 @@ private:
   /// wgmma: the P tile of row block r (after the stages).
   Value pTile(int64_t r) {
     return gep(afterStages(), b.getI8Type(),
-               mul(m64Tile(r), idx(64 * blockN *
-                                   elementType.getIntOrFloatBitWidth() / 8)));
+               mul(m64Tile(r),
+                   idx(64 * blockN * elementType.getIntOrFloatBitWidth() / 8)));
   }
   /// Location slots in the paged ring: a stage's, one more when V lags K.
   int64_t locationSlots() const { return stages + (deferredAcc ? 1 : 0); }

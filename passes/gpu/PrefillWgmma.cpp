@@ -64,10 +64,10 @@ void PrefillKernelEmitter::storePTiles(const Fragment &p) {
   int64_t pPerBlock = blockN / 2;
   Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
   Value rowInMatrix = arith::RemUIOp::create(b, loc, lane, idx(8));
-  Value row = add(add(mul(arith::RemUIOp::create(b, loc, warp, idx(4)), idx(16)),
-                      mul(arith::RemUIOp::create(b, loc, matrix, idx(2)),
-                          idx(8))),
-                  rowInMatrix);
+  Value row =
+      add(add(mul(arith::RemUIOp::create(b, loc, warp, idx(4)), idx(16)),
+              mul(arith::RemUIOp::create(b, loc, matrix, idx(2)), idx(8))),
+          rowInMatrix);
   Value keyBlockOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
   for (int64_t r = 0; r < rowBlocks; ++r) {
     Value tileBase = pTile(r);
@@ -77,11 +77,11 @@ void PrefillKernelEmitter::storePTiles(const Fragment &p) {
       Value chunk = arith::XOrIOp::create(
           b, loc, arith::RemUIOp::create(b, loc, keyBlock, idx(8)),
           rowInMatrix);
-      Value offset = add(
-          add(mul(arith::DivUIOp::create(b, loc, keyBlock, idx(8)),
-                  idx(64 * kRowBytes)),
-              mul(row, idx(kRowBytes))),
-          mul(chunk, idx(16)));
+      Value offset =
+          add(add(mul(arith::DivUIOp::create(b, loc, keyBlock, idx(8)),
+                      idx(64 * kRowBytes)),
+                  mul(row, idx(kRowBytes))),
+              mul(chunk, idx(16)));
       SmallVector<Value> regs;
       for (int64_t m = 0; m < 4; ++m) {
         ArrayRef<Value> v = ArrayRef<Value>(p.values).slice(
@@ -105,8 +105,8 @@ Fragment PrefillKernelEmitter::issuePV(Fragment acc, Value vTile) {
   using namespace wgmma;
   int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
   int64_t accPerBlock = headDim / 2;
-  Value vDesc = descriptor(b, loc, sharedAddress(vTile), blockN * kRowBytes,
-                           kAtomBytes);
+  Value vDesc =
+      descriptor(b, loc, sharedAddress(vTile), blockN * kRowBytes, kAtomBytes);
   for (int64_t r = 0; r < rowBlocks; ++r) {
     Value pDesc = descriptor(b, loc, sharedAddress(pTile(r)), 0, kAtomBytes);
     SmallVector<Value> o(
@@ -199,10 +199,9 @@ void PrefillKernelEmitter::emitLastPV(scf::ForOp loop, Value numTiles) {
   Value result = loop.getResult(deferredAccIndex);
   Fragment acc = lookup(result);
   SmallVector<Type> types(acc.values.size(), b.getF32Type());
-  auto ifOp =
-      scf::IfOp::create(b, loc, types,
-                        cmp(arith::CmpIPredicate::ugt, numTiles, idx(0)),
-                        /*withElseRegion=*/true);
+  auto ifOp = scf::IfOp::create(
+      b, loc, types, cmp(arith::CmpIPredicate::ugt, numTiles, idx(0)),
+      /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
