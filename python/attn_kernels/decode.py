@@ -82,12 +82,7 @@ def paged_decode(
         local = None
         if not _checks.no_local(window_size, softcap):
             causal, local = _checks.local_options(window_size, softcap, causal)
-        accepted = accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, True)
-        if accepted is None:
-            strides = None
-            shape = check_decode(q, k_cache, v_cache, cache_seqlens, block_table)
-        else:
-            shape, strides = accepted
+        shape, strides = checked_decode(q, k_cache, v_cache, cache_seqlens, block_table)
         if max_seqlen_k is None:
             max_seqlen_k = shape.capacity
         else:
@@ -136,14 +131,21 @@ def paged_decode(
 def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=True):
     """Checks a decode call's tensors (cache_seqlens may be None: the caller checks
     it); returns their DecodeShape. With require_cuda, q must be a CUDA tensor (checked
-    right after q itself, so a CPU q is named as such). The common case takes one
-    pass of attribute reads (accept_decode); anything it does not accept goes through
-    the checks that name the argument."""
+    right after q itself, so a CPU q is named as such)."""
+    return checked_decode(
+        q, k_cache, v_cache, cache_seqlens, block_table, require_cuda
+    )[0]
+
+
+def checked_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=True):
+    """check_decode's (DecodeShape, strides): the common case takes one pass of
+    attribute reads (accept_decode), whose strides launch_decode takes; anything it
+    does not accept goes through the checks that name the argument (strides None)."""
     accepted = accept_decode(
         q, k_cache, v_cache, cache_seqlens, block_table, require_cuda
     )
     if accepted is not None:
-        return accepted[0]
+        return accepted
     _checks.tensor("q", q, ("B", "Lq", "Hq", "D"), _checks.FLOAT_DTYPES)
     device = q.device
     if require_cuda:
@@ -172,15 +174,10 @@ def check_decode(q, k_cache, v_cache, cache_seqlens, block_table, require_cuda=T
         _checks.rows("block_table", block_table, batch)
         page_size = cache_shape[1]
         capacity = block_table.shape[1] * page_size
-    return DecodeShape(
+    shape = DecodeShape(
         batch, seqlen_q, num_heads, cache_shape[2], head_dim, page_size, capacity
     )
-
-
-def _accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda):
-    """accept_decode's DecodeShape alone, or None."""
-    accepted = accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda)
-    return None if accepted is None else accepted[0]
+    return shape, None
 
 
 def accept_decode(q, k_cache, v_cache, cache_seqlens, block_table, cuda):

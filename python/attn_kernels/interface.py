@@ -21,8 +21,8 @@ import warnings
 import torch
 
 from . import _checks, _info, _lib, torch_backend
-from .decode import accept_decode, check_decode, launch_decode
-from .prefill import accept_prefill, check_prefill, launch_prefill, nothing_to_launch
+from .decode import checked_decode, launch_decode
+from .prefill import checked_prefill, launch_prefill, nothing_to_launch
 
 BACKENDS = ("auto", "attn", "torch")
 
@@ -259,7 +259,7 @@ def varlen_call(
         _check_no_grad(q, k, v)
     name = _backend or backend()
     cuda = name != "torch"
-    accepted = accept_prefill(
+    shape, strides = checked_prefill(
         q,
         k,
         v,
@@ -270,21 +270,6 @@ def varlen_call(
         block_table,
         cuda,
     )
-    if accepted is None:
-        strides = None
-        shape = check_prefill(
-            q,
-            k,
-            v,
-            cu_seqlens_q,
-            cu_seqlens_k,
-            max_seqlen_q,
-            max_seqlen_k,
-            block_table,
-            require_cuda=cuda,
-        )
-    else:
-        shape, strides = accepted
     head_dim = shape.head_dim
     if type(softmax_scale) is float and 0.0 < softmax_scale < _INF:
         scale = softmax_scale
@@ -358,14 +343,7 @@ def kvcache_call(
     name = _backend or backend()
     cuda = name != "torch"
     lengths = cache_seqlens if isinstance(cache_seqlens, torch.Tensor) else None
-    accepted = accept_decode(q, k_cache, v_cache, lengths, block_table, cuda)
-    if accepted is None:
-        strides = None
-        shape = check_decode(
-            q, k_cache, v_cache, lengths, block_table, require_cuda=cuda
-        )
-    else:
-        shape, strides = accepted
+    shape, strides = checked_decode(q, k_cache, v_cache, lengths, block_table, cuda)
     batch, seqlen_q, num_heads, num_kv_heads, head_dim, _, capacity = shape
     if num_kv_heads < 1 or num_heads % num_kv_heads:
         _checks.kv_heads("k_cache", num_kv_heads, num_heads)

@@ -53,6 +53,14 @@ SCHEMAS = {
 }
 
 
+def _local_of_op(causal, window_left, window_right, softcap):
+    """(causal, local) from an op's last three arguments, as the entry points
+    normalise them: the defaults are none without a call to local_options."""
+    if window_left == -1 and window_right == -1 and softcap == 0.0:
+        return causal, None
+    return _checks.local_options((window_left, window_right), softcap, causal)
+
+
 def _varlen_kernel(want_lse):
     """The CPU and CUDA kernel of varlen_fwd (want_lse False: returns out) or
     varlen_fwd_lse ((out, lse)): the entry point's work, called by the dispatcher
@@ -75,11 +83,7 @@ def _varlen_kernel(want_lse):
         softcap=0.0,
     ):
         with _no_torch_function():
-            local = None
-            if window_left != -1 or window_right != -1 or softcap != 0.0:
-                causal, local = _checks.local_options(
-                    (window_left, window_right), softcap, causal
-                )
+            causal, local = _local_of_op(causal, window_left, window_right, softcap)
             out, lse = varlen_call(
                 q,
                 k,
@@ -121,11 +125,7 @@ def _kvcache_kernel(want_lse):
         softcap=0.0,
     ):
         with _no_torch_function():
-            local = None
-            if window_left != -1 or window_right != -1 or softcap != 0.0:
-                causal, local = _checks.local_options(
-                    (window_left, window_right), softcap, causal
-                )
+            causal, local = _local_of_op(causal, window_left, window_right, softcap)
             out, lse = kvcache_call(
                 q,
                 k_cache,

@@ -62,7 +62,7 @@ def varlen_prefill(
         local = None
         if not _checks.no_local(window_size, softcap):
             causal, local = _checks.local_options(window_size, softcap, causal)
-        accepted = accept_prefill(
+        shape, strides = checked_prefill(
             q,
             k,
             v,
@@ -71,22 +71,7 @@ def varlen_prefill(
             max_seqlen_q,
             max_seqlen_k,
             block_table,
-            True,
         )
-        if accepted is None:
-            strides = None
-            shape = check_prefill(
-                q,
-                k,
-                v,
-                cu_seqlens_q,
-                cu_seqlens_k,
-                max_seqlen_q,
-                max_seqlen_k,
-                block_table,
-            )
-        else:
-            shape, strides = accepted
         scale = _checks.softmax_scale(softmax_scale, shape.head_dim)
         num_splits = _checks.host_int("num_splits", num_splits)
         local = _checks.fit_window(
@@ -138,9 +123,34 @@ def check_prefill(
     require_cuda=True,
 ):
     """Checks a prefill call's arguments; returns their PrefillShape. B = 0 (cu_seqlens
-    of one entry) is allowed. The common case takes one pass of attribute reads
-    (accept_prefill); anything it does not accept goes through the checks that name
-    the argument."""
+    of one entry) is allowed."""
+    return checked_prefill(
+        q,
+        k,
+        v,
+        cu_seqlens_q,
+        cu_seqlens_k,
+        max_seqlen_q,
+        max_seqlen_k,
+        block_table,
+        require_cuda,
+    )[0]
+
+
+def checked_prefill(
+    q,
+    k,
+    v,
+    cu_seqlens_q,
+    cu_seqlens_k,
+    max_seqlen_q,
+    max_seqlen_k,
+    block_table,
+    require_cuda=True,
+):
+    """check_prefill's (PrefillShape, strides): the common case takes one pass of
+    attribute reads (accept_prefill), whose strides launch_prefill takes; anything it
+    does not accept goes through the checks that name the argument (strides None)."""
     accepted = accept_prefill(
         q,
         k,
@@ -153,7 +163,7 @@ def check_prefill(
         require_cuda,
     )
     if accepted is not None:
-        return accepted[0]
+        return accepted
     _checks.tensor("q", q, ("total_q", "Hq", "D"), _checks.FLOAT_DTYPES)
     device = q.device
     if require_cuda:
@@ -189,7 +199,7 @@ def check_prefill(
         capacity = block_table.shape[1] * page_size
         note = " (max_blocks * page_size, what block_table holds)"
     max_seqlen_k = _checks.host_int("max_seqlen_k", max_seqlen_k, 0, capacity, note)
-    return PrefillShape(
+    shape = PrefillShape(
         batch,
         total_q,
         num_heads,
@@ -200,24 +210,7 @@ def check_prefill(
         max_seqlen_k,
         k_shape[0],
     )
-
-
-def _accept_prefill(
-    q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k, block_table, cuda
-):
-    """accept_prefill's PrefillShape alone, or None."""
-    accepted = accept_prefill(
-        q,
-        k,
-        v,
-        cu_seqlens_q,
-        cu_seqlens_k,
-        max_seqlen_q,
-        max_seqlen_k,
-        block_table,
-        cuda,
-    )
-    return None if accepted is None else accepted[0]
+    return shape, None
 
 
 def accept_prefill(
