@@ -184,13 +184,22 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     staged in wgmma's 128-byte-swizzle layout, QK^T and PV are
     `wgmma.mma_async` from shared-memory descriptors (P stored to shared
     memory, V read along head_dim), the same fragments serving as the wgmma
-    accumulators; decode is unchanged.
+    accumulators; decode is unchanged. With `producer` as well the kernel is
+    warp-specialised: the last 128 of the `threads` form a producer
+    warpgroup (`setmaxnreg` down) that copies the K/V tiles into the ring
+    and signals each tile on a "full" mbarrier (cp.async.mbarrier.arrive),
+    while the other warpgroups (`setmaxnreg` up) wait on it, compute, and
+    release the stage on an "empty" mbarrier: no copies and no CTA barrier
+    in the consumers' loop.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", /*default=*/"3", "cp.async pipeline depth">,
     Option<"threads", "threads", "int64_t", /*default=*/"128", "Threads per CTA">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
-           "Prefill MMAs through wgmma (sm_90a) rather than mma.sync">
+           "Prefill MMAs through wgmma (sm_90a) rather than mma.sync">,
+    Option<"producer", "producer", "bool", /*default=*/"false",
+           "wgmma prefill: the last 128 threads are a producer warpgroup that "
+           "copies the K/V tiles, signalling them on mbarriers">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",

@@ -30,9 +30,10 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
   pm.addPass(createAttnFuseTileOps());
-  // sm_90a's prefill kernels take wgmma.
+  // sm_90a's prefill kernels take wgmma and a producer warpgroup.
+  bool hopper = options.target == "sm_90a";
   pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
-      options.stages, options.threads, options.target == "sm_90a"}));
+      options.stages, options.threads, hopper, hopper}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(

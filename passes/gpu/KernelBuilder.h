@@ -244,10 +244,12 @@ LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,
 /// into `module`, with `threads` / 32 warps, its MMAs mma.sync or, with
-/// `wgmma`, wgmma (sm_90a) (PrefillKernel.cpp).
+/// `wgmma`, wgmma (sm_90a) (PrefillKernel.cpp); with `producer` (wgmma
+/// only) the last 128 threads are a producer warpgroup that copies the K/V
+/// tiles (PrefillProducer.cpp).
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                 LLVM::GlobalOp smem, int64_t stages,
-                                int64_t threads, bool wgmma);
+                                int64_t threads, bool wgmma, bool producer);
 
 } // namespace attn
 } // namespace mlir

@@ -49,7 +49,8 @@ struct AttnLowerToGpuPass
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
           prefill
-              ? emitPrefillKernel(func, gpuModule, smem, stages, threads, wgmma)
+              ? emitPrefillKernel(func, gpuModule, smem, stages, threads, wgmma,
+                                  producer)
               : emitDecodeKernel(func, gpuModule, smem, stages, threads);
       if (failed(emitted))
         return signalPassFailure();

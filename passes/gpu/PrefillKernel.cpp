@@ -70,31 +70,44 @@ LogicalResult PrefillKernelEmitter::analyse() {
                           "warpgroups and head_dim and block_n multiples of "
                           "64 (block_n at most 256), got ")
            << warps << " warps, head_dim " << headDim << ", block_n " << blockN;
-  if (tableArg && blockN / 16 > 32 * warps)
+  if (producer && (!wgmma || !deferredAcc))
+    return func.emitError("attn-lower-to-gpu: a producer warpgroup needs "
+                          "wgmma and the fused program's deferred PV (run "
+                          "attn-fuse-tile-ops first)");
+  // The K/V copies' threads: the producer's or every thread.
+  int64_t kvThreads = producer ? kProducerThreads : 32 * warps;
+  if (tableArg && blockN / 16 > kvThreads)
     return func.emitError("attn-lower-to-gpu: paged prefill locates a 16-key "
-                          "granule per thread, so block_n / 16 (")
-           << blockN / 16 << ") must not exceed the " << 32 * warps
+                          "granule per copying thread, so block_n / 16 (")
+           << blockN / 16 << ") must not exceed the " << kvThreads
            << " threads";
-  // Copies: every thread takes a chunk of a row per pass, passes of a
-  // multiple of 8 rows (one swizzle pattern) that divide the tiles.
+  // Copies: every copying thread takes a chunk of a row per pass, passes of
+  // a multiple of 8 rows (one swizzle pattern) that divide the tiles (Q is
+  // copied by the 32 x warps threads that compute, K/V by kvThreads).
   int64_t copyChunks = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
-  int64_t rowsPerPass = 32 * warps / copyChunks;
-  if ((32 * warps) % copyChunks != 0 || rowsPerPass % 8 != 0 ||
-      blockN % rowsPerPass != 0 || rows % rowsPerPass != 0)
-    return func.emitError("attn-lower-to-gpu: ")
-           << 32 * warps << " threads copy rows of " << copyChunks
-           << " chunks (head_dim / 8 rounded up to a power of two) in passes "
-              "of "
-           << rowsPerPass
-           << " rows, which must be a multiple of 8 that divides block_m ("
-           << rows << ") and block_n (" << blockN << ")";
+  for (auto [threads, tileRows] :
+       {std::pair(32 * warps, rows), std::pair(kvThreads, blockN)}) {
+    int64_t rowsPerPass = threads / copyChunks;
+    if (threads % copyChunks != 0 || rowsPerPass % 8 != 0 ||
+        tileRows % rowsPerPass != 0)
+      return func.emitError("attn-lower-to-gpu: ")
+             << threads << " threads copy rows of " << copyChunks
+             << " chunks (head_dim / 8 rounded up to a power of two) in "
+                "passes of "
+             << rowsPerPass
+             << " rows, which must be a multiple of 8 that divides the "
+             << tileRows << " rows of the tile (block_m " << rows
+             << ", block_n " << blockN << ")";
+  }
   return success();
 }
 
 void PrefillKernelEmitter::createKernel() {
   namespace P = abi::prefill;
-  Block &entry = createKernelFunc(func.getSymName(), P::kParams, 32 * warps,
-                                  sharedMemoryBytes(), hasLocalOptions());
+  Block &entry = createKernelFunc(
+      func.getSymName(), P::kParams,
+      32 * warps + (producer ? kProducerThreads : 0), sharedMemoryBytes(),
+      hasLocalOptions());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
   // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed
@@ -133,6 +146,8 @@ void PrefillKernelEmitter::createKernel() {
   lane = arith::RemUIOp::create(b, loc, tid, idx(32));
   groupRow = arith::DivUIOp::create(b, loc, lane, idx(4));
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
+  copyThread = tid;
+  copyThreads = 32 * warps;
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   if (wgmma) {
     // wgmma's swizzle atoms start at multiples of 1024 bytes.
@@ -165,14 +180,15 @@ LogicalResult PrefillKernelEmitter::emit() {
   }
   // The CTAs past the last head of a split (Hq < 2^head_shift) have nothing
   // to do.
-  auto ifHead =
-      scf::IfOp::create(b, loc, cmp(arith::CmpIPredicate::ult, head, numHeads));
-  {
+  auto body = [&] {
+    auto ifHead = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::ult, head, numHeads));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifHead.thenBlock()->getTerminator());
-    if (failed(emitBlock(*grid.getBody())))
-      return failure();
-  }
+    return emitBlock(*grid.getBody());
+  };
+  if (failed(producer ? emitWarpSpecialised(body) : body()))
+    return failure();
   CombineOp combine;
   func.walk([&](CombineOp c) { combine = c; });
   if (!combine)
@@ -185,11 +201,17 @@ LogicalResult PrefillKernelEmitter::emit() {
 LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
                                             gpu::GPUModuleOp module,
                                             LLVM::GlobalOp smem, int64_t stages,
-                                            int64_t threads, bool wgmma) {
+                                            int64_t threads, bool wgmma,
+                                            bool producer) {
   if (stages < 2)
     return func.emitError("attn-lower-to-gpu: prefill needs at least 2 "
                           "stages, got ")
            << stages;
-  return PrefillKernelEmitter(func, module, smem, stages, threads, wgmma)
+  if (producer && (!wgmma || threads <= PrefillKernelEmitter::kProducerThreads))
+    return func.emitError("attn-lower-to-gpu: a producer warpgroup needs "
+                          "wgmma and more than its 128 threads, got ")
+           << threads << " threads";
+  return PrefillKernelEmitter(func, module, smem, stages, threads, wgmma,
+                              producer)
       .emit();
 }

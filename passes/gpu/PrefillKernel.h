@@ -52,9 +52,12 @@ class PrefillKernelEmitter : public KernelEmitterBase {
 public:
   PrefillKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
                        LLVM::GlobalOp smem, int64_t stages, int64_t threads,
-                       bool wgmma)
+                       bool wgmma, bool producer)
       : KernelEmitterBase(func, module, smem), stages(stages),
-        warps(threads / 32), wgmma(wgmma) {}
+        warps((threads - (producer ? kProducerThreads : 0)) / 32),
+        wgmma(wgmma), producer(producer) {}
+  /// Threads of the producer warpgroup (warp-specialised kernels).
+  static constexpr int64_t kProducerThreads = 128;
 
   LogicalResult emit();
 
@@ -87,7 +90,7 @@ private:
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
   LogicalResult emitKvLoop(scf::ForOp loop);
   /// Issues the cp.async copies of K/V tile `tile` into its stage: of every
-  /// load, or of load `only` (0 = K, 1 = V).
+  /// load, or of load `only` (0 = K, 1 = V), by the copyThreads threads.
   void issueTileCopies(Value tile, Value tileStart, Value limit,
                        ArrayRef<KvTileOp> loads, Value kvHead,
                        std::optional<int64_t> only = std::nullopt);
@@ -209,13 +212,72 @@ private:
   }
   /// Location slots in the paged ring: a stage's, one more when V lags K.
   int64_t locationSlots() const { return stages + (deferredAcc ? 1 : 0); }
+  /// Bytes of the location slots: per slot, blockN / 16 granules of a (K, V)
+  /// pair of i64 offsets.
+  int64_t locationBytes() const {
+    return tableArg ? locationSlots() * (blockN / 16) * 2 * 8 : 0;
+  }
   /// attn.store_rows: this thread's rows of the tile into out (and lse), or
   /// with a split into the split-KV workspace.
   LogicalResult emitStore(StoreRowsOp store);
 
+  // The warp-specialised kernel (`producer`, PrefillProducer.cpp): the
+  // consumer warpgroups (warps 0 .. warps - 1) compute, the producer
+  // warpgroup after them copies the K/V tiles. Per stage four mbarriers:
+  // K and V "full" (completed by the producer's 128 threads'
+  // cp.async.mbarrier.arrive when their copies land) and K and V "empty"
+  // (an arrive by lane 0 of every consumer warp once its wgmmas reading the
+  // stage have completed). Both sides count uses of a stage: use n of
+  // stage s waits for phase n of "full" (parity n % 2) and, from n = 1 on,
+  // the producer for phase n - 1 of "empty" (parity (n + 1) % 2, which a
+  // fresh barrier passes at n = 0).
+  enum class Barrier { FullK, FullV, EmptyK, EmptyV };
+  /// Initialises the mbarriers (thread 0; the CTA meets after it), then
+  /// emits `body` twice: for the producer warpgroup (producerMode, its
+  /// registers lowered with setmaxnreg) and for the consumers (raised).
+  LogicalResult emitWarpSpecialised(function_ref<LogicalResult()> body);
+  /// The producer's K/V loop: per tile, K into its stage when the stage is
+  /// empty, then the previous tile's V (V lags K), each signalled on its
+  /// "full" barrier; paged, the tile's granules are located first.
+  LogicalResult emitProducerLoop(scf::ForOp loop);
+  /// The consumers' K/V loop: per tile, a wait for its K; the deferred PV
+  /// waits for its V (issueDeferredPV) and the stages are released as their
+  /// wgmmas complete.
+  LogicalResult emitConsumerLoop(scf::ForOp loop);
+  /// The mbarrier `kind` of `stage`, after the location slots.
+  Value mbarrier(Barrier kind, Value stage);
+  int64_t barrierBytes() const { return producer ? 4 * stages * 8 : 0; }
+  /// Waits for the phase of parity `parity` (an i32) of `barrier`.
+  void waitBarrier(Value barrier, Value parity);
+  /// The parity of the use of its stage by tile `tile`, an i32.
+  Value useParity(Value tile);
+  /// Lane 0 of this consumer warp arrives on "empty" barrier `kind` of
+  /// `stage` (when `when`, if given, holds).
+  void releaseStage(Barrier kind, Value stage, Value when = Value());
+  /// bar.sync `id`, `threads`: a named barrier of some of the CTA's threads.
+  void namedBarrier(Value id, int64_t threads);
+  /// wgmma: this warpgroup's P stores become visible to its wgmmas: a proxy
+  /// fence and the warpgroup's named barrier (1 + its index; 0 is the
+  /// CTA's).
+  void publishPTiles();
+  /// Named barriers after the warpgroups': all consumers, the producer.
+  int64_t consumersBarrier() const { return 1 + warps / 4; }
+  int64_t producerBarrier() const { return 2 + warps / 4; }
+
+  /// Pipeline stages, consumer warps.
   int64_t stages, warps;
   /// QK^T and PV through wgmma (sm_90a) rather than mma.sync.
   bool wgmma;
+  /// Warp-specialised: a producer warpgroup after the consumers' warps.
+  bool producer;
+  /// Emitting the producer warpgroup's copy of the program (its K/V copies
+  /// only).
+  bool producerMode = false;
+  /// The thread that issueTileCopies, findTile and storeLocation are
+  /// emitted for, and the number of threads that share the copies: every
+  /// thread, or the producer's.
+  Value copyThread;
+  int64_t copyThreads = 0;
   /// wgmma: the K/V loop's accumulator iter_arg (tiled IR) whose PV is
   /// deferred: tile j's P is stored after its softmax, and its PV issued
   /// after tile j + 1's QK (after the loop for the last tile), so that
@@ -244,6 +306,8 @@ private:
   /// Deferred PV: the previous tile's stage, whether there is a previous
   /// tile, and whether a PV is in flight (issued, not waited for).
   Value previousStage, hasPrevious;
+  /// Warp-specialised: the parity of the previous tile's use of its stage.
+  Value previousParity;
   bool pvInFlight = false;
   /// The last attn.qk's scale times the launch's softmax_scale: what the
   /// consumers of deferred-scale scores (attn.deferred_scale) multiply by.

@@ -6,6 +6,10 @@ using namespace mlir;
 using namespace mlir::attn;
 
 LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
+  // The producer warpgroup keeps the program's control and K/V loop (its
+  // copies) and drops what the consumers compute and store.
+  if (producerMode && isa<LoadQRowsOp, NormalizeOp, StoreRowsOp>(op))
+    return success();
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
@@ -51,6 +55,9 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
     // the previous PV, which read the P tiles, has completed.
     awaitDeferredPV();
     storePTiles(lookup(pvAcc.getP()));
+    // Without a producer the next tile's CTA barrier publishes P.
+    if (producer)
+      publishPTiles();
     bind(pvAcc, lookup(pvAcc.getAcc()));
     return success();
   }

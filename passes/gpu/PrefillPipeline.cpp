@@ -28,7 +28,7 @@ PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
   // would stall the warp on the load's latency every tile, and the other
   // warps on it at the next barrier).
   Type i32t = b.getI32Type(), i1t = b.getI1Type();
-  Value granule = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value granule = copyThread;
   Value locates = arith::AndIOp::create(
       b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)),
       cmp(arith::CmpIPredicate::ult, tile, numTiles));
@@ -52,7 +52,7 @@ PrefillKernelEmitter::findTile(Value tile, Value numTiles, Value tileStart,
 
 void PrefillKernelEmitter::storeLocation(Value tile, const GranuleLookup &at,
                                          ArrayRef<KvTileOp> loads) {
-  Value granule = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value granule = copyThread;
   auto ifOp = scf::IfOp::create(
       b, loc, cmp(arith::CmpIPredicate::ult, granule, idx(blockN / 16)));
   OpBuilder::InsertionGuard guard(b);
@@ -80,13 +80,13 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
   // multiple of 8, the same swizzled chunk in every pass.
   // (C is head_dim / 8 rounded up to a power of two; threads of the chunks
   // past head_dim / 8 copy nothing.)
-  int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8), threads = 32 * warps;
-  int64_t rowsPerPass = threads / chunksPerRow;
+  int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8);
+  int64_t rowsPerPass = copyThreads / chunksPerRow;
   bool paged = KvTileOp(loads[0]).getPageSize() != 0;
   Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value firstKey = arith::DivUIOp::create(b, loc, tid, idx(chunksPerRow));
-  Value chunk = arith::RemUIOp::create(b, loc, tid, idx(chunksPerRow));
+  Value firstKey =
+      arith::DivUIOp::create(b, loc, copyThread, idx(chunksPerRow));
+  Value chunk = arith::RemUIOp::create(b, loc, copyThread, idx(chunksPerRow));
   OpBuilder::InsertionGuard guard(b);
   if (chunksPerRow != headDim / 8) {
     auto ifChunk = scf::IfOp::create(
@@ -165,6 +165,8 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
 }
 
 LogicalResult PrefillKernelEmitter::emitKvLoop(scf::ForOp loop) {
+  if (producer)
+    return producerMode ? emitProducerLoop(loop) : emitConsumerLoop(loop);
   FailureOr<KvLoop> kv = mapKvLoop(loop, blockN);
   if (failed(kv))
     return failure();

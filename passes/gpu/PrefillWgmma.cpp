@@ -123,17 +123,22 @@ Fragment PrefillKernelEmitter::issuePV(Fragment acc, Value vTile) {
   return acc;
 }
 
+void PrefillKernelEmitter::publishPTiles() {
+  wgmma::fenceSharedForAsync(b, loc);
+  namedBarrier(add(warpgroup(), idx(1)), 128);
+}
+
+void PrefillKernelEmitter::namedBarrier(Value id, int64_t threads) {
+  NVVM::BarrierOp::create(b, loc, /*res=*/Type(),
+                          arith::IndexCastUIOp::create(b, loc, b.getI32Type(),
+                                                       id),
+                          i32(threads), /*reductionOp=*/nullptr,
+                          /*reductionPredicate=*/Value());
+}
+
 Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
   storePTiles(p);
-  // The warpgroup's stores become visible to wgmma's reads: a fence to the
-  // async proxy, then a barrier of its 128 threads (named 1 + g; 0 is the
-  // CTA's).
-  wgmma::fenceSharedForAsync(b, loc);
-  NVVM::BarrierOp::create(b, loc, /*res=*/Type(),
-                          arith::IndexCastUIOp::create(
-                              b, loc, b.getI32Type(), add(warpgroup(), idx(1))),
-                          i32(128), /*reductionOp=*/nullptr,
-                          /*reductionPredicate=*/Value());
+  publishPTiles();
   wgmma::fence(b, loc);
   acc = issuePV(std::move(acc), currentKvTile(1));
   wgmma::commitAndWait(b, loc, 0);
@@ -170,6 +175,11 @@ void PrefillKernelEmitter::issueDeferredPV() {
                                 /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
+  if (producer) {
+    // The previous tile's V, from the producer.
+    waitBarrier(mbarrier(Barrier::FullV, previousStage), previousParity);
+    wgmma::fenceSharedForAsync(b, loc);
+  }
   wgmma::fence(b, loc);
   Fragment o = issuePV(acc, kvTile(previousStage, 1));
   wgmma::commit(b, loc);
@@ -178,8 +188,12 @@ void PrefillKernelEmitter::issueDeferredPV() {
   b.setInsertionPointToStart(ifOp.elseBlock());
   wgmma::wait(b, loc, 0);
   scf::YieldOp::create(b, loc, acc.values);
+  b.setInsertionPointAfter(ifOp);
   bind(deferredAcc, Fragment{SmallVector<Value>(ifOp.getResults())});
   pvInFlight = true;
+  // The QK has completed: K's stage goes back to the producer.
+  if (producer)
+    releaseStage(Barrier::EmptyK, currentStage);
 }
 
 void PrefillKernelEmitter::awaitDeferredPV() {
@@ -190,6 +204,9 @@ void PrefillKernelEmitter::awaitDeferredPV() {
   wgmma::holdAheadOfWait(b, loc);
   wgmma::wait(b, loc, 0);
   pvInFlight = false;
+  // The previous tile's PV has completed: its V's stage goes back.
+  if (producer)
+    releaseStage(Barrier::EmptyV, previousStage, hasPrevious);
 }
 
 void PrefillKernelEmitter::emitLastPV(scf::ForOp loop, Value numTiles) {
@@ -204,12 +221,18 @@ void PrefillKernelEmitter::emitLastPV(scf::ForOp loop, Value numTiles) {
       /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
-  wgmma::fenceSharedForAsync(b, loc);
-  gpu::BarrierOp::create(b, loc);
+  Value lastTile = arith::SubIOp::create(b, loc, numTiles, idx(1));
+  Value lastStage = arith::RemUIOp::create(b, loc, lastTile, idx(stages));
+  if (producer) {
+    // P was published in the loop; V comes from the producer.
+    waitBarrier(mbarrier(Barrier::FullV, lastStage), useParity(lastTile));
+    wgmma::fenceSharedForAsync(b, loc);
+  } else {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    wgmma::fenceSharedForAsync(b, loc);
+    gpu::BarrierOp::create(b, loc);
+  }
   wgmma::fence(b, loc);
-  Value lastStage = arith::RemUIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, numTiles, idx(1)), idx(stages));
   Fragment o = issuePV(acc, kvTile(lastStage, 1));
   wgmma::commitAndWait(b, loc, 0);
   scf::YieldOp::create(b, loc, o.values);

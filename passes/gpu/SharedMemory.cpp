@@ -11,11 +11,10 @@ int64_t PrefillKernelEmitter::sharedMemoryBytes() const {
   int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
   int64_t qTile = rows * headDim * elementBytes;
   int64_t stageRing = stages * 2 * blockN * headDim * elementBytes;
-  // Per slot, blockN / 16 granules of a (K, V) pair of i64 offsets.
-  int64_t locations = tableArg ? locationSlots() * (blockN / 16) * 2 * 8 : 0;
   // wgmma: the base is aligned up to 1024 bytes at run time.
   int64_t alignment = wgmma ? wgmma::kAtomBytes : 0;
-  return qTile + stageRing + pTileBytes() + locations + alignment;
+  return qTile + stageRing + pTileBytes() + locationBytes() + barrierBytes() +
+         alignment;
 }
 
 int64_t PrefillKernelEmitter::pTileBytes() const {

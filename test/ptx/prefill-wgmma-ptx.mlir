@@ -1,41 +1,62 @@
-// RUN: attn-opt %s -attn-to-ptx="target=sm_90a block-m=128 block-n=128 stages=2 threads=256" | sed -e 's/\\0A/\n/g' | FileCheck %s
+// RUN: attn-opt %s -attn-to-ptx="target=sm_90a block-m=128 block-n=128 stages=2 threads=384" | sed -e 's/\\0A/\n/g' | FileCheck %s
 
 // The sm_90a PTX of the prefill pipeline (one instruction a line after the
-// sed), with the deferred PV: in the loop, after the cp.async wait, an
-// async-proxy fence and the CTA barrier, QK^T (8 m64n128k16 wgmma.mma_async
-// over D 128) is committed, then, past a branch (the first tile has no
-// previous PV), the previous tile's PV (8 more over block-n 128) is fenced
-// and committed and the warp waits until one group (the PV) is in flight;
-// the softmax's ex2s, then a CTA-scope fence that keeps ptxas from sinking
-// them below the wait for the PV, which the accumulator's rescale needs;
-// no named barrier for P (the next
-// tile's fence and barrier publish it). After the loop, the last tile's PV
-// behind the same fence and barrier, committed and waited for. No local
-// memory (spills).
+// sed): the warp-specialised kernel of 384 threads. Eight mbarriers
+// initialised, one CTA barrier; the producer warpgroup (setmaxnreg down to
+// 40) waits for an empty stage, copies (cp.async) and signals the stage's
+// "full" barrier with cp.async.mbarrier.arrive.noinc, and issues no wgmma.
+// The consumers (setmaxnreg up to 232) copy Q and meet on their own named
+// barrier (3, 256 threads); in their loop no cp.async and no CTA barrier:
+// they wait for K's "full" barrier, fence to the async proxy, commit QK^T
+// (8 m64n128k16 wgmma.mma_async over D 128), then, past a branch (the
+// first tile has no previous PV), wait for the previous tile's V, fence,
+// and commit its PV (8 more over block-n 128), wait until one group (the
+// PV) is in flight and release K's stage (mbarrier.arrive); the softmax's
+// ex2s, the CTA-scope fence that keeps ptxas from sinking them below the
+// wait for the PV, the wait, and V's stage released. After the loop, the
+// last tile's PV waits for its V. No local memory (spills).
 // CHECK: .target sm_90a
 // CHECK-LABEL: .visible .entry qwen3_prefill(
+// CHECK: .maxntid 384, 1, 1
+// CHECK-COUNT-8: mbarrier.init.shared.b64
+// CHECK-NOT: mbarrier.init
+// CHECK: bar.sync {{.*}}0;
+// CHECK: setmaxnreg.dec.sync.aligned.u32 {{.*}}40;
+// CHECK-NOT: wgmma
+// CHECK: mbarrier.try_wait.parity.shared.b64
+// CHECK: cp.async.cg.shared.global
+// CHECK: cp.async.mbarrier.arrive.noinc.shared.b64
+// CHECK-NOT: wgmma
+// CHECK: setmaxnreg.inc.sync.aligned.u32 {{.*}}232;
 // CHECK: cp.async.cg.shared.global
 // CHECK: cp.async.wait_group {{.*}}0;
 // CHECK-NEXT: fence.proxy.async.shared::cta;
-// CHECK-NEXT: bar.sync {{.*}}0;
+// CHECK-NEXT: bar.sync {{.*}}3, 256;
+// CHECK-NOT: cp.async
+// CHECK-NOT: bar.sync {{.*}}0;
+// CHECK: mbarrier.try_wait.parity.shared.b64
+// CHECK: fence.proxy.async.shared::cta;
 // CHECK: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: wgmma.mma_async
 // CHECK: wgmma.commit_group.sync.aligned;
-// CHECK-NEXT: @%p{{[0-9]+}} bra
+// CHECK: @%p{{[0-9]+}} bra
+// CHECK: mbarrier.try_wait.parity.shared.b64
+// CHECK: fence.proxy.async.shared::cta;
 // CHECK-NEXT: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: wgmma.mma_async
 // CHECK: wgmma.commit_group.sync.aligned;
 // CHECK-NEXT: wgmma.wait_group.sync.aligned {{.*}}1;
+// CHECK: mbarrier.arrive.shared.b64
 // CHECK: ex2.approx
 // CHECK: fence.acq_rel.cta;
 // CHECK-NEXT: wgmma.wait_group.sync.aligned {{.*}}0;
 // CHECK-NOT: wgmma.mma_async
-// CHECK-NOT: , 128;
-// CHECK: cp.async.wait_group {{.*}}0;
-// CHECK-NEXT: fence.proxy.async.shared::cta;
-// CHECK-NEXT: bar.sync {{.*}}0;
+// CHECK: mbarrier.arrive.shared.b64
+// CHECK-NOT: cp.async
+// CHECK: mbarrier.try_wait.parity.shared.b64
+// CHECK: fence.proxy.async.shared::cta;
 // CHECK-NEXT: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
 // CHECK-NOT: wgmma.mma_async

@@ -1,0 +1,172 @@
+// The warp-specialised wgmma prefill kernel (sm_90a): a producer warpgroup
+// copies the K/V tiles into the ring and signals them on mbarriers, the
+// consumer warpgroups compute and hand the stages back (PrefillKernel.h).
+#include "passes/gpu/PrefillKernel.h"
+#include "passes/gpu/Wgmma.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+/// Registers a thread after setmaxnreg: the producer's few, the consumers'
+/// what is left of the SM's 64K for one CTA (a multiple of 8, at most 256).
+constexpr int64_t kProducerRegisters = 40;
+int64_t consumerRegisters(int64_t consumerThreads) {
+  int64_t left = 65536 - PrefillKernelEmitter::kProducerThreads *
+                             kProducerRegisters;
+  return std::min<int64_t>(256, left / consumerThreads / 8 * 8);
+}
+} // namespace
+
+Value PrefillKernelEmitter::mbarrier(Barrier kind, Value stage) {
+  Value base = gep(afterStages(), b.getI8Type(),
+                   idx(pTileBytes() + locationBytes()));
+  return gep(base, b.getI64Type(),
+             add(idx(static_cast<int64_t>(kind) * stages), stage));
+}
+
+void PrefillKernelEmitter::waitBarrier(Value barrier, Value parity) {
+  // The suspend-time hint of CUTLASS's pipelines (ns).
+  NVVM::MBarrierTryWaitParityOp::create(b, loc, barrier, parity,
+                                        i32(10000000));
+}
+
+Value PrefillKernelEmitter::useParity(Value tile) {
+  Value use = arith::DivUIOp::create(b, loc, tile, idx(stages));
+  return arith::IndexCastUIOp::create(
+      b, loc, b.getI32Type(), arith::AndIOp::create(b, loc, use, idx(1)));
+}
+
+void PrefillKernelEmitter::releaseStage(Barrier kind, Value stage,
+                                        Value when) {
+  Value first = cmp(arith::CmpIPredicate::eq, lane, idx(0));
+  if (when)
+    first = arith::AndIOp::create(b, loc, first, when);
+  auto ifOp = scf::IfOp::create(b, loc, first);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  NVVM::MBarrierArriveOp::create(b, loc, b.getI64Type(), mbarrier(kind, stage),
+                                 /*count=*/Value());
+}
+
+LogicalResult PrefillKernelEmitter::emitWarpSpecialised(
+    function_ref<LogicalResult()> body) {
+  // Thread 0 initialises the barriers: "full" expects the producer's
+  // threads, "empty" a lane of each consumer warp.
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  auto ifFirst =
+      scf::IfOp::create(b, loc, cmp(arith::CmpIPredicate::eq, tid, idx(0)));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
+    for (Barrier kind : {Barrier::FullK, Barrier::FullV, Barrier::EmptyK,
+                         Barrier::EmptyV}) {
+      bool full = kind == Barrier::FullK || kind == Barrier::FullV;
+      for (int64_t s = 0; s < stages; ++s)
+        NVVM::MBarrierInitOp::create(b, loc, mbarrier(kind, idx(s)),
+                                     i32(full ? kProducerThreads : warps),
+                                     /*predicate=*/Value());
+    }
+  }
+  gpu::BarrierOp::create(b, loc);
+
+  auto ifProducer = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::uge, warp, idx(warps)),
+      /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifProducer.thenBlock()->getTerminator());
+  NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
+                                 NVVM::SetMaxRegisterAction::decrease);
+  producerMode = true;
+  copyThread = arith::SubIOp::create(b, loc, tid, idx(32 * warps));
+  copyThreads = kProducerThreads;
+  LogicalResult produced = body();
+  producerMode = false;
+  copyThread = tid;
+  copyThreads = 32 * warps;
+  if (failed(produced))
+    return failure();
+  b.setInsertionPoint(ifProducer.elseBlock()->getTerminator());
+  NVVM::SetMaxRegisterOp::create(b, loc, consumerRegisters(32 * warps),
+                                 NVVM::SetMaxRegisterAction::increase);
+  return body();
+}
+
+LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
+  FailureOr<KvLoop> kv = mapKvLoop(loop, blockN);
+  if (failed(kv))
+    return failure();
+  SmallVector<KvTileOp> loads = kv->loads;
+  bool paged = loads[0].getPageSize() != 0;
+  auto tileStart = [&](Value tile) { return add(kv->begin, mul(tile, idx(blockN))); };
+  // One of tile `tile`'s K or V (which) into its stage once the consumers
+  // have released the stage's previous use, signalled on its "full"
+  // barrier when this thread's copies land.
+  auto produce = [&](Value tile, int64_t which) {
+    Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+    Value parity = useParity(tile);
+    waitBarrier(mbarrier(which ? Barrier::EmptyV : Barrier::EmptyK, stage),
+                arith::XOrIOp::create(b, loc, parity, i32(1)));
+    issueTileCopies(tile, tileStart(tile), kv->limit, loads, kv->kvHead,
+                    which);
+    NVVM::CpAsyncMBarrierArriveOp::create(
+        b, loc, mbarrier(which ? Barrier::FullV : Barrier::FullK, stage),
+        /*noinc=*/true);
+  };
+  auto tiles = scf::ForOp::create(b, loc, idx(0), kv->numTiles, idx(1));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(tiles.getBody()->getTerminator());
+    Value tile = tiles.getInductionVar();
+    if (paged) {
+      // The tile's granules, located into its slot for its K now and its V
+      // at the next tile (locationSlots() >= 3: the slot written here was
+      // last read before the previous tile's barrier).
+      storeLocation(tile,
+                    findTile(tile, kv->numTiles, tileStart(tile), kv->limit,
+                             loads, kv->batch),
+                    loads);
+      namedBarrier(idx(producerBarrier()), kProducerThreads);
+    }
+    produce(tile, 0);
+    // V lags K by a tile (the consumers' PV of a tile follows the next
+    // tile's QK).
+    auto ifPrevious =
+        scf::IfOp::create(b, loc, cmp(arith::CmpIPredicate::ne, tile, idx(0)));
+    b.setInsertionPoint(ifPrevious.thenBlock()->getTerminator());
+    produce(arith::SubIOp::create(b, loc, tile, idx(1)), 1);
+  }
+  auto ifAny = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::ugt, kv->numTiles, idx(0)));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifAny.thenBlock()->getTerminator());
+  produce(arith::SubIOp::create(b, loc, kv->numTiles, idx(1)), 1);
+  return success();
+}
+
+LogicalResult PrefillKernelEmitter::emitConsumerLoop(scf::ForOp loop) {
+  FailureOr<KvLoop> kv = mapKvLoop(loop, blockN);
+  if (failed(kv))
+    return failure();
+  // Q, the consumers' only copies, has landed for all of them.
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  wgmma::fenceSharedForAsync(b, loc);
+  namedBarrier(idx(consumersBarrier()), 32 * warps);
+  LogicalResult emitted = emitTileLoop(
+      loop, kv->begin, kv->numTiles, blockN,
+      [&](Value tile) {
+        currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+        waitBarrier(mbarrier(Barrier::FullK, currentStage), useParity(tile));
+        wgmma::fenceSharedForAsync(b, loc);
+        // Tile - 1's stage and parity (written so for tile 0 too, which
+        // has no previous tile).
+        Value previous = add(tile, idx(2 * stages - 1));
+        previousStage = arith::RemUIOp::create(b, loc, previous, idx(stages));
+        previousParity = useParity(previous);
+        hasPrevious = cmp(arith::CmpIPredicate::ne, tile, idx(0));
+      },
+      [] {});
+  if (succeeded(emitted))
+    emitLastPV(loop, kv->numTiles);
+  return emitted;
+}
