@@ -38,7 +38,11 @@
 // chunk c of row n at c ^ (n % 8)) from a 1024-byte aligned base, QK^T
 // reads Q and K through descriptors, and P goes through a shared tile per
 // m64 tile (after the stages, before the location slots) to PV, whose B
-// operand is the V tile read along D (transposed).
+// operand is the V tile read along D (transposed). With a producer
+// warpgroup (PrefillProducer.cpp) the K/V copies, the paged look-ups and
+// the ring's synchronisation move to it: the consumers' loop waits on
+// mbarriers (after the location slots) instead of copying and meeting at a
+// CTA barrier.
 #ifndef ATTN_PASSES_GPU_PREFILLKERNEL_H
 #define ATTN_PASSES_GPU_PREFILLKERNEL_H
 
