@@ -1,4 +1,5 @@
-// Greedy LZ77 over hash chains, writing runtime/lz.h's block format.
+// LZ77 over hash chains with lazy parsing, writing runtime/lz.h's block
+// format.
 #include "LzEncode.h"
 
 #include "runtime/lz.h"
@@ -10,7 +11,7 @@
 namespace {
 
 constexpr int kHashBits = 18;
-constexpr int kMaxChain = 48;       // candidates tried per position
+constexpr int kMaxChain = 256;      // candidates tried per position
 constexpr size_t kGoodEnough = 256; // stop searching at a match this long
 
 void putVarint(std::string &out, uint64_t value) {
@@ -45,9 +46,12 @@ std::string attn::lzCompress(const std::string &raw) {
     prev[pos] = head[h];
     head[h] = static_cast<int64_t>(pos);
   };
-  size_t literalStart = 0, pos = 0;
-  while (pos + kLzMinMatch <= n) {
+  // The longest match at `pos` (the nearest of equal length), as (length,
+  // offset); length 0 when none reaches kLzMinMatch.
+  auto longest = [&](size_t pos) {
     size_t bestLength = 0, bestOffset = 0;
+    if (pos + kLzMinMatch > n)
+      return std::pair(bestLength, bestOffset);
     int64_t candidate = head[hash4(data + pos)];
     for (int step = 0; candidate >= 0 && step < kMaxChain; ++step) {
       size_t c = static_cast<size_t>(candidate);
@@ -62,16 +66,33 @@ std::string attn::lzCompress(const std::string &raw) {
       }
       candidate = prev[c];
     }
-    if (bestLength < kLzMinMatch) {
+    if (bestLength < kLzMinMatch)
+      bestLength = 0;
+    return std::pair(bestLength, bestOffset);
+  };
+  size_t literalStart = 0, pos = 0;
+  while (pos + kLzMinMatch <= n) {
+    auto [length, offset] = longest(pos);
+    if (length == 0) {
       insert(pos++);
       continue;
     }
+    // Lazy evaluation: a longer match starting at the next byte wins over
+    // this one (this byte becomes a literal).
+    insert(pos);
+    size_t nextInsert = pos + 1;
+    auto [nextLength, nextOffset] = longest(pos + 1);
+    if (nextLength > length) {
+      ++pos;
+      length = nextLength;
+      offset = nextOffset;
+    }
     putVarint(out, pos - literalStart);
     out.append(raw, literalStart, pos - literalStart);
-    putVarint(out, bestLength - (kLzMinMatch - 1));
-    putVarint(out, bestOffset);
-    for (size_t end = pos + bestLength; pos < end; ++pos)
-      insert(pos);
+    putVarint(out, length - (kLzMinMatch - 1));
+    putVarint(out, offset);
+    for (pos += length; nextInsert < pos; ++nextInsert)
+      insert(nextInsert);
     literalStart = pos;
   }
   putVarint(out, n - literalStart);

@@ -6,8 +6,10 @@
 
 namespace attn {
 
-/// One LZ block holding `raw`: greedy parsing over hash chains of 4-byte
-/// prefixes, matches as far back as the block's start.
+/// One LZ block holding `raw`: matches found over hash chains of 4-byte
+/// prefixes (up to 256 candidates a position), as far back as the block's
+/// start, parsed lazily (a longer match at the next byte wins, this byte
+/// becoming a literal).
 std::string lzCompress(const std::string &raw);
 
 } // namespace attn
