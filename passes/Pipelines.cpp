@@ -32,8 +32,8 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   pm.addPass(createAttnFuseTileOps());
   // sm_90a's prefill kernels take wgmma and a producer warpgroup.
   bool hopper = options.target == "sm_90a";
-  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
-      options.stages, options.threads, hopper, hopper}));
+  pm.addPass(createAttnLowerToGpu(
+      AttnLowerToGpuOptions{options.stages, options.threads, hopper, hopper}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(

@@ -48,10 +48,9 @@ struct AttnLowerToGpuPass
       bool prefill = false;
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
-          prefill
-              ? emitPrefillKernel(func, gpuModule, smem, stages, threads, wgmma,
-                                  producer)
-              : emitDecodeKernel(func, gpuModule, smem, stages, threads);
+          prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads,
+                                      wgmma, producer)
+                  : emitDecodeKernel(func, gpuModule, smem, stages, threads);
       if (failed(emitted))
         return signalPassFailure();
       func.erase();

@@ -70,9 +70,9 @@ LogicalResult PrefillKernelEmitter::analyse() {
                           "warpgroups and head_dim and block_n multiples of "
                           "64 (block_n at most 256), got ")
            << warps << " warps, head_dim " << headDim << ", block_n " << blockN;
-  if (producer && (!wgmma || !deferredAcc))
+  if (producer && !deferredAcc)
     return func.emitError("attn-lower-to-gpu: a producer warpgroup needs "
-                          "wgmma and the fused program's deferred PV (run "
+                          "the fused program's deferred PV (run "
                           "attn-fuse-tile-ops first)");
   // The K/V copies' threads: the producer's or every thread.
   int64_t kvThreads = producer ? kProducerThreads : 32 * warps;
@@ -104,10 +104,10 @@ LogicalResult PrefillKernelEmitter::analyse() {
 
 void PrefillKernelEmitter::createKernel() {
   namespace P = abi::prefill;
-  Block &entry = createKernelFunc(
-      func.getSymName(), P::kParams,
-      32 * warps + (producer ? kProducerThreads : 0), sharedMemoryBytes(),
-      hasLocalOptions());
+  Block &entry =
+      createKernelFunc(func.getSymName(), P::kParams,
+                       32 * warps + (producer ? kProducerThreads : 0),
+                       sharedMemoryBytes(), hasLocalOptions());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
   // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed

@@ -58,8 +58,8 @@ public:
                        LLVM::GlobalOp smem, int64_t stages, int64_t threads,
                        bool wgmma, bool producer)
       : KernelEmitterBase(func, module, smem), stages(stages),
-        warps((threads - (producer ? kProducerThreads : 0)) / 32),
-        wgmma(wgmma), producer(producer) {}
+        warps((threads - (producer ? kProducerThreads : 0)) / 32), wgmma(wgmma),
+        producer(producer) {}
   /// Threads of the producer warpgroup (warp-specialised kernels).
   static constexpr int64_t kProducerThreads = 128;
 
@@ -253,6 +253,9 @@ private:
   int64_t barrierBytes() const { return producer ? 4 * stages * 8 : 0; }
   /// Waits for the phase of parity `parity` (an i32) of `barrier`.
   void waitBarrier(Value barrier, Value parity);
+  /// Consumers: waits for the producer's copies into `stage` ("full" barrier
+  /// `kind`, its use of parity `parity`) and makes them visible to wgmma.
+  void awaitFull(Barrier kind, Value stage, Value parity);
   /// The parity of the use of its stage by tile `tile`, an i32.
   Value useParity(Value tile);
   /// Lane 0 of this consumer warp arrives on "empty" barrier `kind` of

@@ -12,23 +12,27 @@ namespace {
 /// what is left of the SM's 64K for one CTA (a multiple of 8, at most 256).
 constexpr int64_t kProducerRegisters = 40;
 int64_t consumerRegisters(int64_t consumerThreads) {
-  int64_t left = 65536 - PrefillKernelEmitter::kProducerThreads *
-                             kProducerRegisters;
+  int64_t left =
+      65536 - PrefillKernelEmitter::kProducerThreads * kProducerRegisters;
   return std::min<int64_t>(256, left / consumerThreads / 8 * 8);
 }
 } // namespace
 
 Value PrefillKernelEmitter::mbarrier(Barrier kind, Value stage) {
-  Value base = gep(afterStages(), b.getI8Type(),
-                   idx(pTileBytes() + locationBytes()));
+  Value base =
+      gep(afterStages(), b.getI8Type(), idx(pTileBytes() + locationBytes()));
   return gep(base, b.getI64Type(),
              add(idx(static_cast<int64_t>(kind) * stages), stage));
 }
 
 void PrefillKernelEmitter::waitBarrier(Value barrier, Value parity) {
   // The suspend-time hint of CUTLASS's pipelines (ns).
-  NVVM::MBarrierTryWaitParityOp::create(b, loc, barrier, parity,
-                                        i32(10000000));
+  NVVM::MBarrierTryWaitParityOp::create(b, loc, barrier, parity, i32(10000000));
+}
+
+void PrefillKernelEmitter::awaitFull(Barrier kind, Value stage, Value parity) {
+  waitBarrier(mbarrier(kind, stage), parity);
+  wgmma::fenceSharedForAsync(b, loc);
 }
 
 Value PrefillKernelEmitter::useParity(Value tile) {
@@ -37,8 +41,7 @@ Value PrefillKernelEmitter::useParity(Value tile) {
       b, loc, b.getI32Type(), arith::AndIOp::create(b, loc, use, idx(1)));
 }
 
-void PrefillKernelEmitter::releaseStage(Barrier kind, Value stage,
-                                        Value when) {
+void PrefillKernelEmitter::releaseStage(Barrier kind, Value stage, Value when) {
   Value first = cmp(arith::CmpIPredicate::eq, lane, idx(0));
   if (when)
     first = arith::AndIOp::create(b, loc, first, when);
@@ -49,8 +52,8 @@ void PrefillKernelEmitter::releaseStage(Barrier kind, Value stage,
                                  /*count=*/Value());
 }
 
-LogicalResult PrefillKernelEmitter::emitWarpSpecialised(
-    function_ref<LogicalResult()> body) {
+LogicalResult
+PrefillKernelEmitter::emitWarpSpecialised(function_ref<LogicalResult()> body) {
   // Thread 0 initialises the barriers: "full" expects the producer's
   // threads, "empty" a lane of each consumer warp.
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -59,8 +62,8 @@ LogicalResult PrefillKernelEmitter::emitWarpSpecialised(
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
-    for (Barrier kind : {Barrier::FullK, Barrier::FullV, Barrier::EmptyK,
-                         Barrier::EmptyV}) {
+    for (Barrier kind :
+         {Barrier::FullK, Barrier::FullV, Barrier::EmptyK, Barrier::EmptyV}) {
       bool full = kind == Barrier::FullK || kind == Barrier::FullV;
       for (int64_t s = 0; s < stages; ++s)
         NVVM::MBarrierInitOp::create(b, loc, mbarrier(kind, idx(s)),
@@ -98,7 +101,9 @@ LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
     return failure();
   SmallVector<KvTileOp> loads = kv->loads;
   bool paged = loads[0].getPageSize() != 0;
-  auto tileStart = [&](Value tile) { return add(kv->begin, mul(tile, idx(blockN))); };
+  auto tileStart = [&](Value tile) {
+    return add(kv->begin, mul(tile, idx(blockN)));
+  };
   // One of tile `tile`'s K or V (which) into its stage once the consumers
   // have released the stage's previous use, signalled on its "full"
   // barrier when this thread's copies land.
@@ -107,8 +112,7 @@ LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
     Value parity = useParity(tile);
     waitBarrier(mbarrier(which ? Barrier::EmptyV : Barrier::EmptyK, stage),
                 arith::XOrIOp::create(b, loc, parity, i32(1)));
-    issueTileCopies(tile, tileStart(tile), kv->limit, loads, kv->kvHead,
-                    which);
+    issueTileCopies(tile, tileStart(tile), kv->limit, loads, kv->kvHead, which);
     NVVM::CpAsyncMBarrierArriveOp::create(
         b, loc, mbarrier(which ? Barrier::FullV : Barrier::FullK, stage),
         /*noinc=*/true);
@@ -156,8 +160,7 @@ LogicalResult PrefillKernelEmitter::emitConsumerLoop(scf::ForOp loop) {
       loop, kv->begin, kv->numTiles, blockN,
       [&](Value tile) {
         currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
-        waitBarrier(mbarrier(Barrier::FullK, currentStage), useParity(tile));
-        wgmma::fenceSharedForAsync(b, loc);
+        awaitFull(Barrier::FullK, currentStage, useParity(tile));
         // Tile - 1's stage and parity (written so for tile 0 too, which
         // has no previous tile).
         Value previous = add(tile, idx(2 * stages - 1));

@@ -129,11 +129,11 @@ void PrefillKernelEmitter::publishPTiles() {
 }
 
 void PrefillKernelEmitter::namedBarrier(Value id, int64_t threads) {
-  NVVM::BarrierOp::create(b, loc, /*res=*/Type(),
-                          arith::IndexCastUIOp::create(b, loc, b.getI32Type(),
-                                                       id),
-                          i32(threads), /*reductionOp=*/nullptr,
-                          /*reductionPredicate=*/Value());
+  NVVM::BarrierOp::create(
+      b, loc, /*res=*/Type(),
+      arith::IndexCastUIOp::create(b, loc, b.getI32Type(), id), i32(threads),
+      /*reductionOp=*/nullptr,
+      /*reductionPredicate=*/Value());
 }
 
 Fragment PrefillKernelEmitter::emitPVWgmma(const Fragment &p, Fragment acc) {
@@ -175,11 +175,9 @@ void PrefillKernelEmitter::issueDeferredPV() {
                                 /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifOp.thenBlock());
-  if (producer) {
-    // The previous tile's V, from the producer.
-    waitBarrier(mbarrier(Barrier::FullV, previousStage), previousParity);
-    wgmma::fenceSharedForAsync(b, loc);
-  }
+  // The previous tile's V, from the producer.
+  if (producer)
+    awaitFull(Barrier::FullV, previousStage, previousParity);
   wgmma::fence(b, loc);
   Fragment o = issuePV(acc, kvTile(previousStage, 1));
   wgmma::commit(b, loc);
@@ -225,8 +223,7 @@ void PrefillKernelEmitter::emitLastPV(scf::ForOp loop, Value numTiles) {
   Value lastStage = arith::RemUIOp::create(b, loc, lastTile, idx(stages));
   if (producer) {
     // P was published in the loop; V comes from the producer.
-    waitBarrier(mbarrier(Barrier::FullV, lastStage), useParity(lastTile));
-    wgmma::fenceSharedForAsync(b, loc);
+    awaitFull(Barrier::FullV, lastStage, useParity(lastTile));
   } else {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
     wgmma::fenceSharedForAsync(b, loc);

@@ -1,7 +1,7 @@
 // RUN: attn-opt %s -attn-to-tiled=block-n=1024 -attn-lower-to-gpu=threads=32 -verify-diagnostics
 
 // Paged prefill: one warp cannot locate the 64 granules of a 1024-key tile.
-// expected-error @+1 {{attn-lower-to-gpu: paged prefill locates a 16-key granule per thread, so block_n / 16 (64) must not exceed the 32 threads}}
+// expected-error @+1 {{attn-lower-to-gpu: paged prefill locates a 16-key granule per copying thread, so block_n / 16 (64) must not exceed the 32 threads}}
 func.func @prefill_paged_granules(%q: memref<?x16x128xbf16>, %k: memref<?x16x8x128xbf16>,
                 %v: memref<?x16x8x128xbf16>, %cq: memref<?xi32>,
                 %ck: memref<?xi32>, %bt: memref<?x?xi32>,

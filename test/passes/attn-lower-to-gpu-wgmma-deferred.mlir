@@ -59,7 +59,8 @@
 // CHECK-NOT: nvvm.wgmma
 // CHECK: scf.yield
 // CHECK: scf.if %{{.*}} -> (f32
-// CHECK-NEXT: nvvm.cp.async.wait.group 0
+// CHECK-NOT: nvvm.wgmma
+// CHECK: nvvm.cp.async.wait.group 0
 // CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK-NEXT: gpu.barrier
 // CHECK-NEXT: nvvm.wgmma.fence.aligned

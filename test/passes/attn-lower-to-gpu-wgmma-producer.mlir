@@ -87,7 +87,7 @@
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK-LABEL: gpu.func @paged_prefill_combine(
-// UNFUSED: a producer warpgroup needs wgmma and the fused program's deferred PV
+// UNFUSED: a producer warpgroup needs the fused program's deferred PV (run attn-fuse-tile-ops first)
 // THREADS: a producer warpgroup needs wgmma and more than its 128 threads, got 128 threads
 func.func @paged_prefill(%q: memref<?x16x128xbf16>, %k: memref<?x256x8x128xbf16>,
                          %v: memref<?x256x8x128xbf16>, %cq: memref<?xi32>,
