@@ -65,11 +65,12 @@ LogicalResult PrefillKernelEmitter::analyse() {
   if (wgmma)
     findDeferrablePV();
   if (wgmma &&
-      (warps % 4 != 0 || headDim % 64 != 0 || blockN % 64 != 0 || blockN > 256))
+      (warps % 4 != 0 || blockN % 64 != 0 || blockN > 256 || headDim > 256))
     return func.emitError("attn-lower-to-gpu: wgmma prefill needs whole "
-                          "warpgroups and head_dim and block_n multiples of "
-                          "64 (block_n at most 256), got ")
-           << warps << " warps, head_dim " << headDim << ", block_n " << blockN;
+                          "warpgroups, block_n a multiple of 64 (at most "
+                          "256) and head_dim at most 256, got ")
+           << warps << " warps, block_n " << blockN << ", head_dim " << headDim;
+  tileDim = wgmma ? llvm::alignTo(headDim, 64) : headDim;
   if (producer && !deferredAcc)
     return func.emitError("attn-lower-to-gpu: a producer warpgroup needs "
                           "the fused program's deferred PV (run "
@@ -82,22 +83,20 @@ LogicalResult PrefillKernelEmitter::analyse() {
            << blockN / 16 << ") must not exceed the " << kvThreads
            << " threads";
   // Copies: every copying thread takes a chunk of a row per pass, passes of
-  // a multiple of 8 rows (one swizzle pattern) that divide the tiles (Q is
-  // copied by the 32 x warps threads that compute, K/V by kvThreads).
+  // whole rows that divide the tiles (Q is copied by the 32 x warps threads
+  // that compute, K/V by kvThreads).
   int64_t copyChunks = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
   for (auto [threads, tileRows] :
        {std::pair(32 * warps, rows), std::pair(kvThreads, blockN)}) {
     int64_t rowsPerPass = threads / copyChunks;
-    if (threads % copyChunks != 0 || rowsPerPass % 8 != 0 ||
-        tileRows % rowsPerPass != 0)
+    if (rowsPerPass == 0 || tileRows % rowsPerPass != 0)
       return func.emitError("attn-lower-to-gpu: ")
              << threads << " threads copy rows of " << copyChunks
              << " chunks (head_dim / 8 rounded up to a power of two) in "
                 "passes of "
-             << rowsPerPass
-             << " rows, which must be a multiple of 8 that divides the "
-             << tileRows << " rows of the tile (block_m " << rows
-             << ", block_n " << blockN << ")";
+             << rowsPerPass << " rows, which must divide the " << tileRows
+             << " rows of the tile (block_m " << rows << ", block_n " << blockN
+             << ")";
   }
   return success();
 }
@@ -158,7 +157,7 @@ void PrefillKernelEmitter::createKernel() {
     smemBase = gep(smemBase, b.getI8Type(),
                    arith::SubIOp::create(b, loc, aligned, address));
   }
-  stagesBase = gep(smemBase, elementType, idx(rows * headDim));
+  stagesBase = gep(smemBase, elementType, idx(rows * tileDim));
   numHeads = toIndex(arg(P::num_heads));
   groupMagic = arg(P::group_magic);
   headShiftArg = arg(P::head_shift);

@@ -62,6 +62,8 @@ public:
         producer(producer) {}
   /// Threads of the producer warpgroup (warp-specialised kernels).
   static constexpr int64_t kProducerThreads = 128;
+  /// The producer's registers after setmaxnreg.
+  int64_t producerRegisters() const;
 
   LogicalResult emit();
 
@@ -200,12 +202,12 @@ private:
   /// The first byte after the K/V stages (wgmma's P tiles, then the location
   /// slots), and K (which 0) or V (1) of the current stage.
   Value afterStages() {
-    return gep(stagesBase, elementType, idx(stages * 2 * blockN * headDim));
+    return gep(stagesBase, elementType, idx(stages * 2 * blockN * tileDim));
   }
   Value kvTile(Value stage, int64_t which) {
     return gep(stagesBase, elementType,
-               add(mul(stage, idx(2 * blockN * headDim)),
-                   idx(which * blockN * headDim)));
+               add(mul(stage, idx(2 * blockN * tileDim)),
+                   idx(which * blockN * tileDim)));
   }
   Value currentKvTile(int64_t which) { return kvTile(currentStage, which); }
   /// wgmma: the P tile of row block r (after the stages).
@@ -296,6 +298,10 @@ private:
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0, rowBlocks = 0;
+  /// The head_dim of the Q, K and V tiles in shared memory: head_dim, or
+  /// under wgmma whole 64-element swizzle panels (head_dim rounded up to a
+  /// multiple of 64); the MMAs read the first head_dim elements of a row.
+  int64_t tileDim = 0;
   Type elementType;
   Value qArg, kArg, vArg, cuQArg, cuKArg, tableArg, outArg, lseArg, partOutArg,
       partLseArg, splitsArg;

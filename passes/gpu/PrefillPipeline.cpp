@@ -76,8 +76,8 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
                                            Value kvHead,
                                            std::optional<int64_t> only) {
   // Thread t copies chunk t % C of rows t / C + P i (C chunks a row, P rows
-  // a pass): one base address per tensor and constant steps, and, P being a
-  // multiple of 8, the same swizzled chunk in every pass.
+  // a pass): one base address per tensor and constant steps, and, where P is
+  // a multiple of 8, the same swizzled chunk in every pass.
   // (C is head_dim / 8 rounded up to a power of two; threads of the chunks
   // past head_dim / 8 copy nothing.)
   int64_t chunksPerRow = llvm::PowerOf2Ceil(headDim / 8);

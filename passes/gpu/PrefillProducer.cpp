@@ -8,15 +8,22 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-/// Registers a thread after setmaxnreg: the producer's few, the consumers'
-/// what is left of the SM's 64K for one CTA (a multiple of 8, at most 256).
-constexpr int64_t kProducerRegisters = 40;
-int64_t consumerRegisters(int64_t consumerThreads) {
+/// Registers a thread after setmaxnreg. The launch gives every thread of
+/// the CTA 64K / threads rounded down to 8 (168 at 384 threads); the
+/// producer gives some back and the consumers take them (a multiple of 8,
+/// at most 256).
+int64_t consumerRegisters(int64_t consumerThreads, int64_t producerRegisters) {
+  int64_t threads = consumerThreads + PrefillKernelEmitter::kProducerThreads;
+  int64_t launched = 65536 / threads / 8 * 8 * threads;
   int64_t left =
-      65536 - PrefillKernelEmitter::kProducerThreads * kProducerRegisters;
+      launched - PrefillKernelEmitter::kProducerThreads * producerRegisters;
   return std::min<int64_t>(256, left / consumerThreads / 8 * 8);
 }
 } // namespace
+
+int64_t PrefillKernelEmitter::producerRegisters() const {
+  return tableArg ? 56 : 40;
+}
 
 Value PrefillKernelEmitter::mbarrier(Barrier kind, Value stage) {
   Value base =
@@ -78,7 +85,7 @@ PrefillKernelEmitter::emitWarpSpecialised(function_ref<LogicalResult()> body) {
       /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifProducer.thenBlock()->getTerminator());
-  NVVM::SetMaxRegisterOp::create(b, loc, kProducerRegisters,
+  NVVM::SetMaxRegisterOp::create(b, loc, producerRegisters(),
                                  NVVM::SetMaxRegisterAction::decrease);
   producerMode = true;
   copyThread = arith::SubIOp::create(b, loc, tid, idx(32 * warps));
@@ -90,8 +97,9 @@ PrefillKernelEmitter::emitWarpSpecialised(function_ref<LogicalResult()> body) {
   if (failed(produced))
     return failure();
   b.setInsertionPoint(ifProducer.elseBlock()->getTerminator());
-  NVVM::SetMaxRegisterOp::create(b, loc, consumerRegisters(32 * warps),
-                                 NVVM::SetMaxRegisterAction::increase);
+  NVVM::SetMaxRegisterOp::create(
+      b, loc, consumerRegisters(32 * warps, producerRegisters()),
+      NVVM::SetMaxRegisterAction::increase);
   return body();
 }
 

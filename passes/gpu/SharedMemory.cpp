@@ -9,8 +9,8 @@ using namespace mlir::attn;
 
 int64_t PrefillKernelEmitter::sharedMemoryBytes() const {
   int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
-  int64_t qTile = rows * headDim * elementBytes;
-  int64_t stageRing = stages * 2 * blockN * headDim * elementBytes;
+  int64_t qTile = rows * tileDim * elementBytes;
+  int64_t stageRing = stages * 2 * blockN * tileDim * elementBytes;
   // wgmma: the base is aligned up to 1024 bytes at run time.
   int64_t alignment = wgmma ? wgmma::kAtomBytes : 0;
   return qTile + stageRing + pTileBytes() + locationBytes() + barrierBytes() +
@@ -47,8 +47,8 @@ Value PrefillKernelEmitter::swizzled(Value row, Value chunk, int64_t tileRows) {
 
 Value PrefillKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
                                       Value chunk) {
-  Value tile = add(mul(stage, idx(2 * blockN * headDim * 2)),
-                   idx(which * blockN * headDim * 2));
+  Value tile = add(mul(stage, idx(2 * blockN * tileDim * 2)),
+                   idx(which * blockN * tileDim * 2));
   return gep(stagesBase, b.getI8Type(),
              add(tile, swizzled(row, chunk, blockN)));
 }

@@ -18,7 +18,7 @@ func.func @decode_block_n(%q: memref<?x1x16x16xbf16>, %kc: memref<?x256x8x16xbf1
 // -----
 
 // Prefill: 128 threads copy 64 rows of 2 chunks per pass; a 16-key tile is less.
-// expected-error @+1 {{attn-lower-to-gpu: 128 threads copy rows of 2 chunks (head_dim / 8 rounded up to a power of two) in passes of 64 rows, which must be a multiple of 8 that divides the 16 rows of the tile (block_m 64, block_n 16)}}
+// expected-error @+1 {{attn-lower-to-gpu: 128 threads copy rows of 2 chunks (head_dim / 8 rounded up to a power of two) in passes of 64 rows, which must divide the 16 rows of the tile (block_m 64, block_n 16)}}
 func.func @prefill_copy_passes(%q: memref<?x16x16xbf16>, %k: memref<?x8x16xbf16>,
                 %v: memref<?x8x16xbf16>, %cq: memref<?xi32>,
                 %ck: memref<?xi32>, %o: memref<?x16x16xbf16>) {

@@ -7,12 +7,13 @@
 // (warps 8-11). Thread 0 initialises two "full" mbarriers a stage (K, V:
 // 128 arrivals, the producer's threads) and two "empty" ones (8 arrivals, a
 // lane of each consumer warp); the CTA meets once. The producer lowers its
-// registers to 40 and runs the K/V loop alone: per tile it locates the
-// tile's 16-key granules (paged) behind a barrier of its own 128 threads,
+// registers from the launch's 168 to 56 (paged: it keeps the pages'
+// offsets; 40 when packed) and runs the K/V loop alone: per tile it locates
+// the tile's 16-key granules (paged) behind a barrier of its own 128 threads,
 // waits for K's stage to be empty, copies K (16 16-byte copies a thread:
 // 128 rows of 16 chunks over 128 threads) and signals "full" when they land
 // (cp.async.mbarrier.arrive.noinc), then the same for the previous tile's
-// V; after the loop the last V. The consumers raise theirs to 232, copy Q
+// V; after the loop the last V. The consumers raise theirs to 224 (the rest), copy Q
 // (8 copies a thread) and wait for it among themselves (256 threads); in
 // their loop no copy and no CTA barrier: a wait for K's "full" barrier and
 // a proxy fence, the QK, the previous tile's PV after a wait for its V,
@@ -26,7 +27,7 @@
 // CHECK-COUNT-4: nvvm.mbarrier.init %{{.*}}, %c8_i32
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.barrier
-// CHECK: nvvm.setmaxregister  decrease 40
+// CHECK: nvvm.setmaxregister  decrease 56
 // CHECK-NOT: nvvm.wgmma
 // CHECK: scf.for
 // CHECK: nvvm.barrier id = %{{.*}} number_of_threads = %c128_i32
@@ -46,7 +47,7 @@
 // CHECK-COUNT-16: nvvm.cp.async.shared.global
 // CHECK: nvvm.cp.async.mbarrier.arrive %{{.*}} {noinc = true}
 // CHECK-NOT: nvvm.wgmma
-// CHECK: nvvm.setmaxregister  increase 232
+// CHECK: nvvm.setmaxregister  increase 224
 // CHECK-COUNT-8: nvvm.cp.async.shared.global
 // CHECK-NOT: nvvm.cp.async.shared.global
 // CHECK: nvvm.cp.async.commit.group

@@ -3,9 +3,10 @@
 // tuning tables autotune/tables/<target>.json say; and for sm_80 PTX only,
 // which the driver JIT-compiles on the sm_80 to sm_88 GPUs (A100, RTX 30),
 // tiled like sm_89 (the same 99 KB of shared memory per block on sm_86).
-// sm_90a holds the wgmma prefill kernels (head_dim 64 and 128) only: the
-// runtime takes the rest from sm_90.
+// sm_90a holds the wgmma prefill kernels only: the runtime takes the rest
+// from sm_90.
 #include "abi/manifest.h"
+#include "autotune/Resources.h"
 #include "autotune/Tuning.h"
 #include "codegen/Codegen.h"
 #include "passes/Registration.h"
@@ -106,19 +107,14 @@ std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
   return specs;
 }
 
-/// The head dims of sm_90a's wgmma prefill kernels (whole 64-element
-/// swizzle panels).
-constexpr int64_t kWgmmaHeadDims[] = {64, 128};
-
 /// The kernels of `target` among `specs`: sm_90a's are the wgmma prefill
-/// kernels.
+/// kernels (every head dim).
 std::vector<attn::KernelSpec> targetSpecs(const std::string &target,
                                           std::vector<attn::KernelSpec> specs) {
   if (target != "sm_90a")
     return specs;
   llvm::erase_if(specs, [](const attn::KernelSpec &spec) {
-    return spec.op != attn::KernelSpec::Op::Prefill ||
-           !llvm::is_contained(kWgmmaHeadDims, spec.headDim);
+    return spec.op != attn::KernelSpec::Op::Prefill;
   });
   return specs;
 }
@@ -226,6 +222,18 @@ bool buildTarget(const mlir::DialectRegistry &registry,
       errs() << "attn-pack: " << toString(compiled.takeError()) << "\n";
       return false;
     }
+    // A kernel the target's GPUs cannot give its shared memory would be
+    // refused at every launch: refuse it here (sm_90a has sm_90's limits).
+    if (const attn::tune::TargetLimits *limits =
+            attn::tune::limitsFor(target == "sm_90a" ? "sm_90" : tableTarget))
+      for (const auto &[kernel, bytes] : compiled->sharedMemoryBytes)
+        if (bytes > limits->smemPerBlockOptIn) {
+          errs() << "attn-pack: " << kernel << " (" << target << ") needs "
+                 << bytes << " bytes of shared memory, more than the "
+                 << limits->smemPerBlockOptIn
+                 << " a block may have; lower its block_n or stages\n";
+          return false;
+        }
     std::vector<char> cubin;
     if (!ptxOnly) {
       std::unique_lock<std::mutex> linkLock(linkMutex);
