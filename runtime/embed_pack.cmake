@@ -1,5 +1,6 @@
 # Runs ATTN_PACK (attn-pack) to write the kernel pack into PACK_DIR and
-# ATTN_PACKZ (attn-packz) to compress it into PACK_DIR.z, then writes OUTPUT,
+# ATTN_PACKZ (attn-packz) to compress it into PACK_DIR.z (sm_90's and
+# sm_90a's kernels as cubins alone), then writes OUTPUT,
 # an assembly file that holds the compressed blocks and the table
 # runtime/embedded_pack.h declares. Without PACK_DIR the table is empty.
 #   cmake -DATTN_PACK=<attn-pack> -DATTN_PACKZ=<attn-packz> -DPACK_DIR=<dir>
@@ -16,7 +17,10 @@ if(PACK_DIR)
   # attn-pack's last line says how many kernels it built, and how fast.
   string(REGEX MATCH "[^\n]+\n?$" summary "${log}")
   message(STATUS "${summary}")
+  # sm_90's and sm_90a's kernels are embedded as cubins alone: the runtime
+  # takes their cubins on compute capability 9.0, and sm_89's PTX elsewhere.
   execute_process(COMMAND ${ATTN_PACKZ} ${PACK_DIR} ${PACK_DIR}.z
+    --cubin-only=sm_90,sm_90a
     OUTPUT_VARIABLE log ERROR_VARIABLE log RESULT_VARIABLE result)
   if(NOT result EQUAL 0)
     message(FATAL_ERROR "${ATTN_PACKZ} ${PACK_DIR} ${PACK_DIR}.z failed:\n${log}")

@@ -233,10 +233,17 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
 
   ATTN_RETURN_IF_ERROR(
       fields.getInt(abi::key::kHeadDim, 1, 1024, &variant.headDim));
-  ATTN_RETURN_IF_ERROR(fields.getFileName(abi::key::kPtx, &kernel->ptxFile));
-  if (fields.has(abi::key::kCubin))
+  // The PTX may be left out where a cubin is given (the embedded pack's
+  // sm_90 and sm_90a kernels, which no GPU JIT-compiles).
+  if (fields.has(abi::key::kCubin)) {
     ATTN_RETURN_IF_ERROR(
         fields.getFileName(abi::key::kCubin, &kernel->cubinFile));
+    if (fields.has(abi::key::kPtx))
+      ATTN_RETURN_IF_ERROR(
+          fields.getFileName(abi::key::kPtx, &kernel->ptxFile));
+  } else {
+    ATTN_RETURN_IF_ERROR(fields.getFileName(abi::key::kPtx, &kernel->ptxFile));
+  }
   if (fields.has(abi::key::kHash))
     ATTN_RETURN_IF_ERROR(fields.getHash(abi::key::kHash, &kernel->hash));
 

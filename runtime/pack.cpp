@@ -237,12 +237,22 @@ Status readKernelImage(const Manifest &manifest, const KernelInfo &kernel,
   std::string ptxPath = dir + "/" + kernel.ptxFile;
   std::string cubinPath = dir + "/" + kernel.cubinFile;
   image->path = image->isCubin ? cubinPath : ptxPath;
+  if (!image->isCubin && kernel.ptxFile.empty())
+    return makeStatus(ATTN_ERROR_UNSUPPORTED,
+                      "kernel '%s' of %s is a cubin for %s only, without the "
+                      "PTX another GPU would JIT-compile (the embedded pack "
+                      "keeps sm_90's and sm_90a's kernels as cubins): pick "
+                      "another ATTN_TARGET or point ATTN_PACK_DIR at a pack "
+                      "built with attn-pack",
+                      kernel.name.c_str(), dir.c_str(),
+                      manifest.target.c_str());
   if (kernel.hash.empty())
     return readPackFile(image->path, &image->bytes);
 
   std::string ptx;
   std::string cubin;
-  ATTN_RETURN_IF_ERROR(readPackFile(ptxPath, &ptx));
+  if (!kernel.ptxFile.empty())
+    ATTN_RETURN_IF_ERROR(readPackFile(ptxPath, &ptx));
   if (!kernel.cubinFile.empty())
     ATTN_RETURN_IF_ERROR(readPackFile(cubinPath, &cubin));
   char actual[17];

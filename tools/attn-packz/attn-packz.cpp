@@ -1,13 +1,19 @@
 // attn-packz: compresses a kernel pack directory for embedding in libattnrt.
-//   attn-packz <pack dir> <out dir>
+//   attn-packz <pack dir> <out dir> [--cubin-only=<target>,...]
 // Writes <out dir>/b<N>.alz, LZ blocks (runtime/lz.h), and <out dir>/index.txt,
 // a line per pack file: "<block file> <target>/<file> <offset> <size>", the
 // file's bytes being [offset, offset + size) of its decompressed block. A
 // block holds the files of one target, op, dtype, head dim, layout (paged or
 // not) and kind (PTX or cubin), the sm_80 PTX beside the sm_89 PTX it equals
 // but for .target, so that matches reach across the variants; each manifest
-// is its own block.
+// is its own block. The targets named by --cubin-only keep their kernels as
+// cubins alone: a kernel with a cubin loses its PTX, and its manifest lines
+// their ptx= and a hash= of the cubin's bytes alone (abi/manifest.h: the
+// hash of no PTX, then the cubin). For sm_90 and sm_90a, whose PTX no GPU
+// JIT-compiles (the runtime takes their cubins on compute capability 9.0,
+// sm_89's PTX elsewhere).
 #include "LzEncode.h"
+#include "abi/manifest.h"
 
 #include <algorithm>
 #include <chrono>
@@ -52,13 +58,61 @@ bool readAll(const fs::path &path, std::string *bytes) {
   return bool(in) || in.eof();
 }
 
+/// `manifest` (a cubin-only target's, in `dir`) with every kernel line that
+/// names a cubin rid of its ptx= and hashed over the cubin alone; false (and
+/// a message) when a cubin cannot be read.
+bool cubinOnlyManifest(const fs::path &dir, std::string *manifest) {
+  std::istringstream lines(*manifest);
+  std::string line, out;
+  while (std::getline(lines, line)) {
+    size_t at = line.find(" cubin=");
+    if (line.rfind("name=", 0) != 0 || at == std::string::npos) {
+      out += line + "\n";
+      continue;
+    }
+    std::string cubin = line.substr(at + 7, line.find(' ', at + 1) - at - 7);
+    std::string bytes;
+    if (!readAll(dir / cubin, &bytes)) {
+      std::fprintf(stderr, "attn-packz: cannot read %s\n",
+                   (dir / cubin).string().c_str());
+      return false;
+    }
+    char hash[17];
+    std::snprintf(hash, sizeof(hash), "%016llx",
+                  static_cast<unsigned long long>(
+                      attn::abi::fnv1a(bytes.data(), bytes.size())));
+    std::istringstream fields(line);
+    std::string field, rewritten;
+    while (fields >> field) {
+      if (field.rfind("ptx=", 0) == 0)
+        continue;
+      if (field.rfind("hash=", 0) == 0)
+        field = "hash=" + std::string(hash);
+      rewritten += (rewritten.empty() ? "" : " ") + field;
+    }
+    out += rewritten + "\n";
+  }
+  *manifest = out;
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: attn-packz <pack dir> <out dir>\n");
+  std::vector<std::string> cubinOnly;
+  if (argc == 4 && std::string(argv[3]).rfind("--cubin-only=", 0) == 0) {
+    std::istringstream targets(std::string(argv[3]).substr(13));
+    for (std::string target; std::getline(targets, target, ',');)
+      cubinOnly.push_back(target);
+  } else if (argc != 3) {
+    std::fprintf(stderr, "usage: attn-packz <pack dir> <out dir> "
+                         "[--cubin-only=<target>,...]\n");
     return 2;
   }
+  auto isCubinOnly = [&](const std::string &target) {
+    return std::find(cubinOnly.begin(), cubinOnly.end(), target) !=
+           cubinOnly.end();
+  };
   fs::path packDir = argv[1], outDir = argv[2];
   auto start = std::chrono::steady_clock::now();
   std::map<std::string, std::vector<std::pair<std::string, PackFile>>> blocks;
@@ -69,6 +123,10 @@ int main(int argc, char **argv) {
     for (const auto &file : fs::directory_iterator(target.path())) {
       PackFile f{target.path().filename().string(),
                  file.path().filename().string()};
+      fs::path path = file.path();
+      if (isCubinOnly(f.target) && path.extension() == ".ptx" &&
+          fs::exists(fs::path(path).replace_extension(".cubin")))
+        continue;
       auto [block, order] = blockKey(f);
       blocks[block].push_back({order, f});
     }
@@ -92,6 +150,9 @@ int main(int argc, char **argv) {
                      file.path().c_str());
         return 1;
       }
+      if (file.name == "manifest.txt" && isCubinOnly(file.target) &&
+          !cubinOnlyManifest(packDir / file.target, &bytes))
+        return 1;
       index << blockName << " " << file.path() << " " << raw.size() << " "
             << bytes.size() << "\n";
       raw += bytes;

@@ -208,6 +208,30 @@ TEST_F(PackTest, WithoutPackDirThePackBuiltIntoTheLibraryIsRead) {
 #endif
 }
 
+#if ATTNRT_EMBEDS_PACK
+TEST_F(PackTest, TheEmbeddedSm90KernelsAreCubinsCheckedByTheirHash) {
+  // attn-packz --cubin-only=sm_90,sm_90a: the cubin is read, its hash over
+  // the cubin alone matches (else ATTN_ERROR_PACK), and it goes to the
+  // driver, which the fake one refuses (it takes text images only).
+  unsetenv("ATTN_PACK_DIR");
+  setDevice(9, 0);
+  setenv("ATTN_TARGET", "sm_90", 1);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_DRIVER);
+  EXPECT_THAT(lastError(),
+              AllOf(HasSubstr("loading <embedded>/sm_90/"
+                              "attn_decode_bf16_d128_g2_paged_causal.cubin"),
+                    HasSubstr("CUDA_ERROR_INVALID_IMAGE")));
+
+  setDevice(10, 0);
+  RuntimeLibrary fresh(tempDir + "/fresh");
+  attn_paged_decode_args args = validArgs();
+  EXPECT_EQ(
+      fresh.pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
+      ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(fresh.lastError(), HasSubstr("is a cubin for sm_90 only"));
+}
+#endif
+
 TEST_F(PackTest, MissingPackNamesThePathAndHowItIsFound) {
   std::filesystem::remove_all(packDir());
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
@@ -327,6 +351,43 @@ TEST_F(PackTest, KernelsWithoutAHashAreLoadedUnchecked) {
     kernel.hash = false;
   writePack(packDir(), "sm_90", kernels);
   EXPECT_THAT(decodeImage(), StartsWith("cubin "));
+}
+
+TEST_F(PackTest, CubinOnlyKernelsLoadTheirCubinHashedAlone) {
+  // The embedded pack keeps sm_90's and sm_90a's kernels without their PTX
+  // (attn-packz --cubin-only): no ptx= in the manifest, the hash of the
+  // cubin alone.
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (TestKernel &kernel : kernels)
+    kernel.ptx = false;
+  writePack(packDir(), "sm_90", kernels);
+  EXPECT_THAT(decodeImage(), StartsWith("cubin "));
+
+  // Another target's GPU would JIT the PTX there is none of: refused, naming
+  // the kernel, before anything is loaded or launched.
+  setDevice(10, 0);
+  setenv("ATTN_TARGET", "sm_90", 1);
+  RuntimeLibrary fresh(tempDir + "/fresh");
+  attn_paged_decode_args args = validArgs();
+  EXPECT_EQ(
+      fresh.pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
+      ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(fresh.lastError(),
+              AllOf(HasSubstr("kernel 'decode_bf16_d128_g2_paged_causal' of " +
+                              packDir() + "/sm_90 is a cubin for sm_90 only"),
+                    HasSubstr("ATTN_PACK_DIR")));
+  EXPECT_TRUE(fakecuda::moduleLoads().empty());
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(PackTest, AKernelWithNeitherPtxNorCubinIsAPackError) {
+  TestKernel kernel;
+  writeFile(packDir() + "/sm_90/manifest.txt",
+            "attn-pack 1 target=sm_90\nname=" + kernel.name() +
+                " op=decode dtype=bf16 head_dim=128 group=2 paged=1 causal=1 "
+                "block_m=16 block_n=64 stages=2 threads=128 smem=0\n");
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(), HasSubstr("2: missing key 'ptx'"));
 }
 
 TEST_F(PackTest, ManifestCommentsBlankLinesCrlfAndUnknownKeysAreAccepted) {

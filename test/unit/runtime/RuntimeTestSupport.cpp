@@ -167,9 +167,10 @@ void writePack(const std::string &packDir, const std::string &target,
     for (size_t size : sizes)
       signature += " " + std::to_string(size);
     signature += " .target " + target + "\n";
-    std::string ptx = "ptx " + signature;
+    std::string ptx = kernel.ptx ? "ptx " + signature : "";
     std::string cubin = kernel.cubin ? "cubin " + signature : "";
-    writeFile(dir + "/" + kernel.name() + ".ptx", ptx);
+    if (kernel.ptx)
+      writeFile(dir + "/" + kernel.name() + ".ptx", ptx);
     manifest << "name=" << kernel.name() << " op=" << kernel.op
              << " dtype=" << kernel.dtype << " head_dim=" << kernel.headDim;
     if (kernel.op != "combine") {
@@ -180,8 +181,9 @@ void writePack(const std::string &packDir, const std::string &target,
     }
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;
-    manifest << " threads=" << kernel.threads << " smem=" << kernel.smem
-             << " ptx=" << kernel.name() << ".ptx";
+    manifest << " threads=" << kernel.threads << " smem=" << kernel.smem;
+    if (kernel.ptx)
+      manifest << " ptx=" << kernel.name() << ".ptx";
     if (kernel.cubin) {
       writeFile(dir + "/" + kernel.name() + ".cubin", cubin);
       manifest << " cubin=" << kernel.name() << ".cubin";

@@ -123,6 +123,7 @@ struct TestKernel {
   // Combine only: the manifest's for= (the decode kernel it belongs to).
   std::string combineFor;
   bool cubin = true;
+  bool ptx = true; // false: the cubin alone (the embedded sm_90 kernels)
   // Whether the line carries the hash of the kernel's files.
   bool hash = true;
 
