@@ -128,6 +128,14 @@ Expected<TableEntry> parseEntry(const json::Value &value,
       return tableError(where + ": '" + key + "' must be positive");
     *field = *v;
   }
+  if (std::optional<StringRef> assembly = e->getString("assembly")) {
+    if (*assembly != "whole-program" && *assembly != "relocatable")
+      return tableError(where +
+                        ": 'assembly' must be whole-program or "
+                        "relocatable, got '" +
+                        *assembly + "'");
+    entry.knobs.wholeProgram = *assembly == "whole-program";
+  }
   entry.source = optString(*e, "source");
   if (entry.source.empty())
     entry.source = "default";
@@ -222,6 +230,8 @@ std::string printTable(const Table &table) {
           j.attribute("block_n", e.knobs.blockN);
           j.attribute("stages", e.knobs.stages);
           j.attribute("threads", e.knobs.threads);
+          if (e.knobs.wholeProgram)
+            j.attribute("assembly", "whole-program");
           j.attribute("source", e.source);
           if (!e.note.empty())
             j.attribute("note", e.note);

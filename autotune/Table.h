@@ -33,9 +33,14 @@ struct Knobs {
   int64_t blockN = 0;
   int64_t stages = 0;
   int64_t threads = 0;
+  /// The table's "assembly": "whole-program" (ptxas over the kernel's PTX as
+  /// a whole program) or "relocatable" (nvJitLink, the default; sm_90a is
+  /// always whole-program). Measured per entry: the two allocate registers
+  /// differently (docs/autotune.md).
+  bool wholeProgram = false;
   bool operator==(const Knobs &o) const {
     return blockM == o.blockM && blockN == o.blockN && stages == o.stages &&
-           threads == o.threads;
+           threads == o.threads && wholeProgram == o.wholeProgram;
   }
 };
 

@@ -291,8 +291,9 @@ assembleWholeProgram(const std::string &ptx, const std::string &target) {
 }
 
 llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
-                                                const std::string &target) {
-  if (llvm::StringRef(target).ends_with("a"))
+                                                const std::string &target,
+                                                bool wholeProgram) {
+  if (wholeProgram || llvm::StringRef(target).ends_with("a"))
     return assembleWholeProgram(ptx, target);
   std::string arch = "-arch=" + target;
   const char *options[] = {arch.c_str(), "-O3"};

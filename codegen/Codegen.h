@@ -41,12 +41,14 @@ std::string manifestLines(const KernelSpec &spec,
                           const CompiledModule &compiled,
                           llvm::StringRef cubin);
 
-/// Assembles PTX into a cubin for `target`: with nvJitLink, or for an
-/// arch-specific target (sm_90a) with ptxas as a whole program (nvJitLink
-/// assembles PTX as relocatable code, in which ptxas serialises every
-/// wgmma.mma_async); a wgmma that ptxas still serialises is an error.
+/// Assembles PTX into a cubin for `target`: with nvJitLink (relocatable
+/// code), or with ptxas as a whole program where `wholeProgram` asks (the
+/// tuning table's "assembly") and always for an arch-specific target
+/// (sm_90a: in relocatable code ptxas serialises every wgmma.mma_async); a
+/// wgmma that ptxas still serialises is an error.
 llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
-                                                const std::string &target);
+                                                const std::string &target,
+                                                bool wholeProgram = false);
 
 } // namespace attn
 

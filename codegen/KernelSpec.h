@@ -32,6 +32,9 @@ struct KernelSpec {
   int64_t blockN = 64;
   int64_t stages = 3;
   int64_t threads = 128;
+  /// Assembled by ptxas as a whole program rather than by nvJitLink
+  /// (relocatable); sm_90a's kernels always are (codegen/Codegen.h).
+  bool wholeProgram = false;
 
   /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal,
   /// attn_decode_f16_d64_gany_contig_full,

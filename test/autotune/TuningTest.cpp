@@ -37,7 +37,7 @@ Table sampleTable() {
   tuned.group = 2;
   tuned.paged = true;
   tuned.causal = true;
-  tuned.knobs = {0, 32, 4, 128};
+  tuned.knobs = {0, 32, 4, 128, /*wholeProgram=*/true};
   tuned.source = "measured";
   tuned.note = "fastest";
   table.entries = {prefill, decode, tuned};
@@ -57,7 +57,9 @@ TEST(TuningTable, RoundTrip) {
   EXPECT_EQ(parsed->split.note, "split_c8_k512: fastest");
   ASSERT_EQ(parsed->entries.size(), 3u);
   EXPECT_EQ(parsed->entries[2].group, 2);
-  EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128}));
+  EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128, true}));
+  EXPECT_FALSE(parsed->entries[1].knobs.wholeProgram);
+  EXPECT_NE(text.find("\"assembly\": \"whole-program\""), std::string::npos);
 }
 
 TEST(TuningTable, CheckedInTables) {
@@ -86,7 +88,16 @@ TEST(TuningTable, CheckedInTables) {
             table->lookup({"decode", "bf16", d, group, true, true});
         ASSERT_NE(entry, nullptr);
         EXPECT_EQ(entry->headDim.value_or(0), d) << "D " << d << " G " << group;
+        // sm_90 assembles the decode kernels measured faster so as whole
+        // programs (D 64-96, 160-256); D 32 and 128 stay relocatable.
+        EXPECT_EQ(entry->knobs.wholeProgram,
+                  std::string(target) == "sm_90" && d != 32)
+            << target << " D " << d << " G " << group;
       }
+    const TableEntry *d128 =
+        table->lookup({"decode", "bf16", 128, 2, true, true});
+    ASSERT_NE(d128, nullptr);
+    EXPECT_FALSE(d128->knobs.wholeProgram);
     const TableEntry *decode =
         table->lookup({"decode", "f16", 64, 3, false, true});
     ASSERT_NE(decode, nullptr);
@@ -144,6 +155,16 @@ TEST(TuningTable, RejectsBadTables) {
                        "threads": 128}]})");
   ASSERT_FALSE(bool(noBlockM));
   EXPECT_NE(llvm::toString(noBlockM.takeError()).find("block_m"),
+            std::string::npos);
+  llvm::Expected<Table> badAssembly = parseTable(
+      R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "entries": [{"op": "decode", "block_n": 32, "stages": 2,
+                       "threads": 128, "assembly": "nvcc"}]})");
+  ASSERT_FALSE(bool(badAssembly));
+  EXPECT_NE(llvm::toString(badAssembly.takeError())
+                .find("'assembly' must be whole-program or relocatable, got "
+                      "'nvcc'"),
             std::string::npos);
   llvm::Expected<Table> badMethod = parseTable(
       R"({"format": "attn-tune-table 1", "target": "sm_90",

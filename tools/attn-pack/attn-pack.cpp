@@ -141,6 +141,7 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   spec.blockN = entry->knobs.blockN;
   spec.stages = entry->knobs.stages;
   spec.threads = entry->knobs.threads;
+  spec.wholeProgram = entry->knobs.wholeProgram;
   if (spec.op == attn::KernelSpec::Op::Prefill) {
     if (prefillBlockM)
       spec.blockM = prefillBlockM;
@@ -238,7 +239,7 @@ bool buildTarget(const mlir::DialectRegistry &registry,
     if (!ptxOnly) {
       std::unique_lock<std::mutex> linkLock(linkMutex);
       Expected<std::vector<char>> assembled =
-          attn::assembleCubin(compiled->ptx, target);
+          attn::assembleCubin(compiled->ptx, target, spec.wholeProgram);
       linkLock.unlock();
       if (!assembled) {
         errs() << "attn-pack: " << toString(assembled.takeError()) << "\n";
