@@ -41,6 +41,12 @@ def prefill_inputs(d):
     return q, k, torch.randn_like(k), cu, n, d**-0.5
 
 
+def ours_prefill(q, k, v, cu, n, scale):
+    return functools.partial(
+        varlen_prefill, q, k, v, cu, cu, n, n, softmax_scale=scale, causal=True
+    )
+
+
 def prefill_flops(d):
     b, n = PREFILL
     return 4 * d * HQ * b * n * (n + 1) / 2
@@ -73,9 +79,7 @@ def fa4(q, k, v, cu, n, scale):
 
 def prefill_row(d):
     q, k, v, cu, n, scale = prefill_inputs(d)
-    ours = functools.partial(
-        varlen_prefill, q, k, v, cu, cu, n, n, softmax_scale=scale, causal=True
-    )
+    ours = ours_prefill(q, k, v, cu, n, scale)
     fa2 = lambda: torch.ops.aten._flash_attention_forward(  # noqa: E731
         q, k, v, cu, cu, n, n, 0.0, True, False, scale=scale
     )[0]
@@ -139,19 +143,7 @@ def main():
     torch.manual_seed(0)
     if args.prefill_only:
         for d in HEAD_DIMS:
-            q, k, v, cu, n, scale = prefill_inputs(d)
-            call = functools.partial(
-                varlen_prefill,
-                q,
-                k,
-                v,
-                cu,
-                cu,
-                n,
-                n,
-                softmax_scale=scale,
-                causal=True,
-            )
+            call = ours_prefill(*prefill_inputs(d))
             print(d, prefill_flops(d) / median_ms([call]) / 1e9)
         return
     facts, bandwidth = gpu_facts(), copy_bandwidth()

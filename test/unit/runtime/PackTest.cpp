@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <random>
 
 namespace attn::test {
@@ -35,6 +36,25 @@ protected:
     fakeConfig.computeMajor = major;
     fakeConfig.computeMinor = minor;
     resetFake();
+  }
+
+  // Writes the default sm_90 pack with `field` of every kernel cleared (no
+  // hash, no PTX).
+  void writePackWithout(bool TestKernel::*field) {
+    std::vector<TestKernel> kernels = defaultKernels();
+    for (TestKernel &kernel : kernels)
+      kernel.*field = false;
+    writePack(packDir(), "sm_90", kernels);
+  }
+
+  // The default decode step through a fresh copy of the library (one that
+  // has read no environment and no manifest yet): its error is
+  // fresh->lastError().
+  attn_status freshDecode(std::unique_ptr<RuntimeLibrary> *fresh) {
+    *fresh = std::make_unique<RuntimeLibrary>(tempDir + "/fresh");
+    attn_paged_decode_args args = validArgs();
+    return (*fresh)->pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30,
+                                 nullptr);
   }
 };
 
@@ -223,12 +243,9 @@ TEST_F(PackTest, TheEmbeddedSm90KernelsAreCubinsCheckedByTheirHash) {
                     HasSubstr("CUDA_ERROR_INVALID_IMAGE")));
 
   setDevice(10, 0);
-  RuntimeLibrary fresh(tempDir + "/fresh");
-  attn_paged_decode_args args = validArgs();
-  EXPECT_EQ(
-      fresh.pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
-      ATTN_ERROR_UNSUPPORTED);
-  EXPECT_THAT(fresh.lastError(), HasSubstr("is a cubin for sm_90 only"));
+  std::unique_ptr<RuntimeLibrary> fresh;
+  EXPECT_EQ(freshDecode(&fresh), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(fresh->lastError(), HasSubstr("is a cubin for sm_90 only"));
 }
 #endif
 
@@ -272,12 +289,9 @@ TEST_F(PackTest, KernelFilesThatDoNotMatchTheirHashAreAPackError) {
   // The hash covers the cubin when the PTX is what would be loaded.
   setenv("ATTN_TARGET", "sm_89", 1);
   writeFile(packDir() + "/sm_89/" + kernel + ".cubin", "");
-  RuntimeLibrary fresh(tempDir + "/fresh");
-  attn_paged_decode_args args = validArgs();
-  EXPECT_EQ(
-      fresh.pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
-      ATTN_ERROR_PACK);
-  EXPECT_THAT(fresh.lastError(),
+  std::unique_ptr<RuntimeLibrary> fresh;
+  EXPECT_EQ(freshDecode(&fresh), ATTN_ERROR_PACK);
+  EXPECT_THAT(fresh->lastError(),
               AllOf(HasSubstr("kernel '" + kernel + "' of " + packDir() +
                               "/sm_89: the manifest's hash="),
                     HasSubstr("does not match its files")));
@@ -346,10 +360,7 @@ TEST_F(PackTest, GarbageKernelLinesAreAPackError) {
 }
 
 TEST_F(PackTest, KernelsWithoutAHashAreLoadedUnchecked) {
-  std::vector<TestKernel> kernels = defaultKernels();
-  for (TestKernel &kernel : kernels)
-    kernel.hash = false;
-  writePack(packDir(), "sm_90", kernels);
+  writePackWithout(&TestKernel::hash);
   EXPECT_THAT(decodeImage(), StartsWith("cubin "));
 }
 
@@ -357,22 +368,16 @@ TEST_F(PackTest, CubinOnlyKernelsLoadTheirCubinHashedAlone) {
   // The embedded pack keeps sm_90's and sm_90a's kernels without their PTX
   // (attn-packz --cubin-only): no ptx= in the manifest, the hash of the
   // cubin alone.
-  std::vector<TestKernel> kernels = defaultKernels();
-  for (TestKernel &kernel : kernels)
-    kernel.ptx = false;
-  writePack(packDir(), "sm_90", kernels);
+  writePackWithout(&TestKernel::ptx);
   EXPECT_THAT(decodeImage(), StartsWith("cubin "));
 
   // Another target's GPU would JIT the PTX there is none of: refused, naming
   // the kernel, before anything is loaded or launched.
   setDevice(10, 0);
   setenv("ATTN_TARGET", "sm_90", 1);
-  RuntimeLibrary fresh(tempDir + "/fresh");
-  attn_paged_decode_args args = validArgs();
-  EXPECT_EQ(
-      fresh.pagedDecode(&args, deviceAddress(kWorkspace), 1 << 30, nullptr),
-      ATTN_ERROR_UNSUPPORTED);
-  EXPECT_THAT(fresh.lastError(),
+  std::unique_ptr<RuntimeLibrary> fresh;
+  EXPECT_EQ(freshDecode(&fresh), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(fresh->lastError(),
               AllOf(HasSubstr("kernel 'decode_bf16_d128_g2_paged_causal' of " +
                               packDir() + "/sm_90 is a cubin for sm_90 only"),
                     HasSubstr("ATTN_PACK_DIR")));
