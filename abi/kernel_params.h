@@ -40,7 +40,8 @@
   X(num_splits, I32, "key splits (grid x)")                                    \
   X(softmax_scale, F32, "score scale")                                         \
   X(num_heads, I32, "query heads (Hq)")                                        \
-  X(num_kv_heads, I32, "key/value heads (Hkv)")
+  X(num_kv_heads, I32, "key/value heads (Hkv)")                                \
+  X(head_dim, I32, "the call's D <= the kernel's (columns past it: zeros)")
 
 // Varlen prefill (op=prefill).
 #define ATTN_PREFILL_PARAMS(X)                                                 \
@@ -72,7 +73,8 @@
   X(num_splits, I32, "key splits")                                             \
   X(num_heads, I32, "query heads (Hq), at most 65535")                         \
   X(head_shift, I32, "ceil(log2(Hq)): grid x = split << head_shift | head")    \
-  X(group_magic, I64, "ceil(2^32 / (Hq / Hkv)): head / G by a multiply-high")
+  X(group_magic, I64, "ceil(2^32 / (Hq / Hkv)): head / G by a multiply-high")  \
+  X(head_dim, I32, "the call's D <= the kernel's (columns past it: zeros)")
 
 // The local-attention options (attn.h's attn_local_options), appended to a
 // decode or prefill kernel's parameters when the kernel is a local one
@@ -92,7 +94,8 @@
   X(out_stride_batch, I64, "out stride: batch")                                \
   X(out_stride_token, I64, "out stride: token")                                \
   X(out_stride_head, I64, "out stride: head")                                  \
-  X(num_splits, I32, "splits to merge, 2 to 64")
+  X(num_splits, I32, "splits to merge, 2 to 64")                               \
+  X(head_dim, I32, "the call's D <= the kernel's: out columns written")
 
 namespace attn {
 namespace abi {

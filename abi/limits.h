@@ -13,9 +13,11 @@ namespace abi {
 // Kernels move rows in 16-byte vectors: 8 elements of a 2-byte dtype.
 constexpr int kVectorBytes = 16;
 constexpr int kVectorElements = kVectorBytes / 2;
-// head_dim: a multiple of kHeadDimMultiple in [kHeadDimMultiple, kMaxHeadDim]
-// (the mma.sync k-step is 16 elements).
-constexpr int kHeadDimMultiple = 16;
+// A call's head_dim: a multiple of kHeadDimMultiple (whole 16-byte vectors)
+// in [kHeadDimMultiple, kMaxHeadDim]. Kernels are compiled for multiples of
+// 16 (the mma.sync k-step); a call of a head_dim the pack lacks runs on the
+// next larger one, zero-padded (the manifest's pads_head_dim).
+constexpr int kHeadDimMultiple = kVectorElements;
 constexpr int kMaxHeadDim = 256;
 // page_size: 0 (contiguous or packed keys) or a multiple of this.
 constexpr int kPageSizeMultiple = 16;

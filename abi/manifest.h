@@ -25,6 +25,11 @@ constexpr const char *kCompiler = "compiler";
 constexpr const char *kVersion = "version";
 constexpr const char *kSplitCtasPerSm = "split_ctas_per_sm";
 constexpr const char *kSplitMinKeys = "split_min_keys";
+// "pads_head_dim=1": every decode, prefill and combine kernel takes the
+// call's head_dim as a parameter (abi/kernel_params.h) and zero-pads the
+// columns past it, so a call of a head_dim the pack lacks runs on the next
+// larger one. Without it, a call runs only on its own head_dim.
+constexpr const char *kPadsHeadDim = "pads_head_dim";
 } // namespace header
 
 // Keys of a kernel line.
@@ -51,7 +56,8 @@ constexpr const char *kHash = "hash";
 
 // The header line (with its newline) of a manifest for `target`, written by
 // `compiler`, of project version `version` (left out when empty), carrying
-// `split`, then `extra` (" key=value" tokens, or empty).
+// `split` and pads_head_dim=1 (what this tree's kernels do), then `extra`
+// (" key=value" tokens, or empty).
 inline std::string manifestHeader(const std::string &target,
                                   const std::string &compiler,
                                   const std::string &version,
@@ -64,7 +70,8 @@ inline std::string manifestHeader(const std::string &target,
     line += std::string(" ") + header::kVersion + "=" + version;
   line += std::string(" ") + header::kSplitCtasPerSm + "=" +
           std::to_string(split.ctasPerSm) + " " + header::kSplitMinKeys + "=" +
-          std::to_string(split.minKeysPerSplit);
+          std::to_string(split.minKeysPerSplit) + " " + header::kPadsHeadDim +
+          "=1";
   return line + extra + "\n";
 }
 

@@ -9,6 +9,9 @@ built:
     PYTHONPATH=python:bench python3 bench/bench_head_dims.py --out bench/results
 
 writes head_dims_<gpu>_<date>.md to --out. Timing as in bench_decode.py.
+--head-dims 40,72,200 times other head dims (those the pack has no kernel for run
+zero-padded on the next larger one) and writes head_dims_<tag>_<gpu>_<date>.md with
+--tag.
 """
 
 import argparse
@@ -92,7 +95,7 @@ def prefill_row(d):
     return t_ours, flops / t_ours / 1e9, flops / t_fa2 / 1e9, fa4_rate, err
 
 
-def mma_sync_rates():
+def mma_sync_rates(head_dims):
     """On an sm_90 GPU whose pack has sm_90a kernels: {D: TFLOP/s} of our sm_90
     mma.sync prefill kernels, timed in a child process (the runtime reads ATTN_TARGET
     once per process); else {}."""
@@ -103,7 +106,13 @@ def mma_sync_rates():
     ):
         return {}
     child = subprocess.run(
-        [sys.executable, __file__, "--prefill-only"],
+        [
+            sys.executable,
+            __file__,
+            "--prefill-only",
+            "--head-dims",
+            ",".join(map(str, head_dims)),
+        ],
         env={**os.environ, "ATTN_TARGET": "sm_90"},
         capture_output=True,
         text=True,
@@ -139,15 +148,22 @@ def main():
         action="store_true",
         help="print 'D TFLOP/s' of our prefill per head dim and exit",
     )
+    parser.add_argument(
+        "--head-dims",
+        default=",".join(map(str, HEAD_DIMS)),
+        help="comma-separated head dims (default: the pack's)",
+    )
+    parser.add_argument("--tag", help="the output file's name: head_dims_<tag>_...")
     args = parser.parse_args()
+    head_dims = [int(d) for d in args.head_dims.split(",")]
     torch.manual_seed(0)
     if args.prefill_only:
-        for d in HEAD_DIMS:
+        for d in head_dims:
             call = ours_prefill(*prefill_inputs(d))
             print(d, prefill_flops(d) / median_ms([call]) / 1e9)
         return
     facts, bandwidth = gpu_facts(), copy_bandwidth()
-    mma_sync = mma_sync_rates()
+    mma_sync = mma_sync_rates(head_dims)
     day = datetime.date.today().isoformat()
     lines = [
         f"# Head dims on {facts['GPU']}, {day}",
@@ -164,7 +180,7 @@ def main():
         "ours / FA2 | ours / FA4 | vs FA2 error | decode ms | decode TB/s | % of copy |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for d in HEAD_DIMS:
+    for d in head_dims:
         p_ms, ours, fa2, fa4_rate, err = prefill_row(d)
         d_ms, tbs, pct = decode_row(d, bandwidth)
         mma = f"{mma_sync[d]:.0f}" if d in mma_sync else "-"
@@ -178,7 +194,9 @@ def main():
     text = "\n".join(lines)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"head_dims_{gpu_slug(facts['GPU'])}_{day}.md").write_text(text + "\n")
+    tag = f"{args.tag}_" if args.tag else ""
+    name = f"head_dims_{tag}{gpu_slug(facts['GPU'])}_{day}.md"
+    (args.out / name).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ typedef struct attn_paged_decode_args {
   int32_t seqlen_q;     /* Lq >= 1 */
   int32_t num_heads;    /* Hq >= 1 */
   int32_t num_kv_heads; /* Hkv >= 1, Hq % Hkv == 0, Hq / Hkv <= 16 */
-  int32_t head_dim;     /* D: 32, 64, 80, 96, 128, 160, 192, 256 */
+  int32_t head_dim;     /* D: a multiple of 8 up to 256 (see the pack) */
   int32_t page_size;    /* 0 = contiguous, else a multiple of 16 */
   int32_t max_seqlen_k; /* host-known upper bound of cache_seqlens */
   int32_t causal;       /* 0 or 1 */
@@ -162,7 +162,7 @@ typedef struct attn_varlen_prefill_args {
   int32_t total_q;   /* rows of q and out, 0 <= total_q <= B * max_seqlen_q */
   int32_t num_heads; /* Hq >= 1 */
   int32_t num_kv_heads; /* Hkv >= 1, Hq % Hkv == 0 */
-  int32_t head_dim;     /* D: 32, 64, 80, 96, 128, 160, 192, 256 */
+  int32_t head_dim;     /* D: a multiple of 8 up to 256 (see the pack) */
   int32_t page_size;    /* 0 = packed k, v; else a multiple of 16 */
   int32_t max_seqlen_q; /* host-known upper bound of every Lq */
   int32_t max_seqlen_k; /* host-known upper bound of every Lk */

@@ -71,6 +71,7 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   params.softmax_scale = args.softmax_scale;
   params.num_heads = args.num_heads;
   params.num_kv_heads = args.num_kv_heads;
+  params.head_dim = args.head_dim;
   ATTN_RETURN_IF_ERROR(launchKernel(
       driver, decode, *plan.decode, plan.numSplits,
       unsigned(abi::grid::decodeGridY(args.seqlen_q, plan.headBlocks)),
@@ -88,6 +89,7 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   merge.args.out_stride_token = strides.out[1];
   merge.args.out_stride_head = strides.out[2];
   merge.args.num_splits = plan.numSplits;
+  merge.args.head_dim = args.head_dim;
   merge.grid[0] = unsigned(args.num_heads);
   merge.grid[1] = unsigned(args.seqlen_q);
   merge.grid[2] = unsigned(args.batch);

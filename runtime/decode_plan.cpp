@@ -146,7 +146,9 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   ATTN_RETURN_IF_ERROR(selectCombine(manifest, *plan->decode, &plan->combine));
   size_t rows =
       size_t(args.batch) * size_t(args.seqlen_q) * size_t(args.num_heads);
-  plan->workspace = splitWorkspace(plan->numSplits, rows, args.head_dim);
+  // The partials have the kernel's head_dim (zero-padded past the call's).
+  plan->workspace =
+      splitWorkspace(plan->numSplits, rows, plan->decode->variant.headDim);
   return Status();
 }
 

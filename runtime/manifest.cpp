@@ -82,7 +82,7 @@ bool isKeyValue(const std::string &token) {
 // when absent) and others (compiler=<version>) that the runtime does not need.
 Status parseHeader(const std::vector<std::string> &tokens,
                    const std::string &target, std::string *version,
-                   SplitPolicy *split) {
+                   SplitPolicy *split, bool *padsHeadDim) {
   if (tokens.size() < 3 || tokens[0] != abi::kPackMagic ||
       !std::all_of(tokens.begin() + 2, tokens.end(), isKeyValue)) {
     return makeStatus(ATTN_ERROR_PACK,
@@ -105,6 +105,10 @@ Status parseHeader(const std::vector<std::string> &tokens,
     std::string key = tokens[i].substr(0, equals);
     if (key == abi::header::kVersion) {
       *version = tokens[i].substr(equals + 1);
+      continue;
+    }
+    if (key == abi::header::kPadsHeadDim) {
+      *padsHeadDim = tokens[i].substr(equals + 1) == "1";
       continue;
     }
     int *field = key == abi::header::kSplitCtasPerSm ? &split->ctasPerSm
@@ -295,10 +299,16 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
 // findKernel's index of the decode and prefill kernels, whose variants are
 // unique.
 static void buildIndex(Manifest *manifest) {
-  for (size_t i = 0; i < manifest->kernels.size(); ++i)
-    if (manifest->kernels[i].variant.op != KernelOp::Combine)
-      manifest->index.emplace_back(variantKey(manifest->kernels[i].variant), i);
+  std::set<int> headDims;
+  for (size_t i = 0; i < manifest->kernels.size(); ++i) {
+    const KernelVariant &variant = manifest->kernels[i].variant;
+    if (variant.op == KernelOp::Combine)
+      continue;
+    manifest->index.emplace_back(variantKey(variant), i);
+    headDims.insert(variant.headDim);
+  }
   std::sort(manifest->index.begin(), manifest->index.end());
+  manifest->headDims.assign(headDims.begin(), headDims.end());
 }
 
 Status parseManifest(const std::string &text, const std::string &path,
@@ -332,8 +342,8 @@ Status parseManifest(const std::string &text, const std::string &path,
 
     Status status;
     if (lineNumber == 1) {
-      status =
-          parseHeader(tokens, target, &manifest->version, &manifest->split);
+      status = parseHeader(tokens, target, &manifest->version, &manifest->split,
+                           &manifest->padsHeadDim);
     } else if (!tokens.empty() && tokens[0][0] != '#') {
       KernelInfo kernel;
       status = parseKernel(tokens, &kernel);
@@ -375,6 +385,8 @@ void overlayManifest(Manifest *base, Manifest overlay) {
       overlay.kernels.push_back(std::move(kernel));
   }
   overlay.index.clear();
+  // Padding needs every kernel to take the head_dim parameter.
+  overlay.padsHeadDim = overlay.padsHeadDim && base->padsHeadDim;
   buildIndex(&overlay);
   *base = std::move(overlay);
 }
@@ -389,8 +401,29 @@ uint64_t variantKey(const KernelVariant &variant) {
          uint64_t(variant.causal);
 }
 
+static const KernelInfo *findExactKernel(const Manifest &manifest,
+                                         const KernelVariant &wanted);
+
 const KernelInfo *findKernel(const Manifest &manifest,
                              const KernelVariant &wanted) {
+  const KernelInfo *kernel = findExactKernel(manifest, wanted);
+  if (kernel != nullptr || !manifest.padsHeadDim ||
+      std::binary_search(manifest.headDims.begin(), manifest.headDims.end(),
+                         wanted.headDim))
+    return kernel;
+  // A head_dim of no kernel: the next larger that has one, zero-padded.
+  KernelVariant padded = wanted;
+  for (auto dim = std::upper_bound(manifest.headDims.begin(),
+                                   manifest.headDims.end(), wanted.headDim);
+       kernel == nullptr && dim != manifest.headDims.end(); ++dim) {
+    padded.headDim = *dim;
+    kernel = findExactKernel(manifest, padded);
+  }
+  return kernel;
+}
+
+static const KernelInfo *findExactKernel(const Manifest &manifest,
+                                         const KernelVariant &wanted) {
   // Per launch: the index answers in two look-ups (the group's own kernel,
   // then one for any group) what the search below answers in a pass over
   // every kernel of the pack.

@@ -79,12 +79,18 @@ struct Manifest {
   std::string target;  // "sm_80", "sm_89", "sm_90" or "sm_90a"
   std::string version; // the header's version= (the project's), "" if none
   SplitPolicy split;
+  // The header's pads_head_dim=1: findKernel may serve a head_dim on the
+  // next larger one of `headDims`.
+  bool padsHeadDim = false;
   std::string dir; // where manifest.txt and the kernels are (pack.h)
   std::vector<KernelInfo> kernels;
   // findKernel's index of the decode and prefill kernels: (variantKey, the
   // position in `kernels`), sorted by key (parseManifest builds it; without
   // one, findKernel searches `kernels` in full).
   std::vector<std::pair<uint64_t, size_t>> index;
+  // The head dims of its decode and prefill kernels, ascending (built with
+  // the index).
+  std::vector<int> headDims;
 };
 
 // `overlay` over `base`: overlay's header and directory, its kernels, and
@@ -107,7 +113,9 @@ Status parseManifest(const std::string &text, const std::string &path,
                      const std::string &target, Manifest *manifest);
 
 // The decode or prefill kernel of `manifest` for a launch of `wanted`: the one
-// specialised for its group size, else one for any group size; null if none.
+// specialised for its group size, else one for any group size; where the
+// manifest pads head dims and has neither for wanted's head_dim, the same for
+// the next larger head_dim that has one; null if none.
 const KernelInfo *findKernel(const Manifest &manifest,
                              const KernelVariant &wanted);
 

@@ -71,6 +71,7 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
   params.num_heads = args.num_heads;
   params.head_shift = plan.headShift;
   params.group_magic = static_cast<int64_t>(plan.groupMagic);
+  params.head_dim = args.head_dim;
   // abi/grid.h: grid (Hq or S << head_shift, B, Z); CTA x is
   // split << head_shift | head.
   ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel, plan.gridX,
@@ -90,6 +91,7 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
   merge.args.out_stride_token = strides.out[0];
   merge.args.out_stride_head = strides.out[1];
   merge.args.num_splits = plan.numSplits;
+  merge.args.head_dim = args.head_dim;
   merge.grid[0] = unsigned(args.num_heads);
   merge.grid[1] = unsigned(args.total_q);
   return launchCombine(driver, combine, *plan.combine, merge, stream);

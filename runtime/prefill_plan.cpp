@@ -210,9 +210,10 @@ Status planPrefill(const attn_varlen_prefill_args &args,
                       kMaxGridYZ, args.num_splits, args.total_q);
   }
   ATTN_RETURN_IF_ERROR(selectCombine(manifest, *plan->kernel, &plan->combine));
+  // The partials have the kernel's head_dim (zero-padded past the call's).
   plan->workspace = splitWorkspace(
       plan->numSplits, size_t(args.total_q) * size_t(args.num_heads),
-      args.head_dim);
+      plan->kernel->variant.headDim);
   return Status();
 }
 

@@ -94,8 +94,15 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
               arg(P::out_stride_head)}};
   Value outOffset = add(elementOffset(out, {bIdx, t, h}), toI64(d));
   Value narrowed = arith::TruncFOp::create(b, loc, elementType, result);
-  LLVM::StoreOp::create(b, loc, narrowed,
-                        gep(arg(P::out), elementType, outOffset));
+  {
+    // out has the call's head_dim, at most the kernel's (the partials').
+    OpBuilder::InsertionGuard guard(b);
+    auto ifColumn = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::ult, d, toIndex(arg(P::head_dim))));
+    b.setInsertionPoint(ifColumn.thenBlock()->getTerminator());
+    LLVM::StoreOp::create(b, loc, narrowed,
+                          gep(arg(P::out), elementType, outOffset));
+  }
   if (combine.getLse()) {
     Value nonNull =
         LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, arg(P::lse),

@@ -135,6 +135,16 @@ void DecodeKernelEmitter::createKernel() {
                                        idx(headDim / 8));
     lane = arith::MinUIOp::create(b, loc, lane, idx(headDim / 8 - 1));
   }
+  // The call's head_dim may be less than the kernel's (a multiple of 8): the
+  // lanes of the chunks past it read their global rows at the call's last
+  // chunk, take zeros and store nothing.
+  Value callChunks =
+      toIndex(arith::ShRUIOp::create(b, loc, arg(P::head_dim), i32(3)));
+  laneInCall = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
+                                     callChunks);
+  laneBytes = select(laneInCall, i32(16), i32(0));
+  callLaneOffset = mul(
+      arith::MinUIOp::create(b, loc, lane, sub(callChunks, idx(1))), idx(8));
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
   mapGrid();

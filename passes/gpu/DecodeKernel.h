@@ -7,7 +7,10 @@
 // of head_dim elements is covered by TPR threads holding 16 bytes each, TPR =
 // head_dim / 8 rounded up to a power of two (the butterflies need one); when
 // rounded (head_dim 80, 96, 160, 192) the lanes past head_dim / 8 address
-// the last chunk, hold zeros of q, copy and store nothing. The CTA's threads
+// the last chunk, hold zeros of q, copy and store nothing. A call of a
+// smaller head_dim (the head_dim parameter, a multiple of 8) runs zero-padded:
+// the lanes past its chunks zero-fill their slots of the stages, hold zeros of
+// q and store nothing to out. The CTA's threads
 // form NG = threads / TPR row groups. Key n of a KV
 // tile belongs to row group n % NG, which copies it into its own slots of the
 // shared-memory stage with cp.async and later reads only those slots, so the
@@ -82,9 +85,13 @@ private:
 
   // Emission state.
   /// `lane`: the thread's 16-byte chunk of a row (clamped to the last one);
-  /// `laneActive`: whether the chunk is its own, null when every lane's is.
-  Value rowGroup, lane, laneActive, smemBase, seqlenQ, pageSize, numSplits,
-      batchCount;
+  /// `laneActive`: whether the chunk is its own, null when every lane's is;
+  /// `laneInCall`: whether the chunk lies within the call's head_dim (the
+  /// head_dim parameter), `laneBytes` what its copies take (16, or 0 past
+  /// it), and `callLaneOffset` the element offset of the chunk global reads
+  /// take (the call's last chunk past it).
+  Value rowGroup, lane, laneActive, laneInCall, laneBytes, callLaneOffset,
+      smemBase, seqlenQ, pageSize, numSplits, batchCount;
   Value currentStage;         // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices
   Value runtimeScale;         // softmax_scale kernel parameter

@@ -69,14 +69,17 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
     Value head = add(mapped(loadQ.getHead()), row);
     Value offset = add(elementOffset(q, {mapped(loadQ.getBatch()),
                                          mapped(loadQ.getToken()), head}),
-                       toI64(mul(lane, idx(8))));
+                       toI64(callLaneOffset));
     llvm::append_range(frag.values,
                        load8(gep(q.ptr, elementType, offset), elementType));
   }
-  // Lanes past head_dim / 8 add nothing to the dot products.
-  if (laneActive)
-    for (Value &v : frag.values)
-      v = select(laneActive, v, f32(0.0));
+  // Lanes past head_dim / 8 (the kernel's or the call's) add nothing to the
+  // dot products.
+  Value live = laneActive
+                   ? arith::AndIOp::create(b, loc, laneActive, laneInCall)
+                   : laneInCall;
+  for (Value &v : frag.values)
+    v = select(live, v, f32(0.0));
   bind(loadQ, frag);
   return success();
 }
@@ -300,6 +303,10 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, count);
     if (laneActive)
       inRange = arith::AndIOp::create(b, loc, inRange, laneActive);
+    // The partials keep the kernel's head_dim (zeros past the call's); out
+    // has the call's.
+    if (!store.getSplit())
+      inRange = arith::AndIOp::create(b, loc, inRange, laneInCall);
     auto ifRow = scf::IfOp::create(b, loc, inRange);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());

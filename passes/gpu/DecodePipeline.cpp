@@ -24,11 +24,12 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
       Value rowOffset = keyRowOffset(
           load, locateKey(load, batch, pos, valid, pageSize), kvHead);
       Value src =
-          gep(cache.ptr, elementType, add(rowOffset, toI64(mul(lane, idx(8)))));
+          gep(cache.ptr, elementType, add(rowOffset, toI64(callLaneOffset)));
       Value dst = gep(stageBase, elementType,
                       add(mul(key, idx(headDim)), mul(lane, idx(8))));
+      // A chunk past the call's head_dim is zero-filled, reading nothing.
       if (!laneActive) {
-        copyAsync(dst, src, valid);
+        copyAsync(dst, src, valid, laneBytes);
         continue;
       }
       // A lane past head_dim / 8 copies nothing (its zero fill would race
@@ -36,7 +37,7 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
       auto ifLane = scf::IfOp::create(b, loc, laneActive);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
-      copyAsync(dst, src, valid);
+      copyAsync(dst, src, valid, laneBytes);
     }
   }
 }

@@ -174,10 +174,12 @@ protected:
   std::pair<Value, Value> rowLse(Value max, Value sum);
   /// Copies 16 bytes from global `src` to shared `dst` (zero-filled when
   /// `valid` is false, in which case `src` is never read).
-  void copyAsync(Value dst, Value src, Value valid) {
+  /// With `bytes` (an i32, 16 or 0: what the thread's chunk of the row
+  /// copies, 0 past the call's head_dim) it copies `bytes` where `valid`.
+  void copyAsync(Value dst, Value src, Value valid, Value bytes = Value()) {
     NVVM::CpAsyncOp::create(b, loc, dst, src, 16,
                             NVVM::LoadCacheModifierKind::CG,
-                            select(valid, i32(16), i32(0)));
+                            select(valid, bytes ? bytes : i32(16), i32(0)));
   }
   /// Where key position `pos` of a sequence lives in a KV cache: the outer
   /// index (page, sequence, or none when packed) and the row within it.

@@ -161,6 +161,9 @@ void PrefillKernelEmitter::createKernel() {
   numHeads = toIndex(arg(P::num_heads));
   groupMagic = arg(P::group_magic);
   headShiftArg = arg(P::head_shift);
+  callHeadDim = toIndex(arg(P::head_dim));
+  callChunks =
+      toIndex(arith::ShRUIOp::create(b, loc, arg(P::head_dim), i32(3)));
   mapGrid();
 }
 

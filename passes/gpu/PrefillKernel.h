@@ -226,6 +226,9 @@ private:
   /// attn.store_rows: this thread's rows of the tile into out (and lse), or
   /// with a split into the split-KV workspace.
   LogicalResult emitStore(StoreRowsOp store);
+  /// The stores of emitStore; with `guardColumns` each block of 8 columns of
+  /// out only where it lies within the call's head_dim.
+  void emitStoreRows(StoreRowsOp store, bool guardColumns);
 
   // The warp-specialised kernel (`producer`, PrefillProducer.cpp): the
   // consumer warpgroups (warps 0 .. warps - 1) compute, the producer
@@ -313,6 +316,10 @@ private:
       groupMagic, runtimeScale;
   /// The head_shift kernel parameter (the grid's x encoding, Grid.cpp).
   Value headShiftArg;
+  /// The call's head_dim (the head_dim parameter, a multiple of 8 up to the
+  /// kernel's), as an index, and its 16-byte chunks: the copies zero-fill the
+  /// chunks past it and the store writes no column past it.
+  Value callHeadDim, callChunks;
   /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
   Value pageReciprocal;
   Value currentStage;

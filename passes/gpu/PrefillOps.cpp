@@ -124,11 +124,14 @@ LogicalResult PrefillKernelEmitter::lowerLoadQRows(LoadQRowsOp loadQ) {
       add(add(wideMul(add(mapped(loadQ.getRow()), firstRow), q.strides[0]),
               mul(toI64(head), q.strides[1])),
           toI64(mul(chunk, idx(8))));
+  // Chunks past the call's head_dim are zero-filled without being read.
+  Value bytes = select(cmp(arith::CmpIPredicate::ult, chunk, callChunks),
+                       i32(16), i32(0));
   for (int64_t i = 0; i < rows / rowsPerPass; ++i) {
     Value row = add(firstRow, idx(rowsPerPass * i));
     Value offset = add(base, mul(toI64(idx(rowsPerPass * i)), q.strides[0]));
     copyAsync(qChunk(row, chunk), gep(q.ptr, elementType, offset),
-              cmp(arith::CmpIPredicate::slt, row, count));
+              cmp(arith::CmpIPredicate::slt, row, count), bytes);
   }
   guard.reset();
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
@@ -384,6 +387,24 @@ Fragment PrefillKernelEmitter::emitPVMmaSync(const Fragment &p, Fragment acc) {
 }
 
 LogicalResult PrefillKernelEmitter::emitStore(StoreRowsOp store) {
+  if (store.getSplit()) {
+    emitStoreRows(store, /*guardColumns=*/false);
+    return success();
+  }
+  // out has the call's head_dim: the kernel's (a head dim of the pack) stores
+  // every column unguarded; a smaller one guards each block of 8 columns.
+  auto ifFull = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::eq, callHeadDim, idx(headDim)),
+      /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifFull.thenBlock()->getTerminator());
+  emitStoreRows(store, /*guardColumns=*/false);
+  b.setInsertionPoint(ifFull.elseBlock()->getTerminator());
+  emitStoreRows(store, /*guardColumns=*/true);
+  return success();
+}
+
+void PrefillKernelEmitter::emitStoreRows(StoreRowsOp store, bool guardColumns) {
   // One split: rows of out's element type, and lse [Hq, total_q] with -inf
   // (no key) written as +inf. Several: f32 rows of the workspace
   // [S, total_q, Hq, D] and their lse [S, total_q, Hq] as is (the combine
@@ -422,6 +443,15 @@ LogicalResult PrefillKernelEmitter::emitStore(StoreRowsOp store) {
       Value col = add(idx(8 * block), mul(quadLane, idx(2)));
       Value lo = values[4 * block + 2 * half],
             hi = values[4 * block + 2 * half + 1];
+      // The partials keep the kernel's head_dim (zeros past the call's); out
+      // has the call's, a multiple of 8: blocks past it write nothing.
+      OpBuilder::InsertionGuard blockGuard(b);
+      if (guardColumns) {
+        auto ifBlock = scf::IfOp::create(
+            b, loc,
+            cmp(arith::CmpIPredicate::ult, idx(8 * block), callHeadDim));
+        b.setInsertionPoint(ifBlock.thenBlock()->getTerminator());
+      }
       if (partial) {
         Value pair = LLVM::PoisonOp::create(b, loc, VectorType::get({2}, f32t));
         pair = vector::InsertOp::create(b, loc, lo, pair, 0);
@@ -448,5 +478,4 @@ LogicalResult PrefillKernelEmitter::emitStore(StoreRowsOp store) {
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
     LLVM::StoreOp::create(b, loc, value, gep(lsePtr, f32t, lseIndex));
   }
-  return success();
 }

@@ -95,11 +95,16 @@ void PrefillKernelEmitter::issueTileCopies(Value tile, Value tileStart,
   }
   // Indices and strides (checked by the runtime) fit in 32 bits: their
   // products are single mul.wide.u32s. Per tensor, what every pass adds.
+  // A chunk past the call's head_dim copies the call's last chunk of the
+  // row: finite values in K's columns that q's zeros cancel and in V's that
+  // out never stores, with the copies as they are for a full row.
+  Value readChunk =
+      arith::MinUIOp::create(b, loc, chunk, sub(callChunks, idx(1)));
   SmallVector<Value, 2> common;
   for (KvTileOp load : loads) {
     Tensor &cache = tensorFor(load.getCache());
     common.push_back(add(mul(toI64(kvHead), cache.strides.back()),
-                         toI64(mul(chunk, idx(8)))));
+                         toI64(mul(readChunk, idx(8)))));
   }
   // Paged: pass i copies rows of granule granuleOf[i], whose (K, V) offsets
   // are one 16-byte shared load, all issued before the first copy (a load

@@ -55,7 +55,7 @@ ATTENTION = re.compile(r"^attn_|flash_fwd|flash::|_stage1|_stage2")
 THROUGHPUT = re.compile(r"Total: (\d+)tok, Time: ([\d.]+)s, Throughput: ([\d.]+)tok/s")
 
 # Qwen3-0.6B: layers, KV heads, head dim; bf16 K and V.
-LAYERS, KV_HEADS, HEAD_DIM, ELEMENT = 28, 8, 128, 2
+LAYERS, KV_HEADS, ELEMENT = 28, 8, 2
 
 
 def workload():
@@ -69,13 +69,15 @@ def workload():
     return list(zip(prompts, outputs))
 
 
-def kv_bytes():
+def kv_bytes(model):
     """K/V bytes attention reads in bench.py's timed run: each prompt's keys once in
-    prefill, then decode step j of a sequence reads its prompt + j keys."""
+    prefill, then decode step j of a sequence reads its prompt + j keys (the head_dim
+    of the model's config.json)."""
+    head_dim = json.loads((pathlib.Path(model) / "config.json").read_text())["head_dim"]
     tokens = 0
     for prompt, output in workload():
         tokens += prompt + sum(prompt + j for j in range(1, output))
-    return tokens * 2 * KV_HEADS * HEAD_DIM * ELEMENT * LAYERS
+    return tokens * 2 * KV_HEADS * head_dim * ELEMENT * LAYERS
 
 
 def copy_bandwidth():
@@ -180,7 +182,7 @@ def run(options):
         kind="meta",
         mode=options.mode,
         copy_bytes_per_s=copy_bandwidth(),
-        kv_bytes=kv_bytes(),
+        kv_bytes=kv_bytes(model),
         date=str(datetime.date.today()),
         gpu=subprocess.run(
             ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],

@@ -144,11 +144,18 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help="2 layers, hidden 64")
     parser.add_argument(
+        "--head-dim",
+        type=int,
+        help="the config's head_dim (Qwen3ForCausalLM reads it; default Qwen3's 128)",
+    )
+    parser.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu"
     )
     args = parser.parse_args()
     start = time.time()
     config = dict(QWEN3_0_6B, **(TINY if args.tiny else {}))
+    if args.head_dim:
+        config["head_dim"] = args.head_dim
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "config.json").write_text(json.dumps(config, indent=2))
     (args.out / "generation_config.json").write_text(

@@ -547,7 +547,7 @@ def served_head_dims():
             ):
                 served.append(head_dim)
         except RuntimeError:
-            pass  # a head_dim the runtime's argument checks refuse (not a multiple of 16)
+            pass  # a head_dim the runtime's argument checks refuse (not a multiple of 8)
     return served
 
 

@@ -10,8 +10,8 @@ conventions. Then CUDA graphs: decode captured once (nano-vllm's shapes, block t
 padded with -1, padded rows with cache_seqlens 0) and prefill captured once, replayed
 with new lengths, tables and inputs; both entry points under
 torch.cuda.set_sync_debug_mode("error") (no host sync); and, for the default backend,
-the fallback to torch with one warning for a head_dim the pack lacks (and none for a
-window or softcap the pack serves). Cases with window_size or softcap run the pack's
+the fallback to torch with one warning for a decode group no kernel takes (and none
+for a window or softcap the pack serves, or a head_dim it serves zero-padded). Cases with window_size or softcap run the pack's
 local kernels; torch's FA2 takes the window, not the softcap (a softcap case is held to
 the float64 reference and the ceiling). A softcap the runtime rejects leaves a poisoned
 out poisoned. From the
@@ -727,20 +727,17 @@ def run_no_sync():
 
 
 def run_fallback():
-    """ATTN_BACKEND=auto with a head_dim the pack lacks (48): one RuntimeWarning naming
-    the torch backend, and the right result, with a window and a softcap too."""
+    """ATTN_BACKEND=auto with a decode group no kernel takes (Hq / Hkv = 32 > 16): one
+    RuntimeWarning naming the torch backend, and the right result, with a window and
+    a softcap too."""
     rows = []
     previous = attn_kernels.interface.backend()
     attn_kernels.set_backend("auto")
     try:
         for run in (
-            lambda: run_prefill(Prefill((33, 7), (16, 8), 48, BF16)),
-            lambda: run_decode(Decode(4, (1, 300), (16, 8), 48, BF16, 16)),
-            lambda: run_prefill(
-                Prefill((33, 7), (16, 8), 48, BF16, window=(8, 0), softcap=50.0)
-            ),
+            lambda: run_decode(Decode(4, (1, 300), (32, 1), 64, BF16, 16)),
             lambda: run_decode(
-                Decode(4, (1, 300), (16, 8), 48, BF16, 16, window=(8, 0), softcap=5.0)
+                Decode(4, (1, 300), (32, 1), 64, BF16, 16, window=(8, 0), softcap=5.0)
             ),
         ):
             # The package warns once per distinct reason (the same for each run
@@ -753,11 +750,45 @@ def run_fallback():
                 w for w in caught if "runs on the torch backend" in str(w.message)
             ]
             for row in result:
-                row.name = f"auto fallback, D=48: {row.name}"
+                row.name = f"auto fallback, G=32: {row.name}"
                 if not fallback:
-                    row.failures.append(
-                        "no fallback warning (does the pack have D=48?)"
-                    )
+                    row.failures.append("no fallback warning (do kernels take G=32?)")
+            rows += result
+    finally:
+        attn_kernels.set_backend(previous)
+    return rows
+
+
+def run_padded_served():
+    """ATTN_BACKEND=auto with head dims the pack has no kernel of (48, 200): no
+    fallback warning (the runtime ran the next larger kernels, zero-padded), the right
+    result, with a window and a softcap too."""
+    rows = []
+    previous = attn_kernels.interface.backend()
+    attn_kernels.set_backend("auto")
+    try:
+        for run in (
+            lambda: run_prefill(Prefill((33, 7), (16, 8), 48, BF16)),
+            lambda: run_decode(Decode(4, (1, 300), (16, 8), 48, BF16, 16)),
+            lambda: run_prefill(
+                Prefill((33, 7), (16, 8), 200, BF16, window=(8, 0), softcap=50.0)
+            ),
+            lambda: run_decode(
+                Decode(4, (1, 300), (16, 8), 200, BF16, 16, window=(8, 0), softcap=5.0)
+            ),
+        ):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = run()
+            fallback = [
+                str(w.message)
+                for w in caught
+                if "runs on the torch backend" in str(w.message)
+            ]
+            for row in result:
+                row.name = f"auto, padded head dim: {row.name}"
+                if fallback:
+                    row.failures.append(f"fell back: {fallback[0]}")
             rows += result
     finally:
         attn_kernels.set_backend(previous)
@@ -1172,6 +1203,7 @@ def main():
         torch.manual_seed(300)
         results["auto"] = report("auto", guarded("fallback", run_fallback))
         results["auto"] += report("auto", guarded("local served", run_local_served))
+        results["auto"] += report("auto", guarded("padded served", run_padded_served))
         results["auto"] += report(
             "auto", guarded("softcap rejected", run_rejected_softcap)
         )

@@ -194,6 +194,35 @@ CASES += [
 ]
 
 
+# Head dims the pack has no kernel for (a multiple of 8 up to 256): the next larger
+# kernel, zero-padded (docs/runtime_abi.md, "Head dims"). Per D, paged (16 and 256)
+# and contiguous, fp16 and bf16, causal and not (Lq 4), specialised and odd G,
+# forced and runtime-chosen splits, an empty sequence, and a local case.
+PADDED_HEAD_DIMS = (8, 24, 40, 48, 72, 88, 104, 120, 136, 176, 200, 248)
+CASES += [
+    case
+    for i, d in enumerate(PADDED_HEAD_DIMS)
+    for case in (
+        Case(4, (1, 2048), (8, 8), d, (F16, BF16)[i % 2], 16),
+        Case(3, (100, 1000), (16, 8), d, BF16, 0, seqlen_q=4, causal=False),
+        Case(2, (1, 4096), (15, 5), d, (BF16, F16)[i % 2], 256, empty=1, num_splits=5),
+        Case(2, (1, 8192), (16, 2), d, F16, 256),
+        Case(
+            2,
+            (17, 3000),
+            (16, 8),
+            d,
+            BF16,
+            256,
+            seqlen_q=3,
+            num_splits=4,
+            window=(100, -1),
+            softcap=50.0,
+        ),
+    )
+]
+
+
 @dataclasses.dataclass
 class Inputs:
     q: torch.Tensor

@@ -253,6 +253,46 @@ CASES += [
         ),
     )
 ]
+# Head dims the pack has no kernel for (a multiple of 8 up to 256): the next larger
+# kernel, zero-padded (docs/runtime_abi.md, "Head dims"). Per D, packed and paged
+# (16 and 256, Lk > Lq), fp16 and bf16, causal and not, G 2 and odd, forced and
+# runtime-chosen splits (the combine writes the call's columns), with and without
+# lse, an empty sequence, and a local case.
+PADDED_HEAD_DIMS = (8, 24, 40, 48, 72, 88, 104, 120, 136, 176, 200, 248)
+CASES += [
+    case
+    for i, d in enumerate(PADDED_HEAD_DIMS)
+    for case in (
+        Case(irregular(6, 1, 700, 300 + i), (16, 8), d, (BF16, F16)[i % 2]),
+        Case(
+            irregular(4, 1, 600, 310 + i),
+            (12, 4),
+            d,
+            (F16, BF16)[i % 2],
+            causal=False,
+            prefix=irregular(4, 0, 900, 320 + i),
+            page_size=16,
+        ),
+        Case(
+            (300, 0, 77),
+            (15, 5),
+            d,
+            BF16,
+            prefix=(1000, 20, 130),
+            page_size=256,
+            splits=3,
+        ),
+        Case((64, 200), (10, 2), d, F16, prefix=(100, 7), lse=False),
+        Case(
+            irregular(3, 1, 500, 330 + i),
+            (16, 8),
+            d,
+            BF16,
+            window=(128, 0),
+            softcap=50.0,
+        ),
+    )
+]
 CASES += [
     # Long caches behind few queries: the runtime splits the keys; splits left of
     # the window see nothing.

@@ -2,17 +2,21 @@
 
 // head_dim 80: 10 chunks of 16 bytes a row, not a power of two.
 // Decode: a row takes 16 threads; lanes 10..15 address chunk 9, hold zeros
-// of q, issue no cp.async and store nothing.
+// of q, issue no cp.async and store nothing (nor do the lanes past the
+// call's head_dim, parameter 28, which zero-fill their chunks).
 // CHECK-LABEL: gpu.func @d80_decode
 // CHECK: %[[LANE:.*]] = arith.remui %thread_id_x, %c16{{.*}} : index
 // CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %[[LANE]], %c10 : index
-// CHECK: arith.minui %[[LANE]], %c9 : index
-// CHECK: arith.select %[[ACTIVE]], %{{.*}}, %cst{{.*}} : f32
+// CHECK: %[[CLAMPED:.*]] = arith.minui %[[LANE]], %c9 : index
+// CHECK: %[[INCALL:.*]] = arith.cmpi ult, %[[CLAMPED]], %{{.*}} : index
+// CHECK: %[[LIVE:.*]] = arith.andi %[[ACTIVE]], %[[INCALL]] : i1
+// CHECK: arith.select %[[LIVE]], %{{.*}}, %cst{{.*}} : f32
 // CHECK: scf.if %[[ACTIVE]] {
 // CHECK-NOT: }
 // CHECK: nvvm.cp.async.shared.global
 // CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %[[ACTIVE]] : i1
-// CHECK-NEXT: scf.if %[[ROW]] {
+// CHECK-NEXT: %[[STORES:.*]] = arith.andi %[[ROW]], %[[INCALL]] : i1
+// CHECK-NEXT: scf.if %[[STORES]] {
 
 // Its combine kernel runs 80 threads, the last warp half full: no warp
 // shuffle (whose missing lanes it would read); every thread loops over the

@@ -15,7 +15,7 @@
 // other z idle (tile T); one split stores its rows (bf16 pairs), several
 // store f32 partials that the module's combine kernel merges.
 // CHECK: gpu.func @qwen3_prefill(%{{[a-z0-9]+}}: !llvm.ptr<1>
-// CHECK-SAME: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: f32, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: i32, %[[HQ:[a-z0-9]+]]: i32, %[[SHIFT:[a-z0-9]+]]: i32, %[[MAGIC:[a-z0-9]+]]: i64) kernel
+// CHECK-SAME: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: i32, %{{[a-z0-9]+}}: f32, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: !llvm.ptr<1>, %{{[a-z0-9]+}}: i32, %[[HQ:[a-z0-9]+]]: i32, %[[SHIFT:[a-z0-9]+]]: i32, %[[MAGIC:[a-z0-9]+]]: i64, %{{[a-z0-9]+}}: i32) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: %[[BX:.*]] = gpu.block_id x
 // CHECK: %[[SH:.*]] = arith.index_cast %[[SHIFT]] : i32 to index

@@ -4,8 +4,8 @@
 // The any-group kernel (heads-per-cta=8): G = Hq / Hkv from parameters 26
 // and 27, the head block's first head and its count of valid rows; query
 // rows past the count repeat the last valid one; stores are predicated on
-// the count.
-// ANY: gpu.func @qwen3_decode({{.*}}%[[HQ:arg26]]: i32, %[[HKV:arg27]]: i32) kernel
+// the count (and on the call's head_dim, parameter 28).
+// ANY: gpu.func @qwen3_decode({{.*}}%[[HQ:arg26]]: i32, %[[HKV:arg27]]: i32, %arg28: i32) kernel
 // ANY-DAG: %[[HQI:.*]] = arith.index_cast %[[HQ]] : i32 to index
 // ANY-DAG: %[[HKVI:.*]] = arith.index_cast %[[HKV]] : i32 to index
 // ANY: %[[G:.*]] = arith.divui %[[HQI]], %[[HKVI]] : index
@@ -16,7 +16,8 @@
 // ANY: arith.minui %c7{{.*}}, %[[LAST]] : index
 // ANY: gpu.barrier
 // ANY: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[COUNT]] : index
-// ANY-NEXT: scf.if %[[IN]]
+// ANY-NEXT: %[[STORES:.*]] = arith.andi %[[IN]], %{{.*}} : i1
+// ANY-NEXT: scf.if %[[STORES]]
 
 // The decode kernel and the combine kernel, with the parameters of
 // docs/runtime_abi.md; the KV tiles go through cp.async stages, the scores
@@ -25,7 +26,7 @@
 // CHECK: gpu.module @attn_kernels
 // CHECK: llvm.mlir.global external @attn_dynamic_smem() {addr_space = 3 : i32
 // CHECK: gpu.func @qwen3_decode(%{{.*}}: !llvm.ptr<1>
-// CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32, %{{.*}}: i32) kernel
+// CHECK-SAME: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32) kernel
 // The shared memory it lays out, recorded for the manifest: 3 stages of a K
 // and a V tile of 64 x 128 bf16 (larger than the 8 row groups' merge buffers).
 // CHECK-SAME: attn.shared_memory_bytes = 98304 : i64

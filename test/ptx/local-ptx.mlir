@@ -2,21 +2,21 @@
 // RUN: attn-opt %s -attn-to-ptx="target=sm_89 stages=2" | sed -e 's/\\0A/\n/g' | FileCheck %s
 
 // Local kernels: the kind's parameters, then abi::local's window_left,
-// window_right (u32) and softcap (f32) as the last three (decode: 28-30,
-// prefill: 29-31); the softcap as tanh.approx.f32; no local memory. Their
+// window_right (u32) and softcap (f32) as the last three (decode: 29-31,
+// prefill: 30-32); the softcap as tanh.approx.f32; no local memory. Their
 // combine kernels take the combine parameters alone.
 // CHECK-LABEL: .visible .entry local_prefill(
-// CHECK: .param .u32 local_prefill_param_29,
-// CHECK-NEXT: .param .u32 local_prefill_param_30,
-// CHECK-NEXT: .param .f32 local_prefill_param_31
+// CHECK: .param .u32 local_prefill_param_30,
+// CHECK-NEXT: .param .u32 local_prefill_param_31,
+// CHECK-NEXT: .param .f32 local_prefill_param_32
 // CHECK-NEXT: )
 // CHECK: tanh.approx.f32
 // CHECK-LABEL: .visible .entry local_prefill_combine(
-// CHECK-NOT: local_prefill_combine_param_8
+// CHECK-NOT: local_prefill_combine_param_9
 // CHECK-LABEL: .visible .entry local_decode(
-// CHECK: .param .u32 local_decode_param_28,
-// CHECK-NEXT: .param .u32 local_decode_param_29,
-// CHECK-NEXT: .param .f32 local_decode_param_30
+// CHECK: .param .u32 local_decode_param_29,
+// CHECK-NEXT: .param .u32 local_decode_param_30,
+// CHECK-NEXT: .param .f32 local_decode_param_31
 // CHECK-NEXT: )
 // CHECK: tanh.approx.f32
 // CHECK-NOT: .local

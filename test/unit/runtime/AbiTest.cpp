@@ -96,9 +96,9 @@ TEST(AbiTest, ArgsPointersFollowTheTableOrder) {
   EXPECT_EQ(pointers.values[attn::abi::prefill::q], &args.q);
   EXPECT_EQ(pointers.values[attn::abi::prefill::group_magic],
             &args.group_magic);
-  EXPECT_EQ(attn::abi::prefill::kCount, 29u);
-  EXPECT_EQ(attn::abi::decode::kCount, 28u);
-  EXPECT_EQ(attn::abi::combine::kCount, 8u);
+  EXPECT_EQ(attn::abi::prefill::kCount, 30u);
+  EXPECT_EQ(attn::abi::decode::kCount, 29u);
+  EXPECT_EQ(attn::abi::combine::kCount, 9u);
   EXPECT_EQ(attn::abi::local::kCount, 3u);
 }
 
@@ -121,10 +121,10 @@ TEST(AbiTest, ManifestHeaderIsTheDocumentedLine) {
   attn::abi::SplitPolicy policy{2, 512};
   EXPECT_EQ(attn::abi::manifestHeader("sm_90", "c1", "0.2.0", policy),
             "attn-pack 1 target=sm_90 compiler=c1 version=0.2.0 "
-            "split_ctas_per_sm=2 split_min_keys=512\n");
+            "split_ctas_per_sm=2 split_min_keys=512 pads_head_dim=1\n");
   EXPECT_EQ(attn::abi::manifestHeader("sm_89", "c1", "", policy, " tune=x"),
             "attn-pack 1 target=sm_89 compiler=c1 split_ctas_per_sm=2 "
-            "split_min_keys=512 tune=x\n");
+            "split_min_keys=512 pads_head_dim=1 tune=x\n");
 }
 
 TEST(AbiTest, Fnv1aIsTheReferenceHash) {

@@ -83,6 +83,7 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   EXPECT_EQ(param<float>(decode, kDecodeSoftmaxScale), args.softmax_scale);
   EXPECT_EQ(param<int32_t>(decode, kDecodeNumHeads), 16);
   EXPECT_EQ(param<int32_t>(decode, kDecodeNumKvHeads), 8);
+  EXPECT_EQ(param<int32_t>(decode, kDecodeHeadDim), 128);
 
   const fakecuda::Launch &combine = launches[1];
   EXPECT_EQ(combine.function, "combine_bf16_d128");
@@ -98,6 +99,55 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + i), outStrides[i]);
   EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits), 8);
+  EXPECT_EQ(param<int32_t>(combine, kCombineHeadDim), 128);
+}
+
+// A pack whose header says pads_head_dim=1 serves a head_dim it has no kernel
+// for on the next larger one: the call's head_dim is the kernels' parameter,
+// and the split partials take the kernel's.
+TEST_F(DecodeTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
+  writePack(packDir(), "sm_90", defaultKernels(), " pads_head_dim=1");
+  attn_paged_decode_args args = validArgs();
+  args.head_dim = 96;
+  args.q_strides[0] = args.q_strides[1] = int64_t{16} * 96;
+  args.q_strides[2] = 96;
+  for (int i = 0; i < 3; ++i)
+    args.out_strides[i] = args.q_strides[i];
+  args.num_splits = 2;
+  const uint64_t partOBytes = uint64_t{2} * 4 * 16 * 128 * sizeof(float);
+  size_t bytes = 0;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(bytes, partOBytes + 2 * 4 * 16 * sizeof(float));
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[0].function, "decode_bf16_d128_g2_paged_causal");
+  EXPECT_EQ(param<int32_t>(launches[0], kDecodeHeadDim), 96);
+  EXPECT_EQ(param<int64_t>(launches[0], kDecodeQStrides + 2), 96);
+  EXPECT_EQ(launches[1].function, "combine_bf16_d128");
+  EXPECT_EQ(dims(launches[1].block), (Dims{128, 1, 1}));
+  EXPECT_EQ(param<int32_t>(launches[1], kCombineHeadDim), 96);
+  EXPECT_EQ(param<uint64_t>(launches[1], kCombinePartLse),
+            kWorkspace + partOBytes);
+
+  // Past the largest head_dim of the pack (128 here) nothing serves it.
+  args.head_dim = 136;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(), HasSubstr("no decode kernel for head_dim=136"));
+  EXPECT_EQ(fakecuda::launches().size(), 2u);
+}
+
+// Without pads_head_dim (a pack of kernels that take no head_dim parameter)
+// a head_dim runs only on its own kernels.
+TEST_F(DecodeTest, PackWithoutPaddingServesOnlyItsHeadDims) {
+  attn_paged_decode_args args = validArgs();
+  args.head_dim = 96;
+  args.q_strides[2] = args.out_strides[2] = 96;
+  EXPECT_EQ(decode(args), ATTN_ERROR_UNSUPPORTED);
+  EXPECT_THAT(lastError(),
+              HasSubstr("no decode kernel for head_dim=96: its bf16 decode "
+                        "kernels take head_dim 64, 128"));
+  EXPECT_TRUE(fakecuda::launches().empty());
 }
 
 TEST_F(DecodeTest, SingleSplitWritesOutDirectlyWithoutWorkspace) {
@@ -565,11 +615,11 @@ const InvalidCase kInvalidCases[] = {
      },
      "'num_heads' / 'num_kv_heads' must be at most 16, got 32 / 1 = 32"},
     {"head_dim_zero", [](auto &a) { a.head_dim = 0; },
-     "'head_dim' must be a multiple of 16 in [16, 256], got 0"},
+     "'head_dim' must be a multiple of 8 in [8, 256], got 0"},
     {"head_dim_odd", [](auto &a) { a.head_dim = 100; },
-     "'head_dim' must be a multiple of 16 in [16, 256], got 100"},
-    {"head_dim_large", [](auto &a) { a.head_dim = 272; },
-     "'head_dim' must be a multiple of 16 in [16, 256], got 272"},
+     "'head_dim' must be a multiple of 8 in [8, 256], got 100"},
+    {"head_dim_large", [](auto &a) { a.head_dim = 264; },
+     "'head_dim' must be a multiple of 8 in [8, 256], got 264"},
     {"page_size", [](auto &a) { a.page_size = 24; },
      "'page_size' must be 0 or a multiple of 16, got 24"},
     {"page_size_negative", [](auto &a) { a.page_size = -16; },

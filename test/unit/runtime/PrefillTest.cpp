@@ -76,6 +76,7 @@ TEST_F(PrefillTest, LaunchesThePackedKernelWithAbiGridAndParameters) {
   // 2^4 >= 16 heads; ceil(2^32 / G=2).
   EXPECT_EQ(param<int32_t>(launch, kPrefillHeadShift), 4);
   EXPECT_EQ(param<uint64_t>(launch, kPrefillGroupMagic), uint64_t{1} << 31);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillHeadDim), 128);
   // 4096 CTAs fill 132 SMs: no split, out and lse written directly.
   EXPECT_EQ(param<uint64_t>(launch, kPrefillPartO), 0u);
   EXPECT_EQ(param<uint64_t>(launch, kPrefillPartLse), 0u);
@@ -203,6 +204,40 @@ TEST_F(PrefillTest, SplitsASmallGridThenCombinesWithAbiParameters) {
   EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides + 2),
             args.out_strides[1]);
   EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits), 8);
+  EXPECT_EQ(param<int32_t>(combine, kCombineHeadDim), 128);
+}
+
+// As decode's: a pack with pads_head_dim=1 runs head_dim 72 on its 128
+// kernels (the next larger it has), the call's head_dim their parameter, the
+// partials of 128 columns.
+TEST_F(PrefillTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
+  writePack(packDir(), "sm_90", defaultKernels(), " pads_head_dim=1");
+  attn_varlen_prefill_args args = smallGridArgs();
+  args.head_dim = 72;
+  args.q_strides[0] = args.out_strides[0] = int64_t{16} * 72;
+  args.q_strides[1] = args.out_strides[1] = 72;
+  for (int64_t *strides : {args.k_strides, args.v_strides}) {
+    strides[1] = int64_t{8} * 72;
+    strides[2] = 72;
+  }
+  const uint64_t rows = uint64_t{8} * 128 * 16;
+  const uint64_t partOBytes = rows * 128 * sizeof(float);
+  size_t bytes = 0;
+  ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
+      << lastError();
+  EXPECT_EQ(bytes, partOBytes + rows * sizeof(float));
+  ASSERT_EQ(
+      runtime->varlenPrefill(&args, deviceAddress(kWorkspace), bytes, nullptr),
+      ATTN_SUCCESS)
+      << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[0].function, "prefill_bf16_d128_g0_contiguous_causal");
+  EXPECT_EQ(param<int32_t>(launches[0], kPrefillHeadDim), 72);
+  EXPECT_EQ(param<int64_t>(launches[0], kPrefillQStrides + 1), 72);
+  EXPECT_EQ(param<int32_t>(launches[1], kCombineHeadDim), 72);
+  EXPECT_EQ(param<uint64_t>(launches[1], kCombinePartLse),
+            kWorkspace + partOBytes);
 }
 
 struct PrefillSplitCase {
@@ -691,8 +726,8 @@ const InvalidCase kInvalidCases[] = {
        a.num_kv_heads = 5;
      },
      "'num_heads' (32) must be a multiple of 'num_kv_heads' (5)"},
-    {"head_dim", [](auto &a) { a.head_dim = 120; },
-     "'head_dim' must be a multiple of 16 in [16, 256], got 120"},
+    {"head_dim", [](auto &a) { a.head_dim = 100; },
+     "'head_dim' must be a multiple of 8 in [8, 256], got 100"},
     {"page_size", [](auto &a) { a.page_size = 8; },
      "'page_size' must be 0 or a multiple of 16, got 8"},
     {"max_seqlen_q", [](auto &a) { a.max_seqlen_q = -1; },

@@ -225,8 +225,8 @@ TEST_F(QueryTest, InvalidQueriesNameTheField) {
          q.num_kv_heads = 1;
        },
        "'num_heads' / 'num_kv_heads' must be at most 16, got 32 / 1 = 32"},
-      {[](attn_support_query &q) { q.head_dim = 8; },
-       "'head_dim' must be a multiple of 16 in [16, 256], got 8"},
+      {[](attn_support_query &q) { q.head_dim = 12; },
+       "'head_dim' must be a multiple of 8 in [8, 256], got 12"},
       {[](attn_support_query &q) { q.paged = 2; },
        "'paged' must be 0 or 1, got 2"},
       {[](attn_support_query &q) { q.causal = -1; },

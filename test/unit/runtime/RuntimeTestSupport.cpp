@@ -17,29 +17,29 @@ namespace fs = std::filesystem;
 
 const std::vector<size_t> &decodeParamSizes() {
   // 9 pointers, 13 i64 strides, 3 i32 scalars, the f32 softmax_scale, the
-  // i32 head counts.
+  // i32 head counts and head_dim.
   static const std::vector<size_t> sizes = [] {
     std::vector<size_t> result(9 + 13, 8);
-    result.insert(result.end(), 3 + 1 + 2, 4);
+    result.insert(result.end(), 3 + 1 + 3, 4);
     return result;
   }();
   return sizes;
 }
 
 const std::vector<size_t> &combineParamSizes() {
-  // 4 pointers, 3 i64 strides, 1 i32.
-  static const std::vector<size_t> sizes = {8, 8, 8, 8, 8, 8, 8, 4};
+  // 4 pointers, 3 i64 strides, the i32 num_splits and head_dim.
+  static const std::vector<size_t> sizes = {8, 8, 8, 8, 8, 8, 8, 4, 4};
   return sizes;
 }
 
 const std::vector<size_t> &prefillParamSizes() {
   // 8 pointers, 11 i64 strides, 3 i32 scalars, the f32 softmax_scale, the
   // part_o and part_lse pointers, the i32 num_splits, num_heads and
-  // head_shift, the i64 group_magic.
+  // head_shift, the i64 group_magic, the i32 head_dim.
   static const std::vector<size_t> sizes = [] {
     std::vector<size_t> result(8 + 11, 8);
     result.insert(result.end(), 3 + 1, 4);
-    result.insert(result.end(), {8, 8, 4, 4, 4, 8});
+    result.insert(result.end(), {8, 8, 4, 4, 4, 8, 4});
     return result;
   }();
   return sizes;

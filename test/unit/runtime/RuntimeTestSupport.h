@@ -42,6 +42,7 @@ enum DecodeParam {
   kDecodeSoftmaxScale = 25,
   kDecodeNumHeads = 26,
   kDecodeNumKvHeads = 27,
+  kDecodeHeadDim = 28,
 };
 
 // Indices into the combine kernel's parameters.
@@ -52,6 +53,7 @@ enum CombineParam {
   kCombineLse = 3,
   kCombineOutStrides = 4,
   kCombineNumSplits = 7,
+  kCombineHeadDim = 8,
 };
 
 // Indices into the prefill kernel's parameters.
@@ -79,13 +81,14 @@ enum PrefillParam {
   kPrefillNumHeads = 26,
   kPrefillHeadShift = 27,
   kPrefillGroupMagic = 28,
+  kPrefillHeadDim = 29,
 };
 
 // Indices of a local kernel's window and softcap parameters past its kind's
 // (abi::local): kDecodeLocal + kLocalWindowLeft, say.
 enum LocalParam {
-  kDecodeLocal = 28,
-  kPrefillLocal = 29,
+  kDecodeLocal = 29,
+  kPrefillLocal = 30,
   kLocalWindowLeft = 0,
   kLocalWindowRight = 1,
   kLocalSoftcap = 2,
