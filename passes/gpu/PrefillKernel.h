@@ -317,8 +317,9 @@ private:
   /// The head_shift kernel parameter (the grid's x encoding, Grid.cpp).
   Value headShiftArg;
   /// The call's head_dim (the head_dim parameter, a multiple of 8 up to the
-  /// kernel's), as an index, and its 16-byte chunks: the copies zero-fill the
-  /// chunks past it and the store writes no column past it.
+  /// kernel's), as an index, and its 16-byte chunks: Q's copies zero-fill the
+  /// chunks past it, K's and V's read the call's last chunk there, and the
+  /// store writes no column past it.
   Value callHeadDim, callChunks;
   /// Paged: floor((2^32 - 1) / page_size), once per CTA (locateKey).
   Value pageReciprocal;

@@ -726,48 +726,59 @@ def run_no_sync():
     return [row]
 
 
-def run_fallback():
-    """ATTN_BACKEND=auto with a decode group no kernel takes (Hq / Hkv = 32 > 16): one
-    RuntimeWarning naming the torch backend, and the right result, with a window and
-    a softcap too."""
+def run_auto(label, runs, falls_back):
+    """Each of `runs` under ATTN_BACKEND=auto, its rows named "auto, label: ...": with
+    `falls_back`, each must warn that it runs on the torch backend (the earlier
+    warnings forgotten first, as the package warns once per reason); without, none
+    may."""
     rows = []
     previous = attn_kernels.interface.backend()
     attn_kernels.set_backend("auto")
     try:
-        for run in (
-            lambda: run_decode(Decode(4, (1, 300), (32, 1), 64, BF16, 16)),
-            lambda: run_decode(
-                Decode(4, (1, 300), (32, 1), 64, BF16, 16, window=(8, 0), softcap=5.0)
-            ),
-        ):
-            # The package warns once per distinct reason (the same for each run
-            # here): forget the earlier ones so that each run must warn.
+        for run in runs:
             attn_kernels.interface._warned.clear()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = run()
             fallback = [
-                w for w in caught if "runs on the torch backend" in str(w.message)
+                str(w.message)
+                for w in caught
+                if "runs on the torch backend" in str(w.message)
             ]
             for row in result:
-                row.name = f"auto fallback, G=32: {row.name}"
-                if not fallback:
-                    row.failures.append("no fallback warning (do kernels take G=32?)")
+                row.name = f"auto, {label}: {row.name}"
+                if falls_back and not fallback:
+                    row.failures.append("no fallback warning")
+                if fallback and not falls_back:
+                    row.failures.append(f"fell back: {fallback[0]}")
             rows += result
     finally:
         attn_kernels.set_backend(previous)
     return rows
 
 
+def run_fallback():
+    """A decode group no kernel takes (Hq / Hkv = 32 > 16): one RuntimeWarning naming
+    the torch backend, and the right result, with a window and a softcap too."""
+    return run_auto(
+        "fallback, G=32",
+        (
+            lambda: run_decode(Decode(4, (1, 300), (32, 1), 64, BF16, 16)),
+            lambda: run_decode(
+                Decode(4, (1, 300), (32, 1), 64, BF16, 16, window=(8, 0), softcap=5.0)
+            ),
+        ),
+        falls_back=True,
+    )
+
+
 def run_padded_served():
-    """ATTN_BACKEND=auto with head dims the pack has no kernel of (48, 200): no
-    fallback warning (the runtime ran the next larger kernels, zero-padded), the right
-    result, with a window and a softcap too."""
-    rows = []
-    previous = attn_kernels.interface.backend()
-    attn_kernels.set_backend("auto")
-    try:
-        for run in (
+    """Head dims the pack has no kernel of (48, 200): no fallback warning (the runtime
+    ran the next larger kernels, zero-padded), the right result, with a window and a
+    softcap too."""
+    return run_auto(
+        "padded head dim",
+        (
             lambda: run_prefill(Prefill((33, 7), (16, 8), 48, BF16)),
             lambda: run_decode(Decode(4, (1, 300), (16, 8), 48, BF16, 16)),
             lambda: run_prefill(
@@ -776,56 +787,26 @@ def run_padded_served():
             lambda: run_decode(
                 Decode(4, (1, 300), (16, 8), 200, BF16, 16, window=(8, 0), softcap=5.0)
             ),
-        ):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = run()
-            fallback = [
-                str(w.message)
-                for w in caught
-                if "runs on the torch backend" in str(w.message)
-            ]
-            for row in result:
-                row.name = f"auto, padded head dim: {row.name}"
-                if fallback:
-                    row.failures.append(f"fell back: {fallback[0]}")
-            rows += result
-    finally:
-        attn_kernels.set_backend(previous)
-    return rows
+        ),
+        falls_back=False,
+    )
 
 
 def run_local_served():
-    """ATTN_BACKEND=auto with a window and a softcap on head dims the pack has local
-    kernels for: no fallback warning (the libattnrt kernels ran), the right result."""
-    rows = []
-    previous = attn_kernels.interface.backend()
-    attn_kernels.set_backend("auto")
-    try:
-        for run in (
+    """A window and a softcap on head dims the pack has local kernels for: no fallback
+    warning (the libattnrt kernels ran), the right result."""
+    return run_auto(
+        "local kernels",
+        (
             lambda: run_prefill(
                 Prefill((300, 17), (16, 8), 128, BF16, window=(64, 0), softcap=50.0)
             ),
             lambda: run_decode(
                 Decode(4, (1, 3000), (16, 8), 256, BF16, 256, window=(512, 0))
             ),
-        ):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = run()
-            fallback = [
-                str(w.message)
-                for w in caught
-                if "runs on the torch backend" in str(w.message)
-            ]
-            for row in result:
-                row.name = f"auto, local kernels: {row.name}"
-                if fallback:
-                    row.failures.append(f"fell back: {fallback[0]}")
-            rows += result
-    finally:
-        attn_kernels.set_backend(previous)
-    return rows
+        ),
+        falls_back=False,
+    )
 
 
 def run_rejected_softcap():
