@@ -148,7 +148,7 @@ TEST(Bundle, CandidateJsonRoundTrip) {
       candidateToJson(*findCandidate(all, "split_c8_k512"), options);
   EXPECT_EQ(*split.getAsObject()->getString("manifest_header"),
             "attn-pack 1 target=sm_90 compiler=attn-test split_ctas_per_sm=8 "
-            "split_min_keys=512 tune=split_c8_k512\n");
+            "split_min_keys=512 pads_head_dim=1 tune=split_c8_k512\n");
   EXPECT_EQ(*split.getAsObject()->getString("kind"), "split");
   // Missing kind and status take their defaults; unknown ones are errors.
   llvm::Expected<Candidate> bare =
