@@ -151,17 +151,20 @@ attn_varlen_prefill_args smallGridArgs() {
   return args;
 }
 
+// smallGridArgs' split: min(ceil(2 * 132 / 32), ceil(4096 / 512), 64) = 8
+// splits of total_q x Hq rows of the kernel's 128 floats, then their lse.
+constexpr uint64_t kSmallGridRows = uint64_t{8} * 128 * 16;
+constexpr uint64_t kSmallGridPartOBytes = kSmallGridRows * 128 * sizeof(float);
+constexpr uint64_t kSmallGridWorkspaceBytes =
+    kSmallGridPartOBytes + kSmallGridRows * sizeof(float);
+
 TEST_F(PrefillTest, SplitsASmallGridThenCombinesWithAbiParameters) {
   attn_varlen_prefill_args args = smallGridArgs();
   args.lse = static_cast<float *>(deviceAddress(0x8000000000));
-  // min(ceil(2 * 132 / 32), ceil(4096 / 512), 64) = 8 splits of
-  // total_q x Hq rows of D floats.
-  const uint64_t rows = uint64_t{8} * 128 * 16;
-  const uint64_t partOBytes = rows * 128 * sizeof(float);
   size_t bytes = 0;
   ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
       << lastError();
-  EXPECT_EQ(bytes, partOBytes + rows * sizeof(float));
+  EXPECT_EQ(bytes, kSmallGridWorkspaceBytes);
 
   void *stream = deviceAddress(0x5eed);
   ASSERT_EQ(
@@ -182,7 +185,8 @@ TEST_F(PrefillTest, SplitsASmallGridThenCombinesWithAbiParameters) {
   EXPECT_EQ(param<uint64_t>(prefill, kPrefillLse), address(args.lse));
   EXPECT_EQ(param<int32_t>(prefill, kPrefillTotalQ), 128);
   EXPECT_EQ(param<uint64_t>(prefill, kPrefillPartO), kWorkspace);
-  EXPECT_EQ(param<uint64_t>(prefill, kPrefillPartLse), kWorkspace + partOBytes);
+  EXPECT_EQ(param<uint64_t>(prefill, kPrefillPartLse),
+            kWorkspace + kSmallGridPartOBytes);
   EXPECT_EQ(param<int32_t>(prefill, kPrefillNumSplits), 8);
 
   // The decode combine as B = 1, Lq = total_q: grid (Hq, total_q, 1).
@@ -195,7 +199,8 @@ TEST_F(PrefillTest, SplitsASmallGridThenCombinesWithAbiParameters) {
   EXPECT_EQ(combine.stream, stream);
   ASSERT_EQ(combine.params.size(), combineParamSizes().size());
   EXPECT_EQ(param<uint64_t>(combine, kCombinePartO), kWorkspace);
-  EXPECT_EQ(param<uint64_t>(combine, kCombinePartLse), kWorkspace + partOBytes);
+  EXPECT_EQ(param<uint64_t>(combine, kCombinePartLse),
+            kWorkspace + kSmallGridPartOBytes);
   EXPECT_EQ(param<uint64_t>(combine, kCombineOut), address(args.out));
   EXPECT_EQ(param<uint64_t>(combine, kCombineLse), address(args.lse));
   EXPECT_EQ(param<int64_t>(combine, kCombineOutStrides), 0);
@@ -220,12 +225,11 @@ TEST_F(PrefillTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
     strides[1] = int64_t{8} * 72;
     strides[2] = 72;
   }
-  const uint64_t rows = uint64_t{8} * 128 * 16;
-  const uint64_t partOBytes = rows * 128 * sizeof(float);
   size_t bytes = 0;
   ASSERT_EQ(runtime->prefillWorkspaceSize(&args, &bytes), ATTN_SUCCESS)
       << lastError();
-  EXPECT_EQ(bytes, partOBytes + rows * sizeof(float));
+  // The partials have the kernel's 128 columns.
+  EXPECT_EQ(bytes, kSmallGridWorkspaceBytes);
   ASSERT_EQ(
       runtime->varlenPrefill(&args, deviceAddress(kWorkspace), bytes, nullptr),
       ATTN_SUCCESS)
@@ -237,7 +241,7 @@ TEST_F(PrefillTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
   EXPECT_EQ(param<int64_t>(launches[0], kPrefillQStrides + 1), 72);
   EXPECT_EQ(param<int32_t>(launches[1], kCombineHeadDim), 72);
   EXPECT_EQ(param<uint64_t>(launches[1], kCombinePartLse),
-            kWorkspace + partOBytes);
+            kWorkspace + kSmallGridPartOBytes);
 }
 
 struct PrefillSplitCase {
