@@ -133,7 +133,10 @@ json::Value candidateToJson(const Candidate &c, const TuneOptions &options) {
     o["knobs"] = json::Object{{"block_m", c.knobs.blockM},
                               {"block_n", c.knobs.blockN},
                               {"stages", c.knobs.stages},
-                              {"threads", c.knobs.threads}};
+                              {"threads", c.knobs.threads},
+                              {"assembly", c.knobs.wholeProgram
+                                               ? "whole-program"
+                                               : "relocatable"}};
     o["checked_keys"] = std::move(checked);
     o["kernels"] = std::move(kernels);
   }
@@ -165,7 +168,8 @@ Expected<Candidate> candidateFromJson(const json::Object &o) {
     c.knobs = {k->getInteger("block_m").value_or(0),
                k->getInteger("block_n").value_or(0),
                k->getInteger("stages").value_or(0),
-               k->getInteger("threads").value_or(0)};
+               k->getInteger("threads").value_or(0),
+               k->getString("assembly").value_or("") == "whole-program"};
   if (const json::Object *s = o.getObject("split")) {
     c.split.ctasPerSm = s->getInteger("ctas_per_sm").value_or(0);
     c.split.minKeysPerSplit = s->getInteger("min_keys_per_split").value_or(0);

@@ -78,7 +78,7 @@ std::string candidateId(const Candidate &c) {
   return groupId(c.keys.front()) +
          (c.op() == "prefill" ? "_m" + std::to_string(k.blockM) : "") + "_n" +
          std::to_string(k.blockN) + "_s" + std::to_string(k.stages) + "_t" +
-         std::to_string(k.threads);
+         std::to_string(k.threads) + (k.wholeProgram ? "_wp" : "");
 }
 
 std::vector<Candidate> generateCandidates(StringRef space, const Table &table,
@@ -87,7 +87,11 @@ std::vector<Candidate> generateCandidates(StringRef space, const Table &table,
   for (const SpaceGroup &group : searchSpace(space)) {
     const TableEntry *current = table.lookup(group.keys.front());
     std::vector<std::string> names = workloadNames(all, group.keys);
-    for (const Knobs &knobs : group.grid) {
+    // Today's knobs are timed too (the baseline), in the grid or not.
+    std::vector<Knobs> grid = group.grid;
+    if (current && !llvm::is_contained(grid, current->knobs))
+      grid.push_back(current->knobs);
+    for (const Knobs &knobs : grid) {
       Candidate c;
       c.keys = group.keys;
       c.checked = group.checked;
@@ -98,6 +102,8 @@ std::vector<Candidate> generateCandidates(StringRef space, const Table &table,
       candidates.push_back(std::move(c));
     }
   }
+  if (!spaceHasSplitPolicies(space))
+    return candidates;
   std::vector<std::string> names = workloadNames(all, {splitKernelKey()});
   for (const DecodeSplit &split : splitSpace()) {
     Candidate c;

@@ -94,9 +94,19 @@ bool compileKernel(mlir::MLIRContext &context, Candidate &c,
   Expected<attn::CompiledModule> compiled =
       attn::compileToPTX(*module, spec, limits.target);
   std::string info;
-  Error error =
-      compiled ? assembleWithInfo(compiled->ptx, limits.target, cubin, info)
-               : compiled.takeError();
+  Error error = compiled.takeError();
+  if (!error && c.knobs.wholeProgram) {
+    // ptxas over the kernel's PTX as a whole program, as attn-pack assembles
+    // an entry that asks for it; its -v lines are the resources.
+    Expected<std::vector<char>> whole = attn::assembleCubin(
+        compiled->ptx, limits.target, /*wholeProgram=*/true, &info);
+    if (whole)
+      cubin = std::move(*whole);
+    else
+      error = whole.takeError();
+  } else if (!error) {
+    error = assembleWithInfo(compiled->ptx, limits.target, cubin, info);
+  }
   if (error) {
     // Keep the first line: the lowering's diagnostics went to stderr.
     std::string reason = spec.name() + ": " + toString(std::move(error));

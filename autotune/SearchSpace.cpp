@@ -1,24 +1,50 @@
 // The knob grids of the search spaces.
 #include "autotune/SearchSpace.h"
+#include "passes/gpu/DecodeLayout.h"
 
 using namespace llvm;
 
 namespace attn::tune {
 
-bool decodeKnobsValid(int64_t headDim, const Knobs &knobs) {
-  // head_dim / 8 threads a row, rounded up to a power of two (the lowering's
-  // layout, passes/gpu/DecodeKernel.cpp).
-  int64_t threadsPerRow = 1;
-  while (threadsPerRow < headDim / 8)
-    threadsPerRow *= 2;
-  if (headDim < 8 || headDim % 8 != 0 || threadsPerRow > 32 ||
-      knobs.threads % threadsPerRow != 0)
+bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
+  // The lowering's row layout (passes/gpu/DecodeLayout.h).
+  if (headDim < 8 || headDim > 256 || headDim % 8 != 0 || knobs.threads <= 0)
     return false;
-  int64_t rowGroups = knobs.threads / threadsPerRow;
+  ::attn::DecodeLayout layout = ::attn::decodeLayout(headDim, rows);
+  if (knobs.threads % layout.lanes != 0)
+    return false;
+  int64_t rowGroups = knobs.threads / layout.lanes;
   return knobs.blockN > 0 && knobs.blockN % rowGroups == 0;
 }
 
+bool spaceHasSplitPolicies(StringRef space) { return space != "head-dims"; }
+
+/// The decode G 2 (the benchmark's), bf16 kernels of the head dims other than
+/// 128, assembled as a whole program (relocatable assembly allocates more
+/// registers at these head dims: docs/autotune.md).
+static std::vector<SpaceGroup> headDimSpace() {
+  std::vector<SpaceGroup> result;
+  for (int64_t d : {32, 64, 80, 96, 160, 192, 256}) {
+    SpaceGroup group{{{"decode", "bf16", d, 2, true, true}},
+                     {{"decode", "bf16", d, 2, true, false},
+                      {"decode", "bf16", d, 2, false, true},
+                      {"decode", "bf16", d, 2, false, false}},
+                     {}};
+    for (int64_t t : {128, 256})
+      for (int64_t n : {32, 64, 128})
+        for (int64_t s : {2, 3, 4}) {
+          Knobs knobs{0, n, s, t, /*wholeProgram=*/true};
+          if (decodeKnobsValid(d, 2, knobs))
+            group.grid.push_back(knobs);
+        }
+    result.push_back(std::move(group));
+  }
+  return result;
+}
+
 std::vector<SpaceGroup> searchSpace(StringRef space) {
+  if (space == "head-dims")
+    return headDimSpace();
   bool wide = space == "wide";
   using Ints = std::vector<int64_t>;
   std::vector<std::string> dtypes =
@@ -54,7 +80,7 @@ std::vector<SpaceGroup> searchSpace(StringRef space) {
                           {"decode", dtype, d, g, false, false}},
                          {}};
         for (const Knobs &knobs : decode)
-          if (decodeKnobsValid(d, knobs))
+          if (decodeKnobsValid(d, g, knobs))
             group.grid.push_back(knobs);
         result.push_back(std::move(group));
       }

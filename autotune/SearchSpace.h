@@ -18,15 +18,21 @@ struct SpaceGroup {
   std::vector<Knobs> grid;
 };
 
-/// Whether the decode lowering accepts `knobs` for head dimension `headDim`:
-/// a row of D elements takes D / 8 threads (16 bytes each), which must divide
-/// a warp, and block_n must be a multiple of the row groups, threads / (D / 8)
+/// Whether the decode lowering accepts `knobs` for head dimension `headDim`
+/// and `rows` query rows a CTA (the group size): a row of D elements takes
+/// the lanes passes/gpu/DecodeLayout.h gives, which must divide the threads,
+/// and block_n must be a multiple of the row groups, threads / lanes
 /// (passes/gpu/DecodeKernel.h).
-bool decodeKnobsValid(int64_t headDim, const Knobs &knobs);
+bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 
 /// The search space `space` ("gpu": small enough to time; "wide": for the
-/// model) as groups of kernels and their knob grids.
+/// model; "head-dims": the decode kernels of the head dims but 128, whole
+/// program) as groups of kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
+
+/// Whether `space` times the decode split policies too (not "head-dims": the
+/// policy is chosen with the benchmark's D 128 kernel).
+bool spaceHasSplitPolicies(llvm::StringRef space);
 
 } // namespace attn::tune
 

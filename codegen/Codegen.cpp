@@ -242,7 +242,8 @@ static std::string jitLinkLog(nvJitLinkHandle handle) {
 /// wgmma.mma_async ("serialized due to the presence of Extern calls",
 /// C7509): one HGMMA in flight at a time.
 static llvm::Expected<std::vector<char>>
-assembleWholeProgram(const std::string &ptx, const std::string &target) {
+assembleWholeProgram(const std::string &ptx, const std::string &target,
+                     std::string *ptxasLog) {
   using namespace llvm;
   SmallString<128> ptxPath, cubinPath, logPath;
   for (auto [path, suffix] :
@@ -274,6 +275,8 @@ assembleWholeProgram(const std::string &ptx, const std::string &target) {
                                /*SecondsToWait=*/0, /*MemoryLimit=*/0, &error);
   ErrorOr<std::unique_ptr<MemoryBuffer>> log = MemoryBuffer::getFile(logPath);
   std::string logText = log ? (*log)->getBuffer().str() : "";
+  if (ptxasLog)
+    *ptxasLog = logText;
   if (rc != 0)
     return createStringError("ptxas (" + target + ") failed: " + error + " " +
                              logText);
@@ -290,11 +293,11 @@ assembleWholeProgram(const std::string &ptx, const std::string &target) {
   return std::vector<char>(bytes.begin(), bytes.end());
 }
 
-llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
-                                                const std::string &target,
-                                                bool wholeProgram) {
+llvm::Expected<std::vector<char>>
+assembleCubin(const std::string &ptx, const std::string &target,
+              bool wholeProgram, std::string *ptxasLog) {
   if (wholeProgram || llvm::StringRef(target).ends_with("a"))
-    return assembleWholeProgram(ptx, target);
+    return assembleWholeProgram(ptx, target, ptxasLog);
   std::string arch = "-arch=" + target;
   const char *options[] = {arch.c_str(), "-O3"};
   nvJitLinkHandle handle;

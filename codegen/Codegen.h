@@ -45,10 +45,12 @@ std::string manifestLines(const KernelSpec &spec,
 /// code), or with ptxas as a whole program where `wholeProgram` asks (the
 /// tuning table's "assembly") and always for an arch-specific target
 /// (sm_90a: in relocatable code ptxas serialises every wgmma.mma_async); a
-/// wgmma that ptxas still serialises is an error.
-llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
-                                                const std::string &target,
-                                                bool wholeProgram = false);
+/// wgmma that ptxas still serialises is an error. `ptxasLog`, where given,
+/// receives ptxas's `-v` lines of a whole-program assembly (its resource
+/// lines: attn-tune reads them).
+llvm::Expected<std::vector<char>>
+assembleCubin(const std::string &ptx, const std::string &target,
+              bool wholeProgram = false, std::string *ptxasLog = nullptr);
 
 } // namespace attn
 

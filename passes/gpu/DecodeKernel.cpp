@@ -1,6 +1,7 @@
 // The decode kernel: what it reads from the tiled IR, its parameters and
 // thread layout, and the walk over the program.
 #include "passes/gpu/DecodeKernel.h"
+#include "passes/gpu/DecodeLayout.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -49,15 +50,18 @@ LogicalResult DecodeKernelEmitter::analyse() {
       cast<ArrayAttr>(grid->getAttr(AttnDialect::GridAttrHelper::getNameStr()));
   if (names.size() != 4)
     return grid.emitError("expected the grid (split, batch, token, kv_head)");
-  threadsPerRow = static_cast<int64_t>(llvm::PowerOf2Ceil(headDim / 8));
-  rowGroups = threadsPerRow ? threads / threadsPerRow : 0;
-  if (headDim % 8 != 0 || headDim < 8 || threadsPerRow > 32 ||
-      threads % threadsPerRow != 0)
+  if (headDim % 8 != 0 || headDim < 8 || headDim > 256)
     return func.emitError("attn-lower-to-gpu: head_dim must be a multiple of "
-                          "8 up to 256 and head_dim / 8, rounded up to a "
-                          "power of two, must divide the thread count, got "
-                          "head_dim ")
-           << headDim << ", threads " << threads;
+                          "8 up to 256, got ")
+           << headDim;
+  ::attn::DecodeLayout layout = ::attn::decodeLayout(headDim, rows);
+  threadsPerRow = layout.lanes;
+  chunks = layout.chunks;
+  if (threads % threadsPerRow != 0)
+    return func.emitError("attn-lower-to-gpu: the threads (")
+           << threads << ") must be a multiple of the lanes of a row ("
+           << threadsPerRow << ")";
+  rowGroups = threads / threadsPerRow;
   if (blockN % rowGroups != 0)
     return func.emitError("attn-lower-to-gpu: block-n (")
            << blockN << ") must be a multiple of the row groups (" << rowGroups
@@ -130,21 +134,30 @@ void DecodeKernelEmitter::createKernel() {
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
   lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
-  if (threadsPerRow != headDim / 8) {
-    laneActive = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
-                                       idx(headDim / 8));
-    lane = arith::MinUIOp::create(b, loc, lane, idx(headDim / 8 - 1));
-  }
   // The call's head_dim may be less than the kernel's (a multiple of 8): the
-  // lanes of the chunks past it read their global rows at the call's last
-  // chunk, take zeros and store nothing.
+  // chunks past it read their global rows at the call's last chunk, take
+  // zeros and store nothing.
   Value callChunks =
       toIndex(arith::ShRUIOp::create(b, loc, arg(P::head_dim), i32(3)));
-  laneInCall = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
-                                     callChunks);
-  laneBytes = select(laneInCall, i32(16), i32(0));
-  callLaneOffset = mul(
-      arith::MinUIOp::create(b, loc, lane, sub(callChunks, idx(1))), idx(8));
+  int64_t rowChunks = headDim / 8;
+  laneChunks.clear();
+  for (int64_t c = 0; c < chunks; ++c) {
+    LaneChunk chunk;
+    chunk.index = c ? add(lane, idx(c * threadsPerRow)) : lane;
+    if ((c + 1) * threadsPerRow > rowChunks) {
+      chunk.active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           chunk.index, idx(rowChunks));
+      chunk.index =
+          arith::MinUIOp::create(b, loc, chunk.index, idx(rowChunks - 1));
+    }
+    chunk.inCall = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         chunk.index, callChunks);
+    chunk.bytes = select(chunk.inCall, i32(16), i32(0));
+    chunk.callOffset = mul(arith::MinUIOp::create(b, loc, chunk.index,
+                                                  sub(callChunks, idx(1))),
+                           idx(8));
+    laneChunks.push_back(chunk);
+  }
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);
   batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
   mapGrid();

@@ -4,13 +4,14 @@
 // the grid.
 //
 // Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row
-// of head_dim elements is covered by TPR threads holding 16 bytes each, TPR =
-// head_dim / 8 rounded up to a power of two (the butterflies need one); when
-// rounded (head_dim 80, 96, 160, 192) the lanes past head_dim / 8 address
-// the last chunk, hold zeros of q, copy and store nothing. A call of a
-// smaller head_dim (the head_dim parameter, a multiple of 8) runs zero-padded:
-// the lanes past its chunks zero-fill their slots of the stages, hold zeros of
-// q and store nothing to out. The CTA's threads
+// of head_dim elements is covered by TPR threads (lanes), each holding C
+// chunks of 16 bytes, chunk c of lane l being the row's chunk c * TPR + l
+// (DecodeLayout.h chooses TPR and C); a lane's chunk past head_dim / 8 (head
+// dims 80, 96, 160, 192) addresses the row's last chunk, holds zeros of q,
+// copies and stores nothing. A call of a smaller head_dim (the head_dim
+// parameter, a multiple of 8) runs zero-padded: the chunks past its own
+// zero-fill their slots of the stages, hold zeros of q and store nothing to
+// out. The CTA's threads
 // form NG = threads / TPR row groups. Key n of a KV
 // tile belongs to row group n % NG, which copies it into its own slots of the
 // shared-memory stage with cp.async and later reads only those slots, so the
@@ -26,9 +27,9 @@
 namespace mlir {
 namespace attn {
 
-/// Decode fragments: for a [M, D] tile each thread holds rows x 8 columns
-/// (its 16-byte chunk); for a [M, N] score tile rows x keysPerThread; for a
-/// [M] tile one value per row. `merged` tiles (after attn.normalize) hold the
+/// Decode fragments: for a [M, D] tile each thread holds rows x C x 8
+/// columns (its C 16-byte chunks, row-major); for a [M, N] score tile rows x
+/// keysPerThread; for a [M] tile one value per row. `merged` tiles (after attn.normalize) hold the
 /// rows `rowGroup + NG * j` only.
 class DecodeKernelEmitter : public KernelEmitterBase {
 public:
@@ -51,9 +52,9 @@ private:
 
   /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
   SmallVector<Value> load8(Value ptr, Type elt);
-  /// load8 of this lane's chunk of a K or V stage row; zeros on a lane past
-  /// head_dim / 8 (DecodeOps.cpp).
-  SmallVector<Value> loadStage8(Value ptr);
+  /// load8 of one of this lane's chunks of a K or V stage row; zeros where
+  /// `active` (the chunk's, null: always) is false (DecodeOps.cpp).
+  SmallVector<Value> loadStage8(Value ptr, Value active);
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
   // IR walking.
@@ -77,21 +78,28 @@ private:
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0;
-  int64_t threadsPerRow = 0, rowGroups = 0, keysPerThread = 0;
+  int64_t threadsPerRow = 0, chunks = 0, rowGroups = 0, keysPerThread = 0;
+  /// Values per row of a [M, D] fragment: chunks x 8.
+  int64_t rowValues() const { return chunks * 8; }
   Type elementType;
   Value qArg, kArg, vArg, lensArg, tableArg, outArg, lseArg, partOutArg,
       partLseArg, splitsArg;
   scf::ParallelOp grid;
 
+  /// One of the thread's chunks of a row: `index`, the row's chunk (clamped
+  /// to the last one); `active`, whether it is the lane's own, null when
+  /// every lane's is; `inCall`, whether it lies within the call's head_dim
+  /// (the head_dim parameter), `bytes` what its copies take (16, or 0 past
+  /// it), and `callOffset` the element offset global reads take (the call's
+  /// last chunk past it).
+  struct LaneChunk {
+    Value index, active, inCall, bytes, callOffset;
+  };
+
   // Emission state.
-  /// `lane`: the thread's 16-byte chunk of a row (clamped to the last one);
-  /// `laneActive`: whether the chunk is its own, null when every lane's is;
-  /// `laneInCall`: whether the chunk lies within the call's head_dim (the
-  /// head_dim parameter), `laneBytes` what its copies take (16, or 0 past
-  /// it), and `callLaneOffset` the element offset of the chunk global reads
-  /// take (the call's last chunk past it).
-  Value rowGroup, lane, laneActive, laneInCall, laneBytes, callLaneOffset,
-      smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  /// `lane`: the thread's lane of its row (0 .. TPR - 1).
+  Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  SmallVector<LaneChunk> laneChunks;
   Value currentStage;         // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices
   Value runtimeScale;         // softmax_scale kernel parameter

@@ -9,7 +9,7 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
-      int64_t count = type.getRank() == 1 ? rows : rows * 8;
+      int64_t count = type.getRank() == 1 ? rows : rows * rowValues();
       Value v = f32(dense.getSplatValue<APFloat>().convertToFloat());
       bind(c, Fragment{SmallVector<Value>(count, v)});
       return success();
@@ -67,19 +67,27 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
     if (lastRow && r > 0)
       row = arith::MinUIOp::create(b, loc, row, lastRow);
     Value head = add(mapped(loadQ.getHead()), row);
-    Value offset = add(elementOffset(q, {mapped(loadQ.getBatch()),
-                                         mapped(loadQ.getToken()), head}),
-                       toI64(callLaneOffset));
-    llvm::append_range(frag.values,
-                       load8(gep(q.ptr, elementType, offset), elementType));
+    Value rowOffset = elementOffset(
+        q, {mapped(loadQ.getBatch()), mapped(loadQ.getToken()), head});
+    for (const LaneChunk &chunk : laneChunks)
+      llvm::append_range(
+          frag.values,
+          load8(gep(q.ptr, elementType,
+                    add(rowOffset, toI64(chunk.callOffset))),
+                elementType));
   }
-  // Lanes past head_dim / 8 (the kernel's or the call's) add nothing to the
+  // Chunks past head_dim / 8 (the kernel's or the call's) add nothing to the
   // dot products.
-  Value live = laneActive
-                   ? arith::AndIOp::create(b, loc, laneActive, laneInCall)
-                   : laneInCall;
-  for (Value &v : frag.values)
-    v = select(live, v, f32(0.0));
+  for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
+    Value live = chunk.active
+                     ? arith::AndIOp::create(b, loc, chunk.active, chunk.inCall)
+                     : chunk.inCall;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 8; ++j) {
+        Value &v = frag.values[r * rowValues() + static_cast<int64_t>(c) * 8 + j];
+        v = select(live, v, f32(0.0));
+      }
+  }
   bind(loadQ, frag);
   return success();
 }
@@ -99,12 +107,18 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
       gep(smemBase, elementType, mul(currentStage, idx(2 * blockN * headDim)));
   for (int64_t i = 0; i < keysPerThread; ++i) {
     Value key = add(rowGroup, idx(rowGroups * i));
-    Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
-    SmallVector<Value> k = loadStage8(gep(kStage, elementType, offset));
+    SmallVector<Value> k;
+    for (const LaneChunk &chunk : laneChunks) {
+      Value offset = add(mul(key, idx(headDim)), mul(chunk.index, idx(8)));
+      llvm::append_range(
+          k, loadStage8(gep(kStage, elementType, offset), chunk.active));
+    }
     for (int64_t r = 0; r < rows; ++r) {
-      Value dot = arith::MulFOp::create(b, loc, q.values[r * 8], k[0]);
-      for (int64_t j = 1; j < 8; ++j)
-        dot = math::FmaOp::create(b, loc, q.values[r * 8 + j], k[j], dot);
+      ArrayRef<Value> qRow =
+          ArrayRef<Value>(q.values).slice(r * rowValues(), rowValues());
+      Value dot = arith::MulFOp::create(b, loc, qRow[0], k[0]);
+      for (int64_t j = 1; j < rowValues(); ++j)
+        dot = math::FmaOp::create(b, loc, qRow[j], k[j], dot);
       // Butterfly over the threads of the row: every lane gets the sum.
       for (int64_t off = threadsPerRow / 2; off > 0; off /= 2)
         dot = arith::AddFOp::create(b, loc, dot, shflXor(dot, off));
@@ -189,19 +203,23 @@ LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
 
 LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
   Fragment p = lookup(pv.getP()), out;
-  out.values.assign(rows * 8, f32(0.0));
+  out.values.assign(rows * rowValues(), f32(0.0));
   Value vStage = gep(
       smemBase, elementType,
       add(mul(currentStage, idx(2 * blockN * headDim)), idx(blockN * headDim)));
   for (int64_t i = 0; i < keysPerThread; ++i) {
     Value key = add(rowGroup, idx(rowGroups * i));
-    Value offset = add(mul(key, idx(headDim)), mul(lane, idx(8)));
-    SmallVector<Value> v = loadStage8(gep(vStage, elementType, offset));
+    SmallVector<Value> v;
+    for (const LaneChunk &chunk : laneChunks) {
+      Value offset = add(mul(key, idx(headDim)), mul(chunk.index, idx(8)));
+      llvm::append_range(
+          v, loadStage8(gep(vStage, elementType, offset), chunk.active));
+    }
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < 8; ++j)
-        out.values[r * 8 + j] =
-            math::FmaOp::create(b, loc, p.values[r * keysPerThread + i], v[j],
-                                out.values[r * 8 + j]);
+      for (int64_t j = 0; j < rowValues(); ++j)
+        out.values[r * rowValues() + j] = math::FmaOp::create(
+            b, loc, p.values[r * keysPerThread + i], v[j],
+            out.values[r * rowValues() + j]);
   }
   bind(pv, out);
   return success();
@@ -210,9 +228,9 @@ LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
 LogicalResult DecodeKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
   Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < 8; ++j)
-      out.values.push_back(
-          arith::MulFOp::create(b, loc, t.values[r * 8 + j], f.values[r]));
+    for (int64_t j = 0; j < rowValues(); ++j)
+      out.values.push_back(arith::MulFOp::create(
+          b, loc, t.values[r * rowValues() + j], f.values[r]));
   bind(scale, out);
   return success();
 }
@@ -231,17 +249,19 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   Value lBase = gep(mBase, f32Type, idx(rowGroups * rows));
   for (int64_t r = 0; r < rows; ++r) {
     Value slot = add(mul(rowGroup, idx(rows)), idx(r));
-    Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
-    {
-      // A lane past head_dim / 8 holds a copy of the last chunk's values:
-      // it writes nothing (two writers of one address race).
+    for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
+      Value accOffset =
+          add(mul(slot, idx(headDim)), mul(chunk.index, idx(8)));
+      // A lane's chunk past head_dim / 8 holds a copy of the last chunk's
+      // values: it writes nothing (two writers of one address race).
       OpBuilder::InsertionGuard guard(b);
-      if (laneActive) {
-        auto ifLane = scf::IfOp::create(b, loc, laneActive);
+      if (chunk.active) {
+        auto ifLane = scf::IfOp::create(b, loc, chunk.active);
         b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
       }
       store8(gep(accBase, f32Type, accOffset), f32Type,
-             ArrayRef<Value>(acc.values).slice(r * 8, 8));
+             ArrayRef<Value>(acc.values)
+                 .slice(r * rowValues() + static_cast<int64_t>(c) * 8, 8));
     }
     LLVM::StoreOp::create(b, loc, m.values[r], gep(mBase, f32Type, slot));
     LLVM::StoreOp::create(b, loc, l.values[r], gep(lBase, f32Type, slot));
@@ -256,34 +276,69 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
     Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                           row, idx(rows));
     row = select(inRange, row, idx(0));
-    Value maxAll = f32(-std::numeric_limits<float>::infinity());
-    for (int64_t g = 0; g < rowGroups; ++g) {
-      Value slot = add(idx(g * rows), row);
-      maxAll = arith::MaximumFOp::create(
-          b, loc, maxAll,
-          LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot)));
-    }
-    Value sum = f32(0.0);
-    SmallVector<Value> merged(8, f32(0.0));
-    for (int64_t g = 0; g < rowGroups; ++g) {
-      Value slot = add(idx(g * rows), row);
-      Value mg =
-          LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
-      Value lg =
-          LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
-      Value w = select(isNegInf(mg), f32(0.0),
-                       exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
-      sum = math::FmaOp::create(b, loc, w, lg, sum);
-      Value accOffset = add(mul(slot, idx(headDim)), mul(lane, idx(8)));
-      SmallVector<Value> a = load8(gep(accBase, f32Type, accOffset), f32Type);
-      for (int64_t d = 0; d < 8; ++d)
-        merged[d] = math::FmaOp::create(b, loc, w, a[d], merged[d]);
-    }
+    // The row groups' states, in turn: unrolled, or (a lane of several
+    // chunks: 16 or 32 row groups) an scf.for whose body holds one group's
+    // loads, not every group's.
+    auto overGroups = [&](SmallVector<Value> init,
+                          function_ref<SmallVector<Value>(Value, ValueRange)>
+                              body) -> SmallVector<Value> {
+      if (chunks == 1) {
+        for (int64_t g = 0; g < rowGroups; ++g)
+          init = body(add(idx(g * rows), row), init);
+        return init;
+      }
+      auto loop = scf::ForOp::create(b, loc, idx(0), idx(rowGroups), idx(1),
+                                     init);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value slot = add(mul(loop.getInductionVar(), idx(rows)), row);
+      SmallVector<Value> next = body(slot, loop.getRegionIterArgs());
+      if (loop.getBody()->mightHaveTerminator())
+        loop.getBody()->getTerminator()->erase();
+      b.setInsertionPointToEnd(loop.getBody());
+      scf::YieldOp::create(b, loc, next);
+      return SmallVector<Value>(loop.getResults());
+    };
+    Value maxAll =
+        overGroups({f32(-std::numeric_limits<float>::infinity())},
+                   [&](Value slot, ValueRange state) -> SmallVector<Value> {
+                     return {arith::MaximumFOp::create(
+                         b, loc, state[0],
+                         LLVM::LoadOp::create(b, loc, f32Type,
+                                              gep(mBase, f32Type, slot)))};
+                   })
+            .front();
+    // (sum, merged columns...)
+    SmallVector<Value> init(1 + rowValues(), f32(0.0));
+    SmallVector<Value> state = overGroups(
+        init, [&](Value slot, ValueRange in) -> SmallVector<Value> {
+          SmallVector<Value> next(in);
+          Value mg =
+              LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
+          Value lg =
+              LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
+          Value w = select(isNegInf(mg), f32(0.0),
+                           exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
+          next[0] = math::FmaOp::create(b, loc, w, lg, next[0]);
+          for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
+            Value accOffset =
+                add(mul(slot, idx(headDim)), mul(chunk.index, idx(8)));
+            SmallVector<Value> a =
+                load8(gep(accBase, f32Type, accOffset), f32Type);
+            for (int64_t d = 0; d < 8; ++d) {
+              Value &into = next[1 + static_cast<int64_t>(c) * 8 + d];
+              into = math::FmaOp::create(b, loc, w, a[d], into);
+            }
+          }
+          return next;
+        });
+    Value sum = state[0];
+    ArrayRef<Value> merged = ArrayRef<Value>(state).drop_front();
     auto [rowLseValue, empty] = rowLse(maxAll, sum);
     Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
-    for (int64_t d = 0; d < 8; ++d)
-      out.values.push_back(select(
-          empty, f32(0.0), arith::MulFOp::create(b, loc, merged[d], inv)));
+    for (Value v : merged)
+      out.values.push_back(
+          select(empty, f32(0.0), arith::MulFOp::create(b, loc, v, inv)));
     lse.values.push_back(rowLseValue);
   }
   bind(normalize.getOut(), out);
@@ -301,24 +356,46 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
     Value row = add(rowGroup, idx(rowGroups * j));
     Value inRange =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, count);
-    if (laneActive)
-      inRange = arith::AndIOp::create(b, loc, inRange, laneActive);
-    // The partials keep the kernel's head_dim (zeros past the call's); out
-    // has the call's.
-    if (!store.getSplit())
-      inRange = arith::AndIOp::create(b, loc, inRange, laneInCall);
+    // A chunk is stored where it is the lane's own and, for out (the
+    // partials keep the kernel's head_dim, zeros past the call's), within
+    // the call's head_dim. Chunk 0's conditions guard the row: past chunk 0
+    // every chunk of the lane is past them too, and lane 0 (the lse's
+    // writer) passes them.
+    auto chunkStored = [&](const LaneChunk &chunk) {
+      Value stored = chunk.active;
+      if (!store.getSplit())
+        stored = stored ? arith::AndIOp::create(b, loc, stored, chunk.inCall)
+                        : chunk.inCall;
+      return stored;
+    };
+    if (Value first = chunkStored(laneChunks.front()))
+      inRange = arith::AndIOp::create(b, loc, inRange, first);
     auto ifRow = scf::IfOp::create(b, loc, inRange);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
     Value head = add(head0, row);
-    ArrayRef<Value> values = ArrayRef<Value>(o.values).slice(j * 8, 8);
+    // Stores chunk c's values at element offset `rowOffset` + its column of
+    // `ptr`, under its own conditions past chunk 0.
+    auto storeChunks = [&](Value ptr, Type elt, Value rowOffset) {
+      for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
+        OpBuilder::InsertionGuard chunkGuard(b);
+        if (c > 0)
+          if (Value stored = chunkStored(chunk)) {
+            auto ifChunk = scf::IfOp::create(b, loc, stored);
+            b.setInsertionPoint(ifChunk.thenBlock()->getTerminator());
+          }
+        Value offset = add(rowOffset, toI64(mul(chunk.index, idx(8))));
+        store8(gep(ptr, elt, offset), elt,
+               ArrayRef<Value>(o.values)
+                   .slice(j * rowValues() + static_cast<int64_t>(c) * 8, 8));
+      }
+    };
     Value isLane0 =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, idx(0));
     if (!store.getSplit()) {
       Tensor &out = tensorFor(outArg);
-      Value offset = add(elementOffset(out, {bIdx, token, head}),
-                         toI64(mul(lane, idx(8))));
-      store8(gep(out.ptr, elementType, offset), elementType, values);
+      storeChunks(out.ptr, elementType,
+                  elementOffset(out, {bIdx, token, head}));
       if (lseArg) {
         // lse [B, Hq, Lq], the caller's: +inf for a row without keys.
         Value lsePtr = tensorFor(lseArg).ptr;
@@ -341,9 +418,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         add(mul(add(mul(add(mul(split, batchCount), bIdx), seqlenQ), token),
                 numHeads),
             head);
-    Value offset = add(mul(rowIndex, idx(headDim)), mul(lane, idx(8)));
-    store8(gep(tensorFor(partOutArg).ptr, b.getF32Type(), offset),
-           b.getF32Type(), values);
+    storeChunks(tensorFor(partOutArg).ptr, b.getF32Type(),
+                toI64(mul(rowIndex, idx(headDim))));
     auto ifLse = scf::IfOp::create(b, loc, isLane0);
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
     LLVM::StoreOp::create(
@@ -353,14 +429,14 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
   return success();
 }
 
-SmallVector<Value> DecodeKernelEmitter::loadStage8(Value ptr) {
-  if (!laneActive)
+SmallVector<Value> DecodeKernelEmitter::loadStage8(Value ptr, Value active) {
+  if (!active)
     return load8(ptr, elementType);
-  // A lane past head_dim / 8 copied nothing into the stage, so nothing orders
-  // its reads after the copies it would read (another lane's cp.async): it
-  // reads nothing and takes zeros.
+  // A lane's chunk past head_dim / 8 copied nothing into the stage, so
+  // nothing orders its reads after the copies it would read (another lane's
+  // cp.async): it reads nothing and takes zeros.
   SmallVector<Type> types(8, b.getF32Type());
-  auto ifLane = scf::IfOp::create(b, loc, types, laneActive,
+  auto ifLane = scf::IfOp::create(b, loc, types, active,
                                   /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard guard(b);

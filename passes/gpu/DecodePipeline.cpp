@@ -23,21 +23,23 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, pos, limit);
       Value rowOffset = keyRowOffset(
           load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      Value src =
-          gep(cache.ptr, elementType, add(rowOffset, toI64(callLaneOffset)));
-      Value dst = gep(stageBase, elementType,
-                      add(mul(key, idx(headDim)), mul(lane, idx(8))));
-      // A chunk past the call's head_dim is zero-filled, reading nothing.
-      if (!laneActive) {
-        copyAsync(dst, src, valid, laneBytes);
-        continue;
+      for (const LaneChunk &chunk : laneChunks) {
+        Value src = gep(cache.ptr, elementType,
+                        add(rowOffset, toI64(chunk.callOffset)));
+        Value dst = gep(stageBase, elementType,
+                        add(mul(key, idx(headDim)), mul(chunk.index, idx(8))));
+        // A chunk past the call's head_dim is zero-filled, reading nothing.
+        if (!chunk.active) {
+          copyAsync(dst, src, valid, chunk.bytes);
+          continue;
+        }
+        // A lane's chunk past head_dim / 8 copies nothing (its zero fill
+        // would race with the copy of the lane whose chunk it addresses).
+        auto ifLane = scf::IfOp::create(b, loc, chunk.active);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+        copyAsync(dst, src, valid, chunk.bytes);
       }
-      // A lane past head_dim / 8 copies nothing (its zero fill would race
-      // with the copy of the lane whose chunk it addresses).
-      auto ifLane = scf::IfOp::create(b, loc, laneActive);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
-      copyAsync(dst, src, valid, laneBytes);
     }
   }
 }

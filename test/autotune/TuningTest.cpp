@@ -339,7 +339,7 @@ TEST(SearchSpace, DecodeVariesWarpsPrefillKeepsFour) {
     ++decodeGroups;
     EXPECT_EQ(threads, (std::set<int64_t>{128, 256})) << key.group;
     for (const Knobs &knobs : group.grid)
-      EXPECT_TRUE(decodeKnobsValid(key.headDim, knobs));
+      EXPECT_TRUE(decodeKnobsValid(key.headDim, key.group, knobs));
     // G 8 keeps block_n 16 and 32 and 256 threads, which do not spill.
     if (key.group == 8) {
       EXPECT_TRUE(llvm::is_contained(group.grid, (Knobs{0, 16, 4, 128})));
@@ -351,15 +351,20 @@ TEST(SearchSpace, DecodeVariesWarpsPrefillKeepsFour) {
 
 TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   // D 128: 16 threads a row; 128 threads = 8 row groups, 256 = 16.
-  EXPECT_TRUE(decodeKnobsValid(128, {0, 16, 2, 128}));
-  EXPECT_TRUE(decodeKnobsValid(128, {0, 16, 2, 256}));
-  EXPECT_FALSE(decodeKnobsValid(128, {0, 8, 2, 256}));
+  EXPECT_TRUE(decodeKnobsValid(128, 2, {0, 16, 2, 128}));
+  EXPECT_TRUE(decodeKnobsValid(128, 2, {0, 16, 2, 256}));
+  EXPECT_FALSE(decodeKnobsValid(128, 2, {0, 8, 2, 256}));
   // D 64: 8 threads a row; 256 threads = 32 row groups.
-  EXPECT_FALSE(decodeKnobsValid(64, {0, 16, 2, 256}));
-  EXPECT_TRUE(decodeKnobsValid(64, {0, 32, 2, 256}));
+  EXPECT_FALSE(decodeKnobsValid(64, 2, {0, 16, 2, 256}));
+  EXPECT_TRUE(decodeKnobsValid(64, 2, {0, 32, 2, 256}));
   // A row must fit a warp: D 512 would take 64 threads.
-  EXPECT_FALSE(decodeKnobsValid(512, {0, 64, 2, 128}));
-  EXPECT_FALSE(decodeKnobsValid(128, {0, 32, 2, 100}));
+  EXPECT_FALSE(decodeKnobsValid(512, 2, {0, 64, 2, 128}));
+  EXPECT_FALSE(decodeKnobsValid(128, 2, {0, 32, 2, 100}));
+  // D 96 (12 chunks): at G 1 and 2 4 lanes of 3 chunks (128 threads = 32 row
+  // groups), at G 4 and more 16 lanes of one (8 row groups).
+  EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 16, 2, 128}));
+  EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128}));
+  EXPECT_TRUE(decodeKnobsValid(96, 4, {0, 16, 2, 128}));
   // The wide space leaves out what the lowering rejects.
   for (const SpaceGroup &group : searchSpace("wide")) {
     if (group.keys.front().op == "decode" && group.keys.front().headDim == 64) {

@@ -1,22 +1,47 @@
 // RUN: attn-opt %s -attn-to-tiled -attn-lower-to-gpu | FileCheck %s
 
 // head_dim 80: 10 chunks of 16 bytes a row, not a power of two.
-// Decode: a row takes 16 threads; lanes 10..15 address chunk 9, hold zeros
-// of q, issue no cp.async and store nothing (nor do the lanes past the
-// call's head_dim, parameter 28, which zero-fill their chunks).
+// Decode (G 2): a row takes 4 lanes of 3 chunks each, chunk c of lane l
+// being the row's chunk 4c + l; lanes 2 and 3's third chunk (10, 11) address
+// chunk 9, holds zeros of q, issues no cp.async and stores nothing (nor do
+// the chunks past the call's head_dim, parameter 28, which zero-fill).
 // CHECK-LABEL: gpu.func @d80_decode
-// CHECK: %[[LANE:.*]] = arith.remui %thread_id_x, %c16{{.*}} : index
-// CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %[[LANE]], %c10 : index
-// CHECK: %[[CLAMPED:.*]] = arith.minui %[[LANE]], %c9 : index
-// CHECK: %[[INCALL:.*]] = arith.cmpi ult, %[[CLAMPED]], %{{.*}} : index
-// CHECK: %[[LIVE:.*]] = arith.andi %[[ACTIVE]], %[[INCALL]] : i1
+// CHECK: %[[LANE:.*]] = arith.remui %thread_id_x, %c4{{.*}} : index
+// CHECK: %[[IN0:.*]] = arith.cmpi ult, %[[LANE]], %[[CALL:.*]] : index
+// CHECK: %[[CH1:.*]] = arith.addi %[[LANE]], %c4{{.*}} : index
+// CHECK: %[[IN1:.*]] = arith.cmpi ult, %[[CH1]], %[[CALL]] : index
+// CHECK: %[[CH2:.*]] = arith.addi %[[LANE]], %c8{{.*}} : index
+// CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %[[CH2]], %c10 : index
+// CHECK: %[[CLAMPED:.*]] = arith.minui %[[CH2]], %c9 : index
+// CHECK-NEXT: %[[IN2:.*]] = arith.cmpi ult, %[[CLAMPED]], %[[CALL]] : index
+// q: each chunk's values selected by its own flags.
+// CHECK: arith.select %[[IN0]], %{{.*}}, %cst{{.*}} : f32
+// CHECK: arith.select %[[IN1]], %{{.*}}, %cst{{.*}} : f32
+// CHECK: %[[LIVE:.*]] = arith.andi %[[ACTIVE]], %[[IN2]] : i1
 // CHECK: arith.select %[[LIVE]], %{{.*}}, %cst{{.*}} : f32
+// The copies of a key: chunks 0 and 1 of every lane, chunk 2 where active.
+// CHECK: nvvm.cp.async.shared.global
+// CHECK-NOT: scf.if
+// CHECK: nvvm.cp.async.shared.global
 // CHECK: scf.if %[[ACTIVE]] {
 // CHECK-NOT: }
 // CHECK: nvvm.cp.async.shared.global
-// CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %[[ACTIVE]] : i1
-// CHECK-NEXT: %[[STORES:.*]] = arith.andi %[[ROW]], %[[INCALL]] : i1
-// CHECK-NEXT: scf.if %[[STORES]] {
+// A score sums 24 products a lane, then a butterfly over the row's 4 lanes.
+// CHECK-COUNT-23: math.fma
+// CHECK-NOT: math.fma
+// CHECK: nvvm.shfl.sync  bfly %{{.*}}, %{{.*}}, %c2_i32
+// CHECK-NOT: math.fma
+// CHECK: nvvm.shfl.sync  bfly %{{.*}}, %{{.*}}, %c1_i32
+// The store of out: the row under chunk 0's flag, chunk 1 under its own,
+// chunk 2 under both of its.
+// CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %[[IN0]] : i1
+// CHECK-NEXT: scf.if %[[ROW]] {
+// CHECK: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
+// CHECK-NEXT: scf.if %[[IN1]] {
+// CHECK: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
+// CHECK: %[[STORE2:.*]] = arith.andi %[[ACTIVE]], %[[IN2]] : i1
+// CHECK-NEXT: scf.if %[[STORE2]] {
+// CHECK: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
 
 // Its combine kernel runs 80 threads, the last warp half full: no warp
 // shuffle (whose missing lanes it would read); every thread loops over the

@@ -1,7 +1,7 @@
 // RUN: attn-opt %s -attn-to-tiled=block-n=16 -attn-lower-to-gpu=threads=40 -verify-diagnostics
 
-// Decode: rows of head_dim / 8 = 16 threads do not divide 40 threads.
-// expected-error @+1 {{attn-lower-to-gpu: head_dim must be a multiple of 8 up to 256 and head_dim / 8, rounded up to a power of two, must divide the thread count, got head_dim 128, threads 40}}
+// Decode: rows of head_dim / 8 = 16 lanes do not divide 40 threads.
+// expected-error @+1 {{attn-lower-to-gpu: the threads (40) must be a multiple of the lanes of a row (16)}}
 func.func @decode_threads_40(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
                 %vc: memref<?x256x8x128xbf16>, %lens: memref<?xi32>,
                 %bt: memref<?x?xi32>, %o: memref<?x1x16x128xbf16>) {

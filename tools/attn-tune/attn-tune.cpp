@@ -19,8 +19,9 @@ static cl::opt<std::string> bundleDir("bundle", cl::desc("Bundle directory"),
                                       cl::init("tune_bundle"));
 static cl::opt<std::string>
     space("space",
-          cl::desc("Candidate space: gpu (small enough to time) or "
-                   "wide (for the model)"),
+          cl::desc("Candidate space: gpu (small enough to time), wide "
+                   "(for the model) or head-dims (decode of the head dims "
+                   "but 128, whole program)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
     maxSpillBytes("max-spill-bytes",
@@ -155,8 +156,9 @@ int main(int argc, char **argv) {
            << "'\n";
     return 1;
   }
-  if (space != "gpu" && space != "wide") {
-    errs() << "attn-tune: --space must be gpu or wide\n";
+  if (space != "gpu" && space != "wide" && space != "head-dims") {
+    errs() << "attn-tune: --space must be gpu, wide or head-dims, got '"
+           << space << "'\n";
     return 1;
   }
   if (!ingest.empty() || model)
