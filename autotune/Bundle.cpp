@@ -130,13 +130,12 @@ json::Value candidateToJson(const Candidate &c, const TuneOptions &options) {
     o["manifest_header"] =
         manifestHeader(options.target, options.compiler, c.split, c.id);
   } else {
-    o["knobs"] = json::Object{{"block_m", c.knobs.blockM},
-                              {"block_n", c.knobs.blockN},
-                              {"stages", c.knobs.stages},
-                              {"threads", c.knobs.threads},
-                              {"assembly", c.knobs.wholeProgram
-                                               ? "whole-program"
-                                               : "relocatable"}};
+    o["knobs"] = json::Object{
+        {"block_m", c.knobs.blockM},
+        {"block_n", c.knobs.blockN},
+        {"stages", c.knobs.stages},
+        {"threads", c.knobs.threads},
+        {"assembly", c.knobs.wholeProgram ? "whole-program" : "relocatable"}};
     o["checked_keys"] = std::move(checked);
     o["kernels"] = std::move(kernels);
   }

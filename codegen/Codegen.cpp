@@ -293,9 +293,10 @@ assembleWholeProgram(const std::string &ptx, const std::string &target,
   return std::vector<char>(bytes.begin(), bytes.end());
 }
 
-llvm::Expected<std::vector<char>>
-assembleCubin(const std::string &ptx, const std::string &target,
-              bool wholeProgram, std::string *ptxasLog) {
+llvm::Expected<std::vector<char>> assembleCubin(const std::string &ptx,
+                                                const std::string &target,
+                                                bool wholeProgram,
+                                                std::string *ptxasLog) {
   if (wholeProgram || llvm::StringRef(target).ends_with("a"))
     return assembleWholeProgram(ptx, target, ptxasLog);
   std::string arch = "-arch=" + target;

@@ -153,9 +153,9 @@ void DecodeKernelEmitter::createKernel() {
     chunk.inCall = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                          chunk.index, callChunks);
     chunk.bytes = select(chunk.inCall, i32(16), i32(0));
-    chunk.callOffset = mul(arith::MinUIOp::create(b, loc, chunk.index,
-                                                  sub(callChunks, idx(1))),
-                           idx(8));
+    chunk.callOffset = mul(
+        arith::MinUIOp::create(b, loc, chunk.index, sub(callChunks, idx(1))),
+        idx(8));
     laneChunks.push_back(chunk);
   }
   smemBase = LLVM::AddressOfOp::create(b, loc, smem);

@@ -29,8 +29,8 @@ namespace attn {
 
 /// Decode fragments: for a [M, D] tile each thread holds rows x C x 8
 /// columns (its C 16-byte chunks, row-major); for a [M, N] score tile rows x
-/// keysPerThread; for a [M] tile one value per row. `merged` tiles (after attn.normalize) hold the
-/// rows `rowGroup + NG * j` only.
+/// keysPerThread; for a [M] tile one value per row. `merged` tiles (after
+/// attn.normalize) hold the rows `rowGroup + NG * j` only.
 class DecodeKernelEmitter : public KernelEmitterBase {
 public:
   DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,

@@ -36,8 +36,7 @@ inline DecodeLayout decodeLayout(int64_t headDim, int64_t rows) {
   if (pow2 == rowChunks || rows > 2)
     return {pow2, 1};
   constexpr int64_t kMaxChunks = 3;
-  int64_t lanes =
-      decodePowerOf2Ceil((rowChunks + kMaxChunks - 1) / kMaxChunks);
+  int64_t lanes = decodePowerOf2Ceil((rowChunks + kMaxChunks - 1) / kMaxChunks);
   return {lanes, (rowChunks + lanes - 1) / lanes};
 }
 

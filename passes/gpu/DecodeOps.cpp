@@ -70,11 +70,10 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
     Value rowOffset = elementOffset(
         q, {mapped(loadQ.getBatch()), mapped(loadQ.getToken()), head});
     for (const LaneChunk &chunk : laneChunks)
-      llvm::append_range(
-          frag.values,
-          load8(gep(q.ptr, elementType,
-                    add(rowOffset, toI64(chunk.callOffset))),
-                elementType));
+      llvm::append_range(frag.values,
+                         load8(gep(q.ptr, elementType,
+                                   add(rowOffset, toI64(chunk.callOffset))),
+                               elementType));
   }
   // Chunks past head_dim / 8 (the kernel's or the call's) add nothing to the
   // dot products.
@@ -84,7 +83,8 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
                      : chunk.inCall;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < 8; ++j) {
-        Value &v = frag.values[r * rowValues() + static_cast<int64_t>(c) * 8 + j];
+        Value &v =
+            frag.values[r * rowValues() + static_cast<int64_t>(c) * 8 + j];
         v = select(live, v, f32(0.0));
       }
   }
@@ -217,9 +217,9 @@ LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
     }
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < rowValues(); ++j)
-        out.values[r * rowValues() + j] = math::FmaOp::create(
-            b, loc, p.values[r * keysPerThread + i], v[j],
-            out.values[r * rowValues() + j]);
+        out.values[r * rowValues() + j] =
+            math::FmaOp::create(b, loc, p.values[r * keysPerThread + i], v[j],
+                                out.values[r * rowValues() + j]);
   }
   bind(pv, out);
   return success();
@@ -250,8 +250,7 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   for (int64_t r = 0; r < rows; ++r) {
     Value slot = add(mul(rowGroup, idx(rows)), idx(r));
     for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
-      Value accOffset =
-          add(mul(slot, idx(headDim)), mul(chunk.index, idx(8)));
+      Value accOffset = add(mul(slot, idx(headDim)), mul(chunk.index, idx(8)));
       // A lane's chunk past head_dim / 8 holds a copy of the last chunk's
       // values: it writes nothing (two writers of one address race).
       OpBuilder::InsertionGuard guard(b);
@@ -279,16 +278,17 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
     // The row groups' states, in turn: unrolled, or (a lane of several
     // chunks: 16 or 32 row groups) an scf.for whose body holds one group's
     // loads, not every group's.
-    auto overGroups = [&](SmallVector<Value> init,
-                          function_ref<SmallVector<Value>(Value, ValueRange)>
-                              body) -> SmallVector<Value> {
+    auto overGroups =
+        [&](SmallVector<Value> init,
+            function_ref<SmallVector<Value>(Value, ValueRange)> body)
+        -> SmallVector<Value> {
       if (chunks == 1) {
         for (int64_t g = 0; g < rowGroups; ++g)
           init = body(add(idx(g * rows), row), init);
         return init;
       }
-      auto loop = scf::ForOp::create(b, loc, idx(0), idx(rowGroups), idx(1),
-                                     init);
+      auto loop =
+          scf::ForOp::create(b, loc, idx(0), idx(rowGroups), idx(1), init);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value slot = add(mul(loop.getInductionVar(), idx(rows)), row);
@@ -310,8 +310,8 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
             .front();
     // (sum, merged columns...)
     SmallVector<Value> init(1 + rowValues(), f32(0.0));
-    SmallVector<Value> state = overGroups(
-        init, [&](Value slot, ValueRange in) -> SmallVector<Value> {
+    SmallVector<Value> state =
+        overGroups(init, [&](Value slot, ValueRange in) -> SmallVector<Value> {
           SmallVector<Value> next(in);
           Value mg =
               LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
@@ -386,8 +386,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
           }
         Value offset = add(rowOffset, toI64(mul(chunk.index, idx(8))));
         store8(gep(ptr, elt, offset), elt,
-               ArrayRef<Value>(o.values)
-                   .slice(j * rowValues() + static_cast<int64_t>(c) * 8, 8));
+               ArrayRef<Value>(o.values).slice(
+                   j * rowValues() + static_cast<int64_t>(c) * 8, 8));
       }
     };
     Value isLane0 =
