@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 using namespace attn::tune;
 
 namespace {
@@ -91,6 +93,59 @@ TEST(Candidate, GeneratedFromTheSearchSpace) {
   EXPECT_EQ(groupId({"prefill", "bf16", 128, 0, true, true}),
             "prefill_bf16_d128_causal");
   EXPECT_EQ(findCandidate(all, "no_such_candidate"), nullptr);
+}
+
+TEST(Candidate, HeadDimSpaceIsWholeProgramDecodeWithTheBaseline) {
+  llvm::Expected<std::vector<Workload>> workloads =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
+  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  Table table = defaultsTable();
+  // Today's D 32 entry, relocatable: not in the whole-program grid.
+  TableEntry d32;
+  d32.op = "decode";
+  d32.headDim = 32;
+  d32.knobs = {0, 64, 2, 128};
+  table.entries.push_back(d32);
+  std::vector<Candidate> all =
+      generateCandidates("head-dims", table, *workloads);
+  EXPECT_EQ(llvm::count_if(all, [](const Candidate &c) { return c.isSplit(); }),
+            0);
+  std::set<int64_t> dims;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    const KernelKey &key = c.keys.front();
+    EXPECT_EQ(key.op, "decode") << c.id;
+    EXPECT_EQ(key.dtype, "bf16") << c.id;
+    EXPECT_EQ(key.group, 2) << c.id;
+    EXPECT_TRUE(key.paged && key.causal) << c.id;
+    EXPECT_EQ(c.checked.size(), 3u) << c.id;
+    EXPECT_EQ(c.workloads.size(), 3u) << c.id;
+    EXPECT_EQ(llvm::StringRef(c.id).ends_with("_wp"), c.knobs.wholeProgram)
+        << c.id;
+    EXPECT_TRUE(decodeKnobsValid(key.headDim, 2, c.knobs)) << c.id;
+    dims.insert(key.headDim);
+    baselines += c.baseline;
+  }
+  EXPECT_EQ(dims, (std::set<int64_t>{32, 64, 80, 96, 160, 192, 256}));
+  // Every head dim has a baseline; the defaults' (64, 3, 128) and D 32's
+  // relocatable entries are added to the whole-program grid.
+  EXPECT_EQ(baselines, 7);
+  const Candidate *base =
+      findCandidate(all, "decode_bf16_d32_g2_paged_causal_n64_s2_t128");
+  ASSERT_NE(base, nullptr);
+  EXPECT_TRUE(base->baseline);
+  EXPECT_FALSE(base->knobs.wholeProgram);
+  const Candidate *whole =
+      findCandidate(all, "decode_bf16_d96_g2_paged_causal_n64_s2_t128_wp");
+  ASSERT_NE(whole, nullptr);
+  EXPECT_FALSE(whole->baseline);
+  EXPECT_EQ(whole->workloads.front(), "256 seqs, context 100-2048 [D 96]");
+  // The assembly survives the bundle's JSON.
+  llvm::Expected<Candidate> back =
+      candidateFromJson(*candidateToJson(*whole, TuneOptions()).getAsObject());
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_TRUE(back->knobs.wholeProgram);
+  EXPECT_EQ(candidateId(*back), whole->id);
 }
 
 Candidate compiledPrefill(int64_t spillBytes) {

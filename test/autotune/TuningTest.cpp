@@ -1,6 +1,7 @@
 // Tuning tables (round trip, lookup), pruning, the search space, selection
 // and the model.
 #include "autotune/Tuning.h"
+#include "passes/gpu/DecodeLayout.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -365,6 +366,21 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 16, 2, 128}));
   EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128}));
   EXPECT_TRUE(decodeKnobsValid(96, 4, {0, 16, 2, 128}));
+  // The layout itself: lanes x chunks a lane.
+  using LanesChunks = std::pair<int64_t, int64_t>;
+  auto layout = [](int64_t d, int64_t rows) {
+    attn::DecodeLayout l = attn::decodeLayout(d, rows);
+    return LanesChunks{l.lanes, l.chunks};
+  };
+  EXPECT_EQ(layout(128, 2), LanesChunks(16, 1));
+  EXPECT_EQ(layout(32, 1), LanesChunks(4, 1));
+  EXPECT_EQ(layout(256, 2), LanesChunks(32, 1));
+  EXPECT_EQ(layout(80, 2), LanesChunks(4, 3));
+  EXPECT_EQ(layout(96, 1), LanesChunks(4, 3));
+  EXPECT_EQ(layout(160, 2), LanesChunks(8, 3));
+  EXPECT_EQ(layout(192, 2), LanesChunks(8, 3));
+  EXPECT_EQ(layout(192, 4), LanesChunks(32, 1));
+  EXPECT_EQ(layout(80, 8), LanesChunks(16, 1));
   // The wide space leaves out what the lowering rejects.
   for (const SpaceGroup &group : searchSpace("wide")) {
     if (group.keys.front().op == "decode" && group.keys.front().headDim == 64) {
