@@ -32,6 +32,10 @@
 // CHECK: nvvm.shfl.sync  bfly %{{.*}}, %{{.*}}, %c2_i32
 // CHECK-NOT: math.fma
 // CHECK: nvvm.shfl.sync  bfly %{{.*}}, %{{.*}}, %c1_i32
+// The merge of the 32 row groups (128 threads of 4 lanes), one group a step:
+// their max, then the weights' sum and the lane's 24 columns.
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c32{{.*}} step %c1{{.*}} iter_args(%{{.*}}) -> (f32) {
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c32{{.*}} step %c1{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
 // The store of out: the row under chunk 0's flag, chunk 1 under its own,
 // chunk 2 under both of its.
 // CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %[[IN0]] : i1
