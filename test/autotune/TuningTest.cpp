@@ -90,9 +90,13 @@ TEST(TuningTable, CheckedInTables) {
         ASSERT_NE(entry, nullptr);
         EXPECT_EQ(entry->headDim.value_or(0), d) << "D " << d << " G " << group;
         // sm_90 assembles the decode kernels measured faster so as whole
-        // programs (D 64-96, 160-256); D 32 and 128 stay relocatable.
+        // programs (D 64-96, 160-256); D 32 and 128 stay relocatable. sm_89
+        // assembles D 80-192 (but the any-group kernel) so: with 3 chunks a
+        // lane nvJitLink spills there.
+        bool sm90 = std::string(target) == "sm_90";
+        bool threeChunks = d != 32 && d != 256;
         EXPECT_EQ(entry->knobs.wholeProgram,
-                  std::string(target) == "sm_90" && d != 32)
+                  sm90 ? d != 32 : threeChunks && group != 0)
             << target << " D " << d << " G " << group;
       }
     const TableEntry *d128 =
