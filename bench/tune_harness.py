@@ -18,7 +18,8 @@ and tries the others again. From the repository root, with the runtime built:
 same command again to go on); --only prefill,decode,split times those kinds alone.
 --check parses the bundle, checks every pack and prints the plan with an estimate of
 its time, without a GPU. --write-workloads PATH writes the benchmark workloads
-(autotune/workloads.json).
+(autotune/workloads.json), --write-head-dim-workloads PATH those of attn-tune's
+head-dims space (autotune/workloads_head_dims.json).
 """
 
 import argparse
@@ -315,9 +316,13 @@ def main():
     )
     parser.add_argument("--child", metavar="CANDIDATE", help=argparse.SUPPRESS)
     parser.add_argument("--write-workloads", type=pathlib.Path, metavar="PATH")
+    parser.add_argument("--write-head-dim-workloads", type=pathlib.Path, metavar="PATH")
     args = parser.parse_args()
     if args.write_workloads:
         write_workloads(args.write_workloads)
+        return 0
+    if args.write_head_dim_workloads:
+        write_head_dim_workloads(args.write_head_dim_workloads)
         return 0
     if args.bundle is None:
         parser.error("the bundle directory is required")
@@ -435,24 +440,59 @@ def write_workloads(path):
     for w in bench_decode.WORKLOADS:
         if w.seqlen_q > 1:
             continue  # the harness times one query per sequence (child())
-        rng = random.Random(0)
-        lengths = [rng.randint(*w.lengths) for _ in range(w.batch)]
-        out.append(
-            dict(
-                name=w.name,
-                op="decode",
-                dtype="bf16",
-                head_dim=bench_decode.HEAD_DIM,
-                num_heads=bench_decode.NUM_HEADS,
-                num_kv_heads=bench_decode.NUM_KV_HEADS,
-                paged=True,
-                causal=True,
-                seqlens=[[1, n] for n in lengths],
-            )
-        )
+        out.append(decode_workload(w.name, w.batch, w.lengths))
+    dump_workloads(path, out)
+
+
+def decode_workload(name, batch, lengths):
+    """A paged decode workload of bench_decode's heads (one query a sequence),
+    its lengths drawn as bench_decode draws them (seed 0)."""
+    import bench_decode
+
+    rng = random.Random(0)
+    drawn = [rng.randint(*lengths) for _ in range(batch)]
+    return dict(
+        name=name,
+        op="decode",
+        dtype="bf16",
+        head_dim=bench_decode.HEAD_DIM,
+        num_heads=bench_decode.NUM_HEADS,
+        num_kv_heads=bench_decode.NUM_KV_HEADS,
+        paged=True,
+        causal=True,
+        seqlens=[[1, n] for n in drawn],
+    )
+
+
+def dump_workloads(path, workloads):
     path.write_text(
-        json.dumps({"format": "attn-tune-workloads 1", "workloads": out}, indent=1)
+        json.dumps(
+            {"format": "attn-tune-workloads 1", "workloads": workloads}, indent=1
+        )
         + "\n"
+    )
+
+
+def write_head_dim_workloads(path):
+    """The workloads of `attn-tune --space head-dims` (autotune/workloads_head_dims.json):
+    bench_decode's 256 x 100-2048 and 1 x 32768, and the head-dim benchmark's decode
+    (bench_head_dims.py's DECODE, 64 x 4096), each taken by every head dim."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import bench_decode
+
+    by_name = {w.name: w for w in bench_decode.WORKLOADS}
+    short, single = (
+        by_name["256 seqs, context 100-2048"],
+        by_name["1 seq, context 32768"],
+    )
+    batch, keys = 64, 4096  # bench_head_dims.DECODE (that module needs a GPU torch)
+    dump_workloads(
+        path,
+        [
+            decode_workload(short.name, short.batch, short.lengths),
+            decode_workload(f"{batch} seqs, context {keys}", batch, (keys, keys)),
+            decode_workload(single.name, single.batch, single.lengths),
+        ],
     )
 
 
