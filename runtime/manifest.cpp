@@ -402,27 +402,6 @@ uint64_t variantKey(const KernelVariant &variant) {
 }
 
 static const KernelInfo *findExactKernel(const Manifest &manifest,
-                                         const KernelVariant &wanted);
-
-const KernelInfo *findKernel(const Manifest &manifest,
-                             const KernelVariant &wanted) {
-  const KernelInfo *kernel = findExactKernel(manifest, wanted);
-  if (kernel != nullptr || !manifest.padsHeadDim ||
-      std::binary_search(manifest.headDims.begin(), manifest.headDims.end(),
-                         wanted.headDim))
-    return kernel;
-  // A head_dim of no kernel: the next larger that has one, zero-padded.
-  KernelVariant padded = wanted;
-  for (auto dim = std::upper_bound(manifest.headDims.begin(),
-                                   manifest.headDims.end(), wanted.headDim);
-       kernel == nullptr && dim != manifest.headDims.end(); ++dim) {
-    padded.headDim = *dim;
-    kernel = findExactKernel(manifest, padded);
-  }
-  return kernel;
-}
-
-static const KernelInfo *findExactKernel(const Manifest &manifest,
                                          const KernelVariant &wanted) {
   // Per launch: the index answers in two look-ups (the group's own kernel,
   // then one for any group) what the search below answers in a pass over
@@ -459,6 +438,24 @@ static const KernelInfo *findExactKernel(const Manifest &manifest,
     anyGroup = &kernel;
   }
   return anyGroup;
+}
+
+const KernelInfo *findKernel(const Manifest &manifest,
+                             const KernelVariant &wanted) {
+  const KernelInfo *kernel = findExactKernel(manifest, wanted);
+  if (kernel != nullptr || !manifest.padsHeadDim ||
+      std::binary_search(manifest.headDims.begin(), manifest.headDims.end(),
+                         wanted.headDim))
+    return kernel;
+  // A head_dim of no kernel: the next larger that has one, zero-padded.
+  KernelVariant padded = wanted;
+  for (auto dim = std::upper_bound(manifest.headDims.begin(),
+                                   manifest.headDims.end(), wanted.headDim);
+       kernel == nullptr && dim != manifest.headDims.end(); ++dim) {
+    padded.headDim = *dim;
+    kernel = findExactKernel(manifest, padded);
+  }
+  return kernel;
 }
 
 Status selectKernel(const Manifest &manifest, const KernelVariant &wanted,
