@@ -19,26 +19,34 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
 
 bool spaceHasSplitPolicies(StringRef space) { return space != "head-dims"; }
 
+/// A decode entry names dtype, D and G: it sets the four layouts and masks,
+/// of which the benchmark times the paged causal one; `knobs` less those the
+/// lowering rejects.
+static SpaceGroup decodeGroup(const std::string &dtype, int64_t d, int64_t g,
+                              const std::vector<Knobs> &knobs) {
+  SpaceGroup group{{{"decode", dtype, d, g, true, true}},
+                   {{"decode", dtype, d, g, true, false},
+                    {"decode", dtype, d, g, false, true},
+                    {"decode", dtype, d, g, false, false}},
+                   {}};
+  for (const Knobs &k : knobs)
+    if (decodeKnobsValid(d, g, k))
+      group.grid.push_back(k);
+  return group;
+}
+
 /// The decode G 2 (the benchmark's), bf16 kernels of the head dims other than
 /// 128, assembled as a whole program (relocatable assembly allocates more
 /// registers at these head dims: docs/autotune.md).
 static std::vector<SpaceGroup> headDimSpace() {
+  std::vector<Knobs> grid;
+  for (int64_t t : {128, 256})
+    for (int64_t n : {32, 64, 128})
+      for (int64_t s : {2, 3, 4})
+        grid.push_back({0, n, s, t, /*wholeProgram=*/true});
   std::vector<SpaceGroup> result;
-  for (int64_t d : {32, 64, 80, 96, 160, 192, 256}) {
-    SpaceGroup group{{{"decode", "bf16", d, 2, true, true}},
-                     {{"decode", "bf16", d, 2, true, false},
-                      {"decode", "bf16", d, 2, false, true},
-                      {"decode", "bf16", d, 2, false, false}},
-                     {}};
-    for (int64_t t : {128, 256})
-      for (int64_t n : {32, 64, 128})
-        for (int64_t s : {2, 3, 4}) {
-          Knobs knobs{0, n, s, t, /*wholeProgram=*/true};
-          if (decodeKnobsValid(d, 2, knobs))
-            group.grid.push_back(knobs);
-        }
-    result.push_back(std::move(group));
-  }
+  for (int64_t d : {32, 64, 80, 96, 160, 192, 256})
+    result.push_back(decodeGroup("bf16", d, 2, grid));
   return result;
 }
 
@@ -71,19 +79,8 @@ std::vector<SpaceGroup> searchSpace(StringRef space) {
                          {"prefill", dtype, d, 0, true, true}},
                         {},
                         prefill});
-      for (int64_t g : groups) {
-        // A decode entry names dtype, D and G: it sets the four layouts and
-        // masks, of which the benchmark times the paged causal one.
-        SpaceGroup group{{{"decode", dtype, d, g, true, true}},
-                         {{"decode", dtype, d, g, true, false},
-                          {"decode", dtype, d, g, false, true},
-                          {"decode", dtype, d, g, false, false}},
-                         {}};
-        for (const Knobs &knobs : decode)
-          if (decodeKnobsValid(d, g, knobs))
-            group.grid.push_back(knobs);
-        result.push_back(std::move(group));
-      }
+      for (int64_t g : groups)
+        result.push_back(decodeGroup(dtype, d, g, decode));
     }
   return result;
 }
