@@ -16,7 +16,10 @@ namespace grid {
 
 // Decode: grid (num_splits, seqlen_q x headBlocks, batch), x = split, y =
 // token x headBlocks + head block, z = batch; headBlocks = Hkv (one KV head
-// per CTA) or Hkv x ceil(G / block_m) (the any-group kernel).
+// per CTA) or Hkv x ceil(G / block_m) (the any-group kernel). The kernel
+// may take z as a rank: of a batch of 16 to 512 sequences, CTA z runs the
+// sequence ranked z by its cache_seqlens, longest first (the GPU lowering's
+// rankBatch); the launch is the same.
 inline int64_t decodeGridY(int64_t seqlenQ, int64_t headBlocks) {
   return seqlenQ * headBlocks;
 }

@@ -1,7 +1,7 @@
 """Decode benchmark on Qwen3-0.6B's attention heads.
 
 attn_kernels.paged_decode against torch's internal FlashAttention-2 (contiguous KV,
-varlen), the seed plan (one SDPA call per sequence on its gathered pages), a Triton
+varlen), FlashAttention-4 (flash-attn-4, paged, where importable), the seed plan (one SDPA call per sequence on its gathered pages), a Triton
 split-KV peer and the floor (KV bytes over the measured copy bandwidth), on the
 WORKLOADS below (one decode step each). From the repository root, with the runtime built:
 
@@ -55,6 +55,9 @@ class Workload:
 
 WORKLOADS = [
     Workload("256 seqs, context 100-2048", 256, (100, 2048), 16),
+    # A quarter of it: a decode step late in a run, most sequences finished (the
+    # peer's max_splits as for 256, not measured for this batch).
+    Workload("64 seqs, context 100-2048", 64, (100, 2048), 16),
     Workload("32 seqs, context 4096-8192", 32, (4096, 8192), 8),
     Workload("1 seq, context 32768", 1, (32768, 32768), 32),
     # Long contexts and small batches, where the split-KV fixed costs weigh most.
@@ -77,6 +80,7 @@ class InputSet:
     k_cache: torch.Tensor  # [num_blocks, page, Hkv, D]
     v_cache: torch.Tensor
     block_table: torch.Tensor  # [B, max_blocks] int32, -1 past each sequence's pages
+    page_table: torch.Tensor  # the same with 0 for -1 (FlashAttention-4's page_table)
     cache_seqlens: torch.Tensor  # [B] int32
     k_varlen: torch.Tensor  # [sum of lengths, Hkv, D]: the same keys, packed
     v_varlen: torch.Tensor
@@ -137,6 +141,7 @@ def make_set(lengths, seqlen_q=1):
         k_cache=k_cache,
         v_cache=v_cache,
         block_table=table.cuda(),
+        page_table=table.clamp(min=0).cuda(),
         cache_seqlens=lens.to(device="cuda", dtype=torch.int32),
         k_varlen=k_cache.flatten(0, 1)[rows],
         v_varlen=v_cache.flatten(0, 1)[rows],
@@ -168,6 +173,30 @@ def flash_attention_2(s):
         False,
         scale=SCALE,
     )[0]
+
+
+@functools.cache
+def _fa4():
+    """FlashAttention-4's entry (flash-attn-4 on PyPI), where it is installed."""
+    from flash_attn.cute import flash_attn_varlen_func
+
+    return flash_attn_varlen_func
+
+
+def flash_attention_4(s):
+    """FlashAttention-4 on the paged cache (page_table, seqused_k), as
+    ../shared/peers/README.md calls it; it has no split-KV on sm_90."""
+    out = _fa4()(
+        s.q,
+        s.k_cache,
+        s.v_cache,
+        seqused_k=s.cache_seqlens,
+        page_table=s.page_table,
+        max_seqlen_q=s.seqlen_q,
+        softmax_scale=SCALE,
+        causal=True,
+    )
+    return out[0] if isinstance(out, tuple) else out
 
 
 def seed_plan(s):
@@ -205,6 +234,11 @@ def implementations(peer, workload):
     ]
     if workload.seqlen_q > 1:
         return found  # the peer and the seed plan take one query per sequence
+    try:
+        _fa4()
+        found.append(("FlashAttention-4 (flash-attn-4, paged)", flash_attention_4))
+    except ImportError:
+        pass
     if peer is not None:
         found.append(
             (

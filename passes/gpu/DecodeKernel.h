@@ -46,6 +46,15 @@ private:
   void createKernel();
   /// Maps the tiled grid's induction variables to CTA indices (Grid.cpp).
   void mapGrid();
+  /// The sequence CTA z runs: the batch ranked longest first (Grid.cpp).
+  Value rankBatch(Value z);
+  /// The batches rankBatch ranks, and its buckets of lengths. Measured on an
+  /// H200 (bench/results/decode_order_h200_2026-12-04.md): below 16
+  /// sequences (small grids, split across the SMs) and above 512 its cost in
+  /// every CTA outweighed the order.
+  static constexpr int64_t kMinRankedBatch = 16;
+  static constexpr int64_t kMaxRankedBatch = 512;
+  static constexpr int64_t kRankBuckets = 256;
   /// The dynamic shared memory: the K/V stages, reused by attn.normalize's
   /// merge buffers (DecodeOps.cpp), whichever is larger.
   int64_t sharedMemoryBytes() const;

@@ -97,10 +97,15 @@ class Call:
 
 # Sizes: decode (lengths of the unsplit call, of the split call, page size); prefill
 # (Lq, Lk) per sequence. Lengths 0 and 1, rows that see no key (Lk < Lq, causal),
-# several key tiles and pages, a -1 padded table, empty splits.
+# several key tiles and pages, a -1 padded table, empty splits. The default unsplit
+# decode call has 17 sequences, so the kernels rank its batch (16 to 512 sequences:
+# passes/gpu/Grid.cpp, rankBatch), ties and empty sequences included.
 SIZES = {
     "default": dict(
-        decode=([1, 0, 77], [77, 1, 40]),
+        decode=(
+            [1, 0, 77, 5, 33, 0, 12, 64, 9, 2, 50, 3, 18, 33, 41, 0, 25],
+            [77, 1, 40],
+        ),
         page=16,
         splits=4,
         prefill=[(1, 1), (130, 150), (20, 5), (0, 8)],

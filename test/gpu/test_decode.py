@@ -101,6 +101,14 @@ CASES = [
     Case(256, (100, 2048), (16, 8), 128, BF16, 256),
     Case(256, (1, 512), (32, 8), 64, F16, 16, empty=32),
     Case(32, (1, 1000), (32, 32), 64, BF16, 0, empty=4),
+    # The kernels rank batches of 16 to 512 sequences by length (grid z = rank):
+    # the largest ranked batch, one past it (batch order), one bucket of ties, lengths
+    # over many buckets with a split, and contiguous caches.
+    Case(512, (1, 700), (16, 8), 128, BF16, 256, empty=40),
+    Case(513, (1, 300), (16, 8), 64, F16, 16, empty=7),
+    Case(64, (300, 300), (16, 8), 128, BF16, 256),
+    Case(24, (1, 30000), (16, 8), 128, BF16, 256, empty=3, num_splits=3),
+    Case(48, (1, 3000), (32, 8), 64, F16, 0, empty=6, seqlen_q=2),
     Case(4, (0, 0), (16, 8), 128, BF16, 256),
     Case(16, (1, 600), (16, 8), 128, BF16, 16, seqlen_q=4, empty=2),
     Case(4, (0, 300), (32, 32), 64, BF16, 0, seqlen_q=4, empty=1),

@@ -1,5 +1,43 @@
 // RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s -attn-to-tiled=heads-per-cta=8 | attn-opt -attn-lower-to-gpu | FileCheck %s --check-prefix=ANY
+// RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-lower-to-gpu | FileCheck %s --check-prefix=RANK
+
+// Grid z ranks the batch by cache_seqlens (%arg3), longest first, when it
+// holds 16 to 512 sequences (else z is the batch index): the lengths'
+// buckets (float bits >> 20, less 1008) into a shared histogram by atomics,
+// block scans by shfl.up with the warps' totals in shared memory, and the
+// chosen sequence, read by every thread between two barriers, is the batch
+// index whose length the kernel then loads.
+// RANK: gpu.func @qwen3_decode(
+// RANK: %[[BZ:.*]] = gpu.block_id  z
+// RANK-DAG: arith.cmpi ule, %grid_dim_z, %c512 : index
+// RANK-DAG: arith.cmpi uge, %grid_dim_z, %c16{{.*}} : index
+// RANK: %[[Z:.*]] = arith.index_castui %[[BZ]] : index to i32
+// RANK: %[[RANKED:.*]] = scf.if %{{.*}} -> (i32) {
+// RANK: gpu.barrier
+// RANK: scf.for %{{.*}} = %{{.*}} to %grid_dim_z step %c128
+// RANK: %[[LEN:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> i32
+// RANK: %[[F:.*]] = arith.uitofp %[[LEN]] : i32 to f32
+// RANK: %[[BITS:.*]] = llvm.bitcast %[[F]] : f32 to i32
+// RANK: %[[TOP:.*]] = arith.shrui %[[BITS]], %c20_i32
+// RANK: arith.subi %[[TOP]], %c1008_i32
+// RANK: llvm.atomicrmw add {{.*}} monotonic : !llvm.ptr<3>, i32
+// RANK: gpu.barrier
+// RANK-COUNT-5: nvvm.shfl.sync  up
+// RANK: gpu.barrier
+// RANK: arith.cmpi ule, %{{.*}}, %[[Z]] : i32
+// RANK: gpu.barrier
+// RANK-COUNT-5: nvvm.shfl.sync  up
+// RANK: gpu.barrier
+// RANK: gpu.barrier
+// RANK: %[[WINNER:.*]] = llvm.load %{{.*}} : !llvm.ptr<3> -> i32
+// RANK-NEXT: gpu.barrier
+// RANK-NEXT: scf.yield %[[WINNER]] : i32
+// RANK-NEXT: } else {
+// RANK-NEXT: scf.yield %[[Z]] : i32
+// RANK: %[[B:.*]] = arith.index_castui %[[RANKED]] : i32 to index
+// RANK: %[[B64:.*]] = arith.index_cast %[[B]] : index to i64
+// RANK-NEXT: llvm.getelementptr %arg3[%[[B64]]]
 
 // The any-group kernel (heads-per-cta=8): G = Hq / Hkv from parameters 26
 // and 27, the head block's first head and its count of valid rows; query
