@@ -34,7 +34,7 @@ def kernel_records(run):
 
 def profile_workload(workload, num_splits):
     lengths = bench_decode.draw_lengths(workload)
-    sets = [bench_decode.make_set(lengths) for _ in range(4)]
+    sets = [bench_decode.make_set(lengths, workload.seqlen_q) for _ in range(4)]
 
     def call(s):
         return paged_decode(
