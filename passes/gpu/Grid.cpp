@@ -125,8 +125,7 @@ Value DecodeKernelEmitter::rankBatch(Value z) {
     Value before = sub(sum, v);
     for (int64_t w = 0; w + 1 < warps; ++w)
       before = add(before, select(cmp(arith::CmpIPredicate::ugt, warp, idx(w)),
-                                  loadWord(idx(limit + kRankBuckets + w)),
-                                  i32(0)));
+                                  loadWord(add(warpTotals, idx(w))), i32(0)));
     return before;
   };
 
@@ -142,10 +141,9 @@ Value DecodeKernelEmitter::rankBatch(Value z) {
     Value bucket = select(
         cmp(arith::CmpIPredicate::eq, len, i32(0)), i32(0),
         arith::SubIOp::create(
-            b, loc, arith::ShRUIOp::create(b, loc, bits, i32(20)),
-            i32(1008)));
-    Value position = arith::SubIOp::create(b, loc, i32(kRankBuckets - 1),
-                                           bucket);
+            b, loc, arith::ShRUIOp::create(b, loc, bits, i32(20)), i32(1008)));
+    Value position =
+        arith::SubIOp::create(b, loc, i32(kRankBuckets - 1), bucket);
     storeWord(position, i);
     LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
                               word(add(histogram, toIndex(position))), i32(1),
@@ -168,8 +166,7 @@ Value DecodeKernelEmitter::rankBatch(Value z) {
         b, loc, cmp(arith::CmpIPredicate::ule, start, z32),
         cmp(arith::CmpIPredicate::ult, z32, end));
     ifThen(holds, [&] {
-      storeWord(arith::IndexCastUIOp::create(b, loc, i32t,
-                                             add(first, idx(e))),
+      storeWord(arith::IndexCastUIOp::create(b, loc, i32t, add(first, idx(e))),
                 chosen);
       storeWord(sub(z32, start), add(chosen, idx(1)));
     });
@@ -182,32 +179,30 @@ Value DecodeKernelEmitter::rankBatch(Value z) {
   Value share = arith::CeilDivUIOp::create(b, loc, count, idx(threads));
   Value lo = arith::MinUIOp::create(b, loc, mul(tid, share), count);
   Value hi = arith::MinUIOp::create(b, loc, add(lo, share), count);
-  auto countLoop = scf::ForOp::create(b, loc, lo, hi, idx(1),
-                                      ValueRange{i32(0)});
+  auto countLoop =
+      scf::ForOp::create(b, loc, lo, hi, idx(1), ValueRange{i32(0)});
   {
     OpBuilder::InsertionGuard inner(b);
     b.setInsertionPointToStart(countLoop.getBody());
     Value match = cmp(arith::CmpIPredicate::eq,
                       loadWord(countLoop.getInductionVar()), position);
-    scf::YieldOp::create(
-        b, loc,
-        add(countLoop.getRegionIterArgs()[0],
-            arith::ExtUIOp::create(b, loc, i32t, match)));
+    scf::YieldOp::create(b, loc,
+                         add(countLoop.getRegionIterArgs()[0],
+                             arith::ExtUIOp::create(b, loc, i32t, match)));
   }
   Value matches = countLoop.getResult(0);
   Value before = exclusiveScan(matches);
   // The thread whose range holds the offset-th match walks it again.
   Value within = sub(offset, before);
   ifThen(cmp(arith::CmpIPredicate::ult, within, matches), [&] {
-    auto walk = scf::ForOp::create(b, loc, lo, hi, idx(1),
-                                   ValueRange{i32(0)});
+    auto walk = scf::ForOp::create(b, loc, lo, hi, idx(1), ValueRange{i32(0)});
     OpBuilder::InsertionGuard inner(b);
     b.setInsertionPointToStart(walk.getBody());
     Value i = walk.getInductionVar();
     Value seen = walk.getRegionIterArgs()[0];
     Value match = cmp(arith::CmpIPredicate::eq, loadWord(i), position);
-    ifThen(arith::AndIOp::create(
-               b, loc, match, cmp(arith::CmpIPredicate::eq, seen, within)),
+    ifThen(arith::AndIOp::create(b, loc, match,
+                                 cmp(arith::CmpIPredicate::eq, seen, within)),
            [&] {
              storeWord(arith::IndexCastUIOp::create(b, loc, i32t, i),
                        add(chosen, idx(2)));
