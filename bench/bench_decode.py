@@ -176,8 +176,9 @@ def flash_attention_2(s):
 
 
 @functools.cache
-def _fa4():
-    """FlashAttention-4's entry (flash-attn-4 on PyPI), where it is installed."""
+def fa4_varlen():
+    """FlashAttention-4's entry (flash-attn-4 on PyPI), where it is installed (raises
+    ImportError elsewhere); bench_prefill.py's too."""
     from flash_attn.cute import flash_attn_varlen_func
 
     return flash_attn_varlen_func
@@ -186,7 +187,7 @@ def _fa4():
 def flash_attention_4(s):
     """FlashAttention-4 on the paged cache (page_table, seqused_k), as
     ../shared/peers/README.md calls it; it has no split-KV on sm_90."""
-    out = _fa4()(
+    out = fa4_varlen()(
         s.q,
         s.k_cache,
         s.v_cache,
@@ -235,7 +236,7 @@ def implementations(peer, workload):
     if workload.seqlen_q > 1:
         return found  # the peer and the seed plan take one query per sequence
     try:
-        _fa4()
+        fa4_varlen()
         found.append(("FlashAttention-4 (flash-attn-4, paged)", flash_attention_4))
     except ImportError:
         pass

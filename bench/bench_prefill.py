@@ -37,7 +37,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.bias import causal_lower_right
 
 from attn_kernels import _info, reference_varlen, varlen_prefill
-from bench_decode import gpu_facts, gpu_slug, median_ms
+from bench_decode import fa4_varlen, gpu_facts, gpu_slug, median_ms
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NUM_HEADS, NUM_KV_HEADS, HEAD_DIM, PAGE_SIZE = 16, 8, 128, 256
@@ -163,16 +163,8 @@ def flash_attention_2(s):
     )[0]
 
 
-@functools.cache
-def _fa4():
-    """FlashAttention-4's varlen entry (flash-attn-4 on PyPI), where it is installed."""
-    from flash_attn.cute import flash_attn_varlen_func
-
-    return flash_attn_varlen_func
-
-
 def flash_attention_4(s):
-    out = _fa4()(
+    out = fa4_varlen()(
         s.q,
         s.k_packed,
         s.v_packed,

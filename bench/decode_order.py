@@ -59,38 +59,19 @@ def measure(lengths, seqlen_q=1, splits=0, check=False):
         make_set(lengths, seqlen_q)
         for _ in range(max(2, -(-4 * 50 * 2**20 // kv_bytes(lengths))))
     ]
+
+    def inputs(s):
+        return s.q, s.k_cache, s.v_cache, s.cache_seqlens, s.block_table
+
+    def call(s):
+        return paged_decode(*inputs(s), softmax_scale=SCALE, num_splits=splits)
+
     error = None
     if check:
-        s = sets[0]
-        out = paged_decode(
-            s.q,
-            s.k_cache,
-            s.v_cache,
-            s.cache_seqlens,
-            s.block_table,
-            softmax_scale=SCALE,
-        )
-        ref, _ = reference_decode(
-            s.q,
-            s.k_cache,
-            s.v_cache,
-            s.cache_seqlens,
-            s.block_table,
-            softmax_scale=SCALE,
-        )
+        ref, _ = reference_decode(*inputs(sets[0]), softmax_scale=SCALE)
+        out = call(sets[0])
         error = ((out.double() - ref).norm() / ref.norm()).item()
-    calls = [
-        lambda s=s: paged_decode(
-            s.q,
-            s.k_cache,
-            s.v_cache,
-            s.cache_seqlens,
-            s.block_table,
-            softmax_scale=SCALE,
-            num_splits=splits,
-        )
-        for s in sets
-    ]
+    calls = [lambda s=s: call(s) for s in sets]
     ms = median_ms(calls)
     del sets, calls
     torch.cuda.empty_cache()
