@@ -133,9 +133,12 @@ Value DecodeKernelEmitter::rankBatch(Value z) {
            [&](Value i) { storeWord(i32(0), add(histogram, i)); });
   gpu::BarrierOp::create(b, loc);
   // Bucket positions, longest first: 255 - bucket, with bucket 0 for an
-  // empty sequence and (float bits >> 20) - 1008 (8 .. 255) otherwise.
+  // empty sequence and (float bits >> 20) - 1008 (8 .. 255) otherwise. A
+  // negative length (a caller's error) counts as empty, so that every
+  // position stays in the histogram and the rank a permutation.
   forRange(tid, count, idx(threads), [&](Value i) {
-    Value len = loadI32(tensorFor(lensArg).ptr, i);
+    Value len = arith::MaxSIOp::create(
+        b, loc, loadI32(tensorFor(lensArg).ptr, i), i32(0));
     Value bits = LLVM::BitcastOp::create(
         b, loc, i32t, arith::UIToFPOp::create(b, loc, b.getF32Type(), len));
     Value bucket = select(

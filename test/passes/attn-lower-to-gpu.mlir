@@ -4,7 +4,8 @@
 
 // Grid z ranks the batch by cache_seqlens (%arg3), longest first, when it
 // holds 16 to 512 sequences (else z is the batch index): the lengths'
-// buckets (float bits >> 20, less 1008) into a shared histogram by atomics,
+// buckets (negative ones as 0; float bits >> 20, less 1008) into a shared
+// histogram by atomics,
 // block scans by shfl.up with the warps' totals in shared memory, and the
 // chosen sequence, read by every thread between two barriers, is the batch
 // index whose length the kernel then loads.
@@ -16,7 +17,8 @@
 // RANK: %[[RANKED:.*]] = scf.if %{{.*}} -> (i32) {
 // RANK: gpu.barrier
 // RANK: scf.for %{{.*}} = %{{.*}} to %grid_dim_z step %c128
-// RANK: %[[LEN:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> i32
+// RANK: %[[RAW:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> i32
+// RANK: %[[LEN:.*]] = arith.maxsi %[[RAW]], %c0_i32{{.*}} : i32
 // RANK: %[[F:.*]] = arith.uitofp %[[LEN]] : i32 to f32
 // RANK: %[[BITS:.*]] = llvm.bitcast %[[F]] : f32 to i32
 // RANK: %[[TOP:.*]] = arith.shrui %[[BITS]], %c20_i32
