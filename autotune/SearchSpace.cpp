@@ -19,6 +19,10 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
 
 bool spaceHasSplitPolicies(StringRef space) { return space != "head-dims"; }
 
+bool isSearchSpace(StringRef space) {
+  return space == "gpu" || space == "wide" || space == "head-dims";
+}
+
 /// A decode entry names dtype, D and G: it sets the four layouts and masks,
 /// of which the benchmark times the paged causal one; `knobs` less those the
 /// lowering rejects.

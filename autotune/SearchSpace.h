@@ -30,6 +30,9 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 /// program) as groups of kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 
+/// Whether `space` names one of those spaces.
+bool isSearchSpace(llvm::StringRef space);
+
 /// Whether `space` times the decode split policies too (not "head-dims": the
 /// policy is chosen with the benchmark's D 128 kernel).
 bool spaceHasSplitPolicies(llvm::StringRef space);

@@ -64,6 +64,9 @@ private:
   /// load8 of one of this lane's chunks of a K or V stage row; zeros where
   /// `active` (the chunk's, null: always) is false (DecodeOps.cpp).
   SmallVector<Value> loadStage8(Value ptr, Value active);
+  /// This lane's chunks (rowValues() values) of key `key`'s row of a K or V
+  /// stage starting at `stage`.
+  SmallVector<Value> loadStageRow(Value stage, Value key);
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
   // IR walking.

@@ -106,13 +106,8 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
   Value kStage =
       gep(smemBase, elementType, mul(currentStage, idx(2 * blockN * headDim)));
   for (int64_t i = 0; i < keysPerThread; ++i) {
-    Value key = add(rowGroup, idx(rowGroups * i));
-    SmallVector<Value> k;
-    for (const LaneChunk &chunk : laneChunks) {
-      Value offset = add(mul(key, idx(headDim)), mul(chunk.index, idx(8)));
-      llvm::append_range(
-          k, loadStage8(gep(kStage, elementType, offset), chunk.active));
-    }
+    SmallVector<Value> k =
+        loadStageRow(kStage, add(rowGroup, idx(rowGroups * i)));
     for (int64_t r = 0; r < rows; ++r) {
       ArrayRef<Value> qRow =
           ArrayRef<Value>(q.values).slice(r * rowValues(), rowValues());
@@ -208,13 +203,8 @@ LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
       smemBase, elementType,
       add(mul(currentStage, idx(2 * blockN * headDim)), idx(blockN * headDim)));
   for (int64_t i = 0; i < keysPerThread; ++i) {
-    Value key = add(rowGroup, idx(rowGroups * i));
-    SmallVector<Value> v;
-    for (const LaneChunk &chunk : laneChunks) {
-      Value offset = add(mul(key, idx(headDim)), mul(chunk.index, idx(8)));
-      llvm::append_range(
-          v, loadStage8(gep(vStage, elementType, offset), chunk.active));
-    }
+    SmallVector<Value> v =
+        loadStageRow(vStage, add(rowGroup, idx(rowGroups * i)));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < rowValues(); ++j)
         out.values[r * rowValues() + j] =
@@ -427,6 +417,16 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
         gep(tensorFor(partLseArg).ptr, b.getF32Type(), rowIndex));
   }
   return success();
+}
+
+SmallVector<Value> DecodeKernelEmitter::loadStageRow(Value stage, Value key) {
+  SmallVector<Value> values;
+  for (const LaneChunk &chunk : laneChunks) {
+    Value offset = add(mul(key, idx(headDim)), mul(chunk.index, idx(8)));
+    llvm::append_range(
+        values, loadStage8(gep(stage, elementType, offset), chunk.active));
+  }
+  return values;
 }
 
 SmallVector<Value> DecodeKernelEmitter::loadStage8(Value ptr, Value active) {

@@ -3,6 +3,7 @@
 // model (autotune/Compile.h), and turns GPU timings or the roofline model into
 // the tuning tables autotune/tables/<target>.json (autotune/Ingest.h).
 #include "autotune/Compile.h"
+#include "autotune/SearchSpace.h"
 #include "autotune/Tuning.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -156,7 +157,7 @@ int main(int argc, char **argv) {
            << "'\n";
     return 1;
   }
-  if (space != "gpu" && space != "wide" && space != "head-dims") {
+  if (!tune::isSearchSpace(space)) {
     errs() << "attn-tune: --space must be gpu, wide or head-dims, got '"
            << space << "'\n";
     return 1;
