@@ -4,7 +4,8 @@
 // unit test keeps its tables equal to these). Header-only, no LLVM, no CUDA.
 //
 // Each table is an X-macro: X(name, type, meaning), where type is one of
-// Ptr (a 64-bit device address), I64, I32 or F32. Strides are in elements.
+// Ptr (a 64-bit device address), I64, I32, F32 or TensorMap (a CUtensorMap:
+// 128 bytes, passed by value). Strides are in elements.
 #ifndef ATTN_ABI_KERNEL_PARAMS_H
 #define ATTN_ABI_KERNEL_PARAMS_H
 
@@ -85,6 +86,17 @@
   X(window_right, I32, "keys right of the diagonal; < 0: all")                 \
   X(softcap, F32, "> 0: scores become softcap * tanh(s / softcap); 0: off")
 
+// The tensor maps of a TMA prefill kernel (manifest key tma=1, sm_90a,
+// packed K/V), appended after the kind's parameters (and the local ones of a
+// local kernel): K and V as [rows, Hkv, head_dim] tensors, boxes of 64
+// columns (128 bytes, 128-byte swizzle) by block_n rows, encoded by the
+// runtime per call. With `tma` 0 the kernel copies every tile with cp.async
+// and reads neither map.
+#define ATTN_TMA_PARAMS(X)                                                     \
+  X(k_map, TensorMap, "K [rows, Hkv, head_dim]: 64 x 1 x block_n boxes")       \
+  X(v_map, TensorMap, "V, as k_map")                                           \
+  X(tma, I32, "1: whole K/V tiles through the maps; 0: cp.async only")
+
 // The log-sum-exp merge of split partials (op=combine).
 #define ATTN_COMBINE_PARAMS(X)                                                 \
   X(part_o, Ptr, "float split partials")                                       \
@@ -100,7 +112,16 @@
 namespace attn {
 namespace abi {
 
-enum class ParamType { Ptr, I64, I32, F32 };
+enum class ParamType { Ptr, I64, I32, F32, TensorMap };
+
+// A CUtensorMap's bytes (cuda.h's layout: 128 bytes; CUDA 13 aligns it to
+// 128, CUDA 12 to 64). The kernel parameter is 64-byte aligned, as the PTX
+// ISA asks of a tensor map in the parameter space.
+struct alignas(128) TensorMapBytes {
+  uint64_t words[16];
+};
+inline constexpr size_t kTensorMapBytes = sizeof(TensorMapBytes);
+inline constexpr size_t kTensorMapParamAlign = 64;
 
 // The C type a launch passes for each parameter type.
 template <ParamType> struct ParamValue;
@@ -108,6 +129,9 @@ template <> struct ParamValue<ParamType::Ptr> { using type = uint64_t; };
 template <> struct ParamValue<ParamType::I64> { using type = int64_t; };
 template <> struct ParamValue<ParamType::I32> { using type = int32_t; };
 template <> struct ParamValue<ParamType::F32> { using type = float; };
+template <> struct ParamValue<ParamType::TensorMap> {
+  using type = TensorMapBytes;
+};
 
 struct ParamInfo {
   const char *name;
@@ -139,6 +163,7 @@ ATTN_ABI_KERNEL(decode, ATTN_DECODE_PARAMS)
 ATTN_ABI_KERNEL(prefill, ATTN_PREFILL_PARAMS)
 ATTN_ABI_KERNEL(combine, ATTN_COMBINE_PARAMS)
 ATTN_ABI_KERNEL(local, ATTN_LOCAL_PARAMS)
+ATTN_ABI_KERNEL(tma, ATTN_TMA_PARAMS)
 
 #undef ATTN_ABI_KERNEL
 #undef ATTN_ABI_ADDRESS

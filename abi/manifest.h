@@ -43,6 +43,9 @@ constexpr const char *kPaged = "paged";
 constexpr const char *kCausal = "causal";
 // 1 on a local kernel (window and softcap parameters); absent: 0.
 constexpr const char *kLocal = "local";
+// 1 on a kernel that takes abi::tma's tensor maps after its other
+// parameters (a TMA prefill kernel); absent: 0.
+constexpr const char *kTma = "tma";
 constexpr const char *kBlockM = "block_m";
 constexpr const char *kBlockN = "block_n";
 constexpr const char *kStages = "stages";

@@ -148,6 +148,7 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
   options.blockN = spec.blockN;
   options.stages = spec.stages;
   options.threads = spec.threads;
+  options.tma = spec.tma;
   // attn-to-ptx in its two parts, to read what the lowering recorded on the
   // kernels before the gpu.module becomes a binary.
   PassManager toKernels(module.getContext()), toPTX(module.getContext());
@@ -162,9 +163,13 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
   CompiledModule compiled;
   auto smem =
       mlir::attn::AttnDialect::SharedMemoryBytesAttrHelper(module.getContext());
+  auto maps =
+      mlir::attn::AttnDialect::TensorMapArgsAttrHelper(module.getContext());
   module.walk([&](gpu::GPUFuncOp kernel) {
     if (IntegerAttr bytes = smem.getAttr(kernel))
       compiled.sharedMemoryBytes[kernel.getName().str()] = bytes.getInt();
+    if (maps.getAttr(kernel))
+      compiled.tensorMapKernels.insert(kernel.getName().str());
   });
   for (const std::string &kernel : {spec.name(), spec.name() + "_combine"})
     if (!compiled.sharedMemoryBytes.count(kernel))
@@ -215,6 +220,8 @@ std::string manifestLines(const KernelSpec &spec,
       kv(key::kGroup, decode ? spec.group : 0) + kv(key::kPaged, spec.paged) +
       kv(key::kCausal, spec.causal) +
       (spec.local ? kv(key::kLocal, 1) : std::string()) +
+      (compiled.tensorMapKernels.count(stem) ? kv(key::kTma, 1)
+                                             : std::string()) +
       kv(key::kBlockM, spec.rowsPerCta()) + kv(key::kBlockN, spec.blockN) +
       kv(key::kStages, spec.stages) + kv(key::kThreads, spec.blockThreads()) +
       kv(key::kSmem, smem(stem)) + files;

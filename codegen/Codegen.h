@@ -9,6 +9,7 @@
 #include "llvm/Support/Error.h"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct CompiledModule {
   /// The dynamic shared memory of each kernel, by name, as the GPU lowering
   /// laid it out and recorded it (attn.shared_memory_bytes).
   std::map<std::string, int64_t> sharedMemoryBytes;
+  /// The kernels that take abi::tma's tensor maps (attn.tensor_map_args).
+  std::set<std::string> tensorMapKernels;
 };
 
 /// Runs attn-to-ptx on `module` for `target` (sm_89, sm_90); returns the PTX

@@ -35,6 +35,9 @@ struct KernelSpec {
   /// Assembled by ptxas as a whole program rather than by nvJitLink
   /// (relocatable); sm_90a's kernels always are (codegen/Codegen.h).
   bool wholeProgram = false;
+  /// sm_90a packed prefill: the producer copies whole K/V tiles by TMA
+  /// (attn-lower-to-gpu's tma; the kernel then takes abi::tma's tensor maps).
+  bool tma = false;
 
   /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal,
   /// attn_decode_f16_d64_gany_contig_full,

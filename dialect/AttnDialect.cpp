@@ -7,6 +7,7 @@ using namespace mlir;
 using namespace mlir::attn;
 
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -121,6 +122,19 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
         !bytes.getType().isInteger(64) || bytes.getInt() < 0)
       return op->emitError("'") << name
                                 << "' must be a non-negative i64 on a kernel "
+                                   "(gpu.func or llvm.func)";
+    return success();
+  }
+  if (name == TensorMapArgsAttrHelper::getNameStr()) {
+    auto indices = dyn_cast<DenseI64ArrayAttr>(attribute.getValue());
+    auto function = dyn_cast<FunctionOpInterface>(op);
+    unsigned inputs = function ? function.getNumArguments() : 0;
+    if ((opName != "gpu.func" && opName != "llvm.func") || !indices ||
+        !llvm::all_of(indices.asArrayRef(), [&](int64_t i) {
+          return i >= 0 && i < static_cast<int64_t>(inputs);
+        }))
+      return op->emitError("'") << name
+                                << "' must list parameter indices of a kernel "
                                    "(gpu.func or llvm.func)";
     return success();
   }

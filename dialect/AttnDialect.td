@@ -59,7 +59,12 @@ def Attn_Dialect : Dialect {
     // On each kernel attn-lower-to-gpu makes (a gpu.func, an llvm.func after
     // the NVVM conversion): the bytes of dynamic shared memory it lays out,
     // which its launch must provide (the manifest's smem=).
-    "::mlir::IntegerAttr":$shared_memory_bytes
+    "::mlir::IntegerAttr":$shared_memory_bytes,
+    // On a kernel (gpu.func, llvm.func) whose parameters at these indices are
+    // CUtensorMaps (abi/kernel_params.h, TensorMap): generic pointers in the
+    // GPU lowering, made 128-byte by-value grid constants after the NVVM
+    // conversion (attn-tensor-map-params).
+    "::mlir::DenseI64ArrayAttr":$tensor_map_args
   );
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

@@ -44,6 +44,10 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
                          llvm::cl::init(3)};
   Option<int64_t> threads{*this, "threads", llvm::cl::desc("Threads per CTA"),
                           llvm::cl::init(128)};
+  Option<bool> tma{*this, "tma",
+                   llvm::cl::desc("sm_90a packed prefill: K/V tiles by TMA "
+                                  "(attn-lower-to-gpu's tma)"),
+                   llvm::cl::init(false)};
 };
 
 /// attn-gqa-broadcast, attn-split-kv, attn-tile, attn-online-softmax: the

@@ -199,12 +199,33 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "Prefill MMAs through wgmma (sm_90a) rather than mma.sync">,
     Option<"producer", "producer", "bool", /*default=*/"false",
            "wgmma prefill: the last 128 threads are a producer warpgroup that "
-           "copies the K/V tiles, signalling them on mbarriers">
+           "copies the K/V tiles, signalling them on mbarriers">,
+    Option<"tma", "tma", "bool", /*default=*/"false",
+           "producer prefill of packed K/V: whole K/V tiles by TMA through "
+           "tensor maps the launch passes (abi/kernel_params.h, tma)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect", "::mlir::vector::VectorDialect",
                            "::mlir::math::MathDialect"];
+}
+
+def AttnTensorMapParams : Pass<"attn-tensor-map-params", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Makes a kernel's tensor-map parameters 128-byte by-value grid constants";
+  let description = [{
+    After the NVVM conversion: each parameter an `llvm.func` kernel lists in
+    `attn.tensor_map_args` (a CUtensorMap, abi/kernel_params.h's TensorMap;
+    a generic `!llvm.ptr` in the GPU lowering) becomes
+    `llvm.byval = !llvm.array<128 x i8>`, `llvm.align = 64` and
+    `nvvm.grid_constant`: a `.param .align 64 .b8 [128]` parameter whose
+    address (`cvta.param`) the TMA instructions take, so that the map the
+    launch passes by value is read in place (a CUDA graph captures it with
+    the launch). The GPU conversion keeps no `llvm.byval` of a `gpu.func`,
+    and NVVM's verifier accepts `nvvm.grid_constant` only on an
+    `nvvm.kernel`, hence this pass. A listed parameter that is not a pointer
+    is an error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect"];
 }
 
 #endif // ATTN_PASSES_TD

@@ -32,8 +32,8 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   pm.addPass(createAttnFuseTileOps());
   // sm_90a's prefill kernels take wgmma and a producer warpgroup.
   bool hopper = options.target == "sm_90a";
-  pm.addPass(createAttnLowerToGpu(
-      AttnLowerToGpuOptions{options.stages, options.threads, hopper, hopper}));
+  pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
+      options.stages, options.threads, hopper, hopper, hopper && options.tma}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(
@@ -52,6 +52,7 @@ void mlir::attn::buildAttnGpuKernelsToPTXPipeline(
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.indexBitwidth = 64;
   gpu.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  gpu.addPass(createAttnTensorMapParams());
   gpu.addPass(createConvertVectorToLLVMPass());
   gpu.addPass(createConvertMathToLLVMPass());
   gpu.addPass(createArithToLLVMConversionPass());

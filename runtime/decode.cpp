@@ -75,7 +75,7 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   ATTN_RETURN_IF_ERROR(launchKernel(
       driver, decode, *plan.decode, plan.numSplits,
       unsigned(abi::grid::decodeGridY(args.seqlen_q, plan.headBlocks)),
-      args.batch, stream, launchParams.pointers()));
+      args.batch, stream, launchParams.pointers(*plan.decode)));
   if (combine == nullptr)
     return Status();
 

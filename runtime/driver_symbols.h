@@ -7,7 +7,8 @@
 // cuPointerGetAttribute, cuDeviceGet, cuDevicePrimaryCtxRetain and
 // cuCtxSetCurrent serve a thread with no current context (runtime/device.cpp);
 // cuMemcpyDtoHAsync, cuStreamSynchronize and cuStreamIsCapturing the checked
-// mode (runtime/index_check.cpp).
+// mode (runtime/index_check.cpp); cuTensorMapEncodeTiled the TMA prefill
+// kernels' maps (runtime/tensor_map.cpp).
 ATTN_CU_SYMBOL(cuInit)
 ATTN_CU_SYMBOL(cuGetErrorName)
 ATTN_CU_SYMBOL(cuGetErrorString)
@@ -28,3 +29,4 @@ ATTN_CU_SYMBOL(cuLaunchKernel)
 ATTN_CU_SYMBOL(cuMemcpyDtoHAsync)
 ATTN_CU_SYMBOL(cuStreamSynchronize)
 ATTN_CU_SYMBOL(cuStreamIsCapturing)
+ATTN_CU_SYMBOL(cuTensorMapEncodeTiled)

@@ -42,31 +42,38 @@ inline CUdeviceptr devicePointer(const void *pointer) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(pointer));
 }
 
-// The parameter array of a decode or prefill launch: the kind's parameters
-// (`kind`, abi::decode::Args or abi::prefill::Args), then the local options'
-// (abi::local), which only a local kernel declares: a kernel reads only the
-// parameters it declares, so every kernel of the kind takes the same array.
+// The parameter array of a decode or prefill launch of `kernel`: the kind's
+// parameters (`kind`, abi::decode::Args or abi::prefill::Args), then the
+// local options' (abi::local) for a local kernel, then the tensor maps'
+// (abi::tma) for a TMA kernel.
 template <typename KindArgs> struct LaunchParams {
   KindArgs kind;
   abi::local::Args local;
+  abi::tma::Args tma;
 
   explicit LaunchParams(const LocalOptions &options) {
     local.window_left = options.windowLeft;
     local.window_right = options.windowRight;
     local.softcap = options.softcap;
   }
-  void **pointers() {
+  void **pointers(const KernelInfo &kernel) {
     auto own = kind.pointers();
-    auto extra = local.pointers();
-    std::copy(std::begin(own.values), std::end(own.values), values);
-    std::copy(std::begin(extra.values), std::end(extra.values),
-              values + std::size(own.values));
+    void **next = std::copy(std::begin(own.values), std::end(own.values),
+                            std::begin(values));
+    if (kernel.variant.local) {
+      auto extra = local.pointers();
+      next = std::copy(std::begin(extra.values), std::end(extra.values), next);
+    }
+    if (kernel.tma) {
+      auto maps = tma.pointers();
+      std::copy(std::begin(maps.values), std::end(maps.values), next);
+    }
     return values;
   }
 
 private:
   void *values[sizeof(KindArgs::Pointers::values) / sizeof(void *) +
-               abi::local::kCount];
+               abi::local::kCount + abi::tma::kCount];
 };
 
 // Launches `kernel` with its block shape and dynamic shared memory; a failure

@@ -288,6 +288,20 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   if (variant.op == KernelOp::Prefill || variant.groupSize == 0)
     ATTN_RETURN_IF_ERROR(
         fields.getInt(abi::key::kBlockM, 1, 1024, &kernel->blockM));
+  int tma = 0;
+  if (fields.has(abi::key::kTma))
+    ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kTma, 0, 1, &tma));
+  if (tma != 0) {
+    // The maps are of packed K/V, their boxes at most 256 rows.
+    if (variant.op != KernelOp::Prefill || paged != 0)
+      return makeStatus(ATTN_ERROR_PACK,
+                        "'%s=1' is for packed prefill kernels (op=prefill "
+                        "paged=0)",
+                        abi::key::kTma);
+    ATTN_RETURN_IF_ERROR(
+        fields.getInt(abi::key::kBlockN, 1, 256, &kernel->blockN));
+    kernel->tma = true;
+  }
   variant.paged = paged != 0;
   variant.causal = causal != 0;
   variant.local = local != 0;

@@ -57,6 +57,10 @@ struct KernelInfo {
   int sharedBytes = 0;
   // Query rows (prefill) or heads (any-group decode) per CTA.
   int blockM = 0;
+  // A TMA prefill kernel (tma=1): it takes abi::tma's tensor maps, whose
+  // boxes are blockN (its block_n) rows.
+  bool tma = false;
+  int blockN = 0;
   // Combine only: the decode kernel it belongs to (its module holds both);
   // empty: any decode kernel of its dtype and head_dim.
   std::string combineFor;

@@ -3,6 +3,7 @@
 #include "runtime/kernel_cache.h"
 #include "runtime/launch.h"
 #include "runtime/prefill_plan.h"
+#include "runtime/tensor_map.h"
 
 #include <cstdint>
 
@@ -72,11 +73,14 @@ Status launch(const attn_varlen_prefill_args &args, const PrefillCall &call,
   params.head_shift = plan.headShift;
   params.group_magic = static_cast<int64_t>(plan.groupMagic);
   params.head_dim = args.head_dim;
+  if (plan.kernel->tma)
+    ATTN_RETURN_IF_ERROR(encodeKvTensorMaps(driver, args, strides, *plan.kernel,
+                                            &launchParams.tma));
   // abi/grid.h: grid (Hq or S << head_shift, B, Z); CTA x is
   // split << head_shift | head.
   ATTN_RETURN_IF_ERROR(launchKernel(driver, prefill, *plan.kernel, plan.gridX,
                                     args.batch, plan.gridZ, stream,
-                                    launchParams.pointers()));
+                                    launchParams.pointers(*plan.kernel)));
   if (combine == nullptr)
     return Status();
 

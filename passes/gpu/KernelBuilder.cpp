@@ -237,13 +237,22 @@ Block &KernelEmitterBase::createKernelFunc(StringRef name,
                                            ArrayRef<abi::ParamInfo> kindParams,
                                            int64_t threads,
                                            int64_t sharedMemoryBytes,
-                                           bool local) {
+                                           bool local, bool tensorMaps) {
   SmallVector<abi::ParamInfo> params(kindParams);
   if (local)
     llvm::append_range(params, abi::local::kParams);
+  if (tensorMaps)
+    llvm::append_range(params, abi::tma::kParams);
   SmallVector<Type> types;
+  SmallVector<int64_t> mapArgs;
   for (const abi::ParamInfo &param : params) {
     switch (param.type) {
+    case abi::ParamType::TensorMap:
+      // By value in the launch; a pointer to it here (attn-tensor-map-params
+      // makes it a grid constant).
+      mapArgs.push_back(static_cast<int64_t>(types.size()));
+      types.push_back(LLVM::LLVMPointerType::get(b.getContext()));
+      break;
     case abi::ParamType::Ptr:
       types.push_back(LLVM::LLVMPointerType::get(b.getContext(), kGlobalSpace));
       break;
@@ -266,6 +275,9 @@ Block &KernelEmitterBase::createKernelFunc(StringRef name,
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   AttnDialect::SharedMemoryBytesAttrHelper(b.getContext())
       .setAttr(kernel, b.getI64IntegerAttr(sharedMemoryBytes));
+  if (!mapArgs.empty())
+    AttnDialect::TensorMapArgsAttrHelper(b.getContext())
+        .setAttr(kernel, b.getDenseI64ArrayAttr(mapArgs));
   Block &entry = kernel.getBody().front();
   b.setInsertionPointToStart(&entry);
   gpu::ReturnOp::create(b, loc);

@@ -122,11 +122,12 @@ protected:
   /// `params` (abi/kernel_params.h), with `local` then abi::local's (bound to
   /// the function's local-attention arguments), a known block size and the
   /// bytes of dynamic shared memory it lays out (attn.shared_memory_bytes,
-  /// which the manifest's smem= reads); the builder is left before its
-  /// terminator.
+  /// which the manifest's smem= reads); with `tensorMaps`, abi::tma's
+  /// parameters last (the maps generic pointers, listed in
+  /// attn.tensor_map_args); the builder is left before its terminator.
   Block &createKernelFunc(StringRef name, ArrayRef<abi::ParamInfo> params,
                           int64_t threads, int64_t sharedMemoryBytes,
-                          bool local = false);
+                          bool local = false, bool tensorMaps = false);
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32(int64_t v) {
@@ -251,7 +252,8 @@ LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
 /// tiles (PrefillProducer.cpp).
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                 LLVM::GlobalOp smem, int64_t stages,
-                                int64_t threads, bool wgmma, bool producer);
+                                int64_t threads, bool wgmma, bool producer,
+                                bool tma = false);
 
 } // namespace attn
 } // namespace mlir

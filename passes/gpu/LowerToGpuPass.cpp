@@ -49,7 +49,7 @@ struct AttnLowerToGpuPass
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
           prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads,
-                                      wgmma, producer)
+                                      wgmma, producer, tma)
                   : emitDecodeKernel(func, gpuModule, smem, stages, threads);
       if (failed(emitted))
         return signalPassFailure();

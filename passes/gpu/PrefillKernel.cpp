@@ -103,11 +103,20 @@ LogicalResult PrefillKernelEmitter::analyse() {
 
 void PrefillKernelEmitter::createKernel() {
   namespace P = abi::prefill;
+  bool local = hasLocalOptions();
   Block &entry =
       createKernelFunc(func.getSymName(), P::kParams,
                        32 * warps + (producer ? kProducerThreads : 0),
-                       sharedMemoryBytes(), hasLocalOptions());
+                       sharedMemoryBytes(), local, usesTma());
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  if (usesTma()) {
+    // After the kind's parameters and the local ones.
+    unsigned first = P::kCount + (local ? unsigned(abi::local::kCount) : 0u);
+    kMap = entry.getArgument(first + abi::tma::k_map);
+    vMap = entry.getArgument(first + abi::tma::v_map);
+    tmaEnabled = cmp(arith::CmpIPredicate::ne,
+                     entry.getArgument(first + abi::tma::tma), i32(0));
+  }
   tensors[qArg] = {arg(P::q), {arg(P::q_stride_token), arg(P::q_stride_head)}};
   // A paged cache [blocks, rows, Hkv, D] takes all three strides, a packed
   // one [total_k, Hkv, D] the row and head ones.
@@ -204,7 +213,7 @@ LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
                                             gpu::GPUModuleOp module,
                                             LLVM::GlobalOp smem, int64_t stages,
                                             int64_t threads, bool wgmma,
-                                            bool producer) {
+                                            bool producer, bool tma) {
   if (stages < 2)
     return func.emitError("attn-lower-to-gpu: prefill needs at least 2 "
                           "stages, got ")
@@ -213,7 +222,10 @@ LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
     return func.emitError("attn-lower-to-gpu: a producer warpgroup needs "
                           "wgmma and more than its 128 threads, got ")
            << threads << " threads";
+  if (tma && !producer)
+    return func.emitError("attn-lower-to-gpu: TMA copies are the producer "
+                          "warpgroup's: tma needs producer");
   return PrefillKernelEmitter(func, module, smem, stages, threads, wgmma,
-                              producer)
+                              producer, tma)
       .emit();
 }

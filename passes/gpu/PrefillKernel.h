@@ -56,10 +56,10 @@ class PrefillKernelEmitter : public KernelEmitterBase {
 public:
   PrefillKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
                        LLVM::GlobalOp smem, int64_t stages, int64_t threads,
-                       bool wgmma, bool producer)
+                       bool wgmma, bool producer, bool tma)
       : KernelEmitterBase(func, module, smem), stages(stages),
         warps((threads - (producer ? kProducerThreads : 0)) / 32), wgmma(wgmma),
-        producer(producer) {}
+        producer(producer), tma(tma) {}
   /// Threads of the producer warpgroup (warp-specialised kernels).
   static constexpr int64_t kProducerThreads = 128;
   /// The producer's registers after setmaxnreg.
@@ -282,6 +282,21 @@ private:
   bool wgmma;
   /// Warp-specialised: a producer warpgroup after the consumers' warps.
   bool producer;
+  /// The pass's tma option: a packed kernel's producer copies whole K/V
+  /// tiles by TMA (usesTma).
+  bool tma;
+  /// Whether this kernel takes the tensor maps (abi::tma): tma, and K/V
+  /// packed (a paged tile may span pages: cp.async only).
+  bool usesTma() const { return tma && !tableArg; }
+  /// One of tile `tile`'s K (which 0) or V (1) tiles into `stage`, signalled
+  /// on its "full" barrier `kind`: by TMA when the launch enables it and the
+  /// tile's keys [start, start + block_n) all lie before `limit`, else by
+  /// cp.async (PrefillProducer.cpp).
+  void produceTile(Value tile, Value start, Value limit, Value stage,
+                   Barrier kind, ArrayRef<KvTileOp> loads, Value kvHead,
+                   int64_t which);
+  /// abi::tma's parameters when usesTma().
+  Value kMap, vMap, tmaEnabled;
   /// Emitting the producer warpgroup's copy of the program (its K/V copies
   /// only).
   bool producerMode = false;

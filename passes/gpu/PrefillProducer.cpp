@@ -114,16 +114,15 @@ LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
   };
   // One of tile `tile`'s K or V (which) into its stage once the consumers
   // have released the stage's previous use, signalled on its "full"
-  // barrier when this thread's copies land.
+  // barrier.
   auto produce = [&](Value tile, int64_t which) {
     Value stage = arith::RemUIOp::create(b, loc, tile, idx(stages));
     Value parity = useParity(tile);
     waitBarrier(mbarrier(which ? Barrier::EmptyV : Barrier::EmptyK, stage),
                 arith::XOrIOp::create(b, loc, parity, i32(1)));
-    issueTileCopies(tile, tileStart(tile), kv->limit, loads, kv->kvHead, which);
-    NVVM::CpAsyncMBarrierArriveOp::create(
-        b, loc, mbarrier(which ? Barrier::FullV : Barrier::FullK, stage),
-        /*noinc=*/true);
+    produceTile(tile, tileStart(tile), kv->limit, stage,
+                which ? Barrier::FullV : Barrier::FullK, loads, kv->kvHead,
+                which);
   };
   auto tiles = scf::ForOp::create(b, loc, idx(0), kv->numTiles, idx(1));
   {
@@ -154,6 +153,67 @@ LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
   b.setInsertionPoint(ifAny.thenBlock()->getTerminator());
   produce(arith::SubIOp::create(b, loc, kv->numTiles, idx(1)), 1);
   return success();
+}
+
+void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
+                                       Value stage, Barrier kind,
+                                       ArrayRef<KvTileOp> loads, Value kvHead,
+                                       int64_t which) {
+  // cp.async: each producer thread's copies, its arrival on the "full"
+  // barrier when they land (the barrier expects the producer's 128
+  // arrivals).
+  auto copies = [&] {
+    issueTileCopies(tile, start, limit, loads, kvHead, which);
+    NVVM::CpAsyncMBarrierArriveOp::create(b, loc, mbarrier(kind, stage),
+                                          /*noinc=*/true);
+  };
+  if (!usesTma())
+    return copies();
+  // TMA: a whole tile (every key before the limit, so no row past the
+  // sequence or the tensor is read) as one box per 64-column panel, the
+  // panel's rows 128 bytes under the 128-byte swizzle, which is the ring's
+  // layout. Thread 0 arrives expecting the tile's bytes and issues the
+  // boxes, which complete the transaction on `full`; the other threads
+  // arrive at once. A partial tile (the sequence's last) takes the copies,
+  // which zero-fill the rows past the limit.
+  Value whole = arith::AndIOp::create(
+      b, loc, tmaEnabled,
+      cmp(arith::CmpIPredicate::sle, add(start, idx(blockN)), limit));
+  auto ifWhole = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifWhole.elseBlock()->getTerminator());
+  copies();
+  b.setInsertionPoint(ifWhole.thenBlock()->getTerminator());
+  Value full = mbarrier(kind, stage);
+  auto ifIssuer = scf::IfOp::create(
+      b, loc, cmp(arith::CmpIPredicate::eq, copyThread, idx(0)),
+      /*withElseRegion=*/true);
+  b.setInsertionPoint(ifIssuer.elseBlock()->getTerminator());
+  NVVM::MBarrierArriveOp::create(b, loc, b.getI64Type(), full,
+                                 /*count=*/Value());
+  b.setInsertionPoint(ifIssuer.thenBlock()->getTerminator());
+  int64_t panels = tileDim / 64;
+  int64_t tileBytes =
+      blockN * tileDim * elementType.getIntOrFloatBitWidth() / 8;
+  NVVM::MBarrierArriveExpectTxOp::create(
+      b, loc, b.getI64Type(), full, i32(tileBytes), NVVM::MemScopeKind::CTA,
+      /*relaxed=*/false, /*predicate=*/Value());
+  auto asI32 = [&](Value v) {
+    return arith::IndexCastUIOp::create(b, loc, b.getI32Type(), v);
+  };
+  Value tileBase = kvTile(stage, which);
+  auto clusterSpace = LLVM::LLVMPointerType::get(b.getContext(), 7);
+  for (int64_t p = 0; p < panels; ++p) {
+    Value panel = LLVM::AddrSpaceCastOp::create(
+        b, loc, clusterSpace,
+        gep(tileBase, b.getI8Type(), idx(p * blockN * wgmma::kRowBytes)));
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        b, loc, panel, which ? vMap : kMap,
+        ValueRange{i32(64 * p), asI32(kvHead), asI32(start)}, full,
+        /*im2colOffsets=*/ValueRange{}, /*multicastMask=*/Value(),
+        /*l2CacheHint=*/Value(), NVVM::TMALoadMode::TILE,
+        /*isCTAOnly=*/false, /*group=*/nullptr, /*predicate=*/Value());
+  }
 }
 
 LogicalResult PrefillKernelEmitter::emitConsumerLoop(scf::ForOp loop) {

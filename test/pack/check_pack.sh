@@ -33,4 +33,19 @@ for target in sm_80 sm_89 sm_90 sm_90a; do
     [ -s "$out/$target/$f" ] || { echo "manifest names missing $f"; exit 1; }
   done
 done
-echo "assembled $count kernel modules with ptxas ($out)"
+# The TMA prefill kernels (attn-pack --tma, not yet in the shipped pack): the
+# packed ones say tma=1, the paged ones do not, and every one assembles.
+tma=$out-tma
+rm -rf "$tma"
+"$attn_pack" --target=sm_90a --tma --head-dims 64,128 -o "$tma" >/dev/null
+manifest="$tma/sm_90a/manifest.txt"
+packed=$(grep -c '^name=attn_prefill_[a-z0-9]*_d[0-9]*_contig_[a-z]* .* tma=1 ' "$manifest")
+paged=$(grep -c 'paged=1 .* tma=1' "$manifest" || true)
+[ "$packed" = 12 ] && [ "$paged" = 0 ] || {
+  echo "$manifest: $packed packed tma=1 kernels (want 12), $paged paged (want 0)"
+  exit 1
+}
+printf '%s\0' "$tma/sm_90a"/*.ptx |
+  xargs -0 -n 1 -P "$jobs" "$ptxas" -arch=sm_90a -o /dev/null
+count=$((count + $(ls "$tma/sm_90a"/*.ptx | wc -l)))
+echo "assembled $count kernel modules with ptxas ($out, $tma)"

@@ -53,6 +53,11 @@ static cl::opt<int64_t> prefillBlockN("prefill-block-n",
 static cl::opt<int64_t> prefillStages("prefill-stages",
                                       cl::desc("Prefill cp.async stages"),
                                       cl::init(0));
+static cl::opt<bool>
+    tmaPrefill("tma",
+               cl::desc("sm_90a: packed prefill kernels copy whole K/V tiles "
+                        "by TMA (manifest tma=1; not yet in the shipped pack)"),
+               cl::init(false));
 
 namespace {
 
@@ -116,6 +121,8 @@ std::vector<attn::KernelSpec> targetSpecs(const std::string &target,
   llvm::erase_if(specs, [](const attn::KernelSpec &spec) {
     return spec.op != attn::KernelSpec::Op::Prefill;
   });
+  for (attn::KernelSpec &spec : specs)
+    spec.tma = tmaPrefill;
   return specs;
 }
 

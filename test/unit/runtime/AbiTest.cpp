@@ -28,6 +28,8 @@ const char *typeName(ParamType type) {
     return "i32";
   case ParamType::F32:
     return "f32";
+  case ParamType::TensorMap:
+    return "tensormap";
   }
   return "?";
 }
@@ -74,9 +76,9 @@ std::string joined(const std::vector<std::string> &rows) {
 TEST(AbiTest, DocsShowEveryKernelsParametersAsAbiListsThem) {
   namespace abi = attn::abi;
   std::vector<std::vector<std::string>> tables = docTables();
-  ASSERT_EQ(tables.size(), 4u)
-      << "docs/runtime_abi.md should hold the decode, combine, prefill and "
-         "local parameter tables";
+  ASSERT_EQ(tables.size(), 5u)
+      << "docs/runtime_abi.md should hold the decode, combine, prefill, "
+         "local and tma parameter tables";
   // Each table as it should read (paste from here when the abi changes).
   EXPECT_EQ(joined(tables[0]),
             joined(expectedRows(abi::decode::kParams, abi::decode::kCount)));
@@ -86,6 +88,8 @@ TEST(AbiTest, DocsShowEveryKernelsParametersAsAbiListsThem) {
             joined(expectedRows(abi::prefill::kParams, abi::prefill::kCount)));
   EXPECT_EQ(joined(tables[3]),
             joined(expectedRows(abi::local::kParams, abi::local::kCount)));
+  EXPECT_EQ(joined(tables[4]),
+            joined(expectedRows(abi::tma::kParams, abi::tma::kCount)));
 }
 
 TEST(AbiTest, ArgsPointersFollowTheTableOrder) {
@@ -100,6 +104,11 @@ TEST(AbiTest, ArgsPointersFollowTheTableOrder) {
   EXPECT_EQ(attn::abi::decode::kCount, 29u);
   EXPECT_EQ(attn::abi::combine::kCount, 9u);
   EXPECT_EQ(attn::abi::local::kCount, 3u);
+  EXPECT_EQ(attn::abi::tma::kCount, 3u);
+  // A tensor map travels by value: its launch pointer is the 128 bytes.
+  attn::abi::tma::Args maps;
+  EXPECT_EQ(maps.pointers().values[attn::abi::tma::v_map], &maps.v_map);
+  EXPECT_EQ(sizeof(maps.k_map), 128u);
 }
 
 TEST(AbiTest, DecodeSplitsFillTheGpuButKeepEnoughKeysPerSplit) {

@@ -411,6 +411,121 @@ TEST_F(PrefillTest, SplitsNeedACombineKernel) {
   EXPECT_EQ(fakecuda::launches().size(), 2u);
 }
 
+// A TMA prefill kernel (tma=1): the packed K and V as tensor maps after the
+// kernel's own parameters (abi::tma), encoded per call.
+class PrefillTmaTest : public RuntimeTest {
+protected:
+  void SetUp() override {
+    RuntimeTest::SetUp();
+    TestKernel tma = prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/1);
+    tma.tma = 1;
+    writePack(packDir(), "sm_90", {tma, ownCombineKernel(tma)},
+              " pads_head_dim=1");
+  }
+  static constexpr size_t kMaps = kPrefillHeadDim + 1;
+  // The words fake_cuda's encode writes into a map.
+  static std::array<uint64_t, 16> mapWords(const fakecuda::Launch &launch,
+                                           size_t index) {
+    std::array<uint64_t, 16> words{};
+    EXPECT_EQ(launch.params.at(index).size(), 128u);
+    std::memcpy(words.data(), launch.params.at(index).data(), 128);
+    return words;
+  }
+};
+
+TEST_F(PrefillTmaTest, PassesKAndVMapsAfterTheKernelsParameters) {
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.head_dim = 120; // the map's columns are the call's
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  ASSERT_EQ(launches[0].params.size(), prefillParamSizes().size() + 3);
+  EXPECT_EQ(param<int32_t>(launches[0], kMaps + 2), 1);
+  std::vector<fakecuda::TensorMapEncode> encodes = fakecuda::tensorMapEncodes();
+  ASSERT_EQ(encodes.size(), 2u);
+  for (int which = 0; which < 2; ++which) {
+    const fakecuda::TensorMapEncode &map = encodes[which];
+    const void *base = which ? args.v : args.k;
+    const int64_t *strides = which ? args.v_strides : args.k_strides;
+    SCOPED_TRACE(which ? "v" : "k");
+    EXPECT_EQ(map.type, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16);
+    EXPECT_EQ(map.base, address(base));
+    // [rows, Hkv, head_dim], innermost first; byte strides of head and row.
+    EXPECT_EQ(map.dims[0], 120u);
+    EXPECT_EQ(map.dims[1], 8u);
+    EXPECT_EQ(map.dims[2], 0x7fffffffu);
+    EXPECT_EQ(map.strides[0], uint64_t(strides[2]) * 2);
+    EXPECT_EQ(map.strides[1], uint64_t(strides[1]) * 2);
+    // 64 columns (128 bytes) by the kernel's block_n rows.
+    EXPECT_EQ(map.box[0], 64u);
+    EXPECT_EQ(map.box[1], 1u);
+    EXPECT_EQ(map.box[2], 64u);
+    EXPECT_EQ(map.swizzle, CU_TENSOR_MAP_SWIZZLE_128B);
+    EXPECT_EQ(map.fill, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    // The launch passes the encoded bytes by value.
+    std::array<uint64_t, 16> words = mapWords(launches[0], kMaps + which);
+    EXPECT_EQ(words[0], address(base));
+    EXPECT_EQ(words[1], 120u);
+    EXPECT_EQ(words[8], 64u);
+  }
+}
+
+TEST_F(PrefillTmaTest, ASingleKvHeadsZeroStrideMapsWithTheRowsBytes) {
+  // Hkv = 1: the checks pass the head stride as 0 (a size-1 dimension's),
+  // which TMA refuses; the map takes head_dim's bytes there.
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.num_heads = 2;
+  args.num_kv_heads = 1;
+  args.q_strides[0] = 2 * 128;
+  args.out_strides[0] = 2 * 128;
+  for (int64_t *strides : {args.k_strides, args.v_strides})
+    strides[1] = 128, strides[2] = 128;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::TensorMapEncode> encodes = fakecuda::tensorMapEncodes();
+  ASSERT_EQ(encodes.size(), 2u);
+  for (const fakecuda::TensorMapEncode &map : encodes) {
+    EXPECT_EQ(map.dims[1], 1u);
+    EXPECT_EQ(map.strides[0], 256u);
+    EXPECT_EQ(map.strides[1], 256u);
+  }
+  EXPECT_EQ(param<int32_t>(fakecuda::launches().at(0), kMaps + 2), 1);
+}
+
+TEST_F(PrefillTmaTest, TmaOffInTheEnvironmentLeavesTheMapsZero) {
+  ASSERT_EQ(setenv("ATTN_PREFILL_TMA", "0", 1), 0);
+  ASSERT_EQ(prefill(validPrefillArgs()), ATTN_SUCCESS) << lastError();
+  unsetenv("ATTN_PREFILL_TMA");
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  ASSERT_EQ(launches[0].params.size(), prefillParamSizes().size() + 3);
+  EXPECT_EQ(param<int32_t>(launches[0], kMaps + 2), 0);
+  EXPECT_EQ(mapWords(launches[0], kMaps), (std::array<uint64_t, 16>{}));
+  EXPECT_EQ(mapWords(launches[0], kMaps + 1), (std::array<uint64_t, 16>{}));
+  EXPECT_TRUE(fakecuda::tensorMapEncodes().empty());
+}
+
+TEST_F(PrefillTmaTest, AMapTheDriverRefusesFailsTheCallBeforeAnyLaunch) {
+  fakeConfig.failingCall = "cuTensorMapEncodeTiled";
+  fakeConfig.failure = CUDA_ERROR_INVALID_VALUE;
+  resetFake();
+  EXPECT_EQ(prefill(validPrefillArgs()), ATTN_ERROR_DRIVER);
+  EXPECT_THAT(lastError(),
+              AllOf(HasSubstr("cuTensorMapEncodeTiled"),
+                    HasSubstr("the tensor map of 'k' for kernel "
+                              "'prefill_bf16_d128_g0_contiguous_causal'")));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
+TEST_F(PrefillTmaTest, OnlyPackedPrefillKernelsTakeMaps) {
+  TestKernel paged = prefillKernel("bf16", 128, /*paged=*/1, /*causal=*/1);
+  paged.tma = 1;
+  writePack(packDir(), "sm_90", {paged});
+  EXPECT_EQ(prefill(validPagedPrefillArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(), HasSubstr("'tma=1' is for packed prefill kernels "
+                                     "(op=prefill paged=0)"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
 struct CombineChoiceCase {
   const char *label;
   std::vector<TestKernel> kernels;

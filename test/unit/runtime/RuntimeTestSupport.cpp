@@ -162,6 +162,8 @@ void writePack(const std::string &packDir, const std::string &target,
                                                          : combineParamSizes();
     if (kernel.local) // window_left, window_right, softcap
       sizes.insert(sizes.end(), {4, 4, 4});
+    if (kernel.tma) // k_map, v_map, tma
+      sizes.insert(sizes.end(), {128, 128, 4});
     // Like PTX, the image names its entry, parameters and target.
     std::string signature = kernel.name();
     for (size_t size : sizes)
@@ -177,7 +179,8 @@ void writePack(const std::string &packDir, const std::string &target,
       manifest << " group=" << kernel.group << " paged=" << kernel.paged
                << " causal=" << kernel.causal
                << (kernel.local ? " local=1" : "")
-               << " block_m=" << kernel.blockM << " block_n=64 stages=2";
+               << (kernel.tma ? " tma=1" : "") << " block_m=" << kernel.blockM
+               << " block_n=64 stages=2";
     }
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;

@@ -120,6 +120,9 @@ struct TestKernel {
   int causal = 1;
   // A local kernel (local=1): window and softcap parameters after the kind's.
   int local = 0;
+  // A TMA prefill kernel (tma=1): abi::tma's two maps and flag after the
+  // others.
+  int tma = 0;
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;

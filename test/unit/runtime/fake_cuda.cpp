@@ -47,6 +47,7 @@ struct State {
   std::vector<ModuleLoad> moduleLoads;
   std::vector<Launch> launches;
   std::vector<AttributeSet> attributeSets;
+  std::vector<TensorMapEncode> tensorMapEncodes;
   int moduleUnloads = 0;
   std::map<CUdevice, CUctx_st *> primaryContexts;
   std::map<CUdevice, int> primaryRetains;
@@ -135,6 +136,7 @@ void reset(const Config &config) {
   s.moduleLoads.clear();
   s.launches.clear();
   s.attributeSets.clear();
+  s.tensorMapEncodes.clear();
   s.moduleUnloads = 0;
   s.primaryContexts.clear();
   s.primaryRetains.clear();
@@ -192,6 +194,11 @@ std::vector<ModuleLoad> moduleLoads() {
 std::vector<Launch> launches() {
   std::lock_guard<std::mutex> lock(state().mutex);
   return state().launches;
+}
+
+std::vector<TensorMapEncode> tensorMapEncodes() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  return state().tensorMapEncodes;
 }
 
 std::vector<AttributeSet> attributeSets() {
@@ -495,6 +502,51 @@ CUresult cuStreamSynchronize(CUstream stream) {
   std::lock_guard<std::mutex> lock(s.mutex);
   ++s.calls["cuStreamSynchronize"];
   return injected(s, "cuStreamSynchronize");
+}
+
+// The rank-3 tiled maps the runtime encodes, checked against the driver's
+// documented limits (16-byte aligned address and strides under 2^40, box
+// sides of 1 to 256, a swizzled box row of at most the swizzle's span).
+CUresult cuTensorMapEncodeTiled(
+    CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *base,
+    const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+    const cuuint32_t *elementStrides, CUtensorMapInterleave interleave,
+    CUtensorMapSwizzle swizzle, CUtensorMapL2promotion promotion,
+    CUtensorMapFloatOOBfill fill) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, "cuTensorMapEncodeTiled"))
+    return result;
+  auto base16 = reinterpret_cast<uintptr_t>(base) % 16 == 0;
+  if (map == nullptr || rank != 3 || !base16 ||
+      interleave != CU_TENSOR_MAP_INTERLEAVE_NONE)
+    return CUDA_ERROR_INVALID_VALUE;
+  for (int i = 0; i < 2; ++i)
+    if (strides[i] % 16 != 0 || strides[i] >= (uint64_t{1} << 40))
+      return CUDA_ERROR_INVALID_VALUE;
+  for (int i = 0; i < 3; ++i)
+    if (dims[i] == 0 || dims[i] > (uint64_t{1} << 32) || box[i] == 0 ||
+        box[i] > 256 || elementStrides[i] != 1)
+      return CUDA_ERROR_INVALID_VALUE;
+  int elementBytes = type == CU_TENSOR_MAP_DATA_TYPE_FLOAT16 ||
+                             type == CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                         ? 2
+                         : 4;
+  if (swizzle == CU_TENSOR_MAP_SWIZZLE_128B && box[0] * elementBytes > 128)
+    return CUDA_ERROR_INVALID_VALUE;
+  fakecuda::TensorMapEncode encode{type,
+                                   reinterpret_cast<uintptr_t>(base),
+                                   {dims[0], dims[1], dims[2]},
+                                   {strides[0], strides[1]},
+                                   {box[0], box[1], box[2]},
+                                   swizzle,
+                                   fill};
+  uint64_t words[16] = {encode.base, dims[0],    dims[1], dims[2],
+                        strides[0],  strides[1], box[0],  box[1],
+                        box[2],      type,       swizzle};
+  std::memcpy(map, words, sizeof(words));
+  s.tensorMapEncodes.push_back(encode);
+  return CUDA_SUCCESS;
 }
 
 CUresult cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus *status) {

@@ -56,6 +56,19 @@ struct Launch {
   std::vector<std::vector<unsigned char>> params;
 };
 
+// A cuTensorMapEncodeTiled call the fake accepted. The map it writes holds,
+// in its 16 words: the global address, dims[0..2], strides[0..1], box[0..2],
+// the data type and the swizzle.
+struct TensorMapEncode {
+  CUtensorMapDataType type;
+  uint64_t base;
+  uint64_t dims[3];
+  uint64_t strides[2];
+  uint32_t box[3];
+  CUtensorMapSwizzle swizzle;
+  CUtensorMapFloatOOBfill fill;
+};
+
 struct AttributeSet {
   std::string function;
   CUfunction_attribute attribute;
@@ -91,6 +104,7 @@ int calls(const std::string &name);
 std::vector<ModuleLoad> moduleLoads();
 std::vector<Launch> launches();
 std::vector<AttributeSet> attributeSets();
+std::vector<TensorMapEncode> tensorMapEncodes();
 int moduleUnloads();
 
 } // namespace fakecuda

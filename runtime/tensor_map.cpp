@@ -1,0 +1,79 @@
+// The K/V tensor maps of a TMA prefill kernel (tensor_map.h).
+#include "runtime/tensor_map.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+namespace attn {
+
+namespace {
+
+// Rows of a packed K or V as the map declares them: the runtime does not
+// know total_k, and the kernel boxes only whole tiles of keys before a
+// sequence's end, so no box reaches past the tensor.
+constexpr cuuint64_t kMapRows = 0x7fffffff;
+// Columns of a box: one 128-byte row of the 128-byte swizzle.
+constexpr cuuint32_t kBoxColumns = 64;
+
+// ATTN_PREFILL_TMA=0 (read once): the kernels copy every tile with
+// cp.async, for an A/B of the same kernels.
+bool tmaEnabled() {
+  static const bool enabled = [] {
+    const char *value = std::getenv("ATTN_PREFILL_TMA");
+    return value == nullptr || std::string(value) != "0";
+  }();
+  return enabled;
+}
+
+} // namespace
+
+Status encodeKvTensorMaps(const Driver &driver,
+                          const attn_varlen_prefill_args &args,
+                          const PrefillStrides &strides,
+                          const KernelInfo &kernel, abi::tma::Args *maps) {
+  *maps = abi::tma::Args{};
+  if (!tmaEnabled())
+    return Status();
+  const int64_t elementBytes = 2; // f16, bf16
+  CUtensorMapDataType type = args.dtype == ATTN_DTYPE_BF16
+                                 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  auto encode = [&](abi::TensorMapBytes *map, const void *base,
+                    const int64_t *stride, const char *name) -> Status {
+    static_assert(sizeof(CUtensorMap) == sizeof(abi::TensorMapBytes) &&
+                      alignof(CUtensorMap) <= alignof(abi::TensorMapBytes),
+                  "abi::TensorMapBytes must hold a CUtensorMap");
+    // Innermost first: head_dim, Hkv, rows; byte strides of the outer two
+    // (the checks made them multiples of 16 bytes below 2^32). A single
+    // head's stride is 0 (a size-1 dimension's, which nothing reads): it
+    // takes the row's bytes, which TMA accepts.
+    cuuint64_t dims[3] = {cuuint64_t(args.head_dim),
+                          cuuint64_t(args.num_kv_heads), kMapRows};
+    int64_t headStride = stride[2] != 0 ? stride[2] : args.head_dim;
+    cuuint64_t byteStrides[2] = {cuuint64_t(headStride * elementBytes),
+                                 cuuint64_t(stride[1] * elementBytes)};
+    cuuint32_t box[3] = {kBoxColumns, 1, cuuint32_t(kernel.blockN)};
+    cuuint32_t elementStrides[3] = {1, 1, 1};
+    CUresult result = driver.cuTensorMapEncodeTiled(
+        reinterpret_cast<CUtensorMap *>(map), type, 3, const_cast<void *>(base),
+        dims, byteStrides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+        CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (result != CUDA_SUCCESS)
+      return withContext(driverError(driver, result,
+                                     "cuTensorMapEncodeTiled(map, type, 3, "
+                                     "base, dims, strides, box, "
+                                     "elementStrides, ...)",
+                                     __FILE__, __LINE__),
+                         std::string("the tensor map of '") + name +
+                             "' for kernel '" + kernel.name + "'");
+    return Status();
+  };
+  ATTN_RETURN_IF_ERROR(encode(&maps->k_map, args.k, strides.k, "k"));
+  ATTN_RETURN_IF_ERROR(encode(&maps->v_map, args.v, strides.v, "v"));
+  maps->tma = 1;
+  return Status();
+}
+
+} // namespace attn
