@@ -86,14 +86,15 @@
   X(window_right, I32, "keys right of the diagonal; < 0: all")                 \
   X(softcap, F32, "> 0: scores become softcap * tanh(s / softcap); 0: off")
 
-// The tensor maps of a TMA prefill kernel (manifest key tma=1, sm_90a,
-// packed K/V), appended after the kind's parameters (and the local ones of a
-// local kernel): K and V as [rows, Hkv, head_dim] tensors, boxes of 64
-// columns (128 bytes, 128-byte swizzle) by block_n rows, encoded by the
-// runtime per call. With `tma` 0 the kernel copies every tile with cp.async
-// and reads neither map.
+// The tensor maps of a TMA prefill kernel (manifest key tma=1, sm_90a),
+// appended after the kind's parameters (and the local ones of a local
+// kernel): K and V as [rows, Hkv, head_dim] (packed) or [pages, page_size,
+// Hkv, head_dim] (paged) tensors, boxes of 64 columns (128 bytes, 128-byte
+// swizzle) by block_n rows, encoded by the runtime per call. With `tma` 0
+// the kernel copies every tile with cp.async and reads neither map.
 #define ATTN_TMA_PARAMS(X)                                                     \
-  X(k_map, TensorMap, "K [rows, Hkv, head_dim]: 64 x 1 x block_n boxes")       \
+  X(k_map, TensorMap,                                                          \
+    "K as [rows or pages, (page rows,) Hkv, D]: box 64 x 1 x block_n")         \
   X(v_map, TensorMap, "V, as k_map")                                           \
   X(tma, I32, "1: whole K/V tiles through the maps; 0: cp.async only")
 

@@ -35,7 +35,7 @@ struct KernelSpec {
   /// Assembled by ptxas as a whole program rather than by nvJitLink
   /// (relocatable); sm_90a's kernels always are (codegen/Codegen.h).
   bool wholeProgram = false;
-  /// sm_90a packed prefill: the producer copies whole K/V tiles by TMA
+  /// sm_90a prefill: the producer copies whole K/V tiles by TMA
   /// (attn-lower-to-gpu's tma; the kernel then takes abi::tma's tensor maps).
   bool tma = false;
 

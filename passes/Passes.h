@@ -45,7 +45,7 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
   Option<int64_t> threads{*this, "threads", llvm::cl::desc("Threads per CTA"),
                           llvm::cl::init(128)};
   Option<bool> tma{*this, "tma",
-                   llvm::cl::desc("sm_90a packed prefill: K/V tiles by TMA "
+                   llvm::cl::desc("sm_90a prefill: whole K/V tiles by TMA "
                                   "(attn-lower-to-gpu's tma)"),
                    llvm::cl::init(false)};
 };

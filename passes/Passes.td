@@ -201,7 +201,7 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "wgmma prefill: the last 128 threads are a producer warpgroup that "
            "copies the K/V tiles, signalling them on mbarriers">,
     Option<"tma", "tma", "bool", /*default=*/"false",
-           "producer prefill of packed K/V: whole K/V tiles by TMA through "
+           "producer prefill: whole K/V tiles (paged: within a page) by TMA through "
            "tensor maps the launch passes (abi/kernel_params.h, tma)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",

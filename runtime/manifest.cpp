@@ -292,11 +292,10 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   if (fields.has(abi::key::kTma))
     ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kTma, 0, 1, &tma));
   if (tma != 0) {
-    // The maps are of packed K/V, their boxes at most 256 rows.
-    if (variant.op != KernelOp::Prefill || paged != 0)
+    // The maps' boxes are block_n rows, at most 256.
+    if (variant.op != KernelOp::Prefill)
       return makeStatus(ATTN_ERROR_PACK,
-                        "'%s=1' is for packed prefill kernels (op=prefill "
-                        "paged=0)",
+                        "'%s=1' is for prefill kernels (op=prefill)",
                         abi::key::kTma);
     ATTN_RETURN_IF_ERROR(
         fields.getInt(abi::key::kBlockN, 1, 256, &kernel->blockN));

@@ -9,9 +9,10 @@ namespace attn {
 
 namespace {
 
-// Rows of a packed K or V as the map declares them: the runtime does not
-// know total_k, and the kernel boxes only whole tiles of keys before a
-// sequence's end, so no box reaches past the tensor.
+// Rows of a packed K or V, or pages of a paged one, as the map declares
+// them: the runtime knows neither total_k nor the cache's pages, and the
+// kernel boxes only whole tiles of keys before a sequence's end (paged,
+// within a page of its block_table), so no box reaches past the tensor.
 constexpr cuuint64_t kMapRows = 0x7fffffff;
 // Columns of a box: one 128-byte row of the 128-byte swizzle.
 constexpr cuuint32_t kBoxColumns = 64;
@@ -44,26 +45,30 @@ Status encodeKvTensorMaps(const Driver &driver,
     static_assert(sizeof(CUtensorMap) == sizeof(abi::TensorMapBytes) &&
                       alignof(CUtensorMap) <= alignof(abi::TensorMapBytes),
                   "abi::TensorMapBytes must hold a CUtensorMap");
-    // Innermost first: head_dim, Hkv, rows; byte strides of the outer two
-    // (the checks made them multiples of 16 bytes below 2^32). A single
-    // head's stride is 0 (a size-1 dimension's, which nothing reads): it
-    // takes the row's bytes, which TMA accepts.
-    cuuint64_t dims[3] = {cuuint64_t(args.head_dim),
-                          cuuint64_t(args.num_kv_heads), kMapRows};
+    // Innermost first: head_dim, Hkv, rows (packed) or rows of a page and
+    // pages (paged); byte strides of all but the first (the checks made them
+    // multiples of 16 bytes below 2^32). A single head's stride is 0 (a
+    // size-1 dimension's, which nothing reads): it takes head_dim's bytes.
+    bool paged = args.page_size != 0;
+    cuuint32_t rank = paged ? 4 : 3;
+    cuuint64_t dims[4] = {
+        cuuint64_t(args.head_dim), cuuint64_t(args.num_kv_heads),
+        paged ? cuuint64_t(args.page_size) : kMapRows, kMapRows};
     int64_t headStride = stride[2] != 0 ? stride[2] : args.head_dim;
-    cuuint64_t byteStrides[2] = {cuuint64_t(headStride * elementBytes),
-                                 cuuint64_t(stride[1] * elementBytes)};
-    cuuint32_t box[3] = {kBoxColumns, 1, cuuint32_t(kernel.blockN)};
-    cuuint32_t elementStrides[3] = {1, 1, 1};
+    cuuint64_t byteStrides[3] = {cuuint64_t(headStride * elementBytes),
+                                 cuuint64_t(stride[1] * elementBytes),
+                                 cuuint64_t(stride[0] * elementBytes)};
+    cuuint32_t box[4] = {kBoxColumns, 1, cuuint32_t(kernel.blockN), 1};
+    cuuint32_t elementStrides[4] = {1, 1, 1, 1};
     CUresult result = driver.cuTensorMapEncodeTiled(
-        reinterpret_cast<CUtensorMap *>(map), type, 3, const_cast<void *>(base),
-        dims, byteStrides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-        CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-        CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        reinterpret_cast<CUtensorMap *>(map), type, rank,
+        const_cast<void *>(base), dims, byteStrides, box, elementStrides,
+        CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+        CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (result != CUDA_SUCCESS)
       return withContext(driverError(driver, result,
-                                     "cuTensorMapEncodeTiled(map, type, 3, "
-                                     "base, dims, strides, box, "
+                                     "cuTensorMapEncodeTiled(map, type, "
+                                     "rank, base, dims, strides, box, "
                                      "elementStrides, ...)",
                                      __FILE__, __LINE__),
                          std::string("the tensor map of '") + name +

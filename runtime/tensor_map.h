@@ -1,5 +1,5 @@
 // The tensor maps of a TMA prefill kernel (manifest tma=1; abi::tma): K and
-// V of a packed call as the kernel's producer reads them.
+// V as the kernel's producer reads them.
 #ifndef ATTN_RUNTIME_TENSOR_MAP_H
 #define ATTN_RUNTIME_TENSOR_MAP_H
 
@@ -11,10 +11,11 @@
 
 namespace attn {
 
-// Encodes abi::tma's parameters for `kernel` and validated packed `args`:
-// K and V as [rows, Hkv, head_dim] tensors of the call's element strides
-// (`strides`), boxes of 64 columns (128 bytes, 128-byte swizzle) by the
-// kernel's block_n rows, out-of-range columns filled with zeros; `tma` 1.
+// Encodes abi::tma's parameters for `kernel` and validated `args`:
+// K and V as [rows, Hkv, head_dim] (packed) or [pages, page_size, Hkv,
+// head_dim] (paged) tensors of the call's element strides (`strides`), boxes
+// of 64 columns (128 bytes, 128-byte swizzle) by the kernel's block_n rows,
+// out-of-range columns filled with zeros; `tma` 1.
 // (The argument checks already give TMA what it needs: 16-byte aligned k and
 // v, strides of whole 16 bytes.) A map the driver refuses is an error naming
 // cuTensorMapEncodeTiled. With ATTN_PREFILL_TMA=0 in the environment (read

@@ -107,9 +107,9 @@ void PrefillKernelEmitter::createKernel() {
   Block &entry =
       createKernelFunc(func.getSymName(), P::kParams,
                        32 * warps + (producer ? kProducerThreads : 0),
-                       sharedMemoryBytes(), local, usesTma());
+                       sharedMemoryBytes(), local, tma);
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
-  if (usesTma()) {
+  if (tma) {
     // After the kind's parameters and the local ones.
     unsigned first = P::kCount + (local ? unsigned(abi::local::kCount) : 0u);
     kMap = entry.getArgument(first + abi::tma::k_map);

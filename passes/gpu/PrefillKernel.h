@@ -282,20 +282,18 @@ private:
   bool wgmma;
   /// Warp-specialised: a producer warpgroup after the consumers' warps.
   bool producer;
-  /// The pass's tma option: a packed kernel's producer copies whole K/V
-  /// tiles by TMA (usesTma).
+  /// The pass's tma option: the producer copies whole K/V tiles by TMA
+  /// through abi::tma's tensor maps.
   bool tma;
-  /// Whether this kernel takes the tensor maps (abi::tma): tma, and K/V
-  /// packed (a paged tile may span pages: cp.async only).
-  bool usesTma() const { return tma && !tableArg; }
-  /// One of tile `tile`'s K (which 0) or V (1) tiles into `stage`, signalled
-  /// on its "full" barrier `kind`: by TMA when the launch enables it and the
-  /// tile's keys [start, start + block_n) all lie before `limit`, else by
-  /// cp.async (PrefillProducer.cpp).
+  /// One of tile `tile`'s K (which 0) or V (1) tiles of sequence `batch`
+  /// into `stage`, signalled on its "full" barrier `kind`: by TMA when the
+  /// launch enables it and the tile's keys [start, start + block_n) all lie
+  /// before `limit` (paged: in one page), else by cp.async
+  /// (PrefillProducer.cpp).
   void produceTile(Value tile, Value start, Value limit, Value stage,
-                   Barrier kind, ArrayRef<KvTileOp> loads, Value kvHead,
-                   int64_t which);
-  /// abi::tma's parameters when usesTma().
+                   Barrier kind, ArrayRef<KvTileOp> loads, Value batch,
+                   Value kvHead, int64_t which);
+  /// abi::tma's parameters when tma.
   Value kMap, vMap, tmaEnabled;
   /// Emitting the producer warpgroup's copy of the program (its K/V copies
   /// only).

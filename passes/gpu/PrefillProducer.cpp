@@ -121,8 +121,8 @@ LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
     waitBarrier(mbarrier(which ? Barrier::EmptyV : Barrier::EmptyK, stage),
                 arith::XOrIOp::create(b, loc, parity, i32(1)));
     produceTile(tile, tileStart(tile), kv->limit, stage,
-                which ? Barrier::FullV : Barrier::FullK, loads, kv->kvHead,
-                which);
+                which ? Barrier::FullV : Barrier::FullK, loads, kv->batch,
+                kv->kvHead, which);
   };
   auto tiles = scf::ForOp::create(b, loc, idx(0), kv->numTiles, idx(1));
   {
@@ -157,8 +157,8 @@ LogicalResult PrefillKernelEmitter::emitProducerLoop(scf::ForOp loop) {
 
 void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
                                        Value stage, Barrier kind,
-                                       ArrayRef<KvTileOp> loads, Value kvHead,
-                                       int64_t which) {
+                                       ArrayRef<KvTileOp> loads, Value batch,
+                                       Value kvHead, int64_t which) {
   // cp.async: each producer thread's copies, its arrival on the "full"
   // barrier when they land (the barrier expects the producer's 128
   // arrivals).
@@ -167,18 +167,30 @@ void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
     NVVM::CpAsyncMBarrierArriveOp::create(b, loc, mbarrier(kind, stage),
                                           /*noinc=*/true);
   };
-  if (!usesTma())
+  if (!tma)
     return copies();
   // TMA: a whole tile (every key before the limit, so no row past the
-  // sequence or the tensor is read) as one box per 64-column panel, the
-  // panel's rows 128 bytes under the 128-byte swizzle, which is the ring's
-  // layout. Thread 0 arrives expecting the tile's bytes and issues the
-  // boxes, which complete the transaction on `full`; the other threads
-  // arrive at once. A partial tile (the sequence's last) takes the copies,
-  // which zero-fill the rows past the limit.
+  // sequence or the tensor is read; paged, within one page) as one box per
+  // 64-column panel, the panel's rows 128 bytes under the 128-byte swizzle,
+  // which is the ring's layout. Thread 0 arrives expecting the tile's bytes
+  // and issues the boxes, which complete the transaction on the barrier;
+  // the other threads arrive at once. Any other tile (a sequence's last,
+  // partial one; a page smaller than the tile) takes the copies, which
+  // zero-fill the rows past the limit.
   Value whole = arith::AndIOp::create(
       b, loc, tmaEnabled,
       cmp(arith::CmpIPredicate::sle, add(start, idx(blockN)), limit));
+  KvTileOp load = loads[0];
+  bool paged = load.getPageSize() != 0;
+  PageLookup page;
+  if (paged) {
+    // The page's row is uniform arithmetic; its block_table entry a load
+    // that only thread 0's boxes wait for.
+    page = lookupPage(load, batch, start, pageSize, pageReciprocal);
+    whole = arith::AndIOp::create(b, loc, whole,
+                                  cmp(arith::CmpIPredicate::ule,
+                                      add(page.inPage, idx(blockN)), pageSize));
+  }
   auto ifWhole = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifWhole.elseBlock()->getTerminator());
@@ -203,13 +215,20 @@ void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
   };
   Value tileBase = kvTile(stage, which);
   auto clusterSpace = LLVM::LLVMPointerType::get(b.getContext(), 7);
+  // Packed [rows, Hkv, D]: (column, head, key); paged [pages, page rows,
+  // Hkv, D]: (column, head, row in the page, page).
+  SmallVector<Value, 4> coordinates{Value(), asI32(kvHead)};
+  if (paged)
+    coordinates.append({asI32(page.inPage), page.entry});
+  else
+    coordinates.push_back(asI32(start));
   for (int64_t p = 0; p < panels; ++p) {
     Value panel = LLVM::AddrSpaceCastOp::create(
         b, loc, clusterSpace,
         gep(tileBase, b.getI8Type(), idx(p * blockN * wgmma::kRowBytes)));
+    coordinates[0] = i32(64 * p);
     NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
-        b, loc, panel, which ? vMap : kMap,
-        ValueRange{i32(64 * p), asI32(kvHead), asI32(start)}, full,
+        b, loc, panel, which ? vMap : kMap, coordinates, full,
         /*im2colOffsets=*/ValueRange{}, /*multicastMask=*/Value(),
         /*l2CacheHint=*/Value(), NVVM::TMALoadMode::TILE,
         /*isCTAOnly=*/false, /*group=*/nullptr, /*predicate=*/Value());

@@ -13,9 +13,13 @@
 // 16384 bytes apart, cast to the cluster window); the producer's other
 // threads arrive at once. Any other tile takes the cp.async copies (16 a
 // thread) and their noinc arrival, as without tma. K's boxes read map 30,
-// V's (the previous tile's, and the last) map 31. The paged kernel of the
-// same module keeps cp.async only and takes no map. Without tma nothing
-// changes (NOTMA); tma without a producer warpgroup is refused.
+// V's (the previous tile's, and the last) map 31. The paged kernel takes
+// the same parameters; its tile must also lie within one page (its row in
+// the page, from the tile's first key, plus 128 at most the page size), and
+// its boxes have four coordinates: column, KV head, the row in the page and
+// the page, block_table's entry (loaded by every producer thread, used by
+// thread 0's boxes only). Without tma nothing changes (NOTMA); tma without
+// a producer warpgroup is refused.
 // CHECK-LABEL: gpu.func @packed_prefill(
 // CHECK-SAME: %[[KMAP:arg30]]: !llvm.ptr, %[[VMAP:arg31]]: !llvm.ptr, %[[FLAG:arg32]]: i32)
 // CHECK-SAME: attn.tensor_map_args = array<i64: 30, 31>
@@ -29,28 +33,42 @@
 // CHECK-NEXT: scf.if %[[TMA]] {
 // CHECK: scf.if
 // CHECK: nvvm.mbarrier.arrive.expect_tx %[[FULL:.*]], %c32768_i32
-// CHECK: llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr<7>
 // CHECK: %[[ROW:.*]] = arith.index_castui %[[START]] : index to i32
-// CHECK-NEXT: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[KMAP]], %[[FULL]], box[%c0_i32{{.*}}, %{{.*}}, %[[ROW]]]
-// CHECK: llvm.getelementptr %{{.*}}[%{{.*}}] : (!llvm.ptr<3>, i64) -> !llvm.ptr<3>, i8
-// CHECK: llvm.addrspacecast
-// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[KMAP]], %[[FULL]], box[%c64_i32, %{{.*}}, %{{.*}}]
+// CHECK: %[[PANEL0:.*]] = llvm.addrspacecast %{{.*}} : !llvm.ptr<3> to !llvm.ptr<7>
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %[[PANEL0]], %[[KMAP]], %[[FULL]], box[%c0_i32{{.*}}, %{{.*}}, %[[ROW]]]
+// CHECK-NEXT: %c16384
+// CHECK: %[[PANEL1:.*]] = llvm.addrspacecast
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %[[PANEL1]], %[[KMAP]], %[[FULL]], box[%c64_i32, %{{.*}}, %[[ROW]]]
 // CHECK-NOT: nvvm.cp.async.bulk.tensor
 // CHECK: } else {
 // CHECK-NEXT: nvvm.mbarrier.arrive %[[FULL]]
 // CHECK: } else {
 // CHECK-COUNT-16: nvvm.cp.async.shared.global
 // CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: nvvm.cp.async.mbarrier.arrive %[[FULL]] {noinc = true}
+// CHECK: nvvm.cp.async.mbarrier.arrive %{{.*}} {noinc = true}
 // CHECK-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[VMAP]],
 // CHECK-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[VMAP]],
 // CHECK: nvvm.setmaxregister  increase 232
 // CHECK-NOT: nvvm.cp.async.bulk.tensor
 // CHECK-LABEL: gpu.func @packed_prefill_combine(
 // CHECK-LABEL: gpu.func @paged_prefill(
-// CHECK-NOT: tensor_map_args
-// CHECK-SAME: known_block_size
-// CHECK-NOT: nvvm.cp.async.bulk.tensor
+// CHECK-SAME: %[[PKMAP:arg30]]: !llvm.ptr, %[[PVMAP:arg31]]: !llvm.ptr, %{{.*}}: i32)
+// CHECK-SAME: attn.tensor_map_args = array<i64: 30, 31>
+// CHECK: nvvm.setmaxregister  decrease 56
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: %[[ENTRY:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> i32
+// CHECK: %[[INPAGE:.*]] = arith.index_castui {{.*}} : i32 to index
+// CHECK: %[[END:.*]] = arith.addi %[[INPAGE]], %c128{{.*}} : index
+// CHECK-NEXT: %[[FITS:.*]] = arith.cmpi ule, %[[END]], %{{.*}} : index
+// CHECK-NEXT: %[[PTMA:.*]] = arith.andi %{{.*}}, %[[FITS]]
+// CHECK-NEXT: scf.if %[[PTMA]] {
+// CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
+// CHECK: %[[PROW:.*]] = arith.index_castui %[[INPAGE]] : index to i32
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[PKMAP]], %{{.*}}, box[%c0_i32{{.*}}, %{{.*}}, %[[PROW]], %[[ENTRY]]]
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[PKMAP]], %{{.*}}, box[%c64_i32, %{{.*}}, %[[PROW]], %[[ENTRY]]]
+// CHECK: } else {
+// CHECK: nvvm.cp.async.shared.global
+// CHECK: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[PVMAP]],
 // CHECK-LABEL: gpu.func @paged_prefill_combine(
 // NOTMA-NOT: tensor_map_args
 // NOTMA-NOT: nvvm.cp.async.bulk.tensor

@@ -55,8 +55,8 @@ static cl::opt<int64_t> prefillStages("prefill-stages",
                                       cl::init(0));
 static cl::opt<bool>
     tmaPrefill("tma",
-               cl::desc("sm_90a: packed prefill kernels copy whole K/V tiles "
-                        "by TMA (manifest tma=1; not yet in the shipped pack)"),
+               cl::desc("sm_90a: prefill kernels copy whole K/V tiles by TMA "
+                        "(manifest tma=1; not yet in the shipped pack)"),
                cl::init(false));
 
 namespace {

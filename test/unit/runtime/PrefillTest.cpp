@@ -516,13 +516,39 @@ TEST_F(PrefillTmaTest, AMapTheDriverRefusesFailsTheCallBeforeAnyLaunch) {
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 
-TEST_F(PrefillTmaTest, OnlyPackedPrefillKernelsTakeMaps) {
+TEST_F(PrefillTmaTest, PagedMapsArePagesOfRows) {
   TestKernel paged = prefillKernel("bf16", 128, /*paged=*/1, /*causal=*/1);
   paged.tma = 1;
-  writePack(packDir(), "sm_90", {paged});
-  EXPECT_EQ(prefill(validPagedPrefillArgs()), ATTN_ERROR_PACK);
-  EXPECT_THAT(lastError(), HasSubstr("'tma=1' is for packed prefill kernels "
-                                     "(op=prefill paged=0)"));
+  writePack(packDir(), "sm_90", {paged, ownCombineKernel(paged)});
+  attn_varlen_prefill_args args = validPagedPrefillArgs();
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::TensorMapEncode> encodes = fakecuda::tensorMapEncodes();
+  ASSERT_EQ(encodes.size(), 2u);
+  const fakecuda::TensorMapEncode &k = encodes[0];
+  // [pages, page_size, Hkv, D], innermost first: a box is a tile's rows of
+  // one page.
+  EXPECT_EQ(k.rank, 4u);
+  EXPECT_EQ(k.base, address(args.k));
+  EXPECT_EQ(k.dims[0], 128u);
+  EXPECT_EQ(k.dims[1], 8u);
+  EXPECT_EQ(k.dims[2], 256u);
+  EXPECT_EQ(k.dims[3], 0x7fffffffu);
+  EXPECT_EQ(k.strides[0], uint64_t(args.k_strides[2]) * 2);
+  EXPECT_EQ(k.strides[1], uint64_t(args.k_strides[1]) * 2);
+  EXPECT_EQ(k.strides[2], uint64_t(args.k_strides[0]) * 2);
+  EXPECT_EQ(k.box[2], 64u);
+  EXPECT_EQ(k.box[3], 1u);
+  EXPECT_EQ(encodes[1].base, address(args.v));
+  EXPECT_EQ(param<int32_t>(fakecuda::launches().at(0), kMaps + 2), 1);
+}
+
+TEST_F(PrefillTmaTest, OnlyPrefillKernelsTakeMaps) {
+  TestKernel decode;
+  decode.tma = 1;
+  writePack(packDir(), "sm_90", {decode});
+  EXPECT_EQ(this->decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(),
+              HasSubstr("'tma=1' is for prefill kernels (op=prefill)"));
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 

@@ -505,7 +505,8 @@ CUresult cuStreamSynchronize(CUstream stream) {
 }
 
 // The rank-3 tiled maps the runtime encodes, checked against the driver's
-// documented limits (16-byte aligned address and strides under 2^40, box
+// documented limits (16-byte aligned address, strides of whole 16 bytes
+// under 2^40 and not 0, which the runtime must never pass, box
 // sides of 1 to 256, a swizzled box row of at most the swizzle's span).
 CUresult cuTensorMapEncodeTiled(
     CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *base,
@@ -518,13 +519,14 @@ CUresult cuTensorMapEncodeTiled(
   if (CUresult result = injected(s, "cuTensorMapEncodeTiled"))
     return result;
   auto base16 = reinterpret_cast<uintptr_t>(base) % 16 == 0;
-  if (map == nullptr || rank != 3 || !base16 ||
+  if (map == nullptr || rank < 3 || rank > 4 || !base16 ||
       interleave != CU_TENSOR_MAP_INTERLEAVE_NONE)
     return CUDA_ERROR_INVALID_VALUE;
-  for (int i = 0; i < 2; ++i)
-    if (strides[i] % 16 != 0 || strides[i] >= (uint64_t{1} << 40))
+  for (cuuint32_t i = 0; i + 1 < rank; ++i)
+    if (strides[i] == 0 || strides[i] % 16 != 0 ||
+        strides[i] >= (uint64_t{1} << 40))
       return CUDA_ERROR_INVALID_VALUE;
-  for (int i = 0; i < 3; ++i)
+  for (cuuint32_t i = 0; i < rank; ++i)
     if (dims[i] == 0 || dims[i] > (uint64_t{1} << 32) || box[i] == 0 ||
         box[i] > 256 || elementStrides[i] != 1)
       return CUDA_ERROR_INVALID_VALUE;
@@ -534,16 +536,21 @@ CUresult cuTensorMapEncodeTiled(
                          : 4;
   if (swizzle == CU_TENSOR_MAP_SWIZZLE_128B && box[0] * elementBytes > 128)
     return CUDA_ERROR_INVALID_VALUE;
-  fakecuda::TensorMapEncode encode{type,
-                                   reinterpret_cast<uintptr_t>(base),
-                                   {dims[0], dims[1], dims[2]},
-                                   {strides[0], strides[1]},
-                                   {box[0], box[1], box[2]},
-                                   swizzle,
-                                   fill};
+  fakecuda::TensorMapEncode encode{};
+  encode.type = type;
+  encode.rank = rank;
+  encode.base = reinterpret_cast<uintptr_t>(base);
+  encode.swizzle = swizzle;
+  encode.fill = fill;
+  for (cuuint32_t i = 0; i < rank; ++i) {
+    encode.dims[i] = dims[i];
+    encode.box[i] = box[i];
+    if (i + 1 < rank)
+      encode.strides[i] = strides[i];
+  }
   uint64_t words[16] = {encode.base, dims[0],    dims[1], dims[2],
                         strides[0],  strides[1], box[0],  box[1],
-                        box[2],      type,       swizzle};
+                        box[2],      type,       swizzle, rank};
   std::memcpy(map, words, sizeof(words));
   s.tensorMapEncodes.push_back(encode);
   return CUDA_SUCCESS;

@@ -56,15 +56,17 @@ struct Launch {
   std::vector<std::vector<unsigned char>> params;
 };
 
-// A cuTensorMapEncodeTiled call the fake accepted. The map it writes holds,
-// in its 16 words: the global address, dims[0..2], strides[0..1], box[0..2],
-// the data type and the swizzle.
+// A cuTensorMapEncodeTiled call the fake accepted (rank 3 or 4; the entries
+// past the rank are 0). The map it writes holds, in its 16 words: the global
+// address, dims[0..2], strides[0..1], box[0..2], the data type, the swizzle
+// and the rank.
 struct TensorMapEncode {
   CUtensorMapDataType type;
+  uint32_t rank;
   uint64_t base;
-  uint64_t dims[3];
-  uint64_t strides[2];
-  uint32_t box[3];
+  uint64_t dims[4];
+  uint64_t strides[3];
+  uint32_t box[4];
   CUtensorMapSwizzle swizzle;
   CUtensorMapFloatOOBfill fill;
 };
