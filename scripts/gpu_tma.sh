@@ -9,7 +9,9 @@
 #       sm_90 manifest that holds its header only (the sm_90a overlay needs one;
 #       prefill needs no sm_90 kernel), small enough to carry to the GPU.
 #   OUT=dir bash scripts/gpu_tma.sh verify      (the GPU machine, carry .device)
-#       on the library $ATTN_LIB (or .device/new.so.xz unpacked):
+#       on the library $ATTN_LIB, or .device/new.so.xz unpacked (this tree's:
+#       xz -T2 -6 -c build/lib/libattnrt.so > .device/new.so.xz, about 13 MB; an
+#       older library does not pass the maps):
 #       test/gpu/test_prefill.py on the TMA kernels (ATTN_PACK_DIR), the
 #       sanitizer's memcheck and racecheck over their prefill cases, then
 #       bench_prefill.py --only-ours interleaved for $AB_ROUNDS rounds (default
