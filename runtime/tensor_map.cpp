@@ -1,8 +1,11 @@
 // The K/V tensor maps of a TMA prefill kernel (tensor_map.h).
 #include "runtime/tensor_map.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <string>
 
 namespace attn {
@@ -26,6 +29,26 @@ bool tmaEnabled() {
   }();
   return enabled;
 }
+
+// What a map is encoded from (the rest is fixed), and the last maps this
+// thread encoded: a caller's next call, or the next layer's, usually has
+// the same tensors, and an encode is a driver call on the launch path.
+struct MapKey {
+  uint64_t base;
+  cuuint64_t dims[4];
+  cuuint64_t strides[3];
+  cuuint32_t rank, rows, type;
+  bool operator==(const MapKey &other) const {
+    return std::memcmp(this, &other, sizeof(MapKey)) == 0;
+  }
+};
+struct CachedMap {
+  MapKey key;
+  abi::TensorMapBytes map;
+};
+constexpr int kCachedMaps = 8;
+thread_local CachedMap cachedMaps[kCachedMaps];
+thread_local int cachedCount = 0, nextSlot = 0;
 
 } // namespace
 
@@ -60,6 +83,20 @@ Status encodeKvTensorMaps(const Driver &driver,
                                  cuuint64_t(stride[0] * elementBytes)};
     cuuint32_t box[4] = {kBoxColumns, 1, cuuint32_t(kernel.blockN), 1};
     cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+    MapKey key;
+    std::memset(&key, 0, sizeof(key)); // the padding too: keys compare bytes
+    key.base = reinterpret_cast<uintptr_t>(base);
+    std::copy(std::begin(dims), std::end(dims), key.dims);
+    std::copy(std::begin(byteStrides), std::end(byteStrides), key.strides);
+    key.rank = rank;
+    key.rows = box[2];
+    key.type = type;
+    for (int i = 0; i < cachedCount; ++i) {
+      if (cachedMaps[i].key == key) {
+        *map = cachedMaps[i].map;
+        return Status();
+      }
+    }
     CUresult result = driver.cuTensorMapEncodeTiled(
         reinterpret_cast<CUtensorMap *>(map), type, rank,
         const_cast<void *>(base), dims, byteStrides, box, elementStrides,
@@ -73,6 +110,9 @@ Status encodeKvTensorMaps(const Driver &driver,
                                      __FILE__, __LINE__),
                          std::string("the tensor map of '") + name +
                              "' for kernel '" + kernel.name + "'");
+    cachedMaps[nextSlot] = {key, *map};
+    nextSlot = (nextSlot + 1) % kCachedMaps;
+    cachedCount = std::min(cachedCount + 1, kCachedMaps);
     return Status();
   };
   ATTN_RETURN_IF_ERROR(encode(&maps->k_map, args.k, strides.k, "k"));

@@ -18,9 +18,10 @@ namespace attn {
 // out-of-range columns filled with zeros; `tma` 1.
 // (The argument checks already give TMA what it needs: 16-byte aligned k and
 // v, strides of whole 16 bytes.) A map the driver refuses is an error naming
-// cuTensorMapEncodeTiled. With ATTN_PREFILL_TMA=0 in the environment (read
-// once) the maps stay zero and `tma` 0: the kernel copies every tile with
-// cp.async.
+// cuTensorMapEncodeTiled. The last 8 maps a thread encoded are reused for
+// the same tensor, shape, strides and box. With ATTN_PREFILL_TMA=0 in the
+// environment (read once) the maps stay zero and `tma` 0: the kernel copies
+// every tile with cp.async.
 Status encodeKvTensorMaps(const Driver &driver,
                           const attn_varlen_prefill_args &args,
                           const PrefillStrides &strides,

@@ -470,6 +470,30 @@ TEST_F(PrefillTmaTest, PassesKAndVMapsAfterTheKernelsParameters) {
   }
 }
 
+TEST_F(PrefillTmaTest, RepeatedTensorsReuseTheirMaps) {
+  // The same k and v again (the next call, the next layer): no encode; a new
+  // k: its map alone; each launch gets the maps of its own tensors.
+  attn_varlen_prefill_args args = validPrefillArgs();
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::tensorMapEncodes().size(), 2u);
+  args.k = deviceAddress(0x2100000000);
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::TensorMapEncode> encodes = fakecuda::tensorMapEncodes();
+  ASSERT_EQ(encodes.size(), 3u);
+  EXPECT_EQ(encodes[2].base, address(args.k));
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 3u);
+  EXPECT_EQ(mapWords(launches[1], kMaps), mapWords(launches[0], kMaps));
+  EXPECT_EQ(mapWords(launches[1], kMaps + 1), mapWords(launches[0], kMaps + 1));
+  EXPECT_EQ(mapWords(launches[2], kMaps)[0], address(args.k));
+  EXPECT_EQ(mapWords(launches[2], kMaps + 1)[0], address(args.v));
+  // A different shape of the same k is another map.
+  args.head_dim = 64;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  EXPECT_EQ(fakecuda::tensorMapEncodes().size(), 5u);
+}
+
 TEST_F(PrefillTmaTest, ASingleKvHeadsZeroStrideMapsWithTheRowsBytes) {
   // Hkv = 1: the checks pass the head stride as 0 (a size-1 dimension's),
   // which TMA refuses; the map takes head_dim's bytes there.
