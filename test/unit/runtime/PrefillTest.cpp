@@ -494,6 +494,28 @@ TEST_F(PrefillTmaTest, RepeatedTensorsReuseTheirMaps) {
   EXPECT_EQ(fakecuda::tensorMapEncodes().size(), 5u);
 }
 
+TEST_F(PrefillTmaTest, ALocalKernelsMapsFollowItsWindowAndSoftcap) {
+  // Kind, then abi::local, then abi::tma.
+  TestKernel local = prefillKernel("bf16", 128, /*paged=*/0, /*causal=*/0);
+  local.local = 1;
+  local.tma = 1;
+  writePack(packDir(), "sm_90", {local, ownCombineKernel(local)});
+  attn_varlen_prefill_args args = validPrefillArgs();
+  args.local.has_window = 1;
+  args.local.window_left = 4096;
+  args.local.softcap = 50.0f;
+  ASSERT_EQ(prefill(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 1u);
+  const fakecuda::Launch &launch = launches[0];
+  ASSERT_EQ(launch.params.size(), prefillParamSizes().size() + 6);
+  EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + kLocalWindowLeft), 4096);
+  EXPECT_EQ(param<float>(launch, kPrefillLocal + kLocalSoftcap), 50.0f);
+  EXPECT_EQ(mapWords(launch, kPrefillLocal + 3)[0], address(args.k));
+  EXPECT_EQ(mapWords(launch, kPrefillLocal + 4)[0], address(args.v));
+  EXPECT_EQ(param<int32_t>(launch, kPrefillLocal + 5), 1);
+}
+
 TEST_F(PrefillTmaTest, ASingleKvHeadsZeroStrideMapsWithTheRowsBytes) {
   // Hkv = 1: the checks pass the head stride as 0 (a size-1 dimension's),
   // which TMA refuses; the map takes head_dim's bytes there.
