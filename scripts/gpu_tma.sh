@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The TMA prefill kernels (attn-pack --tma; docs/runtime_abi.md, "TMA prefill
-# kernels"), which the shipped pack does not hold yet, checked and measured
-# against the cp.async producer kernels they would replace. Two steps:
+# sm_90a's TMA prefill kernels (docs/runtime_abi.md, "TMA prefill kernels")
+# checked and measured against the cp.async producer kernels they replaced
+# (attn-pack --tma=false). Two steps:
 #
 #   bash scripts/gpu_tma.sh packs [HEAD_DIMS]   (this machine: attn-pack)
 #       builds .device/tma/{base,tma}: pack directories of sm_90a's prefill
-#       kernels (HEAD_DIMS, default all) without and with --tma, each beside an
+#       kernels (HEAD_DIMS, default all) with --tma=false and with TMA, each beside an
 #       sm_90 manifest that holds its header only (the sm_90a overlay needs one;
 #       prefill needs no sm_90 kernel), small enough to carry to the GPU.
 #   OUT=dir bash scripts/gpu_tma.sh verify      (the GPU machine, carry .device)
@@ -28,7 +28,7 @@ case "${1:-}" in
       rm -rf "$dir"
       flags=(--target=sm_90a -o "$dir")
       [ -n "$dims" ] && flags+=(--head-dims "$dims")
-      [ "$kind" = tma ] && flags+=(--tma)
+      [ "$kind" = base ] && flags+=(--tma=false)
       build/bin/attn-pack "${flags[@]}" >/dev/null
       mkdir -p "$dir/sm_90"
       sed 's/target=sm_90a/target=sm_90/;q' "$dir/sm_90a/manifest.txt" \

@@ -33,16 +33,13 @@ for target in sm_80 sm_89 sm_90 sm_90a; do
     [ -s "$out/$target/$f" ] || { echo "manifest names missing $f"; exit 1; }
   done
 done
-# The TMA prefill kernels (attn-pack --tma, not yet in the shipped pack): every
-# prefill line says tma=1 (2 head dims x 2 dtypes x packed, paged x causal,
-# full, local), and every kernel assembles.
-tma=$out-tma
-rm -rf "$tma"
-"$attn_pack" --target=sm_90a --tma --head-dims 64,128 -o "$tma" >/dev/null
-manifest="$tma/sm_90a/manifest.txt"
+# sm_90a's prefill kernels copy K/V by TMA: every one of its manifest's prefill
+# lines says tma=1 (assembled above like every kernel).
+manifest="$out/sm_90a/manifest.txt"
+prefill=$(grep -c '^name=[^ ]* op=prefill ' "$manifest")
 marked=$(grep -c '^name=[^ ]* op=prefill .* tma=1 ' "$manifest" || true)
-[ "$marked" = 24 ] || { echo "$manifest: $marked tma=1 prefill kernels, want 24"; exit 1; }
-printf '%s\0' "$tma/sm_90a"/*.ptx |
-  xargs -0 -n 1 -P "$jobs" "$ptxas" -arch=sm_90a -o /dev/null
-count=$((count + $(ls "$tma/sm_90a"/*.ptx | wc -l)))
-echo "assembled $count kernel modules with ptxas ($out, $tma)"
+[ "$prefill" -gt 0 ] && [ "$marked" = "$prefill" ] || {
+  echo "$manifest: $marked of $prefill prefill kernels say tma=1"
+  exit 1
+}
+echo "assembled $count kernel modules with ptxas ($out)"

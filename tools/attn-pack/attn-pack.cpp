@@ -56,8 +56,9 @@ static cl::opt<int64_t> prefillStages("prefill-stages",
 static cl::opt<bool>
     tmaPrefill("tma",
                cl::desc("sm_90a: prefill kernels copy whole K/V tiles by TMA "
-                        "(manifest tma=1; not yet in the shipped pack)"),
-               cl::init(false));
+                        "(manifest tma=1; default on; --tma=false builds the "
+                        "cp.async producer, for an A/B)"),
+               cl::init(true));
 
 namespace {
 
