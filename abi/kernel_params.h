@@ -123,6 +123,9 @@ struct alignas(128) TensorMapBytes {
 };
 inline constexpr size_t kTensorMapBytes = sizeof(TensorMapBytes);
 inline constexpr size_t kTensorMapParamAlign = 64;
+// The columns of a TMA box (abi::tma's maps): one 128-byte row of 16-bit
+// elements under the 128-byte swizzle, a panel of the kernel's tile.
+inline constexpr int32_t kTmaBoxColumns = 64;
 
 // The C type a launch passes for each parameter type.
 template <ParamType> struct ParamValue;

@@ -96,6 +96,7 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
   StringRef opName = op->getName().getStringRef();
+  bool kernel = opName == "gpu.func" || opName == "llvm.func";
   if (name == GridAttrHelper::getNameStr()) {
     auto roles = dyn_cast<ArrayAttr>(attribute.getValue());
     if (opName != "scf.parallel" || !roles)
@@ -118,8 +119,8 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
     return verifyDeferredScale(op, attribute);
   if (name == SharedMemoryBytesAttrHelper::getNameStr()) {
     auto bytes = dyn_cast<IntegerAttr>(attribute.getValue());
-    if ((opName != "gpu.func" && opName != "llvm.func") || !bytes ||
-        !bytes.getType().isInteger(64) || bytes.getInt() < 0)
+    if (!kernel || !bytes || !bytes.getType().isInteger(64) ||
+        bytes.getInt() < 0)
       return op->emitError("'") << name
                                 << "' must be a non-negative i64 on a kernel "
                                    "(gpu.func or llvm.func)";
@@ -129,7 +130,7 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
     auto indices = dyn_cast<DenseI64ArrayAttr>(attribute.getValue());
     auto function = dyn_cast<FunctionOpInterface>(op);
     unsigned inputs = function ? function.getNumArguments() : 0;
-    if ((opName != "gpu.func" && opName != "llvm.func") || !indices ||
+    if (!kernel || !indices ||
         !llvm::all_of(indices.asArrayRef(), [&](int64_t i) {
           return i >= 0 && i < static_cast<int64_t>(inputs);
         }))

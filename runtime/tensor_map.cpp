@@ -17,8 +17,6 @@ namespace {
 // kernel boxes only whole tiles of keys before a sequence's end (paged,
 // within a page of its block_table), so no box reaches past the tensor.
 constexpr cuuint64_t kMapRows = 0x7fffffff;
-// Columns of a box: one 128-byte row of the 128-byte swizzle.
-constexpr cuuint32_t kBoxColumns = 64;
 
 // ATTN_PREFILL_TMA=0 (read once): the kernels copy every tile with
 // cp.async, for an A/B of the same kernels.
@@ -37,7 +35,7 @@ struct MapKey {
   uint64_t base;
   cuuint64_t dims[4];
   cuuint64_t strides[3];
-  cuuint32_t rank, rows, type;
+  cuuint32_t rank, boxRows, type;
   bool operator==(const MapKey &other) const {
     return std::memcmp(this, &other, sizeof(MapKey)) == 0;
   }
@@ -81,7 +79,7 @@ Status encodeKvTensorMaps(const Driver &driver,
     cuuint64_t byteStrides[3] = {cuuint64_t(headStride * elementBytes),
                                  cuuint64_t(stride[1] * elementBytes),
                                  cuuint64_t(stride[0] * elementBytes)};
-    cuuint32_t box[4] = {kBoxColumns, 1, cuuint32_t(kernel.blockN), 1};
+    cuuint32_t box[4] = {abi::kTmaBoxColumns, 1, cuuint32_t(kernel.blockN), 1};
     cuuint32_t elementStrides[4] = {1, 1, 1, 1};
     MapKey key;
     std::memset(&key, 0, sizeof(key)); // the padding too: keys compare bytes
@@ -89,7 +87,7 @@ Status encodeKvTensorMaps(const Driver &driver,
     std::copy(std::begin(dims), std::end(dims), key.dims);
     std::copy(std::begin(byteStrides), std::end(byteStrides), key.strides);
     key.rank = rank;
-    key.rows = box[2];
+    key.boxRows = box[2];
     key.type = type;
     for (int i = 0; i < cachedCount; ++i) {
       if (cachedMaps[i].key == key) {

@@ -226,7 +226,7 @@ void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
     Value panel = LLVM::AddrSpaceCastOp::create(
         b, loc, clusterSpace,
         gep(tileBase, b.getI8Type(), idx(p * blockN * wgmma::kRowBytes)));
-    coordinates[0] = i32(64 * p);
+    coordinates[0] = i32(abi::kTmaBoxColumns * p);
     NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
         b, loc, panel, which ? vMap : kMap, coordinates, full,
         /*im2colOffsets=*/ValueRange{}, /*multicastMask=*/Value(),
