@@ -25,12 +25,14 @@ llvm::Expected<CandidateStatus> parseStatus(llvm::StringRef name);
 
 /// The settings of an attn-tune run that the library needs.
 struct TuneOptions {
-  std::string target = "sm_90"; // sm_89 or sm_90
+  std::string target = "sm_90"; // sm_89, sm_90 or sm_90a
   std::string bundleDir = "tune_bundle";
-  std::string space = "gpu"; // gpu or wide (searchSpace)
+  std::string space = "gpu"; // searchSpace
   std::string compiler;      // the compiler version written into packs
   int64_t maxSpillBytes = 0;
   int64_t maxPrefillSpillBytes = -1; // -1: maxSpillBytes
+  /// The kernel candidates of these head dims alone; empty: every one.
+  std::vector<int64_t> headDims;
 
   /// The spill limit of kernels of `op`.
   int64_t spillLimit(llvm::StringRef op) const;

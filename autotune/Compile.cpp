@@ -61,7 +61,8 @@ Error assembleWithInfo(const std::string &ptx, StringRef arch,
   return Error::success();
 }
 
-attn::KernelSpec specOf(const KernelKey &key, const Knobs &knobs) {
+attn::KernelSpec specOf(const KernelKey &key, const Knobs &knobs,
+                        StringRef target) {
   attn::KernelSpec spec;
   spec.op = key.op == "decode" ? attn::KernelSpec::Op::Decode
                                : attn::KernelSpec::Op::Prefill;
@@ -74,6 +75,8 @@ attn::KernelSpec specOf(const KernelKey &key, const Knobs &knobs) {
   spec.blockN = knobs.blockN;
   spec.stages = knobs.stages;
   spec.threads = knobs.threads;
+  // As attn-pack builds them: sm_90a's prefill copies K/V tiles by TMA.
+  spec.tma = target == "sm_90a";
   return spec;
 }
 
@@ -83,19 +86,36 @@ void fail(Candidate &c, std::string reason) {
 }
 
 /// Compiles the kernel `key` of `c` and records its resources; its PTX (and
-/// what the lowering recorded) in `ptxModule`, its cubin in `cubin`. False (and
-/// `c` failed) when it does not compile.
+/// what the lowering recorded) in `ptxModule`, its cubin in `cubin`. False
+/// when it does not compile (`c` failed) or needs more shared memory than a
+/// block may have (`c` pruned, not assembled).
 bool compileKernel(mlir::MLIRContext &context, Candidate &c,
                    const KernelKey &key, const TargetLimits &limits,
                    attn::KernelSpec &spec, attn::CompiledModule &ptxModule,
                    std::vector<char> &cubin) {
-  spec = specOf(key, c.knobs);
+  spec = specOf(key, c.knobs, limits.target);
   auto module = attn::buildProblem(context, spec);
   Expected<attn::CompiledModule> compiled =
       attn::compileToPTX(*module, spec, limits.target);
   std::string info;
   Error error = compiled.takeError();
-  if (!error && c.knobs.wholeProgram) {
+  // Shared memory the target cannot give a block prunes the candidate before
+  // ptxas: the lowering knows it, and the record judges it so when resumed.
+  if (!error) {
+    KernelResources unassembled;
+    unassembled.dynamicSmemBytes = compiled->sharedMemoryBytes.at(spec.name());
+    unassembled.threads = spec.blockThreads();
+    if (unassembled.dynamicSmemBytes > limits.smemPerBlockOptIn) {
+      Verdict verdict =
+          checkResources(unassembled, limits, /*maxSpillBytes=*/0);
+      c.kernels.push_back({key, spec.name(), unassembled, verdict.blocksPerSm});
+      c.status = CandidateStatus::Pruned;
+      c.reason = spec.name() + ": " + verdict.reason;
+      return false;
+    }
+  }
+  // sm_90a's kernels are always whole programs (codegen/Codegen.h).
+  if (!error && (c.knobs.wholeProgram || limits.target == "sm_90a")) {
     // ptxas over the kernel's PTX as a whole program, as attn-pack assembles
     // an entry that asks for it; its -v lines are the resources.
     Expected<std::vector<char>> whole = attn::assembleCubin(
@@ -142,8 +162,10 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
   std::string manifest =
       manifestHeader(limits.target, options.compiler, split, c.id);
   SmallString<128> dir(options.bundleDir);
-  sys::path::append(dir, c.id, limits.target);
-  std::vector<std::pair<std::string, std::string>> files; // path, bytes
+  sys::path::append(dir, c.id);
+  // Paths under <bundle>/<id>/, and their bytes.
+  std::vector<std::pair<std::string, std::string>> files;
+  std::string under = limits.target + "/";
   c.status = CandidateStatus::Ok;
   std::vector<KernelKey> all = c.keys;
   all.insert(all.end(), c.checked.begin(), c.checked.end());
@@ -158,18 +180,27 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
     std::string stem = spec.name();
     manifest += attn::manifestLines(spec, compiled,
                                     StringRef(cubin.data(), cubin.size()));
-    files.push_back({stem + ".ptx", compiled.ptx});
-    files.push_back({stem + ".cubin", std::string(cubin.begin(), cubin.end())});
+    files.push_back({under + stem + ".ptx", compiled.ptx});
+    files.push_back(
+        {under + stem + ".cubin", std::string(cubin.begin(), cubin.end())});
   }
   judge(c, limits, options);
   if (!c.hasPack())
     return;
-  if (std::error_code ec = sys::fs::create_directories(dir))
-    return fail(c, "cannot create " + std::string(dir) + ": " + ec.message());
-  files.push_back({"manifest.txt", manifest});
+  files.push_back({under + "manifest.txt", manifest});
+  // The runtime reads sm_90a's kernels over sm_90's manifest
+  // (docs/runtime_abi.md): a header without kernels stands for it, since the
+  // candidate's kernels are sm_90a's alone.
+  if (limits.target == "sm_90a")
+    files.push_back({"sm_90/manifest.txt",
+                     manifestHeader("sm_90", options.compiler, split, c.id)});
   for (auto &[name, bytes] : files) {
     SmallString<128> path(dir);
     sys::path::append(path, name);
+    if (std::error_code ec =
+            sys::fs::create_directories(sys::path::parent_path(path)))
+      return fail(c, "cannot create " + sys::path::parent_path(path).str() +
+                         ": " + ec.message());
     if (Error error = writeFile(path, bytes)) {
       errs() << "attn-tune: " << toString(std::move(error)) << "\n";
       return fail(c, "cannot write " + std::string(path));
@@ -237,6 +268,11 @@ Error compileBundle(const TuneOptions &options, const TargetLimits &limits,
                     raw_ostream &log) {
   std::vector<Candidate> candidates =
       generateCandidates(options.space, table, workloads);
+  if (!options.headDims.empty())
+    llvm::erase_if(candidates, [&](const Candidate &c) {
+      return !c.isSplit() &&
+             !llvm::is_contained(options.headDims, c.keys.front().headDim);
+    });
   if (std::error_code ec = sys::fs::create_directories(options.bundleDir))
     return createStringError(ec, "cannot create " + options.bundleDir + ": " +
                                      ec.message());

@@ -28,10 +28,19 @@ const TargetLimits *limitsFor(StringRef target) {
       "sm_90", 227 * 1024, 228 * 1024, 1024,  64 * 1024, 64 * 1024,
       255,     256,        1024,       2048,  32,        "NVIDIA H100 SXM5",
       132,     1.83e9,     3.35e12,    989e12};
+  // sm_90a is sm_90 with its architecture-specific instructions (wgmma,
+  // setmaxnreg): the same GPUs, the same limits.
+  static const TargetLimits sm90a = [] {
+    TargetLimits limits = sm90;
+    limits.target = "sm_90a";
+    return limits;
+  }();
   if (target == "sm_89")
     return &sm89;
   if (target == "sm_90")
     return &sm90;
+  if (target == "sm_90a")
+    return &sm90a;
   return nullptr;
 }
 

@@ -35,7 +35,7 @@ struct TargetLimits {
   double mmaFlopsPerSecond; // dense bf16/f16 MMA, f32 accumulate
 };
 
-/// sm_89 or sm_90; null for another target.
+/// sm_89, sm_90 or sm_90a; null for another target.
 const TargetLimits *limitsFor(llvm::StringRef target);
 
 /// What ptxas reports for one kernel, what the launch adds, and the size of

@@ -17,10 +17,17 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
   return knobs.blockN > 0 && knobs.blockN % rowGroups == 0;
 }
 
-bool spaceHasSplitPolicies(StringRef space) { return space != "head-dims"; }
+bool spaceHasSplitPolicies(StringRef space) {
+  return space != "head-dims" && space != "wgmma";
+}
 
 bool isSearchSpace(StringRef space) {
-  return space == "gpu" || space == "wide" || space == "head-dims";
+  return space == "gpu" || space == "wide" || space == "head-dims" ||
+         space == "wgmma";
+}
+
+StringRef spaceTarget(StringRef space) {
+  return space == "wgmma" ? "sm_90a" : "";
 }
 
 /// A decode entry names dtype, D and G: it sets the four layouts and masks,
@@ -54,9 +61,39 @@ static std::vector<SpaceGroup> headDimSpace() {
   return result;
 }
 
+/// sm_90a's wgmma prefill kernels (bf16, causal, packed and paged) of every
+/// head dim of the pack. The CTA is fixed by the lowering (two consumer
+/// warpgroups of 64 query rows and a producer warpgroup: block_m 128, 384
+/// threads, the register split setmaxnreg gives them); the knobs are the K/V
+/// tile's keys (what the lowering takes: a multiple of 64 up to 256) and the
+/// ring's stages, whose product with the head dim the 227 KB of shared memory
+/// bounds: the tuner prunes the rest before assembling them.
+static std::vector<SpaceGroup> wgmmaSpace() {
+  std::vector<Knobs> grid;
+  for (int64_t n : {64, 128, 192, 256})
+    for (int64_t s : {2, 3, 4})
+      grid.push_back({128, n, s, 384});
+  // The table's entry names D and the layout alone (autotune/Selection.h):
+  // the f16 and the non-causal kernels take the knobs, so they are compiled
+  // and judged with the timed ones.
+  std::vector<SpaceGroup> result;
+  for (int64_t d : {32, 64, 80, 96, 128, 160, 192, 256}) {
+    SpaceGroup group{{}, {}, grid};
+    for (bool paged : {false, true}) {
+      group.keys.push_back({"prefill", "bf16", d, 0, paged, true});
+      group.checked.push_back({"prefill", "f16", d, 0, paged, true});
+      group.checked.push_back({"prefill", "bf16", d, 0, paged, false});
+    }
+    result.push_back(std::move(group));
+  }
+  return result;
+}
+
 std::vector<SpaceGroup> searchSpace(StringRef space) {
   if (space == "head-dims")
     return headDimSpace();
+  if (space == "wgmma")
+    return wgmmaSpace();
   bool wide = space == "wide";
   using Ints = std::vector<int64_t>;
   std::vector<std::string> dtypes =

@@ -27,15 +27,21 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 
 /// The search space `space` ("gpu": small enough to time; "wide": for the
 /// model; "head-dims": the decode kernels of the head dims but 128, whole
-/// program) as groups of kernels and their knob grids.
+/// program; "wgmma": sm_90a's prefill kernels of every head dim) as groups of
+/// kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 
 /// Whether `space` names one of those spaces.
 bool isSearchSpace(llvm::StringRef space);
 
 /// Whether `space` times the decode split policies too (not "head-dims": the
-/// policy is chosen with the benchmark's D 128 kernel).
+/// policy is chosen with the benchmark's D 128 kernel; not "wgmma", whose
+/// target has no decode kernels).
 bool spaceHasSplitPolicies(llvm::StringRef space);
+
+/// The one target whose kernels `space` holds ("sm_90a" for "wgmma"); empty
+/// for a space of the mma.sync targets (sm_89, sm_90).
+llvm::StringRef spaceTarget(llvm::StringRef space);
 
 } // namespace attn::tune
 

@@ -96,16 +96,19 @@ std::string formatMs(double value) {
   return std::isnan(value) ? std::string("-") : formatv("{0:F3}", value).str();
 }
 
-TableEntry entryFor(const KernelKey &key) {
+TableEntry entryFor(const KernelKey &key, StringRef target) {
   TableEntry entry;
   entry.op = key.op;
-  entry.dtype = key.dtype;
   entry.headDim = key.headDim;
   if (key.op == "decode") {
+    entry.dtype = key.dtype;
     entry.group = key.group;
   } else {
     entry.paged = key.paged;
-    entry.causal = key.causal;
+    if (target != "sm_90a") {
+      entry.dtype = key.dtype;
+      entry.causal = key.causal;
+    }
   }
   return entry;
 }
@@ -239,7 +242,7 @@ chooseKernels(const std::vector<Candidate> &candidates,
     winners[kernelName] = best;
     const Candidate &winner = *findCandidate(candidates, best);
     double score = geomean(times.at(best), workloadNames);
-    TableEntry entry = entryFor(key);
+    TableEntry entry = entryFor(key, table.target);
     entry.knobs = winner.knobs;
     entry.source = source.str();
     entry.note = best + ": geometric mean " + formatv("{0:F3}", score).str() +

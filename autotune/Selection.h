@@ -38,8 +38,11 @@ double spearman(const std::vector<double> &a, const std::vector<double> &b);
 /// The table entry for kernel `key`. A decode entry names dtype, D and G
 /// only: the contiguous and the non-causal kernels differ from the paged
 /// causal one that the benchmark times only in a key's address and the
-/// mask, so they take its knobs.
-TableEntry entryFor(const KernelKey &key);
+/// mask, so they take its knobs. On sm_90a (`target`) a prefill entry names
+/// D and the layout only: the wgmma kernels of both dtypes and every mask
+/// share the tile (f16 changes the MMA's type, the mask which tiles run), and
+/// the wgmma space compiles them beside the timed ones to prune together.
+TableEntry entryFor(const KernelKey &key, llvm::StringRef target);
 
 /// Chooses the fastest unpruned candidate per kernel key, updates the table
 /// with `source` (a modelled choice leaves a measured entry as it is) and

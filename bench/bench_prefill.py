@@ -90,6 +90,12 @@ class InputSet:
         return max(k for _, k in self.seqlens)
 
 
+def set_head_dim(head_dim):
+    """Times every workload at `head_dim` (the inputs, scale and FLOPs read these)."""
+    global HEAD_DIM, SCALE
+    HEAD_DIM, SCALE = head_dim, head_dim**-0.5
+
+
 def make_set(prompts, cached_half, paged, prefix=0):
     seqlens = [(p - p // 2, p) if cached_half else (p, p + prefix) for p in prompts]
     cu_q = torch.tensor([0] + [q for q, _ in seqlens]).cumsum(0).to(torch.int32)
@@ -318,7 +324,17 @@ def main():
         metavar="LETTERS",
         help="run only these workloads, e.g. cd (default: all)",
     )
+    parser.add_argument(
+        "--head-dim",
+        type=int,
+        default=HEAD_DIM,
+        help="with --only-ours: the head dim of every workload (default 128)",
+    )
     args = parser.parse_args()
+    if args.head_dim != HEAD_DIM:
+        if not args.only_ours:
+            parser.error("--head-dim needs --only-ours (the peers' table is D 128)")
+        set_head_dim(args.head_dim)
     if args.workloads:
         WORKLOADS[:] = [w for w in WORKLOADS if w.name[1] in args.workloads]
     if args.only_ours:

@@ -38,6 +38,9 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ROW = re.compile(r"^\| (?P<label>[^|]+) \| (?P<workload>[^|]+) \| (?P<rest>.*)$")
 TIME = re.compile(r"^(?P<ms>[0-9.]+) ms \|")
+# A prefill workload bench_prefill.py has: its own name, or that name at another head
+# dim as attn-tune derives it.
+PREFILL_NAME = re.compile(r"^\([a-i]\) [^\[]*( \[D [0-9]+\])?$")
 # bf16 rounds to 2^-8 relative; a kernel further off than this is wrong, not slow.
 MAX_ERROR = 2e-2
 # Seconds a candidate takes on an H100 (process start, inputs, warm-up and timing of
@@ -105,6 +108,32 @@ def parse_rows(stdout, label):
     return times, failures
 
 
+def prefill_command(candidate):
+    """bench_prefill.py timing `candidate`'s workloads alone, at its head dim: a
+    workload derived for another head dim is the benchmark's under a longer name
+    ("(a) 16 x 100-1024 [D 64]"), whose letter --workloads takes."""
+    letters = "".join(sorted({name[1] for name in candidate["workloads"]}))
+    return [
+        sys.executable,
+        str(REPO / "bench" / "bench_prefill.py"),
+        "--only-ours",
+        candidate["id"],
+        "--head-dim",
+        str(candidate["keys"][0]["head_dim"]),
+        "--workloads",
+        letters,
+    ]
+
+
+def bench_name(candidate, name):
+    """The candidate's name for the workload a benchmark row calls `name`: itself, or
+    the name attn-tune derived from it ("name [D 64]")."""
+    for workload in candidate["workloads"]:
+        if workload == name or workload.startswith(name + " ["):
+            return workload
+    return name
+
+
 def time_candidate(bundle_dir, bundle, candidate):
     """{workload: ms} and failures of one candidate pack, from a subprocess."""
     cid = candidate["id"]
@@ -114,12 +143,11 @@ def time_candidate(bundle_dir, bundle, candidate):
         ATTN_TARGET=bundle["target"],
     )
     if kind_of(candidate) == "prefill":
-        command = [
-            sys.executable,
-            str(REPO / "bench" / "bench_prefill.py"),
-            "--only-ours",
-            cid,
-        ]
+        # bench_prefill.py changes the head dim alone (bf16, its layouts).
+        other = [w for w in candidate["workloads"] if not PREFILL_NAME.match(w)]
+        if other:
+            return {}, [f"bench_prefill.py cannot time {other}"]
+        command = prefill_command(candidate)
     else:
         command = [
             sys.executable,
@@ -130,6 +158,7 @@ def time_candidate(bundle_dir, bundle, candidate):
         ]
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
     times, failures = parse_rows(proc.stdout, cid)
+    times = {bench_name(candidate, name): ms for name, ms in times.items()}
     if proc.returncode != 0:
         failures.append(f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}")
     missing = [w for w in candidate["workloads"] if w not in times]
@@ -245,10 +274,10 @@ def check(bundle_dir, bundle):
         for name in c.get("workloads", []):
             if name not in definitions:
                 problems.append(f"{cid}: workload '{name}' is not defined")
-            elif kind == "prefill" and "[" in name:
+            elif kind == "prefill" and not PREFILL_NAME.match(name):
                 problems.append(
-                    f"{cid}: bench_prefill.py times only its own workloads, "
-                    f"not '{name}'"
+                    f"{cid}: bench_prefill.py times only its own workloads "
+                    f"(at any head dim), not '{name}'"
                 )
         if not c.get("workloads"):
             problems.append(f"{cid}: no workloads")

@@ -148,6 +148,72 @@ TEST(Candidate, HeadDimSpaceIsWholeProgramDecodeWithTheBaseline) {
   EXPECT_EQ(candidateId(*back), whole->id);
 }
 
+TEST(Candidate, WgmmaSpaceIsSm90aPrefillOfEveryHeadDim) {
+  EXPECT_EQ(spaceTarget("wgmma"), "sm_90a");
+  EXPECT_EQ(spaceTarget("gpu"), "");
+  EXPECT_FALSE(spaceHasSplitPolicies("wgmma"));
+  // sm_90a's table: the op default and the wide head dims' block_n 64.
+  Table table;
+  table.target = "sm_90a";
+  TableEntry prefill, wide;
+  prefill.op = wide.op = "prefill";
+  prefill.knobs = {128, 128, 2, 384};
+  wide.headDim = 256;
+  wide.knobs = {128, 64, 2, 384};
+  table.entries = {prefill, wide};
+  std::vector<Candidate> all =
+      generateCandidates("wgmma", table, benchmarkWorkloads());
+  std::set<int64_t> dims;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    ASSERT_FALSE(c.isSplit()) << c.id;
+    ASSERT_EQ(c.keys.size(), 2u) << c.id;
+    for (const KernelKey &key : c.keys) {
+      EXPECT_EQ(key.op, "prefill") << c.id;
+      EXPECT_EQ(key.dtype, "bf16") << c.id;
+      EXPECT_TRUE(key.causal) << c.id;
+      EXPECT_EQ(key.headDim, c.keys.front().headDim) << c.id;
+    }
+    EXPECT_NE(c.keys[0].paged, c.keys[1].paged) << c.id;
+    // The kernels the entry also serves are judged with them.
+    ASSERT_EQ(c.checked.size(), 4u) << c.id;
+    EXPECT_EQ(
+        llvm::count_if(c.checked,
+                       [](const KernelKey &k) { return k.dtype == "f16"; }),
+        2)
+        << c.id;
+    EXPECT_EQ(
+        llvm::count_if(c.checked, [](const KernelKey &k) { return !k.causal; }),
+        2)
+        << c.id;
+    // The CTA the lowering builds; block_n as it takes it.
+    EXPECT_EQ(c.knobs.blockM, 128) << c.id;
+    EXPECT_EQ(c.knobs.threads, 384) << c.id;
+    EXPECT_EQ(c.knobs.blockN % 64, 0) << c.id;
+    EXPECT_LE(c.knobs.blockN, 256) << c.id;
+    EXPECT_FALSE(c.knobs.wholeProgram) << c.id; // sm_90a's are, always
+    dims.insert(c.keys.front().headDim);
+    baselines += c.baseline;
+  }
+  EXPECT_EQ(dims, (std::set<int64_t>{32, 64, 80, 96, 128, 160, 192, 256}));
+  // Both entries' knobs are in the grid: one baseline per head dim, nothing
+  // added to it.
+  EXPECT_EQ(baselines, 8);
+  EXPECT_EQ(all.size(), 8u * 12u);
+  const Candidate *d256 =
+      findCandidate(all, "prefill_bf16_d256_causal_m128_n64_s2_t384");
+  ASSERT_NE(d256, nullptr);
+  EXPECT_TRUE(d256->baseline);
+  EXPECT_EQ(d256->workloads.front(), "(a) 16 x 100-1024 [D 256]");
+  // Its entry names D and the layout alone; sm_90's names dtype and mask too.
+  TableEntry entry = entryFor(d256->keys[1], "sm_90a");
+  EXPECT_EQ(entry.headDim, 256);
+  EXPECT_EQ(entry.paged, true);
+  EXPECT_FALSE(entry.dtype || entry.causal);
+  EXPECT_EQ(entryFor(d256->keys[1], "sm_90").specificity(),
+            entry.specificity() + 2);
+}
+
 Candidate compiledPrefill(int64_t spillBytes) {
   Candidate c;
   c.id = "prefill_bf16_d128_causal_m128_n32_s2_t128";

@@ -90,7 +90,7 @@ TEST(Selection, ChooseKernelsWritesTheFastest) {
   setTimes(times, "decode_bf16_d128_g2_paged_causal_n128_s2_t256", 0.75);
   Table table = defaultsTable();
   // A decode entry naming the layout is replaced by the one of dtype, D, G.
-  TableEntry old = entryFor(splitKernelKey());
+  TableEntry old = entryFor(splitKernelKey(), "sm_90");
   old.paged = true;
   old.knobs = {0, 16, 2, 128};
   table.entries.push_back(old);
@@ -128,7 +128,7 @@ TEST(Selection, ModelLeavesMeasuredEntries) {
   setTimes(times, "decode_bf16_d128_g2_paged_causal_n128_s2_t256", 0.25);
   setTimes(times, "decode_bf16_d128_g2_paged_causal_n32_s2_t128", 0.5);
   Table table = defaultsTable();
-  TableEntry measured = entryFor(splitKernelKey());
+  TableEntry measured = entryFor(splitKernelKey(), "sm_90");
   measured.knobs = {0, 32, 2, 128};
   measured.source = "measured";
   table.entries.push_back(measured);

@@ -119,4 +119,65 @@ for layout in paged_causal paged_full contig_causal contig_full; do
 done
 grep -q "name=attn_prefill_bf16_d128_contig_causal .* block_m=64 block_n=32 stages=3 " "$m"
 grep -q "name=attn_prefill_f16_d64_contig_full .* block_m=128 block_n=32 stages=2 " "$m"
+
+# sm_90a: the wgmma space at D 160, where two of its twelve tilings fit the 227 KB
+# of shared memory. The spaces belong to their targets.
+cp "$src/autotune/tables/sm_90a.json" "$work/tables/sm_90a.json"
+! "$tune" --target sm_90a --space gpu --bundle "$work/bad" 2> "$work/bad.log"
+grep -q "space gpu is for --target sm_89 or sm_90 (sm_90a's space is wgmma), got --target sm_90a" "$work/bad.log"
+! "$tune" --target sm_90 --space wgmma --bundle "$work/bad" 2> "$work/bad.log"
+grep -q "space wgmma is for --target sm_90a (sm_90a's space is wgmma), got --target sm_90" "$work/bad.log"
+"$tune" --target sm_90a --space wgmma --head-dims 160 --max-prefill-spill-bytes 64 \
+  --bundle "$work/wgmma" \
+  --table "$work/tables/sm_90a.json" > "$work/wgmma.log"
+log=$work/wgmma.log
+grep -q "12 candidates for sm_90a (12 kernel configurations, 0 split policies): 2 ok, 10 pruned, 0 failed" "$log"
+# Over the shared memory: pruned before ptxas (no registers known).
+grep -q "prefill_bf16_d160_causal_m128_n128_s2_t384: pruned (attn_prefill_bf16_d160_contig_causal: shared memory [0-9]* B > 232448 B per block on sm_90a) \[0 regs" "$log"
+grep -q "prefill_bf16_d160_causal_m128_n64_s2_t384: ok \[.*; 4 more of its entry: .*\[baseline: today's table\]" "$log"
+# Each pack: the two timed kernels, and an sm_90 manifest of a header alone, which the
+# runtime reads sm_90a's over.
+d=$work/wgmma/prefill_bf16_d160_causal_m128_n64_s3_t384
+[ "$(grep -c ' op=prefill .* tma=1 block_m=128 block_n=64 stages=3 threads=384 ' "$d/sm_90a/manifest.txt")" = 2 ]
+[ "$(wc -l < "$d/sm_90/manifest.txt")" = 1 ]
+grep -q "^attn-pack 1 target=sm_90 .* tune=prefill_bf16_d160_causal_m128_n64_s3_t384" "$d/sm_90/manifest.txt"
+python3 "$src/bench/tune_harness.py" "$work/wgmma" --check > "$work/wgmma_check.log"
+grep -q "2 to time (0 timed)" "$work/wgmma_check.log"
+
+# The harness times each candidate with bench_prefill.py at D 160 (a stand-in for the
+# subprocess, whose rows favour 3 stages) and names the rows as attn-tune derived them.
+python3 - "$src/bench/tune_harness.py" "$work/wgmma" <<'PY'
+import importlib.util, pathlib, subprocess, sys
+spec = importlib.util.spec_from_file_location("tune_harness", sys.argv[1])
+harness = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(harness)
+bench = {"a": "(a) 16 x 100-1024", "b": "(b) 4 x 4096", "c": "(c) 8 x 100-4096",
+         "d": "(d) (c), half cached, page 256", "e": "(e) (d) with packed K/V",
+         "f": "(f) 1 x 512 after 16384 cached", "g": "(g) 2 x 128 after 8192 cached"}
+
+def fake_run(command, env, **kwargs):
+    assert env["ATTN_TARGET"] == "sm_90a", env["ATTN_TARGET"]
+    cid = command[command.index("--only-ours") + 1]
+    assert command[command.index("--head-dim") + 1] == "160", command
+    letters = command[command.index("--workloads") + 1]
+    assert letters == "abcdefg", letters
+    ms = 1.0 if "_s3_" in cid else 2.0
+    rows = [f"| {cid} | {bench[x]} | {ms:.3f} ms | 100 TFLOP/s | 1.0e-03 |" for x in letters]
+    return subprocess.CompletedProcess(command, 0, "\n".join(rows) + "\n", "")
+
+harness.subprocess.run = fake_run
+harness.gpu_facts = lambda: {"gpu": "test GPU", "driver": "1", "date": "2026-01-01"}
+sys.argv = ["tune_harness.py", sys.argv[2]]
+assert harness.main() == 0
+PY
+"$tune" --target sm_90a --bundle "$work/wgmma" --table "$work/tables/sm_90a.json" \
+  --ingest "$work/wgmma/timings.json" > "$work/wgmma_ingest.log"
+grep -q "prefill_bf16_d160_causal paged -> prefill_bf16_d160_causal_m128_n64_s3_t384" "$work/wgmma_ingest.log"
+# Its entries name D and the layout alone: every dtype and mask of D 160 takes them.
+"$pack" --target sm_90a --head-dims 160 --tables "$work/tables" -o "$work/pack90a" \
+  > "$work/pack90a.log"
+m="$work/pack90a/sm_90a/manifest.txt"
+[ "$(grep -c ' op=prefill .* block_m=128 block_n=64 stages=3 threads=384 ' "$m")" = \
+  "$(grep -c ' op=prefill ' "$m")" ]
+grep -q "name=attn_prefill_f16_d160_paged_local " "$m"
 echo "check_tune: ok"

@@ -232,9 +232,9 @@ bool buildTarget(const mlir::DialectRegistry &registry,
       return false;
     }
     // A kernel the target's GPUs cannot give its shared memory would be
-    // refused at every launch: refuse it here (sm_90a has sm_90's limits).
+    // refused at every launch: refuse it here.
     if (const attn::tune::TargetLimits *limits =
-            attn::tune::limitsFor(target == "sm_90a" ? "sm_90" : tableTarget))
+            attn::tune::limitsFor(tableTarget))
       for (const auto &[kernel, bytes] : compiled->sharedMemoryBytes)
         if (bytes > limits->smemPerBlockOptIn) {
           errs() << "attn-pack: " << kernel << " (" << target << ") needs "

@@ -14,15 +14,16 @@
 using namespace llvm;
 namespace tune = attn::tune;
 
-static cl::opt<std::string> target("target", cl::desc("sm_89 or sm_90"),
+static cl::opt<std::string> target("target", cl::desc("sm_89, sm_90 or sm_90a"),
                                    cl::init("sm_90"));
 static cl::opt<std::string> bundleDir("bundle", cl::desc("Bundle directory"),
                                       cl::init("tune_bundle"));
 static cl::opt<std::string>
     space("space",
           cl::desc("Candidate space: gpu (small enough to time), wide "
-                   "(for the model) or head-dims (decode of the head dims "
-                   "but 128, whole program)"),
+                   "(for the model), head-dims (decode of the head dims "
+                   "but 128, whole program) or wgmma (sm_90a's prefill of "
+                   "every head dim)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
     maxSpillBytes("max-spill-bytes",
@@ -32,6 +33,10 @@ static cl::opt<int64_t> maxPrefillSpillBytes(
     "max-prefill-spill-bytes",
     cl::desc("The limit for prefill kernels (default: --max-spill-bytes)"),
     cl::init(-1));
+static cl::list<int64_t>
+    headDims("head-dims", cl::CommaSeparated,
+             cl::desc("Compile the kernel candidates of these head dims "
+                      "alone (e.g. 64,128; default: the space's all)"));
 static cl::opt<std::string>
     tablePath("table",
               cl::desc("Tuning table to update (default "
@@ -77,6 +82,7 @@ tune::TuneOptions tuneOptions() {
   options.compiler = ATTN_COMPILER_VERSION;
   options.maxSpillBytes = maxSpillBytes;
   options.maxPrefillSpillBytes = maxPrefillSpillBytes;
+  options.headDims.assign(headDims.begin(), headDims.end());
   return options;
 }
 
@@ -87,6 +93,15 @@ std::string defaultTablePath() {
 }
 
 int compile(const tune::TargetLimits &limits) {
+  // sm_90a's kernels are the wgmma prefill kernels alone, and those are
+  // sm_90a's alone.
+  StringRef wanted = tune::spaceTarget(space);
+  if ((StringRef(target) == "sm_90a" || !wanted.empty()) && wanted != target) {
+    errs() << "attn-tune: --space " << space << " is for --target "
+           << (wanted.empty() ? StringRef("sm_89 or sm_90") : wanted)
+           << " (sm_90a's space is wgmma), got --target " << target << "\n";
+    return 1;
+  }
   Expected<tune::Table> table = tune::readTable(defaultTablePath());
   if (!table)
     return fail(table.takeError());
@@ -153,12 +168,12 @@ int main(int argc, char **argv) {
                               "attn-tune: tile and chunk sizes per target\n");
   const tune::TargetLimits *limits = tune::limitsFor(target);
   if (!limits) {
-    errs() << "attn-tune: --target must be sm_89 or sm_90, got '" << target
-           << "'\n";
+    errs() << "attn-tune: --target must be sm_89, sm_90 or sm_90a, got '"
+           << target << "'\n";
     return 1;
   }
   if (!tune::isSearchSpace(space)) {
-    errs() << "attn-tune: --space must be gpu, wide or head-dims, got '"
+    errs() << "attn-tune: --space must be gpu, wide, head-dims or wgmma, got '"
            << space << "'\n";
     return 1;
   }
