@@ -119,16 +119,21 @@ void ingestTimings(const RankInputs &in, const Timings &timings, Table &table,
     }
   chooseSplit(in.candidates, in.workloads, timings.times, table, "measured",
               kernel, in.limits, os, log);
-  table.provenance = {"measured",
-                      timings.gpu,
-                      timings.driver,
-                      timings.date,
-                      in.compiler.str(),
-                      "attn-tune --ingest: fastest unpruned candidate per "
-                      "kernel over its workloads (CUDA events, median), "
-                      "then the fastest split policy with the chosen decode "
-                      "kernel; entries with source modelled or default are "
-                      "not from this GPU run"};
+  bool splits = llvm::any_of(in.candidates,
+                             [](const Candidate &c) { return c.isSplit(); });
+  table.provenance = {
+      "measured",
+      timings.gpu,
+      timings.driver,
+      timings.date,
+      in.compiler.str(),
+      std::string("attn-tune --ingest: fastest unpruned candidate per kernel "
+                  "over its workloads (CUDA events, median)") +
+          (splits ? ", then the fastest split policy with the chosen decode "
+                    "kernel"
+                  : "") +
+          "; entries with source modelled or default are not from this GPU "
+          "run"};
 }
 
 void rankByModel(const RankInputs &in, const Timings *measured, Table &table,

@@ -173,6 +173,9 @@ PY
 "$tune" --target sm_90a --bundle "$work/wgmma" --table "$work/tables/sm_90a.json" \
   --ingest "$work/wgmma/timings.json" > "$work/wgmma_ingest.log"
 grep -q "prefill_bf16_d160_causal paged -> prefill_bf16_d160_causal_m128_n64_s3_t384" "$work/wgmma_ingest.log"
+# A space without split policies says so in the table's provenance.
+grep -q '"notes": "attn-tune --ingest: fastest unpruned candidate per kernel over its workloads (CUDA events, median); entries' \
+  "$work/tables/sm_90a.json"
 # Its entries name D and the layout alone: every dtype and mask of D 160 takes them.
 "$pack" --target sm_90a --head-dims 160 --tables "$work/tables" -o "$work/pack90a" \
   > "$work/pack90a.log"
