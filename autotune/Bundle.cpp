@@ -135,7 +135,8 @@ json::Value candidateToJson(const Candidate &c, const TuneOptions &options) {
         {"block_n", c.knobs.blockN},
         {"stages", c.knobs.stages},
         {"threads", c.knobs.threads},
-        {"assembly", c.knobs.wholeProgram ? "whole-program" : "relocatable"}};
+        {"assembly", c.knobs.wholeProgram ? "whole-program" : "relocatable"},
+        {"lanes", c.knobs.lanes}};
     o["checked_keys"] = std::move(checked);
     o["kernels"] = std::move(kernels);
   }
@@ -168,7 +169,8 @@ Expected<Candidate> candidateFromJson(const json::Object &o) {
                k->getInteger("block_n").value_or(0),
                k->getInteger("stages").value_or(0),
                k->getInteger("threads").value_or(0),
-               k->getString("assembly").value_or("") == "whole-program"};
+               k->getString("assembly").value_or("") == "whole-program",
+               k->getInteger("lanes").value_or(0)};
   if (const json::Object *s = o.getObject("split")) {
     c.split.ctasPerSm = s->getInteger("ctas_per_sm").value_or(0);
     c.split.minKeysPerSplit = s->getInteger("min_keys_per_split").value_or(0);

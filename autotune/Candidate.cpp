@@ -78,7 +78,8 @@ std::string candidateId(const Candidate &c) {
   return groupId(c.keys.front()) +
          (c.op() == "prefill" ? "_m" + std::to_string(k.blockM) : "") + "_n" +
          std::to_string(k.blockN) + "_s" + std::to_string(k.stages) + "_t" +
-         std::to_string(k.threads) + (k.wholeProgram ? "_wp" : "");
+         std::to_string(k.threads) + (k.wholeProgram ? "_wp" : "") +
+         (k.lanes ? "_l" + std::to_string(k.lanes) : "");
 }
 
 std::vector<Candidate> generateCandidates(StringRef space, const Table &table,

@@ -75,6 +75,7 @@ attn::KernelSpec specOf(const KernelKey &key, const Knobs &knobs,
   spec.blockN = knobs.blockN;
   spec.stages = knobs.stages;
   spec.threads = knobs.threads;
+  spec.decodeLanes = key.op == "decode" ? knobs.lanes : 0;
   // As attn-pack builds them: sm_90a's prefill copies K/V tiles by TMA.
   spec.tma = target == "sm_90a";
   return spec;

@@ -8,9 +8,11 @@ namespace attn::tune {
 
 bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
   // The lowering's row layout (passes/gpu/DecodeLayout.h).
-  if (headDim < 8 || headDim > 256 || headDim % 8 != 0 || knobs.threads <= 0)
+  if (headDim < 8 || headDim > 256 || headDim % 8 != 0 || knobs.threads <= 0 ||
+      !::attn::decodeLanesValid(headDim, knobs.lanes))
     return false;
-  ::attn::DecodeLayout layout = ::attn::decodeLayout(headDim, rows);
+  ::attn::DecodeLayout layout =
+      ::attn::decodeLayout(headDim, rows, knobs.lanes);
   if (knobs.threads % layout.lanes != 0)
     return false;
   int64_t rowGroups = knobs.threads / layout.lanes;
@@ -18,12 +20,12 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
 }
 
 bool spaceHasSplitPolicies(StringRef space) {
-  return space != "head-dims" && space != "wgmma";
+  return space != "head-dims" && space != "decode-lanes" && space != "wgmma";
 }
 
 bool isSearchSpace(StringRef space) {
   return space == "gpu" || space == "wide" || space == "head-dims" ||
-         space == "wgmma";
+         space == "decode-lanes" || space == "wgmma";
 }
 
 StringRef spaceTarget(StringRef space) {
@@ -61,6 +63,27 @@ static std::vector<SpaceGroup> headDimSpace() {
   return result;
 }
 
+/// The decode G 2 bf16 kernels of the head dims below 90% of copy bandwidth
+/// on the H200 (bench/results/head_dims_rank_h200_2026-12-04.md), with lanes
+/// a row other than the lowering's choice: fewer lanes repeat the per-key
+/// softmax work on fewer threads and need fewer shuffles, but hold more
+/// chunks (registers); more lanes the reverse. Whole-program, 128 threads
+/// (the head-dims space's winners); the baseline is the table's entry.
+static std::vector<SpaceGroup> decodeLanesSpace() {
+  const std::pair<int64_t, std::vector<int64_t>> lanesOf[] = {
+      {32, {1, 2}}, {64, {2, 4}}, {80, {2, 8}}, {96, {8}}, {160, {4, 16}}};
+  std::vector<SpaceGroup> result;
+  for (const auto &[d, lanes] : lanesOf) {
+    std::vector<Knobs> grid;
+    for (int64_t l : lanes)
+      for (int64_t n : {64, 128})
+        for (int64_t s : {2, 3})
+          grid.push_back({0, n, s, 128, /*wholeProgram=*/true, l});
+    result.push_back(decodeGroup("bf16", d, 2, grid));
+  }
+  return result;
+}
+
 /// sm_90a's wgmma prefill kernels (bf16, causal, packed and paged) of every
 /// head dim of the pack. The CTA is fixed by the lowering (two consumer
 /// warpgroups of 64 query rows and a producer warpgroup: block_m 128, 384
@@ -92,6 +115,8 @@ static std::vector<SpaceGroup> wgmmaSpace() {
 std::vector<SpaceGroup> searchSpace(StringRef space) {
   if (space == "head-dims")
     return headDimSpace();
+  if (space == "decode-lanes")
+    return decodeLanesSpace();
   if (space == "wgmma")
     return wgmmaSpace();
   bool wide = space == "wide";

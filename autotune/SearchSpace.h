@@ -20,21 +20,25 @@ struct SpaceGroup {
 
 /// Whether the decode lowering accepts `knobs` for head dimension `headDim`
 /// and `rows` query rows a CTA (the group size): a row of D elements takes
-/// the lanes passes/gpu/DecodeLayout.h gives, which must divide the threads,
+/// the knobs' lanes (a power of two up to the one-chunk layout's) or those
+/// passes/gpu/DecodeLayout.h gives, which must divide the threads,
 /// and block_n must be a multiple of the row groups, threads / lanes
 /// (passes/gpu/DecodeKernel.h).
 bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 
 /// The search space `space` ("gpu": small enough to time; "wide": for the
 /// model; "head-dims": the decode kernels of the head dims but 128, whole
-/// program; "wgmma": sm_90a's prefill kernels of every head dim) as groups of
+/// program; "decode-lanes": the decode lanes a row of the head dims below
+/// 90% of copy bandwidth; "wgmma": sm_90a's prefill kernels of every head
+/// dim) as groups of
 /// kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 
 /// Whether `space` names one of those spaces.
 bool isSearchSpace(llvm::StringRef space);
 
-/// Whether `space` times the decode split policies too (not "head-dims": the
+/// Whether `space` times the decode split policies too (not "head-dims" or
+/// "decode-lanes": the
 /// policy is chosen with the benchmark's D 128 kernel; not "wgmma", whose
 /// target has no decode kernels).
 bool spaceHasSplitPolicies(llvm::StringRef space);

@@ -136,6 +136,14 @@ Expected<TableEntry> parseEntry(const json::Value &value,
                         *assembly + "'");
     entry.knobs.wholeProgram = *assembly == "whole-program";
   }
+  if (std::optional<int64_t> lanes = e->getInteger("lanes")) {
+    if (entry.op != "decode" || *lanes <= 0 || (*lanes & (*lanes - 1)) != 0)
+      return tableError(where +
+                        ": 'lanes' must be a power of two, of a decode "
+                        "entry, got " +
+                        std::to_string(*lanes));
+    entry.knobs.lanes = *lanes;
+  }
   entry.source = optString(*e, "source");
   if (entry.source.empty())
     entry.source = "default";
@@ -232,6 +240,8 @@ std::string printTable(const Table &table) {
           j.attribute("threads", e.knobs.threads);
           if (e.knobs.wholeProgram)
             j.attribute("assembly", "whole-program");
+          if (e.knobs.lanes)
+            j.attribute("lanes", e.knobs.lanes);
           j.attribute("source", e.source);
           if (!e.note.empty())
             j.attribute("note", e.note);

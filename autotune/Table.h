@@ -38,9 +38,14 @@ struct Knobs {
   /// always whole-program). Measured per entry: the two allocate registers
   /// differently (docs/autotune.md).
   bool wholeProgram = false;
+  /// Decode: the table's "lanes", threads sharing a row of head_dim (a power
+  /// of two); 0 (left out) for the lowering's choice
+  /// (passes/gpu/DecodeLayout.h).
+  int64_t lanes = 0;
   bool operator==(const Knobs &o) const {
     return blockM == o.blockM && blockN == o.blockN && stages == o.stages &&
-           threads == o.threads && wholeProgram == o.wholeProgram;
+           threads == o.threads && wholeProgram == o.wholeProgram &&
+           lanes == o.lanes;
   }
 };
 

@@ -149,6 +149,8 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
   options.stages = spec.stages;
   options.threads = spec.threads;
   options.tma = spec.tma;
+  if (spec.op == KernelSpec::Op::Decode)
+    options.decodeLanes = spec.decodeLanes;
   // attn-to-ptx in its two parts, to read what the lowering recorded on the
   // kernels before the gpu.module becomes a binary.
   PassManager toKernels(module.getContext()), toPTX(module.getContext());

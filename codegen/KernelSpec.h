@@ -35,6 +35,9 @@ struct KernelSpec {
   /// Assembled by ptxas as a whole program rather than by nvJitLink
   /// (relocatable); sm_90a's kernels always are (codegen/Codegen.h).
   bool wholeProgram = false;
+  /// Decode: threads sharing a row of head_dim (attn-lower-to-gpu's
+  /// decode-lanes), 0 for the lowering's choice (passes/gpu/DecodeLayout.h).
+  int64_t decodeLanes = 0;
   /// sm_90a prefill: the producer copies whole K/V tiles by TMA
   /// (attn-lower-to-gpu's tma; the kernel then takes abi::tma's tensor maps).
   bool tma = false;

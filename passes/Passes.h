@@ -48,6 +48,11 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
                    llvm::cl::desc("sm_90a prefill: whole K/V tiles by TMA "
                                   "(attn-lower-to-gpu's tma)"),
                    llvm::cl::init(false)};
+  Option<int64_t> decodeLanes{
+      *this, "decode-lanes",
+      llvm::cl::desc("Decode: threads a row (attn-lower-to-gpu's "
+                     "decode-lanes; 0: the lowering's choice)"),
+      llvm::cl::init(0)};
 };
 
 /// attn-gqa-broadcast, attn-split-kv, attn-tile, attn-online-softmax: the

@@ -202,7 +202,11 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "copies the K/V tiles, signalling them on mbarriers">,
     Option<"tma", "tma", "bool", /*default=*/"false",
            "producer prefill: whole K/V tiles (paged: within a page) by TMA through "
-           "tensor maps the launch passes (abi/kernel_params.h, tma)">
+           "tensor maps the launch passes (abi/kernel_params.h, tma)">,
+    Option<"decodeLanes", "decode-lanes", "int64_t", /*default=*/"0",
+           "Decode: threads sharing a row of head_dim (a power of two, each "
+           "holding ceil(head_dim / 8 / lanes) chunks of 16 bytes); 0 lets "
+           "passes/gpu/DecodeLayout.h choose">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",

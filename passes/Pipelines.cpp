@@ -33,7 +33,8 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   // sm_90a's prefill kernels take wgmma and a producer warpgroup.
   bool hopper = options.target == "sm_90a";
   pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
-      options.stages, options.threads, hopper, hopper, hopper && options.tma}));
+      options.stages, options.threads, hopper, hopper, hopper && options.tma,
+      options.decodeLanes}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(

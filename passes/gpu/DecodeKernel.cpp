@@ -54,7 +54,13 @@ LogicalResult DecodeKernelEmitter::analyse() {
     return func.emitError("attn-lower-to-gpu: head_dim must be a multiple of "
                           "8 up to 256, got ")
            << headDim;
-  ::attn::DecodeLayout layout = ::attn::decodeLayout(headDim, rows);
+  if (!::attn::decodeLanesValid(headDim, lanesOption))
+    return func.emitError("attn-lower-to-gpu: decode-lanes must be 0 or a "
+                          "power of two up to head_dim / 8 rounded up to one (")
+           << ::attn::decodePowerOf2Ceil(headDim / 8) << "), got "
+           << lanesOption;
+  ::attn::DecodeLayout layout =
+      ::attn::decodeLayout(headDim, rows, lanesOption);
   threadsPerRow = layout.lanes;
   chunks = layout.chunks;
   if (threads % threadsPerRow != 0)
@@ -93,8 +99,8 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
 }
 
 int64_t DecodeKernelEmitter::sharedMemoryBytes() const {
-  int64_t stageRing =
-      stages * 2 * blockN * headDim * elementType.getIntOrFloatBitWidth() / 8;
+  int64_t stageRing = stages * 2 * blockN * stageRowElements() *
+                      elementType.getIntOrFloatBitWidth() / 8;
   // acc [NG][rows][D], m [NG][rows] and l [NG][rows], f32.
   int64_t merge = rowGroups * rows * (headDim + 2) * 4;
   return std::max(stageRing, merge);
@@ -193,6 +199,6 @@ LogicalResult DecodeKernelEmitter::emit() {
 LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
                                            gpu::GPUModuleOp module,
                                            LLVM::GlobalOp smem, int64_t stages,
-                                           int64_t threads) {
-  return DecodeKernelEmitter(func, module, smem, stages, threads).emit();
+                                           int64_t threads, int64_t lanes) {
+  return DecodeKernelEmitter(func, module, smem, stages, threads, lanes).emit();
 }

@@ -6,19 +6,21 @@
 // Decode thread layout (docs/runtime_abi.md has the kernel parameters): a row
 // of head_dim elements is covered by TPR threads (lanes), each holding C
 // chunks of 16 bytes, chunk c of lane l being the row's chunk c * TPR + l
-// (DecodeLayout.h chooses TPR and C); a lane's chunk past head_dim / 8 (head
-// dims 80, 96, 160, 192) addresses the row's last chunk, holds zeros of q,
-// copies and stores nothing. A call of a smaller head_dim (the head_dim
-// parameter, a multiple of 8) runs zero-padded: the chunks past its own
-// zero-fill their slots of the stages, hold zeros of q and store nothing to
-// out. The CTA's threads
-// form NG = threads / TPR row groups. Key n of a KV
-// tile belongs to row group n % NG, which copies it into its own slots of the
-// shared-memory stage with cp.async and later reads only those slots, so the
-// pipeline needs no CTA barrier. Each row group runs the online-softmax
-// recurrence of the IR on its share of every tile (the recurrence is
-// associative), and attn.normalize merges the NG partial states through
-// shared memory, like attn.combine merges splits.
+// (DecodeLayout.h chooses TPR and C, or the decode-lanes option TPR); a
+// lane's chunk past head_dim / 8 (head dims 80, 96, 160, 192) addresses the
+// row's last chunk, holds zeros of q, copies and stores nothing. A call of a
+// smaller head_dim (the head_dim parameter, a multiple of 8) runs zero-padded:
+// the chunks past its own zero-fill their slots of the stages, hold zeros of q
+// and store nothing to out. The CTA's threads form NG = threads / TPR row
+// groups. Key n of a KV tile belongs to row group n % NG, which copies it into
+// its own slots of the shared-memory stage with cp.async and later reads only
+// those slots, so the pipeline needs no CTA barrier. A stage holds a tile's
+// keys row-major where a lane holds one chunk; where it holds C > 1, slot-major
+// ([C][block_n][TPR] chunks), so that a quarter-warp's 16-byte reads of one
+// slot cover 128 contiguous bytes whatever the row's length (no bank conflict).
+// Each row group runs the online-softmax recurrence of the IR on its share of
+// every tile (the recurrence is associative), and attn.normalize merges the NG
+// partial states through shared memory, like attn.combine merges splits.
 #ifndef ATTN_PASSES_GPU_DECODEKERNEL_H
 #define ATTN_PASSES_GPU_DECODEKERNEL_H
 
@@ -34,9 +36,10 @@ namespace attn {
 class DecodeKernelEmitter : public KernelEmitterBase {
 public:
   DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
-                      LLVM::GlobalOp smem, int64_t stages, int64_t threads)
-      : KernelEmitterBase(func, module, smem), stages(stages),
-        threads(threads) {}
+                      LLVM::GlobalOp smem, int64_t stages, int64_t threads,
+                      int64_t lanes)
+      : KernelEmitterBase(func, module, smem), stages(stages), threads(threads),
+        lanesOption(lanes) {}
 
   LogicalResult emit();
 
@@ -67,6 +70,14 @@ private:
   /// This lane's chunks (rowValues() values) of key `key`'s row of a K or V
   /// stage starting at `stage`.
   SmallVector<Value> loadStageRow(Value stage, Value key);
+  /// The element offset, within a K or V tile of a stage, of chunk `c` of
+  /// this lane (laneChunks[c]) of key `key`.
+  Value stageSlot(Value key, int64_t c);
+  /// Elements of one key's row in a stage: head_dim, or C x TPR x 8 where
+  /// a lane holds C > 1 chunks (slot-major).
+  int64_t stageRowElements() const {
+    return chunks == 1 ? headDim : chunks * threadsPerRow * 8;
+  }
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
   // IR walking.
@@ -87,6 +98,8 @@ private:
                        ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
 
   int64_t stages, threads;
+  /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.
+  int64_t lanesOption;
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0;

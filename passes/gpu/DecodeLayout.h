@@ -17,7 +17,9 @@ namespace attn {
 /// (head_dim 80, 96, 160, 192 at G 1 and 2) a lane holds up to three, on a
 /// quarter to an eighth of the lanes: every lane of a row repeats the
 /// softmax's per-key work (its score, max, exponential), which then outweighs
-/// the bytes at these head dims.
+/// the bytes at these head dims. A kernel may name its lanes instead (the
+/// lowering's decode-lanes, a tuning knob): a power of two up to the one-chunk
+/// layout's, each lane holding ceil(head_dim / 8 / lanes) chunks.
 struct DecodeLayout {
   int64_t lanes = 0;
   int64_t chunks = 0;
@@ -30,8 +32,18 @@ inline int64_t decodePowerOf2Ceil(int64_t x) {
   return p;
 }
 
-inline DecodeLayout decodeLayout(int64_t headDim, int64_t rows) {
+/// Whether `lanes` can be a decode kernel's lanes a row at `headDim`: 0 (the
+/// rule above) or a power of two up to head_dim / 8 rounded up to one.
+inline bool decodeLanesValid(int64_t headDim, int64_t lanes) {
+  return lanes == 0 || (lanes > 0 && (lanes & (lanes - 1)) == 0 &&
+                        lanes <= decodePowerOf2Ceil(headDim / 8));
+}
+
+inline DecodeLayout decodeLayout(int64_t headDim, int64_t rows,
+                                 int64_t chosenLanes = 0) {
   int64_t rowChunks = headDim / 8;
+  if (chosenLanes > 0)
+    return {chosenLanes, (rowChunks + chosenLanes - 1) / chosenLanes};
   int64_t pow2 = decodePowerOf2Ceil(rowChunks);
   if (pow2 == rowChunks || rows > 2)
     return {pow2, 1};

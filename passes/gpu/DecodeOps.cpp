@@ -103,8 +103,8 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
   // The op's scale (log2(e) folded in) times the launch's softmax_scale.
   Value scale = arith::MulFOp::create(
       b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
-  Value kStage =
-      gep(smemBase, elementType, mul(currentStage, idx(2 * blockN * headDim)));
+  Value kStage = gep(smemBase, elementType,
+                     mul(currentStage, idx(2 * blockN * stageRowElements())));
   for (int64_t i = 0; i < keysPerThread; ++i) {
     SmallVector<Value> k =
         loadStageRow(kStage, add(rowGroup, idx(rowGroups * i)));
@@ -199,9 +199,10 @@ LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
 LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
   Fragment p = lookup(pv.getP()), out;
   out.values.assign(rows * rowValues(), f32(0.0));
-  Value vStage = gep(
-      smemBase, elementType,
-      add(mul(currentStage, idx(2 * blockN * headDim)), idx(blockN * headDim)));
+  Value vStage =
+      gep(smemBase, elementType,
+          add(mul(currentStage, idx(2 * blockN * stageRowElements())),
+              idx(blockN * stageRowElements())));
   for (int64_t i = 0; i < keysPerThread; ++i) {
     SmallVector<Value> v =
         loadStageRow(vStage, add(rowGroup, idx(rowGroups * i)));
@@ -421,12 +422,20 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
 
 SmallVector<Value> DecodeKernelEmitter::loadStageRow(Value stage, Value key) {
   SmallVector<Value> values;
-  for (const LaneChunk &chunk : laneChunks) {
-    Value offset = add(mul(key, idx(headDim)), mul(chunk.index, idx(8)));
-    llvm::append_range(
-        values, loadStage8(gep(stage, elementType, offset), chunk.active));
-  }
+  for (auto [c, chunk] : llvm::enumerate(laneChunks))
+    llvm::append_range(values,
+                       loadStage8(gep(stage, elementType,
+                                      stageSlot(key, static_cast<int64_t>(c))),
+                                  chunk.active));
   return values;
+}
+
+Value DecodeKernelEmitter::stageSlot(Value key, int64_t c) {
+  if (chunks == 1)
+    return add(mul(key, idx(headDim)), mul(laneChunks[c].index, idx(8)));
+  // Slot-major: [C][block_n][TPR] chunks of 8 elements.
+  return mul(add(mul(add(key, idx(c * blockN)), idx(threadsPerRow)), lane),
+             idx(8));
 }
 
 SmallVector<Value> DecodeKernelEmitter::loadStage8(Value ptr, Value active) {

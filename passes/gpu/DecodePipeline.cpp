@@ -12,10 +12,10 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
   for (auto [which, constLoad] : llvm::enumerate(loads)) {
     KvTileOp load = constLoad;
     Tensor &cache = tensorFor(load.getCache());
-    Value stageBase =
-        gep(smemBase, elementType,
-            add(mul(stage, idx(2 * blockN * headDim)),
-                idx(static_cast<int64_t>(which) * blockN * headDim)));
+    Value stageBase = gep(
+        smemBase, elementType,
+        add(mul(stage, idx(2 * blockN * stageRowElements())),
+            idx(static_cast<int64_t>(which) * blockN * stageRowElements())));
     for (int64_t i = 0; i < keysPerThread; ++i) {
       Value key = add(rowGroup, idx(rowGroups * i));
       Value pos = add(tileStart, key);
@@ -23,11 +23,11 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, pos, limit);
       Value rowOffset = keyRowOffset(
           load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      for (const LaneChunk &chunk : laneChunks) {
+      for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
         Value src = gep(cache.ptr, elementType,
                         add(rowOffset, toI64(chunk.callOffset)));
         Value dst = gep(stageBase, elementType,
-                        add(mul(key, idx(headDim)), mul(chunk.index, idx(8))));
+                        stageSlot(key, static_cast<int64_t>(c)));
         // A chunk past the call's head_dim is zero-filled, reading nothing.
         if (!chunk.active) {
           copyAsync(dst, src, valid, chunk.bytes);

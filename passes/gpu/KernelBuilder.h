@@ -243,7 +243,7 @@ protected:
 /// splits, into `module` (DecodeKernel.cpp).
 LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                LLVM::GlobalOp smem, int64_t stages,
-                               int64_t threads);
+                               int64_t threads, int64_t lanes);
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,
 /// into `module`, with `threads` / 32 warps, its MMAs mma.sync or, with

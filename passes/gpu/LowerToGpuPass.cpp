@@ -50,7 +50,8 @@ struct AttnLowerToGpuPass
       LogicalResult emitted =
           prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads,
                                       wgmma, producer, tma)
-                  : emitDecodeKernel(func, gpuModule, smem, stages, threads);
+                  : emitDecodeKernel(func, gpuModule, smem, stages, threads,
+                                     decodeLanes);
       if (failed(emitted))
         return signalPassFailure();
       func.erase();

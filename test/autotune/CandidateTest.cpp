@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 using namespace attn::tune;
@@ -248,6 +249,54 @@ TEST(Candidate, JudgedByTheSpillLimitOfItsOp) {
   c.baseline = true; // timed even when pruned
   EXPECT_TRUE(c.hasPack());
   EXPECT_EQ(describe(c), "255 regs, 24 B spills, 48 KB smem, 2 CTAs/SM");
+}
+
+TEST(Candidate, DecodeLanesSpaceVariesTheLanesOfTheSlowHeadDims) {
+  llvm::Expected<std::vector<Workload>> workloads =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
+  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  std::vector<Candidate> all =
+      generateCandidates("decode-lanes", defaultsTable(), *workloads);
+  std::map<int64_t, std::set<int64_t>> lanes;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    ASSERT_FALSE(c.isSplit()) << c.id;
+    const KernelKey &key = c.keys.front();
+    EXPECT_EQ(key.op, "decode") << c.id;
+    EXPECT_EQ(key.group, 2) << c.id;
+    EXPECT_EQ(c.checked.size(), 3u) << c.id;
+    EXPECT_TRUE(decodeKnobsValid(key.headDim, 2, c.knobs)) << c.id;
+    // The id names the lanes where the knobs do.
+    EXPECT_EQ(
+        llvm::StringRef(c.id).ends_with("_l" + std::to_string(c.knobs.lanes)),
+        c.knobs.lanes != 0)
+        << c.id;
+    lanes[key.headDim].insert(c.knobs.lanes);
+    baselines += c.baseline;
+  }
+  // The lowering's choice (0) is each head dim's baseline (the table's entry).
+  EXPECT_EQ(baselines, 5);
+  EXPECT_EQ(lanes, (std::map<int64_t, std::set<int64_t>>{{32, {0, 1, 2}},
+                                                         {64, {0, 2, 4}},
+                                                         {80, {0, 2, 8}},
+                                                         {96, {0, 8}},
+                                                         {160, {0, 4, 16}}}));
+  // D 32 with one lane a row: 128 row groups, so block_n 128 alone.
+  EXPECT_EQ(
+      findCandidate(all, "decode_bf16_d32_g2_paged_causal_n64_s2_t128_wp_l1"),
+      nullptr);
+  const Candidate *one =
+      findCandidate(all, "decode_bf16_d32_g2_paged_causal_n128_s3_t128_wp_l1");
+  ASSERT_NE(one, nullptr);
+  llvm::Expected<Candidate> back =
+      candidateFromJson(*candidateToJson(*one, TuneOptions()).getAsObject());
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->knobs, one->knobs);
+  EXPECT_EQ(candidateId(*back), one->id);
+  // What the lowering rejects: 3 lanes, more lanes than one-chunk rows.
+  EXPECT_FALSE(decodeKnobsValid(32, 2, Knobs{0, 128, 2, 128, true, 3}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, Knobs{0, 128, 2, 128, true, 8}));
+  EXPECT_TRUE(decodeKnobsValid(80, 2, Knobs{0, 64, 2, 128, true, 16}));
 }
 
 TEST(Bundle, CandidateJsonRoundTrip) {

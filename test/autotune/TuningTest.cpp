@@ -38,7 +38,7 @@ Table sampleTable() {
   tuned.group = 2;
   tuned.paged = true;
   tuned.causal = true;
-  tuned.knobs = {0, 32, 4, 128, /*wholeProgram=*/true};
+  tuned.knobs = {0, 32, 4, 128, /*wholeProgram=*/true, /*lanes=*/2};
   tuned.source = "measured";
   tuned.note = "fastest";
   table.entries = {prefill, decode, tuned};
@@ -58,9 +58,13 @@ TEST(TuningTable, RoundTrip) {
   EXPECT_EQ(parsed->split.note, "split_c8_k512: fastest");
   ASSERT_EQ(parsed->entries.size(), 3u);
   EXPECT_EQ(parsed->entries[2].group, 2);
-  EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128, true}));
+  EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128, true, 2}));
   EXPECT_FALSE(parsed->entries[1].knobs.wholeProgram);
+  EXPECT_EQ(parsed->entries[1].knobs.lanes, 0);
   EXPECT_NE(text.find("\"assembly\": \"whole-program\""), std::string::npos);
+  // Lanes are written where an entry names them, and only there.
+  EXPECT_NE(text.find("\"lanes\": 2"), std::string::npos);
+  EXPECT_EQ(text.find("\"lanes\""), text.rfind("\"lanes\""));
 }
 
 TEST(TuningTable, CheckedInTables) {
@@ -171,6 +175,27 @@ TEST(TuningTable, RejectsBadTables) {
                 .find("'assembly' must be whole-program or relocatable, got "
                       "'nvcc'"),
             std::string::npos);
+  for (const char *lanes : {"3", "0", "-4"}) {
+    llvm::Expected<Table> badLanes = parseTable(
+        std::string(R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "entries": [{"op": "decode", "block_n": 32, "stages": 2,
+                       "threads": 128, "lanes": )") +
+        lanes + "}]}");
+    ASSERT_FALSE(bool(badLanes)) << lanes;
+    EXPECT_NE(llvm::toString(badLanes.takeError())
+                  .find(std::string("'lanes' must be a power of two, of a "
+                                    "decode entry, got ") +
+                        lanes),
+              std::string::npos);
+  }
+  llvm::Expected<Table> prefillLanes = parseTable(
+      R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "entries": [{"op": "prefill", "block_m": 64, "block_n": 32,
+                       "stages": 2, "threads": 128, "lanes": 2}]})");
+  ASSERT_FALSE(bool(prefillLanes));
+  llvm::consumeError(prefillLanes.takeError());
   llvm::Expected<Table> badMethod = parseTable(
       R"({"format": "attn-tune-table 1", "target": "sm_90",
           "provenance": {"method": "guessed"}, "entries": []})");

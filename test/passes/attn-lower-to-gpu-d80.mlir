@@ -19,10 +19,18 @@
 // CHECK: arith.select %[[IN1]], %{{.*}}, %cst{{.*}} : f32
 // CHECK: %[[LIVE:.*]] = arith.andi %[[ACTIVE]], %[[IN2]] : i1
 // CHECK: arith.select %[[LIVE]], %{{.*}}, %cst{{.*}} : f32
-// The copies of a key: chunks 0 and 1 of every lane, chunk 2 where active.
+// The copies of a key: chunks 0 and 1 of every lane, chunk 2 where active,
+// into a slot-major stage: chunk c of key k at ((k + 64 c) x 4 + lane) x 8
+// elements (a quarter-warp's reads of a slot are 128 contiguous bytes).
 // CHECK: nvvm.cp.async.shared.global
 // CHECK-NOT: scf.if
+// CHECK: %[[K1:.*]] = arith.addi %[[KEY:.*]], %c64{{(_[0-9]+)?}} : index
+// CHECK-NEXT: %[[S1:.*]] = arith.muli %[[K1]], %c4{{(_[0-9]+)?}} : index
+// CHECK-NEXT: %[[L1:.*]] = arith.addi %[[S1]], %[[LANE]] : index
+// CHECK-NEXT: arith.muli %[[L1]], %c8{{(_[0-9]+)?}} : index
+// CHECK-NOT: scf.if
 // CHECK: nvvm.cp.async.shared.global
+// CHECK: arith.addi %[[KEY]], %c128{{(_[0-9]+)?}} : index
 // CHECK: scf.if %[[ACTIVE]] {
 // CHECK-NOT: }
 // CHECK: nvvm.cp.async.shared.global

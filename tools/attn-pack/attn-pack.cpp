@@ -150,6 +150,8 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   spec.stages = entry->knobs.stages;
   spec.threads = entry->knobs.threads;
   spec.wholeProgram = entry->knobs.wholeProgram;
+  if (spec.op == attn::KernelSpec::Op::Decode)
+    spec.decodeLanes = entry->knobs.lanes;
   if (spec.op == attn::KernelSpec::Op::Prefill) {
     if (prefillBlockM)
       spec.blockM = prefillBlockM;
