@@ -202,7 +202,12 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "copies the K/V tiles, signalling them on mbarriers">,
     Option<"tma", "tma", "bool", /*default=*/"false",
            "producer prefill: whole K/V tiles (paged: within a page) by TMA through "
-           "tensor maps the launch passes (abi/kernel_params.h, tma)">
+           "tensor maps the launch passes (abi/kernel_params.h, tma)">,
+    Option<"dependentLaunch", "dependent-launch", "bool", /*default=*/"false",
+           "sm_90 and newer: the split kernels signal griddepcontrol.launch_dependents "
+           "after their KV loop and the combine kernels wait (griddepcontrol.wait) "
+           "before reading the partials, for a launch with programmatic stream "
+           "serialization">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",

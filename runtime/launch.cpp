@@ -97,9 +97,36 @@ Status launchCombine(const Driver &driver, CUfunction function,
                      const KernelInfo &kernel, const CombineLaunch &combine,
                      CUstream stream) {
   abi::combine::Args args = combine.args;
-  return launchKernel(driver, function, kernel, combine.grid[0],
-                      combine.grid[1], combine.grid[2], stream,
-                      args.pointers().values);
+  if (!kernel.dependentLaunch)
+    return launchKernel(driver, function, kernel, combine.grid[0],
+                        combine.grid[1], combine.grid[2], stream,
+                        args.pointers().values);
+  // A programmatic dependent of the split kernel before it on the stream
+  // (and in a captured graph): it may start once every CTA of that kernel
+  // has signalled, and waits in the kernel (griddepcontrol.wait) for its
+  // partials.
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attribute.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig config{};
+  config.gridDimX = combine.grid[0];
+  config.gridDimY = combine.grid[1];
+  config.gridDimZ = combine.grid[2];
+  config.blockDimX = unsigned(kernel.threads);
+  config.blockDimY = config.blockDimZ = 1;
+  config.sharedMemBytes = unsigned(kernel.sharedBytes);
+  config.hStream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CUresult result = driver.cuLaunchKernelEx(&config, function,
+                                            args.pointers().values, nullptr);
+  if (result == CUDA_SUCCESS)
+    return Status();
+  return withContext(driverError(driver, result,
+                                 "cuLaunchKernelEx(config, function, params, "
+                                 "nullptr)",
+                                 __FILE__, __LINE__),
+                     "kernel '" + kernel.name + "'");
 }
 
 } // namespace attn

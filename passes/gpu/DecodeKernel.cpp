@@ -193,6 +193,9 @@ LogicalResult DecodeKernelEmitter::emit() {
 LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
                                            gpu::GPUModuleOp module,
                                            LLVM::GlobalOp smem, int64_t stages,
-                                           int64_t threads) {
-  return DecodeKernelEmitter(func, module, smem, stages, threads).emit();
+                                           int64_t threads,
+                                           bool dependentLaunch) {
+  DecodeKernelEmitter emitter(func, module, smem, stages, threads);
+  emitter.setDependentLaunch(dependentLaunch);
+  return emitter.emit();
 }

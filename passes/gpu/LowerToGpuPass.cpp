@@ -49,8 +49,9 @@ struct AttnLowerToGpuPass
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
           prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads,
-                                      wgmma, producer, tma)
-                  : emitDecodeKernel(func, gpuModule, smem, stages, threads);
+                                      wgmma, producer, tma, dependentLaunch)
+                  : emitDecodeKernel(func, gpuModule, smem, stages, threads,
+                                     dependentLaunch);
       if (failed(emitted))
         return signalPassFailure();
       func.erase();
