@@ -4,6 +4,8 @@
 #include "passes/gpu/PrefillKernel.h"
 #include "passes/gpu/Wgmma.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -188,7 +190,12 @@ void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
   // barrier when they land (the barrier expects the producer's 128
   // arrivals).
   auto copies = [&] {
-    issueTileCopies(tile, start, limit, loads, kvHead, which);
+    // EXPERIMENT (gpu-exp branch only): ATTN_EXP_NOLOAD set while attn-pack
+    // runs drops the producer's cp.async copies (wrong results; bounds their
+    // cost). Build such packs with --tma=false.
+    static const bool noLoad = std::getenv("ATTN_EXP_NOLOAD") != nullptr;
+    if (!noLoad)
+      issueTileCopies(tile, start, limit, loads, kvHead, which);
     NVVM::CpAsyncMBarrierArriveOp::create(b, loc, mbarrier(kind, stage),
                                           /*noinc=*/true);
   };
