@@ -475,7 +475,8 @@ TEST_F(DecodeTest, DependentCombineLaunchesProgrammatically) {
   EXPECT_EQ(dims(combine.grid), (Dims{16, 1, 4}));
   EXPECT_EQ(dims(combine.block), (Dims{128, 1, 1}));
   EXPECT_EQ(combine.sharedBytes, 0u);
-  EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits), 8);
+  EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits),
+            param<int32_t>(launches[0], kDecodeNumSplits));
   EXPECT_EQ(param<uint64_t>(combine, kCombinePartO), kWorkspace);
 
   // The f16 combine says nothing: a plain launch.
