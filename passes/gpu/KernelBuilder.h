@@ -214,8 +214,8 @@ protected:
   };
   PageLookup lookupPage(KvTileOp load, Value batch, Value pos, Value pageSize,
                         Value pageReciprocal);
-  /// pos / pageSize (an i32) and pos % pageSize (an index), as lookupPage
-  /// divides them; uniform arithmetic, no load.
+  /// pos / pageSize and pos % pageSize (i32s), as lookupPage divides them;
+  /// uniform arithmetic, no load.
   std::pair<Value, Value> dividePosition(Value pos, Value pageSize,
                                          Value pageReciprocal);
   /// The element offset of `at` for `kvHead` in `load`'s cache.

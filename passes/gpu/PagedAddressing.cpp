@@ -24,7 +24,8 @@ KernelEmitterBase::lookupPage(KvTileOp load, Value batch, Value pos,
   Tensor &table = tensorFor(load.getBlockTable());
   auto [quotient, inPage] = dividePosition(pos, pageSize, pageReciprocal);
   Value entry = add(mul(toI64(batch), table.strides[0]), toI64(quotient));
-  return {loadI32(table.ptr, entry), inPage};
+  return {loadI32(table.ptr, entry),
+          arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage)};
 }
 
 std::pair<Value, Value>
@@ -49,6 +50,5 @@ KernelEmitterBase::dividePosition(Value pos, Value pageSize,
     quotient = arith::DivUIOp::create(b, loc, pos32, page32);
     inPage = arith::RemUIOp::create(b, loc, pos32, page32);
   }
-  return {quotient,
-          arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage)};
+  return {quotient, inPage};
 }

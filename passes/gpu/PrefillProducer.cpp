@@ -47,7 +47,9 @@ void PrefillKernelEmitter::awaitFull(Barrier kind, Value stage, Value parity,
   Value start = add(consumerBegin, mul(tile, idx(blockN)));
   Value inPage;
   if (consumerPaged)
-    inPage = dividePosition(start, pageSize, pageReciprocal).second;
+    inPage = arith::IndexCastUIOp::create(
+        b, loc, b.getIndexType(),
+        dividePosition(start, pageSize, pageReciprocal).second);
   auto ifCopies = scf::IfOp::create(
       b, loc, arith::XOrIOp::create(
                   b, loc, copiedByTma(start, consumerLimit, inPage),

@@ -66,8 +66,8 @@
 // CHECK-SAME: attn.tensor_map_args = array<i64: 30, 31>
 // CHECK: nvvm.setmaxregister  decrease 56
 // CHECK: nvvm.mbarrier.try_wait.parity
-// CHECK: %[[INPAGE:.*]] = arith.index_castui {{.*}} : i32 to index
 // CHECK: %[[ENTRY:.*]] = llvm.load %{{.*}} : !llvm.ptr<1> -> i32
+// CHECK: %[[INPAGE:.*]] = arith.index_castui {{.*}} : i32 to index
 // CHECK: %[[END:.*]] = arith.addi %[[INPAGE]], %c128{{.*}} : index
 // CHECK-NEXT: %[[FITS:.*]] = arith.cmpi ule, %[[END]], %{{.*}} : index
 // CHECK-NEXT: %[[PTMA:.*]] = arith.andi %{{.*}}, %[[FITS]]
