@@ -29,6 +29,15 @@ Status resolveManifest(LaunchTarget *target) {
   return Status();
 }
 
+// The Status of launching `kernel` by `call`, which returned `result`.
+Status launched(const Driver &driver, CUresult result, const char *call,
+                const KernelInfo &kernel, int line) {
+  if (result == CUDA_SUCCESS)
+    return Status();
+  return withContext(driverError(driver, result, call, __FILE__, line),
+                     "kernel '" + kernel.name + "'");
+}
+
 } // namespace
 
 Status resolveLaunchTarget(const void *pointer, const char *name,
@@ -48,16 +57,13 @@ Status resolveQueryTarget(LaunchTarget *target) {
 Status launchKernel(const Driver &driver, CUfunction function,
                     const KernelInfo &kernel, unsigned gridX, unsigned gridY,
                     unsigned gridZ, CUstream stream, void **params) {
-  CUresult result =
+  return launched(
+      driver,
       driver.cuLaunchKernel(function, gridX, gridY, gridZ, kernel.threads, 1, 1,
-                            kernel.sharedBytes, stream, params, nullptr);
-  if (result == CUDA_SUCCESS)
-    return Status();
-  return withContext(driverError(driver, result,
-                                 "cuLaunchKernel(function, grid, block, "
-                                 "sharedBytes, stream, params, nullptr)",
-                                 __FILE__, __LINE__),
-                     "kernel '" + kernel.name + "'");
+                            kernel.sharedBytes, stream, params, nullptr),
+      "cuLaunchKernel(function, grid, block, sharedBytes, stream, "
+      "params, nullptr)",
+      kernel, __LINE__);
 }
 
 SplitWorkspace splitWorkspace(int numSplits, size_t rows, int headDim) {
@@ -118,15 +124,11 @@ Status launchCombine(const Driver &driver, CUfunction function,
   config.hStream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  CUresult result = driver.cuLaunchKernelEx(&config, function,
-                                            args.pointers().values, nullptr);
-  if (result == CUDA_SUCCESS)
-    return Status();
-  return withContext(driverError(driver, result,
-                                 "cuLaunchKernelEx(config, function, params, "
-                                 "nullptr)",
-                                 __FILE__, __LINE__),
-                     "kernel '" + kernel.name + "'");
+  return launched(driver,
+                  driver.cuLaunchKernelEx(&config, function,
+                                          args.pointers().values, nullptr),
+                  "cuLaunchKernelEx(config, function, params, nullptr)", kernel,
+                  __LINE__);
 }
 
 } // namespace attn

@@ -233,11 +233,11 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
                                    cmp(arith::CmpIPredicate::sle, i32(offset),
                                        lastRel[rowSlot(k, blockN)]));
     if (!mask.getWindow().empty())
-      keep = arith::AndIOp::create(
-          b, loc, keep,
-          insideWindow(add(firstKey, idx(offset)), lastKey[rowSlot(k, blockN)],
-                       mapped(mask.getWindow()[0]),
-                       mapped(mask.getWindow()[1])));
+      keep = arith::AndIOp::create(b, loc, keep,
+                                   insideWindow(add(firstKey, idx(offset)),
+                                                lastKey[rowSlot(k, blockN)],
+                                                mapped(mask.getWindow()[0]),
+                                                mapped(mask.getWindow()[1])));
     out.values.push_back(select(keep, in.values[k], negInf));
   }
   bind(mask, out);

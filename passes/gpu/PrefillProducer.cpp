@@ -51,9 +51,9 @@ void PrefillKernelEmitter::awaitFull(Barrier kind, Value stage, Value parity,
         b, loc, b.getIndexType(),
         dividePosition(start, pageSize, pageReciprocal).second);
   auto ifCopies = scf::IfOp::create(
-      b, loc, arith::XOrIOp::create(
-                  b, loc, copiedByTma(start, consumerLimit, inPage),
-                  arith::ConstantIntOp::create(b, loc, 1, 1)));
+      b, loc,
+      arith::XOrIOp::create(b, loc, copiedByTma(start, consumerLimit, inPage),
+                            arith::ConstantIntOp::create(b, loc, 1, 1)));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifCopies.thenBlock()->getTerminator());
   wgmma::fenceSharedForAsync(b, loc);

@@ -214,9 +214,9 @@ int moduleUnloads() {
 // Checks the launch as the driver would (context, block size, shared memory
 // opt-in) and records it with a copy of each parameter's bytes.
 static CUresult recordLaunch(const char *call, CUfunction function,
-                      const unsigned grid[3], const unsigned block[3],
-                      unsigned sharedBytes, CUstream stream, void **params,
-                      void **extra, bool programmatic) {
+                             const unsigned grid[3], const unsigned block[3],
+                             unsigned sharedBytes, CUstream stream,
+                             void **params, void **extra, bool programmatic) {
   fakecuda::State &s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (CUresult result = injected(s, call))
@@ -483,8 +483,9 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
                         CUstream stream, void **params, void **extra) {
   const unsigned grid[3] = {gridX, gridY, gridZ};
   const unsigned block[3] = {blockX, blockY, blockZ};
-  return fakecuda::recordLaunch("cuLaunchKernel", function, grid, block, sharedBytes,
-                      stream, params, extra, /*programmatic=*/false);
+  return fakecuda::recordLaunch("cuLaunchKernel", function, grid, block,
+                                sharedBytes, stream, params, extra,
+                                /*programmatic=*/false);
 }
 
 // cuLaunchKernel's checks; of the attributes, programmatic stream
@@ -498,16 +499,15 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction function,
     const CUlaunchAttribute &attribute = config->attrs[i];
     if (attribute.id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
       return CUDA_ERROR_INVALID_VALUE;
-    programmatic =
-        attribute.value.programmaticStreamSerializationAllowed != 0;
+    programmatic = attribute.value.programmaticStreamSerializationAllowed != 0;
   }
   const unsigned grid[3] = {config->gridDimX, config->gridDimY,
                             config->gridDimZ};
   const unsigned block[3] = {config->blockDimX, config->blockDimY,
                              config->blockDimZ};
   return fakecuda::recordLaunch("cuLaunchKernelEx", function, grid, block,
-                      config->sharedMemBytes, config->hStream, params, extra,
-                      programmatic);
+                                config->sharedMemBytes, config->hStream, params,
+                                extra, programmatic);
 }
 
 // A copy out of memory addAllocation registered, as if it were the device's,
