@@ -46,6 +46,10 @@ constexpr const char *kLocal = "local";
 // 1 on a kernel that takes abi::tma's tensor maps after its other
 // parameters (a TMA prefill kernel); absent: 0.
 constexpr const char *kTma = "tma";
+// 1 on a combine kernel that waits for its split kernel by griddepcontrol
+// (sm_90 and newer): the runtime launches it with programmatic stream
+// serialization; absent: 0.
+constexpr const char *kDependentLaunch = "pdl";
 constexpr const char *kBlockM = "block_m";
 constexpr const char *kBlockN = "block_n";
 constexpr const char *kStages = "stages";

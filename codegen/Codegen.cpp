@@ -163,6 +163,7 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
   if (failed(toKernels.run(module)))
     return failure();
   CompiledModule compiled;
+  compiled.dependentLaunch = mlir::attn::dependentLaunchTarget(target);
   auto smem =
       mlir::attn::AttnDialect::SharedMemoryBytesAttrHelper(module.getContext());
   auto maps =
@@ -232,7 +233,10 @@ std::string manifestLines(const KernelSpec &spec,
            kv(key::kOp, "combine") + kv(key::kDtype, spec.dtype) +
            kv(key::kHeadDim, spec.headDim) + kv(key::kFor, stem) +
            kv(key::kThreads, spec.headDim) +
-           kv(key::kSmem, smem(stem + "_combine")) + files;
+           kv(key::kSmem, smem(stem + "_combine")) +
+           (compiled.dependentLaunch ? kv(key::kDependentLaunch, 1)
+                                     : std::string()) +
+           files;
   return lines;
 }
 

@@ -28,6 +28,9 @@ struct CompiledModule {
   std::map<std::string, int64_t> sharedMemoryBytes;
   /// The kernels that take abi::tma's tensor maps (attn.tensor_map_args).
   std::set<std::string> tensorMapKernels;
+  /// The combine kernel waits for its split kernel by griddepcontrol
+  /// (attn-lower-to-gpu's dependent-launch, the target's).
+  bool dependentLaunch = false;
 };
 
 /// Runs attn-to-ptx on `module` for `target` (sm_89, sm_90); returns the PTX

@@ -55,6 +55,12 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
       llvm::cl::init(0)};
 };
 
+/// Whether `target`'s kernels take programmatic dependent launch
+/// (griddepcontrol: sm_90 and sm_90a).
+inline bool dependentLaunchTarget(llvm::StringRef target) {
+  return target == "sm_90" || target == "sm_90a";
+}
+
 /// attn-gqa-broadcast, attn-split-kv, attn-tile, attn-online-softmax: the
 /// target-independent part shared by both pipelines.
 void buildAttnTiledProgramPipeline(OpPassManager &pm,

@@ -206,7 +206,12 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"decodeLanes", "decode-lanes", "int64_t", /*default=*/"0",
            "Decode: threads sharing a row of head_dim (a power of two, each "
            "holding ceil(head_dim / 8 / lanes) chunks of 16 bytes); 0 lets "
-           "passes/gpu/DecodeLayout.h choose">
+           "passes/gpu/DecodeLayout.h choose">,
+    Option<"dependentLaunch", "dependent-launch", "bool", /*default=*/"false",
+           "sm_90 and newer: the split kernels signal griddepcontrol.launch_dependents "
+           "after their KV loop and the combine kernels wait (griddepcontrol.wait) "
+           "before reading the partials, for a launch with programmatic stream "
+           "serialization">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::NVVM::NVVMDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::scf::SCFDialect",

@@ -30,11 +30,12 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const AttnPipelineOptions &options) {
   buildAttnTiledProgramPipeline(pm, options);
   pm.addPass(createAttnFuseTileOps());
-  // sm_90a's prefill kernels take wgmma and a producer warpgroup.
+  // sm_90a's prefill kernels take wgmma and a producer warpgroup; sm_90's
+  // and sm_90a's combine kernels start by programmatic dependent launch.
   bool hopper = options.target == "sm_90a";
   pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
       options.stages, options.threads, hopper, hopper, hopper && options.tma,
-      options.decodeLanes}));
+      options.decodeLanes, dependentLaunchTarget(options.target)}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(

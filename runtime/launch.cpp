@@ -29,6 +29,15 @@ Status resolveManifest(LaunchTarget *target) {
   return Status();
 }
 
+// The Status of launching `kernel` by `call`, which returned `result`.
+Status launched(const Driver &driver, CUresult result, const char *call,
+                const KernelInfo &kernel, int line) {
+  if (result == CUDA_SUCCESS)
+    return Status();
+  return withContext(driverError(driver, result, call, __FILE__, line),
+                     "kernel '" + kernel.name + "'");
+}
+
 } // namespace
 
 Status resolveLaunchTarget(const void *pointer, const char *name,
@@ -48,16 +57,13 @@ Status resolveQueryTarget(LaunchTarget *target) {
 Status launchKernel(const Driver &driver, CUfunction function,
                     const KernelInfo &kernel, unsigned gridX, unsigned gridY,
                     unsigned gridZ, CUstream stream, void **params) {
-  CUresult result =
+  return launched(
+      driver,
       driver.cuLaunchKernel(function, gridX, gridY, gridZ, kernel.threads, 1, 1,
-                            kernel.sharedBytes, stream, params, nullptr);
-  if (result == CUDA_SUCCESS)
-    return Status();
-  return withContext(driverError(driver, result,
-                                 "cuLaunchKernel(function, grid, block, "
-                                 "sharedBytes, stream, params, nullptr)",
-                                 __FILE__, __LINE__),
-                     "kernel '" + kernel.name + "'");
+                            kernel.sharedBytes, stream, params, nullptr),
+      "cuLaunchKernel(function, grid, block, sharedBytes, stream, "
+      "params, nullptr)",
+      kernel, __LINE__);
 }
 
 SplitWorkspace splitWorkspace(int numSplits, size_t rows, int headDim) {
@@ -97,9 +103,32 @@ Status launchCombine(const Driver &driver, CUfunction function,
                      const KernelInfo &kernel, const CombineLaunch &combine,
                      CUstream stream) {
   abi::combine::Args args = combine.args;
-  return launchKernel(driver, function, kernel, combine.grid[0],
-                      combine.grid[1], combine.grid[2], stream,
-                      args.pointers().values);
+  if (!kernel.dependentLaunch)
+    return launchKernel(driver, function, kernel, combine.grid[0],
+                        combine.grid[1], combine.grid[2], stream,
+                        args.pointers().values);
+  // A programmatic dependent of the split kernel before it on the stream
+  // (and in a captured graph): it may start once every CTA of that kernel
+  // has signalled, and waits in the kernel (griddepcontrol.wait) for its
+  // partials.
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attribute.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig config{};
+  config.gridDimX = combine.grid[0];
+  config.gridDimY = combine.grid[1];
+  config.gridDimZ = combine.grid[2];
+  config.blockDimX = unsigned(kernel.threads);
+  config.blockDimY = config.blockDimZ = 1;
+  config.sharedMemBytes = unsigned(kernel.sharedBytes);
+  config.hStream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  return launched(driver,
+                  driver.cuLaunchKernelEx(&config, function,
+                                          args.pointers().values, nullptr),
+                  "cuLaunchKernelEx(config, function, params, nullptr)", kernel,
+                  __LINE__);
 }
 
 } // namespace attn

@@ -266,6 +266,11 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
     if (fields.has(abi::key::kFor))
       ATTN_RETURN_IF_ERROR(
           fields.getString(abi::key::kFor, &kernel->combineFor));
+    int dependent = 0;
+    if (fields.has(abi::key::kDependentLaunch))
+      ATTN_RETURN_IF_ERROR(
+          fields.getInt(abi::key::kDependentLaunch, 0, 1, &dependent));
+    kernel->dependentLaunch = dependent != 0;
     return Status();
   }
 

@@ -64,6 +64,9 @@ struct KernelInfo {
   // Combine only: the decode kernel it belongs to (its module holds both);
   // empty: any decode kernel of its dtype and head_dim.
   std::string combineFor;
+  // Combine only (pdl=1): it waits for its split kernel by griddepcontrol,
+  // so it is launched with programmatic stream serialization.
+  bool dependentLaunch = false;
   // File names in the manifest's directory; cubinFile may be empty.
   std::string ptxFile;
   std::string cubinFile;

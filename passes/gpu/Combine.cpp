@@ -17,6 +17,11 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
                                   P::kParams, headDim,
                                   /*sharedMemoryBytes=*/0);
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  // Launched as a programmatic dependent of the split kernel, it may start
+  // before that kernel's partials are written: nothing is read before the
+  // wait (a no-op in any other launch).
+  if (dependentLaunch)
+    NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
   Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);

@@ -199,6 +199,9 @@ LogicalResult DecodeKernelEmitter::emit() {
 LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
                                            gpu::GPUModuleOp module,
                                            LLVM::GlobalOp smem, int64_t stages,
-                                           int64_t threads, int64_t lanes) {
-  return DecodeKernelEmitter(func, module, smem, stages, threads, lanes).emit();
+                                           int64_t threads, int64_t lanes,
+                                           bool dependentLaunch) {
+  DecodeKernelEmitter emitter(func, module, smem, stages, threads, lanes);
+  emitter.setDependentLaunch(dependentLaunch);
+  return emitter.emit();
 }

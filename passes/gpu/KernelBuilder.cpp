@@ -189,6 +189,11 @@ LogicalResult KernelEmitterBase::emitTileLoop(scf::ForOp loop, Value begin,
     yieldFlattened(loop.getBody(), body);
   }
   bindFlattened(loop.getResults(), newLoop.getResults(), sizes);
+  // What is left of the CTA is its epilogue: the combine may launch once
+  // every CTA is here (the CTA's first thread to arrive signals for it).
+  if (dependentLaunch)
+    NVVM::GriddepcontrolOp::create(b, loc,
+                                   NVVM::GridDepActionKind::launch_dependents);
   return success();
 }
 

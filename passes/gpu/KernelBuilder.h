@@ -37,7 +37,17 @@ struct Tensor {
 };
 
 class KernelEmitterBase {
+public:
+  /// Programmatic dependent launch (sm_90 and newer): the kernel signals
+  /// griddepcontrol.launch_dependents once its KV loop is done, and the
+  /// combine kernel of its splits waits (griddepcontrol.wait) before reading
+  /// the partials; launched with programmatic stream serialization, the
+  /// combine then starts while the split kernel's last CTAs finish.
+  void setDependentLaunch(bool on) { dependentLaunch = on; }
+
 protected:
+  bool dependentLaunch = false;
+
   KernelEmitterBase(func::FuncOp func, gpu::GPUModuleOp module,
                     LLVM::GlobalOp smem)
       : func(func), module(module), smem(smem), b(func.getContext()),
@@ -204,6 +214,10 @@ protected:
   };
   PageLookup lookupPage(KvTileOp load, Value batch, Value pos, Value pageSize,
                         Value pageReciprocal);
+  /// pos / pageSize and pos % pageSize (i32s), as lookupPage divides them;
+  /// uniform arithmetic, no load.
+  std::pair<Value, Value> dividePosition(Value pos, Value pageSize,
+                                         Value pageReciprocal);
   /// The element offset of `at` for `kvHead` in `load`'s cache.
   Value keyRowOffset(KvTileOp load, const KeyLocation &at, Value kvHead) {
     Tensor &cache = tensorFor(load.getCache());
@@ -243,7 +257,8 @@ protected:
 /// splits, into `module` (DecodeKernel.cpp).
 LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                LLVM::GlobalOp smem, int64_t stages,
-                               int64_t threads, int64_t lanes);
+                               int64_t threads, int64_t lanes,
+                               bool dependentLaunch = false);
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,
 /// into `module`, with `threads` / 32 warps, its MMAs mma.sync or, with
@@ -253,7 +268,7 @@ LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
 LogicalResult emitPrefillKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                 LLVM::GlobalOp smem, int64_t stages,
                                 int64_t threads, bool wgmma, bool producer,
-                                bool tma = false);
+                                bool tma = false, bool dependentLaunch = false);
 
 } // namespace attn
 } // namespace mlir

@@ -49,9 +49,9 @@ struct AttnLowerToGpuPass
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
           prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads,
-                                      wgmma, producer, tma)
+                                      wgmma, producer, tma, dependentLaunch)
                   : emitDecodeKernel(func, gpuModule, smem, stages, threads,
-                                     decodeLanes);
+                                     decodeLanes, dependentLaunch);
       if (failed(emitted))
         return signalPassFailure();
       func.erase();

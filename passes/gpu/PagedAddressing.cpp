@@ -22,6 +22,15 @@ KernelEmitterBase::PageLookup
 KernelEmitterBase::lookupPage(KvTileOp load, Value batch, Value pos,
                               Value pageSize, Value pageReciprocal) {
   Tensor &table = tensorFor(load.getBlockTable());
+  auto [quotient, inPage] = dividePosition(pos, pageSize, pageReciprocal);
+  Value entry = add(mul(toI64(batch), table.strides[0]), toI64(quotient));
+  return {loadI32(table.ptr, entry),
+          arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage)};
+}
+
+std::pair<Value, Value>
+KernelEmitterBase::dividePosition(Value pos, Value pageSize,
+                                  Value pageReciprocal) {
   // Positions and page sizes fit in 32 bits, whose division is far cheaper.
   Type i32t = b.getI32Type();
   Value pos32 = arith::IndexCastUIOp::create(b, loc, i32t, pos);
@@ -41,7 +50,5 @@ KernelEmitterBase::lookupPage(KvTileOp load, Value batch, Value pos,
     quotient = arith::DivUIOp::create(b, loc, pos32, page32);
     inPage = arith::RemUIOp::create(b, loc, pos32, page32);
   }
-  Value entry = add(mul(toI64(batch), table.strides[0]), toI64(quotient));
-  return {loadI32(table.ptr, entry),
-          arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage)};
+  return {quotient, inPage};
 }

@@ -213,7 +213,8 @@ LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
                                             gpu::GPUModuleOp module,
                                             LLVM::GlobalOp smem, int64_t stages,
                                             int64_t threads, bool wgmma,
-                                            bool producer, bool tma) {
+                                            bool producer, bool tma,
+                                            bool dependentLaunch) {
   if (stages < 2)
     return func.emitError("attn-lower-to-gpu: prefill needs at least 2 "
                           "stages, got ")
@@ -225,7 +226,8 @@ LogicalResult mlir::attn::emitPrefillKernel(func::FuncOp func,
   if (tma && !producer)
     return func.emitError("attn-lower-to-gpu: TMA copies are the producer "
                           "warpgroup's: tma needs producer");
-  return PrefillKernelEmitter(func, module, smem, stages, threads, wgmma,
-                              producer, tma)
-      .emit();
+  PrefillKernelEmitter emitter(func, module, smem, stages, threads, wgmma,
+                               producer, tma);
+  emitter.setDependentLaunch(dependentLaunch);
+  return emitter.emit();
 }

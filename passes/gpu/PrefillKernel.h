@@ -258,9 +258,19 @@ private:
   int64_t barrierBytes() const { return producer ? 4 * stages * 8 : 0; }
   /// Waits for the phase of parity `parity` (an i32) of `barrier`.
   void waitBarrier(Value barrier, Value parity);
-  /// Consumers: waits for the producer's copies into `stage` ("full" barrier
-  /// `kind`, its use of parity `parity`) and makes them visible to wgmma.
-  void awaitFull(Barrier kind, Value stage, Value parity);
+  /// Consumers: waits for the producer's copies of tile `tile` into `stage`
+  /// ("full" barrier `kind`, its use of parity `parity`) and makes cp.async
+  /// copies visible to wgmma (a proxy fence; TMA's writes are the async
+  /// proxy's own, which the barrier's completion publishes).
+  void awaitFull(Barrier kind, Value stage, Value parity, Value tile);
+  /// Whether the producer copies the tile of keys [start, start + block_n)
+  /// by TMA: the launch enables it and every key lies before `limit` (paged:
+  /// within one page, `inPage` being start's row in its page).
+  Value copiedByTma(Value start, Value limit, Value inPage);
+  /// The consumers' KV loop: its first key, limit, and whether paged
+  /// (emitConsumerLoop).
+  Value consumerBegin, consumerLimit;
+  bool consumerPaged = false;
   /// The parity of the use of its stage by tile `tile`, an i32.
   Value useParity(Value tile);
   /// Lane 0 of this consumer warp arrives on "empty" barrier `kind` of
@@ -339,7 +349,7 @@ private:
   Value currentStage;
   /// Deferred PV: the previous tile's stage, whether there is a previous
   /// tile, and whether a PV is in flight (issued, not waited for).
-  Value previousStage, hasPrevious;
+  Value previousStage, hasPrevious, previousTile;
   /// Warp-specialised: the parity of the previous tile's use of its stage.
   Value previousParity;
   bool pvInFlight = false;

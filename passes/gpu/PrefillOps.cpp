@@ -208,20 +208,34 @@ LogicalResult PrefillKernelEmitter::lowerMask(MaskOp mask) {
     lastKey.push_back(add(diagonal, arith::DivUIOp::create(
                                         b, loc, fragmentRow(slot / 2, slot % 2),
                                         idx(mask.getRowsPerToken()))));
+  // Key k of the thread is firstKey + offset(k), a constant offset: the
+  // limit and the causal bound are compared with it relative to firstKey,
+  // as 32-bit values (positions and their differences fit: sequences are
+  // shorter than 2^31), one compare of an immediate per element rather than
+  // a 64-bit add and compare.
+  Type i32t = b.getI32Type();
+  auto relative = [&](Value position) {
+    return arith::IndexCastOp::create(b, loc, i32t, sub(position, firstKey));
+  };
+  Value endRel = relative(end);
+  SmallVector<Value> lastRel;
+  if (mask.getCausal())
+    for (Value last : lastKey)
+      lastRel.push_back(relative(last));
   for (size_t k = 0; k < in.values.size(); ++k) {
     int64_t block = (k % (blockN / 2)) / 4;
-    Value key = add(firstKey, idx(8 * block + k % 2));
-    Value keep = cmp(arith::CmpIPredicate::slt, key, end);
+    int64_t offset = 8 * block + k % 2;
+    Value keep = cmp(arith::CmpIPredicate::slt, i32(offset), endRel);
     if (mask.getCausal())
-      keep = arith::AndIOp::create(
-          b, loc, keep,
-          cmp(arith::CmpIPredicate::sle, key, lastKey[rowSlot(k, blockN)]));
+      keep = arith::AndIOp::create(b, loc, keep,
+                                   cmp(arith::CmpIPredicate::sle, i32(offset),
+                                       lastRel[rowSlot(k, blockN)]));
     if (!mask.getWindow().empty())
-      keep =
-          arith::AndIOp::create(b, loc, keep,
-                                insideWindow(key, lastKey[rowSlot(k, blockN)],
-                                             mapped(mask.getWindow()[0]),
-                                             mapped(mask.getWindow()[1])));
+      keep = arith::AndIOp::create(b, loc, keep,
+                                   insideWindow(add(firstKey, idx(offset)),
+                                                lastKey[rowSlot(k, blockN)],
+                                                mapped(mask.getWindow()[0]),
+                                                mapped(mask.getWindow()[1])));
     out.values.push_back(select(keep, in.values[k], negInf));
   }
   bind(mask, out);

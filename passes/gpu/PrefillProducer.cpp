@@ -37,9 +37,36 @@ void PrefillKernelEmitter::waitBarrier(Value barrier, Value parity) {
   NVVM::MBarrierTryWaitParityOp::create(b, loc, barrier, parity, i32(10000000));
 }
 
-void PrefillKernelEmitter::awaitFull(Barrier kind, Value stage, Value parity) {
+void PrefillKernelEmitter::awaitFull(Barrier kind, Value stage, Value parity,
+                                     Value tile) {
   waitBarrier(mbarrier(kind, stage), parity);
+  if (!tma)
+    return wgmma::fenceSharedForAsync(b, loc);
+  Value start = add(consumerBegin, mul(tile, idx(blockN)));
+  Value inPage;
+  if (consumerPaged)
+    inPage = arith::IndexCastUIOp::create(
+        b, loc, b.getIndexType(),
+        dividePosition(start, pageSize, pageReciprocal).second);
+  auto ifCopies = scf::IfOp::create(
+      b, loc,
+      arith::XOrIOp::create(b, loc, copiedByTma(start, consumerLimit, inPage),
+                            arith::ConstantIntOp::create(b, loc, 1, 1)));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifCopies.thenBlock()->getTerminator());
   wgmma::fenceSharedForAsync(b, loc);
+}
+
+Value PrefillKernelEmitter::copiedByTma(Value start, Value limit,
+                                        Value inPage) {
+  Value whole = arith::AndIOp::create(
+      b, loc, tmaEnabled,
+      cmp(arith::CmpIPredicate::sle, add(start, idx(blockN)), limit));
+  if (!inPage)
+    return whole;
+  return arith::AndIOp::create(
+      b, loc, whole,
+      cmp(arith::CmpIPredicate::ule, add(inPage, idx(blockN)), pageSize));
 }
 
 Value PrefillKernelEmitter::useParity(Value tile) {
@@ -177,20 +204,14 @@ void PrefillKernelEmitter::produceTile(Value tile, Value start, Value limit,
   // the other threads arrive at once. Any other tile (a sequence's last,
   // partial one; a page smaller than the tile) takes the copies, which
   // zero-fill the rows past the limit.
-  Value whole = arith::AndIOp::create(
-      b, loc, tmaEnabled,
-      cmp(arith::CmpIPredicate::sle, add(start, idx(blockN)), limit));
   KvTileOp load = loads[0];
   bool paged = load.getPageSize() != 0;
   PageLookup page;
-  if (paged) {
-    // The page's row is uniform arithmetic; its block_table entry a load
-    // that only thread 0's boxes wait for.
+  // The page's row is uniform arithmetic; its block_table entry a load
+  // that only thread 0's boxes wait for.
+  if (paged)
     page = lookupPage(load, batch, start, pageSize, pageReciprocal);
-    whole = arith::AndIOp::create(b, loc, whole,
-                                  cmp(arith::CmpIPredicate::ule,
-                                      add(page.inPage, idx(blockN)), pageSize));
-  }
+  Value whole = copiedByTma(start, limit, page.inPage);
   auto ifWhole = scf::IfOp::create(b, loc, whole, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifWhole.elseBlock()->getTerminator());
@@ -239,6 +260,9 @@ LogicalResult PrefillKernelEmitter::emitConsumerLoop(scf::ForOp loop) {
   FailureOr<KvLoop> kv = mapKvLoop(loop, blockN);
   if (failed(kv))
     return failure();
+  consumerBegin = kv->begin;
+  consumerLimit = kv->limit;
+  consumerPaged = kv->loads[0].getPageSize() != 0;
   // Q, the consumers' only copies, has landed for all of them.
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
   wgmma::fenceSharedForAsync(b, loc);
@@ -247,12 +271,13 @@ LogicalResult PrefillKernelEmitter::emitConsumerLoop(scf::ForOp loop) {
       loop, kv->begin, kv->numTiles, blockN,
       [&](Value tile) {
         currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
-        awaitFull(Barrier::FullK, currentStage, useParity(tile));
+        awaitFull(Barrier::FullK, currentStage, useParity(tile), tile);
         // Tile - 1's stage and parity (written so for tile 0 too, which
         // has no previous tile).
         Value previous = add(tile, idx(2 * stages - 1));
         previousStage = arith::RemUIOp::create(b, loc, previous, idx(stages));
         previousParity = useParity(previous);
+        previousTile = arith::SubIOp::create(b, loc, tile, idx(1));
         hasPrevious = cmp(arith::CmpIPredicate::ne, tile, idx(0));
       },
       [] {});

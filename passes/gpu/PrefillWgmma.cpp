@@ -177,7 +177,7 @@ void PrefillKernelEmitter::issueDeferredPV() {
   b.setInsertionPointToStart(ifOp.thenBlock());
   // The previous tile's V, from the producer.
   if (producer)
-    awaitFull(Barrier::FullV, previousStage, previousParity);
+    awaitFull(Barrier::FullV, previousStage, previousParity, previousTile);
   wgmma::fence(b, loc);
   Fragment o = issuePV(acc, kvTile(previousStage, 1));
   wgmma::commit(b, loc);
@@ -223,7 +223,7 @@ void PrefillKernelEmitter::emitLastPV(scf::ForOp loop, Value numTiles) {
   Value lastStage = arith::RemUIOp::create(b, loc, lastTile, idx(stages));
   if (producer) {
     // P was published in the loop; V comes from the producer.
-    awaitFull(Barrier::FullV, lastStage, useParity(lastTile));
+    awaitFull(Barrier::FullV, lastStage, useParity(lastTile), lastTile);
   } else {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
     wgmma::fenceSharedForAsync(b, loc);

@@ -1,4 +1,18 @@
 // RUN: attn-opt %s -attn-to-tiled=block-m=128 | attn-opt -attn-lower-to-gpu=stages=2 | FileCheck %s
+// RUN: attn-opt %s -attn-to-tiled=block-m=128 | attn-opt -attn-lower-to-gpu=stages=2 | FileCheck %s --check-prefix=DIAG
+
+// The causal mask of a diagonal tile compares each of the thread's keys, a
+// constant offset from its first key F, with the limit and its row's last
+// visible key, both made relative to F once and narrowed to 32 bits: one
+// compare of an immediate per element and condition.
+// DIAG: %[[ENDREL:.*]] = arith.index_cast %{{.*}} : index to i32
+// DIAG-NEXT: %[[LAST:.*]] = arith.subi %{{.*}}, %[[FIRST:.*]] : index
+// DIAG-NEXT: %[[LASTREL:.*]] = arith.index_cast %[[LAST]] : index to i32
+// DIAG: %[[IN:.*]] = arith.cmpi slt, %c0_i32{{.*}}, %[[ENDREL]] : i32
+// DIAG: %[[SEEN:.*]] = arith.cmpi sle, %c0_i32{{.*}}, %[[LASTREL]] : i32
+// DIAG-NEXT: %[[KEEP:.*]] = arith.andi %[[IN]], %[[SEEN]] : i1
+// DIAG-NEXT: arith.select %[[KEEP]], %{{.*}}, %{{.*}} : f32
+// DIAG: arith.cmpi slt, %c1_i32{{.*}}, %[[ENDREL]] : i32
 
 // The prefill kernel, with the parameters of docs/runtime_abi.md: four warps
 // of two 16-row blocks each (block-m 128); Q copied once into shared memory

@@ -50,6 +50,16 @@
 // CHECK-COUNT-2: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[VMAP]],
 // CHECK: nvvm.setmaxregister  increase 232
 // CHECK-NOT: nvvm.cp.async.bulk.tensor
+// The consumers fence the async proxy after a stage's wait only where the
+// tile came by cp.async (TMA's writes are the async proxy's own): the
+// producer's test, negated.
+// CHECK: nvvm.mbarrier.try_wait.parity
+// CHECK: %[[CFITS:.*]] = arith.cmpi sle, %{{.*}}, %{{.*}} : index
+// CHECK-NEXT: %[[CTMA:.*]] = arith.andi %{{.*}}, %[[CFITS]] : i1
+// CHECK-NEXT: %[[CCOPIES:.*]] = arith.xori %[[CTMA]], %true : i1
+// CHECK-NEXT: scf.if %[[CCOPIES]] {
+// CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>
+// CHECK-NOT: nvvm.cp.async.bulk.tensor
 // CHECK-LABEL: gpu.func @packed_prefill_combine(
 // CHECK-LABEL: gpu.func @paged_prefill(
 // CHECK-SAME: %[[PKMAP:arg30]]: !llvm.ptr, %[[PVMAP:arg31]]: !llvm.ptr, %{{.*}}: i32)

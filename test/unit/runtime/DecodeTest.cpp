@@ -453,6 +453,54 @@ TEST_F(DecodeTest, SplitsUseTheCombineKernelOfTheDecodeModule) {
   EXPECT_EQ(fakecuda::launches()[1].function, "combine_bf16_d128");
 }
 
+// A combine kernel that waits for its split kernel (pdl=1) is launched with
+// programmatic stream serialization, on the same stream, with the same
+// shape and parameters; one without it as before.
+TEST_F(DecodeTest, DependentCombineLaunchesProgrammatically) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (TestKernel &kernel : kernels)
+    if (kernel.op == "combine" && kernel.dtype == "bf16" &&
+        kernel.headDim == 128)
+      kernel.dependentLaunch = 1;
+  writePack(packDir(), "sm_90", kernels);
+  attn_paged_decode_args args = validArgs();
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_FALSE(launches[0].programmatic);
+  const fakecuda::Launch &combine = launches[1];
+  EXPECT_EQ(combine.function, "combine_bf16_d128");
+  EXPECT_TRUE(combine.programmatic);
+  EXPECT_EQ(combine.stream, launches[0].stream);
+  EXPECT_EQ(dims(combine.grid), (Dims{16, 1, 4}));
+  EXPECT_EQ(dims(combine.block), (Dims{128, 1, 1}));
+  EXPECT_EQ(combine.sharedBytes, 0u);
+  EXPECT_EQ(param<int32_t>(combine, kCombineNumSplits),
+            param<int32_t>(launches[0], kDecodeNumSplits));
+  EXPECT_EQ(param<uint64_t>(combine, kCombinePartO), kWorkspace);
+
+  // The f16 combine says nothing: a plain launch.
+  resetFake();
+  args.dtype = ATTN_DTYPE_F16;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[1].function, "combine_f16_d128");
+  EXPECT_FALSE(launches[1].programmatic);
+
+  // A failed launch names the call and the kernel.
+  args.dtype = ATTN_DTYPE_BF16;
+  fakeConfig.failingCall = "cuLaunchKernelEx";
+  fakeConfig.failure = CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+  resetFake();
+  EXPECT_EQ(decode(args), ATTN_ERROR_DRIVER);
+  EXPECT_NE(lastError().find("cuLaunchKernelEx(config, function, params"),
+            std::string::npos)
+      << lastError();
+  EXPECT_NE(lastError().find("combine_bf16_d128"), std::string::npos)
+      << lastError();
+}
+
 TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {
   std::vector<TestKernel> kernels = defaultKernels();
   TestKernel nonCausal;

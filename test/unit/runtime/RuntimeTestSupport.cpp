@@ -184,6 +184,8 @@ void writePack(const std::string &packDir, const std::string &target,
     }
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;
+    if (kernel.dependentLaunch)
+      manifest << " pdl=" << kernel.dependentLaunch;
     manifest << " threads=" << kernel.threads << " smem=" << kernel.smem;
     if (kernel.ptx)
       manifest << " ptx=" << kernel.name() << ".ptx";

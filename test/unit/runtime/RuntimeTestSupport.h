@@ -126,8 +126,10 @@ struct TestKernel {
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;
-  // Combine only: the manifest's for= (the decode kernel it belongs to).
+  // Combine only: the manifest's for= (the decode kernel it belongs to),
+  // and pdl=1 (it waits for its split kernel by griddepcontrol).
   std::string combineFor;
+  int dependentLaunch = 0;
   bool cubin = true;
   bool ptx = true; // false: the cubin alone (the embedded sm_90 kernels)
   // Whether the line carries the hash of the kernel's files.

@@ -211,6 +211,44 @@ int moduleUnloads() {
   return state().moduleUnloads;
 }
 
+// Checks the launch as the driver would (context, block size, shared memory
+// opt-in) and records it with a copy of each parameter's bytes.
+static CUresult recordLaunch(const char *call, CUfunction function,
+                             const unsigned grid[3], const unsigned block[3],
+                             unsigned sharedBytes, CUstream stream,
+                             void **params, void **extra, bool programmatic) {
+  fakecuda::State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (CUresult result = injected(s, call))
+    return result;
+  const CUmod_st &module = *function->module;
+  if (module.unloaded || module.context != fakecuda::currentContextOf(s))
+    return CUDA_ERROR_INVALID_HANDLE;
+  unsigned threads = block[0] * block[1] * block[2];
+  if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0 || grid[1] > 65535 ||
+      grid[2] > 65535 || threads == 0 ||
+      threads > static_cast<unsigned>(s.config.maxThreadsPerBlock) ||
+      sharedBytes > static_cast<unsigned>(function->maxDynamicShared) ||
+      params == nullptr || extra != nullptr)
+    return CUDA_ERROR_INVALID_VALUE;
+
+  fakecuda::Launch launch{module.entry,
+                          module.kind,
+                          module.context->id,
+                          {grid[0], grid[1], grid[2]},
+                          {block[0], block[1], block[2]},
+                          sharedBytes,
+                          stream,
+                          {},
+                          programmatic};
+  for (size_t i = 0; i < module.paramSizes.size(); ++i) {
+    const auto *bytes = static_cast<const unsigned char *>(params[i]);
+    launch.params.emplace_back(bytes, bytes + module.paramSizes[i]);
+  }
+  s.launches.push_back(std::move(launch));
+  return CUDA_SUCCESS;
+}
+
 } // namespace fakecuda
 
 using fakecuda::injected;
@@ -438,42 +476,38 @@ CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute attribute,
   return CUDA_SUCCESS;
 }
 
-// Checks the launch as the driver would (context, block size, shared memory
-// opt-in) and records it with a copy of each parameter's bytes.
 CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
                         unsigned int gridY, unsigned int gridZ,
                         unsigned int blockX, unsigned int blockY,
                         unsigned int blockZ, unsigned int sharedBytes,
                         CUstream stream, void **params, void **extra) {
-  fakecuda::State &s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
-  if (CUresult result = injected(s, "cuLaunchKernel"))
-    return result;
-  const CUmod_st &module = *function->module;
-  if (module.unloaded || module.context != fakecuda::currentContextOf(s))
-    return CUDA_ERROR_INVALID_HANDLE;
-  if (gridX == 0 || gridY == 0 || gridZ == 0 || gridY > 65535 ||
-      gridZ > 65535 || blockX * blockY * blockZ == 0 ||
-      blockX * blockY * blockZ >
-          static_cast<unsigned>(s.config.maxThreadsPerBlock) ||
-      sharedBytes > static_cast<unsigned>(function->maxDynamicShared) ||
-      params == nullptr || extra != nullptr)
-    return CUDA_ERROR_INVALID_VALUE;
+  const unsigned grid[3] = {gridX, gridY, gridZ};
+  const unsigned block[3] = {blockX, blockY, blockZ};
+  return fakecuda::recordLaunch("cuLaunchKernel", function, grid, block,
+                                sharedBytes, stream, params, extra,
+                                /*programmatic=*/false);
+}
 
-  fakecuda::Launch launch{module.entry,
-                          module.kind,
-                          module.context->id,
-                          {gridX, gridY, gridZ},
-                          {blockX, blockY, blockZ},
-                          sharedBytes,
-                          stream,
-                          {}};
-  for (size_t i = 0; i < module.paramSizes.size(); ++i) {
-    const auto *bytes = static_cast<const unsigned char *>(params[i]);
-    launch.params.emplace_back(bytes, bytes + module.paramSizes[i]);
+// cuLaunchKernel's checks; of the attributes, programmatic stream
+// serialization is the only one the fake knows.
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction function,
+                          void **params, void **extra) {
+  if (config == nullptr || (config->numAttrs != 0 && config->attrs == nullptr))
+    return CUDA_ERROR_INVALID_VALUE;
+  bool programmatic = false;
+  for (unsigned i = 0; i < config->numAttrs; ++i) {
+    const CUlaunchAttribute &attribute = config->attrs[i];
+    if (attribute.id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+      return CUDA_ERROR_INVALID_VALUE;
+    programmatic = attribute.value.programmaticStreamSerializationAllowed != 0;
   }
-  s.launches.push_back(std::move(launch));
-  return CUDA_SUCCESS;
+  const unsigned grid[3] = {config->gridDimX, config->gridDimY,
+                            config->gridDimZ};
+  const unsigned block[3] = {config->blockDimX, config->blockDimY,
+                             config->blockDimZ};
+  return fakecuda::recordLaunch("cuLaunchKernelEx", function, grid, block,
+                                config->sharedMemBytes, config->hStream, params,
+                                extra, programmatic);
 }
 
 // A copy out of memory addAllocation registered, as if it were the device's,

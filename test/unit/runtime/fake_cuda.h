@@ -54,6 +54,8 @@ struct Launch {
   unsigned sharedBytes;
   CUstream stream;
   std::vector<std::vector<unsigned char>> params;
+  // cuLaunchKernelEx with programmatic stream serialization allowed.
+  bool programmatic = false;
 };
 
 // A cuTensorMapEncodeTiled call the fake accepted (rank 3 or 4; the entries
