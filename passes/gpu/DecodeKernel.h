@@ -73,6 +73,13 @@ private:
   /// The element offset, within a K or V tile of a stage, of chunk `c` of
   /// this lane (laneChunks[c]) of key `key`.
   Value stageSlot(Value key, int64_t c);
+  /// The start of `stage`'s K (which 0) or V (which 1) tile.
+  Value stageTile(Value stage, int64_t which) {
+    Value start = mul(stage, idx(2 * blockN * stageRowElements()));
+    return gep(smemBase, elementType,
+               which ? add(start, idx(which * blockN * stageRowElements()))
+                     : start);
+  }
   /// Elements of one key's row in a stage: head_dim, or C x TPR x 8 where
   /// a lane holds C > 1 chunks (slot-major).
   int64_t stageRowElements() const {

@@ -103,8 +103,7 @@ LogicalResult DecodeKernelEmitter::lowerQK(QKOp qk) {
   // The op's scale (log2(e) folded in) times the launch's softmax_scale.
   Value scale = arith::MulFOp::create(
       b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
-  Value kStage = gep(smemBase, elementType,
-                     mul(currentStage, idx(2 * blockN * stageRowElements())));
+  Value kStage = stageTile(currentStage, 0);
   for (int64_t i = 0; i < keysPerThread; ++i) {
     SmallVector<Value> k =
         loadStageRow(kStage, add(rowGroup, idx(rowGroups * i)));
@@ -199,10 +198,7 @@ LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
 LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
   Fragment p = lookup(pv.getP()), out;
   out.values.assign(rows * rowValues(), f32(0.0));
-  Value vStage =
-      gep(smemBase, elementType,
-          add(mul(currentStage, idx(2 * blockN * stageRowElements())),
-              idx(blockN * stageRowElements())));
+  Value vStage = stageTile(currentStage, 1);
   for (int64_t i = 0; i < keysPerThread; ++i) {
     SmallVector<Value> v =
         loadStageRow(vStage, add(rowGroup, idx(rowGroups * i)));

@@ -12,10 +12,7 @@ void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
   for (auto [which, constLoad] : llvm::enumerate(loads)) {
     KvTileOp load = constLoad;
     Tensor &cache = tensorFor(load.getCache());
-    Value stageBase = gep(
-        smemBase, elementType,
-        add(mul(stage, idx(2 * blockN * stageRowElements())),
-            idx(static_cast<int64_t>(which) * blockN * stageRowElements())));
+    Value stageBase = stageTile(stage, static_cast<int64_t>(which));
     for (int64_t i = 0; i < keysPerThread; ++i) {
       Value key = add(rowGroup, idx(rowGroups * i));
       Value pos = add(tileStart, key);
