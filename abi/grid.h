@@ -3,8 +3,8 @@
 // CUDA.
 //
 // The decoders are written once over an arithmetic `a` (a.constant(n),
-// a.divU, a.remU, a.shl, a.shrU, a.andI, a.sub): the runtime's unit tests run
-// them on integers (IntegerArith), the GPU lowering on IR builders.
+// a.add, a.divU, a.remU, a.shl, a.shrU, a.andI, a.sub): the runtime's unit
+// tests run them on integers (IntegerArith), the GPU lowering on IR builders.
 #ifndef ATTN_ABI_GRID_H
 #define ATTN_ABI_GRID_H
 
@@ -14,19 +14,27 @@ namespace attn {
 namespace abi {
 namespace grid {
 
-// Decode: grid (num_splits, seqlen_q x headBlocks, batch), x = split, y =
-// token x headBlocks + head block, z = batch; headBlocks = Hkv (one KV head
-// per CTA) or Hkv x ceil(G / block_m) (the any-group kernel). The kernel
-// may take z as a rank: of a batch of 16 to 512 sequences, CTA z runs the
-// sequence ranked z by its cache_seqlens, longest first (the GPU lowering's
-// rankBatch); the launch is the same.
-inline int64_t decodeGridY(int64_t seqlenQ, int64_t headBlocks) {
-  return seqlenQ * headBlocks;
-}
-// The head blocks of a token, from the grid's y extent.
+// Decode: grid (num_splits, tokenBlocks x headBlocks, batch), x = split, y
+// = token block x headBlocks + head block, z = batch; headBlocks = Hkv (one
+// KV head per CTA) or Hkv x ceil(G / block_m) (the any-group kernel);
+// tokenBlocks = ceil(seqlen_q / F) for a kernel of F tokens a CTA (tokens=F
+// in the manifest; 1: seqlen_q). The kernel may take z as a rank: of a batch
+// of 16 to 512 sequences, CTA z runs the sequence ranked z by its
+// cache_seqlens, longest first (the GPU lowering's rankBatch); the launch is
+// the same.
 template <typename A, typename V>
-V decodeHeadBlocks(A &a, V gridDimY, V seqlenQ) {
-  return a.divU(gridDimY, seqlenQ);
+V decodeTokenBlocks(A &a, V seqlenQ, V tokensPerCta) {
+  return a.divU(a.sub(a.add(seqlenQ, tokensPerCta), a.constant(1)),
+                tokensPerCta);
+}
+inline int64_t decodeGridY(int64_t seqlenQ, int64_t headBlocks,
+                           int64_t tokensPerCta = 1) {
+  return (seqlenQ + tokensPerCta - 1) / tokensPerCta * headBlocks;
+}
+// The head blocks of a token block, from the grid's y extent.
+template <typename A, typename V>
+V decodeHeadBlocks(A &a, V gridDimY, V tokenBlocks) {
+  return a.divU(gridDimY, tokenBlocks);
 }
 template <typename A, typename V> V decodeToken(A &a, V y, V headBlocks) {
   return a.divU(y, headBlocks);
@@ -60,6 +68,7 @@ template <typename A, typename V> V prefillHead(A &a, V x, V headShift) {
 // The decoders' arithmetic on unsigned integers.
 struct IntegerArith {
   uint64_t constant(int64_t v) { return uint64_t(v); }
+  uint64_t add(uint64_t x, uint64_t y) { return x + y; }
   uint64_t divU(uint64_t x, uint64_t y) { return x / y; }
   uint64_t remU(uint64_t x, uint64_t y) { return x % y; }
   uint64_t shl(uint64_t x, uint64_t y) { return x << y; }

@@ -43,6 +43,10 @@ constexpr const char *kPaged = "paged";
 constexpr const char *kCausal = "causal";
 // 1 on a local kernel (window and softcap parameters); absent: 0.
 constexpr const char *kLocal = "local";
+// Decode specialised on G: F > 1 on a kernel whose CTA holds the G heads of
+// F query tokens (block_m = G x F rows; abi/grid.h's token blocks); absent:
+// 1.
+constexpr const char *kTokens = "tokens";
 // 1 on a kernel that takes abi::tma's tensor maps after its other
 // parameters (a TMA prefill kernel); absent: 0.
 constexpr const char *kTma = "tma";

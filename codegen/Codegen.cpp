@@ -52,7 +52,7 @@ OwningOpRef<ModuleOp> buildDecodeProblem(MLIRContext &context,
   // are launch parameters, so the problem is written with one KV head. The
   // scale is 1: the softmax_scale kernel parameter multiplies it at run time.
   Type elt = spec.dtype == "f16" ? Type(b.getF16Type()) : b.getBF16Type();
-  int64_t hkv = 1, hq = spec.rowsPerCta();
+  int64_t hkv = 1, hq = spec.group ? spec.group : spec.blockM;
   auto qType = MemRefType::get({dyn, dyn, hq, spec.headDim}, elt);
   auto cacheType = MemRefType::get({dyn, dyn, hkv, spec.headDim}, elt);
   auto lensType = MemRefType::get({dyn}, b.getI32Type());
@@ -145,6 +145,8 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
     options.blockM = spec.blockM;
   else if (spec.group == 0)
     options.headsPerCta = spec.blockM;
+  else
+    options.tokensPerCta = spec.tokensPerCta;
   options.blockN = spec.blockN;
   options.stages = spec.stages;
   options.threads = spec.threads;
@@ -223,6 +225,8 @@ std::string manifestLines(const KernelSpec &spec,
       kv(key::kGroup, decode ? spec.group : 0) + kv(key::kPaged, spec.paged) +
       kv(key::kCausal, spec.causal) +
       (spec.local ? kv(key::kLocal, 1) : std::string()) +
+      (decode && spec.tokensPerCta > 1 ? kv(key::kTokens, spec.tokensPerCta)
+                                       : std::string()) +
       (compiled.tensorMapKernels.count(stem) ? kv(key::kTma, 1)
                                              : std::string()) +
       kv(key::kBlockM, spec.rowsPerCta()) + kv(key::kBlockN, spec.blockN) +

@@ -9,5 +9,7 @@ std::string attn::KernelSpec::name() const {
            mask;
   return "attn_decode_" + dtype + "_d" + std::to_string(headDim) +
          (group ? "_g" + std::to_string(group) : std::string("_gany")) +
+         (tokensPerCta > 1 ? "_fold" + std::to_string(tokensPerCta)
+                           : std::string()) +
          layout + mask;
 }

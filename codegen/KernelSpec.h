@@ -38,12 +38,17 @@ struct KernelSpec {
   /// Decode: threads sharing a row of head_dim (attn-lower-to-gpu's
   /// decode-lanes), 0 for the lowering's choice (passes/gpu/DecodeLayout.h).
   int64_t decodeLanes = 0;
+  /// Decode specialised on G: query tokens per CTA (attn-gqa-broadcast's
+  /// tokens-per-cta). F > 1 folds F tokens' G heads into G x F rows, for
+  /// speculative decoding's Lq > 1; 1: one token's G heads.
+  int64_t tokensPerCta = 1;
   /// sm_90a prefill: the producer copies whole K/V tiles by TMA
   /// (attn-lower-to-gpu's tma; the kernel then takes abi::tma's tensor maps).
   bool tma = false;
 
   /// The kernel's entry name, e.g. attn_decode_bf16_d128_g2_paged_causal,
   /// attn_decode_f16_d64_gany_contig_full,
+  /// attn_decode_bf16_d128_g2_fold4_paged_causal (4 tokens a CTA),
   /// attn_prefill_bf16_d128_contig_causal or
   /// attn_prefill_bf16_d256_paged_local.
   std::string name() const;
@@ -51,10 +56,10 @@ struct KernelSpec {
   const char *opName() const { return op == Op::Decode ? "decode" : "prefill"; }
   /// Threads per CTA.
   int64_t blockThreads() const { return threads; }
-  /// Query rows per CTA: for decode the query heads of one token (G, or
-  /// blockM for the kernel that serves every G).
+  /// Query rows per CTA: for decode the query heads of its tokens (G x
+  /// tokensPerCta, or blockM for the kernel that serves every G).
   int64_t rowsPerCta() const {
-    return op == Op::Decode && group ? group : blockM;
+    return op == Op::Decode && group ? group * tokensPerCta : blockM;
   }
 };
 

@@ -250,6 +250,21 @@ LogicalResult PagedDecodeOp::verify() {
 // Tile-level ops
 //===----------------------------------------------------------------------===//
 
+/// attn.load_q's and attn.store's rows_per_token: positive, dividing the
+/// tile's rows.
+static LogicalResult checkRowsPerToken(Operation *op,
+                                       std::optional<uint64_t> rowsPerToken,
+                                       RankedTensorType tile) {
+  if (!rowsPerToken)
+    return success();
+  int64_t r = static_cast<int64_t>(*rowsPerToken);
+  if (r <= 0 || tile.getDimSize(0) % r != 0)
+    return op->emitOpError("'rows_per_token' must be positive and divide the "
+                           "tile's ")
+           << tile.getDimSize(0) << " rows, got " << r;
+  return success();
+}
+
 LogicalResult LoadQOp::verify() {
   auto qType = cast<MemRefType>(getQ().getType());
   auto tile = cast<RankedTensorType>(getTile().getType());
@@ -259,7 +274,12 @@ LogicalResult LoadQOp::verify() {
   if (tile.getRank() != 2 || tile.getDimSize(1) != qType.getShape().back())
     return emitOpError("result must be [rows, ")
            << qType.getShape().back() << "], got " << tile;
-  return success();
+  return checkRowsPerToken(*this, getRowsPerToken(), tile);
+}
+
+LogicalResult StoreOp::verify() {
+  return checkRowsPerToken(*this, getRowsPerToken(),
+                           cast<RankedTensorType>(getTile().getType()));
 }
 
 LogicalResult LoadQRowsOp::verify() {

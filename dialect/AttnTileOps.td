@@ -41,10 +41,13 @@ def Attn_LoadQOp : Attn_Op<"load_q"> {
     the `M` query heads that share one KV head, packed into the rows of a tile
     so that every K/V byte is read once for all of them. With `count`, only
     rows `i < count` are read; the rows past it repeat row `count - 1` (they
-    are computed but never stored, see `attn.store`).
+    are computed but never stored, see `attn.store`). With `rows_per_token =
+    R` the tile spans `M / R` query tokens (speculative decoding's Lq > 1
+    folded into one CTA): row `i` is `q[batch, token + i / R, head + i % R, :]`.
   }];
   let arguments = (ins Arg<AnyMemRef, "", [MemRead]>:$q, Index:$batch,
-                   Index:$token, Index:$head, Optional<Index>:$count);
+                   Index:$token, Index:$head, Optional<Index>:$count,
+                   OptionalAttr<I64Attr>:$rows_per_token);
   let results = (outs Attn_F32Tile:$tile);
   let assemblyFormat = [{
     $q `[` $batch `,` $token `,` $head `]` (`count` $count^)? attr-dict `:`
@@ -348,7 +351,9 @@ def Attn_StoreOp : Attn_Op<"store", [AttrSizedOperandSegments]> {
   let summary = "stores output rows (and their lse) of one group";
   let description = [{
     Row `i` goes to `out[batch, token, head + i, :]`, converted to `out`'s
-    element type; with `count`, only the rows `i < count`. Without `partial`,
+    element type; with `count`, only the rows `i < count`; with
+    `rows_per_token = R`, row `i` is token `token + i / R`, head
+    `head + i % R` (as `attn.load_q`'s), in out and lse. Without `partial`,
     `lse[batch, head + i, token]` gets the row's lse with `-inf` (no key)
     written as `+inf`, flash-attn's convention. With `partial`, `out` and
     `lse` are the split-KV workspace `[S, B, Lq, Hq, D]` and `[S, B, Lq, Hq]`
@@ -358,7 +363,9 @@ def Attn_StoreOp : Attn_Op<"store", [AttrSizedOperandSegments]> {
                    Arg<AnyMemRef, "", [MemWrite]>:$out,
                    Arg<Optional<AnyMemRef>, "", [MemWrite]>:$lse,
                    Optional<Index>:$split, Index:$batch, Index:$token,
-                   Index:$head, Optional<Index>:$count);
+                   Index:$head, Optional<Index>:$count,
+                   OptionalAttr<I64Attr>:$rows_per_token);
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $tile `,` $lse_tile `to` $out (`lse` $lse^)? `[` (`split` $split^ `,`)? $batch `,`
     $token `,` $head `]` (`count` $count^)? attr-dict `:` type($tile) `,`

@@ -68,12 +68,17 @@ LogicalResult markRoles(VarlenPrefillOp op) {
 /// (the kernel is specialised on G). With `headsPerCta = R`, the G heads of a
 /// KV head are cut into ceil(G / R) tiles of R rows, G read at run time
 /// through attn.group_size, so one kernel serves every group size; the last
-/// tile of a KV head loads and stores only its `count` valid rows.
-void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
+/// tile of a KV head loads and stores only its `count` valid rows. With
+/// `tokensPerCta = F > 1` (specialised on G), a tile holds the G heads of F
+/// consecutive tokens, token-major; the grid's token dimension counts blocks
+/// of F tokens and the last block's `count` covers the tokens it has.
+void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta,
+                     int64_t tokensPerCta) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   int64_t group = op.getNumHeads() / op.getNumKvHeads();
-  int64_t rows = headsPerCta ? headsPerCta : group;
+  bool fold = tokensPerCta > 1;
+  int64_t rows = headsPerCta ? headsPerCta : group * tokensPerCta;
   int64_t headDim = op.getHeadDim();
   auto c = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
@@ -81,24 +86,39 @@ void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
   Value zero = c(0), one = c(1);
   Value batch = memref::DimOp::create(b, loc, op.getQ(), 0);
   Value tokens = memref::DimOp::create(b, loc, op.getQ(), 1);
-  int64_t blocksPerKvHead = (group + rows - 1) / rows;
+  int64_t blocksPerKvHead = headsPerCta ? (group + rows - 1) / rows : 1;
+  Value tokenBlocks =
+      fold ? arith::CeilDivUIOp::create(b, loc, tokens, c(tokensPerCta))
+                 .getResult()
+           : tokens;
   auto grid = scf::ParallelOp::create(
       b, loc, ValueRange{zero, zero, zero},
-      ValueRange{batch, tokens, c(op.getNumKvHeads() * blocksPerKvHead)},
+      ValueRange{batch, tokenBlocks, c(op.getNumKvHeads() * blocksPerKvHead)},
       ValueRange{one, one, one});
   grid->setAttr(AttnDialect::GridAttrHelper::getNameStr(),
-                b.getStrArrayAttr({"batch", "token",
+                b.getStrArrayAttr({"batch", fold ? "token_block" : "token",
                                    headsPerCta ? "head_block" : "kv_head"}));
 
   b.setInsertionPoint(grid.getBody()->getTerminator());
   Value bIdx = grid.getInductionVars()[0];
   Value token = grid.getInductionVars()[1];
   Value block = grid.getInductionVars()[2];
+  IntegerAttr rowsPerToken;
+  if (fold) {
+    token = arith::MulIOp::create(b, loc, token, c(tokensPerCta));
+    rowsPerToken = b.getI64IntegerAttr(group);
+  }
   Value len = SeqLenOp::create(b, loc, b.getIndexType(), op.getCacheSeqlens(),
                                bIdx, UnitAttr());
   Value kvHead = block, head, count;
   if (!headsPerCta) {
     head = arith::MulIOp::create(b, loc, kvHead, c(group));
+    if (fold)
+      count = arith::MulIOp::create(
+          b, loc,
+          arith::MinUIOp::create(b, loc, c(tokensPerCta),
+                                 arith::SubIOp::create(b, loc, tokens, token)),
+          c(group));
   } else {
     // blocks = ceil(G / R) per KV head; block = kv_head * blocks + part.
     Value g = GroupSizeOp::create(b, loc, b.getIndexType(),
@@ -114,19 +134,21 @@ void broadcastDecode(PagedDecodeOp op, int64_t headsPerCta) {
   }
   auto tileType = RankedTensorType::get({rows, headDim}, b.getF32Type());
   auto lseType = RankedTensorType::get({rows}, b.getF32Type());
-  Value q =
-      LoadQOp::create(b, loc, tileType, op.getQ(), bIdx, token, head, count);
+  Value q = LoadQOp::create(b, loc, tileType, op.getQ(), bIdx, token, head,
+                            count, rowsPerToken);
   // Bottom-right causal alignment: query token t of Lq sees keys
-  // j <= t + len - Lq. All rows of a tile belong to one token.
+  // j <= t + len - Lq. The rows of a tile belong to one token, or with the
+  // fold row i to token `token + i / G`.
   Value diagonal = arith::AddIOp::create(
       b, loc, arith::SubIOp::create(b, loc, len, tokens), token);
   auto attend = AttendOp::create(
       b, loc, tileType, lseType, q, op.getKCache(), op.getVCache(),
       op.getBlockTable(), bIdx, kvHead, zero, len, diagonal, op.getWindow(),
       op.getSoftcap(), op.getScaleAttr(), op.getCausalAttr(),
-      b.getI64IntegerAttr(rows), op.getPageSizeAttr());
+      b.getI64IntegerAttr(fold ? group : rows), op.getPageSizeAttr());
   StoreOp::create(b, loc, attend.getOut(), attend.getLse(), op.getOut(),
-                  op.getLse(), /*split=*/Value(), bIdx, token, head, count);
+                  op.getLse(), /*split=*/Value(), bIdx, token, head, count,
+                  rowsPerToken);
   op.erase();
 }
 
@@ -237,6 +259,13 @@ struct AttnGqaBroadcastPass
           << static_cast<int64_t>(headsPerCta);
       return signalPassFailure();
     }
+    if (tokensPerCta < 1 || (tokensPerCta > 1 && headsPerCta != 0)) {
+      getOperation().emitError("attn-gqa-broadcast: 'tokens-per-cta' must be "
+                               "1, or above 1 with 'heads-per-cta' 0, got ")
+          << static_cast<int64_t>(tokensPerCta) << " with 'heads-per-cta' "
+          << static_cast<int64_t>(headsPerCta);
+      return signalPassFailure();
+    }
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<PagedDecodeOp, VarlenPrefillOp>(op))
@@ -247,7 +276,7 @@ struct AttnGqaBroadcastPass
         if (failed(markRoles(decode)))
           return signalPassFailure();
         markLocalArguments(op, decode.getWindow(), decode.getSoftcap());
-        broadcastDecode(decode, headsPerCta);
+        broadcastDecode(decode, headsPerCta, tokensPerCta);
       } else {
         auto prefill = cast<VarlenPrefillOp>(op);
         if (failed(markRoles(prefill)))

@@ -37,6 +37,10 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
       llvm::cl::desc("Query heads per decode tile (0: the G heads of one KV "
                      "head; R > 0: a kernel for every group size)"),
       llvm::cl::init(0)};
+  Option<int64_t> tokensPerCta{
+      *this, "tokens-per-cta",
+      llvm::cl::desc("Query tokens per decode tile (with heads-per-cta 0)"),
+      llvm::cl::init(1)};
   Option<int64_t> blockN{*this, "block-n", llvm::cl::desc("Keys per KV tile"),
                          llvm::cl::init(64)};
   Option<int64_t> stages{*this, "stages",

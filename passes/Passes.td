@@ -35,6 +35,15 @@ def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
     the launch, so one kernel serves every group size), and the last tile of
     a KV head loads and stores only its `count = min(R, G - first)` rows.
 
+    With `tokens-per-cta=F > 1` (and heads-per-cta 0), the grid is over
+    (batch, query token block, KV head): a tile holds the G heads of F
+    consecutive query tokens, token-major (`rows_per_token = G` on
+    `attn.load_q`, `attn.attend` and `attn.store`), so that speculative
+    decoding's Lq > 1 reads each K/V byte once per F tokens instead of once
+    per token; row `i` is causal on the diagonal of token `i / G`, and the
+    last block of a sequence's tokens loads and stores only its
+    `count = min(F, Lq - first) * G` rows.
+
     Rewrites `attn.varlen_prefill` into a parallel loop over (batch, query
     row tile, query head): each iteration loads `block-m` consecutive query
     rows of one head (`attn.load_q_rows`), attends them to the keys of KV head
@@ -48,7 +57,10 @@ def AttnGqaBroadcast : Pass<"attn-gqa-broadcast", "ModuleOp"> {
            "Query rows per prefill tile (a multiple of 16)">,
     Option<"headsPerCta", "heads-per-cta", "int64_t", /*default=*/"0",
            "Query heads per decode tile: 0 = the G heads of one KV head (a "
-           "kernel specialised on G); R > 0 = R heads, G read at run time">
+           "kernel specialised on G); R > 0 = R heads, G read at run time">,
+    Option<"tokensPerCta", "tokens-per-cta", "int64_t", /*default=*/"1",
+           "Query tokens per decode tile (with heads-per-cta 0): F > 1 folds "
+           "F tokens' G heads into G * F rows, so Lq > 1 reads K/V once">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect", "::mlir::memref::MemRefDialect"];

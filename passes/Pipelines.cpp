@@ -13,8 +13,8 @@ using namespace mlir::attn;
 
 void mlir::attn::buildAttnTiledProgramPipeline(
     OpPassManager &pm, const AttnPipelineOptions &options) {
-  pm.addPass(createAttnGqaBroadcast(
-      AttnGqaBroadcastOptions{options.blockM, options.headsPerCta}));
+  pm.addPass(createAttnGqaBroadcast(AttnGqaBroadcastOptions{
+      options.blockM, options.headsPerCta, options.tokensPerCta}));
   pm.addPass(createAttnSplitKv(AttnSplitKvOptions{options.blockN}));
   pm.addPass(createAttnTile(AttnTileOptions{options.blockN}));
   pm.addPass(createAttnOnlineSoftmax());

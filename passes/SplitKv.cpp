@@ -118,7 +118,7 @@ void storePartial(OpBuilder &b, Operation *store, const Workspace &ws,
   if (auto s = dyn_cast<StoreOp>(store)) {
     StoreOp::create(b, loc, s.getTile(), s.getLseTile(), ws.partialOut,
                     ws.partialLse, split, s.getBatch(), s.getToken(),
-                    s.getHead(), s.getCount());
+                    s.getHead(), s.getCount(), s.getRowsPerTokenAttr());
     return;
   }
   auto s = cast<StoreRowsOp>(store);

@@ -72,10 +72,10 @@ Status launch(const attn_paged_decode_args &args, const DecodeCall &call,
   params.num_heads = args.num_heads;
   params.num_kv_heads = args.num_kv_heads;
   params.head_dim = args.head_dim;
-  ATTN_RETURN_IF_ERROR(launchKernel(
-      driver, decode, *plan.decode, plan.numSplits,
-      unsigned(abi::grid::decodeGridY(args.seqlen_q, plan.headBlocks)),
-      args.batch, stream, launchParams.pointers(*plan.decode)));
+  ATTN_RETURN_IF_ERROR(
+      launchKernel(driver, decode, *plan.decode, plan.numSplits,
+                   unsigned(plan.tokenBlocks * plan.headBlocks), args.batch,
+                   stream, launchParams.pointers(*plan.decode)));
   if (combine == nullptr)
     return Status();
 

@@ -28,8 +28,8 @@ DecodeExtents decodeExtents(const attn_paged_decode_args &a) {
           {paged ? kUnknownExtent : a.batch, rows, a.num_kv_heads}};
 }
 
-int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
-                    const SplitPolicy &policy, int smCount,
+int chooseNumSplits(const attn_paged_decode_args &args, int tokenBlocks,
+                    int headBlocks, const SplitPolicy &policy, int smCount,
                     const LocalOptions &local) {
   // No key to split: every row writes zeros.
   if (args.max_seqlen_k == 0)
@@ -41,7 +41,7 @@ int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
   int64_t keys = args.max_seqlen_k;
   if (local.local && local.windowLeft >= 0)
     keys = std::min<int64_t>(keys, int64_t{local.windowLeft} + args.seqlen_q);
-  int64_t ctas = int64_t{args.batch} * args.seqlen_q * headBlocks;
+  int64_t ctas = int64_t{args.batch} * tokenBlocks * headBlocks;
   return static_cast<int>(abi::decodeSplits(policy, ctas, smCount, keys));
 }
 
@@ -49,6 +49,15 @@ int chooseNumSplits(const attn_paged_decode_args &args, int headBlocks,
 
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel) {
+  // Causal Lq > 1 (speculative decoding): a kernel folding the most tokens
+  // into a CTA reads the K/V once for them rather than once per token.
+  if (seqlenQ > 1 && wanted.causal && !wanted.local && wanted.groupSize > 0)
+    for (int tokens = kMaxTokensPerCta; tokens > 1; tokens /= 2) {
+      KernelVariant fold = wanted;
+      fold.tokensPerCta = tokens;
+      if ((*kernel = findKernel(manifest, fold)) != nullptr)
+        return Status();
+    }
   KernelVariant causal = wanted;
   causal.causal = true;
   *kernel = findKernel(manifest, wanted);
@@ -125,19 +134,22 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                                ? 1
                                : ceilDiv(group, plan->decode->blockM));
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
+  int tokens = plan->decode->variant.tokensPerCta;
+  plan->tokenBlocks = int(abi::grid::decodeGridY(args.seqlen_q, 1, tokens));
   ATTN_RETURN_IF_ERROR(checkGridYZ(
-      plan->decode->variant.groupSize != 0
-          ? "'num_kv_heads' * 'seqlen_q'"
-          : "'num_kv_heads' * ceil(G / block_m) * 'seqlen_q'",
-      abi::grid::decodeGridY(args.seqlen_q, plan->headBlocks), 'y'));
+      plan->decode->variant.groupSize == 0 ? "'num_kv_heads' * ceil(G / "
+                                             "block_m) * 'seqlen_q'"
+      : tokens > 1 ? "'num_kv_heads' * ceil('seqlen_q' / tokens)"
+                   : "'num_kv_heads' * 'seqlen_q'",
+      abi::grid::decodeGridY(args.seqlen_q, plan->headBlocks, tokens), 'y'));
   DecodeExtents extents = decodeExtents(args);
   kernelStrides(args.q_strides, extents.query, 3, plan->strides.q);
   kernelStrides(args.k_strides, extents.cache, 3, plan->strides.k);
   kernelStrides(args.v_strides, extents.cache, 3, plan->strides.v);
   kernelStrides(args.out_strides, extents.query, 3, plan->strides.out);
   plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
-  plan->numSplits = chooseNumSplits(args, plan->headBlocks, manifest.split,
-                                    smCount, plan->local);
+  plan->numSplits = chooseNumSplits(args, plan->tokenBlocks, plan->headBlocks,
+                                    manifest.split, smCount, plan->local);
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

@@ -27,15 +27,20 @@ struct DecodePlan {
   int numSplits = 1;
   // The window and softcap as the kernel takes them.
   LocalOptions local;
-  // CTAs per (split, batch, query token): the grid's y extent over seqlen_q.
+  // CTAs per (split, batch, query token block): the grid's y extent is
+  // tokenBlocks x headBlocks, tokenBlocks = ceil(seqlen_q / the kernel's
+  // tokens a CTA).
   int headBlocks = 1;
+  int tokenBlocks = 1;
   // No workspace when numSplits == 1.
   SplitWorkspace workspace;
   DecodeStrides strides;
 };
 
-// The decode kernel for a launch of `wanted` with `seqlenQ` query tokens; a
-// causal kernel serves a non-causal launch of one query token.
+// The decode kernel for a launch of `wanted` with `seqlenQ` query tokens: a
+// causal launch of seqlenQ > 1 takes the kernel folding the most tokens a
+// CTA where the pack has one; a causal kernel serves a non-causal launch of
+// one query token.
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel);
 

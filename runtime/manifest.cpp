@@ -51,7 +51,10 @@ std::string describeVariant(const KernelVariant &variant) {
          " group=" + std::to_string(variant.groupSize) +
          " paged=" + std::to_string(variant.paged) +
          " causal=" + std::to_string(variant.causal) +
-         (variant.local ? " local=1" : "");
+         (variant.local ? " local=1" : "") +
+         (variant.tokensPerCta > 1
+              ? " tokens=" + std::to_string(variant.tokensPerCta)
+              : "");
 }
 
 namespace {
@@ -293,6 +296,15 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   if (variant.op == KernelOp::Prefill || variant.groupSize == 0)
     ATTN_RETURN_IF_ERROR(
         fields.getInt(abi::key::kBlockM, 1, 1024, &kernel->blockM));
+  if (fields.has(abi::key::kTokens)) {
+    if (variant.op != KernelOp::Decode || variant.groupSize == 0)
+      return makeStatus(ATTN_ERROR_PACK,
+                        "'%s' is for decode kernels specialised on a group "
+                        "(op=decode, group > 0)",
+                        abi::key::kTokens);
+    ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kTokens, 1, kMaxTokensPerCta,
+                                       &variant.tokensPerCta));
+  }
   int tma = 0;
   if (fields.has(abi::key::kTma))
     ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kTma, 0, 1, &tma));
@@ -415,6 +427,7 @@ uint64_t variantKey(const KernelVariant &variant) {
   return uint64_t(variant.op) << 48 | uint64_t(variant.dtype) << 40 |
          uint64_t(uint16_t(variant.headDim)) << 24 |
          uint64_t(uint16_t(variant.groupSize)) << 8 |
+         uint64_t(variant.tokensPerCta & 0x1F) << 3 |
          uint64_t(variant.local) << 2 | uint64_t(variant.paged) << 1 |
          uint64_t(variant.causal);
 }
@@ -425,7 +438,9 @@ static const KernelInfo *findExactKernel(const Manifest &manifest,
   // then one for any group) what the search below answers in a pass over
   // every kernel of the pack.
   bool keyable = wanted.headDim >= 0 && wanted.headDim <= 0xFFFF &&
-                 wanted.groupSize >= 0 && wanted.groupSize <= 0xFFFF;
+                 wanted.groupSize >= 0 && wanted.groupSize <= 0xFFFF &&
+                 wanted.tokensPerCta >= 1 &&
+                 wanted.tokensPerCta <= kMaxTokensPerCta;
   if (!manifest.index.empty() && keyable && wanted.op != KernelOp::Combine) {
     auto lookUp = [&](const KernelVariant &variant) -> const KernelInfo * {
       uint64_t key = variantKey(variant);

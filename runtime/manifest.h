@@ -19,6 +19,9 @@ const char *opName(KernelOp op);
 const char *dtypeName(attn_dtype dtype);
 
 // What a kernel is compiled for, or what a launch needs.
+// The most query tokens a decode kernel's CTA may fold (manifest tokens=).
+constexpr int kMaxTokensPerCta = 16;
+
 struct KernelVariant {
   KernelOp op = KernelOp::Decode;
   attn_dtype dtype = ATTN_DTYPE_F16;
@@ -30,11 +33,15 @@ struct KernelVariant {
   bool causal = false;
   // A local kernel: window and softcap parameters, no causal mask of its own.
   bool local = false;
+  // Decode specialised on G: the query tokens a CTA holds (tokens=, 1 to
+  // kMaxTokensPerCta; > 1 folds speculative decoding's Lq into its rows).
+  int tokensPerCta = 1;
 
   bool operator==(const KernelVariant &other) const {
     return op == other.op && dtype == other.dtype && headDim == other.headDim &&
            groupSize == other.groupSize && paged == other.paged &&
-           causal == other.causal && local == other.local;
+           causal == other.causal && local == other.local &&
+           tokensPerCta == other.tokensPerCta;
   }
 };
 
@@ -45,7 +52,7 @@ KernelVariant wantedVariant(KernelOp op, attn_dtype dtype, int headDim,
                             bool causal, bool local = false);
 
 // "dtype=bf16 head_dim=128 group=2 paged=1 causal=1" (" local=1" for a local
-// one).
+// one, " tokens=F" for one folding F query tokens).
 std::string describeVariant(const KernelVariant &variant);
 
 struct KernelInfo {

@@ -16,10 +16,10 @@ LogicalResult CpuEmitter::lower(LoadQOp op) {
       row = arith::MinUIOp::create(
           b, loc, row,
           arith::SubIOp::create(b, loc, mapped(op.getCount()), idx(1)));
-    Value head = arith::AddIOp::create(b, loc, mapped(op.getHead()), row);
-    store(toF32(load(
-              q, {mapped(op.getBatch()), mapped(op.getToken()), head, ivs[1]})),
-          out, ivs);
+    auto [token, head] = tokenAndHead(
+        op.getRowsPerToken(), mapped(op.getToken()), mapped(op.getHead()), row);
+    store(toF32(load(q, {mapped(op.getBatch()), token, head, ivs[1]})), out,
+          ivs);
   });
   buffers[op] = out;
   return success();

@@ -24,7 +24,7 @@ void CpuEmitter::storeRow(Value tile, Value row, Value out,
 LogicalResult CpuEmitter::lower(StoreOp op) {
   Value tile = buffer(op.getTile()), lseTile = buffer(op.getLseTile());
   Value out = mapped(op.getOut());
-  Value bIdx = mapped(op.getBatch()), token = mapped(op.getToken());
+  Value bIdx = mapped(op.getBatch()), firstToken = mapped(op.getToken());
   auto shape = op.getTile().getType().getShape();
   Value posInf = conventions::callerNoKeyLse(b, loc);
   Value negInf = conventions::noKeyLse(b, loc);
@@ -38,7 +38,8 @@ LogicalResult CpuEmitter::lower(StoreOp op) {
                                 mapped(op.getCount())));
       b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
     }
-    Value head = arith::AddIOp::create(b, loc, mapped(op.getHead()), r[0]);
+    auto [token, head] = tokenAndHead(op.getRowsPerToken(), firstToken,
+                                      mapped(op.getHead()), r[0]);
     // Partial: [S, B, Lq, Hq, D] and [S, B, Lq, Hq], lse as is.
     SmallVector<Value> prefix;
     if (op.getSplit())

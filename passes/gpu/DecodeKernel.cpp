@@ -17,6 +17,8 @@ LogicalResult DecodeKernelEmitter::analyse() {
       auto t = cast<RankedTensorType>(q.getType());
       rows = t.getDimSize(0);
       headDim = t.getDimSize(1);
+      if (std::optional<uint64_t> r = q.getRowsPerToken())
+        tokensPerCta = rows / static_cast<int64_t>(*r);
     }
     if (auto k = dyn_cast<KvTileOp>(op)) {
       blockN = cast<RankedTensorType>(k.getType()).getDimSize(0);
@@ -86,6 +88,16 @@ SmallVector<Value> DecodeKernelEmitter::load8(Value ptr, Type elt) {
   for (int64_t i = 0; i < 8; ++i)
     out.push_back(vector::ExtractOp::create(b, loc, vec, i));
   return out;
+}
+
+std::pair<Value, Value>
+DecodeKernelEmitter::tokenAndHead(std::optional<uint64_t> rowsPerToken,
+                                  Value token, Value head, Value row) {
+  if (!rowsPerToken)
+    return {token, add(head, row)};
+  Value r = idx(static_cast<int64_t>(*rowsPerToken));
+  return {add(token, arith::DivUIOp::create(b, loc, row, r)),
+          add(head, arith::RemUIOp::create(b, loc, row, r))};
 }
 
 void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {

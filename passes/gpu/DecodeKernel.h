@@ -86,6 +86,11 @@ private:
     return chunks == 1 ? headDim : chunks * threadsPerRow * 8;
   }
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
+  /// The token and head of tile row `row` of attn.load_q and attn.store:
+  /// (`token`, `head` + row), or with `rowsPerToken` R (`token` + row / R,
+  /// `head` + row % R).
+  std::pair<Value, Value> tokenAndHead(std::optional<uint64_t> rowsPerToken,
+                                       Value token, Value head, Value row);
 
   // IR walking.
   LogicalResult emitOp(Operation *op) override;
@@ -110,6 +115,9 @@ private:
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0;
+  /// Query tokens a tile holds (attn.load_q's rows / rows_per_token; 1
+  /// without it): grid y counts blocks of them.
+  int64_t tokensPerCta = 1;
   int64_t threadsPerRow = 0, chunks = 0, rowGroups = 0, keysPerThread = 0;
   /// Values per row of a [M, D] fragment: chunks x 8.
   int64_t rowValues() const { return chunks * 8; }

@@ -66,9 +66,10 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
     Value row = idx(r);
     if (lastRow && r > 0)
       row = arith::MinUIOp::create(b, loc, row, lastRow);
-    Value head = add(mapped(loadQ.getHead()), row);
-    Value rowOffset = elementOffset(
-        q, {mapped(loadQ.getBatch()), mapped(loadQ.getToken()), head});
+    auto [token, head] =
+        tokenAndHead(loadQ.getRowsPerToken(), mapped(loadQ.getToken()),
+                     mapped(loadQ.getHead()), row);
+    Value rowOffset = elementOffset(q, {mapped(loadQ.getBatch()), token, head});
     for (const LaneChunk &chunk : laneChunks)
       llvm::append_range(frag.values,
                          load8(gep(q.ptr, elementType,
@@ -336,7 +337,7 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
 LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
   Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
   int64_t rowsPerGroup = (rows + rowGroups - 1) / rowGroups;
-  Value bIdx = mapped(store.getBatch()), token = mapped(store.getToken());
+  Value bIdx = mapped(store.getBatch()), token0 = mapped(store.getToken());
   Value head0 = mapped(store.getHead());
   Value count = store.getCount() ? mapped(store.getCount()) : idx(rows);
   for (int64_t j = 0; j < rowsPerGroup; ++j) {
@@ -360,7 +361,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
     auto ifRow = scf::IfOp::create(b, loc, inRange);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
-    Value head = add(head0, row);
+    auto [token, head] =
+        tokenAndHead(store.getRowsPerToken(), token0, head0, row);
     // Stores chunk c's values at element offset `rowOffset` + its column of
     // `ptr`, under its own conditions past chunk 0.
     auto storeChunks = [&](Value ptr, Type elt, Value rowOffset) {

@@ -17,6 +17,7 @@ struct IndexArith {
   Value constant(int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value divU(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
   Value remU(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
   Value shl(Value x, Value y) { return arith::ShLIOp::create(b, loc, x, y); }
@@ -30,13 +31,17 @@ void DecodeKernelEmitter::mapGrid() {
   // Grid (abi/grid.h): x = split, y = token * blocks + head block, z =
   // the sequence's rank by length (rankBatch), with blocks = Hkv (one KV
   // head per CTA) or Hkv * ceil(G / rows). The head counts are launch
-  // parameters, so one kernel serves every head count.
+  // parameters, so one kernel serves every head count. A tile of F tokens
+  // (tokensPerCta) counts y's tokens in blocks of F.
   IndexArith a{b, loc};
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value bz = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value blocks = abi::grid::decodeHeadBlocks(
-      a, Value(gpu::GridDimOp::create(b, loc, gpu::Dimension::y)), seqlenQ);
+      a, Value(gpu::GridDimOp::create(b, loc, gpu::Dimension::y)),
+      tokensPerCta == 1
+          ? seqlenQ
+          : abi::grid::decodeTokenBlocks(a, seqlenQ, Value(idx(tokensPerCta))));
   ValueRange ivs = grid.getInductionVars();
   mapping.map(ivs[0], bx);
   mapping.map(ivs[1], rankBatch(bz));

@@ -536,3 +536,19 @@ func.func @window_role_on_float(%x: f32 {attn.window_left}) {
 func.func @softcap_role_on_index(%x: index {attn.softcap}) {
   return
 }
+
+// -----
+
+func.func @load_q_rows_per_token(%q: memref<?x4x16x64xbf16>, %i: index) {
+  // expected-error @+1 {{'rows_per_token' must be positive and divide the tile's 8 rows, got 3}}
+  %t = attn.load_q %q[%i, %i, %i] {rows_per_token = 3 : i64} : memref<?x4x16x64xbf16> -> tensor<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @store_rows_per_token(%t: tensor<8x64xf32>, %l: tensor<8xf32>, %o: memref<?x4x16x64xbf16>, %i: index) {
+  // expected-error @+1 {{'rows_per_token' must be positive and divide the tile's 8 rows, got 0}}
+  attn.store %t, %l to %o[%i, %i, %i] {rows_per_token = 0 : i64} : tensor<8x64xf32>, tensor<8xf32>, memref<?x4x16x64xbf16>
+  return
+}

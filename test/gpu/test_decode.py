@@ -120,6 +120,11 @@ CASES = [
     Case(16, (2048, 2048), (32, 8), 64, BF16, 16, num_splits=1),
     Case(16, (1, 2048), (8, 1), 128, BF16, 256, softmax_scale=0.3),
     Case(32, (128, 128), (16, 8), 64, BF16, 16, strided_q=True),
+    # Causal Lq > 1 on the kernels folding 8 / G tokens a CTA: several token blocks,
+    # the last one partial, with splits, contiguous caches and a head dim of 96.
+    Case(8, (1, 3000), (16, 8), 128, BF16, 256, seqlen_q=5, num_splits=3),
+    Case(4, (1, 2000), (16, 16), 64, F16, 16, seqlen_q=9, empty=1),
+    Case(6, (3, 700), (32, 8), 96, BF16, 0, seqlen_q=3, empty=1),
     # Not causal, Lq > 1: every query sees every key.
     Case(16, (1, 600), (16, 8), 128, BF16, 16, seqlen_q=4, empty=2, causal=False),
     Case(4, (1, 4096), (32, 32), 64, F16, 0, seqlen_q=4, causal=False),

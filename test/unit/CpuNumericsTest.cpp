@@ -46,6 +46,7 @@ struct Problem {
   int headsPerCta = 0; // attn-gqa-broadcast's heads-per-cta (0: G)
   bool causal = true;
   Local local = {};
+  int tokensPerCta = 1; // attn-gqa-broadcast's tokens-per-cta
 };
 
 /// Whether the row whose diagonal is `d` sees key `j` of `len`.
@@ -129,7 +130,7 @@ std::string moduleText(const Problem &p) {
 class HostProgram {
 public:
   void compile(const std::string &text, const std::string &name,
-               int headsPerCta = 0) {
+               int headsPerCta = 0, int tokensPerCta = 1) {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     attn::registerAttnDialectsAndPasses(registry);
@@ -143,6 +144,7 @@ public:
     options.blockM = 16;
     options.blockN = 16;
     options.headsPerCta = headsPerCta;
+    options.tokensPerCta = tokensPerCta;
     attn::buildAttnToCPUPipeline(pm, options);
     ASSERT_TRUE(succeeded(pm.run(*module)));
     auto created = ExecutionEngine::create(*module);
@@ -167,7 +169,7 @@ TEST_P(CpuNumericsTest, MatchesFloat64Reference) {
   const Problem &p = GetParam();
   HostProgram program;
   ASSERT_NO_FATAL_FAILURE(
-      program.compile(moduleText(p), "decode", p.headsPerCta));
+      program.compile(moduleText(p), "decode", p.headsPerCta, p.tokensPerCta));
   void *fn = program.entry;
 
   std::mt19937 rng(p.batch * 131 + p.numHeads * 7 + p.pageSize + p.seqlenQ);
@@ -306,7 +308,16 @@ INSTANTIATE_TEST_SUITE_P(
         Problem{2, 2, 4, 1, 32, 0, 2, {70, 0}, 4, false, {true, -1, 0, 0}},
         Problem{1, 4, 4, 2, 32, 16, 4, {300}, 4, false, {true, 17, 2, 0}},
         Problem{2, 1, 4, 2, 32, 16, 2, {60, 9}, 4, true, {true, -1, -1, 2.5f}},
-        Problem{1, 2, 8, 2, 80, 16, 3, {150}, 4, true, {true, 40, -1, 30.0f}}));
+        Problem{1, 2, 8, 2, 80, 16, 3, {150}, 4, true, {true, 40, -1, 30.0f}},
+        // Speculative decoding folded: tokens-per-cta F puts the G heads of F
+        // tokens in one tile (row i on token i / G's diagonal); the last
+        // block of tokens is partial where F does not divide Lq; a sequence
+        // shorter than Lq leaves its first tokens without keys.
+        Problem{3, 3, 4, 2, 32, 16, 3, {40, 2, 0}, 0, true, {}, 4}, // G=2
+        Problem{2, 5, 2, 2, 64, 0, 1, {70, 9}, 0, true, {}, 4}, // G=1, 2 blocks
+        Problem{2, 2, 8, 2, 32, 256, 2, {300, 33}, 0, true, {}, 2}, // G=4
+        Problem{
+            2, 4, 4, 2, 80, 16, 2, {50, 3}, 0, false, {}, 2})); // not causal
 
 struct PrefillProblem {
   int numHeads, numKvHeads, headDim, pageSize;

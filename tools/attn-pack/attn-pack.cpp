@@ -65,9 +65,14 @@ namespace {
 /// The head dims the pack ships (docs/runtime_abi.md).
 constexpr int64_t kPackHeadDims[] = {32, 64, 80, 96, 128, 160, 192, 256};
 
+/// Rows of a causal decode kernel that folds query tokens (G x F = 8, the
+/// rows of the G 8 kernel, whose tuning it takes).
+constexpr int64_t kFoldRows = 8;
+
 /// The variants the pack ships: decode kernels specialised per group size
-/// and one for every group size (group 0), prefill kernels for every group
-/// size; causal and not; then the local kernels.
+/// (and, causal, folding 8 / G tokens where G < 8) and one for every group
+/// size (group 0), prefill kernels for every group size; causal and not;
+/// then the local kernels.
 std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
   std::vector<attn::KernelSpec> specs;
   for (const char *dtype : {"f16", "bf16"})
@@ -82,6 +87,12 @@ std::vector<attn::KernelSpec> packSpecs(ArrayRef<int64_t> dims) {
             spec.paged = paged;
             spec.causal = causal;
             specs.push_back(spec);
+            // Speculative decoding (Lq > 1, causal): G < 8 folds 8 / G
+            // tokens into a CTA of 8 rows, so K/V is read once for them.
+            if (causal && group > 0 && group < kFoldRows) {
+              spec.tokensPerCta = kFoldRows / group;
+              specs.push_back(spec);
+            }
           }
           attn::KernelSpec spec;
           spec.op = attn::KernelSpec::Op::Prefill;
@@ -130,9 +141,10 @@ std::vector<attn::KernelSpec> targetSpecs(const std::string &target,
 /// Sets the knobs of `spec` from the most specific entry of `table`.
 bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   // A local kernel takes the tuning of the causal one of its shape: its
-  // windows and causal calls mask on the diagonal as that one does.
+  // windows and causal calls mask on the diagonal as that one does. A
+  // kernel folding tokens takes that of the group of its rows.
   attn::tune::KernelKey key{spec.opName(), spec.dtype,
-                            spec.headDim,  spec.group,
+                            spec.headDim,  spec.group * spec.tokensPerCta,
                             spec.paged,    spec.causal || spec.local};
   const attn::tune::TableEntry *entry = table.lookup(key);
   if (!entry) {

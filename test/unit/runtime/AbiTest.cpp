@@ -171,4 +171,12 @@ TEST(AbiTest, GridDecodersReadBackWhatTheLaunchEncodes) {
     EXPECT_EQ(grid::decodeToken(a, y, blocks) * blocks +
                   grid::decodeHeadBlock(a, y, blocks),
               y);
+  // Folding F tokens a CTA: ceil(Lq / F) token blocks.
+  for (uint64_t lq : {1, 3, 4, 5, 8}) {
+    uint64_t tokenBlocks = grid::decodeTokenBlocks(a, lq, uint64_t{4});
+    EXPECT_EQ(tokenBlocks, (lq + 3) / 4);
+    uint64_t y = uint64_t(grid::decodeGridY(int64_t(lq), 5, 4));
+    EXPECT_EQ(y, tokenBlocks * 5);
+    EXPECT_EQ(grid::decodeHeadBlocks(a, y, tokenBlocks), blocks);
+  }
 }

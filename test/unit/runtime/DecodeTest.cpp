@@ -517,6 +517,82 @@ TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {
   }
 }
 
+TEST_F(DecodeTest, CausalMultiQueryTakesTheKernelFoldingTheMostTokens) {
+  // G = 2 with kernels folding 2 and 4 tokens: a causal Lq > 1 takes the
+  // one of 4 (ceil(Lq / 4) token blocks of Hkv CTAs on grid y, the splits
+  // counted by those CTAs); Lq = 1 and non-causal calls keep the plain one.
+  std::vector<TestKernel> kernels = defaultKernels();
+  for (int tokens : {2, 4}) {
+    TestKernel fold;
+    fold.tokens = tokens;
+    fold.blockM = 2 * tokens;
+    kernels.push_back(fold);
+    kernels.push_back(ownCombineKernel(fold));
+  }
+  TestKernel nonCausal;
+  nonCausal.causal = 0;
+  kernels.push_back(nonCausal);
+  writePack(packDir(), "sm_90", kernels);
+  struct Case {
+    int seqlenQ, causal;
+    const char *kernel;
+    unsigned gridY;
+  };
+  const Case cases[] = {
+      {1, 1, "decode_bf16_d128_g2_paged_causal", 8},
+      {2, 1, "decode_bf16_d128_g2_paged_causal_fold4", 8},
+      {4, 1, "decode_bf16_d128_g2_paged_causal_fold4", 8},
+      {5, 1, "decode_bf16_d128_g2_paged_causal_fold4", 16},
+      {4, 0, "decode_bf16_d128_g2_paged", 32},
+  };
+  for (const Case &c : cases) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    args.seqlen_q = c.seqlenQ;
+    args.causal = c.causal;
+    args.max_seqlen_k = 256; // one split: no workspace
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    ASSERT_EQ(launches.size(), 1u) << c.seqlenQ;
+    EXPECT_EQ(launches[0].function, c.kernel) << c.seqlenQ;
+    EXPECT_EQ(dims(launches[0].grid), (Dims{1, c.gridY, 4})) << c.seqlenQ;
+    EXPECT_EQ(param<int32_t>(launches[0], kDecodeSeqlenQ), c.seqlenQ);
+  }
+  // Splits: 4 sequences x 2 token blocks x 8 KV heads = 64 CTAs on 132
+  // SMs: min(next_pow2(ceil(528 / 64)), ceil(8192 / 1024)) = 8 splits,
+  // merged by the fold kernel's own combine over every (token, head).
+  resetFake();
+  attn_paged_decode_args args = validArgs();
+  args.seqlen_q = 5;
+  args.max_seqlen_k = 8192;
+  args.block_table_stride = 8192 / 256;
+  size_t bytes = 0;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  const uint64_t rows = uint64_t{8} * 4 * 5 * 16;
+  EXPECT_EQ(bytes, rows * 128 * sizeof(float) + rows * sizeof(float));
+  ASSERT_EQ(runtime->pagedDecode(&args, deviceAddress(kWorkspace), bytes,
+                                 deviceAddress(0x5eed)),
+            ATTN_SUCCESS)
+      << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[0].function, "decode_bf16_d128_g2_paged_causal_fold4");
+  EXPECT_EQ(dims(launches[0].grid), (Dims{8, 16, 4}));
+  EXPECT_EQ(launches[1].function,
+            "combine_bf16_d128_for_decode_bf16_d128_g2_paged_causal_fold4");
+}
+
+TEST_F(DecodeTest, OnlyGroupDecodeKernelsFoldTokens) {
+  TestKernel anyGroup;
+  anyGroup.group = 0;
+  anyGroup.tokens = 4;
+  writePack(packDir(), "sm_90", {anyGroup});
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(), HasSubstr("'tokens' is for decode kernels "
+                                     "specialised on a group"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+}
+
 TEST_F(DecodeTest, NonCausalMultiQueryWithoutNonCausalKernelIsUnsupported) {
   attn_paged_decode_args args = validArgs();
   args.causal = 0;

@@ -53,7 +53,8 @@ std::string TestKernel::name() const {
   std::string name = op + "_" + dtype + "_d" + std::to_string(headDim);
   if (op != "combine") {
     name += "_g" + std::to_string(group) + (paged ? "_paged" : "_contiguous") +
-            (causal ? "_causal" : "") + (local ? "_local" : "");
+            (causal ? "_causal" : "") + (local ? "_local" : "") +
+            (tokens > 1 ? "_fold" + std::to_string(tokens) : "");
   } else if (!combineFor.empty()) {
     name += "_for_" + combineFor;
   }
@@ -179,8 +180,11 @@ void writePack(const std::string &packDir, const std::string &target,
       manifest << " group=" << kernel.group << " paged=" << kernel.paged
                << " causal=" << kernel.causal
                << (kernel.local ? " local=1" : "")
-               << (kernel.tma ? " tma=1" : "") << " block_m=" << kernel.blockM
-               << " block_n=64 stages=2";
+               << (kernel.tma ? " tma=1" : "")
+               << (kernel.tokens > 1
+                       ? " tokens=" + std::to_string(kernel.tokens)
+                       : "")
+               << " block_m=" << kernel.blockM << " block_n=64 stages=2";
     }
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;

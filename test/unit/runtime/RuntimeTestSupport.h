@@ -123,6 +123,8 @@ struct TestKernel {
   // A TMA prefill kernel (tma=1): abi::tma's two maps and flag after the
   // others.
   int tma = 0;
+  // Decode: query tokens a CTA folds (tokens=F when > 1).
+  int tokens = 1;
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;
