@@ -70,6 +70,20 @@ Value zeroIfNoKey(OpBuilder &b, Location loc, Value x, Value value,
   return arith::SelectOp::create(b, loc, none, zero, value);
 }
 
+std::pair<Value, Value> tokenAndHead(OpBuilder &b, Location loc,
+                                     std::optional<uint64_t> rowsPerToken,
+                                     Value token, Value head, Value row) {
+  if (!rowsPerToken)
+    return {token, arith::AddIOp::create(b, loc, head, row)};
+  Value r = arith::ConstantIndexOp::create(b, loc,
+                                           static_cast<int64_t>(*rowsPerToken));
+  Value rowToken = arith::AddIOp::create(
+      b, loc, token, arith::DivUIOp::create(b, loc, row, r));
+  Value rowHead = arith::AddIOp::create(b, loc, head,
+                                        arith::RemUIOp::create(b, loc, row, r));
+  return {rowToken, rowHead};
+}
+
 } // namespace conventions
 } // namespace attn
 } // namespace mlir

@@ -9,6 +9,9 @@
 //   every lse leaves in natural log, (max + log2 sum) * ln 2.
 // - A value tied to a -inf running max or lse (exp2_diff's terms, a split
 //   without keys in attn.combine) weighs 0, never NaN.
+// - Row i of an attn.load_q or attn.store tile is head `head + i` of token
+//   `token`, or with rows_per_token R token `token + i / R`, head
+//   `head + i % R`.
 //
 // Every builder takes the OpBuilder, its insertion point and Location, and
 // Values; it creates its ops in the order its comment gives, so a lowering
@@ -18,6 +21,9 @@
 #define ATTN_PASSES_CONVENTIONS_H
 
 #include "mlir/IR/Builders.h"
+
+#include <optional>
+#include <utility>
 
 namespace mlir {
 namespace attn {
@@ -67,6 +73,14 @@ Value callerLse(OpBuilder &b, Location loc, Value lse, Value negInf = {},
 /// (and `negInf` before it when null), the 0 constant, then the select.
 Value zeroIfNoKey(OpBuilder &b, Location loc, Value x, Value value,
                   Value negInf = {});
+
+/// (token, head) of row `row` of an attn.load_q or attn.store tile whose
+/// first row is (`token`, `head`): (`token`, `head` + row), or with
+/// `rowsPerToken` R (`token` + row / R, `head` + row % R). Builds the R
+/// constant, the division and its add, then the remainder and its add.
+std::pair<Value, Value> tokenAndHead(OpBuilder &b, Location loc,
+                                     std::optional<uint64_t> rowsPerToken,
+                                     Value token, Value head, Value row);
 
 } // namespace conventions
 } // namespace attn

@@ -135,7 +135,9 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                                : ceilDiv(group, plan->decode->blockM));
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
   int tokens = plan->decode->variant.tokensPerCta;
-  plan->tokenBlocks = int(abi::grid::decodeGridY(args.seqlen_q, 1, tokens));
+  abi::grid::IntegerArith a;
+  plan->tokenBlocks = int(abi::grid::decodeTokenBlocks(
+      a, uint64_t(args.seqlen_q), uint64_t(tokens)));
   ATTN_RETURN_IF_ERROR(checkGridYZ(
       plan->decode->variant.groupSize == 0 ? "'num_kv_heads' * ceil(G / "
                                              "block_m) * 'seqlen_q'"

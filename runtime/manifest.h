@@ -18,10 +18,10 @@ enum class KernelOp { Decode, Combine, Prefill };
 const char *opName(KernelOp op);
 const char *dtypeName(attn_dtype dtype);
 
-// What a kernel is compiled for, or what a launch needs.
 // The most query tokens a decode kernel's CTA may fold (manifest tokens=).
 constexpr int kMaxTokensPerCta = 16;
 
+// What a kernel is compiled for, or what a launch needs.
 struct KernelVariant {
   KernelOp op = KernelOp::Decode;
   attn_dtype dtype = ATTN_DTYPE_F16;

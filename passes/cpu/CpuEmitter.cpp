@@ -70,18 +70,6 @@ LogicalResult CpuEmitter::emitOp(Operation *op) {
   return success();
 }
 
-std::pair<Value, Value>
-CpuEmitter::tokenAndHead(std::optional<uint64_t> rowsPerToken, Value token,
-                         Value head, Value row) {
-  if (!rowsPerToken)
-    return {token, arith::AddIOp::create(b, loc, head, row)};
-  Value r = idx(static_cast<int64_t>(*rowsPerToken));
-  return {arith::AddIOp::create(b, loc, token,
-                                arith::DivUIOp::create(b, loc, row, r)),
-          arith::AddIOp::create(b, loc, head,
-                                arith::RemUIOp::create(b, loc, row, r))};
-}
-
 Value CpuEmitter::idx(int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }

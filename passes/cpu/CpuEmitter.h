@@ -71,11 +71,6 @@ private:
   void combineRow(CombineOp op, ValueRange rowIdx, Value negInf, Value posInf);
 
   // Helpers (CpuEmitter.cpp).
-  /// The token and head of tile row `row` of attn.load_q and attn.store:
-  /// (`token`, `head` + row), or with `rowsPerToken` R (`token` + row / R,
-  /// `head` + row % R).
-  std::pair<Value, Value> tokenAndHead(std::optional<uint64_t> rowsPerToken,
-                                       Value token, Value head, Value row);
   Value idx(int64_t v);
   Value f32(double v);
   Value mapped(Value v) { return mapping.lookupOrDefault(v); }

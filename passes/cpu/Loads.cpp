@@ -2,6 +2,8 @@
 // packed sequence, K/V tiles of a contiguous, packed or paged cache).
 #include "passes/cpu/CpuEmitter.h"
 
+#include "passes/Conventions.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::cpu;
@@ -16,8 +18,9 @@ LogicalResult CpuEmitter::lower(LoadQOp op) {
       row = arith::MinUIOp::create(
           b, loc, row,
           arith::SubIOp::create(b, loc, mapped(op.getCount()), idx(1)));
-    auto [token, head] = tokenAndHead(
-        op.getRowsPerToken(), mapped(op.getToken()), mapped(op.getHead()), row);
+    auto [token, head] = conventions::tokenAndHead(b, loc, op.getRowsPerToken(),
+                                                   mapped(op.getToken()),
+                                                   mapped(op.getHead()), row);
     store(toF32(load(q, {mapped(op.getBatch()), token, head, ivs[1]})), out,
           ivs);
   });

@@ -38,8 +38,8 @@ LogicalResult CpuEmitter::lower(StoreOp op) {
                                 mapped(op.getCount())));
       b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
     }
-    auto [token, head] = tokenAndHead(op.getRowsPerToken(), firstToken,
-                                      mapped(op.getHead()), r[0]);
+    auto [token, head] = conventions::tokenAndHead(
+        b, loc, op.getRowsPerToken(), firstToken, mapped(op.getHead()), r[0]);
     // Partial: [S, B, Lq, Hq, D] and [S, B, Lq, Hq], lse as is.
     SmallVector<Value> prefix;
     if (op.getSplit())

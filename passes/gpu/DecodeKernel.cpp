@@ -90,16 +90,6 @@ SmallVector<Value> DecodeKernelEmitter::load8(Value ptr, Type elt) {
   return out;
 }
 
-std::pair<Value, Value>
-DecodeKernelEmitter::tokenAndHead(std::optional<uint64_t> rowsPerToken,
-                                  Value token, Value head, Value row) {
-  if (!rowsPerToken)
-    return {token, add(head, row)};
-  Value r = idx(static_cast<int64_t>(*rowsPerToken));
-  return {add(token, arith::DivUIOp::create(b, loc, row, r)),
-          add(head, arith::RemUIOp::create(b, loc, row, r))};
-}
-
 void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
   auto f32Vec = VectorType::get({8}, b.getF32Type());
   Value vec = LLVM::PoisonOp::create(b, loc, f32Vec);

@@ -86,11 +86,6 @@ private:
     return chunks == 1 ? headDim : chunks * threadsPerRow * 8;
   }
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
-  /// The token and head of tile row `row` of attn.load_q and attn.store:
-  /// (`token`, `head` + row), or with `rowsPerToken` R (`token` + row / R,
-  /// `head` + row % R).
-  std::pair<Value, Value> tokenAndHead(std::optional<uint64_t> rowsPerToken,
-                                       Value token, Value head, Value row);
 
   // IR walking.
   LogicalResult emitOp(Operation *op) override;

@@ -66,9 +66,9 @@ LogicalResult DecodeKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
     Value row = idx(r);
     if (lastRow && r > 0)
       row = arith::MinUIOp::create(b, loc, row, lastRow);
-    auto [token, head] =
-        tokenAndHead(loadQ.getRowsPerToken(), mapped(loadQ.getToken()),
-                     mapped(loadQ.getHead()), row);
+    auto [token, head] = conventions::tokenAndHead(
+        b, loc, loadQ.getRowsPerToken(), mapped(loadQ.getToken()),
+        mapped(loadQ.getHead()), row);
     Value rowOffset = elementOffset(q, {mapped(loadQ.getBatch()), token, head});
     for (const LaneChunk &chunk : laneChunks)
       llvm::append_range(frag.values,
@@ -361,8 +361,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
     auto ifRow = scf::IfOp::create(b, loc, inRange);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
-    auto [token, head] =
-        tokenAndHead(store.getRowsPerToken(), token0, head0, row);
+    auto [token, head] = conventions::tokenAndHead(
+        b, loc, store.getRowsPerToken(), token0, head0, row);
     // Stores chunk c's values at element offset `rowOffset` + its column of
     // `ptr`, under its own conditions past chunk 0.
     auto storeChunks = [&](Value ptr, Type elt, Value rowOffset) {
