@@ -49,10 +49,15 @@ int chooseNumSplits(const attn_paged_decode_args &args, int tokenBlocks,
 
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel) {
-  // Causal Lq > 1 (speculative decoding): a kernel folding the most tokens
-  // into a CTA reads the K/V once for them rather than once per token.
+  // Causal Lq > 1 (speculative decoding): a kernel folding the most tokens,
+  // at most Lq, into a CTA reads the K/V once for them rather than once per
+  // token. A fold of more tokens than the call has computes rows it throws
+  // away: on an H100, 32 x 4096 keys at Lq 2 took 0.421 ms with G 2's fold
+  // of 4 against 0.239 ms a token a CTA (Lq 4: 0.425 against 0.448 ms;
+  // bench/results/decode_fold_ab_h100_2026-12-05.md).
   if (seqlenQ > 1 && wanted.causal && !wanted.local && wanted.groupSize > 0)
-    for (int tokens = kMaxTokensPerCta; tokens > 1; tokens /= 2) {
+    for (int tokens = std::min(seqlenQ, kMaxTokensPerCta); tokens > 1;
+         --tokens) {
       KernelVariant fold = wanted;
       fold.tokensPerCta = tokens;
       if ((*kernel = findKernel(manifest, fold)) != nullptr)

@@ -39,8 +39,8 @@ struct DecodePlan {
 
 // The decode kernel for a launch of `wanted` with `seqlenQ` query tokens: a
 // causal launch of seqlenQ > 1 takes the kernel folding the most tokens a
-// CTA where the pack has one; a causal kernel serves a non-causal launch of
-// one query token.
+// CTA, at most seqlenQ, where the pack has one; a causal kernel serves a
+// non-causal launch of one query token.
 Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
                     int seqlenQ, const KernelInfo **kernel);
 

@@ -519,8 +519,9 @@ TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {
 
 TEST_F(DecodeTest, CausalMultiQueryTakesTheKernelFoldingTheMostTokens) {
   // G = 2 with kernels folding 2 and 4 tokens: a causal Lq > 1 takes the
-  // one of 4 (ceil(Lq / 4) token blocks of Hkv CTAs on grid y, the splits
-  // counted by those CTAs); Lq = 1 and non-causal calls keep the plain one.
+  // one of the most tokens at most Lq (ceil(Lq / F) token blocks of Hkv CTAs
+  // on grid y, the splits counted by those CTAs); Lq = 1 and non-causal
+  // calls keep the plain one.
   std::vector<TestKernel> kernels = defaultKernels();
   for (int tokens : {2, 4}) {
     TestKernel fold;
@@ -540,7 +541,8 @@ TEST_F(DecodeTest, CausalMultiQueryTakesTheKernelFoldingTheMostTokens) {
   };
   const Case cases[] = {
       {1, 1, "decode_bf16_d128_g2_paged_causal", 8},
-      {2, 1, "decode_bf16_d128_g2_paged_causal_fold4", 8},
+      {2, 1, "decode_bf16_d128_g2_paged_causal_fold2", 8},
+      {3, 1, "decode_bf16_d128_g2_paged_causal_fold2", 16},
       {4, 1, "decode_bf16_d128_g2_paged_causal_fold4", 8},
       {5, 1, "decode_bf16_d128_g2_paged_causal_fold4", 16},
       {4, 0, "decode_bf16_d128_g2_paged", 32},
@@ -580,6 +582,34 @@ TEST_F(DecodeTest, CausalMultiQueryTakesTheKernelFoldingTheMostTokens) {
   EXPECT_EQ(dims(launches[0].grid), (Dims{8, 16, 4}));
   EXPECT_EQ(launches[1].function,
             "combine_bf16_d128_for_decode_bf16_d128_g2_paged_causal_fold4");
+}
+
+TEST_F(DecodeTest, AFoldOfMoreTokensThanTheCallHasIsNotTaken) {
+  // The pack folds 4 tokens only: Lq 2 and 3 launch a token a CTA (Lq x Hkv
+  // CTAs on grid y), Lq 4 the fold.
+  std::vector<TestKernel> kernels = defaultKernels();
+  TestKernel fold;
+  fold.tokens = 4;
+  fold.blockM = 8;
+  kernels.push_back(fold);
+  kernels.push_back(ownCombineKernel(fold));
+  writePack(packDir(), "sm_90", kernels);
+  for (int seqlenQ : {2, 3, 4}) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    args.seqlen_q = seqlenQ;
+    args.max_seqlen_k = 256; // one split: no workspace
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    ASSERT_EQ(launches.size(), 1u) << seqlenQ;
+    bool folds = seqlenQ == 4;
+    EXPECT_EQ(launches[0].function,
+              folds ? "decode_bf16_d128_g2_paged_causal_fold4"
+                    : "decode_bf16_d128_g2_paged_causal")
+        << seqlenQ;
+    EXPECT_EQ(dims(launches[0].grid), (Dims{1, folds ? 8u : 8u * seqlenQ, 4}))
+        << seqlenQ;
+  }
 }
 
 TEST_F(DecodeTest, OnlyGroupDecodeKernelsFoldTokens) {
