@@ -55,16 +55,17 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   bool wholeWarps = headDim % 32 == 0;
   auto [maxLse, sum, weight] =
       emitSplitWeights(wholeWarps, d, splits, loadLse, weightOf);
-  // Thread d accumulates column d over the splits, `unroll` independent loads
+  // Thread d accumulates column d over the splits, kUnroll independent loads
   // in flight per step; split s's weight comes from lane s % 32 (or, in a
   // block with a partial warp, from its lse again).
-  auto accumulate = [&](int64_t unroll) -> Value {
-    auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(unroll),
-                                   ValueRange{f32(0.0)});
+  constexpr int64_t kUnroll = 8;
+  auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
+                                 ValueRange{f32(0.0)});
+  {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value acc = loop.getRegionIterArgs()[0];
-    for (int64_t j = 0; j < unroll; ++j) {
+    for (int64_t j = 0; j < kUnroll; ++j) {
       Value s = add(loop.getInductionVar(), idx(j));
       Value valid = cmp(arith::CmpIPredicate::ult, s, splits);
       s = select(valid, s, idx(0)); // split 0 always exists
@@ -87,25 +88,8 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
       acc = math::FmaOp::create(b, loc, w, o, acc);
     }
     scf::YieldOp::create(b, loc, ValueRange{acc});
-    return loop.getResult(0);
-  };
-  // Many splits (a few long sequences) take all their loads in flight at
-  // once: 32 a step saved 0.3-1.6 us a call on 22-64 splits on an H200, but
-  // cost 5.5 us where a thousand combine CTAs merge 2 splits each
-  // (bench/results/decode_profile_h200_2026-12-04.md), which keep 8. The
-  // branch is uniform: every thread sees the same num_splits.
-  constexpr int64_t kFewSplits = 16, kFewUnroll = 8, kManyUnroll = 32;
-  auto ifMany = scf::IfOp::create(
-      b, loc, f32t, cmp(arith::CmpIPredicate::ugt, splits, idx(kFewSplits)),
-      /*withElseRegion=*/true);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(ifMany.thenBlock());
-    scf::YieldOp::create(b, loc, accumulate(kManyUnroll));
-    b.setInsertionPointToStart(ifMany.elseBlock());
-    scf::YieldOp::create(b, loc, accumulate(kFewUnroll));
   }
-  Value acc = ifMany.getResult(0);
+  Value acc = loop.getResult(0);
   Value empty =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0));
   Value result =

@@ -80,18 +80,6 @@
 // CHECK: gpu.barrier
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
 // CHECK: gpu.func @qwen3_decode_combine({{.*}}attn.shared_memory_bytes = 0 : i64
-// The combine weighs the partials of 32 splits a step when it merges more
-// than 16 splits, of 8 otherwise (a branch uniform over the CTA).
-// CHECK: %[[MANY:.*]] = arith.cmpi ugt, %{{.*}}, %c16{{.*}} : index
-// CHECK-NEXT: scf.if %[[MANY]] -> (f32) {
-// CHECK: scf.for {{.*}} step %c32{{.*}} iter_args
-// CHECK-COUNT-32: math.fma
-// CHECK-NOT: math.fma
-// CHECK: } else {
-// CHECK: scf.for {{.*}} step %c8{{.*}} iter_args
-// CHECK-COUNT-8: math.fma
-// CHECK-NOT: math.fma
-// CHECK: gpu.return
 // CHECK-NOT: attn.
 // CHECK-NOT: func.func
 func.func @qwen3_decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,
