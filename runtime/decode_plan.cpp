@@ -58,6 +58,8 @@ Status selectDecode(const Manifest &manifest, const KernelVariant &wanted,
   if (seqlenQ > 1 && wanted.causal && !wanted.local && wanted.groupSize > 0)
     for (int tokens = std::min(seqlenQ, kMaxTokensPerCta); tokens > 1;
          --tokens) {
+      if ((manifest.foldTokens >> tokens & 1) == 0)
+        continue;
       KernelVariant fold = wanted;
       fold.tokensPerCta = tokens;
       if ((*kernel = findKernel(manifest, fold)) != nullptr)

@@ -330,12 +330,15 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
 // unique.
 static void buildIndex(Manifest *manifest) {
   std::set<int> headDims;
+  manifest->foldTokens = 0;
   for (size_t i = 0; i < manifest->kernels.size(); ++i) {
     const KernelVariant &variant = manifest->kernels[i].variant;
     if (variant.op == KernelOp::Combine)
       continue;
     manifest->index.emplace_back(variantKey(variant), i);
     headDims.insert(variant.headDim);
+    if (variant.tokensPerCta > 1)
+      manifest->foldTokens |= uint32_t{1} << variant.tokensPerCta;
   }
   std::sort(manifest->index.begin(), manifest->index.end());
   manifest->headDims.assign(headDims.begin(), headDims.end());

@@ -20,6 +20,7 @@ const char *dtypeName(attn_dtype dtype);
 
 // The most query tokens a decode kernel's CTA may fold (manifest tokens=).
 constexpr int kMaxTokensPerCta = 16;
+static_assert(kMaxTokensPerCta < 32, "Manifest::foldTokens is a 32-bit mask");
 
 // What a kernel is compiled for, or what a launch needs.
 struct KernelVariant {
@@ -105,6 +106,9 @@ struct Manifest {
   // The head dims of its decode and prefill kernels, ascending (built with
   // the index).
   std::vector<int> headDims;
+  // Bit F set where a decode kernel folds F > 1 tokens a CTA (built with the
+  // index), so a launch looks up only the folds the pack has.
+  uint32_t foldTokens = 0;
 };
 
 // `overlay` over `base`: overlay's header and directory, its kernels, and

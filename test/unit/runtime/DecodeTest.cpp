@@ -517,19 +517,24 @@ TEST_F(DecodeTest, PrefersAnExactNonCausalKernel) {
   }
 }
 
+// Adds to `kernels` the G = 2 decode kernel folding `tokens` tokens a CTA
+// (2 x tokens rows) and its own combine kernel.
+void addFoldKernel(std::vector<TestKernel> &kernels, int tokens) {
+  TestKernel fold;
+  fold.tokens = tokens;
+  fold.blockM = 2 * tokens;
+  kernels.push_back(fold);
+  kernels.push_back(ownCombineKernel(fold));
+}
+
 TEST_F(DecodeTest, CausalMultiQueryTakesTheKernelFoldingTheMostTokens) {
   // G = 2 with kernels folding 2 and 4 tokens: a causal Lq > 1 takes the
   // one of the most tokens at most Lq (ceil(Lq / F) token blocks of Hkv CTAs
   // on grid y, the splits counted by those CTAs); Lq = 1 and non-causal
   // calls keep the plain one.
   std::vector<TestKernel> kernels = defaultKernels();
-  for (int tokens : {2, 4}) {
-    TestKernel fold;
-    fold.tokens = tokens;
-    fold.blockM = 2 * tokens;
-    kernels.push_back(fold);
-    kernels.push_back(ownCombineKernel(fold));
-  }
+  for (int tokens : {2, 4})
+    addFoldKernel(kernels, tokens);
   TestKernel nonCausal;
   nonCausal.causal = 0;
   kernels.push_back(nonCausal);
@@ -588,11 +593,7 @@ TEST_F(DecodeTest, AFoldOfMoreTokensThanTheCallHasIsNotTaken) {
   // The pack folds 4 tokens only: Lq 2 and 3 launch a token a CTA (Lq x Hkv
   // CTAs on grid y), Lq 4 the fold.
   std::vector<TestKernel> kernels = defaultKernels();
-  TestKernel fold;
-  fold.tokens = 4;
-  fold.blockM = 8;
-  kernels.push_back(fold);
-  kernels.push_back(ownCombineKernel(fold));
+  addFoldKernel(kernels, 4);
   writePack(packDir(), "sm_90", kernels);
   for (int seqlenQ : {2, 3, 4}) {
     resetFake();
