@@ -9,7 +9,8 @@ does nothing: what the dispatcher's round trip into Python costs by itself), and
 torch.ops.aten._flash_attention_forward on the same problem (packed K/V), in a plain process and under torch.set_default_device("cuda") (what
 nano-vllm sets). Host time is measured with the GPU kept busy (a torch.cuda._sleep
 kernel longer than the batch of calls), so only the host's work is timed: the mean of
-a batch of CALLS calls, median and spread over ROUNDS batches.
+a batch of CALLS calls, median and spread over ROUNDS batches, the columns' batches
+interleaved (each round times every column once, in a rotated order).
 
 Then the latency of a small eager call (decode of 1 x 32768, page 256): back-to-back
 eager calls against the same call replayed from a CUDA graph (its GPU time); and the
@@ -192,30 +193,41 @@ def calls(dec, pre):
     }
 
 
-def host_time(call):
-    """Mean host microseconds per call over a batch of CALLS calls issued while a
-    sleep kernel keeps the GPU busy; median and (min, max) over ROUNDS batches."""
-    for _ in range(20):
-        call()
-    torch.cuda.synchronize()
-    # Cycles for a sleep longer than the batch: calibrated on the first batch.
-    cycles = 50_000_000
-    samples = []
-    for _ in range(ROUNDS):
-        torch.cuda._sleep(cycles)
-        start = time.perf_counter()
-        for _ in range(CALLS):
+def host_times(calls):
+    """Mean host microseconds per call of each of `calls` (name -> call) over a batch of
+    CALLS calls issued while a sleep kernel keeps the GPU busy; median and (min, max)
+    over ROUNDS batches. The batches are interleaved: each round times every call once,
+    in an order rotated from round to round, so that a slow spell of the host weighs on
+    every column alike rather than on the one being timed."""
+    for call in calls.values():
+        for _ in range(20):
             call()
-        host = time.perf_counter() - start
-        event = torch.cuda.Event()
-        event.record()
-        busy = not event.query()  # the GPU was still asleep: only the host was timed
-        torch.cuda.synchronize()
-        if not busy:
-            cycles *= 4
-            continue
-        samples.append(host / CALLS * 1e6)
-    return statistics.median(samples), min(samples), max(samples), len(samples)
+    torch.cuda.synchronize()
+    # Cycles for a sleep longer than a batch: raised whenever a batch outlasted one.
+    cycles = 50_000_000
+    names = list(calls)
+    samples = {name: [] for name in names}
+    for round_ in range(ROUNDS):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            while True:
+                torch.cuda._sleep(cycles)
+                start = time.perf_counter()
+                for _ in range(CALLS):
+                    calls[name]()
+                host = time.perf_counter() - start
+                event = torch.cuda.Event()
+                event.record()
+                busy = not event.query()  # still asleep: only the host was timed
+                torch.cuda.synchronize()
+                if busy:
+                    break
+                cycles *= 4
+            samples[name].append(host / CALLS * 1e6)
+    return {
+        name: (statistics.median(v), min(v), max(v), len(v))
+        for name, v in samples.items()
+    }
 
 
 def breakdown(pre):
@@ -266,7 +278,7 @@ def breakdown(pre):
         "raw stream": lambda: torch._C._cuda_getCurrentRawStream(0),
         "current device": torch._C._cuda_getDevice,
     }
-    return {name: host_time(call)[0] for name, call in parts.items()}
+    return {name: value[0] for name, value in host_times(parts).items()}
 
 
 def per_call(run, n=500):
@@ -358,15 +370,21 @@ def main():
         for mode in ("plain", 'set_default_device("cuda")'):
             if mode != "plain":
                 torch.set_default_device("cuda")
-            for entry, backends in table.items():
-                for name, call in backends.items():
-                    results[(mode, entry, name)] = host_time(call)
-                    median, low, high, n = results[(mode, entry, name)]
-                    print(
-                        f"{mode:28} {entry:8} {name:16} {median:6.1f} us "
-                        f"({low:.1f}-{high:.1f}, {n} batches)",
-                        flush=True,
-                    )
+            timed = host_times(
+                {
+                    (entry, name): call
+                    for entry, backends in table.items()
+                    for name, call in backends.items()
+                }
+            )
+            for (entry, name), value in timed.items():
+                results[(mode, entry, name)] = value
+                median, low, high, n = value
+                print(
+                    f"{mode:28} {entry:8} {name:16} {median:6.1f} us "
+                    f"({low:.1f}-{high:.1f}, {n} batches)",
+                    flush=True,
+                )
             torch.set_default_device(None)
         small = decode_call(
             decode_problem(batch=1, low=32768, high=32768, generator=generator)
@@ -391,7 +409,9 @@ def main():
         "",
         "`PYTHONPATH=python python3 bench/bench_host.py`: microseconds of host time per "
         "call with the GPU kept busy (median of "
-        f"{ROUNDS} batches of {CALLS} calls, min-max in brackets). Qwen3-0.6B heads "
+        f"{ROUNDS} batches of {CALLS} calls, min-max in brackets; the columns' batches "
+        "interleaved, each round timing every column once in a rotated order). "
+        "Qwen3-0.6B heads "
         "(Hq 16, Hkv 8, D 128, bf16, causal); decode 256 x 100-2048 keys, page 256 "
         "(torch's op: the same keys packed, one query per sequence); prefill 16 x "
         "100-1024, packed.",
