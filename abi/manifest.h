@@ -47,6 +47,9 @@ constexpr const char *kLocal = "local";
 // F query tokens (block_m = G x F rows; abi/grid.h's token blocks); absent:
 // 1.
 constexpr const char *kTokens = "tokens";
+// Decode specialised on G, one token a CTA: H > 1 on a kernel whose CTA
+// takes H KV heads (abi/grid.h: ceil(Hkv / H) head blocks); absent: 1.
+constexpr const char *kKvHeads = "kv_heads";
 // 1 on a kernel that takes abi::tma's tensor maps after its other
 // parameters (a TMA prefill kernel); absent: 0.
 constexpr const char *kTma = "tma";

@@ -13,9 +13,14 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
     return false;
   ::attn::DecodeLayout layout =
       ::attn::decodeLayout(headDim, rows, knobs.lanes);
-  if (knobs.threads % layout.lanes != 0)
+  // KV heads a CTA: a one-chunk row (passes/gpu/DecodeKernel.h).
+  if (knobs.kvHeads < 1 || (knobs.kvHeads & (knobs.kvHeads - 1)) != 0 ||
+      (knobs.kvHeads > 1 && layout.lanes * 8 != headDim))
     return false;
-  int64_t rowGroups = knobs.threads / layout.lanes;
+  int64_t rowThreads = layout.lanes * knobs.kvHeads;
+  if (knobs.threads % rowThreads != 0)
+    return false;
+  int64_t rowGroups = knobs.threads / rowThreads;
   return knobs.blockN > 0 && knobs.blockN % rowGroups == 0;
 }
 

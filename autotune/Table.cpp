@@ -144,6 +144,15 @@ Expected<TableEntry> parseEntry(const json::Value &value,
                         std::to_string(*lanes));
     entry.knobs.lanes = *lanes;
   }
+  if (std::optional<int64_t> kvHeads = e->getInteger("kv_heads")) {
+    if (entry.op != "decode" || *kvHeads <= 0 ||
+        (*kvHeads & (*kvHeads - 1)) != 0)
+      return tableError(where +
+                        ": 'kv_heads' must be a power of two, of a decode "
+                        "entry, got " +
+                        std::to_string(*kvHeads));
+    entry.knobs.kvHeads = *kvHeads;
+  }
   entry.source = optString(*e, "source");
   if (entry.source.empty())
     entry.source = "default";
@@ -242,6 +251,8 @@ std::string printTable(const Table &table) {
             j.attribute("assembly", "whole-program");
           if (e.knobs.lanes)
             j.attribute("lanes", e.knobs.lanes);
+          if (e.knobs.kvHeads > 1)
+            j.attribute("kv_heads", e.knobs.kvHeads);
           j.attribute("source", e.source);
           if (!e.note.empty())
             j.attribute("note", e.note);

@@ -42,10 +42,13 @@ struct Knobs {
   /// of two); 0 (left out) for the lowering's choice
   /// (passes/gpu/DecodeLayout.h).
   int64_t lanes = 0;
+  /// Decode specialised on G: the table's "kv_heads", KV heads a CTA (a
+  /// power of two; 1, left out, for one).
+  int64_t kvHeads = 1;
   bool operator==(const Knobs &o) const {
     return blockM == o.blockM && blockN == o.blockN && stages == o.stages &&
            threads == o.threads && wholeProgram == o.wholeProgram &&
-           lanes == o.lanes;
+           lanes == o.lanes && kvHeads == o.kvHeads;
   }
 };
 

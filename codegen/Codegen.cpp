@@ -151,8 +151,10 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
   options.stages = spec.stages;
   options.threads = spec.threads;
   options.tma = spec.tma;
-  if (spec.op == KernelSpec::Op::Decode)
+  if (spec.op == KernelSpec::Op::Decode) {
     options.decodeLanes = spec.decodeLanes;
+    options.decodeKvHeads = spec.decodeKvHeads;
+  }
   // attn-to-ptx in its two parts, to read what the lowering recorded on the
   // kernels before the gpu.module becomes a binary.
   PassManager toKernels(module.getContext()), toPTX(module.getContext());
@@ -227,6 +229,8 @@ std::string manifestLines(const KernelSpec &spec,
       (spec.local ? kv(key::kLocal, 1) : std::string()) +
       (decode && spec.tokensPerCta > 1 ? kv(key::kTokens, spec.tokensPerCta)
                                        : std::string()) +
+      (decode && spec.decodeKvHeads > 1 ? kv(key::kKvHeads, spec.decodeKvHeads)
+                                        : std::string()) +
       (compiled.tensorMapKernels.count(stem) ? kv(key::kTma, 1)
                                              : std::string()) +
       kv(key::kBlockM, spec.rowsPerCta()) + kv(key::kBlockN, spec.blockN) +

@@ -38,6 +38,9 @@ struct KernelSpec {
   /// Decode: threads sharing a row of head_dim (attn-lower-to-gpu's
   /// decode-lanes), 0 for the lowering's choice (passes/gpu/DecodeLayout.h).
   int64_t decodeLanes = 0;
+  /// Decode specialised on G, one token a CTA: KV heads per CTA
+  /// (attn-lower-to-gpu's decode-kv-heads), 1 for one.
+  int64_t decodeKvHeads = 1;
   /// Decode specialised on G: query tokens per CTA (attn-gqa-broadcast's
   /// tokens-per-cta). F > 1 folds F tokens' G heads into G x F rows, for
   /// speculative decoding's Lq > 1; 1: one token's G heads.

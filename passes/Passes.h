@@ -57,6 +57,11 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
       llvm::cl::desc("Decode: threads a row (attn-lower-to-gpu's "
                      "decode-lanes; 0: the lowering's choice)"),
       llvm::cl::init(0)};
+  Option<int64_t> decodeKvHeads{
+      *this, "decode-kv-heads",
+      llvm::cl::desc("Decode: KV heads a CTA (attn-lower-to-gpu's "
+                     "decode-kv-heads)"),
+      llvm::cl::init(1)};
 };
 
 /// Whether `target`'s kernels take programmatic dependent launch

@@ -35,7 +35,8 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   bool hopper = options.target == "sm_90a";
   pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
       options.stages, options.threads, hopper, hopper, hopper && options.tma,
-      options.decodeLanes, dependentLaunchTarget(options.target)}));
+      options.decodeLanes, options.decodeKvHeads,
+      dependentLaunchTarget(options.target)}));
 }
 
 void mlir::attn::buildAttnGpuKernelsToPTXPipeline(

@@ -133,13 +133,13 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
                     plan->local.local);
   ATTN_RETURN_IF_ERROR(
       selectDecode(manifest, wanted, args.seqlen_q, &plan->decode));
-  // A kernel specialised on G takes the G heads of a KV head in one CTA; the
-  // any-group kernel (group 0) takes block_m heads per CTA.
+  // A kernel specialised on G takes the G heads of kv_heads KV heads in one
+  // CTA; the any-group kernel (group 0) takes block_m heads per CTA.
   int group = args.num_heads / args.num_kv_heads;
   plan->headBlocks =
-      args.num_kv_heads * (plan->decode->variant.groupSize != 0
-                               ? 1
-                               : ceilDiv(group, plan->decode->blockM));
+      plan->decode->variant.groupSize != 0
+          ? ceilDiv(args.num_kv_heads, plan->decode->kvHeads)
+          : args.num_kv_heads * ceilDiv(group, plan->decode->blockM);
   ATTN_RETURN_IF_ERROR(checkGridYZ("'batch'", args.batch, 'z'));
   int tokens = plan->decode->variant.tokensPerCta;
   abi::grid::IntegerArith a;
@@ -148,8 +148,10 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   ATTN_RETURN_IF_ERROR(checkGridYZ(
       plan->decode->variant.groupSize == 0 ? "'num_kv_heads' * ceil(G / "
                                              "block_m) * 'seqlen_q'"
-      : tokens > 1 ? "'num_kv_heads' * ceil('seqlen_q' / tokens)"
-                   : "'num_kv_heads' * 'seqlen_q'",
+      : tokens > 1                ? "'num_kv_heads' * ceil('seqlen_q' / tokens)"
+      : plan->decode->kvHeads > 1 ? "ceil('num_kv_heads' / kv_heads) * "
+                                    "'seqlen_q'"
+                                  : "'num_kv_heads' * 'seqlen_q'",
       abi::grid::decodeGridY(args.seqlen_q, plan->headBlocks, tokens), 'y'));
   DecodeExtents extents = decodeExtents(args);
   kernelStrides(args.q_strides, extents.query, 3, plan->strides.q);

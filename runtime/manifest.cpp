@@ -305,6 +305,17 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
     ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kTokens, 1, kMaxTokensPerCta,
                                        &variant.tokensPerCta));
   }
+  if (fields.has(abi::key::kKvHeads)) {
+    if (variant.op != KernelOp::Decode || variant.groupSize == 0 ||
+        variant.tokensPerCta != 1)
+      return makeStatus(ATTN_ERROR_PACK,
+                        "'%s' is for decode kernels specialised on a group "
+                        "with one token a CTA (op=decode, group > 0, no "
+                        "tokens)",
+                        abi::key::kKvHeads);
+    ATTN_RETURN_IF_ERROR(
+        fields.getInt(abi::key::kKvHeads, 1, 64, &kernel->kvHeads));
+  }
   int tma = 0;
   if (fields.has(abi::key::kTma))
     ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kTma, 0, 1, &tma));

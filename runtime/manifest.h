@@ -69,6 +69,9 @@ struct KernelInfo {
   // boxes are blockN (its block_n) rows.
   bool tma = false;
   int blockN = 0;
+  // Decode specialised on G, one token a CTA: the KV heads a CTA takes
+  // (kv_heads=, abi/grid.h), 1 without the key.
+  int kvHeads = 1;
   // Combine only: the decode kernel it belongs to (its module holds both);
   // empty: any decode kernel of its dtype and head_dim.
   std::string combineFor;

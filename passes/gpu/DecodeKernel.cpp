@@ -65,11 +65,28 @@ LogicalResult DecodeKernelEmitter::analyse() {
       ::attn::decodeLayout(headDim, rows, lanesOption);
   threadsPerRow = layout.lanes;
   chunks = layout.chunks;
-  if (threads % threadsPerRow != 0)
+  if (kvHeads < 1 || (kvHeads & (kvHeads - 1)) != 0)
+    return func.emitError("attn-lower-to-gpu: decode-kv-heads must be a "
+                          "power of two, got ")
+           << kvHeads;
+  if (kvHeads > 1) {
+    if (threadsPerRow * 8 != headDim)
+      return func.emitError("attn-lower-to-gpu: decode-kv-heads ")
+             << kvHeads
+             << " needs a row of one chunk a lane (head_dim / 8 a power of "
+                "two, decode-lanes 0 or head_dim / 8), got head_dim "
+             << headDim << " on " << threadsPerRow << " lanes";
+    if (cast<StringAttr>(names[3]).getValue() != "kv_head" || tokensPerCta != 1)
+      return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
+                            "needs a kernel specialised on G with one token "
+                            "a CTA (attn-gqa-broadcast's heads-per-cta 0, "
+                            "tokens-per-cta 1)");
+  }
+  if (threads % (threadsPerRow * kvHeads) != 0)
     return func.emitError("attn-lower-to-gpu: the threads (")
            << threads << ") must be a multiple of the lanes of a row ("
-           << threadsPerRow << ")";
-  rowGroups = threads / threadsPerRow;
+           << threadsPerRow << ") times the KV heads a CTA (" << kvHeads << ")";
+  rowGroups = threads / (threadsPerRow * kvHeads);
   if (blockN % rowGroups != 0)
     return func.emitError("attn-lower-to-gpu: block-n (")
            << blockN << ") must be a multiple of the row groups (" << rowGroups
@@ -103,8 +120,8 @@ void DecodeKernelEmitter::store8(Value ptr, Type elt, ArrayRef<Value> values) {
 int64_t DecodeKernelEmitter::sharedMemoryBytes() const {
   int64_t stageRing = stages * 2 * blockN * stageRowElements() *
                       elementType.getIntOrFloatBitWidth() / 8;
-  // acc [NG][rows][D], m [NG][rows] and l [NG][rows], f32.
-  int64_t merge = rowGroups * rows * (headDim + 2) * 4;
+  // acc [NG][rows][H x D], m [NG][rows][H] and l [NG][rows][H], f32.
+  int64_t merge = rowGroups * rows * kvHeads * (headDim + 2) * 4;
   return std::max(stageRing, merge);
 }
 
@@ -140,8 +157,12 @@ void DecodeKernelEmitter::createKernel() {
   mapping.map(splitsArg, numSplits);
 
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow));
+  rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow * kvHeads));
   lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
+  if (kvHeads > 1)
+    headLane = arith::RemUIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow)),
+        idx(kvHeads));
   // The call's head_dim may be less than the kernel's (a multiple of 8): the
   // chunks past it read their global rows at the call's last chunk, take
   // zeros and store nothing.
@@ -158,6 +179,8 @@ void DecodeKernelEmitter::createKernel() {
       chunk.index =
           arith::MinUIOp::create(b, loc, chunk.index, idx(rowChunks - 1));
     }
+    chunk.slot = headLane ? add(mul(headLane, idx(rowChunks)), chunk.index)
+                          : chunk.index;
     chunk.inCall = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                          chunk.index, callChunks);
     chunk.bytes = select(chunk.inCall, i32(16), i32(0));
@@ -202,8 +225,10 @@ LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
                                            gpu::GPUModuleOp module,
                                            LLVM::GlobalOp smem, int64_t stages,
                                            int64_t threads, int64_t lanes,
+                                           int64_t kvHeads,
                                            bool dependentLaunch) {
-  DecodeKernelEmitter emitter(func, module, smem, stages, threads, lanes);
+  DecodeKernelEmitter emitter(func, module, smem, stages, threads, lanes,
+                              kvHeads);
   emitter.setDependentLaunch(dependentLaunch);
   return emitter.emit();
 }

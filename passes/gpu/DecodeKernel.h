@@ -21,6 +21,16 @@
 // Each row group runs the online-softmax recurrence of the IR on its share of
 // every tile (the recurrence is associative), and attn.normalize merges the NG
 // partial states through shared memory, like attn.combine merges splits.
+//
+// KV heads a CTA (decode-kv-heads H > 1, a one-chunk layout specialised on
+// G): a row group's threads are H lane groups of TPR lanes, lane group h
+// running the program for KV head (grid head block) * H + h, so that the
+// copies of a key read the H heads' adjacent rows of the cache together
+// (H x head_dim x 2 bytes, where one head's row of a small head_dim is 64 or
+// 128 bytes of a longer row). A stage's key row is then H x head_dim
+// elements, lane group h's at h x head_dim; the merge buffers keep a state
+// per lane group. A lane group past the last KV head (Hkv not a multiple of
+// H) repeats the last head's work and stores nothing.
 #ifndef ATTN_PASSES_GPU_DECODEKERNEL_H
 #define ATTN_PASSES_GPU_DECODEKERNEL_H
 
@@ -37,9 +47,9 @@ class DecodeKernelEmitter : public KernelEmitterBase {
 public:
   DecodeKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
                       LLVM::GlobalOp smem, int64_t stages, int64_t threads,
-                      int64_t lanes)
+                      int64_t lanes, int64_t kvHeads)
       : KernelEmitterBase(func, module, smem), stages(stages), threads(threads),
-        lanesOption(lanes) {}
+        lanesOption(lanes), kvHeads(kvHeads) {}
 
   LogicalResult emit();
 
@@ -80,10 +90,10 @@ private:
                which ? add(start, idx(which * blockN * stageRowElements()))
                      : start);
   }
-  /// Elements of one key's row in a stage: head_dim, or C x TPR x 8 where
-  /// a lane holds C > 1 chunks (slot-major).
+  /// Elements of one key's row in a stage: kvHeads x head_dim, or C x TPR
+  /// x 8 where a lane holds C > 1 chunks (slot-major).
   int64_t stageRowElements() const {
-    return chunks == 1 ? headDim : chunks * threadsPerRow * 8;
+    return chunks == 1 ? kvHeads * headDim : chunks * threadsPerRow * 8;
   }
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
@@ -107,6 +117,8 @@ private:
   int64_t stages, threads;
   /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.
   int64_t lanesOption;
+  /// The decode-kv-heads option: KV heads a CTA (lane groups a row group).
+  int64_t kvHeads;
 
   // Problem facts read from the tiled IR.
   int64_t rows = 0, headDim = 0, blockN = 0;
@@ -128,12 +140,17 @@ private:
   /// it), and `callOffset` the element offset global reads take (the call's
   /// last chunk past it).
   struct LaneChunk {
-    Value index, active, inCall, bytes, callOffset;
+    /// `slot`: the chunk's place in a stage's key row and a merge buffer's
+    /// row (the lane group's chunk index; `index` with one KV head a CTA).
+    Value index, slot, active, inCall, bytes, callOffset;
   };
 
   // Emission state.
-  /// `lane`: the thread's lane of its row (0 .. TPR - 1).
-  Value rowGroup, lane, smemBase, seqlenQ, pageSize, numSplits, batchCount;
+  /// `lane`: the thread's lane of its row (0 .. TPR - 1); `headLane`, its
+  /// lane group (0 .. kvHeads - 1); `headStored`, whether its KV head exists
+  /// (null: always).
+  Value rowGroup, lane, headLane, headStored, smemBase, seqlenQ, pageSize,
+      numSplits, batchCount;
   SmallVector<LaneChunk> laneChunks;
   Value currentStage;         // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices

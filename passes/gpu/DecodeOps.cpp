@@ -231,14 +231,19 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
   gpu::BarrierOp::create(b, loc);
   Type f32Type = b.getF32Type();
-  // Layout: acc [NG][rows][D] then m [NG][rows], l [NG][rows], all f32.
+  // Layout: acc [NG][rows][H x D] then m [NG][rows][H], l [NG][rows][H], all
+  // f32 (H KV heads a CTA, a state per lane group).
+  int64_t accRow = kvHeads * headDim;
   Value accBase = smemBase;
-  Value mBase = gep(smemBase, f32Type, idx(rowGroups * rows * headDim));
-  Value lBase = gep(mBase, f32Type, idx(rowGroups * rows));
+  Value mBase = gep(smemBase, f32Type, idx(rowGroups * rows * accRow));
+  Value lBase = gep(mBase, f32Type, idx(rowGroups * rows * kvHeads));
+  auto stateIndex = [&](Value slot) {
+    return headLane ? add(mul(slot, idx(kvHeads)), headLane) : slot;
+  };
   for (int64_t r = 0; r < rows; ++r) {
     Value slot = add(mul(rowGroup, idx(rows)), idx(r));
     for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
-      Value accOffset = add(mul(slot, idx(headDim)), mul(chunk.index, idx(8)));
+      Value accOffset = add(mul(slot, idx(accRow)), mul(chunk.slot, idx(8)));
       // A lane's chunk past head_dim / 8 holds a copy of the last chunk's
       // values: it writes nothing (two writers of one address race).
       OpBuilder::InsertionGuard guard(b);
@@ -250,8 +255,10 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
              ArrayRef<Value>(acc.values)
                  .slice(r * rowValues() + static_cast<int64_t>(c) * 8, 8));
     }
-    LLVM::StoreOp::create(b, loc, m.values[r], gep(mBase, f32Type, slot));
-    LLVM::StoreOp::create(b, loc, l.values[r], gep(lBase, f32Type, slot));
+    LLVM::StoreOp::create(b, loc, m.values[r],
+                          gep(mBase, f32Type, stateIndex(slot)));
+    LLVM::StoreOp::create(b, loc, l.values[r],
+                          gep(lBase, f32Type, stateIndex(slot)));
   }
   gpu::BarrierOp::create(b, loc);
   Fragment out, lse;
@@ -288,29 +295,30 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
       return SmallVector<Value>(loop.getResults());
     };
     Value maxAll =
-        overGroups({f32(-std::numeric_limits<float>::infinity())},
-                   [&](Value slot, ValueRange state) -> SmallVector<Value> {
-                     return {arith::MaximumFOp::create(
-                         b, loc, state[0],
-                         LLVM::LoadOp::create(b, loc, f32Type,
-                                              gep(mBase, f32Type, slot)))};
-                   })
+        overGroups(
+            {f32(-std::numeric_limits<float>::infinity())},
+            [&](Value slot, ValueRange state) -> SmallVector<Value> {
+              return {arith::MaximumFOp::create(
+                  b, loc, state[0],
+                  LLVM::LoadOp::create(b, loc, f32Type,
+                                       gep(mBase, f32Type, stateIndex(slot))))};
+            })
             .front();
     // (sum, merged columns...)
     SmallVector<Value> init(1 + rowValues(), f32(0.0));
     SmallVector<Value> state =
         overGroups(init, [&](Value slot, ValueRange in) -> SmallVector<Value> {
           SmallVector<Value> next(in);
-          Value mg =
-              LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
-          Value lg =
-              LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
+          Value mg = LLVM::LoadOp::create(
+              b, loc, f32Type, gep(mBase, f32Type, stateIndex(slot)));
+          Value lg = LLVM::LoadOp::create(
+              b, loc, f32Type, gep(lBase, f32Type, stateIndex(slot)));
           Value w = select(isNegInf(mg), f32(0.0),
                            exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
           next[0] = math::FmaOp::create(b, loc, w, lg, next[0]);
           for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
             Value accOffset =
-                add(mul(slot, idx(headDim)), mul(chunk.index, idx(8)));
+                add(mul(slot, idx(accRow)), mul(chunk.slot, idx(8)));
             SmallVector<Value> a =
                 load8(gep(accBase, f32Type, accOffset), f32Type);
             for (int64_t d = 0; d < 8; ++d) {
@@ -358,6 +366,8 @@ LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {
     };
     if (Value first = chunkStored(laneChunks.front()))
       inRange = arith::AndIOp::create(b, loc, inRange, first);
+    if (headStored)
+      inRange = arith::AndIOp::create(b, loc, inRange, headStored);
     auto ifRow = scf::IfOp::create(b, loc, inRange);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
@@ -430,7 +440,8 @@ SmallVector<Value> DecodeKernelEmitter::loadStageRow(Value stage, Value key) {
 
 Value DecodeKernelEmitter::stageSlot(Value key, int64_t c) {
   if (chunks == 1)
-    return add(mul(key, idx(headDim)), mul(laneChunks[c].index, idx(8)));
+    return add(mul(key, idx(stageRowElements())),
+               mul(laneChunks[c].slot, idx(8)));
   // Slot-major: [C][block_n][TPR] chunks of 8 elements.
   return mul(add(mul(add(key, idx(c * blockN)), idx(threadsPerRow)), lane),
              idx(8));

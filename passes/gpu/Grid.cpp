@@ -32,7 +32,8 @@ void DecodeKernelEmitter::mapGrid() {
   // the sequence's rank by length (rankBatch), with blocks = Hkv (one KV
   // head per CTA) or Hkv * ceil(G / rows). The head counts are launch
   // parameters, so one kernel serves every head count. A tile of F tokens
-  // (tokensPerCta) counts y's tokens in blocks of F.
+  // (tokensPerCta) counts y's tokens in blocks of F. With H KV heads a CTA,
+  // blocks = ceil(Hkv / H).
   IndexArith a{b, loc};
   Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value by = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
@@ -46,7 +47,16 @@ void DecodeKernelEmitter::mapGrid() {
   mapping.map(ivs[0], bx);
   mapping.map(ivs[1], rankBatch(bz));
   mapping.map(ivs[2], abi::grid::decodeToken(a, by, blocks));
-  mapping.map(ivs[3], abi::grid::decodeHeadBlock(a, by, blocks));
+  Value headBlock = abi::grid::decodeHeadBlock(a, by, blocks);
+  if (headLane) {
+    // KV heads a CTA: lane group h takes head block * H + h, the last head
+    // where that is past Hkv (and then stores nothing).
+    Value head = add(mul(headBlock, idx(kvHeads)), headLane);
+    headStored = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, head,
+                                       numKvHeads);
+    headBlock = arith::MinUIOp::create(b, loc, head, sub(numKvHeads, idx(1)));
+  }
+  mapping.map(ivs[3], headBlock);
 }
 
 Value DecodeKernelEmitter::rankBatch(Value z) {

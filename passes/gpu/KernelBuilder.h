@@ -258,6 +258,7 @@ protected:
 LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                LLVM::GlobalOp smem, int64_t stages,
                                int64_t threads, int64_t lanes,
+                               int64_t kvHeads = 1,
                                bool dependentLaunch = false);
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,

@@ -38,7 +38,13 @@ Table sampleTable() {
   tuned.group = 2;
   tuned.paged = true;
   tuned.causal = true;
-  tuned.knobs = {0, 32, 4, 128, /*wholeProgram=*/true, /*lanes=*/2};
+  tuned.knobs = {0,
+                 32,
+                 4,
+                 128,
+                 /*wholeProgram=*/true,
+                 /*lanes=*/2,
+                 /*kvHeads=*/4};
   tuned.source = "measured";
   tuned.note = "fastest";
   table.entries = {prefill, decode, tuned};
@@ -58,13 +64,17 @@ TEST(TuningTable, RoundTrip) {
   EXPECT_EQ(parsed->split.note, "split_c8_k512: fastest");
   ASSERT_EQ(parsed->entries.size(), 3u);
   EXPECT_EQ(parsed->entries[2].group, 2);
-  EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128, true, 2}));
+  EXPECT_EQ(parsed->entries[2].knobs, (Knobs{0, 32, 4, 128, true, 2, 4}));
+  EXPECT_EQ(parsed->entries[1].knobs.kvHeads, 1);
   EXPECT_FALSE(parsed->entries[1].knobs.wholeProgram);
   EXPECT_EQ(parsed->entries[1].knobs.lanes, 0);
   EXPECT_NE(text.find("\"assembly\": \"whole-program\""), std::string::npos);
   // Lanes are written where an entry names them, and only there.
   EXPECT_NE(text.find("\"lanes\": 2"), std::string::npos);
   EXPECT_EQ(text.find("\"lanes\""), text.rfind("\"lanes\""));
+  // So are the KV heads a CTA.
+  EXPECT_NE(text.find("\"kv_heads\": 4"), std::string::npos);
+  EXPECT_EQ(text.find("\"kv_heads\""), text.rfind("\"kv_heads\""));
 }
 
 TEST(TuningTable, CheckedInTables) {
@@ -94,13 +104,17 @@ TEST(TuningTable, CheckedInTables) {
         ASSERT_NE(entry, nullptr);
         EXPECT_EQ(entry->headDim.value_or(0), d) << "D " << d << " G " << group;
         // sm_90 assembles the decode kernels measured faster so as whole
-        // programs (D 64-96, 160-256); D 32 and 128 stay relocatable. sm_89
-        // assembles D 80-192 (but the any-group kernel) so: with 3 chunks a
-        // lane nvJitLink spills there.
+        // programs (D 64-96, 160-256, and D 32's G 1-4 kernels of 4 KV heads
+        // a CTA); D 32's others and D 128 stay relocatable. sm_89 assembles
+        // D 80-192 (but the any-group kernel) so: with 3 chunks a lane
+        // nvJitLink spills there.
         bool sm90 = std::string(target) == "sm_90";
         bool threeChunks = d != 32 && d != 256;
+        bool kvHeads4 = sm90 && d == 32 && group == 1;
         EXPECT_EQ(entry->knobs.wholeProgram,
-                  sm90 ? d != 32 : threeChunks && group != 0)
+                  sm90 ? d != 32 || kvHeads4 : threeChunks && group != 0)
+            << target << " D " << d << " G " << group;
+        EXPECT_EQ(entry->knobs.kvHeads, kvHeads4 ? 4 : 1)
             << target << " D " << d << " G " << group;
       }
     const TableEntry *d128 =
@@ -189,6 +203,27 @@ TEST(TuningTable, RejectsBadTables) {
                         lanes),
               std::string::npos);
   }
+  for (const char *kvHeads : {"3", "0"}) {
+    llvm::Expected<Table> badKvHeads = parseTable(
+        std::string(R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "entries": [{"op": "decode", "block_n": 32, "stages": 2,
+                       "threads": 128, "kv_heads": )") +
+        kvHeads + "}]}");
+    ASSERT_FALSE(bool(badKvHeads)) << kvHeads;
+    EXPECT_NE(llvm::toString(badKvHeads.takeError())
+                  .find(std::string("'kv_heads' must be a power of two, of a "
+                                    "decode entry, got ") +
+                        kvHeads),
+              std::string::npos);
+  }
+  llvm::Expected<Table> prefillKvHeads = parseTable(
+      R"({"format": "attn-tune-table 1", "target": "sm_90",
+          "provenance": {"method": "default"},
+          "entries": [{"op": "prefill", "block_m": 64, "block_n": 32,
+                       "stages": 2, "threads": 128, "kv_heads": 2}]})");
+  ASSERT_FALSE(bool(prefillKvHeads));
+  llvm::consumeError(prefillKvHeads.takeError());
   llvm::Expected<Table> prefillLanes = parseTable(
       R"({"format": "attn-tune-table 1", "target": "sm_90",
           "provenance": {"method": "default"},
@@ -395,6 +430,14 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 16, 2, 128}));
   EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128}));
   EXPECT_TRUE(decodeKnobsValid(96, 4, {0, 16, 2, 128}));
+  // KV heads a CTA: a one-chunk row; D 32 with 4 heads is 16 lanes a row
+  // group (128 threads = 8 row groups).
+  EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 4}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 4, 2, 128, true, 0, 4}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 3}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 64}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 2}));
+  EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 32, 2, 128, true, 0, 2}));
   // The layout itself: lanes x chunks a lane.
   using LanesChunks = std::pair<int64_t, int64_t>;
   auto layout = [](int64_t d, int64_t rows) {

@@ -161,6 +161,16 @@ CASES += [
     )
 ]
 
+# KV heads a CTA (sm_90's head_dim 32 kernels of G 1, 2 and 4 take 4, lane group h
+# of a CTA KV head 4 * block + h): Hkv not a multiple of 4 (the last lane groups
+# store nothing), Hkv 1, splits, a row without keys.
+CASES += [
+    Case(3, (1, 900), (12, 6), 32, BF16, 16, empty=1),
+    Case(2, (1, 3000), (2, 1), 32, F16, 0, num_splits=3),
+    Case(4, (100, 2048), (40, 10), 32, BF16, 256),
+    Case(5, (1, 1200), (9, 9), 32, F16, 256, num_splits=2),
+]
+
 
 # Sliding window and softcap (issue 18) on every head dim: fp16 and bf16, paged (16 and
 # 256) and contiguous, Lq 1 and 3, causal and not, G 1, 2, 3 (the any-group kernel)

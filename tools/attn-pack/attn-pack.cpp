@@ -162,8 +162,12 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
   spec.stages = entry->knobs.stages;
   spec.threads = entry->knobs.threads;
   spec.wholeProgram = entry->knobs.wholeProgram;
-  if (spec.op == attn::KernelSpec::Op::Decode)
+  if (spec.op == attn::KernelSpec::Op::Decode) {
     spec.decodeLanes = entry->knobs.lanes;
+    // KV heads a CTA: for the kernels specialised on G, one token a CTA.
+    if (spec.group != 0 && spec.tokensPerCta == 1)
+      spec.decodeKvHeads = entry->knobs.kvHeads;
+  }
   if (spec.op == attn::KernelSpec::Op::Prefill) {
     if (prefillBlockM)
       spec.blockM = prefillBlockM;

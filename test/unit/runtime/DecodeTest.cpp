@@ -624,6 +624,75 @@ TEST_F(DecodeTest, OnlyGroupDecodeKernelsFoldTokens) {
   EXPECT_TRUE(fakecuda::launches().empty());
 }
 
+TEST_F(DecodeTest, AKernelOfSeveralKvHeadsLaunchesCeilHkvOverThemHeadBlocks) {
+  // kv_heads=4: a CTA takes 4 KV heads, grid y ceil(Hkv / 4) head blocks a
+  // token (the kernel's last lane groups store nothing past Hkv), and the
+  // split count weighs those CTAs.
+  TestKernel wide;
+  wide.kvHeads = 4;
+  writePack(packDir(), "sm_90", {wide, ownCombineKernel(wide)});
+  struct Case {
+    int numKvHeads, seqlenQ;
+    unsigned gridY;
+  };
+  const Case cases[] = {{8, 1, 2}, {6, 1, 2}, {1, 1, 1}, {12, 1, 3}, {8, 3, 6}};
+  for (const Case &c : cases) {
+    resetFake();
+    attn_paged_decode_args args = validArgs();
+    args.num_kv_heads = c.numKvHeads;
+    args.num_heads = 2 * c.numKvHeads;
+    args.seqlen_q = c.seqlenQ;
+    args.q_strides[1] = int64_t{args.num_heads} * 128;
+    args.q_strides[0] = c.seqlenQ * args.q_strides[1];
+    for (int64_t *strides : {args.k_strides, args.v_strides}) {
+      strides[0] = int64_t{256} * c.numKvHeads * 128;
+      strides[1] = int64_t{c.numKvHeads} * 128;
+    }
+    for (int i = 0; i < 3; ++i)
+      args.out_strides[i] = args.q_strides[i];
+    args.max_seqlen_k = 256; // one split: no workspace
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    ASSERT_EQ(launches.size(), 1u) << c.numKvHeads;
+    EXPECT_EQ(dims(launches[0].grid), (Dims{1, c.gridY, 4})) << c.numKvHeads;
+    EXPECT_EQ(param<int32_t>(launches[0], kDecodeNumKvHeads), c.numKvHeads);
+  }
+  // 4 sequences x 2 head blocks = 8 CTAs on 132 SMs: min(next_pow2(ceil(528
+  // / 8)), ceil(65536 / 1024)) = 64 splits (with one KV head a CTA, 32 CTAs
+  // would take 32).
+  resetFake();
+  attn_paged_decode_args args = validArgs();
+  args.max_seqlen_k = 65536;
+  args.block_table_stride = 65536 / 256;
+  size_t bytes = 0;
+  ASSERT_EQ(workspaceSize(args, &bytes), ATTN_SUCCESS) << lastError();
+  ASSERT_EQ(runtime->pagedDecode(&args, deviceAddress(kWorkspace), bytes,
+                                 deviceAddress(0x5eed)),
+            ATTN_SUCCESS)
+      << lastError();
+  ASSERT_EQ(fakecuda::launches().size(), 2u);
+  EXPECT_EQ(dims(fakecuda::launches()[0].grid), (Dims{64, 2, 4}));
+}
+
+TEST_F(DecodeTest, OnlyGroupDecodeKernelsOfOneTokenTakeSeveralKvHeads) {
+  TestKernel anyGroup;
+  anyGroup.group = 0;
+  anyGroup.kvHeads = 2;
+  TestKernel fold;
+  fold.tokens = 2;
+  fold.blockM = 4;
+  fold.kvHeads = 2;
+  for (const TestKernel &kernel : {anyGroup, fold}) {
+    resetFake();
+    writePack(packDir(), "sm_90", {kernel});
+    EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+    EXPECT_THAT(lastError(), HasSubstr("'kv_heads' is for decode kernels "
+                                       "specialised on a group with one "
+                                       "token a CTA"));
+    EXPECT_TRUE(fakecuda::launches().empty());
+  }
+}
+
 TEST_F(DecodeTest, NonCausalMultiQueryWithoutNonCausalKernelIsUnsupported) {
   attn_paged_decode_args args = validArgs();
   args.causal = 0;

@@ -184,6 +184,9 @@ void writePack(const std::string &packDir, const std::string &target,
                << (kernel.tokens > 1
                        ? " tokens=" + std::to_string(kernel.tokens)
                        : "")
+               << (kernel.kvHeads > 1
+                       ? " kv_heads=" + std::to_string(kernel.kvHeads)
+                       : "")
                << " block_m=" << kernel.blockM << " block_n=64 stages=2";
     }
     if (!kernel.combineFor.empty())

@@ -125,6 +125,8 @@ struct TestKernel {
   int tma = 0;
   // Decode: query tokens a CTA folds (tokens=F when > 1).
   int tokens = 1;
+  // Decode: KV heads a CTA takes (kv_heads=H when > 1).
+  int kvHeads = 1;
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;

@@ -1,0 +1,168 @@
+"""KV heads a CTA (the tables' kv_heads): decode at head_dim 32, G 1, 2, 4 and 8, bf16,
+page 256, against the float64 reference and timed by CUDA-graph replay, for the pack in
+ATTN_PACK_DIR (a candidate built by `attn-pack --target=sm_90 --head-dims 32 --tables
+DIR`) or the library's own. A sweep over packs, not a benchmark:
+bench/results/decode_kv_heads_h100_2026-12-05.md.
+
+    PYTHONPATH=python python3 bench/sweep_decode_kv_heads.py TAG [--pages 256,16,0]
+
+Correctness: Hkv 8, 6, 2, 1, 16 at G 2 (and G 1, 4, 8 at Hkv 8, G 4 at Hkv 6), 5
+sequences of 1-1500 keys, 0, 1 and 3 splits, each page size of --pages (0: a contiguous
+cache); the worst relative norm error is printed, and any case above 2e-2 or with a
+non-finite output. Time: Hkv 8 at 64 x 4096, 256 x 100-2048 and 16 x 4096-8192 keys,
+Hkv 6 at 64 x 4096; % of the copy bandwidth measured in the same process.
+"""
+
+import argparse
+import random
+import statistics
+
+import torch
+
+from attn_kernels import flash_attn_with_kvcache
+
+
+def graph_ms(fn, reps=30):
+    fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    for _ in range(3):
+        graph.replay()
+    times = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
+            enable_timing=True
+        )
+        a.record()
+        graph.replay()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    return statistics.median(times)
+
+
+def copy_bandwidth():
+    src = torch.randn(2**29, dtype=torch.bfloat16, device="cuda")
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(10):
+        dst.copy_(src)
+    b.record()
+    torch.cuda.synchronize()
+    return 2 * 10 * src.numel() * 2 / (a.elapsed_time(b) * 1e-3)
+
+
+def problem(d, hq, hkv, batch, low, high, page, seed=0):
+    rng = random.Random(seed)
+    lens = [rng.randint(low, high) for _ in range(batch)]
+    table = None
+    if page:
+        pages = [(n + page - 1) // page for n in lens]
+        blocks = sum(pages) + 3
+        kc = torch.randn((blocks, page, hkv, d), dtype=torch.bfloat16, device="cuda")
+        order = iter(torch.randperm(blocks).tolist())
+        table = torch.full((batch, max(pages) + 1), -1, dtype=torch.int32)
+        for i, p in enumerate(pages):
+            for j in range(p):
+                table[i, j] = next(order)
+        table = table.cuda()
+    else:
+        kc = torch.randn((batch, high + 5, hkv, d), dtype=torch.bfloat16, device="cuda")
+    vc = torch.randn_like(kc)
+    cs = torch.tensor(lens, dtype=torch.int32, device="cuda")
+    q = torch.randn((batch, 1, hq, d), dtype=torch.bfloat16, device="cuda")
+    return q, kc, vc, cs, table, lens
+
+
+def reference(q, kc, vc, table, lens):
+    batch, _, hq, d = q.shape
+    hkv = kc.shape[-2]
+    out = torch.empty(batch, 1, hq, d, dtype=torch.float64, device="cuda")
+    for i, n in enumerate(lens):
+        if table is not None:
+            page = kc.shape[1]
+            blocks = table[i, : (n + page - 1) // page].long()
+            k = kc[blocks].reshape(-1, hkv, d)[:n]
+            v = vc[blocks].reshape(-1, hkv, d)[:n]
+        else:
+            k, v = kc[i, :n], vc[i, :n]
+        k = k.double().repeat_interleave(hq // hkv, dim=1)
+        v = v.double().repeat_interleave(hq // hkv, dim=1)
+        s = torch.einsum("hd,khd->hk", q[i, 0].double(), k) * d**-0.5
+        out[i, 0] = torch.einsum("hk,khd->hd", torch.softmax(s, -1), v)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tag")
+    parser.add_argument("--pages", default="256,16,0")
+    args = parser.parse_args()
+    pages = [int(p) for p in args.pages.split(",")]
+    heads = (
+        (16, 8),
+        (12, 6),
+        (4, 2),
+        (2, 1),
+        (32, 16),
+        (8, 8),
+        (32, 8),
+        (64, 8),
+        (24, 6),
+    )
+    worst = 0.0
+    for hq, hkv in heads:
+        for page in pages:
+            for splits in (0, 1, 3):
+                q, kc, vc, cs, table, lens = problem(
+                    32, hq, hkv, 5, 1, 1500, page, hkv + page
+                )
+                out = flash_attn_with_kvcache(
+                    q,
+                    kc,
+                    vc,
+                    cache_seqlens=cs,
+                    block_table=table,
+                    causal=True,
+                    num_splits=splits,
+                )
+                ref = reference(q, kc, vc, table, lens)
+                err = ((out.double() - ref).norm() / ref.norm()).item()
+                worst = max(worst, err)
+                if err > 2e-2 or not torch.isfinite(out).all():
+                    print(
+                        f"{args.tag} FAIL Hq {hq} Hkv {hkv} page {page} splits {splits}: {err:.2e}"
+                    )
+    print(f"{args.tag} correctness: worst relative error {worst:.2e}", flush=True)
+    bandwidth = copy_bandwidth()
+    for g in (1, 2, 4, 8):
+        cells = []
+        for hkv, batch, low, high in (
+            (8, 64, 4096, 4096),
+            (8, 256, 100, 2048),
+            (8, 16, 4096, 8192),
+            (6, 64, 4096, 4096),
+        ):
+            q, kc, vc, cs, table, lens = problem(
+                32, g * hkv, hkv, batch, low, high, 256
+            )
+            kv_bytes = sum(lens) * hkv * 32 * 2 * 2
+            ms = graph_ms(
+                lambda: flash_attn_with_kvcache(
+                    q, kc, vc, cache_seqlens=cs, block_table=table, causal=True
+                )
+            )
+            cells.append(
+                f"{batch}x{low}-{high}/Hkv{hkv} {ms * 1e3:6.1f}us {100 * kv_bytes / (ms * 1e-3) / bandwidth:3.0f}%"
+            )
+            del kc, vc
+        print(f"{args.tag} D32 G{g}: " + "  ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
