@@ -1,12 +1,13 @@
-"""KV heads a CTA (the tables' kv_heads): decode at head_dim 32, G 1, 2, 4 and 8, bf16,
-page 256, against the float64 reference and timed by CUDA-graph replay, for the pack in
-ATTN_PACK_DIR (a candidate built by `attn-pack --target=sm_90 --head-dims 32 --tables
-DIR`) or the library's own. A sweep over packs, not a benchmark:
-bench/results/decode_kv_heads_h100_2026-12-05.md.
+"""KV heads a CTA (the tables' kv_heads): decode at each head dim of --head-dims (32),
+each G of --groups (1, 2, 4, 8), bf16, page 256, against the float64 reference and timed
+by CUDA-graph replay, for the pack in ATTN_PACK_DIR (a candidate built by `attn-pack
+--target=sm_90 --head-dims D --tables DIR`) or the library's own. A sweep over packs, not
+a benchmark: bench/results/decode_kv_heads_h100_2026-12-05.md.
 
     PYTHONPATH=python python3 bench/sweep_decode_kv_heads.py TAG [--pages 256,16,0]
+        [--head-dims 32] [--groups 1,2,4,8]
 
-Correctness: Hkv 8, 6, 2, 1, 16 at G 2 (and G 1, 4, 8 at Hkv 8, G 4 at Hkv 6), 5
+Correctness, per head dim: Hkv 8, 6, 2, 1, 16 at G 2 (and G 1, 4, 8 at Hkv 8, G 4 at Hkv 6), 5
 sequences of 1-1500 keys, 0, 1 and 3 splits, each page size of --pages (0: a contiguous
 cache); the worst relative norm error is printed, and any case above 2e-2 or with a
 non-finite output. Time: Hkv 8 at 64 x 4096, 256 x 100-2048 and 16 x 4096-8192 keys,
@@ -102,8 +103,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tag")
     parser.add_argument("--pages", default="256,16,0")
+    parser.add_argument("--head-dims", default="32")
+    parser.add_argument("--groups", default="1,2,4,8")
     args = parser.parse_args()
     pages = [int(p) for p in args.pages.split(",")]
+    head_dims = [int(d) for d in args.head_dims.split(",")]
+    groups = [int(g) for g in args.groups.split(",")]
     heads = (
         (16, 8),
         (12, 6),
@@ -116,52 +121,57 @@ def main():
         (24, 6),
     )
     worst = 0.0
-    for hq, hkv in heads:
-        for page in pages:
-            for splits in (0, 1, 3):
-                q, kc, vc, cs, table, lens = problem(
-                    32, hq, hkv, 5, 1, 1500, page, hkv + page
-                )
-                out = flash_attn_with_kvcache(
-                    q,
-                    kc,
-                    vc,
-                    cache_seqlens=cs,
-                    block_table=table,
-                    causal=True,
-                    num_splits=splits,
-                )
-                ref = reference(q, kc, vc, table, lens)
-                err = ((out.double() - ref).norm() / ref.norm()).item()
-                worst = max(worst, err)
-                if err > 2e-2 or not torch.isfinite(out).all():
-                    print(
-                        f"{args.tag} FAIL Hq {hq} Hkv {hkv} page {page} splits {splits}: {err:.2e}"
+    for d in head_dims:
+        for hq, hkv in heads:
+            for page in pages:
+                for splits in (0, 1, 3):
+                    q, kc, vc, cs, table, lens = problem(
+                        d, hq, hkv, 5, 1, 1500, page, hkv + page
                     )
+                    out = flash_attn_with_kvcache(
+                        q,
+                        kc,
+                        vc,
+                        cache_seqlens=cs,
+                        block_table=table,
+                        causal=True,
+                        num_splits=splits,
+                    )
+                    ref = reference(q, kc, vc, table, lens)
+                    err = ((out.double() - ref).norm() / ref.norm()).item()
+                    worst = max(worst, err)
+                    if err > 2e-2 or not torch.isfinite(out).all():
+                        print(
+                            f"{args.tag} FAIL D {d} Hq {hq} Hkv {hkv} page {page} "
+                            f"splits {splits}: {err:.2e}"
+                        )
     print(f"{args.tag} correctness: worst relative error {worst:.2e}", flush=True)
     bandwidth = copy_bandwidth()
-    for g in (1, 2, 4, 8):
-        cells = []
-        for hkv, batch, low, high in (
-            (8, 64, 4096, 4096),
-            (8, 256, 100, 2048),
-            (8, 16, 4096, 8192),
-            (6, 64, 4096, 4096),
-        ):
-            q, kc, vc, cs, table, lens = problem(
-                32, g * hkv, hkv, batch, low, high, 256
-            )
-            kv_bytes = sum(lens) * hkv * 32 * 2 * 2
-            ms = graph_ms(
-                lambda: flash_attn_with_kvcache(
-                    q, kc, vc, cache_seqlens=cs, block_table=table, causal=True
+    workloads = (
+        (8, 64, 4096, 4096),
+        (8, 256, 100, 2048),
+        (8, 16, 4096, 8192),
+        (6, 64, 4096, 4096),
+    )
+    for d in head_dims:
+        for g in groups:
+            cells = []
+            for hkv, batch, low, high in workloads:
+                q, kc, vc, cs, table, lens = problem(
+                    d, g * hkv, hkv, batch, low, high, 256
                 )
-            )
-            cells.append(
-                f"{batch}x{low}-{high}/Hkv{hkv} {ms * 1e3:6.1f}us {100 * kv_bytes / (ms * 1e-3) / bandwidth:3.0f}%"
-            )
-            del kc, vc
-        print(f"{args.tag} D32 G{g}: " + "  ".join(cells), flush=True)
+                kv_bytes = sum(lens) * hkv * d * 2 * 2
+                ms = graph_ms(
+                    lambda: flash_attn_with_kvcache(
+                        q, kc, vc, cache_seqlens=cs, block_table=table, causal=True
+                    )
+                )
+                share = 100 * kv_bytes / (ms * 1e-3) / bandwidth
+                cells.append(
+                    f"{batch}x{low}-{high}/Hkv{hkv} {ms * 1e3:6.1f}us {share:3.0f}%"
+                )
+                del kc, vc
+            print(f"{args.tag} D{d} G{g}: " + "  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

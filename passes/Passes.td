@@ -222,7 +222,7 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"decodeKvHeads", "decode-kv-heads", "int64_t", /*default=*/"1",
            "Decode: KV heads a CTA takes (a power of two), each on its own "
            "lanes of a row group, so that a key's copies read the heads' "
-           "adjacent rows together; a one-chunk layout specialised on G only">,
+           "adjacent rows together; kernels specialised on G, one token a CTA">,
     Option<"dependentLaunch", "dependent-launch", "bool", /*default=*/"false",
            "sm_90 and newer: the split kernels signal griddepcontrol.launch_dependents "
            "after their KV loop and the combine kernels wait (griddepcontrol.wait) "

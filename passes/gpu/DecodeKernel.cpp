@@ -70,12 +70,6 @@ LogicalResult DecodeKernelEmitter::analyse() {
                           "power of two, got ")
            << kvHeads;
   if (kvHeads > 1) {
-    if (threadsPerRow * 8 != headDim)
-      return func.emitError("attn-lower-to-gpu: decode-kv-heads ")
-             << kvHeads
-             << " needs a row of one chunk a lane (head_dim / 8 a power of "
-                "two, decode-lanes 0 or head_dim / 8), got head_dim "
-             << headDim << " on " << threadsPerRow << " lanes";
     if (cast<StringAttr>(names[3]).getValue() != "kv_head" || tokensPerCta != 1)
       return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
                             "needs a kernel specialised on G with one token "
@@ -159,10 +153,15 @@ void DecodeKernelEmitter::createKernel() {
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow * kvHeads));
   lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
-  if (kvHeads > 1)
+  rowLane = lane;
+  if (kvHeads > 1) {
     headLane = arith::RemUIOp::create(
         b, loc, arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow)),
         idx(kvHeads));
+    // The slot-major stage's lane (several chunks a lane).
+    if (chunks > 1)
+      rowLane = add(mul(headLane, idx(threadsPerRow)), lane);
+  }
   // The call's head_dim may be less than the kernel's (a multiple of 8): the
   // chunks past it read their global rows at the call's last chunk, take
   // zeros and store nothing.

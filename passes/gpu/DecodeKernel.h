@@ -22,14 +22,14 @@
 // every tile (the recurrence is associative), and attn.normalize merges the NG
 // partial states through shared memory, like attn.combine merges splits.
 //
-// KV heads a CTA (decode-kv-heads H > 1, a one-chunk layout specialised on
-// G): a row group's threads are H lane groups of TPR lanes, lane group h
-// running the program for KV head (grid head block) * H + h, so that the
-// copies of a key read the H heads' adjacent rows of the cache together
+// KV heads a CTA (decode-kv-heads H > 1, a kernel specialised on G, one
+// token a CTA): a row group's threads are H lane groups of TPR lanes, lane
+// group h running the program for KV head (grid head block) * H + h, so that
+// the copies of a key read the H heads' adjacent rows of the cache together
 // (H x head_dim x 2 bytes, where one head's row of a small head_dim is 64 or
 // 128 bytes of a longer row). A stage's key row is then H x head_dim
-// elements, lane group h's at h x head_dim; the merge buffers keep a state
-// per lane group. A lane group past the last KV head (Hkv not a multiple of
+// elements, lane group h's at h x head_dim (slot-major: [C][block_n][H x
+// TPR] chunks); the merge buffers keep a state per lane group. A lane group past the last KV head (Hkv not a multiple of
 // H) repeats the last head's work and stores nothing.
 #ifndef ATTN_PASSES_GPU_DECODEKERNEL_H
 #define ATTN_PASSES_GPU_DECODEKERNEL_H
@@ -90,10 +90,10 @@ private:
                which ? add(start, idx(which * blockN * stageRowElements()))
                      : start);
   }
-  /// Elements of one key's row in a stage: kvHeads x head_dim, or C x TPR
-  /// x 8 where a lane holds C > 1 chunks (slot-major).
+  /// Elements of one key's row in a stage: kvHeads x head_dim, or C x
+  /// kvHeads x TPR x 8 where a lane holds C > 1 chunks (slot-major).
   int64_t stageRowElements() const {
-    return chunks == 1 ? kvHeads * headDim : chunks * threadsPerRow * 8;
+    return kvHeads * (chunks == 1 ? headDim : chunks * threadsPerRow * 8);
   }
   void store8(Value ptr, Type elt, ArrayRef<Value> values);
 
@@ -147,9 +147,10 @@ private:
 
   // Emission state.
   /// `lane`: the thread's lane of its row (0 .. TPR - 1); `headLane`, its
-  /// lane group (0 .. kvHeads - 1); `headStored`, whether its KV head exists
-  /// (null: always).
-  Value rowGroup, lane, headLane, headStored, smemBase, seqlenQ, pageSize,
+  /// lane group (0 .. kvHeads - 1); `rowLane`, its lane of the row group
+  /// in a slot-major stage (headLane x TPR + lane); `headStored`, whether its KV head exists (null:
+  /// always).
+  Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ, pageSize,
       numSplits, batchCount;
   SmallVector<LaneChunk> laneChunks;
   Value currentStage;         // stage of the tile being computed

@@ -442,8 +442,9 @@ Value DecodeKernelEmitter::stageSlot(Value key, int64_t c) {
   if (chunks == 1)
     return add(mul(key, idx(stageRowElements())),
                mul(laneChunks[c].slot, idx(8)));
-  // Slot-major: [C][block_n][TPR] chunks of 8 elements.
-  return mul(add(mul(add(key, idx(c * blockN)), idx(threadsPerRow)), lane),
+  // Slot-major: [C][block_n][H x TPR] chunks of 8 elements.
+  return mul(add(mul(add(key, idx(c * blockN)), idx(threadsPerRow * kvHeads)),
+                 rowLane),
              idx(8));
 }
 

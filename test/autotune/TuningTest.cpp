@@ -430,14 +430,15 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 16, 2, 128}));
   EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128}));
   EXPECT_TRUE(decodeKnobsValid(96, 4, {0, 16, 2, 128}));
-  // KV heads a CTA: a one-chunk row; D 32 with 4 heads is 16 lanes a row
-  // group (128 threads = 8 row groups).
+  // KV heads a CTA: D 32 with 4 heads is 16 lanes a row group (128 threads =
+  // 8 row groups); D 96 at G 2 with 2 heads 8 lanes of 3 chunks (16 groups).
   EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 4}));
   EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 4, 2, 128, true, 0, 4}));
   EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 3}));
   EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 64}));
-  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 2}));
-  EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 32, 2, 128, true, 0, 2}));
+  EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 2}));
+  EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128, true, 0, 2}));
+  EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 8, 2, 128, true, 0, 2}));
   // The layout itself: lanes x chunks a lane.
   using LanesChunks = std::pair<int64_t, int64_t>;
   auto layout = [](int64_t d, int64_t rows) {

@@ -1,6 +1,6 @@
 // RUN: attn-opt %s -attn-to-tiled='block-n=64' -attn-lower-to-gpu='decode-kv-heads=4' | FileCheck %s
 // RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-kv-heads=3' 2>&1 | FileCheck %s --check-prefix=POW2
-// RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-kv-heads=2 decode-lanes=2' 2>&1 | FileCheck %s --check-prefix=CHUNKS
+// RUN: attn-opt %s -attn-to-tiled='block-n=64' -attn-lower-to-gpu='decode-kv-heads=2 decode-lanes=2' | FileCheck %s --check-prefix=CHUNKS
 // RUN: not attn-opt %s -attn-to-tiled='heads-per-cta=8' -attn-lower-to-gpu='decode-kv-heads=2' 2>&1 | FileCheck %s --check-prefix=ANY
 // RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-kv-heads=64' 2>&1 | FileCheck %s --check-prefix=THREADS
 
@@ -44,7 +44,21 @@
 // CHECK-LABEL: gpu.func @d32_decode_combine
 
 // POW2: error: attn-lower-to-gpu: decode-kv-heads must be a power of two, got 3
-// CHUNKS: error: attn-lower-to-gpu: decode-kv-heads 2 needs a row of one chunk a lane (head_dim / 8 a power of two, decode-lanes 0 or head_dim / 8), got head_dim 32 on 2 lanes
+// With 2 lanes of 2 chunks a head (decode-lanes=2) the stage is slot-major
+// over the row group's 4 lanes: chunk c of key k at ((k + 64 c) x 4 + lane
+// group x 2 + lane) x 8.
+// CHUNKS-LABEL: gpu.func @d32_decode
+// CHUNKS: %[[LANE:.*]] = arith.remui %thread_id_x, %c2 : index
+// CHUNKS: %[[T2:.*]] = arith.divui %thread_id_x, %c2{{(_[0-9]+)?}} : index
+// CHUNKS: %[[HLANE:.*]] = arith.remui %[[T2]], %c2{{(_[0-9]+)?}} : index
+// CHUNKS: %[[HL2:.*]] = arith.muli %[[HLANE]], %c2{{(_[0-9]+)?}} : index
+// CHUNKS: %[[ROWLANE:.*]] = arith.addi %[[HL2]], %[[LANE]] : index
+// CHUNKS: nvvm.cp.async.shared.global
+// CHUNKS: %[[K1:.*]] = arith.addi %[[KEY:.*]], %c64{{(_[0-9]+)?}} : index
+// CHUNKS-NEXT: %[[S1:.*]] = arith.muli %[[K1]], %c4{{(_[0-9]+)?}} : index
+// CHUNKS-NEXT: arith.addi %[[S1]], %[[ROWLANE]] : index
+// CHUNKS: nvvm.cp.async.shared.global
+// CHUNKS-LABEL: gpu.func @d32_decode_combine
 // ANY: error: attn-lower-to-gpu: decode-kv-heads above 1 needs a kernel specialised on G with one token a CTA
 // THREADS: error: attn-lower-to-gpu: the threads (128) must be a multiple of the lanes of a row (4) times the KV heads a CTA (64)
 
