@@ -29,8 +29,9 @@
 // (H x head_dim x 2 bytes, where one head's row of a small head_dim is 64 or
 // 128 bytes of a longer row). A stage's key row is then H x head_dim
 // elements, lane group h's at h x head_dim (slot-major: [C][block_n][H x
-// TPR] chunks); the merge buffers keep a state per lane group. A lane group past the last KV head (Hkv not a multiple of
-// H) repeats the last head's work and stores nothing.
+// TPR] chunks); the merge buffers keep a state per lane group. A lane group
+// past the last KV head (Hkv not a multiple of H) repeats the last head's work
+// and stores nothing.
 #ifndef ATTN_PASSES_GPU_DECODEKERNEL_H
 #define ATTN_PASSES_GPU_DECODEKERNEL_H
 
@@ -148,10 +149,10 @@ private:
   // Emission state.
   /// `lane`: the thread's lane of its row (0 .. TPR - 1); `headLane`, its
   /// lane group (0 .. kvHeads - 1); `rowLane`, its lane of the row group
-  /// in a slot-major stage (headLane x TPR + lane); `headStored`, whether its KV head exists (null:
-  /// always).
-  Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ, pageSize,
-      numSplits, batchCount;
+  /// in a slot-major stage (headLane x TPR + lane); `headStored`, whether its
+  /// KV head exists (null: always).
+  Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ,
+      pageSize, numSplits, batchCount;
   SmallVector<LaneChunk> laneChunks;
   Value currentStage;         // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices
