@@ -4,7 +4,7 @@ by CUDA-graph replay, for the pack in ATTN_PACK_DIR (a candidate built by `attn-
 --target=sm_90 --head-dims D --tables DIR`) or the library's own. A sweep over packs, not
 a benchmark: bench/results/decode_kv_heads_h100_2026-12-05.md.
 
-    PYTHONPATH=python python3 bench/sweep_decode_kv_heads.py TAG [--pages 256,16,0]
+    PYTHONPATH=python:bench python3 bench/sweep_decode_kv_heads.py TAG [--pages 256,16,0]
         [--head-dims 32] [--groups 1,2,4,8]
 
 Correctness, per head dim: Hkv 8, 6, 2, 1, 16 at G 2 (and G 1, 4, 8 at Hkv 8, G 4 at Hkv 6), 5
@@ -16,46 +16,12 @@ Hkv 6 at 64 x 4096; % of the copy bandwidth measured in the same process.
 
 import argparse
 import random
-import statistics
 
 import torch
 
 from attn_kernels import flash_attn_with_kvcache
-
-
-def graph_ms(fn, reps=30):
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    for _ in range(3):
-        graph.replay()
-    times = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-            enable_timing=True
-        )
-        a.record()
-        graph.replay()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times)
-
-
-def copy_bandwidth():
-    src = torch.randn(2**29, dtype=torch.bfloat16, device="cuda")
-    dst = torch.empty_like(src)
-    for _ in range(3):
-        dst.copy_(src)
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    a.record()
-    for _ in range(10):
-        dst.copy_(src)
-    b.record()
-    torch.cuda.synchronize()
-    return 2 * 10 * src.numel() * 2 / (a.elapsed_time(b) * 1e-3)
+from bench_decode import copy_bandwidth
+from sweep_graph_buckets import replay_ms
 
 
 def problem(d, hq, hkv, batch, low, high, page, seed=0):
@@ -161,7 +127,7 @@ def main():
                     d, g * hkv, hkv, batch, low, high, 256
                 )
                 kv_bytes = sum(lens) * hkv * d * 2 * 2
-                ms = graph_ms(
+                ms = replay_ms(
                     lambda: flash_attn_with_kvcache(
                         q, kc, vc, cache_seqlens=cs, block_table=table, causal=True
                     )

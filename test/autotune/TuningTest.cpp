@@ -189,48 +189,31 @@ TEST(TuningTable, RejectsBadTables) {
                 .find("'assembly' must be whole-program or relocatable, got "
                       "'nvcc'"),
             std::string::npos);
-  for (const char *lanes : {"3", "0", "-4"}) {
-    llvm::Expected<Table> badLanes = parseTable(
-        std::string(R"({"format": "attn-tune-table 1", "target": "sm_90",
+  // The decode layout knobs: a power of two, of a decode entry only.
+  for (std::string key : {"lanes", "kv_heads"}) {
+    for (std::string value : {"3", "0", "-4"}) {
+      llvm::Expected<Table> bad = parseTable(
+          R"({"format": "attn-tune-table 1", "target": "sm_90",
           "provenance": {"method": "default"},
           "entries": [{"op": "decode", "block_n": 32, "stages": 2,
-                       "threads": 128, "lanes": )") +
-        lanes + "}]}");
-    ASSERT_FALSE(bool(badLanes)) << lanes;
-    EXPECT_NE(llvm::toString(badLanes.takeError())
-                  .find(std::string("'lanes' must be a power of two, of a "
-                                    "decode entry, got ") +
-                        lanes),
-              std::string::npos);
-  }
-  for (const char *kvHeads : {"3", "0"}) {
-    llvm::Expected<Table> badKvHeads = parseTable(
-        std::string(R"({"format": "attn-tune-table 1", "target": "sm_90",
-          "provenance": {"method": "default"},
-          "entries": [{"op": "decode", "block_n": 32, "stages": 2,
-                       "threads": 128, "kv_heads": )") +
-        kvHeads + "}]}");
-    ASSERT_FALSE(bool(badKvHeads)) << kvHeads;
-    EXPECT_NE(llvm::toString(badKvHeads.takeError())
-                  .find(std::string("'kv_heads' must be a power of two, of a "
-                                    "decode entry, got ") +
-                        kvHeads),
-              std::string::npos);
-  }
-  llvm::Expected<Table> prefillKvHeads = parseTable(
-      R"({"format": "attn-tune-table 1", "target": "sm_90",
+                       "threads": 128, ")" +
+          key + "\": " + value + "}]}");
+      ASSERT_FALSE(bool(bad)) << key << " " << value;
+      EXPECT_NE(llvm::toString(bad.takeError())
+                    .find("'" + key +
+                          "' must be a power of two, of a decode entry, got " +
+                          value),
+                std::string::npos);
+    }
+    llvm::Expected<Table> prefill = parseTable(
+        R"({"format": "attn-tune-table 1", "target": "sm_90",
           "provenance": {"method": "default"},
           "entries": [{"op": "prefill", "block_m": 64, "block_n": 32,
-                       "stages": 2, "threads": 128, "kv_heads": 2}]})");
-  ASSERT_FALSE(bool(prefillKvHeads));
-  llvm::consumeError(prefillKvHeads.takeError());
-  llvm::Expected<Table> prefillLanes = parseTable(
-      R"({"format": "attn-tune-table 1", "target": "sm_90",
-          "provenance": {"method": "default"},
-          "entries": [{"op": "prefill", "block_m": 64, "block_n": 32,
-                       "stages": 2, "threads": 128, "lanes": 2}]})");
-  ASSERT_FALSE(bool(prefillLanes));
-  llvm::consumeError(prefillLanes.takeError());
+                       "stages": 2, "threads": 128, ")" +
+        key + "\": 2}]}");
+    ASSERT_FALSE(bool(prefill)) << key;
+    llvm::consumeError(prefill.takeError());
+  }
   llvm::Expected<Table> badMethod = parseTable(
       R"({"format": "attn-tune-table 1", "target": "sm_90",
           "provenance": {"method": "guessed"}, "entries": []})");
