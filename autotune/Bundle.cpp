@@ -136,7 +136,8 @@ json::Value candidateToJson(const Candidate &c, const TuneOptions &options) {
         {"stages", c.knobs.stages},
         {"threads", c.knobs.threads},
         {"assembly", c.knobs.wholeProgram ? "whole-program" : "relocatable"},
-        {"lanes", c.knobs.lanes}};
+        {"lanes", c.knobs.lanes},
+        {"kv_heads", c.knobs.kvHeads}};
     o["checked_keys"] = std::move(checked);
     o["kernels"] = std::move(kernels);
   }
@@ -170,7 +171,8 @@ Expected<Candidate> candidateFromJson(const json::Object &o) {
                k->getInteger("stages").value_or(0),
                k->getInteger("threads").value_or(0),
                k->getString("assembly").value_or("") == "whole-program",
-               k->getInteger("lanes").value_or(0)};
+               k->getInteger("lanes").value_or(0),
+               k->getInteger("kv_heads").value_or(1)};
   if (const json::Object *s = o.getObject("split")) {
     c.split.ctasPerSm = s->getInteger("ctas_per_sm").value_or(0);
     c.split.minKeysPerSplit = s->getInteger("min_keys_per_split").value_or(0);

@@ -79,7 +79,8 @@ std::string candidateId(const Candidate &c) {
          (c.op() == "prefill" ? "_m" + std::to_string(k.blockM) : "") + "_n" +
          std::to_string(k.blockN) + "_s" + std::to_string(k.stages) + "_t" +
          std::to_string(k.threads) + (k.wholeProgram ? "_wp" : "") +
-         (k.lanes ? "_l" + std::to_string(k.lanes) : "");
+         (k.lanes ? "_l" + std::to_string(k.lanes) : "") +
+         (k.kvHeads > 1 ? "_kv" + std::to_string(k.kvHeads) : "");
 }
 
 std::vector<Candidate> generateCandidates(StringRef space, const Table &table,

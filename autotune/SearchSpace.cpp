@@ -24,12 +24,14 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
 }
 
 bool spaceHasSplitPolicies(StringRef space) {
-  return space != "head-dims" && space != "decode-lanes" && space != "wgmma";
+  return space != "head-dims" && space != "decode-lanes" &&
+         space != "decode-kv-heads" && space != "wgmma";
 }
 
 bool isSearchSpace(StringRef space) {
   return space == "gpu" || space == "wide" || space == "head-dims" ||
-         space == "decode-lanes" || space == "wgmma";
+         space == "decode-lanes" || space == "decode-kv-heads" ||
+         space == "wgmma";
 }
 
 StringRef spaceTarget(StringRef space) {
@@ -88,6 +90,24 @@ static std::vector<SpaceGroup> decodeLanesSpace() {
   return result;
 }
 
+/// The decode G 2 bf16 kernels of the head dims below 96% of copy bandwidth,
+/// with 2 or 4 KV heads a CTA (the tables' kv_heads): a head's row of these
+/// head dims is 64-320 bytes of the cache's row, and the heads of a CTA read
+/// theirs side by side (bench/results/decode_kv_heads_h100_2026-12-05.md).
+/// Whole-program, 128 threads, block_n 32 or 64, 2-4 stages; the baseline is
+/// the table's entry.
+static std::vector<SpaceGroup> decodeKvHeadsSpace() {
+  std::vector<Knobs> grid;
+  for (int64_t h : {2, 4})
+    for (int64_t n : {32, 64})
+      for (int64_t s : {2, 3, 4})
+        grid.push_back({0, n, s, 128, /*wholeProgram=*/true, 0, h});
+  std::vector<SpaceGroup> result;
+  for (int64_t d : {32, 64, 80, 96, 160})
+    result.push_back(decodeGroup("bf16", d, 2, grid));
+  return result;
+}
+
 /// sm_90a's wgmma prefill kernels (bf16, causal, packed and paged) of every
 /// head dim of the pack. The CTA is fixed by the lowering (two consumer
 /// warpgroups of 64 query rows and a producer warpgroup: block_m 128, 384
@@ -121,6 +141,8 @@ std::vector<SpaceGroup> searchSpace(StringRef space) {
     return headDimSpace();
   if (space == "decode-lanes")
     return decodeLanesSpace();
+  if (space == "decode-kv-heads")
+    return decodeKvHeadsSpace();
   if (space == "wgmma")
     return wgmmaSpace();
   bool wide = space == "wide";

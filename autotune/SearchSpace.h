@@ -29,7 +29,8 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 /// The search space `space` ("gpu": small enough to time; "wide": for the
 /// model; "head-dims": the decode kernels of the head dims but 128, whole
 /// program; "decode-lanes": the decode lanes a row of the head dims below
-/// 90% of copy bandwidth; "wgmma": sm_90a's prefill kernels of every head
+/// 90% of copy bandwidth; "decode-kv-heads": 2 or 4 KV heads a CTA at the
+/// head dims below 96%; "wgmma": sm_90a's prefill kernels of every head
 /// dim) as groups of
 /// kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
@@ -37,8 +38,8 @@ std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 /// Whether `space` names one of those spaces.
 bool isSearchSpace(llvm::StringRef space);
 
-/// Whether `space` times the decode split policies too (not "head-dims" or
-/// "decode-lanes": the
+/// Whether `space` times the decode split policies too (not "head-dims",
+/// "decode-lanes" or "decode-kv-heads": the
 /// policy is chosen with the benchmark's D 128 kernel; not "wgmma", whose
 /// target has no decode kernels).
 bool spaceHasSplitPolicies(llvm::StringRef space);

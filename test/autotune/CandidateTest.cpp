@@ -251,6 +251,43 @@ TEST(Candidate, JudgedByTheSpillLimitOfItsOp) {
   EXPECT_EQ(describe(c), "255 regs, 24 B spills, 48 KB smem, 2 CTAs/SM");
 }
 
+TEST(Candidate, DecodeKvHeadsSpaceTriesSeveralKvHeadsACta) {
+  llvm::Expected<std::vector<Workload>> workloads =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
+  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  std::vector<Candidate> all =
+      generateCandidates("decode-kv-heads", defaultsTable(), *workloads);
+  std::map<int64_t, std::set<int64_t>> kvHeads;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    ASSERT_FALSE(c.isSplit()) << c.id;
+    const KernelKey &key = c.keys.front();
+    EXPECT_EQ(key.op, "decode") << c.id;
+    EXPECT_EQ(key.group, 2) << c.id;
+    EXPECT_TRUE(decodeKnobsValid(key.headDim, 2, c.knobs)) << c.id;
+    // The id names the KV heads where there are several.
+    EXPECT_EQ(llvm::StringRef(c.id).ends_with("_kv" +
+                                              std::to_string(c.knobs.kvHeads)),
+              c.knobs.kvHeads > 1)
+        << c.id;
+    kvHeads[key.headDim].insert(c.knobs.kvHeads);
+    baselines += c.baseline;
+  }
+  EXPECT_EQ(baselines, 5);
+  for (int64_t d : {32, 64, 80, 96, 160})
+    EXPECT_EQ(kvHeads[d], (std::set<int64_t>{1, 2, 4})) << d;
+  // The bundle carries the KV heads: a candidate read back is the same.
+  const Candidate *four =
+      findCandidate(all, "decode_bf16_d32_g2_paged_causal_n64_s2_t128_wp_kv4");
+  ASSERT_NE(four, nullptr);
+  llvm::Expected<Candidate> back =
+      candidateFromJson(*candidateToJson(*four, TuneOptions()).getAsObject());
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->knobs, four->knobs);
+  EXPECT_EQ(candidateId(*back), four->id);
+  EXPECT_FALSE(spaceHasSplitPolicies("decode-kv-heads"));
+}
+
 TEST(Candidate, DecodeLanesSpaceVariesTheLanesOfTheSlowHeadDims) {
   llvm::Expected<std::vector<Workload>> workloads =
       readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");

@@ -23,8 +23,9 @@ static cl::opt<std::string>
           cl::desc("Candidate space: gpu (small enough to time), wide "
                    "(for the model), head-dims (decode of the head dims "
                    "but 128, whole program), decode-lanes (decode lanes a "
-                   "row at D 32-160) or wgmma (sm_90a's prefill of every "
-                   "head dim)"),
+                   "row at D 32-160), decode-kv-heads (2 or 4 KV heads a "
+                   "decode CTA at D 32-160) or wgmma (sm_90a's prefill of "
+                   "every head dim)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
     maxSpillBytes("max-spill-bytes",
@@ -174,8 +175,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!tune::isSearchSpace(space)) {
-    errs() << "attn-tune: --space must be gpu, wide, head-dims, decode-lanes "
-              "or wgmma, got '"
+    errs() << "attn-tune: --space must be gpu, wide, head-dims, decode-lanes, "
+              "decode-kv-heads or wgmma, got '"
            << space << "'\n";
     return 1;
   }
