@@ -251,20 +251,35 @@ TEST(Candidate, JudgedByTheSpillLimitOfItsOp) {
   EXPECT_EQ(describe(c), "255 regs, 24 B spills, 48 KB smem, 2 CTAs/SM");
 }
 
-TEST(Candidate, DecodeKvHeadsSpaceTriesSeveralKvHeadsACta) {
+// The candidates of a decode space over the bf16 G 2 kernels of the head-dim
+// workloads, each checked to be one: a decode G 2 kernel with its three other
+// layouts and masks, of knobs the lowering takes.
+std::vector<Candidate> decodeG2Candidates(llvm::StringRef space) {
   llvm::Expected<std::vector<Workload>> workloads =
       readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
-  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  if (!workloads) {
+    ADD_FAILURE() << llvm::toString(workloads.takeError());
+    return {};
+  }
   std::vector<Candidate> all =
-      generateCandidates("decode-kv-heads", defaultsTable(), *workloads);
-  std::map<int64_t, std::set<int64_t>> kvHeads;
-  int baselines = 0;
+      generateCandidates(space, defaultsTable(), *workloads);
   for (const Candidate &c : all) {
-    ASSERT_FALSE(c.isSplit()) << c.id;
+    EXPECT_FALSE(c.isSplit()) << c.id;
     const KernelKey &key = c.keys.front();
     EXPECT_EQ(key.op, "decode") << c.id;
     EXPECT_EQ(key.group, 2) << c.id;
+    EXPECT_EQ(c.checked.size(), 3u) << c.id;
     EXPECT_TRUE(decodeKnobsValid(key.headDim, 2, c.knobs)) << c.id;
+  }
+  return all;
+}
+
+TEST(Candidate, DecodeKvHeadsSpaceTriesSeveralKvHeadsACta) {
+  std::vector<Candidate> all = decodeG2Candidates("decode-kv-heads");
+  std::map<int64_t, std::set<int64_t>> kvHeads;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    const KernelKey &key = c.keys.front();
     // The id names the KV heads where there are several.
     EXPECT_EQ(llvm::StringRef(c.id).ends_with("_kv" +
                                               std::to_string(c.knobs.kvHeads)),
@@ -289,20 +304,11 @@ TEST(Candidate, DecodeKvHeadsSpaceTriesSeveralKvHeadsACta) {
 }
 
 TEST(Candidate, DecodeLanesSpaceVariesTheLanesOfTheSlowHeadDims) {
-  llvm::Expected<std::vector<Workload>> workloads =
-      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
-  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
-  std::vector<Candidate> all =
-      generateCandidates("decode-lanes", defaultsTable(), *workloads);
+  std::vector<Candidate> all = decodeG2Candidates("decode-lanes");
   std::map<int64_t, std::set<int64_t>> lanes;
   int baselines = 0;
   for (const Candidate &c : all) {
-    ASSERT_FALSE(c.isSplit()) << c.id;
     const KernelKey &key = c.keys.front();
-    EXPECT_EQ(key.op, "decode") << c.id;
-    EXPECT_EQ(key.group, 2) << c.id;
-    EXPECT_EQ(c.checked.size(), 3u) << c.id;
-    EXPECT_TRUE(decodeKnobsValid(key.headDim, 2, c.knobs)) << c.id;
     // The id names the lanes where the knobs do.
     EXPECT_EQ(
         llvm::StringRef(c.id).ends_with("_l" + std::to_string(c.knobs.lanes)),
