@@ -13,8 +13,7 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
     return false;
   ::attn::DecodeLayout layout =
       ::attn::decodeLayout(headDim, rows, knobs.lanes);
-  // KV heads a CTA: a power of two (passes/gpu/DecodeKernel.h).
-  if (knobs.kvHeads < 1 || (knobs.kvHeads & (knobs.kvHeads - 1)) != 0)
+  if (!::attn::decodeKvHeadsValid(knobs.kvHeads))
     return false;
   int64_t rowThreads = layout.lanes * knobs.kvHeads;
   if (knobs.threads % rowThreads != 0)

@@ -136,22 +136,17 @@ Expected<TableEntry> parseEntry(const json::Value &value,
                         *assembly + "'");
     entry.knobs.wholeProgram = *assembly == "whole-program";
   }
-  if (std::optional<int64_t> lanes = e->getInteger("lanes")) {
-    if (entry.op != "decode" || *lanes <= 0 || (*lanes & (*lanes - 1)) != 0)
-      return tableError(where +
-                        ": 'lanes' must be a power of two, of a decode "
-                        "entry, got " +
-                        std::to_string(*lanes));
-    entry.knobs.lanes = *lanes;
-  }
-  if (std::optional<int64_t> kvHeads = e->getInteger("kv_heads")) {
-    if (entry.op != "decode" || *kvHeads <= 0 ||
-        (*kvHeads & (*kvHeads - 1)) != 0)
-      return tableError(where +
-                        ": 'kv_heads' must be a power of two, of a decode "
-                        "entry, got " +
-                        std::to_string(*kvHeads));
-    entry.knobs.kvHeads = *kvHeads;
+  // The decode layout knobs: powers of two, of decode entries only.
+  for (auto [key, field] : {std::pair{"lanes", &entry.knobs.lanes},
+                            std::pair{"kv_heads", &entry.knobs.kvHeads}}) {
+    std::optional<int64_t> value = e->getInteger(key);
+    if (!value)
+      continue;
+    if (entry.op != "decode" || *value <= 0 || (*value & (*value - 1)) != 0)
+      return tableError(where + ": '" + key +
+                        "' must be a power of two, of a decode entry, got " +
+                        std::to_string(*value));
+    *field = *value;
   }
   entry.source = optString(*e, "source");
   if (entry.source.empty())

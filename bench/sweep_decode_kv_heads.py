@@ -1,5 +1,5 @@
 """KV heads a CTA (the tables' kv_heads): decode at each head dim of --head-dims (32),
-each G of --groups (1, 2, 4, 8), bf16, page 256, against the float64 reference and timed
+each G of --groups (1, 2, 4, 8), bf16, page 256, against the float64 reference (attn_kernels.reference) and timed
 by CUDA-graph replay, for the pack in ATTN_PACK_DIR (a candidate built by `attn-pack
 --target=sm_90 --head-dims D --tables DIR`) or the library's own. A sweep over packs, not
 a benchmark: bench/results/decode_kv_heads_h100_2026-12-05.md.
@@ -20,6 +20,7 @@ import random
 import torch
 
 from attn_kernels import flash_attn_with_kvcache
+from attn_kernels.reference import reference_decode
 from bench_decode import copy_bandwidth
 from sweep_graph_buckets import replay_ms
 
@@ -44,25 +45,6 @@ def problem(d, hq, hkv, batch, low, high, page, seed=0):
     cs = torch.tensor(lens, dtype=torch.int32, device="cuda")
     q = torch.randn((batch, 1, hq, d), dtype=torch.bfloat16, device="cuda")
     return q, kc, vc, cs, table, lens
-
-
-def reference(q, kc, vc, table, lens):
-    batch, _, hq, d = q.shape
-    hkv = kc.shape[-2]
-    out = torch.empty(batch, 1, hq, d, dtype=torch.float64, device="cuda")
-    for i, n in enumerate(lens):
-        if table is not None:
-            page = kc.shape[1]
-            blocks = table[i, : (n + page - 1) // page].long()
-            k = kc[blocks].reshape(-1, hkv, d)[:n]
-            v = vc[blocks].reshape(-1, hkv, d)[:n]
-        else:
-            k, v = kc[i, :n], vc[i, :n]
-        k = k.double().repeat_interleave(hq // hkv, dim=1)
-        v = v.double().repeat_interleave(hq // hkv, dim=1)
-        s = torch.einsum("hd,khd->hk", q[i, 0].double(), k) * d**-0.5
-        out[i, 0] = torch.einsum("hk,khd->hd", torch.softmax(s, -1), v)
-    return out
 
 
 def main():
@@ -103,7 +85,7 @@ def main():
                         causal=True,
                         num_splits=splits,
                     )
-                    ref = reference(q, kc, vc, table, lens)
+                    ref = reference_decode(q, kc, vc, cs, table)[0]
                     err = ((out.double() - ref).norm() / ref.norm()).item()
                     worst = max(worst, err)
                     if err > 2e-2 or not torch.isfinite(out).all():

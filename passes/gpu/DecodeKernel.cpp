@@ -65,7 +65,7 @@ LogicalResult DecodeKernelEmitter::analyse() {
       ::attn::decodeLayout(headDim, rows, lanesOption);
   threadsPerRow = layout.lanes;
   chunks = layout.chunks;
-  if (kvHeads < 1 || (kvHeads & (kvHeads - 1)) != 0)
+  if (!::attn::decodeKvHeadsValid(kvHeads))
     return func.emitError("attn-lower-to-gpu: decode-kv-heads must be a "
                           "power of two, got ")
            << kvHeads;

@@ -39,6 +39,12 @@ inline bool decodeLanesValid(int64_t headDim, int64_t lanes) {
                         lanes <= decodePowerOf2Ceil(headDim / 8));
 }
 
+/// Whether `kvHeads` can be a decode kernel's KV heads a CTA (the lowering's
+/// decode-kv-heads): a power of two.
+inline bool decodeKvHeadsValid(int64_t kvHeads) {
+  return kvHeads > 0 && (kvHeads & (kvHeads - 1)) == 0;
+}
+
 inline DecodeLayout decodeLayout(int64_t headDim, int64_t rows,
                                  int64_t chosenLanes = 0) {
   int64_t rowChunks = headDim / 8;
