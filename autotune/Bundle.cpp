@@ -137,7 +137,8 @@ json::Value candidateToJson(const Candidate &c, const TuneOptions &options) {
         {"threads", c.knobs.threads},
         {"assembly", c.knobs.wholeProgram ? "whole-program" : "relocatable"},
         {"lanes", c.knobs.lanes},
-        {"kv_heads", c.knobs.kvHeads}};
+        {"kv_heads", c.knobs.kvHeads},
+        {"mma", c.knobs.mma}};
     o["checked_keys"] = std::move(checked);
     o["kernels"] = std::move(kernels);
   }
@@ -172,7 +173,8 @@ Expected<Candidate> candidateFromJson(const json::Object &o) {
                k->getInteger("threads").value_or(0),
                k->getString("assembly").value_or("") == "whole-program",
                k->getInteger("lanes").value_or(0),
-               k->getInteger("kv_heads").value_or(1)};
+               k->getInteger("kv_heads").value_or(1),
+               k->getBoolean("mma").value_or(false)};
   if (const json::Object *s = o.getObject("split")) {
     c.split.ctasPerSm = s->getInteger("ctas_per_sm").value_or(0);
     c.split.minKeysPerSplit = s->getInteger("min_keys_per_split").value_or(0);

@@ -80,7 +80,8 @@ std::string candidateId(const Candidate &c) {
          std::to_string(k.blockN) + "_s" + std::to_string(k.stages) + "_t" +
          std::to_string(k.threads) + (k.wholeProgram ? "_wp" : "") +
          (k.lanes ? "_l" + std::to_string(k.lanes) : "") +
-         (k.kvHeads > 1 ? "_kv" + std::to_string(k.kvHeads) : "");
+         (k.kvHeads > 1 ? "_kv" + std::to_string(k.kvHeads) : "") +
+         (k.mma ? "_mma" : "");
 }
 
 std::vector<Candidate> generateCandidates(StringRef space, const Table &table,

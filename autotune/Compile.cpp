@@ -77,6 +77,7 @@ attn::KernelSpec specOf(const KernelKey &key, const Knobs &knobs,
   spec.threads = knobs.threads;
   spec.decodeLanes = key.op == "decode" ? knobs.lanes : 0;
   spec.decodeKvHeads = key.op == "decode" ? knobs.kvHeads : 1;
+  spec.decodeMma = key.op == "decode" && knobs.mma;
   // As attn-pack builds them: sm_90a's prefill copies K/V tiles by TMA.
   spec.tma = target == "sm_90a";
   return spec;

@@ -7,6 +7,16 @@ using namespace llvm;
 namespace attn::tune {
 
 bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
+  if (knobs.mma) {
+    // The tensor-core kernel (passes/gpu/DecodeKernel.h,
+    // DecodeMmaKernelEmitter): at most 16 rows of a kernel specialised on G,
+    // a head_dim of whole 16-column steps, whole warps of 16-key steps.
+    int64_t warps = knobs.threads / 32;
+    return rows >= 1 && rows <= 16 && headDim % 16 == 0 && headDim >= 16 &&
+           headDim <= 256 && knobs.lanes == 0 && knobs.kvHeads == 1 &&
+           knobs.threads % 32 == 0 && warps > 0 && knobs.blockN > 0 &&
+           knobs.blockN % (16 * warps) == 0;
+  }
   // The lowering's row layout (passes/gpu/DecodeLayout.h).
   if (headDim < 8 || headDim > 256 || headDim % 8 != 0 || knobs.threads <= 0 ||
       !::attn::decodeLanesValid(headDim, knobs.lanes))
@@ -24,13 +34,14 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
 
 bool spaceHasSplitPolicies(StringRef space) {
   return space != "head-dims" && space != "decode-lanes" &&
-         space != "decode-kv-heads" && space != "wgmma";
+         space != "decode-kv-heads" && space != "decode-mma" &&
+         space != "wgmma";
 }
 
 bool isSearchSpace(StringRef space) {
   return space == "gpu" || space == "wide" || space == "head-dims" ||
          space == "decode-lanes" || space == "decode-kv-heads" ||
-         space == "wgmma";
+         space == "decode-mma" || space == "wgmma";
 }
 
 StringRef spaceTarget(StringRef space) {
@@ -107,6 +118,26 @@ static std::vector<SpaceGroup> decodeKvHeadsSpace() {
   return result;
 }
 
+/// The tensor-core decode kernels (the tables' mma) of G 2, 4 and 8 at every
+/// head dim of the pack, bf16: the scalar kernel's rows are FMAs and
+/// shuffles, and at G 8 (255 registers) and the small head dims it stays
+/// below 90% of copy bandwidth (docs/attention_implementation.md section 9).
+/// Whole-program; 2 or 4 warps of 16 or 32 keys a tile; the baseline is the
+/// table's entry.
+static std::vector<SpaceGroup> decodeMmaSpace() {
+  std::vector<Knobs> grid;
+  for (int64_t t : {64, 128})
+    for (int64_t keysPerWarp : {16, 32})
+      for (int64_t s : {2, 3})
+        grid.push_back({0, keysPerWarp * t / 32, s, t, /*wholeProgram=*/true, 0,
+                        1, /*mma=*/true});
+  std::vector<SpaceGroup> result;
+  for (int64_t d : {32, 64, 80, 96, 128, 160, 192, 256})
+    for (int64_t g : {2, 4, 8})
+      result.push_back(decodeGroup("bf16", d, g, grid));
+  return result;
+}
+
 /// sm_90a's wgmma prefill kernels (bf16, causal, packed and paged) of every
 /// head dim of the pack. The CTA is fixed by the lowering (two consumer
 /// warpgroups of 64 query rows and a producer warpgroup: block_m 128, 384
@@ -142,6 +173,8 @@ std::vector<SpaceGroup> searchSpace(StringRef space) {
     return decodeLanesSpace();
   if (space == "decode-kv-heads")
     return decodeKvHeadsSpace();
+  if (space == "decode-mma")
+    return decodeMmaSpace();
   if (space == "wgmma")
     return wgmmaSpace();
   bool wide = space == "wide";

@@ -23,14 +23,16 @@ struct SpaceGroup {
 /// the knobs' lanes (a power of two up to the one-chunk layout's) or those
 /// passes/gpu/DecodeLayout.h gives, which must divide the threads,
 /// and block_n must be a multiple of the row groups, threads / lanes
-/// (passes/gpu/DecodeKernel.h).
+/// (passes/gpu/DecodeKernel.h). With mma: at most 16 rows, a head dim of
+/// 16s, and block_n a multiple of 16 keys times the warps.
 bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 
 /// The search space `space` ("gpu": small enough to time; "wide": for the
 /// model; "head-dims": the decode kernels of the head dims but 128, whole
 /// program; "decode-lanes": the decode lanes a row of the head dims below
 /// 90% of copy bandwidth; "decode-kv-heads": 2 or 4 KV heads a CTA at the
-/// head dims below 96%; "wgmma": sm_90a's prefill kernels of every head
+/// head dims below 96%; "decode-mma": the tensor-core decode kernels of G 2,
+/// 4 and 8; "wgmma": sm_90a's prefill kernels of every head
 /// dim) as groups of
 /// kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
@@ -39,7 +41,7 @@ std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 bool isSearchSpace(llvm::StringRef space);
 
 /// Whether `space` times the decode split policies too (not "head-dims",
-/// "decode-lanes" or "decode-kv-heads": the
+/// "decode-lanes", "decode-kv-heads" or "decode-mma": the
 /// policy is chosen with the benchmark's D 128 kernel; not "wgmma", whose
 /// target has no decode kernels).
 bool spaceHasSplitPolicies(llvm::StringRef space);

@@ -148,6 +148,16 @@ Expected<TableEntry> parseEntry(const json::Value &value,
                         std::to_string(*value));
     *field = *value;
   }
+  if (const json::Value *mma = e->get("mma")) {
+    std::optional<bool> on = mma->getAsBoolean();
+    if (!on || entry.op != "decode")
+      return tableError(where + ": 'mma' must be true or false, of a decode "
+                                "entry");
+    if (*on && (entry.knobs.lanes || entry.knobs.kvHeads > 1))
+      return tableError(where + ": 'mma' takes neither 'lanes' nor "
+                                "'kv_heads'");
+    entry.knobs.mma = *on;
+  }
   entry.source = optString(*e, "source");
   if (entry.source.empty())
     entry.source = "default";
@@ -248,6 +258,8 @@ std::string printTable(const Table &table) {
             j.attribute("lanes", e.knobs.lanes);
           if (e.knobs.kvHeads > 1)
             j.attribute("kv_heads", e.knobs.kvHeads);
+          if (e.knobs.mma)
+            j.attribute("mma", true);
           j.attribute("source", e.source);
           if (!e.note.empty())
             j.attribute("note", e.note);

@@ -45,10 +45,14 @@ struct Knobs {
   /// Decode specialised on G: the table's "kv_heads", KV heads a CTA (a
   /// power of two; 1, left out, for one).
   int64_t kvHeads = 1;
+  /// Decode specialised on G: the table's "mma", QK^T and PV through
+  /// mma.sync (the lowering's decode-mma; false, left out, for the CUDA-core
+  /// kernel).
+  bool mma = false;
   bool operator==(const Knobs &o) const {
     return blockM == o.blockM && blockN == o.blockN && stages == o.stages &&
            threads == o.threads && wholeProgram == o.wholeProgram &&
-           lanes == o.lanes && kvHeads == o.kvHeads;
+           lanes == o.lanes && kvHeads == o.kvHeads && mma == o.mma;
   }
 };
 

@@ -154,6 +154,7 @@ llvm::Expected<CompiledModule> compileToPTX(ModuleOp module,
   if (spec.op == KernelSpec::Op::Decode) {
     options.decodeLanes = spec.decodeLanes;
     options.decodeKvHeads = spec.decodeKvHeads;
+    options.decodeMma = spec.decodeMma;
   }
   // attn-to-ptx in its two parts, to read what the lowering recorded on the
   // kernels before the gpu.module becomes a binary.

@@ -41,6 +41,9 @@ struct KernelSpec {
   /// Decode specialised on G, one token a CTA: KV heads per CTA
   /// (attn-lower-to-gpu's decode-kv-heads), 1 for one.
   int64_t decodeKvHeads = 1;
+  /// Decode specialised on G: QK^T and PV through mma.sync
+  /// (attn-lower-to-gpu's decode-mma).
+  bool decodeMma = false;
   /// Decode specialised on G: query tokens per CTA (attn-gqa-broadcast's
   /// tokens-per-cta). F > 1 folds F tokens' G heads into G x F rows, for
   /// speculative decoding's Lq > 1; 1: one token's G heads.

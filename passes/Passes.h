@@ -62,6 +62,11 @@ struct AttnPipelineOptions : public PassPipelineOptions<AttnPipelineOptions> {
       llvm::cl::desc("Decode: KV heads a CTA (attn-lower-to-gpu's "
                      "decode-kv-heads)"),
       llvm::cl::init(1)};
+  Option<bool> decodeMma{
+      *this, "decode-mma",
+      llvm::cl::desc("Decode: tensor-core MMAs (attn-lower-to-gpu's "
+                     "decode-mma)"),
+      llvm::cl::init(false)};
 };
 
 /// Whether `target`'s kernels take programmatic dependent launch

@@ -223,6 +223,10 @@ def AttnLowerToGpu : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "Decode: KV heads a CTA takes (a power of two), each on its own "
            "lanes of a row group, so that a key's copies read the heads' "
            "adjacent rows together; kernels specialised on G, one token a CTA">,
+    Option<"decodeMma", "decode-mma", "bool", /*default=*/"false",
+           "Decode: QK^T and PV through mma.sync (the G rows, or G x tokens, as "
+           "the M of m16n8k16, each warp taking its own keys of a tile); "
+           "kernels specialised on G with at most 16 rows">,
     Option<"dependentLaunch", "dependent-launch", "bool", /*default=*/"false",
            "sm_90 and newer: the split kernels signal griddepcontrol.launch_dependents "
            "after their KV loop and the combine kernels wait (griddepcontrol.wait) "

@@ -35,7 +35,7 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   bool hopper = options.target == "sm_90a";
   pm.addPass(createAttnLowerToGpu(AttnLowerToGpuOptions{
       options.stages, options.threads, hopper, hopper, hopper && options.tma,
-      options.decodeLanes, options.decodeKvHeads,
+      options.decodeLanes, options.decodeKvHeads, options.decodeMma,
       dependentLaunchTarget(options.target)}));
 }
 

@@ -52,10 +52,15 @@ LogicalResult DecodeKernelEmitter::analyse() {
       cast<ArrayAttr>(grid->getAttr(AttnDialect::GridAttrHelper::getNameStr()));
   if (names.size() != 4)
     return grid.emitError("expected the grid (split, batch, token, kv_head)");
+  specialisedOnGroup = cast<StringAttr>(names[3]).getValue() == "kv_head";
   if (headDim % 8 != 0 || headDim < 8 || headDim > 256)
     return func.emitError("attn-lower-to-gpu: head_dim must be a multiple of "
                           "8 up to 256, got ")
            << headDim;
+  return analyseLayout();
+}
+
+LogicalResult DecodeKernelEmitter::analyseLayout() {
   if (!::attn::decodeLanesValid(headDim, lanesOption))
     return func.emitError("attn-lower-to-gpu: decode-lanes must be 0 or a "
                           "power of two up to head_dim / 8 rounded up to one (")
@@ -70,7 +75,7 @@ LogicalResult DecodeKernelEmitter::analyse() {
                           "power of two, got ")
            << kvHeads;
   if (kvHeads > 1) {
-    if (cast<StringAttr>(names[3]).getValue() != "kv_head" || tokensPerCta != 1)
+    if (!specialisedOnGroup || tokensPerCta != 1)
       return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
                             "needs a kernel specialised on G with one token "
                             "a CTA (attn-gqa-broadcast's heads-per-cta 0, "
@@ -121,9 +126,9 @@ int64_t DecodeKernelEmitter::sharedMemoryBytes() const {
 
 void DecodeKernelEmitter::createKernel() {
   namespace P = abi::decode;
-  Block &entry = createKernelFunc(func.getSymName(), P::kParams, threads,
+  kernelEntry = &createKernelFunc(func.getSymName(), P::kParams, threads,
                                   sharedMemoryBytes(), hasLocalOptions());
-  auto arg = [&](P::Param p) { return entry.getArgument(p); };
+  auto arg = [&](P::Param p) { return kernelEntry->getArgument(p); };
   // A [batch, token, head, D] tensor: its pointer and three strides.
   auto bind3 = [&](Value memref, P::Param ptr, P::Param firstStride) {
     if (memref)
@@ -149,7 +154,13 @@ void DecodeKernelEmitter::createKernel() {
   numHeads = toIndex(arg(P::num_heads));
   numKvHeads = toIndex(arg(P::num_kv_heads));
   mapping.map(splitsArg, numSplits);
+  setUpThreads();
+  smemBase = LLVM::AddressOfOp::create(b, loc, smem);
+  batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
+  mapGrid();
+}
 
+void DecodeKernelEmitter::setUpThreads() {
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   rowGroup = arith::DivUIOp::create(b, loc, tid, idx(threadsPerRow * kvHeads));
   lane = arith::RemUIOp::create(b, loc, tid, idx(threadsPerRow));
@@ -165,8 +176,8 @@ void DecodeKernelEmitter::createKernel() {
   // The call's head_dim may be less than the kernel's (a multiple of 8): the
   // chunks past it read their global rows at the call's last chunk, take
   // zeros and store nothing.
-  Value callChunks =
-      toIndex(arith::ShRUIOp::create(b, loc, arg(P::head_dim), i32(3)));
+  Value callChunks = toIndex(
+      arith::ShRUIOp::create(b, loc, param(abi::decode::head_dim), i32(3)));
   int64_t rowChunks = headDim / 8;
   laneChunks.clear();
   for (int64_t c = 0; c < chunks; ++c) {
@@ -188,9 +199,6 @@ void DecodeKernelEmitter::createKernel() {
         idx(8));
     laneChunks.push_back(chunk);
   }
-  smemBase = LLVM::AddressOfOp::create(b, loc, smem);
-  batchCount = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
-  mapGrid();
 }
 
 LogicalResult DecodeKernelEmitter::emit() {
@@ -224,8 +232,16 @@ LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
                                            gpu::GPUModuleOp module,
                                            LLVM::GlobalOp smem, int64_t stages,
                                            int64_t threads, int64_t lanes,
-                                           int64_t kvHeads,
+                                           int64_t kvHeads, bool mma,
                                            bool dependentLaunch) {
+  if (mma) {
+    if (lanes != 0 || kvHeads != 1)
+      return func.emitError("attn-lower-to-gpu: decode-mma takes neither "
+                            "decode-lanes nor decode-kv-heads");
+    DecodeMmaKernelEmitter emitter(func, module, smem, stages, threads);
+    emitter.setDependentLaunch(dependentLaunch);
+    return emitter.emit();
+  }
   DecodeKernelEmitter emitter(func, module, smem, stages, threads, lanes,
                               kvHeads);
   emitter.setDependentLaunch(dependentLaunch);

@@ -54,10 +54,15 @@ public:
 
   LogicalResult emit();
 
-private:
+protected:
   // Kernel construction.
   LogicalResult analyse();
+  /// The thread layout's facts (analyse, after the program's): TPR, C, the
+  /// row groups and keys a thread, checked against the options.
+  virtual LogicalResult analyseLayout();
   void createKernel();
+  /// The thread's place in the layout (createKernel, before mapGrid).
+  virtual void setUpThreads();
   /// Maps the tiled grid's induction variables to CTA indices (Grid.cpp).
   void mapGrid();
   /// The sequence CTA z runs: the batch ranked longest first (Grid.cpp).
@@ -71,7 +76,12 @@ private:
   static constexpr int64_t kRankBuckets = 256;
   /// The dynamic shared memory: the K/V stages, reused by attn.normalize's
   /// merge buffers (DecodeOps.cpp), whichever is larger.
-  int64_t sharedMemoryBytes() const;
+  virtual int64_t sharedMemoryBytes() const;
+  /// Values a thread holds of a [M] tile, a [M, D] tile and a [M, N] score
+  /// tile (constants, scf.if results).
+  virtual int64_t rowTileValues() const { return rows; }
+  virtual int64_t accValues() const { return rows * rowValues(); }
+  virtual int64_t scoreValues() const { return rows * keysPerThread; }
 
   /// Loads 8 consecutive elements (16 bytes) and widens them to f32.
   SmallVector<Value> load8(Value ptr, Type elt);
@@ -101,7 +111,7 @@ private:
   // IR walking.
   LogicalResult emitOp(Operation *op) override;
   // One lowering per tile op (DecodeOps.cpp).
-  LogicalResult lowerLoadQ(LoadQOp loadQ);
+  virtual LogicalResult lowerLoadQ(LoadQOp loadQ);
   LogicalResult lowerQK(QKOp qk) override;
   LogicalResult lowerMask(MaskOp mask) override;
   LogicalResult lowerRowMax(RowMaxOp rowMax) override;
@@ -110,10 +120,15 @@ private:
   LogicalResult lowerPV(PVOp pv) override;
   LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
-  LogicalResult lowerStore(StoreOp store);
+  virtual LogicalResult lowerStore(StoreOp store);
   LogicalResult emitKvLoop(scf::ForOp loop);
-  void issueTileCopies(Value tileStart, Value limit, Value stage,
-                       ArrayRef<KvTileOp> loads, Value batch, Value kvHead);
+  virtual void issueTileCopies(Value tileStart, Value limit, Value stage,
+                               ArrayRef<KvTileOp> loads, Value batch,
+                               Value kvHead);
+  /// Whether the lanes of a warp read each other's copies of a stage (the
+  /// tensor-core kernel's ldmatrix): the loop then meets at a warp barrier
+  /// after each wait and before each stage's next copies.
+  bool warpSharedStages = false;
 
   int64_t stages, threads;
   /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.
@@ -126,6 +141,9 @@ private:
   /// Query tokens a tile holds (attn.load_q's rows / rows_per_token; 1
   /// without it): grid y counts blocks of them.
   int64_t tokensPerCta = 1;
+  /// Whether the grid's last dimension is the KV head (a kernel specialised
+  /// on G), not a block of an any-group kernel's heads.
+  bool specialisedOnGroup = false;
   int64_t threadsPerRow = 0, chunks = 0, rowGroups = 0, keysPerThread = 0;
   /// Values per row of a [M, D] fragment: chunks x 8.
   int64_t rowValues() const { return chunks * 8; }
@@ -154,9 +172,85 @@ private:
   Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ,
       pageSize, numSplits, batchCount;
   SmallVector<LaneChunk> laneChunks;
+  /// The kernel's entry block and its parameter `p`.
+  Block *kernelEntry = nullptr;
+  Value param(abi::decode::Param p) { return kernelEntry->getArgument(p); }
   Value currentStage;         // stage of the tile being computed
   Value numHeads, numKvHeads; // Hq, Hkv as indices
   Value runtimeScale;         // softmax_scale kernel parameter
+};
+
+/// The tensor-core decode kernel (attn-lower-to-gpu's decode-mma), for a
+/// kernel specialised on G: the program's rows (the G heads of a KV head, or
+/// the G heads of F tokens; at most 16) are the M of mma.sync.m16n8k16, zero
+/// past them. Each of the W = threads / 32 warps takes keys w KW .. w KW +
+/// KW - 1 of every tile (KW = block_n / W, a multiple of 16): it copies them
+/// into its own rows of the stage (cp.async, rows of head_dim elements under
+/// mmaSwizzled) and reads them back through ldmatrix (ldmatrix.trans for V),
+/// so the ring needs warp barriers, no CTA barrier. Lane l = 4 g + t holds
+/// Q as the A fragments of the head_dim / 16 steps of 16 columns (four b32
+/// registers each: rows g and g + 8, columns 2 t, 2 t + 1, then 2 t + 8,
+/// 2 t + 9 of the step), loaded once from global memory; of a [M, N] score
+/// tile the accumulator fragments of the warp's KW / 8 blocks of 8 keys
+/// (value 4 j + e: row g + 8 (e / 2), key w KW + 8 j + 2 t + e % 2); of a
+/// [M, D] tile those of the head_dim / 8 blocks of 8 columns; of a [M] tile
+/// rows g and g + 8 (a quad's four lanes reduce with two xor shuffles). P
+/// goes from its accumulator fragments to A fragments in registers.
+/// attn.normalize merges the W warps' states through shared memory; its
+/// results are, for thread i, the items i + threads k (k = 0, 1, ..) of the
+/// rows x head_dim / 8 chunks: 8 values and the row's lse each.
+///
+/// A 16-key step of a warp costs head_dim / 4 MMAs and head_dim / 8
+/// ldmatrix.x4 where the scalar kernel spends head_dim x G FMAs a key and
+/// row group.
+class DecodeMmaKernelEmitter : public DecodeKernelEmitter {
+public:
+  DecodeMmaKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
+                         LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+      : DecodeKernelEmitter(func, module, smem, stages, threads, /*lanes=*/0,
+                            /*kvHeads=*/1) {
+    warpSharedStages = true;
+  }
+
+private:
+  LogicalResult analyseLayout() override;
+  void setUpThreads() override;
+  int64_t sharedMemoryBytes() const override;
+  int64_t rowTileValues() const override { return 2; }
+  int64_t accValues() const override { return headDim / 2; }
+  int64_t scoreValues() const override { return keysPerWarp / 2; }
+  LogicalResult lowerLoadQ(LoadQOp loadQ) override;
+  LogicalResult lowerQK(QKOp qk) override;
+  LogicalResult lowerMask(MaskOp mask) override;
+  LogicalResult lowerRowMax(RowMaxOp rowMax) override;
+  LogicalResult lowerRowSum(RowSumOp rowSum) override;
+  LogicalResult lowerExp2Diff(Exp2DiffOp diff) override;
+  LogicalResult lowerPV(PVOp pv) override;
+  LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
+  LogicalResult lowerNormalize(NormalizeOp normalize) override;
+  LogicalResult lowerStore(StoreOp store) override;
+  void issueTileCopies(Value tileStart, Value limit, Value stage,
+                       ArrayRef<KvTileOp> loads, Value batch,
+                       Value kvHead) override;
+
+  /// The shared address of 16-byte chunk `chunk` of key row `row` of K
+  /// (which 0) or V (1) in `stage`.
+  Value tileChunk(Value stage, int64_t which, Value row, Value chunk);
+  /// The [M] slot (row g or g + 8) of value k of a [M, X] fragment.
+  static int64_t rowSlot(size_t k) { return (k % 4) / 2; }
+  /// Row-wise max or sum of a [M, X] fragment: within the lane, then the
+  /// quad.
+  Fragment reduceRows(const Fragment &in, bool max);
+
+  int64_t warps = 0, keysPerWarp = 0;
+  /// The lane's g (its rows g, g + 8) and t (its columns or keys 2 t ..).
+  Value warp, groupRow, quadLane;
+  /// The call's head_dim and its 16-byte chunks, indices.
+  Value callHeadDim, callChunks;
+  /// attn.normalize's items of this thread: row, chunk, and whether it is
+  /// one of the rows x head_dim / 8 (else row 0's chunk 0 stands in, never
+  /// stored).
+  SmallVector<Value> itemRow, itemChunk, itemValid;
 };
 
 } // namespace attn

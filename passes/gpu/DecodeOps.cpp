@@ -9,7 +9,7 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   if (auto c = dyn_cast<arith::ConstantOp>(op)) {
     if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue())) {
       auto type = cast<RankedTensorType>(c.getType());
-      int64_t count = type.getRank() == 1 ? rows : rows * rowValues();
+      int64_t count = type.getRank() == 1 ? rowTileValues() : accValues();
       Value v = f32(dense.getSplatValue<APFloat>().convertToFloat());
       bind(c, Fragment{SmallVector<Value>(count, v)});
       return success();
@@ -46,8 +46,8 @@ LogicalResult DecodeKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
     // Results are fragments (the masked scores) or nothing (the stores).
-    return emitIf(ifOp, SmallVector<unsigned>(ifOp.getNumResults(),
-                                              rows * keysPerThread));
+    return emitIf(ifOp,
+                  SmallVector<unsigned>(ifOp.getNumResults(), scoreValues()));
   }
   if (std::optional<LogicalResult> lowered = emitTileOp(op))
     return *lowered;

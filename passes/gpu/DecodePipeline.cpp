@@ -71,8 +71,14 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
   return emitTileLoop(
       loop, begin, numTiles, blockN,
       [&](Value tile) {
+        // The next copies overwrite the stage the warp read last.
+        if (warpSharedStages)
+          NVVM::SyncWarpOp::create(b, loc, i32(-1));
         issue(add(tile, idx(stages - 1)));
         NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
+        // The other lanes' copies become visible.
+        if (warpSharedStages)
+          NVVM::SyncWarpOp::create(b, loc, i32(-1));
         currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
       },
       [] {});

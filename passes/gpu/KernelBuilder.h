@@ -179,6 +179,13 @@ protected:
                                 i32(31), NVVM::ShflKind::bfly, UnitAttr());
   }
   Value elementOffset(const Tensor &t, ArrayRef<Value> indices);
+  /// The byte offset of 16-byte chunk `chunk` of row `row` in a tile of rows
+  /// of `headDim` 16-bit elements that ldmatrix reads (the mma.sync kernels'
+  /// tiles): chunk c of row n at c ^ (n % 8), where a row has 8 or more
+  /// chunks; the last 2 or 4 chunks past a multiple of 8 (head_dim 80, 96,
+  /// 160) swizzle among themselves by n % 2 or n % 4; the 4 chunks of
+  /// head_dim 32 by n % 4.
+  Value mmaSwizzled(Value row, Value chunk, int64_t headDim);
   /// The natural-log lse of a row from its log2-unit max and its sum, -inf
   /// (no key) when the max is -inf or the sum is not positive; also returns
   /// that "no key" condition.
@@ -254,11 +261,12 @@ protected:
 
 /// Emits the decode kernel of `func` (a split, tiled, online-softmax program
 /// over a (split, batch, token, kv_head) grid), and the combine kernel of its
-/// splits, into `module` (DecodeKernel.cpp).
+/// splits, into `module` (DecodeKernel.cpp); with `mma` the tensor-core
+/// kernel (DecodeMma.cpp).
 LogicalResult emitDecodeKernel(func::FuncOp func, gpu::GPUModuleOp module,
                                LLVM::GlobalOp smem, int64_t stages,
                                int64_t threads, int64_t lanes,
-                               int64_t kvHeads = 1,
+                               int64_t kvHeads = 1, bool mma = false,
                                bool dependentLaunch = false);
 /// Emits the prefill kernel of `func` (a tiled, online-softmax program over a
 /// (split, batch, q_block, head) grid), and the combine kernel of its splits,

@@ -48,11 +48,11 @@ struct AttnLowerToGpuPass
       bool prefill = false;
       func.walk([&](StoreRowsOp) { prefill = true; });
       LogicalResult emitted =
-          prefill
-              ? emitPrefillKernel(func, gpuModule, smem, stages, threads, wgmma,
-                                  producer, tma, dependentLaunch)
-              : emitDecodeKernel(func, gpuModule, smem, stages, threads,
-                                 decodeLanes, decodeKvHeads, dependentLaunch);
+          prefill ? emitPrefillKernel(func, gpuModule, smem, stages, threads,
+                                      wgmma, producer, tma, dependentLaunch)
+                  : emitDecodeKernel(func, gpuModule, smem, stages, threads,
+                                     decodeLanes, decodeKvHeads, decodeMma,
+                                     dependentLaunch);
       if (failed(emitted))
         return signalPassFailure();
       func.erase();

@@ -32,17 +32,7 @@ Value PrefillKernelEmitter::swizzled(Value row, Value chunk, int64_t tileRows) {
                    mul(row, idx(wgmma::kRowBytes))),
                mul(inPanel, idx(16)));
   }
-  int64_t chunksPerRow = headDim / 8;
-  Value pattern = idx(std::min<int64_t>(chunksPerRow, 8) - 1);
-  if (int64_t tail = chunksPerRow > 8 ? chunksPerRow % 8 : 0) {
-    // The last `tail` chunks (2 or 4) swizzle among themselves.
-    Value inTail =
-        cmp(arith::CmpIPredicate::uge, chunk, idx(chunksPerRow - tail));
-    pattern = select(inTail, idx(tail - 1), pattern);
-  }
-  Value xorred = arith::XOrIOp::create(
-      b, loc, chunk, arith::AndIOp::create(b, loc, row, pattern));
-  return add(mul(row, idx(headDim * 2)), mul(xorred, idx(16)));
+  return mmaSwizzled(row, chunk, headDim);
 }
 
 Value PrefillKernelEmitter::tileChunk(Value stage, int64_t which, Value row,

@@ -303,6 +303,46 @@ TEST(Candidate, DecodeKvHeadsSpaceTriesSeveralKvHeadsACta) {
   EXPECT_FALSE(spaceHasSplitPolicies("decode-kv-heads"));
 }
 
+TEST(Candidate, DecodeMmaSpaceTriesTensorCoresAtEveryHeadDim) {
+  llvm::Expected<std::vector<Workload>> workloads =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
+  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  std::vector<Candidate> all =
+      generateCandidates("decode-mma", defaultsTable(), *workloads);
+  std::set<std::pair<int64_t, int64_t>> groups;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    const KernelKey &key = c.keys.front();
+    EXPECT_EQ(key.op, "decode") << c.id;
+    groups.insert({key.headDim, key.group});
+    baselines += c.baseline;
+    // Every candidate but the baseline (the table's CUDA-core entry) takes
+    // tensor cores, and its id says so; the workloads (G 2's) take the
+    // group's heads.
+    EXPECT_EQ(c.knobs.mma, !c.baseline) << c.id;
+    EXPECT_EQ(llvm::StringRef(c.id).ends_with("_mma"), c.knobs.mma) << c.id;
+    EXPECT_TRUE(decodeKnobsValid(key.headDim, key.group, c.knobs)) << c.id;
+    ASSERT_FALSE(c.workloads.empty()) << c.id;
+    EXPECT_EQ(c.workloads.front().find("G " + std::to_string(key.group)) !=
+                  std::string::npos,
+              key.group != 2)
+        << c.id << " " << c.workloads.front();
+  }
+  EXPECT_EQ(groups.size(), 8u * 3u);
+  EXPECT_EQ(baselines, 24);
+  EXPECT_EQ(all.size(), 24u * 9u);
+  EXPECT_FALSE(spaceHasSplitPolicies("decode-mma"));
+  // The bundle carries the knob: a candidate read back is the same.
+  const Candidate *mma =
+      findCandidate(all, "decode_bf16_d128_g8_paged_causal_n64_s2_t128_wp_mma");
+  ASSERT_NE(mma, nullptr);
+  llvm::Expected<Candidate> back =
+      candidateFromJson(*candidateToJson(*mma, TuneOptions()).getAsObject());
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(back->knobs, mma->knobs);
+  EXPECT_EQ(candidateId(*back), mma->id);
+}
+
 TEST(Candidate, DecodeLanesSpaceVariesTheLanesOfTheSlowHeadDims) {
   std::vector<Candidate> all = decodeG2Candidates("decode-lanes");
   std::map<int64_t, std::set<int64_t>> lanes;

@@ -77,6 +77,41 @@ TEST(TuningTable, RoundTrip) {
   EXPECT_EQ(text.find("\"kv_heads\""), text.rfind("\"kv_heads\""));
 }
 
+TEST(TuningTable, MmaKnob) {
+  const char *head = R"({"format": "attn-tune-table 1", "target": "sm_90",
+      "provenance": {"method": "default"}, "entries": [)";
+  llvm::Expected<Table> parsed = parseTable(
+      std::string(head) +
+      R"({"op": "decode", "block_n": 64, "stages": 3, "threads": 128},
+         {"op": "decode", "head_dim": 32, "group": 8, "block_n": 64,
+          "stages": 2, "threads": 128, "mma": true}]})");
+  ASSERT_TRUE(bool(parsed)) << llvm::toString(parsed.takeError());
+  EXPECT_FALSE(parsed->entries[0].knobs.mma);
+  EXPECT_TRUE(parsed->entries[1].knobs.mma);
+  // Written where an entry takes it, and only there; read back the same.
+  std::string text = printTable(*parsed);
+  EXPECT_NE(text.find("\"mma\": true"), std::string::npos);
+  EXPECT_EQ(text.find("\"mma\""), text.rfind("\"mma\""));
+  llvm::Expected<Table> again = parseTable(text);
+  ASSERT_TRUE(bool(again)) << llvm::toString(again.takeError());
+  EXPECT_EQ(again->entries[1].knobs, parsed->entries[1].knobs);
+  // Of a decode entry, a boolean, without lanes or KV heads.
+  for (std::string entry :
+       {R"({"op": "prefill", "block_m": 64, "block_n": 32, "stages": 2,
+            "threads": 128, "mma": true})",
+        R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
+            "mma": 1})",
+        R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
+            "lanes": 2, "mma": true})",
+        R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
+            "kv_heads": 2, "mma": true})"}) {
+    llvm::Expected<Table> bad = parseTable(std::string(head) + entry + "]}");
+    ASSERT_FALSE(bool(bad)) << entry;
+    EXPECT_NE(llvm::toString(bad.takeError()).find("'mma'"), std::string::npos)
+        << entry;
+  }
+}
+
 TEST(TuningTable, CheckedInTables) {
   for (const char *target : {"sm_89", "sm_90"}) {
     llvm::Expected<Table> table = readTable(
@@ -422,6 +457,19 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 2}));
   EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128, true, 0, 2}));
   EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 8, 2, 128, true, 0, 2}));
+  // Tensor cores: up to 16 rows, D of 16s, 16 keys or more a warp, neither
+  // lanes nor KV heads, and no any-group kernel (G 0).
+  Knobs mma{0, 64, 2, 128, true, 0, 1, /*mma=*/true};
+  EXPECT_TRUE(decodeKnobsValid(32, 2, mma));
+  EXPECT_TRUE(decodeKnobsValid(80, 16, mma));
+  EXPECT_FALSE(decodeKnobsValid(80, 17, mma));
+  EXPECT_FALSE(decodeKnobsValid(128, 0, mma));
+  EXPECT_FALSE(decodeKnobsValid(40, 2, mma));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 32, 2, 128, true, 0, 1, true}));
+  EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 32, 2, 64, true, 0, 1, true}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 100, true, 0, 1, true}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 1, true}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 2, true}));
   // The layout itself: lanes x chunks a lane.
   using LanesChunks = std::pair<int64_t, int64_t>;
   auto layout = [](int64_t d, int64_t rows) {

@@ -167,6 +167,9 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
     // KV heads a CTA: for the kernels specialised on G, one token a CTA.
     if (spec.group != 0 && spec.tokensPerCta == 1)
       spec.decodeKvHeads = entry->knobs.kvHeads;
+    // Tensor cores: for the kernels specialised on G (the folded ones too).
+    if (spec.group != 0)
+      spec.decodeMma = entry->knobs.mma;
   }
   if (spec.op == attn::KernelSpec::Op::Prefill) {
     if (prefillBlockM)

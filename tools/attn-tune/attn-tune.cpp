@@ -24,8 +24,9 @@ static cl::opt<std::string>
                    "(for the model), head-dims (decode of the head dims "
                    "but 128, whole program), decode-lanes (decode lanes a "
                    "row at D 32-160), decode-kv-heads (2 or 4 KV heads a "
-                   "decode CTA at D 32-160) or wgmma (sm_90a's prefill of "
-                   "every head dim)"),
+                   "decode CTA at D 32-160), decode-mma (tensor-core "
+                   "decode of G 2, 4, 8 at every head dim) or wgmma "
+                   "(sm_90a's prefill of every head dim)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
     maxSpillBytes("max-spill-bytes",
@@ -176,7 +177,7 @@ int main(int argc, char **argv) {
   }
   if (!tune::isSearchSpace(space)) {
     errs() << "attn-tune: --space must be gpu, wide, head-dims, decode-lanes, "
-              "decode-kv-heads or wgmma, got '"
+              "decode-kv-heads, decode-mma or wgmma, got '"
            << space << "'\n";
     return 1;
   }

@@ -1,0 +1,464 @@
+// The tensor-core decode kernel (DecodeKernel.h, DecodeMmaKernelEmitter):
+// its layout, K/V copies, and the lowering of each tile op on mma.sync
+// fragments.
+#include "passes/gpu/DecodeKernel.h"
+#include "passes/gpu/MmaSync.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
+  if (!specialisedOnGroup)
+    return func.emitError("attn-lower-to-gpu: decode-mma needs a kernel "
+                          "specialised on G (attn-gqa-broadcast's "
+                          "heads-per-cta 0)");
+  if (rows > 16)
+    return func.emitError("attn-lower-to-gpu: decode-mma holds at most 16 "
+                          "query rows a CTA (G x tokens), got ")
+           << rows;
+  if (headDim % 16 != 0)
+    return func.emitError("attn-lower-to-gpu: decode-mma needs a head_dim "
+                          "that is a multiple of 16, got ")
+           << headDim;
+  if (elementType.getIntOrFloatBitWidth() != 16)
+    return func.emitError("attn-lower-to-gpu: decode-mma needs f16 or bf16 "
+                          "K/V, got ")
+           << elementType;
+  if (threads % 32 != 0 || threads < 32)
+    return func.emitError("attn-lower-to-gpu: decode-mma needs whole warps, "
+                          "got threads ")
+           << threads;
+  warps = threads / 32;
+  if (blockN % (16 * warps) != 0)
+    return func.emitError("attn-lower-to-gpu: decode-mma: block-n (")
+           << blockN << ") must be a multiple of 16 keys times the warps ("
+           << warps << ")";
+  keysPerWarp = blockN / warps;
+  rowGroups = warps;
+  return success();
+}
+
+void DecodeMmaKernelEmitter::setUpThreads() {
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  warp = arith::DivUIOp::create(b, loc, tid, idx(32));
+  lane = arith::RemUIOp::create(b, loc, tid, idx(32));
+  groupRow = arith::DivUIOp::create(b, loc, lane, idx(4));
+  quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
+  rowGroup = warp;
+  callHeadDim = toIndex(param(abi::decode::head_dim));
+  callChunks = arith::DivUIOp::create(b, loc, callHeadDim, idx(8));
+}
+
+int64_t DecodeMmaKernelEmitter::sharedMemoryBytes() const {
+  int64_t stageRing = stages * 2 * blockN * headDim * 2;
+  // acc [W][rows][D], m [W][rows] and l [W][rows], f32.
+  int64_t merge = warps * rows * (headDim + 2) * 4;
+  return std::max(stageRing, merge);
+}
+
+Value DecodeMmaKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
+                                        Value chunk) {
+  Value tile = add(mul(stage, idx(2 * blockN * headDim * 2)),
+                   idx(which * blockN * headDim * 2));
+  return gep(smemBase, b.getI8Type(),
+             add(tile, mmaSwizzled(row, chunk, headDim)));
+}
+
+void DecodeMmaKernelEmitter::issueTileCopies(Value tileStart, Value limit,
+                                             Value stage,
+                                             ArrayRef<KvTileOp> loads,
+                                             Value batch, Value kvHead) {
+  // A key's row of C = head_dim / 8 chunks on C rounded up to a power of two
+  // lanes (those past C copy nothing), 32 / that keys a pass over the warp's
+  // keys.
+  int64_t rowChunks = headDim / 8;
+  int64_t lanesPerKey = static_cast<int64_t>(llvm::PowerOf2Ceil(rowChunks));
+  int64_t keysPerPass = 32 / lanesPerKey;
+  Value chunk = arith::RemUIOp::create(b, loc, lane, idx(lanesPerKey));
+  Value firstKey = add(mul(warp, idx(keysPerWarp)),
+                       arith::DivUIOp::create(b, loc, lane, idx(lanesPerKey)));
+  Value active = lanesPerKey != rowChunks
+                     ? cmp(arith::CmpIPredicate::ult, chunk, idx(rowChunks))
+                     : Value();
+  // Chunks past the call's head_dim are zero-filled, reading its last chunk.
+  Value bytes = select(cmp(arith::CmpIPredicate::ult, chunk, callChunks),
+                       i32(16), i32(0));
+  Value srcColumn = toI64(mul(
+      arith::MinUIOp::create(b, loc, chunk, sub(callChunks, idx(1))), idx(8)));
+  for (auto [which, constLoad] : llvm::enumerate(loads)) {
+    KvTileOp load = constLoad;
+    Tensor &cache = tensorFor(load.getCache());
+    for (int64_t i = 0; i < keysPerWarp / keysPerPass; ++i) {
+      Value key = add(firstKey, idx(keysPerPass * i));
+      Value pos = add(tileStart, key);
+      Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
+      Value rowOffset = keyRowOffset(
+          load, locateKey(load, batch, pos, valid, pageSize), kvHead);
+      Value src = gep(cache.ptr, elementType, add(rowOffset, srcColumn));
+      Value dst = tileChunk(stage, static_cast<int64_t>(which), key, chunk);
+      OpBuilder::InsertionGuard guard(b);
+      if (active) {
+        auto ifLane = scf::IfOp::create(b, loc, active);
+        b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+      }
+      copyAsync(dst, src, valid, bytes);
+    }
+  }
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
+  Tensor &q = tensorFor(qArg);
+  Type i32t = b.getI32Type();
+  // Rows g and g + 8: their offsets in q, and whether they are rows of the
+  // program and, with a count (folded tokens past Lq), before it; the rest
+  // hold zeros and read the last such row.
+  Value count = loadQ.getCount() ? mapped(loadQ.getCount()) : idx(rows);
+  Value lastRow = sub(count, idx(1));
+  Value rowOffset[2], rowLive[2];
+  for (int64_t h = 0; h < 2; ++h) {
+    Value row = add(groupRow, idx(8 * h));
+    rowLive[h] = cmp(arith::CmpIPredicate::ult, row, count);
+    row = arith::MinUIOp::create(b, loc, row, lastRow);
+    auto [token, head] = conventions::tokenAndHead(
+        b, loc, loadQ.getRowsPerToken(), mapped(loadQ.getToken()),
+        mapped(loadQ.getHead()), row);
+    rowOffset[h] = elementOffset(q, {mapped(loadQ.getBatch()), token, head});
+  }
+  Fragment frag;
+  frag.values.resize(headDim / 16 * 4);
+  Value firstColumn = mul(quadLane, idx(2));
+  for (int64_t step = 0; step < headDim / 16; ++step)
+    for (int64_t half = 0; half < 2; ++half) {
+      // Columns 16 step + 8 half + 2 t and the next: zeros past the call's
+      // head_dim (a multiple of 8), read at column 0 there.
+      Value column = add(firstColumn, idx(16 * step + 8 * half));
+      Value inCall = cmp(arith::CmpIPredicate::ult, column, callHeadDim);
+      Value at = toI64(select(inCall, column, idx(0)));
+      for (int64_t h = 0; h < 2; ++h) {
+        Value pair = LLVM::LoadOp::create(
+            b, loc, i32t, gep(q.ptr, elementType, add(rowOffset[h], at)),
+            /*alignment=*/4);
+        Value live = arith::AndIOp::create(b, loc, rowLive[h], inCall);
+        frag.values[4 * step + 2 * half + h] = select(live, pair, i32(0));
+      }
+    }
+  bind(loadQ, frag);
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerQK(QKOp qk) {
+  if (qk->hasAttr(AttnDialect::DeferredScaleAttrHelper::getNameStr()))
+    return qk.emitError("attn-lower-to-gpu: the decode kernel scales each "
+                        "score as it computes it; attn.deferred_scale is for "
+                        "prefill programs");
+  Fragment q = lookup(qk.getQ());
+  SmallVector<Value> s(keysPerWarp / 2, f32(0.0));
+  // Lanes 8 i .. 8 i + 7 address matrix i: keys 8 (i / 2) + r of the 16-key
+  // block, chunk 2 step + i % 2: B fragments of two 8-key blocks.
+  Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
+  Value chunkOffset = arith::RemUIOp::create(b, loc, matrix, idx(2));
+  Value keyOffset =
+      add(add(mul(warp, idx(keysPerWarp)),
+              mul(arith::DivUIOp::create(b, loc, matrix, idx(2)), idx(8))),
+          arith::RemUIOp::create(b, loc, lane, idx(8)));
+  for (int64_t step = 0; step < headDim / 16; ++step) {
+    ArrayRef<Value> a = ArrayRef<Value>(q.values).slice(4 * step, 4);
+    for (int64_t kb = 0; kb < keysPerWarp / 16; ++kb) {
+      SmallVector<Value> k = mma_sync::loadMatrices(
+          b, loc,
+          tileChunk(currentStage, 0, add(idx(16 * kb), keyOffset),
+                    add(idx(2 * step), chunkOffset)),
+          /*trans=*/false);
+      for (int64_t half = 0; half < 2; ++half) {
+        int64_t first = 4 * (2 * kb + half);
+        SmallVector<Value> d =
+            mma_sync::mma(b, loc, elementType, a, k[2 * half], k[2 * half + 1],
+                          ArrayRef<Value>(s).slice(first, 4));
+        std::copy(d.begin(), d.end(), s.begin() + first);
+      }
+    }
+  }
+  // The op's scale (log2(e) folded in) times the launch's softmax_scale.
+  Value scale = arith::MulFOp::create(
+      b, loc, f32(qk.getScale().convertToFloat()), runtimeScale);
+  for (Value &v : s)
+    v = arith::MulFOp::create(b, loc, v, scale);
+  bind(qk, Fragment{s});
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerMask(MaskOp mask) {
+  Fragment in = lookup(mask.getScores()), out;
+  Value end = mapped(mask.getEnd()), diagonal = mapped(mask.getDiagonal());
+  Value negInf = f32(-std::numeric_limits<float>::infinity());
+  Value firstKey = add(mapped(mask.getStart()),
+                       add(mul(warp, idx(keysPerWarp)), mul(quadLane, idx(2))));
+  // The last key rows g and g + 8 see (their token's diagonal).
+  Value last[2];
+  for (int64_t h = 0; h < 2; ++h)
+    last[h] =
+        add(diagonal, arith::DivUIOp::create(b, loc, add(groupRow, idx(8 * h)),
+                                             idx(mask.getRowsPerToken())));
+  for (size_t k = 0; k < in.values.size(); ++k) {
+    Value key = add(firstKey, idx(8 * (k / 4) + k % 2));
+    Value keep = cmp(arith::CmpIPredicate::slt, key, end);
+    Value rowLast = last[rowSlot(k)];
+    if (mask.getCausal())
+      keep = arith::AndIOp::create(
+          b, loc, keep, cmp(arith::CmpIPredicate::sle, key, rowLast));
+    if (!mask.getWindow().empty())
+      keep = arith::AndIOp::create(b, loc, keep,
+                                   insideWindow(key, rowLast,
+                                                mapped(mask.getWindow()[0]),
+                                                mapped(mask.getWindow()[1])));
+    out.values.push_back(select(keep, in.values[k], negInf));
+  }
+  bind(mask, out);
+  return success();
+}
+
+Fragment DecodeMmaKernelEmitter::reduceRows(const Fragment &in, bool max) {
+  auto combine = [&](Value x, Value y) -> Value {
+    if (max)
+      return arith::MaximumFOp::create(b, loc, x, y);
+    return arith::AddFOp::create(b, loc, x, y);
+  };
+  Fragment out;
+  out.values.resize(2);
+  for (size_t k = 0; k < in.values.size(); ++k) {
+    Value &r = out.values[rowSlot(k)];
+    r = r ? combine(r, in.values[k]) : in.values[k];
+  }
+  for (Value &r : out.values)
+    for (int64_t off : {1, 2})
+      r = combine(r, shflXor(r, off));
+  return out;
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
+  bind(rowMax, reduceRows(lookup(rowMax.getTile()), /*max=*/true));
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerRowSum(RowSumOp rowSum) {
+  bind(rowSum, reduceRows(lookup(rowSum.getTile()), /*max=*/false));
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
+  Fragment x = lookup(diff.getX()), m = lookup(diff.getM()), out;
+  bool rowVector = cast<RankedTensorType>(diff.getType()).getRank() == 1;
+  // exp2(x - m), 0 where m is -inf: adding -inf there gives that 0.
+  SmallVector<Value> negMax;
+  for (Value mv : m.values)
+    negMax.push_back(select(isNegInf(mv),
+                            f32(-std::numeric_limits<float>::infinity()),
+                            arith::NegFOp::create(b, loc, mv)));
+  for (size_t k = 0; k < x.values.size(); ++k)
+    out.values.push_back(exp2(arith::AddFOp::create(
+        b, loc, x.values[k], negMax[rowVector ? k : rowSlot(k)])));
+  bind(diff, out);
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerPV(PVOp pv) {
+  Fragment p = lookup(pv.getP());
+  SmallVector<Value> acc(headDim / 2, f32(0.0));
+  // Lanes 8 i .. 8 i + 7 address matrix i: keys 8 (i % 2) + r of the 16-key
+  // step, chunk 2 dp + i / 2 (transposed: B fragments of two 8-column
+  // blocks).
+  Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
+  Value keyOffset =
+      add(add(mul(warp, idx(keysPerWarp)),
+              mul(arith::RemUIOp::create(b, loc, matrix, idx(2)), idx(8))),
+          arith::RemUIOp::create(b, loc, lane, idx(8)));
+  Value chunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
+  for (int64_t step = 0; step < keysPerWarp / 16; ++step) {
+    // P's A fragment of keys 16 step .. 16 step + 15: its two 8-key blocks.
+    ArrayRef<Value> s = ArrayRef<Value>(p.values).slice(8 * step, 8);
+    SmallVector<Value> a;
+    for (int64_t i = 0; i < 4; ++i)
+      a.push_back(mma_sync::pack(b, loc, elementType, s[2 * i], s[2 * i + 1]));
+    Value key = add(idx(16 * step), keyOffset);
+    for (int64_t dp = 0; dp < headDim / 16; ++dp) {
+      SmallVector<Value> v = mma_sync::loadMatrices(
+          b, loc,
+          tileChunk(currentStage, 1, key, add(idx(2 * dp), chunkOffset)),
+          /*trans=*/true);
+      for (int64_t half = 0; half < 2; ++half) {
+        int64_t first = 4 * (2 * dp + half);
+        SmallVector<Value> d =
+            mma_sync::mma(b, loc, elementType, a, v[2 * half], v[2 * half + 1],
+                          ArrayRef<Value>(acc).slice(first, 4));
+        std::copy(d.begin(), d.end(), acc.begin() + first);
+      }
+    }
+  }
+  bind(pv, Fragment{acc});
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
+  Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
+  for (size_t k = 0; k < t.values.size(); ++k)
+    out.values.push_back(
+        arith::MulFOp::create(b, loc, t.values[k], f.values[rowSlot(k)]));
+  bind(scale, out);
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerNormalize(NormalizeOp normalize) {
+  // Every warp writes its rows' (m, l, acc), then thread i merges its items
+  // (row, chunk) over the warps.
+  Fragment acc = lookup(normalize.getAcc()), m = lookup(normalize.getMax());
+  Fragment l = lookup(normalize.getSum());
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  gpu::BarrierOp::create(b, loc);
+  Type f32Type = b.getF32Type();
+  // Layout: acc [W][rows][D], then m [W][rows] and l [W][rows], f32.
+  Value accBase = smemBase;
+  Value mBase = gep(smemBase, f32Type, idx(warps * rows * headDim));
+  Value lBase = gep(mBase, f32Type, idx(warps * rows));
+  auto pairType = VectorType::get({2}, f32Type);
+  for (int64_t h = 0; h < 2 && 8 * h < rows; ++h) {
+    Value row = add(groupRow, idx(8 * h));
+    OpBuilder::InsertionGuard guard(b);
+    auto ifRow = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::ult, row, idx(rows)));
+    b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
+    Value slot = add(mul(warp, idx(rows)), row);
+    Value rowStart = mul(slot, idx(headDim));
+    for (int64_t j = 0; j < headDim / 8; ++j) {
+      Value pair = LLVM::PoisonOp::create(b, loc, pairType);
+      pair =
+          vector::InsertOp::create(b, loc, acc.values[4 * j + 2 * h], pair, 0);
+      pair = vector::InsertOp::create(b, loc, acc.values[4 * j + 2 * h + 1],
+                                      pair, 1);
+      Value column = add(idx(8 * j), mul(quadLane, idx(2)));
+      LLVM::StoreOp::create(b, loc, pair,
+                            gep(accBase, f32Type, add(rowStart, column)),
+                            /*alignment=*/8);
+    }
+    // The quad's lanes hold the same max and sum: t = 0 writes them.
+    auto ifFirst = scf::IfOp::create(
+        b, loc, cmp(arith::CmpIPredicate::eq, quadLane, idx(0)));
+    b.setInsertionPoint(ifFirst.thenBlock()->getTerminator());
+    LLVM::StoreOp::create(b, loc, m.values[h], gep(mBase, f32Type, slot));
+    LLVM::StoreOp::create(b, loc, l.values[h], gep(lBase, f32Type, slot));
+  }
+  gpu::BarrierOp::create(b, loc);
+  int64_t rowChunks = headDim / 8, items = rows * rowChunks;
+  Value tid = add(mul(warp, idx(32)), lane);
+  Fragment out, lse;
+  itemRow.clear();
+  itemChunk.clear();
+  itemValid.clear();
+  for (int64_t k = 0; k * threads < items; ++k) {
+    Value item = add(tid, idx(k * threads));
+    Value valid = cmp(arith::CmpIPredicate::ult, item, idx(items));
+    item = select(valid, item, idx(0));
+    Value row = arith::DivUIOp::create(b, loc, item, idx(rowChunks));
+    Value chunk = arith::RemUIOp::create(b, loc, item, idx(rowChunks));
+    Value maxAll = f32(-std::numeric_limits<float>::infinity());
+    for (int64_t w = 0; w < warps; ++w)
+      maxAll = arith::MaximumFOp::create(
+          b, loc, maxAll,
+          LLVM::LoadOp::create(b, loc, f32Type,
+                               gep(mBase, f32Type, add(idx(w * rows), row))));
+    Value sum = f32(0.0);
+    SmallVector<Value> merged(8, f32(0.0));
+    for (int64_t w = 0; w < warps; ++w) {
+      Value slot = add(idx(w * rows), row);
+      Value mw =
+          LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
+      Value lw =
+          LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
+      Value weight = select(isNegInf(mw), f32(0.0),
+                            exp2(arith::SubFOp::create(b, loc, mw, maxAll)));
+      sum = math::FmaOp::create(b, loc, weight, lw, sum);
+      SmallVector<Value> a =
+          load8(gep(accBase, f32Type,
+                    add(mul(slot, idx(headDim)), mul(chunk, idx(8)))),
+                f32Type);
+      for (int64_t d = 0; d < 8; ++d)
+        merged[d] = math::FmaOp::create(b, loc, weight, a[d], merged[d]);
+    }
+    auto [rowLseValue, empty] = rowLse(maxAll, sum);
+    Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
+    for (Value v : merged)
+      out.values.push_back(
+          select(empty, f32(0.0), arith::MulFOp::create(b, loc, v, inv)));
+    lse.values.push_back(rowLseValue);
+    itemRow.push_back(row);
+    itemChunk.push_back(chunk);
+    itemValid.push_back(valid);
+  }
+  bind(normalize.getOut(), out);
+  bind(normalize.getLse(), lse);
+  return success();
+}
+
+LogicalResult DecodeMmaKernelEmitter::lowerStore(StoreOp store) {
+  Fragment o = lookup(store.getTile()), lse = lookup(store.getLseTile());
+  Value bIdx = mapped(store.getBatch()), token0 = mapped(store.getToken());
+  Value head0 = mapped(store.getHead());
+  Type f32Type = b.getF32Type();
+  for (auto [k, row] : llvm::enumerate(itemRow)) {
+    Value chunk = itemChunk[k];
+    ArrayRef<Value> values = ArrayRef<Value>(o.values).slice(8 * k, 8);
+    // out has the call's head_dim; the partials keep the kernel's (zeros
+    // past the call's).
+    Value stored = itemValid[k];
+    if (store.getCount())
+      stored = arith::AndIOp::create(
+          b, loc, stored,
+          cmp(arith::CmpIPredicate::ult, row, mapped(store.getCount())));
+    if (!store.getSplit())
+      stored = arith::AndIOp::create(
+          b, loc, stored, cmp(arith::CmpIPredicate::ult, chunk, callChunks));
+    OpBuilder::InsertionGuard guard(b);
+    auto ifItem = scf::IfOp::create(b, loc, stored);
+    b.setInsertionPoint(ifItem.thenBlock()->getTerminator());
+    auto [token, head] = conventions::tokenAndHead(
+        b, loc, store.getRowsPerToken(), token0, head0, row);
+    Value column = toI64(mul(chunk, idx(8)));
+    Value firstChunk = cmp(arith::CmpIPredicate::eq, chunk, idx(0));
+    if (!store.getSplit()) {
+      Tensor &out = tensorFor(outArg);
+      store8(gep(out.ptr, elementType,
+                 add(elementOffset(out, {bIdx, token, head}), column)),
+             elementType, values);
+      if (lseArg) {
+        // lse [B, Hq, Lq], the caller's: +inf for a row without keys.
+        Value lsePtr = tensorFor(lseArg).ptr;
+        Value nonNull = LLVM::ICmpOp::create(
+            b, loc, LLVM::ICmpPredicate::ne, lsePtr,
+            LLVM::ZeroOp::create(b, loc, lsePtr.getType()));
+        auto ifLse = scf::IfOp::create(
+            b, loc, arith::AndIOp::create(b, loc, firstChunk, nonNull));
+        b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+        Value index = add(mul(add(mul(bIdx, numHeads), head), seqlenQ), token);
+        LLVM::StoreOp::create(b, loc,
+                              conventions::callerLse(b, loc, lse.values[k]),
+                              gep(lsePtr, f32Type, index));
+      }
+      continue;
+    }
+    // Partial: [S, B, Lq, Hq, D] and [S, B, Lq, Hq].
+    Value split = mapped(store.getSplit());
+    Value rowIndex =
+        add(mul(add(mul(add(mul(split, batchCount), bIdx), seqlenQ), token),
+                numHeads),
+            head);
+    store8(gep(tensorFor(partOutArg).ptr, f32Type,
+               add(toI64(mul(rowIndex, idx(headDim))), column)),
+           f32Type, values);
+    auto ifLse = scf::IfOp::create(b, loc, firstChunk);
+    b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
+    LLVM::StoreOp::create(b, loc, lse.values[k],
+                          gep(tensorFor(partLseArg).ptr, f32Type, rowIndex));
+  }
+  return success();
+}
