@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds, and runs every test that needs no GPU (lit + GoogleTest via ctest, the
 # runtime's build and host tests without the compiler, then the Python package's CPU
-# tests, the style gate (scripts/check_format.sh), and the tests again on the installed
-# wheels).
+# tests, the kernels through the CPU emulator (test/emu), the style gate
+# (scripts/check_format.sh), and the tests again on the installed wheels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -34,6 +34,10 @@ echo "test: the runtime built and tested without the compiler in $(( $(date +%s)
 # The Python package: argument checks, the torch backend against float64, the ctypes
 # layout (makes build/pyvenv with torch once: about 75 s, then about 5 s).
 ./test/python/run.sh
+# The kernels attn-lower-to-gpu emits, run on the CPU by test/emu/kernel_emu.py
+# against float64: prefill and the CUDA-core decode (the GPU suites' kernels,
+# the emulator's check) and the tensor-core decode (decode-mma). About 5 s.
+build/pyvenv/bin/python -m pytest -q -p no:cacheprovider test/emu
 # The style gate: clang-format over the C++ sources, black over the Python (its venv's).
 ./scripts/check_format.sh
 # The wheels (dist/, as ./scripts/build.sh writes them): built, checked by auditwheel,

@@ -1,0 +1,364 @@
+"""The decode and prefill kernels of attn-lower-to-gpu run through the CPU emulator
+(kernel_emu.py) against a float64 reference: fresh random inputs, poisoned outputs.
+
+The prefill and the CUDA-core decode kernels are the ones the GPU suites run; passing
+here checks the emulator (its mma.sync and ldmatrix fragment layouts among them). The
+tensor-core decode kernels (decode-mma) are checked the same way before any GPU has
+run them.
+
+    build/pyvenv/bin/python -m pytest -q test/emu   (ATTN_OPT: attn-opt's path,
+    default build/bin/attn-opt)
+"""
+
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import kernel_emu as emu
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ATTN_OPT = os.environ.get("ATTN_OPT", str(ROOT / "build" / "bin" / "attn-opt"))
+BF16_NAN = 0x7FC0  # the poison of out: a NaN survives any missed store
+
+
+def compile_kernels(problem, tiled, lower):
+    """{name: gpu.func} of `problem` through attn-to-tiled, attn-fuse-tile-ops and
+    attn-lower-to-gpu with the given options, in the generic form."""
+    text = subprocess.run(
+        [
+            ATTN_OPT,
+            "-",
+            f"-attn-to-tiled={tiled}",
+            "-attn-fuse-tile-ops",
+            f"-attn-lower-to-gpu={lower}",
+            "--mlir-print-op-generic",
+        ],
+        input=problem,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return emu.find_kernels(emu.parse_module(text))
+
+
+def to_bits(x, dtype):
+    """float64 values as the 16-bit patterns of dtype (rounded to nearest)."""
+    f = np.asarray(x, np.float32)
+    if dtype == "f16":
+        return f.astype(np.float16).view(np.uint16)
+    return (emu._to_bits16(emu._bf16_round(f), "bf16")).astype(np.uint16)
+
+
+def from_bits(bits, dtype):
+    return emu._from_bits16(bits.astype(np.uint32), dtype).astype(np.float64)
+
+
+def attention_reference(q, k, v, visible, scale, softcap=0.0):
+    """float64 softmax(q k^T scale) v over the keys `visible` marks (the scores
+    capped to softcap * tanh(s / softcap) where softcap > 0), and its lse (natural
+    log); rows without keys give 0 and -inf."""
+    s = np.einsum("qd,kd->qk", q, k) * scale
+    if softcap > 0:
+        s = softcap * np.tanh(s / softcap)
+    s = np.where(visible, s, -np.inf)
+    m = s.max(axis=1, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0)
+    p = np.exp(s - m)
+    l = p.sum(axis=1, keepdims=True)
+    out = np.where(l > 0, (p @ v) / np.where(l > 0, l, 1), 0)
+    lse = np.where(
+        l[:, 0] > 0, np.log(np.where(l[:, 0] > 0, l[:, 0], 1)) + m[:, 0], -np.inf
+    )
+    return out, lse
+
+
+def rel_err(got, want):
+    return np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30)
+
+
+# --------------------------------------------------------------------------------------
+# Decode.
+
+
+def decode_problem(group, head_dim, dtype, paged, causal, local=False):
+    """The problem op of a decode kernel specialised on G (as codegen/Codegen.cpp
+    writes it: one KV head, the head counts at run time); `local` adds the window
+    and softcap arguments."""
+    t = dtype
+    largs = ", %wl: index, %wr: index, %cap: f32" if local else ""
+    lops = "window [%wl, %wr] softcap(%cap)" if local else ""
+    q = f"memref<?x?x{group}x{head_dim}x{t}>"
+    c = f"memref<?x?x1x{head_dim}x{t}>"
+    table = "block_table(%bt : memref<?x?xi32>) " if paged else ""
+    targ = ", %bt: memref<?x?xi32>" if paged else ""
+    return f"""
+func.func @decode(%q: {q}, %kc: {c}, %vc: {c}, %lens: memref<?xi32>{targ},
+                  %o: {q}, %lse: memref<?x{group}x?xf32>{largs}) {{
+  attn.paged_decode q(%q : {q}) k_cache(%kc : {c}) v_cache(%vc : {c})
+      cache_seqlens(%lens : memref<?xi32>) {table}out(%o : {q})
+      lse(%lse : memref<?x{group}x?xf32>) {lops}
+      {{num_heads = {group}, num_kv_heads = 1, head_dim = {head_dim},
+       causal = {str(causal).lower()}, scale = 1.0 : f32, page_size = {-1 if paged else 0}}}
+  return
+}}
+"""
+
+
+def run_decode(
+    *,
+    group,
+    head_dim,
+    lens,
+    num_kv_heads=2,
+    seqlen_q=1,
+    dtype="bf16",
+    page_size=16,
+    causal=True,
+    splits=1,
+    mma=True,
+    block_n=64,
+    stages=2,
+    threads=128,
+    tokens=1,
+    call_head_dim=None,
+    window=None,
+    softcap=0.0,
+    seed=0,
+):
+    rng = np.random.default_rng(seed)
+    paged = page_size > 0
+    # The runtime's normalisation (runtime/checks.cpp, resolveLocalOptions).
+    left, right = window if window else (-1, -1)
+    left = -1 if left < 0 else left
+    right = 0 if causal else (-1 if right < 0 else right)
+    local = softcap > 0 or left >= 0 or (not causal and right >= 0)
+    kernels = compile_kernels(
+        decode_problem(group, head_dim, dtype, paged, causal, local),
+        f"block-n={block_n} stages={stages} tokens-per-cta={tokens}",
+        f"stages={stages} threads={threads} decode-mma={int(mma)}",
+    )
+    kernel = kernels["decode"]
+    threads_k, smem = emu.kernel_launch_facts(kernel)
+    batch, hkv = len(lens), num_kv_heads
+    hq = hkv * group
+    d = call_head_dim or head_dim
+    max_len = max(max(lens), 1)
+    q = rng.standard_normal((batch, seqlen_q, hq, d))
+    if paged:
+        pages_per = -(-max_len // page_size)
+        num_pages = batch * pages_per + 3
+        order = rng.permutation(num_pages)[: batch * pages_per]
+        table = order.reshape(batch, pages_per).astype(np.int32)
+        k = rng.standard_normal((num_pages, page_size, hkv, d))
+        v = rng.standard_normal((num_pages, page_size, hkv, d))
+    else:
+        table = np.zeros((1, 1), np.int32)
+        k = rng.standard_normal((batch, max_len, hkv, d))
+        v = rng.standard_normal((batch, max_len, hkv, d))
+    qb, kb, vb = (to_bits(x, dtype) for x in (q, k, v))
+    # The head dim of the call may be below the kernel's: rows of d elements.
+    mem = emu.Memory()
+    a_q = mem.alloc(qb)
+    a_k = mem.alloc(kb)
+    a_v = mem.alloc(vb)
+    a_lens = mem.alloc(np.asarray(lens, np.int32))
+    a_table = mem.alloc(table) if paged else 0
+    out = np.full((batch, seqlen_q, hq, d), BF16_NAN, np.uint16)
+    a_out = mem.alloc(out)
+    a_lse = mem.alloc(np.full((batch, hq, seqlen_q), np.nan, np.float32))
+    a_po = mem.alloc(
+        np.full((splits, batch, seqlen_q, hq, head_dim), np.nan, np.float32)
+    )
+    a_pl = mem.alloc(np.full((splits, batch, seqlen_q, hq), np.nan, np.float32))
+    mem.finish()
+    scale = 1.0 / np.sqrt(d)
+    strides = lambda shape: [int(np.prod(shape[i + 1 :])) for i in range(3)]
+    params = (
+        [a_q, a_k, a_v, a_lens, a_table, a_out, a_lse, a_po, a_pl]
+        + strides(q.shape)
+        + strides(k.shape)
+        + strides(v.shape)
+        + [table.shape[1]]
+        + strides(out.shape)
+        + [seqlen_q, page_size, splits, scale, hq, hkv, d]
+        + ([left, right, softcap] if local else [])
+    )
+    token_blocks = -(-seqlen_q // tokens)
+    emu.run_kernel(
+        kernel, mem, (splits, token_blocks * hkv, batch), threads_k, params, smem
+    )
+    if splits > 1:
+        combine = kernels["decode_combine"]
+        ct, _ = emu.kernel_launch_facts(combine)
+        cparams = [a_po, a_pl, a_out, a_lse] + strides(out.shape) + [splits, d]
+        emu.run_kernel(combine, mem, (hq, seqlen_q, batch), ct, cparams, 0)
+    got = from_bits(mem.read(a_out, out.nbytes, np.uint16, out.shape), dtype)
+    got_lse = mem.read(
+        a_lse, batch * hq * seqlen_q * 4, np.float32, (batch, hq, seqlen_q)
+    )
+    # float64 reference on the rounded inputs.
+    qr, kr, vr = (from_bits(x, dtype) for x in (qb, kb, vb))
+    want = np.zeros_like(got)
+    want_lse = np.zeros((batch, hq, seqlen_q))
+    for bi, length in enumerate(lens):
+        if paged:
+            rows = [
+                table[bi, p // page_size] * page_size + p % page_size
+                for p in range(length)
+            ]
+            kk = kr.reshape(-1, hkv, d)[rows]
+            vv = vr.reshape(-1, hkv, d)[rows]
+        else:
+            kk, vv = kr[bi, :length], vr[bi, :length]
+        for h in range(hq):
+            kvh = h // group
+            keys = np.arange(length)
+            last = length - seqlen_q + np.arange(seqlen_q)
+            visible = np.ones((seqlen_q, length), bool)
+            if causal or right >= 0:
+                visible &= keys[None, :] <= last[:, None] + max(right, 0)
+            if left >= 0:
+                visible &= keys[None, :] >= last[:, None] - left
+            o, l = attention_reference(
+                qr[bi, :, h], kk[:, kvh], vv[:, kvh], visible, scale, softcap
+            )
+            want[bi, :, h] = o
+            want_lse[bi, h] = l
+    assert not np.isnan(got).any(), "out has unwritten (poisoned) elements"
+    err = rel_err(got, want)
+    finite = np.isfinite(want_lse)
+    # lse: +inf for a row without keys (the caller's convention).
+    assert np.array_equal(np.isposinf(got_lse), ~finite), "lse of rows without keys"
+    lse_err = np.abs(got_lse[finite] - want_lse[finite]).max() if finite.any() else 0.0
+    return err, lse_err
+
+
+DECODE_CASES = [
+    # (group, head_dim, lens, extra)
+    (2, 32, [37, 130, 1], {}),
+    (1, 64, [200, 17], {}),
+    (4, 80, [96, 5], {"page_size": 0}),
+    (8, 128, [150], {"splits": 3}),
+    (2, 128, [64, 0, 90], {"dtype": "f16", "causal": False}),
+    (2, 96, [70, 33], {"seqlen_q": 4, "tokens": 4}),
+    (4, 64, [45], {"call_head_dim": 40, "page_size": 0}),
+    (16, 32, [50, 77], {"num_kv_heads": 1, "block_n": 32, "threads": 64}),
+    (2, 64, [120, 30], {"window": (40, 0), "softcap": 5.0}),
+    (4, 128, [90], {"causal": False, "window": (20, 10), "splits": 2}),
+]
+
+
+@pytest.mark.parametrize("group,head_dim,lens,extra", DECODE_CASES)
+def test_decode_mma(group, head_dim, lens, extra):
+    err, lse_err = run_decode(
+        group=group, head_dim=head_dim, lens=lens, mma=True, **extra
+    )
+    assert err < 1e-2, err
+    assert lse_err < 1e-3, lse_err
+
+
+@pytest.mark.parametrize("group,head_dim,lens,extra", DECODE_CASES[:4])
+def test_decode_cuda_cores(group, head_dim, lens, extra):
+    """The kernel the GPU suites run: the emulator's control."""
+    err, lse_err = run_decode(
+        group=group, head_dim=head_dim, lens=lens, mma=False, **extra
+    )
+    assert err < 1e-2, err
+    assert lse_err < 1e-3, lse_err
+
+
+# --------------------------------------------------------------------------------------
+# Prefill (packed K/V), the emulator's check of its mma.sync and ldmatrix.
+
+
+def prefill_problem(head_dim, dtype, causal):
+    """The problem op of a prefill kernel as codegen/Codegen.cpp writes it (one head
+    each; the launch's head counts map them)."""
+    q = f"memref<?x1x{head_dim}x{dtype}>"
+    return f"""
+func.func @prefill(%q: {q}, %k: {q}, %v: {q}, %cq: memref<?xi32>, %ck: memref<?xi32>,
+                   %o: {q}, %lse: memref<1x?xf32>) {{
+  attn.varlen_prefill q(%q : {q}) k(%k : {q}) v(%v : {q})
+      cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>)
+      out(%o : {q}) lse(%lse : memref<1x?xf32>)
+      {{num_heads = 1, num_kv_heads = 1, head_dim = {head_dim},
+       causal = {str(causal).lower()}, scale = 1.0 : f32, page_size = 0}}
+  return
+}}
+"""
+
+
+def run_prefill(
+    *, head_dim, q_lens, k_lens, hq=4, hkv=2, dtype="bf16", causal=True, seed=0
+):
+    rng = np.random.default_rng(seed)
+    kernels = compile_kernels(
+        prefill_problem(head_dim, dtype, causal),
+        "block-m=64 block-n=32 stages=2",
+        "stages=2 threads=128",
+    )
+    kernel = kernels["prefill"]
+    threads, smem = emu.kernel_launch_facts(kernel)
+    d = head_dim
+    total_q, total_k = sum(q_lens), sum(k_lens)
+    q = rng.standard_normal((total_q, hq, d))
+    k = rng.standard_normal((total_k, hkv, d))
+    v = rng.standard_normal((total_k, hkv, d))
+    qb, kb, vb = (to_bits(x, dtype) for x in (q, k, v))
+    cu_q = np.concatenate([[0], np.cumsum(q_lens)]).astype(np.int32)
+    cu_k = np.concatenate([[0], np.cumsum(k_lens)]).astype(np.int32)
+    mem = emu.Memory()
+    a_q, a_k, a_v = mem.alloc(qb), mem.alloc(kb), mem.alloc(vb)
+    a_cq, a_ck = mem.alloc(cu_q), mem.alloc(cu_k)
+    out = np.full((total_q, hq, d), BF16_NAN, np.uint16)
+    a_out = mem.alloc(out)
+    a_lse = mem.alloc(np.full((hq, total_q), np.nan, np.float32))
+    mem.finish()
+    scale = 1.0 / np.sqrt(d)
+    shift = max(int(np.ceil(np.log2(hq))), 0)
+    group = hq // hkv
+    magic = ((1 << 32) + group - 1) // group
+    params = [a_q, a_k, a_v, a_cq, a_ck, 0, a_out, a_lse]
+    params += [hq * d, d, 0, hkv * d, d, 0, hkv * d, d, 0, hq * d, d]
+    params += [hkv, 0, total_q, scale, 0, 0, 1, hq, shift, magic, d]
+    row_tiles = -(-max(q_lens) // 64)
+    emu.run_kernel(kernel, mem, (hq, len(q_lens), row_tiles), threads, params, smem)
+    got = from_bits(mem.read(a_out, out.nbytes, np.uint16, out.shape), dtype)
+    got_lse = mem.read(a_lse, hq * total_q * 4, np.float32, (hq, total_q))
+    qr, kr, vr = (from_bits(x, dtype) for x in (qb, kb, vb))
+    want = np.zeros_like(got)
+    want_lse = np.zeros((hq, total_q))
+    for bi, (lq, lk) in enumerate(zip(q_lens, k_lens)):
+        qs, ks = slice(cu_q[bi], cu_q[bi + 1]), slice(cu_k[bi], cu_k[bi + 1])
+        keys = np.arange(lk)
+        last = lk - lq + np.arange(lq)
+        visible = keys[None, :] <= last[:, None] if causal else np.ones((lq, lk), bool)
+        for h in range(hq):
+            o, l = attention_reference(
+                qr[qs, h], kr[ks, h // group], vr[ks, h // group], visible, scale
+            )
+            want[qs, h] = o
+            want_lse[h, qs] = l
+    assert not np.isnan(got).any(), "out has unwritten (poisoned) elements"
+    finite = np.isfinite(want_lse)
+    lse_err = np.abs(got_lse[finite] - want_lse[finite]).max() if finite.any() else 0.0
+    return rel_err(got, want), lse_err
+
+
+@pytest.mark.parametrize(
+    "head_dim,q_lens,k_lens,extra",
+    [
+        (64, [70, 5], [70, 40], {}),
+        (32, [33], [90], {"causal": False}),
+        (80, [20, 64], [50, 64], {"dtype": "f16"}),
+    ],
+)
+def test_prefill(head_dim, q_lens, k_lens, extra):
+    """The mma.sync prefill kernel the GPU suites run: the check of the emulator's
+    tensor-core fragment layouts."""
+    err, lse_err = run_prefill(head_dim=head_dim, q_lens=q_lens, k_lens=k_lens, **extra)
+    assert err < 1e-2, err
+    assert lse_err < 1e-3, lse_err
