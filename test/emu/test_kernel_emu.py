@@ -126,6 +126,8 @@ def run_decode(
     call_head_dim=None,
     window=None,
     softcap=0.0,
+    kv_heads=1,
+    lanes=0,
     seed=0,
 ):
     rng = np.random.default_rng(seed)
@@ -138,7 +140,8 @@ def run_decode(
     kernels = compile_kernels(
         decode_problem(group, head_dim, dtype, paged, causal, local),
         f"block-n={block_n} stages={stages} tokens-per-cta={tokens}",
-        f"stages={stages} threads={threads} decode-mma={int(mma)}",
+        f"stages={stages} threads={threads} decode-mma={int(mma)} "
+        f"decode-kv-heads={kv_heads} decode-lanes={lanes}",
     )
     kernel = kernels["decode"]
     threads_k, smem = emu.kernel_launch_facts(kernel)
@@ -187,8 +190,14 @@ def run_decode(
         + ([left, right, softcap] if local else [])
     )
     token_blocks = -(-seqlen_q // tokens)
+    head_blocks = -(-hkv // kv_heads)
     emu.run_kernel(
-        kernel, mem, (splits, token_blocks * hkv, batch), threads_k, params, smem
+        kernel,
+        mem,
+        (splits, token_blocks * head_blocks, batch),
+        threads_k,
+        params,
+        smem,
     )
     if splits > 1:
         combine = kernels["decode_combine"]
@@ -260,7 +269,17 @@ def test_decode_mma(group, head_dim, lens, extra):
     assert lse_err < 1e-3, lse_err
 
 
-@pytest.mark.parametrize("group,head_dim,lens,extra", DECODE_CASES[:4])
+CUDA_CORE_CASES = DECODE_CASES[:4] + [
+    # KV heads a CTA (sm_90's D 32 and the slot-major D 80 kernels), Hkv not a
+    # multiple of them; the lanes knob.
+    (2, 32, [90, 3], {"num_kv_heads": 6, "kv_heads": 4}),
+    (4, 32, [60], {"num_kv_heads": 3, "kv_heads": 2, "splits": 2, "stages": 4}),
+    (2, 80, [70, 20], {"num_kv_heads": 3, "kv_heads": 2, "block_n": 32, "stages": 3}),
+    (2, 96, [50], {"lanes": 8, "page_size": 0}),
+]
+
+
+@pytest.mark.parametrize("group,head_dim,lens,extra", CUDA_CORE_CASES)
 def test_decode_cuda_cores(group, head_dim, lens, extra):
     """The kernel the GPU suites run: the emulator's control."""
     err, lse_err = run_decode(
