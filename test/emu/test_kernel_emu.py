@@ -381,3 +381,47 @@ def test_prefill(head_dim, q_lens, k_lens, extra):
     err, lse_err = run_prefill(head_dim=head_dim, q_lens=q_lens, k_lens=k_lens, **extra)
     assert err < 1e-2, err
     assert lse_err < 1e-3, lse_err
+
+
+def random_decode_case(rng):
+    """A decode case drawn at random: head dim, G (and a fold), layout, page size,
+    splits, dtype, mask, window and softcap, a call head dim below the kernel's, and
+    knobs the lowering takes (tensor cores or CUDA cores with KV heads a CTA)."""
+    d = int(rng.choice([32, 64, 80, 96, 128]))
+    mma = bool(rng.integers(2))
+    g = int(rng.choice([1, 2, 3, 4, 8, 16] if mma else [1, 2, 4, 8]))
+    case = {"group": g, "head_dim": d, "mma": mma, "seed": int(rng.integers(1 << 30))}
+    case["lens"] = [int(x) for x in rng.integers(0, 300, size=int(rng.integers(1, 4)))]
+    case["num_kv_heads"] = int(rng.choice([1, 2, 3]))
+    case["page_size"] = int(rng.choice([0, 16, 48]))
+    case["splits"] = int(rng.choice([1, 1, 2, 3]))
+    case["dtype"] = str(rng.choice(["bf16", "f16"]))
+    causal = bool(rng.integers(4))
+    case["causal"] = causal
+    if rng.integers(3) == 0:
+        case["window"] = (int(rng.integers(0, 100)), int(rng.integers(-1, 20)))
+    if rng.integers(3) == 0:
+        case["softcap"] = float(rng.choice([5.0, 30.0]))
+    if rng.integers(4) == 0:
+        case["call_head_dim"] = d - 8 * int(rng.integers(1, d // 16 + 1))
+    fold = causal and g * 4 <= 16 and rng.integers(3) == 0
+    if fold:
+        case["tokens"] = int(rng.choice([2, 4]))
+        case["seqlen_q"] = int(rng.integers(1, 6))
+    if mma:
+        threads = int(rng.choice([64, 128]))
+        case["threads"] = threads
+        case["block_n"] = threads // 32 * 16 * int(rng.choice([1, 2]))
+    elif not fold and g <= 4 and rng.integers(2) == 0:
+        case["kv_heads"] = int(rng.choice([2, 4])) if d == 32 else 2
+    case["stages"] = int(rng.choice([2, 3]))
+    return case
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_decode_random(seed):
+    """Random cases of both decode kernels (seeded, so a failure reproduces)."""
+    case = random_decode_case(np.random.default_rng(1000 + seed))
+    err, lse_err = run_decode(**case)
+    assert err < 1e-2, (err, case)
+    assert lse_err < 1e-3, (lse_err, case)
