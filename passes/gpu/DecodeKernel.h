@@ -120,6 +120,23 @@ protected:
   LogicalResult lowerPV(PVOp pv) override;
   LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
+  /// Visits the `count` partial states of row `row` in attn.normalize's merge
+  /// buffers (state s at slot s x rows + row): `body(slot, carried)` for each,
+  /// unrolled, or with `loop` as an scf.for whose body holds one state's
+  /// loads; returns what the last call returned.
+  SmallVector<Value>
+  overStates(int64_t count, Value row, bool loop, SmallVector<Value> init,
+             function_ref<SmallVector<Value>(Value, ValueRange)> body);
+  /// Merges row `row`'s partial states (m, l, acc) as attn.combine merges
+  /// splits: `m(slot)` and `l(slot)` load a state's max and sum, `acc(slot,
+  /// c)` its 8 values of chunk c (of `chunkCount`). Returns the 8 x
+  /// chunkCount values over the merged sum (0 for a row without keys) and
+  /// the row's lse.
+  std::pair<SmallVector<Value>, Value>
+  mergeStates(int64_t count, Value row, bool loop, function_ref<Value(Value)> m,
+              function_ref<Value(Value)> l,
+              function_ref<SmallVector<Value>(Value, int64_t)> acc,
+              int64_t chunkCount);
   virtual LogicalResult lowerStore(StoreOp store);
   LogicalResult emitKvLoop(scf::ForOp loop);
   virtual void issueTileCopies(Value tileStart, Value limit, Value stage,
@@ -238,9 +255,6 @@ private:
   Value tileChunk(Value stage, int64_t which, Value row, Value chunk);
   /// The [M] slot (row g or g + 8) of value k of a [M, X] fragment.
   static int64_t rowSlot(size_t k) { return (k % 4) / 2; }
-  /// Row-wise max or sum of a [M, X] fragment: within the lane, then the
-  /// quad.
-  Fragment reduceRows(const Fragment &in, bool max);
 
   int64_t warps = 0, keysPerWarp = 0;
   /// The lane's g (its rows g, g + 8) and t (its columns or keys 2 t ..).

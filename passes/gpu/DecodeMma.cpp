@@ -219,31 +219,13 @@ LogicalResult DecodeMmaKernelEmitter::lowerMask(MaskOp mask) {
   return success();
 }
 
-Fragment DecodeMmaKernelEmitter::reduceRows(const Fragment &in, bool max) {
-  auto combine = [&](Value x, Value y) -> Value {
-    if (max)
-      return arith::MaximumFOp::create(b, loc, x, y);
-    return arith::AddFOp::create(b, loc, x, y);
-  };
-  Fragment out;
-  out.values.resize(2);
-  for (size_t k = 0; k < in.values.size(); ++k) {
-    Value &r = out.values[rowSlot(k)];
-    r = r ? combine(r, in.values[k]) : in.values[k];
-  }
-  for (Value &r : out.values)
-    for (int64_t off : {1, 2})
-      r = combine(r, shflXor(r, off));
-  return out;
-}
-
 LogicalResult DecodeMmaKernelEmitter::lowerRowMax(RowMaxOp rowMax) {
-  bind(rowMax, reduceRows(lookup(rowMax.getTile()), /*max=*/true));
+  bind(rowMax, reduceQuadRows(lookup(rowMax.getTile()), 2, rowSlot, true));
   return success();
 }
 
 LogicalResult DecodeMmaKernelEmitter::lowerRowSum(RowSumOp rowSum) {
-  bind(rowSum, reduceRows(lookup(rowSum.getTile()), /*max=*/false));
+  bind(rowSum, reduceQuadRows(lookup(rowSum.getTile()), 2, rowSlot, false));
   return success();
 }
 
@@ -361,35 +343,23 @@ LogicalResult DecodeMmaKernelEmitter::lowerNormalize(NormalizeOp normalize) {
     item = select(valid, item, idx(0));
     Value row = arith::DivUIOp::create(b, loc, item, idx(rowChunks));
     Value chunk = arith::RemUIOp::create(b, loc, item, idx(rowChunks));
-    Value maxAll = f32(-std::numeric_limits<float>::infinity());
-    for (int64_t w = 0; w < warps; ++w)
-      maxAll = arith::MaximumFOp::create(
-          b, loc, maxAll,
-          LLVM::LoadOp::create(b, loc, f32Type,
-                               gep(mBase, f32Type, add(idx(w * rows), row))));
-    Value sum = f32(0.0);
-    SmallVector<Value> merged(8, f32(0.0));
-    for (int64_t w = 0; w < warps; ++w) {
-      Value slot = add(idx(w * rows), row);
-      Value mw =
-          LLVM::LoadOp::create(b, loc, f32Type, gep(mBase, f32Type, slot));
-      Value lw =
-          LLVM::LoadOp::create(b, loc, f32Type, gep(lBase, f32Type, slot));
-      Value weight = select(isNegInf(mw), f32(0.0),
-                            exp2(arith::SubFOp::create(b, loc, mw, maxAll)));
-      sum = math::FmaOp::create(b, loc, weight, lw, sum);
-      SmallVector<Value> a =
-          load8(gep(accBase, f32Type,
-                    add(mul(slot, idx(headDim)), mul(chunk, idx(8)))),
-                f32Type);
-      for (int64_t d = 0; d < 8; ++d)
-        merged[d] = math::FmaOp::create(b, loc, weight, a[d], merged[d]);
-    }
-    auto [rowLseValue, empty] = rowLse(maxAll, sum);
-    Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
-    for (Value v : merged)
-      out.values.push_back(
-          select(empty, f32(0.0), arith::MulFOp::create(b, loc, v, inv)));
+    auto [merged, rowLseValue] = mergeStates(
+        warps, row, /*loop=*/false,
+        [&](Value slot) {
+          return LLVM::LoadOp::create(b, loc, f32Type,
+                                      gep(mBase, f32Type, slot));
+        },
+        [&](Value slot) {
+          return LLVM::LoadOp::create(b, loc, f32Type,
+                                      gep(lBase, f32Type, slot));
+        },
+        [&](Value slot, int64_t) {
+          return load8(gep(accBase, f32Type,
+                           add(mul(slot, idx(headDim)), mul(chunk, idx(8)))),
+                       f32Type);
+        },
+        /*chunkCount=*/1);
+    llvm::append_range(out.values, merged);
     lse.values.push_back(rowLseValue);
     itemRow.push_back(row);
     itemChunk.push_back(chunk);

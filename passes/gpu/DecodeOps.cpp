@@ -273,73 +273,90 @@ LogicalResult DecodeKernelEmitter::lowerNormalize(NormalizeOp normalize) {
     // The row groups' states, in turn: unrolled, or (a lane of several
     // chunks: 16 or 32 row groups) an scf.for whose body holds one group's
     // loads, not every group's.
-    auto overGroups =
-        [&](SmallVector<Value> init,
-            function_ref<SmallVector<Value>(Value, ValueRange)> body)
-        -> SmallVector<Value> {
-      if (chunks == 1) {
-        for (int64_t g = 0; g < rowGroups; ++g)
-          init = body(add(idx(g * rows), row), init);
-        return init;
-      }
-      auto loop =
-          scf::ForOp::create(b, loc, idx(0), idx(rowGroups), idx(1), init);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value slot = add(mul(loop.getInductionVar(), idx(rows)), row);
-      SmallVector<Value> next = body(slot, loop.getRegionIterArgs());
-      if (loop.getBody()->mightHaveTerminator())
-        loop.getBody()->getTerminator()->erase();
-      b.setInsertionPointToEnd(loop.getBody());
-      scf::YieldOp::create(b, loc, next);
-      return SmallVector<Value>(loop.getResults());
-    };
-    Value maxAll =
-        overGroups(
-            {f32(-std::numeric_limits<float>::infinity())},
-            [&](Value slot, ValueRange state) -> SmallVector<Value> {
-              return {arith::MaximumFOp::create(
-                  b, loc, state[0],
-                  LLVM::LoadOp::create(b, loc, f32Type,
-                                       gep(mBase, f32Type, stateIndex(slot))))};
-            })
-            .front();
-    // (sum, merged columns...)
-    SmallVector<Value> init(1 + rowValues(), f32(0.0));
-    SmallVector<Value> state =
-        overGroups(init, [&](Value slot, ValueRange in) -> SmallVector<Value> {
-          SmallVector<Value> next(in);
-          Value mg = LLVM::LoadOp::create(
-              b, loc, f32Type, gep(mBase, f32Type, stateIndex(slot)));
-          Value lg = LLVM::LoadOp::create(
-              b, loc, f32Type, gep(lBase, f32Type, stateIndex(slot)));
-          Value w = select(isNegInf(mg), f32(0.0),
-                           exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
-          next[0] = math::FmaOp::create(b, loc, w, lg, next[0]);
-          for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
-            Value accOffset =
-                add(mul(slot, idx(accRow)), mul(chunk.slot, idx(8)));
-            SmallVector<Value> a =
-                load8(gep(accBase, f32Type, accOffset), f32Type);
-            for (int64_t d = 0; d < 8; ++d) {
-              Value &into = next[1 + static_cast<int64_t>(c) * 8 + d];
-              into = math::FmaOp::create(b, loc, w, a[d], into);
-            }
-          }
-          return next;
-        });
-    Value sum = state[0];
-    ArrayRef<Value> merged = ArrayRef<Value>(state).drop_front();
-    auto [rowLseValue, empty] = rowLse(maxAll, sum);
-    Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
-    for (Value v : merged)
-      out.values.push_back(
-          select(empty, f32(0.0), arith::MulFOp::create(b, loc, v, inv)));
+    auto [merged, rowLseValue] = mergeStates(
+        rowGroups, row, chunks != 1,
+        [&](Value slot) {
+          return LLVM::LoadOp::create(b, loc, f32Type,
+                                      gep(mBase, f32Type, stateIndex(slot)));
+        },
+        [&](Value slot) {
+          return LLVM::LoadOp::create(b, loc, f32Type,
+                                      gep(lBase, f32Type, stateIndex(slot)));
+        },
+        [&](Value slot, int64_t c) {
+          Value accOffset =
+              add(mul(slot, idx(accRow)), mul(laneChunks[c].slot, idx(8)));
+          return load8(gep(accBase, f32Type, accOffset), f32Type);
+        },
+        chunks);
+    llvm::append_range(out.values, merged);
     lse.values.push_back(rowLseValue);
   }
   bind(normalize.getOut(), out);
   bind(normalize.getLse(), lse);
   return success();
+}
+
+SmallVector<Value> DecodeKernelEmitter::overStates(
+    int64_t count, Value row, bool loop, SmallVector<Value> init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  if (!loop) {
+    for (int64_t g = 0; g < count; ++g)
+      init = body(add(idx(g * rows), row), init);
+    return init;
+  }
+  auto forOp = scf::ForOp::create(b, loc, idx(0), idx(count), idx(1), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forOp.getBody());
+  Value slot = add(mul(forOp.getInductionVar(), idx(rows)), row);
+  SmallVector<Value> next = body(slot, forOp.getRegionIterArgs());
+  if (forOp.getBody()->mightHaveTerminator())
+    forOp.getBody()->getTerminator()->erase();
+  b.setInsertionPointToEnd(forOp.getBody());
+  scf::YieldOp::create(b, loc, next);
+  return SmallVector<Value>(forOp.getResults());
+}
+
+std::pair<SmallVector<Value>, Value> DecodeKernelEmitter::mergeStates(
+    int64_t count, Value row, bool loop, function_ref<Value(Value)> m,
+    function_ref<Value(Value)> l,
+    function_ref<SmallVector<Value>(Value, int64_t)> acc, int64_t chunkCount) {
+  Value maxAll =
+      overStates(
+          count, row, loop, {f32(-std::numeric_limits<float>::infinity())},
+          [&](Value slot, ValueRange state) -> SmallVector<Value> {
+            return {arith::MaximumFOp::create(b, loc, state[0], m(slot))};
+          })
+          .front();
+  // (sum, merged columns...)
+  SmallVector<Value> init(1 + 8 * chunkCount, f32(0.0));
+  SmallVector<Value> state =
+      overStates(count, row, loop, init,
+                 [&](Value slot, ValueRange in) -> SmallVector<Value> {
+                   SmallVector<Value> next(in);
+                   Value mg = m(slot);
+                   Value lg = l(slot);
+                   Value w =
+                       select(isNegInf(mg), f32(0.0),
+                              exp2(arith::SubFOp::create(b, loc, mg, maxAll)));
+                   next[0] = math::FmaOp::create(b, loc, w, lg, next[0]);
+                   for (int64_t c = 0; c < chunkCount; ++c) {
+                     SmallVector<Value> a = acc(slot, c);
+                     for (int64_t d = 0; d < 8; ++d) {
+                       Value &into = next[1 + c * 8 + d];
+                       into = math::FmaOp::create(b, loc, w, a[d], into);
+                     }
+                   }
+                   return next;
+                 });
+  Value sum = state[0];
+  auto [rowLseValue, empty] = rowLse(maxAll, sum);
+  Value inv = arith::DivFOp::create(b, loc, f32(1.0), sum);
+  SmallVector<Value> out;
+  for (Value v : ArrayRef<Value>(state).drop_front())
+    out.push_back(
+        select(empty, f32(0.0), arith::MulFOp::create(b, loc, v, inv)));
+  return {out, rowLseValue};
 }
 
 LogicalResult DecodeKernelEmitter::lowerStore(StoreOp store) {

@@ -340,6 +340,26 @@ void KernelEmitterBase::bindFlattened(ValueRange values, ValueRange flat,
   }
 }
 
+Fragment KernelEmitterBase::reduceQuadRows(const Fragment &in, int64_t slots,
+                                           function_ref<int64_t(size_t)> slotOf,
+                                           bool max) {
+  auto combine = [&](Value x, Value y) -> Value {
+    if (max)
+      return arith::MaximumFOp::create(b, loc, x, y);
+    return arith::AddFOp::create(b, loc, x, y);
+  };
+  Fragment out;
+  out.values.resize(slots);
+  for (size_t k = 0; k < in.values.size(); ++k) {
+    Value &r = out.values[slotOf(k)];
+    r = r ? combine(r, in.values[k]) : in.values[k];
+  }
+  for (Value &r : out.values)
+    for (int64_t off : {1, 2})
+      r = combine(r, shflXor(r, off));
+  return out;
+}
+
 Value KernelEmitterBase::mmaSwizzled(Value row, Value chunk, int64_t headDim) {
   int64_t chunksPerRow = headDim / 8;
   Value pattern = idx(std::min<int64_t>(chunksPerRow, 8) - 1);

@@ -66,6 +66,12 @@ protected:
   virtual LogicalResult lowerPV(PVOp pv) = 0;
   virtual LogicalResult lowerScaleRows(ScaleRowsOp scale) = 0;
   virtual LogicalResult lowerNormalize(NormalizeOp normalize) = 0;
+  /// Row-wise max (or sum) of a fragment in an mma.sync accumulator layout:
+  /// value k belongs to row slot `slotOf(k)` of `slots`; the values of a slot
+  /// reduce within the thread, then across the four lanes of a quad (xor 1
+  /// and 2), which hold the same rows.
+  Fragment reduceQuadRows(const Fragment &in, int64_t slots,
+                          function_ref<int64_t(size_t)> slotOf, bool max);
   /// `op` through its lowering above, or nothing when it is none of them.
   std::optional<LogicalResult> emitTileOp(Operation *op);
   /// attn.softcap, elementwise in any fragment layout: cap * tanh(s / cap)

@@ -341,22 +341,9 @@ LogicalResult PrefillKernelEmitter::lowerNormalize(NormalizeOp normalize) {
 }
 
 Fragment PrefillKernelEmitter::reduceRows(const Fragment &in, bool max) {
-  auto combine = [&](Value x, Value y) -> Value {
-    if (max)
-      return arith::MaximumFOp::create(b, loc, x, y);
-    return arith::AddFOp::create(b, loc, x, y);
-  };
   int64_t cols = 2 * in.values.size() / rowBlocks;
-  Fragment out;
-  out.values.resize(2 * rowBlocks);
-  for (size_t k = 0; k < in.values.size(); ++k) {
-    Value &r = out.values[rowSlot(k, cols)];
-    r = r ? combine(r, in.values[k]) : in.values[k];
-  }
-  for (Value &r : out.values)
-    for (int64_t off : {1, 2})
-      r = combine(r, shflXor(r, off));
-  return out;
+  return reduceQuadRows(
+      in, 2 * rowBlocks, [&](size_t k) { return rowSlot(k, cols); }, max);
 }
 
 Fragment PrefillKernelEmitter::emitPV(Value pTile, Fragment acc) {
