@@ -128,6 +128,7 @@ def run_decode(
     softcap=0.0,
     kv_heads=1,
     lanes=0,
+    dependent_launch=True,
     seed=0,
 ):
     rng = np.random.default_rng(seed)
@@ -141,7 +142,8 @@ def run_decode(
         decode_problem(group, head_dim, dtype, paged, causal, local),
         f"block-n={block_n} stages={stages} tokens-per-cta={tokens}",
         f"stages={stages} threads={threads} decode-mma={int(mma)} "
-        f"decode-kv-heads={kv_heads} decode-lanes={lanes}",
+        f"decode-kv-heads={kv_heads} decode-lanes={lanes} "
+        f"dependent-launch={int(dependent_launch)}",
     )
     kernel = kernels["decode"]
     threads_k, smem = emu.kernel_launch_facts(kernel)
@@ -293,16 +295,19 @@ def test_decode_cuda_cores(group, head_dim, lens, extra):
 # Prefill (packed K/V), the emulator's check of its mma.sync and ldmatrix.
 
 
-def prefill_problem(head_dim, dtype, causal):
+def prefill_problem(head_dim, dtype, causal, local=False):
     """The problem op of a prefill kernel as codegen/Codegen.cpp writes it (one head
-    each; the launch's head counts map them)."""
+    each; the launch's head counts map them); `local` adds the window and softcap
+    arguments."""
     q = f"memref<?x1x{head_dim}x{dtype}>"
+    largs = ", %wl: index, %wr: index, %cap: f32" if local else ""
+    lops = "window [%wl, %wr] softcap(%cap)" if local else ""
     return f"""
 func.func @prefill(%q: {q}, %k: {q}, %v: {q}, %cq: memref<?xi32>, %ck: memref<?xi32>,
-                   %o: {q}, %lse: memref<1x?xf32>) {{
+                   %o: {q}, %lse: memref<1x?xf32>{largs}) {{
   attn.varlen_prefill q(%q : {q}) k(%k : {q}) v(%v : {q})
       cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>)
-      out(%o : {q}) lse(%lse : memref<1x?xf32>)
+      out(%o : {q}) lse(%lse : memref<1x?xf32>) {lops}
       {{num_heads = 1, num_kv_heads = 1, head_dim = {head_dim},
        causal = {str(causal).lower()}, scale = 1.0 : f32, page_size = 0}}
   return
@@ -311,13 +316,29 @@ func.func @prefill(%q: {q}, %k: {q}, %v: {q}, %cq: memref<?xi32>, %ck: memref<?x
 
 
 def run_prefill(
-    *, head_dim, q_lens, k_lens, hq=4, hkv=2, dtype="bf16", causal=True, seed=0
+    *,
+    head_dim,
+    q_lens,
+    k_lens,
+    hq=4,
+    hkv=2,
+    dtype="bf16",
+    causal=True,
+    splits=1,
+    window=None,
+    softcap=0.0,
+    seed=0,
 ):
     rng = np.random.default_rng(seed)
+    # The runtime's normalisation (runtime/checks.cpp, resolveLocalOptions).
+    left, right = window if window else (-1, -1)
+    left = -1 if left < 0 else left
+    right = 0 if causal else (-1 if right < 0 else right)
+    local = softcap > 0 or left >= 0 or (not causal and right >= 0)
     kernels = compile_kernels(
-        prefill_problem(head_dim, dtype, causal),
+        prefill_problem(head_dim, dtype, causal, local),
         "block-m=64 block-n=32 stages=2",
-        "stages=2 threads=128",
+        "stages=2 threads=128 dependent-launch=1",
     )
     kernel = kernels["prefill"]
     threads, smem = emu.kernel_launch_facts(kernel)
@@ -335,6 +356,8 @@ def run_prefill(
     out = np.full((total_q, hq, d), BF16_NAN, np.uint16)
     a_out = mem.alloc(out)
     a_lse = mem.alloc(np.full((hq, total_q), np.nan, np.float32))
+    a_po = mem.alloc(np.full((splits, total_q, hq, d), np.nan, np.float32))
+    a_pl = mem.alloc(np.full((splits, total_q, hq), np.nan, np.float32))
     mem.finish()
     scale = 1.0 / np.sqrt(d)
     shift = max(int(np.ceil(np.log2(hq))), 0)
@@ -342,9 +365,18 @@ def run_prefill(
     magic = ((1 << 32) + group - 1) // group
     params = [a_q, a_k, a_v, a_cq, a_ck, 0, a_out, a_lse]
     params += [hq * d, d, 0, hkv * d, d, 0, hkv * d, d, 0, hq * d, d]
-    params += [hkv, 0, total_q, scale, 0, 0, 1, hq, shift, magic, d]
+    params += [hkv, 0, total_q, scale, a_po, a_pl, splits, hq, shift, magic, d]
+    params += [left, right, softcap] if local else []
     row_tiles = -(-max(q_lens) // 64)
-    emu.run_kernel(kernel, mem, (hq, len(q_lens), row_tiles), threads, params, smem)
+    # Grid x: the head, or split << head_shift | head (abi/grid.h).
+    grid_x = hq if splits == 1 else splits << shift
+    emu.run_kernel(kernel, mem, (grid_x, len(q_lens), row_tiles), threads, params, smem)
+    if splits > 1:
+        # The decode combine with B = 1 and Lq = total_q (runtime/prefill.cpp).
+        combine = kernels["prefill_combine"]
+        ct, _ = emu.kernel_launch_facts(combine)
+        cparams = [a_po, a_pl, a_out, a_lse, 0, hq * d, d, splits, d]
+        emu.run_kernel(combine, mem, (hq, total_q, 1), ct, cparams, 0)
     got = from_bits(mem.read(a_out, out.nbytes, np.uint16, out.shape), dtype)
     got_lse = mem.read(a_lse, hq * total_q * 4, np.float32, (hq, total_q))
     qr, kr, vr = (from_bits(x, dtype) for x in (qb, kb, vb))
@@ -354,10 +386,19 @@ def run_prefill(
         qs, ks = slice(cu_q[bi], cu_q[bi + 1]), slice(cu_k[bi], cu_k[bi + 1])
         keys = np.arange(lk)
         last = lk - lq + np.arange(lq)
-        visible = keys[None, :] <= last[:, None] if causal else np.ones((lq, lk), bool)
+        visible = np.ones((lq, lk), bool)
+        if causal or right >= 0:
+            visible &= keys[None, :] <= last[:, None] + max(right, 0)
+        if left >= 0:
+            visible &= keys[None, :] >= last[:, None] - left
         for h in range(hq):
             o, l = attention_reference(
-                qr[qs, h], kr[ks, h // group], vr[ks, h // group], visible, scale
+                qr[qs, h],
+                kr[ks, h // group],
+                vr[ks, h // group],
+                visible,
+                scale,
+                softcap,
             )
             want[qs, h] = o
             want_lse[h, qs] = l
@@ -373,6 +414,9 @@ def run_prefill(
         (64, [70, 5], [70, 40], {}),
         (32, [33], [90], {"causal": False}),
         (80, [20, 64], [50, 64], {"dtype": "f16"}),
+        (64, [40, 3], [200, 130], {"splits": 3}),
+        (32, [70], [150], {"window": (30, 0), "softcap": 20.0}),
+        (64, [50], [80], {"causal": False, "window": (10, 25), "splits": 2}),
     ],
 )
 def test_prefill(head_dim, q_lens, k_lens, extra):
