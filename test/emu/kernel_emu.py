@@ -493,7 +493,10 @@ class CTA:
 
     # ---- arith
     def op_arith_constant(self, op, mask):
-        value, ty = op.props.split("value = ", 1)[1].rsplit(":", 1)
+        text = op.props.split("value = ", 1)[1].rstrip("}").strip()
+        if text in ("true", "false"):
+            return self.const(1 if text == "true" else 0).astype(np.int64)
+        value, ty = text.rsplit(":", 1)
         value, ty = value.strip(), ty.strip()
         if value in ("true", "false"):
             return self.const(1 if value == "true" else 0).astype(np.int64)
@@ -539,6 +542,23 @@ class CTA:
 
     def op_arith_remui(self, op, m):
         return self._int_binop(op, np.remainder, unsigned=True)
+
+    def op_arith_mului_extended(self, op, m):
+        # (low, high) halves of the unsigned product.
+        w = _int_width(op.types[1][0])
+        a = _unsigned(self.get(op.operands[0]), w)
+        b = _unsigned(self.get(op.operands[1]), w)
+        if w <= 32:
+            prod = a * b
+            return [
+                _wrap(prod.astype(np.int64), w),
+                _wrap((prod >> np.uint64(w)).astype(np.int64), w),
+            ]
+        prods = [int(x) * int(y) for x, y in zip(a, b)]
+        mask = (1 << 64) - 1
+        low = np.array([p & mask for p in prods], dtype=np.uint64).view(np.int64)
+        high = np.array([p >> 64 for p in prods], dtype=np.uint64).view(np.int64)
+        return [low, high]
 
     def op_arith_ceildivui(self, op, m):
         w = _int_width(op.types[1][0])

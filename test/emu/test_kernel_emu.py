@@ -295,21 +295,24 @@ def test_decode_cuda_cores(group, head_dim, lens, extra):
 # Prefill (packed K/V), the emulator's check of its mma.sync and ldmatrix.
 
 
-def prefill_problem(head_dim, dtype, causal, local=False):
+def prefill_problem(head_dim, dtype, causal, local=False, paged=False):
     """The problem op of a prefill kernel as codegen/Codegen.cpp writes it (one head
     each; the launch's head counts map them); `local` adds the window and softcap
-    arguments."""
+    arguments, `paged` a paged K/V cache."""
     q = f"memref<?x1x{head_dim}x{dtype}>"
+    kv = f"memref<?x?x1x{head_dim}x{dtype}>" if paged else q
+    table = "block_table(%bt : memref<?x?xi32>) " if paged else ""
+    targ = ", %bt: memref<?x?xi32>" if paged else ""
     largs = ", %wl: index, %wr: index, %cap: f32" if local else ""
     lops = "window [%wl, %wr] softcap(%cap)" if local else ""
     return f"""
-func.func @prefill(%q: {q}, %k: {q}, %v: {q}, %cq: memref<?xi32>, %ck: memref<?xi32>,
+func.func @prefill(%q: {q}, %k: {kv}, %v: {kv}, %cq: memref<?xi32>, %ck: memref<?xi32>{targ},
                    %o: {q}, %lse: memref<1x?xf32>{largs}) {{
-  attn.varlen_prefill q(%q : {q}) k(%k : {q}) v(%v : {q})
-      cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>)
+  attn.varlen_prefill q(%q : {q}) k(%k : {kv}) v(%v : {kv})
+      cu_seqlens_q(%cq : memref<?xi32>) cu_seqlens_k(%ck : memref<?xi32>) {table}
       out(%o : {q}) lse(%lse : memref<1x?xf32>) {lops}
       {{num_heads = 1, num_kv_heads = 1, head_dim = {head_dim},
-       causal = {str(causal).lower()}, scale = 1.0 : f32, page_size = 0}}
+       causal = {str(causal).lower()}, scale = 1.0 : f32, page_size = {-1 if paged else 0}}}
   return
 }}
 """
@@ -327,16 +330,18 @@ def run_prefill(
     splits=1,
     window=None,
     softcap=0.0,
+    page_size=0,
     seed=0,
 ):
     rng = np.random.default_rng(seed)
+    paged = page_size > 0
     # The runtime's normalisation (runtime/checks.cpp, resolveLocalOptions).
     left, right = window if window else (-1, -1)
     left = -1 if left < 0 else left
     right = 0 if causal else (-1 if right < 0 else right)
     local = softcap > 0 or left >= 0 or (not causal and right >= 0)
     kernels = compile_kernels(
-        prefill_problem(head_dim, dtype, causal, local),
+        prefill_problem(head_dim, dtype, causal, local, paged),
         "block-m=64 block-n=32 stages=2",
         "stages=2 threads=128 dependent-launch=1",
     )
@@ -345,14 +350,24 @@ def run_prefill(
     d = head_dim
     total_q, total_k = sum(q_lens), sum(k_lens)
     q = rng.standard_normal((total_q, hq, d))
-    k = rng.standard_normal((total_k, hkv, d))
-    v = rng.standard_normal((total_k, hkv, d))
-    qb, kb, vb = (to_bits(x, dtype) for x in (q, k, v))
     cu_q = np.concatenate([[0], np.cumsum(q_lens)]).astype(np.int32)
     cu_k = np.concatenate([[0], np.cumsum(k_lens)]).astype(np.int32)
+    if paged:
+        # Key j of sequence b at k_cache[block_table[b][j / page], j % page].
+        pages_per = -(-max(k_lens) // page_size)
+        num_pages = len(k_lens) * pages_per + 2
+        order = rng.permutation(num_pages)[: len(k_lens) * pages_per]
+        table = order.reshape(len(k_lens), pages_per).astype(np.int32)
+        k = rng.standard_normal((num_pages, page_size, hkv, d))
+        v = rng.standard_normal((num_pages, page_size, hkv, d))
+    else:
+        k = rng.standard_normal((total_k, hkv, d))
+        v = rng.standard_normal((total_k, hkv, d))
+    qb, kb, vb = (to_bits(x, dtype) for x in (q, k, v))
     mem = emu.Memory()
     a_q, a_k, a_v = mem.alloc(qb), mem.alloc(kb), mem.alloc(vb)
     a_cq, a_ck = mem.alloc(cu_q), mem.alloc(cu_k)
+    a_table = mem.alloc(table) if paged else 0
     out = np.full((total_q, hq, d), BF16_NAN, np.uint16)
     a_out = mem.alloc(out)
     a_lse = mem.alloc(np.full((hq, total_q), np.nan, np.float32))
@@ -363,9 +378,14 @@ def run_prefill(
     shift = max(int(np.ceil(np.log2(hq))), 0)
     group = hq // hkv
     magic = ((1 << 32) + group - 1) // group
-    params = [a_q, a_k, a_v, a_cq, a_ck, 0, a_out, a_lse]
-    params += [hq * d, d, 0, hkv * d, d, 0, hkv * d, d, 0, hq * d, d]
-    params += [hkv, 0, total_q, scale, a_po, a_pl, splits, hq, shift, magic, d]
+    params = [a_q, a_k, a_v, a_cq, a_ck, a_table, a_out, a_lse]
+    # k and v strides (outer, row, head): (page, row, head) paged, (0, token,
+    # head) packed; then block_table's row stride.
+    outer = page_size * hkv * d if paged else 0
+    params += [hq * d, d, outer, hkv * d, d, outer, hkv * d, d]
+    params += [table.shape[1] if paged else 0, hq * d, d]
+    params += [hkv, page_size, total_q, scale, a_po, a_pl, splits, hq, shift, magic]
+    params += [d]
     params += [left, right, softcap] if local else []
     row_tiles = -(-max(q_lens) // 64)
     # Grid x: the head, or split << head_shift | head (abi/grid.h).
@@ -380,6 +400,15 @@ def run_prefill(
     got = from_bits(mem.read(a_out, out.nbytes, np.uint16, out.shape), dtype)
     got_lse = mem.read(a_lse, hq * total_q * 4, np.float32, (hq, total_q))
     qr, kr, vr = (from_bits(x, dtype) for x in (qb, kb, vb))
+    if paged:
+        # The keys in sequence order, packed, for the reference.
+        rows = [
+            table[bi, j // page_size] * page_size + j % page_size
+            for bi, lk in enumerate(k_lens)
+            for j in range(lk)
+        ]
+        kr = kr.reshape(-1, hkv, d)[rows]
+        vr = vr.reshape(-1, hkv, d)[rows]
     want = np.zeros_like(got)
     want_lse = np.zeros((hq, total_q))
     for bi, (lq, lk) in enumerate(zip(q_lens, k_lens)):
@@ -417,6 +446,8 @@ def run_prefill(
         (64, [40, 3], [200, 130], {"splits": 3}),
         (32, [70], [150], {"window": (30, 0), "softcap": 20.0}),
         (64, [50], [80], {"causal": False, "window": (10, 25), "splits": 2}),
+        (64, [40, 70], [100, 300], {"page_size": 16}),
+        (80, [90], [250], {"page_size": 48, "splits": 2}),
     ],
 )
 def test_prefill(head_dim, q_lens, k_lens, extra):
