@@ -129,7 +129,8 @@ class _Parser:
             raise ValueError(f"expected {s!r} at {ctx!r}")
         self.i += len(s)
 
-    def bracketed(self, open_ch, close_ch):
+    def bracketed(self, open_ch):
+        """The text inside the bracket at the cursor (`open_ch`), skipped."""
         self.ws()
         assert self.t[self.i] == open_ch, self.t[self.i : self.i + 40]
         end = _match(self.t, self.i)
@@ -147,10 +148,9 @@ class _Parser:
             mm = m.match(self.t, self.i)
             for r in mm.group(1).split(","):
                 r = r.strip()
-                if ":" in r:
+                if ":" in r:  # a pack %r:N: its values %r#0 .. %r#N-1
                     base, n = r.split(":")
                     results += [f"{base}#{k}" for k in range(int(n))]
-                    results.append(base)  # the whole pack (unused)
                 else:
                     results.append(r)
             self.i = mm.end()
@@ -158,12 +158,12 @@ class _Parser:
         m = re.compile(r'"([\w.]+)"').match(self.t, self.i)
         name = m.group(1)
         self.i = m.end()
-        operands = [o for o in _split_top(self.bracketed("(", ")")) if o]
+        operands = [o for o in _split_top(self.bracketed("(")) if o]
         props = attrs = ""
         regions = []
         if self.peek("<{"):
             self.i += 1
-            props = self.bracketed("{", "}")
+            props = self.bracketed("{")
             self.expect(">")
         if self.peek("({"):
             self.i += 1
@@ -175,7 +175,7 @@ class _Parser:
                 self.expect(")")
                 break
         if self.peek("{"):
-            attrs = self.bracketed("{", "}")
+            attrs = self.bracketed("{")
         self.expect(":")
         self.ws()
         # The function type: (operands) -> results, to the end of the line.
@@ -200,9 +200,6 @@ class _Parser:
             out_types = _split_top(outs[1:-1])
         else:
             out_types = [outs] if outs else []
-        # A result pack %r:N lists its N names, then the pack's own name.
-        if any("#" in r for r in results):
-            results = [r for r in results if "#" in r]
         return Op(name, results, operands, props, attrs, regions, (in_types, out_types))
 
     def region(self):
@@ -221,7 +218,7 @@ class _Parser:
                 m = re.compile(r"\^[\w]+").match(self.t, self.i)
                 self.i = m.end()
                 if self.peek("("):
-                    for a in _split_top(self.bracketed("(", ")")):
+                    for a in _split_top(self.bracketed("(")):
                         n, ty = a.split(":", 1)
                         block.args.append(n.strip())
                         block.arg_types.append(ty.strip())
