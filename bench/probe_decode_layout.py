@@ -3,47 +3,22 @@ small-D decode limited by the cache layout (a head's key row is 64-160 B of a Hk
 or by the kernel? Same bytes, same G 2: Hkv 8 / Hq 16 against Hkv 2 / Hq 4 with 4x the
 sequences and Hkv 1 / Hq 2 with 8x (each head's keys contiguous).
 
-    PYTHONPATH=python python3 bench/probe_decode_layout.py
+    PYTHONPATH=python:bench python3 bench/probe_decode_layout.py
+
+The copy bandwidth is bench_decode's (the recorded run timed one loop of 10 copies of
+1 GiB; the probe now takes the same median as the benchmarks).
 """
 
-import random, statistics, torch
+import random
+
+import torch
+
 from attn_kernels import flash_attn_with_kvcache
+from bench_decode import copy_bandwidth
+from sweep_graph_buckets import replay_ms
 
-
-def graph_ms(fn, reps=30):
-    fn()
-    torch.cuda.synchronize()
-    gr = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(gr):
-        fn()
-    for _ in range(3):
-        gr.replay()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-            enable_timing=True
-        )
-        a.record()
-        gr.replay()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    return statistics.median(ts)
-
-
-src = torch.randn(2**30 // 2, dtype=torch.bfloat16, device="cuda")
-dst = torch.empty_like(src)
-for _ in range(3):
-    dst.copy_(src)
-a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-a.record()
-for _ in range(10):
-    dst.copy_(src)
-b.record()
-torch.cuda.synchronize()
-bw = 2 * 10 * 2**30 / (a.elapsed_time(b) * 1e-3)
-del src, dst
-print(f"copy {bw/1e12:.2f} TB/s", flush=True)
+bw = copy_bandwidth()
+print(f"copy {bw/1e12:.2f} TB/s")
 PAGE = 256
 
 
@@ -65,10 +40,11 @@ def run(D, HQ, HKV, batch, lo, hi, splits=0):
     cs = torch.tensor(lens, dtype=torch.int32, device="cuda")
     q = torch.randn((batch, 1, HQ, D), dtype=torch.bfloat16, device="cuda")
     kvb = sum(lens) * HKV * D * 2 * 2
-    ms = graph_ms(
+    ms = replay_ms(
         lambda: flash_attn_with_kvcache(
             q, kc, vc, cache_seqlens=cs, block_table=t, causal=True, num_splits=splits
-        )
+        ),
+        reps=30,
     )
     return f"{ms*1e3:7.1f}us {100*kvb/(ms*1e-3)/bw:4.0f}%"
 

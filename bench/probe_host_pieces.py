@@ -4,11 +4,13 @@ by bench_host.host_times; (2) decode at D 32, 64, 80 and 128 through the varlen 
 kernels (one query a sequence over the paged cache) against the decode kernels.
 
     PYTHONPATH=python:bench python3 bench/probe_host_pieces.py
+
+The copy bandwidth is bench_decode's (the recorded run timed one loop of 10 copies of
+1 GiB; the probe now takes the same median as the benchmarks).
 """
 
 import ctypes
 import random
-import statistics
 
 import torch
 import bench_host as bh
@@ -20,6 +22,8 @@ from attn_kernels import (
     flash_attn_varlen_func,
     flash_attn_with_kvcache,
 )
+from bench_decode import copy_bandwidth
+from sweep_graph_buckets import replay_ms
 
 bh.ROUNDS = 9
 g = torch.Generator().manual_seed(0)
@@ -119,39 +123,7 @@ for name, r in res.items():
 
 
 # (2) decode through the prefill kernels (Lq 1 a sequence, paged, causal bottom-right)
-def graph_ms(fn, reps=30):
-    fn()
-    torch.cuda.synchronize()
-    gr = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(gr):
-        fn()
-    for _ in range(3):
-        gr.replay()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-            enable_timing=True
-        )
-        a.record()
-        gr.replay()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    return statistics.median(ts)
-
-
-src = torch.randn(2**30 // 2, dtype=torch.bfloat16, device="cuda")
-dst = torch.empty_like(src)
-for _ in range(3):
-    dst.copy_(src)
-a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-a.record()
-for _ in range(10):
-    dst.copy_(src)
-b.record()
-torch.cuda.synchronize()
-bw = 2 * 10 * 2**30 / (a.elapsed_time(b) * 1e-3)
-del src, dst
+bw = copy_bandwidth()
 print(f"copy {bw/1e12:.2f} TB/s")
 HQ, HKV, PAGE = 16, 8, 256
 for D in (32, 64, 80, 128):
@@ -202,7 +174,7 @@ for D in (32, 64, 80, 128):
                 ),
             ),
         ):
-            ms = graph_ms(fn)
+            ms = replay_ms(fn, reps=30)
             cells.append(f"{name} {ms*1e3:7.1f}us {100*kvb/(ms*1e-3)/bw:4.0f}%")
         print(f"D{D:<3} {batch:3}x{lo}-{hi}: " + "  ".join(cells), flush=True)
         del kc, vc

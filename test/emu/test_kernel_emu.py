@@ -79,6 +79,40 @@ def rel_err(got, want):
     return np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30)
 
 
+def compare(got, want, got_lse, want_lse):
+    """(relative norm error of out, largest lse error over rows with keys); out must
+    have no poisoned element left and lse must be +inf exactly on the rows without
+    keys (the caller's convention)."""
+    assert not np.isnan(got).any(), "out has unwritten (poisoned) elements"
+    finite = np.isfinite(want_lse)
+    assert np.array_equal(np.isposinf(got_lse), ~finite), "lse of rows without keys"
+    lse_err = np.abs(got_lse[finite] - want_lse[finite]).max() if finite.any() else 0.0
+    return rel_err(got, want), lse_err
+
+
+def local_options(window, softcap, causal):
+    """(window_left, window_right, local) as the runtime normalises a call's window
+    and softcap (runtime/checks.cpp, resolveLocalOptions): -1 for an unbounded side,
+    right 0 when causal; local when a kernel with the local options serves it."""
+    left, right = window if window else (-1, -1)
+    left = -1 if left < 0 else left
+    right = 0 if causal else (-1 if right < 0 else right)
+    return left, right, softcap > 0 or left >= 0 or (not causal and right >= 0)
+
+
+def visible_keys(lq, lk, causal, left, right):
+    """[lq, lk]: which keys each of the last lq queries of lk keys sees (bottom-right
+    aligned: query i's diagonal is key lk - lq + i), under the mask and window."""
+    keys = np.arange(lk)
+    last = lk - lq + np.arange(lq)
+    visible = np.ones((lq, lk), bool)
+    if causal or right >= 0:
+        visible &= keys[None, :] <= last[:, None] + max(right, 0)
+    if left >= 0:
+        visible &= keys[None, :] >= last[:, None] - left
+    return visible
+
+
 # --------------------------------------------------------------------------------------
 # Decode.
 
@@ -133,11 +167,7 @@ def run_decode(
 ):
     rng = np.random.default_rng(seed)
     paged = page_size > 0
-    # The runtime's normalisation (runtime/checks.cpp, resolveLocalOptions).
-    left, right = window if window else (-1, -1)
-    left = -1 if left < 0 else left
-    right = 0 if causal else (-1 if right < 0 else right)
-    local = softcap > 0 or left >= 0 or (not causal and right >= 0)
+    left, right, local = local_options(window, softcap, causal)
     kernels = compile_kernels(
         decode_problem(group, head_dim, dtype, paged, causal, local),
         f"block-n={block_n} stages={stages} tokens-per-cta={tokens}",
@@ -226,25 +256,13 @@ def run_decode(
             kk, vv = kr[bi, :length], vr[bi, :length]
         for h in range(hq):
             kvh = h // group
-            keys = np.arange(length)
-            last = length - seqlen_q + np.arange(seqlen_q)
-            visible = np.ones((seqlen_q, length), bool)
-            if causal or right >= 0:
-                visible &= keys[None, :] <= last[:, None] + max(right, 0)
-            if left >= 0:
-                visible &= keys[None, :] >= last[:, None] - left
+            visible = visible_keys(seqlen_q, length, causal, left, right)
             o, l = attention_reference(
                 qr[bi, :, h], kk[:, kvh], vv[:, kvh], visible, scale, softcap
             )
             want[bi, :, h] = o
             want_lse[bi, h] = l
-    assert not np.isnan(got).any(), "out has unwritten (poisoned) elements"
-    err = rel_err(got, want)
-    finite = np.isfinite(want_lse)
-    # lse: +inf for a row without keys (the caller's convention).
-    assert np.array_equal(np.isposinf(got_lse), ~finite), "lse of rows without keys"
-    lse_err = np.abs(got_lse[finite] - want_lse[finite]).max() if finite.any() else 0.0
-    return err, lse_err
+    return compare(got, want, got_lse, want_lse)
 
 
 DECODE_CASES = [
@@ -335,11 +353,7 @@ def run_prefill(
 ):
     rng = np.random.default_rng(seed)
     paged = page_size > 0
-    # The runtime's normalisation (runtime/checks.cpp, resolveLocalOptions).
-    left, right = window if window else (-1, -1)
-    left = -1 if left < 0 else left
-    right = 0 if causal else (-1 if right < 0 else right)
-    local = softcap > 0 or left >= 0 or (not causal and right >= 0)
+    left, right, local = local_options(window, softcap, causal)
     kernels = compile_kernels(
         prefill_problem(head_dim, dtype, causal, local, paged),
         "block-m=64 block-n=32 stages=2",
@@ -413,13 +427,7 @@ def run_prefill(
     want_lse = np.zeros((hq, total_q))
     for bi, (lq, lk) in enumerate(zip(q_lens, k_lens)):
         qs, ks = slice(cu_q[bi], cu_q[bi + 1]), slice(cu_k[bi], cu_k[bi + 1])
-        keys = np.arange(lk)
-        last = lk - lq + np.arange(lq)
-        visible = np.ones((lq, lk), bool)
-        if causal or right >= 0:
-            visible &= keys[None, :] <= last[:, None] + max(right, 0)
-        if left >= 0:
-            visible &= keys[None, :] >= last[:, None] - left
+        visible = visible_keys(lq, lk, causal, left, right)
         for h in range(hq):
             o, l = attention_reference(
                 qr[qs, h],
@@ -431,10 +439,7 @@ def run_prefill(
             )
             want[qs, h] = o
             want_lse[h, qs] = l
-    assert not np.isnan(got).any(), "out has unwritten (poisoned) elements"
-    finite = np.isfinite(want_lse)
-    lse_err = np.abs(got_lse[finite] - want_lse[finite]).max() if finite.any() else 0.0
-    return rel_err(got, want), lse_err
+    return compare(got, want, got_lse, want_lse)
 
 
 @pytest.mark.parametrize(
