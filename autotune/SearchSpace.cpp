@@ -10,12 +10,16 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
   if (knobs.mma) {
     // The tensor-core kernel (passes/gpu/DecodeKernel.h,
     // DecodeMmaKernelEmitter): at most 16 rows of a kernel specialised on G,
-    // a head_dim of whole 16-column steps, whole warps of 16-key steps.
+    // a head_dim of whole 16-column steps, whole warps of 16-key steps, the
+    // warps split evenly between the KV heads of a CTA.
     int64_t warps = knobs.threads / 32;
-    return rows >= 1 && rows <= 16 && headDim % 16 == 0 && headDim >= 16 &&
-           headDim <= 256 && knobs.lanes == 0 && knobs.kvHeads == 1 &&
-           knobs.threads % 32 == 0 && warps > 0 && knobs.blockN > 0 &&
-           knobs.blockN % (16 * warps) == 0;
+    if (!(rows >= 1 && rows <= 16 && headDim % 16 == 0 && headDim >= 16 &&
+          headDim <= 256 && knobs.lanes == 0 && knobs.threads % 32 == 0 &&
+          warps > 0 && ::attn::decodeKvHeadsValid(knobs.kvHeads) &&
+          warps % knobs.kvHeads == 0))
+      return false;
+    int64_t headWarps = warps / knobs.kvHeads;
+    return knobs.blockN > 0 && knobs.blockN % (16 * headWarps) == 0;
   }
   // The lowering's row layout (passes/gpu/DecodeLayout.h).
   if (headDim < 8 || headDim > 256 || headDim % 8 != 0 || knobs.threads <= 0 ||
@@ -35,13 +39,14 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs) {
 bool spaceHasSplitPolicies(StringRef space) {
   return space != "head-dims" && space != "decode-lanes" &&
          space != "decode-kv-heads" && space != "decode-mma" &&
-         space != "wgmma";
+         space != "decode-mma-kv-heads" && space != "wgmma";
 }
 
 bool isSearchSpace(StringRef space) {
   return space == "gpu" || space == "wide" || space == "head-dims" ||
          space == "decode-lanes" || space == "decode-kv-heads" ||
-         space == "decode-mma" || space == "wgmma";
+         space == "decode-mma" || space == "decode-mma-kv-heads" ||
+         space == "wgmma";
 }
 
 StringRef spaceTarget(StringRef space) {
@@ -138,6 +143,27 @@ static std::vector<SpaceGroup> decodeMmaSpace() {
   return result;
 }
 
+/// The tensor-core decode kernels with 2 or 4 KV heads a CTA (a warp's KV
+/// head, the others' of its keys beside it) where the one-head kernel lost
+/// to the CUDA-core kernels of several heads a CTA
+/// (bench/results/decode_mma_h100_2026-12-05.md): D 32 at G 1, 2 and 4, D 64
+/// at G 1 and 2, bf16. Whole-program, 4 warps of 16 or 32 keys a tile, 2 or
+/// 3 stages; the baseline is the table's entry.
+static std::vector<SpaceGroup> decodeMmaKvHeadsSpace() {
+  std::vector<Knobs> grid;
+  for (int64_t h : {2, 4})
+    for (int64_t keysPerWarp : {16, 32})
+      for (int64_t s : {2, 3})
+        grid.push_back({0, keysPerWarp * 4 / h, s, 128,
+                        /*wholeProgram=*/true, 0, h, /*mma=*/true});
+  std::vector<SpaceGroup> result;
+  for (int64_t g : {1, 2, 4})
+    result.push_back(decodeGroup("bf16", 32, g, grid));
+  for (int64_t g : {1, 2})
+    result.push_back(decodeGroup("bf16", 64, g, grid));
+  return result;
+}
+
 /// sm_90a's wgmma prefill kernels (bf16, causal, packed and paged) of every
 /// head dim of the pack. The CTA is fixed by the lowering (two consumer
 /// warpgroups of 64 query rows and a producer warpgroup: block_m 128, 384
@@ -175,6 +201,8 @@ std::vector<SpaceGroup> searchSpace(StringRef space) {
     return decodeKvHeadsSpace();
   if (space == "decode-mma")
     return decodeMmaSpace();
+  if (space == "decode-mma-kv-heads")
+    return decodeMmaKvHeadsSpace();
   if (space == "wgmma")
     return wgmmaSpace();
   bool wide = space == "wide";

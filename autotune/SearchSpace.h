@@ -24,7 +24,8 @@ struct SpaceGroup {
 /// passes/gpu/DecodeLayout.h gives, which must divide the threads,
 /// and block_n must be a multiple of the row groups, threads / lanes
 /// (passes/gpu/DecodeKernel.h). With mma: at most 16 rows, a head dim of
-/// 16s, and block_n a multiple of 16 keys times the warps.
+/// 16s, warps a multiple of the KV heads a CTA, and block_n a multiple of 16
+/// keys times the warps of a KV head.
 bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 
 /// The search space `space` ("gpu": small enough to time; "wide": for the
@@ -32,16 +33,16 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 /// program; "decode-lanes": the decode lanes a row of the head dims below
 /// 90% of copy bandwidth; "decode-kv-heads": 2 or 4 KV heads a CTA at the
 /// head dims below 96%; "decode-mma": the tensor-core decode kernels of G 2,
-/// 4 and 8; "wgmma": sm_90a's prefill kernels of every head
-/// dim) as groups of
-/// kernels and their knob grids.
+/// 4 and 8; "decode-mma-kv-heads": those of D 32 and 64 with 2 or 4 KV
+/// heads a CTA; "wgmma": sm_90a's prefill kernels of every head dim) as
+/// groups of kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 
 /// Whether `space` names one of those spaces.
 bool isSearchSpace(llvm::StringRef space);
 
 /// Whether `space` times the decode split policies too (not "head-dims",
-/// "decode-lanes", "decode-kv-heads" or "decode-mma": the
+/// "decode-lanes", "decode-kv-heads" or the "decode-mma" ones: the
 /// policy is chosen with the benchmark's D 128 kernel; not "wgmma", whose
 /// target has no decode kernels).
 bool spaceHasSplitPolicies(llvm::StringRef space);

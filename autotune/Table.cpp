@@ -153,9 +153,8 @@ Expected<TableEntry> parseEntry(const json::Value &value,
     if (!on || entry.op != "decode")
       return tableError(where + ": 'mma' must be true or false, of a decode "
                                 "entry");
-    if (*on && (entry.knobs.lanes || entry.knobs.kvHeads > 1))
-      return tableError(where + ": 'mma' takes neither 'lanes' nor "
-                                "'kv_heads'");
+    if (*on && entry.knobs.lanes)
+      return tableError(where + ": 'mma' does not take 'lanes'");
     entry.knobs.mma = *on;
   }
   entry.source = optString(*e, "source");

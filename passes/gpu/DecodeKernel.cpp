@@ -235,10 +235,11 @@ LogicalResult mlir::attn::emitDecodeKernel(func::FuncOp func,
                                            int64_t kvHeads, bool mma,
                                            bool dependentLaunch) {
   if (mma) {
-    if (lanes != 0 || kvHeads != 1)
-      return func.emitError("attn-lower-to-gpu: decode-mma takes neither "
-                            "decode-lanes nor decode-kv-heads");
-    DecodeMmaKernelEmitter emitter(func, module, smem, stages, threads);
+    if (lanes != 0)
+      return func.emitError("attn-lower-to-gpu: decode-mma does not take "
+                            "decode-lanes");
+    DecodeMmaKernelEmitter emitter(func, module, smem, stages, threads,
+                                   kvHeads);
     emitter.setDependentLaunch(dependentLaunch);
     return emitter.emit();
   }

@@ -220,12 +220,20 @@ protected:
 /// A 16-key step of a warp costs head_dim / 4 MMAs and head_dim / 8
 /// ldmatrix.x4 where the scalar kernel spends head_dim x G FMAs a key and
 /// row group.
+///
+/// KV heads a CTA (decode-kv-heads H > 1, one token a CTA): warp w runs KV
+/// head (grid head block) x H + w % H on keys (w / H) KW .. of every tile,
+/// KW = block_n H / W, so the H warps of a share copy the H heads' adjacent
+/// rows of each key together. A stage holds [K, V][H][block_n][head_dim];
+/// attn.normalize merges each head's W / H warps. A warp past the last KV
+/// head repeats its work and stores nothing.
 class DecodeMmaKernelEmitter : public DecodeKernelEmitter {
 public:
   DecodeMmaKernelEmitter(func::FuncOp func, gpu::GPUModuleOp module,
-                         LLVM::GlobalOp smem, int64_t stages, int64_t threads)
+                         LLVM::GlobalOp smem, int64_t stages, int64_t threads,
+                         int64_t kvHeads)
       : DecodeKernelEmitter(func, module, smem, stages, threads, /*lanes=*/0,
-                            /*kvHeads=*/1) {
+                            kvHeads) {
     warpSharedStages = true;
   }
 
@@ -259,6 +267,8 @@ private:
   int64_t warps = 0, keysPerWarp = 0;
   /// The lane's g (its rows g, g + 8) and t (its columns or keys 2 t ..).
   Value warp, groupRow, quadLane;
+  /// The byte offset of the warp's KV head's tiles in a stage's K or V.
+  Value headTile;
   /// The call's head_dim and its 16-byte chunks, indices.
   Value callHeadDim, callChunks;
   /// attn.normalize's items of this thread: row, chunk, and whether it is

@@ -2,6 +2,7 @@
 // its layout, K/V copies, and the lowering of each tile op on mma.sync
 // fragments.
 #include "passes/gpu/DecodeKernel.h"
+#include "passes/gpu/DecodeLayout.h"
 #include "passes/gpu/MmaSync.h"
 
 #include "llvm/Support/MathExtras.h"
@@ -31,12 +32,23 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
                           "got threads ")
            << threads;
   warps = threads / 32;
-  if (blockN % (16 * warps) != 0)
+  if (!::attn::decodeKvHeadsValid(kvHeads))
+    return func.emitError("attn-lower-to-gpu: decode-kv-heads must be a "
+                          "power of two, got ")
+           << kvHeads;
+  if (kvHeads > 1 && tokensPerCta != 1)
+    return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
+                          "needs one token a CTA (tokens-per-cta 1)");
+  if (warps % kvHeads != 0)
+    return func.emitError("attn-lower-to-gpu: decode-mma: the warps (")
+           << warps << ") must be a multiple of the KV heads a CTA (" << kvHeads
+           << ")";
+  rowGroups = warps / kvHeads;
+  if (blockN % (16 * rowGroups) != 0)
     return func.emitError("attn-lower-to-gpu: decode-mma: block-n (")
-           << blockN << ") must be a multiple of 16 keys times the warps ("
-           << warps << ")";
-  keysPerWarp = blockN / warps;
-  rowGroups = warps;
+           << blockN << ") must be a multiple of 16 keys times the warps of "
+           << "a KV head (" << rowGroups << ")";
+  keysPerWarp = blockN / rowGroups;
   return success();
 }
 
@@ -46,22 +58,33 @@ void DecodeMmaKernelEmitter::setUpThreads() {
   lane = arith::RemUIOp::create(b, loc, tid, idx(32));
   groupRow = arith::DivUIOp::create(b, loc, lane, idx(4));
   quadLane = arith::RemUIOp::create(b, loc, lane, idx(4));
+  // Warp w runs KV head w % H of the CTA's (headLane) on keys of its share
+  // rowGroup = w / H.
   rowGroup = warp;
+  headTile = idx(0);
+  if (kvHeads > 1) {
+    rowGroup = arith::DivUIOp::create(b, loc, warp, idx(kvHeads));
+    headLane = arith::RemUIOp::create(b, loc, warp, idx(kvHeads));
+    headTile = mul(headLane, idx(blockN * headDim * 2));
+  }
   callHeadDim = toIndex(param(abi::decode::head_dim));
   callChunks = arith::DivUIOp::create(b, loc, callHeadDim, idx(8));
 }
 
 int64_t DecodeMmaKernelEmitter::sharedMemoryBytes() const {
-  int64_t stageRing = stages * 2 * blockN * headDim * 2;
-  // acc [W][rows][D], m [W][rows] and l [W][rows], f32.
+  int64_t stageRing = stages * 2 * kvHeads * blockN * headDim * 2;
+  // acc [W][rows][D], m [W][rows] and l [W][rows], f32 (warp w's state at
+  // slot headLane x NG + rowGroup).
   int64_t merge = warps * rows * (headDim + 2) * 4;
   return std::max(stageRing, merge);
 }
 
 Value DecodeMmaKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
                                         Value chunk) {
-  Value tile = add(mul(stage, idx(2 * blockN * headDim * 2)),
-                   idx(which * blockN * headDim * 2));
+  // [stage][K, V][KV head][block_n keys][head_dim], bytes.
+  int64_t tileBytes = blockN * headDim * 2;
+  Value tile = add(mul(stage, idx(2 * kvHeads * tileBytes)),
+                   add(idx(which * kvHeads * tileBytes), headTile));
   return gep(smemBase, b.getI8Type(),
              add(tile, mmaSwizzled(row, chunk, headDim)));
 }
@@ -77,7 +100,7 @@ void DecodeMmaKernelEmitter::issueTileCopies(Value tileStart, Value limit,
   int64_t lanesPerKey = static_cast<int64_t>(llvm::PowerOf2Ceil(rowChunks));
   int64_t keysPerPass = 32 / lanesPerKey;
   Value chunk = arith::RemUIOp::create(b, loc, lane, idx(lanesPerKey));
-  Value firstKey = add(mul(warp, idx(keysPerWarp)),
+  Value firstKey = add(mul(rowGroup, idx(keysPerWarp)),
                        arith::DivUIOp::create(b, loc, lane, idx(lanesPerKey)));
   Value active = lanesPerKey != rowChunks
                      ? cmp(arith::CmpIPredicate::ult, chunk, idx(rowChunks))
@@ -160,7 +183,7 @@ LogicalResult DecodeMmaKernelEmitter::lowerQK(QKOp qk) {
   Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
   Value chunkOffset = arith::RemUIOp::create(b, loc, matrix, idx(2));
   Value keyOffset =
-      add(add(mul(warp, idx(keysPerWarp)),
+      add(add(mul(rowGroup, idx(keysPerWarp)),
               mul(arith::DivUIOp::create(b, loc, matrix, idx(2)), idx(8))),
           arith::RemUIOp::create(b, loc, lane, idx(8)));
   for (int64_t step = 0; step < headDim / 16; ++step) {
@@ -193,8 +216,9 @@ LogicalResult DecodeMmaKernelEmitter::lowerMask(MaskOp mask) {
   Fragment in = lookup(mask.getScores()), out;
   Value end = mapped(mask.getEnd()), diagonal = mapped(mask.getDiagonal());
   Value negInf = f32(-std::numeric_limits<float>::infinity());
-  Value firstKey = add(mapped(mask.getStart()),
-                       add(mul(warp, idx(keysPerWarp)), mul(quadLane, idx(2))));
+  Value firstKey =
+      add(mapped(mask.getStart()),
+          add(mul(rowGroup, idx(keysPerWarp)), mul(quadLane, idx(2))));
   // The last key rows g and g + 8 see (their token's diagonal).
   Value last[2];
   for (int64_t h = 0; h < 2; ++h)
@@ -253,7 +277,7 @@ LogicalResult DecodeMmaKernelEmitter::lowerPV(PVOp pv) {
   // blocks).
   Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
   Value keyOffset =
-      add(add(mul(warp, idx(keysPerWarp)),
+      add(add(mul(rowGroup, idx(keysPerWarp)),
               mul(arith::RemUIOp::create(b, loc, matrix, idx(2)), idx(8))),
           arith::RemUIOp::create(b, loc, lane, idx(8)));
   Value chunkOffset = arith::DivUIOp::create(b, loc, matrix, idx(2));
@@ -292,8 +316,8 @@ LogicalResult DecodeMmaKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
 }
 
 LogicalResult DecodeMmaKernelEmitter::lowerNormalize(NormalizeOp normalize) {
-  // Every warp writes its rows' (m, l, acc), then thread i merges its items
-  // (row, chunk) over the warps.
+  // Every warp writes its rows' (m, l, acc), then thread i of a KV head's
+  // warps merges its items (row, chunk) over those warps.
   Fragment acc = lookup(normalize.getAcc()), m = lookup(normalize.getMax());
   Fragment l = lookup(normalize.getSum());
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
@@ -304,13 +328,19 @@ LogicalResult DecodeMmaKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   Value mBase = gep(smemBase, f32Type, idx(warps * rows * headDim));
   Value lBase = gep(mBase, f32Type, idx(warps * rows));
   auto pairType = VectorType::get({2}, f32Type);
+  // The KV head's states are slots headLane x NG + 0 .. NG - 1.
+  Value headStates = idx(0), warpState = rowGroup;
+  if (headLane) {
+    headStates = mul(headLane, idx(rowGroups));
+    warpState = add(headStates, rowGroup);
+  }
   for (int64_t h = 0; h < 2 && 8 * h < rows; ++h) {
     Value row = add(groupRow, idx(8 * h));
     OpBuilder::InsertionGuard guard(b);
     auto ifRow = scf::IfOp::create(
         b, loc, cmp(arith::CmpIPredicate::ult, row, idx(rows)));
     b.setInsertionPoint(ifRow.thenBlock()->getTerminator());
-    Value slot = add(mul(warp, idx(rows)), row);
+    Value slot = add(mul(warpState, idx(rows)), row);
     Value rowStart = mul(slot, idx(headDim));
     for (int64_t j = 0; j < headDim / 8; ++j) {
       Value pair = LLVM::PoisonOp::create(b, loc, pairType);
@@ -332,19 +362,21 @@ LogicalResult DecodeMmaKernelEmitter::lowerNormalize(NormalizeOp normalize) {
   }
   gpu::BarrierOp::create(b, loc);
   int64_t rowChunks = headDim / 8, items = rows * rowChunks;
-  Value tid = add(mul(warp, idx(32)), lane);
+  int64_t headThreads = rowGroups * 32;
+  Value tid = add(mul(rowGroup, idx(32)), lane);
+  Value firstState = mul(headStates, idx(rows));
   Fragment out, lse;
   itemRow.clear();
   itemChunk.clear();
   itemValid.clear();
-  for (int64_t k = 0; k * threads < items; ++k) {
-    Value item = add(tid, idx(k * threads));
+  for (int64_t k = 0; k * headThreads < items; ++k) {
+    Value item = add(tid, idx(k * headThreads));
     Value valid = cmp(arith::CmpIPredicate::ult, item, idx(items));
     item = select(valid, item, idx(0));
     Value row = arith::DivUIOp::create(b, loc, item, idx(rowChunks));
     Value chunk = arith::RemUIOp::create(b, loc, item, idx(rowChunks));
     auto [merged, rowLseValue] = mergeStates(
-        warps, row, /*loop=*/false,
+        rowGroups, add(firstState, row), /*loop=*/false,
         [&](Value slot) {
           return LLVM::LoadOp::create(b, loc, f32Type,
                                       gep(mBase, f32Type, slot));
@@ -381,6 +413,8 @@ LogicalResult DecodeMmaKernelEmitter::lowerStore(StoreOp store) {
     // out has the call's head_dim; the partials keep the kernel's (zeros
     // past the call's).
     Value stored = itemValid[k];
+    if (headStored)
+      stored = arith::AndIOp::create(b, loc, stored, headStored);
     if (store.getCount())
       stored = arith::AndIOp::create(
           b, loc, stored,

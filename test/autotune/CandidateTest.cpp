@@ -343,6 +343,38 @@ TEST(Candidate, DecodeMmaSpaceTriesTensorCoresAtEveryHeadDim) {
   EXPECT_EQ(candidateId(*back), mma->id);
 }
 
+TEST(Candidate, DecodeMmaKvHeadsSpaceTriesHeadsACtaAtD32And64) {
+  llvm::Expected<std::vector<Workload>> workloads =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
+  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  std::vector<Candidate> all =
+      generateCandidates("decode-mma-kv-heads", defaultsTable(), *workloads);
+  std::set<std::pair<int64_t, int64_t>> groups;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    const KernelKey &key = c.keys.front();
+    groups.insert({key.headDim, key.group});
+    baselines += c.baseline;
+    EXPECT_TRUE(decodeKnobsValid(key.headDim, key.group, c.knobs)) << c.id;
+    if (c.baseline)
+      continue;
+    EXPECT_TRUE(c.knobs.mma) << c.id;
+    EXPECT_TRUE(c.knobs.kvHeads == 2 || c.knobs.kvHeads == 4) << c.id;
+    // 4 warps: 16 or 32 keys a warp, the warps shared by the heads.
+    EXPECT_EQ(c.knobs.blockN % (16 * 4 / c.knobs.kvHeads), 0) << c.id;
+  }
+  std::set<std::pair<int64_t, int64_t>> want{
+      {32, 1}, {32, 2}, {32, 4}, {64, 1}, {64, 2}};
+  EXPECT_EQ(groups, want);
+  EXPECT_EQ(baselines, 5);
+  EXPECT_EQ(all.size(), 5u * 9u);
+  EXPECT_FALSE(spaceHasSplitPolicies("decode-mma-kv-heads"));
+  const Candidate *four = findCandidate(
+      all, "decode_bf16_d32_g2_paged_causal_n16_s2_t128_wp_kv4_mma");
+  ASSERT_NE(four, nullptr);
+  EXPECT_EQ(four->knobs.kvHeads, 4);
+}
+
 TEST(Candidate, DecodeLanesSpaceVariesTheLanesOfTheSlowHeadDims) {
   std::vector<Candidate> all = decodeG2Candidates("decode-lanes");
   std::map<int64_t, std::set<int64_t>> lanes;

@@ -95,16 +95,25 @@ TEST(TuningTable, MmaKnob) {
   llvm::Expected<Table> again = parseTable(text);
   ASSERT_TRUE(bool(again)) << llvm::toString(again.takeError());
   EXPECT_EQ(again->entries[1].knobs, parsed->entries[1].knobs);
-  // Of a decode entry, a boolean, without lanes or KV heads.
+  // With KV heads a CTA, read back the same.
+  llvm::Expected<Table> heads =
+      parseTable(std::string(head) +
+                 R"({"op": "decode", "head_dim": 32, "group": 2, "block_n": 32,
+          "stages": 2, "threads": 128, "kv_heads": 4, "mma": true}]})");
+  ASSERT_TRUE(bool(heads)) << llvm::toString(heads.takeError());
+  EXPECT_EQ(heads->entries[0].knobs.kvHeads, 4);
+  EXPECT_TRUE(heads->entries[0].knobs.mma);
+  llvm::Expected<Table> headsAgain = parseTable(printTable(*heads));
+  ASSERT_TRUE(bool(headsAgain)) << llvm::toString(headsAgain.takeError());
+  EXPECT_EQ(headsAgain->entries[0].knobs, heads->entries[0].knobs);
+  // Of a decode entry, a boolean, without lanes.
   for (std::string entry :
        {R"({"op": "prefill", "block_m": 64, "block_n": 32, "stages": 2,
             "threads": 128, "mma": true})",
         R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
             "mma": 1})",
         R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
-            "lanes": 2, "mma": true})",
-        R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
-            "kv_heads": 2, "mma": true})"}) {
+            "lanes": 2, "mma": true})"}) {
     llvm::Expected<Table> bad = parseTable(std::string(head) + entry + "]}");
     ASSERT_FALSE(bool(bad)) << entry;
     EXPECT_NE(llvm::toString(bad.takeError()).find("'mma'"), std::string::npos)
@@ -457,8 +466,8 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 2}));
   EXPECT_TRUE(decodeKnobsValid(96, 2, {0, 32, 2, 128, true, 0, 2}));
   EXPECT_FALSE(decodeKnobsValid(96, 2, {0, 8, 2, 128, true, 0, 2}));
-  // Tensor cores: up to 16 rows, D of 16s, 16 keys or more a warp, neither
-  // lanes nor KV heads, and no any-group kernel (G 0).
+  // Tensor cores: up to 16 rows, D of 16s, 16 keys or more a warp, no lanes,
+  // warps split evenly between the KV heads, and no any-group kernel (G 0).
   Knobs mma{0, 64, 2, 128, true, 0, 1, /*mma=*/true};
   EXPECT_TRUE(decodeKnobsValid(32, 2, mma));
   EXPECT_TRUE(decodeKnobsValid(80, 16, mma));
@@ -469,7 +478,11 @@ TEST(SearchSpace, DecodeKnobsFollowTheLowering) {
   EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 32, 2, 64, true, 0, 1, true}));
   EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 100, true, 0, 1, true}));
   EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 2, 1, true}));
-  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 2, true}));
+  EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 2, true}));
+  EXPECT_TRUE(decodeKnobsValid(32, 2, {0, 16, 2, 128, true, 0, 4, true}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 16, 2, 128, true, 0, 2, true}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 64, true, 0, 4, true}));
+  EXPECT_FALSE(decodeKnobsValid(32, 2, {0, 64, 2, 128, true, 0, 3, true}));
   // The layout itself: lanes x chunks a lane.
   using LanesChunks = std::pair<int64_t, int64_t>;
   auto layout = [](int64_t d, int64_t rows) {

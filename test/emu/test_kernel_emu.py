@@ -277,6 +277,15 @@ DECODE_CASES = [
     (16, 32, [50, 77], {"num_kv_heads": 1, "block_n": 32, "threads": 64}),
     (2, 64, [120, 30], {"window": (40, 0), "softcap": 5.0}),
     (4, 128, [90], {"causal": False, "window": (20, 10), "splits": 2}),
+    # KV heads a CTA: a warp a head, or two warps a head; Hkv not a multiple.
+    (2, 32, [90, 3], {"num_kv_heads": 6, "kv_heads": 4}),
+    (4, 32, [60], {"num_kv_heads": 3, "kv_heads": 2, "splits": 2, "stages": 3}),
+    (
+        1,
+        64,
+        [70, 20],
+        {"num_kv_heads": 3, "kv_heads": 2, "block_n": 32, "page_size": 0},
+    ),
 ]
 
 
@@ -495,6 +504,10 @@ def random_decode_case(rng):
     elif not fold and g <= 4 and rng.integers(2) == 0:
         case["kv_heads"] = int(rng.choice([2, 4])) if d == 32 else 2
     case["stages"] = int(rng.choice([2, 3]))
+    if mma and not fold and rng.integers(3) == 0:
+        warps = case["threads"] // 32
+        case["kv_heads"] = int(rng.choice([h for h in (2, 4) if warps % h == 0]))
+        case["block_n"] = max(case["block_n"], warps // case["kv_heads"] * 16)
     return case
 
 

@@ -2,7 +2,8 @@
 # The tensor-core decode kernels (attn-lower-to-gpu's decode-mma, the tables'
 # "mma"), which the checked-in tables do not select yet: builds the sm_89 and
 # sm_90 kernels of head dims 32, 80 and 128 with every decode kernel
-# specialised on G through tensor cores (decode_mma_tables/), assembles each
+# specialised on G through tensor cores (decode_mma_tables/; sm_90's D 32
+# G 2 with 4 KV heads a CTA), assembles each
 # decode kernel's PTX with ptxas, and checks that those kernels hold
 # m16n8k16 MMAs and ldmatrix(.trans) and spill nothing on sm_90, and that
 # the any-group kernels (CUDA cores, whatever the table says) hold no MMA.

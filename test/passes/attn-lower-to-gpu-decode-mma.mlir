@@ -1,7 +1,9 @@
 // RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2' -attn-lower-to-gpu='decode-mma=1 stages=2' | FileCheck %s
 // RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2 tokens-per-cta=4' -attn-lower-to-gpu='decode-mma=1 stages=2' | FileCheck %s --check-prefix=FOLD
 // RUN: not attn-opt %s -attn-to-tiled='heads-per-cta=8' -attn-lower-to-gpu='decode-mma=1' 2>&1 | FileCheck %s --check-prefix=ANY
-// RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-mma=1 decode-kv-heads=2' 2>&1 | FileCheck %s --check-prefix=HEADS
+// RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2' -attn-lower-to-gpu='decode-mma=1 stages=2 decode-kv-heads=2' | FileCheck %s --check-prefix=HEADS
+// RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-mma=1 decode-kv-heads=8' 2>&1 | FileCheck %s --check-prefix=WARPS
+// RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-mma=1 decode-lanes=2' 2>&1 | FileCheck %s --check-prefix=LANES
 // RUN: not attn-opt %s -attn-to-tiled='block-n=32' -attn-lower-to-gpu='decode-mma=1' 2>&1 | FileCheck %s --check-prefix=KEYS
 // RUN: not attn-opt %s -attn-to-tiled='tokens-per-cta=16' -attn-lower-to-gpu='decode-mma=1' 2>&1 | FileCheck %s --check-prefix=BIG
 
@@ -76,9 +78,39 @@
 // FOLD: arith.cmpi ult, %{{.*}}, %[[COUNT]] : index
 // FOLD: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
 
+// Two KV heads a CTA: warp w runs head 2 (head block) + w % 2 on keys of
+// share w / 2 (32 keys a warp); each head's tiles 64 x 64 bytes apart
+// (4096), a stage's K and V tiles of both heads (16384); the store skips a
+// head past Hkv.
+// HEADS-LABEL: gpu.func @d32_decode
+// HEADS-SAME: attn.shared_memory_bytes = 32768
+// HEADS: %[[WARP:.*]] = arith.divui %thread_id_x, %c32 : index
+// HEADS: %[[SHARE:.*]] = arith.divui %[[WARP]], %c2 : index
+// HEADS: %[[HEADLANE:.*]] = arith.remui %[[WARP]], %c2{{(_[0-9]+)?}} : index
+// HEADS-NEXT: %c4096 = arith.constant 4096 : index
+// HEADS-NEXT: %[[HEADTILE:.*]] = arith.muli %[[HEADLANE]], %c4096 : index
+// HEADS: %[[BLOCK:.*]] = arith.remui %block_id_y
+// HEADS-NEXT: %c2_{{[0-9]+}} = arith.constant 2 : index
+// HEADS-NEXT: %[[FIRST:.*]] = arith.muli %[[BLOCK]], %c2_{{[0-9]+}} : index
+// HEADS-NEXT: %[[HEAD:.*]] = arith.addi %[[FIRST]], %[[HEADLANE]] : index
+// HEADS-NEXT: %[[STORED:.*]] = arith.cmpi ult, %[[HEAD]], %[[HKV:.*]] : index
+// HEADS: %[[LASTHEAD:.*]] = arith.subi %[[HKV]], %c1
+// HEADS-NEXT: arith.minui %[[HEAD]], %[[LASTHEAD]] : index
+// HEADS: arith.muli %[[SHARE]], %c32_{{[0-9]+}} : index
+// HEADS: arith.addi %{{.*}}, %[[HEADTILE]] : index
+// HEADS-NEXT: %c16384 = arith.constant 16384 : index
+// HEADS: nvvm.cp.async.shared.global
+// HEADS: arith.addi %c8192{{(_[0-9]+)?}}, %[[HEADTILE]] : index
+// HEADS: nvvm.mma.sync
+// HEADS: gpu.barrier
+// HEADS: gpu.barrier
+// HEADS: arith.andi %{{.*}}, %[[STORED]] : i1
+// HEADS: llvm.store %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
+
 // ANY: error: attn-lower-to-gpu: decode-mma needs a kernel specialised on G
-// HEADS: error: attn-lower-to-gpu: decode-mma takes neither decode-lanes nor decode-kv-heads
-// KEYS: error: attn-lower-to-gpu: decode-mma: block-n (32) must be a multiple of 16 keys times the warps (4)
+// WARPS: error: attn-lower-to-gpu: decode-mma: the warps (4) must be a multiple of the KV heads a CTA (8)
+// LANES: error: attn-lower-to-gpu: decode-mma does not take decode-lanes
+// KEYS: error: attn-lower-to-gpu: decode-mma: block-n (32) must be a multiple of 16 keys times the warps of a KV head (4)
 // BIG: error: attn-lower-to-gpu: decode-mma holds at most 16 query rows a CTA (G x tokens), got 32
 
 func.func @d32_decode(%q: memref<?x?x16x32xbf16>, %kc: memref<?x256x8x32xbf16>,

@@ -25,8 +25,10 @@ static cl::opt<std::string>
                    "but 128, whole program), decode-lanes (decode lanes a "
                    "row at D 32-160), decode-kv-heads (2 or 4 KV heads a "
                    "decode CTA at D 32-160), decode-mma (tensor-core "
-                   "decode of G 2, 4, 8 at every head dim) or wgmma "
-                   "(sm_90a's prefill of every head dim)"),
+                   "decode of G 2, 4, 8 at every head dim), "
+                   "decode-mma-kv-heads (tensor-core decode of 2 or 4 KV "
+                   "heads a CTA at D 32 and 64) or wgmma (sm_90a's prefill "
+                   "of every head dim)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
     maxSpillBytes("max-spill-bytes",
@@ -177,7 +179,8 @@ int main(int argc, char **argv) {
   }
   if (!tune::isSearchSpace(space)) {
     errs() << "attn-tune: --space must be gpu, wide, head-dims, decode-lanes, "
-              "decode-kv-heads, decode-mma or wgmma, got '"
+              "decode-kv-heads, decode-mma, decode-mma-kv-heads or wgmma, "
+              "got '"
            << space << "'\n";
     return 1;
   }
