@@ -155,11 +155,25 @@ TEST(TuningTable, CheckedInTables) {
         bool sm90 = std::string(target) == "sm_90";
         bool threeChunks = d != 32 && d != 256;
         bool kvHeads4 = sm90 && d == 32 && group == 1;
+        // sm_90's G 8 kernels of D 32-128 take tensor cores (whole-program).
+        bool mma = sm90 && group == 8 && d <= 128;
         EXPECT_EQ(entry->knobs.wholeProgram,
-                  sm90 ? d != 32 || kvHeads4 : threeChunks && group != 0)
+                  sm90 ? d != 32 || kvHeads4 || mma : threeChunks && group != 0)
             << target << " D " << d << " G " << group;
         EXPECT_EQ(entry->knobs.kvHeads, kvHeads4 ? 4 : 1)
             << target << " D " << d << " G " << group;
+        EXPECT_EQ(entry->knobs.mma, mma)
+            << target << " D " << d << " G " << group;
+      }
+    // The tensor-core entries of sm_90 (measured, 2026-12-06), both dtypes.
+    for (auto [d, group] : std::initializer_list<std::pair<int64_t, int64_t>>{
+             {32, 8}, {64, 1}, {64, 4}, {80, 4}, {96, 2}, {128, 4}, {128, 8}})
+      for (const char *dtype : {"bf16", "f16"}) {
+        const TableEntry *entry =
+            table->lookup({"decode", dtype, d, group, false, false});
+        ASSERT_NE(entry, nullptr);
+        EXPECT_EQ(entry->knobs.mma, std::string(target) == "sm_90")
+            << target << " " << dtype << " D " << d << " G " << group;
       }
     const TableEntry *d128 =
         table->lookup({"decode", "bf16", 128, 2, true, true});
