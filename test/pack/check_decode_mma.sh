@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The tensor-core decode kernels (attn-lower-to-gpu's decode-mma, the tables'
-# "mma"), which the checked-in tables do not select yet: builds the sm_89 and
+# "mma"), over more kernels than the checked-in tables select: builds the sm_89 and
 # sm_90 kernels of head dims 32, 80 and 128 with every decode kernel
 # specialised on G through tensor cores (decode_mma_tables/; sm_90's D 32
 # G 2 with 4 KV heads a CTA), assembles each
