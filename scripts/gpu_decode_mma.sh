@@ -7,8 +7,9 @@
 #   bash scripts/gpu_decode_mma.sh packs        (this machine: attn-pack)
 #       builds .device/decode_mma/mma.tar.xz: an sm_90 pack whose decode
 #       kernels specialised on G all take tensor cores (block_n 64, 2 stages,
-#       128 threads: test/pack/decode_mma_tables; the prefill kernels at that
-#       table's defaults), every head dim, small enough to carry to the GPU.
+#       128 threads; D 32 G 2 with 4 KV heads a CTA: test/pack/decode_mma_tables,
+#       with the library's split policy; the prefill kernels at that table's
+#       defaults), every head dim, small enough to carry to the GPU.
 #   OUT=dir bash scripts/gpu_decode_mma.sh verify   (the GPU machine, carry .device)
 #       on the library $ATTN_LIB, or .device/new.so.xz unpacked (this tree's:
 #       xz -T2 -6 -c build/lib/libattnrt.so > .device/new.so.xz):

@@ -70,17 +70,8 @@ LogicalResult DecodeKernelEmitter::analyseLayout() {
       ::attn::decodeLayout(headDim, rows, lanesOption);
   threadsPerRow = layout.lanes;
   chunks = layout.chunks;
-  if (!::attn::decodeKvHeadsValid(kvHeads))
-    return func.emitError("attn-lower-to-gpu: decode-kv-heads must be a "
-                          "power of two, got ")
-           << kvHeads;
-  if (kvHeads > 1) {
-    if (!specialisedOnGroup || tokensPerCta != 1)
-      return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
-                            "needs a kernel specialised on G with one token "
-                            "a CTA (attn-gqa-broadcast's heads-per-cta 0, "
-                            "tokens-per-cta 1)");
-  }
+  if (failed(checkKvHeads()))
+    return failure();
   if (threads % (threadsPerRow * kvHeads) != 0)
     return func.emitError("attn-lower-to-gpu: the threads (")
            << threads << ") must be a multiple of the lanes of a row ("
@@ -91,6 +82,19 @@ LogicalResult DecodeKernelEmitter::analyseLayout() {
            << blockN << ") must be a multiple of the row groups (" << rowGroups
            << ")";
   keysPerThread = blockN / rowGroups;
+  return success();
+}
+
+LogicalResult DecodeKernelEmitter::checkKvHeads() {
+  if (!::attn::decodeKvHeadsValid(kvHeads))
+    return func.emitError("attn-lower-to-gpu: decode-kv-heads must be a "
+                          "power of two, got ")
+           << kvHeads;
+  if (kvHeads > 1 && (!specialisedOnGroup || tokensPerCta != 1))
+    return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
+                          "needs a kernel specialised on G with one token "
+                          "a CTA (attn-gqa-broadcast's heads-per-cta 0, "
+                          "tokens-per-cta 1)");
   return success();
 }
 

@@ -60,6 +60,9 @@ protected:
   /// The thread layout's facts (analyse, after the program's): TPR, C, the
   /// row groups and keys a thread, checked against the options.
   virtual LogicalResult analyseLayout();
+  /// The decode-kv-heads option's checks, for both layouts: a power of two,
+  /// above 1 only on a kernel specialised on G with one token a CTA.
+  LogicalResult checkKvHeads();
   void createKernel();
   /// The thread's place in the layout (createKernel, before mapGrid).
   virtual void setUpThreads();

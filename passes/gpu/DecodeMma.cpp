@@ -2,7 +2,6 @@
 // its layout, K/V copies, and the lowering of each tile op on mma.sync
 // fragments.
 #include "passes/gpu/DecodeKernel.h"
-#include "passes/gpu/DecodeLayout.h"
 #include "passes/gpu/MmaSync.h"
 
 #include "llvm/Support/MathExtras.h"
@@ -32,13 +31,8 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
                           "got threads ")
            << threads;
   warps = threads / 32;
-  if (!::attn::decodeKvHeadsValid(kvHeads))
-    return func.emitError("attn-lower-to-gpu: decode-kv-heads must be a "
-                          "power of two, got ")
-           << kvHeads;
-  if (kvHeads > 1 && tokensPerCta != 1)
-    return func.emitError("attn-lower-to-gpu: decode-kv-heads above 1 "
-                          "needs one token a CTA (tokens-per-cta 1)");
+  if (failed(checkKvHeads()))
+    return failure();
   if (warps % kvHeads != 0)
     return func.emitError("attn-lower-to-gpu: decode-mma: the warps (")
            << warps << ") must be a multiple of the KV heads a CTA (" << kvHeads

@@ -507,7 +507,6 @@ def random_decode_case(rng):
     if mma and not fold and rng.integers(3) == 0:
         warps = case["threads"] // 32
         case["kv_heads"] = int(rng.choice([h for h in (2, 4) if warps % h == 0]))
-        case["block_n"] = max(case["block_n"], warps // case["kv_heads"] * 16)
     return case
 
 
