@@ -34,7 +34,10 @@ bool decodeKnobsValid(int64_t headDim, int64_t rows, const Knobs &knobs);
 /// 90% of copy bandwidth; "decode-kv-heads": 2 or 4 KV heads a CTA at the
 /// head dims below 96%; "decode-mma": the tensor-core decode kernels of G 2,
 /// 4 and 8; "decode-mma-kv-heads": those of D 32 and 64 with 2 or 4 KV
-/// heads a CTA; "wgmma": sm_90a's prefill kernels of every head dim) as
+/// heads a CTA; "decode-lagging": those still below 90% of copy bandwidth,
+/// D 32 with all 8 KV heads a CTA, D 80 and 96 on tensor cores with 1 or 2,
+/// D 160-256 at G 4 and 8 on tensor cores or at 128 threads;
+/// "wgmma": sm_90a's prefill kernels of every head dim) as
 /// groups of kernels and their knob grids.
 std::vector<SpaceGroup> searchSpace(llvm::StringRef space);
 

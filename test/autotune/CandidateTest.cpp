@@ -375,6 +375,54 @@ TEST(Candidate, DecodeMmaKvHeadsSpaceTriesHeadsACtaAtD32And64) {
   EXPECT_EQ(four->knobs.kvHeads, 4);
 }
 
+TEST(Candidate, DecodeLaggingSpaceCoversTheKernelsBelow90PercentOfCopy) {
+  llvm::Expected<std::vector<Workload>> workloads =
+      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
+  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
+  std::vector<Candidate> all =
+      generateCandidates("decode-lagging", defaultsTable(), *workloads);
+  // (D, G) -> the (mma, KV heads) pairs its candidates take.
+  std::map<std::pair<int64_t, int64_t>, std::set<std::pair<bool, int64_t>>>
+      kinds;
+  int baselines = 0;
+  for (const Candidate &c : all) {
+    const KernelKey &key = c.keys.front();
+    baselines += c.baseline;
+    EXPECT_TRUE(decodeKnobsValid(key.headDim, key.group, c.knobs)) << c.id;
+    EXPECT_EQ(c.keys.front().dtype, "bf16") << c.id;
+    if (c.baseline)
+      continue;
+    EXPECT_TRUE(c.knobs.wholeProgram) << c.id;
+    kinds[{key.headDim, key.group}].insert({c.knobs.mma, c.knobs.kvHeads});
+  }
+  using Kinds = std::set<std::pair<bool, int64_t>>;
+  std::map<std::pair<int64_t, int64_t>, Kinds> want{
+      {{32, 1}, Kinds{{false, 8}}},
+      {{32, 2}, Kinds{{false, 8}, {true, 8}}},
+      {{32, 4}, Kinds{{false, 8}, {true, 8}}},
+      {{32, 8}, Kinds{{true, 8}, {true, 4}}},
+      {{80, 1}, Kinds{{true, 1}, {true, 2}}},
+      {{80, 2}, Kinds{{true, 1}, {true, 2}}},
+      {{80, 4}, Kinds{{true, 2}}},
+      {{80, 8}, Kinds{{true, 2}}},
+      {{96, 1}, Kinds{{true, 1}}},
+      {{96, 2}, Kinds{{true, 2}}},
+      {{96, 4}, Kinds{{true, 2}}},
+      {{96, 8}, Kinds{{true, 2}}}};
+  for (int64_t d : {160, 192, 256})
+    for (int64_t g : {4, 8})
+      want[{d, g}] = Kinds{{true, 1}, {false, 1}};
+  EXPECT_EQ(kinds, want);
+  EXPECT_EQ(baselines, 18);
+  EXPECT_EQ(all.size(), 18u + 68u + 12u + 18u);
+  EXPECT_FALSE(spaceHasSplitPolicies("decode-lagging"));
+  // 8 heads on tensor cores: a warp a head, its 16 or 32 keys the tile.
+  const Candidate *eight = findCandidate(
+      all, "decode_bf16_d32_g4_paged_causal_n32_s3_t256_wp_kv8_mma");
+  ASSERT_NE(eight, nullptr);
+  EXPECT_EQ(eight->knobs.kvHeads, 8);
+}
+
 TEST(Candidate, DecodeLanesSpaceVariesTheLanesOfTheSlowHeadDims) {
   std::vector<Candidate> all = decodeG2Candidates("decode-lanes");
   std::map<int64_t, std::set<int64_t>> lanes;

@@ -286,6 +286,8 @@ DECODE_CASES = [
         [70, 20],
         {"num_kv_heads": 3, "kv_heads": 2, "block_n": 32, "page_size": 0},
     ),
+    # 8 heads a CTA, a warp each (decode-lagging's D 32): Hkv 6 leaves two idle.
+    (4, 32, [75, 2], {"num_kv_heads": 6, "kv_heads": 8, "threads": 256, "block_n": 32}),
 ]
 
 
@@ -305,6 +307,7 @@ CUDA_CORE_CASES = DECODE_CASES[:4] + [
     (4, 32, [60], {"num_kv_heads": 3, "kv_heads": 2, "splits": 2, "stages": 4}),
     (2, 80, [70, 20], {"num_kv_heads": 3, "kv_heads": 2, "block_n": 32, "stages": 3}),
     (2, 96, [50], {"lanes": 8, "page_size": 0}),
+    (1, 32, [75, 2], {"num_kv_heads": 6, "kv_heads": 8, "stages": 3}),
 ]
 
 

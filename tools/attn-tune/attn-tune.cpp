@@ -27,7 +27,9 @@ static cl::opt<std::string>
                    "decode CTA at D 32-160), decode-mma (tensor-core "
                    "decode of G 2, 4, 8 at every head dim), "
                    "decode-mma-kv-heads (tensor-core decode of 2 or 4 KV "
-                   "heads a CTA at D 32 and 64) or wgmma (sm_90a's prefill "
+                   "heads a CTA at D 32 and 64), decode-lagging (8 KV "
+                   "heads a CTA at D 32, tensor cores at D 80 and 96) or "
+                   "wgmma (sm_90a's prefill "
                    "of every head dim)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
@@ -179,7 +181,8 @@ int main(int argc, char **argv) {
   }
   if (!tune::isSearchSpace(space)) {
     errs() << "attn-tune: --space must be gpu, wide, head-dims, decode-lanes, "
-              "decode-kv-heads, decode-mma, decode-mma-kv-heads or wgmma, "
+              "decode-kv-heads, decode-mma, decode-mma-kv-heads, "
+              "decode-lagging or wgmma, "
               "got '"
            << space << "'\n";
     return 1;
