@@ -155,8 +155,10 @@ TEST(TuningTable, CheckedInTables) {
         bool sm90 = std::string(target) == "sm_90";
         bool threeChunks = d != 32 && d != 256;
         bool kvHeads4 = sm90 && d == 32 && group == 1;
-        // sm_90's G 8 kernels of D 32-128 take tensor cores (whole-program).
-        bool mma = sm90 && group == 8 && d <= 128;
+        // sm_90's G 8 kernels of D 32-160 and G 1 kernels of D 80 and 96
+        // take tensor cores (whole-program).
+        bool mma = sm90 && ((group == 8 && d <= 160) ||
+                            (group == 1 && (d == 80 || d == 96)));
         EXPECT_EQ(entry->knobs.wholeProgram,
                   sm90 ? d != 32 || kvHeads4 || mma : threeChunks && group != 0)
             << target << " D " << d << " G " << group;
@@ -165,9 +167,21 @@ TEST(TuningTable, CheckedInTables) {
         EXPECT_EQ(entry->knobs.mma, mma)
             << target << " D " << d << " G " << group;
       }
-    // The tensor-core entries of sm_90 (measured, 2026-12-06), both dtypes.
-    for (auto [d, group] : std::initializer_list<std::pair<int64_t, int64_t>>{
-             {32, 8}, {64, 1}, {64, 4}, {80, 4}, {96, 2}, {128, 4}, {128, 8}})
+    // The tensor-core entries of sm_90 (measured, 2026-12-06: decode-mma by
+    // hand, then decode-lagging), both dtypes.
+    for (auto [d, group] :
+         std::initializer_list<std::pair<int64_t, int64_t>>{{32, 8},
+                                                            {64, 1},
+                                                            {64, 4},
+                                                            {80, 1},
+                                                            {80, 2},
+                                                            {80, 4},
+                                                            {96, 1},
+                                                            {96, 2},
+                                                            {128, 4},
+                                                            {128, 8},
+                                                            {160, 4},
+                                                            {160, 8}})
       for (const char *dtype : {"bf16", "f16"}) {
         const TableEntry *entry =
             table->lookup({"decode", dtype, d, group, false, false});
@@ -175,6 +189,13 @@ TEST(TuningTable, CheckedInTables) {
         EXPECT_EQ(entry->knobs.mma, std::string(target) == "sm_90")
             << target << " " << dtype << " D " << d << " G " << group;
       }
+    // sm_90's D 256 G 4 decode runs 128 threads (decode-lagging); sm_89's
+    // takes the head dim's 256.
+    const TableEntry *d256 =
+        table->lookup({"decode", "bf16", 256, 4, true, true});
+    ASSERT_NE(d256, nullptr);
+    EXPECT_EQ(d256->knobs.threads, std::string(target) == "sm_90" ? 128 : 256)
+        << target;
     const TableEntry *d128 =
         table->lookup({"decode", "bf16", 128, 2, true, true});
     ASSERT_NE(d128, nullptr);
