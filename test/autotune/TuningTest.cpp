@@ -169,19 +169,10 @@ TEST(TuningTable, CheckedInTables) {
       }
     // The tensor-core entries of sm_90 (measured, 2026-12-06: decode-mma by
     // hand, then decode-lagging), both dtypes.
-    for (auto [d, group] :
-         std::initializer_list<std::pair<int64_t, int64_t>>{{32, 8},
-                                                            {64, 1},
-                                                            {64, 4},
-                                                            {80, 1},
-                                                            {80, 2},
-                                                            {80, 4},
-                                                            {96, 1},
-                                                            {96, 2},
-                                                            {128, 4},
-                                                            {128, 8},
-                                                            {160, 4},
-                                                            {160, 8}})
+    const std::pair<int64_t, int64_t> mmaEntries[] = {
+        {32, 8}, {64, 1}, {64, 4},  {80, 1},  {80, 2},  {80, 4},
+        {96, 1}, {96, 2}, {128, 4}, {128, 8}, {160, 4}, {160, 8}};
+    for (auto [d, group] : mmaEntries)
       for (const char *dtype : {"bf16", "f16"}) {
         const TableEntry *entry =
             table->lookup({"decode", dtype, d, group, false, false});
