@@ -27,9 +27,10 @@ static cl::opt<std::string>
                    "decode CTA at D 32-160), decode-mma (tensor-core "
                    "decode of G 2, 4, 8 at every head dim), "
                    "decode-mma-kv-heads (tensor-core decode of 2 or 4 KV "
-                   "heads a CTA at D 32 and 64), decode-lagging (8 KV "
-                   "heads a CTA at D 32, tensor cores at D 80 and 96) or "
-                   "wgmma (sm_90a's prefill "
+                   "heads a CTA at D 32 and 64), decode-lagging (the "
+                   "decode below 90% of copy: 8 KV heads a CTA at D 32, "
+                   "tensor cores at D 80-256, 128 threads at D 160-256) "
+                   "or wgmma (sm_90a's prefill "
                    "of every head dim)"),
           cl::init("gpu"));
 static cl::opt<int64_t>
