@@ -251,18 +251,23 @@ TEST(Candidate, JudgedByTheSpillLimitOfItsOp) {
   EXPECT_EQ(describe(c), "255 regs, 24 B spills, 48 KB smem, 2 CTAs/SM");
 }
 
-// The candidates of a decode space over the bf16 G 2 kernels of the head-dim
-// workloads, each checked to be one: a decode G 2 kernel with its three other
-// layouts and masks, of knobs the lowering takes.
-std::vector<Candidate> decodeG2Candidates(llvm::StringRef space) {
+// The candidates of `space` over the head-dim workloads
+// (autotune/workloads_head_dims.json), the defaults table their baseline.
+std::vector<Candidate> headDimsCandidates(llvm::StringRef space) {
   llvm::Expected<std::vector<Workload>> workloads =
       readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
   if (!workloads) {
     ADD_FAILURE() << llvm::toString(workloads.takeError());
     return {};
   }
-  std::vector<Candidate> all =
-      generateCandidates(space, defaultsTable(), *workloads);
+  return generateCandidates(space, defaultsTable(), *workloads);
+}
+
+// The candidates of a decode space over the bf16 G 2 kernels of the head-dim
+// workloads, each checked to be one: a decode G 2 kernel with its three other
+// layouts and masks, of knobs the lowering takes.
+std::vector<Candidate> decodeG2Candidates(llvm::StringRef space) {
+  std::vector<Candidate> all = headDimsCandidates(space);
   for (const Candidate &c : all) {
     EXPECT_FALSE(c.isSplit()) << c.id;
     const KernelKey &key = c.keys.front();
@@ -304,11 +309,7 @@ TEST(Candidate, DecodeKvHeadsSpaceTriesSeveralKvHeadsACta) {
 }
 
 TEST(Candidate, DecodeMmaSpaceTriesTensorCoresAtEveryHeadDim) {
-  llvm::Expected<std::vector<Workload>> workloads =
-      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
-  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
-  std::vector<Candidate> all =
-      generateCandidates("decode-mma", defaultsTable(), *workloads);
+  std::vector<Candidate> all = headDimsCandidates("decode-mma");
   std::set<std::pair<int64_t, int64_t>> groups;
   int baselines = 0;
   for (const Candidate &c : all) {
@@ -344,11 +345,7 @@ TEST(Candidate, DecodeMmaSpaceTriesTensorCoresAtEveryHeadDim) {
 }
 
 TEST(Candidate, DecodeMmaKvHeadsSpaceTriesHeadsACtaAtD32And64) {
-  llvm::Expected<std::vector<Workload>> workloads =
-      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
-  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
-  std::vector<Candidate> all =
-      generateCandidates("decode-mma-kv-heads", defaultsTable(), *workloads);
+  std::vector<Candidate> all = headDimsCandidates("decode-mma-kv-heads");
   std::set<std::pair<int64_t, int64_t>> groups;
   int baselines = 0;
   for (const Candidate &c : all) {
@@ -376,11 +373,7 @@ TEST(Candidate, DecodeMmaKvHeadsSpaceTriesHeadsACtaAtD32And64) {
 }
 
 TEST(Candidate, DecodeLaggingSpaceCoversTheKernelsBelow90PercentOfCopy) {
-  llvm::Expected<std::vector<Workload>> workloads =
-      readWorkloads(ATTN_SOURCE_DIR "/autotune/workloads_head_dims.json");
-  ASSERT_TRUE(bool(workloads)) << llvm::toString(workloads.takeError());
-  std::vector<Candidate> all =
-      generateCandidates("decode-lagging", defaultsTable(), *workloads);
+  std::vector<Candidate> all = headDimsCandidates("decode-lagging");
   // (D, G) -> the (mma, KV heads) pairs its candidates take.
   std::map<std::pair<int64_t, int64_t>, std::set<std::pair<bool, int64_t>>>
       kinds;
