@@ -210,7 +210,13 @@ protected:
 /// so the ring needs warp barriers, no CTA barrier. Lane l = 4 g + t holds
 /// Q as the A fragments of the head_dim / 16 steps of 16 columns (four b32
 /// registers each: rows g and g + 8, columns 2 t, 2 t + 1, then 2 t + 8,
-/// 2 t + 9 of the step), loaded once from global memory; of a [M, N] score
+/// 2 t + 9 of the step), loaded once from global memory. From head_dim 192
+/// on (Q's head_dim / 4 registers and the accumulator's head_dim / 2 spill
+/// there), each warp instead stores its Q fragments once into its own tile
+/// of shared memory after the ring ([rows rounded up to 8 or 16][head_dim],
+/// under mmaSwizzled) and reads each step's A fragment back by ldmatrix in
+/// every QK^T (.x2 with rows 8-15 as zero registers when the rows fit in 8);
+/// of a [M, N] score
 /// tile the accumulator fragments of the warp's KW / 8 blocks of 8 keys
 /// (value 4 j + e: row g + 8 (e / 2), key w KW + 8 j + 2 t + e % 2); of a
 /// [M, D] tile those of the head_dim / 8 blocks of 8 columns; of a [M] tile
@@ -267,7 +273,18 @@ private:
   /// The [M] slot (row g or g + 8) of value k of a [M, X] fragment.
   static int64_t rowSlot(size_t k) { return (k % 4) / 2; }
 
+  /// The ring's bytes: stages x [K, V][KV heads][block_n][head_dim].
+  int64_t ringBytes() const;
+  /// The bytes of a warp's Q tile in shared memory.
+  int64_t qTileBytes() const { return qRows * headDim * 2; }
+
   int64_t warps = 0, keysPerWarp = 0;
+  /// Q's A fragments from shared memory (head_dim >= 192), and the rows of
+  /// its tile (8 when the program's rows fit, else 16).
+  bool qShared = false;
+  int64_t qRows = 16;
+  /// The warp's Q tile in shared memory (qShared).
+  Value qTile;
   /// The lane's g (its rows g, g + 8) and t (its columns or keys 2 t ..).
   Value warp, groupRow, quadLane;
   /// The byte offset of the warp's KV head's tiles in a stage's K or V.

@@ -43,6 +43,10 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
            << blockN << ") must be a multiple of 16 keys times the warps of "
            << "a KV head (" << rowGroups << ")";
   keysPerWarp = blockN / rowGroups;
+  // Q's head_dim / 4 registers beside the accumulator's head_dim / 2 spill
+  // from head_dim 192 on: Q is then read from shared memory each tile.
+  qShared = headDim >= 192;
+  qRows = rows <= 8 ? 8 : 16;
   return success();
 }
 
@@ -65,12 +69,17 @@ void DecodeMmaKernelEmitter::setUpThreads() {
   callChunks = arith::DivUIOp::create(b, loc, callHeadDim, idx(8));
 }
 
+int64_t DecodeMmaKernelEmitter::ringBytes() const {
+  return stages * 2 * kvHeads * blockN * headDim * 2;
+}
+
 int64_t DecodeMmaKernelEmitter::sharedMemoryBytes() const {
-  int64_t stageRing = stages * 2 * kvHeads * blockN * headDim * 2;
-  // acc [W][rows][D], m [W][rows] and l [W][rows], f32 (warp w's state at
-  // slot headLane x NG + rowGroup).
+  // The warps' Q tiles follow the ring. The merge's acc [W][rows][D], m
+  // [W][rows] and l [W][rows], f32 (warp w's state at slot headLane x NG +
+  // rowGroup), reuse both once every warp has left the K/V loop.
+  int64_t qTiles = qShared ? warps * qTileBytes() : 0;
   int64_t merge = warps * rows * (headDim + 2) * 4;
-  return std::max(stageRing, merge);
+  return std::max(ringBytes() + qTiles, merge);
 }
 
 Value DecodeMmaKernelEmitter::tileChunk(Value stage, int64_t which, Value row,
@@ -161,6 +170,26 @@ LogicalResult DecodeMmaKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
         frag.values[4 * step + 2 * half + h] = select(live, pair, i32(0));
       }
     }
+  if (qShared) {
+    // Into the warp's tile, each register at its place: row g (+ 8),
+    // columns 2 t, 2 t + 1 of chunk 2 step + half. QK^T reads the tile by
+    // ldmatrix; nothing else writes it until the merge, after the loop.
+    qTile = gep(smemBase, b.getI8Type(),
+                add(idx(ringBytes()), mul(warp, idx(qTileBytes()))));
+    Value inChunk = mul(quadLane, idx(4));
+    for (int64_t step = 0; step < headDim / 16; ++step)
+      for (int64_t half = 0; half < 2; ++half)
+        for (int64_t h = 0; 8 * h < qRows; ++h) {
+          Value at = add(mmaSwizzled(add(groupRow, idx(8 * h)),
+                                     idx(2 * step + half), headDim),
+                         inChunk);
+          LLVM::StoreOp::create(b, loc, frag.values[4 * step + 2 * half + h],
+                                gep(qTile, b.getI8Type(), at),
+                                /*alignment=*/4);
+        }
+    NVVM::SyncWarpOp::create(b, loc, i32(-1));
+    frag.values.clear();
+  }
   bind(loadQ, frag);
   return success();
 }
@@ -180,8 +209,30 @@ LogicalResult DecodeMmaKernelEmitter::lowerQK(QKOp qk) {
       add(add(mul(rowGroup, idx(keysPerWarp)),
               mul(arith::DivUIOp::create(b, loc, matrix, idx(2)), idx(8))),
           arith::RemUIOp::create(b, loc, lane, idx(8)));
+  // Q from the warp's tile: lanes 8 i .. 8 i + 7 address matrix i, rows
+  // r + 8 (i % 2) and chunk 2 step + i / 2 of .x4 (a0-a3); with 8 rows,
+  // rows r and chunk 2 step + i % 2 of .x2 (a0, a2; a1 and a3 are zero).
+  Value qRow, qChunk;
+  if (qShared) {
+    Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
+    Value r = arith::RemUIOp::create(b, loc, lane, idx(8));
+    Value odd = arith::RemUIOp::create(b, loc, matrix, idx(2));
+    qRow = qRows == 16 ? add(r, mul(odd, idx(8))) : r;
+    qChunk = qRows == 16 ? arith::DivUIOp::create(b, loc, matrix, idx(2)) : odd;
+  }
   for (int64_t step = 0; step < headDim / 16; ++step) {
-    ArrayRef<Value> a = ArrayRef<Value>(q.values).slice(4 * step, 4);
+    SmallVector<Value> a;
+    if (qShared) {
+      a = mma_sync::loadMatrices(
+          b, loc,
+          gep(qTile, b.getI8Type(),
+              mmaSwizzled(qRow, add(idx(2 * step), qChunk), headDim)),
+          /*trans=*/false, qRows / 4);
+      if (qRows == 8)
+        a = {a[0], i32(0), a[1], i32(0)};
+    } else {
+      llvm::append_range(a, ArrayRef<Value>(q.values).slice(4 * step, 4));
+    }
     for (int64_t kb = 0; kb < keysPerWarp / 16; ++kb) {
       SmallVector<Value> k = mma_sync::loadMatrices(
           b, loc,

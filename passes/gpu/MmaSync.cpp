@@ -11,16 +11,17 @@ using namespace mlir;
 using namespace mlir::attn;
 
 SmallVector<Value> mma_sync::loadMatrices(OpBuilder &b, Location loc, Value ptr,
-                                          bool trans) {
+                                          bool trans, int64_t count) {
   Type i32t = b.getI32Type();
   auto type = LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                               {i32t, i32t, i32t, i32t});
+                                               SmallVector<Type>(count, i32t));
   Value m = NVVM::LdMatrixOp::create(
-      b, loc, type, ptr, 4, trans ? NVVM::MMALayout::col : NVVM::MMALayout::row,
+      b, loc, type, ptr, count,
+      trans ? NVVM::MMALayout::col : NVVM::MMALayout::row,
       NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
       NVVM::LdStMatrixEltType::B16);
   SmallVector<Value> regs;
-  for (int64_t i = 0; i < 4; ++i)
+  for (int64_t i = 0; i < count; ++i)
     regs.push_back(LLVM::ExtractValueOp::create(b, loc, m, i));
   return regs;
 }

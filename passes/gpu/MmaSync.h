@@ -11,10 +11,10 @@ namespace mlir {
 namespace attn {
 namespace mma_sync {
 
-/// ldmatrix .x4 of 8x8 b16 matrices at shared `ptr` (transposed with
-/// `trans`): four b32 registers.
+/// ldmatrix .x`count` (2 or 4) of 8x8 b16 matrices at shared `ptr`
+/// (transposed with `trans`): `count` b32 registers.
 SmallVector<Value> loadMatrices(OpBuilder &b, Location loc, Value ptr,
-                                bool trans);
+                                bool trans, int64_t count = 4);
 /// D = A B + C for one m16n8k16 tile of `elementType` (f16 or bf16)
 /// operands: A four, B two b32 registers, C and the result four f32 values.
 SmallVector<Value> mma(OpBuilder &b, Location loc, Type elementType,

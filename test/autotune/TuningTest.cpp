@@ -155,10 +155,9 @@ TEST(TuningTable, CheckedInTables) {
         bool sm90 = std::string(target) == "sm_90";
         bool threeChunks = d != 32 && d != 256;
         bool kvHeads4 = sm90 && d == 32 && group == 1;
-        // sm_90's G 8 kernels of D 32-192 and G 1 kernels of D 80 and 96
-        // take tensor cores (whole-program).
-        bool mma = sm90 && ((group == 8 && d <= 192) ||
-                            (group == 1 && (d == 80 || d == 96)));
+        // sm_90's G 8 kernels and G 1 kernels of D 80 and 96 take tensor
+        // cores (whole-program).
+        bool mma = sm90 && (group == 8 || (group == 1 && (d == 80 || d == 96)));
         EXPECT_EQ(entry->knobs.wholeProgram,
                   sm90 ? d != 32 || kvHeads4 || mma : threeChunks && group != 0)
             << target << " D " << d << " G " << group;
@@ -170,8 +169,9 @@ TEST(TuningTable, CheckedInTables) {
     // The tensor-core entries of sm_90 (measured, 2026-12-06: decode-mma by
     // hand, then decode-lagging), both dtypes.
     const std::pair<int64_t, int64_t> mmaEntries[] = {
-        {32, 8},  {64, 1},  {64, 4},  {80, 1},  {80, 2},  {80, 4},  {96, 1},
-        {96, 2},  {128, 4}, {128, 8}, {160, 4}, {160, 8}, {192, 4}, {192, 8}};
+        {32, 8},  {64, 1},  {64, 4},  {80, 1},  {80, 2},
+        {80, 4},  {96, 1},  {96, 2},  {128, 4}, {128, 8},
+        {160, 4}, {160, 8}, {192, 4}, {192, 8}, {256, 8}};
     for (auto [d, group] : mmaEntries)
       for (const char *dtype : {"bf16", "f16"}) {
         const TableEntry *entry =
@@ -179,16 +179,11 @@ TEST(TuningTable, CheckedInTables) {
         ASSERT_NE(entry, nullptr);
         EXPECT_EQ(entry->knobs.mma, std::string(target) == "sm_90")
             << target << " " << dtype << " D " << d << " G " << group;
-      }
-    // sm_90's tensor-core kernels of D 160 and 192 run 2 stages (3 spilled
-    // more and ran slower, bench/results/tune_decode_lagging_h100_2026-12-06.md).
-    for (int64_t d : {160, 192})
-      for (int64_t group : {4, 8}) {
-        const TableEntry *entry =
-            table->lookup({"decode", "f16", d, group, true, true});
-        ASSERT_NE(entry, nullptr);
+        // All at 2 stages (D 160's 3 spilled more and ran slower,
+        // bench/results/tune_decode_lagging_h100_2026-12-06.md).
         if (std::string(target) == "sm_90")
-          EXPECT_EQ(entry->knobs.stages, 2) << "D " << d << " G " << group;
+          EXPECT_EQ(entry->knobs.stages, 2)
+              << dtype << " D " << d << " G " << group;
       }
     // sm_90's D 256 G 4 decode runs 128 threads (decode-lagging); sm_89's
     // takes the head dim's 256.

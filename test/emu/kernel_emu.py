@@ -9,7 +9,7 @@ masks, scf.for runs while any lane's induction variable is in range). Memory is 
 flat byte arrays, global and shared, addressed by 64-bit integers.
 
 What it models of the hardware, and how:
-- mma.sync.m16n8k16 (f16/bf16 operands, f32 accumulators) and ldmatrix .x4 (.trans)
+- mma.sync.m16n8k16 (f16/bf16 operands, f32 accumulators) and ldmatrix .x2/.x4 (.trans)
   by the fragment layouts of the PTX ISA: each warp's lane fragments are gathered into
   the A (16 x 16), B (16 x 8), C (16 x 8) matrices, multiplied in float64 and rounded
   to float32, and scattered back. Checked by running the prefill kernel, whose
@@ -909,11 +909,12 @@ class CTA:
     def op_nvvm_ldmatrix(self, op, m):
         layout = _prop(op.props, "layout")
         trans = "col" in layout
+        count = int(_prop(op.props, "num").split(":")[0])
         addr = self.get(op.operands[0])
         rows = self.mem.load(addr, 16).view(np.uint16).reshape(self.n, 8)  # [lane, 8]
-        regs = [np.zeros(self.n, dtype=np.int64) for _ in range(4)]
+        regs = [np.zeros(self.n, dtype=np.int64) for _ in range(count)]
         for w in range(0, self.n, 32):
-            for j in range(4):
+            for j in range(count):
                 mat = rows[w + 8 * j : w + 8 * j + 8]  # [row r][col c]
                 for lane in range(32):
                     g, t = lane // 4, lane % 4

@@ -288,6 +288,11 @@ DECODE_CASES = [
     ),
     # 8 heads a CTA, a warp each (decode-lagging's D 32): Hkv 6 leaves two idle.
     (4, 32, [75, 2], {"num_kv_heads": 6, "kv_heads": 8, "threads": 256, "block_n": 32}),
+    # Q from shared memory (head_dim 192 and up): 8 rows (ldmatrix .x2), 16 rows
+    # (.x4), and 2 KV heads a CTA with the call's head_dim below the kernel's.
+    (4, 192, [70, 9], {}),
+    (2, 256, [40], {"seqlen_q": 8, "tokens": 8, "dtype": "f16"}),
+    (2, 192, [50], {"num_kv_heads": 3, "kv_heads": 2, "call_head_dim": 168}),
 ]
 
 

@@ -161,6 +161,21 @@ CASES += [
     )
 ]
 
+# sm_90's tensor-core kernels of D 160-256 (G 4 and 8, and the fold kernels, which
+# follow G 8; Q from shared memory at D 192 and 256): causal Lq > 1 on each fold (G 1
+# x 8 tokens, G 2 x 4, G 4 x 2), G 4 and 8 with splits and Hkv 6.
+CASES += [
+    case
+    for d in (160, 192, 256)
+    for case in (
+        Case(3, (1, 900), (8, 8), d, BF16, 256, seqlen_q=8, empty=1),
+        Case(3, (5, 700), (16, 8), d, F16, 0, seqlen_q=4),
+        Case(2, (1, 1200), (24, 6), d, BF16, 16, seqlen_q=2, num_splits=3),
+        Case(4, (1, 3000), (64, 8), d, BF16, 256, num_splits=2),
+        Case(2, (1, 2000), (24, 6), d, F16, 0),
+    )
+]
+
 # KV heads a CTA (sm_90's head_dim 32 kernels of G 1, 2 and 4 take 4, lane group h
 # of a CTA KV head 4 * block + h): Hkv not a multiple of 4 (the last lane groups
 # store nothing), Hkv 1, splits, a row without keys.
