@@ -215,11 +215,11 @@ protected:
 /// there), each warp instead stores its Q fragments once into its own tile
 /// of shared memory after the ring ([rows rounded up to 8 or 16][head_dim],
 /// under mmaSwizzled) and reads each step's A fragment back by ldmatrix in
-/// every QK^T (.x2 with rows 8-15 as zero registers when the rows fit in 8);
-/// of a [M, N] score
-/// tile the accumulator fragments of the warp's KW / 8 blocks of 8 keys
-/// (value 4 j + e: row g + 8 (e / 2), key w KW + 8 j + 2 t + e % 2); of a
-/// [M, D] tile those of the head_dim / 8 blocks of 8 columns; of a [M] tile
+/// every QK^T (.x2 with rows 8-15 as zero registers when the rows fit in 8).
+/// Of a [M, N] score tile the lane holds the accumulator fragments of the
+/// warp's KW / 8 blocks of 8 keys (value 4 j + e: row g + 8 (e / 2), key
+/// w KW + 8 j + 2 t + e % 2); of a [M, D] tile those of the head_dim / 8
+/// blocks of 8 columns; of a [M] tile
 /// rows g and g + 8 (a quad's four lanes reduce with two xor shuffles). P
 /// goes from its accumulator fragments to A fragments in registers.
 /// attn.normalize merges the W warps' states through shared memory; its
