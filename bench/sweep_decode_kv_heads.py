@@ -5,16 +5,19 @@ by CUDA-graph replay, for the pack in ATTN_PACK_DIR (a candidate built by `attn-
 a benchmark: bench/results/decode_kv_heads_h100_2026-12-05.md.
 
     PYTHONPATH=python:bench python3 bench/sweep_decode_kv_heads.py TAG [--pages 256,16,0]
-        [--head-dims 32] [--groups 1,2,4,8]
+        [--head-dims 32] [--groups 1,2,4,8] [--splits 0,4,8]
 
 Correctness, per head dim: Hkv 8, 6, 2, 1, 16 at G 2 (and G 1, 4, 8 at Hkv 8, G 4 at Hkv 6), 5
 sequences of 1-1500 keys, 0, 1 and 3 splits, each page size of --pages (0: a contiguous
 cache); the worst relative norm error is printed, and any case above 2e-2 or with a
 non-finite output. Time: Hkv 8 at 64 x 4096, 256 x 100-2048 and 16 x 4096-8192 keys,
-Hkv 6 at 64 x 4096; % of the copy bandwidth measured in the same process.
+Hkv 6 at 64 x 4096; % of the copy bandwidth measured in the same process; each split
+count of --splits forced in turn (a line each, tagged S<n>; 0, the default, is the
+runtime's choice).
 """
 
 import argparse
+import itertools
 import random
 
 import torch
@@ -53,7 +56,13 @@ def main():
     parser.add_argument("--pages", default="256,16,0")
     parser.add_argument("--head-dims", default="32")
     parser.add_argument("--groups", default="1,2,4,8")
+    parser.add_argument(
+        "--splits",
+        default="0",
+        help="split counts to time, each its own line (0: the runtime's choice)",
+    )
     args = parser.parse_args()
+    split_counts = [int(s) for s in args.splits.split(",")]
     pages = [int(p) for p in args.pages.split(",")]
     head_dims = [int(d) for d in args.head_dims.split(",")]
     groups = [int(g) for g in args.groups.split(",")]
@@ -101,25 +110,29 @@ def main():
         (8, 16, 4096, 8192),
         (6, 64, 4096, 4096),
     )
-    for d in head_dims:
-        for g in groups:
-            cells = []
-            for hkv, batch, low, high in workloads:
-                q, kc, vc, cs, table, lens = problem(
-                    d, g * hkv, hkv, batch, low, high, 256
+    for d, g, splits in itertools.product(head_dims, groups, split_counts):
+        cells = []
+        for hkv, batch, low, high in workloads:
+            q, kc, vc, cs, table, lens = problem(d, g * hkv, hkv, batch, low, high, 256)
+            kv_bytes = sum(lens) * hkv * d * 2 * 2
+            ms = replay_ms(
+                lambda: flash_attn_with_kvcache(
+                    q,
+                    kc,
+                    vc,
+                    cache_seqlens=cs,
+                    block_table=table,
+                    causal=True,
+                    num_splits=splits,
                 )
-                kv_bytes = sum(lens) * hkv * d * 2 * 2
-                ms = replay_ms(
-                    lambda: flash_attn_with_kvcache(
-                        q, kc, vc, cache_seqlens=cs, block_table=table, causal=True
-                    )
-                )
-                share = 100 * kv_bytes / (ms * 1e-3) / bandwidth
-                cells.append(
-                    f"{batch}x{low}-{high}/Hkv{hkv} {ms * 1e3:6.1f}us {share:3.0f}%"
-                )
-                del kc, vc
-            print(f"{args.tag} D{d} G{g}: " + "  ".join(cells), flush=True)
+            )
+            share = 100 * kv_bytes / (ms * 1e-3) / bandwidth
+            cells.append(
+                f"{batch}x{low}-{high}/Hkv{hkv} {ms * 1e3:6.1f}us {share:3.0f}%"
+            )
+            del kc, vc
+        label = f"{args.tag} D{d} G{g}" + (f" S{splits}" if splits else "")
+        print(f"{label}: " + "  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":
