@@ -11,8 +11,7 @@ import argparse
 
 import torch
 
-from attn_kernels import flash_attn_with_kvcache
-from sweep_decode_kv_heads import problem
+from sweep_decode_kv_heads import decode, problem
 
 
 def main():
@@ -28,9 +27,7 @@ def main():
         args.head_dim, args.group * args.hkv, args.hkv, args.batch, low, high, 256
     )
     for _ in range(3):
-        flash_attn_with_kvcache(
-            q, kc, vc, cache_seqlens=cs, block_table=table, causal=True
-        )
+        decode(q, kc, vc, cs, table)
     torch.cuda.synchronize()
 
 

@@ -50,6 +50,19 @@ def problem(d, hq, hkv, batch, low, high, page, seed=0):
     return q, kc, vc, cs, table, lens
 
 
+def decode(q, kc, vc, cs, table, splits=0):
+    """Causal decode over problem()'s tensors, `splits` forced (0: the runtime's choice)."""
+    return flash_attn_with_kvcache(
+        q,
+        kc,
+        vc,
+        cache_seqlens=cs,
+        block_table=table,
+        causal=True,
+        num_splits=splits,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tag")
@@ -85,15 +98,7 @@ def main():
                     q, kc, vc, cs, table, lens = problem(
                         d, hq, hkv, 5, 1, 1500, page, hkv + page
                     )
-                    out = flash_attn_with_kvcache(
-                        q,
-                        kc,
-                        vc,
-                        cache_seqlens=cs,
-                        block_table=table,
-                        causal=True,
-                        num_splits=splits,
-                    )
+                    out = decode(q, kc, vc, cs, table, splits)
                     ref = reference_decode(q, kc, vc, cs, table)[0]
                     err = ((out.double() - ref).norm() / ref.norm()).item()
                     worst = max(worst, err)
@@ -115,17 +120,7 @@ def main():
         for hkv, batch, low, high in workloads:
             q, kc, vc, cs, table, lens = problem(d, g * hkv, hkv, batch, low, high, 256)
             kv_bytes = sum(lens) * hkv * d * 2 * 2
-            ms = replay_ms(
-                lambda: flash_attn_with_kvcache(
-                    q,
-                    kc,
-                    vc,
-                    cache_seqlens=cs,
-                    block_table=table,
-                    causal=True,
-                    num_splits=splits,
-                )
-            )
+            ms = replay_ms(lambda: decode(q, kc, vc, cs, table, splits))
             share = 100 * kv_bytes / (ms * 1e-3) / bandwidth
             cells.append(
                 f"{batch}x{low}-{high}/Hkv{hkv} {ms * 1e3:6.1f}us {share:3.0f}%"
