@@ -209,16 +209,15 @@ LogicalResult DecodeMmaKernelEmitter::lowerQK(QKOp qk) {
       add(add(mul(rowGroup, idx(keysPerWarp)),
               mul(arith::DivUIOp::create(b, loc, matrix, idx(2)), idx(8))),
           arith::RemUIOp::create(b, loc, lane, idx(8)));
-  // Q from the warp's tile: lanes 8 i .. 8 i + 7 address matrix i, rows
-  // r + 8 (i % 2) and chunk 2 step + i / 2 of .x4 (a0-a3); with 8 rows,
-  // rows r and chunk 2 step + i % 2 of .x2 (a0, a2; a1 and a3 are zero).
+  // Q from the warp's tile, the same matrices: rows r + 8 (i % 2) and chunk
+  // 2 step + i / 2 of .x4 (a0-a3); with 8 rows, rows r and chunk 2 step +
+  // i % 2 of .x2 (a0, a2; a1 and a3 are zero).
   Value qRow, qChunk;
   if (qShared) {
-    Value matrix = arith::DivUIOp::create(b, loc, lane, idx(8));
     Value r = arith::RemUIOp::create(b, loc, lane, idx(8));
-    Value odd = arith::RemUIOp::create(b, loc, matrix, idx(2));
-    qRow = qRows == 16 ? add(r, mul(odd, idx(8))) : r;
-    qChunk = qRows == 16 ? arith::DivUIOp::create(b, loc, matrix, idx(2)) : odd;
+    qRow = qRows == 16 ? add(r, mul(chunkOffset, idx(8))) : r;
+    qChunk = qRows == 16 ? arith::DivUIOp::create(b, loc, matrix, idx(2))
+                         : chunkOffset;
   }
   for (int64_t step = 0; step < headDim / 16; ++step) {
     SmallVector<Value> a;
