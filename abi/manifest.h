@@ -57,6 +57,11 @@ constexpr const char *kTma = "tma";
 // (sm_90 and newer): the runtime launches it with programmatic stream
 // serialization; absent: 0.
 constexpr const char *kDependentLaunch = "pdl";
+// A decode kernel's own split policy (abi/split_policy.h), from its tuning
+// table entry's decode_split: the header's keys, on the kernel line; each
+// absent one is the header's.
+constexpr const char *kSplitCtasPerSm = header::kSplitCtasPerSm;
+constexpr const char *kSplitMinKeys = header::kSplitMinKeys;
 constexpr const char *kBlockM = "block_m";
 constexpr const char *kBlockN = "block_n";
 constexpr const char *kStages = "stages";

@@ -91,12 +91,18 @@ void fail(Candidate &c, std::string reason) {
 /// Compiles the kernel `key` of `c` and records its resources; its PTX (and
 /// what the lowering recorded) in `ptxModule`, its cubin in `cubin`. False
 /// when it does not compile (`c` failed) or needs more shared memory than a
-/// block may have (`c` pruned, not assembled).
+/// block may have (`c` pruned, not assembled). A decode kernel takes the
+/// split policy of its entry in `table`, as attn-pack builds it.
 bool compileKernel(mlir::MLIRContext &context, Candidate &c,
                    const KernelKey &key, const TargetLimits &limits,
-                   attn::KernelSpec &spec, attn::CompiledModule &ptxModule,
-                   std::vector<char> &cubin) {
+                   const Table &table, attn::KernelSpec &spec,
+                   attn::CompiledModule &ptxModule, std::vector<char> &cubin) {
   spec = specOf(key, c.knobs, limits.target);
+  const TableEntry *entry = table.lookup(key);
+  if (key.op == "decode" && entry && entry->split) {
+    spec.splitCtasPerSm = entry->split->ctasPerSm;
+    spec.splitMinKeys = entry->split->minKeysPerSplit;
+  }
   auto module = attn::buildProblem(context, spec);
   Expected<attn::CompiledModule> compiled =
       attn::compileToPTX(*module, spec, limits.target);
@@ -157,10 +163,12 @@ bool compileKernel(mlir::MLIRContext &context, Candidate &c,
 
 /// Compiles every kernel of `c`, reads its resources, prunes, and writes its
 /// pack <bundle>/<id>/<target>/ in attn-pack's format (docs/runtime_abi.md).
-/// Its header carries `split`, today's table's policy.
+/// Its header carries today's table's split policy, its decode kernels their
+/// entries' own.
 void compileCandidate(mlir::MLIRContext &context, Candidate &c,
                       const TuneOptions &options, const TargetLimits &limits,
-                      const DecodeSplit &split) {
+                      const Table &table) {
+  const DecodeSplit &split = table.split;
   c.kernels.clear();
   std::string manifest =
       manifestHeader(limits.target, options.compiler, split, c.id);
@@ -176,7 +184,7 @@ void compileCandidate(mlir::MLIRContext &context, Candidate &c,
     attn::KernelSpec spec;
     attn::CompiledModule compiled;
     std::vector<char> cubin;
-    if (!compileKernel(context, c, key, limits, spec, compiled, cubin))
+    if (!compileKernel(context, c, key, limits, table, spec, compiled, cubin))
       return;
     if (index >= c.keys.size())
       continue; // checked, not timed: not in the pack
@@ -295,7 +303,7 @@ Error compileBundle(const TuneOptions &options, const TargetLimits &limits,
       sys::path::append(record, c.id, "candidate.json");
       resumed = resume(c, record, options, limits);
       if (!resumed) {
-        compileCandidate(context, c, options, limits, table.split);
+        compileCandidate(context, c, options, limits, table);
         SmallString<128> dir(options.bundleDir);
         sys::path::append(dir, c.id);
         sys::fs::create_directories(dir);

@@ -244,6 +244,10 @@ chooseKernels(const std::vector<Candidate> &candidates,
     double score = geomean(times.at(best), workloadNames);
     TableEntry entry = entryFor(key, table.target);
     entry.knobs = winner.knobs;
+    // The kernel keeps its entry's split policy, which its candidates were
+    // timed with (compileCandidate).
+    if (const TableEntry *old = table.lookup(key))
+      entry.split = old->split;
     entry.source = source.str();
     entry.note = best + ": geometric mean " + formatv("{0:F3}", score).str() +
                  " ms over " + std::to_string(workloadNames.size()) +

@@ -67,19 +67,20 @@ std::string optString(const json::Object &object, StringRef key) {
   return "";
 }
 
-Expected<DecodeSplit> parseSplit(const json::Object &s) {
+/// `where`: "decode_split", or an entry's "entry N: decode_split".
+Expected<DecodeSplit> parseSplit(const json::Object &s, const Twine &where) {
   DecodeSplit split;
-  Expected<int64_t> ctas = requireInt(s, "ctas_per_sm", "decode_split");
+  Expected<int64_t> ctas = requireInt(s, "ctas_per_sm", where.str());
   if (!ctas)
     return ctas.takeError();
-  Expected<int64_t> keys = requireInt(s, "min_keys_per_split", "decode_split");
+  Expected<int64_t> keys = requireInt(s, "min_keys_per_split", where.str());
   if (!keys)
     return keys.takeError();
   split.ctasPerSm = *ctas;
   split.minKeysPerSplit = *keys;
   if (*ctas <= 0 || *keys <= 0)
-    return tableError("decode_split: 'ctas_per_sm' and 'min_keys_per_split' "
-                      "must be positive");
+    return tableError(where + ": 'ctas_per_sm' and 'min_keys_per_split' "
+                              "must be positive");
   split.source = optString(s, "source");
   if (split.source.empty())
     split.source = "default";
@@ -157,6 +158,16 @@ Expected<TableEntry> parseEntry(const json::Value &value,
       return tableError(where + ": 'mma' does not take 'lanes'");
     entry.knobs.mma = *on;
   }
+  if (const json::Value *split = e->get("decode_split")) {
+    const json::Object *s = split->getAsObject();
+    if (!s || entry.op != "decode")
+      return tableError(where + ": 'decode_split' must be an object, of a "
+                                "decode entry");
+    Expected<DecodeSplit> policy = parseSplit(*s, where + ": decode_split");
+    if (!policy)
+      return policy.takeError();
+    entry.split = DecodeSplit{policy->ctasPerSm, policy->minKeysPerSplit};
+  }
   entry.source = optString(*e, "source");
   if (entry.source.empty())
     entry.source = "default";
@@ -191,7 +202,7 @@ Expected<Table> parseTable(StringRef text) {
                       "modelled, got '" +
                       table.provenance.method + "'");
   if (const json::Object *s = root->getObject("decode_split")) {
-    Expected<DecodeSplit> split = parseSplit(*s);
+    Expected<DecodeSplit> split = parseSplit(*s, "decode_split");
     if (!split)
       return split.takeError();
     table.split = std::move(*split);
@@ -259,6 +270,11 @@ std::string printTable(const Table &table) {
             j.attribute("kv_heads", e.knobs.kvHeads);
           if (e.knobs.mma)
             j.attribute("mma", true);
+          if (e.split)
+            j.attributeObject("decode_split", [&] {
+              j.attribute("ctas_per_sm", e.split->ctasPerSm);
+              j.attribute("min_keys_per_split", e.split->minKeysPerSplit);
+            });
           j.attribute("source", e.source);
           if (!e.note.empty())
             j.attribute("note", e.note);

@@ -56,6 +56,24 @@ struct Knobs {
   }
 };
 
+/// The runtime's split-KV policy: splits until about ctasPerSm CTAs per SM, at
+/// least minKeysPerSplit keys each (abi/split_policy.h,
+/// runtime/decode_plan.cpp). The split count is decodeNumSplits
+/// (SplitPolicy.h).
+struct DecodeSplit {
+  int64_t ctasPerSm = 4;
+  int64_t minKeysPerSplit = 1024;
+  /// How the policy was chosen ("default", "measured" or "modelled"), with a
+  /// line saying from what (the winner's time, the kernel it was timed with).
+  /// The table's own only: an entry's policy is the entry's source and note.
+  std::string source = "default";
+  std::string note;
+
+  bool samePolicy(const DecodeSplit &o) const {
+    return ctasPerSm == o.ctasPerSm && minKeysPerSplit == o.minKeysPerSplit;
+  }
+};
+
 /// An entry matches a kernel when every field it names equals the kernel's;
 /// a field left out matches anything (an entry naming only `op` is that op's
 /// default).
@@ -65,6 +83,10 @@ struct TableEntry {
   std::optional<int64_t> headDim, group;
   std::optional<bool> paged, causal;
   Knobs knobs;
+  /// A decode entry's own split policy (its "decode_split"): its kernels'
+  /// launches plan with it in place of the table's (attn-pack writes it on
+  /// their manifest lines); none: the table's.
+  std::optional<DecodeSplit> split;
   /// How the knobs were chosen: "default", "measured" or "modelled", with a
   /// line saying from what (e.g. the winning time and the runner-up).
   std::string source = "default";
@@ -80,24 +102,6 @@ struct TableEntry {
 struct Provenance {
   std::string method; // default, measured or modelled
   std::string gpu, driver, date, compiler, notes;
-};
-
-/// The runtime's split-KV heuristic: splits until about ctasPerSm CTAs per
-/// SM, at least minKeysPerSplit keys each (runtime/decode_plan.cpp).
-/// The runtime's split-KV policy: splits until about ctasPerSm CTAs per SM, at
-/// least minKeysPerSplit keys each (runtime/decode_plan.cpp). The split count
-/// is decodeNumSplits (SplitPolicy.h).
-struct DecodeSplit {
-  int64_t ctasPerSm = 4;
-  int64_t minKeysPerSplit = 1024;
-  /// How the policy was chosen ("default", "measured" or "modelled"), with a
-  /// line saying from what (the winner's time, the kernel it was timed with).
-  std::string source = "default";
-  std::string note;
-
-  bool samePolicy(const DecodeSplit &o) const {
-    return ctasPerSm == o.ctasPerSm && minKeysPerSplit == o.minKeysPerSplit;
-  }
 };
 
 struct Table {

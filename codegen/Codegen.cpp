@@ -232,6 +232,10 @@ std::string manifestLines(const KernelSpec &spec,
                                        : std::string()) +
       (decode && spec.decodeKvHeads > 1 ? kv(key::kKvHeads, spec.decodeKvHeads)
                                         : std::string()) +
+      (decode && spec.splitCtasPerSm > 0
+           ? kv(key::kSplitCtasPerSm, spec.splitCtasPerSm) +
+                 kv(key::kSplitMinKeys, spec.splitMinKeys)
+           : std::string()) +
       (compiled.tensorMapKernels.count(stem) ? kv(key::kTma, 1)
                                              : std::string()) +
       kv(key::kBlockM, spec.rowsPerCta()) + kv(key::kBlockN, spec.blockN) +

@@ -48,6 +48,11 @@ struct KernelSpec {
   /// tokens-per-cta). F > 1 folds F tokens' G heads into G x F rows, for
   /// speculative decoding's Lq > 1; 1: one token's G heads.
   int64_t tokensPerCta = 1;
+  /// Decode: the split policy of its launches (abi/split_policy.h), from its
+  /// tuning table entry's decode_split; 0 for the pack's (the manifest
+  /// header's, the table's decode_split).
+  int64_t splitCtasPerSm = 0;
+  int64_t splitMinKeys = 0;
   /// sm_90a prefill: the producer copies whole K/V tiles by TMA
   /// (attn-lower-to-gpu's tma; the kernel then takes abi::tma's tensor maps).
   bool tma = false;

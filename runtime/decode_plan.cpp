@@ -36,7 +36,8 @@ int chooseNumSplits(const attn_paged_decode_args &args, int tokenBlocks,
     return 1;
   if (args.num_splits > 0)
     return std::min(args.num_splits, kMaxSplits);
-  // The policy comes from the tuning table through the manifest. A window's
+  // The policy is the kernel's: its tuning table entry's or the table's,
+  // through the manifest (runtime/manifest.h). A window's
   // left bound leaves a row at most left + Lq keys, which the splits share.
   int64_t keys = args.max_seqlen_k;
   if (local.local && local.windowLeft >= 0)
@@ -160,7 +161,7 @@ Status planDecode(const attn_paged_decode_args &args, const Manifest &manifest,
   kernelStrides(args.out_strides, extents.query, 3, plan->strides.out);
   plan->strides.blockTable = args.batch == 1 ? 0 : args.block_table_stride;
   plan->numSplits = chooseNumSplits(args, plan->tokenBlocks, plan->headBlocks,
-                                    manifest.split, smCount, plan->local);
+                                    plan->decode->split, smCount, plan->local);
   plan->combine = nullptr;
   plan->workspace = SplitWorkspace();
   if (plan->numSplits == 1)

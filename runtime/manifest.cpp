@@ -80,6 +80,9 @@ bool isKeyValue(const std::string &token) {
          equals + 1 != token.size();
 }
 
+// The largest split policy parameter a manifest may give (2^24).
+constexpr int kMaxSplitPolicyValue = 1 << 24;
+
 // "attn-pack 1 target=<target>", then key=value tokens: the pack's version
 // (version=), the split policy (split_ctas_per_sm, split_min_keys; defaults
 // when absent) and others (compiler=<version>) that the runtime does not need.
@@ -121,7 +124,7 @@ Status parseHeader(const std::vector<std::string> &tokens,
       continue;
     char *end = nullptr;
     long value = std::strtol(tokens[i].c_str() + equals + 1, &end, 10);
-    if (*end != '\0' || value < 1 || value > (1 << 24)) {
+    if (*end != '\0' || value < 1 || value > kMaxSplitPolicyValue) {
       return makeStatus(ATTN_ERROR_PACK,
                         "header's '%s' must be an integer in [1, 2^24], got "
                         "'%s'",
@@ -329,6 +332,17 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
         fields.getInt(abi::key::kBlockN, 1, 256, &kernel->blockN));
     kernel->tma = true;
   }
+  // A decode kernel's own split policy; parseManifest starts it from the
+  // header's.
+  for (auto [key, field] :
+       {std::pair{abi::key::kSplitCtasPerSm, &kernel->split.ctasPerSm},
+        std::pair{abi::key::kSplitMinKeys, &kernel->split.minKeysPerSplit}}) {
+    if (!fields.has(key))
+      continue;
+    if (variant.op != KernelOp::Decode)
+      return makeStatus(ATTN_ERROR_PACK, "'%s' is for decode kernels", key);
+    ATTN_RETURN_IF_ERROR(fields.getInt(key, 1, kMaxSplitPolicyValue, field));
+  }
   variant.paged = paged != 0;
   variant.causal = causal != 0;
   variant.local = local != 0;
@@ -390,6 +404,7 @@ Status parseManifest(const std::string &text, const std::string &path,
                            &manifest->padsHeadDim);
     } else if (!tokens.empty() && tokens[0][0] != '#') {
       KernelInfo kernel;
+      kernel.split = manifest->split;
       status = parseKernel(tokens, &kernel);
       for (size_t i = 0; status.ok() && i < manifest->kernels.size(); ++i) {
         const KernelInfo &other = manifest->kernels[i];

@@ -72,6 +72,10 @@ struct KernelInfo {
   // Decode specialised on G, one token a CTA: the KV heads a CTA takes
   // (kv_heads=, abi/grid.h), 1 without the key.
   int kvHeads = 1;
+  // Decode: the split policy its launches plan with (runtime/decode_plan.cpp):
+  // the kernel line's split_ctas_per_sm and split_min_keys, each absent one
+  // the manifest header's.
+  abi::SplitPolicy split;
   // Combine only: the decode kernel it belongs to (its module holds both);
   // empty: any decode kernel of its dtype and head_dim.
   std::string combineFor;
@@ -96,6 +100,8 @@ using abi::SplitPolicy;
 struct Manifest {
   std::string target;  // "sm_80", "sm_89", "sm_90" or "sm_90a"
   std::string version; // the header's version= (the project's), "" if none
+  // The header's split policy, the tuning table's: where a decode kernel's
+  // line gives none of its own (KernelInfo::split).
   SplitPolicy split;
   // The header's pads_head_dim=1: findKernel may serve a head_dim on the
   // next larger one of `headDims`.

@@ -89,10 +89,12 @@ TEST(Selection, ChooseKernelsWritesTheFastest) {
   setTimes(times, "decode_bf16_d128_g2_paged_causal_n64_s3_t128", 1.0);
   setTimes(times, "decode_bf16_d128_g2_paged_causal_n128_s2_t256", 0.75);
   Table table = defaultsTable();
-  // A decode entry naming the layout is replaced by the one of dtype, D, G.
+  // A decode entry naming the layout is replaced by the one of dtype, D, G,
+  // which keeps its split policy.
   TableEntry old = entryFor(splitKernelKey(), "sm_90");
   old.paged = true;
   old.knobs = {0, 16, 2, 128};
+  old.split = DecodeSplit{2, 512};
   table.entries.push_back(old);
   std::string report, log;
   llvm::raw_string_ostream os(report), ls(log);
@@ -106,6 +108,8 @@ TEST(Selection, ChooseKernelsWritesTheFastest) {
   EXPECT_EQ(entry->knobs, (Knobs{0, 32, 2, 128}));
   EXPECT_EQ(entry->source, "measured");
   EXPECT_FALSE(entry->paged.has_value());
+  ASSERT_TRUE(entry->split.has_value());
+  EXPECT_TRUE(entry->split->samePolicy(DecodeSplit{2, 512}));
   EXPECT_EQ(entry->note, "decode_bf16_d128_g2_paged_causal_n32_s2_t128: "
                          "geometric mean 0.500 ms over 3 workload(s), 3 "
                          "candidates");

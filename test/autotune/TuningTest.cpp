@@ -77,6 +77,64 @@ TEST(TuningTable, RoundTrip) {
   EXPECT_EQ(text.find("\"kv_heads\""), text.rfind("\"kv_heads\""));
 }
 
+// A decode entry's own split policy: read, written inside the entry (and the
+// table's own policy stays the table's), read back the same; errors name the
+// entry.
+TEST(TuningTable, EntrySplitPolicy) {
+  const char *head = R"({"format": "attn-tune-table 1", "target": "sm_90",
+      "provenance": {"method": "default"},
+      "decode_split": {"ctas_per_sm": 8, "min_keys_per_split": 1024},
+      "entries": [{"op": "decode", "block_n": 64, "stages": 3, "threads": 128},
+                  )";
+  llvm::Expected<Table> parsed =
+      parseTable(std::string(head) +
+                 R"({"op": "decode", "head_dim": 256, "group": 8,
+                     "block_n": 64, "stages": 2, "threads": 128,
+                     "decode_split": {"ctas_per_sm": 1,
+                                      "min_keys_per_split": 256}}]})");
+  ASSERT_TRUE(bool(parsed)) << llvm::toString(parsed.takeError());
+  EXPECT_FALSE(parsed->entries[0].split.has_value());
+  ASSERT_TRUE(parsed->entries[1].split.has_value());
+  EXPECT_EQ(parsed->entries[1].split->ctasPerSm, 1);
+  EXPECT_EQ(parsed->entries[1].split->minKeysPerSplit, 256);
+  EXPECT_EQ(parsed->split.ctasPerSm, 8);
+  KernelKey key{"decode", "bf16", 256, 8, true, true};
+  ASSERT_NE(parsed->lookup(key), nullptr);
+  EXPECT_EQ(parsed->lookup(key)->split->ctasPerSm, 1);
+  std::string text = printTable(*parsed);
+  // The table's decode_split and the entry's.
+  size_t entries = text.find("\"entries\"");
+  EXPECT_LT(text.find("\"decode_split\""), entries);
+  EXPECT_GT(text.rfind("\"decode_split\""), entries);
+  EXPECT_NE(text.find("\"min_keys_per_split\": 256"), std::string::npos);
+  llvm::Expected<Table> again = parseTable(text);
+  ASSERT_TRUE(bool(again)) << llvm::toString(again.takeError());
+  EXPECT_EQ(printTable(*again), text);
+
+  for (auto [entry, message] :
+       {std::pair<const char *, const char *>{
+            R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
+                   "decode_split": {"ctas_per_sm": 0,
+                                    "min_keys_per_split": 256}})",
+            "entry 1: decode_split: 'ctas_per_sm' and "
+            "'min_keys_per_split' must be positive"},
+        {R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
+                "decode_split": {"ctas_per_sm": 2}})",
+         "entry 1: decode_split needs an integer 'min_keys_per_split'"},
+        {R"({"op": "decode", "block_n": 64, "stages": 2, "threads": 128,
+                "decode_split": 3})",
+         "entry 1: 'decode_split' must be an object, of a decode entry"},
+        {R"({"op": "prefill", "block_m": 128, "block_n": 64, "stages": 2,
+                "threads": 128, "decode_split": {"ctas_per_sm": 2,
+                "min_keys_per_split": 256}})",
+         "entry 1: 'decode_split' must be an object, of a decode entry"}}) {
+    llvm::Expected<Table> bad = parseTable(std::string(head) + entry + "]}");
+    ASSERT_FALSE(bool(bad)) << entry;
+    EXPECT_EQ(llvm::toString(bad.takeError()),
+              std::string("tuning table: ") + message);
+  }
+}
+
 TEST(TuningTable, MmaKnob) {
   const char *head = R"({"format": "attn-tune-table 1", "target": "sm_90",
       "provenance": {"method": "default"}, "entries": [)";
@@ -181,10 +239,47 @@ TEST(TuningTable, CheckedInTables) {
             << target << " " << dtype << " D " << d << " G " << group;
         // All at 2 stages (D 160's 3 spilled more and ran slower,
         // bench/results/tune_decode_lagging_h100_2026-12-06.md).
-        if (std::string(target) == "sm_90")
+        if (std::string(target) == "sm_90") {
           EXPECT_EQ(entry->knobs.stages, 2)
               << dtype << " D " << d << " G " << group;
+        }
       }
+    // sm_90's decode kernels of their own split policy (ctas_per_sm,
+    // min_keys_per_split), both dtypes (bench/sweep_decode_split_policy.py,
+    // decode_split_policy_2026-12-06.md); the others of D 32-256 G 1-8
+    // and every sm_89 one keep the table's.
+    struct OwnSplit {
+      int64_t d, group, ctas, keys;
+    };
+    const OwnSplit ownSplits[] = {
+        {32, 1, 1, 256},   {32, 2, 1, 256},   {32, 4, 4, 1024},
+        {32, 8, 2, 1024},  {64, 2, 2, 1024},  {64, 8, 2, 1024},
+        {128, 1, 3, 1024}, {128, 2, 6, 1024}, {128, 4, 3, 1024},
+        {128, 8, 3, 1024}, {160, 2, 4, 1024}, {160, 4, 3, 1024},
+        {160, 8, 3, 1024}, {192, 1, 1, 256},  {192, 2, 3, 1024},
+        {192, 4, 3, 1024}, {192, 8, 3, 1024}, {256, 4, 3, 1024},
+        {256, 8, 1, 256}};
+    for (int64_t d : {32, 64, 80, 96, 128, 160, 192, 256})
+      for (int64_t group : {1, 2, 4, 8})
+        for (const char *dtype : {"bf16", "f16"}) {
+          const TableEntry *entry =
+              table->lookup({"decode", dtype, d, group, true, true});
+          ASSERT_NE(entry, nullptr);
+          const OwnSplit *own = nullptr;
+          for (const OwnSplit &s : ownSplits)
+            if (s.d == d && s.group == group)
+              own = &s;
+          std::string where = std::string(target) + " " + dtype + " D " +
+                              std::to_string(d) + " G " + std::to_string(group);
+          if (std::string(target) == "sm_90" && own) {
+            ASSERT_TRUE(entry->split.has_value()) << where;
+            EXPECT_TRUE(
+                entry->split->samePolicy(DecodeSplit{own->ctas, own->keys}))
+                << where;
+          } else {
+            EXPECT_FALSE(entry->split.has_value()) << where;
+          }
+        }
     // sm_90's D 256 G 4 decode runs 128 threads (decode-lagging); sm_89's
     // takes the head dim's 256.
     const TableEntry *d256 =

@@ -42,4 +42,28 @@ marked=$(grep -c '^name=[^ ]* op=prefill .* tma=1 ' "$manifest" || true)
   echo "$manifest: $marked of $prefill prefill kernels say tma=1"
   exit 1
 }
+# A decode entry's own split policy (decode_split) is on its kernels' lines
+# (paged causal, G specialised), and only decode lines carry one.
+table="$(dirname "$0")/../../autotune/tables/sm_90.json"
+manifest="$out/sm_90/manifest.txt"
+python3 - "$table" "$manifest" <<'PY'
+import json, re, sys
+table, manifest = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+lines = {l.split()[0][5:]: l for l in manifest.splitlines()[1:] if l.startswith("name=")}
+checked = 0
+for e in table["entries"]:
+    if "decode_split" not in e:
+        continue
+    s = e["decode_split"]
+    for dtype in [e["dtype"]] if "dtype" in e else ["bf16", "f16"]:
+        name = f"attn_decode_{dtype}_d{e['head_dim']}_g{e['group']}_paged_causal"
+        want = f" split_ctas_per_sm={s['ctas_per_sm']} split_min_keys={s['min_keys_per_split']} "
+        if want not in lines[name]:
+            sys.exit(f"{name}: its line lacks{want}")
+        checked += 1
+stray = [n for n, l in lines.items() if " split_" in l and " op=decode " not in l]
+if stray or not checked:
+    sys.exit(f"split policies on non-decode lines {stray[:3]}, or none checked")
+print(f"{checked} decode kernels carry their entry's split policy")
+PY
 echo "assembled $count kernel modules with ptxas ($out)"

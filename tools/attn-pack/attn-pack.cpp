@@ -170,6 +170,10 @@ bool applyTable(const attn::tune::Table &table, attn::KernelSpec &spec) {
     // Tensor cores: for the kernels specialised on G (the folded ones too).
     if (spec.group != 0)
       spec.decodeMma = entry->knobs.mma;
+    if (entry->split) {
+      spec.splitCtasPerSm = entry->split->ctasPerSm;
+      spec.splitMinKeys = entry->split->minKeysPerSplit;
+    }
   }
   if (spec.op == attn::KernelSpec::Op::Prefill) {
     if (prefillBlockM)

@@ -962,6 +962,58 @@ TEST_F(DecodeTest, SplitPolicyComesFromTheManifestHeader) {
   EXPECT_EQ(fakecuda::launches().at(0).grid[0], 4u);
 }
 
+// A decode kernel's own policy (its tuning table entry's decode_split, on its
+// manifest line) replaces the header's for its launches, each key on its own;
+// a kernel without one keeps the header's. B 4 x Hkv 8 = 32 CTAs on 132 SMs
+// over 2048 keys: (1, 256) gives min(next_pow2(ceil(132 / 32)), 2048 / 256) = 8
+// splits, (2, 128) min(16, 16) = 16 and the header's (2, 512) min(16, 4) = 4.
+TEST_F(DecodeTest, SplitPolicyComesFromTheKernelLine) {
+  int fresh = 0;
+  for (auto [extra, splits] :
+       {std::pair<const char *, unsigned>{" split_ctas_per_sm=1 "
+                                          "split_min_keys=256",
+                                          8},
+        {" split_min_keys=128", 16},
+        {"", 4}}) {
+    SCOPED_TRACE(extra);
+    std::vector<TestKernel> kernels = defaultKernels();
+    kernels.at(0).extra = extra; // bf16 D 128 G 2 paged
+    writePack(packDir(), "sm_90", kernels,
+              " split_ctas_per_sm=2 split_min_keys=512");
+    // A library that has not read the pack yet.
+    runtime = std::make_unique<RuntimeLibrary>(tempDir + "/fresh" +
+                                               std::to_string(fresh++));
+    resetFake();
+    ASSERT_EQ(decode(validArgs()), ATTN_SUCCESS) << lastError();
+    EXPECT_EQ(fakecuda::launches().at(0).grid[0], splits);
+    // The f16 kernel's line has no policy of its own: the header's.
+    attn_paged_decode_args f16 = validArgs();
+    f16.dtype = ATTN_DTYPE_F16;
+    size_t launched = fakecuda::launches().size();
+    ASSERT_EQ(decode(f16), ATTN_SUCCESS) << lastError();
+    EXPECT_EQ(fakecuda::launches().at(launched).grid[0], 4u);
+  }
+}
+
+TEST_F(DecodeTest, BadKernelSplitPolicyIsAPackError) {
+  std::vector<TestKernel> kernels = defaultKernels();
+  kernels.at(0).extra = " split_ctas_per_sm=0";
+  writePack(packDir(), "sm_90", kernels);
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(), HasSubstr("'split_ctas_per_sm' must be an integer "
+                                     "in [1, 16777216], got '0'"));
+  EXPECT_TRUE(fakecuda::launches().empty());
+  // Only a decode kernel plans splits by one.
+  kernels = defaultKernels();
+  for (TestKernel &kernel : kernels)
+    if (kernel.op == "prefill")
+      kernel.extra = " split_min_keys=256";
+  writePack(packDir(), "sm_90", kernels);
+  runtime = std::make_unique<RuntimeLibrary>(tempDir + "/fresh");
+  EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);
+  EXPECT_THAT(lastError(), HasSubstr("'split_min_keys' is for decode kernels"));
+}
+
 TEST_F(DecodeTest, BadSplitPolicyIsAPackError) {
   writePack(packDir(), "sm_90", defaultKernels(), " split_min_keys=0");
   EXPECT_EQ(decode(validArgs()), ATTN_ERROR_PACK);

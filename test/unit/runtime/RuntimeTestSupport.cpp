@@ -189,6 +189,7 @@ void writePack(const std::string &packDir, const std::string &target,
                        : "")
                << " block_m=" << kernel.blockM << " block_n=64 stages=2";
     }
+    manifest << kernel.extra;
     if (!kernel.combineFor.empty())
       manifest << " for=" << kernel.combineFor;
     if (kernel.dependentLaunch)

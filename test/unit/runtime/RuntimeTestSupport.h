@@ -127,6 +127,9 @@ struct TestKernel {
   int tokens = 1;
   // Decode: KV heads a CTA takes (kv_heads=H when > 1).
   int kvHeads = 1;
+  // " key=value" tokens the line carries besides (e.g. a decode kernel's
+  // split policy).
+  std::string extra;
   int threads = 128;
   int smem = 32 * 1024;
   int blockM = 16;
