@@ -387,6 +387,8 @@ Status parseManifest(const std::string &text, const std::string &path,
   manifest->kernels.clear();
   // The line each kernel was declared on, for duplicate diagnostics.
   std::vector<int> kernelLines;
+  // The header's split policy: each kernel's where its line gives none.
+  SplitPolicy headerSplit;
 
   int lineNumber = 0;
   for (size_t begin = 0; begin < text.size();) {
@@ -400,11 +402,11 @@ Status parseManifest(const std::string &text, const std::string &path,
 
     Status status;
     if (lineNumber == 1) {
-      status = parseHeader(tokens, target, &manifest->version, &manifest->split,
+      status = parseHeader(tokens, target, &manifest->version, &headerSplit,
                            &manifest->padsHeadDim);
     } else if (!tokens.empty() && tokens[0][0] != '#') {
       KernelInfo kernel;
-      kernel.split = manifest->split;
+      kernel.split = headerSplit;
       status = parseKernel(tokens, &kernel);
       for (size_t i = 0; status.ok() && i < manifest->kernels.size(); ++i) {
         const KernelInfo &other = manifest->kernels[i];

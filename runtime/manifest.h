@@ -56,6 +56,10 @@ KernelVariant wantedVariant(KernelOp op, attn_dtype dtype, int headDim,
 // one, " tokens=F" for one folding F query tokens).
 std::string describeVariant(const KernelVariant &variant);
 
+// The split-KV heuristic's parameters, from the tuning table through the
+// manifest.
+using abi::SplitPolicy;
+
 struct KernelInfo {
   std::string name;
   KernelVariant variant;
@@ -74,8 +78,8 @@ struct KernelInfo {
   int kvHeads = 1;
   // Decode: the split policy its launches plan with (runtime/decode_plan.cpp):
   // the kernel line's split_ctas_per_sm and split_min_keys, each absent one
-  // the manifest header's.
-  abi::SplitPolicy split;
+  // the manifest header's (the tuning table's).
+  SplitPolicy split;
   // Combine only: the decode kernel it belongs to (its module holds both);
   // empty: any decode kernel of its dtype and head_dim.
   std::string combineFor;
@@ -93,16 +97,9 @@ struct KernelInfo {
   std::string dir;
 };
 
-// The split-KV heuristic's parameters, from the tuning table through the
-// manifest header.
-using abi::SplitPolicy;
-
 struct Manifest {
   std::string target;  // "sm_80", "sm_89", "sm_90" or "sm_90a"
   std::string version; // the header's version= (the project's), "" if none
-  // The header's split policy, the tuning table's: where a decode kernel's
-  // line gives none of its own (KernelInfo::split).
-  SplitPolicy split;
   // The header's pads_head_dim=1: findKernel may serve a head_dim on the
   // next larger one of `headDims`.
   bool padsHeadDim = false;
