@@ -28,14 +28,14 @@ from bench_decode import copy_bandwidth
 from sweep_graph_buckets import replay_ms
 
 
-def problem(d, hq, hkv, batch, low, high, page, seed=0):
+def problem(d, hq, hkv, batch, low, high, page, seed=0, dtype=torch.bfloat16):
     rng = random.Random(seed)
     lens = [rng.randint(low, high) for _ in range(batch)]
     table = None
     if page:
         pages = [(n + page - 1) // page for n in lens]
         blocks = sum(pages) + 3
-        kc = torch.randn((blocks, page, hkv, d), dtype=torch.bfloat16, device="cuda")
+        kc = torch.randn((blocks, page, hkv, d), dtype=dtype, device="cuda")
         order = iter(torch.randperm(blocks).tolist())
         table = torch.full((batch, max(pages) + 1), -1, dtype=torch.int32)
         for i, p in enumerate(pages):
@@ -43,10 +43,10 @@ def problem(d, hq, hkv, batch, low, high, page, seed=0):
                 table[i, j] = next(order)
         table = table.cuda()
     else:
-        kc = torch.randn((batch, high + 5, hkv, d), dtype=torch.bfloat16, device="cuda")
+        kc = torch.randn((batch, high + 5, hkv, d), dtype=dtype, device="cuda")
     vc = torch.randn_like(kc)
     cs = torch.tensor(lens, dtype=torch.int32, device="cuda")
-    q = torch.randn((batch, 1, hq, d), dtype=torch.bfloat16, device="cuda")
+    q = torch.randn((batch, 1, hq, d), dtype=dtype, device="cuda")
     return q, kc, vc, cs, table, lens
 
 

@@ -1,10 +1,11 @@
 """Decode split policy per kernel: for each head dim of --head-dims and each G of
---groups (bf16, page 256, causal), every split count that some candidate policy
+--groups (--dtype, bf16 by default; page 256, causal), every split count that some candidate policy
 (ctas_per_sm x min_keys_per_split, abi/split_policy.h) gives on each workload is forced
 in turn and timed by CUDA-graph replay (--rounds times, interleaved with the runtime's
 own choice, S 0; the median); each count's output, and the runtime's, is checked
 against the float64 reference. Then, per kernel, fit() picks the policy (below) and
-prints it beside the table's (the manifest header's). A sweep for the tuning table's
+prints it beside the table's (the manifest header's) and the kernel's entry's own
+(its decode_split, where it has one). A sweep for the tuning table's
 per-entry `decode_split`, not a benchmark: bench/results/decode_split_policy_2026-12-06.md.
 
     PYTHONPATH=python:bench python3 bench/sweep_decode_split_policy.py TAG \
@@ -74,9 +75,18 @@ def lookup(table, dtype, d, g):
     return best
 
 
-def kv_heads(table, d, g):
-    """The KV heads a CTA of the bf16 paged causal decode kernel of (d, g)."""
-    return lookup(table, "bf16", d, g).get("kv_heads", 1)
+def kv_heads(table, dtype, d, g):
+    """The KV heads a CTA of the paged causal decode kernel of (dtype, d, g)."""
+    return lookup(table, dtype, d, g).get("kv_heads", 1)
+
+
+def entry_policy(table, dtype, d, g, default):
+    """The split policy of the paged causal decode kernel of (dtype, d, g): its
+    entry's decode_split, else the table's."""
+    split = lookup(table, dtype, d, g).get("decode_split")
+    if split is None:
+        return tuple(default)
+    return split["ctas_per_sm"], split["min_keys_per_split"]
 
 
 def write_policies(table, path, fitted, record):
@@ -114,13 +124,14 @@ def capacity(lens):
     return (max((n + PAGE - 1) // PAGE for n in lens) + 1) * PAGE
 
 
-def fit(tag, runs, policies, default):
+def fit(tag, runs, policies, default, entry=None):
     """Prints the best policy of one kernel's timings on one GPU or more (`runs`: a
     saved sweep's kernel record with its GPU's "sms", "copy_bandwidth" and "gpu"): the
     least geometric mean, over every run's workloads, of the policy's time over the
     workload's fastest, among the policies under which no workload of any run is more
     than REGRESSION slower than under the table's; the table's stays unless the best
-    gains more than 0.5%. Returns it."""
+    gains more than 0.5%. With `entry` (the kernel entry's own policy), its score too.
+    Returns the best."""
     cases = [(run, w) for run in runs for w in run["workloads"]]
 
     def count(policy, run, w):
@@ -159,10 +170,13 @@ def fit(tag, runs, policies, default):
     if score(default) <= score(best) * 1.005:
         best = tuple(default)
     kernel = runs[0]
+    own = ""
+    if entry is not None and tuple(entry) != tuple(default):
+        own = f"; entry {tuple(entry)} {score(entry):.3f} [{shares(entry)}]"
     print(
         f"{tag} fit D{kernel['head_dim']} G{kernel['group']} kv_heads {kernel['kv_heads']}: "
         f"table {tuple(default)} {score(default):.3f} [{shares(default)}] -> {best} "
-        f"{score(best):.3f} [{shares(best)}]",
+        f"{score(best):.3f} [{shares(best)}]{own}",
         flush=True,
     )
     return best
@@ -174,6 +188,7 @@ def main():
     parser.add_argument("--head-dims", default="32,64,80,96,128,160,192,256")
     parser.add_argument("--groups", default="1,2,4,8")
     parser.add_argument("--rounds", type=int, default=3, help="timings of each count")
+    parser.add_argument("--dtype", choices=("bf16", "f16"), default="bf16")
     parser.add_argument("--json", type=pathlib.Path, help="write the timings here")
     parser.add_argument(
         "--runtime-only",
@@ -195,6 +210,7 @@ def main():
         table["decode_split"]["min_keys_per_split"],
     )
     policies = sorted(set(itertools.product(CTAS_PER_SM, MIN_KEYS)) | {default})
+    dtype = {"bf16": torch.bfloat16, "f16": torch.float16}[args.dtype]
     if args.fit:
         # Every saved run of a kernel, on whichever GPU, fitted together.
         runs = collections.defaultdict(list)
@@ -208,8 +224,14 @@ def main():
                     )
                 )
         fitted = {
-            key: fit(args.tag, kernel_runs, policies, default)
-            for key, kernel_runs in runs.items()
+            (d, g): fit(
+                args.tag,
+                kernel_runs,
+                policies,
+                default,
+                entry_policy(table, kernel_runs[0].get("dtype", "bf16"), d, g, default),
+            )
+            for (d, g), kernel_runs in runs.items()
         }
         if args.write_table:
             write_policies(table, TABLE, fitted, args.write_table)
@@ -222,11 +244,17 @@ def main():
     results = []
     worst = 0.0
     for d, g in itertools.product(head_dims, groups):
-        heads = kv_heads(table, d, g)
-        kernel = {"head_dim": d, "group": g, "kv_heads": heads, "workloads": []}
+        heads = kv_heads(table, args.dtype, d, g)
+        kernel = {
+            "head_dim": d,
+            "group": g,
+            "dtype": args.dtype,
+            "kv_heads": heads,
+            "workloads": [],
+        }
         for hkv, batch, low, high in WORKLOADS:
             q, kc, vc, cs, block_table, lens = problem(
-                d, g * hkv, hkv, batch, low, high, PAGE
+                d, g * hkv, hkv, batch, low, high, PAGE, dtype=dtype
             )
             ctas = batch * -(-hkv // heads)
             keys = capacity(lens)
@@ -287,6 +315,7 @@ def main():
                 [dict(kernel, sms=sms, copy_bandwidth=bandwidth, gpu=gpu)],
                 policies,
                 default,
+                entry_policy(table, args.dtype, d, g, default),
             )
     print(f"{args.tag} correctness: worst relative error {worst:.2e}")
     if args.json:
