@@ -1,15 +1,17 @@
 """Decode split policy per kernel: for each head dim of --head-dims and each G of
---groups (--dtype, bf16 by default; page 256, causal), every split count that some candidate policy
-(ctas_per_sm x min_keys_per_split, abi/split_policy.h) gives on each workload is forced
-in turn and timed by CUDA-graph replay (--rounds times, interleaved with the runtime's
-own choice, S 0; the median); each count's output, and the runtime's, is checked
-against the float64 reference. Then, per kernel, fit() picks the policy (below) and
-prints it beside the table's (the manifest header's) and the kernel's entry's own
-(its decode_split, where it has one). A sweep for the tuning table's
-per-entry `decode_split`, not a benchmark: bench/results/decode_split_policy_2026-12-06.md.
+--groups (--dtype, bf16 by default; page 256, causal), every split count that some
+candidate policy (ctas_per_sm x min_keys_per_split, abi/split_policy.h) gives on each
+workload is forced in turn and timed by CUDA-graph replay (--rounds times, interleaved
+with the runtime's own choice, S 0; the median); each count's output, and the
+runtime's, is checked against the float64 reference. Then, per kernel, fit() picks the
+policy (below) and prints it beside the table's (the manifest header's) and the
+kernel's entry's own (its decode_split, where it has one). A sweep for the tuning
+table's per-entry `decode_split`, not a benchmark:
+bench/results/decode_split_policy_2026-12-06.md (f16: decode_split_policy_f16_*).
 
     PYTHONPATH=python:bench python3 bench/sweep_decode_split_policy.py TAG \
-        [--head-dims 32,64,...] [--groups 1,2,4,8] [--rounds 3] [--json OUT.json]
+        [--head-dims 32,64,...] [--groups 1,2,4,8] [--dtype f16] [--rounds 3] \
+        [--json OUT.json]
     # the fit again from saved timings, written into the sm_90 table's entries
     ... sweep_decode_split_policy.py TAG --fit OUT.json... [--write-table RECORD]
     # an A/B of libraries: the runtime's choice alone, no fit
