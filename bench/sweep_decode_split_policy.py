@@ -236,6 +236,10 @@ def main():
             for (d, g), kernel_runs in runs.items()
         }
         if args.write_table:
+            # The table's f16 entries take the bf16 fit (write_policies).
+            dtypes = {run.get("dtype", "bf16") for r in runs.values() for run in r}
+            if dtypes != {"bf16"}:
+                parser.error(f"--write-table fits bf16 sweeps, got {sorted(dtypes)}")
             write_policies(table, TABLE, fitted, args.write_table)
         return
     sms = torch.cuda.get_device_properties(0).multi_processor_count
