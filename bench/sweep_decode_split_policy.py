@@ -77,18 +77,11 @@ def lookup(table, dtype, d, g):
     return best
 
 
-def kv_heads(table, dtype, d, g):
-    """The KV heads a CTA of the paged causal decode kernel of (dtype, d, g)."""
-    return lookup(table, dtype, d, g).get("kv_heads", 1)
-
-
-def entry_policy(table, dtype, d, g, default):
-    """The split policy of the paged causal decode kernel of (dtype, d, g): its
-    entry's decode_split, else the table's."""
-    split = lookup(table, dtype, d, g).get("decode_split")
-    if split is None:
-        return tuple(default)
-    return split["ctas_per_sm"], split["min_keys_per_split"]
+def own_policy(entry):
+    """A decode entry's own decode_split as (ctas_per_sm, min_keys_per_split), None
+    where it has none."""
+    split = entry.get("decode_split")
+    return split and (split["ctas_per_sm"], split["min_keys_per_split"])
 
 
 def write_policies(table, path, fitted, record):
@@ -132,8 +125,8 @@ def fit(tag, runs, policies, default, entry=None):
     least geometric mean, over every run's workloads, of the policy's time over the
     workload's fastest, among the policies under which no workload of any run is more
     than REGRESSION slower than under the table's; the table's stays unless the best
-    gains more than 0.5%. With `entry` (the kernel entry's own policy), its score too.
-    Returns the best."""
+    gains more than 0.5%. With `entry` (the kernel entry's own policy, None without
+    one), its score too. Returns the best."""
     cases = [(run, w) for run in runs for w in run["workloads"]]
 
     def count(policy, run, w):
@@ -173,8 +166,8 @@ def fit(tag, runs, policies, default, entry=None):
         best = tuple(default)
     kernel = runs[0]
     own = ""
-    if entry is not None and tuple(entry) != tuple(default):
-        own = f"; entry {tuple(entry)} {score(entry):.3f} [{shares(entry)}]"
+    if entry is not None and entry != default:
+        own = f"; entry {entry} {score(entry):.3f} [{shares(entry)}]"
     print(
         f"{tag} fit D{kernel['head_dim']} G{kernel['group']} kv_heads {kernel['kv_heads']}: "
         f"table {tuple(default)} {score(default):.3f} [{shares(default)}] -> {best} "
@@ -212,7 +205,6 @@ def main():
         table["decode_split"]["min_keys_per_split"],
     )
     policies = sorted(set(itertools.product(CTAS_PER_SM, MIN_KEYS)) | {default})
-    dtype = {"bf16": torch.bfloat16, "f16": torch.float16}[args.dtype]
     if args.fit:
         # Every saved run of a kernel, on whichever GPU, fitted together.
         runs = collections.defaultdict(list)
@@ -225,21 +217,21 @@ def main():
                         **{k: saved[k] for k in ("sms", "copy_bandwidth", "gpu")},
                     )
                 )
+        # The table's f16 entries take the bf16 fit (write_policies).
+        dtypes = {run.get("dtype", "bf16") for r in runs.values() for run in r}
+        if args.write_table and dtypes != {"bf16"}:
+            parser.error(f"--write-table fits bf16 sweeps, got {sorted(dtypes)}")
         fitted = {
             (d, g): fit(
                 args.tag,
                 kernel_runs,
                 policies,
                 default,
-                entry_policy(table, kernel_runs[0].get("dtype", "bf16"), d, g, default),
+                own_policy(lookup(table, kernel_runs[0].get("dtype", "bf16"), d, g)),
             )
             for (d, g), kernel_runs in runs.items()
         }
         if args.write_table:
-            # The table's f16 entries take the bf16 fit (write_policies).
-            dtypes = {run.get("dtype", "bf16") for r in runs.values() for run in r}
-            if dtypes != {"bf16"}:
-                parser.error(f"--write-table fits bf16 sweeps, got {sorted(dtypes)}")
             write_policies(table, TABLE, fitted, args.write_table)
         return
     sms = torch.cuda.get_device_properties(0).multi_processor_count
@@ -247,10 +239,12 @@ def main():
     bandwidth = copy_bandwidth()
     head_dims = [int(d) for d in args.head_dims.split(",")]
     groups = [int(g) for g in args.groups.split(",")]
+    dtype = {"bf16": torch.bfloat16, "f16": torch.float16}[args.dtype]
     results = []
     worst = 0.0
     for d, g in itertools.product(head_dims, groups):
-        heads = kv_heads(table, args.dtype, d, g)
+        entry = lookup(table, args.dtype, d, g)
+        heads = entry.get("kv_heads", 1)
         kernel = {
             "head_dim": d,
             "group": g,
@@ -321,7 +315,7 @@ def main():
                 [dict(kernel, sms=sms, copy_bandwidth=bandwidth, gpu=gpu)],
                 policies,
                 default,
-                entry_policy(table, args.dtype, d, g, default),
+                own_policy(entry),
             )
     print(f"{args.tag} correctness: worst relative error {worst:.2e}")
     if args.json:
