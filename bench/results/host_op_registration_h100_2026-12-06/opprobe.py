@@ -1,5 +1,6 @@
 """Probe: what each way of registering / calling a Python custom op costs on the host
 (the prefill call of bench_host), plain and under set_default_device("cuda")."""
+
 import sys
 import torch
 import bench_host as bh
@@ -23,10 +24,32 @@ for name, (fn, key, ft) in variants.items():
     lib.impl(name, fn, key)
     if ft:
         lib.impl(name, torch.library.fallthrough_kernel, "Autograd")
-scale = bh.D ** -0.5
-args = (pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], None, pre["max_len"], pre["max_len"], scale, True, 0)
+scale = bh.D**-0.5
+args = (
+    pre["q"],
+    pre["k"],
+    pre["v"],
+    pre["cu"],
+    pre["cu"],
+    None,
+    pre["max_len"],
+    pre["max_len"],
+    scale,
+    True,
+    0,
+)
 calls = {
-    "direct": lambda: flash_attn_varlen_func(pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], pre["max_len"], pre["max_len"], softmax_scale=scale, causal=True),
+    "direct": lambda: flash_attn_varlen_func(
+        pre["q"],
+        pre["k"],
+        pre["v"],
+        pre["cu"],
+        pre["cu"],
+        pre["max_len"],
+        pre["max_len"],
+        softmax_scale=scale,
+        causal=True,
+    ),
     "ours pkt": lambda: torch.ops.attn_kernels.varlen_fwd(*args),
     "ours .default": lambda: torch.ops.attn_kernels.varlen_fwd.default(*args),
     "empty pkt": lambda: torch.ops.attn_probe.e_cuda(*args),
@@ -35,7 +58,19 @@ calls = {
     "empty CEA .default": lambda: torch.ops.attn_probe.e_cea.default(*args),
     "ours ft .default": lambda: torch.ops.attn_probe.r_cuda_ft.default(*args),
     "ours CEA .default": lambda: torch.ops.attn_probe.r_cea.default(*args),
-    "aten": lambda: torch.ops.aten._flash_attention_forward(pre["q"], pre["k"], pre["v"], pre["cu"], pre["cu"], pre["max_len"], pre["max_len"], 0.0, True, False, scale=scale),
+    "aten": lambda: torch.ops.aten._flash_attention_forward(
+        pre["q"],
+        pre["k"],
+        pre["v"],
+        pre["cu"],
+        pre["cu"],
+        pre["max_len"],
+        pre["max_len"],
+        0.0,
+        True,
+        False,
+        scale=scale,
+    ),
 }
 ref = calls["direct"]()
 for n in ("ours pkt", "ours ft .default", "ours CEA .default"):
