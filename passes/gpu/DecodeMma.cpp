@@ -96,40 +96,84 @@ void DecodeMmaKernelEmitter::issueTileCopies(Value tileStart, Value limit,
                                              Value stage,
                                              ArrayRef<KvTileOp> loads,
                                              Value batch, Value kvHead) {
-  // A key's row of C = head_dim / 8 chunks on C rounded up to a power of two
-  // lanes (those past C copy nothing), 32 / that keys a pass over the warp's
-  // keys.
+  // A warp's keys' rows of C = head_dim / 8 chunks, 32 chunks a pass. A key
+  // takes C rounded up to a power of two lanes and a pass 32 / that keys,
+  // but where that leaves more than a third of a key's lanes idle (6 of 16 at
+  // D 80) and a key takes at most half the warp, the warp's keysPerWarp x C
+  // chunks are one run instead, lane l of pass p taking chunk (32 p + l) % C
+  // of key (32 p + l) / C: at D 80, 5 passes for 16 keys against 8. (At D
+  // 160 the run's per-pass keys and chunks cost registers the kernel, at 255,
+  // does not have; at D 96, 4 of 16 lanes idle, it gained nothing:
+  // bench/results/decode_copy_run_h100_2026-12-06.md.)
+  struct Pass {
+    Value key; // null: firstKey + keyOffset
+    int64_t keyOffset = 0;
+    Value chunk, active, bytes, srcColumn;
+  };
   int64_t rowChunks = headDim / 8;
-  int64_t lanesPerKey = static_cast<int64_t>(llvm::PowerOf2Ceil(rowChunks));
-  int64_t keysPerPass = 32 / lanesPerKey;
-  Value chunk = arith::RemUIOp::create(b, loc, lane, idx(lanesPerKey));
-  Value firstKey = add(mul(rowGroup, idx(keysPerWarp)),
-                       arith::DivUIOp::create(b, loc, lane, idx(lanesPerKey)));
-  Value active = lanesPerKey != rowChunks
-                     ? cmp(arith::CmpIPredicate::ult, chunk, idx(rowChunks))
-                     : Value();
-  // Chunks past the call's head_dim are zero-filled, reading its last chunk.
-  Value bytes = select(cmp(arith::CmpIPredicate::ult, chunk, callChunks),
-                       i32(16), i32(0));
-  Value srcColumn = toI64(mul(
-      arith::MinUIOp::create(b, loc, chunk, sub(callChunks, idx(1))), idx(8)));
+  int64_t keyLanes = static_cast<int64_t>(llvm::PowerOf2Ceil(rowChunks));
+  bool run = keyLanes <= 16 && 3 * (keyLanes - rowChunks) > keyLanes;
+  auto chunkPass = [&](Pass pass) {
+    // Chunks past the call's head_dim are zero-filled, reading its last
+    // chunk.
+    pass.bytes = select(cmp(arith::CmpIPredicate::ult, pass.chunk, callChunks),
+                        i32(16), i32(0));
+    pass.srcColumn = toI64(
+        mul(arith::MinUIOp::create(b, loc, pass.chunk, sub(callChunks, idx(1))),
+            idx(8)));
+    return pass;
+  };
+  SmallVector<Pass> passes;
+  Value firstKey;
+  if (!run) {
+    int64_t keysPerPass = 32 / keyLanes;
+    Value chunk = arith::RemUIOp::create(b, loc, lane, idx(keyLanes));
+    Value keyOfLane = arith::DivUIOp::create(b, loc, lane, idx(keyLanes));
+    firstKey = add(mul(rowGroup, idx(keysPerWarp)), keyOfLane);
+    // Lanes past C copy nothing.
+    Value active = keyLanes != rowChunks
+                       ? cmp(arith::CmpIPredicate::ult, chunk, idx(rowChunks))
+                       : Value();
+    Pass shared = chunkPass({Value(), 0, chunk, active});
+    for (int64_t i = 0; i < keysPerWarp / keysPerPass; ++i) {
+      shared.keyOffset = keysPerPass * i;
+      passes.push_back(shared);
+    }
+  } else {
+    Value warpKeys = mul(rowGroup, idx(keysPerWarp));
+    int64_t runChunks = keysPerWarp * rowChunks;
+    for (int64_t p = 0; p * 32 < runChunks; ++p) {
+      Value flat = p ? add(lane, idx(32 * p)) : lane;
+      // A partial last pass: lanes past the run copy nothing (their
+      // addresses are the run's last chunk's).
+      Value active;
+      if ((p + 1) * 32 > runChunks) {
+        active = cmp(arith::CmpIPredicate::ult, flat, idx(runChunks));
+        flat = arith::MinUIOp::create(b, loc, flat, idx(runChunks - 1));
+      }
+      Value keyOfFlat = arith::DivUIOp::create(b, loc, flat, idx(rowChunks));
+      Value chunk = arith::RemUIOp::create(b, loc, flat, idx(rowChunks));
+      passes.push_back(chunkPass({add(warpKeys, keyOfFlat), 0, chunk, active}));
+    }
+  }
   for (auto [which, constLoad] : llvm::enumerate(loads)) {
     KvTileOp load = constLoad;
     Tensor &cache = tensorFor(load.getCache());
-    for (int64_t i = 0; i < keysPerWarp / keysPerPass; ++i) {
-      Value key = add(firstKey, idx(keysPerPass * i));
+    for (const Pass &pass : passes) {
+      Value key = pass.key ? pass.key : add(firstKey, idx(pass.keyOffset));
       Value pos = add(tileStart, key);
       Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
       Value rowOffset = keyRowOffset(
           load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      Value src = gep(cache.ptr, elementType, add(rowOffset, srcColumn));
-      Value dst = tileChunk(stage, static_cast<int64_t>(which), key, chunk);
+      Value src = gep(cache.ptr, elementType, add(rowOffset, pass.srcColumn));
+      Value dst =
+          tileChunk(stage, static_cast<int64_t>(which), key, pass.chunk);
       OpBuilder::InsertionGuard guard(b);
-      if (active) {
-        auto ifLane = scf::IfOp::create(b, loc, active);
+      if (pass.active) {
+        auto ifLane = scf::IfOp::create(b, loc, pass.active);
         b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
       }
-      copyAsync(dst, src, valid, bytes);
+      copyAsync(dst, src, valid, pass.bytes);
     }
   }
 }
