@@ -106,7 +106,10 @@ void DecodeMmaKernelEmitter::issueTileCopies(Value tileStart, Value limit,
   // does not have; at D 96, 4 of 16 lanes idle, it gained nothing:
   // bench/results/decode_copy_run_h100_2026-12-06.md.)
   struct Pass {
-    Value key; // null: firstKey + keyOffset
+    // Null: firstKey + keyOffset, created in the copy loop, per load, as
+    // before the run existed (creating it here, once, changes the PTX of
+    // every other tensor-core decode kernel).
+    Value key;
     int64_t keyOffset = 0;
     Value chunk, active, bytes, srcColumn;
   };
