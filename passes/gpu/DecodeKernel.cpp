@@ -153,6 +153,9 @@ void DecodeKernelEmitter::createKernel() {
   tensors[partLseArg] = {arg(P::part_lse), {}};
   seqlenQ = toIndex(arg(P::seqlen_q));
   pageSize = toIndex(arg(P::page_size));
+  if (tableArg)
+    pageReciprocal =
+        arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(P::page_size));
   numSplits = toIndex(arg(P::num_splits));
   runtimeScale = arg(P::softmax_scale);
   numHeads = toIndex(arg(P::num_heads));

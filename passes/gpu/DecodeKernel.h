@@ -145,10 +145,31 @@ protected:
   virtual void issueTileCopies(Value tileStart, Value limit, Value stage,
                                ArrayRef<KvTileOp> loads, Value batch,
                                Value kvHead);
+  /// locate(load, key, laneKey, keyOffset, column): the element offset in
+  /// `load`'s cache of column `column` (i64 or index) of the tile's key `key`
+  /// = `laneKey` (the lane's, made once a kernel) + `keyOffset`, and whether
+  /// the key lies before the limit.
+  using LocateKey = function_ref<std::pair<Value, Value>(
+      KvTileOp, Value key, Value laneKey, int64_t keyOffset, Value column)>;
+  /// Emits a tile's copies, `copies(locate)`, with the keys of the tile at
+  /// `tileStart` (before `limit`) located by `locate`. Each key is located
+  /// alone (a paged cache: its block_table entry read and its position
+  /// divided by the page size), except that a paged tile whose block_n keys
+  /// lie in one page, with K's and V's rows equally far apart (block_n rows
+  /// within 2^31 elements), reads its entry once: under an scf.if, `copies`
+  /// is emitted twice, the tile's keys at 32-bit lane offsets (key x row
+  /// stride + column, made once a kernel) from the tile's row there (where
+  /// `pageTiles`).
+  void emitTileCopies(Value tileStart, Value limit, ArrayRef<KvTileOp> loads,
+                      Value batch, Value kvHead,
+                      function_ref<void(LocateKey)> copies);
   /// Whether the lanes of a warp read each other's copies of a stage (the
   /// tensor-core kernel's ldmatrix): the loop then meets at a warp barrier
   /// after each wait and before each stage's next copies.
   bool warpSharedStages = false;
+  /// Whether a paged tile inside one page is copied from its page's entry
+  /// read once (emitTileCopies); else every key is located alone.
+  bool pageTiles = true;
 
   int64_t stages, threads;
   /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.
@@ -191,6 +212,9 @@ protected:
   /// KV head exists (null: always).
   Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ,
       pageSize, numSplits, batchCount;
+  /// A paged kernel's floor((2^32 - 1) / page_size) (dividePosition), made
+  /// once a kernel; null in the other kernels.
+  Value pageReciprocal;
   SmallVector<LaneChunk> laneChunks;
   /// The kernel's entry block and its parameter `p`.
   Block *kernelEntry = nullptr;

@@ -46,6 +46,10 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
   // Q's head_dim / 4 registers beside the accumulator's head_dim / 2 spill
   // from head_dim 192 on: Q is then read from shared memory each tile.
   qShared = headDim >= 192;
+  // The lane offsets of a tile inside one page cost registers that the
+  // accumulators of D 160 and above leave none for (255, spilling 76-88
+  // bytes more at D 160/192 G 4/8): there every key is located alone.
+  pageTiles = headDim <= 128;
   qRows = rows <= 8 ? 8 : 16;
   return success();
 }
@@ -159,26 +163,26 @@ void DecodeMmaKernelEmitter::issueTileCopies(Value tileStart, Value limit,
       passes.push_back(chunkPass({add(warpKeys, keyOfFlat), 0, chunk, active}));
     }
   }
-  for (auto [which, constLoad] : llvm::enumerate(loads)) {
-    KvTileOp load = constLoad;
-    Tensor &cache = tensorFor(load.getCache());
-    for (const Pass &pass : passes) {
-      Value key = pass.key ? pass.key : add(firstKey, idx(pass.keyOffset));
-      Value pos = add(tileStart, key);
-      Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
-      Value rowOffset = keyRowOffset(
-          load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      Value src = gep(cache.ptr, elementType, add(rowOffset, pass.srcColumn));
-      Value dst =
-          tileChunk(stage, static_cast<int64_t>(which), key, pass.chunk);
-      OpBuilder::InsertionGuard guard(b);
-      if (pass.active) {
-        auto ifLane = scf::IfOp::create(b, loc, pass.active);
-        b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+  emitTileCopies(tileStart, limit, loads, batch, kvHead, [&](LocateKey locate) {
+    for (auto [which, constLoad] : llvm::enumerate(loads)) {
+      KvTileOp load = constLoad;
+      Tensor &cache = tensorFor(load.getCache());
+      for (const Pass &pass : passes) {
+        Value key = pass.key ? pass.key : add(firstKey, idx(pass.keyOffset));
+        auto [offset, valid] = locate(load, key, pass.key ? pass.key : firstKey,
+                                      pass.keyOffset, pass.srcColumn);
+        Value src = gep(cache.ptr, elementType, offset);
+        Value dst =
+            tileChunk(stage, static_cast<int64_t>(which), key, pass.chunk);
+        OpBuilder::InsertionGuard guard(b);
+        if (pass.active) {
+          auto ifLane = scf::IfOp::create(b, loc, pass.active);
+          b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+        }
+        copyAsync(dst, src, valid, pass.bytes);
       }
-      copyAsync(dst, src, valid, pass.bytes);
     }
-  }
+  });
 }
 
 LogicalResult DecodeMmaKernelEmitter::lowerLoadQ(LoadQOp loadQ) {

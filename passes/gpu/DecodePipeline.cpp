@@ -6,39 +6,113 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
+                                         ArrayRef<KvTileOp> loads, Value batch,
+                                         Value kvHead,
+                                         function_ref<void(LocateKey)> copies) {
+  // Each key alone, its location made once for all its columns.
+  llvm::DenseMap<std::pair<Value, Value>, std::pair<Value, Value>> rows;
+  auto perKey = [&](KvTileOp load, Value key, Value, int64_t, Value column) {
+    auto [at, fresh] = rows.try_emplace({load.getCache(), key});
+    if (fresh) {
+      Value pos = add(tileStart, key);
+      Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
+      at->second = {keyRowOffset(load,
+                                 locateKey(load, batch, pos, valid, pageSize,
+                                           pageReciprocal),
+                                 kvHead),
+                    valid};
+    }
+    return std::make_pair(add(at->second.first, toI64(column)),
+                          at->second.second);
+  };
+  KvTileOp firstLoad = loads.front();
+  if (firstLoad.getPageSize() == 0 || !pageTiles)
+    return copies(perKey);
+  Type i32t = b.getI32Type();
+  Value rowStride = tensorFor(firstLoad.getCache()).strides[1];
+  Value onePage = cmp(arith::CmpIPredicate::ult, rowStride,
+                      arith::ConstantIntOp::create(
+                          b, loc, b.getI64Type(), (int64_t(1) << 31) / blockN));
+  for (KvTileOp load : loads.drop_front())
+    onePage = arith::AndIOp::create(b, loc, onePage,
+                                    cmp(arith::CmpIPredicate::eq,
+                                        tensorFor(load.getCache()).strides[1],
+                                        rowStride));
+  std::pair<Value, Value> division =
+      dividePosition(tileStart, pageSize, pageReciprocal);
+  Value quotient = division.first;
+  Value inPage =
+      arith::IndexCastUIOp::create(b, loc, b.getIndexType(), division.second);
+  onePage = arith::AndIOp::create(
+      b, loc, onePage,
+      cmp(arith::CmpIPredicate::ule, add(inPage, idx(blockN)), pageSize));
+  auto ifOnePage = scf::IfOp::create(b, loc, onePage, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOnePage.thenBlock()->getTerminator());
+  // The tile's keys before the limit, at most block_n: 32-bit compares.
+  Value keys = arith::IndexCastOp::create(
+      b, loc, i32t,
+      arith::MinSIOp::create(b, loc, sub(limit, tileStart), idx(blockN)));
+  Value stride32 = arith::TruncIOp::create(b, loc, i32t, rowStride);
+  llvm::DenseMap<Value, Value> pages; // block_table -> the tile's entry
+  copies([&](KvTileOp load, Value, Value laneKey, int64_t keyOffset,
+             Value column) {
+    Value &page = pages[load.getBlockTable()];
+    if (!page) {
+      Tensor &table = tensorFor(load.getBlockTable());
+      page = toIndex(loadI32(table.ptr, add(mul(toI64(batch), table.strides[0]),
+                                            toI64(quotient))));
+    }
+    // The lane's key and column, a loop invariant; the key offset goes with
+    // the tile's row, uniform.
+    Value key32 = arith::IndexCastUIOp::create(b, loc, i32t, laneKey);
+    Value laneOffset = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, key32, stride32),
+        arith::TruncIOp::create(b, loc, i32t, toI64(column)));
+    Value row = keyOffset ? add(inPage, idx(keyOffset)) : inPage;
+    Value passKeys =
+        keyOffset ? arith::SubIOp::create(b, loc, keys, i32(keyOffset)) : keys;
+    return std::make_pair(
+        add(keyRowOffset(load, {page, row}, kvHead),
+            arith::ExtUIOp::create(b, loc, b.getI64Type(), laneOffset)),
+        cmp(arith::CmpIPredicate::slt, key32, passKeys));
+  });
+  b.setInsertionPoint(ifOnePage.elseBlock()->getTerminator());
+  copies(perKey);
+}
+
 void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
                                           Value stage, ArrayRef<KvTileOp> loads,
                                           Value batch, Value kvHead) {
-  for (auto [which, constLoad] : llvm::enumerate(loads)) {
-    KvTileOp load = constLoad;
-    Tensor &cache = tensorFor(load.getCache());
-    Value stageBase = stageTile(stage, static_cast<int64_t>(which));
-    for (int64_t i = 0; i < keysPerThread; ++i) {
-      Value key = add(rowGroup, idx(rowGroups * i));
-      Value pos = add(tileStart, key);
-      Value valid =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, pos, limit);
-      Value rowOffset = keyRowOffset(
-          load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
-        Value src = gep(cache.ptr, elementType,
-                        add(rowOffset, toI64(chunk.callOffset)));
-        Value dst = gep(stageBase, elementType,
-                        stageSlot(key, static_cast<int64_t>(c)));
-        // A chunk past the call's head_dim is zero-filled, reading nothing.
-        if (!chunk.active) {
+  emitTileCopies(tileStart, limit, loads, batch, kvHead, [&](LocateKey locate) {
+    for (auto [which, constLoad] : llvm::enumerate(loads)) {
+      KvTileOp load = constLoad;
+      Tensor &cache = tensorFor(load.getCache());
+      Value stageBase = stageTile(stage, static_cast<int64_t>(which));
+      for (int64_t i = 0; i < keysPerThread; ++i) {
+        Value key = add(rowGroup, idx(rowGroups * i));
+        for (auto [c, chunk] : llvm::enumerate(laneChunks)) {
+          auto [offset, valid] =
+              locate(load, key, rowGroup, rowGroups * i, chunk.callOffset);
+          Value src = gep(cache.ptr, elementType, offset);
+          Value dst = gep(stageBase, elementType,
+                          stageSlot(key, static_cast<int64_t>(c)));
+          // A chunk past the call's head_dim is zero-filled, reading nothing.
+          if (!chunk.active) {
+            copyAsync(dst, src, valid, chunk.bytes);
+            continue;
+          }
+          // A lane's chunk past head_dim / 8 copies nothing (its zero fill
+          // would race with the copy of the lane whose chunk it addresses).
+          auto ifLane = scf::IfOp::create(b, loc, chunk.active);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
           copyAsync(dst, src, valid, chunk.bytes);
-          continue;
         }
-        // A lane's chunk past head_dim / 8 copies nothing (its zero fill
-        // would race with the copy of the lane whose chunk it addresses).
-        auto ifLane = scf::IfOp::create(b, loc, chunk.active);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
-        copyAsync(dst, src, valid, chunk.bytes);
       }
     }
-  }
+  });
 }
 
 LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {

@@ -53,6 +53,7 @@ class Case:
     num_splits: int = 0
     softmax_scale: float | None = None
     strided_q: bool = False  # q a view into a packed qkv tensor, as nano-vllm passes it
+    strided_v: bool = False  # v_cache's rows a stride apart other than k_cache's
     causal: bool = True
     window: tuple[int, int] = (-1, -1)  # flash-attn's window_size (left, right)
     softcap: float = 0.0
@@ -76,6 +77,8 @@ class Case:
             parts.append(f"scale={self.softmax_scale}")
         if self.strided_q:
             parts.append("strided q")
+        if self.strided_v:
+            parts.append("strided v")
         if not self.causal:
             parts.append("not causal")
         if self.window != (-1, -1):
@@ -173,6 +176,22 @@ CASES += [
         Case(2, (1, 1200), (24, 6), d, BF16, 16, seqlen_q=2, num_splits=3),
         Case(4, (1, 3000), (64, 8), d, BF16, 256, num_splits=2),
         Case(2, (1, 2000), (24, 6), d, F16, 0),
+    )
+]
+
+# The tensor-core kernels' paged copies (sm_90: D 80 and 96, D 128 at G 4 and 8, D 32
+# at G 8): a tile inside one page takes the page's block_table entry once, else (pages
+# smaller than block_n, a tile across a page's end, v_cache's rows apart other than
+# k_cache's) each key its own. Pages of 96 (tiles both ways), 128 and 48 with forced
+# splits, whose first tiles start anywhere in a page.
+CASES += [
+    case
+    for d in (32, 80, 96, 128)
+    for case in (
+        Case(3, (1, 1000), (16, 4), d, BF16, 96, num_splits=3),
+        Case(2, (1, 2000), (32, 4), d, F16, 128, strided_v=True),
+        Case(3, (1, 1500), (64, 8), d, BF16, 128, empty=1, num_splits=5),
+        Case(2, (1, 900), (8, 4), d, F16, 48, num_splits=2),
     )
 ]
 
@@ -328,10 +347,14 @@ def make_inputs(case):
             num_kv_heads,
             case.head_dim,
         )
+    v_cache = torch.randn(cache_shape, dtype=case.dtype, device="cuda")
+    if case.strided_v:  # a KV head more a row: rows (Hkv + 1) * D apart
+        padded = (*cache_shape[:-2], num_kv_heads + 1, case.head_dim)
+        v_cache = torch.randn(padded, dtype=case.dtype, device="cuda")[..., :-1, :]
     return Inputs(
         q=q,
         k_cache=torch.randn(cache_shape, dtype=case.dtype, device="cuda"),
-        v_cache=torch.randn(cache_shape, dtype=case.dtype, device="cuda"),
+        v_cache=v_cache,
         cache_seqlens=lengths.to(device="cuda", dtype=torch.int32),
         block_table=None if table is None else table.cuda(),
         lengths=lengths.tolist(),
