@@ -153,7 +153,7 @@ void DecodeKernelEmitter::createKernel() {
   tensors[partLseArg] = {arg(P::part_lse), {}};
   seqlenQ = toIndex(arg(P::seqlen_q));
   pageSize = toIndex(arg(P::page_size));
-  if (tableArg)
+  if (tableArg && reciprocalDivision)
     pageReciprocal =
         arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(P::page_size));
   numSplits = toIndex(arg(P::num_splits));

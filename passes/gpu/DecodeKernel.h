@@ -170,6 +170,9 @@ protected:
   /// Whether a paged tile inside one page is copied from its page's entry
   /// read once (emitTileCopies); else every key is located alone.
   bool pageTiles = true;
+  /// Whether a paged kernel divides positions by the page size through
+  /// pageReciprocal; else by a 32-bit division each.
+  bool reciprocalDivision = true;
 
   int64_t stages, threads;
   /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.

@@ -46,10 +46,13 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
   // Q's head_dim / 4 registers beside the accumulator's head_dim / 2 spill
   // from head_dim 192 on: Q is then read from shared memory each tile.
   qShared = headDim >= 192;
-  // The lane offsets of a tile inside one page cost registers that the
-  // accumulators of D 160 and above leave none for (255, spilling 76-88
-  // bytes more at D 160/192 G 4/8): there every key is located alone.
-  pageTiles = headDim <= 128;
+  // The tensor-core kernels locate each key alone, with a 32-bit division:
+  // a tile inside one page taken from its entry read once (emitTileCopies)
+  // was 1-2% faster at D 80 and 96 on an H100 but cost them 30-40 registers
+  // (two CTAs an SM), made D 80 G 1/8's non-causal kernels spill 8 bytes and
+  // D 160/192 G 4/8's 76-88 more (bench/results/decode_page_tile_h100_*).
+  pageTiles = false;
+  reciprocalDivision = false;
   qRows = rows <= 8 ? 8 : 16;
   return success();
 }

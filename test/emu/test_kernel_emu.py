@@ -293,8 +293,7 @@ DECODE_CASES = [
     (4, 192, [70, 9], {}),
     (2, 256, [40], {"seqlen_q": 8, "tokens": 8, "dtype": "f16"}),
     (2, 192, [50], {"num_kv_heads": 3, "kv_heads": 2, "call_head_dim": 168}),
-    # Pages of block_n keys or more: a tile inside one page reads its entry once
-    # (pages of 64 and 128), one across a page's end locates each key (96).
+    # Pages of block_n keys or more (64, 96 with tiles across a page's end, 128).
     (2, 80, [200, 70], {"page_size": 64}),
     (4, 128, [300, 41], {"page_size": 96, "splits": 2}),
     (1, 96, [260], {"page_size": 128, "splits": 3}),
@@ -318,6 +317,8 @@ CUDA_CORE_CASES = DECODE_CASES[:4] + [
     (2, 80, [70, 20], {"num_kv_heads": 3, "kv_heads": 2, "block_n": 32, "stages": 3}),
     (2, 96, [50], {"lanes": 8, "page_size": 0}),
     (1, 32, [75, 2], {"num_kv_heads": 6, "kv_heads": 8, "stages": 3}),
+    # A tile inside one page reads its entry once (pages of 64 and 96; 48 at
+    # block_n 32 with tiles across a page's end, which locate each key alone).
     (2, 64, [150, 33], {"page_size": 64}),
     (1, 128, [170], {"page_size": 48, "block_n": 32, "splits": 2}),
     (4, 80, [130, 9], {"page_size": 96}),

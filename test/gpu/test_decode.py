@@ -179,20 +179,22 @@ CASES += [
     )
 ]
 
-# The tensor-core kernels' paged copies (sm_90: D 80 and 96, D 128 at G 4 and 8, D 32
-# at G 8): a tile inside one page takes the page's block_table entry once, else (pages
-# smaller than block_n, a tile across a page's end, v_cache's rows apart other than
-# k_cache's) each key its own. Pages of 96 (tiles both ways), 128 and 48 with forced
-# splits, whose first tiles start anywhere in a page.
+# Paged copies at pages of 48, 96 (tiles inside a page and across a page's end) and
+# 128, with forced splits, whose first tiles start anywhere in a page, and a v_cache
+# whose rows are a stride apart other than k_cache's: a CUDA-core kernel's tile inside
+# one page takes the page's block_table entry once, any other tile (and every tile
+# of the tensor-core kernels) each key its own.
 CASES += [
-    case
-    for d in (32, 80, 96, 128)
-    for case in (
-        Case(3, (1, 1000), (16, 4), d, BF16, 96, num_splits=3),
-        Case(2, (1, 2000), (32, 4), d, F16, 128, strided_v=True),
-        Case(3, (1, 1500), (64, 8), d, BF16, 128, empty=1, num_splits=5),
-        Case(2, (1, 900), (8, 4), d, F16, 48, num_splits=2),
-    )
+    Case(3, (1, 1000), (16, 8), 128, BF16, 96, num_splits=3),
+    Case(2, (1, 2000), (8, 8), 128, F16, 128, strided_v=True),
+    Case(3, (1, 1500), (16, 8), 64, BF16, 128, empty=1, num_splits=5),
+    Case(2, (1, 900), (16, 4), 32, F16, 96, num_splits=2),
+    Case(2, (1, 700), (12, 4), 64, BF16, 96),
+    Case(2, (1, 1200), (16, 8), 256, BF16, 128, num_splits=3),
+    Case(2, (1, 1000), (8, 8), 160, F16, 96, strided_v=True),
+    Case(2, (1, 900), (8, 4), 128, F16, 48, num_splits=2),
+    Case(3, (1, 1000), (16, 4), 80, BF16, 96, num_splits=3),
+    Case(2, (1, 2000), (32, 4), 96, F16, 128, strided_v=True),
 ]
 
 # KV heads a CTA (sm_90's head_dim 32 kernels of G 1, 2 and 4 take 4, lane group h

@@ -8,9 +8,6 @@
 // (32 p + l) % 10 of key 16 w + (32 p + l) / 10, every lane busy: 5 copies
 // of K and 5 of V a tile (16 lanes a key: 8 and 8).
 // CHECK-LABEL: gpu.func @d80_decode
-// A paged kernel divides by the page size with floor((2^32 - 1) / page_size),
-// made once.
-// CHECK: arith.divui %c-1_i32, %arg{{[0-9]+}} : i32
 // CHECK: %[[WARP:.*]] = arith.divui %thread_id_x, %c32 : index
 // CHECK: %[[LANE:.*]] = arith.remui %thread_id_x, %c32{{(_[0-9]+)?}} : index
 // CHECK: %[[W16:.*]] = arith.muli %[[WARP]], %c16{{(_[0-9]+)?}} : index
@@ -29,27 +26,8 @@
 // CHECK: arith.addi %[[LANE]], %c128{{(_[0-9]+)?}} : index
 // 160 chunks fill the 5 passes: no lane of the last is masked.
 // CHECK-NOT: arith.addi %[[LANE]], %c160
-// A tile inside one page, K's and V's rows equally far apart (64 rows within
-// 2^31 elements): one block_table read for the tile, and each copy at its
-// lane's 32-bit offset (key x row stride + column) from the tile's row.
-// CHECK: %[[NARROW:.*]] = arith.cmpi ult, %[[ROWS:arg[0-9]+]], %c33554432_i64 : i64
-// CHECK-NEXT: %[[SAME:.*]] = arith.cmpi eq, %arg{{[0-9]+}}, %[[ROWS]] : i64
-// CHECK-NEXT: arith.andi %[[NARROW]], %[[SAME]] : i1
-// CHECK: arith.mului_extended
-// CHECK: %[[INPAGE:.*]] = arith.cmpi ule, %{{.*}}, %{{.*}} : index
-// CHECK-NEXT: %[[FAST:.*]] = arith.andi %{{.*}}, %[[INPAGE]] : i1
-// CHECK-NEXT: scf.if %[[FAST]] {
 // CHECK-NOT: scf.if
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK-NOT: llvm.load
-// CHECK: %[[LANEOFF:.*]] = arith.muli %{{.*}}, %{{.*}} : i32
-// CHECK-NEXT: arith.addi %[[LANEOFF]], %{{.*}} : i32
 // CHECK-COUNT-10: nvvm.cp.async.shared.global
-// CHECK-NEXT: } else {
-// Else each key alone: a block_table read a copy.
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK-COUNT-10: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
 // CHECK-NOT: nvvm.cp.async.shared.global
 // CHECK: nvvm.cp.async.commit.group
 // CHECK-LABEL: gpu.func @d80_decode_combine
@@ -63,13 +41,6 @@
 // CHECK-NEXT: %c16{{(_[0-9]+)?}} = arith.constant 16 : index
 // CHECK-NEXT: arith.divui %[[LANE96]], %c16{{(_[0-9]+)?}} : index
 // CHECK: %[[IDLE:.*]] = arith.cmpi ult, %[[C96]], %c12{{(_[0-9]+)?}} : index
-// The tile in one page: 16 copies, then 16 more where each key is alone.
-// CHECK: scf.if %{{.*}} {
-// CHECK-COUNT-16: scf.if %[[IDLE]]
-// CHECK-NEXT: arith.constant 0 : i32
-// CHECK-NEXT: arith.select
-// CHECK-NEXT: nvvm.cp.async.shared.global
-// CHECK: } else {
 // CHECK-COUNT-16: scf.if %[[IDLE]]
 // CHECK-NEXT: arith.constant 0 : i32
 // CHECK-NEXT: arith.select
