@@ -88,7 +88,6 @@ LogicalResult DecodeKernelEmitter::analyseLayout() {
   // and D 160 G 1 (f16) 12 bytes, and D 192 G 2 and D 256 G 4 grew to
   // 230-236 registers; those keep a 32-bit division a key, as before.
   pageTiles = specialisedOnGroup && headDim <= 128;
-  reciprocalDivision = pageTiles;
   return success();
 }
 
@@ -160,7 +159,7 @@ void DecodeKernelEmitter::createKernel() {
   tensors[partLseArg] = {arg(P::part_lse), {}};
   seqlenQ = toIndex(arg(P::seqlen_q));
   pageSize = toIndex(arg(P::page_size));
-  if (tableArg && reciprocalDivision)
+  if (tableArg && pageTiles)
     pageReciprocal =
         arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(P::page_size));
   numSplits = toIndex(arg(P::num_splits));

@@ -168,11 +168,9 @@ protected:
   /// after each wait and before each stage's next copies.
   bool warpSharedStages = false;
   /// Whether a paged tile inside one page is copied from its page's entry
-  /// read once (emitTileCopies); else every key is located alone.
+  /// read once (emitTileCopies), the other tiles dividing positions through
+  /// pageReciprocal; else every key is located alone, a 32-bit division each.
   bool pageTiles = true;
-  /// Whether a paged kernel divides positions by the page size through
-  /// pageReciprocal; else by a 32-bit division each.
-  bool reciprocalDivision = true;
 
   int64_t stages, threads;
   /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.
@@ -216,7 +214,7 @@ protected:
   Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ,
       pageSize, numSplits, batchCount;
   /// A paged kernel's floor((2^32 - 1) / page_size) (dividePosition), made
-  /// once a kernel; null in the other kernels.
+  /// once a kernel where pageTiles; null in the other kernels.
   Value pageReciprocal;
   SmallVector<LaneChunk> laneChunks;
   /// The kernel's entry block and its parameter `p`.

@@ -52,7 +52,6 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
   // (two CTAs an SM), made D 80 G 1/8's non-causal kernels spill 8 bytes and
   // D 160/192 G 4/8's 76-88 more (bench/results/decode_page_tile_h100_*).
   pageTiles = false;
-  reciprocalDivision = false;
   qRows = rows <= 8 ? 8 : 16;
   return success();
 }
