@@ -59,11 +59,9 @@ void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
   copies([&](KvTileOp load, Value, Value laneKey, int64_t keyOffset,
              Value column) {
     Value &page = pages[load.getBlockTable()];
-    if (!page) {
-      Tensor &table = tensorFor(load.getBlockTable());
-      page = toIndex(loadI32(table.ptr, add(mul(toI64(batch), table.strides[0]),
-                                            toI64(quotient))));
-    }
+    if (!page)
+      page =
+          toIndex(pageEntry(tensorFor(load.getBlockTable()), batch, quotient));
     // The lane's key and column, a loop invariant; the key offset goes with
     // the tile's row, uniform.
     Value key32 = arith::IndexCastUIOp::create(b, loc, i32t, laneKey);

@@ -227,6 +227,8 @@ protected:
   };
   PageLookup lookupPage(KvTileOp load, Value batch, Value pos, Value pageSize,
                         Value pageReciprocal);
+  /// Entry `page` (an i32) of sequence `batch`'s row of block_table `table`.
+  Value pageEntry(Tensor &table, Value batch, Value page);
   /// pos / pageSize and pos % pageSize (i32s), as lookupPage divides them;
   /// uniform arithmetic, no load.
   std::pair<Value, Value> dividePosition(Value pos, Value pageSize,

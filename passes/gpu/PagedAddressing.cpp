@@ -23,9 +23,13 @@ KernelEmitterBase::lookupPage(KvTileOp load, Value batch, Value pos,
                               Value pageSize, Value pageReciprocal) {
   Tensor &table = tensorFor(load.getBlockTable());
   auto [quotient, inPage] = dividePosition(pos, pageSize, pageReciprocal);
-  Value entry = add(mul(toI64(batch), table.strides[0]), toI64(quotient));
-  return {loadI32(table.ptr, entry),
+  return {pageEntry(table, batch, quotient),
           arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage)};
+}
+
+Value KernelEmitterBase::pageEntry(Tensor &table, Value batch, Value page) {
+  return loadI32(table.ptr,
+                 add(mul(toI64(batch), table.strides[0]), toI64(page)));
 }
 
 std::pair<Value, Value>
