@@ -83,11 +83,13 @@ LogicalResult DecodeKernelEmitter::analyseLayout() {
            << ")";
   keysPerThread = blockN / rowGroups;
   // A page's tiles located once (emitTileCopies) where the lane offsets'
-  // registers are to spare: the kernels specialised on G up to D 128. The
-  // any-group kernels of D 80-192 (at 255) spilled 24-44 bytes more, D 256 G 1
-  // and D 160 G 1 (f16) 12 bytes, and D 192 G 2 and D 256 G 4 grew to
-  // 230-236 registers; those keep a 32-bit division a key, as before.
-  pageTiles = specialisedOnGroup && headDim <= 128;
+  // registers are to spare: the kernels specialised on G of at most 4 rows
+  // (G x tokens) up to D 128. The any-group kernels of D 80-192 (at 255)
+  // spilled 24-44 bytes more, D 256 G 1 and D 160 G 1 (f16) 12 bytes, D 192
+  // G 2 and D 256 G 4 grew to 230-236 registers, and sm_80/sm_89's 8-row
+  // kernels of D 64-128 (G 8 and the folds) spilled up to 228 bytes more;
+  // those keep a 32-bit division a key, as before.
+  pageTiles = specialisedOnGroup && headDim <= 128 && rows <= 4;
   return success();
 }
 
