@@ -46,13 +46,14 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
   // Q's head_dim / 4 registers beside the accumulator's head_dim / 2 spill
   // from head_dim 192 on: Q is then read from shared memory each tile.
   qShared = headDim >= 192;
-  // The tensor-core kernels' copies (issueTileCopies) locate each key alone,
-  // with a 32-bit division: a tile inside one page taken from its entry read
-  // once (DecodeKernelEmitter::emitTileCopies)
-  // was 1-2% faster at D 80 and 96 on an H100 but cost them 30-40 registers
-  // (two CTAs an SM), made D 80 G 1/8's non-causal kernels spill 8 bytes and
-  // D 160/192 G 4/8's 76-88 more (bench/results/decode_page_tile_h100_*).
-  pageTiles = false;
+  // A paged tile inside one page is copied from its page's entry read once
+  // (DecodeKernelEmitter::emitTileCopies) at D 64 and 128: on an H100 that was
+  // level to 1.22x faster there (bench/results/decode_page_tile_h100_*), with
+  // no spill. At D 80 and 96 it gained 1-2% but cost 30-40 registers (two CTAs
+  // an SM), made D 80 G 1/8's non-causal kernels spill 8 bytes, D 32's (G 2-4)
+  // 4-8 and D 160/192 G 4/8's 76-88 more: those locate each key alone, with a
+  // 32-bit division.
+  pageTiles = headDim == 64 || headDim == 128;
   qRows = rows <= 8 ? 8 : 16;
   return success();
 }
@@ -166,26 +167,26 @@ void DecodeMmaKernelEmitter::issueTileCopies(Value tileStart, Value limit,
       passes.push_back(chunkPass({add(warpKeys, keyOfFlat), 0, chunk, active}));
     }
   }
-  for (auto [which, constLoad] : llvm::enumerate(loads)) {
-    KvTileOp load = constLoad;
-    Tensor &cache = tensorFor(load.getCache());
-    for (const Pass &pass : passes) {
-      Value key = pass.key ? pass.key : add(firstKey, idx(pass.keyOffset));
-      Value pos = add(tileStart, key);
-      Value valid = cmp(arith::CmpIPredicate::slt, pos, limit);
-      Value rowOffset = keyRowOffset(
-          load, locateKey(load, batch, pos, valid, pageSize), kvHead);
-      Value src = gep(cache.ptr, elementType, add(rowOffset, pass.srcColumn));
-      Value dst =
-          tileChunk(stage, static_cast<int64_t>(which), key, pass.chunk);
-      OpBuilder::InsertionGuard guard(b);
-      if (pass.active) {
-        auto ifLane = scf::IfOp::create(b, loc, pass.active);
-        b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+  emitTileCopies(tileStart, limit, loads, batch, kvHead, [&](LocateKey locate) {
+    for (auto [which, constLoad] : llvm::enumerate(loads)) {
+      KvTileOp load = constLoad;
+      Tensor &cache = tensorFor(load.getCache());
+      for (const Pass &pass : passes) {
+        Value key = pass.key ? pass.key : add(firstKey, idx(pass.keyOffset));
+        auto [offset, valid] = locate(load, key, pass.key ? pass.key : firstKey,
+                                      pass.keyOffset, pass.srcColumn);
+        Value src = gep(cache.ptr, elementType, offset);
+        Value dst =
+            tileChunk(stage, static_cast<int64_t>(which), key, pass.chunk);
+        OpBuilder::InsertionGuard guard(b);
+        if (pass.active) {
+          auto ifLane = scf::IfOp::create(b, loc, pass.active);
+          b.setInsertionPoint(ifLane.thenBlock()->getTerminator());
+        }
+        copyAsync(dst, src, valid, pass.bytes);
       }
-      copyAsync(dst, src, valid, pass.bytes);
     }
-  }
+  });
 }
 
 LogicalResult DecodeMmaKernelEmitter::lowerLoadQ(LoadQOp loadQ) {
