@@ -82,14 +82,18 @@ LogicalResult DecodeKernelEmitter::analyseLayout() {
            << blockN << ") must be a multiple of the row groups (" << rowGroups
            << ")";
   keysPerThread = blockN / rowGroups;
-  // A page's tiles located once (emitTileCopies) where the lane offsets'
-  // registers are to spare: the kernels specialised on G of at most 4 rows
-  // (G x tokens) up to D 128. The any-group kernels of D 80-192 (at 255)
+  // The KV loop twice, one for tiles inside one page (emitKvLoop), in the
+  // kernels specialised on G of at most 4 rows (G x tokens) up to D 128. With
+  // one loop copying either way, the any-group kernels of D 80-192 (at 255)
   // spilled 24-44 bytes more, D 256 G 1 and D 160 G 1 (f16) 12 bytes, D 192
   // G 2 and D 256 G 4 grew to 230-236 registers, and sm_80/sm_89's 8-row
   // kernels of D 64-128 (G 8 and the folds) spilled up to 228 bytes more;
-  // those keep a 32-bit division a key, as before.
-  pageTiles = specialisedOnGroup && headDim <= 128 && rows <= 4;
+  // those keep a 32-bit division a key. With two loops they still spilled:
+  // sm_90's any-group kernels of D 80/96 148-152 bytes more, sm_80's 8-row
+  // kernels of D 80-128 88-120 bytes more.
+  pagePath = specialisedOnGroup && headDim <= 128 && rows <= 4
+                 ? PagePath::twoLoops
+                 : PagePath::perKey;
   return success();
 }
 
@@ -161,7 +165,7 @@ void DecodeKernelEmitter::createKernel() {
   tensors[partLseArg] = {arg(P::part_lse), {}};
   seqlenQ = toIndex(arg(P::seqlen_q));
   pageSize = toIndex(arg(P::page_size));
-  if (tableArg && pageTiles)
+  if (tableArg && pagePath != PagePath::perKey)
     pageReciprocal =
         arith::DivUIOp::create(b, loc, i32(0xFFFFFFFF), arg(P::page_size));
   numSplits = toIndex(arg(P::num_splits));

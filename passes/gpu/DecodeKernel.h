@@ -152,25 +152,34 @@ protected:
   using LocateKey = function_ref<std::pair<Value, Value>(
       KvTileOp, Value key, Value laneKey, int64_t keyOffset, Value column)>;
   /// Emits a tile's copies, `copies(locate)`, with the keys of the tile at
-  /// `tileStart` (before `limit`) located by `locate`. Each key is located
-  /// alone (a paged cache: its block_table entry read and its position
-  /// divided by the page size), except that a paged tile whose block_n keys
-  /// lie in one page, with K's and V's rows equally far apart (block_n rows
-  /// within 2^31 elements), reads its entry once: under an scf.if, `copies`
-  /// is emitted twice, the tile's keys at 32-bit lane offsets (key x row
-  /// stride + column, made once a kernel) from the tile's row there (where
-  /// `pageTiles`).
+  /// `tileStart` (before `limit`) located by `locate`: where onePageTiles,
+  /// from the page's block_table entry read once, at 32-bit lane offsets
+  /// (key x row stride + column, made once a kernel) from the tile's row;
+  /// under perTile, so where the tile lies in one page and each key alone
+  /// otherwise (`copies` emitted twice under an scf.if); else each key alone
+  /// (a paged cache: its block_table entry read and its position divided by
+  /// the page size).
   void emitTileCopies(Value tileStart, Value limit, ArrayRef<KvTileOp> loads,
                       Value batch, Value kvHead,
                       function_ref<void(LocateKey)> copies);
+  /// Whether every tile of the kernel lies in one page and K's and V's rows
+  /// are equally far apart, block_n rows within 2^31 elements (uniform).
+  Value wholePageTiles(ArrayRef<KvTileOp> loads, Value begin);
   /// Whether the lanes of a warp read each other's copies of a stage (the
   /// tensor-core kernel's ldmatrix): the loop then meets at a warp barrier
   /// after each wait and before each stage's next copies.
   bool warpSharedStages = false;
-  /// Whether a paged tile inside one page is copied from its page's entry
-  /// read once (emitTileCopies), the other tiles dividing positions through
-  /// pageReciprocal; else every key is located alone, a 32-bit division each.
-  bool pageTiles = true;
+  /// How a paged kernel locates its keys. perKey: every key alone, a 32-bit
+  /// division each. perTile: one KV loop in which a tile inside one page
+  /// (checked per tile) reads its page's entry once, the other tiles dividing
+  /// positions through pageReciprocal (emitTileCopies). twoLoops: the KV loop
+  /// twice (emitKvLoop), one whose tiles each lie in one page
+  /// (onePageTiles), taken where wholePageTiles, and one dividing through
+  /// pageReciprocal; each loop keeps only its own invariants live.
+  enum class PagePath { perKey, perTile, twoLoops };
+  PagePath pagePath = PagePath::twoLoops;
+  /// Whether the loop being emitted is twoLoops' one-page loop.
+  bool onePageTiles = false;
 
   int64_t stages, threads;
   /// The decode-lanes option: TPR, or 0 for DecodeLayout.h's choice.
@@ -214,7 +223,7 @@ protected:
   Value rowGroup, lane, headLane, rowLane, headStored, smemBase, seqlenQ,
       pageSize, numSplits, batchCount;
   /// A paged kernel's floor((2^32 - 1) / page_size) (dividePosition), made
-  /// once a kernel where pageTiles; null in the other kernels.
+  /// once a kernel unless pagePath is perKey; null in the other kernels.
   Value pageReciprocal;
   SmallVector<LaneChunk> laneChunks;
   /// The kernel's entry block and its parameter `p`.

@@ -46,14 +46,16 @@ LogicalResult DecodeMmaKernelEmitter::analyseLayout() {
   // Q's head_dim / 4 registers beside the accumulator's head_dim / 2 spill
   // from head_dim 192 on: Q is then read from shared memory each tile.
   qShared = headDim >= 192;
-  // A paged tile inside one page is copied from its page's entry read once
-  // (DecodeKernelEmitter::emitTileCopies) at D 64 and 128: on an H100 that was
-  // level to 1.22x faster there (bench/results/decode_page_tile_h100_*), with
-  // no spill. At D 80 and 96 it gained 1-2% but cost 30-40 registers (two CTAs
-  // an SM), made D 80 G 1/8's non-causal kernels spill 8 bytes, D 32's (G 2-4)
-  // 4-8 and D 160/192 G 4/8's 76-88 more: those locate each key alone, with a
-  // 32-bit division.
-  pageTiles = headDim == 64 || headDim == 128;
+  // Up to D 128 a paged kernel's KV loop comes twice (emitKvLoop), one for
+  // tiles inside one page. From D 160 on (at 255 registers) that spilled up
+  // to 128 bytes more: those locate each key alone, a 32-bit division each.
+  // D 128's 8-row kernels (G 8 and the folds) keep one loop choosing per
+  // tile: two loops took them from 194 registers to 168, 3 CTAs an SM
+  // instead of 2, and on an H100 G 8 was 2.3% slower on 64 x 4096 (512
+  // CTAs: 1.29 waves instead of 1.94; bench/results/decode_two_loops_*).
+  pagePath = headDim > 128                 ? PagePath::perKey
+             : headDim == 128 && rows == 8 ? PagePath::perTile
+                                           : PagePath::twoLoops;
   qRows = rows <= 8 ? 8 : 16;
   return success();
 }

@@ -27,29 +27,39 @@ void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
                           at->second.second);
   };
   KvTileOp firstLoad = loads.front();
-  if (firstLoad.getPageSize() == 0 || !pageTiles)
+  bool perTile = pagePath == PagePath::perTile && firstLoad.getPageSize() != 0;
+  if (!onePageTiles && !perTile)
     return copies(perKey);
+  // The tile's entry is read once and each key found at the lane's 32-bit
+  // offset from the tile's row: every tile under onePageTiles
+  // (wholePageTiles), else (perTile) where K's and V's rows are equally far
+  // apart, block_n rows within 2^31 elements, and the tile lies in one page.
   Type i32t = b.getI32Type();
   Value rowStride = tensorFor(firstLoad.getCache()).strides[1];
-  Value onePage = cmp(arith::CmpIPredicate::ult, rowStride,
-                      arith::ConstantIntOp::create(
-                          b, loc, b.getI64Type(), (int64_t(1) << 31) / blockN));
-  for (KvTileOp load : loads.drop_front())
-    onePage = arith::AndIOp::create(b, loc, onePage,
-                                    cmp(arith::CmpIPredicate::eq,
-                                        tensorFor(load.getCache()).strides[1],
-                                        rowStride));
-  std::pair<Value, Value> division =
+  Value onePage;
+  if (perTile) {
+    onePage = cmp(arith::CmpIPredicate::ult, rowStride,
+                  arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                               (int64_t(1) << 31) / blockN));
+    for (KvTileOp load : loads.drop_front())
+      onePage = arith::AndIOp::create(b, loc, onePage,
+                                      cmp(arith::CmpIPredicate::eq,
+                                          tensorFor(load.getCache()).strides[1],
+                                          rowStride));
+  }
+  auto [quotient, inPage32] =
       dividePosition(tileStart, pageSize, pageReciprocal);
-  Value quotient = division.first;
   Value inPage =
-      arith::IndexCastUIOp::create(b, loc, b.getIndexType(), division.second);
-  onePage = arith::AndIOp::create(
-      b, loc, onePage,
-      cmp(arith::CmpIPredicate::ule, add(inPage, idx(blockN)), pageSize));
-  auto ifOnePage = scf::IfOp::create(b, loc, onePage, /*withElseRegion=*/true);
+      arith::IndexCastUIOp::create(b, loc, b.getIndexType(), inPage32);
+  scf::IfOp ifOnePage;
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(ifOnePage.thenBlock()->getTerminator());
+  if (perTile) {
+    onePage = arith::AndIOp::create(
+        b, loc, onePage,
+        cmp(arith::CmpIPredicate::ule, add(inPage, idx(blockN)), pageSize));
+    ifOnePage = scf::IfOp::create(b, loc, onePage, /*withElseRegion=*/true);
+    b.setInsertionPoint(ifOnePage.thenBlock()->getTerminator());
+  }
   // The tile's keys before the limit, at most block_n: 32-bit compares.
   Value keys = arith::IndexCastOp::create(
       b, loc, i32t,
@@ -76,8 +86,33 @@ void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
             arith::ExtUIOp::create(b, loc, b.getI64Type(), laneOffset)),
         cmp(arith::CmpIPredicate::slt, key32, passKeys));
   });
-  b.setInsertionPoint(ifOnePage.elseBlock()->getTerminator());
-  copies(perKey);
+  if (perTile) {
+    b.setInsertionPoint(ifOnePage.elseBlock()->getTerminator());
+    copies(perKey);
+  }
+}
+
+Value DecodeKernelEmitter::wholePageTiles(ArrayRef<KvTileOp> loads,
+                                          Value begin) {
+  // K's and V's rows equally far apart, block_n rows within 2^31 elements;
+  // the page a multiple of block_n and the first tile at one: every tile
+  // then lies in one page.
+  KvTileOp firstLoad = loads.front();
+  Value rowStride = tensorFor(firstLoad.getCache()).strides[1];
+  Value whole = cmp(arith::CmpIPredicate::ult, rowStride,
+                    arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                                 (int64_t(1) << 31) / blockN));
+  for (KvTileOp load : loads.drop_front())
+    whole = arith::AndIOp::create(b, loc, whole,
+                                  cmp(arith::CmpIPredicate::eq,
+                                      tensorFor(load.getCache()).strides[1],
+                                      rowStride));
+  for (Value v : {pageSize, begin})
+    whole = arith::AndIOp::create(
+        b, loc, whole,
+        cmp(arith::CmpIPredicate::eq,
+            arith::RemUIOp::create(b, loc, v, idx(blockN)), idx(0)));
+  return whole;
 }
 
 void DecodeKernelEmitter::issueTileCopies(Value tileStart, Value limit,
@@ -137,21 +172,62 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
     // tiles.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
   };
-  for (int64_t s = 0; s + 1 < stages; ++s)
-    issue(idx(s));
-
-  return emitTileLoop(
-      loop, begin, numTiles, blockN,
-      [&](Value tile) {
-        // The next copies overwrite the stage the warp read last.
-        if (warpSharedStages)
-          NVVM::SyncWarpOp::create(b, loc, i32(-1));
-        issue(add(tile, idx(stages - 1)));
-        NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
-        // The other lanes' copies become visible.
-        if (warpSharedStages)
-          NVVM::SyncWarpOp::create(b, loc, i32(-1));
-        currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
-      },
-      [] {});
+  auto emitLoop = [&] {
+    for (int64_t s = 0; s + 1 < stages; ++s)
+      issue(idx(s));
+    return emitTileLoop(
+        loop, begin, numTiles, blockN,
+        [&](Value tile) {
+          // The next copies overwrite the stage the warp read last.
+          if (warpSharedStages)
+            NVVM::SyncWarpOp::create(b, loc, i32(-1));
+          issue(add(tile, idx(stages - 1)));
+          NVVM::CpAsyncWaitGroupOp::create(b, loc, stages - 1);
+          // The other lanes' copies become visible.
+          if (warpSharedStages)
+            NVVM::SyncWarpOp::create(b, loc, i32(-1));
+          currentStage = arith::RemUIOp::create(b, loc, tile, idx(stages));
+        },
+        [] {});
+  };
+  onePageTiles = false;
+  if (KvTileOp(loads.front()).getPageSize() == 0 ||
+      pagePath != PagePath::twoLoops)
+    return emitLoop();
+  // The loop twice, under a kernel-uniform scf.if: where every tile lies in
+  // one page, copies from the tile's entry; else each key located alone. One
+  // loop with both copies a tile kept both's loop invariants live (up to 40
+  // registers more at D 80 and 96).
+  SmallVector<unsigned> sizes;
+  SmallVector<Type> types;
+  for (Value init : loop.getInitArgs()) {
+    Fragment f = lookup(init);
+    sizes.push_back(f.values.size());
+    for (Value v : f.values)
+      types.push_back(v.getType());
+  }
+  auto ifWhole = scf::IfOp::create(b, loc, types, wholePageTiles(loads, begin),
+                                   /*withElseRegion=*/true);
+  // The dependent launch's signal follows the scf.if, once.
+  bool signal = dependentLaunch;
+  dependentLaunch = false;
+  for (auto [block, onePage] :
+       {std::pair{ifWhole.thenBlock(), true}, {ifWhole.elseBlock(), false}}) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(block);
+    onePageTiles = onePage;
+    if (failed(emitLoop()))
+      return failure();
+    SmallVector<Value> results;
+    for (Value result : loop.getResults())
+      llvm::append_range(results, lookup(result).values);
+    scf::YieldOp::create(b, loc, results);
+  }
+  onePageTiles = false;
+  dependentLaunch = signal;
+  bindFlattened(loop.getResults(), ifWhole.getResults(), sizes);
+  if (signal)
+    NVVM::GriddepcontrolOp::create(b, loc,
+                                   NVVM::GridDepActionKind::launch_dependents);
+  return success();
 }

@@ -297,6 +297,11 @@ DECODE_CASES = [
     (2, 80, [200, 70], {"page_size": 64}),
     (4, 128, [300, 41], {"page_size": 96, "splits": 2}),
     (1, 96, [260], {"page_size": 128, "splits": 3}),
+    # A window's first tile need not start at a multiple of block_n.
+    (2, 64, [230, 90], {"page_size": 64, "window": (70, 0)}),
+    # D 128's 8-row kernels choose per tile (pages of 96: tiles across a
+    # page's end locate each key alone).
+    (8, 128, [290, 40], {"page_size": 96}),
 ]
 
 
@@ -322,6 +327,7 @@ CUDA_CORE_CASES = DECODE_CASES[:4] + [
     (2, 64, [150, 33], {"page_size": 64}),
     (1, 128, [170], {"page_size": 48, "block_n": 32, "splits": 2}),
     (4, 80, [130, 9], {"page_size": 96}),
+    (2, 128, [230, 90], {"page_size": 64, "window": (70, 0), "block_n": 32}),
 ]
 
 

@@ -7,25 +7,34 @@
 // page_size), made once.
 // CHECK-LABEL: gpu.func @paged
 // CHECK: %[[RECIP:.*]] = arith.divui %c-1_i32, %arg{{[0-9]+}} : i32
-// A tile whose 32 keys lie in one page, K's and V's rows equally far apart
-// and 32 rows within 2^31 elements, reads its block_table entry once; each
-// copy is at the lane's 32-bit offset (key x row stride + column) from the
-// tile's row, the pass's key offset added to that row.
+// The KV loop comes twice, under one scf.if. Where K's and V's rows are
+// equally far apart, 32 rows within 2^31 elements, and the page and the
+// first tile are multiples of 32 keys, every tile lies in one page: it reads
+// its block_table entry once, and each copy is at the lane's 32-bit offset
+// (key x row stride + column) from the tile's row, the pass's key offset
+// added to that row.
 // CHECK: %[[NARROW:.*]] = arith.cmpi ult, %[[ROWS:arg[0-9]+]], %c67108864_i64 : i64
 // CHECK-NEXT: %[[SAME:.*]] = arith.cmpi eq, %arg{{[0-9]+}}, %[[ROWS]] : i64
 // CHECK-NEXT: arith.andi %[[NARROW]], %[[SAME]] : i1
+// CHECK: arith.remui %{{.*}}, %c32{{(_[0-9]+)?}} : index
+// CHECK: arith.remui %{{.*}}, %c32{{(_[0-9]+)?}} : index
+// CHECK: %[[WHOLE:.*]] = arith.andi
+// CHECK-NEXT: scf.if %[[WHOLE]] -> (f32
+// CHECK: %[[ONEPAGE:.*]]:20 = scf.for
 // CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK: %[[INPAGE:.*]] = arith.cmpi ule, %{{.*}}, %{{.*}} : index
-// CHECK-NEXT: %[[FAST:.*]] = arith.andi %{{.*}}, %[[INPAGE]] : i1
-// CHECK-NEXT: scf.if %[[FAST]] {
 // CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
 // CHECK-NOT: llvm.load
 // CHECK: %[[LANEOFF:.*]] = arith.muli %{{.*}}, %{{.*}} : i32
 // CHECK-NEXT: arith.addi %[[LANEOFF]], %{{.*}} : i32
 // CHECK-COUNT-8: nvvm.cp.async.shared.global
+// CHECK-NOT: nvvm.cp.async.shared.global
+// CHECK: nvvm.cp.async.commit.group
+// CHECK-NOT: arith.mului_extended
+// CHECK: scf.yield %[[ONEPAGE]]#0,
 // CHECK-NEXT: } else {
 // Else each key alone: its position divided and its block_table entry read,
 // once for K and once for V.
+// CHECK: %[[KEYS:.*]]:20 = scf.for
 // CHECK-NOT: nvvm.cp.async.shared.global
 // CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
 // CHECK-NEXT: arith.muli
@@ -36,38 +45,8 @@
 // CHECK-NEXT: arith.muli
 // CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
 // CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK-NEXT: arith.muli
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK-NEXT: arith.muli
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK-NEXT: arith.muli
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK-NEXT: arith.muli
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK-NEXT: arith.muli
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
-// CHECK: arith.mului_extended %{{.*}}, %[[RECIP]] : i32
-// CHECK-NEXT: arith.muli
-// CHECK: llvm.load %{{.*}} : !llvm.ptr<1> -> i32
-// CHECK: nvvm.cp.async.shared.global
-// CHECK-NOT: nvvm.cp.async.shared.global
 // CHECK: nvvm.cp.async.commit.group
+// CHECK: scf.yield %[[KEYS]]#0,
 // CHECK-LABEL: gpu.func @paged_combine
 
 // Contiguous caches: no page, no division, 8 copies a tile.
