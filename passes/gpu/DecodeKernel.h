@@ -162,8 +162,11 @@ protected:
   void emitTileCopies(Value tileStart, Value limit, ArrayRef<KvTileOp> loads,
                       Value batch, Value kvHead,
                       function_ref<void(LocateKey)> copies);
-  /// Whether every tile of the kernel lies in one page and K's and V's rows
-  /// are equally far apart, block_n rows within 2^31 elements (uniform).
+  /// Whether K's and V's rows (`loads`' caches) are equally far apart and
+  /// block_n rows lie within 2^31 elements (uniform).
+  Value narrowEqualRows(ArrayRef<KvTileOp> loads);
+  /// Whether every tile of the kernel lies in one page and narrowEqualRows
+  /// (uniform).
   Value wholePageTiles(ArrayRef<KvTileOp> loads, Value begin);
   /// Whether the lanes of a warp read each other's copies of a stage (the
   /// tensor-core kernel's ldmatrix): the loop then meets at a warp barrier

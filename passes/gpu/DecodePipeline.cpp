@@ -35,18 +35,7 @@ void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
   // (wholePageTiles), else (perTile) where K's and V's rows are equally far
   // apart, block_n rows within 2^31 elements, and the tile lies in one page.
   Type i32t = b.getI32Type();
-  Value rowStride = tensorFor(firstLoad.getCache()).strides[1];
-  Value onePage;
-  if (perTile) {
-    onePage = cmp(arith::CmpIPredicate::ult, rowStride,
-                  arith::ConstantIntOp::create(b, loc, b.getI64Type(),
-                                               (int64_t(1) << 31) / blockN));
-    for (KvTileOp load : loads.drop_front())
-      onePage = arith::AndIOp::create(b, loc, onePage,
-                                      cmp(arith::CmpIPredicate::eq,
-                                          tensorFor(load.getCache()).strides[1],
-                                          rowStride));
-  }
+  Value onePage = perTile ? narrowEqualRows(loads) : Value();
   auto [quotient, inPage32] =
       dividePosition(tileStart, pageSize, pageReciprocal);
   Value inPage =
@@ -64,7 +53,8 @@ void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
   Value keys = arith::IndexCastOp::create(
       b, loc, i32t,
       arith::MinSIOp::create(b, loc, sub(limit, tileStart), idx(blockN)));
-  Value stride32 = arith::TruncIOp::create(b, loc, i32t, rowStride);
+  Value stride32 = arith::TruncIOp::create(
+      b, loc, i32t, tensorFor(firstLoad.getCache()).strides[1]);
   llvm::DenseMap<Value, Value> pages; // block_table -> the tile's entry
   copies([&](KvTileOp load, Value, Value laneKey, int64_t keyOffset,
              Value column) {
@@ -92,21 +82,24 @@ void DecodeKernelEmitter::emitTileCopies(Value tileStart, Value limit,
   }
 }
 
+Value DecodeKernelEmitter::narrowEqualRows(ArrayRef<KvTileOp> loads) {
+  Value rowStride = tensorFor(KvTileOp(loads.front()).getCache()).strides[1];
+  Value same = cmp(arith::CmpIPredicate::ult, rowStride,
+                   arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                                (int64_t(1) << 31) / blockN));
+  for (KvTileOp load : loads.drop_front())
+    same = arith::AndIOp::create(b, loc, same,
+                                 cmp(arith::CmpIPredicate::eq,
+                                     tensorFor(load.getCache()).strides[1],
+                                     rowStride));
+  return same;
+}
+
 Value DecodeKernelEmitter::wholePageTiles(ArrayRef<KvTileOp> loads,
                                           Value begin) {
-  // K's and V's rows equally far apart, block_n rows within 2^31 elements;
-  // the page a multiple of block_n and the first tile at one: every tile
-  // then lies in one page.
-  KvTileOp firstLoad = loads.front();
-  Value rowStride = tensorFor(firstLoad.getCache()).strides[1];
-  Value whole = cmp(arith::CmpIPredicate::ult, rowStride,
-                    arith::ConstantIntOp::create(b, loc, b.getI64Type(),
-                                                 (int64_t(1) << 31) / blockN));
-  for (KvTileOp load : loads.drop_front())
-    whole = arith::AndIOp::create(b, loc, whole,
-                                  cmp(arith::CmpIPredicate::eq,
-                                      tensorFor(load.getCache()).strides[1],
-                                      rowStride));
+  // Rows as narrowEqualRows says; the page a multiple of block_n and the
+  // first tile at one: every tile then lies in one page.
+  Value whole = narrowEqualRows(loads);
   for (Value v : {pageSize, begin})
     whole = arith::AndIOp::create(
         b, loc, whole,
