@@ -183,7 +183,6 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
         },
         [] {});
   };
-  onePageTiles = false;
   if (KvTileOp(loads.front()).getPageSize() == 0 ||
       pagePath != PagePath::twoLoops)
     return emitLoop();

@@ -3,7 +3,7 @@
 # interleaved A/B rounds of the decode kernels while time is left; PART=jit: the sm_80 and
 # sm_89 decode suites by PTX JIT on the final library.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
 xz -dc .device/final.so.xz > /tmp/final.so

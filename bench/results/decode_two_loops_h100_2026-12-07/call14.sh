@@ -2,7 +2,7 @@
 # D 128 G 8 with two loops (168 registers, 3 CTAs an SM): every split count forced
 # (the policy sweep) on final.so, beside head2.so's runtime choice, interleaved.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
 xz -dc .device/final.so.xz > /tmp/final.so; xz -dc .device/head2.so.xz > /tmp/head.so

@@ -2,7 +2,7 @@
 # D 32 G 8 (tensor cores, 2 stages of 64 keys) at 3, 4 and 6 stages: the decode suite's
 # D 32 cases on each, then interleaved A/B of the runtime's choice, ROUNDS rounds.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
 [ -f /tmp/final.so ] || xz -dc .device/${LIB_:-final}.so.xz > /tmp/final.so

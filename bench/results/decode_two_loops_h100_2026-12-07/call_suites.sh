@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two-loop library (final.so) through the prefill, API, thread and context suites.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
 xz -dc .device/final.so.xz > /tmp/final.so
