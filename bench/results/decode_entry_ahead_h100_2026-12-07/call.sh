@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# sm_90's tensor-core paged decode kernels (D 32-128) reading each tile's block_table entry
+# one tile ahead of its copies (arm ea, an overlay of the landed pack, base) through
+# ATTN_PACK_DIR with this commit's library: the decode suite on D 32-128, then
+# interleaved rounds of the runtime's choice while GUARD seconds are left.
+set -u
+cd "$(dirname "$0")/../../.."  # the repository root
+: "${OUT:?}"
+start=$SECONDS
+xz -dc .device/lib.so.xz > /tmp/lib.so
+mkdir -p /tmp/p/base && tar -C /tmp/p/base -xJf .device/sm90.tar.xz
+mkdir -p /tmp/ov && tar -C /tmp/ov -xJf .device/ov_ea.tar.xz
+cp -r /tmp/p/base /tmp/p/ea && cp /tmp/ov/ea/sm_90/* /tmp/p/ea/sm_90/
+export PYTHONPATH=$PWD/python:$PWD/bench PYTHONUNBUFFERED=1 ATTN_LIB=/tmp/lib.so ATTN_TARGET=sm_90
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+ATTN_PACK_DIR=/tmp/p/ea timeout 150 python3 test/gpu/test_decode.py --head-dims 32,64,80,96,128 --out "$OUT/test_decode_ea.md" > "$OUT/test_decode_ea.log" 2>&1
+echo "ea suite rc $? at $((SECONDS-start)) s"; tail -1 "$OUT/test_decode_ea.log"; grep "^FAIL" "$OUT/test_decode_ea.log" | cut -c1-200 | head -3
+round=1
+while [ $((SECONDS-start)) -lt ${GUARD:-300} ]; do
+  for a in base ea; do
+    ATTN_PACK_DIR=/tmp/p/$a timeout 100 python3 bench/sweep_decode_split_policy.py "$a r$round" --head-dims 32,64,80,96,128 --runtime-only --rounds 3 >> "$OUT/ab.txt" 2>> "$OUT/ab.log" || echo "$a r$round failed" >> "$OUT/ab.txt"
+  done
+  echo "round $round done at $((SECONDS-start)) s"
+  round=$((round+1))
+done
+grep -E "failed|Error" "$OUT/ab.txt" "$OUT/ab.log" | head
