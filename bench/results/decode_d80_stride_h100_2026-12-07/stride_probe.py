@@ -31,7 +31,13 @@ def arm(d, pitch):
     return q, kc, vc, cs, table, lens
 
 
-ARMS = {"d80": (80, 80), "d80_p96": (80, 96), "d80_p128": (80, 128), "d96": (96, 96), "d128": (128, 128)}
+ARMS = {
+    "d80": (80, 80),
+    "d80_p96": (80, 96),
+    "d80_p128": (80, 128),
+    "d96": (96, 96),
+    "d128": (128, 128),
+}
 
 
 def main():
@@ -49,7 +55,9 @@ def main():
     for name, (d, pitch) in ARMS.items():
         q, kc, vc, cs, table, lens = arm(d, pitch)
         out = decode(q, kc, vc, cs, table)
-        ref = reference_decode(q.double(), kc.double(), vc.double(), cs, table, causal=True)[0]
+        ref = reference_decode(
+            q.double(), kc.double(), vc.double(), cs, table, causal=True
+        )[0]
         err = ((out.double() - ref).norm() / ref.norm()).item()
         print(f"{name}: strides {tuple(kc.stride())}, error {err:.2e}")
         nbytes = sum(lens) * HKV * d * 2 * 2
@@ -60,8 +68,10 @@ def main():
             times[name].append(replay_ms(lambda: decode(*tensors)))
     for name, (_, nbytes) in problems.items():
         ms = statistics.median(times[name])
-        print(f"{name}: {ms * 1e3:.1f} us ({min(times[name]) * 1e3:.1f}-{max(times[name]) * 1e3:.1f}), "
-              f"{nbytes / ms / 1e9:.0f} GB/s of needed bytes, {100 * nbytes / (ms * 1e-3) / copy:.1f}% of copy")
+        print(
+            f"{name}: {ms * 1e3:.1f} us ({min(times[name]) * 1e3:.1f}-{max(times[name]) * 1e3:.1f}), "
+            f"{nbytes / ms / 1e9:.0f} GB/s of needed bytes, {100 * nbytes / (ms * 1e-3) / copy:.1f}% of copy"
+        )
 
 
 if __name__ == "__main__":
