@@ -191,13 +191,8 @@ LogicalResult DecodeKernelEmitter::emitKvLoop(scf::ForOp loop) {
   // loop with both copies a tile kept both's loop invariants live (up to 40
   // registers more at D 80 and 96).
   SmallVector<unsigned> sizes;
-  SmallVector<Type> types;
-  for (Value init : loop.getInitArgs()) {
-    Fragment f = lookup(init);
-    sizes.push_back(f.values.size());
-    for (Value v : f.values)
-      types.push_back(v.getType());
-  }
+  SmallVector<Type> types =
+      llvm::to_vector(ValueRange(flattenedInits(loop, sizes)).getTypes());
   auto ifWhole = scf::IfOp::create(b, loc, types, wholePageTiles(loads, begin),
                                    /*withElseRegion=*/true);
   // The dependent launch's signal follows the scf.if, once.

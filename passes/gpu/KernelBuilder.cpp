@@ -159,17 +159,24 @@ KernelEmitterBase::mapKvLoop(scf::ForOp loop, int64_t blockN) {
   return kv;
 }
 
-LogicalResult KernelEmitterBase::emitTileLoop(scf::ForOp loop, Value begin,
-                                              Value numTiles, int64_t blockN,
-                                              function_ref<void(Value)> head,
-                                              function_ref<void()> tail) {
+SmallVector<Value>
+KernelEmitterBase::flattenedInits(scf::ForOp loop,
+                                  SmallVectorImpl<unsigned> &sizes) {
   SmallVector<Value> inits;
-  SmallVector<unsigned> sizes;
   for (Value init : loop.getInitArgs()) {
     Fragment f = lookup(init);
     sizes.push_back(f.values.size());
     llvm::append_range(inits, f.values);
   }
+  return inits;
+}
+
+LogicalResult KernelEmitterBase::emitTileLoop(scf::ForOp loop, Value begin,
+                                              Value numTiles, int64_t blockN,
+                                              function_ref<void(Value)> head,
+                                              function_ref<void()> tail) {
+  SmallVector<unsigned> sizes;
+  SmallVector<Value> inits = flattenedInits(loop, sizes);
   auto newLoop = scf::ForOp::create(b, loc, idx(0), numTiles, idx(1), inits);
   {
     OpBuilder::InsertionGuard guard(b);

@@ -106,6 +106,10 @@ protected:
   LogicalResult emitTileLoop(scf::ForOp loop, Value begin, Value numTiles,
                              int64_t blockN, function_ref<void(Value)> head,
                              function_ref<void()> tail);
+  /// The fragments of `loop`'s init args, flattened; `sizes` gets each one's
+  /// value count.
+  SmallVector<Value> flattenedInits(scf::ForOp loop,
+                                    SmallVectorImpl<unsigned> &sizes);
   /// maximumf, addf or mulf of two fragments, value by value.
   Fragment emitElementwise(Operation *op);
   static bool isElementwise(Operation *op) {
