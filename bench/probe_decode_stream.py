@@ -20,7 +20,7 @@ slow as ours and `rows` is not, the pattern caps it. Triton here is a measuring 
 as the peers are; nothing of it ships.
 
     PYTHONPATH=python:bench python3 bench/probe_decode_stream.py [--head-dims 32,64,80,96,128]
-        [--rounds 5]
+        [--rounds 5] [--splits 4,1,2,8] [--once]
 """
 
 import argparse
@@ -93,7 +93,9 @@ def stream(kc, vc, cs, table, d, heads, splits):
     keys_per_split = -(-KEYS // splits)
     keys_per_split = -(-keys_per_split // block_n) * block_n
     programs = (splits, HKV // heads, BATCH)
-    out = torch.empty(splits * HKV * BATCH, dtype=torch.float32, device=kc.device)
+    out = torch.empty(
+        splits * (HKV // heads) * BATCH, dtype=torch.float32, device=kc.device
+    )
     if heads > 1:
         assert kc.stride(2) == d, "whole rows need adjacent heads"
 
@@ -131,16 +133,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--head-dims", default="32,64,80,96,128")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--splits",
+        default=str(SPLITS),
+        help="the slice arm's split counts, one arm each (the first is the reference)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run each arm once, eagerly, and time nothing (for ncu)",
+    )
     options = parser.parse_args()
+    split_counts = [int(x) for x in options.splits.split(",")]
     copy = copy_bandwidth()
     print(f"copy {copy / 1e12:.2f} TB/s")
     for d in (int(x) for x in options.head_dims.split(",")):
         q, kc, vc, cs, table, lens = problem(d, 2 * HKV, HKV, BATCH, KEYS, KEYS, PAGE)
         needed = sum(lens) * HKV * d * 2 * 2
         streams = {
-            "slice": stream(kc, vc, cs, table, d, 1, SPLITS),
-            "rows": stream(kc, vc, cs, table, d, HKV, SPLITS * HKV),
+            f"slice{s}" if i else "slice": stream(kc, vc, cs, table, d, 1, s)
+            for i, s in enumerate(split_counts)
         }
+        streams["rows"] = stream(kc, vc, cs, table, d, HKV, SPLITS * HKV)
         if d < 128:
             kp, vp = padded(kc, 128), padded(vc, 128)
             streams["pad128"] = stream(kp, vp, cs, table, d, 1, SPLITS)
@@ -158,6 +172,11 @@ def main():
         print(f"D{d} sums against slice: {check}", flush=True)
         arms = {name: run for name, (run, _) in streams.items()}
         arms["ours"] = lambda: decode(q, kc, vc, cs, table)
+        if options.once:
+            for run in arms.values():
+                run()
+            torch.cuda.synchronize()
+            continue
         times = {name: [] for name in arms}
         for _ in range(options.rounds):
             for name, run in arms.items():
