@@ -52,50 +52,40 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // weights' sum.
   SplitWeights weights = emitSplitWeights(d, splits, loadLse, weightOf);
   Value maxLse = weights.maxLse, sum = weights.sum;
-  // Thread d accumulates column d over the splits, split s's weight from
-  // lane s % 32. The threads past the kernel's head_dim (the last warp's at
-  // D 80) read column head_dim - 1, in bounds, and store nothing.
-  Value column = arith::MinUIOp::create(b, loc, d, idx(headDim - 1));
-  auto accumulate = [&](Value acc, Value s, Value valid) -> Value {
-    if (valid)
-      s = select(valid, s, idx(0)); // split 0 always exists
-    Value fromLane = arith::IndexCastOp::create(
-        b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
-    Value w = NVVM::ShflOp::create(
-        b, loc, f32t, i32(-1),
-        select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weights.weight[0],
-               weights.weight[1]),
-        fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
-    if (valid)
-      w = select(valid, w, f32(0.0));
-    Value o = LLVM::LoadOp::create(
-        b, loc, f32t,
-        gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), column)));
-    return math::FmaOp::create(b, loc, w, o, acc);
-  };
-  // Every load of a run is in flight at once: whole runs of kWide splits
-  // (64 splits: two round trips to L2, not eight), then the rest in runs of
-  // kNarrow, each split past the last reading split 0 at weight 0.
-  constexpr int64_t kWide = 32, kNarrow = 8;
-  auto runs = [&](Value from, Value to, int64_t width, bool predicated,
-                  Value acc) -> Value {
-    auto loop =
-        scf::ForOp::create(b, loc, from, to, idx(width), ValueRange{acc});
+  // Thread d accumulates column d over the splits, kUnroll independent loads
+  // in flight per step; split s's weight comes from lane s % 32. The threads
+  // past the kernel's head_dim (the last warp's 16 at D 80) read column
+  // head_dim - 1, in bounds, and store nothing.
+  Value column = d;
+  if (abi::combineThreads(headDim) != headDim)
+    column = arith::MinUIOp::create(b, loc, d, idx(headDim - 1));
+  constexpr int64_t kUnroll = 8;
+  auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
+                                 ValueRange{f32(0.0)});
+  {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value total = loop.getRegionIterArgs()[0];
-    for (int64_t j = 0; j < width; ++j) {
+    Value acc = loop.getRegionIterArgs()[0];
+    for (int64_t j = 0; j < kUnroll; ++j) {
       Value s = add(loop.getInductionVar(), idx(j));
-      total = accumulate(total, s,
-                         predicated ? cmp(arith::CmpIPredicate::ult, s, splits)
-                                    : Value());
+      Value valid = cmp(arith::CmpIPredicate::ult, s, splits);
+      s = select(valid, s, idx(0)); // split 0 always exists
+      Value fromLane = arith::IndexCastOp::create(
+          b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
+      Value w = NVVM::ShflOp::create(
+          b, loc, f32t, i32(-1),
+          select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weights.weight[0],
+                 weights.weight[1]),
+          fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
+      w = select(valid, w, f32(0.0));
+      Value o = LLVM::LoadOp::create(
+          b, loc, f32t,
+          gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), column)));
+      acc = math::FmaOp::create(b, loc, w, o, acc);
     }
-    scf::YieldOp::create(b, loc, ValueRange{total});
-    return loop.getResult(0);
-  };
-  Value wholeRuns = arith::AndIOp::create(b, loc, splits, idx(~(kWide - 1)));
-  Value acc = runs(idx(0), wholeRuns, kWide, /*predicated=*/false, f32(0.0));
-  acc = runs(wholeRuns, splits, kNarrow, /*predicated=*/true, acc);
+    scf::YieldOp::create(b, loc, ValueRange{acc});
+  }
+  Value acc = loop.getResult(0);
   Value empty =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0));
   Value result =

@@ -303,8 +303,8 @@ DECODE_CASES = [
     # page's end locate each key alone).
     (8, 128, [290, 40], {"page_size": 96}),
     # The combine: D 80's block of whole warps (96 threads, the last 16 past
-    # the row), 40 splits (a run of 32 and a predicated run of 8) and 64 (two
-    # runs of 32), most of the short sequence's splits without a key.
+    # the row) at 40 splits, and 64 splits (weights from lanes l and l + 32);
+    # most of the short sequence's splits without a key.
     (2, 80, [1300, 70], {"splits": 40}),
     (1, 32, [2100, 9], {"splits": 64}),
 ]

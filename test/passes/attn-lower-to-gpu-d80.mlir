@@ -56,22 +56,16 @@
 // CHECK: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
 
 // Its combine kernel runs whole warps, 96 threads: every warp reduces the
-// split lse values by butterfly shuffles; the threads past column 79 read
-// column 79 (in bounds) and store nothing. The splits go in runs of 32 loads
-// without predicates, then in runs of 8 whose splits past the last read
-// split 0 at weight 0.
+// split lse values by butterfly shuffles and takes each split's weight from
+// its lane; the threads past column 79 read column 79 (in bounds) and store
+// nothing.
 // CHECK-LABEL: gpu.func @d80_decode_combine
 // CHECK-SAME: known_block_size = array<i32: 96, 1, 1>
-// CHECK: %[[SPLITS:.*]] = arith.index_cast %arg7 : i32 to index
 // CHECK: nvvm.shfl.sync  bfly
-// CHECK: arith.minui %thread_id_x, %c79 : index
-// CHECK: %[[WHOLE:.*]] = arith.andi %[[SPLITS]], %c-32 : index
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[WHOLE]] step %c32
-// CHECK-NOT: arith.cmpi ult, %{{.*}}, %[[SPLITS]]
-// CHECK-COUNT-32: nvvm.shfl.sync  idx
-// CHECK: scf.yield
-// CHECK: scf.for %{{.*}} = %[[WHOLE]] to %[[SPLITS]] step %c8
-// CHECK-COUNT-8: arith.cmpi ult, %{{.*}}, %[[SPLITS]]
+// CHECK: %[[COLUMN:.*]] = arith.minui %thread_id_x, %c79 : index
+// CHECK: scf.for
+// CHECK: nvvm.shfl.sync  idx
+// CHECK: arith.addi %{{.*}}, %[[COLUMN]] : index
 // CHECK: scf.yield
 // CHECK: arith.cmpi ult, %thread_id_x
 // CHECK: gpu.return
