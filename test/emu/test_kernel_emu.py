@@ -302,9 +302,9 @@ DECODE_CASES = [
     # D 128's 8-row kernels choose per tile (pages of 96: tiles across a
     # page's end locate each key alone).
     (8, 128, [290, 40], {"page_size": 96}),
-    # The combine: D 80's block of whole warps (96 threads, the last 16 past
-    # the row) at 40 splits, and 64 splits (weights from lanes l and l + 32);
-    # most of the short sequence's splits without a key.
+    # The combine at many splits: D 80 (no multiple of 32) at 40 splits, and
+    # 64 splits (the runtime's limit); most of the short sequence's splits
+    # without a key.
     (2, 80, [1300, 70], {"splits": 40}),
     (1, 32, [2100, 9], {"splits": 64}),
 ]
