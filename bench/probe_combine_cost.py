@@ -15,22 +15,10 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from sweep_decode_kv_heads import decode, problem
-from sweep_graph_buckets import replay_ms
+from sweep_graph_buckets import captured, replay_ms
 
 HKV, GROUP, PAGE = 8, 2, 256
 SHAPES = [(64, 4096, 4096), (256, 100, 2048), (8, 2048, 2048), (1, 32768, 32768)]
-
-
-def graph_of(call):
-    call()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        call()
-    for _ in range(3):
-        graph.replay()
-    torch.cuda.synchronize()
-    return graph
 
 
 def kernel_times(graph, reps):
@@ -58,7 +46,7 @@ def main():
                 d, GROUP * HKV, HKV, batch, low, high, PAGE
             )
             call = lambda: decode(q, kc, vc, cs, table)  # noqa: E731
-            kernels = kernel_times(graph_of(call), options.reps)
+            kernels = kernel_times(captured(call), options.reps)
             main_k = [k for k in kernels if not k[0].endswith("_combine")]
             comb_k = [k for k in kernels if k[0].endswith("_combine")]
             label = f"D{d} G{GROUP} {batch}x{low}-{high}"

@@ -43,8 +43,8 @@ ROWS = [
 ]
 
 
-def replay_ms(call, reps=40):
-    """Median ms of one replay of a CUDA graph holding `call`."""
+def captured(call):
+    """A CUDA graph holding `call` (run once eagerly first), replayed 3 times."""
     call()
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
@@ -52,6 +52,12 @@ def replay_ms(call, reps=40):
         call()
     for _ in range(3):
         graph.replay()
+    return graph
+
+
+def replay_ms(call, reps=40):
+    """Median ms of one replay of a CUDA graph holding `call`."""
+    graph = captured(call)
     times = []
     for _ in range(reps):
         begin = torch.cuda.Event(enable_timing=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 1. bench/probe_combine_cost.py on the landed library (the combine's cost in a graph).
-# 2. D 80 G 1/2/4 at 4 CTAs an SM (.minnctapersm 4: 128 registers) against the same PTX
+# 2. D 80 G 1/2/4 at 4 CTAs an SM (.minnctapersm 4: 128 registers; .device/onewave built
+#    by decode_minctas_h100_2026-12-06/minctas.py .device/onewave KERNEL...) against the same PTX
 #    re-assembled as it is (rb): the decode suite at D 80 on m4, then
 #    sweep_decode_kv_heads.py at the runtime's split count and forced 1 and 4 splits,
 #    two interleaved rounds.

@@ -1,7 +1,10 @@
 """Variant sm_90 packs for an A/B: kernels re-assembled by ptxas with .minnctapersm N
 added after their entry's .maxntid (rb: no directive, the same ptxas), the manifest's
 hash= updated as the runtime computes it. Writes .device/minctas/<variant>/sm_90/ with
-only the changed files and the manifest (the device copies the full pack under it)."""
+only the changed files and the manifest (the device copies the full pack under it).
+
+    python3 minctas.py [OUT KERNEL...]   (OUT instead of .device/minctas, and only
+                                          these kernels; PER_KERNEL's counts, else 4)"""
 
 import pathlib, re, shutil, subprocess, sys
 
@@ -14,6 +17,8 @@ KERNELS += [
     f"attn_decode_bf16_d128_g8_paged_causal",
     "attn_decode_bf16_d32_g8_paged_causal",
 ]
+if len(sys.argv) > 2:
+    OUT, KERNELS = pathlib.Path(sys.argv[1]), sys.argv[2:]
 VARIANTS = {"rb": None, "m4": 4}
 PER_KERNEL = {
     "attn_decode_bf16_d128_g8_paged_causal": 3,
