@@ -8,12 +8,8 @@ set -u
 cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
-xz -dc .device/lib.so.xz > /tmp/lib.so
-mkdir -p /tmp/p/base && tar -C /tmp/p/base -xJf .device/sm90.tar.xz
-mkdir -p /tmp/ov && tar -C /tmp/ov -xJf .device/ov.tar.xz
-for a in n128 s3 s4; do cp -r /tmp/p/base /tmp/p/$a && cp /tmp/ov/$a/sm_90/* /tmp/p/$a/sm_90/; done
-export PYTHONPATH=$PWD/python:$PWD/bench PYTHONUNBUFFERED=1 ATTN_LIB=/tmp/lib.so ATTN_TARGET=sm_90
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+. bench/results/decode_overlay.sh
+overlay_arms .device/ov.tar.xz n128 s3 s4
 python3 -c "import torch; print(torch.__version__)" | tee -a "$OUT/gpu.txt"
 suite() {  # arm head_dims
   ATTN_PACK_DIR=/tmp/p/$1 timeout 150 python3 test/gpu/test_decode.py --head-dims $2 --out "$OUT/test_decode_$1.md" > "$OUT/test_decode_$1.log" 2>&1

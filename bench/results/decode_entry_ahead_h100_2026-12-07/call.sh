@@ -7,12 +7,8 @@ set -u
 cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
-xz -dc .device/lib.so.xz > /tmp/lib.so
-mkdir -p /tmp/p/base && tar -C /tmp/p/base -xJf .device/sm90.tar.xz
-mkdir -p /tmp/ov && tar -C /tmp/ov -xJf .device/ov_ea.tar.xz
-cp -r /tmp/p/base /tmp/p/ea && cp /tmp/ov/ea/sm_90/* /tmp/p/ea/sm_90/
-export PYTHONPATH=$PWD/python:$PWD/bench PYTHONUNBUFFERED=1 ATTN_LIB=/tmp/lib.so ATTN_TARGET=sm_90
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+. bench/results/decode_overlay.sh
+overlay_arms .device/ov_ea.tar.xz ea
 ATTN_PACK_DIR=/tmp/p/ea timeout 150 python3 test/gpu/test_decode.py --head-dims 32,64,80,96,128 --out "$OUT/test_decode_ea.md" > "$OUT/test_decode_ea.log" 2>&1
 echo "ea suite rc $? at $((SECONDS-start)) s"; tail -1 "$OUT/test_decode_ea.log"; grep "^FAIL" "$OUT/test_decode_ea.log" | cut -c1-200 | head -3
 round=1

@@ -9,12 +9,8 @@ set -u
 cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
-xz -dc .device/lib.so.xz > /tmp/lib.so
-mkdir -p /tmp/p/base && tar -C /tmp/p/base -xJf .device/sm90.tar.xz
-mkdir -p /tmp/ov && tar -C /tmp/ov -xJf .device/ov_h.tar.xz
-for a in hA hB; do cp -r /tmp/p/base /tmp/p/$a && cp /tmp/ov/$a/sm_90/* /tmp/p/$a/sm_90/; done
-export PYTHONPATH=$PWD/python:$PWD/bench PYTHONUNBUFFERED=1 ATTN_LIB=/tmp/lib.so ATTN_TARGET=sm_90
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+. bench/results/decode_overlay.sh
+overlay_arms .device/ov_h.tar.xz hA hB
 for a in hA hB; do
   ATTN_PACK_DIR=/tmp/p/$a timeout 150 python3 test/gpu/test_decode.py --head-dims 32,80,96 --out "$OUT/test_decode_$a.md" > "$OUT/test_decode_$a.log" 2>&1
   echo "$a suite rc $? at $((SECONDS-start)) s"; tail -1 "$OUT/test_decode_$a.log"; grep "^FAIL" "$OUT/test_decode_$a.log" | cut -c1-200 | head -3

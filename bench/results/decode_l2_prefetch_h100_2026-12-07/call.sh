@@ -8,12 +8,8 @@ set -u
 cd "$(dirname "$0")/../../.."  # the repository root
 : "${OUT:?}"
 start=$SECONDS
-xz -dc .device/lib.so.xz > /tmp/lib.so
-mkdir -p /tmp/p/base && tar -C /tmp/p/base -xJf .device/sm90.tar.xz
-mkdir -p /tmp/ov && tar -C /tmp/ov -xJf .device/ov_pf.tar.xz
-cp -r /tmp/p/base /tmp/p/pf && cp /tmp/ov/pf/sm_90/* /tmp/p/pf/sm_90/
-export PYTHONPATH=$PWD/python:$PWD/bench PYTHONUNBUFFERED=1 ATTN_LIB=/tmp/lib.so ATTN_TARGET=sm_90
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+. bench/results/decode_overlay.sh
+overlay_arms .device/ov_pf.tar.xz pf
 ATTN_PACK_DIR=/tmp/p/pf timeout 150 python3 test/gpu/test_decode.py --head-dims 32,80,96,160 --out "$OUT/test_decode_pf.md" > "$OUT/test_decode_pf.log" 2>&1
 echo "pf suite rc $? at $((SECONDS-start)) s"; tail -1 "$OUT/test_decode_pf.log"; grep "^FAIL" "$OUT/test_decode_pf.log" | cut -c1-200 | head -3
 for a in base pf; do
