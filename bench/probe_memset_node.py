@@ -65,8 +65,12 @@ def main():
     options = parser.parse_args()
     for d in (int(x) for x in options.head_dims.split(",")):
         for batch, low, high in SHAPES:
-            q, kc, vc, cs, table, _ = problem(d, GROUP * HKV, HKV, batch, low, high, PAGE)
-            counters = torch.empty(batch * GROUP * HKV, dtype=torch.int32, device="cuda")
+            q, kc, vc, cs, table, _ = problem(
+                d, GROUP * HKV, HKV, batch, low, high, PAGE
+            )
+            counters = torch.empty(
+                batch * GROUP * HKV, dtype=torch.int32, device="cuda"
+            )
 
             def call():
                 decode(q, kc, vc, cs, table)
@@ -92,7 +96,9 @@ def main():
                 cells.append(
                     f"{name} {med:.2f}us [{min(ts):.2f}-{max(ts):.2f}] ({med - base:+.2f})"
                 )
-            print(f"D{d} G{GROUP} {batch}x{low}-{high}: " + "  ".join(cells), flush=True)
+            print(
+                f"D{d} G{GROUP} {batch}x{low}-{high}: " + "  ".join(cells), flush=True
+            )
             del q, kc, vc, graphs
 
 
