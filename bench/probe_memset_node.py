@@ -16,6 +16,7 @@ import statistics
 import torch
 
 from sweep_decode_kv_heads import decode, problem
+from sweep_graph_buckets import replay_times
 
 HKV, GROUP, PAGE, LAYERS = 8, 2, 256, 16
 SHAPES = [(64, 4096, 4096), (8, 2048, 2048), (1, 32768, 32768)]
@@ -45,16 +46,7 @@ def graph_of(step):
 
 
 def replay_us(graph, reps):
-    times = []
-    for _ in range(reps):
-        begin = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        begin.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        times.append(begin.elapsed_time(end) * 1e3 / LAYERS)
-    return times
+    return [ms * 1e3 / LAYERS for ms in replay_times(graph, reps)]
 
 
 def main():

@@ -55,9 +55,8 @@ def captured(call):
     return graph
 
 
-def replay_ms(call, reps=40):
-    """Median ms of one replay of a CUDA graph holding `call`."""
-    graph = captured(call)
+def replay_times(graph, reps):
+    """The ms of each of `reps` replays of `graph` (CUDA events)."""
     times = []
     for _ in range(reps):
         begin = torch.cuda.Event(enable_timing=True)
@@ -67,7 +66,12 @@ def replay_ms(call, reps=40):
         end.record()
         end.synchronize()
         times.append(begin.elapsed_time(end))
-    return statistics.median(times)
+    return times
+
+
+def replay_ms(call, reps=40):
+    """Median ms of one replay of a CUDA graph holding `call`."""
+    return statistics.median(replay_times(captured(call), reps))
 
 
 def main():
