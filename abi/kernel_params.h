@@ -169,6 +169,12 @@ ATTN_ABI_KERNEL(combine, ATTN_COMBINE_PARAMS)
 ATTN_ABI_KERNEL(local, ATTN_LOCAL_PARAMS)
 ATTN_ABI_KERNEL(tma, ATTN_TMA_PARAMS)
 
+// The combine kernel's block: one thread a column, rounded up to whole warps
+// (every warp reduces the split weights with full-warp shuffles).
+inline constexpr int32_t combineThreads(int32_t headDim) {
+  return (headDim + 31) / 32 * 32;
+}
+
 #undef ATTN_ABI_KERNEL
 #undef ATTN_ABI_ADDRESS
 #undef ATTN_ABI_FIELD

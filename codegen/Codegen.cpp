@@ -1,5 +1,6 @@
 // Building the problem module, compiling it to PTX, assembling cubins.
 #include "codegen/Codegen.h"
+#include "abi/kernel_params.h"
 #include "abi/manifest.h"
 
 #include "dialect/AttnOps.h"
@@ -245,7 +246,7 @@ std::string manifestLines(const KernelSpec &spec,
   lines += std::string(key::kName) + "=" + stem + "_combine" +
            kv(key::kOp, "combine") + kv(key::kDtype, spec.dtype) +
            kv(key::kHeadDim, spec.headDim) + kv(key::kFor, stem) +
-           kv(key::kThreads, spec.headDim) +
+           kv(key::kThreads, abi::combineThreads(spec.headDim)) +
            kv(key::kSmem, smem(stem + "_combine")) +
            (compiled.dependentLaunch ? kv(key::kDependentLaunch, 1)
                                      : std::string()) +

@@ -1,6 +1,8 @@
 // Parses manifest.txt; corrupt input is an error naming the file and line.
 #include "runtime/manifest.h"
 
+#include "abi/kernel_params.h"
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -260,12 +262,12 @@ Status parseKernel(const std::vector<std::string> &tokens, KernelInfo *kernel) {
   if (variant.op == KernelOp::Combine) {
     // The ABI fixes the combine launch; a manifest that says otherwise was
     // written for a different kernel than the one the runtime would launch.
-    kernel->threads = variant.headDim;
+    kernel->threads = abi::combineThreads(variant.headDim);
     kernel->sharedBytes = 0;
     int value = 0;
     if (fields.has(abi::key::kThreads)) {
-      ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kThreads, variant.headDim,
-                                         variant.headDim, &value));
+      ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kThreads, kernel->threads,
+                                         kernel->threads, &value));
     }
     if (fields.has(abi::key::kSmem))
       ATTN_RETURN_IF_ERROR(fields.getInt(abi::key::kSmem, 0, 0, &value));

@@ -14,7 +14,7 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
   namespace P = abi::combine;
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
-                                  P::kParams, headDim,
+                                  P::kParams, abi::combineThreads(headDim),
                                   /*sharedMemoryBytes=*/0);
   auto arg = [&](P::Param p) { return entry.getArgument(p); };
   // Launched as a programmatic dependent of the split kernel, it may start
@@ -45,19 +45,20 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
                       b, loc, arith::SubFOp::create(b, loc, l, maxLse),
                       f32(1.4426950408889634))));
   };
-  // A block of whole warps: every warp computes the split weights on its own,
-  // without shared memory or barriers: lane l holds the lse of splits l and
-  // l + 32 (at most 64 splits, the runtime's limit), and butterfly shuffles
-  // give every lane their max and the weights' sum. A head_dim that is no
-  // multiple of 32 (80) leaves its last warp partial, whose missing lanes a
-  // full-warp shuffle would read: there every thread reads every split's lse
-  // itself (at most 64 loads, twice).
-  bool wholeWarps = headDim % 32 == 0;
-  auto [maxLse, sum, weight] =
-      emitSplitWeights(wholeWarps, d, splits, loadLse, weightOf);
+  // A block of whole warps (abi::combineThreads): every warp computes the
+  // split weights on its own, without shared memory or barriers: lane l
+  // holds the lse of splits l and l + 32 (at most 64 splits, the runtime's
+  // limit), and butterfly shuffles give every lane their max and the
+  // weights' sum.
+  SplitWeights weights = emitSplitWeights(d, splits, loadLse, weightOf);
+  Value maxLse = weights.maxLse, sum = weights.sum;
   // Thread d accumulates column d over the splits, kUnroll independent loads
-  // in flight per step; split s's weight comes from lane s % 32 (or, in a
-  // block with a partial warp, from its lse again).
+  // in flight per step; split s's weight comes from lane s % 32. The threads
+  // past the kernel's head_dim (the last warp's 16 at D 80) read column
+  // head_dim - 1, in bounds, and store nothing.
+  Value column = d;
+  if (abi::combineThreads(headDim) != headDim)
+    column = arith::MinUIOp::create(b, loc, d, idx(headDim - 1));
   constexpr int64_t kUnroll = 8;
   auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
                                  ValueRange{f32(0.0)});
@@ -69,22 +70,17 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
       Value s = add(loop.getInductionVar(), idx(j));
       Value valid = cmp(arith::CmpIPredicate::ult, s, splits);
       s = select(valid, s, idx(0)); // split 0 always exists
-      Value w;
-      if (wholeWarps) {
-        Value fromLane = arith::IndexCastOp::create(
-            b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
-        w = NVVM::ShflOp::create(
-            b, loc, f32t, i32(-1),
-            select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weight[0],
-                   weight[1]),
-            fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
-      } else {
-        w = weightOf(loadLse(s), maxLse);
-      }
+      Value fromLane = arith::IndexCastOp::create(
+          b, loc, i32t, arith::RemUIOp::create(b, loc, s, idx(32)));
+      Value w = NVVM::ShflOp::create(
+          b, loc, f32t, i32(-1),
+          select(cmp(arith::CmpIPredicate::ult, s, idx(32)), weights.weight[0],
+                 weights.weight[1]),
+          fromLane, i32(31), NVVM::ShflKind::idx, UnitAttr());
       w = select(valid, w, f32(0.0));
       Value o = LLVM::LoadOp::create(
           b, loc, f32t,
-          gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), d)));
+          gep(arg(P::part_o), f32t, add(mul(rowOf(s), idx(headDim)), column)));
       acc = math::FmaOp::create(b, loc, w, o, acc);
     }
     scf::YieldOp::create(b, loc, ValueRange{acc});
@@ -128,55 +124,34 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
 }
 
 KernelEmitterBase::SplitWeights KernelEmitterBase::emitSplitWeights(
-    bool wholeWarps, Value thread, Value splits,
-    function_ref<Value(Value)> loadLse,
+    Value thread, Value splits, function_ref<Value(Value)> loadLse,
     function_ref<Value(Value, Value)> weightOf) {
   Type f32t = b.getF32Type();
   Value negInf = f32(-std::numeric_limits<float>::infinity());
   SplitWeights w;
-  if (wholeWarps) {
-    Value lane = arith::RemUIOp::create(b, loc, thread, idx(32));
-    SmallVector<Value, 2> lse;
-    for (int64_t half = 0; half < 2; ++half) {
-      Value s = add(lane, idx(32 * half));
-      Value has = cmp(arith::CmpIPredicate::ult, s, splits);
-      auto ifHas =
-          scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(ifHas.thenBlock());
-        scf::YieldOp::create(b, loc, loadLse(s));
-        b.setInsertionPointToStart(ifHas.elseBlock());
-        scf::YieldOp::create(b, loc, negInf);
-      }
-      lse.push_back(ifHas.getResult(0));
-    }
-    w.maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
-    for (int64_t off = 16; off > 0; off /= 2)
-      w.maxLse =
-          arith::MaximumFOp::create(b, loc, w.maxLse, shflXor(w.maxLse, off));
-    for (Value l : lse)
-      w.weight.push_back(weightOf(l, w.maxLse));
-    w.sum = arith::AddFOp::create(b, loc, w.weight[0], w.weight[1]);
-    for (int64_t off = 16; off > 0; off /= 2)
-      w.sum = arith::AddFOp::create(b, loc, w.sum, shflXor(w.sum, off));
-  } else {
-    auto reduce = [&](Value init, function_ref<Value(Value, Value)> step) {
-      auto loop =
-          scf::ForOp::create(b, loc, idx(0), splits, idx(1), ValueRange{init});
+  Value lane = arith::RemUIOp::create(b, loc, thread, idx(32));
+  SmallVector<Value, 2> lse;
+  for (int64_t half = 0; half < 2; ++half) {
+    Value s = add(lane, idx(32 * half));
+    Value has = cmp(arith::CmpIPredicate::ult, s, splits);
+    auto ifHas = scf::IfOp::create(b, loc, f32t, has, /*withElseRegion=*/true);
+    {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      scf::YieldOp::create(
-          b, loc,
-          step(loop.getRegionIterArgs()[0], loadLse(loop.getInductionVar())));
-      return loop.getResult(0);
-    };
-    w.maxLse = reduce(negInf, [&](Value m, Value l) -> Value {
-      return arith::MaximumFOp::create(b, loc, m, l);
-    });
-    w.sum = reduce(f32(0.0), [&](Value total, Value l) -> Value {
-      return arith::AddFOp::create(b, loc, total, weightOf(l, w.maxLse));
-    });
+      b.setInsertionPointToStart(ifHas.thenBlock());
+      scf::YieldOp::create(b, loc, loadLse(s));
+      b.setInsertionPointToStart(ifHas.elseBlock());
+      scf::YieldOp::create(b, loc, negInf);
+    }
+    lse.push_back(ifHas.getResult(0));
   }
+  w.maxLse = arith::MaximumFOp::create(b, loc, lse[0], lse[1]);
+  for (int64_t off = 16; off > 0; off /= 2)
+    w.maxLse =
+        arith::MaximumFOp::create(b, loc, w.maxLse, shflXor(w.maxLse, off));
+  for (Value l : lse)
+    w.weight.push_back(weightOf(l, w.maxLse));
+  w.sum = arith::AddFOp::create(b, loc, w.weight[0], w.weight[1]);
+  for (int64_t off = 16; off > 0; off /= 2)
+    w.sum = arith::AddFOp::create(b, loc, w.sum, shflXor(w.sum, off));
   return w;
 }

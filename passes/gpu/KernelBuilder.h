@@ -122,13 +122,13 @@ protected:
   /// `combine`'s output of `elementType`.
   void emitCombineKernel(CombineOp combine, Type elementType, int64_t headDim);
   /// The combine kernel's split weights: the largest split lse, the sum of
-  /// the weights and, in a block of whole warps, each lane's weights of
-  /// splits lane and lane + 32 (Combine.cpp).
+  /// the weights and each lane's weights of splits lane and lane + 32
+  /// (Combine.cpp).
   struct SplitWeights {
     Value maxLse, sum;
     SmallVector<Value, 2> weight;
   };
-  SplitWeights emitSplitWeights(bool wholeWarps, Value thread, Value splits,
+  SplitWeights emitSplitWeights(Value thread, Value splits,
                                 function_ref<Value(Value)> loadLse,
                                 function_ref<Value(Value, Value)> weightOf);
   /// Sets each Value of `required` and `optional` to the function argument

@@ -213,11 +213,12 @@ TEST(TuningTable, CheckedInTables) {
         bool sm90 = std::string(target) == "sm_90";
         bool threeChunks = d != 32 && d != 256;
         bool kvHeads4 = sm90 && d == 32 && group == 1;
-        // sm_90's G 8 kernels and G 1 kernels of D 80 and 96 take tensor
-        // cores (whole-program).
-        bool mma = sm90 && (group == 8 || (group == 1 && (d == 80 || d == 96)));
+        // Every G 8 kernel (sm_89's since 2026-12-07) and sm_90's G 1
+        // kernels of D 80 and 96 take tensor cores (whole-program).
+        bool mma = group == 8 || (sm90 && group == 1 && (d == 80 || d == 96));
         EXPECT_EQ(entry->knobs.wholeProgram,
-                  sm90 ? d != 32 || kvHeads4 || mma : threeChunks && group != 0)
+                  sm90 ? d != 32 || kvHeads4 || mma
+                       : (threeChunks && group != 0) || mma)
             << target << " D " << d << " G " << group;
         EXPECT_EQ(entry->knobs.kvHeads, kvHeads4 ? 4 : 1)
             << target << " D " << d << " G " << group;
@@ -235,15 +236,31 @@ TEST(TuningTable, CheckedInTables) {
         const TableEntry *entry =
             table->lookup({"decode", dtype, d, group, false, false});
         ASSERT_NE(entry, nullptr);
-        EXPECT_EQ(entry->knobs.mma, std::string(target) == "sm_90")
+        bool sm90 = std::string(target) == "sm_90";
+        EXPECT_EQ(entry->knobs.mma, sm90 || group == 8)
             << target << " " << dtype << " D " << d << " G " << group;
         // All at 2 stages (D 160's 3 spilled more and ran slower,
         // bench/results/tune_decode_lagging_h100_2026-12-06.md).
-        if (std::string(target) == "sm_90") {
+        if (entry->knobs.mma) {
           EXPECT_EQ(entry->knobs.stages, 2)
-              << dtype << " D " << d << " G " << group;
+              << target << " " << dtype << " D " << d << " G " << group;
         }
       }
+    // sm_89's G 8 entries (every head dim, both dtypes; by rule, not timed):
+    // 4 warps of 16 keys where two CTAs of 2 stages fit Ada's 100 KB of
+    // shared memory (D <= 96), else 2 warps.
+    if (std::string(target) == "sm_89")
+      for (int64_t d : {32, 64, 80, 96, 128, 160, 192, 256})
+        for (const char *dtype : {"bf16", "f16"}) {
+          const TableEntry *entry =
+              table->lookup({"decode", dtype, d, 8, true, true});
+          ASSERT_NE(entry, nullptr);
+          EXPECT_TRUE(entry->knobs.mma) << dtype << " D " << d;
+          EXPECT_EQ(entry->knobs.threads, d <= 96 ? 128 : 64)
+              << dtype << " D " << d;
+          EXPECT_EQ(entry->knobs.blockN, d <= 96 ? 64 : 32)
+              << dtype << " D " << d;
+        }
     // sm_90's decode kernels of their own split policy (ctas_per_sm,
     // min_keys_per_split), both dtypes (bench/sweep_decode_split_policy.py,
     // decode_split_policy_2026-12-06.md); the others of D 32-256 G 1-8

@@ -55,16 +55,19 @@
 // CHECK-NEXT: scf.if %[[STORE2]] {
 // CHECK: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
 
-// Its combine kernel runs 80 threads, the last warp half full: no warp
-// shuffle (whose missing lanes it would read); every thread loops over the
-// splits' lse for their max and weight sum.
+// Its combine kernel runs whole warps, 96 threads: every warp reduces the
+// split lse values by butterfly shuffles and takes each split's weight from
+// its lane; the threads past column 79 read column 79 (in bounds) and store
+// nothing.
 // CHECK-LABEL: gpu.func @d80_decode_combine
-// CHECK-SAME: known_block_size = array<i32: 80, 1, 1>
-// CHECK-NOT: nvvm.shfl.sync
+// CHECK-SAME: known_block_size = array<i32: 96, 1, 1>
+// CHECK: nvvm.shfl.sync  bfly
+// CHECK: %[[COLUMN:.*]] = arith.minui %thread_id_x, %c79 : index
 // CHECK: scf.for
-// CHECK: arith.maximumf
-// CHECK: scf.for
-// CHECK-NOT: nvvm.shfl.sync
+// CHECK: nvvm.shfl.sync  idx
+// CHECK: arith.addi %{{.*}}, %[[COLUMN]] : index
+// CHECK: scf.yield
+// CHECK: arith.cmpi ult, %thread_id_x
 // CHECK: gpu.return
 
 // Prefill: rows copied as 16 chunks, the threads of chunks 10..15 copying

@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# PREPARED, NOT RUN (2026-12-07, second session: no device machine could be started;
-# 17 starts failed and spent the session's device time). To run it: `git apply
-# bench/results/decode_session2_h100_2026-12-07/session2.patch`, build (ninja -C build:
-# about 20 min here), `xz -c build/lib/libattnrt.so > .device/new89.so.xz`, then
-# `bash bench/results/decode_session2_h100_2026-12-07/call.sh all` with
-# .device/lib.so.xz (the landed library) and .device/new89.so.xz carried (about 8 min).
+# Ran on an H100 on 2026-12-07 (third session; results in README.md beside it).
+# `bash bench/results/decode_session2_h100_2026-12-07/call.sh all` with .device/lib.so.xz
+# (the landed library before the change) and .device/new89.so.xz (the build with
+# session2.patch applied) carried (about 4 min).
 # One library with both changes of this session (new.so: the whole-warp D 80
 # combine of whole_warp_combine.patch and sm_89's G 8 decode kernels on tensor
 # cores) against the landed one (old.so). Stage 1: correctness (forced split
-# counts on sm_90; the decode suite on sm_90, sm_89 and sm_80 PTX, the last two
-# JIT-compiled on this GPU; the prefill suite). Stage 2: timings (the combine's
+# counts on sm_90; the decode suite on sm_90 and on sm_89's PTX, JIT-compiled on
+# this GPU; the prefill suite). Stage 2: timings (the combine's
 # cost in a graph, interleaved A/Bs on sm_90 and, as a proxy, on sm_89's PTX;
 # the memset-node probe). Needs .device/lib.so.xz and .device/new89.so.xz.
 set -u

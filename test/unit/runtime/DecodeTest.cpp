@@ -137,6 +137,34 @@ TEST_F(DecodeTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
   EXPECT_EQ(fakecuda::launches().size(), 2u);
 }
 
+// A head_dim that is no multiple of 32 runs its combine in whole warps: D 80's
+// block is 96 threads (manifest threads=96), its head_dim parameter 80.
+TEST_F(DecodeTest, CombineOfAPartialWarpHeadDimRunsWholeWarps) {
+  TestKernel split;
+  split.headDim = 80;
+  TestKernel combine = ownCombineKernel(split);
+  EXPECT_EQ(combine.threads, 96);
+  writePack(packDir(), "sm_90", {split, combine});
+  attn_paged_decode_args args = validArgs();
+  args.head_dim = 80;
+  args.q_strides[0] = args.q_strides[1] = int64_t{16} * 80;
+  args.q_strides[2] = 80;
+  for (int i = 0; i < 3; ++i)
+    args.out_strides[i] = args.q_strides[i];
+  args.k_strides[0] = int64_t{256} * 8 * 80;
+  args.k_strides[1] = int64_t{8} * 80;
+  args.k_strides[2] = 80;
+  for (int i = 0; i < 3; ++i)
+    args.v_strides[i] = args.k_strides[i];
+  args.num_splits = 2;
+  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+  std::vector<fakecuda::Launch> launches = fakecuda::launches();
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[1].function, combine.name());
+  EXPECT_EQ(dims(launches[1].block), (Dims{96, 1, 1}));
+  EXPECT_EQ(param<int32_t>(launches[1], kCombineHeadDim), 80);
+}
+
 // Without pads_head_dim (a pack of kernels that take no head_dim parameter)
 // a head_dim runs only on its own kernels.
 TEST_F(DecodeTest, PackWithoutPaddingServesOnlyItsHeadDims) {

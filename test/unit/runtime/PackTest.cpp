@@ -531,6 +531,10 @@ const CorruptCase kCorruptCases[] = {
      kHeader +
          "name=c op=combine dtype=bf16 head_dim=128 threads=64 ptx=c.ptx\n",
      "2: 'threads' must be an integer in [128, 128], got '64'"},
+    {"combine_threads_whole_warps",
+     kHeader +
+         "name=c op=combine dtype=bf16 head_dim=80 threads=80 ptx=c.ptx\n",
+     "2: 'threads' must be an integer in [96, 96], got '80'"},
 };
 
 class CorruptManifestTest : public RuntimeTest,

@@ -1,6 +1,8 @@
 // Fixtures of the libattnrt host tests: library copies, test packs, arguments.
 #include "test/unit/runtime/RuntimeTestSupport.h"
 
+#include "abi/kernel_params.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -66,7 +68,7 @@ TestKernel combineKernel(const std::string &dtype, int headDim) {
   kernel.op = "combine";
   kernel.dtype = dtype;
   kernel.headDim = headDim;
-  kernel.threads = headDim;
+  kernel.threads = abi::combineThreads(headDim);
   kernel.smem = 0;
   return kernel;
 }
