@@ -169,10 +169,35 @@ ATTN_ABI_KERNEL(combine, ATTN_COMBINE_PARAMS)
 ATTN_ABI_KERNEL(local, ATTN_LOCAL_PARAMS)
 ATTN_ABI_KERNEL(tma, ATTN_TMA_PARAMS)
 
-// The combine kernel's block: one thread a column, rounded up to whole warps
-// (every warp reduces the split weights with full-warp shuffles).
-inline constexpr int32_t combineThreads(int32_t headDim) {
+// The combine kernel's block is combineGroups(S) groups of combineWidth(D)
+// threads: thread d of a group sums column d (the head_dim rounded up to whole
+// warps, every warp reducing the split weights with full-warp shuffles) over
+// its share of the S splits, runs of kCombineUnroll splits dealt round-robin
+// to the groups, so that a long single sequence's 64 splits take 2 rounds of
+// loads rather than 8. With more than one group the groups' sums meet in
+// combineSharedBytes of dynamic shared memory and group 0 stores. The kernel
+// derives the group count from num_splits as the launch does; the manifest's
+// `threads` is the largest block, combineThreads.
+inline constexpr int32_t kCombineUnroll = 8;
+inline constexpr int32_t kCombineMaxGroups = 4;
+inline constexpr int32_t combineWidth(int32_t headDim) {
   return (headDim + 31) / 32 * 32;
+}
+inline constexpr int32_t combineGroups(int32_t numSplits) {
+  int32_t runs = (numSplits + kCombineUnroll - 1) / kCombineUnroll;
+  return runs < 1 ? 1 : runs > kCombineMaxGroups ? kCombineMaxGroups : runs;
+}
+inline constexpr int32_t combineThreads(int32_t headDim) {
+  return combineWidth(headDim) * kCombineMaxGroups;
+}
+inline constexpr int32_t combineBlock(int32_t headDim, int32_t numSplits) {
+  return combineWidth(headDim) * combineGroups(numSplits);
+}
+inline constexpr int32_t combineSharedBytes(int32_t headDim,
+                                            int32_t numSplits) {
+  return combineGroups(numSplits) > 1
+             ? combineBlock(headDim, numSplits) * int32_t(sizeof(float))
+             : 0;
 }
 
 #undef ATTN_ABI_KERNEL

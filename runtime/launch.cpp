@@ -103,10 +103,21 @@ Status launchCombine(const Driver &driver, CUfunction function,
                      const KernelInfo &kernel, const CombineLaunch &combine,
                      CUstream stream) {
   abi::combine::Args args = combine.args;
+  // abi::combineGroups: the block and its shared memory follow the split
+  // count, as the kernel derives them.
+  int headDim = kernel.variant.headDim;
+  unsigned block = unsigned(abi::combineBlock(headDim, args.num_splits));
+  unsigned sharedBytes =
+      unsigned(abi::combineSharedBytes(headDim, args.num_splits));
   if (!kernel.dependentLaunch)
-    return launchKernel(driver, function, kernel, combine.grid[0],
-                        combine.grid[1], combine.grid[2], stream,
-                        args.pointers().values);
+    return launched(
+        driver,
+        driver.cuLaunchKernel(function, combine.grid[0], combine.grid[1],
+                              combine.grid[2], block, 1, 1, sharedBytes, stream,
+                              args.pointers().values, nullptr),
+        "cuLaunchKernel(function, grid, block, sharedBytes, stream, "
+        "params, nullptr)",
+        kernel, __LINE__);
   // A programmatic dependent of the split kernel before it on the stream
   // (and in a captured graph): it may start once every CTA of that kernel
   // has signalled, and waits in the kernel (griddepcontrol.wait) for its
@@ -118,9 +129,9 @@ Status launchCombine(const Driver &driver, CUfunction function,
   config.gridDimX = combine.grid[0];
   config.gridDimY = combine.grid[1];
   config.gridDimZ = combine.grid[2];
-  config.blockDimX = unsigned(kernel.threads);
+  config.blockDimX = block;
   config.blockDimY = config.blockDimZ = 1;
-  config.sharedMemBytes = unsigned(kernel.sharedBytes);
+  config.sharedMemBytes = sharedBytes;
   config.hStream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;

@@ -63,8 +63,9 @@ using abi::SplitPolicy;
 struct KernelInfo {
   std::string name;
   KernelVariant variant;
-  // The launch shape. For combine kernels these are the ABI's fixed block
-  // (head_dim threads) and no dynamic shared memory.
+  // The launch shape. For combine kernels these are the ABI's largest block
+  // (abi::combineThreads) and 0: their launch takes its block and shared
+  // memory from the split count (abi::combineGroups).
   int threads = 0;
   int sharedBytes = 0;
   // Query rows (prefill) or heads (any-group decode) per CTA.

@@ -13,6 +13,7 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // sequence of total_q tokens: its partials [S, total_q, Hq] index the same
   // way, and its lse [Hq, total_q] is decode's [B, Hq, Lq] with B = 1.
   namespace P = abi::combine;
+  // Its dynamic shared memory is the launch's (abi::combineSharedBytes).
   Block &entry = createKernelFunc((func.getSymName() + "_combine").str(),
                                   P::kParams, abi::combineThreads(headDim),
                                   /*sharedMemoryBytes=*/0);
@@ -22,7 +23,12 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // wait (a no-op in any other launch).
   if (dependentLaunch)
     NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
-  Value d = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  // abi::combineGroups: groups of `width` threads, as many as the launch's
+  // (derived from num_splits alike); thread d of group r.
+  const int64_t width = abi::combineWidth(headDim);
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value d = arith::RemUIOp::create(b, loc, thread, idx(width));
+  Value group = arith::DivUIOp::create(b, loc, thread, idx(width));
   Value h = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value t = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   Value bIdx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
@@ -30,6 +36,15 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   Value lq = gpu::GridDimOp::create(b, loc, gpu::Dimension::y);
   Value batches = gpu::GridDimOp::create(b, loc, gpu::Dimension::z);
   Value splits = toIndex(arg(P::num_splits));
+  Value groups = arith::MinUIOp::create(
+      b, loc,
+      arith::MaxUIOp::create(
+          b, loc,
+          arith::DivUIOp::create(b, loc,
+                                 add(splits, idx(abi::kCombineUnroll - 1)),
+                                 idx(abi::kCombineUnroll)),
+          idx(1)),
+      idx(abi::kCombineMaxGroups));
   auto rowOf = [&](Value s) {
     return add(mul(add(mul(add(mul(s, batches), bIdx), lq), t), hq), h);
   };
@@ -50,18 +65,20 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
   // holds the lse of splits l and l + 32 (at most 64 splits, the runtime's
   // limit), and butterfly shuffles give every lane their max and the
   // weights' sum.
-  SplitWeights weights = emitSplitWeights(d, splits, loadLse, weightOf);
+  SplitWeights weights = emitSplitWeights(thread, splits, loadLse, weightOf);
   Value maxLse = weights.maxLse, sum = weights.sum;
-  // Thread d accumulates column d over the splits, kUnroll independent loads
-  // in flight per step; split s's weight comes from lane s % 32. The threads
-  // past the kernel's head_dim (the last warp's 16 at D 80) read column
-  // head_dim - 1, in bounds, and store nothing.
+  // Thread d of group r accumulates column d over the runs of kUnroll splits
+  // r, r + groups, ..., kUnroll independent loads in flight per run; split
+  // s's weight comes from lane s % 32. The threads past the kernel's head_dim
+  // (the last warp's 16 at D 80) read column head_dim - 1, in bounds, and
+  // store nothing.
   Value column = d;
-  if (abi::combineThreads(headDim) != headDim)
+  if (width != headDim)
     column = arith::MinUIOp::create(b, loc, d, idx(headDim - 1));
-  constexpr int64_t kUnroll = 8;
-  auto loop = scf::ForOp::create(b, loc, idx(0), splits, idx(kUnroll),
-                                 ValueRange{f32(0.0)});
+  constexpr int64_t kUnroll = abi::kCombineUnroll;
+  auto loop =
+      scf::ForOp::create(b, loc, mul(group, idx(kUnroll)), splits,
+                         mul(groups, idx(kUnroll)), ValueRange{f32(0.0)});
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -85,7 +102,34 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     }
     scf::YieldOp::create(b, loc, ValueRange{acc});
   }
-  Value acc = loop.getResult(0);
+  // More than one group (the same for the whole block): the groups' sums meet
+  // in shared memory, each thread's at its thread index, and every thread
+  // adds up its column's in group order (only group 0's are stored).
+  auto ifGroups = scf::IfOp::create(
+      b, loc, f32t, cmp(arith::CmpIPredicate::ugt, groups, idx(1)),
+      /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifGroups.thenBlock());
+    Value sums = LLVM::AddressOfOp::create(b, loc, smem);
+    LLVM::StoreOp::create(b, loc, loop.getResult(0), gep(sums, f32t, thread));
+    gpu::BarrierOp::create(b, loc);
+    auto total = scf::ForOp::create(b, loc, idx(0), groups, idx(1),
+                                    ValueRange{f32(0.0)});
+    b.setInsertionPointToStart(total.getBody());
+    Value part = LLVM::LoadOp::create(
+        b, loc, f32t,
+        gep(sums, f32t, add(mul(total.getInductionVar(), idx(width)), d)));
+    scf::YieldOp::create(b, loc,
+                         ValueRange{arith::AddFOp::create(
+                             b, loc, total.getRegionIterArgs()[0], part)});
+    b.setInsertionPointAfter(total);
+    scf::YieldOp::create(b, loc, total.getResult(0));
+    b.setInsertionPointToStart(ifGroups.elseBlock());
+    scf::YieldOp::create(b, loc, loop.getResult(0));
+  }
+  Value acc = ifGroups.getResult(0);
+  Value first = cmp(arith::CmpIPredicate::eq, group, idx(0));
   Value empty =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, sum, f32(0.0));
   Value result =
@@ -99,7 +143,10 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     // out has the call's head_dim, at most the kernel's (the partials').
     OpBuilder::InsertionGuard guard(b);
     auto ifColumn = scf::IfOp::create(
-        b, loc, cmp(arith::CmpIPredicate::ult, d, toIndex(arg(P::head_dim))));
+        b, loc,
+        arith::AndIOp::create(
+            b, loc, first,
+            cmp(arith::CmpIPredicate::ult, d, toIndex(arg(P::head_dim)))));
     b.setInsertionPoint(ifColumn.thenBlock()->getTerminator());
     LLVM::StoreOp::create(b, loc, narrowed,
                           gep(arg(P::out), elementType, outOffset));
@@ -108,10 +155,10 @@ void KernelEmitterBase::emitCombineKernel(CombineOp combine, Type elementType,
     Value nonNull =
         LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, arg(P::lse),
                              LLVM::ZeroOp::create(b, loc, gptr));
-    Value first =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, idx(0));
     auto ifLse = scf::IfOp::create(
-        b, loc, arith::AndIOp::create(b, loc, nonNull, first));
+        b, loc,
+        arith::AndIOp::create(b, loc, nonNull,
+                              cmp(arith::CmpIPredicate::eq, thread, idx(0))));
     b.setInsertionPoint(ifLse.thenBlock()->getTerminator());
     Value lse = arith::AddFOp::create(
         b, loc, maxLse,

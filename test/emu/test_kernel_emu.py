@@ -117,6 +117,20 @@ def visible_keys(lq, lk, causal, left, right):
 # Decode.
 
 
+# abi/kernel_params.h's combine launch: groups of the head_dim rounded up to
+# whole warps, one a run of 8 splits, at most 4 (the kernel's known block size
+# is the largest), their sums meeting in shared memory when more than one.
+COMBINE_UNROLL, COMBINE_MAX_GROUPS = 8, 4
+
+
+def combine_launch(kernel, splits):
+    """(threads, dynamic shared memory bytes) of a combine launch of `splits`."""
+    largest, _ = emu.kernel_launch_facts(kernel)
+    groups = min(COMBINE_MAX_GROUPS, max(1, -(-splits // COMBINE_UNROLL)))
+    threads = largest // COMBINE_MAX_GROUPS * groups
+    return threads, threads * 4 if groups > 1 else 0
+
+
 def decode_problem(group, head_dim, dtype, paged, causal, local=False):
     """The problem op of a decode kernel specialised on G (as codegen/Codegen.cpp
     writes it: one KV head, the head counts at run time); `local` adds the window
@@ -233,9 +247,9 @@ def run_decode(
     )
     if splits > 1:
         combine = kernels["decode_combine"]
-        ct, _ = emu.kernel_launch_facts(combine)
+        ct, csmem = combine_launch(combine, splits)
         cparams = [a_po, a_pl, a_out, a_lse] + strides(out.shape) + [splits, d]
-        emu.run_kernel(combine, mem, (hq, seqlen_q, batch), ct, cparams, 0)
+        emu.run_kernel(combine, mem, (hq, seqlen_q, batch), ct, cparams, csmem)
     got = from_bits(mem.read(a_out, out.nbytes, np.uint16, out.shape), dtype)
     got_lse = mem.read(
         a_lse, batch * hq * seqlen_q * 4, np.float32, (batch, hq, seqlen_q)
@@ -302,11 +316,13 @@ DECODE_CASES = [
     # D 128's 8-row kernels choose per tile (pages of 96: tiles across a
     # page's end locate each key alone).
     (8, 128, [290, 40], {"page_size": 96}),
-    # The combine at many splits: D 80 (no multiple of 32) at 40 splits, and
-    # 64 splits (the runtime's limit); most of the short sequence's splits
-    # without a key.
+    # The combine at many splits, in groups of threads (4 at 40 and 64 splits,
+    # group 0 taking two runs of 8 at 40; 2 at 12, the second's run partial):
+    # D 80 (no multiple of 32) at 40 splits, 64 splits (the runtime's limit)
+    # and 12; most of the short sequence's splits without a key.
     (2, 80, [1300, 70], {"splits": 40}),
     (1, 32, [2100, 9], {"splits": 64}),
+    (1, 64, [700, 30], {"splits": 12}),
 ]
 
 
@@ -445,9 +461,9 @@ def run_prefill(
     if splits > 1:
         # The decode combine with B = 1 and Lq = total_q (runtime/prefill.cpp).
         combine = kernels["prefill_combine"]
-        ct, _ = emu.kernel_launch_facts(combine)
+        ct, csmem = combine_launch(combine, splits)
         cparams = [a_po, a_pl, a_out, a_lse, 0, hq * d, d, splits, d]
-        emu.run_kernel(combine, mem, (hq, total_q, 1), ct, cparams, 0)
+        emu.run_kernel(combine, mem, (hq, total_q, 1), ct, cparams, csmem)
     got = from_bits(mem.read(a_out, out.nbytes, np.uint16, out.shape), dtype)
     got_lse = mem.read(a_lse, hq * total_q * 4, np.float32, (hq, total_q))
     qr, kr, vr = (from_bits(x, dtype) for x in (qb, kb, vb))
@@ -490,6 +506,8 @@ def run_prefill(
         (64, [50], [80], {"causal": False, "window": (10, 25), "splits": 2}),
         (64, [40, 70], [100, 300], {"page_size": 16}),
         (80, [90], [250], {"page_size": 48, "splits": 2}),
+        # 20 splits: the combine in 3 groups of threads.
+        (32, [6], [1300], {"splits": 20}),
     ],
 )
 def test_prefill(head_dim, q_lens, k_lens, extra):

@@ -164,6 +164,24 @@ CASES += [
     )
 ]
 
+# The combine in groups of threads, one a run of 8 splits, at most 4
+# (abi::combineGroups): forced 12, 20, 40 and 64 splits (2, 3, 4 and 4 groups) at
+# every head dim, one with Lq 4, and a long single sequence at the runtime's split
+# count (more than 8 on a GPU of 100 or more SMs).
+CASES += [
+    Case(2, (1, 6000), (16, 8), d, dtype, 256, empty=1, num_splits=splits, seqlen_q=lq)
+    for d, dtype, splits, lq in (
+        (32, BF16, 12, 1),
+        (64, F16, 20, 1),
+        (80, BF16, 40, 1),
+        (96, BF16, 64, 1),
+        (128, F16, 12, 4),
+        (160, BF16, 20, 1),
+        (192, F16, 40, 1),
+        (256, BF16, 64, 1),
+    )
+] + [Case(1, (32768, 32768), (16, 8), d, BF16, 256) for d in (80, 128)]
+
 # sm_90's tensor-core kernels of D 160-256 (G 4 and 8, and the fold kernels, which
 # follow G 8; Q from shared memory at D 192 and 256): causal Lq > 1 on each fold (G 1
 # x 8 tokens, G 2 x 4, G 4 x 2), G 4 and 8 with splits and Hkv 6.

@@ -55,19 +55,41 @@
 // CHECK-NEXT: scf.if %[[STORE2]] {
 // CHECK: llvm.store %{{.*}} : vector<8xbf16>, !llvm.ptr<1>
 
-// Its combine kernel runs whole warps, 96 threads: every warp reduces the
-// split lse values by butterfly shuffles and takes each split's weight from
-// its lane; the threads past column 79 read column 79 (in bounds) and store
-// nothing.
+// Its combine kernel runs groups of whole warps, 96 threads each, up to 4
+// (known block size 384; abi::combineGroups, from num_splits, parameter 7:
+// one a run of 8 splits): every warp reduces the split lse values by
+// butterfly shuffles and takes each split's weight from its lane; thread d
+// of group r sums column d (the threads past column 79 read column 79, in
+// bounds) over runs r, r + groups, ...; with more than one group the sums
+// meet in shared memory after a barrier, and only group 0 stores.
 // CHECK-LABEL: gpu.func @d80_decode_combine
-// CHECK-SAME: known_block_size = array<i32: 96, 1, 1>
+// CHECK-SAME: known_block_size = array<i32: 384, 1, 1>
+// CHECK: %[[D:.*]] = arith.remui %thread_id_x, %c96 : index
+// CHECK: %[[GROUP:.*]] = arith.divui %thread_id_x, %c96{{.*}} : index
+// CHECK: %[[SPLITS:.*]] = arith.index_cast %arg7 : i32 to index
+// CHECK: %[[RUNS:.*]] = arith.divui %{{.*}}, %c8 : index
+// CHECK: %[[ATLEAST1:.*]] = arith.maxui %[[RUNS]], %c1 : index
+// CHECK: %[[GROUPS:.*]] = arith.minui %[[ATLEAST1]], %c4 : index
 // CHECK: nvvm.shfl.sync  bfly
-// CHECK: %[[COLUMN:.*]] = arith.minui %thread_id_x, %c79 : index
-// CHECK: scf.for
+// CHECK: %[[COLUMN:.*]] = arith.minui %[[D]], %c79 : index
+// CHECK: %[[STEP:.*]] = arith.muli %[[GROUPS]], %c8{{.*}} : index
+// CHECK: %[[FIRST:.*]] = arith.muli %[[GROUP]], %c8{{.*}} : index
+// CHECK: scf.for %{{.*}} = %[[FIRST]] to %[[SPLITS]] step %[[STEP]]
 // CHECK: nvvm.shfl.sync  idx
 // CHECK: arith.addi %{{.*}}, %[[COLUMN]] : index
 // CHECK: scf.yield
-// CHECK: arith.cmpi ult, %thread_id_x
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[GROUPS]], %c1{{.*}} : index
+// CHECK: scf.if %[[SEVERAL]] -> (f32) {
+// CHECK: llvm.mlir.addressof @attn_dynamic_smem
+// CHECK: llvm.store %{{.*}} : f32, !llvm.ptr<3>
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %[[GROUPS]] step %c1{{.*}} iter_args
+// CHECK: arith.muli %{{.*}}, %c96{{.*}} : index
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<3> -> f32
+// CHECK: %[[GROUP0:.*]] = arith.cmpi eq, %[[GROUP]], %c0{{.*}} : index
+// CHECK: %[[INCALL:.*]] = arith.cmpi ult, %[[D]], %{{.*}} : index
+// CHECK-NEXT: %[[STORES:.*]] = arith.andi %[[GROUP0]], %[[INCALL]] : i1
+// CHECK-NEXT: scf.if %[[STORES]] {
 // CHECK: gpu.return
 
 // Prefill: rows copied as 16 chunks, the threads of chunks 10..15 copying

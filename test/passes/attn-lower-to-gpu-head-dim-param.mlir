@@ -30,8 +30,9 @@
 // CHECK-LABEL: gpu.func @d128_decode_combine(
 // CHECK-SAME: %[[CHD:arg8]]: i32) kernel
 // CHECK: %[[CHDI:.*]] = arith.index_cast %[[CHD]] : i32 to index
-// CHECK-NEXT: %[[COLUMN:.*]] = arith.cmpi ult, %thread_id_x, %[[CHDI]] : index
-// CHECK-NEXT: scf.if %[[COLUMN]] {
+// CHECK-NEXT: %[[COLUMN:.*]] = arith.cmpi ult, %{{.*}}, %[[CHDI]] : index
+// CHECK-NEXT: %[[STORES:.*]] = arith.andi %{{.*}}, %[[COLUMN]] : i1
+// CHECK-NEXT: scf.if %[[STORES]] {
 // CHECK-NEXT: llvm.getelementptr
 // CHECK-NEXT: llvm.store
 func.func @d128_decode(%q: memref<?x1x16x128xbf16>, %kc: memref<?x256x8x128xbf16>,

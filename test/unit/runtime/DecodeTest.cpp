@@ -138,12 +138,14 @@ TEST_F(DecodeTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
 }
 
 // A head_dim that is no multiple of 32 runs its combine in whole warps: D 80's
-// block is 96 threads (manifest threads=96), its head_dim parameter 80.
+// group is 96 threads (manifest threads=384, four groups), its head_dim
+// parameter 80. The launch takes a group a run of 8 splits, at most 4, and
+// with more than one their shared memory (abi::combineGroups).
 TEST_F(DecodeTest, CombineOfAPartialWarpHeadDimRunsWholeWarps) {
   TestKernel split;
   split.headDim = 80;
   TestKernel combine = ownCombineKernel(split);
-  EXPECT_EQ(combine.threads, 96);
+  EXPECT_EQ(combine.threads, 384);
   writePack(packDir(), "sm_90", {split, combine});
   attn_paged_decode_args args = validArgs();
   args.head_dim = 80;
@@ -156,13 +158,26 @@ TEST_F(DecodeTest, CombineOfAPartialWarpHeadDimRunsWholeWarps) {
   args.k_strides[2] = 80;
   for (int i = 0; i < 3; ++i)
     args.v_strides[i] = args.k_strides[i];
-  args.num_splits = 2;
-  ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
-  std::vector<fakecuda::Launch> launches = fakecuda::launches();
-  ASSERT_EQ(launches.size(), 2u);
-  EXPECT_EQ(launches[1].function, combine.name());
-  EXPECT_EQ(dims(launches[1].block), (Dims{96, 1, 1}));
-  EXPECT_EQ(param<int32_t>(launches[1], kCombineHeadDim), 80);
+  struct Case {
+    int splits;
+    unsigned threads, sharedBytes;
+  };
+  for (Case c :
+       {Case{2, 96, 0}, Case{8, 96, 0}, Case{9, 192, 768}, Case{20, 288, 1152},
+        Case{40, 384, 1536}, Case{64, 384, 1536}}) {
+    SCOPED_TRACE(c.splits);
+    size_t before = fakecuda::launches().size();
+    args.num_splits = c.splits;
+    ASSERT_EQ(decode(args), ATTN_SUCCESS) << lastError();
+    std::vector<fakecuda::Launch> launches = fakecuda::launches();
+    ASSERT_EQ(launches.size(), before + 2);
+    const fakecuda::Launch &merge = launches.back();
+    EXPECT_EQ(merge.function, combine.name());
+    EXPECT_EQ(dims(merge.block), (Dims{c.threads, 1, 1}));
+    EXPECT_EQ(merge.sharedBytes, c.sharedBytes);
+    EXPECT_EQ(param<int32_t>(merge, kCombineHeadDim), 80);
+    EXPECT_EQ(param<int32_t>(merge, kCombineNumSplits), c.splits);
+  }
 }
 
 // Without pads_head_dim (a pack of kernels that take no head_dim parameter)

@@ -529,12 +529,12 @@ const CorruptCase kCorruptCases[] = {
      "4: kernel 'j' is the same variant as 'k' on line 2"},
     {"combine_threads",
      kHeader +
-         "name=c op=combine dtype=bf16 head_dim=128 threads=64 ptx=c.ptx\n",
-     "2: 'threads' must be an integer in [128, 128], got '64'"},
+         "name=c op=combine dtype=bf16 head_dim=128 threads=128 ptx=c.ptx\n",
+     "2: 'threads' must be an integer in [512, 512], got '128'"},
     {"combine_threads_whole_warps",
      kHeader +
-         "name=c op=combine dtype=bf16 head_dim=80 threads=80 ptx=c.ptx\n",
-     "2: 'threads' must be an integer in [96, 96], got '80'"},
+         "name=c op=combine dtype=bf16 head_dim=80 threads=320 ptx=c.ptx\n",
+     "2: 'threads' must be an integer in [384, 384], got '320'"},
 };
 
 class CorruptManifestTest : public RuntimeTest,
