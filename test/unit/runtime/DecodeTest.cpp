@@ -102,17 +102,22 @@ TEST_F(DecodeTest, LaunchesSplitDecodeThenCombineWithAbiParameters) {
   EXPECT_EQ(param<int32_t>(combine, kCombineHeadDim), 128);
 }
 
+// validArgs() with q and out of `headDim` columns (contiguous, 16 heads).
+void setQueryHeadDim(attn_paged_decode_args &args, int headDim) {
+  args.head_dim = headDim;
+  args.q_strides[0] = args.q_strides[1] = int64_t{16} * headDim;
+  args.q_strides[2] = headDim;
+  for (int i = 0; i < 3; ++i)
+    args.out_strides[i] = args.q_strides[i];
+}
+
 // A pack whose header says pads_head_dim=1 serves a head_dim it has no kernel
 // for on the next larger one: the call's head_dim is the kernels' parameter,
 // and the split partials take the kernel's.
 TEST_F(DecodeTest, HeadDimWithoutKernelRunsZeroPaddedOnTheNextLarger) {
   writePack(packDir(), "sm_90", defaultKernels(), " pads_head_dim=1");
   attn_paged_decode_args args = validArgs();
-  args.head_dim = 96;
-  args.q_strides[0] = args.q_strides[1] = int64_t{16} * 96;
-  args.q_strides[2] = 96;
-  for (int i = 0; i < 3; ++i)
-    args.out_strides[i] = args.q_strides[i];
+  setQueryHeadDim(args, 96);
   args.num_splits = 2;
   const uint64_t partOBytes = uint64_t{2} * 4 * 16 * 128 * sizeof(float);
   size_t bytes = 0;
@@ -148,11 +153,7 @@ TEST_F(DecodeTest, CombineOfAPartialWarpHeadDimRunsWholeWarps) {
   EXPECT_EQ(combine.threads, 384);
   writePack(packDir(), "sm_90", {split, combine});
   attn_paged_decode_args args = validArgs();
-  args.head_dim = 80;
-  args.q_strides[0] = args.q_strides[1] = int64_t{16} * 80;
-  args.q_strides[2] = 80;
-  for (int i = 0; i < 3; ++i)
-    args.out_strides[i] = args.q_strides[i];
+  setQueryHeadDim(args, 80);
   args.k_strides[0] = int64_t{256} * 8 * 80;
   args.k_strides[1] = int64_t{8} * 80;
   args.k_strides[2] = 80;
