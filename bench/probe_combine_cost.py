@@ -14,7 +14,7 @@ import statistics
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from sweep_decode_kv_heads import decode, problem
+from sweep_decode_kv_heads import decode, labelled_problems
 from sweep_graph_buckets import captured, replay_ms
 
 HKV, GROUP, PAGE = 8, 2, 256
@@ -40,39 +40,37 @@ def main():
     parser.add_argument("--head-dims", default="80,128")
     parser.add_argument("--reps", type=int, default=30)
     options = parser.parse_args()
-    for d in (int(x) for x in options.head_dims.split(",")):
-        for batch, low, high in SHAPES:
-            q, kc, vc, cs, table, _ = problem(
-                d, GROUP * HKV, HKV, batch, low, high, PAGE
-            )
-            call = lambda: decode(q, kc, vc, cs, table)  # noqa: E731
-            kernels = kernel_times(captured(call), options.reps)
-            main_k = [k for k in kernels if not k[0].endswith("_combine")]
-            comb_k = [k for k in kernels if k[0].endswith("_combine")]
-            label = f"D{d} G{GROUP} {batch}x{low}-{high}"
-            replay = replay_ms(call) * 1e3
-            one = replay_ms(lambda: decode(q, kc, vc, cs, table, 1)) * 1e3
-            if len(comb_k) != len(main_k):
-                med = statistics.median(e - s for _, s, e in main_k)
-                print(
-                    f"{label}: no combine ({len(main_k)} kernels); kernel {med:.1f}us"
-                    f"  replay {replay:.1f}us  one split {one:.1f}us",
-                    flush=True,
-                )
-                continue
-            pairs = list(zip(main_k, comb_k))
-            m = statistics.median(e - s for (_, s, e), _ in pairs)
-            c = statistics.median(e - s for _, (_, s, e) in pairs)
-            tail = statistics.median(ce - me for (_, _, me), (_, _, ce) in pairs)
-            span = statistics.median(ce - ms for (_, ms, _), (_, _, ce) in pairs)
+    for label, tensors in labelled_problems(
+        options.head_dims, SHAPES, GROUP, HKV, PAGE
+    ):
+        q, kc, vc, cs, table, _ = tensors
+        call = lambda: decode(q, kc, vc, cs, table)  # noqa: E731
+        kernels = kernel_times(captured(call), options.reps)
+        main_k = [k for k in kernels if not k[0].endswith("_combine")]
+        comb_k = [k for k in kernels if k[0].endswith("_combine")]
+        replay = replay_ms(call) * 1e3
+        one = replay_ms(lambda: decode(q, kc, vc, cs, table, 1)) * 1e3
+        if len(comb_k) != len(main_k):
+            med = statistics.median(e - s for _, s, e in main_k)
             print(
-                f"{label}: split kernel {m:.1f}us  combine {c:.1f}us  "
-                f"split end -> combine end {tail:.1f}us  span {span:.1f}us  "
-                f"replay {replay:.1f}us  one split {one:.1f}us  "
-                f"({main_k[0][0]})",
+                f"{label}: no combine ({len(main_k)} kernels); kernel {med:.1f}us"
+                f"  replay {replay:.1f}us  one split {one:.1f}us",
                 flush=True,
             )
-            del q, kc, vc
+            continue
+        pairs = list(zip(main_k, comb_k))
+        m = statistics.median(e - s for (_, s, e), _ in pairs)
+        c = statistics.median(e - s for _, (_, s, e) in pairs)
+        tail = statistics.median(ce - me for (_, _, me), (_, _, ce) in pairs)
+        span = statistics.median(ce - ms for (_, ms, _), (_, _, ce) in pairs)
+        print(
+            f"{label}: split kernel {m:.1f}us  combine {c:.1f}us  "
+            f"split end -> combine end {tail:.1f}us  span {span:.1f}us  "
+            f"replay {replay:.1f}us  one split {one:.1f}us  "
+            f"({main_k[0][0]})",
+            flush=True,
+        )
+        del q, kc, vc
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import statistics
 
 import torch
 
-from sweep_decode_kv_heads import decode, problem
+from sweep_decode_kv_heads import decode, labelled_problems
 from sweep_graph_buckets import replay_times
 
 HKV, GROUP, PAGE, LAYERS = 8, 2, 256, 16
@@ -55,43 +55,41 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--reps", type=int, default=10)
     options = parser.parse_args()
-    for d in (int(x) for x in options.head_dims.split(",")):
-        for batch, low, high in SHAPES:
-            q, kc, vc, cs, table, _ = problem(
-                d, GROUP * HKV, HKV, batch, low, high, PAGE
+    for label, tensors in labelled_problems(
+        options.head_dims, SHAPES, GROUP, HKV, PAGE
+    ):
+        q, kc, vc, cs, table, _ = tensors
+        # One int32 per (sequence, query head): q is [B, 1, Hq, D].
+        counters = torch.empty(
+            q.shape[0] * q.shape[2], dtype=torch.int32, device="cuda"
+        )
+
+        def call():
+            decode(q, kc, vc, cs, table)
+
+        def with_memset():
+            memset_node(counters)
+            call()
+
+        def with_zero():
+            counters.zero_()
+            call()
+
+        arms = {"call": call, "memset+call": with_memset, "zero_+call": with_zero}
+        graphs = {name: graph_of(step) for name, step in arms.items()}
+        times = {name: [] for name in arms}
+        for _ in range(options.rounds):
+            for name, graph in graphs.items():
+                times[name] += replay_us(graph, options.reps)
+        base = statistics.median(times["call"])
+        cells = []
+        for name, ts in times.items():
+            med = statistics.median(ts)
+            cells.append(
+                f"{name} {med:.2f}us [{min(ts):.2f}-{max(ts):.2f}] ({med - base:+.2f})"
             )
-            counters = torch.empty(
-                batch * GROUP * HKV, dtype=torch.int32, device="cuda"
-            )
-
-            def call():
-                decode(q, kc, vc, cs, table)
-
-            def with_memset():
-                memset_node(counters)
-                call()
-
-            def with_zero():
-                counters.zero_()
-                call()
-
-            arms = {"call": call, "memset+call": with_memset, "zero_+call": with_zero}
-            graphs = {name: graph_of(step) for name, step in arms.items()}
-            times = {name: [] for name in arms}
-            for _ in range(options.rounds):
-                for name, graph in graphs.items():
-                    times[name] += replay_us(graph, options.reps)
-            base = statistics.median(times["call"])
-            cells = []
-            for name, ts in times.items():
-                med = statistics.median(ts)
-                cells.append(
-                    f"{name} {med:.2f}us [{min(ts):.2f}-{max(ts):.2f}] ({med - base:+.2f})"
-                )
-            print(
-                f"D{d} G{GROUP} {batch}x{low}-{high}: " + "  ".join(cells), flush=True
-            )
-            del q, kc, vc, graphs
+        print(f"{label}: " + "  ".join(cells), flush=True)
+        del q, kc, vc, graphs
 
 
 if __name__ == "__main__":

@@ -50,6 +50,15 @@ def problem(d, hq, hkv, batch, low, high, page, seed=0, dtype=torch.bfloat16):
     return q, kc, vc, cs, table, lens
 
 
+def labelled_problems(head_dims, shapes, group, hkv, page):
+    """("D{d} G{group} {batch}x{low}-{high}", problem()) for each head dim of the
+    comma-separated `head_dims` and each (batch, low, high) of `shapes`."""
+    for d in (int(x) for x in head_dims.split(",")):
+        for batch, low, high in shapes:
+            label = f"D{d} G{group} {batch}x{low}-{high}"
+            yield label, problem(d, group * hkv, hkv, batch, low, high, page)
+
+
 def decode(q, kc, vc, cs, table, splits=0):
     """Causal decode over problem()'s tensors, `splits` forced (0: the runtime's choice)."""
     return flash_attn_with_kvcache(

@@ -56,14 +56,15 @@ Status resolveQueryTarget(LaunchTarget *target) {
 
 Status launchKernel(const Driver &driver, CUfunction function,
                     const KernelInfo &kernel, unsigned gridX, unsigned gridY,
-                    unsigned gridZ, CUstream stream, void **params) {
-  return launched(
-      driver,
-      driver.cuLaunchKernel(function, gridX, gridY, gridZ, kernel.threads, 1, 1,
-                            kernel.sharedBytes, stream, params, nullptr),
-      "cuLaunchKernel(function, grid, block, sharedBytes, stream, "
-      "params, nullptr)",
-      kernel, __LINE__);
+                    unsigned gridZ, unsigned block, unsigned sharedBytes,
+                    CUstream stream, void **params) {
+  return launched(driver,
+                  driver.cuLaunchKernel(function, gridX, gridY, gridZ, block, 1,
+                                        1, sharedBytes, stream, params,
+                                        nullptr),
+                  "cuLaunchKernel(function, grid, block, sharedBytes, stream, "
+                  "params, nullptr)",
+                  kernel, __LINE__);
 }
 
 SplitWorkspace splitWorkspace(int numSplits, size_t rows, int headDim) {
@@ -110,14 +111,9 @@ Status launchCombine(const Driver &driver, CUfunction function,
   unsigned sharedBytes =
       unsigned(abi::combineSharedBytes(headDim, args.num_splits));
   if (!kernel.dependentLaunch)
-    return launched(
-        driver,
-        driver.cuLaunchKernel(function, combine.grid[0], combine.grid[1],
-                              combine.grid[2], block, 1, 1, sharedBytes, stream,
-                              args.pointers().values, nullptr),
-        "cuLaunchKernel(function, grid, block, sharedBytes, stream, "
-        "params, nullptr)",
-        kernel, __LINE__);
+    return launchKernel(driver, function, kernel, combine.grid[0],
+                        combine.grid[1], combine.grid[2], block, sharedBytes,
+                        stream, args.pointers().values);
   // A programmatic dependent of the split kernel before it on the stream
   // (and in a captured graph): it may start once every CTA of that kernel
   // has signalled, and waits in the kernel (griddepcontrol.wait) for its

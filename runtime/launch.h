@@ -76,11 +76,22 @@ private:
                abi::local::kCount + abi::tma::kCount];
 };
 
-// Launches `kernel` with its block shape and dynamic shared memory; a failure
-// names the kernel.
+// Launches `kernel` with `block` threads and `sharedBytes` of dynamic shared
+// memory; a failure names the kernel.
 Status launchKernel(const Driver &driver, CUfunction function,
                     const KernelInfo &kernel, unsigned gridX, unsigned gridY,
-                    unsigned gridZ, CUstream stream, void **params);
+                    unsigned gridZ, unsigned block, unsigned sharedBytes,
+                    CUstream stream, void **params);
+// The same with the kernel's own block shape and shared memory (the
+// manifest's).
+inline Status launchKernel(const Driver &driver, CUfunction function,
+                           const KernelInfo &kernel, unsigned gridX,
+                           unsigned gridY, unsigned gridZ, CUstream stream,
+                           void **params) {
+  return launchKernel(driver, function, kernel, gridX, gridY, gridZ,
+                      unsigned(kernel.threads), unsigned(kernel.sharedBytes),
+                      stream, params);
+}
 
 // Where split-KV partial results live in the caller's workspace
 // (docs/runtime_abi.md, "Workspace"): part_o at offset 0, part_lse at
