@@ -875,6 +875,9 @@ class CTA:
         return val[src]
 
     def op_nvvm_vote_sync(self, op, m):
+        kind = _prop(op.props, "kind")
+        if "vote_sync_kind any" not in kind:
+            raise NotImplementedError(f"vote.sync {kind}")
         pred = self.get(op.operands[1]).astype(bool) & m.astype(bool)
         anyw = np.zeros(self.n, dtype=bool)
         for w in range(0, self.n, 32):
