@@ -1,5 +1,5 @@
-// attn-fuse-tile-ops: the P V accumulation (decode and prefill) and the
-// prefill program's deferred score scale, made explicit for the GPU lowering.
+// attn-fuse-tile-ops: the prefill program's P V accumulation and deferred
+// score scale, made explicit for the GPU lowering.
 #include "dialect/AttnOps.h"
 #include "dialect/ScoreWeb.h"
 #include "passes/Passes.h"
@@ -54,15 +54,15 @@ struct AttnFuseTileOpsPass
     : public mlir::attn::impl::AttnFuseTileOpsBase<AttnFuseTileOpsPass> {
   void runOnOperation() override {
     getOperation().walk([](func::FuncOp func) {
+      bool prefill = false;
+      func.walk([&](LoadQRowsOp) { prefill = true; });
+      if (!prefill)
+        return;
       SmallVector<PVOp> pvs;
       func.walk([&](PVOp pv) { pvs.push_back(pv); });
       for (PVOp pv : pvs)
         fusePVAccumulation(pv);
-      // A decode lowering scales each score as it computes it.
-      bool prefill = false;
-      func.walk([&](LoadQRowsOp) { prefill = true; });
-      if (prefill)
-        func.walk([](QKOp qk) { deferScoreScale(qk); });
+      func.walk([](QKOp qk) { deferScoreScale(qk); });
     });
   }
 };

@@ -119,16 +119,16 @@ def AttnOnlineSoftmax : Pass<"attn-online-softmax", "ModuleOp"> {
 }
 
 def AttnFuseTileOps : Pass<"attn-fuse-tile-ops", "ModuleOp"> {
-  let summary = "Fuses the tile ops that the GPU lowering computes as one";
+  let summary = "Fuses the prefill program's tile ops that a tensor-core lowering computes as one";
   let description = [{
-    Rewrites the tiled online-softmax program into the explicit fused forms
-    the GPU lowering emits, so that the lowering maps each op on its own:
+    Rewrites the tiled online-softmax program of a prefill function (one
+    with `attn.load_q_rows`) into the explicit fused forms the GPU lowering
+    emits, so that the lowering maps each op on its own:
 
-    - in every program, an `attn.pv` whose only use is an `arith.addf`
-      becomes, with the addf, one `attn.pv_acc` (the mma.sync, or a decode
-      kernel's FMAs, accumulate P V onto the rescaled accumulator);
-    - in a prefill function (one with `attn.load_q_rows`; a decode lowering
-      scales each score as it computes it), the scale of an `attn.qk` moves into the ops that read its scores, when
+    - an `attn.pv` whose only use is an `arith.addf` becomes, with the addf,
+      one `attn.pv_acc` (the mma.sync accumulates P V onto the rescaled
+      accumulator);
+    - the scale of an `attn.qk` moves into the ops that read its scores, when
       every path of the scores (through `attn.mask` and `scf.if`) ends in an
       `attn.row_max` or the `x` of an `attn.exp2_diff`: the qk and those
       consumers are marked `attn.deferred_scale`; row_max then scales its
@@ -150,7 +150,8 @@ def AttnFuseTileOps : Pass<"attn-fuse-tile-ops", "ModuleOp"> {
     %p = attn.exp2_diff %s, %mn {attn.deferred_scale} : ...
     %acc1 = attn.pv_acc %p, %v onto %scaled : ...
     ```
-    A decode program gets the `attn.pv_acc` only.
+    Decode programs are left as they are: the decode lowering scales each
+    score as it computes it.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }

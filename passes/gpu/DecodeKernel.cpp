@@ -27,7 +27,7 @@ LogicalResult DecodeKernelEmitter::analyse() {
     if (auto s = dyn_cast<StoreOp>(op))
       splitStore |= static_cast<bool>(s.getSplit());
     qk |= isa<QKOp>(op);
-    pv |= isa<PVOp, PVAccOp>(op);
+    pv |= isa<PVOp>(op);
   });
   for (BlockArgument arg : func.getArguments())
     if (func.getArgAttr(arg.getArgNumber(),

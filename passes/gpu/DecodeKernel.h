@@ -121,10 +121,6 @@ protected:
   LogicalResult lowerRowSum(RowSumOp rowSum) override;
   LogicalResult lowerExp2Diff(Exp2DiffOp diff) override;
   LogicalResult lowerPV(PVOp pv) override;
-  LogicalResult lowerPVAcc(PVAccOp pvAcc) override;
-  /// P V accumulated onto `acc` (accValues() values; zeros for attn.pv).
-  virtual SmallVector<Value> accumulatePV(const Fragment &p,
-                                          SmallVector<Value> acc);
   LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
   /// Visits the `count` partial states of row `row` in attn.normalize's merge
@@ -300,8 +296,7 @@ private:
   LogicalResult lowerRowMax(RowMaxOp rowMax) override;
   LogicalResult lowerRowSum(RowSumOp rowSum) override;
   LogicalResult lowerExp2Diff(Exp2DiffOp diff) override;
-  SmallVector<Value> accumulatePV(const Fragment &p,
-                                  SmallVector<Value> acc) override;
+  LogicalResult lowerPV(PVOp pv) override;
   LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
   LogicalResult lowerStore(StoreOp store) override;

@@ -370,9 +370,9 @@ LogicalResult DecodeMmaKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
   return success();
 }
 
-SmallVector<Value>
-DecodeMmaKernelEmitter::accumulatePV(const Fragment &p,
-                                     SmallVector<Value> acc) {
+LogicalResult DecodeMmaKernelEmitter::lowerPV(PVOp pv) {
+  Fragment p = lookup(pv.getP());
+  SmallVector<Value> acc(headDim / 2, f32(0.0));
   // Lanes 8 i .. 8 i + 7 address matrix i: keys 8 (i % 2) + r of the 16-key
   // step, chunk 2 dp + i / 2 (transposed: B fragments of two 8-column
   // blocks).
@@ -403,14 +403,16 @@ DecodeMmaKernelEmitter::accumulatePV(const Fragment &p,
       }
     }
   }
-  return acc;
+  bind(pv, Fragment{acc});
+  return success();
 }
 
 LogicalResult DecodeMmaKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
-  // A warp's head_dim / 2 accumulators: skipped where no row's max grew.
-  Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor());
-  bind(scale, Fragment{rescaleUnlessOne(t.values, f.values,
-                                        &DecodeMmaKernelEmitter::rowSlot)});
+  Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor()), out;
+  for (size_t k = 0; k < t.values.size(); ++k)
+    out.values.push_back(
+        arith::MulFOp::create(b, loc, t.values[k], f.values[rowSlot(k)]));
+  bind(scale, out);
   return success();
 }
 

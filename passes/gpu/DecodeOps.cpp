@@ -197,31 +197,20 @@ LogicalResult DecodeKernelEmitter::lowerExp2Diff(Exp2DiffOp diff) {
 }
 
 LogicalResult DecodeKernelEmitter::lowerPV(PVOp pv) {
-  bind(pv, Fragment{accumulatePV(lookup(pv.getP()),
-                                 SmallVector<Value>(accValues(), f32(0.0)))});
-  return success();
-}
-
-LogicalResult DecodeKernelEmitter::lowerPVAcc(PVAccOp pvAcc) {
-  // acc * alpha + P V: the FMAs (the mma) start from the rescaled acc.
-  bind(pvAcc, Fragment{accumulatePV(lookup(pvAcc.getP()),
-                                    lookup(pvAcc.getAcc()).values)});
-  return success();
-}
-
-SmallVector<Value> DecodeKernelEmitter::accumulatePV(const Fragment &p,
-                                                     SmallVector<Value> acc) {
+  Fragment p = lookup(pv.getP()), out;
+  out.values.assign(rows * rowValues(), f32(0.0));
   Value vStage = stageTile(currentStage, 1);
   for (int64_t i = 0; i < keysPerThread; ++i) {
     SmallVector<Value> v =
         loadStageRow(vStage, add(rowGroup, idx(rowGroups * i)));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < rowValues(); ++j)
-        acc[r * rowValues() + j] =
+        out.values[r * rowValues() + j] =
             math::FmaOp::create(b, loc, p.values[r * keysPerThread + i], v[j],
-                                acc[r * rowValues() + j]);
+                                out.values[r * rowValues() + j]);
   }
-  return acc;
+  bind(pv, out);
+  return success();
 }
 
 LogicalResult DecodeKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {

@@ -51,8 +51,6 @@ std::optional<LogicalResult> KernelEmitterBase::emitTileOp(Operation *op) {
     return lowerExp2Diff(diff);
   if (auto pv = dyn_cast<PVOp>(op))
     return lowerPV(pv);
-  if (auto pvAcc = dyn_cast<PVAccOp>(op))
-    return lowerPVAcc(pvAcc);
   if (auto scale = dyn_cast<ScaleRowsOp>(op))
     return lowerScaleRows(scale);
   if (auto normalize = dyn_cast<NormalizeOp>(op))
@@ -60,33 +58,6 @@ std::optional<LogicalResult> KernelEmitterBase::emitTileOp(Operation *op) {
   if (auto softcap = dyn_cast<SoftcapOp>(op))
     return lowerSoftcap(softcap);
   return std::nullopt;
-}
-
-SmallVector<Value>
-KernelEmitterBase::rescaleUnlessOne(ArrayRef<Value> tile,
-                                    ArrayRef<Value> factors,
-                                    function_ref<int64_t(size_t)> slotOf) {
-  Value changed;
-  for (Value factor : factors) {
-    Value c = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, factor,
-                                    f32(1.0));
-    changed = changed ? arith::OrIOp::create(b, loc, changed, c) : c;
-  }
-  Value anyChanged = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), i32(-1),
-                                              changed, NVVM::VoteSyncKind::any);
-  SmallVector<Type> types(tile.size(), b.getF32Type());
-  auto ifOp = scf::IfOp::create(b, loc, types, anyChanged,
-                                /*withElseRegion=*/true);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(ifOp.thenBlock());
-  SmallVector<Value> scaled;
-  for (size_t k = 0; k < tile.size(); ++k)
-    scaled.push_back(
-        arith::MulFOp::create(b, loc, tile[k], factors[slotOf(k)]));
-  scf::YieldOp::create(b, loc, scaled);
-  b.setInsertionPointToStart(ifOp.elseBlock());
-  scf::YieldOp::create(b, loc, tile);
-  return SmallVector<Value>(ifOp.getResults());
 }
 
 LogicalResult KernelEmitterBase::lowerSoftcap(SoftcapOp softcap) {

@@ -64,18 +64,8 @@ protected:
   virtual LogicalResult lowerRowSum(RowSumOp rowSum) = 0;
   virtual LogicalResult lowerExp2Diff(Exp2DiffOp diff) = 0;
   virtual LogicalResult lowerPV(PVOp pv) = 0;
-  /// attn.pv_acc (attn-fuse-tile-ops): P V accumulated onto `acc`.
-  virtual LogicalResult lowerPVAcc(PVAccOp pvAcc) = 0;
   virtual LogicalResult lowerScaleRows(ScaleRowsOp scale) = 0;
   virtual LogicalResult lowerNormalize(NormalizeOp normalize) = 0;
-  /// The accumulator's rescale by exp2(old max - new max), `tile` value k
-  /// times `factors[slotOf(k)]`, skipped by the warp when every factor of
-  /// every lane is exactly 1: once the running max of a row stops growing,
-  /// ex2 of 0 gives 1, and x * 1 == x, so the result is the same bit for
-  /// bit. The vote makes the branch warp-uniform.
-  SmallVector<Value> rescaleUnlessOne(ArrayRef<Value> tile,
-                                      ArrayRef<Value> factors,
-                                      function_ref<int64_t(size_t)> slotOf);
   /// Row-wise max (or sum) of a fragment in an mma.sync accumulator layout:
   /// value k belongs to row slot `slotOf(k)` of `slots`; the values of a slot
   /// reduce within the thread, then across the four lanes of a quad (xor 1

@@ -92,7 +92,6 @@ private:
   LogicalResult lowerRowSum(RowSumOp rowSum) override;
   LogicalResult lowerExp2Diff(Exp2DiffOp diff) override;
   LogicalResult lowerPV(PVOp pv) override;
-  LogicalResult lowerPVAcc(PVAccOp pvAcc) override;
   LogicalResult lowerScaleRows(ScaleRowsOp scale) override;
   LogicalResult lowerNormalize(NormalizeOp normalize) override;
   LogicalResult emitKvLoop(scf::ForOp loop);

@@ -49,6 +49,23 @@ LogicalResult PrefillKernelEmitter::emitOp(Operation *op) {
   }
   if (auto ifOp = dyn_cast<scf::IfOp>(op))
     return lowerIf(ifOp);
+  if (auto pvAcc = dyn_cast<PVAccOp>(op); pvAcc && deferredAcc) {
+    // Deferred: this tile's P waits in shared memory for its PV, issued
+    // after the next tile's QK (issueDeferredPV) or the loop (emitLastPV);
+    // the previous PV, which read the P tiles, has completed.
+    awaitDeferredPV();
+    storePTiles(lookup(pvAcc.getP()));
+    // Without a producer the next tile's CTA barrier publishes P.
+    if (producer)
+      publishPTiles();
+    bind(pvAcc, lookup(pvAcc.getAcc()));
+    return success();
+  }
+  if (auto pvAcc = dyn_cast<PVAccOp>(op)) {
+    // acc * alpha + P V: the mma accumulates onto the rescaled acc.
+    bind(pvAcc, emitPV(pvAcc.getP(), lookup(pvAcc.getAcc())));
+    return success();
+  }
   if (std::optional<LogicalResult> lowered = emitTileOp(op))
     return *lowered;
   if (auto store = dyn_cast<StoreRowsOp>(op))
@@ -267,31 +284,37 @@ LogicalResult PrefillKernelEmitter::lowerPV(PVOp pv) {
   return success();
 }
 
-LogicalResult PrefillKernelEmitter::lowerPVAcc(PVAccOp pvAcc) {
-  if (deferredAcc) {
-    // Deferred: this tile's P waits in shared memory for its PV, issued
-    // after the next tile's QK (issueDeferredPV) or the loop (emitLastPV);
-    // the previous PV, which read the P tiles, has completed.
-    awaitDeferredPV();
-    storePTiles(lookup(pvAcc.getP()));
-    // Without a producer the next tile's CTA barrier publishes P.
-    if (producer)
-      publishPTiles();
-    bind(pvAcc, lookup(pvAcc.getAcc()));
-    return success();
-  }
-  // acc * alpha + P V: the mma accumulates onto the rescaled acc.
-  bind(pvAcc, emitPV(pvAcc.getP(), lookup(pvAcc.getAcc())));
-  return success();
-}
-
 LogicalResult PrefillKernelEmitter::lowerScaleRows(ScaleRowsOp scale) {
+  // The accumulator's rescale by exp2(old max - new max): once the running
+  // max of a row stops growing, its factor is exactly 1 (ex2 of 0), and a
+  // warp whose rows all keep their max skips the multiplies (x * 1 == x,
+  // so the result is the same bit for bit).
   if (scale.getTile() == deferredAcc)
     awaitDeferredPV();
   Fragment t = lookup(scale.getTile()), f = lookup(scale.getFactor());
-  bind(scale, Fragment{rescaleUnlessOne(t.values, f.values, [&](size_t k) {
-         return rowSlot(k, headDim);
-       })});
+  Value changed;
+  for (Value factor : f.values) {
+    Value c = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, factor,
+                                    f32(1.0));
+    changed = changed ? arith::OrIOp::create(b, loc, changed, c) : c;
+  }
+  Value anyChanged = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), i32(-1),
+                                              changed, NVVM::VoteSyncKind::any);
+  SmallVector<Type> types(t.values.size(), b.getF32Type());
+  auto ifOp = scf::IfOp::create(b, loc, types, anyChanged,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    SmallVector<Value> scaled;
+    for (size_t k = 0; k < t.values.size(); ++k)
+      scaled.push_back(arith::MulFOp::create(b, loc, t.values[k],
+                                             f.values[rowSlot(k, headDim)]));
+    scf::YieldOp::create(b, loc, scaled);
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, t.values);
+  }
+  bind(scale, Fragment{SmallVector<Value>(ifOp.getResults())});
   return success();
 }
 

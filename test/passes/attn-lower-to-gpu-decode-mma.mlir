@@ -1,6 +1,5 @@
 // RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2' -attn-lower-to-gpu='decode-mma=1 stages=2' | FileCheck %s
 // RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2 tokens-per-cta=4' -attn-lower-to-gpu='decode-mma=1 stages=2' | FileCheck %s --check-prefix=FOLD
-// RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2' -attn-fuse-tile-ops -attn-lower-to-gpu='decode-mma=1 stages=2' | FileCheck %s --check-prefix=FUSED
 // RUN: not attn-opt %s -attn-to-tiled='heads-per-cta=8' -attn-lower-to-gpu='decode-mma=1' 2>&1 | FileCheck %s --check-prefix=ANY
 // RUN: attn-opt %s -attn-to-tiled='block-n=64 stages=2' -attn-lower-to-gpu='decode-mma=1 stages=2 decode-kv-heads=2' | FileCheck %s --check-prefix=HEADS
 // RUN: not attn-opt %s -attn-to-tiled -attn-lower-to-gpu='decode-mma=1 decode-kv-heads=8' 2>&1 | FileCheck %s --check-prefix=WARPS
@@ -66,29 +65,6 @@
 // CHECK-COUNT-4: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<3> -> vector<8xf32>
 // CHECK: llvm.store %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<1>
 // CHECK-LABEL: gpu.func @d32_decode_combine
-
-// With attn-fuse-tile-ops' attn.pv_acc: the acc's rescale (16 values a
-// lane at D 32) is skipped by a warp whose rows all keep their max (a vote
-// on factor != 1), and the PV MMAs accumulate onto the (rescaled) acc
-// instead of adding a zero-started product to it.
-// FUSED-LABEL: gpu.func @d32_decode
-// FUSED: scf.for
-// FUSED: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
-// FUSED: arith.cmpf une, %{{.*}}, %cst
-// FUSED: arith.cmpf une
-// FUSED: %[[VOTE:.*]] = nvvm.vote.sync  any %{{.*}}, %{{.*}} -> i1
-// FUSED-NEXT: %[[ACC:.*]]:16 = scf.if %[[VOTE]] -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
-// FUSED-COUNT-16: arith.mulf
-// FUSED-NEXT: scf.yield
-// FUSED-NEXT: } else {
-// FUSED-NEXT: scf.yield %arg{{[0-9]+}}, %arg
-// FUSED: arith.truncf %{{.*}} : vector<2xf32> to vector<2xbf16>
-// FUSED: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[%[[ACC]]#0, %[[ACC]]#1, %[[ACC]]#2, %[[ACC]]#3]
-// FUSED: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[%[[ACC]]#4, %[[ACC]]#5, %[[ACC]]#6, %[[ACC]]#7]
-// FUSED: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[%[[ACC]]#8, %[[ACC]]#9, %[[ACC]]#10, %[[ACC]]#11]
-// FUSED: nvvm.mma.sync A[{{.*}}]  B[{{.*}}]  C[%[[ACC]]#12, %[[ACC]]#13, %[[ACC]]#14, %[[ACC]]#15]
-// FUSED-NOT: arith.addf
-// FUSED: scf.yield
 
 // Folding 4 tokens (8 rows): rows past the count hold zeros, reading the
 // last row of the count; the store skips them.

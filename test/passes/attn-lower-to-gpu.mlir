@@ -1,7 +1,6 @@
 // RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s -attn-to-tiled=heads-per-cta=8 | attn-opt -attn-lower-to-gpu | FileCheck %s --check-prefix=ANY
 // RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-lower-to-gpu | FileCheck %s --check-prefix=RANK
-// RUN: attn-opt %s -attn-to-tiled | attn-opt -attn-fuse-tile-ops -attn-lower-to-gpu | FileCheck %s --check-prefix=FUSED
 
 // Grid z ranks the batch by cache_seqlens (%arg3), longest first, when it
 // holds 16 to 512 sequences (else z is the batch index): the lengths'
@@ -59,15 +58,6 @@
 // ANY: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[COUNT]] : index
 // ANY-NEXT: %[[STORES:.*]] = arith.andi %[[IN]], %{{.*}} : i1
 // ANY-NEXT: scf.if %[[STORES]]
-
-// With attn-fuse-tile-ops' attn.pv_acc, the PV FMAs of a tile start from
-// the rescaled accumulator (after the two rows' sums, l x alpha) rather than
-// from zero, with no add after them.
-// FUSED-LABEL: gpu.func @qwen3_decode(
-// FUSED: scf.for
-// FUSED-COUNT-2: arith.mulf %arg{{[0-9]+}}, %{{[0-9]+}} : f32
-// FUSED: %[[RESCALED:.*]] = arith.mulf %arg{{[0-9]+}}, %{{[0-9]+}} : f32
-// FUSED: math.fma %{{.*}}, %{{.*}}, %[[RESCALED]] : f32
 
 // The decode kernel and the combine kernel, with the parameters of
 // docs/runtime_abi.md; the KV tiles go through cp.async stages, the scores
