@@ -5,7 +5,8 @@
 # ops and one select a row for exp2, .device/unpack.so.xz). Correctness of the last
 # (it holds every change) first:
 # forced split counts at every head dim, then the decode suite; then interleaved
-# rounds at the runtime's split counts, G 2 at every D, G 1 and 4 at D 32 and 128.
+# rounds at the runtime's split counts, G 2 at every D, G 1, 4 and 8 at D 32 and 128
+# (G 8 runs on tensor cores, where the rescale skip applies).
 # Each step is skipped when too little of the call's CALL_LIMIT (590) seconds is left.
 # `OUT=... bash bench/results/decode_bf16_unpack_2026-12-07/call.sh` on a lent GPU.
 set -u
@@ -31,11 +32,11 @@ for round in 1 2; do
     ATTN_LIB=/tmp/$lib.so step 60 "$OUT/ab.txt" python3 $sweep "$lib r$round" --groups 2
   done
   for lib in main skip unpack; do
-    ATTN_LIB=/tmp/$lib.so step 30 "$OUT/ab_g14.txt" python3 $sweep "$lib r$round" \
-      --head-dims 32,128 --groups 1,4
+    ATTN_LIB=/tmp/$lib.so step 40 "$OUT/ab_g148.txt" python3 $sweep "$lib r$round" \
+      --head-dims 32,128 --groups 1,4,8
   done
 done
-grep -v "^\(main\|skip\|unpack\) r" "$OUT/ab.txt" "$OUT/ab_g14.txt" | head -5
+grep -v "^\(main\|skip\|unpack\) r" "$OUT/ab.txt" "$OUT/ab_g148.txt" | head -5
 python3 bench/results/decode_block_n_h100_2026-12-07/abtable.py "$OUT/ab.txt" main,skip,unpack
-python3 bench/results/decode_block_n_h100_2026-12-07/abtable.py "$OUT/ab_g14.txt" main,skip,unpack
+python3 bench/results/decode_block_n_h100_2026-12-07/abtable.py "$OUT/ab_g148.txt" main,skip,unpack
 echo "all done $SECONDS s"
